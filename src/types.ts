@@ -1,0 +1,194 @@
+// Plain data types shared by the pure core and the adapters. No I/O here.
+
+/** A conda package to verify, however it was found (lockfile, explicit file, URL, host). */
+export interface PackageRecord {
+  /** Where the package bytes are (or would be) downloaded from. */
+  url: string;
+  /** The channel URL the package was found under, no trailing slash (may be a mirror). */
+  channel: string;
+  /** conda subdir, e.g. `linux-64`, `noarch`. */
+  subdir: string;
+  /** Full package filename, e.g. `numpy-1.24.3-py310h5f9d8e6_0.conda` (or `.tar.bz2`). */
+  filename: string;
+  /** Package name, version and build string, parsed from the filename or taken from metadata. */
+  name: string;
+  version: string;
+  build: string;
+  /** Expected SHA-256 of the package bytes (lowercase hex), when a lockfile records it. */
+  sha256?: string;
+  /** Expected MD5 (explicit files may only have that). */
+  md5?: string;
+  /** Expected size in bytes, when known. */
+  size?: number;
+  /** CEP 50 `attestations_sha256` when the caller already has the repodata record. */
+  attestationsSha256?: string;
+  /** A local file holding the package bytes (package file targets). */
+  localPath?: string;
+}
+
+/** A stable code and one sentence; the unit of every rejection or note in a report. */
+export interface Reason {
+  code: string;
+  message: string;
+  hint?: string;
+}
+
+export type RequireMode = 'error' | 'warn' | 'ignore';
+export type DiscoveryMethod = 'repodata' | 'sigs' | 'v0-sigs';
+
+/** One entry of `trusted_identities` after normalisation (issuer inferred where allowed). */
+export interface IdentityPattern {
+  /** The pattern as written (glob, or `re:` + regular expression). */
+  identity: string;
+  issuer: string;
+}
+
+/** One configured self-managed public key (issue 7). */
+export interface TrustedKey {
+  /** Name shown in reports; defaults to the fingerprint. */
+  name?: string;
+  /** PEM text of the public key. */
+  pem: string;
+  /** Where it came from (path or `inline`), for error messages. */
+  source: string;
+}
+
+/** The effective policy for one canonical channel, defaults applied. */
+export interface ChannelPolicy {
+  /** Canonical channel URL (no trailing slash), or `default` for the fallback. */
+  channel: string;
+  enabled: boolean;
+  require: RequireMode;
+  trustedIdentities: IdentityPattern[];
+  trustedKeys: TrustedKey[];
+  requireTlog: boolean;
+  mirrors: string[];
+  discovery: DiscoveryMethod[];
+}
+
+/** The whole configuration after validation and defaults. */
+export interface ResolvedConfig {
+  /** File the config came from, or undefined when built-in defaults were used. */
+  source?: string;
+  /** `public-good` or an absolute path to a trusted_root.json. */
+  trustRoot: string;
+  /** Absolute path of the identity lockfile. */
+  lockfile: string;
+  maxSidecarBytes: number;
+  default: ChannelPolicy;
+  channels: ChannelPolicy[];
+  /** Directory for caches (trust root, repodata, verdicts). */
+  cacheDir: string;
+  /** HTTP settings. */
+  http: {
+    connectTimeoutMs: number;
+    totalTimeoutMs: number;
+    retries: number;
+  };
+  concurrency: number;
+}
+
+/** Decoded signer identity of one verified bundle. */
+export interface SignerIdentity {
+  /** `github`, `gitlab`, `email`, `uri` (other certificate identity) or `key` (self-managed key). */
+  kind: 'github' | 'gitlab' | 'email' | 'uri' | 'key';
+  /** Certificate SAN (URI or email). Absent for keys. */
+  san?: string;
+  /** OIDC issuer (OID 1.3.6.1.4.1.57264.1.8, legacy .1.1). */
+  issuer?: string;
+  /** Fulcio v2 claims, decoded (only those present). */
+  buildSignerUri?: string; // .9
+  buildSignerDigest?: string; // .10
+  runnerEnvironment?: string; // .11
+  sourceRepositoryUri?: string; // .12
+  sourceRepositoryDigest?: string; // .13
+  sourceRepositoryRef?: string; // .14
+  sourceRepositoryId?: string; // .15
+  sourceRepositoryOwnerUri?: string; // .16
+  sourceRepositoryOwnerId?: string; // .17
+  buildConfigUri?: string; // .18
+  buildConfigDigest?: string; // .19
+  buildTrigger?: string; // .20
+  runInvocationUri?: string; // .21
+  sourceRepositoryVisibility?: string; // .22
+  /** For kind `key`: SHA-256 fingerprint (hex) of the SPKI DER, and the configured name. */
+  keyFingerprint?: string;
+  keyName?: string;
+}
+
+export type PackageStatus =
+  | 'verified'
+  | 'missing'
+  | 'invalid'
+  | 'untrusted'
+  | 'identity-changed'
+  | 'retrieval-failed'
+  | 'skipped';
+
+export type PackageAction = 'pass' | 'warn' | 'block';
+
+export type DigestSource = 'artifact' | 'lockfile';
+
+/** What verifying one bundle of a sidecar gave. */
+export interface BundleOutcome {
+  /** Position in the sidecar array. */
+  index: number;
+  mediaType?: string;
+  /** in-toto predicateType when the bundle carries a statement. */
+  predicateType?: string;
+  /** True when this bundle is a CEP 27 publish attestation (by predicate type). */
+  publish: boolean;
+  /** Verified: Sigstore verification and (for publish attestations) CEP 27 checks passed. */
+  verified: boolean;
+  /** Signer identity when Sigstore verification succeeded. */
+  identity?: SignerIdentity;
+  /** `predicate.targetChannel` when present. */
+  targetChannel?: string;
+  /** Whether the bundle had a transparency-log entry that was verified. */
+  tlog?: boolean;
+  reasons: Reason[];
+}
+
+/** The verdict for one package: the report row. */
+export interface PackageReport {
+  filename: string;
+  name: string;
+  version: string;
+  build: string;
+  channel: string;
+  subdir: string;
+  url: string;
+  sha256: string | null;
+  digest_source: DigestSource | null;
+  status: PackageStatus;
+  action: PackageAction;
+  /** The identity that satisfied the check (first trusted publish attestation), or null. */
+  identity: SignerIdentity | null;
+  reasons: Reason[];
+  /** Informational notes (e.g. `recorded` on first use). */
+  notes: string[];
+  /** Where the sidecar came from (URL or path), and which discovery method found it. */
+  sidecar: { url: string; method: DiscoveryMethod | 'given'; sha256: string } | null;
+  bundles: BundleOutcome[];
+}
+
+export interface ReportSummary {
+  total: number;
+  verified: number;
+  missing: number;
+  invalid: number;
+  untrusted: number;
+  'identity-changed': number;
+  'retrieval-failed': number;
+  skipped: number;
+  blocked: number;
+  warned: number;
+}
+
+export interface Report {
+  version: 1;
+  summary: ReportSummary;
+  packages: PackageReport[];
+  /** Trust root used: source and age. */
+  trust_root?: { source: string; digest: string; age_days: number | null };
+}
