@@ -1,0 +1,36 @@
+// The contract between the verification pipeline (src/pipeline.ts) and its callers:
+// the CLI (`conda-attest verify`) and the plugin layer (plugin/). Both feed the same
+// pipeline; nothing in it knows who called it.
+import type { DigestSource, PackageRecord, PackageReport, Report, ResolvedConfig } from './types.ts';
+
+export interface VerifySessionOptions {
+  config: ResolvedConfig;
+  /** Never contact the TUF repository: use the cached or embedded trust root. */
+  offline?: boolean;
+  /** Override of config.lockfile. */
+  lockfile?: string;
+  /** CI mode: the identity lockfile must not change; changes are blocked under require: error. */
+  frozen?: boolean;
+  /** Give the sidecar directly (path or URL) instead of discovering it. */
+  sigs?: string;
+  /** Progress callback (done, total) for spinners. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface PackageDigest {
+  /** Lowercase hex SHA-256 of the package bytes. */
+  sha256: string;
+  /** `artifact` when computed from the bytes, `lockfile` when taken from a lockfile record. */
+  source: DigestSource;
+}
+
+export interface VerifySession {
+  /**
+   * Discover, retrieve and verify the attestations of one package whose SHA-256 is
+   * known, and judge it under its channel's policy. Never throws for package-level
+   * problems: they become the report row's status, action and reasons.
+   */
+  verifyPackage(record: PackageRecord, digest: PackageDigest | null): Promise<PackageReport>;
+  /** Assemble the report of every package seen and write the identity lockfile once (unless frozen). */
+  finish(): Promise<Report>;
+}
