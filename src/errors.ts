@@ -28,7 +28,8 @@ export type TargetErrorCode =
   | 'TARGET_UNSUPPORTED'
   | 'TARGET_INVALID_URL'
   | 'TARGET_INVALID_FILENAME'
-  | 'TARGET_NO_CHANNEL';
+  | 'TARGET_NO_CHANNEL'
+  | 'TARGET_NO_SUBDIR';
 
 /** HTTP transport errors. */
 export type HttpErrorCode =
@@ -38,7 +39,8 @@ export type HttpErrorCode =
   | 'HTTP_CONNECTION_FAILED'
   | 'HTTP_TOO_LARGE'
   | 'HTTP_OFFLINE'
-  | 'HTTP_BAD_URL';
+  | 'HTTP_BAD_URL'
+  | 'HTTP_WRITE_FAILED';
 
 /** Repodata errors. */
 export type RepodataErrorCode =
@@ -90,6 +92,7 @@ export type PolicyErrorCode =
   | 'IDENTITY_CHANGED'
   | 'IDENTITY_ADDED'
   | 'ATTESTATIONS_REMOVED'
+  | 'IDENTITY_REMOVED'
   | 'LOCK_ENTRY_MISSING'
   | 'PACKAGE_DIGEST_MISMATCH'
   | 'CHANNEL_DISABLED';
@@ -101,7 +104,8 @@ export type LockErrorCode =
   | 'LOCK_WRITE_FAILED'
   | 'LOCK_BUSY'
   | 'LOCK_FROZEN'
-  | 'LOCK_NOT_FOUND';
+  | 'LOCK_NOT_FOUND'
+  | 'LOCK_IDENTITY_INCOMPLETE';
 
 /** Plugin / host integration errors. */
 export type PluginErrorCode =
@@ -109,7 +113,9 @@ export type PluginErrorCode =
   | 'PLUGIN_INVALID'
   | 'PLUGIN_HOOK_FAILED'
   | 'PLUGIN_BAD_RETURN'
-  | 'PACKAGE_BLOCKED';
+  | 'PACKAGE_BLOCKED'
+  | 'ARCHIVE_MALFORMED'
+  | 'ARCHIVE_UNSAFE_PATH';
 
 export type ErrorCode =
   | UsageErrorCode

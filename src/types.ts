@@ -51,6 +51,8 @@ export interface TrustedKey {
   pem: string;
   /** Where it came from (path or `inline`), for error messages. */
   source: string;
+  /** SHA-256 (hex) of the key's SPKI DER; filled in by config resolution (the key is parsed there anyway). */
+  fingerprint?: string;
 }
 
 /** The effective policy for one canonical channel, defaults applied. */

@@ -1,0 +1,29 @@
+// Argument parsing shared by the commands: node:util parseArgs, with its errors
+// turned into UsageError (exit 2) instead of a stack trace.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from '../errors.ts';
+
+export type Options = NonNullable<ParseArgsConfig['options']>;
+
+export function parse<O extends Options>(argv: string[], options: O, command: string) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    throw new UsageError('USAGE_INVALID_ARGUMENT', message.split('\n')[0]!, {
+      hint: `Run \`conda-attest ${command} --help\` for the options.`,
+      cause: e,
+    });
+  }
+}
+
+/** A positive integer option, or undefined when absent. */
+export function positiveInt(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[1-9][0-9]*$/.test(value) || Number(value) > 1024) {
+    throw new UsageError('USAGE_INVALID_ARGUMENT', `${flag} must be a whole number from 1 to 1024, not "${value}".`, {
+      hint: `For example ${flag} 8.`,
+    });
+  }
+  return Number(value);
+}

@@ -1,0 +1,116 @@
+// `conda-attest verify [TARGET...]`: parse targets into package records, verify each
+// through the pipeline with bounded concurrency, print the report, exit 0/1/2.
+import { resolve } from 'node:path';
+import ora from 'ora';
+import { UsageError } from '../errors.ts';
+import { loadConfig } from '../config/load.ts';
+import { loadTargets, findDefaultTarget } from '../targets/index.ts';
+import { createSession } from '../pipeline.ts';
+import { mapLimit } from '../util/concurrency.ts';
+import { renderJson } from '../report/json.ts';
+import { renderTerminal } from '../report/terminal.ts';
+import { exitCodeOf } from '../report/build.ts';
+import type { PackageDigest } from '../session-types.ts';
+import { type CliIO, type Command, wantsColor } from './io.ts';
+import { parse, positiveInt } from './args.ts';
+
+const HELP = `Usage: conda-attest verify [options] [TARGET...]
+
+Verify the Sigstore attestations of conda packages under each channel's policy.
+TARGET is a pixi.lock, a conda-lock.yml, a conda explicit file (@EXPLICIT), a package
+URL, or a local .conda/.tar.bz2 file (with --channel). Without TARGET: ./pixi.lock or
+./conda-lock.yml.
+
+Options:
+  --config PATH         config file (default: searched from the current directory up)
+  --trusted-root PATH   Sigstore trusted_root.json to use instead of the config's trust_root
+  --offline             never contact the TUF repository (use the cached or embedded root)
+  --sigs PATH_OR_URL    give the sidecar (JSON array of bundles, or one bundle) directly
+  --lockfile PATH       identity lockfile (default: config lockfile, conda-attest.lock)
+  --frozen              CI mode: the identity lockfile must not change
+  --download            hash the package bytes even when a lockfile records their SHA-256
+  --channel URL         channel of local package files
+  --concurrency N       packages verified at once (default: config concurrency)
+  --json                print the report as JSON (schema/report.schema.json) on stdout
+  --verbose             list every package, not only problems
+  -h, --help            this help
+
+Exit codes: 0 every package passed (warnings allowed), 1 a package was blocked,
+2 usage, config or input error.
+`;
+
+export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise<number> => {
+  const { values, positionals } = parse(
+    argv,
+    {
+      config: { type: 'string' },
+      'trusted-root': { type: 'string' },
+      offline: { type: 'boolean' },
+      sigs: { type: 'string' },
+      lockfile: { type: 'string' },
+      frozen: { type: 'boolean' },
+      download: { type: 'boolean' },
+      channel: { type: 'string' },
+      concurrency: { type: 'string' },
+      json: { type: 'boolean' },
+      verbose: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    'verify',
+  );
+  if (values.help) {
+    io.stdout.write(HELP);
+    return 0;
+  }
+  const concurrency = positiveInt(values.concurrency, '--concurrency');
+  const config = await loadConfig({ cwd: io.cwd, configPath: values.config, env: io.env });
+  if (values['trusted-root']) config.trustRoot = resolve(io.cwd, values['trusted-root']);
+
+  let targets = positionals;
+  if (targets.length === 0) {
+    const found = findDefaultTarget(io.cwd);
+    if (!found) {
+      throw new UsageError('USAGE_NO_TARGET', 'No target given and no pixi.lock or conda-lock.yml in the current directory.', {
+        hint: 'Pass a pixi.lock, conda-lock.yml, explicit file, package URL or package file.',
+      });
+    }
+    targets = [found];
+  }
+  const records = await loadTargets(targets, { cwd: io.cwd, channel: values.channel });
+  if (values.sigs && records.length !== 1) {
+    throw new UsageError('USAGE_INVALID_ARGUMENT', `--sigs gives the sidecar of one package, but the targets hold ${records.length}.`, {
+      hint: 'Verify a single package URL or file with --sigs.',
+    });
+  }
+
+  const session = await createSession({
+    config,
+    offline: Boolean(values.offline),
+    lockfile: values.lockfile ? resolve(io.cwd, values.lockfile) : undefined,
+    frozen: Boolean(values.frozen),
+    sigs: values.sigs,
+  });
+
+  const interactive = !values.json && wantsColor(io, 'stderr');
+  const spinner = interactive
+    ? ora({ text: `verifying 0/${records.length}`, stream: io.stderr as NodeJS.WriteStream }).start()
+    : null;
+  let done = 0;
+  try {
+    await mapLimit(records, concurrency ?? config.concurrency, async (record) => {
+      // digest_source "lockfile": sound because pixi and conda enforce these hashes at
+      // install; --download (or a record without one) hashes the bytes instead.
+      const digest: PackageDigest | null =
+        !values.download && record.sha256 && !record.localPath ? { sha256: record.sha256, source: 'lockfile' } : null;
+      await session.verifyPackage(record, digest);
+      done += 1;
+      if (spinner) spinner.text = `verifying ${done}/${records.length}`;
+    });
+  } finally {
+    spinner?.stop();
+  }
+  const report = await session.finish();
+  if (values.json) io.stdout.write(renderJson(report));
+  else io.stdout.write(renderTerminal(report, { color: wantsColor(io, 'stdout'), verbose: Boolean(values.verbose) }));
+  return exitCodeOf(report);
+};

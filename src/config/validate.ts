@@ -1,0 +1,510 @@
+// Configuration validation and resolution. schema/config.schema.json is the single
+// source of truth (issue 2): structure, allowed values AND defaults come from it (ajv
+// `useDefaults`), so there is no second copy of the defaults here. What a JSON Schema
+// cannot say (URL canonical forms, mirror conflicts, regular-expression syntax, key
+// files) is checked below, and every problem is reported at once, one line per path.
+import { createPublicKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import Ajv2020 from 'ajv/dist/2020.js';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
+import schema from '../../schema/config.schema.json' with { type: 'json' };
+import { ConfigError } from '../errors.ts';
+import { canonicalChannelUrl } from '../policy/channel.ts';
+import { compileIdentityPattern, keyFingerprint } from '../policy/identity.ts';
+import type {
+  ChannelPolicy,
+  DiscoveryMethod,
+  IdentityPattern,
+  RequireMode,
+  ResolvedConfig,
+  TrustedKey,
+} from '../types.ts';
+
+/** Issuers that can be inferred from a bare SAN pattern (issue 2). */
+const INFERRED_ISSUERS: ReadonlyArray<readonly [prefix: string, issuer: string]> = [
+  ['https://github.com/', 'https://token.actions.githubusercontent.com'],
+  ['https://gitlab.com/', 'https://gitlab.com'],
+];
+
+// ---- the raw shape after schema validation and defaults -------------------------------
+
+type RawIdentity = string | { identity: string; issuer: string };
+type RawKey = string | { key: string; name?: string };
+interface RawPolicy {
+  enabled: boolean;
+  require: RequireMode;
+  trusted_identities: RawIdentity[];
+  trusted_keys: RawKey[];
+  require_tlog: boolean;
+  mirrors: string[];
+  discovery: DiscoveryMethod[];
+}
+interface RawConfig {
+  trust_root: string;
+  lockfile: string;
+  max_sidecar_bytes: number;
+  cache_dir?: string;
+  concurrency: number;
+  http: { connect_timeout_ms: number; timeout_ms: number; retries: number };
+  default: RawPolicy;
+  channels: Record<string, RawPolicy>;
+}
+
+// ---- schema validation -----------------------------------------------------------------
+
+// Compiled once, lazily (compiling costs milliseconds; most runs validate one file).
+let validator: ValidateFunction | undefined;
+function getValidator(): ValidateFunction {
+  if (!validator) {
+    // Ajv's CJS default export is the class itself at runtime under Node's ESM loader.
+    const Ajv = Ajv2020 as unknown as typeof Ajv2020.default;
+    // verbose: errors carry their (parent) schema, which names the known keys and
+    // defaults used in the one-line fixes.
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true });
+    validator = ajv.compile(schema);
+  }
+  return validator;
+}
+
+/** Copy plain objects and arrays (ajv's useDefaults writes into the data); keep other values as they are so the schema can reject them. */
+function cloneData(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(cloneData);
+  if (v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = cloneData(x);
+    return out;
+  }
+  return v;
+}
+
+const IDENT = /^[A-Za-z_$][\w$]*$/;
+
+/** `/channels/https:~1~1x/require` → `channels["https://x"].require` */
+function renderPath(segments: string[]): string {
+  let out = '';
+  for (const s of segments) {
+    if (/^\d+$/.test(s)) out += `[${s}]`;
+    else if (IDENT.test(s)) out += out === '' ? s : `.${s}`;
+    else out += `[${JSON.stringify(s)}]`;
+  }
+  return out === '' ? '(config)' : out;
+}
+
+function pointerSegments(pointer: string): string[] {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+function levenshtein(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0];
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = prev[j];
+      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = tmp;
+    }
+  }
+  return prev[b.length];
+}
+
+function closest(word: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  const w = word.toLowerCase().replace(/-/g, '_');
+  // `timeout` → `timeout_ms`: a known key that extends what was written is the likeliest intent.
+  const extended =
+    w.length < 3 ? undefined : (candidates.find((c) => c.startsWith(w)) ?? candidates.find((c) => c.includes(w)));
+  if (extended) return extended;
+  for (const c of candidates) {
+    const d = levenshtein(w, c.toLowerCase());
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function fieldName(segments: string[]): string {
+  for (let i = segments.length - 1; i >= 0; i--) if (!/^\d+$/.test(segments[i])) return segments[i];
+  return '';
+}
+
+interface Issue {
+  path: string;
+  line: string;
+}
+
+function issue(segments: string[], what: string, fix: string): Issue {
+  const path = renderPath(segments);
+  return { path, line: `${path}: ${what} — ${fix}` };
+}
+
+const TYPE_FIX: Record<string, string> = {
+  boolean: 'write true or false',
+  integer: 'write a whole number',
+  string: 'write a quoted string',
+  array: 'write a list, e.g. [a, b]',
+  object: 'write a mapping of keys to values',
+};
+
+/** One ajv error → one line `<path>: <what is wrong> — <one-line fix>`, or null for noise. */
+function describeAjvError(e: ErrorObject): Issue | null {
+  const segs = pointerSegments(e.instancePath);
+  const field = fieldName(segs);
+  const p = e.params as Record<string, unknown>;
+  const parentSchema = (e.parentSchema ?? {}) as { properties?: Record<string, unknown>; default?: unknown };
+  switch (e.keyword) {
+    case 'if':
+      return null; // the failing then/else branch reports the real problem
+    case 'pattern':
+      // Channel keys: reported once by `propertyNames` with the offending key in the path.
+      if (e.schemaPath.includes('/propertyNames/')) return null;
+      if (field === 'trusted_identities') {
+        return issue(
+          segs,
+          'a bare string identity must be an https://github.com/… or https://gitlab.com/… SAN (only their issuers can be inferred)',
+          'write it as {identity: "<SAN pattern>", issuer: "<OIDC issuer URL>"}',
+        );
+      }
+      if (field === 'mirrors') return issue(segs, 'must be an http(s) URL', 'write the mirror as https://host/path');
+      return issue(segs, `must match ${String(p.pattern)}`, 'see the description of this key in schema/config.schema.json');
+    case 'propertyNames':
+      return issue(
+        [...segs, String(p.propertyName)],
+        'a channel key must be an http:// or https:// URL',
+        'write the canonical channel URL, e.g. "https://prefix.dev/conda-forge"',
+      );
+    case 'additionalProperties': {
+      const key = String(p.additionalProperty);
+      const known = Object.keys(parentSchema.properties ?? {});
+      const guess = closest(key, known);
+      return issue(
+        [...segs, key],
+        'unknown key (unknown keys are rejected so that a typo cannot weaken a check)',
+        guess ? `did you mean "${guess}"?` : `remove it; known keys here: ${known.join(', ')}`,
+      );
+    }
+    case 'required': {
+      const key = String(p.missingProperty);
+      const fix =
+        key === 'issuer'
+          ? 'add issuer, e.g. "https://token.actions.githubusercontent.com" for GitHub Actions'
+          : key === 'identity'
+            ? 'add identity, the SAN pattern of the signer'
+            : `add ${key}`;
+      return issue([...segs, key], 'is required', fix);
+    }
+    case 'type': {
+      const t = String(p.type);
+      const dflt = parentSchema.default;
+      const fix =
+        (TYPE_FIX[t] ?? `write a ${t}`) + (dflt !== undefined && typeof dflt !== 'object' ? ` (default ${JSON.stringify(dflt)})` : '');
+      return issue(segs, `must be ${t === 'integer' ? 'an integer' : t === 'array' ? 'a list' : t === 'object' ? 'a mapping' : `a ${t}`}`, fix);
+    }
+    case 'enum': {
+      const allowed = (p.allowedValues as unknown[]).map(String);
+      const fix =
+        field === 'require'
+          ? 'set it to "error" to block unverified packages (or "warn" to only report them)'
+          : field === 'discovery'
+            ? 'use repodata, sigs or v0-sigs'
+            : `use one of ${allowed.join(', ')}`;
+      return issue(segs, `must be one of ${allowed.join(', ')}`, fix);
+    }
+    case 'minimum':
+    case 'maximum': {
+      const lim = String(p.limit);
+      return issue(
+        segs,
+        `must be ${e.keyword === 'minimum' ? 'at least' : 'at most'} ${lim}`,
+        `use a value ${e.keyword === 'minimum' ? '>=' : '<='} ${lim}${parentSchema.default !== undefined ? ` (default ${JSON.stringify(parentSchema.default)})` : ''}`,
+      );
+    }
+    case 'minLength':
+      return issue(segs, 'must not be empty', 'give a value or remove the key to use the default');
+    case 'minItems':
+      return issue(
+        segs,
+        `must list at least ${String(p.limit)} item(s)`,
+        field === 'discovery' ? 'list at least one of repodata, sigs, v0-sigs, or remove the key for the default' : 'add an item or remove the key',
+      );
+    case 'uniqueItems': {
+      const data = e.data as unknown[];
+      const dup = Array.isArray(data) ? JSON.stringify(data[Number(p.j)]) : 'an item';
+      return issue(segs, `lists ${dup} more than once`, 'remove the duplicate');
+    }
+    default:
+      return issue(segs, e.message ?? `fails ${e.keyword}`, 'see the description of this key in schema/config.schema.json');
+  }
+}
+
+// ---- semantic checks the schema cannot express -----------------------------------------
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+// Same test as the schema's propertyNames / mirrors pattern: what it rejects it reports.
+const HTTP_URL = /^https?:\/\/[^/?#]+/i;
+
+/** Checks that need code: canonical URLs, mirror conflicts, `re:` syntax. Defensive about types (the schema reports those). */
+function semanticIssues(data: unknown): Issue[] {
+  const out: Issue[] = [];
+  if (!isRecord(data)) return out;
+  const checkPolicy = (segs: string[], pol: unknown): void => {
+    if (!isRecord(pol) || !Array.isArray(pol.trusted_identities)) return;
+    pol.trusted_identities.forEach((ti, i) => {
+      if (!isRecord(ti) || typeof ti.identity !== 'string' || typeof ti.issuer !== 'string') return;
+      try {
+        compileIdentityPattern({ identity: ti.identity, issuer: ti.issuer });
+      } catch (e) {
+        out.push(
+          issue([...segs, 'trusted_identities', String(i), 'identity'], (e as Error).message, 'fix the regular expression after "re:", or write a glob without the "re:" prefix'),
+        );
+      }
+    });
+  };
+
+  if (isRecord(data.default)) {
+    checkPolicy(['default'], data.default);
+    if (Array.isArray(data.default.mirrors) && data.default.mirrors.length > 0) {
+      out.push(
+        issue(['default', 'mirrors'], 'mirrors need a canonical channel to belong to', 'move them to channels["<canonical URL>"].mirrors'),
+      );
+    }
+  }
+  if (!isRecord(data.channels)) return out;
+
+  const channelByCanonical = new Map<string, string>(); // canonical → key as written
+  for (const key of Object.keys(data.channels)) {
+    if (!HTTP_URL.test(key)) continue; // the schema reports it
+    let canonical: string;
+    try {
+      canonical = canonicalChannelUrl(key);
+    } catch (e) {
+      out.push(issue(['channels', key], (e as Error).message.replace(/\.$/, ''), 'write the canonical channel URL, e.g. "https://prefix.dev/conda-forge"'));
+      continue;
+    }
+    const other = channelByCanonical.get(canonical);
+    if (other !== undefined) {
+      out.push(issue(['channels', key], `is the same channel as channels[${JSON.stringify(other)}] (${canonical})`, 'keep only one of them'));
+    } else {
+      channelByCanonical.set(canonical, key);
+    }
+    checkPolicy(['channels', key], data.channels[key]);
+  }
+
+  const mirrorOwner = new Map<string, string>(); // canonical mirror → channel key
+  for (const [key, pol] of Object.entries(data.channels)) {
+    if (!isRecord(pol) || !Array.isArray(pol.mirrors)) continue;
+    pol.mirrors.forEach((m, i) => {
+      if (typeof m !== 'string' || !HTTP_URL.test(m)) return; // the schema reports it
+      const segs = ['channels', key, 'mirrors', String(i)];
+      let canonical: string;
+      try {
+        canonical = canonicalChannelUrl(m);
+      } catch (e) {
+        out.push(issue(segs, (e as Error).message.replace(/\.$/, ''), 'write the mirror as https://host/path'));
+        return;
+      }
+      const asChannel = channelByCanonical.get(canonical);
+      if (asChannel !== undefined) {
+        out.push(
+          issue(segs, `"${m}" is itself a configured channel (channels[${JSON.stringify(asChannel)}])`, 'a URL is either a channel or a mirror of one; remove one of the two'),
+        );
+        return;
+      }
+      const owner = mirrorOwner.get(canonical);
+      if (owner !== undefined && owner !== key) {
+        out.push(
+          issue(segs, `"${m}" is already a mirror of channels[${JSON.stringify(owner)}]`, 'a mirror serves one channel; remove it from one of them'),
+        );
+        return;
+      }
+      mirrorOwner.set(canonical, key);
+    });
+  }
+  return out;
+}
+
+/**
+ * Validate raw configuration data against the schema and the semantic rules, and return
+ * it with the schema's defaults applied. Throws ConfigError('CONFIG_INVALID') whose
+ * `details` lists every failing path, one line each, sorted by path.
+ */
+function validateRaw(raw: unknown, source: string | undefined): RawConfig {
+  const data = cloneData(raw === undefined || raw === null ? {} : raw);
+  const validate = getValidator();
+  const issues: Issue[] = [];
+  if (!validate(data)) for (const e of validate.errors ?? []) {
+    const i = describeAjvError(e);
+    if (i) issues.push(i);
+  }
+  issues.push(...semanticIssues(data));
+  if (issues.length > 0) {
+    const lines = [...new Set(issues.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)).map((i) => i.line))];
+    throw new ConfigError(
+      'CONFIG_INVALID',
+      `The configuration${source ? ` in ${source}` : ''} is invalid (${lines.length} problem${lines.length === 1 ? '' : 's'}).`,
+      { hint: 'Fix each listed path; schema/config.schema.json documents every key.', details: lines },
+    );
+  }
+  return data as RawConfig;
+}
+
+// ---- resolution ------------------------------------------------------------------------
+
+export interface ResolveOptions {
+  /** Environment for XDG_CACHE_HOME / HOME (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+function homeOf(env: NodeJS.ProcessEnv): string {
+  return env.HOME && isAbsolute(env.HOME) ? env.HOME : homedir();
+}
+
+/** A path from the config file: `~/` is the home directory, relative paths are relative to the config file's directory. */
+function resolvePath(p: string, baseDir: string, env: NodeJS.ProcessEnv): string {
+  if (p === '~' || p.startsWith('~/')) return join(homeOf(env), p.slice(1));
+  return resolve(baseDir, p);
+}
+
+function defaultCacheDir(env: NodeJS.ProcessEnv): string {
+  // XDG Base Directory: a relative XDG_CACHE_HOME is invalid and must be ignored.
+  const xdg = env.XDG_CACHE_HOME;
+  return xdg && isAbsolute(xdg) ? join(xdg, 'conda-attest') : join(homeOf(env), '.cache', 'conda-attest');
+}
+
+function normaliseIdentity(ti: RawIdentity): IdentityPattern {
+  if (typeof ti !== 'string') return { identity: ti.identity, issuer: ti.issuer };
+  // The schema only lets bare strings through for the hosts below.
+  const found = INFERRED_ISSUERS.find(([prefix]) => ti.startsWith(prefix));
+  if (!found) throw new Error(`unreachable: bare identity ${ti} passed the schema`);
+  return { identity: ti, issuer: found[1] };
+}
+
+const PEM_RE = /-----BEGIN [A-Z0-9 ]+-----/;
+
+/** Load and check the trusted keys of one policy; problems are collected, not thrown. */
+function loadKeys(segs: string[], entries: RawKey[], baseDir: string, env: NodeJS.ProcessEnv, problems: Issue[]): TrustedKey[] {
+  const keys: TrustedKey[] = [];
+  const seen = new Set<string>();
+  entries.forEach((entry, i) => {
+    const at = [...segs, 'trusted_keys', String(i)];
+    const value = typeof entry === 'string' ? entry : entry.key;
+    const name = typeof entry === 'string' ? undefined : entry.name;
+    let pemText: string;
+    let source: string;
+    if (PEM_RE.test(value)) {
+      pemText = value;
+      source = 'inline';
+    } else {
+      source = resolvePath(value, baseDir, env);
+      try {
+        pemText = readFileSync(source, 'utf8');
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code ?? 'error';
+        problems.push(issue(at, `cannot read key file ${source} (${code})`, `check the path (relative paths are resolved against ${baseDir})`));
+        return;
+      }
+    }
+    // A private key would parse (Node derives its public half) but must never sit in a
+    // configuration file that is meant to be committed.
+    if (/PRIVATE KEY-----/.test(pemText)) {
+      problems.push(issue(at, `${source === 'inline' ? 'the inline key' : source} is a PRIVATE key`, 'configure the public key only, and rotate the private key if this file was shared'));
+      return;
+    }
+    let pem: string;
+    let fingerprint: string;
+    try {
+      const key = createPublicKey(pemText);
+      pem = key.export({ type: 'spki', format: 'pem' }).toString();
+      fingerprint = keyFingerprint(pem);
+    } catch (e) {
+      problems.push(
+        issue(at, `${source === 'inline' ? 'the inline key' : source} is not a PEM public key (${(e as Error).message})`, 'give an ECDSA, Ed25519 or RSA public key in PEM ("-----BEGIN PUBLIC KEY-----")'),
+      );
+      return;
+    }
+    if (seen.has(fingerprint)) return; // the same key twice adds nothing
+    seen.add(fingerprint);
+    keys.push({ ...(name !== undefined ? { name } : {}), pem, source, fingerprint });
+  });
+  return keys;
+}
+
+function resolvePolicy(
+  channel: string,
+  segs: string[],
+  raw: RawPolicy,
+  baseDir: string,
+  env: NodeJS.ProcessEnv,
+  problems: Issue[],
+): ChannelPolicy {
+  return {
+    channel,
+    enabled: raw.enabled,
+    require: raw.require,
+    trustedIdentities: raw.trusted_identities.map(normaliseIdentity),
+    trustedKeys: loadKeys(segs, raw.trusted_keys, baseDir, env, problems),
+    requireTlog: raw.require_tlog,
+    mirrors: [...new Set(raw.mirrors.map(canonicalChannelUrl))].sort(),
+    discovery: [...raw.discovery],
+  };
+}
+
+/**
+ * Raw configuration data (as loaded from any config file, or `{}`) → ResolvedConfig:
+ * schema validation (every failing path reported), defaults from the schema, relative
+ * paths resolved against `baseDir` (the config file's directory), channel URLs
+ * canonicalised, trusted keys read and parsed. Pure apart from reading key files.
+ *
+ * @throws ConfigError CONFIG_INVALID (details: one line per failing path) or
+ *   CONFIG_KEY_INVALID (details: one line per unusable key entry).
+ */
+export function resolveConfig(raw: unknown, baseDir: string, source?: string, options: ResolveOptions = {}): ResolvedConfig {
+  const env = options.env ?? process.env;
+  const c = validateRaw(raw, source);
+  const keyProblems: Issue[] = [];
+  const channels = Object.entries(c.channels)
+    .map(([key, pol]) => {
+      const canonical = canonicalChannelUrl(key);
+      return resolvePolicy(canonical, ['channels', key], pol, baseDir, env, keyProblems);
+    })
+    .sort((a, b) => (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0));
+  const dflt = resolvePolicy('default', ['default'], c.default, baseDir, env, keyProblems);
+  if (keyProblems.length > 0) {
+    const lines = keyProblems.map((i) => i.line).sort();
+    throw new ConfigError(
+      'CONFIG_KEY_INVALID',
+      `${lines.length} trusted key${lines.length === 1 ? '' : 's'} in the configuration${source ? ` ${source}` : ''} cannot be used.`,
+      { hint: 'Each trusted_keys entry must be a PEM public key or the path of one.', details: lines },
+    );
+  }
+  return {
+    ...(source !== undefined ? { source } : {}),
+    trustRoot: c.trust_root === 'public-good' ? 'public-good' : resolvePath(c.trust_root, baseDir, env),
+    lockfile: resolvePath(c.lockfile, baseDir, env),
+    maxSidecarBytes: c.max_sidecar_bytes,
+    default: dflt,
+    channels,
+    cacheDir: c.cache_dir !== undefined ? resolvePath(c.cache_dir, baseDir, env) : defaultCacheDir(env),
+    http: {
+      connectTimeoutMs: c.http.connect_timeout_ms,
+      totalTimeoutMs: c.http.timeout_ms,
+      retries: c.http.retries,
+    },
+    concurrency: c.concurrency,
+  };
+}
+
+/** The JSON Schema of the configuration (for `--print-schema`-style tooling and docs). */
+export const configSchema: unknown = schema;

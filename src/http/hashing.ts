@@ -1,0 +1,68 @@
+// One-pass hashing of a byte stream with a size cap: the package is hashed while it
+// flows through, in chunks, and is never held in memory as a whole.
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { Transform, Writable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+export interface StreamDigest {
+  /** Lowercase hex SHA-256 of the bytes. */
+  sha256: string;
+  size: number;
+  /** Lowercase hex MD5, when asked for (explicit files may only record that). */
+  md5?: string;
+}
+
+/** Thrown by the transform when the stream passes `maxBytes`; callers map it to their code. */
+export class TooLargeSignal extends Error {
+  readonly limit: number;
+  constructor(limit: number) {
+    super(`more than ${limit} bytes`);
+    this.limit = limit;
+  }
+}
+
+/** A pass-through that hashes and counts, and errors out at `maxBytes + 1`. */
+export class HashingCounter extends Transform {
+  size = 0;
+  private readonly sha = createHash('sha256');
+  private readonly md5: Hash | undefined;
+  private readonly maxBytes: number;
+
+  constructor(opts: { maxBytes?: number; md5?: boolean } = {}) {
+    super();
+    this.maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY;
+    this.md5 = opts.md5 ? createHash('md5') : undefined;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.size += chunk.length;
+    if (this.size > this.maxBytes) return cb(new TooLargeSignal(this.maxBytes));
+    this.sha.update(chunk);
+    this.md5?.update(chunk);
+    cb(null, chunk);
+  }
+
+  digest(): StreamDigest {
+    const d: StreamDigest = { sha256: this.sha.digest('hex'), size: this.size };
+    if (this.md5) d.md5 = this.md5.digest('hex');
+    return d;
+  }
+}
+
+/** A sink that drops everything (hash-only downloads). */
+export function discard(): Writable {
+  return new Writable({ write: (_c, _e, cb) => cb() });
+}
+
+/** SHA-256 (and optionally MD5) of a local file in one streamed pass. */
+export async function hashFile(path: string, opts: { maxBytes?: number; md5?: boolean } = {}): Promise<StreamDigest> {
+  const h = new HashingCounter(opts);
+  await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), h, discard());
+  return h.digest();
+}
+
+/** SHA-256 of an in-memory buffer, lowercase hex. */
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}

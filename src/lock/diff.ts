@@ -1,0 +1,361 @@
+// Differences between pinned identity sets and between two lockfiles, and their
+// renderings for a terminal, a pull-request comment and machines. Pure.
+//
+// JSON shape (diffJson, stable API; `conda-attest diff --format json`):
+//   { "version": 1,
+//     "identity_changes": <number of changes other than seen-changed>,
+//     "changes": [ LockChange... ] }   sorted by channel, name, type, identity
+// where each LockChange has `type`, `channel`, `name` and, by type:
+//   package-added    identities[], first_seen {version,date}, last_seen {version,date}
+//   package-removed  identities[]
+//   identity-changed old {identity}, new {identity}, fields [{field, old, new}] (null = absent)
+//   identity-added   identity
+//   identity-removed identity
+//   seen-changed     which ("first_seen" | "last_seen"), old {version,date}|null, new {version,date}|null
+import { Chalk } from 'chalk';
+import {
+  COMPARED_FIELDS,
+  IDENTITY_FIELDS,
+  type IdentityField,
+  compareStrings,
+  identityKey,
+  identityLabel,
+  normalizeIdentities,
+} from './identity.ts';
+import type { Lock, LockEntry, LockIdentity, Seen } from './types.ts';
+
+export interface FieldChange {
+  field: IdentityField;
+  old: string | null;
+  new: string | null;
+}
+
+interface Where {
+  channel: string;
+  name: string;
+}
+
+export type LockChange =
+  | (Where & { type: 'package-added'; identities: LockIdentity[]; first_seen: Seen; last_seen: Seen })
+  | (Where & { type: 'package-removed'; identities: LockIdentity[] })
+  | (Where & { type: 'identity-changed'; old: LockIdentity; new: LockIdentity; fields: FieldChange[] })
+  | (Where & { type: 'identity-added'; identity: LockIdentity })
+  | (Where & { type: 'identity-removed'; identity: LockIdentity })
+  | (Where & { type: 'seen-changed'; which: 'first_seen' | 'last_seen'; old: Seen | null; new: Seen | null });
+
+export type LockChangeType = LockChange['type'];
+
+const TYPE_ORDER: Record<LockChangeType, number> = {
+  'package-added': 0,
+  'package-removed': 1,
+  'identity-changed': 2,
+  'identity-removed': 3,
+  'identity-added': 4,
+  'seen-changed': 5,
+};
+
+/** True for every change a reviewer must look at (everything except first/last seen bookkeeping). */
+export function isIdentityChange(c: LockChange): boolean {
+  return c.type !== 'seen-changed';
+}
+
+export function fieldChanges(a: LockIdentity, b: LockIdentity): FieldChange[] {
+  const out: FieldChange[] = [];
+  for (const f of IDENTITY_FIELDS) {
+    const o = a[f] ?? null;
+    const n = b[f] ?? null;
+    if (o !== n) out.push({ field: f, old: o, new: n });
+  }
+  return out;
+}
+
+function similarity(a: LockIdentity, b: LockIdentity): number {
+  let same = 0;
+  for (const f of COMPARED_FIELDS) if ((a[f] ?? null) === (b[f] ?? null) && a[f] !== undefined) same++;
+  return same;
+}
+
+/**
+ * Identity-level changes from the pinned set `before` to `after`: identities only in
+ * `before` are paired with the most similar identity only in `after` (greedy, in
+ * canonical order) and shown field by field; the rest are plain removals / additions.
+ * Same key with another key_name (a renamed self-managed key) is a label change.
+ */
+export function diffIdentitySets(where: Where, before: readonly LockIdentity[], after: readonly LockIdentity[]): LockChange[] {
+  const b = normalizeIdentities(before);
+  const a = normalizeIdentities(after);
+  const aKeys = new Map(a.map((i) => [identityKey(i), i]));
+  const bKeys = new Map(b.map((i) => [identityKey(i), i]));
+  const removed = b.filter((i) => !aKeys.has(identityKey(i)));
+  const added = a.filter((i) => !bKeys.has(identityKey(i)));
+  const out: LockChange[] = [];
+  for (const old of b) {
+    const now = aKeys.get(identityKey(old));
+    if (now && (old.key_name ?? null) !== (now.key_name ?? null)) {
+      out.push({ ...where, type: 'identity-changed', old, new: now, fields: fieldChanges(old, now) });
+    }
+  }
+  const unpaired = [...added];
+  for (const old of removed) {
+    let best = -1;
+    let bestScore = -1;
+    for (let i = 0; i < unpaired.length; i++) {
+      const s = similarity(old, unpaired[i]);
+      if (s > bestScore) {
+        best = i;
+        bestScore = s;
+      }
+    }
+    if (best >= 0) {
+      const now = unpaired.splice(best, 1)[0];
+      out.push({ ...where, type: 'identity-changed', old, new: now, fields: fieldChanges(old, now) });
+    } else {
+      out.push({ ...where, type: 'identity-removed', identity: old });
+    }
+  }
+  for (const now of unpaired) out.push({ ...where, type: 'identity-added', identity: now });
+  return sortChanges(out);
+}
+
+function changeIdentityKey(c: LockChange): string {
+  switch (c.type) {
+    case 'identity-changed':
+      return identityKey(c.old);
+    case 'identity-added':
+    case 'identity-removed':
+      return identityKey(c.identity);
+    case 'seen-changed':
+      return c.which;
+    default:
+      return '';
+  }
+}
+
+export function sortChanges(changes: LockChange[]): LockChange[] {
+  return [...changes].sort(
+    (x, y) =>
+      compareStrings(x.channel, y.channel) ||
+      compareStrings(x.name, y.name) ||
+      TYPE_ORDER[x.type] - TYPE_ORDER[y.type] ||
+      compareStrings(changeIdentityKey(x), changeIdentityKey(y)),
+  );
+}
+
+function sameSeen(a: Seen | undefined, b: Seen | undefined): boolean {
+  return a?.version === b?.version && a?.date === b?.date;
+}
+
+function entryChanges(where: Where, old: LockEntry | undefined, now: LockEntry | undefined): LockChange[] {
+  if (!old && !now) return [];
+  if (!old && now) {
+    return [
+      {
+        ...where,
+        type: 'package-added',
+        identities: normalizeIdentities(now.identities),
+        first_seen: now.first_seen,
+        last_seen: now.last_seen,
+      },
+    ];
+  }
+  if (old && !now) return [{ ...where, type: 'package-removed', identities: normalizeIdentities(old.identities) }];
+  const o = old as LockEntry;
+  const n = now as LockEntry;
+  const out = diffIdentitySets(where, o.identities, n.identities);
+  for (const which of ['first_seen', 'last_seen'] as const) {
+    if (!sameSeen(o[which], n[which])) out.push({ ...where, type: 'seen-changed', which, old: o[which], new: n[which] });
+  }
+  return out;
+}
+
+/** Every change from lockfile `old` to lockfile `now`, sorted. */
+export function diffLocks(old: Lock, now: Lock): LockChange[] {
+  const out: LockChange[] = [];
+  const channels = new Set([...Object.keys(old.channels), ...Object.keys(now.channels)]);
+  for (const channel of channels) {
+    const o = old.channels[channel] ?? {};
+    const n = now.channels[channel] ?? {};
+    for (const name of new Set([...Object.keys(o), ...Object.keys(n)])) {
+      out.push(...entryChanges({ channel, name }, o[name], n[name]));
+    }
+  }
+  return sortChanges(out);
+}
+
+// ---------------------------------------------------------------------------------------
+// Renderings. Identity values come from certificates, i.e. from whoever signed: every
+// value is escaped for its medium (control characters for terminals, HTML/Markdown for
+// PR comments) so a crafted SAN cannot rewrite the screen or the comment.
+
+/** Control characters (terminal escapes, newlines) as visible `\uXXXX`. */
+export function safeText(v: string): string {
+  return v.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+function seenText(s: Seen | null): string {
+  return s ? `${safeText(s.version)} (${safeText(s.date)})` : '(none)';
+}
+
+function groupByPackage(changes: readonly LockChange[]): Map<string, LockChange[]> {
+  const groups = new Map<string, LockChange[]>();
+  for (const c of sortChanges([...changes])) {
+    const k = `${c.channel}/${c.name}`;
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = []));
+    g.push(c);
+  }
+  return groups;
+}
+
+function identityFieldLines(id: LockIdentity): string[] {
+  return IDENTITY_FIELDS.filter((f) => id[f] !== undefined).map((f) => `${f}: ${safeText(id[f] as string)}`);
+}
+
+export interface TextOptions {
+  color: boolean;
+}
+
+/** Coloured (or plain) text, one package per block: `-` red = old, `+` green = new. */
+export function renderDiffText(changes: readonly LockChange[], options: TextOptions): string {
+  const c = new Chalk({ level: options.color ? 1 : 0 });
+  if (changes.length === 0) return 'No signer identity changes.\n';
+  const lines: string[] = [];
+  for (const [pkg, group] of groupByPackage(changes)) {
+    lines.push(c.bold(safeText(pkg)));
+    for (const ch of group) {
+      switch (ch.type) {
+        case 'package-added':
+          lines.push(c.green(`  + package pinned (first seen ${seenText(ch.first_seen)}, last seen ${seenText(ch.last_seen)})`));
+          for (const id of ch.identities) {
+            lines.push(c.green(`    + ${safeText(identityLabel(id))}`));
+            for (const l of identityFieldLines(id)) lines.push(c.green(`        ${l}`));
+          }
+          break;
+        case 'package-removed':
+          lines.push(c.red('  - package no longer pinned'));
+          for (const id of ch.identities) lines.push(c.red(`    - ${safeText(identityLabel(id))}`));
+          break;
+        case 'identity-changed':
+          lines.push(c.yellow(`  ~ identity changed: ${safeText(identityLabel(ch.old))}`));
+          for (const f of ch.fields) {
+            lines.push(`      ${f.field}:`);
+            lines.push(c.red(`        - ${f.old === null ? '(absent)' : safeText(f.old)}`));
+            lines.push(c.green(`        + ${f.new === null ? '(absent)' : safeText(f.new)}`));
+          }
+          break;
+        case 'identity-added':
+          lines.push(c.green(`  + identity added: ${safeText(identityLabel(ch.identity))}`));
+          for (const l of identityFieldLines(ch.identity)) lines.push(c.green(`        ${l}`));
+          break;
+        case 'identity-removed':
+          lines.push(c.red(`  - identity removed: ${safeText(identityLabel(ch.identity))}`));
+          break;
+        case 'seen-changed':
+          lines.push(c.dim(`    ${ch.which}: ${seenText(ch.old)} -> ${seenText(ch.new)}`));
+          break;
+      }
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** A value inside a Markdown table cell: HTML-escaped in <code>, pipes and newlines neutralised. */
+function md(v: string | null): string {
+  if (v === null) return '_(absent)_';
+  const esc = v
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/\|/g, '&#124;')
+    .replace(/`/g, '&#96;')
+    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `&#${c.charCodeAt(0)};`);
+  return `<code>${esc}</code>`;
+}
+
+function mdSeen(s: Seen | null): string {
+  return s ? `${md(s.version)} (${md(s.date)})` : '_(none)_';
+}
+
+function mdIdentityTable(id: LockIdentity): string[] {
+  const rows = ['| field | value |', '| --- | --- |'];
+  for (const f of IDENTITY_FIELDS) if (id[f] !== undefined) rows.push(`| ${f} | ${md(id[f] as string)} |`);
+  return rows;
+}
+
+/** Markdown for a pull-request comment: one section per package, a table per identity. */
+export function renderDiffMarkdown(changes: readonly LockChange[]): string {
+  const lines: string[] = ['### conda-attest: signer identity changes', ''];
+  const relevant = changes.filter(isIdentityChange);
+  if (relevant.length === 0) lines.push('No signer identity changes.', '');
+  else lines.push(`${relevant.length} identity change(s) to review.`, '');
+  for (const [, group] of groupByPackage(changes)) {
+    const { channel, name } = group[0];
+    lines.push(`#### ${md(name)} from ${md(channel)}`, '');
+    for (const ch of group) {
+      switch (ch.type) {
+        case 'package-added':
+          lines.push(`**New pin** (first seen ${mdSeen(ch.first_seen)}, last seen ${mdSeen(ch.last_seen)}):`, '');
+          for (const id of ch.identities) lines.push(...mdIdentityTable(id), '');
+          break;
+        case 'package-removed':
+          lines.push('**Pin removed**:', '');
+          for (const id of ch.identities) lines.push(...mdIdentityTable(id), '');
+          break;
+        case 'identity-changed':
+          lines.push(`**Identity changed** (${md(identityLabel(ch.old))}):`, '', '| field | old | new |', '| --- | --- | --- |');
+          for (const f of ch.fields) lines.push(`| ${f.field} | ${md(f.old)} | ${md(f.new)} |`);
+          lines.push('');
+          break;
+        case 'identity-added':
+          lines.push('**Identity added**:', '', ...mdIdentityTable(ch.identity), '');
+          break;
+        case 'identity-removed':
+          lines.push('**Identity removed**:', '', ...mdIdentityTable(ch.identity), '');
+          break;
+        case 'seen-changed':
+          lines.push(`- ${ch.which}: ${mdSeen(ch.old)} → ${mdSeen(ch.new)}`, '');
+          break;
+      }
+    }
+  }
+  return lines.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n';
+}
+
+export interface DiffJson {
+  version: 1;
+  identity_changes: number;
+  changes: LockChange[];
+}
+
+/** The stable machine-readable shape (see the header of this file). */
+export function diffJson(changes: readonly LockChange[]): DiffJson {
+  const sorted = sortChanges([...changes]);
+  return { version: 1, identity_changes: sorted.filter(isIdentityChange).length, changes: sorted };
+}
+
+/**
+ * One lockfile as text lines, one fact per line, each line self-contained
+ * (`<channel> <name> <identity> <field> <value>`), sorted: what the git `textconv`
+ * driver shows, so `git diff` hunks name the package and identity they belong to.
+ */
+export function renderLockText(lock: Lock): string {
+  const lines: string[] = [`# conda-attest identity lockfile, format version ${lock.version}`];
+  for (const channel of Object.keys(lock.channels).sort(compareStrings)) {
+    const pkgs = lock.channels[channel];
+    for (const name of Object.keys(pkgs).sort(compareStrings)) {
+      const e = pkgs[name];
+      const p = `${safeText(channel)} ${safeText(name)}`;
+      lines.push(`${p} first_seen ${seenText(e.first_seen)}`);
+      lines.push(`${p} last_seen ${seenText(e.last_seen)}`);
+      for (const id of normalizeIdentities(e.identities)) {
+        const label = `[${safeText(identityLabel(id))}]`;
+        for (const f of IDENTITY_FIELDS) {
+          if (f === 'kind' || id[f] === undefined) continue;
+          lines.push(`${p} ${label} ${f} ${safeText(id[f] as string)}`);
+        }
+      }
+    }
+  }
+  return lines.join('\n') + '\n';
+}

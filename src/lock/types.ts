@@ -1,0 +1,56 @@
+// Data types of the identity lockfile (`conda-attest.lock`, issue 4). Plain data, no I/O.
+// The on-disk shape is described by schema/lockfile.schema.json; keep both in step.
+
+/** The only format version this code reads and writes. */
+export const LOCK_VERSION = 1;
+
+export type LockIdentityKind = 'github' | 'gitlab' | 'email' | 'uri' | 'key';
+
+/**
+ * The STABLE part of a signer identity, the thing that is pinned (specs §4/§5: the
+ * `@ref` of a SAN changes every release, the workflow path and numeric IDs do not).
+ * Which fields are set depends on `kind`:
+ * - github / gitlab: issuer, repository, workflow, and repository_id / owner_id when the
+ *   certificate carries them (numeric IDs survive renames and cannot be re-registered);
+ * - email: issuer, email;  uri: issuer, uri (without `@ref`);
+ * - key (issue 7): key_fingerprint (SHA-256 hex of the SPKI DER) and key_name (a label).
+ */
+export interface LockIdentity {
+  kind: LockIdentityKind;
+  issuer?: string;
+  repository?: string;
+  repository_id?: string;
+  owner_id?: string;
+  workflow?: string;
+  email?: string;
+  uri?: string;
+  key_fingerprint?: string;
+  /** Configured name of a self-managed key: a label for humans, NOT compared (see identityKey). */
+  key_name?: string;
+}
+
+/** A package version and the day (YYYY-MM-DD, UTC) it was seen. */
+export interface Seen {
+  version: string;
+  date: string;
+}
+
+/** What is pinned for one (canonical channel, package name). */
+export interface LockEntry {
+  /** One or more identities (build system + channel, ...), sorted by identityKey, no duplicates. */
+  identities: LockIdentity[];
+  /** When the current identity set was first recorded or accepted. */
+  first_seen: Seen;
+  /** Highest package version verified with this identity set, and the day it was first seen. */
+  last_seen: Seen;
+}
+
+/** The whole lockfile: channel URL → package name → entry. */
+export interface Lock {
+  version: typeof LOCK_VERSION;
+  channels: Record<string, Record<string, LockEntry>>;
+}
+
+export function emptyLock(): Lock {
+  return { version: LOCK_VERSION, channels: {} };
+}

@@ -1,0 +1,279 @@
+// The one path every package goes through, whoever calls it (CLI or plugin layer):
+//
+//   policy (canonical channel) → discovery + retrieval (CEP 50) → verification
+//   (Sigstore + CEP 27) → judgement (trusted identities, identity lockfile) → report row
+//
+// This module wires the adapters together; the decisions themselves are the pure
+// functions of src/policy/ and src/lock/.
+import { createReadStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { AttestError, describeError } from './errors.ts';
+import type { PackageDigest, VerifySession, VerifySessionOptions } from './session-types.ts';
+import type {
+  BundleOutcome,
+  ChannelPolicy,
+  PackageRecord,
+  PackageReport,
+  PackageStatus,
+  Reason,
+  Report,
+  ResolvedConfig,
+  SignerIdentity,
+} from './types.ts';
+import { policyFor } from './policy/channel.ts';
+import { actionFor, judgeAttestations, type RetrievalState } from './policy/verdict.ts';
+import { createHttpClient, type HttpClient } from './http/client.ts';
+import { downloadAndHash } from './http/download.ts';
+import { createRepodataStore, type RepodataStore } from './channel/repodata.ts';
+import { fetchSidecar, loadGivenSidecar, type SidecarResult } from './sidecar/fetch.ts';
+import { loadTrustRoot, type LoadedTrustRoot } from './verify/trust-root.ts';
+import { createVerifier, type BundleVerifier } from './verify/verifier.ts';
+import { verifyAttestations } from './verify/attestations.ts';
+import { decide, applyDecisions, type LockDecision, type Lock } from './lock/decide.ts';
+import { readLock, updateLock } from './lock/file.ts';
+import { buildReport } from './report/build.ts';
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** Today's date as YYYY-MM-DD (UTC), the granularity of the lockfile's first/last seen. */
+function today(): string {
+  return new Date().toISOString().slice(0, 10);
+}
+
+/** SHA-256 of a local file, streamed (never the whole package in memory). */
+async function hashFile(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+function reasonOf(e: unknown, fallbackCode: string): Reason {
+  if (e instanceof AttestError) return { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) };
+  return { code: fallbackCode, message: describeError(e) };
+}
+
+interface Observation {
+  record: PackageRecord;
+  canonical: string;
+  decision: LockDecision | null;
+}
+
+export async function createSession(options: VerifySessionOptions): Promise<VerifySession> {
+  const config: ResolvedConfig = options.config;
+  const lockPath = options.lockfile ?? config.lockfile;
+  const http: HttpClient = createHttpClient({
+    connectTimeoutMs: config.http.connectTimeoutMs,
+    totalTimeoutMs: config.http.totalTimeoutMs,
+    retries: config.http.retries,
+    maxConcurrency: config.concurrency,
+  });
+  const repodata: RepodataStore = createRepodataStore({ http, cacheDir: config.cacheDir });
+
+  // Loaded once per run, lazily: a run where every channel is disabled never needs it.
+  let trustRootPromise: Promise<LoadedTrustRoot> | undefined;
+  const trustRoot = (): Promise<LoadedTrustRoot> =>
+    (trustRootPromise ??= loadTrustRoot(config.trustRoot, { offline: options.offline, cacheDir: config.cacheDir }));
+  // One verifier per channel policy: trusted keys and require_tlog are per channel,
+  // the trust material inside each verifier is built once.
+  const verifiers = new Map<string, Promise<BundleVerifier>>();
+  const verifierFor = (policy: ChannelPolicy): Promise<BundleVerifier> => {
+    let v = verifiers.get(policy.channel);
+    if (!v) {
+      v = trustRoot().then((root) =>
+        createVerifier({ trustRoot: root, trustedKeys: policy.trustedKeys, requireTlog: policy.requireTlog }),
+      );
+      verifiers.set(policy.channel, v);
+    }
+    return v;
+  };
+
+  // The identity lockfile is read once; decisions are collected and written once in finish().
+  const lock: Lock = await readLock(lockPath);
+  const rows: PackageReport[] = [];
+  const observations: Observation[] = [];
+  const date = today();
+
+  async function retrieve(record: PackageRecord, policy: ChannelPolicy): Promise<SidecarResult> {
+    if (options.sigs) return loadGivenSidecar(options.sigs, { http, maxBytes: config.maxSidecarBytes });
+    return fetchSidecar(record, policy.discovery, { http, repodata, maxBytes: config.maxSidecarBytes });
+  }
+
+  async function digestOf(record: PackageRecord, given: PackageDigest | null): Promise<PackageDigest> {
+    if (given) return given;
+    if (record.localPath) return { sha256: await hashFile(record.localPath), source: 'artifact' };
+    const { sha256 } = await downloadAndHash(http, record.url, {});
+    return { sha256, source: 'artifact' };
+  }
+
+  async function verifyPackage(record: PackageRecord, given: PackageDigest | null): Promise<PackageReport> {
+    const { policy, canonical } = policyFor(config, record.channel);
+    const row: PackageReport = {
+      filename: record.filename,
+      name: record.name,
+      version: record.version,
+      build: record.build,
+      channel: canonical,
+      subdir: record.subdir,
+      url: record.url,
+      sha256: given?.sha256 ?? record.sha256 ?? null,
+      digest_source: given?.source ?? (record.sha256 ? 'lockfile' : null),
+      status: 'skipped',
+      action: 'pass',
+      identity: null,
+      reasons: [],
+      notes: [],
+      sidecar: null,
+      bundles: [],
+    };
+    const finishRow = (status: PackageStatus, reasons: Reason[]): PackageReport => {
+      row.status = status;
+      row.reasons = reasons;
+      row.action = actionFor(status, policy.require);
+      rows.push(row);
+      return row;
+    };
+
+    if (!policy.enabled) {
+      row.notes.push(`attestation checks are disabled for ${canonical}`);
+      return finishRow('skipped', []);
+    }
+
+    // The package digest: from the bytes when we have them, else from the lockfile record.
+    let digest: PackageDigest;
+    try {
+      digest = await digestOf(record, given);
+    } catch (e) {
+      return finishRow('retrieval-failed', [reasonOf(e, 'HTTP_CONNECTION_FAILED')]);
+    }
+    if (!HEX64.test(digest.sha256)) {
+      return finishRow('invalid', [
+        { code: 'PACKAGE_DIGEST_MISMATCH', message: `The package digest "${digest.sha256}" is not a SHA-256 hex string.` },
+      ]);
+    }
+    row.sha256 = digest.sha256;
+    row.digest_source = digest.source;
+    // An artifact whose bytes do not match what the lockfile pinned is not the package
+    // the user locked, whatever its attestations say.
+    if (digest.source === 'artifact' && record.sha256 && record.sha256 !== digest.sha256) {
+      return finishRow('invalid', [
+        {
+          code: 'PACKAGE_DIGEST_MISMATCH',
+          message: `${record.filename} has SHA-256 ${digest.sha256}, but the lockfile expects ${record.sha256}.`,
+          hint: 'The download was altered or the lockfile is stale; re-lock from a trusted source.',
+        },
+      ]);
+    }
+
+    let retrieval: RetrievalState;
+    let sidecar: SidecarResult;
+    try {
+      sidecar = await retrieve(record, policy);
+    } catch (e) {
+      sidecar = { state: 'failed', reasons: [reasonOf(e, 'SIDECAR_UNAVAILABLE')], method: 'repodata' };
+    }
+    if (sidecar.state === 'none') retrieval = { kind: 'none' };
+    else if (sidecar.state === 'failed') retrieval = { kind: 'failed', reasons: sidecar.reasons };
+    else {
+      row.sidecar = { url: sidecar.url, method: sidecar.method, sha256: sidecar.sha256 };
+      let outcomes: BundleOutcome[];
+      try {
+        const verifier = await verifierFor(policy);
+        outcomes = verifyAttestations(
+          sidecar.bundles,
+          {
+            filename: record.filename,
+            sha256: digest.sha256,
+            // CEP 27: targetChannel SHOULD equal the channel the package came from; a
+            // mirror of a configured channel may carry the canonical channel's name.
+            acceptedChannels: [...new Set([canonical, record.channel])],
+          },
+          verifier,
+        );
+      } catch (e) {
+        // Trust root unusable: nothing can be verified; fail closed for this package.
+        return finishRow('invalid', [reasonOf(e, 'TRUST_ROOT_INVALID')]);
+      }
+      row.bundles = outcomes;
+      retrieval = { kind: 'bundles', outcomes };
+    }
+
+    const verdict = judgeAttestations({ policy, retrieval });
+    row.identity = verdict.identity ?? null;
+    let status = verdict.status;
+    const reasons = [...verdict.reasons];
+
+    // Trust on first use: compare the trusted identities with the identity lockfile.
+    const trustedIdentities: SignerIdentity[] = verdict.trustedIdentities ?? [];
+    let decision: LockDecision | null = null;
+    if (status === 'verified' || status === 'missing') {
+      decision = decide(
+        lock,
+        { channel: canonical, name: record.name, version: record.version },
+        status === 'verified' ? trustedIdentities : [],
+        date,
+      );
+      const lockOutcome = lockJudgement(decision, Boolean(options.frozen), lockPath);
+      if (lockOutcome) {
+        if (lockOutcome.status) status = lockOutcome.status;
+        reasons.push(...lockOutcome.reasons);
+        row.notes.push(...lockOutcome.notes);
+        if (lockOutcome.diff) (row as PackageReport & { identity_diff?: unknown }).identity_diff = lockOutcome.diff;
+      }
+    }
+    observations.push({ record, canonical, decision });
+    return finishRow(status, reasons);
+  }
+
+  async function finish(): Promise<Report> {
+    const decisions = observations.map((o) => o.decision).filter((d): d is LockDecision => d !== null);
+    // --frozen: the lockfile must not change. Otherwise write it once, merging into
+    // what is on disk now so a concurrent run loses nothing.
+    if (!options.frozen && decisions.some((d) => d.kind !== 'unchanged' || d.touch)) {
+      await updateLock(lockPath, (current) => applyDecisions(current, decisions));
+    }
+    const root = trustRootPromise ? await trustRootPromise.catch(() => undefined) : undefined;
+    return buildReport(rows, root);
+  }
+
+  return { verifyPackage, finish };
+}
+
+interface LockJudgement {
+  status?: PackageStatus;
+  reasons: Reason[];
+  notes: string[];
+  diff?: unknown;
+}
+
+/** Map a lock decision to the package's status (identity-changed) and notes. */
+function lockJudgement(decision: LockDecision, frozen: boolean, lockPath: string): LockJudgement | null {
+  switch (decision.kind) {
+    case 'unchanged':
+      return null;
+    case 'new':
+      if (decision.identities.length === 0) return null; // nothing attested, nothing to pin
+      if (frozen) {
+        return {
+          status: 'identity-changed',
+          reasons: [
+            {
+              code: 'LOCK_ENTRY_MISSING',
+              message: `No signer identity is pinned for this package in the frozen lockfile ${lockPath}.`,
+              hint: 'Run `conda-attest verify` without --frozen (or `conda-attest accept`) and commit the lockfile.',
+            },
+          ],
+          notes: [],
+        };
+      }
+      return { reasons: [], notes: ['recorded'] };
+    case 'changed':
+    case 'added':
+    case 'removed':
+      return {
+        status: 'identity-changed',
+        reasons: [decision.reason],
+        notes: [],
+        diff: decision.diff,
+      };
+  }
+}

@@ -1,0 +1,235 @@
+// The verdict for one package: what its attestations amount to under its channel's
+// policy (status + reasons), and what that status means for the run (action).
+// Pure functions over data (issue 2 "Semantics"; issue 7 for key-signed bundles).
+import type {
+  BundleOutcome,
+  ChannelPolicy,
+  PackageAction,
+  PackageStatus,
+  Reason,
+  RequireMode,
+  SignerIdentity,
+} from '../types.ts';
+import { createTrustMatcher, type TrustMatcher } from './identity.ts';
+
+/**
+ * Issue 2 semantics table. `verified` and `skipped` always pass. Under `error` every
+ * other status blocks. Under `warn` they warn. Under `ignore` a package without
+ * attestations passes silently, but attestations that exist and fail (invalid,
+ * untrusted, identity changed, advertised-but-unretrievable) are still warnings:
+ * `ignore` never turns a failed check into silence.
+ */
+export function actionFor(status: PackageStatus, require: RequireMode): PackageAction {
+  switch (status) {
+    case 'verified':
+    case 'skipped':
+      return 'pass';
+    case 'missing':
+      return require === 'error' ? 'block' : require === 'warn' ? 'warn' : 'pass';
+    case 'retrieval-failed':
+    case 'invalid':
+    case 'untrusted':
+    case 'identity-changed':
+      return require === 'error' ? 'block' : 'warn';
+  }
+}
+
+/** What discovery and retrieval gave for one package. */
+export type RetrievalState =
+  | { kind: 'disabled' }
+  | { kind: 'none' }
+  | { kind: 'failed'; reasons: Reason[] }
+  | { kind: 'bundles'; outcomes: BundleOutcome[] };
+
+export interface JudgeInput {
+  policy: ChannelPolicy;
+  retrieval: RetrievalState;
+  /** The policy's compiled matcher; built (and cached per policy) when omitted. */
+  matcher?: TrustMatcher;
+}
+
+export interface Judgement {
+  status: PackageStatus;
+  /** The identity that satisfied the check (first trusted publish bundle), or null. */
+  identity: SignerIdentity | null;
+  reasons: Reason[];
+  /** Every distinct trusted identity of the verified publish bundles, in bundle order (for the identity lockfile). */
+  trustedIdentities: SignerIdentity[];
+}
+
+function policyPath(policy: ChannelPolicy, key: string): string {
+  return policy.channel === 'default' ? `default.${key}` : `channels["${policy.channel}"].${key}`;
+}
+
+function describeSigner(id: SignerIdentity): string {
+  if (id.kind === 'key') return `key ${id.keyName ? `"${id.keyName}" ` : ''}(SHA-256 ${id.keyFingerprint ?? 'unknown'})`;
+  return `${id.san ?? '(no SAN)'} (issuer ${id.issuer ?? 'unknown'})`;
+}
+
+function identityKey(id: SignerIdentity): string {
+  return id.kind === 'key' ? `key\0${id.keyFingerprint ?? ''}` : `${id.kind}\0${id.san ?? ''}\0${id.issuer ?? ''}`;
+}
+
+/** A bundle's own reasons, each prefixed with its position in the sidecar. */
+function bundleReasons(o: BundleOutcome): Reason[] {
+  if (o.reasons.length === 0) {
+    return o.verified
+      ? []
+      : [
+          {
+            code: 'SIGSTORE_VERIFICATION_FAILED',
+            message: `bundle ${o.index}: the bundle did not verify.`,
+            hint: 'Ask the channel to re-publish the attestation.',
+          },
+        ];
+  }
+  return o.reasons.map((r) => ({ ...r, message: `bundle ${o.index}: ${r.message}` }));
+}
+
+function untrustedReason(policy: ChannelPolicy, id: SignerIdentity, index: number): Reason {
+  if (id.kind === 'key') {
+    return {
+      code: 'KEY_UNTRUSTED',
+      message: `bundle ${index}: signed with ${describeSigner(id)}, which is not one of the channel's trusted keys.`,
+      hint: `If this key is legitimate, add it under ${policyPath(policy, 'trusted_keys')}.`,
+    };
+  }
+  const patterns = policy.trustedIdentities.map((p) => `${p.identity} (issuer ${p.issuer})`).join(', ');
+  return {
+    code: 'IDENTITY_UNTRUSTED',
+    message: `bundle ${index}: signer ${describeSigner(id)} matches none of the trusted identities: ${patterns}.`,
+    hint: `If this signer is legitimate, add a matching entry to ${policyPath(policy, 'trusted_identities')}.`,
+  };
+}
+
+/**
+ * Judge a package from what retrieval and verification gave:
+ * - disabled → `skipped`; nothing advertised or found → `missing` (NO_ATTESTATIONS);
+ *   retrieval failure → `retrieval-failed` (CEP 50: never `missing`).
+ * - `verified` when at least one publish (CEP 27) bundle verified AND its signer is
+ *   trusted; invalid siblings are still listed in the reasons.
+ * - verified publish bundles but no trusted signer → `untrusted`.
+ * - no verified publish bundle and a failed bundle that is (or may be: predicate type
+ *   unknown because it did not even parse) a publish attestation → `invalid`.
+ * - only other predicate types (e.g. SLSA provenance alone) → `missing` with
+ *   NO_PUBLISH_ATTESTATION: there is no publish attestation, which is what `missing`
+ *   means; other predicate types never satisfy the check (specs §1). Their failures are
+ *   still reported in the reasons.
+ * Key-signed bundles without a verified transparency-log entry do not count under
+ * `require_tlog: true` (issue 7), whatever the verifier said (defence in depth).
+ */
+export function judgeAttestations(input: JudgeInput): Judgement {
+  const { policy, retrieval } = input;
+  const none = (status: PackageStatus, reasons: Reason[]): Judgement => ({
+    status,
+    identity: null,
+    reasons,
+    trustedIdentities: [],
+  });
+
+  if (!policy.enabled || retrieval.kind === 'disabled') {
+    return none('skipped', [
+      {
+        code: 'CHANNEL_DISABLED',
+        message: `Attestation checks are disabled for ${policy.channel === 'default' ? 'channels not listed in the configuration' : policy.channel}.`,
+        hint: `Set ${policyPath(policy, 'enabled')}: true to verify this channel's packages.`,
+      },
+    ]);
+  }
+  if (retrieval.kind === 'none') {
+    return none('missing', [
+      {
+        code: 'NO_ATTESTATIONS',
+        message: 'The channel advertises no attestations for this package.',
+        hint: 'Ask the publisher to attest their packages, or set require: warn or ignore for this channel.',
+      },
+    ]);
+  }
+  if (retrieval.kind === 'failed') {
+    const reasons =
+      retrieval.reasons.length > 0
+        ? retrieval.reasons
+        : [
+            {
+              code: 'SIDECAR_UNAVAILABLE',
+              message: 'The attestation sidecar could not be retrieved.',
+              hint: 'Check the network and the channel; an advertised sidecar must be retrievable.',
+            },
+          ];
+    return none('retrieval-failed', reasons);
+  }
+
+  const outcomes = [...retrieval.outcomes].sort((a, b) => a.index - b.index);
+  if (outcomes.length === 0) {
+    return none('missing', [
+      {
+        code: 'NO_ATTESTATIONS',
+        message: 'The attestation sidecar holds no bundles.',
+        hint: 'Ask the publisher to attest their packages, or set require: warn or ignore for this channel.',
+      },
+    ]);
+  }
+
+  const matcher = input.matcher ?? createTrustMatcher(policy);
+  const trusted: SignerIdentity[] = [];
+  const seen = new Set<string>();
+  const untrusted: Reason[] = [];
+  const failures: Reason[] = [];
+  let verifiedPublish = 0;
+  let failedPublish = 0;
+
+  for (const o of outcomes) {
+    const tlogMissing =
+      o.verified && o.identity?.kind === 'key' && policy.requireTlog && o.tlog !== true;
+    if (o.verified && !tlogMissing) {
+      failures.push(...bundleReasons(o)); // a verified bundle may carry notes
+      if (!o.publish) continue;
+      verifiedPublish++;
+      if (!o.identity) {
+        untrusted.push({
+          code: 'IDENTITY_UNTRUSTED',
+          message: `bundle ${o.index}: verified without a signer identity.`,
+          hint: 'This is a verifier bug; please report it.',
+        });
+        continue;
+      }
+      if (matcher.match(o.identity).trusted) {
+        const k = identityKey(o.identity);
+        if (!seen.has(k)) {
+          seen.add(k);
+          trusted.push(o.identity);
+        }
+      } else {
+        untrusted.push(untrustedReason(policy, o.identity, o.index));
+      }
+      continue;
+    }
+    // Not verified. A bundle whose predicate type is unknown did not parse far enough
+    // to tell: it may have been a publish attestation, so it counts as one (fail closed).
+    if (o.publish || o.predicateType === undefined) failedPublish++;
+    if (tlogMissing) {
+      failures.push({
+        code: 'TLOG_REQUIRED',
+        message: `bundle ${o.index}: signed with ${describeSigner(o.identity!)} but has no verified transparency-log entry.`,
+        hint: `Publish the signature to a transparency log, or set ${policyPath(policy, 'require_tlog')}: false to accept signature-only verification.`,
+      });
+    } else {
+      failures.push(...bundleReasons(o));
+    }
+  }
+
+  if (trusted.length > 0) {
+    // Verified. Untrusted and invalid siblings are still reported (issue 2).
+    return { status: 'verified', identity: trusted[0], reasons: [...untrusted, ...failures], trustedIdentities: trusted };
+  }
+  if (verifiedPublish > 0) return none('untrusted', [...untrusted, ...failures]);
+  if (failedPublish > 0) return none('invalid', failures);
+  return none('missing', [
+    {
+      code: 'NO_PUBLISH_ATTESTATION',
+      message: `The sidecar holds ${outcomes.length} attestation(s) but no conda publish attestation (https://schemas.conda.org/attestations-publish-1.schema.json).`,
+      hint: 'Other predicate types (e.g. SLSA provenance) cannot vouch for a conda package; ask the publisher for a CEP 27 publish attestation.',
+    },
+    ...failures,
+  ]);
+}

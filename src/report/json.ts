@@ -1,0 +1,87 @@
+// The --json report: stable API, described by schema/report.schema.json.
+// Internal types use camelCase; the published JSON uses snake_case throughout, so
+// this is the one place that maps between them.
+import type { BundleOutcome, PackageReport, Report, SignerIdentity } from '../types.ts';
+
+const IDENTITY_FIELDS: [keyof SignerIdentity, string][] = [
+  ['kind', 'kind'],
+  ['san', 'san'],
+  ['issuer', 'issuer'],
+  ['buildSignerUri', 'build_signer_uri'],
+  ['buildSignerDigest', 'build_signer_digest'],
+  ['runnerEnvironment', 'runner_environment'],
+  ['sourceRepositoryUri', 'source_repository_uri'],
+  ['sourceRepositoryDigest', 'source_repository_digest'],
+  ['sourceRepositoryRef', 'source_repository_ref'],
+  ['sourceRepositoryId', 'source_repository_id'],
+  ['sourceRepositoryOwnerUri', 'source_repository_owner_uri'],
+  ['sourceRepositoryOwnerId', 'source_repository_owner_id'],
+  ['buildConfigUri', 'build_config_uri'],
+  ['buildConfigDigest', 'build_config_digest'],
+  ['buildTrigger', 'build_trigger'],
+  ['runInvocationUri', 'run_invocation_uri'],
+  ['sourceRepositoryVisibility', 'source_repository_visibility'],
+  ['keyFingerprint', 'key_fingerprint'],
+  ['keyName', 'key_name'],
+];
+
+export function identityToJson(identity: SignerIdentity | null | undefined): Record<string, string> | null {
+  if (!identity) return null;
+  const out: Record<string, string> = {};
+  for (const [from, to] of IDENTITY_FIELDS) {
+    const v = identity[from];
+    if (typeof v === 'string' && v !== '') out[to] = v;
+  }
+  return out;
+}
+
+function bundleToJson(b: BundleOutcome): Record<string, unknown> {
+  return {
+    index: b.index,
+    media_type: b.mediaType ?? null,
+    predicate_type: b.predicateType ?? null,
+    publish: b.publish,
+    verified: b.verified,
+    identity: identityToJson(b.identity),
+    target_channel: b.targetChannel ?? null,
+    tlog: b.tlog ?? null,
+    reasons: b.reasons.map((r) => ({ ...r })),
+  };
+}
+
+function packageToJson(p: PackageReport): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    filename: p.filename,
+    name: p.name,
+    version: p.version,
+    build: p.build,
+    channel: p.channel,
+    subdir: p.subdir,
+    url: p.url,
+    sha256: p.sha256,
+    digest_source: p.digest_source,
+    status: p.status,
+    action: p.action,
+    identity: identityToJson(p.identity),
+    reasons: p.reasons.map((r) => ({ ...r })),
+    notes: [...p.notes],
+    sidecar: p.sidecar ? { ...p.sidecar } : null,
+    bundles: p.bundles.map(bundleToJson),
+  };
+  const diff = (p as PackageReport & { identity_diff?: unknown }).identity_diff;
+  if (diff !== undefined) out.identity_diff = diff;
+  return out;
+}
+
+export function reportToJson(report: Report): Record<string, unknown> {
+  return {
+    version: report.version,
+    summary: { ...report.summary },
+    packages: report.packages.map(packageToJson),
+    trust_root: report.trust_root ?? null,
+  };
+}
+
+export function renderJson(report: Report): string {
+  return JSON.stringify(reportToJson(report), null, 2) + '\n';
+}

@@ -1,0 +1,69 @@
+// Human output: one line per problem package with its reason and hint, then counts.
+// Colour only when the caller says so (TTY and no NO_COLOR).
+import { Chalk } from 'chalk';
+import type { PackageReport, Report } from '../types.ts';
+
+export interface TerminalOptions {
+  color: boolean;
+  /** Also list packages that passed (verified / skipped). */
+  verbose?: boolean;
+}
+
+function who(p: PackageReport): string {
+  const id = p.identity;
+  if (!id) return '';
+  if (id.kind === 'key') return ` by key ${id.keyName ?? id.keyFingerprint?.slice(0, 16) ?? ''}`;
+  return ` by ${id.san ?? ''}`;
+}
+
+export function renderTerminal(report: Report, opts: TerminalOptions): string {
+  const c = new Chalk({ level: opts.color ? 1 : 0 });
+  const lines: string[] = [];
+  const mark = (p: PackageReport): string =>
+    p.action === 'block' ? c.red('✖ blocked') : p.action === 'warn' ? c.yellow('▲ warning') : c.green('✔ ok');
+  for (const p of report.packages) {
+    const problem = p.action !== 'pass' || p.reasons.length > 0;
+    if (!problem && !opts.verbose) continue;
+    const head = `${mark(p)} ${c.bold(p.filename)} ${c.dim(`(${p.channel}/${p.subdir})`)} ${p.status}${
+      p.status === 'verified' ? who(p) : ''
+    }`;
+    lines.push(head);
+    for (const r of p.reasons) {
+      lines.push(`    ${c.dim(r.code)} ${r.message}`);
+      if (r.hint) lines.push(`    ${c.cyan('hint:')} ${r.hint}`);
+    }
+    const diff = (p as PackageReport & { identity_diff?: unknown }).identity_diff;
+    if (Array.isArray(diff)) {
+      for (const d of diff as { field?: string; old?: unknown; new?: unknown }[]) {
+        if (d && typeof d === 'object' && 'field' in d) {
+          lines.push(`    ${d.field}: ${c.red(String(d.old ?? '∅'))} → ${c.green(String(d.new ?? '∅'))}`);
+        }
+      }
+    }
+    if (opts.verbose) for (const n of p.notes) lines.push(`    ${c.dim('note:')} ${n}`);
+  }
+  const s = report.summary;
+  const parts = [
+    c.green(`${s.verified} verified`),
+    s['identity-changed'] ? c.red(`${s['identity-changed']} identity-changed`) : '',
+    s.untrusted ? c.red(`${s.untrusted} untrusted`) : '',
+    s.invalid ? c.red(`${s.invalid} invalid`) : '',
+    s['retrieval-failed'] ? c.red(`${s['retrieval-failed']} retrieval-failed`) : '',
+    s.missing ? c.yellow(`${s.missing} missing`) : '',
+    s.skipped ? c.dim(`${s.skipped} skipped`) : '',
+  ].filter(Boolean);
+  if (lines.length > 0) lines.push('');
+  lines.push(`${s.total} package${s.total === 1 ? '' : 's'}: ${parts.join(', ')}`);
+  const verdict =
+    s.blocked > 0
+      ? c.red.bold(`${s.blocked} blocked`) + (s.warned ? `, ${c.yellow(`${s.warned} warned`)}` : '')
+      : s.warned > 0
+        ? c.yellow(`passed with ${s.warned} warning${s.warned === 1 ? '' : 's'}`)
+        : c.green('all passed');
+  lines.push(verdict);
+  if (report.trust_root) {
+    const age = report.trust_root.age_days;
+    lines.push(c.dim(`trust root: ${report.trust_root.source}${age === null ? '' : `, ${Math.floor(age)} days old`}`));
+  }
+  return lines.join('\n') + '\n';
+}

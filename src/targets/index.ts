@@ -1,0 +1,144 @@
+// Targets → PackageRecord[]: the I/O edge (reading files) in front of the pure parsers in
+// lockfiles.ts and package-url.ts. The kind of each target is detected from its content
+// (or its name for package files), never from a flag.
+import { readFile, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { TargetError } from '../errors.ts';
+import type { PackageRecord } from '../types.ts';
+import { isExplicitText, mergeRecords, parseCondaLock, parseExplicit, parsePixiLock, parseYamlTarget } from './lockfiles.ts';
+import { encodePathSegment, isPackageFilename, isValidSubdir, parsePackageFilename, recordFromUrl } from './package-url.ts';
+
+export { parsePackageFilename, recordFromUrl, encodePathSegment, isPackageFilename } from './package-url.ts';
+export { parsePixiLock, parseCondaLock, parseExplicit, mergeRecords } from './lockfiles.ts';
+
+export interface LoadTargetsOptions {
+  /** Base for relative paths. */
+  cwd: string;
+  /** Channel URL for local package files (`--channel`). May end in `/<subdir>`. */
+  channel?: string;
+  /** conda subdir for local package files (`--platform`), when `channel` does not end in one. */
+  platform?: string;
+}
+
+/** Default targets looked for in the working directory, in order. */
+export const DEFAULT_TARGETS = ['pixi.lock', 'conda-lock.yml'] as const;
+
+/** `pixi.lock`, else `conda-lock.yml`, in `cwd`; undefined when neither exists. */
+export function findDefaultTarget(cwd: string): string | undefined {
+  for (const name of DEFAULT_TARGETS) {
+    const p = resolve(cwd, name);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+const KNOWN_SUBDIR_RE = /^(noarch|(linux|osx|win|emscripten|wasi|zos|freebsd)-[a-z0-9_]+)$/;
+const SCHEME_RE = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/** Load every target, deduplicated by URL (conflicting digests are an error) and sorted by URL. */
+export async function loadTargets(targets: string[], opts: LoadTargetsOptions): Promise<PackageRecord[]> {
+  const all: PackageRecord[] = [];
+  for (const t of targets) all.push(...(await loadTarget(t, opts)));
+  return mergeRecords(all, targets.length === 1 ? targets[0] : 'the targets');
+}
+
+async function loadTarget(target: string, opts: LoadTargetsOptions): Promise<PackageRecord[]> {
+  if (SCHEME_RE.test(target)) return [recordFromUrl(target, 'the command line')];
+  const path = resolve(opts.cwd, target);
+  if (isPackageFilename(basename(path))) return [await localPackageRecord(path, opts)];
+  const text = await readTargetText(path, target);
+  if (isExplicitText(text)) return parseExplicit(text, target);
+  const doc = parseYamlTarget(text, target);
+  const kind = detectYamlKind(doc);
+  if (kind === 'pixi') return parsePixiLock(doc, target);
+  if (kind === 'conda-lock') return parseCondaLock(doc, target);
+  throw new TargetError('TARGET_UNSUPPORTED', `${target} is not a pixi.lock, conda-lock.yml, conda explicit file or package.`, {
+    hint: 'Give a pixi.lock, a conda-lock.yml, an @EXPLICIT file, a package URL, or a .conda/.tar.bz2 file with --channel.',
+  });
+}
+
+/** pixi.lock has `environments` + `packages`; conda-lock.yml has `package` + `metadata`/`version`. */
+function detectYamlKind(doc: unknown): 'pixi' | 'conda-lock' | undefined {
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return undefined;
+  const d = doc as Record<string, unknown>;
+  if ('environments' in d && 'version' in d) return 'pixi';
+  if ('package' in d && 'version' in d) return 'conda-lock';
+  return undefined;
+}
+
+async function readTargetText(path: string, shown: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    throw fileError(e, shown);
+  }
+}
+
+function fileError(e: unknown, shown: string): TargetError {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') {
+    return new TargetError('TARGET_NOT_FOUND', `${shown} does not exist.`, { hint: 'Check the path.', cause: e });
+  }
+  return new TargetError('TARGET_UNREADABLE', `${shown} cannot be read (${code ?? 'error'}).`, {
+    hint: 'Check the path and its permissions.',
+    cause: e,
+  });
+}
+
+/**
+ * A local package file. Its channel cannot be known from the bytes, so `--channel` is
+ * required; the subdir comes from `--platform`, or from a channel URL that ends in it
+ * (`https://host/channel/linux-64`). The digest is computed later from the bytes
+ * (`localPath`), never trusted from anywhere else.
+ */
+async function localPackageRecord(path: string, opts: LoadTargetsOptions): Promise<PackageRecord> {
+  const filename = basename(path);
+  const parts = parsePackageFilename(filename, path);
+  if (!opts.channel) {
+    throw new TargetError('TARGET_NO_CHANNEL', `The package file ${filename} needs the channel it belongs to.`, {
+      hint: 'Pass --channel URL (e.g. --channel https://prefix.dev/conda-forge/linux-64).',
+    });
+  }
+  let channel = opts.channel.replace(/\/+$/, '');
+  let subdir = opts.platform;
+  try {
+    const u = new URL(channel);
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error(`unsupported scheme ${u.protocol}`);
+    if (u.search || u.hash || u.username || u.password) throw new Error('query, fragment or credentials');
+  } catch (e) {
+    throw new TargetError('TARGET_INVALID_URL', `--channel "${opts.channel}" is not an http(s) channel URL.`, {
+      hint: 'Give the channel URL, e.g. https://prefix.dev/conda-forge.',
+      cause: e,
+    });
+  }
+  // Only well-known platform names are taken from the URL: a channel may well be called
+  // `my-channel`, which looks like `<os>-<arch>`.
+  const last = channel.slice(channel.lastIndexOf('/') + 1);
+  if (subdir === undefined && KNOWN_SUBDIR_RE.test(last)) {
+    subdir = last;
+    channel = channel.slice(0, channel.lastIndexOf('/'));
+  }
+  if (subdir === undefined) {
+    throw new TargetError('TARGET_NO_SUBDIR', `The subdir of the package file ${filename} is not known.`, {
+      hint: 'End --channel with the subdir (e.g. https://prefix.dev/conda-forge/linux-64) or pass --platform.',
+    });
+  }
+  if (!isValidSubdir(subdir)) {
+    throw new TargetError('TARGET_INVALID_URL', `"${subdir}" is not a conda subdir.`, { hint: 'Use e.g. linux-64, osx-arm64 or noarch.' });
+  }
+  try {
+    const s = await stat(path);
+    if (!s.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
+  } catch (e) {
+    throw fileError(e, path);
+  }
+  return {
+    url: `${channel}/${subdir}/${encodePathSegment(filename)}`,
+    channel,
+    subdir,
+    filename,
+    ...parts,
+    localPath: path,
+  };
+}

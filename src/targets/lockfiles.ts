@@ -1,0 +1,193 @@
+// Pure parsers: lockfile / explicit-file text → PackageRecord[]. No I/O; `where` names the
+// file in error messages. Records are deduplicated by URL and sorted by URL so that the
+// same input always gives the same output order.
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { TargetError } from '../errors.ts';
+import type { PackageRecord } from '../types.ts';
+import { normalizeMd5, normalizeSha256, normalizeSize, recordFromUrl } from './package-url.ts';
+
+interface Hashes {
+  sha256?: unknown;
+  md5?: unknown;
+  size?: unknown;
+}
+
+/** Build one record from a URL plus the hashes a lockfile recorded for it. */
+function recordWithHashes(url: string, h: Hashes, where: string): PackageRecord {
+  const rec = recordFromUrl(url, where);
+  const sha256 = normalizeSha256(h.sha256, `${where} (sha256 of ${rec.filename})`);
+  const md5 = normalizeMd5(h.md5, `${where} (md5 of ${rec.filename})`);
+  const size = normalizeSize(h.size, `${where} (size of ${rec.filename})`);
+  if (sha256 !== undefined) rec.sha256 = sha256;
+  if (md5 !== undefined) rec.md5 = md5;
+  if (size !== undefined) rec.size = size;
+  return rec;
+}
+
+/**
+ * Deduplicate by URL. The same URL with two different digests is an input error: one of
+ * the two entries is wrong, and guessing which would let a tampered entry through.
+ */
+export function mergeRecords(records: PackageRecord[], where: string): PackageRecord[] {
+  const byUrl = new Map<string, PackageRecord>();
+  for (const r of records) {
+    const seen = byUrl.get(r.url);
+    if (!seen) {
+      byUrl.set(r.url, { ...r });
+      continue;
+    }
+    for (const k of ['sha256', 'md5', 'size'] as const) {
+      if (r[k] === undefined) continue;
+      if (seen[k] !== undefined && seen[k] !== r[k]) {
+        throw new TargetError('TARGET_PARSE_FAILED', `${where} lists ${r.url} twice with different ${k} values.`, {
+          hint: 'Regenerate the lockfile; one of the two entries has been altered.',
+        });
+      }
+      (seen as unknown as Record<string, unknown>)[k] = r[k];
+    }
+  }
+  return [...byUrl.values()].sort((a, b) => (a.url < b.url ? -1 : a.url > b.url ? 1 : 0));
+}
+
+/** Parse YAML, turning syntax errors into TARGET_PARSE_FAILED with the line number. */
+export function parseYamlTarget(text: string, where: string): unknown {
+  try {
+    return parseYaml(text, { maxAliasCount: 1000 });
+  } catch (e) {
+    const line = e instanceof YAMLParseError && e.linePos ? ` at line ${e.linePos[0].line}` : '';
+    const first = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+    throw new TargetError('TARGET_PARSE_FAILED', `${where} is not valid YAML${line}: ${first}`, {
+      hint: 'Check the file, or regenerate it with pixi / conda-lock.',
+      cause: e,
+    });
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function malformed(where: string, what: string): TargetError {
+  return new TargetError('TARGET_PARSE_FAILED', `${where}: ${what}.`, {
+    hint: 'Regenerate the lockfile with a current pixi / conda-lock.',
+  });
+}
+
+/** A `conda:` location that is a URL (binary package) rather than a path (pixi source package). */
+function isUrlLocation(s: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(s);
+}
+
+export const PIXI_LOCK_VERSIONS = [4, 5, 6] as const;
+
+/**
+ * pixi.lock (rattler_lock v4–v6). Every environment and platform is read: the union of the
+ * `environments.<env>.packages.<platform>` references, with digests from the top-level
+ * `packages` list (v5/v6: `conda: URL`; v4: `kind: conda` + `url:`). PyPI entries are not
+ * conda packages and are ignored. Source packages (v6 `conda: <path>`, built locally by
+ * pixi) have no channel and no publish attestation by construction, so they are skipped.
+ */
+export function parsePixiLock(doc: unknown, where: string): PackageRecord[] {
+  if (!isObject(doc)) throw malformed(where, 'the top level is not a mapping');
+  const version = doc.version;
+  if (!PIXI_LOCK_VERSIONS.includes(version as 4 | 5 | 6)) {
+    throw new TargetError('TARGET_UNSUPPORTED', `${where} has pixi lock version ${JSON.stringify(version)}; supported: ${PIXI_LOCK_VERSIONS.join(', ')}.`, {
+      hint: 'Regenerate it with a pixi release that writes one of the supported versions.',
+    });
+  }
+  const records: PackageRecord[] = [];
+  const packages = doc.packages ?? [];
+  if (!Array.isArray(packages)) throw malformed(where, '`packages` is not a list');
+  packages.forEach((p, i) => {
+    const at = `${where} packages[${i}]`;
+    if (!isObject(p)) throw malformed(at, 'entry is not a mapping');
+    let url: unknown;
+    if (version === 4) {
+      if (p.kind !== 'conda') return; // pypi
+      url = p.url;
+    } else {
+      if (p.conda === undefined) return; // pypi
+      url = p.conda;
+    }
+    if (typeof url !== 'string') throw malformed(at, 'conda location is not a string');
+    if (!isUrlLocation(url)) return; // source package (path)
+    records.push(recordWithHashes(url, p, at));
+  });
+  const envs = doc.environments ?? {};
+  if (!isObject(envs)) throw malformed(where, '`environments` is not a mapping');
+  for (const [env, e] of Object.entries(envs)) {
+    if (!isObject(e)) throw malformed(`${where} environments.${env}`, 'not a mapping');
+    const byPlatform = e.packages ?? {};
+    if (!isObject(byPlatform)) throw malformed(`${where} environments.${env}.packages`, 'not a mapping');
+    for (const [platform, list] of Object.entries(byPlatform)) {
+      const at = `${where} environments.${env}.packages.${platform}`;
+      if (!Array.isArray(list)) throw malformed(at, 'not a list');
+      for (const ref of list) {
+        if (!isObject(ref)) throw malformed(at, 'entry is not a mapping');
+        if (ref.conda === undefined) continue; // pypi
+        if (typeof ref.conda !== 'string') throw malformed(at, 'conda location is not a string');
+        if (!isUrlLocation(ref.conda)) continue; // source package (path)
+        records.push(recordFromUrl(ref.conda, at));
+      }
+    }
+  }
+  return mergeRecords(records, where);
+}
+
+/** conda-lock.yml (version 1): `package:` entries with `manager: conda`; pip entries ignored. */
+export function parseCondaLock(doc: unknown, where: string): PackageRecord[] {
+  if (!isObject(doc)) throw malformed(where, 'the top level is not a mapping');
+  if (doc.version !== 1) {
+    throw new TargetError('TARGET_UNSUPPORTED', `${where} has conda-lock version ${JSON.stringify(doc.version)}; supported: 1.`, {
+      hint: 'Regenerate it with conda-lock (unified lockfile format, version 1).',
+    });
+  }
+  if (!Array.isArray(doc.package)) throw malformed(where, '`package` is not a list');
+  const records: PackageRecord[] = [];
+  doc.package.forEach((p, i) => {
+    const at = `${where} package[${i}]`;
+    if (!isObject(p)) throw malformed(at, 'entry is not a mapping');
+    if (p.manager !== 'conda') return;
+    if (typeof p.url !== 'string') throw malformed(at, '`url` is not a string');
+    const hash = p.hash ?? {};
+    if (!isObject(hash)) throw malformed(at, '`hash` is not a mapping');
+    records.push(recordWithHashes(p.url, { sha256: hash.sha256, md5: hash.md5, size: p.size }, at));
+  });
+  return mergeRecords(records, where);
+}
+
+/** True when the text is a conda explicit file (an `@EXPLICIT` line). */
+export function isExplicitText(text: string): boolean {
+  return /^@EXPLICIT[ \t]*\r?$/m.test(text);
+}
+
+/**
+ * conda explicit file: `@EXPLICIT`, then one URL per line with an optional `#<digest>`
+ * (32 hex = md5, 64 hex or `sha256:<64 hex>` = sha256, as conda itself accepts).
+ */
+export function parseExplicit(text: string, where: string): PackageRecord[] {
+  const records: PackageRecord[] = [];
+  let started = false;
+  text.split(/\r?\n/).forEach((rawLine, i) => {
+    const line = rawLine.trim();
+    const at = `${where} line ${i + 1}`;
+    if (line === '' || line.startsWith('#')) return;
+    if (line === '@EXPLICIT') {
+      started = true;
+      return;
+    }
+    if (!started) throw malformed(at, `"${line}" comes before the @EXPLICIT line`);
+    const hashAt = line.indexOf('#');
+    const url = hashAt < 0 ? line : line.slice(0, hashAt);
+    const digest = hashAt < 0 ? undefined : line.slice(hashAt + 1).trim().toLowerCase();
+    const h: Hashes = {};
+    if (digest !== undefined) {
+      if (/^[0-9a-f]{32}$/.test(digest)) h.md5 = digest;
+      else if (/^(sha256:)?[0-9a-f]{64}$/.test(digest)) h.sha256 = digest.replace(/^sha256:/, '');
+      else throw malformed(at, `"#${digest}" is neither an MD5 (32 hex) nor a SHA-256 (64 hex) digest`);
+    }
+    records.push(recordWithHashes(url, h, at));
+  });
+  if (!started) throw malformed(where, 'no @EXPLICIT line');
+  return mergeRecords(records, where);
+}

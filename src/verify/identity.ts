@@ -1,0 +1,91 @@
+// Decoding signer identities from Fulcio certificates and self-managed keys (specs §4).
+// Pure: takes parsed certificates / key bytes, returns plain SignerIdentity data.
+import { createHash } from 'node:crypto';
+import type { X509Certificate } from '@sigstore/core';
+import type { SignerIdentity } from '../types.ts';
+
+const FULCIO = '1.3.6.1.4.1.57264.1.';
+/** Legacy issuer extension: the raw string is the extension value (no DER wrapper). */
+const OID_ISSUER_V1 = FULCIO + '1';
+/** Issuer extension v2: a DER UTF8String. */
+const OID_ISSUER_V2 = FULCIO + '8';
+/** Fulcio `otherName` SAN used for username identities. */
+const OID_OTHERNAME_USERNAME = FULCIO + '7';
+
+export const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.com';
+export const GITLAB_ISSUER = 'https://gitlab.com';
+
+/** Fulcio v2 claims (specs §4): OID suffix → SignerIdentity field. */
+const CLAIMS: ReadonlyArray<readonly [number, keyof SignerIdentity]> = [
+  [9, 'buildSignerUri'],
+  [10, 'buildSignerDigest'],
+  [11, 'runnerEnvironment'],
+  [12, 'sourceRepositoryUri'],
+  [13, 'sourceRepositoryDigest'],
+  [14, 'sourceRepositoryRef'],
+  [15, 'sourceRepositoryId'],
+  [16, 'sourceRepositoryOwnerUri'],
+  [17, 'sourceRepositoryOwnerId'],
+  [18, 'buildConfigUri'],
+  [19, 'buildConfigDigest'],
+  [20, 'buildTrigger'],
+  [21, 'runInvocationUri'],
+  [22, 'sourceRepositoryVisibility'],
+];
+
+/**
+ * Decodes a DER UTF8String (tag 0x0c) as found in Fulcio v2 extensions. Returns
+ * undefined for anything else, so a malformed claim is absent rather than garbage.
+ */
+export function decodeDerUtf8String(der: Buffer): string | undefined {
+  if (der.length < 2 || der[0] !== 0x0c) return undefined;
+  let len = der[1]!;
+  let off = 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 4 || der.length < 2 + n) return undefined;
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + der[2 + i]!;
+    off = 2 + n;
+  }
+  if (off + len !== der.length) return undefined;
+  return der.subarray(off).toString('utf8');
+}
+
+/** The certificate identity of a Fulcio leaf: SAN, issuer, GitHub/GitLab claims, kind. */
+export function certificateIdentity(cert: X509Certificate): SignerIdentity {
+  const id: SignerIdentity = { kind: 'uri' };
+  const sanExt = cert.extSubjectAltName;
+  const email = sanExt?.rfc822Name;
+  const san = sanExt?.uri ?? email ?? sanExt?.otherName(OID_OTHERNAME_USERNAME);
+  if (san !== undefined) id.san = san;
+
+  const v2 = cert.extension(OID_ISSUER_V2);
+  const issuer = v2 ? decodeDerUtf8String(v2.value) : cert.extension(OID_ISSUER_V1)?.value.toString('utf8');
+  if (issuer !== undefined) id.issuer = issuer;
+
+  for (const [n, field] of CLAIMS) {
+    const ext = cert.extension(FULCIO + n);
+    const value = ext ? decodeDerUtf8String(ext.value) : undefined;
+    if (value !== undefined) (id as unknown as Record<string, string>)[field] = value;
+  }
+  id.kind = identityKind(id, email !== undefined && sanExt?.uri === undefined);
+  return id;
+}
+
+function identityKind(id: SignerIdentity, isEmail: boolean): SignerIdentity['kind'] {
+  if (id.issuer === GITHUB_ACTIONS_ISSUER) return 'github';
+  if (id.issuer === GITLAB_ISSUER) return 'gitlab';
+  return isEmail ? 'email' : 'uri';
+}
+
+/** SHA-256 (hex) of a SubjectPublicKeyInfo DER: the key's stable fingerprint (issue 7). */
+export function keyFingerprint(spkiDer: Buffer): string {
+  return createHash('sha256').update(spkiDer).digest('hex');
+}
+
+/** Identity of a bundle verified with a self-managed key. */
+export function keyIdentity(spkiDer: Buffer, name?: string): SignerIdentity {
+  const fp = keyFingerprint(spkiDer);
+  return { kind: 'key', keyFingerprint: fp, keyName: name ?? fp };
+}
