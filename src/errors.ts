@@ -82,7 +82,8 @@ export type VerifyErrorCode =
   | 'CEP27_TARGET_CHANNEL_MISMATCH'
   | 'IDENTITY_MISMATCH'
   | 'KEY_UNTRUSTED'
-  | 'TLOG_REQUIRED';
+  | 'TLOG_REQUIRED'
+  | 'INTOTO_STATEMENT_INVALID';
 
 /** Policy-level reasons attached to package verdicts. */
 export type PolicyErrorCode =
@@ -105,7 +106,8 @@ export type LockErrorCode =
   | 'LOCK_BUSY'
   | 'LOCK_FROZEN'
   | 'LOCK_NOT_FOUND'
-  | 'LOCK_IDENTITY_INCOMPLETE';
+  | 'LOCK_IDENTITY_INCOMPLETE'
+  | 'LOCK_UNREADABLE';
 
 /** Plugin / host integration errors. */
 export type PluginErrorCode =

@@ -147,6 +147,10 @@ function issue(segments: string[], what: string, fix: string): Issue {
   return { path, line: `${path}: ${what} — ${fix}` };
 }
 
+const POLICY_KEYS = Object.keys(
+  (schema as unknown as { $defs: { channelPolicy: { properties: Record<string, unknown> } } }).$defs.channelPolicy.properties,
+);
+
 const TYPE_FIX: Record<string, string> = {
   boolean: 'write true or false',
   integer: 'write a whole number',
@@ -186,6 +190,15 @@ function describeAjvError(e: ErrorObject): Issue | null {
       const key = String(p.additionalProperty);
       const known = Object.keys(parentSchema.properties ?? {});
       const guess = closest(key, known);
+      // `require: error` written at the top level: a channel setting in the wrong place.
+      const policyKey = segs.length === 0 && !guess ? closest(key, POLICY_KEYS) : undefined;
+      if (policyKey) {
+        return issue(
+          [key],
+          'unknown key (unknown keys are rejected so that a typo cannot weaken a check)',
+          `"${policyKey}" is a channel setting: put it under default (unlisted channels) or channels["<channel URL>"]`,
+        );
+      }
       return issue(
         [...segs, key],
         'unknown key (unknown keys are rejected so that a typo cannot weaken a check)',
@@ -344,9 +357,15 @@ function validateRaw(raw: unknown, source: string | undefined): RawConfig {
   const data = cloneData(raw === undefined || raw === null ? {} : raw);
   const validate = getValidator();
   const issues: Issue[] = [];
-  if (!validate(data)) for (const e of validate.errors ?? []) {
-    const i = describeAjvError(e);
-    if (i) issues.push(i);
+  if (!validate(data)) {
+    const errors = validate.errors ?? [];
+    // A value of the wrong type also fails its range/length checks; the type is the one fix.
+    const wrongType = new Set(errors.filter((e) => e.keyword === 'type').map((e) => e.instancePath));
+    for (const e of errors) {
+      if (e.keyword !== 'type' && wrongType.has(e.instancePath)) continue;
+      const i = describeAjvError(e);
+      if (i) issues.push(i);
+    }
   }
   issues.push(...semanticIssues(data));
   if (issues.length > 0) {

@@ -289,7 +289,6 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
           if (status === 404) return finish(httpError('HTTP_NOT_FOUND', `${u.href} answered 404 Not Found.`, { status }));
           return finish(httpError('HTTP_STATUS', `${u.href} answered HTTP ${status}.`, { status, retryable: status >= 500 }));
         }
-        res.on('aborted', () => finish(httpError('HTTP_CONNECTION_FAILED', `${u.href} closed the connection mid-transfer.`, { retryable: true })));
         consume(res, u.href).then(
           (value) => finish(null, { value }),
           (e: unknown) => {

@@ -21,7 +21,7 @@
 import type { Reason, SignerIdentity } from '../types.ts';
 import { type LockChange, diffIdentitySets, diffLocks, safeText } from './diff.ts';
 import { compareStrings, identityKey, identityLabel, normalizeIdentities, stableIdentity } from './identity.ts';
-import type { Lock, LockEntry, LockIdentity, Seen } from './types.ts';
+import { type Lock, type LockEntry, type LockIdentity, type Seen, getOwn, putOwn } from './types.ts';
 import { compareVersions } from './version.ts';
 
 export { stableIdentity } from './identity.ts';
@@ -66,9 +66,7 @@ function setKey(ids: readonly LockIdentity[]): string {
 }
 
 function pinnedEntry(lock: Lock, channel: string, name: string): LockEntry | null {
-  return Object.hasOwn(lock.channels, channel) && Object.hasOwn(lock.channels[channel], name)
-    ? lock.channels[channel][name]
-    : null;
+  return getOwn(getOwn(lock.channels, channel), name) ?? null;
 }
 
 function freshEntry(identities: LockIdentity[], version: string, today: string): LockEntry {
@@ -170,14 +168,14 @@ export function decide(lock: Lock, pkg: PackageKey, observed: readonly SignerIde
 
 function cloneLock(lock: Lock): Lock {
   const channels: Lock['channels'] = {};
-  for (const [ch, pkgs] of Object.entries(lock.channels)) channels[ch] = { ...pkgs };
+  for (const [ch, pkgs] of Object.entries(lock.channels)) putOwn(channels, ch, { ...pkgs });
   return { version: lock.version, channels };
 }
 
 function setEntry(lock: Lock, channel: string, name: string, entry: LockEntry | null): void {
   if (entry) {
-    if (!Object.hasOwn(lock.channels, channel)) lock.channels[channel] = {};
-    lock.channels[channel][name] = entry;
+    if (!Object.hasOwn(lock.channels, channel)) putOwn(lock.channels, channel, {});
+    putOwn(lock.channels[channel], name, entry);
   } else if (Object.hasOwn(lock.channels, channel)) {
     delete lock.channels[channel][name];
     if (Object.keys(lock.channels[channel]).length === 0) delete lock.channels[channel];

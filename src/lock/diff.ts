@@ -22,7 +22,7 @@ import {
   identityLabel,
   normalizeIdentities,
 } from './identity.ts';
-import type { Lock, LockEntry, LockIdentity, Seen } from './types.ts';
+import { type Lock, type LockEntry, type LockIdentity, type Seen, getOwn } from './types.ts';
 
 export interface FieldChange {
   field: IdentityField;
@@ -173,10 +173,10 @@ export function diffLocks(old: Lock, now: Lock): LockChange[] {
   const out: LockChange[] = [];
   const channels = new Set([...Object.keys(old.channels), ...Object.keys(now.channels)]);
   for (const channel of channels) {
-    const o = old.channels[channel] ?? {};
-    const n = now.channels[channel] ?? {};
+    const o = getOwn(old.channels, channel) ?? {};
+    const n = getOwn(now.channels, channel) ?? {};
     for (const name of new Set([...Object.keys(o), ...Object.keys(n)])) {
-      out.push(...entryChanges({ channel, name }, o[name], n[name]));
+      out.push(...entryChanges({ channel, name }, getOwn(o, name), getOwn(n, name)));
     }
   }
   return sortChanges(out);

@@ -54,3 +54,16 @@ export interface Lock {
 export function emptyLock(): Lock {
   return { version: LOCK_VERSION, channels: {} };
 }
+
+/**
+ * Set an own property, even for keys like `__proto__` (a package name is input from a
+ * channel; plain assignment would replace the object's prototype instead).
+ */
+export function putOwn<T>(obj: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/** An own property or undefined (never something inherited such as `__proto__`). */
+export function getOwn<T>(obj: Record<string, T> | undefined, key: string): T | undefined {
+  return obj !== undefined && Object.hasOwn(obj, key) ? obj[key] : undefined;
+}

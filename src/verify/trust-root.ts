@@ -136,7 +136,7 @@ function checkAuthority(e: unknown, where: string): number {
     if (!isObj(c)) fail(w, 'is not an object');
     const der = decodeBase64Strict(c.rawBytes, `${w}.rawBytes`);
     try {
-      return X509Certificate.parse(der);
+      return X509Certificate.parse(Buffer.from(der));
     } catch {
       return fail(w, 'is not an X.509 certificate');
     }

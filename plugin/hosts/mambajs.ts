@@ -1,0 +1,132 @@
+// The @emscripten-forge/mambajs(-core) adapter.
+//
+// mambajs-core installs conda packages by calling `untarjs.extract(url)` for each one
+// (specs.md §7) and checks no hashes. Wrapping the `untarjs` object the caller passes to
+// `installPackagesToEmscriptenFS` / `bootstrapEmpackPackedEnvironment` puts verification
+// between the download and the extraction: `extract(url)` fetches the bytes itself (hashed
+// while streaming), checks them against the mambajs lock, runs the plugins (conda-attest
+// verifies under the channel policy), and ONLY THEN hands them to the wrapped
+// `extractData`. A blocked package throws before extraction: nothing of it reaches the FS.
+import { TargetError } from '../../src/errors.ts';
+import { isPackageFilename, parsePackageFilename, recordFromUrl } from '../../src/targets/package-url.ts';
+import type { PackageRecord, Report } from '../../src/types.ts';
+import { PackageBlockedError, SHA256_HEX } from '../contract.ts';
+import { fetchDownload } from './download.ts';
+import type { FetchLike } from './download.ts';
+import { finishRun, toLoadedPlugins } from './common.ts';
+import type { Verifier } from './common.ts';
+import type { FilesData, UntarApi } from './untar-node.ts';
+
+/** The part of a mambajs lock (`ILock`, lockVersion 1.0.x) the adapter reads. */
+export interface MambaLockLike {
+  /** Keyed by package filename, as in mambajs locks. */
+  packages: {
+    [filename: string]: {
+      name: string;
+      version: string;
+      build?: string;
+      subdir?: string;
+      channel: string;
+      size?: number;
+      hash?: { md5?: string; sha256?: string };
+    };
+  };
+  /** Channel name → mirrors; the first URL is the one mambajs downloads from. */
+  channelInfo?: { [name: string]: { url: string }[] };
+}
+
+export interface WrapUntarjsOptions {
+  /** The mambajs lock of the environment: expected sha256 / size per package, channel names → URLs. */
+  lock?: MambaLockLike;
+  /** The fetch used to download packages (default: global fetch). */
+  fetch?: FetchLike;
+}
+
+/** An untarjs whose `extract(url)` verifies conda packages first, plus the end-of-run hook. */
+export interface VerifyingUntar extends UntarApi {
+  /** Run the plugins' end-of-run hooks once; resolves to the conda-attest report. */
+  afterInstall(): Promise<Report | undefined>;
+}
+
+/**
+ * Wrap an untarjs object for mambajs-core. `verifier` is the conda-attest plugin, the
+ * composed plugins of a host config, or a conda-attest session. Only `extract(url)` of
+ * conda packages (`.conda`, `.tar.bz2`) is guarded: `extractData` has no URL and is what
+ * mambajs uses for the inner `pkg-*.tar.zst` members after `extract` returned.
+ */
+export function wrapUntarjs(untarjs: UntarApi, verifier: Verifier, options: WrapUntarjsOptions = {}): VerifyingUntar {
+  const plugins = toLoadedPlugins(verifier);
+  // Composed once per run, not per package.
+  const download = plugins.wrapDownload(fetchDownload(options.fetch));
+  return {
+    extractData: (data, decompressionOnly) => untarjs.extractData(data, decompressionOnly),
+    async extract(url: string): Promise<FilesData> {
+      if (!isPackageFilename(filenameOf(url))) return untarjs.extract(url);
+      const record = recordForMambaUrl(url, options.lock);
+      const { bytes, sha256 } = await download({ record });
+      // The lock's digest is enforced here too, whatever plugins are configured: bytes
+      // that are not what the environment was locked to never reach extractData.
+      if (record.sha256 && record.sha256 !== sha256) {
+        throw new PackageBlockedError(record, [
+          {
+            code: 'PACKAGE_DIGEST_MISMATCH',
+            message: `${record.filename} downloaded with SHA-256 ${sha256}, but the mambajs lock expects ${record.sha256}.`,
+            hint: 'The download was altered or the lock is stale; re-solve the environment from a trusted channel.',
+          },
+        ]);
+      }
+      return untarjs.extractData(bytes, false);
+    },
+    afterInstall: () => finishRun(plugins),
+  };
+}
+
+function filenameOf(url: string): string {
+  const path = url.split(/[?#]/)[0];
+  try {
+    return decodeURIComponent(path.slice(path.lastIndexOf('/') + 1));
+  } catch {
+    return path.slice(path.lastIndexOf('/') + 1);
+  }
+}
+
+/**
+ * The package record for a URL mambajs is about to extract. The lock entry (keyed by
+ * filename) gives the channel (name → URL through `channelInfo`), subdir, expected sha256
+ * and size; without it, everything comes from the URL `<channel>/<subdir>/<file>`. With
+ * empack's `pkgRootUrl` the URL has no subdir, so the lock is what names the channel.
+ */
+export function recordForMambaUrl(url: string, lock?: MambaLockLike): PackageRecord {
+  const filename = filenameOf(url);
+  const entry = lock?.packages?.[filename];
+  const channelUrl = entry ? lock?.channelInfo?.[entry.channel]?.[0]?.url : undefined;
+  const sha256 = entry?.hash?.sha256?.toLowerCase();
+  if (sha256 !== undefined && !SHA256_HEX.test(sha256)) {
+    throw new TargetError('TARGET_PARSE_FAILED', `The mambajs lock entry for ${filename} has a malformed sha256.`, {
+      hint: 'Regenerate the lock; hash.sha256 must be 64 hex digits.',
+    });
+  }
+  const expected = {
+    ...(sha256 ? { sha256 } : {}),
+    ...(typeof entry?.size === 'number' ? { size: entry.size } : {}),
+  };
+  if (entry && channelUrl) {
+    const parts = parsePackageFilename(filename, 'the mambajs lock');
+    return {
+      url,
+      channel: channelUrl.trim().replace(/\/+$/, ''),
+      subdir: entry.subdir || subdirFromUrl(url),
+      filename,
+      name: parts.name,
+      version: parts.version,
+      build: parts.build,
+      ...expected,
+    };
+  }
+  return { ...recordFromUrl(url, 'the mambajs install'), ...expected };
+}
+
+function subdirFromUrl(url: string): string {
+  const segments = new URL(url).pathname.split('/');
+  return segments.length >= 3 ? decodeURIComponent(segments[segments.length - 2]) : 'noarch';
+}

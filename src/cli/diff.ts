@@ -1,0 +1,200 @@
+// `conda-attest diff`: signer identity changes between two identity lockfiles.
+//
+// Usage
+//   conda-attest diff                      committed lockfile (git HEAD) vs working tree
+//   conda-attest diff OLD                  OLD vs the working-tree lockfile
+//   conda-attest diff OLD NEW              two lockfiles
+//   conda-attest diff --base origin/main   that revision's lockfile vs the working tree
+//   conda-attest diff --textconv FILE      one lockfile as text, one fact per line (git driver)
+// Options
+//   --format text|markdown|json   text (default; coloured on a TTY), markdown (for a
+//                                 pull-request comment), json (stable shape, see
+//                                 src/lock/diff.ts); --json = --format json
+//   --lockfile PATH               the working-tree lockfile (default ./conda-attest.lock)
+//   --color / --no-color          force colour on/off for text (default: TTY and NO_COLOR)
+//   --exit-code                   exit 1 when a signer identity changed (package pinned,
+//                                 unpinned, identity changed/added/removed; first/last
+//                                 seen bookkeeping alone does not count), like git diff
+// Exit codes: 0 (with or without changes, unless --exit-code), 1 (--exit-code and
+// identity changes), 2 (unreadable or corrupt lockfile, bad arguments, no git history).
+// A lockfile absent at the git revision is an empty lock (everything shows as added).
+//
+// Using it as a git diff driver, so `git diff` / `git log -p` show identity facts:
+//   echo 'conda-attest.lock diff=conda-attest' >> .gitattributes
+//   git config diff.conda-attest.textconv 'conda-attest diff --textconv'
+// git runs `conda-attest diff --textconv <file>` on each side and diffs the output: one
+// line per fact, `<channel> <package> [<identity>] <field> <value>`, so a changed
+// repository ID shows as one -/+ line pair that names its package and identity. A side
+// that is not a valid lockfile (e.g. with merge-conflict markers) is shown raw after a
+// `# conda-attest: ...` line rather than failing the whole `git diff`.
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { AttestError, LockError, UsageError, describeError } from '../errors.ts';
+import { diffJson, diffLocks, isIdentityChange, renderDiffMarkdown, renderDiffText, renderLockText } from '../lock/diff.ts';
+import { parseLock, readLock } from '../lock/file.ts';
+import { type Lock, emptyLock } from '../lock/types.ts';
+import { type CliIO, type Command, wantsColor } from './io.ts';
+
+const DEFAULT_LOCKFILE = 'conda-attest.lock';
+
+const HELP = `Usage: conda-attest diff [OLD] [NEW] [options]
+       conda-attest diff --textconv FILE
+
+Show signer identity changes between two identity lockfiles. Default: the lockfile
+committed at git HEAD vs the working tree.
+
+Options:
+  --format text|markdown|json  output format (default text); --json = --format json
+  --lockfile PATH              working-tree lockfile (default ./${DEFAULT_LOCKFILE})
+  --base REV                   compare with the lockfile at git revision REV (default HEAD)
+  --color, --no-color          force colour on or off (text format)
+  --exit-code                  exit 1 when a signer identity changed
+  --textconv FILE              print one lockfile as text, one fact per line (git diff driver:
+                               git config diff.conda-attest.textconv 'conda-attest diff --textconv')
+`;
+
+type Format = 'text' | 'markdown' | 'json';
+
+function git(cwd: string, args: string[]): Promise<{ ok: boolean; stdout: string; stderr: string; missing?: boolean }> {
+  return new Promise((res) => {
+    execFile('git', args, { cwd, maxBuffer: 256 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
+      const missing = (err as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+      res({ ok: !err, stdout, stderr, missing });
+    });
+  });
+}
+
+/** The lockfile at git revision `rev` (an absent file = empty lock). */
+async function lockAtRevision(path: string, rev: string): Promise<Lock> {
+  if (rev.startsWith('-')) {
+    throw new UsageError('USAGE_INVALID_ARGUMENT', `"${rev}" is not a git revision.`, { hint: 'Pass a branch, tag or commit to --base.' });
+  }
+  const dir = dirname(path);
+  const inside = await git(dir, ['rev-parse', '--is-inside-work-tree']);
+  if (!inside.ok) {
+    throw new LockError(
+      'LOCK_NOT_FOUND',
+      inside.missing ? 'git is not installed, so there is no committed lockfile to compare with.' : `${dir} is not inside a git work tree, so there is no committed lockfile to compare with.`,
+      { hint: 'Pass the old lockfile explicitly: conda-attest diff OLD [NEW].' },
+    );
+  }
+  const commit = await git(dir, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`]);
+  if (!commit.ok) {
+    // A repository without any commit yet: nothing is committed, the old lock is empty.
+    if (rev === 'HEAD') return emptyLock();
+    throw new LockError('LOCK_NOT_FOUND', `"${rev}" is not a commit in this repository.`, { hint: 'Check the revision passed to --base.' });
+  }
+  const sha = commit.stdout.trim();
+  const object = `${sha}:./${basename(path)}`;
+  if (!(await git(dir, ['cat-file', '-e', object])).ok) return emptyLock();
+  const shown = await git(dir, ['cat-file', 'blob', object]);
+  if (!shown.ok) {
+    throw new LockError('LOCK_UNREADABLE', `git cannot read ${basename(path)} at ${rev} (${shown.stderr.trim()}).`, {
+      hint: 'Pass the old lockfile explicitly: conda-attest diff OLD [NEW].',
+    });
+  }
+  return parseLock(shown.stdout, `${rev}:${basename(path)}`);
+}
+
+/** An explicitly named lockfile must exist (a typo must not read as "everything added"). */
+async function lockFromFile(path: string): Promise<Lock> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new LockError(
+      code === 'ENOENT' ? 'LOCK_NOT_FOUND' : 'LOCK_UNREADABLE',
+      `The lockfile ${path} cannot be read (${describeError(e)}).`,
+      { hint: 'Check the path.', cause: e },
+    );
+  }
+  return parseLock(text, path);
+}
+
+async function textconv(file: string, io: CliIO): Promise<number> {
+  const path = resolve(io.cwd, file);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new LockError('LOCK_UNREADABLE', `The lockfile ${path} cannot be read (${describeError(e)}).`, { hint: 'Check the path.', cause: e });
+  }
+  try {
+    io.stdout.write(renderLockText(parseLock(text, file)));
+  } catch (e) {
+    if (!(e instanceof AttestError)) throw e;
+    // Keep `git diff` working on a broken side (conflict markers, hand edits): show it raw.
+    io.stdout.write(`# conda-attest: ${e.toLine().replace(/\n/g, ' ')}\n${text}${text.endsWith('\n') ? '' : '\n'}`);
+  }
+  return 0;
+}
+
+export const diffCommand: Command = async (argv, io) => {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        format: { type: 'string' },
+        json: { type: 'boolean' },
+        lockfile: { type: 'string' },
+        base: { type: 'string' },
+        color: { type: 'boolean' },
+        'no-color': { type: 'boolean' },
+        'exit-code': { type: 'boolean' },
+        textconv: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError('USAGE_UNKNOWN_OPTION', describeError(e), { hint: 'Run `conda-attest diff --help`.', cause: e });
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.stdout.write(HELP);
+    return 0;
+  }
+  if (values.textconv !== undefined) {
+    if (positionals.length > 0) {
+      throw new UsageError('USAGE_INVALID_ARGUMENT', '--textconv takes exactly one file.', { hint: 'conda-attest diff --textconv FILE' });
+    }
+    return textconv(values.textconv, io);
+  }
+  if (positionals.length > 2) {
+    throw new UsageError('USAGE_INVALID_ARGUMENT', 'diff takes at most two lockfiles (OLD and NEW).', { hint: 'Run `conda-attest diff --help`.' });
+  }
+  if (values.base !== undefined && positionals.length > 0) {
+    throw new UsageError('USAGE_INVALID_ARGUMENT', '--base and an OLD lockfile cannot be combined.', { hint: 'Use one of them.' });
+  }
+  let format: Format = 'text';
+  if (values.json) format = 'json';
+  if (values.format !== undefined) {
+    if (values.format !== 'text' && values.format !== 'markdown' && values.format !== 'json') {
+      throw new UsageError('USAGE_INVALID_ARGUMENT', `Unknown format "${values.format}".`, { hint: 'Use --format text, markdown or json.' });
+    }
+    if (values.json && values.format !== 'json') {
+      throw new UsageError('USAGE_INVALID_ARGUMENT', '--json contradicts --format ' + values.format + '.', { hint: 'Use one of them.' });
+    }
+    format = values.format;
+  }
+
+  const lockfile = resolve(io.cwd, values.lockfile ?? DEFAULT_LOCKFILE);
+  const oldLock =
+    positionals.length >= 1 ? await lockFromFile(resolve(io.cwd, positionals[0])) : await lockAtRevision(lockfile, values.base ?? 'HEAD');
+  // The working-tree lockfile may legitimately be absent (deleted, or never written).
+  const newLock = positionals.length === 2 ? await lockFromFile(resolve(io.cwd, positionals[1])) : await readLock(lockfile);
+
+  const changes = diffLocks(oldLock, newLock);
+  if (format === 'json') io.stdout.write(JSON.stringify(diffJson(changes), null, 2) + '\n');
+  else if (format === 'markdown') io.stdout.write(renderDiffMarkdown(changes));
+  else {
+    const color = values['no-color'] ? false : values.color ? true : wantsColor(io, 'stdout');
+    io.stdout.write(renderDiffText(changes, { color }));
+  }
+  return values['exit-code'] && changes.some(isIdentityChange) ? 1 : 0;
+};

@@ -1,0 +1,142 @@
+// Finding and reading the configuration file (issue 2 "Configuration"): cosmiconfig
+// from the working directory upward, or an explicit --config PATH. This is the I/O edge;
+// validation, defaults and resolution are resolveConfig's job (validate.ts).
+import { stat } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { cosmiconfig, type Loader } from 'cosmiconfig';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError, describeError } from '../errors.ts';
+import type { ResolvedConfig } from '../types.ts';
+import { resolveConfig } from './validate.ts';
+
+const MODULE = 'conda-attest';
+
+/** Where a configuration is looked for in each directory, in this order (issue 2). */
+export const SEARCH_PLACES: readonly string[] = [
+  'package.json',
+  `.${MODULE}rc`,
+  `.${MODULE}rc.json`,
+  `.${MODULE}rc.yaml`,
+  `.${MODULE}rc.yml`,
+  `${MODULE}.config.js`,
+  `${MODULE}.config.mjs`,
+  `${MODULE}.config.cjs`,
+  `${MODULE}.config.ts`,
+];
+
+const loadJson: Loader = (_filepath, content) => JSON.parse(content) as unknown;
+
+// The `yaml` package (already a dependency for lockfiles) rather than cosmiconfig's
+// js-yaml: one YAML parser in the product. Duplicate keys are errors (uniqueKeys), so a
+// second `require:` cannot silently override the first. YAML is a superset of JSON,
+// which makes this the loader for the extensionless `.conda-attestrc` too.
+const loadYaml: Loader = (_filepath, content) => parseYaml(content, { uniqueKeys: true }) as unknown;
+
+/**
+ * JS and TS configs by dynamic import. Node 24 strips TypeScript types natively, so a
+ * `.ts` config needs no compiler at runtime (cosmiconfig's own TS loader would require the
+ * `typescript` package, a devDependency only). The modification time in the URL keeps
+ * Node's module cache from serving a stale config to a long-lived process.
+ */
+const loadModule: Loader = async (filepath) => {
+  const { mtimeMs } = await stat(filepath);
+  const mod = (await import(`${pathToFileURL(filepath).href}?mtime=${mtimeMs}`)) as { default?: unknown };
+  if (!('default' in mod) || mod.default === undefined) {
+    throw new Error('the module has no default export (write `export default { ... }`)');
+  }
+  return await mod.default;
+};
+
+const LOADERS = {
+  '.json': loadJson,
+  '.yaml': loadYaml,
+  '.yml': loadYaml,
+  noExt: loadYaml,
+  '.js': loadModule,
+  '.mjs': loadModule,
+  '.cjs': loadModule,
+  '.ts': loadModule,
+  '.mts': loadModule,
+  '.cts': loadModule,
+};
+
+export interface LoadConfigOptions {
+  /** Directory to search from (upward). */
+  cwd: string;
+  /** Explicit configuration file (`--config PATH`), relative to cwd. No search is done. */
+  configPath?: string;
+  /** Environment (XDG_CACHE_HOME, HOME) for defaults; default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Stop the upward search at this directory (default: the home directory, cosmiconfig's `global` strategy). */
+  stopDir?: string;
+}
+
+function parseFailed(file: string, e: unknown): ConfigError {
+  // cosmiconfig prefixes its own "JSON Error in <file>:" line; keep only the cause.
+  const why = describeError(e).replace(/^(JSON|YAML) Error in [^\n]*:\n/, '').split('\n')[0];
+  return new ConfigError('CONFIG_PARSE_FAILED', `The configuration file ${file} could not be read: ${why}.`, {
+    hint: 'Fix the syntax of the file (JSON, YAML, or a JS/TS module with a default export).',
+    cause: e,
+  });
+}
+
+/**
+ * Find, read, validate and resolve the configuration. Search (unless `configPath` is
+ * given): from `cwd` upward to the home directory (or `stopDir`), then the user's global
+ * config directory (`$XDG_CONFIG_HOME/conda-attest/config.{json,yaml,yml,js,ts,...}`),
+ * trying SEARCH_PLACES in each directory. No configuration found → the built-in defaults
+ * (every channel disabled, so every package is `skipped`), with `source` undefined.
+ * Relative paths inside the file resolve against the file's directory.
+ *
+ * @throws ConfigError CONFIG_NOT_FOUND (explicit path missing), CONFIG_PARSE_FAILED,
+ *   CONFIG_INVALID, CONFIG_KEY_INVALID.
+ */
+export async function loadConfig(opts: LoadConfigOptions): Promise<ResolvedConfig> {
+  const env = opts.env ?? process.env;
+  const explorer = cosmiconfig(MODULE, {
+    searchPlaces: [...SEARCH_PLACES],
+    loaders: LOADERS,
+    searchStrategy: 'global',
+    ...(opts.stopDir !== undefined ? { stopDir: resolve(opts.stopDir) } : {}),
+    cache: false,
+  });
+
+  if (opts.configPath !== undefined) {
+    const file = resolve(opts.cwd, opts.configPath);
+    try {
+      const st = await stat(file);
+      if (!st.isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
+    } catch (e) {
+      throw new ConfigError('CONFIG_NOT_FOUND', `The configuration file ${file} does not exist or is not a file.`, {
+        hint: 'Check the --config path (relative paths are resolved against the working directory).',
+        cause: e,
+      });
+    }
+    let result;
+    try {
+      result = await explorer.load(file);
+    } catch (e) {
+      throw parseFailed(file, e);
+    }
+    // cosmiconfig answers null for a package.json without our key.
+    if (result === null && basename(file) === 'package.json') {
+      throw new ConfigError('CONFIG_NOT_FOUND', `${file} has no "${MODULE}" key.`, {
+        hint: `Add a "${MODULE}" object to package.json, or point --config at a dedicated file.`,
+      });
+    }
+    // An empty file is an empty configuration: defaults apply, but it is still the source.
+    const raw: unknown = result === null || result.isEmpty ? {} : result.config;
+    return resolveConfig(raw, dirname(file), file, { env });
+  }
+
+  let result;
+  try {
+    result = await explorer.search(resolve(opts.cwd));
+  } catch (e) {
+    const file = (e as { filepath?: unknown }).filepath;
+    throw parseFailed(typeof file === 'string' ? file : 'found by the search', e);
+  }
+  if (!result) return resolveConfig({}, resolve(opts.cwd), undefined, { env });
+  return resolveConfig(result.config ?? {}, dirname(result.filepath), result.filepath, { env });
+}

@@ -1,0 +1,359 @@
+// The identity lockfile on disk: parse + validate, deterministic serialisation, and a
+// crash-safe, concurrency-safe read-modify-write (issue 4).
+//
+// Format: JSON, not YAML. Both give one fact per line; JSON was chosen because
+// (1) a JSON parser never re-types a value (YAML turns a version `1.10` into 1.1, a
+//     numeric repository ID into a number, `no` into false),
+// (2) there is exactly one serialisation for given data (JSON.stringify with a fixed key
+//     order, 2-space indentation, trailing newline), so "same content = same bytes"
+//     holds and the file is rewritten only when a fact changed,
+// (3) it is validated as-is by schema/lockfile.schema.json.
+// The price (commas and braces in `git diff`) is paid back by `conda-attest diff
+// --textconv`, a git diff driver that shows one self-contained fact per line.
+import { closeSync, fsyncSync, openSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
+import { chmod, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import type { ValidateFunction } from 'ajv';
+import { LockError, describeError } from '../errors.ts';
+import { compareStrings, normalizeIdentities } from './identity.ts';
+import { LOCK_VERSION, type Lock, type LockEntry, emptyLock, putOwn } from './types.ts';
+
+// --- schema (compiled once per process) ----------------------------------------------
+
+let validator: ValidateFunction | undefined;
+
+/** The schema ships at <package>/schema/; this module runs from src/lock/ or dist/src/lock/. */
+function loadSchema(): object {
+  const candidates = ['../../schema/lockfile.schema.json', '../../../schema/lockfile.schema.json'];
+  for (const rel of candidates) {
+    const url = new URL(rel, import.meta.url);
+    try {
+      return JSON.parse(readFileSync(url, 'utf8')) as object;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+  throw new Error('schema/lockfile.schema.json is missing from the conda-attest installation');
+}
+
+function validate(): ValidateFunction {
+  if (!validator) {
+    const ajv = new Ajv2020({ allErrors: true, strict: true });
+    validator = ajv.compile(loadSchema());
+  }
+  return validator;
+}
+
+// --- parse / serialise (pure) -------------------------------------------------------------
+
+function corrupt(source: string, why: string, options: { cause?: unknown; details?: unknown } = {}): LockError {
+  return new LockError('LOCK_CORRUPT', `The identity lockfile ${source} is not valid: ${why}.`, {
+    hint: 'Fix it by hand or restore it from version control (git restore); conda-attest never overwrites a lockfile it cannot read.',
+    ...options,
+  });
+}
+
+/** Parse and validate lockfile text. Throws LOCK_CORRUPT / LOCK_UNSUPPORTED_VERSION. */
+export function parseLock(text: string, source: string): Lock {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw corrupt(source, `not JSON (${describeError(e)})`, { cause: e });
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw corrupt(source, 'not a JSON object');
+  // The version is checked before the schema: a newer format is "unsupported", not "corrupt".
+  const version = (data as { version?: unknown }).version;
+  if (version !== LOCK_VERSION) {
+    if (typeof version === 'number') {
+      throw new LockError(
+        'LOCK_UNSUPPORTED_VERSION',
+        `The identity lockfile ${source} has format version ${version}; this conda-attest reads version ${LOCK_VERSION}.`,
+        { hint: 'Upgrade conda-attest (or use the version that wrote the file).' },
+      );
+    }
+    throw corrupt(source, 'missing or non-numeric "version"');
+  }
+  const v = validate();
+  if (!v(data)) {
+    const details = (v.errors ?? []).map((e) => {
+      const key = (e.params as { propertyName?: string }).propertyName;
+      return `${e.instancePath || '/'}${key === undefined ? '' : ` key ${JSON.stringify(key)}`} ${e.message ?? 'is invalid'}`;
+    });
+    throw corrupt(source, `it does not match schema/lockfile.schema.json (${details[0] ?? 'schema violation'})`, { details });
+  }
+  return normalizeLock(data as Lock);
+}
+
+function orderedEntry(e: LockEntry): LockEntry {
+  return {
+    identities: normalizeIdentities(e.identities),
+    first_seen: { version: e.first_seen.version, date: e.first_seen.date },
+    last_seen: { version: e.last_seen.version, date: e.last_seen.date },
+  };
+}
+
+/** Canonical form: sorted channels and names, identities sorted and deduplicated, fixed key order, no empty channels. */
+export function normalizeLock(lock: Lock): Lock {
+  const channels: Lock['channels'] = {};
+  for (const ch of Object.keys(lock.channels).sort(compareStrings)) {
+    const names = Object.keys(lock.channels[ch]).sort(compareStrings);
+    if (names.length === 0) continue;
+    const pkgs: Record<string, LockEntry> = {};
+    for (const n of names) putOwn(pkgs, n, orderedEntry(lock.channels[ch][n]));
+    putOwn(channels, ch, pkgs);
+  }
+  return { version: LOCK_VERSION, channels };
+}
+
+/** The exact bytes of the lockfile for `lock` (deterministic). */
+export function serializeLock(lock: Lock): string {
+  return JSON.stringify(normalizeLock(lock), null, 2) + '\n';
+}
+
+// --- reading ----------------------------------------------------------------------------------
+
+async function readText(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new LockError('LOCK_UNREADABLE', `The identity lockfile ${path} cannot be read (${describeError(e)}).`, {
+      hint: 'Check the path and its permissions.',
+      cause: e,
+    });
+  }
+}
+
+/** Read the lockfile; a missing file is an empty lock (first run). */
+export async function readLock(path: string): Promise<Lock> {
+  const text = await readText(path);
+  return text === null ? emptyLock() : parseLock(text, path);
+}
+
+// --- the inter-process lock --------------------------------------------------------------
+
+interface Owner {
+  pid: number;
+  host: string;
+  time: number;
+  token: string;
+}
+
+export interface UpdateLockOptions {
+  /** How long to wait for another writer before LOCK_BUSY (ms). Default 15 000. */
+  waitMs?: number;
+  /**
+   * A lock older than this is stale even if its pid is alive (pid reuse; another host).
+   * Writers hold the lock for milliseconds. Default 60 000.
+   */
+  staleMs?: number;
+  /** Test hooks (crash simulation); never set in production. */
+  hooks?: { afterTempWrite?: (tempPath: string) => void | Promise<void> };
+}
+
+export interface UpdateResult {
+  lock: Lock;
+  written: boolean;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+  }
+}
+
+function parseOwner(text: string): Owner | null {
+  try {
+    const o = JSON.parse(text) as Owner;
+    return typeof o.pid === 'number' && typeof o.time === 'number' && typeof o.host === 'string' ? o : null;
+  } catch {
+    return null;
+  }
+}
+
+async function readIfExists(path: string): Promise<{ text: string; mtimeMs: number } | null> {
+  try {
+    const [text, st] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
+    return { text, mtimeMs: st.mtimeMs };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+function isStale(seen: { text: string; mtimeMs: number }, staleMs: number): boolean {
+  const owner = parseOwner(seen.text);
+  // A lock file without a readable owner: its creator died between create and write
+  // (a window of microseconds); judge it by age alone.
+  if (!owner) return Date.now() - seen.mtimeMs > Math.min(staleMs, 5000);
+  if (owner.host === hostname() && !pidAlive(owner.pid)) return true;
+  return Date.now() - owner.time > staleMs;
+}
+
+/** Temp files of a writer that died (`.<base>.<pid>.<rand>.tmp`): remove them with its stale lock. */
+async function removeTempsOf(path: string, pid: number | undefined): Promise<void> {
+  if (pid === undefined) return;
+  const prefix = `.${basename(path)}.${pid}.`;
+  const dir = dirname(path);
+  for (const f of await readdir(dir).catch(() => [] as string[])) {
+    if (f.startsWith(prefix) && f.endsWith('.tmp')) await unlink(join(dir, f)).catch(() => undefined);
+  }
+}
+
+/**
+ * Remove the lock at `lockPath` if it is stale. Two waiters may judge the same lock stale
+ * at once; breaking is serialised by a second O_EXCL file, and the lock is removed only if
+ * its content is still the one judged stale, so a waiter never removes a FRESH lock that
+ * another waiter took in between. Returns true when the caller should retry at once.
+ */
+async function breakIfStale(lockPath: string, staleMs: number): Promise<boolean> {
+  const seen = await readIfExists(lockPath);
+  if (!seen) return true;
+  if (!isStale(seen, staleMs)) return false;
+  const breaker = `${lockPath}.break`;
+  let fd;
+  try {
+    fd = await open(breaker, 'wx');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    // A breaker holds its file for microseconds; an old one belongs to a dead breaker.
+    const b = await readIfExists(breaker);
+    if (b && Date.now() - b.mtimeMs > 10_000) await unlink(breaker).catch(() => undefined);
+    return false;
+  }
+  try {
+    const again = await readIfExists(lockPath);
+    if (!again) return true;
+    if (again.text !== seen.text) return true;
+    await unlink(lockPath);
+    await removeTempsOf(lockPath.slice(0, -'.lock'.length), parseOwner(seen.text)?.pid);
+    return true;
+  } finally {
+    await fd.close();
+    await unlink(breaker).catch(() => undefined);
+  }
+}
+
+async function acquire(path: string, waitMs: number, staleMs: number): Promise<() => Promise<void>> {
+  const lockPath = `${path}.lock`;
+  const owner: Owner = { pid: process.pid, host: hostname(), time: Date.now(), token: randomBytes(8).toString('hex') };
+  const deadline = Date.now() + waitMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fd = await open(lockPath, 'wx', 0o644);
+      try {
+        owner.time = Date.now();
+        await fd.writeFile(JSON.stringify(owner) + '\n');
+      } finally {
+        await fd.close();
+      }
+      return async () => {
+        // Remove only our own lock: if it was (wrongly) broken as stale, the file is someone else's now.
+        const cur = await readIfExists(lockPath).catch(() => null);
+        if (cur && parseOwner(cur.text)?.token === owner.token) await unlink(lockPath).catch(() => undefined);
+      };
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST') {
+        throw new LockError('LOCK_WRITE_FAILED', `Cannot create the lock file ${lockPath} (${describeError(e)}).`, {
+          hint: 'Check that the lockfile directory exists and is writable.',
+          cause: e,
+        });
+      }
+    }
+    if (await breakIfStale(lockPath, staleMs)) continue;
+    if (Date.now() >= deadline) {
+      const holder = parseOwner((await readIfExists(lockPath))?.text ?? '');
+      throw new LockError(
+        'LOCK_BUSY',
+        `Another conda-attest process${holder ? ` (pid ${holder.pid} on ${holder.host})` : ''} holds ${lockPath}.`,
+        { hint: `Wait for it to finish; if no conda-attest is running, delete ${lockPath}.` },
+      );
+    }
+    await sleep(Math.min(200, 5 * 2 ** Math.min(attempt, 6)) + Math.random() * 10);
+  }
+}
+
+// --- atomic write -----------------------------------------------------------------------------
+
+async function writeAtomic(path: string, text: string, hooks: UpdateLockOptions['hooks']): Promise<void> {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  let mode = 0o644;
+  try {
+    mode = (await stat(path)).mode & 0o7777; // keep the mode of the file we replace
+  } catch {
+    // new file: default mode (umask applies at creation below)
+  }
+  try {
+    const fd = await open(tmp, 'wx', mode);
+    try {
+      await fd.writeFile(text);
+      await fd.sync(); // the bytes are on disk before the rename makes them visible
+    } finally {
+      await fd.close();
+    }
+    await chmod(tmp, mode);
+    if (hooks?.afterTempWrite) await hooks.afterTempWrite(tmp);
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw new LockError('LOCK_WRITE_FAILED', `Cannot write the identity lockfile ${path} (${describeError(e)}).`, {
+      hint: 'Check that its directory is writable and the disk is not full; the previous lockfile is unchanged.',
+      cause: e,
+    });
+  }
+  // Persist the rename itself (best effort: not every platform can fsync a directory).
+  try {
+    const dfd = openSync(dir, 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  } catch {
+    // ignore
+  }
+}
+
+/**
+ * Read-modify-write the lockfile under an inter-process lock (`<path>.lock`, O_EXCL,
+ * holding pid/host/time; stale when its pid is dead on this host or it is older than
+ * staleMs). The file is RE-READ under the lock, so concurrent runs merge into each
+ * other's writes. `mutate` must be fast and pure (no prompts: the lock is held); it
+ * returns the new lock or null for "no change". The file is written only when its bytes
+ * change, atomically (temp file in the same directory, fsync, rename, mode kept): a crash
+ * leaves the previous file intact. A corrupt or newer-version file is an error and is
+ * never replaced. An empty result does not create a missing file.
+ */
+export async function updateLock(
+  path: string,
+  mutate: (current: Lock) => Lock | null,
+  options: UpdateLockOptions = {},
+): Promise<UpdateResult> {
+  const release = await acquire(path, options.waitMs ?? 15_000, options.staleMs ?? 60_000);
+  try {
+    const text = await readText(path);
+    const current = text === null ? emptyLock() : parseLock(text, path);
+    const next = mutate(current);
+    if (next === null) return { lock: current, written: false };
+    const out = serializeLock(next);
+    const normalized = parseLock(out, `${path} (about to be written)`); // never write what we could not read back
+    if (out === text || (text === null && Object.keys(normalized.channels).length === 0)) {
+      return { lock: normalized, written: false };
+    }
+    await writeAtomic(path, out, options.hooks);
+    return { lock: normalized, written: true };
+  } finally {
+    await release();
+  }
+}

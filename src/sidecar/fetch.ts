@@ -1,0 +1,173 @@
+// Sidecar discovery and retrieval (CEP 50). Methods are tried in the configured order:
+//   repodata  `attestations_sha256` (from the record, else repodata) → `<file>.sigs.<sha256>`
+//   sigs      probe `<file>.sigs`
+//   v0-sigs   probe `<file>.v0.sigs` (prefix.dev's older convention)
+// An ADVERTISED sidecar that is unavailable (404 included), oversized, hash-mismatched or
+// malformed is a retrieval failure — never "no attestations" — and discovery stops there:
+// a mirror that strips sidecars must not downgrade a package to "missing". Only a probe
+// may conclude "nothing here" (404 or `[]`). URLs are built from `record.channel` (the
+// place the package is actually fetched from, possibly a mirror). Content-Type is never
+// looked at.
+import { createReadStream } from 'node:fs';
+import { AttestError, HttpError, SidecarError, type SidecarErrorCode } from '../errors.ts';
+import type { RepodataStore } from '../channel/repodata.ts';
+import { isRepodataMissing } from '../channel/repodata.ts';
+import type { HttpClient } from '../http/client.ts';
+import { encodePathSegment } from '../targets/package-url.ts';
+import type { DiscoveryMethod, PackageRecord, Reason } from '../types.ts';
+import { ATTESTATIONS_SHA256_RE, parseSidecar } from './parse.ts';
+
+export type SidecarResult =
+  | { state: 'none'; tried: string[] }
+  | { state: 'failed'; reasons: Reason[]; url?: string; method: DiscoveryMethod }
+  | { state: 'found'; url: string; method: DiscoveryMethod | 'given'; sha256: string; bundles: unknown[] };
+
+export interface SidecarDeps {
+  http: HttpClient;
+  repodata: RepodataStore;
+  /** Size cap for one sidecar (config `max_sidecar_bytes`). */
+  maxBytes: number;
+}
+
+/** `<channel>/<subdir>/<file>` as fetched, with the filename encoded as one path segment. */
+export function packageBaseUrl(record: PackageRecord): string {
+  return `${record.channel.replace(/\/+$/, '')}/${record.subdir}/${encodePathSegment(record.filename)}`;
+}
+
+/** Pure: the sidecar URL for a method (`attestationsSha256` already validated for `repodata`). */
+export function sidecarUrl(record: PackageRecord, method: DiscoveryMethod, attestationsSha256?: string): string {
+  const base = packageBaseUrl(record);
+  if (method === 'repodata') return `${base}.sigs.${attestationsSha256}`;
+  return method === 'sigs' ? `${base}.sigs` : `${base}.v0.sigs`;
+}
+
+function reasonOf(e: unknown, url: string | undefined): Reason {
+  if (e instanceof AttestError) {
+    const r: Reason = { code: e.code, message: url && !e.message.includes(url) ? `${url}: ${e.message}` : e.message };
+    if (e.hint) r.hint = e.hint;
+    return r;
+  }
+  return { code: 'SIDECAR_UNAVAILABLE', message: `${url ?? 'sidecar'}: ${e instanceof Error ? e.message : String(e)}` };
+}
+
+/** Map transport errors on an advertised / probed sidecar to the sidecar's own codes. */
+function sidecarFailure(e: unknown, url: string): SidecarError | AttestError {
+  if (!(e instanceof HttpError)) return e instanceof AttestError ? e : new SidecarError('SIDECAR_UNAVAILABLE', `${url} could not be fetched.`, { cause: e });
+  const code: SidecarErrorCode =
+    e.code === 'HTTP_NOT_FOUND' ? 'SIDECAR_NOT_FOUND' : e.code === 'HTTP_TOO_LARGE' ? 'SIDECAR_TOO_LARGE' : 'SIDECAR_UNAVAILABLE';
+  const hint =
+    code === 'SIDECAR_NOT_FOUND'
+      ? 'Repodata advertises attestations but the sidecar is missing (a mirror may strip them); fetch from the canonical channel or report it.'
+      : code === 'SIDECAR_TOO_LARGE'
+        ? 'Raise max_sidecar_bytes only if the channel really publishes sidecars this large.'
+        : e.hint;
+  return new SidecarError(code, `Sidecar ${url}: ${e.message}`, { hint, cause: e });
+}
+
+export async function fetchSidecar(record: PackageRecord, methods: DiscoveryMethod[], deps: SidecarDeps): Promise<SidecarResult> {
+  const tried: string[] = [];
+  for (const method of methods) {
+    if (method === 'repodata') {
+      let advertised = record.attestationsSha256;
+      if (advertised === undefined) {
+        try {
+          advertised = (await deps.repodata.lookup(record.channel, record.subdir, record.filename))?.attestationsSha256;
+        } catch (e) {
+          // No repodata.json at all (404): nothing advertised here, try the next method.
+          if (isRepodataMissing(e)) {
+            tried.push(`repodata: no repodata.json for ${record.channel}/${record.subdir}`);
+            continue;
+          }
+          return { state: 'failed', method, reasons: [reasonOf(e, undefined)] };
+        }
+      } else if (!ATTESTATIONS_SHA256_RE.test(advertised)) {
+        // A host-supplied value gets the same check as one from repodata: before any URL.
+        return {
+          state: 'failed',
+          method,
+          reasons: [
+            {
+              code: 'REPODATA_INVALID_ATTESTATIONS_SHA256',
+              message: `${record.filename} has the invalid attestations_sha256 ${JSON.stringify(advertised).slice(0, 100)}.`,
+              hint: 'attestations_sha256 must be 64 lowercase hex characters.',
+            },
+          ],
+        };
+      }
+      if (advertised === undefined) {
+        tried.push(`repodata: no attestations_sha256 for ${record.filename}`);
+        continue;
+      }
+      const url = sidecarUrl(record, 'repodata', advertised);
+      try {
+        const res = await deps.http.get(url, { maxBytes: deps.maxBytes });
+        const parsed = parseSidecar(res.body, url, { expectedSha256: advertised });
+        return { state: 'found', url, method, sha256: parsed.sha256, bundles: parsed.bundles };
+      } catch (e) {
+        // Advertised: every failure is a retrieval failure and discovery stops here.
+        return { state: 'failed', method, url, reasons: [reasonOf(sidecarFailure(e, url), url)] };
+      }
+    }
+    const url = sidecarUrl(record, method);
+    let body: Buffer;
+    try {
+      body = (await deps.http.get(url, { maxBytes: deps.maxBytes })).body;
+    } catch (e) {
+      if (e instanceof HttpError && e.code === 'HTTP_NOT_FOUND') {
+        tried.push(`${method}: ${url} not found`);
+        continue;
+      }
+      return { state: 'failed', method, url, reasons: [reasonOf(sidecarFailure(e, url), url)] };
+    }
+    try {
+      const parsed = parseSidecar(body, url);
+      return { state: 'found', url, method, sha256: parsed.sha256, bundles: parsed.bundles };
+    } catch (e) {
+      if (e instanceof SidecarError && e.code === 'SIDECAR_EMPTY') {
+        tried.push(`${method}: ${url} is an empty array`);
+        continue;
+      }
+      return { state: 'failed', method, url, reasons: [reasonOf(e, url)] };
+    }
+  }
+  return { state: 'none', tried };
+}
+
+/**
+ * `--sigs PATH_OR_URL`: a sidecar given directly. Accepts a JSON array of bundles or one
+ * bundle object. Throws SidecarError (the CLI reports it as an input error).
+ */
+export async function loadGivenSidecar(
+  pathOrUrl: string,
+  maxBytes: number,
+  http?: HttpClient,
+): Promise<Extract<SidecarResult, { state: 'found' }>> {
+  let bytes: Buffer;
+  if (/^https?:\/\//i.test(pathOrUrl)) {
+    if (!http) throw new SidecarError('SIDECAR_UNAVAILABLE', `${pathOrUrl} is a URL but no HTTP client is available.`);
+    try {
+      bytes = (await http.get(pathOrUrl, { maxBytes })).body;
+    } catch (e) {
+      throw sidecarFailure(e, pathOrUrl);
+    }
+  } else {
+    try {
+      // Read at most maxBytes + 1 bytes: enough to know it is too large, never more.
+      const chunks: Buffer[] = [];
+      for await (const c of createReadStream(pathOrUrl, { end: maxBytes })) chunks.push(c as Buffer);
+      bytes = Buffer.concat(chunks);
+    } catch (e) {
+      throw new SidecarError('SIDECAR_UNAVAILABLE', `${pathOrUrl} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'}).`, {
+        hint: 'Check the --sigs path.',
+        cause: e,
+      });
+    }
+    if (bytes.length > maxBytes) {
+      throw new SidecarError('SIDECAR_TOO_LARGE', `${pathOrUrl} is larger than the ${maxBytes}-byte cap.`, {
+        hint: 'Raise max_sidecar_bytes if this file is really a sidecar.',
+      });
+    }
+  }
+  const parsed = parseSidecar(bytes, pathOrUrl, { allowSingleBundle: true });
+  return { state: 'found', url: pathOrUrl, method: 'given', sha256: parsed.sha256, bundles: parsed.bundles };
+}

@@ -1,0 +1,60 @@
+// Pure: sidecar bytes → bundles. CEP 50: the SHA-256 is checked on the raw bytes BEFORE
+// any parsing, so a tampered or substituted sidecar never reaches the JSON parser.
+import { SidecarError } from '../errors.ts';
+import { sha256Hex } from '../http/hashing.ts';
+
+export const ATTESTATIONS_SHA256_RE = /^[0-9a-f]{64}$/;
+
+export interface ParsedSidecar {
+  sha256: string;
+  /** Elements of the array, each a JSON object (bundle validation happens in verification). */
+  bundles: unknown[];
+}
+
+/**
+ * Check and parse sidecar bytes.
+ * - `expectedSha256` (from repodata) must match the bytes, else SIDECAR_HASH_MISMATCH.
+ * - The body must be a non-empty JSON array of objects; `[]` → SIDECAR_EMPTY (callers
+ *   probing an unadvertised sidecar treat that as "no attestations").
+ * - `allowSingleBundle`: a file given directly (`--sigs`) may hold one bundle object.
+ */
+export function parseSidecar(
+  bytes: Buffer,
+  source: string,
+  opts: { expectedSha256?: string; allowSingleBundle?: boolean } = {},
+): ParsedSidecar {
+  const sha256 = sha256Hex(bytes);
+  if (opts.expectedSha256 !== undefined && sha256 !== opts.expectedSha256) {
+    throw new SidecarError('SIDECAR_HASH_MISMATCH', `${source} has SHA-256 ${sha256}, but repodata advertises ${opts.expectedSha256}.`, {
+      hint: 'The sidecar was altered or substituted (mirrors must serve it byte for byte); do not trust this package until it is resolved.',
+    });
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(bytes.toString('utf8'));
+  } catch (e) {
+    throw new SidecarError('SIDECAR_MALFORMED', `${source} is not JSON.`, {
+      hint: 'A sidecar is a JSON array of Sigstore bundles; report the broken file to the channel.',
+      cause: e,
+    });
+  }
+  if (opts.allowSingleBundle && typeof doc === 'object' && doc !== null && !Array.isArray(doc)) doc = [doc];
+  if (!Array.isArray(doc)) {
+    throw new SidecarError('SIDECAR_MALFORMED', `${source} is not a JSON array of bundles.`, {
+      hint: 'A sidecar is a JSON array of Sigstore bundles; report the broken file to the channel.',
+    });
+  }
+  if (doc.length === 0) {
+    throw new SidecarError('SIDECAR_EMPTY', `${source} is an empty array.`, {
+      hint: 'An advertised sidecar must hold at least one bundle; report it to the channel.',
+    });
+  }
+  doc.forEach((b, i) => {
+    if (typeof b !== 'object' || b === null || Array.isArray(b)) {
+      throw new SidecarError('SIDECAR_MALFORMED', `${source}: element ${i} is not a bundle object.`, {
+        hint: 'A sidecar is a JSON array of Sigstore bundles; report the broken file to the channel.',
+      });
+    }
+  });
+  return { sha256, bundles: doc };
+}

@@ -1,0 +1,165 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/load.ts';
+import { ConfigError } from '../../src/errors.ts';
+
+// Every test works in its own directory under one temp root; the upward search stops
+// at that root and the user-global config directory points into it, so nothing on the
+// machine (a stray ~/.config/conda-attest) can leak in.
+let root: string;
+let savedXdgConfig: string | undefined;
+let n = 0;
+
+before(() => {
+  root = realpathSync(mkdtempSync(join(tmpdir(), 'ca-load-')));
+  savedXdgConfig = process.env.XDG_CONFIG_HOME;
+  process.env.XDG_CONFIG_HOME = join(root, 'xdg-config');
+});
+after(() => {
+  if (savedXdgConfig === undefined) delete process.env.XDG_CONFIG_HOME;
+  else process.env.XDG_CONFIG_HOME = savedXdgConfig;
+  rmSync(root, { recursive: true, force: true });
+});
+
+function project(files: Record<string, string>): string {
+  const dir = join(root, `p${++n}`);
+  for (const [name, content] of Object.entries(files)) {
+    mkdirSync(join(dir, name, '..'), { recursive: true });
+    writeFileSync(join(dir, name), content);
+  }
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+const env = { HOME: '/home/u' };
+const load = (cwd: string, configPath?: string) => loadConfig({ cwd, configPath, env, stopDir: root });
+
+const CH = 'https://prefix.dev/conda-forge';
+const YAML_CFG = `channels:\n  "${CH}":\n    require: warn\n`;
+const JSON_CFG = JSON.stringify({ channels: { [CH]: { require: 'warn' } } });
+
+async function expectWarnChannel(dir: string, file: string): Promise<void> {
+  const c = await load(dir);
+  assert.equal(c.source, join(dir, file));
+  assert.equal(c.channels.length, 1);
+  assert.equal(c.channels[0].channel, CH);
+  assert.equal(c.channels[0].require, 'warn');
+  assert.equal(c.lockfile, join(dir, 'conda-attest.lock'));
+}
+
+test('package.json `conda-attest` key', async () => {
+  const dir = project({ 'package.json': JSON.stringify({ name: 'x', 'conda-attest': JSON.parse(JSON_CFG) }) });
+  await expectWarnChannel(dir, 'package.json');
+});
+
+test('.conda-attestrc as JSON and as YAML', async () => {
+  await expectWarnChannel(project({ '.conda-attestrc': JSON_CFG }), '.conda-attestrc');
+  await expectWarnChannel(project({ '.conda-attestrc': YAML_CFG }), '.conda-attestrc');
+});
+
+test('.conda-attestrc.json, .yaml, .yml', async () => {
+  await expectWarnChannel(project({ '.conda-attestrc.json': JSON_CFG }), '.conda-attestrc.json');
+  await expectWarnChannel(project({ '.conda-attestrc.yaml': YAML_CFG }), '.conda-attestrc.yaml');
+  await expectWarnChannel(project({ '.conda-attestrc.yml': YAML_CFG }), '.conda-attestrc.yml');
+});
+
+test('conda-attest.config.ts (types stripped by Node, no typescript package needed), .mjs, .cjs, .js', async () => {
+  const ts = `type Require = 'error' | 'warn' | 'ignore';\nconst require: Require = 'warn';\nexport default { channels: { '${CH}': { require } } };\n`;
+  await expectWarnChannel(project({ 'conda-attest.config.ts': ts }), 'conda-attest.config.ts');
+  await expectWarnChannel(project({ 'conda-attest.config.mjs': `export default ${JSON_CFG};\n` }), 'conda-attest.config.mjs');
+  await expectWarnChannel(project({ 'conda-attest.config.cjs': `module.exports = ${JSON_CFG};\n` }), 'conda-attest.config.cjs');
+  await expectWarnChannel(project({ 'conda-attest.config.js': `export default ${JSON_CFG};\n` }), 'conda-attest.config.js');
+});
+
+test('.ts configs go through Node type stripping, not a TypeScript compiler (an enum is not erasable)', async () => {
+  // With cosmiconfig's default TS loader (the `typescript` package) this would load.
+  const dir = project({ 'conda-attest.config.ts': `enum R { warn = 'warn' }\nexport default { channels: { '${CH}': { require: R.warn } } };\n` });
+  await assert.rejects(load(dir), (e: unknown) => e instanceof ConfigError && e.code === 'CONFIG_PARSE_FAILED');
+});
+
+test('a JS config without a default export is a parse failure', async () => {
+  const dir = project({ 'conda-attest.config.mjs': 'export const channels = {};\n' });
+  await assert.rejects(load(dir), (e: unknown) => e instanceof ConfigError && e.code === 'CONFIG_PARSE_FAILED' && /default export/.test(e.message));
+});
+
+test('upward search from a subdirectory; relative paths resolve against the config file, not the cwd', async () => {
+  const dir = project({
+    '.conda-attestrc.yaml': `lockfile: locks/identities.lock\ntrust_root: ./root.json\n${YAML_CFG}`,
+    'a/b/c/.keep': '',
+  });
+  const c = await load(join(dir, 'a', 'b', 'c'));
+  assert.equal(c.source, join(dir, '.conda-attestrc.yaml'));
+  assert.equal(c.lockfile, join(dir, 'locks', 'identities.lock'));
+  assert.equal(c.trustRoot, join(dir, 'root.json'));
+});
+
+test('the nearest configuration wins; a package.json without the key does not stop the search', async () => {
+  const dir = project({
+    '.conda-attestrc.json': JSON.stringify({ channels: { [CH]: { require: 'ignore' } } }),
+    'sub/package.json': JSON.stringify({ name: 'no-key' }),
+    'sub/inner/.conda-attestrc.json': JSON_CFG,
+  });
+  assert.equal((await load(join(dir, 'sub', 'inner'))).channels[0].require, 'warn');
+  assert.equal((await load(join(dir, 'sub'))).channels[0].require, 'ignore');
+});
+
+test('the user-global config directory is found after the upward search', async () => {
+  const globalDir = join(process.env.XDG_CONFIG_HOME!, 'conda-attest');
+  mkdirSync(globalDir, { recursive: true });
+  writeFileSync(join(globalDir, 'config.yaml'), YAML_CFG);
+  try {
+    const c = await load(project({}));
+    assert.equal(c.source, join(globalDir, 'config.yaml'));
+    assert.equal(c.channels[0].require, 'warn');
+  } finally {
+    rmSync(globalDir, { recursive: true, force: true });
+  }
+});
+
+test('nothing found → built-in defaults: every channel disabled, source undefined, paths from the cwd', async () => {
+  const dir = project({});
+  const c = await load(dir);
+  assert.equal(c.source, undefined);
+  assert.equal(c.default.enabled, false);
+  assert.deepEqual(c.channels, []);
+  assert.equal(c.lockfile, join(dir, 'conda-attest.lock'));
+  assert.equal(c.cacheDir, '/home/u/.cache/conda-attest');
+});
+
+test('--config PATH: relative to the cwd, any name, no search; missing file → CONFIG_NOT_FOUND', async () => {
+  const dir = project({ 'cfg/policy.yaml': YAML_CFG, '.conda-attestrc.json': JSON.stringify({ concurrency: 2 }) });
+  const c = await load(dir, 'cfg/policy.yaml');
+  assert.equal(c.source, join(dir, 'cfg', 'policy.yaml'));
+  assert.equal(c.lockfile, join(dir, 'cfg', 'conda-attest.lock'));
+  assert.equal(c.channels[0].require, 'warn');
+  assert.equal(c.concurrency, 8, 'the rc file next to it was not merged in');
+  await assert.rejects(load(dir, 'nope.yaml'), (e: unknown) => e instanceof ConfigError && e.code === 'CONFIG_NOT_FOUND');
+  await assert.rejects(load(dir, 'cfg'), (e: unknown) => e instanceof ConfigError && e.code === 'CONFIG_NOT_FOUND');
+  await assert.rejects(load(project({ 'package.json': '{"name":"x"}' }), 'package.json'), (e: unknown) => e instanceof ConfigError && e.code === 'CONFIG_NOT_FOUND');
+  // An empty file is an empty configuration (defaults), still named as the source.
+  const empty = project({ 'empty.yaml': '' });
+  assert.equal((await load(empty, 'empty.yaml')).source, join(empty, 'empty.yaml'));
+});
+
+test('syntax errors → CONFIG_PARSE_FAILED naming the file; YAML duplicate keys are errors', async () => {
+  const bad = project({ '.conda-attestrc.json': '{ "channels": ' });
+  await assert.rejects(load(bad), (e: unknown) => e instanceof ConfigError && e.code === 'CONFIG_PARSE_FAILED' && e.message.includes(join(bad, '.conda-attestrc.json')));
+  // Attacker or accident: a second `require:` must not silently override the first.
+  const dup = project({ '.conda-attestrc.yaml': `channels:\n  "${CH}":\n    require: error\n    require: ignore\n` });
+  await assert.rejects(load(dup), (e: unknown) => e instanceof ConfigError && e.code === 'CONFIG_PARSE_FAILED');
+  await assert.rejects(load(dup, '.conda-attestrc.yaml'), (e: unknown) => e instanceof ConfigError && e.code === 'CONFIG_PARSE_FAILED');
+});
+
+test('an invalid configuration found by the search reports every failing path and the file', async () => {
+  const dir = project({ '.conda-attestrc.yaml': `concurency: 2\nchannels:\n  "${CH}":\n    require: fatal\n` });
+  await assert.rejects(load(dir), (e: unknown) => {
+    assert.ok(e instanceof ConfigError);
+    assert.equal(e.code, 'CONFIG_INVALID');
+    assert.ok(e.message.includes(join(dir, '.conda-attestrc.yaml')));
+    assert.equal((e.details as string[]).length, 2);
+    return true;
+  });
+});

@@ -1,0 +1,277 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TargetError } from '../../src/errors.ts';
+import { findDefaultTarget, loadTargets, parsePackageFilename, recordFromUrl } from '../../src/targets/index.ts';
+
+const A = 'a'.repeat(64);
+const B = 'b'.repeat(64);
+const M = 'c'.repeat(32);
+const CF = 'https://conda.anaconda.org/conda-forge';
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'ca-targets-'));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function load(dir: string, name: string, text: string, opts = {}) {
+  await writeFile(join(dir, name), text);
+  return loadTargets([name], { cwd: dir, ...opts });
+}
+
+function rejectsCode(p: Promise<unknown>, code: string, msg?: RegExp): Promise<void> {
+  return assert.rejects(p, (e: unknown) => {
+    assert.ok(e instanceof TargetError, `expected TargetError, got ${String(e)}`);
+    assert.equal(e.code, code);
+    if (msg) assert.match(e.message, msg);
+    return true;
+  });
+}
+
+test('filename: split on the last two dashes', () => {
+  assert.deepEqual(parsePackageFilename('python-dateutil-2.9.0-pyhd8ed1ab_0.conda'), {
+    name: 'python-dateutil',
+    version: '2.9.0',
+    build: 'pyhd8ed1ab_0',
+  });
+  assert.deepEqual(parsePackageFilename('_libgcc_mutex-0.1-conda_forge.tar.bz2'), { name: '_libgcc_mutex', version: '0.1', build: 'conda_forge' });
+  for (const bad of ['numpy.conda', 'numpy-1.0.conda', 'numpy-1.0-.conda', '-1.0-0.conda', 'a/b-1-0.conda', 'a\\b-1-0.conda', '.x-1-0.conda', 'x-1-0.zip']) {
+    assert.throws(() => parsePackageFilename(bad), (e: unknown) => e instanceof TargetError && e.code === 'TARGET_INVALID_FILENAME', bad);
+  }
+});
+
+test('package URL: channel, subdir, filename; %2B decoded; channel has no trailing slash', () => {
+  const r = recordFromUrl(`${CF}/linux-64/pytorch-2.1.0-cuda118%2Bx_0.conda`);
+  assert.equal(r.channel, CF);
+  assert.equal(r.subdir, 'linux-64');
+  assert.equal(r.filename, 'pytorch-2.1.0-cuda118+x_0.conda');
+  assert.equal(r.build, 'cuda118+x_0');
+  const t = recordFromUrl('https://example.org/t/tok-123/private/noarch/pkg-1-0.tar.bz2');
+  assert.equal(t.channel, 'https://example.org/t/tok-123/private');
+});
+
+test('package URL: attacker-shaped URLs are rejected', () => {
+  const bad = [
+    'file:///tmp/conda-forge/linux-64/x-1-0.conda', // scheme not supported (documented)
+    'ftp://h/c/linux-64/x-1-0.conda',
+    `${CF}/linux-64/x-1-0.conda?sig=1`,
+    `${CF}/linux-64/x-1-0.conda#frag`,
+    `${CF}/../linux-64/x-1-0.conda`,
+    `${CF}/%2e%2e/linux-64/x-1-0.conda`,
+    `${CF}/linux-64/x%2F..%2Fy-1-0.conda`,
+    'https://user:pw@h/c/linux-64/x-1-0.conda',
+    `${CF}/linux 64/x-1-0.conda`,
+    `${CF}/linux-64/x-1-0.whl`,
+    `${CF}/x-1-0.conda`.replace(CF, 'https://h'),
+    'not a url',
+  ];
+  for (const u of bad) {
+    assert.throws(() => recordFromUrl(u), (e: unknown) => e instanceof TargetError && /TARGET_INVALID_(URL|FILENAME)/.test(e.code), u);
+  }
+});
+
+const PIXI_V6 = `version: 6
+environments:
+  default:
+    channels:
+    - url: https://conda.anaconda.org/conda-forge/
+    packages:
+      linux-64:
+      - conda: ${CF}/linux-64/zlib-1.3.1-hb9d3cd8_2.conda
+      - conda: ${CF}/noarch/tzdata-2025b-h78e105d_0.conda
+      - pypi: https://files.pythonhosted.org/packages/x/requests-2.32.3-py3-none-any.whl
+      - conda: .
+      osx-arm64:
+      - conda: ${CF}/noarch/tzdata-2025b-h78e105d_0.conda
+  test:
+    channels:
+    - url: https://conda.anaconda.org/conda-forge/
+    packages:
+      linux-64:
+      - conda: ${CF}/linux-64/pytest-8.0.0-pyhd8ed1ab_0.conda
+packages:
+- conda: ${CF}/linux-64/zlib-1.3.1-hb9d3cd8_2.conda
+  sha256: ${A.toUpperCase()}
+  md5: ${M}
+  size: 123
+- conda: ${CF}/noarch/tzdata-2025b-h78e105d_0.conda
+  sha256: ${B}
+- pypi: https://files.pythonhosted.org/packages/x/requests-2.32.3-py3-none-any.whl
+  name: requests
+- conda: .
+  name: mypkg
+  version: 0.1.0
+  build: h0_0
+  subdir: linux-64
+`;
+
+test('pixi.lock v6: all environments and platforms, deduplicated, sorted, hashes lowercased; pypi and source packages ignored', async () => {
+  await withDir(async (dir) => {
+    const rs = await load(dir, 'pixi.lock', PIXI_V6);
+    assert.deepEqual(
+      rs.map((r) => r.filename),
+      ['pytest-8.0.0-pyhd8ed1ab_0.conda', 'zlib-1.3.1-hb9d3cd8_2.conda', 'tzdata-2025b-h78e105d_0.conda'],
+    );
+    const zlib = rs.find((r) => r.name === 'zlib')!;
+    assert.equal(zlib.sha256, A);
+    assert.equal(zlib.md5, M);
+    assert.equal(zlib.size, 123);
+    assert.equal(zlib.channel, CF);
+    assert.equal(rs.find((r) => r.name === 'tzdata')!.subdir, 'noarch');
+    assert.equal(rs.find((r) => r.name === 'pytest')!.sha256, undefined);
+  });
+});
+
+test('pixi.lock v5 and v4 shapes', async () => {
+  await withDir(async (dir) => {
+    const v5 = PIXI_V6.replace('version: 6', 'version: 5');
+    assert.equal((await load(dir, 'pixi.lock', v5)).length, 3);
+    const v4 = `version: 4
+environments:
+  default:
+    channels:
+    - url: https://conda.anaconda.org/conda-forge/
+    packages:
+      linux-64:
+      - conda: ${CF}/linux-64/_libgcc_mutex-0.1-conda_forge.tar.bz2
+      - pypi: https://files.pythonhosted.org/packages/x/six-1.16.0-py2.py3-none-any.whl
+packages:
+- kind: conda
+  name: _libgcc_mutex
+  version: '0.1'
+  build: conda_forge
+  subdir: linux-64
+  url: ${CF}/linux-64/_libgcc_mutex-0.1-conda_forge.tar.bz2
+  sha256: ${A}
+  md5: ${M}
+  size: 2562
+- kind: pypi
+  name: six
+  url: https://files.pythonhosted.org/packages/x/six-1.16.0-py2.py3-none-any.whl
+`;
+    const rs = await load(dir, 'pixi.lock', v4);
+    assert.equal(rs.length, 1);
+    assert.equal(rs[0].filename, '_libgcc_mutex-0.1-conda_forge.tar.bz2');
+    assert.equal(rs[0].sha256, A);
+    assert.equal(rs[0].size, 2562);
+  });
+});
+
+test('pixi.lock: malformed inputs are rejected with a clear code', async () => {
+  await withDir(async (dir) => {
+    await rejectsCode(load(dir, 'pixi.lock', PIXI_V6.replace('version: 6', 'version: 99')), 'TARGET_UNSUPPORTED');
+    await rejectsCode(load(dir, 'pixi.lock', 'version: 6\nenvironments: {}\npackages:\n- conda: [\n'), 'TARGET_PARSE_FAILED', /line \d+/);
+    await rejectsCode(load(dir, 'pixi.lock', PIXI_V6.replace(`sha256: ${B}`, `sha256: ${B.slice(1)}`)), 'TARGET_PARSE_FAILED', /SHA-256/);
+    await rejectsCode(load(dir, 'pixi.lock', PIXI_V6.replace(`sha256: ${B}`, `sha256: ../../${B.slice(6)}`)), 'TARGET_PARSE_FAILED');
+    await rejectsCode(load(dir, 'pixi.lock', PIXI_V6.replace('size: 123', 'size: -1')), 'TARGET_PARSE_FAILED');
+    await rejectsCode(load(dir, 'pixi.lock', 'version: 6\nenvironments: {}\npackages: {}\n'), 'TARGET_PARSE_FAILED');
+    // A tampered duplicate: the same URL with a different digest.
+    const dup = PIXI_V6 + `- conda: ${CF}/noarch/tzdata-2025b-h78e105d_0.conda\n  sha256: ${A}\n`;
+    await rejectsCode(load(dir, 'pixi.lock', dup), 'TARGET_PARSE_FAILED', /twice with different sha256/);
+    await rejectsCode(load(dir, 'pixi.lock', PIXI_V6.replace(`${CF}/linux-64/zlib`, 'file:///srv/cf/linux-64/zlib')), 'TARGET_INVALID_URL');
+  });
+});
+
+test('conda-lock.yml: conda entries with hashes; pip entries ignored; malformed rejected', async () => {
+  await withDir(async (dir) => {
+    const text = `version: 1
+metadata:
+  platforms: [linux-64]
+package:
+- name: python
+  version: 3.12.0
+  manager: conda
+  platform: linux-64
+  dependencies: {}
+  url: ${CF}/linux-64/python-3.12.0-hab00c5b_0_cpython.conda
+  hash:
+    md5: ${M}
+    sha256: ${A}
+  category: main
+  optional: false
+- name: tzdata
+  version: 2025b
+  manager: conda
+  platform: linux-64
+  url: ${CF}/noarch/tzdata-2025b-h78e105d_0.conda
+  hash:
+    sha256: ${B}
+- name: requests
+  version: 2.32.3
+  manager: pip
+  platform: linux-64
+  url: https://files.pythonhosted.org/packages/x/requests-2.32.3-py3-none-any.whl
+  hash:
+    sha256: ${B}
+`;
+    const rs = await load(dir, 'conda-lock.yml', text);
+    assert.deepEqual(rs.map((r) => [r.name, r.version, r.build, r.subdir, r.sha256]), [
+      ['python', '3.12.0', 'hab00c5b_0_cpython', 'linux-64', A],
+      ['tzdata', '2025b', 'h78e105d_0', 'noarch', B],
+    ]);
+    await rejectsCode(load(dir, 'conda-lock.yml', text.replace('version: 1', 'version: 2')), 'TARGET_UNSUPPORTED');
+    await rejectsCode(load(dir, 'conda-lock.yml', text.replace(`md5: ${M}`, 'md5: xyz')), 'TARGET_PARSE_FAILED', /MD5/);
+    await rejectsCode(load(dir, 'conda-lock.yml', 'version: 1\npackage: 3\n'), 'TARGET_PARSE_FAILED');
+  });
+});
+
+test('explicit file: md5 vs sha256 by length, sha256: prefix, comments; malformed rejected with line numbers', async () => {
+  await withDir(async (dir) => {
+    const text = `# platform: linux-64\n@EXPLICIT\n${CF}/linux-64/zlib-1.3.1-hb9d3cd8_2.conda#${M}\n\n# comment\n${CF}/noarch/tzdata-2025b-h78e105d_0.conda#${B.toUpperCase()}\n${CF}/linux-64/bzip2-1.0.8-h4bc722e_7.conda#sha256:${A}\n${CF}/linux-64/xz-5.6.3-hb9d3cd8_1.conda\n`;
+    const rs = await load(dir, 'env.txt', text);
+    const by = Object.fromEntries(rs.map((r) => [r.name, r]));
+    assert.equal(by.zlib.md5, M);
+    assert.equal(by.zlib.sha256, undefined);
+    assert.equal(by.tzdata.sha256, B);
+    assert.equal(by.tzdata.md5, undefined);
+    assert.equal(by.bzip2.sha256, A);
+    assert.equal(by.xz.sha256, undefined);
+    await rejectsCode(load(dir, 'env.txt', `@EXPLICIT\n${CF}/linux-64/zlib-1.3.1-hb9d3cd8_2.conda#${A.slice(2)}\n`), 'TARGET_PARSE_FAILED', /line 2/);
+    await rejectsCode(load(dir, 'env.txt', `${CF}/linux-64/zlib-1.3.1-hb9d3cd8_2.conda\n@EXPLICIT\n`), 'TARGET_PARSE_FAILED', /line 1/);
+    await rejectsCode(load(dir, 'env.txt', `@EXPLICIT\nhttps://h/c/linux-64/../zlib-1-0.conda\n`), 'TARGET_INVALID_URL');
+  });
+});
+
+test('URL and package-file targets; unknown format; missing file; duplicates across targets', async () => {
+  await withDir(async (dir) => {
+    const url = `${CF}/linux-64/zlib-1.3.1-hb9d3cd8_2.conda`;
+    const [r] = await loadTargets([url], { cwd: dir });
+    assert.equal(r.url, url);
+    await writeFile(join(dir, 'zlib-1.3.1-hb9d3cd8_2.conda'), 'bytes');
+    await rejectsCode(loadTargets(['zlib-1.3.1-hb9d3cd8_2.conda'], { cwd: dir }), 'TARGET_NO_CHANNEL');
+    const [f] = await loadTargets(['zlib-1.3.1-hb9d3cd8_2.conda'], { cwd: dir, channel: 'https://prefix.dev/conda-forge/linux-64/' });
+    assert.equal(f.channel, 'https://prefix.dev/conda-forge');
+    assert.equal(f.subdir, 'linux-64');
+    assert.equal(f.localPath, join(dir, 'zlib-1.3.1-hb9d3cd8_2.conda'));
+    assert.equal(f.url, 'https://prefix.dev/conda-forge/linux-64/zlib-1.3.1-hb9d3cd8_2.conda');
+    const [g] = await loadTargets(['zlib-1.3.1-hb9d3cd8_2.conda'], { cwd: dir, channel: 'https://h/my-channel', platform: 'osx-arm64' });
+    assert.equal(g.channel, 'https://h/my-channel');
+    assert.equal(g.subdir, 'osx-arm64');
+    // `my-channel` looks like <os>-<arch> but is not a platform: the subdir must be given.
+    await rejectsCode(loadTargets(['zlib-1.3.1-hb9d3cd8_2.conda'], { cwd: dir, channel: 'https://h/my-channel' }), 'TARGET_NO_SUBDIR');
+    await rejectsCode(loadTargets(['zlib-1.3.1-hb9d3cd8_2.conda'], { cwd: dir, channel: 'file:///srv/c/linux-64' }), 'TARGET_INVALID_URL');
+    await rejectsCode(loadTargets(['gone-1-0.conda'], { cwd: dir, channel: 'https://h/c/linux-64' }), 'TARGET_NOT_FOUND');
+    await rejectsCode(loadTargets(['absent.lock'], { cwd: dir }), 'TARGET_NOT_FOUND');
+    await rejectsCode(load(dir, 'random.yml', 'hello: world\n'), 'TARGET_UNSUPPORTED');
+    await writeFile(join(dir, 'a.txt'), `@EXPLICIT\n${url}#${A}\n`);
+    await writeFile(join(dir, 'b.txt'), `@EXPLICIT\n${url}#${B}\n`);
+    await rejectsCode(loadTargets(['a.txt', 'b.txt'], { cwd: dir }), 'TARGET_PARSE_FAILED', /different sha256/);
+    assert.equal((await loadTargets(['a.txt', url], { cwd: dir })).length, 1);
+  });
+});
+
+test('findDefaultTarget: pixi.lock first, then conda-lock.yml, else undefined', async () => {
+  await withDir(async (dir) => {
+    assert.equal(findDefaultTarget(dir), undefined);
+    await writeFile(join(dir, 'conda-lock.yml'), '');
+    assert.equal(findDefaultTarget(dir), join(dir, 'conda-lock.yml'));
+    await writeFile(join(dir, 'pixi.lock'), '');
+    assert.equal(findDefaultTarget(dir), join(dir, 'pixi.lock'));
+  });
+});

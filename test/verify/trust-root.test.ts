@@ -1,0 +1,186 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { TrustRootError } from '../../src/errors.ts';
+import { loadTrustRoot, parseTrustedRoot, validateTrustedRoot, PUBLIC_GOOD } from '../../src/verify/trust-root.ts';
+
+const require = createRequire(import.meta.url);
+const seeds = require('@sigstore/tuf/seeds.json') as Record<string, { targets: Record<string, string> }>;
+const snapshotBytes = Buffer.from(seeds['https://tuf-repo-cdn.sigstore.dev']!.targets['trusted_root.json']!, 'base64');
+const good = (): any => JSON.parse(snapshotBytes.toString('utf8'));
+
+function tmp(t: { after: (fn: () => void) => void }): string {
+  const d = mkdtempSync(join(tmpdir(), 'conda-attest-tr-'));
+  t.after(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+function rejects(json: unknown, pattern: RegExp): void {
+  assert.throws(
+    () => validateTrustedRoot(json),
+    (e: unknown) => e instanceof TrustRootError && e.code === 'TRUST_ROOT_INVALID' && pattern.test(e.message),
+  );
+}
+
+test('the embedded public-good snapshot validates', () => {
+  validateTrustedRoot(good());
+});
+
+test('malformed trusted roots are rejected with a message naming the entry', async (t) => {
+  await t.test('not an object', () => rejects([], /document is not a JSON object/));
+  await t.test('wrong mediaType', () => rejects({ ...good(), mediaType: 'application/json' }, /mediaType/));
+  await t.test('tlog without validFor.start', () => {
+    const r = good();
+    delete r.tlogs[0].publicKey.validFor.start;
+    rejects(r, /tlogs\[0\]\.publicKey\.validFor has no start/);
+  });
+  await t.test('tlog without validFor at all', () => {
+    const r = good();
+    delete r.tlogs[1].publicKey.validFor;
+    rejects(r, /tlogs\[1\]\.publicKey has no validFor/);
+  });
+  await t.test('ctlog without validFor.start', () => {
+    const r = good();
+    delete r.ctlogs[0].publicKey.validFor.start;
+    rejects(r, /ctlogs\[0\]\.publicKey\.validFor has no start/);
+  });
+  await t.test('CA without validFor.start', () => {
+    const r = good();
+    r.certificateAuthorities[0].validFor = { end: '2030-01-01T00:00:00Z' };
+    rejects(r, /certificateAuthorities\[0\]\.validFor has no start/);
+  });
+  await t.test('TSA without validFor.start', () => {
+    const r = good();
+    delete r.timestampAuthorities[0].validFor.start;
+    rejects(r, /timestampAuthorities\[0\]\.validFor has no start/);
+  });
+  await t.test('validity ending before it starts', () => {
+    const r = good();
+    r.tlogs[0].publicKey.validFor.end = '2020-01-01T00:00:00Z';
+    rejects(r, /ends before it starts/);
+  });
+  await t.test('a non-RFC 3339 start', () => {
+    const r = good();
+    r.tlogs[0].publicKey.validFor.start = 'yesterday';
+    rejects(r, /RFC 3339/);
+  });
+  await t.test('bad base64 in a key', () => {
+    const r = good();
+    r.tlogs[0].publicKey.rawBytes = 'not base64!!';
+    rejects(r, /tlogs\[0\]\.publicKey\.rawBytes is not valid base64/);
+  });
+  await t.test('base64 that is not a key', () => {
+    const r = good();
+    r.tlogs[0].publicKey.rawBytes = Buffer.from('hello world, not a key').toString('base64');
+    rejects(r, /is not a public key/);
+  });
+  await t.test('missing key', () => {
+    const r = good();
+    delete r.ctlogs[1].publicKey;
+    rejects(r, /ctlogs\[1\] has no publicKey/);
+  });
+  await t.test('missing log ID', () => {
+    const r = good();
+    delete r.tlogs[0].logId;
+    rejects(r, /tlogs\[0\] has no logId/);
+  });
+  await t.test('CA without certificates', () => {
+    const r = good();
+    r.certificateAuthorities[0].certChain.certificates = [];
+    rejects(r, /certificateAuthorities\[0\] has no certificates/);
+  });
+  await t.test('TSA with an empty chain next to a real one (validity borrowing)', () => {
+    const r = good();
+    r.timestampAuthorities.push({ validFor: { start: '2025-06-01T00:00:00Z' }, certChain: { certificates: [] } });
+    rejects(r, /timestampAuthorities\[1\] has no certificates/);
+  });
+  await t.test('certificate bytes that are not X.509', () => {
+    const r = good();
+    r.certificateAuthorities[1].certChain.certificates[0].rawBytes = Buffer.from('garbage').toString('base64');
+    rejects(r, /is not an X\.509 certificate/);
+  });
+  await t.test('chain out of order (inconsistent)', () => {
+    const r = good();
+    const ca = r.certificateAuthorities.find((c: any) => c.certChain.certificates.length > 1);
+    ca.certChain.certificates.reverse();
+    rejects(r, /is inconsistent/);
+  });
+  await t.test('one log ID naming two keys (inconsistent)', () => {
+    const r = good();
+    r.tlogs[1].logId = r.tlogs[0].logId;
+    rejects(r, /reuses the log ID/);
+  });
+  await t.test('no logs and no CAs', () => rejects({ mediaType: good().mediaType, tlogs: [], certificateAuthorities: [] }, /no transparency logs/));
+  await t.test('a list that is not a list', () => rejects({ ...good(), tlogs: {} }, /tlogs is not a list/));
+});
+
+test('validity end null means open-ended (protobuf JSON)', () => {
+  const r = good();
+  r.tlogs[0].publicKey.validFor.end = null;
+  validateTrustedRoot(r);
+});
+
+test('invalid JSON is TRUST_ROOT_MALFORMED', () => {
+  assert.throws(() => parseTrustedRoot(Buffer.from('{"mediaType":'), 'x.json'), (e: unknown) => e instanceof TrustRootError && e.code === 'TRUST_ROOT_MALFORMED');
+});
+
+test('public-good offline comes from the embedded snapshot, with digest and age', async (t) => {
+  const cacheDir = tmp(t);
+  const now = new Date('2026-01-01T00:00:00Z');
+  const r = await loadTrustRoot(PUBLIC_GOOD, { offline: true, cacheDir, now });
+  assert.equal(r.source, 'public-good (embedded snapshot)');
+  assert.match(r.digest, /^[0-9a-f]{64}$/);
+  // Newest validFor.start in the snapshot is 2025-09-23 (the Rekor v2 log key).
+  assert.equal(r.ageDays, 100);
+  assert.equal(r.warnings, undefined);
+});
+
+test('public-good offline prefers a cached TUF refresh and reports its age', async (t) => {
+  const cacheDir = tmp(t);
+  mkdirSync(join(cacheDir, 'trust-root'));
+  writeFileSync(join(cacheDir, 'trust-root', 'trusted_root.json'), snapshotBytes);
+  writeFileSync(join(cacheDir, 'trust-root', 'meta.json'), JSON.stringify({ fetchedAt: '2026-03-01T00:00:00.000Z', mirror: 'x' }));
+  const r = await loadTrustRoot(PUBLIC_GOOD, { offline: true, cacheDir, now: new Date('2026-03-04T00:00:00Z') });
+  assert.match(r.source, /TUF cache, refreshed 2026-03-01/);
+  assert.equal(r.ageDays, 3);
+});
+
+test('a damaged cache is ignored in favour of the snapshot', async (t) => {
+  const cacheDir = tmp(t);
+  mkdirSync(join(cacheDir, 'trust-root'));
+  writeFileSync(join(cacheDir, 'trust-root', 'trusted_root.json'), '{"mediaType": "nope"}');
+  writeFileSync(join(cacheDir, 'trust-root', 'meta.json'), JSON.stringify({ fetchedAt: '2026-03-01T00:00:00.000Z', mirror: 'x' }));
+  const r = await loadTrustRoot(PUBLIC_GOOD, { offline: true, cacheDir });
+  assert.equal(r.source, 'public-good (embedded snapshot)');
+});
+
+test('TUF unreachable: falls back to the snapshot with a warning', async (t) => {
+  const cacheDir = tmp(t);
+  // A port that was free a moment ago: connection refused on 127.0.0.1, no other network.
+  const port = await new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const r = await loadTrustRoot(PUBLIC_GOOD, { cacheDir, tufMirrorUrl: `http://127.0.0.1:${port}`, tufTimeoutMs: 3000 });
+  assert.equal(r.source, 'public-good (embedded snapshot)');
+  assert.equal(r.warnings?.length, 1);
+  assert.match(r.warnings![0]!, /^TRUST_ROOT_REFRESH_FAILED: /);
+});
+
+test('a custom trusted root file: missing → NOT_FOUND, invalid → INVALID, valid → loaded', async (t) => {
+  const d = tmp(t);
+  await assert.rejects(loadTrustRoot(join(d, 'nope.json'), { cacheDir: d }), (e: unknown) => e instanceof TrustRootError && e.code === 'TRUST_ROOT_NOT_FOUND');
+  const bad = good();
+  delete bad.tlogs[0].publicKey.validFor.start;
+  writeFileSync(join(d, 'bad.json'), JSON.stringify(bad));
+  await assert.rejects(loadTrustRoot(join(d, 'bad.json'), { cacheDir: d }), (e: unknown) => e instanceof TrustRootError && e.code === 'TRUST_ROOT_INVALID');
+  writeFileSync(join(d, 'ok.json'), snapshotBytes);
+  const r = await loadTrustRoot(join(d, 'ok.json'), { cacheDir: d });
+  assert.equal(r.source, join(d, 'ok.json'));
+});
