@@ -12,6 +12,9 @@ export type {
 export { composePlugins, loadPlugins, validatePlugin } from './loader.ts';
 export type { LoadPluginsOptions, LoadedPlugins, PluginSpec } from './loader.ts';
 export { PLUGIN_NAME, createCondaAttestPlugin } from './sigstore.ts';
+import { createCondaAttestPlugin } from './sigstore.ts';
+/** Hosts that load plugins by name get the conda-attest factory: `(options) => plugin`. */
+export default createCondaAttestPlugin;
 export type { CondaAttestPluginOptions } from './sigstore.ts';
 export { recordForMambaUrl, wrapUntarjs } from './hosts/mambajs.ts';
 export type { MambaLockLike, VerifyingUntar, WrapUntarjsOptions } from './hosts/mambajs.ts';

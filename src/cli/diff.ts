@@ -28,6 +28,7 @@
 // that is not a valid lockfile (e.g. with merge-conflict markers) is shown raw after a
 // `# conda-attest: ...` line rather than failing the whole `git diff`.
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -57,9 +58,9 @@ Options:
 
 type Format = 'text' | 'markdown' | 'json';
 
-function git(cwd: string, args: string[]): Promise<{ ok: boolean; stdout: string; stderr: string; missing?: boolean }> {
+function git(cwd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ ok: boolean; stdout: string; stderr: string; missing?: boolean }> {
   return new Promise((res) => {
-    execFile('git', args, { cwd, maxBuffer: 256 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
+    execFile('git', args, { cwd, env, maxBuffer: 256 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
       const missing = (err as NodeJS.ErrnoException | null)?.code === 'ENOENT';
       res({ ok: !err, stdout, stderr, missing });
     });
@@ -67,12 +68,15 @@ function git(cwd: string, args: string[]): Promise<{ ok: boolean; stdout: string
 }
 
 /** The lockfile at git revision `rev` (an absent file = empty lock). */
-async function lockAtRevision(path: string, rev: string): Promise<Lock> {
+async function lockAtRevision(path: string, rev: string, env: NodeJS.ProcessEnv): Promise<Lock> {
   if (rev.startsWith('-')) {
     throw new UsageError('USAGE_INVALID_ARGUMENT', `"${rev}" is not a git revision.`, { hint: 'Pass a branch, tag or commit to --base.' });
   }
   const dir = dirname(path);
-  const inside = await git(dir, ['rev-parse', '--is-inside-work-tree']);
+  if (!existsSync(dir)) {
+    throw new LockError('LOCK_NOT_FOUND', `The directory of the lockfile ${path} does not exist.`, { hint: 'Check --lockfile.' });
+  }
+  const inside = await git(dir, ['rev-parse', '--is-inside-work-tree'], env);
   if (!inside.ok) {
     throw new LockError(
       'LOCK_NOT_FOUND',
@@ -80,7 +84,7 @@ async function lockAtRevision(path: string, rev: string): Promise<Lock> {
       { hint: 'Pass the old lockfile explicitly: conda-attest diff OLD [NEW].' },
     );
   }
-  const commit = await git(dir, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`]);
+  const commit = await git(dir, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`], env);
   if (!commit.ok) {
     // A repository without any commit yet: nothing is committed, the old lock is empty.
     if (rev === 'HEAD') return emptyLock();
@@ -88,8 +92,8 @@ async function lockAtRevision(path: string, rev: string): Promise<Lock> {
   }
   const sha = commit.stdout.trim();
   const object = `${sha}:./${basename(path)}`;
-  if (!(await git(dir, ['cat-file', '-e', object])).ok) return emptyLock();
-  const shown = await git(dir, ['cat-file', 'blob', object]);
+  if (!(await git(dir, ['cat-file', '-e', object], env)).ok) return emptyLock();
+  const shown = await git(dir, ['cat-file', 'blob', object], env);
   if (!shown.ok) {
     throw new LockError('LOCK_UNREADABLE', `git cannot read ${basename(path)} at ${rev} (${shown.stderr.trim()}).`, {
       hint: 'Pass the old lockfile explicitly: conda-attest diff OLD [NEW].',
@@ -185,7 +189,7 @@ export const diffCommand: Command = async (argv, io) => {
 
   const lockfile = resolve(io.cwd, values.lockfile ?? DEFAULT_LOCKFILE);
   const oldLock =
-    positionals.length >= 1 ? await lockFromFile(resolve(io.cwd, positionals[0])) : await lockAtRevision(lockfile, values.base ?? 'HEAD');
+    positionals.length >= 1 ? await lockFromFile(resolve(io.cwd, positionals[0])) : await lockAtRevision(lockfile, values.base ?? 'HEAD', io.env);
   // The working-tree lockfile may legitimately be absent (deleted, or never written).
   const newLock = positionals.length === 2 ? await lockFromFile(resolve(io.cwd, positionals[1])) : await readLock(lockfile);
 

@@ -24,7 +24,8 @@ export interface HttpClientOptions {
   totalTimeoutMs: number;
   /** Extra attempts after the first, on 5xx and connection errors only. */
   retries: number;
-  userAgent: string;
+  /** Default `conda-attest`. */
+  userAgent?: string;
   /** Refuse every request (HTTP_OFFLINE). */
   offline?: boolean;
   /** Requests in flight at once (default 16); also the keep-alive pool size per host. */
@@ -259,7 +260,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       const req = mod.request(u, {
         method: 'GET',
         agent: agents[u.protocol as 'http:' | 'https:'],
-        headers: { 'user-agent': opts.userAgent, 'accept-encoding': 'gzip, br, zstd', ...headers },
+        headers: { 'user-agent': opts.userAgent ?? 'conda-attest', 'accept-encoding': 'gzip, br, zstd', ...headers },
       });
       const totalTimer = setTimeout(
         () => finish(httpError('HTTP_TIMEOUT', `${u.href} did not complete within ${limit} ms.`)),

@@ -139,9 +139,9 @@ export async function fetchSidecar(record: PackageRecord, methods: DiscoveryMeth
  */
 export async function loadGivenSidecar(
   pathOrUrl: string,
-  maxBytes: number,
-  http?: HttpClient,
+  opts: { maxBytes: number; http?: HttpClient },
 ): Promise<Extract<SidecarResult, { state: 'found' }>> {
+  const { maxBytes, http } = opts;
   let bytes: Buffer;
   if (/^https?:\/\//i.test(pathOrUrl)) {
     if (!http) throw new SidecarError('SIDECAR_UNAVAILABLE', `${pathOrUrl} is a URL but no HTTP client is available.`);

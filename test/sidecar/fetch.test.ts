@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SidecarError } from '../../src/errors.ts';
@@ -248,18 +249,38 @@ test('loadGivenSidecar: array or single bundle from a file or URL; cap and bad i
     await writeFile(join(dir, 'one.sigstore.json'), JSON.stringify(BUNDLE));
     await writeFile(join(dir, 'big.sigs'), Buffer.alloc(5000, 0x20));
     await writeFile(join(dir, 'bad.sigs'), '"string"');
-    const a = await loadGivenSidecar(join(dir, 'a.sigs'), 4096);
+    const a = await loadGivenSidecar(join(dir, 'a.sigs'), { maxBytes: 4096 });
     assert.deepEqual([a.state, a.method, a.sha256, a.bundles.length], ['found', 'given', SIDECAR_SHA, 1]);
-    assert.deepEqual((await loadGivenSidecar(join(dir, 'one.sigstore.json'), 4096)).bundles, [BUNDLE]);
-    assert.equal((await loadGivenSidecar(`${lb.url}/x.sigs`, 4096, http)).sha256, SIDECAR_SHA);
+    assert.deepEqual((await loadGivenSidecar(join(dir, 'one.sigstore.json'), { maxBytes: 4096 })).bundles, [BUNDLE]);
+    assert.equal((await loadGivenSidecar(`${lb.url}/x.sigs`, { maxBytes: 4096, http })).sha256, SIDECAR_SHA);
     const code = (c: string) => (e: unknown) => e instanceof SidecarError && e.code === c;
-    await assert.rejects(loadGivenSidecar(join(dir, 'big.sigs'), 4096), code('SIDECAR_TOO_LARGE'));
-    await assert.rejects(loadGivenSidecar(join(dir, 'bad.sigs'), 4096), code('SIDECAR_MALFORMED'));
-    await assert.rejects(loadGivenSidecar(join(dir, 'absent.sigs'), 4096), code('SIDECAR_UNAVAILABLE'));
-    await assert.rejects(loadGivenSidecar(`${lb.url}/x.sigs`, 10, http), code('SIDECAR_TOO_LARGE'));
+    await assert.rejects(loadGivenSidecar(join(dir, 'big.sigs'), { maxBytes: 4096 }), code('SIDECAR_TOO_LARGE'));
+    await assert.rejects(loadGivenSidecar(join(dir, 'bad.sigs'), { maxBytes: 4096 }), code('SIDECAR_MALFORMED'));
+    await assert.rejects(loadGivenSidecar(join(dir, 'absent.sigs'), { maxBytes: 4096 }), code('SIDECAR_UNAVAILABLE'));
+    await assert.rejects(loadGivenSidecar(`${lb.url}/x.sigs`, { maxBytes: 10, http }), code('SIDECAR_TOO_LARGE'));
   } finally {
     http.close();
     await lb.close();
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+const INTEROP = join(import.meta.dirname, '..', '..', '..', 'shared', 'interop');
+test('the real prefix.dev sidecar in ../shared/interop loads as given and through the .sigs probe', { skip: existsSync(INTEROP) ? false : 'needs ../shared (absent in a fresh clone)' }, async () => {
+  const bytes = await readFile(join(INTEROP, 'signed-package-2.1.0-hb0f4dca_0.conda.sigs'));
+  const given = await loadGivenSidecar(join(INTEROP, 'signed-package-2.1.0-hb0f4dca_0.conda.sigs'), { maxBytes: 10 * 1024 * 1024 });
+  assert.ok(given.bundles.length >= 1);
+  assert.equal(given.sha256, createHash('sha256').update(bytes).digest('hex'));
+  const lb = await startLoopback();
+  lb.route('/cf/noarch/signed-package-2.1.0-hb0f4dca_0.conda.sigs', send(bytes, 200, { 'content-type': 'application/octet-stream' }));
+  const http = createHttpClient({ connectTimeoutMs: 1000, totalTimeoutMs: 3000, retries: 0, userAgent: 't' });
+  try {
+    const rec = recordFromUrl(`${lb.url}/cf/noarch/signed-package-2.1.0-hb0f4dca_0.conda`);
+    const r = await fetchSidecar(rec, ['sigs'], { http, repodata: createRepodataStore({ http }), maxBytes: 1 << 20 });
+    assert.equal(r.state, 'found');
+    assert.deepEqual((r as { bundles: unknown[] }).bundles, given.bundles);
+  } finally {
+    http.close();
+    await lb.close();
   }
 });
