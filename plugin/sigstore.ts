@@ -3,6 +3,7 @@
 import type { PackageRecord, PackageReport, Report } from '../src/types.ts';
 import type { VerifySession } from '../src/session-types.ts';
 import { buildReport } from '../src/report/build.ts';
+import { HttpError } from '../src/errors.ts';
 import { PackageBlockedError } from './contract.ts';
 import type { CondaInstallerPlugin, DownloadFn, DownloadRequest, Downloaded } from './contract.ts';
 
@@ -56,11 +57,27 @@ export function createCondaAttestPlugin(options: CondaAttestPluginOptions = {}):
     wrapDownload(next: DownloadFn): DownloadFn {
       const handle = async (req: DownloadRequest): Promise<Downloaded> => {
         const { record } = req;
-        const downloaded = await next(req);
+        let downloaded: Downloaded;
+        try {
+          downloaded = await next(req);
+        } catch (e) {
+          // The host's download stops at the size its lockfile expects: more bytes than that
+          // can never be the locked package, so this is a refusal, not a transport failure.
+          if (e instanceof HttpError && e.code === 'HTTP_TOO_LARGE' && record.size !== undefined) {
+            const row = mismatchRow(record, null, `${record.filename} is larger than the ${record.size} bytes the host expects.`);
+            refused.push(row);
+            throw new PackageBlockedError(record, row.reasons, { report: row, cause: e });
+          }
+          throw e;
+        }
         // The host's expected digest (its lockfile) is checked first: bytes that are not the
         // package the host locked are refused whatever the channel policy says.
         if (record.sha256 && record.sha256.toLowerCase() !== downloaded.sha256) {
-          const row = digestMismatchRow(record, downloaded.sha256);
+          const row = mismatchRow(
+            record,
+            downloaded.sha256,
+            `${record.filename} downloaded with SHA-256 ${downloaded.sha256}, but the host expects ${record.sha256}.`,
+          );
           refused.push(row);
           throw new PackageBlockedError(record, row.reasons, { report: row });
         }
@@ -94,7 +111,8 @@ async function openSession(options: CondaAttestPluginOptions): Promise<VerifySes
   return createSession({ config, offline: options.offline, frozen: options.frozen, lockfile: options.lockfile });
 }
 
-function digestMismatchRow(record: Readonly<PackageRecord>, actual: string): PackageReport {
+/** The report row of a package whose bytes are not what the host expected (never reached the pipeline). */
+function mismatchRow(record: Readonly<PackageRecord>, actual: string | null, message: string): PackageReport {
   return {
     filename: record.filename,
     name: record.name,
@@ -104,14 +122,14 @@ function digestMismatchRow(record: Readonly<PackageRecord>, actual: string): Pac
     subdir: record.subdir,
     url: record.url,
     sha256: actual,
-    digest_source: 'artifact',
+    digest_source: actual ? 'artifact' : null,
     status: 'invalid',
     action: 'block',
     identity: null,
     reasons: [
       {
         code: 'PACKAGE_DIGEST_MISMATCH',
-        message: `${record.filename} downloaded with SHA-256 ${actual}, but the host expects ${record.sha256}.`,
+        message,
         hint: 'The download was altered or the host lockfile is stale; re-lock from a trusted source.',
       },
     ],

@@ -58,7 +58,15 @@ interface Observation {
   decision: LockDecision | null;
 }
 
-export async function createSession(options: VerifySessionOptions): Promise<VerifySession> {
+/** The pipeline's session: the public contract plus what `conda-attest accept` needs. */
+export interface PipelineSession extends VerifySession {
+  /** The identity-lockfile decisions of every package verified so far. */
+  lockDecisions(): LockDecision[];
+  /** The lockfile path this session reads and writes. */
+  readonly lockPath: string;
+}
+
+export async function createSession(options: VerifySessionOptions): Promise<PipelineSession> {
   const config: ResolvedConfig = options.config;
   const lockPath = options.lockfile ?? config.lockfile;
   const http: HttpClient = createHttpClient({
@@ -217,7 +225,7 @@ export async function createSession(options: VerifySessionOptions): Promise<Veri
         if (lockOutcome.status) status = lockOutcome.status;
         reasons.push(...lockOutcome.reasons);
         row.notes.push(...lockOutcome.notes);
-        if (lockOutcome.diff) (row as PackageReport & { identity_diff?: unknown }).identity_diff = lockOutcome.diff;
+        if (lockOutcome.diff) row.identity_diff = lockOutcome.diff;
       }
     }
     observations.push({ record, canonical, decision });
@@ -225,7 +233,7 @@ export async function createSession(options: VerifySessionOptions): Promise<Veri
   }
 
   async function finish(): Promise<Report> {
-    const decisions = observations.map((o) => o.decision).filter((d): d is LockDecision => d !== null);
+    const decisions = lockDecisions();
     // --frozen: the lockfile must not change. Otherwise write it once, merging into
     // what is on disk now so a concurrent run loses nothing.
     if (!options.frozen && decisions.some((d) => d.kind !== 'unchanged' || d.touch)) {
@@ -235,7 +243,9 @@ export async function createSession(options: VerifySessionOptions): Promise<Veri
     return buildReport(rows, root);
   }
 
-  return { verifyPackage, finish };
+  const lockDecisions = (): LockDecision[] =>
+    observations.map((o) => o.decision).filter((d): d is LockDecision => d !== null);
+  return { verifyPackage, finish, lockDecisions, lockPath };
 }
 
 interface LockJudgement {

@@ -172,6 +172,8 @@ export interface PackageReport {
   /** Where the sidecar came from (URL or path), and which discovery method found it. */
   sidecar: { url: string; method: DiscoveryMethod | 'given'; sha256: string } | null;
   bundles: BundleOutcome[];
+  /** For `identity-changed`: what the identity lockfile pinned, what was observed, and the changes. */
+  identity_diff?: unknown;
 }
 
 export interface ReportSummary {

@@ -280,10 +280,10 @@ export function acceptInto(lock: Lock, decisions: readonly LockDecision[], selec
     }
     return hit;
   };
-  const picked = decisions.filter(selected);
-  const rest = decisions.filter((d) => !picked.includes(d));
+  const picked = new Set(decisions.filter(selected));
+  const rest = decisions.filter((d) => !picked.has(d));
   const out = applyDecisions(lock, rest);
-  for (const group of groupDecisions(picked).values()) {
+  for (const group of groupDecisions([...picked]).values()) {
     const { channel, name } = group[0];
     const observed = group.filter((d) => d.proposed).map((d) => d.proposed as LockEntry);
     const current = pinnedEntry(out, channel, name);

@@ -288,21 +288,21 @@ async function acquire(path: string, waitMs: number, staleMs: number): Promise<(
 async function writeAtomic(path: string, text: string, hooks: UpdateLockOptions['hooks']): Promise<void> {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  let mode = 0o644;
+  let mode: number | undefined;
   try {
     mode = (await stat(path)).mode & 0o7777; // keep the mode of the file we replace
   } catch {
-    // new file: default mode (umask applies at creation below)
+    // new file: 0o644 minus the umask, like any file the user creates
   }
   try {
-    const fd = await open(tmp, 'wx', mode);
+    const fd = await open(tmp, 'wx', mode ?? 0o644);
     try {
       await fd.writeFile(text);
       await fd.sync(); // the bytes are on disk before the rename makes them visible
     } finally {
       await fd.close();
     }
-    await chmod(tmp, mode);
+    if (mode !== undefined) await chmod(tmp, mode);
     if (hooks?.afterTempWrite) await hooks.afterTempWrite(tmp);
     await rename(tmp, path);
   } catch (e) {

@@ -125,7 +125,8 @@ export function orderedIdentity(id: LockIdentity): LockIdentity {
   return out as unknown as LockIdentity;
 }
 
-function cmp(a: string, b: string): number {
+/** Code-point order: locale-independent, so every machine sorts the lockfile the same way. */
+export function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
@@ -136,7 +137,7 @@ export function normalizeIdentities(ids: readonly LockIdentity[]): LockIdentity[
     const k = identityKey(id);
     if (!byKey.has(k)) byKey.set(k, orderedIdentity(id));
   }
-  return [...byKey.entries()].sort((x, y) => cmp(x[0], y[0])).map(([, v]) => v);
+  return [...byKey.entries()].sort((x, y) => compareStrings(x[0], y[0])).map(([, v]) => v);
 }
 
 /** The one value a reviewer recognises an identity by (workflow, email, URI or key). */
@@ -153,5 +154,3 @@ export function identityLabel(id: LockIdentity): string {
       return `key ${id.key_fingerprint ?? '?'}${id.key_name ? ` (${id.key_name})` : ''}`;
   }
 }
-
-export { cmp as compareStrings };

