@@ -62,7 +62,7 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
   lines.push(verdict);
   if (report.trust_root) {
     const age = report.trust_root.age_days;
-    lines.push(c.dim(`trust root: ${report.trust_root.source}${age === null ? '' : `, ${Math.floor(age)} days old`}`));
+    lines.push(c.dim(`trust root: ${report.trust_root.source}${age === null ? '' : `, ${Math.floor(age)} day${Math.floor(age) === 1 ? "" : "s"} old`}`));
   }
   return lines.join('\n') + '\n';
 }

