@@ -83,7 +83,9 @@ export type VerifyErrorCode =
   | 'IDENTITY_MISMATCH'
   | 'KEY_UNTRUSTED'
   | 'TLOG_REQUIRED'
-  | 'INTOTO_STATEMENT_INVALID';
+  | 'INTOTO_STATEMENT_INVALID'
+  /** A verification worker thread (src/verify/pool.ts) died or the pool was closed mid-call. */
+  | 'VERIFY_WORKER_FAILED';
 
 /** Policy-level reasons attached to package verdicts. */
 export type PolicyErrorCode =

@@ -9,7 +9,8 @@ import { installPackagesToEmscriptenFS } from '@emscripten-forge/mambajs-core';
 import type { ILock } from '@emscripten-forge/mambajs-core';
 import { PackageBlockedError } from '../../plugin/contract.ts';
 import { createCondaAttestPlugin } from '../../plugin/sigstore.ts';
-import { wrapUntarjs } from '../../plugin/hosts/mambajs.ts';
+import { recordForMambaUrl, wrapUntarjs } from '../../plugin/hosts/mambajs.ts';
+import { TargetError } from '../../src/errors.ts';
 import type { MambaLockLike } from '../../plugin/hosts/mambajs.ts';
 import { createNodeUntar } from '../../plugin/hosts/untar-node.ts';
 import type { Report } from '../../src/types.ts';
@@ -166,4 +167,38 @@ test('attack: an unattested package on a require: error channel is blocked; noth
   assert.equal(run.Module.files.size, 0);
   assert.equal(row(run.report, UNSIGNED).action, 'block');
   assert.equal(run.report?.summary.blocked, 1);
+});
+
+test('package records: the lock names the channel (also for empack pkgRootUrl URLs without a subdir)', () => {
+  const lock: MambaLockLike = {
+    packages: {
+      [ALPHA]: { name: 'alpha', version: '1.0', build: 'h0_0', subdir: 'emscripten-wasm32', channel: 'cf', size: 10, hash: { sha256: 'AB'.repeat(32) } },
+    },
+    channelInfo: { cf: [{ url: 'https://prefix.dev/emscripten-forge-dev/' }] },
+  };
+  const fromCdn = recordForMambaUrl(`https://cdn.example/env/${ALPHA}`, lock);
+  assert.equal(fromCdn.channel, 'https://prefix.dev/emscripten-forge-dev');
+  assert.equal(fromCdn.subdir, 'emscripten-wasm32');
+  assert.equal(fromCdn.url, `https://cdn.example/env/${ALPHA}`);
+  assert.equal(fromCdn.sha256, 'ab'.repeat(32));
+  assert.equal(fromCdn.size, 10);
+  // No lock entry: everything from <channel>/<subdir>/<file>.
+  const plain = recordForMambaUrl(`https://prefix.dev/conda-forge/noarch/${BETA}`);
+  assert.deepEqual([plain.channel, plain.subdir, plain.name, plain.version, plain.build], ['https://prefix.dev/conda-forge', 'noarch', 'beta', '2.0', 'h0_0']);
+  // A lock whose hash is not a SHA-256 is refused rather than silently ignored.
+  assert.throws(
+    () => recordForMambaUrl(`https://cdn.example/env/${ALPHA}`, { packages: { [ALPHA]: { ...lock.packages[ALPHA], hash: { sha256: 'xyz' } } } }),
+    (e) => e instanceof TargetError,
+  );
+});
+
+test('non-package archives (empack mount points) go straight to the wrapped untarjs', async () => {
+  const calls: string[] = [];
+  const inner = {
+    extract: async (url: string) => (calls.push(url), { 'a.txt': new Uint8Array([1]) }),
+    extractData: async () => ({}),
+  };
+  const untarjs = wrapUntarjs(inner, { name: 'never-called', wrapDownload: () => async () => assert.fail('no download for mount points') });
+  assert.deepEqual(Object.keys(await untarjs.extract('http://127.0.0.1:9/mounts/env.tar.gz')), ['a.txt']);
+  assert.deepEqual(calls, ['http://127.0.0.1:9/mounts/env.tar.gz']);
 });

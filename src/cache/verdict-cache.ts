@@ -1,0 +1,352 @@
+// A persistent cache of verification outcomes (issue 6): unchanged inputs are never
+// re-verified, and any change to an input re-verifies.
+//
+// What is cached: the `BundleOutcome[]` of verifying one sidecar for one package (Sigstore
+// + CEP 27 checks). What is NOT cached: the judgement (trusted identities, identity
+// lockfile, require mode) — that always runs, on the cached outcomes.
+//
+// The key covers everything the outcomes depend on (`verdictKey`): the sidecar's SHA-256
+// (CEP 50 sidecars are content-addressed, so the hash stands for the bytes), the package's
+// SHA-256 and filename (CEP 27 subject), the canonical channel and accepted channels
+// (targetChannel check), the trust root's digest, the policy's digest (trusted keys,
+// require_tlog, ...) and the product version (a new release may check more). Sigstore
+// verification checks certificates at the signing time recorded in the log, not at "now",
+// so an outcome does not expire with the clock; a trust root update changes its digest.
+//
+// Layout: 16 bucket files `verdicts-v1/<first hex char of key>.json`. A 1,000-package
+// run reads and rewrites ~16 files (one file per entry would be 1,000 opens and 1,000
+// renames), while a one-package run reads ~1/16 of the cache. Buckets are loaded lazily on
+// first `get`, written at `flush()` only when changed, each atomically (temp file +
+// rename), merged with what is on disk at that moment so concurrent runs lose nothing but,
+// at worst, entries written in the same instant (which are simply verified again).
+//
+// Integrity: each entry carries a SHA-256 over its key and its serialized outcomes, checked
+// on every `get`. A torn, truncated or edited entry (or a whole unreadable bucket) is
+// ignored — a miss, so the package is verified again — and rewritten at the next flush.
+// The checksum detects corruption, not forgery: an attacker who can write to the cache
+// directory can recompute it. That attacker is out of scope (they could equally edit the
+// configuration or the identity lockfile); keep cache_dir private to the user.
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BundleOutcome, ChannelPolicy } from '../types.ts';
+
+/** Bump when the file format or the meaning of an entry changes: old buckets are then ignored. */
+const FORMAT = 1;
+const SUBDIR = `verdicts-v${FORMAT}`;
+const BUCKETS = '0123456789abcdef';
+/** Entries kept per bucket (~160,000 in all); least recently used go first. */
+const DEFAULT_MAX_PER_BUCKET = 10_000;
+
+/** Everything one verdict depends on. */
+export interface VerdictKeyParts {
+  /** SHA-256 of the sidecar bytes (CEP 50 `attestations_sha256`). */
+  sidecarSha256: string;
+  /** SHA-256 of the package bytes (CEP 27 subject digest). */
+  packageSha256: string;
+  /** Full package filename (CEP 27 subject name). */
+  filename: string;
+  /** Canonical channel URL. */
+  channel: string;
+  /** Channels a `predicate.targetChannel` may name (order and duplicates do not matter). */
+  acceptedChannels: readonly string[];
+  /** `LoadedTrustRoot.digest`. */
+  trustRootDigest: string;
+  /** `policyDigest(policy)`. */
+  policyDigest: string;
+  /** conda-attest's version: a new release may check more, so its verdicts start afresh. */
+  productVersion: string;
+}
+
+/** The cache key: SHA-256 (hex) of the parts in a fixed order. */
+export function verdictKey(parts: VerdictKeyParts): string {
+  const accepted = [...new Set(parts.acceptedChannels)].sort();
+  // An array, not an object: field order is fixed by the code, never by the caller.
+  const canonical = JSON.stringify([
+    `conda-attest-verdict-v${FORMAT}`,
+    parts.sidecarSha256.toLowerCase(),
+    parts.packageSha256.toLowerCase(),
+    parts.filename,
+    parts.channel,
+    accepted,
+    parts.trustRootDigest,
+    parts.policyDigest,
+    parts.productVersion,
+  ]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+const policyDigests = new WeakMap<ChannelPolicy, string>();
+
+/**
+ * A stable digest of a channel policy, memoised per policy object (hot path: once per
+ * package). Everything in the policy is included, not only what verification reads
+ * (trusted keys with their names, require_tlog): a change to any setting re-verifies,
+ * which costs time, never correctness. Key PEMs are compared by their base64 body so
+ * line wrapping does not matter; lists whose order has no meaning are sorted.
+ */
+export function policyDigest(policy: ChannelPolicy): string {
+  const memo = policyDigests.get(policy);
+  if (memo) return memo;
+  const normalised = [
+    policy.channel,
+    policy.enabled,
+    policy.require,
+    policy.requireTlog,
+    policy.trustedIdentities.map((p) => [p.identity, p.issuer]).sort(cmpJson),
+    policy.trustedKeys.map((k) => [k.name ?? null, k.pem.replace(/-----[^-]+-----|\s+/g, '')]).sort(cmpJson),
+    [...policy.mirrors].sort(),
+    policy.discovery, // order matters: it is the discovery order
+  ];
+  const d = createHash('sha256').update(JSON.stringify(normalised)).digest('hex');
+  policyDigests.set(policy, d);
+  return d;
+}
+
+function cmpJson(a: unknown, b: unknown): number {
+  const x = JSON.stringify(a);
+  const y = JSON.stringify(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+// ---------------------------------------------------------------------------------
+
+/** One stored entry: outcomes kept serialized so a bucket loads without re-parsing them. */
+interface Entry {
+  /** JSON of the BundleOutcome[]. */
+  s: string;
+  /** SHA-256 hex over `key \n s`. */
+  c: string;
+  /** Last used, ms since epoch (eviction order). */
+  t: number;
+}
+
+interface BucketFile {
+  format: number;
+  entries: Record<string, Entry>;
+}
+
+interface Bucket {
+  entries: Map<string, Entry>;
+  /** Keys set (or refreshed) in this run: written at flush. */
+  changed: Set<string>;
+  /** The file on disk is unreadable or holds bad entries: rewrite it at flush. */
+  rewrite: boolean;
+}
+
+export interface VerdictCache {
+  /** The cached outcomes, or undefined on a miss (including a corrupt entry). */
+  get(key: string): BundleOutcome[] | undefined;
+  set(key: string, outcomes: BundleOutcome[]): void;
+  /**
+   * Write changed buckets atomically. Never rejects: a cache that cannot be written only
+   * costs speed next time; the reasons land in `warnings`.
+   */
+  flush(): Promise<void>;
+  /** Problems met while reading or writing (for --verbose / debug output). */
+  readonly warnings: string[];
+}
+
+export interface VerdictCacheOptions {
+  /** Entries kept per bucket file (16 buckets). Default 10,000. */
+  maxEntriesPerBucket?: number;
+  /** Clock (tests). */
+  now?: () => number;
+}
+
+function checksum(key: string, s: string): string {
+  return createHash('sha256').update(key).update('\n').update(s).digest('hex');
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** Structural check of a decoded entry: a checksum collision is not the only failure mode. */
+function isOutcomeList(v: unknown): v is BundleOutcome[] {
+  return (
+    Array.isArray(v) &&
+    v.every(
+      (o) =>
+        typeof o === 'object' &&
+        o !== null &&
+        typeof (o as BundleOutcome).index === 'number' &&
+        typeof (o as BundleOutcome).publish === 'boolean' &&
+        typeof (o as BundleOutcome).verified === 'boolean' &&
+        Array.isArray((o as BundleOutcome).reasons),
+    )
+  );
+}
+
+function isEntry(v: unknown): v is Entry {
+  if (typeof v !== 'object' || v === null) return false;
+  const e = v as Entry;
+  return typeof e.s === 'string' && typeof e.c === 'string' && typeof e.t === 'number';
+}
+
+/** Parse a bucket file; anything unreadable yields null (treated as empty and rewritten). */
+function parseBucket(text: string): Map<string, Entry> | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const f = parsed as BucketFile;
+  if (typeof f !== 'object' || f === null || f.format !== FORMAT || typeof f.entries !== 'object' || f.entries === null) return null;
+  const out = new Map<string, Entry>();
+  for (const [k, e] of Object.entries(f.entries)) if (HEX64.test(k) && isEntry(e)) out.set(k, e);
+  return out;
+}
+
+/**
+ * Open (lazily: no I/O until the first get/set of a bucket) the verdict cache under
+ * `<cacheDir>/verdicts-v1/`.
+ */
+export function openVerdictCache(cacheDir: string, opts: VerdictCacheOptions = {}): VerdictCache {
+  const dir = join(cacheDir, SUBDIR);
+  const maxPerBucket = opts.maxEntriesPerBucket ?? DEFAULT_MAX_PER_BUCKET;
+  const now = opts.now ?? Date.now;
+  const buckets = new Map<string, Bucket>();
+  const warnings: string[] = [];
+  let flushing: Promise<void> = Promise.resolve();
+
+  const fileOf = (b: string) => join(dir, `${b}.json`);
+
+  function readDisk(b: string): { entries: Map<string, Entry>; corrupt: boolean } {
+    let text: string;
+    try {
+      // Sync on purpose: a bucket is small, read once per run, and `get` sits on the
+      // verification path where an await per package would cost more than the read.
+      text = readFileSync(fileOf(b), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') warnings.push(`verdict cache ${fileOf(b)} unreadable: ${(e as Error).message}`);
+      return { entries: new Map(), corrupt: false };
+    }
+    const entries = parseBucket(text);
+    if (entries === null) {
+      warnings.push(`verdict cache ${fileOf(b)} is corrupt; it is ignored and rewritten`);
+      return { entries: new Map(), corrupt: true };
+    }
+    return { entries, corrupt: false };
+  }
+
+  function bucketOf(key: string): Bucket {
+    const b = key[0]!;
+    let bucket = buckets.get(b);
+    if (!bucket) {
+      const { entries, corrupt } = readDisk(b);
+      bucket = { entries, changed: new Set(), rewrite: corrupt };
+      buckets.set(b, bucket);
+    }
+    return bucket;
+  }
+
+  function get(key: string): BundleOutcome[] | undefined {
+    if (!HEX64.test(key)) return undefined;
+    const bucket = bucketOf(key);
+    const e = bucket.entries.get(key);
+    if (!e) return undefined;
+    let outcomes: unknown;
+    if (e.c === checksum(key, e.s)) {
+      try {
+        outcomes = JSON.parse(e.s);
+      } catch {
+        outcomes = undefined;
+      }
+    }
+    if (!isOutcomeList(outcomes)) {
+      // Never trusted: dropped now, replaced when the caller sets the fresh verdict.
+      bucket.entries.delete(key);
+      bucket.rewrite = true;
+      return undefined;
+    }
+    // Recently used entries survive eviction; refreshing `t` is cheap (written only if
+    // the bucket is written anyway, or at most once a day per entry).
+    if (now() - e.t > 86_400_000) {
+      e.t = now();
+      bucket.changed.add(key);
+    }
+    return outcomes;
+  }
+
+  function set(key: string, outcomes: BundleOutcome[]): void {
+    if (!HEX64.test(key)) throw new TypeError('verdict cache key must be a SHA-256 hex string (use verdictKey)');
+    const s = JSON.stringify(outcomes);
+    const bucket = bucketOf(key);
+    bucket.entries.set(key, { s, c: checksum(key, s), t: now() });
+    bucket.changed.add(key);
+  }
+
+  async function writeBucket(b: string, bucket: Bucket): Promise<void> {
+    // What this write covers: `set` may run again while the file is being written.
+    const covered = new Map([...bucket.changed].map((k) => [k, bucket.entries.get(k)]));
+    const wasRewrite = bucket.rewrite;
+    // Merge with the file as it is now: another run may have flushed since we read it.
+    let onDisk: Map<string, Entry> | null = null;
+    try {
+      onDisk = parseBucket(await readFile(fileOf(b), 'utf8'));
+    } catch {
+      onDisk = null;
+    }
+    const merged = new Map<string, Entry>();
+    if (onDisk) {
+      for (const [k, e] of onDisk) {
+        // Keep only entries that pass their checksum: a corrupt entry is never carried over.
+        if (e.c === checksum(k, e.s)) merged.set(k, e);
+      }
+    }
+    for (const [k, e] of bucket.entries) {
+      const other = merged.get(k);
+      if (bucket.changed.has(k) || !other || other.t < e.t) merged.set(k, e);
+    }
+    let list = [...merged.entries()];
+    if (list.length > maxPerBucket) {
+      list.sort((a, b) => b[1].t - a[1].t || (a[0] < b[0] ? -1 : 1));
+      list = list.slice(0, maxPerBucket);
+    }
+    list.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)); // deterministic file
+    const file: BucketFile = { format: FORMAT, entries: Object.fromEntries(list) };
+    const tmp = `${fileOf(b)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      await writeFile(tmp, JSON.stringify(file));
+      await rename(tmp, fileOf(b));
+    } catch (e) {
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw e;
+    }
+    for (const [k, e] of list) if (!bucket.entries.has(k)) bucket.entries.set(k, e);
+    for (const [k, e] of covered) if (bucket.entries.get(k) === e) bucket.changed.delete(k);
+    if (wasRewrite) bucket.rewrite = false;
+  }
+
+  async function doFlush(): Promise<void> {
+    const dirty = [...buckets.entries()].filter(([, b]) => b.changed.size > 0 || b.rewrite);
+    if (dirty.length === 0) return;
+    try {
+      await mkdir(dir, { recursive: true });
+    } catch (e) {
+      warnings.push(`verdict cache directory ${dir} cannot be created: ${(e as Error).message}`);
+      return;
+    }
+    await Promise.all(
+      dirty.map(([b, bucket]) =>
+        writeBucket(b, bucket).catch((e: unknown) => {
+          warnings.push(`verdict cache ${fileOf(b)} not written: ${(e as Error).message}`);
+        }),
+      ),
+    );
+  }
+
+  return {
+    get,
+    set,
+    // Flushes of one cache object run one after the other (no two writers of one temp name).
+    flush: () => (flushing = flushing.then(doFlush)),
+    warnings,
+  };
+}
+
+/** The directory the verdict cache of `cacheDir` lives in (tests and tools). */
+export function verdictCacheDir(cacheDir: string): string {
+  return join(cacheDir, SUBDIR);
+}
