@@ -109,5 +109,17 @@ export class PackageBlockedError extends AttestError<'PACKAGE_BLOCKED'> {
   }
 }
 
+/**
+ * The reason given when a package's bytes are not what the host expected (its lockfile's
+ * sha256 or size): refused before any attestation is consulted.
+ */
+export function digestMismatchReason(message: string): Reason {
+  return {
+    code: 'PACKAGE_DIGEST_MISMATCH',
+    message,
+    hint: 'The download was altered or the host lockfile is stale; re-lock from a trusted source.',
+  };
+}
+
 /** Lowercase hex SHA-256, as every digest in the contract is spelled. */
 export const SHA256_HEX = /^[0-9a-f]{64}$/;

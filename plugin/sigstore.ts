@@ -4,7 +4,7 @@ import type { PackageRecord, PackageReport, Report } from '../src/types.ts';
 import type { VerifySession } from '../src/session-types.ts';
 import { buildReport } from '../src/report/build.ts';
 import { HttpError } from '../src/errors.ts';
-import { PackageBlockedError } from './contract.ts';
+import { PackageBlockedError, digestMismatchReason } from './contract.ts';
 import type { CondaInstallerPlugin, DownloadFn, DownloadRequest, Downloaded } from './contract.ts';
 
 export interface CondaAttestPluginOptions {
@@ -126,13 +126,7 @@ function mismatchRow(record: Readonly<PackageRecord>, actual: string | null, mes
     status: 'invalid',
     action: 'block',
     identity: null,
-    reasons: [
-      {
-        code: 'PACKAGE_DIGEST_MISMATCH',
-        message,
-        hint: 'The download was altered or the host lockfile is stale; re-lock from a trusted source.',
-      },
-    ],
+    reasons: [digestMismatchReason(message)],
     notes: [],
     sidecar: null,
     bundles: [],

@@ -5,8 +5,6 @@
 //
 // This module wires the adapters together; the decisions themselves are the pure
 // functions of src/policy/ and src/lock/.
-import { createReadStream } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { AttestError, describeError } from './errors.ts';
 import type { PackageDigest, VerifySession, VerifySessionOptions } from './session-types.ts';
 import type {
@@ -23,7 +21,7 @@ import type {
 import { policyFor } from './policy/channel.ts';
 import { actionFor, judgeAttestations, type RetrievalState } from './policy/verdict.ts';
 import { createHttpClient, type HttpClient } from './http/client.ts';
-import { downloadAndHash } from './http/download.ts';
+import { hashPackage } from './http/download.ts';
 import { createRepodataStore, type RepodataStore } from './channel/repodata.ts';
 import { fetchSidecar, loadGivenSidecar, type SidecarResult } from './sidecar/fetch.ts';
 import { loadTrustRoot, type LoadedTrustRoot } from './verify/trust-root.ts';
@@ -38,13 +36,6 @@ const HEX64 = /^[0-9a-f]{64}$/;
 /** Today's date as YYYY-MM-DD (UTC), the granularity of the lockfile's first/last seen. */
 function today(): string {
   return new Date().toISOString().slice(0, 10);
-}
-
-/** SHA-256 of a local file, streamed (never the whole package in memory). */
-async function hashFile(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
-  return h.digest('hex');
 }
 
 function reasonOf(e: unknown, fallbackCode: string): Reason {
@@ -106,11 +97,11 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
     return fetchSidecar(record, policy.discovery, { http, repodata, maxBytes: config.maxSidecarBytes });
   }
 
-  async function digestOf(record: PackageRecord, given: PackageDigest | null): Promise<PackageDigest> {
+  /** The package digest: given (lockfile record), or hashed from the bytes in one streamed pass. */
+  async function digestOf(record: PackageRecord, given: PackageDigest | null): Promise<PackageDigest & { md5?: string }> {
     if (given) return given;
-    if (record.localPath) return { sha256: await hashFile(record.localPath), source: 'artifact' };
-    const { sha256 } = await downloadAndHash(http, record.url, {});
-    return { sha256, source: 'artifact' };
+    const { sha256, md5 } = await hashPackage(record, http);
+    return { sha256, source: 'artifact', ...(md5 ? { md5 } : {}) };
   }
 
   async function verifyPackage(record: PackageRecord, given: PackageDigest | null): Promise<PackageReport> {
@@ -147,7 +138,7 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
     }
 
     // The package digest: from the bytes when we have them, else from the lockfile record.
-    let digest: PackageDigest;
+    let digest: PackageDigest & { md5?: string };
     try {
       digest = await digestOf(record, given);
     } catch (e) {
@@ -168,6 +159,16 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
           code: 'PACKAGE_DIGEST_MISMATCH',
           message: `${record.filename} has SHA-256 ${digest.sha256}, but the lockfile expects ${record.sha256}.`,
           hint: 'The download was altered or the lockfile is stale; re-lock from a trusted source.',
+        },
+      ]);
+    }
+    // Explicit files may pin only an MD5: still compare it (hashed in the same pass).
+    if (digest.source === 'artifact' && !record.sha256 && record.md5 && digest.md5 && record.md5 !== digest.md5) {
+      return finishRow('invalid', [
+        {
+          code: 'PACKAGE_DIGEST_MISMATCH',
+          message: `${record.filename} has MD5 ${digest.md5}, but the environment file expects ${record.md5}.`,
+          hint: 'The download was altered or the environment file is stale; re-lock from a trusted source.',
         },
       ]);
     }
@@ -214,12 +215,17 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
     const trustedIdentities: SignerIdentity[] = verdict.trustedIdentities ?? [];
     let decision: LockDecision | null = null;
     if (status === 'verified' || status === 'missing') {
-      decision = decide(
-        lock,
-        { channel: canonical, name: record.name, version: record.version },
-        status === 'verified' ? trustedIdentities : [],
-        date,
-      );
+      try {
+        decision = decide(
+          lock,
+          { channel: canonical, name: record.name, version: record.version },
+          status === 'verified' ? trustedIdentities : [],
+          date,
+        );
+      } catch (e) {
+        // An identity that cannot be pinned (e.g. no issuer) must not pass as verified.
+        return finishRow('invalid', [...reasons, reasonOf(e, 'LOCK_IDENTITY_INCOMPLETE')]);
+      }
       const lockOutcome = lockJudgement(decision, Boolean(options.frozen), lockPath);
       if (lockOutcome) {
         if (lockOutcome.status) status = lockOutcome.status;

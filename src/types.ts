@@ -195,4 +195,6 @@ export interface Report {
   packages: PackageReport[];
   /** Trust root used: source and age. */
   trust_root?: { source: string; digest: string; age_days: number | null };
+  /** Run-level warnings (e.g. the trust root could not be refreshed). */
+  warnings?: string[];
 }

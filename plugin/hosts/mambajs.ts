@@ -10,7 +10,7 @@
 import { TargetError } from '../../src/errors.ts';
 import { isPackageFilename, parsePackageFilename, recordFromUrl } from '../../src/targets/package-url.ts';
 import type { PackageRecord, Report } from '../../src/types.ts';
-import { PackageBlockedError, SHA256_HEX } from '../contract.ts';
+import { PackageBlockedError, SHA256_HEX, digestMismatchReason } from '../contract.ts';
 import { fetchDownload } from './download.ts';
 import type { FetchLike } from './download.ts';
 import { finishRun, toLoadedPlugins } from './common.ts';
@@ -68,11 +68,7 @@ export function wrapUntarjs(untarjs: UntarApi, verifier: Verifier, options: Wrap
       // that are not what the environment was locked to never reach extractData.
       if (record.sha256 && record.sha256 !== sha256) {
         throw new PackageBlockedError(record, [
-          {
-            code: 'PACKAGE_DIGEST_MISMATCH',
-            message: `${record.filename} downloaded with SHA-256 ${sha256}, but the mambajs lock expects ${record.sha256}.`,
-            hint: 'The download was altered or the lock is stale; re-solve the environment from a trusted channel.',
-          },
+          digestMismatchReason(`${record.filename} downloaded with SHA-256 ${sha256}, but the mambajs lock expects ${record.sha256}.`),
         ]);
       }
       return untarjs.extractData(bytes, false);

@@ -110,6 +110,7 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
     spinner?.stop();
   }
   const report = await session.finish();
+  for (const w of report.warnings ?? []) io.stderr.write(`conda-attest: warning: ${w}\n`);
   if (values.json) io.stdout.write(renderJson(report));
   else io.stdout.write(renderTerminal(report, { color: wantsColor(io, 'stdout'), verbose: Boolean(values.verbose) }));
   return exitCodeOf(report);

@@ -6,6 +6,7 @@ export interface TrustRootSummary {
   source: string;
   digest: string;
   ageDays: number | null;
+  warnings?: string[];
 }
 
 export const STATUSES = [
@@ -53,6 +54,7 @@ export function buildReport(rows: readonly PackageReport[], root?: TrustRootSumm
   const packages = [...rows].sort(compareRows);
   const report: Report = { version: 1, summary: summarize(packages), packages };
   if (root) report.trust_root = { source: root.source, digest: root.digest, age_days: root.ageDays };
+  if (root?.warnings?.length) report.warnings = [...root.warnings];
   return report;
 }
 

@@ -79,6 +79,7 @@ export function reportToJson(report: Report): Record<string, unknown> {
     summary: { ...report.summary },
     packages: report.packages.map(packageToJson),
     trust_root: report.trust_root ?? null,
+    warnings: report.warnings ?? [],
   };
 }
 
