@@ -23,11 +23,17 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   },
 };
 
+/** Our own package.json: two levels up from src/cli/, three from dist/src/cli/. */
 export function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
+  for (const rel of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'conda-attest' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // not at this level; try the next
+    }
+  }
+  return '0.0.0-unknown';
 }
 
 function usage(): string {
