@@ -5,7 +5,7 @@
 //
 // This module wires the adapters together; the decisions themselves are the pure
 // functions of src/policy/ and src/lock/.
-import { AttestError, describeError } from './errors.ts';
+import { AttestError, TrustRootError, describeError } from './errors.ts';
 import type { PackageDigest, VerifySession, VerifySessionOptions } from './session-types.ts';
 import type {
   BundleOutcome,
@@ -199,8 +199,10 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
           verifier,
         );
       } catch (e) {
-        // Trust root unusable: nothing can be verified; fail closed for this package.
-        return finishRow('invalid', [reasonOf(e, 'TRUST_ROOT_INVALID')]);
+        // An unusable trust root is a configuration error for the whole run (exit 2),
+        // not a property of this package.
+        if (e instanceof TrustRootError) throw e;
+        return finishRow('invalid', [reasonOf(e, 'SIGSTORE_VERIFICATION_FAILED')]);
       }
       row.bundles = outcomes;
       retrieval = { kind: 'bundles', outcomes };

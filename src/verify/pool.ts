@@ -1,0 +1,233 @@
+// Verification across cores (issue 6): a worker_threads pool sized to the machine. Each
+// worker builds the trust material once (per policy) and verifies whole sidecars with the
+// same code path as the main thread (createVerifier + verifyAttestations), so the outcomes
+// are identical; only where the CPU time is spent changes.
+//
+// Workers are started lazily and only when the run is big enough to pay for them: a worker
+// costs ~WORKER_START_MS of start-up (loading sigstore-js and building trust material) while
+// a bundle costs a few ms to verify, so small runs (one package, a handful) stay in-process.
+//
+// Robustness: a worker that dies (crash, out of memory, terminate) rejects only the calls
+// it was running, with VERIFY_WORKER_FAILED, and is replaced. If workers keep dying before
+// answering anything (e.g. the worker file is missing from a broken install), the pool
+// stops starting them and verifies in-process instead.
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { AttestError, VerifyError, type ErrorCode } from '../errors.ts';
+import type { BundleOutcome, TrustedKey } from '../types.ts';
+import type { PublishExpectation } from './cep27.ts';
+import type { VerifyRequest, VerifyResponse } from './pool-worker.ts';
+import type { LoadedTrustRoot } from './trust-root.ts';
+import type { BundleVerifier } from './verifier.ts';
+
+/** Measured start-up of one worker on the dev machine (module load + trust material). */
+export const WORKER_START_MS = 250;
+/**
+ * Bundles below which workers do not pay off: start-up ≈ WORKER_START_MS, verification
+ * ≈ 5 ms/bundle in-process, so ~50 bundles is where a second core starts to win.
+ */
+export const DEFAULT_MIN_BUNDLES = 48;
+/** Requests in flight per worker: 2 hides the message round trip; a crash loses at most 2. */
+const IN_FLIGHT_PER_WORKER = 2;
+/** Consecutive worker deaths without a single answer before the pool gives up on workers. */
+const MAX_BARREN_DEATHS = 3;
+
+export interface VerifyPoolOptions {
+  trustRoot: LoadedTrustRoot;
+  /** Worker count. Default `os.availableParallelism()`. */
+  size?: number;
+  /** Bundles submitted before workers are started; until then verification runs in-process. Default 48. */
+  minBundles?: number;
+  /** Bundles the caller expects in all (e.g. packages × 1): at or above `minBundles`, workers start at the first call. */
+  expectedBundles?: number;
+  /**
+   * Worker entry module. Default: `pool-worker` next to this module, with this module's
+   * extension (`.ts` from source under Node's type stripping, `.js` in dist/).
+   */
+  workerUrl?: URL;
+}
+
+/** Per-channel policy options that change verification (issue 7). */
+export interface PoolPolicyOptions {
+  trustedKeys?: TrustedKey[];
+  requireTlog?: boolean;
+}
+
+export interface VerifyPool {
+  /** Outcomes of verifying one sidecar's bundles for one package; same as verifyAttestations(). */
+  verifyAttestations(bundles: unknown[], pkg: PublishExpectation, policy: PoolPolicyOptions): Promise<BundleOutcome[]>;
+  /** Terminate the workers; calls still pending reject with VERIFY_WORKER_FAILED. */
+  close(): Promise<void>;
+  /** Configured worker count. */
+  readonly size: number;
+  /** Counters for benchmarks and debug output. */
+  readonly stats: { inProcess: number; inWorkers: number; workersStarted: number; workerDeaths: number };
+}
+
+interface Job {
+  req: VerifyRequest;
+  resolve: (o: BundleOutcome[]) => void;
+  reject: (e: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  inflight: Map<number, Job>;
+  answered: boolean;
+  lastError?: Error;
+}
+
+function defaultWorkerUrl(): URL {
+  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+  return new URL(`./pool-worker${ext}`, import.meta.url);
+}
+
+function workerFailed(message: string, cause?: unknown): VerifyError {
+  return new VerifyError('VERIFY_WORKER_FAILED', message, {
+    hint: 'Run the command again; if it keeps happening, report it (the other packages were verified normally).',
+    cause,
+  });
+}
+
+/** Rebuild an error sent across the thread boundary, keeping its code and hint. */
+function errorFromWorker(e: { code?: string; message: string; hint?: string }): Error {
+  if (e.code) return new AttestError(e.code as ErrorCode, e.message, { hint: e.hint });
+  return workerFailed(`Verification failed inside a worker: ${e.message}`);
+}
+
+const policyKeys = new WeakMap<TrustedKey[], Map<boolean, string>>();
+const NO_KEYS: TrustedKey[] = [];
+
+/** Stable identity of the policy options (memoised per trustedKeys array: hot path). */
+function policyKeyOf(trustedKeys: TrustedKey[], requireTlog: boolean): string {
+  let m = policyKeys.get(trustedKeys);
+  if (!m) policyKeys.set(trustedKeys, (m = new Map()));
+  let k = m.get(requireTlog);
+  if (k === undefined) {
+    k = JSON.stringify([requireTlog, trustedKeys.map((t) => [t.name ?? null, t.pem, t.source])]);
+    m.set(requireTlog, k);
+  }
+  return k;
+}
+
+export function createVerifyPool(opts: VerifyPoolOptions): VerifyPool {
+  const size = Math.max(1, opts.size ?? availableParallelism());
+  const minBundles = opts.minBundles ?? DEFAULT_MIN_BUNDLES;
+  const workerUrl = opts.workerUrl ?? defaultWorkerUrl();
+  const stats = { inProcess: 0, inWorkers: 0, workersStarted: 0, workerDeaths: 0 };
+
+  let submitted = 0;
+  let useWorkers = false;
+  let closed = false;
+  let barrenDeaths = 0;
+  let nextId = 1;
+  const slots = new Set<Slot>();
+  const queue: Job[] = [];
+
+  // In-process path: the heavy modules load on first use only (start-up target of issue 6).
+  let local: Promise<{ verify: typeof import('./attestations.ts').verifyAttestations; create: typeof import('./verifier.ts').createVerifier }> | undefined;
+  const localVerifiers = new Map<string, BundleVerifier>();
+  async function verifyInProcess(req: VerifyRequest): Promise<BundleOutcome[]> {
+    local ??= Promise.all([import('./attestations.ts'), import('./verifier.ts')]).then(([a, v]) => ({
+      verify: a.verifyAttestations,
+      create: v.createVerifier,
+    }));
+    const { verify, create } = await local;
+    let v = localVerifiers.get(req.policyKey);
+    if (!v) {
+      v = create({ trustRoot: opts.trustRoot, trustedKeys: req.trustedKeys, requireTlog: req.requireTlog });
+      localVerifiers.set(req.policyKey, v);
+    }
+    stats.inProcess++;
+    return verify(req.bundles, req.pkg, v);
+  }
+
+  function spawnWorker(): void {
+    const worker = new Worker(workerUrl, {
+      workerData: { role: 'conda-attest-verify-pool', entry: workerUrl.href, trustRoot: opts.trustRoot },
+    });
+    const slot: Slot = { worker, inflight: new Map(), answered: false };
+    slots.add(slot);
+    stats.workersStarted++;
+    worker.unref(); // referenced only while it has work (see post/settle)
+    worker.on('message', (res: VerifyResponse) => {
+      const job = slot.inflight.get(res.id);
+      if (!job) return;
+      slot.inflight.delete(res.id);
+      slot.answered = true;
+      barrenDeaths = 0;
+      if (slot.inflight.size === 0) worker.unref();
+      stats.inWorkers++;
+      if (res.ok) job.resolve(res.outcomes);
+      else job.reject(errorFromWorker(res.error));
+      pump();
+    });
+    worker.on('error', (e: Error) => {
+      slot.lastError = e;
+    });
+    worker.on('exit', (code: number) => {
+      slots.delete(slot);
+      if (closed) return;
+      stats.workerDeaths++;
+      const why = slot.lastError ? slot.lastError.message : `exit code ${code}`;
+      const affected = [...slot.inflight.values()];
+      slot.inflight.clear();
+      for (const job of affected) {
+        job.reject(workerFailed(`The verification worker stopped unexpectedly (${why}) while verifying ${job.req.pkg.filename}; its attestations were not verified.`, slot.lastError));
+      }
+      if (!slot.answered) barrenDeaths++;
+      if (barrenDeaths >= MAX_BARREN_DEATHS) {
+        // Workers cannot run here: verify what is left in-process rather than fail it all.
+        useWorkers = false;
+        for (const job of queue.splice(0)) verifyInProcess(job.req).then(job.resolve, job.reject);
+        return;
+      }
+      spawnWorker();
+      pump();
+    });
+  }
+
+  function pump(): void {
+    for (const slot of slots) {
+      while (queue.length > 0 && slot.inflight.size < IN_FLIGHT_PER_WORKER) {
+        const job = queue.shift()!;
+        if (slot.inflight.size === 0) slot.worker.ref();
+        slot.inflight.set(job.req.id, job);
+        slot.worker.postMessage(job.req);
+      }
+    }
+  }
+
+  function startWorkers(): void {
+    useWorkers = true;
+    while (slots.size < size) spawnWorker();
+  }
+
+  return {
+    size,
+    stats,
+    verifyAttestations(bundles, pkg, policy) {
+      if (closed) return Promise.reject(workerFailed('The verification pool is closed.'));
+      const trustedKeys = policy.trustedKeys ?? NO_KEYS;
+      const requireTlog = policy.requireTlog ?? true;
+      const req: VerifyRequest = { id: nextId++, bundles, pkg, policyKey: policyKeyOf(trustedKeys, requireTlog), trustedKeys, requireTlog };
+      submitted += bundles.length;
+      if (!useWorkers && barrenDeaths < MAX_BARREN_DEATHS && (submitted >= minBundles || (opts.expectedBundles ?? 0) >= minBundles)) {
+        startWorkers();
+      }
+      if (!useWorkers) return verifyInProcess(req);
+      return new Promise<BundleOutcome[]>((resolve, reject) => {
+        queue.push({ req, resolve, reject });
+        pump();
+      });
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      const pending = [...queue.splice(0), ...[...slots].flatMap((s) => [...s.inflight.values()])];
+      for (const job of pending) job.reject(workerFailed('The verification pool was closed before this package was verified.'));
+      await Promise.all([...slots].map((s) => s.worker.terminate()));
+      slots.clear();
+    },
+  };
+}
