@@ -265,6 +265,17 @@ function readCached(cacheDir: string, now: Date): LoadedTrustRoot | null {
   }
 }
 
+/** True when the cached TUF refresh is younger than a day. */
+function isFresh(cacheDir: string, now: Date): boolean {
+  try {
+    const meta = JSON.parse(readFileSync(cachePaths(cacheDir).meta, 'utf8')) as CacheMeta;
+    const age = now.getTime() - Date.parse(meta.fetchedAt);
+    return age >= 0 && age < DAY_MS;
+  } catch {
+    return false;
+  }
+}
+
 function writeAtomic(path: string, data: string | Buffer): void {
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, data);
@@ -317,6 +328,10 @@ export async function loadTrustRoot(spec: string, opts: LoadTrustRootOptions): P
   const now = opts.now ?? new Date();
   if (spec !== PUBLIC_GOOD) return loadTrustRootFile(spec, now);
   const warnings: string[] = [];
+  // A root refreshed through TUF less than a day ago is fresh enough: no network round
+  // trip on every run (TUF timestamp metadata itself is re-signed about daily).
+  const cached = opts.offline ? null : readCached(opts.cacheDir, now);
+  if (cached && isFresh(opts.cacheDir, now)) return cached;
   if (!opts.offline) {
     try {
       return await refreshViaTuf(opts, now);
