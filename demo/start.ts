@@ -7,8 +7,9 @@
 // 3. writes a pixi.lock for that environment and a sample config, and runs
 //    `conda-attest verify` on it exactly as a user would, printing what they would see
 // 4. shows trust on first use: a package later signed by another repository is flagged
-// 5. installs through the plugin layer: the download wrapper refuses the tampered package
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+// 5. accepts the change after review and shows the lockfile diff a reviewer sees
+// 6. installs through the plugin layer: the download wrapper refuses the tampered package
+import { copyFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalSigstore, publishStatement } from '../test/helpers/sigstore.ts';
@@ -96,11 +97,18 @@ async function run(): Promise<void> {
     channel.appendBundles(zlib.filename, [
       await sigstore.attest(publishStatement({ filename: zlib.filename, sha256: zlib.sha256, targetChannel: channel.url }), {
         san: san('zlib-ng-feedstock'),
+        claims: { sourceRepositoryId: '771234', sourceRepositoryOwnerId: '99001' },
       }),
     ]);
     process.stdout.write('$ conda-attest verify --frozen\n');
     code = await main(['verify', '--frozen'], io);
     process.stdout.write(`\n(exit code ${code})\n`);
+
+    banner('$ conda-attest accept zlib --yes    # after review; then the lockfile diff a reviewer sees');
+    copyFileSync(join(work, 'conda-attest.lock'), join(work, 'conda-attest.lock.before'));
+    code = await main(['accept', 'zlib', '--yes'], io);
+    process.stdout.write(`\n$ conda-attest diff conda-attest.lock.before conda-attest.lock --format markdown\n`);
+    code = await main(['diff', 'conda-attest.lock.before', 'conda-attest.lock', '--format', 'markdown'], io);
 
     banner('Install through the plugin layer (download wrapper)');
     await runPluginDemo({ work, channel, sigstore });
