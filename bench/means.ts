@@ -77,9 +77,10 @@ export async function measureMeans(input: MeansInput): Promise<string[]> {
     out.push(`product verifier, in-process sequential: ${fmt(inProcessMs)} (${(inProcessMs / bundles).toFixed(2)} ms/bundle, ${ok}/${n} verified)`);
   }
 
-  // 3. The worker pool (cold: includes worker start-up and trust material per worker).
-  {
-    const pool = createVerifyPool({ trustRoot: root });
+  // 3. The worker pool (cold: includes worker start-up and trust material per worker),
+  //    with stock @sigstore/core and with the fast DER encoder in the workers.
+  for (const fastDer of [false, true]) {
+    const pool = createVerifyPool({ trustRoot: root, minBundles: 1, fastDer });
     const t0 = performance.now();
     const results = await Promise.all(parsed.map((list, i) => pool.verifyAttestations(list, expectations[i]!, { trustedKeys: [], requireTlog: true })));
     const ms = performance.now() - t0;
@@ -89,8 +90,24 @@ export async function measureMeans(input: MeansInput): Promise<string[]> {
     await pool.close();
     const same = JSON.stringify(results) === JSON.stringify(inProcess);
     out.push(
-      `worker pool (${pool.size} workers): ${fmt(ms)} cold incl. start-up, ${fmt(warmMs)} warm; speed-up ×${(inProcessMs / ms).toFixed(2)} cold, ×${(inProcessMs / warmMs).toFixed(2)} warm ` +
-        `vs in-process; ×${(input.referenceMs / ms).toFixed(2)} vs reference; outcomes identical: ${same}`,
+      `worker pool (${pool.size} workers${fastDer ? ', fast DER' : ''}): ${fmt(ms)} cold incl. start-up, ${fmt(warmMs)} warm; ` +
+        `×${(input.referenceMs / ms).toFixed(2)} cold / ×${(input.referenceMs / warmMs).toFixed(2)} warm vs reference; outcomes identical to stock in-process: ${same}`,
+    );
+  }
+
+  // 3b. In-process with the fast DER encoder (installed in this thread from here on).
+  {
+    const { createVerifier } = await import('../src/verify/verifier.ts');
+    const { verifyAttestations } = await import('../src/verify/attestations.ts');
+    const { installFastDer, trustRootCertificates } = await import('../src/verify/fast-der.ts');
+    const installed = installFastDer(trustRootCertificates(input.trustedRoot));
+    const t0 = performance.now();
+    const v = createVerifier({ trustRoot: root });
+    const fast = parsed.map((list, i) => verifyAttestations(list, expectations[i]!, v));
+    const ms = performance.now() - t0;
+    out.push(
+      `product verifier + fast DER (installed: ${installed}), in-process sequential: ${fmt(ms)} (${(ms / bundles).toFixed(2)} ms/bundle, ` +
+        `×${(input.referenceMs / ms).toFixed(2)} vs reference); outcomes identical to stock: ${JSON.stringify(fast) === JSON.stringify(inProcess)}`,
     );
   }
 

@@ -502,7 +502,7 @@ async function main(): Promise<void> {
     }
     await meansFigures(env, sigstore.trustedRoot, ref);
     printTable();
-    if (means.length) process.stdout.write(`\nmeans (in-process, same ${N} bundles):\n${means.map((l) => `  ${l}`).join('\n')}\n`);
+    if (means.length) process.stdout.write(`\nmeans (measured in the bench process, same ${N} bundles):\n${means.map((l) => `  ${l}`).join('\n')}\n`);
   } finally {
     for (const e of envs) {
       await e.channel.close();

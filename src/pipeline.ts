@@ -212,6 +212,15 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
     row.identity = verdict.identity ?? null;
     let status = verdict.status;
     const reasons = [...verdict.reasons];
+    // Issue 7: with require_tlog: false a key signature without a log entry is accepted,
+    // and the report must say it is signature-only (not auditable in a transparency log).
+    if (status === 'verified' && retrieval.kind === 'bundles') {
+      for (const o of retrieval.outcomes) {
+        if (o.verified && o.publish && o.identity?.kind === 'key' && o.tlog === false) {
+          row.notes.push(`signature-only: bundle ${o.index} is signed with a trusted key but has no transparency-log entry (require_tlog: false)`);
+        }
+      }
+    }
 
     // Trust on first use: compare the trusted identities with the identity lockfile.
     const trustedIdentities: SignerIdentity[] = verdict.trustedIdentities ?? [];

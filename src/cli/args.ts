@@ -10,7 +10,8 @@ export function parse<O extends Options>(argv: string[], options: O, command: st
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
-    throw new UsageError('USAGE_INVALID_ARGUMENT', message.split('\n')[0]!, {
+    const code = (e as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 'USAGE_UNKNOWN_OPTION' : 'USAGE_INVALID_ARGUMENT';
+    throw new UsageError(code, message.split('\n')[0]!, {
       hint: `Run \`conda-attest ${command} --help\` for the options.`,
       cause: e,
     });

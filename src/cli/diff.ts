@@ -10,7 +10,10 @@
 //   --format text|markdown|json   text (default; coloured on a TTY), markdown (for a
 //                                 pull-request comment), json (stable shape, see
 //                                 src/lock/diff.ts); --json = --format json
-//   --lockfile PATH               the working-tree lockfile (default ./conda-attest.lock)
+//   --lockfile PATH               the working-tree lockfile (default: the config's
+//                                 `lockfile`, else ./conda-attest.lock)
+//   --config PATH                 config file naming the lockfile (default: searched from
+//                                 the current directory up, like `verify`)
 //   --color / --no-color          force colour on/off for text (default: TTY and NO_COLOR)
 //   --exit-code                   exit 1 when a signer identity changed (package pinned,
 //                                 unpinned, identity changed/added/removed; first/last
@@ -36,6 +39,7 @@ import { AttestError, LockError, UsageError, describeError } from '../errors.ts'
 import { diffJson, diffLocks, isIdentityChange, renderDiffMarkdown, renderDiffText, renderLockText } from '../lock/diff.ts';
 import { parseLock, readLock } from '../lock/file.ts';
 import { type Lock, emptyLock } from '../lock/types.ts';
+import { loadConfig } from '../config/load.ts';
 import { type CliIO, type Command, wantsColor } from './io.ts';
 
 const DEFAULT_LOCKFILE = 'conda-attest.lock';
@@ -48,7 +52,9 @@ committed at git HEAD vs the working tree.
 
 Options:
   --format text|markdown|json  output format (default text); --json = --format json
-  --lockfile PATH              working-tree lockfile (default ./${DEFAULT_LOCKFILE})
+  --lockfile PATH              working-tree lockfile (default: the config's lockfile,
+                               else ./${DEFAULT_LOCKFILE})
+  --config PATH                config file (default: searched from the current directory up)
   --base REV                   compare with the lockfile at git revision REV (default HEAD)
   --color, --no-color          force colour on or off (text format)
   --exit-code                  exit 1 when a signer identity changed
@@ -147,6 +153,7 @@ export const diffCommand: Command = async (argv, io) => {
         format: { type: 'string' },
         json: { type: 'boolean' },
         lockfile: { type: 'string' },
+        config: { type: 'string' },
         base: { type: 'string' },
         color: { type: 'boolean' },
         'no-color': { type: 'boolean' },
@@ -187,7 +194,16 @@ export const diffCommand: Command = async (argv, io) => {
     format = values.format;
   }
 
-  const lockfile = resolve(io.cwd, values.lockfile ?? DEFAULT_LOCKFILE);
+  // The working-tree lockfile is the one `verify` writes: --lockfile, else the config's
+  // `lockfile` (loadConfig falls back to the built-in default ./conda-attest.lock when no
+  // config exists). Two explicit files need no config at all, so a broken config cannot
+  // stop `diff OLD NEW`.
+  const lockfile =
+    values.lockfile !== undefined
+      ? resolve(io.cwd, values.lockfile)
+      : positionals.length === 2
+        ? resolve(io.cwd, DEFAULT_LOCKFILE)
+        : (await loadConfig({ cwd: io.cwd, configPath: values.config, env: io.env })).lockfile;
   const oldLock =
     positionals.length >= 1 ? await lockFromFile(resolve(io.cwd, positionals[0])) : await lockAtRevision(lockfile, values.base ?? 'HEAD', io.env);
   // The working-tree lockfile may legitimately be absent (deleted, or never written).

@@ -29,7 +29,8 @@ Options:
   --lockfile PATH       identity lockfile (default: config lockfile, conda-attest.lock)
   --frozen              CI mode: the identity lockfile must not change
   --download            hash the package bytes even when a lockfile records their SHA-256
-  --channel URL         channel of local package files
+  --channel URL         channel of local package files (may end in /<subdir>)
+  --platform SUBDIR     subdir of local package files when --channel does not end in one
   --concurrency N       packages verified at once (default: config concurrency)
   --json                print the report as JSON (schema/report.schema.json) on stdout
   --verbose             list every package, not only problems
@@ -51,6 +52,7 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
       frozen: { type: 'boolean' },
       download: { type: 'boolean' },
       channel: { type: 'string' },
+      platform: { type: 'string' },
       concurrency: { type: 'string' },
       json: { type: 'boolean' },
       verbose: { type: 'boolean' },
@@ -76,7 +78,7 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
     }
     targets = [found];
   }
-  const records = await loadTargets(targets, { cwd: io.cwd, channel: values.channel });
+  const records = await loadTargets(targets, { cwd: io.cwd, channel: values.channel, platform: values.platform });
   if (values.sigs && records.length !== 1) {
     throw new UsageError('USAGE_INVALID_ARGUMENT', `--sigs gives the sidecar of one package, but the targets hold ${records.length}.`, {
       hint: 'Verify a single package URL or file with --sigs.',
@@ -88,7 +90,8 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
     offline: Boolean(values.offline),
     lockfile: values.lockfile ? resolve(io.cwd, values.lockfile) : undefined,
     frozen: Boolean(values.frozen),
-    sigs: values.sigs,
+    // A --sigs path is relative to the command's working directory (io.cwd), like targets.
+    sigs: values.sigs && !/^https?:\/\//i.test(values.sigs) ? resolve(io.cwd, values.sigs) : values.sigs,
   });
 
   const interactive = !values.json && wantsColor(io, 'stderr');

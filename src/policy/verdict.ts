@@ -177,6 +177,7 @@ export function judgeAttestations(input: JudgeInput): Judgement {
   const failures: Reason[] = [];
   let verifiedPublish = 0;
   let failedPublish = 0;
+  let keyUntrusted = 0;
 
   for (const o of outcomes) {
     const tlogMissing =
@@ -204,6 +205,13 @@ export function judgeAttestations(input: JudgeInput): Judgement {
       }
       continue;
     }
+    // Issue 7: a key-signed bundle that no trusted key verifies is `untrusted` (the
+    // verifier cannot tell a foreign key from a forged signature: neither is trusted).
+    if (!o.verified && o.reasons.some((r) => r.code === 'KEY_UNTRUSTED')) {
+      keyUntrusted++;
+      untrusted.push(...bundleReasons(o));
+      continue;
+    }
     // Not verified. A bundle whose predicate type is unknown did not parse far enough
     // to tell: it may have been a publish attestation, so it counts as one (fail closed).
     if (o.publish || o.predicateType === undefined) failedPublish++;
@@ -222,7 +230,7 @@ export function judgeAttestations(input: JudgeInput): Judgement {
     // Verified. Untrusted and invalid siblings are still reported (issue 2).
     return { status: 'verified', identity: trusted[0], reasons: [...untrusted, ...failures], trustedIdentities: trusted };
   }
-  if (verifiedPublish > 0) return none('untrusted', [...untrusted, ...failures]);
+  if (verifiedPublish > 0 || keyUntrusted > 0) return none('untrusted', [...untrusted, ...failures]);
   if (failedPublish > 0) return none('invalid', failures);
   return none('missing', [
     {

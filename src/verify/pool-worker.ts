@@ -8,6 +8,7 @@ import { AttestError, describeError } from '../errors.ts';
 import type { BundleOutcome, TrustedKey } from '../types.ts';
 import { verifyAttestations } from './attestations.ts';
 import type { PublishExpectation } from './cep27.ts';
+import { installFastDer, trustRootCertificates } from './fast-der.ts';
 import type { LoadedTrustRoot } from './trust-root.ts';
 import { createVerifier, type BundleVerifier } from './verifier.ts';
 
@@ -27,10 +28,13 @@ export type VerifyResponse =
 
 export interface WorkerInit {
   trustRoot: LoadedTrustRoot;
+  /** Install the byte-identical fast DER encoder (src/verify/fast-der.ts) in this worker. */
+  fastDer?: boolean;
 }
 
 /** Request handler (pure over its inputs apart from the verifier memo). */
 export function createRequestHandler(init: WorkerInit): (req: VerifyRequest) => VerifyResponse {
+  if (init.fastDer) installFastDer(trustRootCertificates(init.trustRoot.json));
   const verifiers = new Map<string, BundleVerifier>();
   return (req) => {
     try {

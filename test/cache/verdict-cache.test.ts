@@ -1,0 +1,254 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openVerdictCache, policyDigest, verdictCacheDir, verdictKey, type VerdictKeyParts } from '../../src/cache/verdict-cache.ts';
+import type { BundleOutcome, ChannelPolicy } from '../../src/types.ts';
+
+const H = (c: string) => c.repeat(64);
+const PARTS: VerdictKeyParts = {
+  sidecarSha256: H('a'),
+  packageSha256: H('b'),
+  filename: 'foo-1.0-h0_0.conda',
+  channel: 'https://prefix.dev/conda-forge',
+  acceptedChannels: ['https://prefix.dev/conda-forge', 'https://mirror.example/conda-forge'],
+  trustRootDigest: H('c'),
+  policyDigest: H('d'),
+  productVersion: '0.1.0',
+};
+const OUTCOMES: BundleOutcome[] = [
+  {
+    index: 0,
+    mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+    predicateType: 'https://schemas.conda.org/attestations-publish-1.schema.json',
+    publish: true,
+    verified: true,
+    identity: { kind: 'github', san: 'https://github.com/o/r/.github/workflows/b.yml@refs/heads/main', issuer: 'https://token.actions.githubusercontent.com' },
+    tlog: true,
+    reasons: [],
+  },
+  { index: 1, publish: false, verified: false, reasons: [{ code: 'SIGSTORE_VERIFICATION_FAILED', message: 'bad' }] },
+];
+
+function tmp(t: { after: (fn: () => void) => void }): string {
+  const d = mkdtempSync(join(tmpdir(), 'conda-attest-verdicts-'));
+  t.after(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+function bucketFiles(dir: string): string[] {
+  return readdirSync(verdictCacheDir(dir)).filter((f) => f.endsWith('.json')).map((f) => join(verdictCacheDir(dir), f));
+}
+
+test('verdictKey: every part changes the key; order and duplicates of accepted channels, hex case do not', () => {
+  const base = verdictKey(PARTS);
+  assert.match(base, /^[0-9a-f]{64}$/);
+  const variants: Partial<VerdictKeyParts>[] = [
+    { sidecarSha256: H('e') },
+    { packageSha256: H('e') },
+    { filename: 'foo-1.0-h0_1.conda' },
+    { channel: 'https://prefix.dev/other' },
+    { acceptedChannels: ['https://prefix.dev/conda-forge'] },
+    { trustRootDigest: H('e') },
+    { policyDigest: H('e') },
+    { productVersion: '0.2.0' },
+  ];
+  const keys = new Set([base]);
+  for (const v of variants) keys.add(verdictKey({ ...PARTS, ...v }));
+  assert.equal(keys.size, variants.length + 1, 'each changed part must give a distinct key');
+  assert.equal(verdictKey({ ...PARTS, acceptedChannels: [...PARTS.acceptedChannels].reverse().concat(PARTS.acceptedChannels[0]!) }), base);
+  assert.equal(verdictKey({ ...PARTS, sidecarSha256: H('A') }), verdictKey({ ...PARTS, sidecarSha256: H('a') }));
+  // No ambiguity from concatenation: moving a character between adjacent parts changes the key.
+  assert.notEqual(verdictKey({ ...PARTS, filename: 'ab', channel: 'c' }), verdictKey({ ...PARTS, filename: 'a', channel: 'bc' }));
+});
+
+test('set, flush, reopen: hits give the same outcomes; a changed key part misses', async (t) => {
+  const dir = tmp(t);
+  const c1 = openVerdictCache(dir);
+  assert.equal(c1.get(verdictKey(PARTS)), undefined);
+  c1.set(verdictKey(PARTS), OUTCOMES);
+  await c1.flush();
+  const c2 = openVerdictCache(dir);
+  assert.deepEqual(c2.get(verdictKey(PARTS)), OUTCOMES);
+  for (const change of [{ sidecarSha256: H('f') }, { trustRootDigest: H('f') }, { policyDigest: H('f') }, { productVersion: '9' }]) {
+    assert.equal(c2.get(verdictKey({ ...PARTS, ...change })), undefined, JSON.stringify(change));
+  }
+  assert.deepEqual(c2.warnings, []);
+});
+
+test('adversarial: an entry edited to flip verified=false into true is ignored and rewritten', async (t) => {
+  const dir = tmp(t);
+  const key = verdictKey(PARTS);
+  const c1 = openVerdictCache(dir);
+  c1.set(key, [OUTCOMES[1]!]);
+  await c1.flush();
+  const [file] = bucketFiles(dir);
+  const doc = JSON.parse(readFileSync(file!, 'utf8'));
+  doc.entries[key].s = doc.entries[key].s.replace('"verified":false', '"verified":true').replace(/"reasons":\[.*\]/, '"reasons":[]');
+  assert.match(doc.entries[key].s, /"verified":true/);
+  writeFileSync(file!, JSON.stringify(doc));
+
+  const c2 = openVerdictCache(dir);
+  assert.equal(c2.get(key), undefined, 'a tampered entry must never be returned');
+  // The caller verifies again and sets the fresh verdict: the file is rewritten with it.
+  c2.set(key, [OUTCOMES[1]!]);
+  await c2.flush();
+  assert.deepEqual(openVerdictCache(dir).get(key), [OUTCOMES[1]!]);
+});
+
+test('adversarial: an entry whose checksum matches but whose content is not outcomes is ignored', async (t) => {
+  const dir = tmp(t);
+  const key = verdictKey(PARTS);
+  const c1 = openVerdictCache(dir);
+  c1.set(key, OUTCOMES);
+  await c1.flush();
+  const [file] = bucketFiles(dir);
+  const doc = JSON.parse(readFileSync(file!, 'utf8'));
+  const s = JSON.stringify({ verified: true });
+  const { createHash } = await import('node:crypto');
+  doc.entries[key] = { s, c: createHash('sha256').update(key).update('\n').update(s).digest('hex'), t: Date.now() };
+  writeFileSync(file!, JSON.stringify(doc));
+  assert.equal(openVerdictCache(dir).get(key), undefined);
+});
+
+test('a corrupt or truncated bucket file is ignored, reported and rewritten at flush', async (t) => {
+  for (const damage of ['garbage', 'truncate', 'wrong-format'] as const) {
+    const dir = tmp(t);
+    const key = verdictKey(PARTS);
+    const c1 = openVerdictCache(dir);
+    c1.set(key, OUTCOMES);
+    await c1.flush();
+    const [file] = bucketFiles(dir);
+    const text = readFileSync(file!, 'utf8');
+    if (damage === 'garbage') writeFileSync(file!, '\u0000\u0001not json');
+    else if (damage === 'truncate') writeFileSync(file!, text.slice(0, text.length >> 1));
+    else writeFileSync(file!, JSON.stringify({ format: 999, entries: JSON.parse(text).entries }));
+
+    const c2 = openVerdictCache(dir);
+    assert.equal(c2.get(key), undefined, damage);
+    assert.equal(c2.warnings.length, 1, damage);
+    await c2.flush(); // nothing set: the bad file is still replaced by a valid one
+    const doc = JSON.parse(readFileSync(file!, 'utf8'));
+    assert.equal(doc.format, 1);
+    assert.deepEqual(doc.entries, {});
+  }
+});
+
+test('concurrent flushes from several caches on one directory never corrupt it', async (t) => {
+  const dir = tmp(t);
+  const writers = 8;
+  const perWriter = 40;
+  const caches = Array.from({ length: writers }, () => openVerdictCache(dir));
+  const expected = new Map<string, BundleOutcome[]>();
+  for (let round = 0; round < 3; round++) {
+    await Promise.all(
+      caches.map(async (c, w) => {
+        for (let i = 0; i < perWriter; i++) {
+          const key = verdictKey({ ...PARTS, filename: `w${w}-r${round}-${i}.conda` });
+          const outcomes = [{ ...OUTCOMES[0]!, index: i, predicateType: `w${w}` }];
+          expected.set(key, outcomes);
+          c.set(key, outcomes);
+        }
+        await Promise.all([c.flush(), c.flush()]);
+      }),
+    );
+  }
+  for (const f of bucketFiles(dir)) JSON.parse(readFileSync(f, 'utf8')); // every file parses
+  assert.deepEqual(readdirSync(verdictCacheDir(dir)).filter((f) => f.endsWith('.tmp')), [], 'no temp files left');
+  const reader = openVerdictCache(dir);
+  let hits = 0;
+  for (const [key, outcomes] of expected) {
+    const got = reader.get(key);
+    if (got !== undefined) {
+      assert.deepEqual(got, outcomes); // present means exactly what was set
+      hits++;
+    }
+  }
+  assert.deepEqual(reader.warnings, []);
+  assert.ok(hits > 0);
+});
+
+test('a flush merges with what another run wrote since this one read the bucket', async (t) => {
+  const dir = tmp(t);
+  const k1 = verdictKey({ ...PARTS, filename: 'one.conda' });
+  // Same bucket for both keys, so both runs rewrite the same file.
+  let k2 = '';
+  for (let i = 0; !k2 || k2[0] !== k1[0]; i++) k2 = verdictKey({ ...PARTS, filename: `two-${i}.conda` });
+  const a = openVerdictCache(dir);
+  const b = openVerdictCache(dir);
+  assert.equal(a.get(k1), undefined); // both load the (empty) bucket now
+  assert.equal(b.get(k2), undefined);
+  a.set(k1, OUTCOMES);
+  await a.flush();
+  b.set(k2, [OUTCOMES[1]!]);
+  await b.flush();
+  const r = openVerdictCache(dir);
+  assert.deepEqual(r.get(k1), OUTCOMES);
+  assert.deepEqual(r.get(k2), [OUTCOMES[1]!]);
+});
+
+test('buckets are bounded: the least recently used entries are evicted', async (t) => {
+  const dir = tmp(t);
+  let clock = 1_000_000;
+  const c = openVerdictCache(dir, { maxEntriesPerBucket: 3, now: () => clock });
+  // Keys that land in one bucket (same first hex char).
+  const keys: string[] = [];
+  for (let i = 0; keys.length < 5; i++) {
+    const k = verdictKey({ ...PARTS, filename: `e${i}.conda` });
+    if (k[0] === '0') keys.push(k);
+  }
+  for (const k of keys) {
+    clock += 1000;
+    c.set(k, OUTCOMES);
+  }
+  await c.flush();
+  const r = openVerdictCache(dir);
+  assert.deepEqual(keys.map((k) => r.get(k) !== undefined), [false, false, true, true, true]);
+});
+
+test('flush never rejects when the cache directory cannot be written', async (t) => {
+  const dir = tmp(t);
+  const blocked = join(dir, 'file');
+  writeFileSync(blocked, 'x'); // a file where the cache directory should be
+  const c = openVerdictCache(blocked);
+  c.set(verdictKey(PARTS), OUTCOMES);
+  await c.flush();
+  assert.ok(c.warnings.some((w) => /cannot be created/.test(w)), c.warnings.join('; '));
+  assert.deepEqual(c.get(verdictKey(PARTS)), OUTCOMES, 'still served from memory in this run');
+});
+
+test('set rejects keys that are not verdictKey output (no path tricks)', (t) => {
+  const c = openVerdictCache(tmp(t));
+  assert.throws(() => c.set('../../etc/passwd', OUTCOMES), TypeError);
+  assert.equal(c.get('../../etc/passwd'), undefined);
+});
+
+function policy(over: Partial<ChannelPolicy> = {}): ChannelPolicy {
+  return {
+    channel: 'https://prefix.dev/conda-forge',
+    enabled: true,
+    require: 'error',
+    trustedIdentities: [
+      { identity: 'https://github.com/a/*', issuer: 'https://token.actions.githubusercontent.com' },
+      { identity: 'https://github.com/b/*', issuer: 'https://token.actions.githubusercontent.com' },
+    ],
+    trustedKeys: [{ pem: '-----BEGIN PUBLIC KEY-----\nAAAA\nBBBB\n-----END PUBLIC KEY-----\n', source: 'k.pem', name: 'release' }],
+    requireTlog: true,
+    mirrors: [],
+    discovery: ['repodata', 'sigs'],
+    ...over,
+  };
+}
+
+test('policyDigest: changes with keys, key names and require_tlog; stable across PEM wrapping and identity order', () => {
+  const base = policyDigest(policy());
+  assert.equal(policyDigest(policy()), base, 'a fresh but equal policy object gives the same digest');
+  assert.notEqual(policyDigest(policy({ requireTlog: false })), base);
+  assert.notEqual(policyDigest(policy({ trustedKeys: [] })), base);
+  assert.notEqual(policyDigest(policy({ trustedKeys: [{ ...policy().trustedKeys[0]!, name: 'other' }] })), base);
+  assert.notEqual(policyDigest(policy({ trustedKeys: [{ ...policy().trustedKeys[0]!, pem: '-----BEGIN PUBLIC KEY-----\nAAAA\nBBBC\n-----END PUBLIC KEY-----\n' }] })), base);
+  assert.notEqual(policyDigest(policy({ discovery: ['sigs', 'repodata'] })), base);
+  assert.equal(policyDigest(policy({ trustedKeys: [{ ...policy().trustedKeys[0]!, pem: '-----BEGIN PUBLIC KEY-----\r\nAAAABBBB\r\n-----END PUBLIC KEY-----' }] })), base);
+  assert.equal(policyDigest(policy({ trustedIdentities: [...policy().trustedIdentities].reverse() })), base);
+});

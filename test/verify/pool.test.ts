@@ -1,0 +1,183 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { AttestError } from '../../src/errors.ts';
+import { verifyAttestations } from '../../src/verify/attestations.ts';
+import { createVerifier } from '../../src/verify/verifier.ts';
+import { createVerifyPool } from '../../src/verify/pool.ts';
+import type { LoadedTrustRoot } from '../../src/verify/trust-root.ts';
+import type { PublishExpectation } from '../../src/verify/cep27.ts';
+import { generateTestKey, publishStatement, startLocalSigstore, tamperBundle } from '../helpers/sigstore.ts';
+import type { BundleJSON, LocalSigstore } from '../helpers/sigstore.ts';
+
+const CHANNEL = 'http://127.0.0.1:1/test-channel';
+let sigstore: LocalSigstore;
+let root: LoadedTrustRoot;
+/** Sidecars (bundle lists) with their package, good and bad. */
+let cases: { name: string; bundles: unknown[]; pkg: PublishExpectation }[];
+
+function pkg(i: number): PublishExpectation & { statement: object } {
+  const filename = `pkg${i}-1.0-h0_0.conda`;
+  const sha256 = createHash('sha256').update(filename).digest('hex');
+  return { filename, sha256, acceptedChannels: [CHANNEL], statement: publishStatement({ filename, sha256, targetChannel: CHANNEL }) };
+}
+
+before(async () => {
+  sigstore = await startLocalSigstore();
+  const json = sigstore.trustedRoot;
+  root = { source: sigstore.trustedRootPath, digest: createHash('sha256').update(JSON.stringify(json)).digest('hex'), ageDays: 0, json };
+  cases = [];
+  for (let i = 0; i < 6; i++) {
+    const p = pkg(i);
+    cases.push({ name: `good ${i}`, bundles: [await sigstore.attest(p.statement)], pkg: p });
+  }
+  const p = pkg(100);
+  const good: BundleJSON = await sigstore.attest(p.statement);
+  cases.push({ name: 'tampered signature', bundles: [tamperBundle(good, 'signature')], pkg: p });
+  cases.push({ name: 'tampered certificate', bundles: [tamperBundle(good, 'certificate')], pkg: p });
+  cases.push({ name: 'tampered SET', bundles: [tamperBundle(good, 'set')], pkg: p });
+  cases.push({ name: 'wrong CA', bundles: [await sigstore.attest(p.statement, { wrongInstance: { ca: true } })], pkg: p });
+  cases.push({ name: 'other package digest', bundles: [good], pkg: { ...p, sha256: 'f'.repeat(64) } });
+  cases.push({
+    name: 'SLSA next to publish',
+    bundles: [await sigstore.attest(publishStatement({ filename: p.filename, sha256: p.sha256, predicateType: 'https://slsa.dev/provenance/v1' })), good],
+    pkg: p,
+  });
+  cases.push({ name: 'not a bundle', bundles: [{ hello: 'world' }, 'x', null], pkg: p });
+});
+after(async () => {
+  await sigstore?.close();
+});
+
+function inProcess(c: { bundles: unknown[]; pkg: PublishExpectation }, opts: { trustedKeys?: never[]; requireTlog?: boolean } = {}) {
+  return verifyAttestations(c.bundles, c.pkg, createVerifier({ trustRoot: root, ...opts }));
+}
+
+test('workers give exactly the in-process outcomes, for good and bad bundles', async () => {
+  const pool = createVerifyPool({ trustRoot: root, size: 2, minBundles: 1 });
+  try {
+    const got = await Promise.all(cases.map((c) => pool.verifyAttestations(c.bundles, c.pkg, {})));
+    cases.forEach((c, i) => assert.deepEqual(got[i], inProcess(c), c.name));
+    assert.ok(pool.stats.inWorkers >= cases.length && pool.stats.inProcess === 0, JSON.stringify(pool.stats));
+    // The suite must contain both verdicts, or the comparison proves little.
+    assert.ok(got.some((o) => o.length === 1 && o[0]!.verified));
+    assert.ok(got.filter((o) => o.every((b) => !b.verified)).length >= 5);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('with the fast DER encoder, workers still give exactly the stock in-process outcomes', async () => {
+  const pool = createVerifyPool({ trustRoot: root, size: 1, minBundles: 1, fastDer: true });
+  try {
+    const got = await Promise.all(cases.map((c) => pool.verifyAttestations(c.bundles, c.pkg, {})));
+    cases.forEach((c, i) => assert.deepEqual(got[i], inProcess(c), c.name));
+  } finally {
+    await pool.close();
+  }
+});
+
+test('small runs stay in-process (no worker started) and give the same outcomes', async () => {
+  const pool = createVerifyPool({ trustRoot: root, minBundles: 1000 });
+  try {
+    for (const c of cases) assert.deepEqual(await pool.verifyAttestations(c.bundles, c.pkg, {}), inProcess(c), c.name);
+    assert.equal(pool.stats.workersStarted, 0);
+    assert.equal(pool.stats.inProcess, cases.length);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('expectedBundles starts the workers from the first call', async () => {
+  const pool = createVerifyPool({ trustRoot: root, size: 1, minBundles: 10, expectedBundles: 10 });
+  try {
+    await pool.verifyAttestations(cases[0]!.bundles, cases[0]!.pkg, {});
+    assert.equal(pool.stats.workersStarted, 1);
+    assert.equal(pool.stats.inWorkers, 1);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('per-policy options reach the workers: a key-signed bundle verifies only with its key trusted', async () => {
+  const key = generateTestKey();
+  const p = pkg(7);
+  const bundle = await sigstore.attestWithKey(p.statement, { privateKey: key.privateKey });
+  const trusted = [{ pem: key.publicKeyPem, source: 'inline', name: 'release' }];
+  const pool = createVerifyPool({ trustRoot: root, size: 1, minBundles: 1 });
+  try {
+    const [withKey, without] = await Promise.all([
+      pool.verifyAttestations([bundle], p, { trustedKeys: trusted, requireTlog: true }),
+      pool.verifyAttestations([bundle], p, { trustedKeys: [], requireTlog: true }),
+    ]);
+    assert.equal(withKey[0]!.verified, true);
+    assert.equal(withKey[0]!.identity?.keyName, 'release');
+    assert.equal(without[0]!.verified, false);
+    assert.equal(without[0]!.reasons[0]!.code, 'KEY_UNTRUSTED');
+    // An unreadable key is a verifier error: it crosses the thread with its code.
+    await assert.rejects(
+      pool.verifyAttestations([bundle], p, { trustedKeys: [{ pem: 'not a key', source: 'bad.pem' }] }),
+      (e: unknown) => e instanceof AttestError && e.code === 'KEY_UNTRUSTED' && /bad\.pem/.test(e.message),
+    );
+  } finally {
+    await pool.close();
+  }
+});
+
+test('a worker crash rejects only the affected call; the pool replaces the worker', async () => {
+  const pool = createVerifyPool({ trustRoot: root, size: 1, minBundles: 1, workerUrl: new URL('./pool-crash-worker.ts', import.meta.url) });
+  try {
+    const crashPkg = { ...cases[0]!.pkg, filename: 'crash-1.0-h0_0.conda' };
+    // The crash goes first so that the calls queued behind it land on the replacement worker.
+    const crash = pool.verifyAttestations(cases[0]!.bundles, crashPkg, {});
+    const others = cases.slice(1, 6).map((c) => pool.verifyAttestations(c.bundles, c.pkg, {}));
+    await assert.rejects(crash, (e: unknown) => e instanceof AttestError && e.code === 'VERIFY_WORKER_FAILED' && /crash-1\.0-h0_0\.conda/.test(e.message));
+    const settled = await Promise.allSettled(others);
+    // At most one other call shared the crashed worker (2 in flight per worker).
+    const rejected = settled.filter((s) => s.status === 'rejected');
+    assert.ok(rejected.length <= 1, `${rejected.length} calls rejected`);
+    for (const r of rejected) assert.equal(((r as PromiseRejectedResult).reason as AttestError).code, 'VERIFY_WORKER_FAILED');
+    settled.forEach((s, i) => {
+      if (s.status === 'fulfilled') assert.deepEqual(s.value, inProcess(cases[i + 1]!));
+    });
+    assert.equal(pool.stats.workerDeaths, 1);
+    assert.equal(pool.stats.workersStarted, 2);
+    // The replacement keeps serving.
+    assert.deepEqual(await pool.verifyAttestations(cases[2]!.bundles, cases[2]!.pkg, {}), inProcess(cases[2]!));
+  } finally {
+    await pool.close();
+  }
+});
+
+test('workers that cannot start: calls they held fail clearly, then the pool verifies in-process', async () => {
+  const pool = createVerifyPool({ trustRoot: root, size: 1, minBundles: 1, workerUrl: new URL('./pool-dead-worker.ts', import.meta.url) });
+  try {
+    const settled = await Promise.allSettled(cases.map((c) => pool.verifyAttestations(c.bundles, c.pkg, {})));
+    let fulfilled = 0;
+    settled.forEach((s, i) => {
+      if (s.status === 'rejected') assert.equal((s.reason as AttestError).code, 'VERIFY_WORKER_FAILED');
+      else {
+        fulfilled++;
+        assert.deepEqual(s.value, inProcess(cases[i]!), cases[i]!.name);
+      }
+    });
+    // 3 deaths before giving up, each losing at most the 2 calls it held.
+    assert.ok(fulfilled >= cases.length - 6, `${fulfilled}/${cases.length} verified`);
+    assert.equal(pool.stats.workerDeaths, 3);
+    assert.deepEqual(await pool.verifyAttestations(cases[0]!.bundles, cases[0]!.pkg, {}), inProcess(cases[0]!));
+    assert.equal(pool.stats.workersStarted, 3, 'no more workers after giving up');
+  } finally {
+    await pool.close();
+  }
+});
+
+test('close rejects pending calls and later calls with VERIFY_WORKER_FAILED', async () => {
+  const pool = createVerifyPool({ trustRoot: root, size: 1, minBundles: 1 });
+  const pending = Promise.allSettled(cases.slice(0, 4).map((c) => pool.verifyAttestations(c.bundles, c.pkg, {})));
+  await pool.close();
+  for (const s of await pending) {
+    assert.equal(s.status, 'rejected');
+    assert.equal(((s as PromiseRejectedResult).reason as AttestError).code, 'VERIFY_WORKER_FAILED');
+  }
+  await assert.rejects(pool.verifyAttestations(cases[0]!.bundles, cases[0]!.pkg, {}), (e: unknown) => e instanceof AttestError && e.code === 'VERIFY_WORKER_FAILED');
+});
