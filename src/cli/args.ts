@@ -11,7 +11,9 @@ export function parse<O extends Options>(argv: string[], options: O, command: st
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     const code = (e as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 'USAGE_UNKNOWN_OPTION' : 'USAGE_INVALID_ARGUMENT';
-    throw new UsageError(code, message.split('\n')[0]!, {
+    // Node's text for unknown options goes on about positionals; keep the first sentence.
+    const first = message.split('\n')[0]!.replace(/\. To specify a positional.*$/, '.');
+    throw new UsageError(code, first, {
       hint: `Run \`conda-attest ${command} --help\` for the options.`,
       cause: e,
     });
