@@ -1,35 +1,66 @@
-// The plugin-layer part of `npm start`: a tiny "installer" that downloads each package
-// of the environment with a fetch wrapped by conda-attest's download hook. Blocked
-// packages never reach the installer; the end-of-run hook returns the report.
+// The plugin-layer part of `npm start`: the real JavaScript conda installer
+// @emscripten-forge/mambajs-core (used by JupyterLite) installs the demo environment into
+// an in-memory Emscripten FS, with conda-attest wrapped around its download step. Blocked
+// packages never reach the installer's extractor; the end-of-run hook returns the report.
+import { installPackagesToEmscriptenFS } from '@emscripten-forge/mambajs-core';
+import type { ILock } from '@emscripten-forge/mambajs-core';
 import type { FixtureChannel } from '../test/helpers/channel.ts';
 import type { LocalSigstore } from '../test/helpers/sigstore.ts';
-import { createCondaAttestPlugin, wrapFetch, PackageBlockedError } from '../plugin/index.ts';
+import { createMemModule } from '../test/plugin/memfs.ts';
+import { createCondaAttestPlugin, createNodeUntar, wrapUntarjs, PackageBlockedError } from '../plugin/index.ts';
+import type { MambaLockLike } from '../plugin/index.ts';
 
-export async function runPluginDemo(ctx: { work: string; channel: FixtureChannel; sigstore: LocalSigstore }): Promise<void> {
-  // A host registers the plugin once per run; config and trust root load on first use.
-  const plugin = createCondaAttestPlugin({ cwd: ctx.work, frozen: true });
-  const lockHashes = new Map(ctx.channel.packages.map((p) => [p.url, p.sha256]));
-  const fetchVerified = wrapFetch(globalThis.fetch, plugin, {
-    lookup: (url) => (lockHashes.has(url) ? { sha256: lockHashes.get(url) } : undefined),
-  });
-  const installed: string[] = [];
-  for (const pkg of ctx.channel.packages) {
-    try {
-      const res = await fetchVerified(pkg.url);
-      const bytes = new Uint8Array(await res.arrayBuffer());
-      installed.push(pkg.filename);
-      process.stdout.write(`  installed ${pkg.filename} (${bytes.length} bytes)\n`);
-    } catch (e) {
-      if (e instanceof PackageBlockedError) {
-        process.stdout.write(`  refused   ${pkg.filename}: ${e.message}\n`);
-      } else throw e;
+/** A mambajs lock for some packages of the channel (sha256 and size as the channel serves them). */
+function lockFor(channel: FixtureChannel, filenames: string[]): ILock {
+  const packages: ILock['packages'] = {};
+  for (const filename of filenames) {
+    const p = channel.get(filename);
+    const idx = p.index as { name: string; version: string; build: string };
+    packages[filename] = {
+      name: idx.name,
+      version: idx.version,
+      build: idx.build,
+      subdir: p.subdir,
+      channel: 'demo-forge',
+      size: p.size,
+      hash: { sha256: p.sha256 },
+    };
+  }
+  return {
+    lockVersion: '1.0.3',
+    platform: 'linux-64',
+    specs: [],
+    channels: ['demo-forge'],
+    channelInfo: { 'demo-forge': [{ url: channel.url, protocol: 'https' }] },
+    packages,
+    pipPackages: {},
+  };
+}
+
+async function install(work: string, channel: FixtureChannel, filenames: string[]): Promise<void> {
+  const lock = lockFor(channel, filenames);
+  // One plugin instance per installer run: config and trust root load once, on first use.
+  const untarjs = wrapUntarjs(createNodeUntar(), createCondaAttestPlugin({ cwd: work }), { lock: lock as MambaLockLike });
+  const Module = createMemModule();
+  process.stdout.write(`mambajs installs ${filenames.join(', ')}\n`);
+  try {
+    await installPackagesToEmscriptenFS({ packages: { packages: lock.packages, pipPackages: {} }, channels: lock.channelInfo, Module, untarjs });
+    process.stdout.write('  install succeeded\n');
+  } catch (e) {
+    if (!(e instanceof PackageBlockedError)) throw e;
+    process.stdout.write(`  install refused: ${e.code}: ${e.message}\n`);
+  } finally {
+    const report = await untarjs.afterInstall();
+    const files = [...Module.files.keys()].filter((f) => !f.includes('conda-meta')).sort();
+    process.stdout.write(`  files in the environment: ${files.length ? files.join(', ') : '(none)'}\n`);
+    if (report) {
+      for (const p of report.packages) process.stdout.write(`  ${p.status.padEnd(17)} ${p.action.padEnd(6)} ${p.filename}\n`);
     }
   }
-  const report = await fetchVerified.afterInstall();
-  if (report) {
-    const s = report.summary;
-    process.stdout.write(
-      `\nend of run: ${installed.length}/${ctx.channel.packages.length} installed; ${s.verified} verified, ${s.blocked} blocked, ${s.warned} warned\n`,
-    );
-  }
+}
+
+export async function runPluginDemo(ctx: { work: string; channel: FixtureChannel; sigstore: LocalSigstore }): Promise<void> {
+  await install(ctx.work, ctx.channel, ['libzstd-1.5.6-ha6fb4c9_0.conda', 'tzdata-2025b-h78e105d_0.conda']);
+  process.stdout.write('\n');
+  await install(ctx.work, ctx.channel, ['tzdata-2025b-h78e105d_0.conda', 'openssl-3.4.1-h7b32b05_0.conda']);
 }

@@ -110,7 +110,7 @@ async function run(): Promise<void> {
     process.stdout.write(`\n$ conda-attest diff conda-attest.lock.before conda-attest.lock --format markdown\n`);
     code = await main(['diff', 'conda-attest.lock.before', 'conda-attest.lock', '--format', 'markdown'], io);
 
-    banner('Install through the plugin layer (download wrapper)');
+    banner('Install through the plugin layer: mambajs-core with conda-attest around its download step');
     await runPluginDemo({ work, channel, sigstore });
   } finally {
     await channel.close();
