@@ -25,8 +25,12 @@ import { hashPackage } from './http/download.ts';
 import { createRepodataStore, type RepodataStore } from './channel/repodata.ts';
 import { fetchSidecar, loadGivenSidecar, type SidecarResult } from './sidecar/fetch.ts';
 import { loadTrustRoot, type LoadedTrustRoot } from './verify/trust-root.ts';
-import { createVerifier, type BundleVerifier } from './verify/verifier.ts';
-import { verifyAttestations } from './verify/attestations.ts';
+import type { VerifyPool } from './verify/pool.ts';
+import { openVerdictCache, policyDigest, verdictKey, type VerdictCache } from './cache/verdict-cache.ts';
+import { openSidecarCache } from './cache/sidecar-cache.ts';
+import { ATTESTATIONS_SHA256_RE } from './sidecar/parse.ts';
+import { sidecarUrl } from './sidecar/fetch.ts';
+import { packageVersion } from './version.ts';
 import { decide, applyDecisions, type LockDecision, type Lock } from './lock/decide.ts';
 import { readLock, updateLock } from './lock/file.ts';
 import { buildReport } from './report/build.ts';
@@ -72,19 +76,20 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
   let trustRootPromise: Promise<LoadedTrustRoot> | undefined;
   const trustRoot = (): Promise<LoadedTrustRoot> =>
     (trustRootPromise ??= loadTrustRoot(config.trustRoot, { offline: options.offline, cacheDir: config.cacheDir }));
-  // One verifier per channel policy: trusted keys and require_tlog are per channel,
-  // the trust material inside each verifier is built once.
-  const verifiers = new Map<string, Promise<BundleVerifier>>();
-  const verifierFor = (policy: ChannelPolicy): Promise<BundleVerifier> => {
-    let v = verifiers.get(policy.channel);
-    if (!v) {
-      v = trustRoot().then((root) =>
-        createVerifier({ trustRoot: root, trustedKeys: policy.trustedKeys, requireTlog: policy.requireTlog }),
-      );
-      verifiers.set(policy.channel, v);
-    }
-    return v;
-  };
+  // Verification goes through one pool per run: in-process for small runs, worker threads
+  // (trust material built once per worker) when enough bundles are expected. The verifier
+  // modules (sigstore-js) are only loaded when a bundle actually has to be verified.
+  let poolPromise: Promise<VerifyPool> | undefined;
+  const pool = (): Promise<VerifyPool> =>
+    (poolPromise ??= Promise.all([trustRoot(), import('./verify/pool.ts')]).then(([root, { createVerifyPool }]) =>
+      createVerifyPool({ trustRoot: root, expectedBundles: options.expectedPackages, fastDer: true }),
+    ));
+  // Verdicts depend only on their inputs (sidecar, package digest and name, channels, trust
+  // root, policy, product version), so unchanged inputs are never verified twice; sidecars
+  // are content-addressed (CEP 50) and cached by hash.
+  const verdicts: VerdictCache | null = options.noCache ? null : openVerdictCache(config.cacheDir);
+  const sidecars = options.noCache ? undefined : openSidecarCache(config.cacheDir, { maxBytes: config.maxSidecarBytes });
+  const version = packageVersion();
 
   // The identity lockfile is read once; decisions are collected and written once in finish().
   const lock: Lock = await readLock(lockPath);
@@ -94,7 +99,7 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
 
   async function retrieve(record: PackageRecord, policy: ChannelPolicy): Promise<SidecarResult> {
     if (options.sigs) return loadGivenSidecar(options.sigs, { http, maxBytes: config.maxSidecarBytes });
-    return fetchSidecar(record, policy.discovery, { http, repodata, maxBytes: config.maxSidecarBytes });
+    return fetchSidecar(record, policy.discovery, { http, repodata, maxBytes: config.maxSidecarBytes, sidecarCache: sidecars });
   }
 
   /** The package digest: given (lockfile record), or hashed from the bytes in one streamed pass. */
@@ -173,39 +178,70 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
       ]);
     }
 
-    let retrieval: RetrievalState;
-    let sidecar: SidecarResult;
-    try {
-      sidecar = await retrieve(record, policy);
-    } catch (e) {
-      sidecar = { state: 'failed', reasons: [reasonOf(e, 'SIDECAR_UNAVAILABLE')], method: 'repodata' };
-    }
-    if (sidecar.state === 'none') retrieval = { kind: 'none' };
-    else if (sidecar.state === 'failed') retrieval = { kind: 'failed', reasons: sidecar.reasons };
-    else {
-      row.sidecar = { url: sidecar.url, method: sidecar.method, sha256: sidecar.sha256 };
-      let outcomes: BundleOutcome[];
-      try {
-        const verifier = await verifierFor(policy);
-        outcomes = verifyAttestations(
-          sidecar.bundles,
-          {
+    // CEP 27: targetChannel SHOULD equal the channel the package came from; a mirror of a
+    // configured channel may carry the canonical channel's name.
+    const expectation = { filename: record.filename, sha256: digest.sha256, acceptedChannels: [...new Set([canonical, record.channel])] };
+    const keyFor = async (sidecarSha256: string): Promise<string | null> =>
+      verdicts
+        ? verdictKey({
+            sidecarSha256,
+            packageSha256: digest.sha256,
             filename: record.filename,
-            sha256: digest.sha256,
-            // CEP 27: targetChannel SHOULD equal the channel the package came from; a
-            // mirror of a configured channel may carry the canonical channel's name.
-            acceptedChannels: [...new Set([canonical, record.channel])],
-          },
-          verifier,
-        );
-      } catch (e) {
-        // An unusable trust root is a configuration error for the whole run (exit 2),
-        // not a property of this package.
-        if (e instanceof TrustRootError) throw e;
-        return finishRow('invalid', [reasonOf(e, 'SIGSTORE_VERIFICATION_FAILED')]);
+            channel: canonical,
+            acceptedChannels: expectation.acceptedChannels,
+            trustRootDigest: (await trustRoot()).digest,
+            policyDigest: policyDigest(policy),
+            productVersion: version,
+          })
+        : null;
+
+    let retrieval: RetrievalState | undefined;
+    // Warm path: repodata advertises the sidecar's hash, and a verdict for exactly these
+    // inputs exists: neither the sidecar nor sigstore-js is needed.
+    if (verdicts && !options.sigs && policy.discovery[0] === 'repodata') {
+      const advertised =
+        record.attestationsSha256 ??
+        (await repodata.lookup(record.channel, record.subdir, record.filename).catch(() => undefined))?.attestationsSha256;
+      if (advertised !== undefined && ATTESTATIONS_SHA256_RE.test(advertised)) {
+        const key = await keyFor(advertised);
+        const cached = key ? verdicts.get(key) : undefined;
+        if (cached) {
+          row.sidecar = { url: sidecarUrl(record, 'repodata', advertised), method: 'repodata', sha256: advertised };
+          row.bundles = cached;
+          retrieval = { kind: 'bundles', outcomes: cached };
+        }
       }
-      row.bundles = outcomes;
-      retrieval = { kind: 'bundles', outcomes };
+    }
+    if (!retrieval) {
+      let sidecar: SidecarResult;
+      try {
+        sidecar = await retrieve(record, policy);
+      } catch (e) {
+        sidecar = { state: 'failed', reasons: [reasonOf(e, 'SIDECAR_UNAVAILABLE')], method: 'repodata' };
+      }
+      if (sidecar.state === 'none') retrieval = { kind: 'none' };
+      else if (sidecar.state === 'failed') retrieval = { kind: 'failed', reasons: sidecar.reasons };
+      else {
+        row.sidecar = { url: sidecar.url, method: sidecar.method, sha256: sidecar.sha256 };
+        const key = await keyFor(sidecar.sha256);
+        let outcomes = key ? verdicts?.get(key) : undefined;
+        if (!outcomes) {
+          try {
+            outcomes = await (await pool()).verifyAttestations(sidecar.bundles, expectation, {
+              trustedKeys: policy.trustedKeys,
+              requireTlog: policy.requireTlog,
+            });
+          } catch (e) {
+            // An unusable trust root is a configuration error for the whole run (exit 2),
+            // not a property of this package.
+            if (e instanceof TrustRootError || (e instanceof AttestError && e.code.startsWith('TRUST_ROOT_'))) throw e;
+            return finishRow('invalid', [reasonOf(e, 'SIGSTORE_VERIFICATION_FAILED')]);
+          }
+          if (key) verdicts?.set(key, outcomes);
+        }
+        row.bundles = outcomes;
+        retrieval = { kind: 'bundles', outcomes };
+      }
     }
 
     const verdict = judgeAttestations({ policy, retrieval });
@@ -257,7 +293,13 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
       await updateLock(lockPath, (current) => applyDecisions(current, decisions));
     }
     const root = trustRootPromise ? await trustRootPromise.catch(() => undefined) : undefined;
-    return buildReport(rows, root);
+    await verdicts?.flush();
+    if (poolPromise) await (await poolPromise.catch(() => undefined))?.close();
+    http.close();
+    const report = buildReport(rows, root);
+    const cacheWarnings = [...(verdicts?.warnings ?? []), ...(sidecars?.warnings ?? [])];
+    if (cacheWarnings.length) report.warnings = [...(report.warnings ?? []), ...cacheWarnings.map((w) => `cache: ${w}`)];
+    return report;
   }
 
   const lockDecisions = (): LockDecision[] =>

@@ -13,6 +13,10 @@ export interface VerifySessionOptions {
   frozen?: boolean;
   /** Give the sidecar directly (path or URL) instead of discovering it. */
   sigs?: string;
+  /** How many packages the caller will verify, when known: sizes the verification pool. */
+  expectedPackages?: number;
+  /** Bypass the verdict and sidecar caches (neither read nor written). */
+  noCache?: boolean;
   /** Progress callback (done, total) for spinners. */
   onProgress?: (done: number, total: number) => void;
 }

@@ -1,6 +1,6 @@
 // Entry point of the `conda-attest` command: dispatches to one module per command.
 // Command modules are imported lazily so `--version` and `--help` stay fast.
-import { readFileSync } from 'node:fs';
+import { packageVersion } from '../version.ts';
 import { AttestError, UsageError } from '../errors.ts';
 import { type CliIO, type Command, processIO } from './io.ts';
 
@@ -23,19 +23,6 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   },
 };
 
-/** Our own package.json: two levels up from src/cli/, three from dist/src/cli/. */
-export function packageVersion(): string {
-  for (const rel of ['../../package.json', '../../../package.json']) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'conda-attest' && typeof pkg.version === 'string') return pkg.version;
-    } catch {
-      // not at this level; try the next
-    }
-  }
-  return '0.0.0-unknown';
-}
-
 function usage(): string {
   const lines = ['Usage: conda-attest <command> [options]', '', 'Commands:'];
   for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(14)} ${c.summary}`);
@@ -43,6 +30,8 @@ function usage(): string {
   lines.push('Exit codes: 0 all packages passed, 1 a package was blocked, 2 usage, config or input error.');
   return lines.join('\n') + '\n';
 }
+
+export { packageVersion };
 
 export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
   const [first, ...rest] = argv;

@@ -1,14 +1,12 @@
 // `conda-attest verify [TARGET...]`: parse targets into package records, verify each
 // through the pipeline with bounded concurrency, print the report, exit 0/1/2.
 import { resolve } from 'node:path';
-import ora from 'ora';
 import { UsageError } from '../errors.ts';
 import { loadConfig } from '../config/load.ts';
 import { loadTargets, findDefaultTarget } from '../targets/index.ts';
 import { createSession } from '../pipeline.ts';
 import { mapLimit } from '../util/concurrency.ts';
 import { renderJson } from '../report/json.ts';
-import { renderTerminal } from '../report/terminal.ts';
 import { exitCodeOf } from '../report/build.ts';
 import type { PackageDigest } from '../session-types.ts';
 import { type CliIO, type Command, wantsColor } from './io.ts';
@@ -96,7 +94,7 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
 
   const interactive = !values.json && wantsColor(io, 'stderr');
   const spinner = interactive
-    ? ora({ text: `verifying 0/${records.length}`, stream: io.stderr as NodeJS.WriteStream }).start()
+    ? (await import('ora')).default({ text: `verifying 0/${records.length}`, stream: io.stderr as NodeJS.WriteStream }).start()
     : null;
   let done = 0;
   try {
@@ -115,6 +113,6 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
   const report = await session.finish();
   for (const w of report.warnings ?? []) io.stderr.write(`conda-attest: warning: ${w}\n`);
   if (values.json) io.stdout.write(renderJson(report));
-  else io.stdout.write(renderTerminal(report, { color: wantsColor(io, 'stdout'), verbose: Boolean(values.verbose) }));
+  else io.stdout.write((await import('../report/terminal.ts')).renderTerminal(report, { color: wantsColor(io, 'stdout'), verbose: Boolean(values.verbose) }));
   return exitCodeOf(report);
 };

@@ -13,6 +13,7 @@ import { AttestError, HttpError, SidecarError, type SidecarErrorCode } from '../
 import type { RepodataStore } from '../channel/repodata.ts';
 import { isRepodataMissing } from '../channel/repodata.ts';
 import type { HttpClient } from '../http/client.ts';
+import type { SidecarCache } from '../cache/sidecar-cache.ts';
 import { encodePathSegment } from '../targets/package-url.ts';
 import type { DiscoveryMethod, PackageRecord, Reason } from '../types.ts';
 import { ATTESTATIONS_SHA256_RE, parseSidecar } from './parse.ts';
@@ -27,6 +28,8 @@ export interface SidecarDeps {
   repodata: RepodataStore;
   /** Size cap for one sidecar (config `max_sidecar_bytes`). */
   maxBytes: number;
+  /** Content-addressed sidecar cache (CEP 50 sidecars are immutable per hash); re-hashed on read. */
+  sidecarCache?: SidecarCache;
 }
 
 /** `<channel>/<subdir>/<file>` as fetched, with the filename encoded as one path segment. */
@@ -100,8 +103,10 @@ export async function fetchSidecar(record: PackageRecord, methods: DiscoveryMeth
       }
       const url = sidecarUrl(record, 'repodata', advertised);
       try {
-        const res = await deps.http.get(url, { maxBytes: deps.maxBytes });
-        const parsed = parseSidecar(res.body, url, { expectedSha256: advertised });
+        const cached = deps.sidecarCache?.get(advertised);
+        const body = cached ?? (await deps.http.get(url, { maxBytes: deps.maxBytes })).body;
+        const parsed = parseSidecar(body, url, { expectedSha256: advertised });
+        if (!cached) deps.sidecarCache?.put(advertised, body);
         return { state: 'found', url, method, sha256: parsed.sha256, bundles: parsed.bundles };
       } catch (e) {
         // Advertised: every failure is a retrieval failure and discovery stops here.

@@ -7,7 +7,6 @@ import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'no
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { X509Certificate } from '@sigstore/core';
-import { initTUF } from '@sigstore/tuf';
 import { TrustRootError, describeError } from '../errors.ts';
 
 export interface LoadedTrustRoot {
@@ -302,6 +301,8 @@ async function refreshViaTuf(opts: LoadTrustRootOptions, now: Date): Promise<Loa
   try {
     const text = await Promise.race([
       (async () => {
+        // Loaded only when refreshing: @sigstore/tuf and its HTTP stack cost start-up time.
+        const { initTUF } = await import('@sigstore/tuf');
         const client = await initTUF({ cachePath: tufDir, mirrorURL: mirror, rootPath, timeout: timeoutMs, retry: 0 });
         return client.getTarget(TRUSTED_ROOT_TARGET);
       })(),
