@@ -7,8 +7,8 @@ import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import Ajv2020 from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
+import validateConfigSchema from '../generated/config-validator.ts';
 import schema from '../../schema/config.schema.json' with { type: 'json' };
 import { ConfigError } from '../errors.ts';
 import { canonicalChannelUrl } from '../policy/channel.ts';
@@ -54,18 +54,10 @@ interface RawConfig {
 
 // ---- schema validation -----------------------------------------------------------------
 
-// Compiled once, lazily (compiling costs milliseconds; most runs validate one file).
-let validator: ValidateFunction | undefined;
+// Generated ahead of time from schema/config.schema.json (scripts/generate-validators.ts,
+// allErrors + useDefaults + verbose): no schema compilation at start-up.
 function getValidator(): ValidateFunction {
-  if (!validator) {
-    // Ajv's CJS default export is the class itself at runtime under Node's ESM loader.
-    const Ajv = Ajv2020 as unknown as typeof Ajv2020.default;
-    // verbose: errors carry their (parent) schema, which names the known keys and
-    // defaults used in the one-line fixes.
-    const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true });
-    validator = ajv.compile(schema);
-  }
-  return validator;
+  return validateConfigSchema as unknown as ValidateFunction;
 }
 
 /** Copy plain objects and arrays (ajv's useDefaults writes into the data); keep other values as they are so the schema can reject them. */

@@ -15,7 +15,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { chmod, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
-import { Ajv2020 } from 'ajv/dist/2020.js';
+import validateLockSchema from '../generated/lockfile-validator.ts';
 import type { ValidateFunction } from 'ajv';
 import { LockError, describeError } from '../errors.ts';
 import { compareStrings, normalizeIdentities } from './identity.ts';
@@ -23,28 +23,9 @@ import { LOCK_VERSION, type Lock, type LockEntry, emptyLock, putOwn } from './ty
 
 // --- schema (compiled once per process) ----------------------------------------------
 
-let validator: ValidateFunction | undefined;
-
-/** The schema ships at <package>/schema/; this module runs from src/lock/ or dist/src/lock/. */
-function loadSchema(): object {
-  const candidates = ['../../schema/lockfile.schema.json', '../../../schema/lockfile.schema.json'];
-  for (const rel of candidates) {
-    const url = new URL(rel, import.meta.url);
-    try {
-      return JSON.parse(readFileSync(url, 'utf8')) as object;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    }
-  }
-  throw new Error('schema/lockfile.schema.json is missing from the conda-attest installation');
-}
-
+// Generated ahead of time from schema/lockfile.schema.json (scripts/generate-validators.ts).
 function validate(): ValidateFunction {
-  if (!validator) {
-    const ajv = new Ajv2020({ allErrors: true, strict: true });
-    validator = ajv.compile(loadSchema());
-  }
-  return validator;
+  return validateLockSchema as unknown as ValidateFunction;
 }
 
 // --- parse / serialise (pure) -------------------------------------------------------------

@@ -1,0 +1,15 @@
+// The validators in src/generated/ are generated from schema/*.json; the schemas are the
+// single source of truth, so a schema edit without `npm run generate` must fail here.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { VALIDATORS, generate } from '../scripts/generate-validators.ts';
+
+const root = new URL('../', import.meta.url);
+
+for (const spec of VALIDATORS) {
+  test(`${spec.out} is up to date with ${spec.schema}`, () => {
+    const onDisk = readFileSync(new URL(spec.out, root), 'utf8');
+    assert.equal(onDisk, generate(spec, root), `run \`npm run generate\` after editing ${spec.schema}`);
+  });
+}
