@@ -28,7 +28,8 @@ import { publishStatement, startLocalSigstore } from '../test/helpers/sigstore.t
 import type { BundleJSON, LocalSigstore } from '../test/helpers/sigstore.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const CLI = join(ROOT, 'src', 'cli', 'run.ts');
+// The product as users run it: the published bin over dist/ (npm run bench builds it first).
+const CLI = join(ROOT, 'bin', 'conda-attest.js');
 const NODE = process.execPath;
 const N = positive(process.env.BENCH_N, 1000);
 const LARGE = process.env.BENCH_LARGE === '1';

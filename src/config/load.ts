@@ -5,7 +5,13 @@ import { stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cosmiconfig, type Loader } from 'cosmiconfig';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
+// The YAML parser is loaded on first use only (start-up time: JSON configs and explicit
+// files never need it).
+const requireLazy = createRequire(import.meta.url);
+let yamlModule: typeof import('yaml') | undefined;
+const yaml = (): typeof import('yaml') => (yamlModule ??= requireLazy('yaml') as typeof import('yaml'));
+const parseYaml = (src: string, options?: import('yaml').ParseOptions & import('yaml').DocumentOptions & import('yaml').SchemaOptions & import('yaml').ToJSOptions): unknown => yaml().parse(src, options);
 import { ConfigError, describeError } from '../errors.ts';
 import type { ResolvedConfig } from '../types.ts';
 import { resolveConfig } from './validate.ts';

@@ -9,7 +9,12 @@
 // probe 404 is "no sidecar", an advertised sidecar 404 is a retrieval failure). The one
 // exception is 304 in `getCached`, which is the cache hit it asked for.
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import https from 'node:https';
+import { createRequire } from 'node:module';
+// node:https (and with it TLS) is loaded on the first https request only: loopback and
+// plain-http channels, and every run answered from caches, do not pay for it at start-up.
+const requireBuiltin = createRequire(import.meta.url);
+let httpsModule: typeof import('node:https') | undefined;
+const https = (): typeof import('node:https') => (httpsModule ??= requireBuiltin('node:https') as typeof import('node:https'));
 import { createWriteStream } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
@@ -198,7 +203,9 @@ const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFO
 export function createHttpClient(opts: HttpClientOptions): HttpClient {
   const concurrency = Math.max(1, opts.maxConcurrency ?? 16);
   const agentOpts = { keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency };
-  const agents = { 'http:': new http.Agent(agentOpts), 'https:': new https.Agent(agentOpts) };
+  let httpsAgent: import('node:https').Agent | undefined;
+  const httpAgent = new http.Agent(agentOpts);
+  const agentFor = (protocol: string) => (protocol === 'https:' ? (httpsAgent ??= new (https().Agent)(agentOpts)) : httpAgent);
   const slots = semaphore(concurrency);
   const retryDelay = opts.retryDelayMs ?? 250;
   const maxRedirects = opts.maxRedirects ?? 5;
@@ -244,7 +251,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
   ): Promise<{ value: T } | { redirect: string; status: number }> {
     stats.requests++;
     return new Promise((resolve, reject) => {
-      const mod = u.protocol === 'https:' ? https : http;
+      const mod = u.protocol === 'https:' ? https() : http;
       let settled = false;
       let connectTimer: NodeJS.Timeout | undefined;
       const finish = (err: unknown, value?: { value: T } | { redirect: string; status: number }): void => {
@@ -259,7 +266,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       };
       const req = mod.request(u, {
         method: 'GET',
-        agent: agents[u.protocol as 'http:' | 'https:'],
+        agent: agentFor(u.protocol),
         headers: { 'user-agent': opts.userAgent ?? 'conda-attest', 'accept-encoding': 'gzip, br, zstd', ...headers },
       });
       const totalTimer = setTimeout(
@@ -406,8 +413,8 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     },
 
     close() {
-      agents['http:'].destroy();
-      agents['https:'].destroy();
+      httpAgent.destroy();
+      httpsAgent?.destroy();
     },
   };
   return client;

@@ -1,7 +1,13 @@
 // Pure parsers: lockfile / explicit-file text → PackageRecord[]. No I/O; `where` names the
 // file in error messages. Records are deduplicated by URL and sorted by URL so that the
 // same input always gives the same output order.
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { createRequire } from 'node:module';
+// The YAML parser is loaded on first use only (start-up time: JSON configs and explicit
+// files never need it).
+const requireLazy = createRequire(import.meta.url);
+let yamlModule: typeof import('yaml') | undefined;
+const yaml = (): typeof import('yaml') => (yamlModule ??= requireLazy('yaml') as typeof import('yaml'));
+const parseYaml = (src: string, options?: import('yaml').ParseOptions & import('yaml').DocumentOptions & import('yaml').SchemaOptions & import('yaml').ToJSOptions): unknown => yaml().parse(src, options);
 import { TargetError } from '../errors.ts';
 import type { PackageRecord } from '../types.ts';
 import { normalizeMd5, normalizeSha256, normalizeSize, recordFromUrl } from './package-url.ts';
@@ -54,7 +60,7 @@ export function parseYamlTarget(text: string, where: string): unknown {
   try {
     return parseYaml(text, { maxAliasCount: 1000 });
   } catch (e) {
-    const line = e instanceof YAMLParseError && e.linePos ? ` at line ${e.linePos[0].line}` : '';
+    const line = e instanceof yaml().YAMLParseError && e.linePos ? ` at line ${e.linePos[0].line}` : '';
     const first = (e instanceof Error ? e.message : String(e)).split('\n')[0];
     throw new TargetError('TARGET_PARSE_FAILED', `${where} is not valid YAML${line}: ${first}`, {
       hint: 'Check the file, or regenerate it with pixi / conda-lock.',
