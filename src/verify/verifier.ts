@@ -5,7 +5,7 @@
 // decodes the signer identity. Trust material is built once per verifier.
 import { type KeyObject, createHash, createPublicKey } from 'node:crypto';
 import { type Bundle, bundleFromJSON } from '@sigstore/bundle';
-import { X509Certificate } from '@sigstore/core';
+import { type RFC3161Timestamp, X509Certificate } from '@sigstore/core';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import {
   type SignedEntity,
@@ -231,6 +231,10 @@ function prepare(bundle: Bundle, artifact: ArtifactRef | null): { entity: Signed
   } catch (e) {
     return fail('BUNDLE_MALFORMED', `The bundle cannot be read: ${describeError(e)}.`, undefined, e);
   }
+  // RFC 3161 genTime read by us (see pinSigningTime): sigstore-js rejects valid DER times.
+  for (const t of entity.timestamps) {
+    if (t.$case === 'timestamp-authority') pinSigningTime(t.timestamp);
+  }
   // Rekor v2 entries carry no trusted time (rekor-v2 spec): times come only from TSAs.
   entity.timestamps = entity.timestamps.filter((t) => {
     if (t.$case !== 'transparency-log') return true;
@@ -254,6 +258,47 @@ function prepare(bundle: Bundle, artifact: ArtifactRef | null): { entity: Signed
     if (!('bytes' in artifact)) entity.signature = digestSignatureContent(entity, Buffer.from(want, 'hex'));
   }
   return { entity, mediaType };
+}
+
+/**
+ * RFC 3161 §2.4.2: genTime is a DER GeneralizedTime, `YYYYMMDDHHMMSS[.f*]Z`, and DER
+ * (X.690 §11.7) drops trailing zeros of the fraction, so `.5Z` is as valid as `.123Z`.
+ * @sigstore/core accepts exactly three fraction digits (and then ignores them), so a TSA
+ * that writes `.5Z` or `.05Z` made genuine timestamps fail with "invalid time". Pure:
+ * returns the instant (fraction kept to the millisecond, truncated beyond), or undefined
+ * for anything that is not a real calendar time.
+ */
+export function parseGeneralizedTime(s: string): Date | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d+))?Z$/.exec(s);
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, sec] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const ms = m[7] ? Number(m[7].padEnd(3, '0').slice(0, 3)) : 0;
+  const t = new Date(0);
+  t.setUTCFullYear(y, mo - 1, d);
+  t.setUTCHours(h, mi, sec, ms);
+  // Date rolls over out-of-range fields (month 13, 25:00): such a time is malformed.
+  if (t.getUTCFullYear() !== y || t.getUTCMonth() !== mo - 1 || t.getUTCDate() !== d || t.getUTCHours() !== h || t.getUTCMinutes() !== mi || t.getUTCSeconds() !== sec) return undefined;
+  return t;
+}
+
+const ASN1_GENERALIZED_TIME = 0x18;
+
+/**
+ * Gives the timestamp its signing time from our own genTime parse (TSTInfo field 5), so
+ * sigstore-js's checks (TSA validity window, certificate chain at that time) use it.
+ * The TSTInfo is signed, so this only reads authenticated bytes differently; a genTime
+ * that is not a valid GeneralizedTime fails closed.
+ */
+function pinSigningTime(ts: RFC3161Timestamp): void {
+  let time: Date | undefined;
+  try {
+    const genTime = ts.tstInfo.root.subs[4];
+    if (genTime && genTime.tag.number === ASN1_GENERALIZED_TIME && genTime.tag.class === 0) time = parseGeneralizedTime(genTime.value.toString('latin1'));
+  } catch {
+    time = undefined;
+  }
+  if (!time) fail('SIGSTORE_VERIFICATION_FAILED', 'The bundle holds an RFC 3161 timestamp whose genTime is not a valid GeneralizedTime.', 'The timestamp authority response is malformed; timestamp the signature again.');
+  Object.defineProperty(ts, 'signingTime', { value: time, configurable: true });
 }
 
 function safeVerify(c: X509Certificate): boolean {

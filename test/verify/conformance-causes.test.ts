@@ -5,7 +5,8 @@
 // say which public case exercises the same rule.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, generateKeyPairSync, sign as nodeSign, webcrypto } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign as nodeSign } from 'node:crypto';
+import type { webcrypto as NodeWebCrypto } from 'node:crypto';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { RFC3161Timestamp } from '@sigstore/core';
@@ -15,7 +16,7 @@ import type { Signer } from '@sigstore/sign';
 import { initializeTSA } from '@sigstore/mock/dist/timestamp/tsa.js';
 import { TrustRootError, VerifyError } from '../../src/errors.ts';
 import { parseTrustedRoot } from '../../src/verify/trust-root.ts';
-import { type ArtifactRef, createVerifier } from '../../src/verify/verifier.ts';
+import { type ArtifactRef, createVerifier, parseGeneralizedTime } from '../../src/verify/verifier.ts';
 import { type BundleJSON, type LocalSigstore, type TrustedRootJSON, DEFAULT_SAN, generateTestKey, startLocalSigstore } from '../helpers/sigstore.ts';
 
 const INTOTO = 'application/vnd.in-toto+json';
@@ -54,6 +55,14 @@ function pae(type: string, body: Buffer): Buffer {
 
 function statementFor(artifact: Buffer, extra: object = {}): object {
   return { _type: STATEMENT_V1, subject: [{ name: 'a.txt', digest: { sha256: sha256(artifact) } }], predicateType: 'https://example.com/test', predicate: {}, ...extra };
+}
+
+/** genTime of the bundle's first RFC 3161 timestamp, to the millisecond (TSTInfo field 5). */
+function genTimeOf(b: BundleJSON): Date {
+  const ts = RFC3161Timestamp.parse(Buffer.from(b.verificationMaterial.timestampVerificationData.rfc3161Timestamps[0].signedTimestamp, 'base64'));
+  const t = parseGeneralizedTime(ts.tstInfo.root.subs[4]!.value.toString('latin1'));
+  assert.ok(t);
+  return t;
 }
 
 /** An extra, separately keyed TSA whose clock can be set (the local one always says "now"). */
@@ -121,13 +130,13 @@ test('every RFC 3161 timestamp must fall inside the certificate validity, not ju
   assert.equal(verify(withStamp(await inside.stamp(signature)), { bytes: artifact }, root).tlog, true);
   // Attack: one valid in-range timestamp must not launder a second one from after expiry.
   const laundered = withStamp(await late.stamp(signature));
-  rejects(() => verify(laundered, { bytes: artifact }, root), 'SIGSTORE_VERIFICATION_FAILED');
+  rejects(() => verify(laundered, { bytes: artifact }, root), 'SIGSTORE_VERIFICATION_FAILED', /CERTIFICATE_ERROR/);
 });
 
 test('a TSA validity window is only lent by the TSA that signed the timestamp (rekor2-timestamp-wrong-tsa-validity-borrow)', async () => {
   const artifact = Buffer.from('borrowed validity\n');
   const b = await sig.signBlob(artifact, { tsa: true });
-  const genTime = RFC3161Timestamp.parse(Buffer.from(b.verificationMaterial.timestampVerificationData.rfc3161Timestamps[0].signedTimestamp, 'base64')).signingTime;
+  const genTime = genTimeOf(b);
   assert.equal(verify(b, { bytes: artifact }).tlog, true);
 
   // The signing TSA's trusted window ends before the timestamp ...
@@ -148,14 +157,14 @@ test('a TSA validity window is only lent by the TSA that signed the timestamp (r
 test('TSA validity is a closed interval: a timestamp equal to validFor.end verifies, one after it does not (trust-root-tsa-validity-end-inclusive)', async () => {
   const artifact = Buffer.from('end inclusive\n');
   const b = await sig.signBlob(artifact, { tsa: true });
-  const genTime = RFC3161Timestamp.parse(Buffer.from(b.verificationMaterial.timestampVerificationData.rfc3161Timestamps[0].signedTimestamp, 'base64')).signingTime;
+  const genTime = genTimeOf(b);
   const withEnd = (end: Date) => {
     const r = clone(sig.trustedRoot) as TrustedRootJSON & { timestampAuthorities: { validFor: { start: string; end?: string } }[] };
     r.timestampAuthorities[0]!.validFor.end = end.toISOString();
     return r;
   };
   assert.equal(verify(b, { bytes: artifact }, withEnd(genTime)).tlog, true);
-  rejects(() => verify(b, { bytes: artifact }, withEnd(new Date(genTime.getTime() - 1000))), 'SIGSTORE_VERIFICATION_FAILED');
+  rejects(() => verify(b, { bytes: artifact }, withEnd(new Date(genTime.getTime() - 1000))), 'SIGSTORE_VERIFICATION_FAILED', /TIMESTAMP/);
 });
 
 test('SCT issuer comes from the verified chain, not a Subject-name lookup: a same-named decoy CA does not break verification (sct-duplicate-intermediate-name)', async () => {
@@ -163,7 +172,7 @@ test('SCT issuer comes from the verified chain, not a Subject-name lookup: a sam
   const b = await sig.signBlob(artifact);
   const genuine = (sig.trustedRoot.certificateAuthorities[0] as { certChain: { certificates: { rawBytes: string }[] } }).certChain.certificates[0]!.rawBytes;
   const subject = new x509.X509Certificate(Buffer.from(genuine, 'base64')).subject;
-  const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const keys = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as NodeWebCrypto.CryptoKeyPair;
   const decoy = await x509.X509CertificateGenerator.createSelfSigned(
     {
       serialNumber: '7e',
@@ -174,7 +183,7 @@ test('SCT issuer comes from the verified chain, not a Subject-name lookup: a sam
       signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
       extensions: [new x509.BasicConstraintsExtension(true, 0, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true)],
     },
-    webcrypto as unknown as Crypto,
+    crypto,
   );
   assert.equal(decoy.subject, subject);
   const root = clone(sig.trustedRoot);
@@ -242,4 +251,53 @@ test('a tlog entry swapped in from another signing is rejected; legacy cosign bu
   // The pre-bundle cosign format (base64Signature / cert / rekorBundle) has no media type.
   const legacy = { base64Signature: one.messageSignature.signature, cert: 'x', rekorBundle: { SignedEntryTimestamp: 'x', Payload: {} } };
   rejects(() => verify(legacy as BundleJSON, { bytes: artifact }), 'BUNDLE_UNSUPPORTED_MEDIA_TYPE');
+});
+
+test('parseGeneralizedTime: DER GeneralizedTime with or without a fraction; impossible times are undefined', () => {
+  assert.equal(parseGeneralizedTime('20250612120220Z')?.toISOString(), '2025-06-12T12:02:20.000Z');
+  // DER drops trailing fraction zeros: all of these are valid genTime encodings.
+  assert.equal(parseGeneralizedTime('20250612120220.5Z')?.toISOString(), '2025-06-12T12:02:20.500Z');
+  assert.equal(parseGeneralizedTime('20250612120220.05Z')?.toISOString(), '2025-06-12T12:02:20.050Z');
+  assert.equal(parseGeneralizedTime('20250612120220.123Z')?.toISOString(), '2025-06-12T12:02:20.123Z');
+  assert.equal(parseGeneralizedTime('20250612120220.1239Z')?.toISOString(), '2025-06-12T12:02:20.123Z');
+  for (const bad of ['20251312120220Z', '20250230120220Z', '20250612250220Z', '20250612120260Z', '20250612120220', '20250612120220+0100', '250612120220Z', '20250612120220.Z', ' 20250612120220Z', '20250612120220Zx']) {
+    assert.equal(parseGeneralizedTime(bad), undefined, bad);
+  }
+});
+
+test('a TSA genTime with a short DER fraction (.5Z, .05Z) verifies, to the millisecond', async () => {
+  // @sigstore/core only parses exactly three fraction digits: such a genuine timestamp
+  // used to fail with "invalid time". The local TSA clock is set so the fraction is short.
+  const artifact = Buffer.from('short fraction\n');
+  const b = await sig.signBlob(artifact, { tsa: false, freshCertificate: true });
+  const signature = Buffer.from(b.messageSignature.signature, 'base64');
+  const second = Math.floor(Date.now() / 1000) * 1000 + 2000;
+  for (const ms of [500, 50]) {
+    const tsa = await extraTsa(new Date(second + ms));
+    const root = clone(sig.trustedRoot);
+    root.timestampAuthorities.push(tsa.entry);
+    const x = clone(b);
+    x.verificationMaterial.timestampVerificationData = { rfc3161Timestamps: [{ signedTimestamp: await tsa.stamp(signature) }] };
+    const genTime = genTimeOf(x);
+    assert.equal(genTime.getTime(), second + ms);
+    assert.equal(verify(x, { bytes: artifact }, root).tlog, true);
+    // Millisecond precision: a TSA window ending 1 ms before genTime does not cover it
+    // (truncating the fraction would have said it does).
+    const ended = clone(root) as TrustedRootJSON & { timestampAuthorities: { validFor: { start: string; end?: string } }[] };
+    ended.timestampAuthorities[1]!.validFor.end = new Date(second + ms - 1).toISOString();
+    rejects(() => verify(x, { bytes: artifact }, ended), 'SIGSTORE_VERIFICATION_FAILED', /TIMESTAMP/);
+  }
+});
+
+test('attacker: a timestamp whose genTime is not a real time fails closed', async () => {
+  const artifact = Buffer.from('bad genTime\n');
+  const b = await sig.signBlob(artifact, { tsa: true });
+  const der = Buffer.from(b.verificationMaterial.timestampVerificationData.rfc3161Timestamps[0].signedTimestamp, 'base64');
+  // The TSTInfo genTime: GeneralizedTime tag 0x18, then YYYYMMDD...; make the month 13.
+  const at = der.findIndex((x, i) => x === 0x18 && /^\d{14}/.test(der.subarray(i + 2, i + 16).toString('latin1')));
+  assert.ok(at > 0);
+  der.write('13', at + 2 + 4, 'latin1');
+  const x = clone(b);
+  x.verificationMaterial.timestampVerificationData.rfc3161Timestamps[0].signedTimestamp = der.toString('base64');
+  rejects(() => verify(x, { bytes: artifact }), 'SIGSTORE_VERIFICATION_FAILED', /genTime is not a valid GeneralizedTime/);
 });
