@@ -46,7 +46,11 @@ export type HttpErrorCode =
 export type RepodataErrorCode =
   | 'REPODATA_UNAVAILABLE'
   | 'REPODATA_MALFORMED'
-  | 'REPODATA_INVALID_ATTESTATIONS_SHA256';
+  | 'REPODATA_INVALID_ATTESTATIONS_SHA256'
+  /** A CEP 16 shard named by the shard index could not be fetched (404 included). */
+  | 'REPODATA_SHARD_UNAVAILABLE'
+  /** A CEP 16 shard's bytes do not hash to the SHA-256 the shard index names. */
+  | 'REPODATA_SHARD_MISMATCH';
 
 /** Sidecar retrieval errors (CEP 50): all map to status `retrieval-failed`. */
 export type SidecarErrorCode =

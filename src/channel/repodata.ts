@@ -1,20 +1,47 @@
-// Repodata store: fetches `<channel>/<subdir>/repodata.json` once per (channel, subdir) per
-// run — concurrent callers share one in-flight promise, and a failure is remembered for
-// the run too — and keeps only a compact index. On disk (cacheDir/repodata/) it stores that
-// index with the ETag / Last-Modified / max-age of the answer, so the next run sends a
-// conditional request and a 304 costs no parsing at all.
+// Repodata store: answers `lookup(channel, subdir, filename)` from the cheapest source the
+// channel publishes for that subdir, in this order of preference:
 //
-// Errors: 404 → REPODATA_UNAVAILABLE whose `cause` is the HTTP_NOT_FOUND HttpError
-// (`isRepodataMissing`): the channel publishes no repodata here, so nothing is advertised
-// through it and discovery goes on with the probe methods. Any other failure (5xx after
-// retries, timeout, oversized, malformed) is also REPODATA_UNAVAILABLE / REPODATA_MALFORMED
-// and is a retrieval failure: we cannot tell whether attestations are advertised.
+//   1. CEP 16 sharded repodata: `<subdir>/repodata_shards.msgpack.zst` (name → shard
+//      SHA-256), then only the shards of the package NAMES looked up,
+//      `<shards_base_url><sha256>.msgpack.zst`;
+//   2. `<subdir>/repodata.json.zst`;
+//   3. `<subdir>/repodata.json`.
+//
+// A source counts as "not published" only on 404 (or 403, which S3-style hosts send for
+// a missing key) for the two optional formats; every other failure is reported, because
+// then we cannot tell what is advertised (CEP 50: a retrieval failure, never "none").
+// The three sources are equally authoritative (same channel), so falling back is never a
+// downgrade an attacker could exploit.
+//
+// Once per run: each (channel, subdir) resolves its source once — concurrent callers
+// share one in-flight promise and a failure is remembered for the run — and each shard
+// is fetched once. Probing is per subdir (CEP 16 and `.zst` are published per subdir,
+// and a probe is one small request); which source answered is remembered on disk for
+// `probeTtlMs` (default 1 h), so a warm run goes straight to it instead of re-probing.
+//
+// On disk (cacheDir/repodata/):
+//   - `<key>.json`          compact index of a repodata.json(.zst) + ETag/Last-Modified;
+//   - `<key>.shards.json`   the shard index (compressed bytes) + ETag/Last-Modified;
+//   - `shards/<sha256>.msgpack.zst`  shards, content-addressed: reused without any
+//     request, and re-hashed on every read (a corrupt entry is ignored, never trusted);
+//   - `<key>.source.json`   which source answered last, and when.
+//
+// Errors: repodata.json 404 (after the optional formats were absent too) →
+// REPODATA_UNAVAILABLE whose `cause` is the HTTP_NOT_FOUND HttpError (`isRepodataMissing`):
+// the channel publishes no repodata here, so discovery goes on with the probe methods. A
+// shard named by the index that cannot be fetched (404 included) is
+// REPODATA_SHARD_UNAVAILABLE and one whose bytes do not hash to the index's SHA-256 is
+// REPODATA_SHARD_MISMATCH: the index says the package has a record, so both are retrieval
+// failures, never "missing".
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HttpError, isAttestError, RepodataError } from '../errors.ts';
 import type { CacheValidators, HttpClient } from '../http/client.ts';
+import { parsePackageFilename } from '../targets/package-url.ts';
 import { indexRepodata, type RawRepodataEntry, type RepodataIndex } from './repodata-index.ts';
+import type { ShardIndex } from './shards.ts';
+import { decompressZstd } from './zstd.ts';
 
 export interface RepodataEntry {
   /** CEP 50 `attestations_sha256`, validated: 64 lowercase hex. */
@@ -24,6 +51,21 @@ export interface RepodataEntry {
   md5?: string;
 }
 
+/** Where a subdir's records came from. */
+export type RepodataSource = 'shards' | 'zst' | 'json';
+
+export interface RepodataStats {
+  /** Repodata documents (shard index, repodata.json.zst, repodata.json) requested, 304s and 404 probes included. */
+  fetches: number;
+  notModified: number;
+  /** Shards downloaded. */
+  shardFetches: number;
+  /** Shards answered from the disk cache. */
+  shardCacheHits: number;
+  /** Body bytes received for repodata documents and shards (as transferred, before zstd). */
+  bytes: number;
+}
+
 export interface RepodataStore {
   /**
    * The package's record, or undefined when repodata has no such package. Throws
@@ -31,16 +73,27 @@ export interface RepodataStore {
    * for this package only.
    */
   lookup(channel: string, subdir: string, filename: string): Promise<RepodataEntry | undefined>;
-  /** Repodata documents requested from the network this run (304s included). */
-  readonly stats: { fetches: number; notModified: number };
+  /** The source that answered for (channel, subdir) this run, once it is known. */
+  sourceOf(channel: string, subdir: string): RepodataSource | undefined;
+  readonly stats: RepodataStats;
 }
 
 export interface RepodataStoreOptions {
   http: HttpClient;
   /** Directory for the on-disk cache; no disk cache when absent. */
   cacheDir?: string;
-  /** Cap on one repodata.json (decoded), default 1 GiB. */
+  /** Cap on one repodata.json (decoded; also the decompressed repodata.json.zst), default 1 GiB. */
   maxBytes?: number;
+  /** Cap on one shard index or shard, downloaded and decompressed, default 64 MiB. */
+  maxShardBytes?: number;
+  /** How long the source that answered is trusted to still be the best one, default 1 h. */
+  probeTtlMs?: number;
+  /** Use CEP 16 shards when published (default true). */
+  shards?: boolean;
+  /** Use repodata.json.zst when published (default true). */
+  zst?: boolean;
+  /** Clock, for tests. */
+  now?: () => number;
 }
 
 const ATTESTATIONS_SHA256_RE = /^[0-9a-f]{64}$/;
@@ -54,13 +107,64 @@ interface CacheFile {
   conda: Record<string, RawRepodataEntry>;
 }
 
+interface ShardIndexCacheFile {
+  format: number;
+  url: string;
+  validators: CacheValidators;
+  /** The index as downloaded (zstd), base64. */
+  body: string;
+}
+
+interface SourceMemo {
+  format: number;
+  key: string;
+  source: RepodataSource;
+  at: number;
+}
+
+type Source =
+  | { kind: 'full'; from: 'zst' | 'json'; url: string; index: RepodataIndex }
+  | { kind: 'sharded'; url: string; index: ShardIndex };
+
+/** A probe for an optional format found nothing: try the next source. */
+class Absent {
+  readonly error: unknown;
+  constructor(error: unknown) {
+    this.error = error;
+  }
+}
+
 export function repodataUrl(channel: string, subdir: string): string {
   return `${channel.replace(/\/+$/, '')}/${subdir}/repodata.json`;
 }
 
-/** True when the error says the channel has no repodata.json at all (HTTP 404). */
+export function repodataZstUrl(channel: string, subdir: string): string {
+  return `${repodataUrl(channel, subdir)}.zst`;
+}
+
+export function shardIndexUrl(channel: string, subdir: string): string {
+  return `${channel.replace(/\/+$/, '')}/${subdir}/repodata_shards.msgpack.zst`;
+}
+
+/** `<shards_base_url><sha256 hex>.msgpack.zst` (CEP 16). */
+export function shardUrl(index: ShardIndex, sha256Hex: string): string {
+  return `${index.shardsBaseUrl}${sha256Hex}.msgpack.zst`;
+}
+
+const sha256Hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+// The msgpack decoder is loaded only for channels that publish shards (start-up time).
+let shardsModule: Promise<typeof import('./shards.ts')> | undefined;
+const loadShardsModule = (): Promise<typeof import('./shards.ts')> => (shardsModule ??= import('./shards.ts'));
+
+/** True when the error says the channel has no repodata at all for the subdir (HTTP 404). */
 export function isRepodataMissing(e: unknown): boolean {
   return e instanceof RepodataError && e.code === 'REPODATA_UNAVAILABLE' && e.cause instanceof HttpError && e.cause.code === 'HTTP_NOT_FOUND';
+}
+
+function describe(v: unknown): string {
+  if (v instanceof Uint8Array) return `<${v.length} bytes>`;
+  return (JSON.stringify(v) ?? String(v)).slice(0, 100);
 }
 
 /** Pure: validate one raw entry into what callers may use. */
@@ -74,8 +178,8 @@ export function entryFromRaw(raw: RawRepodataEntry, filename: string, url: strin
     if (typeof raw.att !== 'string' || !ATTESTATIONS_SHA256_RE.test(raw.att)) {
       throw new RepodataError(
         'REPODATA_INVALID_ATTESTATIONS_SHA256',
-        `${url} gives ${filename} the invalid attestations_sha256 ${JSON.stringify(raw.att).slice(0, 100)}.`,
-        { hint: 'attestations_sha256 must be 64 lowercase hex characters; report this to the channel.' },
+        `${url} gives ${filename} the invalid attestations_sha256 ${describe(raw.att)}.`,
+        { hint: 'attestations_sha256 must be 64 lowercase hex characters (or 32 bytes in a CEP 16 shard); report this to the channel.' },
       );
     }
     e.attestationsSha256 = raw.att;
@@ -83,86 +187,263 @@ export function entryFromRaw(raw: RawRepodataEntry, filename: string, url: strin
   return e;
 }
 
+/** Pure: the package name a lookup needs to find its shard, or undefined for a name no repodata can hold. */
+export function packageNameOf(filename: string): string | undefined {
+  try {
+    return parsePackageFilename(filename).name;
+  } catch {
+    return undefined;
+  }
+}
+
+function unavailable(url: string, e: unknown): RepodataError {
+  if (e instanceof RepodataError) return e;
+  const status = e instanceof HttpError ? e.status : undefined;
+  return new RepodataError('REPODATA_UNAVAILABLE', `${url} could not be fetched: ${isAttestError(e) ? e.message : String(e)}`, {
+    hint: 'Check the channel URL and the network; without repodata the advertised attestations cannot be known.',
+    cause: e,
+    details: status === undefined ? undefined : { status },
+  });
+}
+
+/** 404, or 403 (S3 answers 403 for a key that does not exist when listing is not allowed). */
+function notPublished(e: unknown): boolean {
+  return e instanceof HttpError && (e.code === 'HTTP_NOT_FOUND' || e.status === 403);
+}
+
 export function createRepodataStore(opts: RepodataStoreOptions): RepodataStore {
   const maxBytes = opts.maxBytes ?? 1 << 30;
-  const inflight = new Map<string, Promise<RepodataIndex>>();
-  const stats = { fetches: 0, notModified: 0 };
+  const maxShardBytes = opts.maxShardBytes ?? 64 << 20;
+  const probeTtlMs = opts.probeTtlMs ?? 3_600_000;
+  const now = opts.now ?? Date.now;
+  const preference: RepodataSource[] = [...(opts.shards === false ? [] : ['shards' as const]), ...(opts.zst === false ? [] : ['zst' as const]), 'json'];
+  const sources = new Map<string, Promise<Source>>();
+  const resolved = new Map<string, RepodataSource>();
+  const shardLoads = new Map<string, Promise<RepodataIndex>>();
+  const stats: RepodataStats = { fetches: 0, notModified: 0, shardFetches: 0, shardCacheHits: 0, bytes: 0 };
 
-  function cachePath(url: string): string | undefined {
-    if (!opts.cacheDir) return undefined;
-    return join(opts.cacheDir, 'repodata', createHash('sha256').update(url).digest('hex').slice(0, 32) + '.json');
-  }
+  const cacheRoot = opts.cacheDir ? join(opts.cacheDir, 'repodata') : undefined;
+  const keyOf = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 32);
+  const cachePath = (url: string, suffix: string): string | undefined => (cacheRoot ? join(cacheRoot, keyOf(url) + suffix) : undefined);
 
-  async function readCache(path: string | undefined, url: string): Promise<CacheFile | undefined> {
+  async function readJson<T>(path: string | undefined, ok: (c: T) => boolean): Promise<T | undefined> {
     if (!path) return undefined;
     try {
-      const c = JSON.parse(await readFile(path, 'utf8')) as CacheFile;
-      // A cache from another format or for another URL (hash collision) is ignored, not trusted.
-      if (c.format !== CACHE_FORMAT || c.url !== url || typeof c.packages !== 'object' || typeof c.conda !== 'object') return undefined;
-      return c;
+      const c = JSON.parse(await readFile(path, 'utf8')) as T;
+      return ok(c) ? c : undefined;
     } catch {
       return undefined;
     }
   }
 
-  async function writeCache(path: string | undefined, c: CacheFile): Promise<void> {
+  async function writeAtomic(path: string | undefined, data: string | Uint8Array): Promise<void> {
     if (!path) return;
     // The cache is an optimisation: failing to write it must not fail verification.
     try {
       await mkdir(join(path, '..'), { recursive: true });
       const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-      await writeFile(tmp, JSON.stringify(c));
+      await writeFile(tmp, data);
       await rename(tmp, path);
     } catch {
       /* best effort */
     }
   }
 
-  async function load(channel: string, subdir: string): Promise<RepodataIndex> {
-    const url = repodataUrl(channel, subdir);
-    const path = cachePath(url);
-    const cached = await readCache(path, url);
+  /** repodata.json or repodata.json.zst → compact index (cached with validators). */
+  async function loadFull(channel: string, subdir: string, from: 'zst' | 'json'): Promise<Source | Absent> {
+    const url = from === 'zst' ? repodataZstUrl(channel, subdir) : repodataUrl(channel, subdir);
+    const path = cachePath(url, '.json');
+    // A cache from another format or for another URL (hash collision) is ignored, not trusted.
+    const cached = await readJson<CacheFile>(
+      path,
+      (c) => c.format === CACHE_FORMAT && c.url === url && typeof c.packages === 'object' && typeof c.conda === 'object',
+    );
     stats.fetches++;
     let res;
     try {
       res = await opts.http.getCached(url, cached?.validators, { maxBytes });
     } catch (e) {
+      if (from === 'zst' && notPublished(e)) return new Absent(e);
+      throw unavailable(url, e);
+    }
+    if (res.notModified && cached) {
+      stats.notModified++;
+      if (res.validators.expiresAt !== cached.validators.expiresAt) await writeAtomic(path, JSON.stringify({ ...cached, validators: res.validators }));
+      return { kind: 'full', from, url, index: { tarBz2: new Map(Object.entries(cached.packages)), conda: new Map(Object.entries(cached.conda)) } };
+    }
+    const body = res.body ?? Buffer.alloc(0);
+    stats.bytes += body.length;
+    const json = from === 'zst' ? await decompressZstd(body, maxBytes, url) : body;
+    const index = indexRepodata(json, url);
+    await writeAtomic(
+      path,
+      JSON.stringify({ format: CACHE_FORMAT, url, validators: res.validators, packages: Object.fromEntries(index.tarBz2), conda: Object.fromEntries(index.conda) } satisfies CacheFile),
+    );
+    return { kind: 'full', from, url, index };
+  }
+
+  /** The CEP 16 shard index (cached as downloaded, with validators). */
+  async function loadShardIndex(channel: string, subdir: string): Promise<Source | Absent> {
+    const url = shardIndexUrl(channel, subdir);
+    const path = cachePath(url, '.shards.json');
+    let cached = await readJson<ShardIndexCacheFile>(path, (c) => c.format === CACHE_FORMAT && c.url === url && typeof c.body === 'string');
+    for (;;) {
+      stats.fetches++;
+      let res;
+      try {
+        res = await opts.http.getCached(url, cached?.validators, { maxBytes: maxShardBytes });
+      } catch (e) {
+        if (notPublished(e)) return new Absent(e);
+        throw unavailable(url, e);
+      }
+      let body: Buffer;
+      if (res.notModified && cached) {
+        stats.notModified++;
+        body = Buffer.from(cached.body, 'base64');
+      } else {
+        body = res.body ?? Buffer.alloc(0);
+        stats.bytes += body.length;
+      }
+      let parsed;
+      try {
+        const { parseShardIndex } = await loadShardsModule();
+        parsed = parseShardIndex(await decompressZstd(body, maxShardBytes, url), url, subdir);
+      } catch (e) {
+        // Our own cached copy is unreadable: ignore it and fetch the index again, once.
+        if (res.notModified && cached) {
+          cached = undefined;
+          continue;
+        }
+        throw e;
+      }
+      if (!parsed.ok) return new Absent(new RepodataError('REPODATA_MALFORMED', `${url} has unsupported version ${describe(parsed.unsupportedVersion)}.`));
+      if (!res.notModified || res.validators.expiresAt !== cached?.validators.expiresAt) {
+        await writeAtomic(path, JSON.stringify({ format: CACHE_FORMAT, url, validators: res.validators, body: body.toString('base64') } satisfies ShardIndexCacheFile));
+      }
+      return { kind: 'sharded', url, index: parsed.index };
+    }
+  }
+
+  async function resolveSource(channel: string, subdir: string): Promise<Source> {
+    const key = `${channel.replace(/\/+$/, '')}/${subdir}`;
+    const memoPath = cachePath(key, '.source.json');
+    const memo = await readJson<SourceMemo>(memoPath, (m) => m.format === CACHE_FORMAT && m.key === key && preference.includes(m.source) && typeof m.at === 'number');
+    const age = memo ? now() - memo.at : -1;
+    const fresh = memo && age >= 0 && age < probeTtlMs ? memo : undefined;
+    // The source that answered last time first (when recent), then the rest in order of preference.
+    const order = fresh ? [fresh.source, ...preference.filter((s) => s !== fresh.source)] : preference;
+    let jsonError: unknown;
+    for (const s of order) {
+      let r: Source | Absent;
+      try {
+        r = s === 'shards' ? await loadShardIndex(channel, subdir) : await loadFull(channel, subdir, s);
+      } catch (e) {
+        // repodata.json itself is absent: keep going only if an optional format remains.
+        if (s === 'json' && isRepodataMissing(e)) {
+          jsonError = e;
+          continue;
+        }
+        throw e;
+      }
+      if (r instanceof Absent) continue;
+      const source: RepodataSource = r.kind === 'sharded' ? 'shards' : r.from;
+      resolved.set(key, source);
+      if (fresh?.source !== source) await writeAtomic(memoPath, JSON.stringify({ format: CACHE_FORMAT, key, source, at: now() } satisfies SourceMemo));
+      return r;
+    }
+    throw jsonError;
+  }
+
+  /** Verify (against the index's SHA-256), decompress and parse one shard's bytes. */
+  async function openShard(bytes: Uint8Array, expected: string, url: string): Promise<RepodataIndex> {
+    let msgpack: Buffer | undefined;
+    if (sha256Hex(bytes) !== expected) {
+      // CEP 16 names shards by "the hash of their content": current producers hash the
+      // compressed file, early conda-index the msgpack inside. Either binds the content
+      // (passing needs a SHA-256 preimage), so both are accepted — nothing is parsed
+      // before one of them matched.
+      try {
+        msgpack = await decompressZstd(bytes, maxShardBytes, url);
+      } catch {
+        msgpack = undefined;
+      }
+      if (!msgpack || sha256Hex(msgpack) !== expected) {
+        throw new RepodataError('REPODATA_SHARD_MISMATCH', `${url} does not have the SHA-256 ${expected} its shard index names.`, {
+          hint: 'The shard was altered or substituted (a mirror or proxy may be tampering); its records are not used.',
+        });
+      }
+    }
+    const { parseShard } = await loadShardsModule();
+    return parseShard(msgpack ?? (await decompressZstd(bytes, maxShardBytes, url)), url);
+  }
+
+  async function loadShard(index: ShardIndex, hex: string): Promise<RepodataIndex> {
+    const url = shardUrl(index, hex);
+    const path = cacheRoot ? join(cacheRoot, 'shards', `${hex}.msgpack.zst`) : undefined;
+    if (path) {
+      // Content-addressed: a cached shard needs no request, but is re-verified on every
+      // read — a corrupt or planted file is ignored and replaced, never trusted.
+      const bytes = await readFile(path).catch(() => undefined);
+      if (bytes && bytes.length <= maxShardBytes) {
+        const parsed = await openShard(bytes, hex, url).catch(() => undefined);
+        if (parsed) {
+          stats.shardCacheHits++;
+          return parsed;
+        }
+      }
+    }
+    stats.shardFetches++;
+    let bytes: Buffer;
+    try {
+      bytes = (await opts.http.get(url, { maxBytes: maxShardBytes })).body;
+    } catch (e) {
       const status = e instanceof HttpError ? e.status : undefined;
-      throw new RepodataError('REPODATA_UNAVAILABLE', `${url} could not be fetched: ${isAttestError(e) ? e.message : String(e)}`, {
-        hint: 'Check the channel URL and the network; without repodata the advertised attestations cannot be known.',
+      throw new RepodataError('REPODATA_SHARD_UNAVAILABLE', `${url} (a shard named by the shard index) could not be fetched: ${isAttestError(e) ? e.message : String(e)}`, {
+        hint: 'The shard index lists this package, so its record (and any advertised attestations) cannot be known without the shard; try again later or report it to the channel.',
         cause: e,
         details: status === undefined ? undefined : { status },
       });
     }
-    if (res.notModified && cached) {
-      stats.notModified++;
-      if (res.validators.expiresAt !== cached.validators.expiresAt) await writeCache(path, { ...cached, validators: res.validators });
-      return { tarBz2: new Map(Object.entries(cached.packages)), conda: new Map(Object.entries(cached.conda)) };
-    }
-    const index = indexRepodata(res.body ?? Buffer.alloc(0), url);
-    await writeCache(path, {
-      format: CACHE_FORMAT,
-      url,
-      validators: res.validators,
-      packages: Object.fromEntries(index.tarBz2),
-      conda: Object.fromEntries(index.conda),
-    });
-    return index;
+    stats.bytes += bytes.length;
+    const parsed = await openShard(bytes, hex, url);
+    await writeAtomic(path, bytes);
+    return parsed;
   }
 
   return {
     stats,
+    sourceOf(channel, subdir) {
+      return resolved.get(`${channel.replace(/\/+$/, '')}/${subdir}`);
+    },
     async lookup(channel, subdir, filename) {
-      const key = repodataUrl(channel, subdir);
-      let p = inflight.get(key);
+      const key = `${channel.replace(/\/+$/, '')}/${subdir}`;
+      let p = sources.get(key);
       if (!p) {
-        p = load(channel, subdir);
-        inflight.set(key, p);
+        p = resolveSource(channel, subdir);
+        sources.set(key, p);
       }
-      const index = await p;
-      const map = filename.endsWith('.conda') ? index.conda : index.tarBz2;
-      const raw = map.get(filename);
-      return raw === undefined ? undefined : entryFromRaw(raw, filename, key);
+      const src = await p;
+      let index: RepodataIndex;
+      let where: string;
+      if (src.kind === 'full') {
+        index = src.index;
+        where = src.url;
+      } else {
+        const name = packageNameOf(filename);
+        if (name === undefined) return undefined;
+        // conda package names are lowercase; tolerate a filename that is not.
+        const hex = src.index.shards.get(name) ?? src.index.shards.get(name.toLowerCase());
+        if (hex === undefined) return undefined;
+        where = shardUrl(src.index, hex);
+        let s = shardLoads.get(where);
+        if (!s) {
+          s = loadShard(src.index, hex);
+          shardLoads.set(where, s);
+        }
+        index = await s;
+      }
+      const raw = (filename.endsWith('.conda') ? index.conda : index.tarBz2).get(filename);
+      return raw === undefined ? undefined : entryFromRaw(raw, filename, where);
     },
   };
 }

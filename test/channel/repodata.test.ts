@@ -69,7 +69,8 @@ test('one fetch for 50 concurrent lookups; invalid attestations_sha256 rejected 
   const store = createRepodataStore({ http });
   try {
     const all = await Promise.all(Array.from({ length: 50 }, () => store.lookup(`${lb.url}/cf`, 'linux-64', 'good-1.0-0.conda')));
-    assert.equal(lb.requests.length, 1);
+    // One probe each for the shard index and repodata.json.zst (both 404 here), one repodata.json.
+    assert.deepEqual(lb.requests.map((r) => r.path), ['/cf/linux-64/repodata_shards.msgpack.zst', '/cf/linux-64/repodata.json.zst', '/cf/linux-64/repodata.json']);
     assert.ok(all.every((e) => e?.attestationsSha256 === A && e.sha256 === S));
     assert.deepEqual(await store.lookup(`${lb.url}/cf`, 'linux-64', 'old-1.0-0.tar.bz2'), { sha256: S, md5: 'b'.repeat(32), size: 10, attestationsSha256: A });
     assert.deepEqual(await store.lookup(`${lb.url}/cf`, 'linux-64', 'plain-1.0-0.conda'), {});
@@ -77,8 +78,9 @@ test('one fetch for 50 concurrent lookups; invalid attestations_sha256 rejected 
     for (const f of ['upper', 'short', 'number', 'path', 'null']) {
       await assert.rejects(store.lookup(`${lb.url}/cf`, 'linux-64', `${f}-1.0-0.conda`), (e: unknown) => e instanceof RepodataError && e.code === 'REPODATA_INVALID_ATTESTATIONS_SHA256', f);
     }
-    assert.equal(lb.requests.length, 1);
-    assert.equal(store.stats.fetches, 1);
+    assert.equal(lb.requests.length, 3);
+    assert.equal(store.stats.fetches, 3);
+    assert.equal(store.sourceOf(`${lb.url}/cf`, 'linux-64'), 'json');
   } finally {
     http.close();
     await lb.close();
@@ -100,8 +102,11 @@ test('disk cache: the next run sends If-None-Match, gets 304 and answers from th
     assert.equal((await run2.lookup(`${lb.url}/cf`, 'linux-64', 'good-1.0-0.conda'))?.attestationsSha256, A);
     // A bad value stays bad when it comes from the cache.
     await assert.rejects(run2.lookup(`${lb.url}/cf`, 'linux-64', 'upper-1.0-0.conda'), (e: unknown) => e instanceof RepodataError && e.code === 'REPODATA_INVALID_ATTESTATIONS_SHA256');
-    assert.equal(lb.requests.length, 2);
-    assert.equal(lb.requests[1].headers['if-none-match'], '"r1"');
+    // Run 2 remembers that repodata.json answered (no re-probing) and revalidates it.
+    const json = lb.requests.filter((r) => r.path === '/cf/linux-64/repodata.json');
+    assert.equal(lb.requests.length, 4);
+    assert.equal(json.length, 2);
+    assert.equal(json[1].headers['if-none-match'], '"r1"');
     assert.equal(run2.stats.notModified, 1);
   } finally {
     http.close();
@@ -130,9 +135,12 @@ test('404 → REPODATA_UNAVAILABLE marked missing; 5xx → unavailable, not miss
       });
       await assert.rejects(store.lookup(`${lb.url}/bad`, 'linux-64', 'a-1-0.conda'), (e: unknown) => e instanceof RepodataError && e.code === 'REPODATA_MALFORMED');
     }
-    assert.equal(lb.requests.filter((r) => r.path.startsWith('/none')).length, 1);
-    assert.equal(lb.requests.filter((r) => r.path.startsWith('/down')).length, 2, 'one fetch with one retry');
-    assert.equal(lb.requests.filter((r) => r.path.startsWith('/bad')).length, 1);
+    const json = (p: string) => lb.requests.filter((r) => r.path === `/${p}/linux-64/repodata.json`).length;
+    assert.equal(json('none'), 1);
+    assert.equal(json('down'), 2, 'one fetch with one retry');
+    assert.equal(json('bad'), 1);
+    // Plus one probe each of the shard index and repodata.json.zst, never repeated.
+    for (const p of ['none', 'down', 'bad']) assert.equal(lb.requests.filter((r) => r.path.startsWith(`/${p}/`)).length, json(p) + 2, p);
   } finally {
     http.close();
     await lb.close();
