@@ -1,7 +1,13 @@
 #!/usr/bin/env node
 // Thin launcher: the compiled CLI lives in dist/ (built by `npm run build`, run on install by `prepare`).
-import { main } from '../dist/src/cli/main.js';
+import { setFlagsFromString } from 'node:v8';
 
+// A larger young generation: verifying an environment allocates many short-lived objects
+// (repodata, sidecars, cache and lockfile entries); with the default semi-space V8 spends
+// a third of a warm 1,000-package run in scavenges (measured: 0.33 s → 0.25 s).
+setFlagsFromString('--max-semi-space-size=32');
+
+const { main } = await import('../dist/src/cli/main.js');
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (err) => {

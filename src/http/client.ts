@@ -8,11 +8,14 @@
 // statuses → HTTP_STATUS — with `status` set; callers decide what a 404 means (CEP 50: a
 // probe 404 is "no sidecar", an advertised sidecar 404 is a retrieval failure). The one
 // exception is 304 in `getCached`, which is the cache hit it asked for.
-import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 // node:https (and with it TLS) is loaded on the first https request only: loopback and
 // plain-http channels, and every run answered from caches, do not pay for it at start-up.
 const requireBuiltin = createRequire(import.meta.url);
+// node:http through require, not an ESM import: importing it materialises every export,
+// including the lazy getters that load the bundled undici (~25 ms of start-up).
+const http = requireBuiltin('node:http') as typeof import('node:http');
 let httpsModule: typeof import('node:https') | undefined;
 const https = (): typeof import('node:https') => (httpsModule ??= requireBuiltin('node:https') as typeof import('node:https'));
 import { createWriteStream } from 'node:fs';
