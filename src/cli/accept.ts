@@ -123,7 +123,10 @@ export const acceptCommand: Command = async (argv: string[], io: CliIO): Promise
       `note: ${problems.length} package(s) did not verify and are not accepted (run \`conda-attest verify\` to see why).\n`,
     );
   }
-  if (planned.changes.length === 0) return 0;
+  // Only first/last-seen bookkeeping would change: there is nothing to review or accept
+  // (the output above says so, and --json says written: false); the next `verify` run
+  // moves last_seen itself.
+  if (changes.length === 0) return 0;
 
   if (!values.yes) {
     if (!io.stdin.isTTY || !io.stdout.isTTY) {

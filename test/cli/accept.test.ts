@@ -301,3 +301,16 @@ test('diff OLD NEW needs no config: a broken config does not stop it', async () 
   assert.equal(one.code, 2);
   assert.match(one.stderr, /CONFIG_PARSE_FAILED/);
 });
+
+test('accept with only first/last-seen bookkeeping to change: "nothing to accept", exit 0, no confirmation needed, nothing written', async () => {
+  const p = project();
+  const mtime = statSync(p.lockfile).mtimeMs;
+  // d 2.0: same identity (new ref), so only last_seen would move.
+  const r = await p.cli(['accept', 'd', '--target', 'v2.lock']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /Nothing to accept/);
+  const j = await p.cli(['accept', 'd', '--json', '--yes', '--target', 'v2.lock']);
+  assert.equal(j.code, 0, j.stderr);
+  assert.equal(JSON.parse(j.stdout).written, false);
+  assertUnchanged(p, mtime, 'bookkeeping only');
+});

@@ -8,8 +8,7 @@
 // (PINNED); each test copies that lockfile into its own project and verifies a 2.0.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { startLocalSigstore, publishStatement, GITHUB_ISSUER } from '../helpers/sigstore.ts';
 import type { LocalSigstore } from '../helpers/sigstore.ts';
 import { startFixtureChannel } from '../helpers/channel.ts';
@@ -48,6 +47,9 @@ const PACKAGES: FixturePackage[] = [
   { spec: { name: 'issuer', version: '2.0' }, signOptions: { san: san('issuer-feedstock'), issuer: OTHER_ISSUER } },
   // The next release arrives without attestations.
   { spec: { name: 'downgrade', version: '2.0' }, attest: false },
+  // A package name that is a JavaScript prototype key (valid for conda and the lockfile schema).
+  { spec: { name: '__proto__', version: '1.0' }, signOptions: good('proto') },
+  { spec: { name: '__proto__', version: '2.0' }, signOptions: { san: san('proto-feedstock', { owner: 'evil' }) } },
   // Never pinned (for --frozen).
   { spec: { name: 'fresh', version: '1.0' }, signOptions: good('fresh') },
   { spec: { name: 'fresh2', version: '1.0' }, signOptions: good('fresh2') },
@@ -371,4 +373,26 @@ test('concurrent verify runs in separate processes on different environments sha
   assert.deepEqual(Object.keys(lock.channels[ch.url]), groups.flat().sort(), 'no run lost another run\'s entries');
   assert.equal(p.readLock(), serializeLock(parseLock(p.readLock(), 'x')));
   assert.deepEqual(readdirSync(p.dir).filter((x) => x.includes('conda-attest.lock')), ['conda-attest.lock'], 'lock released');
+});
+
+test('adversarial: a package named __proto__ is pinned as an ordinary entry and its identity change is caught', async () => {
+  const p = project('error', false);
+  p.envFile('v1.lock', ['__proto__-1.0-h0_0.conda', 'ref-1.0-h0_0.conda']);
+  const first = await p.cli(['verify', '--json', 'v1.lock']);
+  assert.equal(first.code, 0, first.stderr + first.stdout);
+  assert.deepEqual(reportOf(first).rows.get('__proto__-1.0').notes, ['recorded']);
+  const text = p.readLock();
+  assert.deepEqual(validateLockSchema(JSON.parse(text)).ok, true);
+  assert.deepEqual(Object.keys(JSON.parse(text).channels[ch.url]), ['__proto__', 'ref']);
+  assert.match(text, /\n {6}"__proto__": \{\n {8}"identities"/);
+  const mtime = statSync(p.lockfile).mtimeMs;
+  const again = await p.cli(['verify', '--json', 'v1.lock']);
+  assert.deepEqual(reportOf(again).rows.get('__proto__-1.0').notes, [], 'read back as pinned');
+  p.envFile('v2.lock', ['__proto__-2.0-h0_0.conda']);
+  const changed = await p.cli(['verify', '--json', 'v2.lock']);
+  assert.equal(changed.code, 1);
+  const row = reportOf(changed).rows.get('__proto__-2.0');
+  assert.equal(row.status, 'identity-changed');
+  assert.deepEqual(row.identity_diff.changes[0].fields.map((x: { field: string }) => x.field), ['repository', 'workflow']);
+  assertUnchanged(p, text, mtime, '__proto__');
 });
