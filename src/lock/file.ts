@@ -14,7 +14,7 @@ import { closeSync, fsyncSync, openSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { chmod, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
 import validateLockSchema from '../generated/lockfile-validator.ts';
 import type { ValidateFunction } from 'ajv';
 import { LockError, describeError } from '../errors.ts';
@@ -321,6 +321,9 @@ export async function updateLock(
   mutate: (current: Lock) => Lock | null,
   options: UpdateLockOptions = {},
 ): Promise<UpdateResult> {
+  // A configured lockfile in a directory that does not exist yet (e.g. `locks/…`) is
+  // created there, as a user would expect; nothing existing is touched.
+  await mkdir(dirname(path), { recursive: true }).catch(() => undefined);
   const release = await acquire(path, options.waitMs ?? 15_000, options.staleMs ?? 60_000);
   try {
     const text = await readText(path);
