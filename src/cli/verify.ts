@@ -32,6 +32,7 @@ Options:
   --concurrency N       packages verified at once (default: config concurrency)
   --json                print the report as JSON (schema/report.schema.json) on stdout
   --verbose             list every package, not only problems
+  --no-cache            neither read nor write the verdict and sidecar caches
   -h, --help            this help
 
 Exit codes: 0 every package passed (warnings allowed), 1 a package was blocked,
@@ -54,6 +55,7 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
       concurrency: { type: 'string' },
       json: { type: 'boolean' },
       verbose: { type: 'boolean' },
+      'no-cache': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     'verify',
