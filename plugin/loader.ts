@@ -5,6 +5,7 @@
 // only ever sees frozen copies of package records. The single exception is
 // PackageBlockedError (and our own typed errors raised further down the chain): a refusal is
 // the intended outcome and must reach the host unchanged.
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
@@ -196,11 +197,14 @@ export function composePlugins(candidates: readonly unknown[]): LoadedPlugins {
       // Errors that came up from further down the chain (the host's download or an inner
       // plugin) must not be blamed on the plugin that merely propagated them.
       const downstream = new WeakSet<object>();
-      let chain = guardLayer(base, undefined, downstream);
+      // What each plugin's `next` resolved to, per (frozen) record: lets a layer that passes
+      // the bytes on unchanged skip the re-hash below.
+      const fromNext = new WeakMap<object, Downloaded>();
+      let chain = guardLayer(base, undefined, downstream, fromNext);
       for (let i = plugins.length - 1; i >= 0; i--) {
         const plugin = plugins[i];
         if (!plugin.wrapDownload) continue;
-        const next = nextFor(chain, `Plugin "${plugin.name}" hook wrapDownload`, downstream);
+        const next = nextFor(chain, `Plugin "${plugin.name}" hook wrapDownload`, downstream, fromNext);
         let wrapped: unknown;
         try {
           wrapped = plugin.wrapDownload(next);
@@ -214,7 +218,7 @@ export function composePlugins(candidates: readonly unknown[]): LoadedPlugins {
             { hint: 'wrapDownload(next) must return a function `(request) => Promise<{ bytes, sha256 }>`.' },
           );
         }
-        chain = guardLayer(wrapped as DownloadFn, plugin.name, downstream);
+        chain = guardLayer(wrapped as DownloadFn, plugin.name, downstream, fromNext);
       }
       const outermost = chain;
       return (req) => outermost(takeRequest(req, 'The host'));
@@ -255,11 +259,13 @@ function looksLikeReport(value: unknown): boolean {
  * The `next` handed to a plugin: checks and freezes what the plugin passes down, and
  * remembers errors coming back up as "from downstream" before rethrowing them.
  */
-function nextFor(chain: DownloadFn, caller: string, downstream: WeakSet<object>): DownloadFn {
+function nextFor(chain: DownloadFn, caller: string, downstream: WeakSet<object>, fromNext: WeakMap<object, Downloaded>): DownloadFn {
   return async (req) => {
     const checked = takeRequest(req, caller);
     try {
-      return await chain(checked);
+      const out = await chain(checked);
+      fromNext.set(checked.record, out);
+      return out;
     } catch (e) {
       const err = e !== null && (typeof e === 'object' || typeof e === 'function') ? e : new Error(describeError(e));
       downstream.add(err as object);
@@ -272,9 +278,10 @@ function nextFor(chain: DownloadFn, caller: string, downstream: WeakSet<object>)
  * One guarded layer: failures are named after `owner` (a plugin name, or undefined for the
  * host's own download) and what it resolves to is checked against the contract.
  */
-function guardLayer(fn: DownloadFn, owner: string | undefined, downstream: WeakSet<object>): DownloadFn {
+function guardLayer(fn: DownloadFn, owner: string | undefined, downstream: WeakSet<object>, fromNext: WeakMap<object, Downloaded>): DownloadFn {
   const who = owner === undefined ? 'The host download function' : `Plugin "${owner}" hook wrapDownload`;
   return async (req: DownloadRequest): Promise<Downloaded> => {
+    if (owner !== undefined) fromNext.delete(req.record);
     let out: unknown;
     try {
       out = await fn(req);
@@ -284,7 +291,23 @@ function guardLayer(fn: DownloadFn, owner: string | undefined, downstream: WeakS
       if (e !== null && typeof e === 'object' && downstream.has(e)) throw e;
       throw hookFailed(owner, 'wrapDownload', e, isFrozenWrite(e) ? 'tried to modify the package record' : undefined);
     }
-    return checkDownloaded(out, who, req.record);
+    const checked = checkDownloaded(out, who, req.record);
+    // Issue 5: verification happens on the bytes the host extracts, through the digest each
+    // layer hands up. A plugin that returns other bytes (or a digest other than the one it
+    // was given) must return THEIR digest: otherwise an outer layer (conda-attest) would
+    // verify one package while the host extracts another. Bytes passed on unchanged with
+    // their digest are not hashed again (no second pass); anything else is checked.
+    if (owner !== undefined) {
+      const inner = fromNext.get(req.record);
+      if (!inner || inner.bytes !== checked.bytes || inner.sha256 !== checked.sha256) {
+        if (createHash('sha256').update(checked.bytes).digest('hex') !== checked.sha256) {
+          throw new PluginError('PLUGIN_BAD_RETURN', `${who} returned a sha256 for ${req.record.filename} that is not the SHA-256 of its bytes.`, {
+            hint: 'A plugin that returns other bytes than it was given must return their own SHA-256; report this to the plugin author.',
+          });
+        }
+      }
+    }
+    return checked;
   };
 }
 

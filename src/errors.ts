@@ -100,6 +100,8 @@ export type PolicyErrorCode =
   | 'IDENTITY_ADDED'
   | 'ATTESTATIONS_REMOVED'
   | 'IDENTITY_REMOVED'
+  /** Issue 4 within one run: observations of one unpinned package disagree on its signers. */
+  | 'IDENTITY_INCONSISTENT'
   | 'LOCK_ENTRY_MISSING'
   | 'PACKAGE_DIGEST_MISMATCH'
   | 'CHANNEL_DISABLED';

@@ -31,7 +31,7 @@ import { openSidecarCache } from './cache/sidecar-cache.ts';
 import { ATTESTATIONS_SHA256_RE } from './sidecar/parse.ts';
 import { sidecarUrl } from './sidecar/fetch.ts';
 import { packageVersion } from './version.ts';
-import { decide, applyDecisions, type LockDecision, type Lock } from './lock/decide.ts';
+import { decide, applyDecisions, inconsistentFirstUse, type LockDecision, type Lock } from './lock/decide.ts';
 import { readLock, updateLock } from './lock/file.ts';
 import { buildReport } from './report/build.ts';
 
@@ -281,8 +281,39 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
         if (lockOutcome.diff) row.identity_diff = lockOutcome.diff;
       }
     }
-    observations.push({ record, canonical, decision });
-    return finishRow(status, reasons);
+    const observation: Observation = { record, canonical, decision };
+    observations.push(observation);
+    const out = finishRow(status, reasons);
+    if (decision?.kind === 'new' && !options.frozen) noteFirstUse(observation, out, policy);
+    return out;
+  }
+
+  // Issue 4 within one run: the lockfile is read once, so two files of one unpinned
+  // package (two platforms, two versions) are each decided `new` on their own. When their
+  // signers disagree, every one of them is an identity change and nothing is pinned
+  // (inconsistentFirstUse); rows already returned are updated in place, so the report is
+  // the same whatever order the packages finished in, and the later file is refused at once
+  // (a plugin host stops before extracting it).
+  const firstUse = new Map<string, { observation: Observation; row: PackageReport; policy: ChannelPolicy; decision: LockDecision }[]>();
+  function noteFirstUse(observation: Observation, row: PackageReport, policy: ChannelPolicy): void {
+    const decision = observation.decision!;
+    const key = JSON.stringify([decision.channel, decision.name]);
+    let members = firstUse.get(key);
+    if (!members) firstUse.set(key, (members = []));
+    members.push({ observation, row, policy, decision });
+    const flagged = inconsistentFirstUse(members.map((m) => m.decision));
+    if (!flagged) return;
+    members.forEach((m, i) => {
+      const d = flagged[i]!;
+      m.observation.decision = d;
+      const r = m.row;
+      if (!('reason' in d)) return;
+      r.reasons = [...r.reasons.filter((x) => x.code !== 'IDENTITY_INCONSISTENT'), d.reason];
+      r.notes = r.notes.filter((n) => n !== 'recorded');
+      r.identity_diff = d.diff;
+      r.status = 'identity-changed';
+      r.action = actionFor('identity-changed', m.policy.require);
+    });
   }
 
   async function finish(): Promise<Report> {

@@ -166,6 +166,41 @@ export function decide(lock: Lock, pkg: PackageKey, observed: readonly SignerIde
   };
 }
 
+/**
+ * First use WITHIN one run (issue 4: "a new additional identity is a change too"). The
+ * lockfile is read once per run, so every observation of a package it does not pin yet
+ * is decided `new` on its own; if those observations disagree (e.g. the linux-64 build
+ * signed by one feedstock and the osx-64 build by another, or one platform arriving
+ * without attestations), recording their union would pin the odd signer without anyone
+ * having looked. Given every `new` decision of one (channel, name) seen so far in a run:
+ * null when they agree; otherwise each one turned into a change (IDENTITY_INCONSISTENT)
+ * that a normal run does not pin (`entry` null) and `accept` resolves (`proposed` kept),
+ * each with a diff against the identities the OTHER observations showed. Order-independent.
+ */
+export function inconsistentFirstUse(group: readonly LockDecision[]): LockDecision[] | null {
+  const news = group.filter((d) => d.pinned === null);
+  if (news.length < 2 || new Set(news.map((d) => setKey(d.identities))).size < 2) return null;
+  const label = (ids: readonly LockIdentity[]): string => (ids.length ? ids.map(identityLabel).join(' + ') : 'no attestations');
+  return news.map((d, i) => {
+    const others = normalizeIdentities(news.filter((_, j) => j !== i).flatMap((o) => o.identities));
+    const seen = [...new Set(news.filter((_, j) => j !== i).map((o) => `${safeText(o.version)}: ${safeText(label(o.identities))}`))].sort(compareStrings);
+    const changes = diffIdentitySets({ channel: d.channel, name: d.name }, others, d.identities);
+    return {
+      ...d,
+      kind: d.identities.length > 0 && others.every((o) => d.identities.some((x) => identityKey(x) === identityKey(o))) ? 'added' : 'changed',
+      downgrade: d.identities.length === 0,
+      entry: null,
+      touch: false,
+      diff: { pinned: [], observed: d.identities, changes },
+      reason: {
+        code: 'IDENTITY_INCONSISTENT',
+        message: `${safeText(d.name)} ${safeText(d.version)} from ${safeText(d.channel)} (${safeText(label(d.identities))}) disagrees with other files of the same package in this run (${seen.join('; ')}); nothing is pinned for it.`,
+        hint: hintFor(d.name),
+      },
+    } satisfies LockDecision;
+  });
+}
+
 function cloneLock(lock: Lock): Lock {
   const channels: Lock['channels'] = {};
   for (const [ch, pkgs] of Object.entries(lock.channels)) putOwn(channels, ch, { ...pkgs });
