@@ -155,12 +155,14 @@ export async function measureMeans(input: MeansInput): Promise<string[]> {
       const cache = openSidecarCache(dir);
       const t0 = performance.now();
       for (const s of input.sidecars) cache.put(s.sha256, s.bytes);
+      await cache.flush();
       const putMs = performance.now() - t0;
       const t1 = performance.now();
       let hits = 0;
-      for (const s of input.sidecars) if (cache.get(s.sha256)) hits++;
+      const reopened = openSidecarCache(dir); // read back from disk, not from the write queue
+      for (const s of input.sidecars) if (reopened.get(s.sha256)) hits++;
       const getMs = performance.now() - t1;
-      out.push(`sidecar cache, ${n} sidecars: put ${fmt(putMs)}, get ${fmt(getMs)} (${hits}/${n} hits, re-hashed)`);
+      out.push(`sidecar cache, ${n} sidecars: put+flush ${fmt(putMs)}, get ${fmt(getMs)} (${hits}/${n} hits, re-hashed)`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

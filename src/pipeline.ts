@@ -324,7 +324,7 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
       await updateLock(lockPath, (current) => applyDecisions(current, decisions));
     }
     const root = trustRootPromise ? await trustRootPromise.catch(() => undefined) : undefined;
-    await verdicts?.flush();
+    await Promise.all([verdicts?.flush(), sidecars?.flush()]);
     if (poolPromise) await (await poolPromise.catch(() => undefined))?.close();
     http.close();
     const report = buildReport(rows, root);

@@ -11,7 +11,8 @@
 // The same threat model as the verdict cache: whoever can write to cache_dir is out of
 // scope, but the re-hash means even they can only make us re-fetch, never accept other bytes.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, openSync, closeSync, fstatSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { openSync, closeSync, fstatSync, readSync, rmSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const SUBDIR = 'sidecars-v1';
@@ -28,8 +29,17 @@ export interface SidecarCache {
    * swallowed into `warnings`: a cache that cannot be written only costs a re-fetch.
    */
   put(sha256: string, bytes: Buffer): void;
+  /**
+   * Wait for the writes `put` started. Writes run in the background (a few at a time) so
+   * that a cold run's file-system latency overlaps with its network and verification work
+   * instead of blocking the event loop. Never rejects.
+   */
+  flush(): Promise<void>;
   readonly warnings: string[];
 }
+
+/** Background writes in flight at once. */
+const WRITE_CONCURRENCY = 4;
 
 export interface SidecarCacheOptions {
   /** Files larger than this are not read (and are deleted). Default 10 MiB. */
@@ -45,6 +55,11 @@ export function openSidecarCache(cacheDir: string, opts: SidecarCacheOptions = {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   const warnings: string[] = [];
   const made = new Set<string>();
+  // Puts not yet on disk (served from memory meanwhile), the write queue and its waiters.
+  const pending = new Map<string, Buffer>();
+  const queue: string[] = [];
+  const idle: (() => void)[] = [];
+  let running = 0;
   const pathOf = (sha: string) => join(root, sha.slice(0, 2), sha);
 
   function drop(path: string, why: string): undefined {
@@ -57,10 +72,12 @@ export function openSidecarCache(cacheDir: string, opts: SidecarCacheOptions = {
     return undefined;
   }
 
-  return {
+  const cache: SidecarCache = {
     warnings,
     get(sha256) {
       if (!HEX64.test(sha256)) return undefined;
+      const unwritten = pending.get(sha256);
+      if (unwritten) return unwritten;
       const path = pathOf(sha256);
       let fd: number;
       try {
@@ -93,27 +110,46 @@ export function openSidecarCache(cacheDir: string, opts: SidecarCacheOptions = {
       if (!HEX64.test(sha256) || sha256Hex(bytes) !== sha256) {
         throw new TypeError('sidecar cache: the bytes do not have the given SHA-256');
       }
-      if (bytes.length > maxBytes) return;
-      const path = pathOf(sha256);
-      const dir = join(root, sha256.slice(0, 2));
-      const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-      try {
-        if (!made.has(dir)) {
-          mkdirSync(dir, { recursive: true });
-          made.add(dir);
-        }
-        writeFileSync(tmp, bytes);
-        renameSync(tmp, path);
-      } catch (e) {
-        warnings.push(`sidecar cache ${path} not written: ${(e as Error).message}`);
-        try {
-          rmSync(tmp, { force: true });
-        } catch {
-          /* nothing more to do */
-        }
-      }
+      if (bytes.length > maxBytes || pending.has(sha256)) return;
+      pending.set(sha256, bytes);
+      queue.push(sha256);
+      pump();
+    },
+    async flush() {
+      while (pending.size > 0 || running > 0) await new Promise<void>((resolve) => idle.push(resolve));
     },
   };
+  return cache;
+
+  function pump(): void {
+    while (running < WRITE_CONCURRENCY && queue.length > 0) {
+      const sha = queue.shift()!;
+      running++;
+      void write(sha, pending.get(sha)!).finally(() => {
+        pending.delete(sha);
+        running--;
+        pump();
+        if (running === 0 && queue.length === 0) for (const wake of idle.splice(0)) wake();
+      });
+    }
+  }
+
+  async function write(sha256: string, bytes: Buffer): Promise<void> {
+    const path = pathOf(sha256);
+    const dir = join(root, sha256.slice(0, 2));
+    const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      if (!made.has(dir)) {
+        await mkdir(dir, { recursive: true });
+        made.add(dir);
+      }
+      await writeFile(tmp, bytes);
+      await rename(tmp, path);
+    } catch (e) {
+      warnings.push(`sidecar cache ${path} not written: ${(e as Error).message}`);
+      await rm(tmp, { force: true }).catch(() => undefined);
+    }
+  }
 }
 
 /** The directory the sidecar cache of `cacheDir` lives in (tests and tools). */

@@ -91,6 +91,7 @@ export const acceptCommand: Command = async (argv: string[], io: CliIO): Promise
     offline: Boolean(values.offline),
     lockfile: values.lockfile ? resolve(io.cwd, values.lockfile) : undefined,
     frozen: true,
+    expectedPackages: records.length,
   });
   await mapLimit(records, concurrency ?? config.concurrency, async (record) => {
     const digest = record.sha256 && !record.localPath ? { sha256: record.sha256, source: 'lockfile' as const } : null;

@@ -92,6 +92,8 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
     frozen: Boolean(values.frozen),
     // A --sigs path is relative to the command's working directory (io.cwd), like targets.
     sigs: values.sigs && !/^https?:\/\//i.test(values.sigs) ? resolve(io.cwd, values.sigs) : values.sigs,
+    expectedPackages: records.length,
+    noCache: Boolean(values['no-cache']),
   });
 
   const interactive = !values.json && wantsColor(io, 'stderr');

@@ -1,0 +1,74 @@
+// The verdict and sidecar caches seen from the CLI (issue 6): a warm run answers from the
+// caches without fetching sidecars, gives the same report, and re-judges under a changed
+// policy; --no-cache neither reads nor writes them.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { startLocalSigstore, type LocalSigstore } from '../helpers/sigstore.ts';
+import { startFixtureChannel, type FixtureChannel } from '../helpers/channel.ts';
+import { makeWorkspace, verifyJson, type Workspace } from '../helpers/e2e.ts';
+
+let sigstore: LocalSigstore;
+let channel: FixtureChannel;
+
+before(async () => {
+  sigstore = await startLocalSigstore();
+  channel = await startFixtureChannel({
+    sigstore,
+    packages: [
+      { spec: { name: 'alpha', version: '1.0', subdir: 'noarch' } },
+      { spec: { name: 'beta', version: '2.0', subdir: 'noarch' } },
+    ],
+  });
+});
+after(async () => {
+  await channel?.close();
+  await sigstore?.close();
+});
+
+function setup(extra: Record<string, unknown> = {}): Workspace {
+  const ws = makeWorkspace();
+  ws.write('env.txt', channel.explicitFile());
+  ws.writeConfig({ trust_root: sigstore.trustedRootPath, cache_dir: ws.path('cache'), channels: { [channel.url]: { require: 'error', ...extra } } });
+  return ws;
+}
+
+const sidecarFetches = () => channel.requests.filter((r) => /\.sigs/.test(r.path)).length;
+
+test('a warm run fetches no sidecar and reports the same verdicts', async (t) => {
+  const ws = setup();
+  t.after(() => ws.cleanup());
+  const cold = await verifyJson(ws, ['env.txt']);
+  assert.equal(cold.report.summary.verified, 2);
+  assert.ok(readdirSync(ws.path('cache')).length > 0, 'the cold run filled the cache');
+  const before = sidecarFetches();
+  const warm = await verifyJson(ws, ['env.txt']);
+  assert.equal(sidecarFetches(), before, 'no sidecar requests on a warm run');
+  const strip = (r: typeof cold.report) => r.packages.map((p) => ({ ...p, notes: [] }));
+  assert.deepEqual(strip(warm.report), strip(cold.report));
+});
+
+test('attack: a cached "verified" verdict does not survive a narrowed trusted_identities', async (t) => {
+  const ws = setup();
+  t.after(() => ws.cleanup());
+  assert.equal((await verifyJson(ws, ['env.txt'])).report.summary.verified, 2);
+  ws.writeConfig({
+    trust_root: sigstore.trustedRootPath,
+    cache_dir: ws.path('cache'),
+    channels: { [channel.url]: { require: 'error', trusted_identities: ['https://github.com/somebody-else/*/.github/workflows/*.yml@*'] } },
+  });
+  const r = await verifyJson(ws, ['env.txt']);
+  assert.equal(r.code, 1);
+  assert.equal(r.report.summary.untrusted, 2);
+});
+
+test('--no-cache neither reads nor writes the caches', async (t) => {
+  const ws = setup();
+  t.after(() => ws.cleanup());
+  const before = sidecarFetches();
+  await verifyJson(ws, ['env.txt', '--no-cache']);
+  await verifyJson(ws, ['env.txt', '--no-cache']);
+  assert.equal(sidecarFetches() - before, 4, 'both runs fetched both sidecars');
+  const left = existsSync(ws.path('cache')) ? readdirSync(ws.path('cache')).filter((d) => /verdict|sidecar/.test(d)) : [];
+  assert.deepEqual(left, [], 'no verdict or sidecar cache written');
+});
