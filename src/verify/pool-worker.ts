@@ -9,6 +9,7 @@ import type { BundleOutcome, TrustedKey } from '../types.ts';
 import { verifyAttestations } from './attestations.ts';
 import type { PublishExpectation } from './cep27.ts';
 import { installFastDer, trustRootCertificates } from './fast-der.ts';
+import { installChainMemo } from './chain-memo.ts';
 import type { LoadedTrustRoot } from './trust-root.ts';
 import { createVerifier, type BundleVerifier } from './verifier.ts';
 
@@ -34,13 +35,16 @@ export interface WorkerInit {
 
 /** Request handler (pure over its inputs apart from the verifier memo). */
 export function createRequestHandler(init: WorkerInit): (req: VerifyRequest) => VerifyResponse {
-  if (init.fastDer) installFastDer(trustRootCertificates(init.trustRoot.json));
+  if (init.fastDer) {
+    installFastDer(trustRootCertificates(init.trustRoot.json));
+    installChainMemo();
+  }
   const verifiers = new Map<string, BundleVerifier>();
   return (req) => {
     try {
       let v = verifiers.get(req.policyKey);
       if (!v) {
-        v = createVerifier({ trustRoot: init.trustRoot, trustedKeys: req.trustedKeys, requireTlog: req.requireTlog });
+        v = createVerifier({ trustRoot: init.trustRoot, trustedKeys: req.trustedKeys, requireTlog: req.requireTlog, accelerate: init.fastDer ?? false });
         verifiers.set(req.policyKey, v);
       }
       return { id: req.id, ok: true, outcomes: verifyAttestations(req.bundles, req.pkg, v) };

@@ -3,6 +3,8 @@
 // checks other conformant clients make that sigstore-js does not, selects self-managed
 // keys by hint (issue 7), verifies from a digest when only `sha256:<hex>` is known, and
 // decodes the signer identity. Trust material is built once per verifier.
+import { installFastDer, trustRootCertificates } from './fast-der.ts';
+import { installChainMemo } from './chain-memo.ts';
 import { type KeyObject, createHash, createPublicKey } from 'node:crypto';
 import { type Bundle, bundleFromJSON } from '@sigstore/bundle';
 import { type RFC3161Timestamp, X509Certificate } from '@sigstore/core';
@@ -39,6 +41,11 @@ export interface BundleVerifier {
 }
 
 export interface CreateVerifierOptions {
+  /**
+   * Install the equivalent fast paths (fast DER encoder, CA-chain memo) before verifying.
+   * Default true; false only for tests and benchmarks that compare against stock sigstore-js.
+   */
+  accelerate?: boolean;
   trustRoot: LoadedTrustRoot;
   trustedKeys?: TrustedKey[];
   /** Key-signed bundles need a verified tlog entry (issue 7 `require_tlog`, default true). */
@@ -78,6 +85,14 @@ const UINT = /^\d+$/;
 
 export function createVerifier(opts: CreateVerifierOptions): BundleVerifier {
   const requireTlog = opts.requireTlog ?? true;
+  // Every verification path (verify, verify-bundle, the pool's workers) runs on the same
+  // engine: @sigstore/verify with the byte-identical DER encoder (installed only if its
+  // self-test on this root's certificates agrees with the stock one) and the CA-chain
+  // memo. Both are provably equivalent; the conformance suite runs through them.
+  if (opts.accelerate !== false) {
+    installFastDer(trustRootCertificates(opts.trustRoot.json));
+    installChainMemo();
+  }
   let root: TrustedRoot;
   let base: TrustMaterial;
   try {

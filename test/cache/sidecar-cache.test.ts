@@ -1,32 +1,40 @@
+// The content-addressed sidecar cache (issue 6): what it returns is always re-hashed,
+// what it stores survives a new process, and damage only costs a re-fetch.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSidecarCache, sidecarCacheDir } from '../../src/cache/sidecar-cache.ts';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const BODY = Buffer.from(JSON.stringify([{ mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json' }]));
+const bucketFile = (dir: string, h: string) => join(sidecarCacheDir(dir), `${h[0]}.json`);
 
 function tmp(t: { after: (fn: () => void) => void }): string {
   const d = mkdtempSync(join(tmpdir(), 'conda-attest-sidecars-'));
   t.after(() => rmSync(d, { recursive: true, force: true }));
   return d;
 }
-const fileOf = (dir: string, h: string) => join(sidecarCacheDir(dir), h.slice(0, 2), h);
 
-test('put then get returns the same bytes, also from a new cache object', async (t) => {
+async function stored(dir: string, ...bodies: Buffer[]): Promise<void> {
+  const c = openSidecarCache(dir);
+  for (const b of bodies) c.put(sha(b), b);
+  await c.flush();
+}
+
+test('put then get returns the same bytes, also from a new cache object after flush', async (t) => {
   const dir = tmp(t);
   const h = sha(BODY);
   const c = openSidecarCache(dir);
   assert.equal(c.get(h), undefined);
   c.put(h, BODY);
-  assert.ok(BODY.equals(c.get(h)!), 'served from memory before the background write lands');
+  assert.ok(BODY.equals(c.get(h)!), 'served from memory before the flush');
+  assert.equal(openSidecarCache(dir).get(h), undefined, 'nothing on disk before the flush');
   await c.flush();
   assert.ok(BODY.equals(openSidecarCache(dir).get(h)!));
-  assert.ok(existsSync(fileOf(dir, h)));
-  assert.deepEqual(readdirSync(join(sidecarCacheDir(dir), h.slice(0, 2))), [h], 'no temp files left');
+  assert.deepEqual(readdirSync(sidecarCacheDir(dir)), [`${h[0]}.json`], 'one bucket file, no temp files left');
 });
 
 test('put refuses bytes under a name that is not their SHA-256', (t) => {
@@ -35,35 +43,70 @@ test('put refuses bytes under a name that is not their SHA-256', (t) => {
   assert.throws(() => c.put('../../escape', BODY), TypeError);
 });
 
-test('adversarial: bytes replaced on disk are never returned, and the file is removed', async (t) => {
+test('adversarial: bytes replaced on disk are never returned, and the entry is removed', async (t) => {
   const dir = tmp(t);
   const h = sha(BODY);
-  const first = openSidecarCache(dir);
-  first.put(h, BODY);
-  await first.flush();
+  await stored(dir, BODY);
   // Same length, one byte changed: only a re-hash can notice.
   const forged = Buffer.from(BODY);
   forged[forged.length - 2] ^= 1;
-  writeFileSync(fileOf(dir, h), forged);
+  writeFileSync(bucketFile(dir, h), JSON.stringify({ [h]: forged.toString('base64') }));
   const c = openSidecarCache(dir);
   assert.equal(c.get(h), undefined);
-  assert.equal(existsSync(fileOf(dir, h)), false);
   assert.equal(c.warnings.length, 1);
+  await c.flush();
+  assert.deepEqual(JSON.parse(readFileSync(bucketFile(dir, h), 'utf8')), {}, 'the forged entry is removed from disk');
   // Fetched again and stored: served normally.
-  c.put(h, BODY);
-  assert.ok(BODY.equals(c.get(h)!));
+  await stored(dir, BODY);
+  assert.ok(BODY.equals(openSidecarCache(dir).get(h)!));
 });
 
-test('adversarial: an oversized planted file is not read into memory', async (t) => {
+test('adversarial: an oversized planted entry is not decoded', async (t) => {
   const dir = tmp(t);
   const h = sha(BODY);
-  const first = openSidecarCache(dir);
-  first.put(h, BODY);
-  await first.flush();
-  writeFileSync(fileOf(dir, h), Buffer.alloc(4096, 0x20));
+  await stored(dir, BODY);
+  writeFileSync(bucketFile(dir, h), JSON.stringify({ [h]: Buffer.alloc(4096, 0x20).toString('base64') }));
   const c = openSidecarCache(dir, { maxBytes: 1024 });
   assert.equal(c.get(h), undefined);
   assert.match(c.warnings[0]!, /larger than 1024/);
+});
+
+test('a corrupt bucket file is ignored and rewritten', async (t) => {
+  const dir = tmp(t);
+  const h = sha(BODY);
+  await stored(dir, BODY);
+  writeFileSync(bucketFile(dir, h), '{"truncated": ');
+  const c = openSidecarCache(dir);
+  assert.equal(c.get(h), undefined);
+  assert.match(c.warnings[0]!, /unreadable/);
+  c.put(h, BODY);
+  await c.flush();
+  assert.ok(BODY.equals(openSidecarCache(dir).get(h)!));
+});
+
+test('flushes of two runs merge; the bucket keeps the newest entries up to its cap', async (t) => {
+  const dir = tmp(t);
+  // Bodies whose hashes share the first hex digit land in one bucket.
+  const bodies: Buffer[] = [];
+  for (let i = 0; bodies.length < 5; i++) {
+    const b = Buffer.from(`[{"n":${i}}]`);
+    if (sha(b)[0] === '7') bodies.push(b);
+  }
+  const a = openSidecarCache(dir, { maxEntriesPerBucket: 4 });
+  const b = openSidecarCache(dir, { maxEntriesPerBucket: 4 });
+  a.put(sha(bodies[0]!), bodies[0]!);
+  a.put(sha(bodies[1]!), bodies[1]!);
+  b.put(sha(bodies[2]!), bodies[2]!);
+  await a.flush();
+  await b.flush();
+  const c = openSidecarCache(dir, { maxEntriesPerBucket: 4 });
+  for (const body of bodies.slice(0, 3)) assert.ok(body.equals(c.get(sha(body))!), 'both runs kept');
+  c.put(sha(bodies[3]!), bodies[3]!);
+  c.put(sha(bodies[4]!), bodies[4]!);
+  await c.flush();
+  const d = openSidecarCache(dir);
+  assert.equal(d.get(sha(bodies[0]!)), undefined, 'the oldest entry was evicted');
+  for (const body of bodies.slice(1)) assert.ok(body.equals(d.get(sha(body))!));
 });
 
 test('get of a malformed name is a miss (no path traversal)', (t) => {
@@ -71,13 +114,13 @@ test('get of a malformed name is a miss (no path traversal)', (t) => {
   for (const name of ['../../../etc/passwd', 'A'.repeat(64), 'a'.repeat(63), '']) assert.equal(c.get(name), undefined);
 });
 
-test('put does not throw when the cache cannot be written', async (t) => {
+test('flush does not throw when the cache cannot be written', async (t) => {
   const dir = tmp(t);
   const blocked = join(dir, 'file');
   writeFileSync(blocked, 'x');
   const c = openSidecarCache(blocked);
   c.put(sha(BODY), BODY);
   await c.flush();
-  assert.equal(c.get(sha(BODY)), undefined);
   assert.equal(c.warnings.length, 1);
+  assert.equal(openSidecarCache(blocked).get(sha(BODY)), undefined);
 });

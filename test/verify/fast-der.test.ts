@@ -8,6 +8,7 @@ import { ASN1Obj } from '@sigstore/core';
 import { fastDER, installFastDer, isFastDerInstalled, originalToDER, trustRootCertificates, uninstallFastDer } from '../../src/verify/fast-der.ts';
 import { verifyAttestations } from '../../src/verify/attestations.ts';
 import { createVerifier } from '../../src/verify/verifier.ts';
+import { uninstallChainMemo } from '../../src/verify/chain-memo.ts';
 import { publishStatement, startLocalSigstore, tamperBundle } from '../helpers/sigstore.ts';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -132,7 +133,8 @@ test('installed: verification outcomes are unchanged for good and tampered bundl
     ];
     const pkg = { filename, sha256, acceptedChannels: [] };
     uninstallFastDer();
-    const stock = verifyAttestations(bundles, pkg, createVerifier({ trustRoot }));
+    uninstallChainMemo();
+    const stock = verifyAttestations(bundles, pkg, createVerifier({ trustRoot, accelerate: false }));
     assert.equal(installFastDer(trustRootCertificates(sigstore.trustedRoot)), true);
     assert.ok(isFastDerInstalled());
     const fast = verifyAttestations(bundles, pkg, createVerifier({ trustRoot }));
