@@ -58,6 +58,19 @@ export class HashingCounter extends Transform {
     this.md5 = opts.md5 ? createHash('md5') : undefined;
   }
 
+  /** Hash and count one chunk without passing it on (hash-only downloads); throws TooLargeSignal. */
+  add(chunk: Buffer): void {
+    this.size += chunk.length;
+    if (this.size > this.maxBytes) throw new TooLargeSignal(this.maxBytes);
+    this.sha.update(chunk);
+    this.md5?.update(chunk);
+    this.sinceCollect += chunk.length;
+    if (this.sinceCollect >= SCAVENGE_EVERY_BYTES) {
+      this.sinceCollect = 0;
+      collectYoungGeneration();
+    }
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.size += chunk.length;
     if (this.size > this.maxBytes) return cb(new TooLargeSignal(this.maxBytes));
