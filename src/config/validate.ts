@@ -31,7 +31,7 @@ const INFERRED_ISSUERS: ReadonlyArray<readonly [prefix: string, issuer: string]>
 // ---- the raw shape after schema validation and defaults -------------------------------
 
 type RawIdentity = string | { identity: string; issuer: string };
-type RawKey = string | { key: string; name?: string };
+type RawKey = string | { key?: string; path?: string; pem?: string; name?: string };
 interface RawPolicy {
   enabled: boolean;
   require: RequireMode;
@@ -160,6 +160,14 @@ function describeAjvError(e: ErrorObject): Issue | null {
   switch (e.keyword) {
     case 'if':
       return null; // the failing then/else branch reports the real problem
+    case 'oneOf': {
+      // trusted_keys objects: exactly one of the alternative key sources.
+      const branches = (e.schema as { required?: string[] }[]).flatMap((b) => b.required ?? []);
+      return issue(segs, `must have exactly one of ${branches.join(', ')}`, `give the key as one of ${branches.map((b) => `{${b}: …}`).join(', ')}, with an optional name`);
+    }
+    case 'required':
+      if (e.schemaPath.includes('/oneOf/')) return null; // reported once by `oneOf`
+      break;
     case 'pattern':
       // Channel keys: reported once by `propertyNames` with the offending key in the path.
       if (e.schemaPath.includes('/propertyNames/')) return null;
@@ -171,6 +179,7 @@ function describeAjvError(e: ErrorObject): Issue | null {
         );
       }
       if (field === 'mirrors') return issue(segs, 'must be an http(s) URL', 'write the mirror as https://host/path');
+      if (field === 'pem') return issue(segs, 'must be a PEM public key ("-----BEGIN PUBLIC KEY-----" …)', 'paste the whole PEM text, or give a file with path: instead');
       return issue(segs, `must match ${String(p.pattern)}`, 'see the description of this key in schema/config.schema.json');
     case 'propertyNames':
       return issue(
@@ -197,6 +206,8 @@ function describeAjvError(e: ErrorObject): Issue | null {
         guess ? `did you mean "${guess}"?` : `remove it; known keys here: ${known.join(', ')}`,
       );
     }
+  }
+  switch (e.keyword) {
     case 'required': {
       const key = String(p.missingProperty);
       const fix =
@@ -410,11 +421,13 @@ function loadKeys(segs: string[], entries: RawKey[], baseDir: string, env: NodeJ
   const seen = new Set<string>();
   entries.forEach((entry, i) => {
     const at = [...segs, 'trusted_keys', String(i)];
-    const value = typeof entry === 'string' ? entry : entry.key;
+    // The schema guarantees exactly one of key / path / pem in the object form.
+    const value = typeof entry === 'string' ? entry : (entry.key ?? entry.path ?? entry.pem ?? '');
     const name = typeof entry === 'string' ? undefined : entry.name;
+    const asPath = typeof entry !== 'string' && entry.path !== undefined;
     let pemText: string;
     let source: string;
-    if (PEM_RE.test(value)) {
+    if (!asPath && PEM_RE.test(value)) {
       pemText = value;
       source = 'inline';
     } else {

@@ -274,7 +274,7 @@ test('types, enums, ranges, duplicates and the root', () => {
     /^channels\["https:\/\/a\.example\/c"\]\.discovery: lists "sigs" more than once — remove the duplicate$/,
     /^channels\["https:\/\/a\.example\/c"\]\.discovery\[2\]: must be one of repodata, sigs, v0-sigs — use repodata, sigs or v0-sigs$/,
     /^channels\["https:\/\/a\.example\/c"\]\.require_tlog: must be a boolean/,
-    /^channels\["https:\/\/a\.example\/c"\]\.trusted_keys\[0\]\.key: is required/,
+    /^channels\["https:\/\/a\.example\/c"\]\.trusted_keys\[0\]: must have exactly one of key, path, pem/,
     /^http\.retries: must be at most 10/,
     /^lockfile: must be a string/,
     /^max_sidecar_bytes: must be an integer/,
