@@ -5,15 +5,13 @@
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { UsageError } from '../errors.ts';
-import { loadConfig } from '../config/load.ts';
-import { loadTargets, findDefaultTarget } from '../targets/index.ts';
 import { createSession } from '../pipeline.ts';
-import { mapLimit } from '../util/concurrency.ts';
 import { acceptInto, type AcceptSelector } from '../lock/decide.ts';
 import { diffJson, renderDiffText, isIdentityChange } from '../lock/diff.ts';
 import { updateLock } from '../lock/file.ts';
 import { type CliIO, type Command, wantsColor } from './io.ts';
 import { parse, positiveInt } from './args.ts';
+import { loadEnvironment, verifyRecords } from './environment.ts';
 
 const HELP = `Usage: conda-attest accept [options] (PACKAGE... | --all)
 
@@ -71,20 +69,13 @@ export const acceptCommand: Command = async (argv: string[], io: CliIO): Promise
   }
   const selector: AcceptSelector = values.all ? { all: true } : { packages: positionals };
   const concurrency = positiveInt(values.concurrency, '--concurrency');
-  const config = await loadConfig({ cwd: io.cwd, configPath: values.config, env: io.env });
-  if (values['trusted-root']) config.trustRoot = resolve(io.cwd, values['trusted-root']);
-
-  let targets = values.target ?? [];
-  if (targets.length === 0) {
-    const found = findDefaultTarget(io.cwd);
-    if (!found) {
-      throw new UsageError('USAGE_NO_TARGET', 'No --target given and no pixi.lock or conda-lock.yml in the current directory.', {
-        hint: 'Pass the environment with --target PATH.',
-      });
-    }
-    targets = [found];
-  }
-  const records = await loadTargets(targets, { cwd: io.cwd, channel: values.channel });
+  const { config, records } = await loadEnvironment(io, {
+    configPath: values.config,
+    trustedRoot: values['trusted-root'],
+    targets: values.target ?? [],
+    channel: values.channel,
+    targetHint: 'Pass the environment with --target PATH.',
+  });
   // frozen: the verification itself must not write the lockfile; accept writes it below.
   const session = await createSession({
     config,
@@ -93,10 +84,7 @@ export const acceptCommand: Command = async (argv: string[], io: CliIO): Promise
     frozen: true,
     expectedPackages: records.length,
   });
-  await mapLimit(records, concurrency ?? config.concurrency, async (record) => {
-    const digest = record.sha256 && !record.localPath ? { sha256: record.sha256, source: 'lockfile' as const } : null;
-    await session.verifyPackage(record, digest);
-  });
+  await verifyRecords(session, records, { concurrency: concurrency ?? config.concurrency });
   const report = await session.finish();
   const decisions = session.lockDecisions();
 

@@ -2,15 +2,12 @@
 // through the pipeline with bounded concurrency, print the report, exit 0/1/2.
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
-import { loadConfig } from '../config/load.ts';
-import { loadTargets, findDefaultTarget } from '../targets/index.ts';
 import { createSession } from '../pipeline.ts';
-import { mapLimit } from '../util/concurrency.ts';
 import { renderJson } from '../report/json.ts';
 import { exitCodeOf } from '../report/build.ts';
-import type { PackageDigest } from '../session-types.ts';
 import { type CliIO, type Command, wantsColor } from './io.ts';
 import { parse, positiveInt } from './args.ts';
+import { loadEnvironment, verifyRecords } from './environment.ts';
 
 const HELP = `Usage: conda-attest verify [options] [TARGET...]
 
@@ -65,20 +62,14 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
     return 0;
   }
   const concurrency = positiveInt(values.concurrency, '--concurrency');
-  const config = await loadConfig({ cwd: io.cwd, configPath: values.config, env: io.env });
-  if (values['trusted-root']) config.trustRoot = resolve(io.cwd, values['trusted-root']);
-
-  let targets = positionals;
-  if (targets.length === 0) {
-    const found = findDefaultTarget(io.cwd);
-    if (!found) {
-      throw new UsageError('USAGE_NO_TARGET', 'No target given and no pixi.lock or conda-lock.yml in the current directory.', {
-        hint: 'Pass a pixi.lock, conda-lock.yml, explicit file, package URL or package file.',
-      });
-    }
-    targets = [found];
-  }
-  const records = await loadTargets(targets, { cwd: io.cwd, channel: values.channel, platform: values.platform });
+  const { config, records } = await loadEnvironment(io, {
+    configPath: values.config,
+    trustedRoot: values['trusted-root'],
+    targets: positionals,
+    channel: values.channel,
+    platform: values.platform,
+    targetHint: 'Pass a pixi.lock, conda-lock.yml, explicit file, package URL or package file.',
+  });
   if (values.sigs && records.length !== 1) {
     throw new UsageError('USAGE_INVALID_ARGUMENT', `--sigs gives the sidecar of one package, but the targets hold ${records.length}.`, {
       hint: 'Verify a single package URL or file with --sigs.',
@@ -100,16 +91,13 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
   const spinner = interactive
     ? (await import('ora')).default({ text: `verifying 0/${records.length}`, stream: io.stderr as NodeJS.WriteStream }).start()
     : null;
-  let done = 0;
   try {
-    await mapLimit(records, concurrency ?? config.concurrency, async (record) => {
-      // digest_source "lockfile": sound because pixi and conda enforce these hashes at
-      // install; --download (or a record without one) hashes the bytes instead.
-      const digest: PackageDigest | null =
-        !values.download && record.sha256 && !record.localPath ? { sha256: record.sha256, source: 'lockfile' } : null;
-      await session.verifyPackage(record, digest);
-      done += 1;
-      if (spinner) spinner.text = `verifying ${done}/${records.length}`;
+    await verifyRecords(session, records, {
+      concurrency: concurrency ?? config.concurrency,
+      download: Boolean(values.download),
+      onDone: (done) => {
+        if (spinner) spinner.text = `verifying ${done}/${records.length}`;
+      },
     });
   } finally {
     spinner?.stop();

@@ -72,14 +72,10 @@ export class HashingCounter extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.size += chunk.length;
-    if (this.size > this.maxBytes) return cb(new TooLargeSignal(this.maxBytes));
-    this.sha.update(chunk);
-    this.md5?.update(chunk);
-    this.sinceCollect += chunk.length;
-    if (this.sinceCollect >= SCAVENGE_EVERY_BYTES) {
-      this.sinceCollect = 0;
-      collectYoungGeneration();
+    try {
+      this.add(chunk);
+    } catch (e) {
+      return cb(e as Error);
     }
     cb(null, chunk);
   }

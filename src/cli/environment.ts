@@ -1,0 +1,57 @@
+// What `verify` and `accept` share: the config (with --trusted-root), the environment's
+// package records (TARGETs, or ./pixi.lock / ./conda-lock.yml), and the verification loop.
+import { resolve } from 'node:path';
+import { UsageError } from '../errors.ts';
+import { loadConfig } from '../config/load.ts';
+import { findDefaultTarget, loadTargets } from '../targets/index.ts';
+import { mapLimit } from '../util/concurrency.ts';
+import type { PackageDigest, VerifySession } from '../session-types.ts';
+import type { PackageRecord, ResolvedConfig } from '../types.ts';
+import type { CliIO } from './io.ts';
+
+export interface EnvironmentOptions {
+  configPath?: string;
+  trustedRoot?: string;
+  targets: string[];
+  channel?: string;
+  platform?: string;
+  /** How the command names its targets, for the "nothing found" hint. */
+  targetHint: string;
+}
+
+export async function loadEnvironment(io: CliIO, o: EnvironmentOptions): Promise<{ config: ResolvedConfig; records: PackageRecord[] }> {
+  const config = await loadConfig({ cwd: io.cwd, configPath: o.configPath, env: io.env });
+  if (o.trustedRoot) config.trustRoot = resolve(io.cwd, o.trustedRoot);
+  let targets = o.targets;
+  if (targets.length === 0) {
+    const found = findDefaultTarget(io.cwd);
+    if (!found) {
+      throw new UsageError('USAGE_NO_TARGET', 'No target given and no pixi.lock or conda-lock.yml in the current directory.', {
+        hint: o.targetHint,
+      });
+    }
+    targets = [found];
+  }
+  const records = await loadTargets(targets, { cwd: io.cwd, channel: o.channel, platform: o.platform });
+  return { config, records };
+}
+
+/**
+ * Verify every record with at most `concurrency` in flight. The digest comes from the
+ * environment lockfile (`digest_source: "lockfile"`: sound because pixi and conda enforce
+ * these hashes at install) unless `download` asks for the bytes, the record has no hash,
+ * or it is a local file: then the pipeline hashes the bytes.
+ */
+export async function verifyRecords(
+  session: VerifySession,
+  records: readonly PackageRecord[],
+  o: { concurrency: number; download?: boolean; onDone?: (done: number) => void },
+): Promise<void> {
+  let done = 0;
+  await mapLimit(records, o.concurrency, async (record) => {
+    const digest: PackageDigest | null =
+      !o.download && record.sha256 && !record.localPath ? { sha256: record.sha256, source: 'lockfile' } : null;
+    await session.verifyPackage(record, digest);
+    o.onDone?.(++done);
+  });
+}
