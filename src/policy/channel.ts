@@ -16,6 +16,18 @@ function invalidUrl(url: string, why: string, cause?: unknown): TargetError {
   });
 }
 
+/** WHATWG-parse a channel or package URL of an allowed scheme, or throw TARGET_INVALID_URL. */
+function parseChannelUrl(url: string): URL {
+  let u: URL;
+  try {
+    u = new URL(url.trim());
+  } catch (e) {
+    throw invalidUrl(url, 'it does not parse as a URL', e);
+  }
+  if (!CHANNEL_SCHEMES.has(u.protocol)) throw invalidUrl(url, `scheme "${u.protocol}" is not http, https or file`);
+  return u;
+}
+
 /**
  * Canonical form of a channel URL: WHATWG URL parsing (the same parser `fetch` uses, so
  * `%2e%2e` and `..` segments resolve exactly as they will on the wire), lowercase scheme
@@ -25,13 +37,7 @@ function invalidUrl(url: string, why: string, cause?: unknown): TargetError {
  * Throws TargetError('TARGET_INVALID_URL') for anything else.
  */
 export function canonicalChannelUrl(url: string): string {
-  let u: URL;
-  try {
-    u = new URL(url.trim());
-  } catch (e) {
-    throw invalidUrl(url, 'it does not parse as a URL', e);
-  }
-  if (!CHANNEL_SCHEMES.has(u.protocol)) throw invalidUrl(url, `scheme "${u.protocol}" is not http, https or file`);
+  const u = parseChannelUrl(url);
   if (u.search !== '' || u.hash !== '') throw invalidUrl(url, 'it has a query or fragment');
   if (u.protocol !== 'file:' && u.hostname === '') throw invalidUrl(url, 'it has no host');
   const path = u.pathname.replace(/\/+$/, '');
@@ -52,13 +58,7 @@ export interface PackageLocation {
  * download URLs) are not part of the channel. Credentials are dropped.
  */
 export function channelFromPackageUrl(url: string): PackageLocation {
-  let u: URL;
-  try {
-    u = new URL(url.trim());
-  } catch (e) {
-    throw invalidUrl(url, 'it does not parse as a URL', e);
-  }
-  if (!CHANNEL_SCHEMES.has(u.protocol)) throw invalidUrl(url, `scheme "${u.protocol}" is not http, https or file`);
+  const u = parseChannelUrl(url);
   const segments = u.pathname.split('/');
   // segments[0] is '' (the path starts with '/'); we need at least subdir and filename.
   if (segments.length < 3) throw invalidUrl(url, 'it has no <subdir>/<filename> path');
