@@ -1,6 +1,7 @@
 // What `verify` and `accept` share: the config (with --trusted-root), the environment's
 // package records (TARGETs, or ./pixi.lock / ./conda-lock.yml), and the verification loop.
 import { resolve } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { UsageError } from '../errors.ts';
 import { loadConfig } from '../config/load.ts';
 import { findDefaultTarget, loadTargets } from '../targets/index.ts';
@@ -8,6 +9,9 @@ import { mapLimit } from '../util/concurrency.ts';
 import type { PackageDigest, VerifySession } from '../session-types.ts';
 import type { PackageRecord, ResolvedConfig } from '../types.ts';
 import type { CliIO } from './io.ts';
+
+/** Package count from which memory is favoured over speed. */
+const LARGE_ENVIRONMENT = 4000;
 
 export interface EnvironmentOptions {
   configPath?: string;
@@ -33,6 +37,10 @@ export async function loadEnvironment(io: CliIO, o: EnvironmentOptions): Promise
     targets = [found];
   }
   const records = await loadTargets(targets, { cwd: io.cwd, channel: o.channel, platform: o.platform });
+  // Large environments: trade some speed for memory (issue 6: 10,000 packages < 400 MB).
+  // V8's heap otherwise grows to ~3x the live data between major collections (measured:
+  // 85 MB live, 530 MB peak RSS; with --optimize-for-size 312 MB, ~25% slower).
+  if (records.length >= LARGE_ENVIRONMENT) setFlagsFromString('--optimize-for-size');
   return { config, records };
 }
 

@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { createSession } from '../pipeline.ts';
-import { renderJson } from '../report/json.ts';
+import { renderJsonChunks } from '../report/json.ts';
 import { exitCodeOf } from '../report/build.ts';
 import { type CliIO, type Command, wantsColor } from './io.ts';
 import { parse, positiveInt } from './args.ts';
@@ -104,7 +104,12 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
   }
   const report = await session.finish();
   for (const w of report.warnings ?? []) io.stderr.write(`conda-attest: warning: ${w}\n`);
-  if (values.json) io.stdout.write(renderJson(report));
+  if (values.json) {
+    // Written piece by piece, honouring back-pressure: a large report is never one string.
+    for (const chunk of renderJsonChunks(report)) {
+      if (!io.stdout.write(chunk)) await new Promise<void>((resolve) => io.stdout.once('drain', () => resolve()));
+    }
+  }
   else io.stdout.write((await import('../report/terminal.ts')).renderTerminal(report, { color: wantsColor(io, 'stdout'), verbose: Boolean(values.verbose) }));
   return exitCodeOf(report);
 };

@@ -83,6 +83,20 @@ export function reportToJson(report: Report): Record<string, unknown> {
   };
 }
 
+/**
+ * The report as JSON text, in pieces: the top-level keys on their own lines and one line
+ * per package, so a 10,000-package report is written as it is converted instead of being
+ * built as one large string (peak memory, issue 6). Same object as `reportToJson`.
+ */
+export function* renderJsonChunks(report: Report): Generator<string> {
+  yield `{\n  "version": ${JSON.stringify(report.version)},\n  "summary": ${JSON.stringify(report.summary)},\n  "packages": [`;
+  // Converted one at a time: only one package's JSON object exists at once.
+  for (let i = 0; i < report.packages.length; i++) {
+    yield `${i === 0 ? '' : ','}\n    ${JSON.stringify(packageToJson(report.packages[i]!))}`;
+  }
+  yield `${report.packages.length ? '\n  ' : ''}],\n  "trust_root": ${JSON.stringify(report.trust_root ?? null)},\n  "warnings": ${JSON.stringify(report.warnings ?? [])}\n}\n`;
+}
+
 export function renderJson(report: Report): string {
-  return JSON.stringify(reportToJson(report), null, 2) + '\n';
+  return [...renderJsonChunks(report)].join('');
 }

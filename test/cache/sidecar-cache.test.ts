@@ -124,3 +124,14 @@ test('flush does not throw when the cache cannot be written', async (t) => {
   assert.equal(c.warnings.length, 1);
   assert.equal(openSidecarCache(blocked).get(sha(BODY)), undefined);
 });
+
+test('memory stays bounded: a run keeps at most maxPendingBytes of new sidecars', async (t) => {
+  const dir = tmp(t);
+  const bodies = Array.from({ length: 10 }, (_, i) => Buffer.from(`[{"n":${i},"pad":"${'x'.repeat(100)}"}]`));
+  const c = openSidecarCache(dir, { maxPendingBytes: 3 * bodies[0]!.length + 10 });
+  for (const b of bodies) c.put(sha(b), b);
+  await c.flush();
+  const again = openSidecarCache(dir);
+  const kept = bodies.filter((b) => again.get(sha(b)) !== undefined).length;
+  assert.equal(kept, 3);
+});

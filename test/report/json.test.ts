@@ -1,0 +1,24 @@
+// The streamed --json rendering is exactly the report object, in one valid JSON document.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { renderJson, renderJsonChunks, reportToJson } from '../../src/report/json.ts';
+import { buildReport } from '../../src/report/build.ts';
+import type { PackageReport } from '../../src/types.ts';
+
+const row = (i: number): PackageReport => ({
+  filename: `p${i}-1.0-h0_0.conda`, name: `p${i}`, version: '1.0', build: 'h0_0', channel: 'https://c.example/ch', subdir: 'noarch',
+  url: `https://c.example/ch/noarch/p${i}-1.0-h0_0.conda`, sha256: 'a'.repeat(64), digest_source: 'lockfile', status: 'verified', action: 'pass',
+  identity: { kind: 'github', san: 'https://github.com/o/r/.github/workflows/b.yml@refs/heads/main', issuer: 'https://token.actions.githubusercontent.com', sourceRepositoryId: '1' },
+  reasons: [{ code: 'X', message: 'a "quoted"\nline' }], notes: ['recorded'], sidecar: null, bundles: [],
+});
+
+for (const n of [0, 1, 3]) {
+  test(`${n} package(s): the chunks parse to reportToJson's object`, () => {
+    const report = buildReport(Array.from({ length: n }, (_, i) => row(i)), { source: 's', digest: 'b'.repeat(64), ageDays: 1, warnings: ['w'] });
+    const text = [...renderJsonChunks(report)].join('');
+    assert.deepEqual(JSON.parse(text), reportToJson(report));
+    assert.equal(renderJson(report), text);
+    assert.ok(text.endsWith('}\n'));
+    assert.equal(text.split('\n').filter((l) => l.startsWith('    {')).length, n, 'one line per package');
+  });
+}
