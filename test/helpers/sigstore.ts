@@ -283,6 +283,11 @@ async function createInstance(name: string, baseURL: string): Promise<Instance> 
   const tlogKeys = ecPair();
   const tlog = await initializeTLog(baseURL, tlogKeys);
   const tsa = await initializeTSA(ecPair());
+  // Whole-second genTime, rounded up (never before the certificate's notBefore): the
+  // emulator stamps milliseconds and drops trailing zeros (".5Z"), which stock
+  // sigstore-js rejects — the product handles those (test/verify/conformance-causes), but
+  // the helper's own self-tests verify with stock sigstore-js and must not flake.
+  (tsa as unknown as { getCurrentTime: () => Date }).getCurrentTime = () => new Date(Math.ceil(Date.now() / 1000) * 1000);
   return {
     name,
     rootCert,
