@@ -32,8 +32,12 @@ export function stripRef(uri: string): string {
   const scheme = uri.indexOf('://');
   const pathStart = scheme >= 0 ? uri.indexOf('/', scheme + 3) : 0;
   if (pathStart < 0) return uri;
-  const at = uri.indexOf('@', pathStart);
-  return at < 0 ? uri : uri.slice(0, at);
+  // A git ref (`@refs/heads/…`, `@refs/tags/…`) is cut where it starts, so a workflow
+  // file whose name contains `@` keeps its full name (`a@x.yml@refs/…` ≠ `a@y.yml@refs/…`);
+  // other SANs lose what follows their last `@`.
+  const ref = uri.indexOf('@refs/', pathStart);
+  const at = ref >= 0 ? ref : uri.lastIndexOf('@');
+  return at < pathStart ? uri : uri.slice(0, at);
 }
 
 /** `https://github.com/OWNER/REPO/...` → `https://github.com/OWNER/REPO` (fallback when claim .12 is absent). */

@@ -95,6 +95,13 @@ test('stripRef: only an @ in the path is a ref; userinfo is kept', () => {
   assert.equal(stripRef('https://github.com/o/r/.github/workflows/w.yml@refs/pull/1/merge'), 'https://github.com/o/r/.github/workflows/w.yml');
   assert.equal(stripRef('https://user@host.example/path'), 'https://user@host.example/path');
   assert.equal(stripRef('https://host.example/path'), 'https://host.example/path');
+  // attacker: a workflow named with `@` must not pin the same identity as another workflow
+  assert.equal(stripRef('https://github.com/o/r/.github/workflows/a@x.yml@refs/heads/main'), 'https://github.com/o/r/.github/workflows/a@x.yml');
+  assert.notEqual(
+    stripRef('https://github.com/o/r/.github/workflows/a@x.yml@refs/heads/main'),
+    stripRef('https://github.com/o/r/.github/workflows/a@y.yml@refs/heads/main'),
+  );
+  assert.equal(stripRef('https://gitlab.com/g/p//.gitlab-ci.yml@refs/tags/v1'), 'https://gitlab.com/g/p//.gitlab-ci.yml');
 });
 
 test('normalizeIdentities: sorted canonically and deduplicated, input order irrelevant', () => {
