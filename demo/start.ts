@@ -21,8 +21,10 @@ import { runPluginDemo } from './plugin-demo.ts';
 const FORGE = 'https://github.com/demo-forge';
 const san = (repo: string) => `${FORGE}/${repo}/.github/workflows/build.yml@refs/heads/main`;
 
+const bold = process.stdout.isTTY && !process.env.NO_COLOR ? (s: string) => `\x1b[1m${s}\x1b[0m` : (s: string) => s;
+
 function banner(text: string): void {
-  process.stdout.write(`\n\x1b[1m── ${text}\x1b[0m\n\n`);
+  process.stdout.write(`\n${bold(`── ${text}`)}\n\n`);
 }
 
 async function run(): Promise<void> {
