@@ -16,8 +16,22 @@ export interface PublishExpectation {
   acceptedChannels: string[];
 }
 
+const REPORT_IT = 'The sidecar carries a bundle that is not a valid conda publish attestation; report it to the channel.';
+/** The remedy for each CEP 27 rule (every rejection says what to do). */
+const HINTS: Partial<Record<VerifyErrorCode, string>> = {
+  CEP27_STATEMENT_MALFORMED: REPORT_IT,
+  CEP27_STATEMENT_TYPE: REPORT_IT,
+  CEP27_PREDICATE_TYPE: REPORT_IT,
+  CEP27_SUBJECT_COUNT: 'A publish attestation names exactly one package; report the bundle to the channel.',
+  CEP27_SUBJECT_NAME: 'The attestation belongs to another package (a substituted sidecar or a renamed file); do not install this package.',
+  CEP27_SUBJECT_DIGEST: 'These are not the bytes the publisher signed (altered download or another build); do not install this package.',
+  CEP27_PREDICATE_MALFORMED: REPORT_IT,
+  CEP27_TARGET_CHANNEL_MISMATCH: 'The package was published for another channel; if this channel mirrors it, list it under that channel\'s mirrors.',
+};
+
 function reason(code: VerifyErrorCode, message: string): Reason {
-  return { code, message };
+  const hint = HINTS[code];
+  return hint ? { code, message, hint } : { code, message };
 }
 
 function isObj(v: unknown): v is Record<string, unknown> {
