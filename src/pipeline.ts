@@ -158,7 +158,7 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
     row.digest_source = digest.source;
     // An artifact whose bytes do not match what the lockfile pinned is not the package
     // the user locked, whatever its attestations say.
-    if (digest.source === 'artifact' && record.sha256 && record.sha256 !== digest.sha256) {
+    if (digest.source === 'artifact' && record.sha256 && record.sha256.toLowerCase() !== digest.sha256) {
       return finishRow('invalid', [
         {
           code: 'PACKAGE_DIGEST_MISMATCH',
@@ -168,7 +168,7 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
       ]);
     }
     // Explicit files may pin only an MD5: still compare it (hashed in the same pass).
-    if (digest.source === 'artifact' && !record.sha256 && record.md5 && digest.md5 && record.md5 !== digest.md5) {
+    if (digest.source === 'artifact' && !record.sha256 && record.md5 && digest.md5 && record.md5.toLowerCase() !== digest.md5) {
       return finishRow('invalid', [
         {
           code: 'PACKAGE_DIGEST_MISMATCH',

@@ -43,7 +43,8 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     io.stdout.write(packageVersion() + '\n');
     return 0;
   }
-  const entry = COMMANDS[first];
+  // Own keys only: `conda-attest constructor` must be an unknown command, not Object.prototype's.
+  const entry = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
   try {
     if (!entry) {
       throw new UsageError('USAGE_UNKNOWN_COMMAND', `Unknown command "${first}".`, {

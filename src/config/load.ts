@@ -100,13 +100,22 @@ function parseFailed(file: string, e: unknown): ConfigError {
  */
 export async function loadConfig(opts: LoadConfigOptions): Promise<ResolvedConfig> {
   const env = opts.env ?? process.env;
-  const explorer = cosmiconfig(MODULE, {
-    searchPlaces: [...SEARCH_PLACES],
-    loaders: LOADERS,
-    searchStrategy: 'global',
-    ...(opts.stopDir !== undefined ? { stopDir: resolve(opts.stopDir) } : {}),
-    cache: false,
-  });
+  let explorer;
+  try {
+    explorer = cosmiconfig(MODULE, {
+      searchPlaces: [...SEARCH_PLACES],
+      loaders: LOADERS,
+      searchStrategy: 'global',
+      ...(opts.stopDir !== undefined ? { stopDir: resolve(opts.stopDir) } : {}),
+      cache: false,
+    });
+  } catch (e) {
+    // cosmiconfig's constructor already reads its meta configuration (package.json and
+    // .config/ in the process's working directory) synchronously: a broken package.json
+    // fails here, before any search, and must be a config error rather than a crash.
+    const file = (e as { filepath?: unknown }).filepath;
+    throw parseFailed(typeof file === 'string' ? file : resolve(process.cwd(), 'package.json'), e);
+  }
 
   if (opts.configPath !== undefined) {
     const file = resolve(opts.cwd, opts.configPath);

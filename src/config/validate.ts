@@ -60,12 +60,24 @@ function getValidator(): ValidateFunction {
   return validateConfigSchema as unknown as ValidateFunction;
 }
 
+/**
+ * Deepest nesting a configuration may have. The schema's deepest path is a handful of
+ * levels; the bound turns a hostile, deeply nested file into CONFIG_INVALID instead of a
+ * stack overflow in the recursive copy below ("never crash, always say why").
+ */
+const MAX_CONFIG_DEPTH = 64;
+
 /** Copy plain objects and arrays (ajv's useDefaults writes into the data); keep other values as they are so the schema can reject them. */
-function cloneData(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(cloneData);
+function cloneData(v: unknown, source: string | undefined, depth = 0): unknown {
+  if (depth > MAX_CONFIG_DEPTH) {
+    throw new ConfigError('CONFIG_INVALID', `The configuration${source ? ` in ${source}` : ''} is nested more than ${MAX_CONFIG_DEPTH} levels deep.`, {
+      hint: 'Fix the file: schema/config.schema.json documents every key (none is nested that deep).',
+    });
+  }
+  if (Array.isArray(v)) return v.map((x) => cloneData(x, source, depth + 1));
   if (v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = cloneData(x);
+    for (const [k, x] of Object.entries(v)) out[k] = cloneData(x, source, depth + 1);
     return out;
   }
   return v;
@@ -357,7 +369,7 @@ function semanticIssues(data: unknown): Issue[] {
  * `details` lists every failing path, one line each, sorted by path.
  */
 function validateRaw(raw: unknown, source: string | undefined): RawConfig {
-  const data = cloneData(raw === undefined || raw === null ? {} : raw);
+  const data = cloneData(raw === undefined || raw === null ? {} : raw, source);
   const validate = getValidator();
   const issues: Issue[] = [];
   if (!validate(data)) {

@@ -118,8 +118,10 @@ export async function fetchSidecar(record: PackageRecord, methods: DiscoveryMeth
     try {
       body = (await deps.http.get(url, { maxBytes: deps.maxBytes })).body;
     } catch (e) {
-      if (e instanceof HttpError && e.code === 'HTTP_NOT_FOUND') {
-        tried.push(`${method}: ${url} not found`);
+      // A probe may conclude "nothing here" (CEP 50): 404, and 403/410, which object
+      // stores such as S3 answer for a missing key. Never for an advertised sidecar.
+      if (e instanceof HttpError && (e.code === 'HTTP_NOT_FOUND' || e.status === 403 || e.status === 410)) {
+        tried.push(`${method}: ${url} not found (${e.status ?? 404})`);
         continue;
       }
       return { state: 'failed', method, url, reasons: [reasonOf(sidecarFailure(e, url), url)] };

@@ -3,7 +3,7 @@
 // (or its name for package files), never from a flag.
 import { readFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { TargetError } from '../errors.ts';
 import type { PackageRecord } from '../types.ts';
 import { isExplicitText, mergeRecords, parseCondaLock, parseExplicit, parsePixiLock, parseYamlTarget } from './lockfiles.ts';
@@ -119,9 +119,12 @@ async function localPackageRecord(path: string, opts: LoadTargetsOptions): Promi
     subdir = last;
     channel = channel.slice(0, channel.lastIndexOf('/'));
   }
+  // A file kept in a channel-shaped directory (`…/linux-64/foo.conda`) names its subdir.
+  const parent = basename(dirname(path));
+  if (subdir === undefined && KNOWN_SUBDIR_RE.test(parent)) subdir = parent;
   if (subdir === undefined) {
     throw new TargetError('TARGET_NO_SUBDIR', `The subdir of the package file ${filename} is not known.`, {
-      hint: 'End --channel with the subdir (e.g. https://prefix.dev/conda-forge/linux-64) or pass --platform.',
+      hint: 'Pass --platform (e.g. --platform linux-64), end --channel with the subdir, or keep the file in a <subdir>/ directory.',
     });
   }
   if (!isValidSubdir(subdir)) {

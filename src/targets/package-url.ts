@@ -126,7 +126,10 @@ export function recordFromUrl(raw: string, where = raw): PackageRecord {
     filename = decodeURIComponent(encFile);
     subdir = decodeURIComponent(encSubdir);
   } catch (e) {
-    throw new TargetError('TARGET_INVALID_URL', `Package URL "${raw}" in ${where} has bad percent-encoding.`, { cause: e });
+    throw new TargetError('TARGET_INVALID_URL', `Package URL "${raw}" in ${where} has bad percent-encoding.`, {
+      hint: 'Each % must start a valid UTF-8 escape (%2B for +); fix the URL in the environment file.',
+      cause: e,
+    });
   }
   if (!isPackageFilename(filename)) throw invalid('does not end in .conda or .tar.bz2');
   if (!SUBDIR_RE.test(subdir)) throw invalid(`has "${subdir}" where the conda subdir (e.g. linux-64, noarch) belongs`);

@@ -264,6 +264,26 @@ function readCached(cacheDir: string, now: Date): LoadedTrustRoot | null {
   }
 }
 
+const RETRY_AFTER_FAILURE_MS = 60 * 60 * 1000;
+
+function lastFailure(cacheDir: string): number | null {
+  try {
+    const t = Date.parse(readFileSync(join(cacheDir, 'trust-root', 'last-refresh-failure'), 'utf8').trim());
+    return Number.isNaN(t) ? null : t;
+  } catch {
+    return null;
+  }
+}
+
+function recordFailure(cacheDir: string, now: Date): void {
+  try {
+    mkdirSync(join(cacheDir, 'trust-root'), { recursive: true });
+    writeAtomic(join(cacheDir, 'trust-root', 'last-refresh-failure'), now.toISOString() + '\n');
+  } catch {
+    // an unwritable cache only means the next run tries again
+  }
+}
+
 /** True when the cached TUF refresh is younger than a day. */
 function isFresh(cacheDir: string, now: Date): boolean {
   try {
@@ -333,12 +353,19 @@ export async function loadTrustRoot(spec: string, opts: LoadTrustRootOptions): P
   // trip on every run (TUF timestamp metadata itself is re-signed about daily).
   const cached = opts.offline ? null : readCached(opts.cacheDir, now);
   if (cached && isFresh(opts.cacheDir, now)) return cached;
-  if (!opts.offline) {
+  // After a failed refresh (an air-gapped machine), do not wait for the TUF timeout on
+  // every run: try again after an hour; meanwhile use the cached or embedded root.
+  const failedAt = lastFailure(opts.cacheDir);
+  const recentlyFailed = failedAt !== null && now.getTime() - failedAt >= 0 && now.getTime() - failedAt < RETRY_AFTER_FAILURE_MS;
+  if (!opts.offline && !recentlyFailed) {
     try {
       return await refreshViaTuf(opts, now);
     } catch (e) {
+      recordFailure(opts.cacheDir, now);
       warnings.push(`TRUST_ROOT_REFRESH_FAILED: could not refresh the public-good trusted root through TUF (${describeError(e)}); using the cached or embedded root.`);
     }
+  } else if (!opts.offline) {
+    warnings.push(`TRUST_ROOT_REFRESH_FAILED: the last TUF refresh of the public-good trusted root failed less than an hour ago; using the cached or embedded root (--offline silences this).`);
   }
   const loaded = readCached(opts.cacheDir, now) ?? parseTrustedRoot(embeddedSnapshot().trustedRoot, 'public-good (embedded snapshot)', now);
   if (warnings.length) loaded.warnings = warnings;

@@ -284,3 +284,26 @@ test('the real prefix.dev sidecar in ../shared/interop loads as given and throug
     await lb.close();
   }
 });
+
+test('probe: 403 and 410 (object stores answering a missing key) mean "nothing here"; advertised 403 is a failure', async () => {
+  for (const status of [403, 410]) {
+    const s = await setup(undefined, {
+      sigs: (lb) => lb.route(`/cf/linux-64/${FILE}.sigs`, send('denied', status)),
+      v0: (lb) => lb.route(`/cf/linux-64/${FILE}.v0.sigs`, send('denied', status)),
+    });
+    try {
+      const r = await s.run();
+      assert.equal(r.state, 'none', `probe ${status} is no attestation`);
+    } finally {
+      await s.done();
+    }
+  }
+  const hash = 'c'.repeat(64);
+  const s = await setup(hash, { adv: (lb) => lb.route(`/cf/linux-64/${FILE}.sigs.${hash}`, send('denied', 403)) });
+  try {
+    const r = await s.run();
+    assert.equal(r.state, 'failed', 'an advertised sidecar answering 403 is a retrieval failure');
+  } finally {
+    await s.done();
+  }
+});

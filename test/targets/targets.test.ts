@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TargetError } from '../../src/errors.ts';
@@ -255,6 +255,12 @@ test('URL and package-file targets; unknown format; missing file; duplicates acr
     assert.equal(g.subdir, 'osx-arm64');
     // `my-channel` looks like <os>-<arch> but is not a platform: the subdir must be given.
     await rejectsCode(loadTargets(['zlib-1.3.1-hb9d3cd8_2.conda'], { cwd: dir, channel: 'https://h/my-channel' }), 'TARGET_NO_SUBDIR');
+    // A file kept in a channel-shaped directory names its subdir (`--channel URL` alone works).
+    await mkdir(join(dir, 'osx-64'), { recursive: true });
+    await writeFile(join(dir, 'osx-64', 'zlib-1.3.1-hb9d3cd8_2.conda'), 'bytes');
+    const [h] = await loadTargets(['osx-64/zlib-1.3.1-hb9d3cd8_2.conda'], { cwd: dir, channel: 'https://h/my-channel' });
+    assert.equal(h.subdir, 'osx-64');
+    assert.equal(h.url, 'https://h/my-channel/osx-64/zlib-1.3.1-hb9d3cd8_2.conda');
     await rejectsCode(loadTargets(['zlib-1.3.1-hb9d3cd8_2.conda'], { cwd: dir, channel: 'file:///srv/c/linux-64' }), 'TARGET_INVALID_URL');
     await rejectsCode(loadTargets(['gone-1-0.conda'], { cwd: dir, channel: 'https://h/c/linux-64' }), 'TARGET_NOT_FOUND');
     await rejectsCode(loadTargets(['absent.lock'], { cwd: dir }), 'TARGET_NOT_FOUND');

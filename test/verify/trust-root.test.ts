@@ -171,6 +171,23 @@ test('TUF unreachable: falls back to the snapshot with a warning', async (t) => 
   assert.equal(r.source, 'public-good (embedded snapshot)');
   assert.equal(r.warnings?.length, 1);
   assert.match(r.warnings![0]!, /^TRUST_ROOT_REFRESH_FAILED: /);
+  // An hour without retrying: no connection attempt (a listener now on that port sees none).
+  let connections = 0;
+  // A plain TCP listener that counts connections and drops them at once.
+  const listener = createServer((socket) => {
+    connections++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => listener.listen(port, '127.0.0.1', () => resolve()));
+  t.after(() => listener.close());
+  const again = await loadTrustRoot(PUBLIC_GOOD, { cacheDir, tufMirrorUrl: `http://127.0.0.1:${port}`, tufTimeoutMs: 3000 });
+  assert.equal(again.source, 'public-good (embedded snapshot)');
+  assert.match(again.warnings![0]!, /failed less than an hour ago/);
+  assert.equal(connections, 0);
+  // After the hour, it tries again.
+  const later = new Date(Date.now() + 61 * 60 * 1000);
+  await loadTrustRoot(PUBLIC_GOOD, { cacheDir, tufMirrorUrl: `http://127.0.0.1:${port}`, tufTimeoutMs: 500, now: later });
+  assert.ok(connections > 0, 'retried after an hour');
 });
 
 test('a custom trusted root file: missing → NOT_FOUND, invalid → INVALID, valid → loaded', async (t) => {
