@@ -98,7 +98,9 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
   const date = today();
 
   async function retrieve(record: PackageRecord, policy: ChannelPolicy): Promise<SidecarResult> {
-    if (options.sigs) return loadGivenSidecar(options.sigs, { http, maxBytes: config.maxSidecarBytes });
+    const sigs = options.sigs;
+    if (typeof sigs === 'object') return { state: 'found', method: 'given', url: sigs.url, sha256: sigs.sha256, bundles: sigs.bundles };
+    if (sigs) return loadGivenSidecar(sigs, { http, maxBytes: config.maxSidecarBytes });
     return fetchSidecar(record, policy.discovery, { http, repodata, maxBytes: config.maxSidecarBytes, sidecarCache: sidecars });
   }
 

@@ -3,6 +3,13 @@
 // pipeline; nothing in it knows who called it.
 import type { DigestSource, PackageRecord, PackageReport, Report, ResolvedConfig } from './types.ts';
 
+/** A sidecar the caller already loaded (e.g. `--sigs FILE`, read and checked once). */
+export interface GivenSidecar {
+  url: string;
+  sha256: string;
+  bundles: unknown[];
+}
+
 export interface VerifySessionOptions {
   config: ResolvedConfig;
   /** Never contact the TUF repository: use the cached or embedded trust root. */
@@ -12,7 +19,7 @@ export interface VerifySessionOptions {
   /** CI mode: the identity lockfile must not change; changes are blocked under require: error. */
   frozen?: boolean;
   /** Give the sidecar directly (path or URL) instead of discovering it. */
-  sigs?: string;
+  sigs?: string | GivenSidecar;
   /** How many packages the caller will verify, when known: sizes the verification pool. */
   expectedPackages?: number;
   /** Bypass the verdict and sidecar caches (neither read nor written). */

@@ -7,6 +7,8 @@ import { renderJsonChunks } from '../report/json.ts';
 import { exitCodeOf } from '../report/build.ts';
 import { type CliIO, type Command, wantsColor } from './io.ts';
 import { parse, positiveInt } from './args.ts';
+import { loadGivenSidecar } from '../sidecar/fetch.ts';
+import type { GivenSidecar } from '../session-types.ts';
 import { loadEnvironment, verifyRecords } from './environment.ts';
 
 const HELP = `Usage: conda-attest verify [options] [TARGET...]
@@ -76,13 +78,20 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
     });
   }
 
+  // --sigs FILE is read and checked once, here: a missing or malformed file is an input
+  // error (exit 2), not a property of the package. A URL is fetched by the pipeline.
+  let sigs: string | GivenSidecar | undefined = values.sigs;
+  if (sigs && !/^https?:\/\//i.test(sigs)) {
+    const loaded = await loadGivenSidecar(resolve(io.cwd, sigs), { maxBytes: config.maxSidecarBytes });
+    sigs = { url: loaded.url, sha256: loaded.sha256, bundles: loaded.bundles };
+  }
+
   const session = await createSession({
     config,
     offline: Boolean(values.offline),
     lockfile: values.lockfile ? resolve(io.cwd, values.lockfile) : undefined,
     frozen: Boolean(values.frozen),
-    // A --sigs path is relative to the command's working directory (io.cwd), like targets.
-    sigs: values.sigs && !/^https?:\/\//i.test(values.sigs) ? resolve(io.cwd, values.sigs) : values.sigs,
+    sigs,
     expectedPackages: records.length,
     noCache: Boolean(values['no-cache']),
   });
@@ -107,7 +116,15 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
   if (values.json) {
     // Written piece by piece, honouring back-pressure: a large report is never one string.
     for (const chunk of renderJsonChunks(report)) {
-      if (!io.stdout.write(chunk)) await new Promise<void>((resolve) => io.stdout.once('drain', () => resolve()));
+      if (!io.stdout.write(chunk)) {
+        // Resume on drain; stop waiting if the reader went away (`| head`).
+        const gone = await new Promise<boolean>((resolve) => {
+          io.stdout.once('drain', () => resolve(false));
+          io.stdout.once('close', () => resolve(true));
+          io.stdout.once('error', () => resolve(true));
+        });
+        if (gone) break;
+      }
     }
   }
   else io.stdout.write((await import('../report/terminal.ts')).renderTerminal(report, { color: wantsColor(io, 'stdout'), verbose: Boolean(values.verbose) }));

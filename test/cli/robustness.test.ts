@@ -58,6 +58,21 @@ const CASES: Case[] = [
     code: 'TARGET_INVALID_URL',
     says: /bad percent-encoding/,
   },
+  // A --sigs file that is missing or not a sidecar is an input error, not a package
+  // status (under require: warn/ignore it once passed with a warning).
+  {
+    name: '--sigs naming a missing file',
+    args: [...LOCAL, '--sigs', 'absent.sigs'],
+    code: 'SIDECAR_UNAVAILABLE',
+    says: /absent\.sigs cannot be read/,
+  },
+  {
+    name: '--sigs naming a file that is not JSON',
+    setup: (ws) => ws.write('garbage.sigs', 'not json'),
+    args: [...LOCAL, '--sigs', 'garbage.sigs'],
+    code: 'SIDECAR_MALFORMED',
+    says: /garbage\.sigs/,
+  },
 ];
 
 for (const c of CASES) {
