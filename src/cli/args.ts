@@ -23,8 +23,9 @@ export function parse<O extends Options>(argv: string[], options: O, command: st
 /** A positive integer option, or undefined when absent. */
 export function positiveInt(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^[1-9][0-9]*$/.test(value) || Number(value) > 1024) {
-    throw new UsageError('USAGE_INVALID_ARGUMENT', `${flag} must be a whole number from 1 to 1024, not "${value}".`, {
+  // The same range as the config's `concurrency` (schema/config.schema.json).
+  if (!/^[1-9][0-9]*$/.test(value) || Number(value) > 256) {
+    throw new UsageError('USAGE_INVALID_ARGUMENT', `${flag} must be a whole number from 1 to 256, not "${value}".`, {
       hint: `For example ${flag} 8.`,
     });
   }

@@ -2,7 +2,8 @@
 // package records (TARGETs, or ./pixi.lock / ./conda-lock.yml), and the verification loop.
 import { resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
-import { UsageError } from '../errors.ts';
+import { existsSync } from 'node:fs';
+import { TrustRootError, UsageError } from '../errors.ts';
 import { loadConfig } from '../config/load.ts';
 import { findDefaultTarget, loadTargets } from '../targets/index.ts';
 import { mapLimit } from '../util/concurrency.ts';
@@ -26,6 +27,13 @@ export interface EnvironmentOptions {
 export async function loadEnvironment(io: CliIO, o: EnvironmentOptions): Promise<{ config: ResolvedConfig; records: PackageRecord[] }> {
   const config = await loadConfig({ cwd: io.cwd, configPath: o.configPath, env: io.env });
   if (o.trustedRoot) config.trustRoot = resolve(io.cwd, o.trustedRoot);
+  // A trust root path that does not exist is an input error now, not only once some
+  // package happens to need it (a run where everything is skipped would hide it).
+  if (config.trustRoot !== 'public-good' && !existsSync(config.trustRoot)) {
+    throw new TrustRootError('TRUST_ROOT_NOT_FOUND', `The trusted root ${config.trustRoot} does not exist.`, {
+      hint: 'Give the path of a trusted_root.json (trust_root in the config, or --trusted-root), or public-good.',
+    });
+  }
   let targets = o.targets;
   if (targets.length === 0) {
     const found = findDefaultTarget(io.cwd);
