@@ -3,42 +3,15 @@
 // an in-memory Emscripten FS, with conda-attest wrapped around its download step. Blocked
 // packages never reach the installer's extractor; the end-of-run hook returns the report.
 import { installPackagesToEmscriptenFS } from '@emscripten-forge/mambajs-core';
-import type { ILock } from '@emscripten-forge/mambajs-core';
 import type { FixtureChannel } from '../test/helpers/channel.ts';
 import type { LocalSigstore } from '../test/helpers/sigstore.ts';
 import { createMemModule } from '../test/plugin/memfs.ts';
+import { mambaLock } from '../test/helpers/mamba-lock.ts';
 import { createCondaAttestPlugin, createNodeUntar, wrapUntarjs, PackageBlockedError } from '../plugin/index.ts';
 import type { MambaLockLike } from '../plugin/index.ts';
 
-/** A mambajs lock for some packages of the channel (sha256 and size as the channel serves them). */
-function lockFor(channel: FixtureChannel, filenames: string[]): ILock {
-  const packages: ILock['packages'] = {};
-  for (const filename of filenames) {
-    const p = channel.get(filename);
-    const idx = p.index as { name: string; version: string; build: string };
-    packages[filename] = {
-      name: idx.name,
-      version: idx.version,
-      build: idx.build,
-      subdir: p.subdir,
-      channel: 'demo-forge',
-      size: p.size,
-      hash: { sha256: p.sha256 },
-    };
-  }
-  return {
-    lockVersion: '1.0.3',
-    platform: 'linux-64',
-    specs: [],
-    channels: ['demo-forge'],
-    channelInfo: { 'demo-forge': [{ url: channel.url, protocol: 'https' }] },
-    packages,
-    pipPackages: {},
-  };
-}
-
 async function install(work: string, channel: FixtureChannel, filenames: string[]): Promise<void> {
-  const lock = lockFor(channel, filenames);
+  const lock = mambaLock({ 'demo-forge': channel }, filenames.map((f) => ['demo-forge', f] as [string, string]), { platform: 'linux-64' });
   // One plugin instance per installer run: config and trust root load once, on first use.
   const untarjs = wrapUntarjs(createNodeUntar(), createCondaAttestPlugin({ cwd: work }), { lock: lock as MambaLockLike });
   const Module = createMemModule();

@@ -18,6 +18,7 @@ import type { FixtureChannel } from '../helpers/channel.ts';
 import { ALPHA, BETA, GAMMA, LOOSE, UNSIGNED, evil, startPluginFixture } from './fixture.ts';
 import type { PluginFixture } from './fixture.ts';
 import { createMemModule } from './memfs.ts';
+import { mambaLock } from '../helpers/mamba-lock.ts';
 import type { MemModule } from './memfs.ts';
 
 let fx: PluginFixture;
@@ -32,29 +33,11 @@ after(() => fx?.close());
 
 /** A mambajs lock for some packages of the fixture channels (sha256 and size from the channel unless left out). */
 function lockFor(entries: Array<[FixtureChannel, string]>, omit: { hash?: string[]; size?: string[] } = {}): ILock {
-  const packages: ILock['packages'] = {};
-  for (const [ch, filename] of entries) {
-    const p = ch.get(filename);
-    const idx = p.index as { name: string; version: string; build: string };
-    packages[filename] = {
-      name: idx.name,
-      version: idx.version,
-      build: idx.build,
-      subdir: p.subdir,
-      channel: ch === strict ? 'strict' : 'lenient',
-      ...(omit.size?.includes(filename) ? {} : { size: p.size }),
-      ...(omit.hash?.includes(filename) ? {} : { hash: { sha256: p.sha256 } }),
-    };
-  }
-  return {
-    lockVersion: '1.0.3',
-    platform: 'noarch',
-    specs: [],
-    channels: ['strict', 'lenient'],
-    channelInfo: { strict: [{ url: strict.url, protocol: 'https' }], lenient: [{ url: lenient.url, protocol: 'https' }] },
-    packages,
-    pipPackages: {},
-  };
+  return mambaLock(
+    { strict, lenient },
+    entries.map(([ch, filename]) => [ch === strict ? 'strict' : 'lenient', filename]),
+    { omit },
+  );
 }
 
 interface Run {
