@@ -2,11 +2,12 @@
 // @sigstore/tuf ships (works offline out of the box), refreshed through TUF when online
 // and cached in cacheDir, or a custom trusted_root.json validated before use.
 // `validateTrustedRoot` is pure; `loadTrustRoot` is the thin I/O adapter around it.
-import { createHash, createPublicKey } from 'node:crypto';
+// Node's own X.509 (OpenSSL) for validating a root: loading @sigstore/core here would cost
+// ~18 ms of start-up on runs that are answered from the verdict cache.
+import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { X509Certificate } from '@sigstore/core';
 import { TrustRootError, describeError } from '../errors.ts';
 
 export interface LoadedTrustRoot {
@@ -135,7 +136,7 @@ function checkAuthority(e: unknown, where: string): number {
     if (!isObj(c)) fail(w, 'is not an object');
     const der = decodeBase64Strict(c.rawBytes, `${w}.rawBytes`);
     try {
-      return X509Certificate.parse(Buffer.from(der));
+      return new X509Certificate(der);
     } catch {
       return fail(w, 'is not an X.509 certificate');
     }
@@ -144,7 +145,7 @@ function checkAuthority(e: unknown, where: string): number {
   for (let i = 0; i + 1 < certs.length; i++) {
     let ok = false;
     try {
-      ok = certs[i]!.verify(certs[i + 1]!);
+      ok = certs[i]!.verify(certs[i + 1]!.publicKey);
     } catch {
       ok = false;
     }
