@@ -8,7 +8,6 @@
 import { AttestError, TrustRootError, describeError } from './errors.ts';
 import type { PackageDigest, VerifySession, VerifySessionOptions } from './session-types.ts';
 import type {
-  BundleOutcome,
   ChannelPolicy,
   PackageRecord,
   PackageReport,

@@ -35,7 +35,6 @@ import type { BundleOutcome, ChannelPolicy } from '../types.ts';
 /** Bump when the file format or the meaning of an entry changes: old buckets are then ignored. */
 const FORMAT = 1;
 const SUBDIR = `verdicts-v${FORMAT}`;
-const BUCKETS = '0123456789abcdef';
 /** Entries kept per bucket (~160,000 in all); least recently used go first. */
 const DEFAULT_MAX_PER_BUCKET = 10_000;
 

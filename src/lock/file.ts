@@ -10,7 +10,7 @@
 // (3) it is validated as-is by schema/lockfile.schema.json.
 // The price (commas and braces in `git diff`) is paid back by `conda-attest diff
 // --textconv`, a git diff driver that shows one self-contained fact per line.
-import { closeSync, fsyncSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
