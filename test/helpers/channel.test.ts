@@ -252,7 +252,7 @@ test('lockfiles: explicit, pixi.lock v6 and conda-lock.yml v1 point at the serve
   assert.deepEqual(cl.package[0].dependencies, { beta: '>=2' });
 });
 
-test('speed: a 20-package attested channel builds quickly (reports the figure)', async (t) => {
+test('a 20-package attested channel builds with one sidecar per package (reports the figure)', async (t) => {
   const t0 = performance.now();
   const big = await startFixtureChannel({
     sigstore: ls,
@@ -265,5 +265,4 @@ test('speed: a 20-package attested channel builds quickly (reports the figure)',
   await big.close();
   t.diagnostic(`20-package attested channel (20 identities) built and serving in ${ms.toFixed(0)} ms`);
   assert.equal(big.packages.filter((p) => p.sidecar).length, 20);
-  assert.ok(ms < 5000, `too slow: ${ms} ms`);
 });
