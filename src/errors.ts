@@ -204,6 +204,36 @@ export function isAttestError(e: unknown): e is AttestError {
   return e instanceof AttestError;
 }
 
+/** The error classes by `name`: an error sent across a thread boundary is rebuilt as its own subclass. */
+const CLASSES: Record<string, new (code: never, message: string, options?: AttestErrorOptions) => AttestError> = {
+  UsageError,
+  ConfigError,
+  TargetError,
+  HttpError,
+  RepodataError,
+  SidecarError,
+  TrustRootError,
+  VerifyError,
+  LockError,
+  PluginError,
+};
+
+/** Rebuild an AttestError from its plain form (`name`, `code`, `message`, `hint`), keeping its subclass. */
+export function attestErrorFrom(plain: { name?: string; code: string; message: string; hint?: string }): AttestError {
+  const Class = (plain.name !== undefined && Object.hasOwn(CLASSES, plain.name) ? CLASSES[plain.name] : AttestError) as new (
+    code: string,
+    message: string,
+    options?: AttestErrorOptions,
+  ) => AttestError;
+  return new Class(plain.code, plain.message, { hint: plain.hint });
+}
+
+/** The report form of a thrown value: its own code, message and hint, or `fallbackCode` for a foreign error. */
+export function reasonFromError(e: unknown, fallbackCode: ErrorCode): { code: ErrorCode; message: string; hint?: string } {
+  if (e instanceof AttestError) return { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) };
+  return { code: fallbackCode, message: describeError(e) };
+}
+
 /** A short description of any thrown value, for wrapping foreign errors. */
 export function describeError(e: unknown): string {
   if (e instanceof Error) return e.message;

@@ -1,380 +1,164 @@
-// The one path every package goes through, whoever calls it (CLI or plugin layer):
+// The one path every package goes through, whoever calls it (CLI or plugin layer), as
+// stages over plain data:
 //
-//   policy (canonical channel) → discovery + retrieval (CEP 50) → verification
-//   (Sigstore + CEP 27) → judgement (trusted identities, identity lockfile) → report row
+//   resolve (src/stages/resolve.ts)    record → canonical channel + policy          pure
+//   retrieve (src/stages/retrieve.ts)  digest + sidecar (CEP 50), one repodata lookup  I/O
+//   verify (src/stages/verify.ts)      bundles → outcomes (Sigstore + CEP 27)         I/O (pool)
+//   judge (src/stages/judge.ts)        outcomes → verdict, lock decision, first use    pure
+//   report (src/report/build.ts)       rows → report                                   pure
 //
-// This module wires the adapters together; the decisions themselves are the pure
-// functions of src/policy/ and src/lock/.
-import { AttestError, TrustRootError, describeError } from './errors.ts';
+// The session only wires the stages and owns the run's resources (HTTP client, repodata,
+// caches, trust root, verification pool, identity lockfile). A row is final when returned.
 import type { PackageDigest, VerifySession, VerifySessionOptions } from './session-types.ts';
-import type {
-  ChannelPolicy,
-  PackageRecord,
-  PackageReport,
-  PackageStatus,
-  Reason,
-  Report,
-  ResolvedConfig,
-  SignerIdentity,
-} from './types.ts';
-import { policyFor } from './policy/channel.ts';
-import { actionFor, judgeAttestations, type RetrievalState } from './policy/verdict.ts';
-import { createHttpClient, type HttpClient } from './http/client.ts';
-import { hashPackage } from './http/download.ts';
-import { createRepodataStore, type RepodataStore } from './channel/repodata.ts';
-import { fetchSidecar, loadGivenSidecar, type SidecarResult } from './sidecar/fetch.ts';
+import type { PackageRecord, PackageReport, Report } from './types.ts';
+import { createHttpClient } from './http/client.ts';
+import { createRepodataStore } from './channel/repodata.ts';
 import { loadTrustRoot, type LoadedTrustRoot } from './verify/trust-root.ts';
 import type { VerifyPool } from './verify/pool.ts';
-import { openVerdictCache, policyDigest, verdictKey, type VerdictCache } from './cache/verdict-cache.ts';
+import { openVerdictCache } from './cache/verdict-cache.ts';
 import { openSidecarCache } from './cache/sidecar-cache.ts';
-import { ATTESTATIONS_SHA256_RE } from './sidecar/parse.ts';
-import { sidecarUrl } from './sidecar/fetch.ts';
 import { packageVersion } from './version.ts';
-import { decide, applyDecisions, inconsistentFirstUse, type LockDecision, type Lock } from './lock/decide.ts';
+import { applyDecisions, type LockDecision } from './lock/decide.ts';
+import { firstUseKey } from './lock/judge.ts';
 import { readLock, updateLock } from './lock/file.ts';
+import { mapLimit } from './util/concurrency.ts';
 import { buildReport } from './report/build.ts';
+import { resolvePackage } from './stages/resolve.ts';
+import { retrievePackage } from './stages/retrieve.ts';
+import { verifyPackage as verifyStage } from './stages/verify.ts';
+import { judgePackage, settleJudged, type JudgeContext, type Judged } from './stages/judge.ts';
+import type { RunResources } from './stages/resources.ts';
 
-const HEX64 = /^[0-9a-f]{64}$/;
-
-/** Today's date as YYYY-MM-DD (UTC), the granularity of the lockfile's first/last seen. */
-function today(): string {
-  return new Date().toISOString().slice(0, 10);
-}
-
-function reasonOf(e: unknown, fallbackCode: string): Reason {
-  if (e instanceof AttestError) return { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) };
-  return { code: fallbackCode, message: describeError(e) };
-}
-
-interface Observation {
+/** One package for verifyPackages: its record and the digest the caller knows (null: hash the bytes). */
+export interface PackageInput {
   record: PackageRecord;
-  canonical: string;
-  decision: LockDecision | null;
+  digest: PackageDigest | null;
 }
 
-/** The pipeline's session: the public contract plus what `conda-attest accept` needs. */
+/** The pipeline's session: the public contract plus what the CLI needs. */
 export interface PipelineSession extends VerifySession {
+  /**
+   * Verify packages together, at most `concurrency` at once: all files of one package name
+   * are judged together (first-use consistency), so every returned row is final. Rows in
+   * input order.
+   */
+  verifyPackages(inputs: readonly PackageInput[], opts: { concurrency: number; onDone?: (done: number) => void }): Promise<PackageReport[]>;
   /** The identity-lockfile decisions of every package verified so far. */
   lockDecisions(): LockDecision[];
   /** The lockfile path this session reads and writes. */
   readonly lockPath: string;
 }
 
+/** Today's date as YYYY-MM-DD (UTC), the granularity of the lockfile's first/last seen. */
+function today(): string {
+  return new Date().toISOString().slice(0, 10);
+}
+
 export async function createSession(options: VerifySessionOptions): Promise<PipelineSession> {
-  const config: ResolvedConfig = options.config;
-  const lockPath = options.lockfile ?? config.lockfile;
-  const http: HttpClient = createHttpClient({
+  const lockPath = options.lockfile ?? options.config.lockfile;
+  const run = openResources(options);
+  const judging: JudgeContext = { lock: await readLock(lockPath), date: today(), frozen: Boolean(options.frozen), lockPath };
+  const rows: PackageReport[] = [];
+  const decisions: LockDecision[] = [];
+  // First-use decisions already settled in this run, by (channel, name): later files of
+  // the same package are judged against them (src/lock/judge.ts settleFirstUse).
+  const firstUse = new Map<string, LockDecision[]>();
+
+  /** resolve → retrieve → verify → judge, for one package. */
+  async function examine({ record, digest }: PackageInput): Promise<Judged> {
+    const pkg = resolvePackage(run.resources.config, record, digest);
+    const retrieved = await verifyStage(await retrievePackage(pkg, run.resources), run.resources);
+    return judgePackage(retrieved, judging);
+  }
+
+  /** Settle first use across `judged`, record the final rows and decisions. */
+  function settle(judged: readonly Judged[]): PackageReport[] {
+    const final = settleJudged(judged, judging.frozen, (d) => firstUse.get(firstUseKey(d)) ?? []);
+    for (const { row, decision } of final) {
+      rows.push(row);
+      if (!decision) continue;
+      decisions.push(decision);
+      if (decision.kind === 'new') firstUse.set(firstUseKey(decision), [...(firstUse.get(firstUseKey(decision)) ?? []), decision]);
+    }
+    return final.map((j) => j.row);
+  }
+
+  async function finish(): Promise<Report> {
+    // --frozen: the lockfile must not change. Otherwise write it once, merging into
+    // what is on disk now so a concurrent run loses nothing.
+    if (!judging.frozen && decisions.some((d) => d.kind !== 'unchanged' || d.touch)) {
+      await updateLock(lockPath, (current) => applyDecisions(current, decisions));
+    }
+    const { root, warnings } = await run.close();
+    const report = buildReport(rows, root);
+    if (warnings.length) report.warnings = [...(report.warnings ?? []), ...warnings];
+    return report;
+  }
+
+  return {
+    // A host streaming packages one at a time: the row is judged against the files of the
+    // same package seen before it (the first pins; a later disagreeing one is refused).
+    verifyPackage: async (record, digest) => settle([await examine({ record, digest })])[0]!,
+    async verifyPackages(inputs, { concurrency, onDone }) {
+      let done = 0;
+      const judged = await mapLimit(inputs, concurrency, async (input) => {
+        const j = await examine(input);
+        onDone?.(++done);
+        return j;
+      });
+      return settle(judged);
+    },
+    finish,
+    lockDecisions: () => [...decisions],
+    lockPath,
+  };
+}
+
+/** The run's resources, opened lazily where they cost something, and closed once. */
+function openResources(options: VerifySessionOptions): {
+  resources: RunResources;
+  close(): Promise<{ root: LoadedTrustRoot | undefined; warnings: string[] }>;
+} {
+  const { config } = options;
+  const http = createHttpClient({
     connectTimeoutMs: config.http.connectTimeoutMs,
     totalTimeoutMs: config.http.totalTimeoutMs,
     retries: config.http.retries,
     maxConcurrency: config.concurrency,
   });
-  const repodata: RepodataStore = createRepodataStore({ http, cacheDir: config.cacheDir });
-
   // Loaded once per run, lazily: a run where every channel is disabled never needs it.
   let trustRootPromise: Promise<LoadedTrustRoot> | undefined;
   const trustRoot = (): Promise<LoadedTrustRoot> =>
     (trustRootPromise ??= loadTrustRoot(config.trustRoot, { offline: options.offline, cacheDir: config.cacheDir }));
-  // Verification goes through one pool per run: in-process for small runs, worker threads
-  // (trust material built once per worker) when enough bundles are expected. The verifier
-  // modules (sigstore-js) are only loaded when a bundle actually has to be verified.
+  // One pool per run: in-process for small runs, worker threads (trust material built once
+  // per worker) when enough bundles are expected. sigstore-js loads only when a bundle
+  // actually has to be verified.
   let poolPromise: Promise<VerifyPool> | undefined;
   const pool = (): Promise<VerifyPool> =>
     (poolPromise ??= Promise.all([trustRoot(), import('./verify/pool.ts')]).then(([root, { createVerifyPool }]) =>
       createVerifyPool({ trustRoot: root, expectedBundles: options.expectedPackages, fastDer: true }),
     ));
-  // Verdicts depend only on their inputs (sidecar, package digest and name, channels, trust
-  // root, policy, product version), so unchanged inputs are never verified twice; sidecars
-  // are content-addressed (CEP 50) and cached by hash.
-  const verdicts: VerdictCache | null = options.noCache ? null : openVerdictCache(config.cacheDir);
-  const sidecars = options.noCache ? undefined : openSidecarCache(config.cacheDir, { maxBytes: config.maxSidecarBytes });
-  const version = packageVersion();
-
-  // The identity lockfile is read once; decisions are collected and written once in finish().
-  const lock: Lock = await readLock(lockPath);
-  const rows: PackageReport[] = [];
-  const observations: Observation[] = [];
-  const date = today();
-
-  async function retrieve(record: PackageRecord, policy: ChannelPolicy): Promise<SidecarResult> {
-    const sigs = options.sigs;
-    if (typeof sigs === 'object') return { state: 'found', method: 'given', url: sigs.url, sha256: sigs.sha256, bundles: sigs.bundles };
-    if (sigs) return loadGivenSidecar(sigs, { http, maxBytes: config.maxSidecarBytes });
-    return fetchSidecar(record, policy.discovery, { http, repodata, maxBytes: config.maxSidecarBytes, sidecarCache: sidecars });
-  }
-
-  /** The package digest: given (lockfile record), or hashed from the bytes in one streamed pass. */
-  async function digestOf(record: PackageRecord, given: PackageDigest | null): Promise<PackageDigest & { md5?: string }> {
-    if (given) return given;
-    const { sha256, md5 } = await hashPackage(record, http);
-    return { sha256, source: 'artifact', ...(md5 ? { md5 } : {}) };
-  }
-
-  async function verifyPackage(record: PackageRecord, given: PackageDigest | null): Promise<PackageReport> {
-    const { policy, canonical } = policyFor(config, record.channel);
-    const row: PackageReport = {
-      filename: record.filename,
-      name: record.name,
-      version: record.version,
-      build: record.build,
-      channel: canonical,
-      subdir: record.subdir,
-      url: record.url,
-      sha256: given?.sha256 ?? record.sha256 ?? null,
-      digest_source: given?.source ?? (record.sha256 ? 'lockfile' : null),
-      status: 'skipped',
-      action: 'pass',
-      identity: null,
-      reasons: [],
-      notes: [],
-      sidecar: null,
-      bundles: [],
-    };
-    const finishRow = (status: PackageStatus, reasons: Reason[]): PackageReport => {
-      row.status = status;
-      row.reasons = reasons;
-      row.action = actionFor(status, policy.require);
-      rows.push(row);
-      return row;
-    };
-
-    if (!policy.enabled) {
-      row.notes.push(`attestation checks are disabled for ${canonical}`);
-      return finishRow('skipped', []);
-    }
-
-    // The package digest: from the bytes when we have them, else from the lockfile record.
-    let digest: PackageDigest & { md5?: string };
-    try {
-      digest = await digestOf(record, given);
-    } catch (e) {
-      return finishRow('retrieval-failed', [reasonOf(e, 'HTTP_CONNECTION_FAILED')]);
-    }
-    if (!HEX64.test(digest.sha256)) {
-      return finishRow('invalid', [
-        { code: 'PACKAGE_DIGEST_MISMATCH', message: `The package digest "${digest.sha256}" is not a SHA-256 hex string.` },
-      ]);
-    }
-    row.sha256 = digest.sha256;
-    row.digest_source = digest.source;
-    // An artifact whose bytes do not match what the lockfile pinned is not the package
-    // the user locked, whatever its attestations say.
-    if (digest.source === 'artifact' && record.sha256 && record.sha256.toLowerCase() !== digest.sha256) {
-      return finishRow('invalid', [
-        {
-          code: 'PACKAGE_DIGEST_MISMATCH',
-          message: `${record.filename} has SHA-256 ${digest.sha256}, but the lockfile expects ${record.sha256}.`,
-          hint: 'The download was altered or the lockfile is stale; re-lock from a trusted source.',
-        },
-      ]);
-    }
-    // Explicit files may pin only an MD5: still compare it (hashed in the same pass).
-    if (digest.source === 'artifact' && !record.sha256 && record.md5 && digest.md5 && record.md5.toLowerCase() !== digest.md5) {
-      return finishRow('invalid', [
-        {
-          code: 'PACKAGE_DIGEST_MISMATCH',
-          message: `${record.filename} has MD5 ${digest.md5}, but the environment file expects ${record.md5}.`,
-          hint: 'The download was altered or the environment file is stale; re-lock from a trusted source.',
-        },
-      ]);
-    }
-
-    // CEP 27: targetChannel SHOULD equal the channel the package came from; a mirror of a
-    // configured channel may carry the canonical channel's name.
-    const expectation = { filename: record.filename, sha256: digest.sha256, acceptedChannels: [...new Set([canonical, record.channel])] };
-    const keyFor = async (sidecarSha256: string): Promise<string | null> =>
-      verdicts
-        ? verdictKey({
-            sidecarSha256,
-            packageSha256: digest.sha256,
-            filename: record.filename,
-            channel: canonical,
-            acceptedChannels: expectation.acceptedChannels,
-            trustRootDigest: (await trustRoot()).digest,
-            policyDigest: policyDigest(policy),
-            productVersion: version,
-          })
-        : null;
-
-    let retrieval: RetrievalState | undefined;
-    // Warm path: repodata advertises the sidecar's hash, and a verdict for exactly these
-    // inputs exists: neither the sidecar nor sigstore-js is needed.
-    if (verdicts && !options.sigs && policy.discovery[0] === 'repodata') {
-      const advertised =
-        record.attestationsSha256 ??
-        (await repodata.lookup(record.channel, record.subdir, record.filename).catch(() => undefined))?.attestationsSha256;
-      if (advertised !== undefined && ATTESTATIONS_SHA256_RE.test(advertised)) {
-        const key = await keyFor(advertised);
-        const cached = key ? verdicts.get(key) : undefined;
-        if (cached) {
-          row.sidecar = { url: sidecarUrl(record, 'repodata', advertised), method: 'repodata', sha256: advertised };
-          row.bundles = cached;
-          retrieval = { kind: 'bundles', outcomes: cached };
-        }
-      }
-    }
-    if (!retrieval) {
-      let sidecar: SidecarResult;
-      try {
-        sidecar = await retrieve(record, policy);
-      } catch (e) {
-        sidecar = { state: 'failed', reasons: [reasonOf(e, 'SIDECAR_UNAVAILABLE')], method: 'repodata' };
-      }
-      if (sidecar.state === 'none') retrieval = { kind: 'none' };
-      else if (sidecar.state === 'failed') retrieval = { kind: 'failed', reasons: sidecar.reasons };
-      else {
-        row.sidecar = { url: sidecar.url, method: sidecar.method, sha256: sidecar.sha256 };
-        const key = await keyFor(sidecar.sha256);
-        let outcomes = key ? verdicts?.get(key) : undefined;
-        if (!outcomes) {
-          try {
-            outcomes = await (await pool()).verifyAttestations(sidecar.bundles, expectation, {
-              trustedKeys: policy.trustedKeys,
-              requireTlog: policy.requireTlog,
-            });
-          } catch (e) {
-            // An unusable trust root is a configuration error for the whole run (exit 2),
-            // not a property of this package.
-            if (e instanceof TrustRootError || (e instanceof AttestError && e.code.startsWith('TRUST_ROOT_'))) throw e;
-            return finishRow('invalid', [reasonOf(e, 'SIGSTORE_VERIFICATION_FAILED')]);
-          }
-          if (key) verdicts?.set(key, outcomes);
-        }
-        row.bundles = outcomes;
-        retrieval = { kind: 'bundles', outcomes };
-      }
-    }
-
-    const verdict = judgeAttestations({ policy, retrieval });
-    row.identity = verdict.identity ?? null;
-    let status = verdict.status;
-    const reasons = [...verdict.reasons];
-    // Issue 7: with require_tlog: false a key signature without a log entry is accepted,
-    // and the report must say it is signature-only (not auditable in a transparency log).
-    if (status === 'verified' && retrieval.kind === 'bundles') {
-      for (const o of retrieval.outcomes) {
-        if (o.verified && o.publish && o.identity?.kind === 'key' && o.tlog === false) {
-          row.notes.push(`signature-only: bundle ${o.index} is signed with a trusted key but has no transparency-log entry (require_tlog: false)`);
-        }
-      }
-    }
-
-    // Trust on first use: compare the trusted identities with the identity lockfile.
-    const trustedIdentities: SignerIdentity[] = verdict.trustedIdentities ?? [];
-    let decision: LockDecision | null = null;
-    if (status === 'verified' || status === 'missing') {
-      try {
-        decision = decide(
-          lock,
-          { channel: canonical, name: record.name, version: record.version },
-          status === 'verified' ? trustedIdentities : [],
-          date,
-        );
-      } catch (e) {
-        // An identity that cannot be pinned (e.g. no issuer) must not pass as verified.
-        return finishRow('invalid', [...reasons, reasonOf(e, 'LOCK_IDENTITY_INCOMPLETE')]);
-      }
-      const lockOutcome = lockJudgement(decision, Boolean(options.frozen), lockPath);
-      if (lockOutcome) {
-        if (lockOutcome.status) status = lockOutcome.status;
-        reasons.push(...lockOutcome.reasons);
-        row.notes.push(...lockOutcome.notes);
-        if (lockOutcome.diff) row.identity_diff = lockOutcome.diff;
-      }
-    }
-    const observation: Observation = { record, canonical, decision };
-    observations.push(observation);
-    const out = finishRow(status, reasons);
-    if (decision?.kind === 'new' && !options.frozen) noteFirstUse(observation, out, policy);
-    return out;
-  }
-
-  // Issue 4 within one run: the lockfile is read once, so two files of one unpinned
-  // package (two platforms, two versions) are each decided `new` on their own. When their
-  // signers disagree, every one of them is an identity change and nothing is pinned
-  // (inconsistentFirstUse); rows already returned are updated in place, so the report is
-  // the same whatever order the packages finished in, and the later file is refused at once
-  // (a plugin host stops before extracting it).
-  const firstUse = new Map<string, { observation: Observation; row: PackageReport; policy: ChannelPolicy; decision: LockDecision }[]>();
-  function noteFirstUse(observation: Observation, row: PackageReport, policy: ChannelPolicy): void {
-    const decision = observation.decision!;
-    const key = JSON.stringify([decision.channel, decision.name]);
-    let members = firstUse.get(key);
-    if (!members) firstUse.set(key, (members = []));
-    members.push({ observation, row, policy, decision });
-    const flagged = inconsistentFirstUse(members.map((m) => m.decision));
-    if (!flagged) return;
-    members.forEach((m, i) => {
-      const d = flagged[i]!;
-      m.observation.decision = d;
-      const r = m.row;
-      if (!('reason' in d)) return;
-      r.reasons = [...r.reasons.filter((x) => x.code !== 'IDENTITY_INCONSISTENT'), d.reason];
-      r.notes = r.notes.filter((n) => n !== 'recorded');
-      r.identity_diff = d.diff;
-      r.status = 'identity-changed';
-      r.action = actionFor('identity-changed', m.policy.require);
-    });
-  }
-
-  async function finish(): Promise<Report> {
-    const decisions = lockDecisions();
-    // --frozen: the lockfile must not change. Otherwise write it once, merging into
-    // what is on disk now so a concurrent run loses nothing.
-    if (!options.frozen && decisions.some((d) => d.kind !== 'unchanged' || d.touch)) {
-      await updateLock(lockPath, (current) => applyDecisions(current, decisions));
-    }
-    const root = trustRootPromise ? await trustRootPromise.catch(() => undefined) : undefined;
-    await Promise.all([verdicts?.flush(), sidecars?.flush()]);
-    if (poolPromise) await (await poolPromise.catch(() => undefined))?.close();
-    http.close();
-    const report = buildReport(rows, root);
-    const cacheWarnings = [...(verdicts?.warnings ?? []), ...(sidecars?.warnings ?? [])];
-    if (cacheWarnings.length) report.warnings = [...(report.warnings ?? []), ...cacheWarnings.map((w) => `cache: ${w}`)];
-    return report;
-  }
-
-  const lockDecisions = (): LockDecision[] =>
-    observations.map((o) => o.decision).filter((d): d is LockDecision => d !== null);
-  return { verifyPackage, finish, lockDecisions, lockPath };
-}
-
-interface LockJudgement {
-  status?: PackageStatus;
-  reasons: Reason[];
-  notes: string[];
-  diff?: unknown;
-}
-
-/** Map a lock decision to the package's status (identity-changed) and notes. */
-function lockJudgement(decision: LockDecision, frozen: boolean, lockPath: string): LockJudgement | null {
-  switch (decision.kind) {
-    case 'unchanged':
-      return null;
-    case 'new':
-      if (decision.identities.length === 0) return null; // nothing attested, nothing to pin
-      if (frozen) {
-        return {
-          status: 'identity-changed',
-          reasons: [
-            {
-              code: 'LOCK_ENTRY_MISSING',
-              message: `No signer identity is pinned for this package in the frozen lockfile ${lockPath}.`,
-              hint: 'Run `conda-attest verify` without --frozen (or `conda-attest accept`) and commit the lockfile.',
-            },
-          ],
-          notes: [],
-        };
-      }
-      return { reasons: [], notes: ['recorded'] };
-    case 'changed':
-    case 'added':
-    case 'removed':
-      return {
-        status: 'identity-changed',
-        reasons: [decision.reason],
-        notes: [],
-        diff: decision.diff,
-      };
-  }
+  const resources: RunResources = {
+    config,
+    http,
+    repodata: createRepodataStore({ http, cacheDir: config.cacheDir }),
+    verdicts: options.noCache ? null : openVerdictCache(config.cacheDir),
+    sidecars: options.noCache ? undefined : openSidecarCache(config.cacheDir, { maxBytes: config.maxSidecarBytes }),
+    sigs: options.sigs,
+    trustRoot,
+    pool,
+    productVersion: packageVersion(),
+  };
+  return {
+    resources,
+    async close() {
+      const root = trustRootPromise ? await trustRootPromise.catch(() => undefined) : undefined;
+      const { verdicts, sidecars } = resources;
+      await Promise.all([verdicts?.flush(), sidecars?.flush()]);
+      if (poolPromise) await (await poolPromise.catch(() => undefined))?.close();
+      http.close();
+      const warnings = [...(verdicts?.warnings ?? []), ...(sidecars?.warnings ?? [])].map((w) => `cache: ${w}`);
+      return { root, warnings };
+    },
+  };
 }

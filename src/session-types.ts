@@ -24,8 +24,6 @@ export interface VerifySessionOptions {
   expectedPackages?: number;
   /** Bypass the verdict and sidecar caches (neither read nor written). */
   noCache?: boolean;
-  /** Progress callback (done, total) for spinners. */
-  onProgress?: (done: number, total: number) => void;
 }
 
 export interface PackageDigest {

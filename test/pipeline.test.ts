@@ -226,6 +226,7 @@ test('skipped: enabled: false and unlisted channels fetch NOTHING', async () => 
     assert.equal(p.status, 'skipped');
     assert.equal(p.action, 'pass');
     assert.equal(p.sidecar, null);
+    assert.deepEqual(codes(p), ['CHANNEL_DISABLED'], 'the skip says why');
   }
   assert.equal(report.summary.skipped, 3);
   assert.deepEqual(forge.requests, [], 'disabled channel was contacted');

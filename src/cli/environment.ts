@@ -1,18 +1,13 @@
 // What `verify` and `accept` share: the config (with --trusted-root), the environment's
 // package records (TARGETs, or ./pixi.lock / ./conda-lock.yml), and the verification loop.
 import { resolve } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
 import { existsSync } from 'node:fs';
 import { TrustRootError, UsageError } from '../errors.ts';
 import { loadConfig } from '../config/load.ts';
 import { findDefaultTarget, loadTargets } from '../targets/index.ts';
-import { mapLimit } from '../util/concurrency.ts';
-import type { PackageDigest, VerifySession } from '../session-types.ts';
+import type { PipelineSession } from '../pipeline.ts';
 import type { PackageRecord, ResolvedConfig } from '../types.ts';
 import type { CliIO } from './io.ts';
-
-/** Package count from which memory is favoured over speed. */
-const LARGE_ENVIRONMENT = 4000;
 
 export interface EnvironmentOptions {
   configPath?: string;
@@ -45,29 +40,24 @@ export async function loadEnvironment(io: CliIO, o: EnvironmentOptions): Promise
     targets = [found];
   }
   const records = await loadTargets(targets, { cwd: io.cwd, channel: o.channel, platform: o.platform });
-  // Large environments: trade some speed for memory (issue 6: 10,000 packages < 400 MB).
-  // V8's heap otherwise grows to ~3x the live data between major collections (measured:
-  // 85 MB live, 530 MB peak RSS; with --optimize-for-size 312 MB, ~25% slower).
-  if (records.length >= LARGE_ENVIRONMENT) setFlagsFromString('--optimize-for-size');
   return { config, records };
 }
 
 /**
- * Verify every record with at most `concurrency` in flight. The digest comes from the
- * environment lockfile (`digest_source: "lockfile"`: sound because pixi and conda enforce
- * these hashes at install) unless `download` asks for the bytes, the record has no hash,
- * or it is a local file: then the pipeline hashes the bytes.
+ * Verify every record with at most `concurrency` in flight, all files of one package
+ * judged together. The digest comes from the environment lockfile (`digest_source:
+ * "lockfile"`: sound because pixi and conda enforce these hashes at install) unless
+ * `download` asks for the bytes, the record has no hash, or it is a local file: then the
+ * pipeline hashes the bytes.
  */
 export async function verifyRecords(
-  session: VerifySession,
+  session: PipelineSession,
   records: readonly PackageRecord[],
   o: { concurrency: number; download?: boolean; onDone?: (done: number) => void },
 ): Promise<void> {
-  let done = 0;
-  await mapLimit(records, o.concurrency, async (record) => {
-    const digest: PackageDigest | null =
-      !o.download && record.sha256 && !record.localPath ? { sha256: record.sha256, source: 'lockfile' } : null;
-    await session.verifyPackage(record, digest);
-    o.onDone?.(++done);
-  });
+  const inputs = records.map((record) => ({
+    record,
+    digest: !o.download && record.sha256 && !record.localPath ? { sha256: record.sha256, source: 'lockfile' as const } : null,
+  }));
+  await session.verifyPackages(inputs, { concurrency: o.concurrency, onDone: o.onDone });
 }

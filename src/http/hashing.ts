@@ -1,7 +1,6 @@
 // One-pass hashing of a byte stream with a size cap: the package is hashed while it
 // flows through, in chunks, and is never held in memory as a whole.
 import { createHash, type Hash } from 'node:crypto';
-import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createReadStream } from 'node:fs';
 import { Transform, Writable, type TransformCallback } from 'node:stream';
@@ -28,17 +27,22 @@ export class TooLargeSignal extends Error {
 // network chunk is a fresh Buffer whose memory lives outside the V8 heap and is only
 // released when the young generation is collected; V8 waits for tens of MB of such
 // garbage first. A scavenge every 16 MiB keeps the peak low and costs ~1 ms (measured:
-// 1 GiB over loopback, peak RSS 150 → 110 MB, no slower). The collector is obtained
-// once, without a command-line flag; if the runtime refuses, nothing changes.
+// 1 GiB over loopback, peak RSS 150 → 110 MB, no slower). The collector is there only when
+// the launcher exposed it (V8 flags are set before start-up, never from library code:
+// Node documents changing them at run time as unpredictable); otherwise nothing changes.
 const SCAVENGE_EVERY_BYTES = 16 * 1024 * 1024;
 let scavenge: ((opts: { type: 'minor' }) => void) | null | undefined;
 function collectYoungGeneration(): void {
   if (scavenge === undefined) {
-    try {
-      setFlagsFromString('--expose-gc');
-      scavenge = runInNewContext('gc') as (opts: { type: 'minor' }) => void;
-    } catch {
-      scavenge = null;
+    const exposed = (globalThis as { gc?: unknown }).gc;
+    if (typeof exposed === 'function') scavenge = exposed as (opts: { type: 'minor' }) => void;
+    else {
+      try {
+        // A launcher that sets --expose-gc through v8.setFlagsFromString exposes it to new contexts only.
+        scavenge = runInNewContext('gc') as (opts: { type: 'minor' }) => void;
+      } catch {
+        scavenge = null;
+      }
     }
   }
   scavenge?.({ type: 'minor' });

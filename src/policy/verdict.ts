@@ -241,3 +241,15 @@ export function judgeAttestations(input: JudgeInput): Judgement {
     ...failures,
   ]);
 }
+
+/**
+ * Notes for a verified package whose trusted key signatures have no transparency-log
+ * entry (accepted only under `require_tlog: false`): the report must say the package is
+ * signature-only, i.e. not auditable in a transparency log.
+ */
+export function signatureOnlyNotes(status: PackageStatus, outcomes: readonly BundleOutcome[]): string[] {
+  if (status !== 'verified') return [];
+  return outcomes
+    .filter((o) => o.verified && o.publish && o.identity?.kind === 'key' && o.tlog === false)
+    .map((o) => `signature-only: bundle ${o.index} is signed with a trusted key but has no transparency-log entry (require_tlog: false)`);
+}

@@ -22,7 +22,8 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
   const mark = (p: PackageReport): string =>
     p.action === 'block' ? c.red('✖ blocked') : p.action === 'warn' ? c.yellow('▲ warning') : c.green('✔ ok');
   for (const p of report.packages) {
-    const problem = p.action !== 'pass' || p.reasons.length > 0;
+    // A skipped package's reason (CHANNEL_DISABLED) is what the user configured, not a problem.
+    const problem = p.action !== 'pass' || (p.status !== 'skipped' && p.reasons.length > 0);
     if (!problem && !opts.verbose) continue;
     const head = `${mark(p)} ${c.bold(p.filename)} ${c.dim(`(${p.channel}/${p.subdir})`)} ${p.status}${
       p.status === 'verified' ? who(p) : ''

@@ -67,40 +67,64 @@ function sidecarFailure(e: unknown, url: string): SidecarError | AttestError {
   return new SidecarError(code, `Sidecar ${url}: ${e.message}`, { hint, cause: e });
 }
 
-export async function fetchSidecar(record: PackageRecord, methods: DiscoveryMethod[], deps: SidecarDeps): Promise<SidecarResult> {
+/** What repodata says about a package's sidecar (CEP 50 `attestations_sha256`). */
+export type Advertisement =
+  | { kind: 'advertised'; sha256: string }
+  /** Nothing advertised here (no repodata for the subdir, or no attestations_sha256): try the next method. */
+  | { kind: 'absent'; note: string }
+  | { kind: 'failed'; reasons: Reason[] };
+
+/**
+ * The advertised sidecar hash: the record's own `attestationsSha256` (a host-supplied
+ * value gets the same check as one from repodata, before any URL is built), else one
+ * repodata lookup. Looked up once per package: the warm path and retrieval share it.
+ */
+export async function lookupAdvertised(record: PackageRecord, repodata: RepodataStore): Promise<Advertisement> {
+  let advertised = record.attestationsSha256;
+  if (advertised === undefined) {
+    try {
+      advertised = (await repodata.lookup(record.channel, record.subdir, record.filename))?.attestationsSha256;
+    } catch (e) {
+      // No repodata.json at all (404): nothing advertised here, try the next method.
+      if (isRepodataMissing(e)) return { kind: 'absent', note: `repodata: no repodata.json for ${record.channel}/${record.subdir}` };
+      return { kind: 'failed', reasons: [reasonOf(e, undefined)] };
+    }
+  } else if (!ATTESTATIONS_SHA256_RE.test(advertised)) {
+    return {
+      kind: 'failed',
+      reasons: [
+        {
+          code: 'REPODATA_INVALID_ATTESTATIONS_SHA256',
+          message: `${record.filename} has the invalid attestations_sha256 ${JSON.stringify(advertised).slice(0, 100)}.`,
+          hint: 'attestations_sha256 must be 64 lowercase hex characters.',
+        },
+      ],
+    };
+  }
+  if (advertised === undefined) return { kind: 'absent', note: `repodata: no attestations_sha256 for ${record.filename}` };
+  return { kind: 'advertised', sha256: advertised };
+}
+
+/**
+ * Discover and retrieve the sidecar, methods in order. `advertisement`: the result of
+ * lookupAdvertised when the caller already has it (never looked up twice).
+ */
+export async function fetchSidecar(
+  record: PackageRecord,
+  methods: DiscoveryMethod[],
+  deps: SidecarDeps,
+  advertisement?: Advertisement,
+): Promise<SidecarResult> {
   const tried: string[] = [];
   for (const method of methods) {
     if (method === 'repodata') {
-      let advertised = record.attestationsSha256;
-      if (advertised === undefined) {
-        try {
-          advertised = (await deps.repodata.lookup(record.channel, record.subdir, record.filename))?.attestationsSha256;
-        } catch (e) {
-          // No repodata.json at all (404): nothing advertised here, try the next method.
-          if (isRepodataMissing(e)) {
-            tried.push(`repodata: no repodata.json for ${record.channel}/${record.subdir}`);
-            continue;
-          }
-          return { state: 'failed', method, reasons: [reasonOf(e, undefined)] };
-        }
-      } else if (!ATTESTATIONS_SHA256_RE.test(advertised)) {
-        // A host-supplied value gets the same check as one from repodata: before any URL.
-        return {
-          state: 'failed',
-          method,
-          reasons: [
-            {
-              code: 'REPODATA_INVALID_ATTESTATIONS_SHA256',
-              message: `${record.filename} has the invalid attestations_sha256 ${JSON.stringify(advertised).slice(0, 100)}.`,
-              hint: 'attestations_sha256 must be 64 lowercase hex characters.',
-            },
-          ],
-        };
-      }
-      if (advertised === undefined) {
-        tried.push(`repodata: no attestations_sha256 for ${record.filename}`);
+      const ad = advertisement ?? (await lookupAdvertised(record, deps.repodata));
+      if (ad.kind === 'absent') {
+        tried.push(ad.note);
         continue;
       }
+      if (ad.kind === 'failed') return { state: 'failed', method, reasons: ad.reasons };
+      const advertised = ad.sha256;
       const url = sidecarUrl(record, 'repodata', advertised);
       try {
         const cached = deps.sidecarCache?.get(advertised);

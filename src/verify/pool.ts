@@ -13,7 +13,7 @@
 // stops starting them and verifies in-process instead.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { AttestError, VerifyError, type ErrorCode } from '../errors.ts';
+import { VerifyError, attestErrorFrom } from '../errors.ts';
 import type { BundleOutcome, TrustedKey } from '../types.ts';
 import type { PublishExpectation } from './cep27.ts';
 import type { VerifyRequest, VerifyResponse } from './pool-worker.ts';
@@ -95,9 +95,9 @@ function workerFailed(message: string, cause?: unknown, hint = 'Run the command 
 }
 const CLOSED_HINT = 'The verification pool is closed only at the end of a run; verify packages before closing it.';
 
-/** Rebuild an error sent across the thread boundary, keeping its code and hint. */
-function errorFromWorker(e: { code?: string; message: string; hint?: string }): Error {
-  if (e.code) return new AttestError(e.code as ErrorCode, e.message, { hint: e.hint });
+/** Rebuild an error sent across the thread boundary, keeping its subclass, code and hint. */
+function errorFromWorker(e: { code?: string; name?: string; message: string; hint?: string }): Error {
+  if (e.code) return attestErrorFrom({ name: e.name, code: e.code, message: e.message, hint: e.hint });
   return workerFailed(`Verification failed inside a worker: ${e.message}`);
 }
 

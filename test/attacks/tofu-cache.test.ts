@@ -13,6 +13,7 @@ import { condaFilename } from '../helpers/conda.ts';
 import { codes, makeWorkspace, resolveIn, runCli, runSession, verifyJson } from '../helpers/e2e.ts';
 import type { Workspace } from '../helpers/e2e.ts';
 import { recordFromUrl } from '../../src/targets/index.ts';
+import { createSession } from '../../src/pipeline.ts';
 import type { PackageRecord } from '../../src/types.ts';
 
 const TRUSTED = [{ identity: 'https://github.com/test-org/*/.github/workflows/*.yml@refs/heads/main', issuer: GITHUB_ISSUER }];
@@ -113,6 +114,28 @@ test('CLI: the first-run verdict equals what two separate runs give (one pins, t
   } finally {
     cli.cleanup();
   }
+});
+
+test('attack: a host streaming packages one at a time: the first file pins, a later disagreeing file is refused, returned rows never change', async () => {
+  const lock = ws.path('split-stream.lock');
+  const session = await createSession({ config: config(), lockfile: lock });
+  const [linux, osx] = ['linux-64', 'osx-64'].map((s) => recs('split').find((r) => r.subdir === s)!);
+  const first = await session.verifyPackage(linux, { sha256: linux.sha256!, source: 'lockfile' });
+  const snapshot = structuredClone(first);
+  assert.deepEqual([first.status, first.notes], ['verified', ['recorded']]);
+  const second = await session.verifyPackage(osx, { sha256: osx.sha256!, source: 'lockfile' });
+  assert.deepEqual([second.status, second.action], ['identity-changed', 'block']);
+  assert.ok(second.reasons.some((r) => r.code === 'IDENTITY_INCONSISTENT'), JSON.stringify(second.reasons));
+  assert.match(second.reasons.at(-1)!.message, /test-feedstock/, 'names the signer the earlier file showed');
+  // The same package again with the first signer agrees with what was pinned.
+  const again = await session.verifyPackage(linux, { sha256: linux.sha256!, source: 'lockfile' });
+  assert.equal(again.status, 'verified');
+  const report = await session.finish();
+  assert.deepEqual(first, snapshot, 'a returned row is final');
+  assert.deepEqual(report.packages.map((p) => p.status).sort(), ['identity-changed', 'verified', 'verified']);
+  // As two consecutive runs would: the first file's signer is pinned.
+  const pinned = JSON.parse(readFileSync(lock, 'utf8')).channels[ch.url].split.identities;
+  assert.deepEqual(pinned.map((i: { repository?: string }) => i.repository), ['https://github.com/test-org/test-feedstock']);
 });
 
 test('one package on two platforms with the same signer: verified, recorded once', async () => {

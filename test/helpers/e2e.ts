@@ -190,12 +190,11 @@ export async function runSession(
 ): Promise<JsonReport> {
   const { download, ...rest } = opts;
   const session = await createSession({ config, ...rest });
-  await Promise.all(
-    records.map((r) => {
-      const digest: PackageDigest | null = !download && r.sha256 && !r.localPath ? { sha256: r.sha256, source: 'lockfile' } : null;
-      return session.verifyPackage(r, digest);
-    }),
-  );
+  const inputs = records.map((r) => {
+    const digest: PackageDigest | null = !download && r.sha256 && !r.localPath ? { sha256: r.sha256, source: 'lockfile' } : null;
+    return { record: r, digest };
+  });
+  await session.verifyPackages(inputs, { concurrency: Math.max(1, records.length) });
   const report = await session.finish();
   // Round-trip through JSON text: what --json prints is what is checked.
   return assertJsonStdout(JSON.stringify(reportToJson(report), null, 2));

@@ -1,0 +1,55 @@
+// The package digest check: are these bytes the package the environment locked? Pure.
+// CEP 27 binds an attestation to the package's SHA-256 (the in-toto subject digest), so
+// the digest verification runs against must be the one of the bytes actually installed.
+import type { PackageRecord, Reason } from '../types.ts';
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** The digest verification runs against, and how it was obtained. */
+export interface ObservedDigest {
+  /** Lowercase hex SHA-256 (as given or as hashed). */
+  sha256: string;
+  /** `artifact` when computed from the bytes, `lockfile` when taken from a lockfile record. */
+  source: 'artifact' | 'lockfile';
+  /** Lowercase hex MD5, hashed in the same pass when the record pins only an MD5. */
+  md5?: string;
+}
+
+/** A refused digest: the reason, and whether the digest is well-formed SHA-256 hex (then the report shows it). */
+export interface DigestRefusal {
+  reason: Reason;
+  wellFormed: boolean;
+}
+
+/**
+ * Null when `digest` may be verified against, else why not (PACKAGE_DIGEST_MISMATCH):
+ * - the digest is not a SHA-256 hex string;
+ * - the bytes (source `artifact`) do not hash to the SHA-256 the lockfile pinned: not
+ *   the package the user locked, whatever its attestations say;
+ * - explicit files may pin only an MD5: it is still compared (hashed in the same pass).
+ */
+export function checkDigest(record: PackageRecord, digest: ObservedDigest): DigestRefusal | null {
+  if (!HEX64.test(digest.sha256)) {
+    return { wellFormed: false, reason: { code: 'PACKAGE_DIGEST_MISMATCH', message: `The package digest "${digest.sha256}" is not a SHA-256 hex string.` } };
+  }
+  if (digest.source !== 'artifact') return null;
+  if (record.sha256 && record.sha256.toLowerCase() !== digest.sha256) {
+    return refused({
+      code: 'PACKAGE_DIGEST_MISMATCH',
+      message: `${record.filename} has SHA-256 ${digest.sha256}, but the lockfile expects ${record.sha256}.`,
+      hint: 'The download was altered or the lockfile is stale; re-lock from a trusted source.',
+    });
+  }
+  if (!record.sha256 && record.md5 && digest.md5 && record.md5.toLowerCase() !== digest.md5) {
+    return refused({
+      code: 'PACKAGE_DIGEST_MISMATCH',
+      message: `${record.filename} has MD5 ${digest.md5}, but the environment file expects ${record.md5}.`,
+      hint: 'The download was altered or the environment file is stale; re-lock from a trusted source.',
+    });
+  }
+  return null;
+}
+
+function refused(reason: Reason): DigestRefusal {
+  return { reason, wellFormed: true };
+}

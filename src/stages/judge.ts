@@ -1,0 +1,129 @@
+// Stage 4, judge: evidence → the package's verdict under its channel's policy and the
+// identity lockfile (trust on first use). Pure: the lockfile and the date come in as data;
+// the decisions themselves are src/policy/ and src/lock/.
+import { reasonFromError } from '../errors.ts';
+import { decide, type Lock, type LockDecision } from '../lock/decide.ts';
+import { firstUseKey, lockJudgement, settleFirstUse } from '../lock/judge.ts';
+import { actionFor, judgeAttestations, signatureOnlyNotes, type RetrievalState } from '../policy/verdict.ts';
+import type { PackageReport, PackageStatus, Reason, RequireMode } from '../types.ts';
+import type { Evidence, Retrieved } from './retrieve.ts';
+
+export interface JudgeContext {
+  /** The identity lockfile as read at the start of the run. */
+  lock: Lock;
+  /** Today, YYYY-MM-DD (UTC): the granularity of the lockfile's first/last seen. */
+  date: string;
+  /** CI mode: the lockfile must not change. */
+  frozen: boolean;
+  /** The lockfile's path, for messages. */
+  lockPath: string;
+}
+
+/** A judged package: its report row and its lock decision (null when none applies). */
+export interface Judged {
+  row: PackageReport;
+  decision: LockDecision | null;
+  /** The channel's `require` (an identity change found later in the run is weighed with it). */
+  require: RequireMode;
+}
+
+export function judgePackage(retrieved: Retrieved, ctx: JudgeContext): Judged {
+  const { pkg, evidence } = retrieved;
+  const { record, canonical, policy } = pkg;
+  const row: PackageReport = {
+    filename: record.filename,
+    name: record.name,
+    version: record.version,
+    build: record.build,
+    channel: canonical,
+    subdir: record.subdir,
+    url: record.url,
+    sha256: retrieved.sha256,
+    digest_source: retrieved.digestSource,
+    status: 'skipped',
+    action: 'pass',
+    identity: null,
+    reasons: [],
+    notes: evidence.kind === 'disabled' ? [`attestation checks are disabled for ${canonical}`] : [],
+    sidecar: retrieved.sidecar,
+    bundles: evidence.kind === 'bundles' ? evidence.outcomes : [],
+  };
+  const done = (status: PackageStatus, reasons: Reason[], decision: LockDecision | null = null): Judged => ({
+    row: { ...row, status, reasons, action: actionFor(status, policy.require) },
+    decision,
+    require: policy.require,
+  });
+  if (evidence.kind === 'rejected') return done(evidence.status, evidence.reasons);
+
+  const verdict = judgeAttestations({ policy, retrieval: retrievalState(evidence) });
+  row.identity = verdict.identity ?? null;
+  row.notes.push(...signatureOnlyNotes(verdict.status, row.bundles));
+  if (verdict.status !== 'verified' && verdict.status !== 'missing') return done(verdict.status, verdict.reasons);
+
+  // Trust on first use: compare the trusted identities with the identity lockfile.
+  let decision: LockDecision;
+  try {
+    const observed = verdict.status === 'verified' ? verdict.trustedIdentities : [];
+    decision = decide(ctx.lock, { channel: canonical, name: record.name, version: record.version }, observed, ctx.date);
+  } catch (e) {
+    // An identity that cannot be pinned (e.g. no issuer) must not pass as verified.
+    return done('invalid', [...verdict.reasons, reasonFromError(e, 'LOCK_IDENTITY_INCOMPLETE')]);
+  }
+  const lock = lockJudgement(decision, ctx.frozen, ctx.lockPath);
+  if (!lock) return done(verdict.status, verdict.reasons, decision);
+  row.notes.push(...lock.notes);
+  if (lock.diff) row.identity_diff = lock.diff;
+  return done(lock.status ?? verdict.status, [...verdict.reasons, ...lock.reasons], decision);
+}
+
+function retrievalState(evidence: Exclude<Evidence, { kind: 'rejected' }>): RetrievalState {
+  switch (evidence.kind) {
+    case 'disabled':
+    case 'none':
+      return { kind: evidence.kind };
+    case 'failed':
+      return { kind: 'failed', reasons: evidence.reasons };
+    case 'bundles':
+      return { kind: 'bundles', outcomes: evidence.outcomes };
+    case 'sidecar':
+      // The verify stage turns every sidecar into outcomes; unverified bundles never pass.
+      return { kind: 'failed', reasons: [{ code: 'SIGSTORE_VERIFICATION_FAILED', message: 'The sidecar was not verified.' }] };
+  }
+}
+
+/**
+ * First-use consistency (src/lock/judge.ts settleFirstUse) over judged packages: a package
+ * first seen in this run whose files disagree on its signers becomes `identity-changed`
+ * (IDENTITY_INCONSISTENT) and pins nothing. `earlier(key)`: the first-use decisions of that
+ * package already settled in this run. Returns the final packages, in input order.
+ */
+export function settleJudged(judged: readonly Judged[], frozen: boolean, earlier: (d: LockDecision) => readonly LockDecision[]): Judged[] {
+  if (frozen) return [...judged];
+  const out = [...judged];
+  const groups = new Map<string, number[]>();
+  judged.forEach((j, i) => {
+    if (j.decision?.kind !== 'new') return;
+    const key = firstUseKey(j.decision);
+    groups.set(key, [...(groups.get(key) ?? []), i]);
+  });
+  for (const indexes of groups.values()) {
+    const incoming = indexes.map((i) => judged[i]!.decision!);
+    const settled = settleFirstUse(earlier(incoming[0]!), incoming);
+    indexes.forEach((i, k) => (out[i] = withDecision(judged[i]!, settled[k]!)));
+  }
+  return out;
+}
+
+/** A judged package under its settled decision: an inconsistent first use is an identity change. */
+function withDecision(j: Judged, d: LockDecision): Judged {
+  if (d === j.decision || !('reason' in d)) return { ...j, decision: d };
+  const row: PackageReport = {
+    ...j.row,
+    status: 'identity-changed',
+    action: actionFor('identity-changed', j.require),
+    reasons: [...j.row.reasons, d.reason],
+    notes: j.row.notes.filter((n) => n !== 'recorded'),
+    identity_diff: d.diff,
+  };
+  return { row, decision: d, require: j.require };
+}

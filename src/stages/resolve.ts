@@ -1,0 +1,24 @@
+// Stage 1, resolve: a package record and the digest its caller knows → the package as the
+// run judges it: its canonical channel and that channel's policy. Pure.
+import { policyFor } from '../policy/channel.ts';
+import type { PackageDigest } from '../session-types.ts';
+import type { ChannelPolicy, PackageRecord, ResolvedConfig } from '../types.ts';
+
+export interface ResolvedPackage {
+  record: PackageRecord;
+  /** Canonical channel URL the package is judged under (the configured channel for a mirror). */
+  canonical: string;
+  policy: ChannelPolicy;
+  /** The digest the caller gave (lockfile record, host download), or null: hash the bytes. */
+  given: PackageDigest | null;
+  /**
+   * Channels a CEP 27 `predicate.targetChannel` may name: it SHOULD equal the channel the
+   * package came from; a mirror of a configured channel may carry the canonical name.
+   */
+  acceptedChannels: string[];
+}
+
+export function resolvePackage(config: ResolvedConfig, record: PackageRecord, given: PackageDigest | null): ResolvedPackage {
+  const { policy, canonical } = policyFor(config, record.channel);
+  return { record, canonical, policy, given, acceptedChannels: [...new Set([canonical, record.channel])] };
+}

@@ -1,0 +1,29 @@
+// What the stages may use: the run's adapters (HTTP, repodata, caches, trust root,
+// verification pool). Owned, opened and closed by the session (src/pipeline.ts); the
+// stages only call them.
+import type { SidecarCache } from '../cache/sidecar-cache.ts';
+import type { VerdictCache } from '../cache/verdict-cache.ts';
+import type { RepodataStore } from '../channel/repodata.ts';
+import type { HttpClient } from '../http/client.ts';
+import type { GivenSidecar } from '../session-types.ts';
+import type { ResolvedConfig } from '../types.ts';
+import type { VerifyPool } from '../verify/pool.ts';
+import type { LoadedTrustRoot } from '../verify/trust-root.ts';
+
+export interface RunResources {
+  config: ResolvedConfig;
+  http: HttpClient;
+  repodata: RepodataStore;
+  /** Content-addressed sidecar cache (CEP 50 sidecars are immutable per hash); absent with --no-cache. */
+  sidecars: SidecarCache | undefined;
+  /** Outcomes by the hash of everything they depend on; null with --no-cache. */
+  verdicts: VerdictCache | null;
+  /** A sidecar the caller gave (`--sigs`): discovery is skipped. */
+  sigs: string | GivenSidecar | undefined;
+  /** The run's trust root, loaded on first use. */
+  trustRoot(): Promise<LoadedTrustRoot>;
+  /** The run's verification pool, started on first use. */
+  pool(): Promise<VerifyPool>;
+  /** conda-attest's version (part of verdict-cache keys). */
+  productVersion: string;
+}

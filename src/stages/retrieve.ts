@@ -1,0 +1,121 @@
+// Stage 2, discover and retrieve: the package digest (given, or hashed from the bytes in
+// one streamed pass) and its attestations (CEP 50): cached outcomes for exactly these
+// inputs, or the sidecar's bundles to verify. Repodata is looked up once per package.
+import { policyDigest, verdictKey } from '../cache/verdict-cache.ts';
+import { reasonFromError } from '../errors.ts';
+import { hashPackage } from '../http/download.ts';
+import { checkDigest, type ObservedDigest } from '../policy/digest.ts';
+import { fetchSidecar, loadGivenSidecar, lookupAdvertised, sidecarUrl, type Advertisement, type SidecarResult } from '../sidecar/fetch.ts';
+import type { BundleOutcome, DigestSource, PackageReport, PackageStatus, Reason } from '../types.ts';
+import type { ResolvedPackage } from './resolve.ts';
+import type { RunResources } from './resources.ts';
+
+/** What retrieval (and then verification) found out about a package's attestations. */
+export type Evidence =
+  /** The channel's policy disables checks: nothing was fetched. */
+  | { kind: 'disabled' }
+  /** Refused before its attestations were judged (digest unobtainable or wrong, verification threw). */
+  | { kind: 'rejected'; status: Extract<PackageStatus, 'invalid' | 'retrieval-failed'>; reasons: Reason[] }
+  /** Nothing advertised, nothing found (CEP 50 probes). */
+  | { kind: 'none' }
+  /** An advertised or probed sidecar could not be retrieved (CEP 50: never `missing`). */
+  | { kind: 'failed'; reasons: Reason[] }
+  /** A sidecar to verify; `key` is its verdict-cache key (null without a cache). */
+  | { kind: 'sidecar'; bundles: unknown[]; packageSha256: string; key: string | null }
+  /** Verified (or cached) outcomes, one per bundle. */
+  | { kind: 'bundles'; outcomes: BundleOutcome[] };
+
+export interface Retrieved {
+  pkg: ResolvedPackage;
+  /** The digest as the report shows it. */
+  sha256: string | null;
+  digestSource: DigestSource | null;
+  sidecar: PackageReport['sidecar'];
+  evidence: Evidence;
+}
+
+/** Retrieve everything the verdict of `pkg` needs. Never throws for package-level problems. */
+export async function retrievePackage(pkg: ResolvedPackage, res: RunResources): Promise<Retrieved> {
+  const { record, given } = pkg;
+  const base = {
+    pkg,
+    sha256: given?.sha256 ?? record.sha256 ?? null,
+    digestSource: given?.source ?? (record.sha256 ? ('lockfile' as const) : null),
+    sidecar: null,
+  };
+  if (!pkg.policy.enabled) return { ...base, evidence: { kind: 'disabled' } };
+
+  let digest: ObservedDigest;
+  try {
+    digest = given ?? (await hashOf(pkg, res));
+  } catch (e) {
+    return { ...base, evidence: { kind: 'rejected', status: 'retrieval-failed', reasons: [reasonFromError(e, 'HTTP_CONNECTION_FAILED')] } };
+  }
+  const refusal = checkDigest(record, digest);
+  if (refusal) {
+    // A digest that is not SHA-256 hex never reaches the report's sha256 field.
+    const shown = refusal.wellFormed ? { sha256: digest.sha256, digestSource: digest.source } : {};
+    return { ...base, ...shown, evidence: { kind: 'rejected', status: 'invalid', reasons: [refusal.reason] } };
+  }
+  const found = { ...base, sha256: digest.sha256, digestSource: digest.source };
+  const keyFor = (sidecarSha256: string): Promise<string | null> => verdictKeyFor(pkg, digest.sha256, sidecarSha256, res);
+
+  // Warm path: repodata advertises the sidecar's hash, and a verdict for exactly these
+  // inputs exists: neither the sidecar nor sigstore-js is needed.
+  let advertisement: Advertisement | undefined;
+  if (res.verdicts && !res.sigs && pkg.policy.discovery[0] === 'repodata') {
+    advertisement = await lookupAdvertised(record, res.repodata);
+    if (advertisement.kind === 'advertised') {
+      const key = await keyFor(advertisement.sha256);
+      const cached = key ? res.verdicts.get(key) : undefined;
+      if (cached) {
+        const sidecar = { url: sidecarUrl(record, 'repodata', advertisement.sha256), method: 'repodata' as const, sha256: advertisement.sha256 };
+        return { ...found, sidecar, evidence: { kind: 'bundles', outcomes: cached } };
+      }
+    }
+  }
+
+  let result: SidecarResult;
+  try {
+    result = await sidecarOf(pkg, res, advertisement);
+  } catch (e) {
+    result = { state: 'failed', reasons: [reasonFromError(e, 'SIDECAR_UNAVAILABLE')], method: 'repodata' };
+  }
+  if (result.state === 'none') return { ...found, evidence: { kind: 'none' } };
+  if (result.state === 'failed') return { ...found, evidence: { kind: 'failed', reasons: result.reasons } };
+  const sidecar = { url: result.url, method: result.method, sha256: result.sha256 };
+  return { ...found, sidecar, evidence: { kind: 'sidecar', bundles: result.bundles, packageSha256: digest.sha256, key: await keyFor(result.sha256) } };
+}
+
+/** The package digest hashed from the bytes (local file or URL) in one streamed pass. */
+async function hashOf(pkg: ResolvedPackage, res: RunResources): Promise<ObservedDigest> {
+  const { sha256, md5 } = await hashPackage(pkg.record, res.http);
+  return { sha256, source: 'artifact', ...(md5 ? { md5 } : {}) };
+}
+
+/** The sidecar: given by the caller (`--sigs`), or discovered in the policy's order. */
+async function sidecarOf(pkg: ResolvedPackage, res: RunResources, advertisement: Advertisement | undefined): Promise<SidecarResult> {
+  const { sigs, http, config } = res;
+  if (typeof sigs === 'object') return { state: 'found', method: 'given', url: sigs.url, sha256: sigs.sha256, bundles: sigs.bundles };
+  if (sigs) return loadGivenSidecar(sigs, { http, maxBytes: config.maxSidecarBytes });
+  const deps = { http, repodata: res.repodata, maxBytes: config.maxSidecarBytes, sidecarCache: res.sidecars };
+  return fetchSidecar(pkg.record, pkg.policy.discovery, deps, advertisement);
+}
+
+/**
+ * Verdicts depend only on their inputs (sidecar, package digest and name, channels, trust
+ * root, policy, product version), so unchanged inputs are never verified twice.
+ */
+async function verdictKeyFor(pkg: ResolvedPackage, packageSha256: string, sidecarSha256: string, res: RunResources): Promise<string | null> {
+  if (!res.verdicts) return null;
+  return verdictKey({
+    sidecarSha256,
+    packageSha256,
+    filename: pkg.record.filename,
+    channel: pkg.canonical,
+    acceptedChannels: pkg.acceptedChannels,
+    trustRootDigest: (await res.trustRoot()).digest,
+    policyDigest: policyDigest(pkg.policy),
+    productVersion: res.productVersion,
+  });
+}
