@@ -18,7 +18,7 @@ test('first use that agrees: incoming unchanged, recorded', () => {
 
 test('attack: a second signer among first-use files judged together: each is IDENTITY_INCONSISTENT, nothing pinned', () => {
   const settled = settleFirstUse([], [first('1.0', [gh()]), first('1.0', [OTHER])]);
-  assert.deepEqual(settled.map((d) => d.kind === 'new' ? 'new' : d.reason.code), ['IDENTITY_INCONSISTENT', 'IDENTITY_INCONSISTENT']);
+  assert.deepEqual(settled.map((d) => ('reason' in d ? d.reason.code : d.kind)), ['IDENTITY_INCONSISTENT', 'IDENTITY_INCONSISTENT']);
   assert.deepEqual(applyDecisions(emptyLock(), settled), emptyLock());
 });
 
