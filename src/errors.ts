@@ -2,143 +2,22 @@
 // `code` (API: never rename or reuse one), one clear sentence as `message`, and a
 // `hint` saying what to do about it. `cause` keeps the underlying error.
 //
-// Codes are grouped by domain as string unions so that each adapter can only
-// raise the codes of its own domain.
+// Codes live in one typed registry (src/codes.ts), each with its domain and one-line
+// meaning; an error class can only raise the codes of its own domain.
+import type { Code, CodeIn } from './codes.ts';
 
-/** Usage / command-line errors (exit code 2). */
-export type UsageErrorCode =
-  | 'USAGE_INVALID_ARGUMENT'
-  | 'USAGE_MISSING_ARGUMENT'
-  | 'USAGE_UNKNOWN_OPTION'
-  | 'USAGE_UNKNOWN_COMMAND'
-  | 'USAGE_NO_TARGET';
-
-/** Configuration errors (exit code 2). */
-export type ConfigErrorCode =
-  | 'CONFIG_NOT_FOUND'
-  | 'CONFIG_PARSE_FAILED'
-  | 'CONFIG_INVALID'
-  | 'CONFIG_KEY_INVALID';
-
-/** Target (pixi.lock, conda-lock.yml, explicit file, URL, package file) errors. */
-export type TargetErrorCode =
-  | 'TARGET_NOT_FOUND'
-  | 'TARGET_UNREADABLE'
-  | 'TARGET_PARSE_FAILED'
-  | 'TARGET_UNSUPPORTED'
-  | 'TARGET_INVALID_URL'
-  | 'TARGET_INVALID_FILENAME'
-  | 'TARGET_NO_CHANNEL'
-  | 'TARGET_NO_SUBDIR';
-
-/** HTTP transport errors. */
-export type HttpErrorCode =
-  | 'HTTP_STATUS'
-  | 'HTTP_NOT_FOUND'
-  | 'HTTP_TIMEOUT'
-  | 'HTTP_CONNECTION_FAILED'
-  | 'HTTP_TOO_LARGE'
-  | 'HTTP_OFFLINE'
-  | 'HTTP_BAD_URL'
-  | 'HTTP_WRITE_FAILED';
-
-/** Repodata errors. */
-export type RepodataErrorCode =
-  | 'REPODATA_UNAVAILABLE'
-  | 'REPODATA_MALFORMED'
-  | 'REPODATA_INVALID_ATTESTATIONS_SHA256'
-  /** A CEP 16 shard named by the shard index could not be fetched (404 included). */
-  | 'REPODATA_SHARD_UNAVAILABLE'
-  /** A CEP 16 shard's bytes do not hash to the SHA-256 the shard index names. */
-  | 'REPODATA_SHARD_MISMATCH';
-
-/** Sidecar retrieval errors (CEP 50): all map to status `retrieval-failed`. */
-export type SidecarErrorCode =
-  | 'SIDECAR_UNAVAILABLE'
-  | 'SIDECAR_NOT_FOUND'
-  | 'SIDECAR_TOO_LARGE'
-  | 'SIDECAR_HASH_MISMATCH'
-  | 'SIDECAR_MALFORMED'
-  | 'SIDECAR_EMPTY';
-
-/** Trust root errors. */
-export type TrustRootErrorCode =
-  | 'TRUST_ROOT_NOT_FOUND'
-  | 'TRUST_ROOT_MALFORMED'
-  | 'TRUST_ROOT_INVALID'
-  | 'TRUST_ROOT_REFRESH_FAILED';
-
-/** Bundle / attestation verification errors (status `invalid` or `untrusted`). */
-export type VerifyErrorCode =
-  | 'BUNDLE_MALFORMED'
-  | 'BUNDLE_UNSUPPORTED_MEDIA_TYPE'
-  | 'SIGSTORE_VERIFICATION_FAILED'
-  | 'ARTIFACT_DIGEST_MISMATCH'
-  | 'CEP27_NOT_DSSE'
-  | 'CEP27_PAYLOAD_TYPE'
-  | 'CEP27_STATEMENT_MALFORMED'
-  | 'CEP27_STATEMENT_TYPE'
-  | 'CEP27_PREDICATE_TYPE'
-  | 'CEP27_SUBJECT_COUNT'
-  | 'CEP27_SUBJECT_NAME'
-  | 'CEP27_SUBJECT_DIGEST'
-  | 'CEP27_PREDICATE_MALFORMED'
-  | 'CEP27_TARGET_CHANNEL_MISMATCH'
-  | 'IDENTITY_MISMATCH'
-  | 'KEY_UNTRUSTED'
-  | 'TLOG_REQUIRED'
-  | 'INTOTO_STATEMENT_INVALID'
-  /** A verification worker thread (src/verify/pool.ts) died or the pool was closed mid-call. */
-  | 'VERIFY_WORKER_FAILED';
-
-/** Policy-level reasons attached to package verdicts. */
-export type PolicyErrorCode =
-  | 'NO_ATTESTATIONS'
-  | 'NO_PUBLISH_ATTESTATION'
-  | 'IDENTITY_UNTRUSTED'
-  | 'IDENTITY_CHANGED'
-  | 'IDENTITY_ADDED'
-  | 'ATTESTATIONS_REMOVED'
-  | 'IDENTITY_REMOVED'
-  /** Issue 4 within one run: observations of one unpinned package disagree on its signers. */
-  | 'IDENTITY_INCONSISTENT'
-  | 'LOCK_ENTRY_MISSING'
-  | 'PACKAGE_DIGEST_MISMATCH'
-  | 'CHANNEL_DISABLED';
-
-/** Identity lockfile errors. */
-export type LockErrorCode =
-  | 'LOCK_CORRUPT'
-  | 'LOCK_UNSUPPORTED_VERSION'
-  | 'LOCK_WRITE_FAILED'
-  | 'LOCK_BUSY'
-  | 'LOCK_FROZEN'
-  | 'LOCK_NOT_FOUND'
-  | 'LOCK_IDENTITY_INCOMPLETE'
-  | 'LOCK_UNREADABLE';
-
-/** Plugin / host integration errors. */
-export type PluginErrorCode =
-  | 'PLUGIN_NOT_FOUND'
-  | 'PLUGIN_INVALID'
-  | 'PLUGIN_HOOK_FAILED'
-  | 'PLUGIN_BAD_RETURN'
-  | 'PACKAGE_BLOCKED'
-  | 'ARCHIVE_MALFORMED'
-  | 'ARCHIVE_UNSAFE_PATH';
-
-export type ErrorCode =
-  | UsageErrorCode
-  | ConfigErrorCode
-  | TargetErrorCode
-  | HttpErrorCode
-  | RepodataErrorCode
-  | SidecarErrorCode
-  | TrustRootErrorCode
-  | VerifyErrorCode
-  | PolicyErrorCode
-  | LockErrorCode
-  | PluginErrorCode;
+export type UsageErrorCode = CodeIn<'usage'>;
+export type ConfigErrorCode = CodeIn<'config'>;
+export type TargetErrorCode = CodeIn<'target'>;
+export type HttpErrorCode = CodeIn<'http'>;
+export type RepodataErrorCode = CodeIn<'repodata'>;
+export type SidecarErrorCode = CodeIn<'sidecar'>;
+export type TrustRootErrorCode = CodeIn<'trust-root'>;
+export type VerifyErrorCode = CodeIn<'verify'>;
+export type PolicyErrorCode = CodeIn<'policy'>;
+export type LockErrorCode = CodeIn<'lock'>;
+export type PluginErrorCode = CodeIn<'plugin'>;
+export type ErrorCode = Code;
 
 export interface AttestErrorOptions {
   hint?: string;

@@ -17,6 +17,8 @@ export {
   isAttestError,
 } from './errors.ts';
 export type { ErrorCode } from './errors.ts';
+// Every code with its domain and one-line meaning.
+export { CODES, type Code, type CodeDomain } from './codes.ts';
 
 // Data types shared by the core and its callers.
 export type * from './types.ts';

@@ -1,4 +1,5 @@
 // Plain data types shared by the pure core and the adapters. No I/O here.
+import type { Code } from './codes.ts';
 
 /** A conda package to verify, however it was found (lockfile, explicit file, URL, host). */
 export interface PackageRecord {
@@ -28,7 +29,8 @@ export interface PackageRecord {
 
 /** A stable code and one sentence; the unit of every rejection or note in a report. */
 export interface Reason {
-  code: string;
+  /** A code of the registry (src/codes.ts): stable API. */
+  code: Code;
   message: string;
   hint?: string;
 }

@@ -146,7 +146,7 @@ export function judgeAttestations(input: JudgeInput): Judgement {
     ]);
   }
   if (retrieval.kind === 'failed') {
-    const reasons =
+    const reasons: Reason[] =
       retrieval.reasons.length > 0
         ? retrieval.reasons
         : [

@@ -75,7 +75,7 @@ test('nothing advertised → missing; empty sidecar → missing', () => {
 });
 
 test('retrieval failure → retrieval-failed (CEP 50: never missing), reasons kept or supplied', () => {
-  const reasons = [{ code: 'SIDECAR_HASH_MISMATCH', message: 'hash differs' }];
+  const reasons = [{ code: 'SIDECAR_HASH_MISMATCH' as const, message: 'hash differs' }];
   const r = judgeAttestations({ policy: policy(), retrieval: { kind: 'failed', reasons } });
   assert.equal(r.status, 'retrieval-failed');
   assert.deepEqual(r.reasons, reasons);

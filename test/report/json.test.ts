@@ -9,7 +9,7 @@ const row = (i: number): PackageReport => ({
   filename: `p${i}-1.0-h0_0.conda`, name: `p${i}`, version: '1.0', build: 'h0_0', channel: 'https://c.example/ch', subdir: 'noarch',
   url: `https://c.example/ch/noarch/p${i}-1.0-h0_0.conda`, sha256: 'a'.repeat(64), digest_source: 'lockfile', status: 'verified', action: 'pass',
   identity: { kind: 'github', san: 'https://github.com/o/r/.github/workflows/b.yml@refs/heads/main', issuer: 'https://token.actions.githubusercontent.com', sourceRepositoryId: '1' },
-  reasons: [{ code: 'X', message: 'a "quoted"\nline' }], notes: ['recorded'], sidecar: null, bundles: [],
+  reasons: [{ code: 'NO_ATTESTATIONS', message: 'a "quoted"\nline' }], notes: ['recorded'], sidecar: null, bundles: [],
 });
 
 for (const n of [0, 1, 3]) {
