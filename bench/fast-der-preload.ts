@@ -1,8 +1,6 @@
 // `node --import ./bench/fast-der-preload.ts ...`: run anything (e.g. the conformance suite's
-// CLI children through NODE_OPTIONS) with the fast DER encoder and the CA-chain memo
-// installed, as the verification pool runs them, to check they change no result.
-import { installFastDer } from '../src/verify/fast-der.ts';
-import { installChainMemo } from '../src/verify/chain-memo.ts';
+// CLI children through NODE_OPTIONS) with the @sigstore/core accelerations installed (fast
+// DER encoder, CA-chain memo), as the verification pool runs them, to check they change no result.
+import { installAccelerations } from '../src/verify/accelerate.ts';
 
-if (!installFastDer()) throw new Error('fast DER encoder refused: its self-test found a difference');
-installChainMemo();
+if (!installAccelerations(undefined)) throw new Error('fast DER encoder refused: its self-test found a difference');

@@ -8,8 +8,6 @@ import { AttestError, describeError } from '../errors.ts';
 import type { BundleOutcome, TrustedKey } from '../types.ts';
 import { verifyAttestations } from './attestations.ts';
 import type { PublishExpectation } from './cep27.ts';
-import { installFastDer, trustRootCertificates } from './fast-der.ts';
-import { installChainMemo } from './chain-memo.ts';
 import type { LoadedTrustRoot } from './trust-root.ts';
 import { createVerifier, type BundleVerifier } from './verifier.ts';
 
@@ -29,16 +27,12 @@ export type VerifyResponse =
 
 export interface WorkerInit {
   trustRoot: LoadedTrustRoot;
-  /** Install the byte-identical fast DER encoder (src/verify/fast-der.ts) in this worker. */
+  /** Install the @sigstore/core accelerations (src/verify/accelerate.ts) in this worker, through createVerifier. */
   fastDer?: boolean;
 }
 
 /** Request handler (pure over its inputs apart from the verifier memo). */
 export function createRequestHandler(init: WorkerInit): (req: VerifyRequest) => VerifyResponse {
-  if (init.fastDer) {
-    installFastDer(trustRootCertificates(init.trustRoot.json));
-    installChainMemo();
-  }
   const verifiers = new Map<string, BundleVerifier>();
   return (req) => {
     try {

@@ -134,13 +134,11 @@ export function createVerifyPool(opts: VerifyPoolOptions): VerifyPool {
   let local: Promise<{ verify: typeof import('./attestations.ts').verifyAttestations; create: typeof import('./verifier.ts').createVerifier }> | undefined;
   const localVerifiers = new Map<string, BundleVerifier>();
   async function verifyInProcess(req: VerifyRequest): Promise<BundleOutcome[]> {
-    local ??= Promise.all([import('./attestations.ts'), import('./verifier.ts'), import('./fast-der.ts'), import('./chain-memo.ts')]).then(([a, v, d, m]) => {
-      if (opts.fastDer) {
-        d.installFastDer(d.trustRootCertificates(opts.trustRoot.json));
-        m.installChainMemo();
-      }
-      return { verify: a.verifyAttestations, create: v.createVerifier };
-    });
+    // createVerifier installs the @sigstore/core accelerations (accelerate.ts) when asked.
+    local ??= Promise.all([import('./attestations.ts'), import('./verifier.ts')]).then(([a, v]) => ({
+      verify: a.verifyAttestations,
+      create: v.createVerifier,
+    }));
     const { verify, create } = await local;
     let v = localVerifiers.get(req.policyKey);
     if (!v) {

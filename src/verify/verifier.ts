@@ -3,8 +3,7 @@
 // checks other conformant clients make that sigstore-js does not, selects self-managed
 // keys by hint (issue 7), verifies from a digest when only `sha256:<hex>` is known, and
 // decodes the signer identity. Trust material is built once per verifier.
-import { installFastDer, trustRootCertificates } from './fast-der.ts';
-import { installChainMemo } from './chain-memo.ts';
+import { installAccelerations } from './accelerate.ts';
 import { type KeyObject, createHash, createPublicKey } from 'node:crypto';
 import { type Bundle, bundleFromJSON } from '@sigstore/bundle';
 import { type RFC3161Timestamp, X509Certificate } from '@sigstore/core';
@@ -99,10 +98,7 @@ export function createVerifier(opts: CreateVerifierOptions): BundleVerifier {
   // engine: @sigstore/verify with the byte-identical DER encoder (installed only if its
   // self-test on this root's certificates agrees with the stock one) and the CA-chain
   // memo. Both are provably equivalent; the conformance suite runs through them.
-  if (opts.accelerate !== false) {
-    installFastDer(trustRootCertificates(opts.trustRoot.json));
-    installChainMemo();
-  }
+  if (opts.accelerate !== false) installAccelerations(opts.trustRoot.json);
   let root: TrustedRoot;
   let base: TrustMaterial;
   try {
