@@ -5,7 +5,7 @@
 // Why this shape (pnpm / yarn-berry style optional async hooks): a host only has to call
 // what exists, a plugin only implements what it needs, and wrapping `next` lets a plugin
 // see the exact bytes the host is about to extract — verification happens on those bytes,
-// before extraction (issue 5), with no second pass over them.
+// before extraction (the hook contract), with no second pass over them.
 import { AttestError } from '../src/errors.ts';
 import type { PackageRecord, PackageReport, Reason, Report } from '../src/types.ts';
 

@@ -1,7 +1,7 @@
 // Resolve, validate and compose the plugins a host's config names.
 //
 // Plugin code is distrusted: everything it hands back is checked, everything it throws is
-// caught and re-raised as a PluginError naming the plugin and the hook (issue 5), and it
+// caught and re-raised as a PluginError naming the plugin and the hook (the hook contract), and it
 // only ever sees frozen copies of package records. The single exception is
 // PackageBlockedError (and our own typed errors raised further down the chain): a refusal is
 // the intended outcome and must reach the host unchanged.
@@ -292,7 +292,7 @@ function guardLayer(fn: DownloadFn, owner: string | undefined, downstream: WeakS
       throw hookFailed(owner, 'wrapDownload', e, isFrozenWrite(e) ? 'tried to modify the package record' : undefined);
     }
     const checked = checkDownloaded(out, who, req.record);
-    // Issue 5: verification happens on the bytes the host extracts, through the digest each
+    // The hook contract: verification happens on the bytes the host extracts, through the digest each
     // layer hands up. A plugin that returns other bytes (or a digest other than the one it
     // was given) must return THEIR digest: otherwise an outer layer (conda-attest) would
     // verify one package while the host extracts another. Bytes passed on unchanged with

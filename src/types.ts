@@ -45,7 +45,7 @@ export interface IdentityPattern {
   issuer: string;
 }
 
-/** One configured self-managed public key (issue 7). */
+/** One configured self-managed public key (`trusted_keys`). */
 export interface TrustedKey {
   /** Name shown in reports; defaults to the fingerprint. */
   name?: string;

@@ -1,5 +1,5 @@
 // The innermost download step the host adapters use: fetch a package and hash its bytes
-// WHILE they stream in (issue 5: no second pass over the bytes before verification).
+// WHILE they stream in (the hook contract: no second pass over the bytes before verification).
 import { createHash } from 'node:crypto';
 import { HttpError } from '../../src/errors.ts';
 import type { DownloadFn, Downloaded } from '../contract.ts';

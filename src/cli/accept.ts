@@ -1,5 +1,5 @@
 // `conda-attest accept PACKAGE... | --all`: after review, take the currently observed
-// signer identities of the named packages into the identity lockfile (issue 4).
+// signer identities of the named packages into the identity lockfile (trust on first use).
 // It verifies the environment exactly like `verify` (same pipeline), shows what would
 // change in the lockfile, asks on a TTY (or needs --yes), then writes once, atomically.
 import { resolve } from 'node:path';

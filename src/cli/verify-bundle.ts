@@ -1,4 +1,4 @@
-// `conda-attest verify-bundle`: the sigstore-conformance verify protocol (issue 3).
+// `conda-attest verify-bundle`: the sigstore-conformance verify protocol.
 //
 //   verify-bundle --bundle FILE --certificate-identity ID --certificate-oidc-issuer URL [--trusted-root FILE] FILE_OR_DIGEST
 //   verify-bundle --bundle FILE --key PEM_FILE [--trusted-root FILE] FILE_OR_DIGEST

@@ -1,4 +1,4 @@
-// Finding and reading the configuration file (issue 2 "Configuration"): cosmiconfig
+// Finding and reading the configuration file (the policy table, "Configuration"): cosmiconfig
 // from the working directory upward, or an explicit --config PATH. This is the I/O edge;
 // validation, defaults and resolution are resolveConfig's job (validate.ts).
 import { stat } from 'node:fs/promises';
@@ -18,7 +18,7 @@ import { resolveConfig } from './validate.ts';
 
 const MODULE = 'conda-attest';
 
-/** Where a configuration is looked for in each directory, in this order (issue 2). */
+/** Where a configuration is looked for in each directory, in this order (the policy table). */
 export const SEARCH_PLACES: readonly string[] = [
   'package.json',
   `.${MODULE}rc`,

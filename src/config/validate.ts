@@ -1,5 +1,5 @@
 // Configuration validation and resolution. schema/config.schema.json is the single
-// source of truth (issue 2): structure, allowed values AND defaults come from it (ajv
+// source of truth (the policy table): structure, allowed values AND defaults come from it (ajv
 // `useDefaults`), so there is no second copy of the defaults here. What a JSON Schema
 // cannot say (URL canonical forms, mirror conflicts, regular-expression syntax, key
 // files) is checked below, and every problem is reported at once, one line per path.
@@ -22,7 +22,7 @@ import type {
   TrustedKey,
 } from '../types.ts';
 
-/** Issuers that can be inferred from a bare SAN pattern (issue 2). */
+/** Issuers that can be inferred from a bare SAN pattern (the policy table). */
 const INFERRED_ISSUERS: ReadonlyArray<readonly [prefix: string, issuer: string]> = [
   ['https://github.com/', 'https://token.actions.githubusercontent.com'],
   ['https://gitlab.com/', 'https://gitlab.com'],

@@ -1,4 +1,4 @@
-// Trust on first use (issue 4): compare the verified, trusted publish identities of a
+// Trust on first use: compare the verified, trusted publish identities of a
 // package with what the identity lockfile pins for its (canonical channel, name), and
 // compute the next lockfile. Pure: no clock (the caller passes `today`), no files.
 //
@@ -167,7 +167,7 @@ export function decide(lock: Lock, pkg: PackageKey, observed: readonly SignerIde
 }
 
 /**
- * First use WITHIN one run (issue 4: "a new additional identity is a change too"). The
+ * First use WITHIN one run (trust on first use: "a new additional identity is a change too"). The
  * lockfile is read once per run, so every observation of a package it does not pin yet
  * is decided `new` on its own; if those observations disagree (e.g. the linux-64 build
  * signed by one feedstock and the osx-64 build by another, or one platform arriving

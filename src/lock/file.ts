@@ -1,5 +1,5 @@
 // The identity lockfile on disk: parse + validate, deterministic serialisation, and a
-// crash-safe, concurrency-safe read-modify-write (issue 4).
+// crash-safe, concurrency-safe read-modify-write (trust on first use).
 //
 // Format: JSON, not YAML. Both give one fact per line; JSON was chosen because
 // (1) a JSON parser never re-types a value (YAML turns a version `1.10` into 1.1, a

@@ -1,4 +1,4 @@
-// Data types of the identity lockfile (`conda-attest.lock`, issue 4). Plain data, no I/O.
+// Data types of the identity lockfile (`conda-attest.lock`, trust on first use). Plain data, no I/O.
 // The on-disk shape is described by schema/lockfile.schema.json; keep both in step.
 
 /** The only format version this code reads and writes. */
@@ -13,7 +13,7 @@ export type LockIdentityKind = 'github' | 'gitlab' | 'email' | 'uri' | 'key';
  * - github / gitlab: issuer, repository, workflow, and repository_id / owner_id when the
  *   certificate carries them (numeric IDs survive renames and cannot be re-registered);
  * - email: issuer, email;  uri: issuer, uri (without `@ref`);
- * - key (issue 7): key_fingerprint (SHA-256 hex of the SPKI DER) and key_name (a label).
+ * - key (self-managed keys): key_fingerprint (SHA-256 hex of the SPKI DER) and key_name (a label).
  */
 export interface LockIdentity {
   kind: LockIdentityKind;

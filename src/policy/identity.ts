@@ -1,5 +1,5 @@
 // Signer identity matching against a channel's `trusted_identities` and `trusted_keys`
-// (issue 2 "Semantics", issue 7). Pure functions; patterns are compiled once per policy.
+// (the policy table; self-managed keys). Pure functions; patterns are compiled once per policy.
 //
 // Patterns are anchored over the FULL certificate SAN: a pattern never matches a
 // substring, so `https://github.com/org/*` cannot be satisfied by
@@ -90,7 +90,7 @@ export interface IdentityMatch {
 /**
  * Match a certificate identity against trusted_identities. The issuer is compared
  * exactly; the SAN against the anchored pattern. An empty list accepts any verified
- * signer (issue 2: the identity lockfile still pins it). Identities of kind `key` never
+ * signer (the policy table: the identity lockfile still pins it). Identities of kind `key` never
  * match identity patterns (they are judged against trusted keys, see createTrustMatcher).
  */
 export function matchIdentity(identity: SignerIdentity, patterns: IdentityPattern[]): IdentityMatch {
@@ -105,7 +105,7 @@ export function matchIdentity(identity: SignerIdentity, patterns: IdentityPatter
   return { trusted: false, matched: null };
 }
 
-/** SHA-256 (hex) of the SubjectPublicKeyInfo DER of a PEM public key (issue 7 fingerprint). */
+/** SHA-256 (hex) of the SubjectPublicKeyInfo DER of a PEM public key (the key fingerprint of `trusted_keys`). */
 export function keyFingerprint(pem: string): string {
   const der = createPublicKey(pem).export({ type: 'spki', format: 'der' });
   return createHash('sha256').update(der).digest('hex');

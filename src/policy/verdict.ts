@@ -1,6 +1,6 @@
 // The verdict for one package: what its attestations amount to under its channel's
 // policy (status + reasons), and what that status means for the run (action).
-// Pure functions over data (issue 2 "Semantics"; issue 7 for key-signed bundles).
+// Pure functions over data (the policy table; self-managed keys for key-signed bundles).
 import type {
   BundleOutcome,
   ChannelPolicy,
@@ -13,7 +13,7 @@ import type {
 import { createTrustMatcher, type TrustMatcher } from './identity.ts';
 
 /**
- * Issue 2 semantics table. `verified` and `skipped` always pass. Under `error` every
+ * The policy table. `verified` and `skipped` always pass. Under `error` every
  * other status blocks. Under `warn` they warn. Under `ignore` a package without
  * attestations passes silently, but attestations that exist and fail (invalid,
  * untrusted, identity changed, advertised-but-unretrievable) are still warnings:
@@ -116,7 +116,7 @@ function untrustedReason(policy: ChannelPolicy, id: SignerIdentity, index: numbe
  *   means; other predicate types never satisfy the check (specs §1). Their failures are
  *   still reported in the reasons.
  * Key-signed bundles without a verified transparency-log entry do not count under
- * `require_tlog: true` (issue 7), whatever the verifier said (defence in depth).
+ * `require_tlog: true` (self-managed keys), whatever the verifier said (defence in depth).
  */
 export function judgeAttestations(input: JudgeInput): Judgement {
   const { policy, retrieval } = input;
@@ -205,7 +205,7 @@ export function judgeAttestations(input: JudgeInput): Judgement {
       }
       continue;
     }
-    // Issue 7: a key-signed bundle that no trusted key verifies is `untrusted` (the
+    // Self-managed keys: a key-signed bundle that no trusted key verifies is `untrusted` (the
     // verifier cannot tell a foreign key from a forged signature: neither is trusted).
     if (!o.verified && o.reasons.some((r) => r.code === 'KEY_UNTRUSTED')) {
       keyUntrusted++;
@@ -227,7 +227,7 @@ export function judgeAttestations(input: JudgeInput): Judgement {
   }
 
   if (trusted.length > 0) {
-    // Verified. Untrusted and invalid siblings are still reported (issue 2).
+    // Verified. Untrusted and invalid siblings are still reported (the policy table).
     return { status: 'verified', identity: trusted[0], reasons: [...untrusted, ...failures], trustedIdentities: trusted };
   }
   if (verifiedPublish > 0 || keyUntrusted > 0) return none('untrusted', [...untrusted, ...failures]);

@@ -86,7 +86,7 @@ export function reportToJson(report: Report): Record<string, unknown> {
 /**
  * The report as JSON text, in pieces: the top-level keys on their own lines and one line
  * per package, so a 10,000-package report is written as it is converted instead of being
- * built as one large string (peak memory, issue 6). Same object as `reportToJson`.
+ * built as one large string (peak memory). Same object as `reportToJson`.
  */
 export function* renderJsonChunks(report: Report): Generator<string> {
   yield `{\n  "version": ${JSON.stringify(report.version)},\n  "summary": ${JSON.stringify(report.summary)},\n  "packages": [`;

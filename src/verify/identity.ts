@@ -79,7 +79,7 @@ function identityKind(id: SignerIdentity, isEmail: boolean): SignerIdentity['kin
   return isEmail ? 'email' : 'uri';
 }
 
-/** SHA-256 (hex) of a SubjectPublicKeyInfo DER: the key's stable fingerprint (issue 7). */
+/** SHA-256 (hex) of a SubjectPublicKeyInfo DER: the key's stable fingerprint (self-managed keys). */
 export function keyFingerprint(spkiDer: Buffer): string {
   return createHash('sha256').update(spkiDer).digest('hex');
 }

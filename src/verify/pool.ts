@@ -1,4 +1,4 @@
-// Verification across cores (issue 6): a worker_threads pool sized to the machine. Each
+// Verification across cores (the performance budget): a worker_threads pool sized to the machine. Each
 // worker builds the trust material once (per policy) and verifies whole sidecars with the
 // same code path as the main thread (createVerifier + verifyAttestations), so the outcomes
 // are identical; only where the CPU time is spent changes.
@@ -55,7 +55,7 @@ export interface VerifyPoolOptions {
   fastDer?: boolean;
 }
 
-/** Per-channel policy options that change verification (issue 7). */
+/** Per-channel policy options that change verification (self-managed keys). */
 export interface PoolPolicyOptions {
   trustedKeys?: TrustedKey[];
   requireTlog?: boolean;
@@ -130,7 +130,7 @@ export function createVerifyPool(opts: VerifyPoolOptions): VerifyPool {
   const slots = new Set<Slot>();
   const queue: Job[] = [];
 
-  // In-process path: the heavy modules load on first use only (start-up target of issue 6).
+  // In-process path: the heavy modules load on first use only (start-up target of the performance budget).
   let local: Promise<{ verify: typeof import('./attestations.ts').verifyAttestations; create: typeof import('./verifier.ts').createVerifier }> | undefined;
   const localVerifiers = new Map<string, BundleVerifier>();
   async function verifyInProcess(req: VerifyRequest): Promise<BundleOutcome[]> {

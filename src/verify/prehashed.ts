@@ -1,4 +1,4 @@
-// Signature verification over a digest instead of the message bytes (issue 3: the
+// Signature verification over a digest instead of the message bytes (sigstore-conformance: the
 // conformance protocol accepts `sha256:<hex>` in place of the artifact). Node's crypto
 // always hashes the input itself, so ECDSA is checked here with plain BigInt arithmetic
 // (public data only: no secret, so no constant-time concern) and RSA PKCS#1 v1.5 by

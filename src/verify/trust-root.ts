@@ -82,7 +82,7 @@ function parseTime(v: unknown, where: string): number {
 }
 
 /**
- * A validity range. `start` is REQUIRED (issue 3, sigstore-conformance
+ * A validity range. `start` is REQUIRED (sigstore-conformance
  * trust-root-*-missing-validity-start): a missing start must not mean "since forever".
  * `end` is optional (open-ended); null is protobuf-JSON for absent.
  */

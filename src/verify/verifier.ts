@@ -1,7 +1,7 @@
-// The one bundle verification path (issue 3: `verify-bundle` and package verification
+// The one bundle verification path (sigstore-conformance: `verify-bundle` and package verification
 // share it). @sigstore/verify does the standard Sigstore checks; this wrapper adds the
 // checks other conformant clients make that sigstore-js does not, selects self-managed
-// keys by hint (issue 7), verifies from a digest when only `sha256:<hex>` is known, and
+// keys by hint (self-managed keys), verifies from a digest when only `sha256:<hex>` is known, and
 // decodes the signer identity. Trust material is built once per verifier.
 import { installAccelerations } from './accelerate.ts';
 import { type KeyObject, createHash, createPublicKey } from 'node:crypto';
@@ -47,7 +47,7 @@ export interface CreateVerifierOptions {
   accelerate?: boolean;
   trustRoot: LoadedTrustRoot;
   trustedKeys?: TrustedKey[];
-  /** Key-signed bundles need a verified tlog entry (issue 7 `require_tlog`, default true). */
+  /** Key-signed bundles need a verified tlog entry (`require_tlog`, default true). */
   requireTlog?: boolean;
 }
 
@@ -368,7 +368,7 @@ function digestSignatureContent(entity: SignedEntity, digest: Buffer): SignedEnt
 }
 
 /**
- * Key hint selection (issue 7): keys whose fingerprint equals the bundle's hint first,
+ * Key hint selection (self-managed keys): keys whose fingerprint equals the bundle's hint first,
  * then every other configured key; the first whose signature verifies is used. The hint
  * is unauthenticated, so it only orders the search.
  */
@@ -419,7 +419,7 @@ function finish(bundle: Bundle, mediaType: string, identity: SignerIdentity, tlo
 
 /**
  * verify-bundle with a DSSE bundle: the artifact must be one of the in-toto statement's
- * subjects (issue 3). The statement type must be known: unknown or missing `_type` is not
+ * subjects (sigstore-conformance). The statement type must be known: unknown or missing `_type` is not
  * read as v1 (conformance dsse-statement-*-type).
  */
 function checkStatementSubject(v: VerifiedBundle, artifact: ArtifactRef): void {
