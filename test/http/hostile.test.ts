@@ -20,7 +20,9 @@ import {
   type HostileServer,
 } from '../helpers/hostile-server.ts';
 
-const BASE: HttpClientOptions = { connectTimeoutMs: 2000, totalTimeoutMs: 300, retries: 1, userAgent: 'conda-attest-test', retryDelayMs: 5, maxRedirects: 5 };
+/** For the stall cases only: a short whole-transfer bound (a generous one elsewhere, for loaded machines). */
+const SHORT = { totalTimeoutMs: 300 };
+const BASE: HttpClientOptions = { connectTimeoutMs: 5000, totalTimeoutMs: 20_000, retries: 1, userAgent: 'conda-attest-test', retryDelayMs: 5, maxRedirects: 5 };
 
 function isHttp(code: string) {
   return (e: unknown): boolean => {
@@ -56,7 +58,7 @@ before(async () => {
 after(() => hs.close());
 
 test('stalls: no headers, or headers then silence, end in HTTP_TIMEOUT and free the socket', async () => {
-  const http = createHttpClient(BASE);
+  const http = createHttpClient({ ...BASE, ...SHORT });
   try {
     await assert.rejects(http.get(`${hs.origin}/stall`, { maxBytes: 1 << 20 }), isHttp('HTTP_TIMEOUT'));
     await assert.rejects(http.get(`${hs.origin}/stall-body`, { maxBytes: 1 << 20 }), isHttp('HTTP_TIMEOUT'));
@@ -66,7 +68,7 @@ test('stalls: no headers, or headers then silence, end in HTTP_TIMEOUT and free 
 });
 
 test('slowloris: a body dribbled byte by byte cannot outlive the whole-transfer bound', async () => {
-  const http = createHttpClient(BASE);
+  const http = createHttpClient({ ...BASE, ...SHORT });
   try {
     await assert.rejects(http.get(`${hs.origin}/slowloris`, { maxBytes: 1 << 20 }), isHttp('HTTP_TIMEOUT'));
   } finally {
