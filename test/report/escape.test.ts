@@ -155,7 +155,7 @@ test('property: renderers never emit control characters for hostile values', asy
         subdir: c,
         status,
         action: status === 'verified' ? 'pass' : 'block',
-        reasons: [{ code: 'X', message: a + b, hint: c }],
+        reasons: [{ code: 'NO_ATTESTATIONS', message: a + b, hint: c }],
         notes: [b],
         identity: status === 'verified' ? { kind: 'uri', san: c } : null,
       });
