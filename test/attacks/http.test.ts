@@ -101,7 +101,7 @@ test('attack: a gzip bomb served as the advertised sidecar → retrieval-failed 
   const started = Date.now();
   const p = await verifyViaMirror();
   assert.deepEqual([p.status, p.action], ['retrieval-failed', 'block']);
-  assert.deepEqual(codes(p), ['SIDECAR_TOO_LARGE']);
+  assert.deepEqual(codes(p), ['SIDECAR_TOO_LARGE'], JSON.stringify(p.reasons));
   assert.ok(Date.now() - started < 10_000);
 });
 
