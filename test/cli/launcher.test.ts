@@ -96,7 +96,7 @@ test('on a supported Node, --version and -v print the package version', () => {
   }
 });
 
-const built = existsSync(join(root, 'dist', 'src', 'cli', 'main.js'));
+const built = existsSync(join(root, 'dist', 'cli', 'main.js'));
 test('on a supported Node, the launcher runs the built CLI', { skip: !built && 'dist/ is not built (npm run build)' }, () => {
   const r = spawnSync(process.execPath, [launcher, 'no-such-command'], { encoding: 'utf8' });
   assert.equal(r.status, 2);
