@@ -369,7 +369,9 @@ function semanticIssues(data: unknown): Issue[] {
  * `details` lists every failing path, one line each, sorted by path.
  */
 function validateRaw(raw: unknown, source: string | undefined): RawConfig {
-  const data = cloneData(raw === undefined || raw === null ? {} : raw, source);
+  // Only the absence of a document means defaults; a `null` document fails validation (it
+  // must be a mapping) instead of silently disabling every check.
+  const data = cloneData(raw === undefined ? {} : raw, source);
   const validate = getValidator();
   const issues: Issue[] = [];
   if (!validate(data)) {
