@@ -13,6 +13,8 @@ export { fc };
 /** Seconds per property in fuzz mode; 0 in `npm test`. */
 export const FUZZ_SECONDS = Number(process.env.CONDA_ATTEST_FUZZ_SECONDS ?? 0) || 0;
 const FIXED_SEED = 20261201;
+// Smaller generated values in `npm test` (few seconds per property); full size when fuzzing.
+fc.configureGlobal({ baseSize: FUZZ_SECONDS > 0 ? 'medium' : 'small' });
 
 function seed(): number {
   if (process.env.CONDA_ATTEST_FUZZ_SEED) return Number(process.env.CONDA_ATTEST_FUZZ_SEED);
