@@ -59,7 +59,9 @@ export type SidecarErrorCode =
   | 'SIDECAR_TOO_LARGE'
   | 'SIDECAR_HASH_MISMATCH'
   | 'SIDECAR_MALFORMED'
-  | 'SIDECAR_EMPTY';
+  | 'SIDECAR_EMPTY'
+  /** More bundles than a sidecar may hold (MAX_SIDECAR_BUNDLES): refused before any verification. */
+  | 'SIDECAR_TOO_MANY_BUNDLES';
 
 /** Trust root errors. */
 export type TrustRootErrorCode =
