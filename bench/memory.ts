@@ -118,11 +118,11 @@ async function repodata(): Promise<string> {
     });
     const chunk = `${i === 0 ? '' : ','}${JSON.stringify(name)}:${rec}`;
     size += chunk.length;
-    if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
+    if (!out.write(chunk)) await new Promise<void>((r) => out.once("drain", () => r()));
     i++;
   }
   out.end('}}');
-  await new Promise((r) => out.on('finish', r));
+  await new Promise<void>((r) => out.on("finish", () => r()));
   const ch = await channelServing({ '/ch/linux-64/repodata.json': file });
   try {
     config(ws, `${ch.url}/ch`);
