@@ -27,6 +27,8 @@ const INTEROP = join(ROOT, '..', 'shared', 'interop');
 const GOAL_MB = 400;
 const dir = mkdtempSync(join(tmpdir(), 'conda-attest-bench-mem-'));
 const MiB = 1 << 20;
+/** Bytes of the package verified in the repodata cases (only its digest matters). */
+const PKG_BYTES = Buffer.from('not really a conda archive\n');
 
 interface Usage {
   maxRSS: number;
@@ -62,6 +64,7 @@ function config(cwd: string, channel: string): void {
 async function channelServing(files: Record<string, string>): Promise<{ url: string; close: () => void }> {
   const server = createServer((req, res) => {
     const file = files[(req.url ?? '').split('?')[0]];
+    if (process.env.BENCH_DEBUG) process.stderr.write(`${req.method} ${req.url} ${file ? 200 : 404}\n`);
     if (!file) return void res.writeHead(404, { 'content-length': '0' }).end();
     const size = readFileSync(file).length;
     res.writeHead(200, { 'content-length': String(size) });
@@ -82,7 +85,9 @@ async function bomb(): Promise<string> {
     yield Buffer.from('}}');
   }
   await pipeline(Readable.from(body()), createZstdCompress(), createWriteStream(zst));
-  const ch = await channelServing({ '/ch/linux-64/repodata.json.zst': zst });
+  const pkgFile = join(ws, 'x-1.0-0.conda');
+  writeFileSync(pkgFile, PKG_BYTES);
+  const ch = await channelServing({ '/ch/linux-64/repodata.json.zst': zst, '/ch/linux-64/x-1.0-0.conda': pkgFile });
   try {
     config(ws, `${ch.url}/ch`);
     const r = await run('bomb', ['verify', '--json', `${ch.url}/ch/linux-64/x-1.0-0.conda`], ws);
@@ -100,7 +105,8 @@ async function repodata(): Promise<string> {
   out.write('{"info":{"subdir":"linux-64"},"packages":{},"packages.conda":{');
   let size = 0;
   let i = 0;
-  while (size < 200 * 1000 * 1000) {
+  const target_mb = Number(process.env.BENCH_REPODATA_MB ?? 200);
+  while (size < target_mb * 1000 * 1000) {
     const name = i === 0 ? target : `pkg${i}-1.${i % 97}-h${(i * 7919).toString(16)}_0.conda`;
     const rec = JSON.stringify({
       build: `h${(i * 7919).toString(16)}_0`,
@@ -109,8 +115,8 @@ async function repodata(): Promise<string> {
       license: 'BSD-3-Clause',
       md5: createHash('md5').update(name).digest('hex'),
       name: `pkg${i}`,
-      sha256: createHash('sha256').update(name).digest('hex'),
-      size: 123456 + i,
+      sha256: i === 0 ? createHash('sha256').update(PKG_BYTES).digest('hex') : createHash('sha256').update(name).digest('hex'),
+      size: i === 0 ? PKG_BYTES.length : 123456 + i,
       subdir: 'linux-64',
       timestamp: 1700000000000 + i,
       version: `1.${i % 97}`,
@@ -123,7 +129,9 @@ async function repodata(): Promise<string> {
   }
   out.end('}}');
   await new Promise<void>((r) => out.on("finish", () => r()));
-  const ch = await channelServing({ '/ch/linux-64/repodata.json': file });
+  const pkgFile = join(ws, target);
+  writeFileSync(pkgFile, PKG_BYTES);
+  const ch = await channelServing({ '/ch/linux-64/repodata.json': file, [`/ch/linux-64/${target}`]: pkgFile });
   try {
     config(ws, `${ch.url}/ch`);
     const r = await run('repodata', ['verify', '--json', `${ch.url}/ch/linux-64/${target}`], ws);
