@@ -41,7 +41,7 @@ import type { CacheValidators, HttpClient } from '../http/client.ts';
 import { parsePackageFilename } from '../targets/package-url.ts';
 import { indexRepodata, type RawRepodataEntry, type RepodataIndex } from './repodata-index.ts';
 import type { ShardIndex } from './shards.ts';
-import { decompressZstd } from './zstd.ts';
+import { decompressRepodataZstd, decompressZstd } from './zstd.ts';
 
 export interface RepodataEntry {
   /** CEP 50 `attestations_sha256`, validated: 64 lowercase hex. */
@@ -273,7 +273,8 @@ export function createRepodataStore(opts: RepodataStoreOptions): RepodataStore {
     }
     const body = res.body ?? Buffer.alloc(0);
     stats.bytes += body.length;
-    const json = from === 'zst' ? await decompressZstd(body, maxBytes, url) : body;
+    // Decoded as a stream, insignificant whitespace dropped as it arrives (bounded memory on bombs).
+    const json = from === 'zst' ? await decompressRepodataZstd(body, maxBytes, url) : body;
     const index = indexRepodata(json, url);
     await writeAtomic(
       path,
