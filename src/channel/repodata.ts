@@ -107,6 +107,29 @@ interface CacheFile {
   conda: Record<string, RawRepodataEntry>;
 }
 
+/** The same text as JSON.stringify of a CacheFile, produced in pieces of about 64 KiB. */
+function* cacheFileChunks(url: string, validators: CacheValidators, index: RepodataIndex): Generator<string> {
+  yield `{"format":${CACHE_FORMAT},"url":${JSON.stringify(url)},"validators":${JSON.stringify(validators)},"packages":`;
+  yield* mapChunks(index.tarBz2);
+  yield ',"conda":';
+  yield* mapChunks(index.conda);
+  yield '}';
+}
+
+function* mapChunks(m: Map<string, RawRepodataEntry>): Generator<string> {
+  let buf = '{';
+  let first = true;
+  for (const [k, v] of m) {
+    buf += `${first ? '' : ','}${JSON.stringify(k)}:${JSON.stringify(v)}`;
+    first = false;
+    if (buf.length >= 1 << 16) {
+      yield buf;
+      buf = '';
+    }
+  }
+  yield buf + '}';
+}
+
 interface ShardIndexCacheFile {
   format: number;
   url: string;
@@ -236,7 +259,7 @@ export function createRepodataStore(opts: RepodataStoreOptions): RepodataStore {
     }
   }
 
-  async function writeAtomic(path: string | undefined, data: string | Uint8Array): Promise<void> {
+  async function writeAtomic(path: string | undefined, data: string | Uint8Array | Iterable<string>): Promise<void> {
     if (!path) return;
     // The cache is an optimisation: failing to write it must not fail verification.
     try {
@@ -276,10 +299,9 @@ export function createRepodataStore(opts: RepodataStoreOptions): RepodataStore {
     // Decoded as a stream, insignificant whitespace dropped as it arrives (bounded memory on bombs).
     const json = from === 'zst' ? await decompressRepodataZstd(body, maxBytes, url) : body;
     const index = indexRepodata(json, url);
-    await writeAtomic(
-      path,
-      JSON.stringify({ format: CACHE_FORMAT, url, validators: res.validators, packages: Object.fromEntries(index.tarBz2), conda: Object.fromEntries(index.conda) } satisfies CacheFile),
-    );
+    // Written piece by piece: the index of a 200 MB repodata.json is ~100 MB of JSON, which
+    // must not exist as one string (nor as two plain-object copies of the maps) at once.
+    await writeAtomic(path, cacheFileChunks(url, res.validators, index));
     return { kind: 'full', from, url, index };
   }
 
