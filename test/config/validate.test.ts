@@ -105,8 +105,9 @@ test('defaults come from the schema: unlisted channels off, listed channels on a
   assert.equal(c.cacheDir, '/xdg/conda-attest');
   // A relative XDG_CACHE_HOME is invalid per the XDG spec and ignored.
   assert.equal(resolveConfig({}, '/b', undefined, { env: { XDG_CACHE_HOME: 'rel', HOME: '/h' } }).cacheDir, '/h/.cache/conda-attest');
-  // null / undefined raw data = empty configuration
-  assert.equal(resolveConfig(null, '/b').default.enabled, false);
+  // No document (undefined) = empty configuration; a null document is not a mapping.
+  assert.equal(resolveConfig(undefined, '/b').default.enabled, false);
+  assert.throws(() => resolveConfig(null, '/b'), (e: unknown) => e instanceof ConfigError && e.code === 'CONFIG_INVALID');
 });
 
 test('every field is accepted and resolved; relative paths against the config directory', () => {
