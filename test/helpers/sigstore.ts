@@ -585,8 +585,10 @@ export async function startLocalSigstore(): Promise<LocalSigstore> {
     res.end(out);
   }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  // Keep-alive sockets from make-fetch-happen would hold close() open.
-  server.keepAliveTimeout = 1000;
+  // close() ends keep-alive sockets itself (closeAllConnections). A short server-side idle
+  // timeout only races the client: on a loaded machine make-fetch-happen reuses a socket
+  // just as the server closes it, and the request fails with ECONNRESET (retry: 0 below).
+  server.keepAliveTimeout = 60_000;
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   [good, wrong] = await Promise.all([createInstance('local-sigstore', url), createInstance('wrong-sigstore', `${url}/wrong`)]);
   const trustedRoot = trustedRootOf(good, url);
