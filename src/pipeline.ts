@@ -18,6 +18,7 @@ import type {
   SignerIdentity,
 } from './types.ts';
 import { policyFor } from './policy/channel.ts';
+import { effectivePolicy } from './policy/packages.ts';
 import { actionFor, judgeAttestations, type RetrievalState } from './policy/verdict.ts';
 import { createHttpClient, type HttpClient } from './http/client.ts';
 import { hashPackage } from './http/download.ts';
@@ -111,7 +112,10 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
   }
 
   async function verifyPackage(record: PackageRecord, given: PackageDigest | null): Promise<PackageReport> {
-    const { policy, canonical } = policyFor(config, record.channel);
+    const lookup = policyFor(config, record.channel);
+    const { canonical } = lookup;
+    // A `packages:` rule of the channel may override require / trusted identities / keys.
+    const policy = effectivePolicy(lookup.policy, record.name);
     const row: PackageReport = {
       filename: record.filename,
       name: record.name,

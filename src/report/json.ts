@@ -21,6 +21,7 @@ const IDENTITY_FIELDS: [keyof SignerIdentity, string][] = [
   ['buildTrigger', 'build_trigger'],
   ['runInvocationUri', 'run_invocation_uri'],
   ['sourceRepositoryVisibility', 'source_repository_visibility'],
+  ['deploymentEnvironment', 'deployment_environment'],
   ['keyFingerprint', 'key_fingerprint'],
   ['keyName', 'key_name'],
 ];
