@@ -19,6 +19,7 @@ import type {
 } from './types.ts';
 import { policyFor } from './policy/channel.ts';
 import { effectivePolicy } from './policy/packages.ts';
+import { trustRootFreshness } from './policy/trust-root-age.ts';
 import { actionFor, judgeAttestations, type RetrievalState } from './policy/verdict.ts';
 import { createHttpClient, type HttpClient } from './http/client.ts';
 import { hashPackage } from './http/download.ts';
@@ -75,7 +76,9 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
   // Loaded once per run, lazily: a run where every channel is disabled never needs it.
   let trustRootPromise: Promise<LoadedTrustRoot> | undefined;
   const trustRoot = (): Promise<LoadedTrustRoot> =>
-    (trustRootPromise ??= loadTrustRoot(config.trustRoot, { offline: options.offline, cacheDir: config.cacheDir }));
+    (trustRootPromise ??= loadTrustRoot(config.trustRoot, { offline: options.offline, cacheDir: config.cacheDir }).then((root) =>
+      checkTrustRootAge(root, config),
+    ));
   // Verification goes through one pool per run: in-process for small runs, worker threads
   // (trust material built once per worker) when enough bundles are expected. The verifier
   // modules (sigstore-js) are only loaded when a bundle actually has to be verified.
@@ -341,6 +344,18 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
   const lockDecisions = (): LockDecision[] =>
     observations.map((o) => o.decision).filter((d): d is LockDecision => d !== null);
   return { verifyPackage, finish, lockDecisions, lockPath };
+}
+
+/**
+ * Trust-root freshness: older than `trust_root_max_age_days` stops the run
+ * (TRUST_ROOT_STALE, exit 2: a run-level configuration error, not a package verdict);
+ * without the setting, a root older than 180 days is reported, never silent.
+ */
+function checkTrustRootAge(root: LoadedTrustRoot, config: ResolvedConfig): LoadedTrustRoot {
+  const f = trustRootFreshness(root, config.trustRoot, config.trustRootMaxAgeDays);
+  if (f.kind === 'stale') throw new TrustRootError('TRUST_ROOT_STALE', f.reason.message, { hint: f.reason.hint });
+  if (f.kind === 'old') root.warnings = [...(root.warnings ?? []), `${f.reason.code}: ${f.reason.message} (hint: ${f.reason.hint})`];
+  return root;
 }
 
 interface LockJudgement {

@@ -5,7 +5,7 @@
 // Two globs of the same length that can both match one name would make the winner
 // depend on the order of keys in a file, so configuration resolution refuses them
 // (globTies); ruleFor never has to break a tie.
-import type { ChannelPolicy, PackageRule, PolicyException } from '../types.ts';
+import type { ChannelPolicy, PackageRule, PolicyException, Reason } from '../types.ts';
 
 /** True when the key is a glob (holds `*`), false for an exact package name. */
 export function isPackageGlob(pattern: string): boolean {
@@ -143,4 +143,40 @@ export function isCalendarDate(s: string): boolean {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(s)) return false;
   const t = Date.parse(`${s}T00:00:00Z`);
   return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === s;
+}
+
+/** What an exception does to one package's row. */
+export interface ExceptionEffect {
+  /** An active exception: the row's action becomes `pass` (status and reasons kept). */
+  pass: boolean;
+  /** `exception: {until, reason}` for the report row (active exceptions only). */
+  exception?: { until: string; reason?: string };
+  /** Note for the text output. */
+  note?: string;
+  /** An expired exception: the package was judged normally; this notice names it. */
+  notice?: Reason;
+}
+
+/** The effect of an exception match (see exceptionFor) on the package `name` of `channel`. */
+export function exceptionEffect(match: ExceptionMatch | null, name: string, channel: string, today: string): ExceptionEffect {
+  if (!match) return { pass: false };
+  const { exception: e } = match;
+  const why = e.reason !== undefined ? `: ${e.reason}` : '';
+  if (!match.expired) {
+    const left = daysLeft(e.until, today);
+    return {
+      pass: true,
+      exception: { until: e.until, ...(e.reason !== undefined ? { reason: e.reason } : {}) },
+      note: `exception until ${e.until} (${left} day${left === 1 ? '' : 's'} left)${why}`,
+    };
+  }
+  const where = channel === 'default' ? 'default.exceptions' : `channels["${channel}"].exceptions`;
+  return {
+    pass: false,
+    notice: {
+      code: 'EXCEPTION_EXPIRED',
+      message: `The exception for ${name} (${where}, package "${e.package}") expired after ${e.until}; the package was judged normally.`,
+      hint: `Remove the exception, or extend its until date if the reason${why ? ` (${e.reason})` : ''} still holds.`,
+    },
+  };
 }
