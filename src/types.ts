@@ -225,6 +225,8 @@ export interface PackageReport {
   bundles: BundleOutcome[];
   /** For `identity-changed`: what the identity lockfile pinned, what was observed, and the changes. */
   identity_diff?: unknown;
+  /** A configured exception applied: the action is `pass` whatever the status. */
+  exception?: { until: string; reason?: string };
 }
 
 export interface ReportSummary {

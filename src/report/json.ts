@@ -71,6 +71,7 @@ function packageToJson(p: PackageReport): Record<string, unknown> {
   };
   const diff = p.identity_diff;
   if (diff !== undefined) out.identity_diff = diff;
+  if (p.exception) out.exception = { ...p.exception };
   return out;
 }
 

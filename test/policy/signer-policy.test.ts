@@ -12,6 +12,7 @@ import type { FixtureChannel } from '../helpers/channel.ts';
 import { condaFilename } from '../helpers/conda.ts';
 import { codes, makeWorkspace, resolveIn, row, runSession } from '../helpers/e2e.ts';
 import type { JsonReport, Workspace } from '../helpers/e2e.ts';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { recordFromUrl } from '../../src/targets/index.ts';
 import { ConfigError } from '../../src/errors.ts';
 
@@ -82,12 +83,12 @@ function config(channel: Record<string, unknown>) {
     channels: { [forge.url]: channel },
   });
 }
-async function verify(names: string[], channel: Record<string, unknown>): Promise<JsonReport> {
+async function verify(names: string[], channel: Record<string, unknown>, lockfile = ws.path(`lock-${++lockN}.json`)): Promise<JsonReport> {
   const records = names.map((n) => {
     const p = forge.get(fn(n));
     return { ...recordFromUrl(p.url), sha256: p.sha256 };
   });
-  return runSession(config(channel), records, { lockfile: ws.path(`lock-${++lockN}.json`) });
+  return runSession(config(channel), records, { lockfile });
 }
 function reasonText(report: JsonReport, name: string): string {
   return row(report, fn(name)).reasons.map((r) => r.message).join('\n');
@@ -193,4 +194,54 @@ test('per-package rules: exact over glob, longer glob over shorter, unmatched na
     () => config({ ...channel, packages: { 'dev*': dev, '*ref': { require: 'warn' } } }),
     (e: unknown) => e instanceof ConfigError && e.code === 'CONFIG_INVALID' && JSON.stringify(e.details).includes('is as specific as'),
   );
+});
+
+test('exceptions: an active one passes the package with status and reasons kept; an expired one is judged normally with EXCEPTION_EXPIRED', async () => {
+  const channel = { trusted_identities: [{ identity: 'github:acme/tool', runner: 'github-hosted' }] };
+  const lock = ws.path('exceptions.lock');
+  let r = await verify(['selfhosted', 'hosted'], { ...channel, exceptions: [{ package: 'self*', until: '2999-12-31', reason: 'runner migration' }] }, lock);
+  let p = row(r, fn('selfhosted'));
+  assert.equal(p.status, 'untrusted');
+  assert.equal(p.action, 'pass');
+  assert.deepEqual(codes(p), ['IDENTITY_UNTRUSTED']);
+  assert.match(reasonText(r, 'selfhosted'), /runner: wanted github-hosted, certificate says self-hosted/);
+  assert.deepEqual((p as unknown as { exception: unknown }).exception, { until: '2999-12-31', reason: 'runner migration' });
+  assert.ok(p.notes.some((n) => /^exception until 2999-12-31 \(\d+ days left\): runner migration$/.test(n)), p.notes.join());
+  assert.equal(r.summary.blocked, 0);
+  assert.equal((row(r, fn('hosted')) as unknown as { exception?: unknown }).exception, undefined, 'a non-matching name has no exception');
+
+  // Expired: judged normally (blocked), and a notice names the package.
+  r = await verify(['selfhosted'], { ...channel, exceptions: [{ package: 'selfhosted', until: '2020-01-31', reason: 'runner migration' }] });
+  p = row(r, fn('selfhosted'));
+  assert.equal(p.action, 'block');
+  assert.equal((p as unknown as { exception?: unknown }).exception, undefined);
+  const notices = JSON.stringify(r);
+  assert.match(notices, /EXCEPTION_EXPIRED: The exception for selfhosted .* expired after 2020-01-31/);
+
+  // An exception for a look-alike name does not apply.
+  r = await verify(['selfhosted'], { ...channel, exceptions: [{ package: 'selfhosted-evil', until: '2999-12-31' }] });
+  assert.equal(row(r, fn('selfhosted')).action, 'block');
+});
+
+test('exceptions never change the identity lockfile: nothing is pinned on first use, a changed identity stays pinned as it was', async () => {
+  const lock = ws.path('exempt.lock');
+  // First use under an exception: verified, but nothing pinned.
+  let r = await verify(['hosted'], { trusted_identities: ['github:acme/tool'], exceptions: [{ package: 'hosted', until: '2999-12-31' }] }, lock);
+  assert.equal(row(r, fn('hosted')).status, 'verified');
+  assert.ok(!row(r, fn('hosted')).notes.includes('recorded'));
+  assert.ok(!existsSync(lock) || !readFileSync(lock, 'utf8').includes('"hosted"'), 'nothing pinned under an exception');
+  // Pinned normally, then the pinned identity is made to differ (as if the signer changed).
+  r = await verify(['hosted'], { trusted_identities: ['github:acme/tool'] }, lock);
+  assert.ok(row(r, fn('hosted')).notes.includes('recorded'));
+  writeFileSync(lock, readFileSync(lock, 'utf8').replaceAll('acme/tool', 'acme/older'));
+  const pinned = readFileSync(lock, 'utf8');
+  r = await verify(['hosted'], { trusted_identities: ['github:acme/tool'], exceptions: [{ package: 'hosted', until: '2999-12-31', reason: 'moved repository' }] }, lock);
+  const p = row(r, fn('hosted'));
+  assert.equal(p.status, 'identity-changed');
+  assert.equal(p.action, 'pass');
+  assert.ok(codes(p).includes('IDENTITY_CHANGED'));
+  assert.equal(readFileSync(lock, 'utf8'), pinned, 'the lockfile is untouched');
+  // Without the exception, the same run blocks and still pins nothing new.
+  r = await verify(['hosted'], { trusted_identities: ['github:acme/tool'] }, lock);
+  assert.equal(row(r, fn('hosted')).action, 'block');
 });
