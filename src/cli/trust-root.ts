@@ -8,6 +8,7 @@ import { TrustRootError, UsageError } from '../errors.ts';
 import { PUBLIC_GOOD, loadTrustRoot, refreshTrustRoot, trustRootWindows, type LoadedTrustRoot } from '../verify/trust-root.ts';
 import { NOTICE_AGE_DAYS, trustRootFreshness } from '../policy/trust-root-age.ts';
 import type { ResolvedConfig } from '../types.ts';
+import { escapeText } from '../report/escape.ts';
 import type { CliIO, Command } from './io.ts';
 import { parse } from './args.ts';
 import { outputFormat } from './policy.ts';
@@ -70,7 +71,7 @@ function statusText(s: Record<string, unknown>): string {
     if (n.hint) lines.push(`  hint: ${n.hint}`);
   }
   for (const w of s.warnings as string[]) lines.push(`warning: ${w}`);
-  return lines.join('\n') + '\n';
+  return lines.map((l) => escapeText(l)).join('\n') + '\n';
 }
 
 /** Write bytes to `path` atomically (temp file in the same directory, then rename). */
@@ -150,8 +151,10 @@ export const trustRootCommand: Command = async (argv: string[], io: CliIO): Prom
       const target = resolve(io.cwd, args[0]!);
       writeAtomic(target, root.bytes ?? JSON.stringify(root.json, null, 2) + '\n');
       io.stderr.write(
-        `conda-attest: wrote the trust root in use (${root.source}, ${root.ageDays === null ? 'age unknown' : `${root.ageDays} days old`}) to ${target}\n` +
-          `  point trust_root at it on the target machine, e.g. trust_root: ${JSON.stringify(target)}\n`,
+        escapeText(`conda-attest: wrote the trust root in use (${root.source}, ${root.ageDays === null ? 'age unknown' : `${root.ageDays} days old`}) to ${target}`) +
+          '\n' +
+          escapeText(`  point trust_root at it on the target machine, e.g. trust_root: ${JSON.stringify(target)}`) +
+          '\n',
       );
       return 0;
     }

@@ -8,6 +8,7 @@ import { describeShorthand, parseShorthand } from './shorthand.ts';
 import { daysLeft } from './packages.ts';
 import { keyFingerprint } from './identity.ts';
 import { policyFor } from './channel.ts';
+import { escapeText } from '../report/escape.ts';
 
 export interface IdentityView {
   identity: string;
@@ -169,7 +170,10 @@ function keyLines(list: KeyView[], indent: string): string[] {
   return list.map((k) => `${indent}- ${k.name ?? k.fingerprint} (SHA-256 ${k.fingerprint}, ${k.source})`);
 }
 
-/** The policy view as text (what `conda-attest policy` prints). */
+/**
+ * The policy view as text (what `conda-attest policy` prints). Every line goes through
+ * escapeText: channel URLs of a target and config strings must not drive the terminal.
+ */
 export function renderPolicyText(view: PolicyView): string {
   const lines: string[] = [];
   lines.push(`config: ${view.config ?? '(none found: built-in defaults)'}`);
@@ -213,5 +217,5 @@ export function renderPolicyText(view: PolicyView): string {
       }
     }
   }
-  return lines.join('\n') + '\n';
+  return lines.map((l) => escapeText(l)).join('\n') + '\n';
 }

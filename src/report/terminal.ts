@@ -32,7 +32,7 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
     }`;
     lines.push(head);
     // A package let through by an exception always says so (and until when).
-    if (p.exception) lines.push(`    ${c.yellow('exception:')} passes until ${p.exception.until}${p.exception.reason ? ` (${p.exception.reason})` : ''}`);
+    if (p.exception) lines.push(`    ${c.yellow('exception:')} passes until ${t(p.exception.until)}${p.exception.reason ? ` (${t(p.exception.reason)})` : ''}`);
     for (const r of p.reasons) {
       lines.push(`    ${c.dim(t(r.code))} ${t(r.message)}`);
       if (r.hint) lines.push(`    ${c.cyan('hint:')} ${t(r.hint)}`);
