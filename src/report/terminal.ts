@@ -25,12 +25,14 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
   const mark = (p: PackageReport): string =>
     p.action === 'block' ? c.red('✖ blocked') : p.action === 'warn' ? c.yellow('▲ warning') : c.green('✔ ok');
   for (const p of report.packages) {
-    const problem = p.action !== 'pass' || p.reasons.length > 0;
+    const problem = p.action !== 'pass' || p.reasons.length > 0 || p.exception !== undefined;
     if (!problem && !opts.verbose) continue;
     const head = `${mark(p)} ${c.bold(t(p.filename))} ${c.dim(`(${t(p.channel)}/${t(p.subdir)})`)} ${t(p.status)}${
       p.status === 'verified' ? who(p) : ''
     }`;
     lines.push(head);
+    // A package let through by an exception always says so (and until when).
+    if (p.exception) lines.push(`    ${c.yellow('exception:')} passes until ${t(p.exception.until)}${p.exception.reason ? ` (${t(p.exception.reason)})` : ''}`);
     for (const r of p.reasons) {
       lines.push(`    ${c.dim(t(r.code))} ${t(r.message)}`);
       if (r.hint) lines.push(`    ${c.cyan('hint:')} ${t(r.hint)}`);
