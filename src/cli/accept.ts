@@ -10,53 +10,49 @@ import { acceptInto, type AcceptSelector } from '../lock/decide.ts';
 import { diffJson, renderDiffText, isIdentityChange } from '../lock/diff.ts';
 import { updateLock } from '../lock/file.ts';
 import { type CliIO, type Command, wantsColor } from './io.ts';
-import { parse, positiveInt } from './args.ts';
+import { positiveInt } from './args.ts';
+import { type CommandSpec, chooseFormat, formatOptions, HELP_OPTION, parseCommand, renderHelp } from './options.ts';
 import { loadEnvironment, verifyRecords } from './environment.ts';
 
-const HELP = `Usage: conda-attest accept [options] (PACKAGE... | --all)
-
-Verify the environment, then take the currently observed signer identities of the
+export const ACCEPT_SPEC: CommandSpec = {
+  name: 'accept',
+  usage: ['conda-attest accept [options] (PACKAGE... | --all)'],
+  description: `Verify the environment, then take the currently observed signer identities of the
 named packages into the identity lockfile. PACKAGE is a name (numpy) or CHANNEL::NAME.
-Shows the lockfile diff first; asks on a terminal, otherwise needs --yes.
-
-Options:
-  --all                 accept every package of the environment
-  --yes, -y             do not ask
-  --target PATH         environment to verify (repeatable; default ./pixi.lock or ./conda-lock.yml)
-  --config PATH         config file
-  --trusted-root PATH   Sigstore trusted_root.json
-  --offline             never contact the TUF repository
-  --lockfile PATH       identity lockfile
-  --channel URL         channel of local package files
-  --concurrency N       packages verified at once
-  --json                print the accepted changes as JSON
-  -h, --help            this help
-
-Exit codes: 0 accepted (or nothing to accept), 1 declined, 2 usage, config or input error.
-`;
+Shows the lockfile diff first; asks on a terminal, otherwise needs --yes.`,
+  options: [
+    { name: 'all', type: 'boolean', help: 'accept every package of the environment' },
+    { name: 'yes', short: 'y', type: 'boolean', help: 'do not ask' },
+    { name: 'target', type: 'string', multiple: true, arg: 'PATH', help: 'environment to verify (repeatable; default ./pixi.lock or ./conda-lock.yml)' },
+    { name: 'config', type: 'string', arg: 'PATH', help: 'config file (default: searched from the current directory up)' },
+    { name: 'trusted-root', type: 'string', arg: 'PATH', help: "Sigstore trusted_root.json instead of the config's trust_root" },
+    { name: 'offline', type: 'boolean', help: 'never contact the TUF repository (channels and sidecars are still fetched)' },
+    { name: 'lockfile', type: 'string', arg: 'PATH', help: 'identity lockfile (default: config lockfile, conda-attest.lock)' },
+    { name: 'channel', type: 'string', arg: 'URL', help: 'channel of local package files' },
+    { name: 'concurrency', type: 'string', arg: 'N', help: 'packages verified at once (default: config concurrency)' },
+    ...formatOptions(['text', 'json'], 'output format; json: the accepted changes'),
+    HELP_OPTION,
+  ],
+  exitCodes: [
+    [0, 'accepted (or nothing to accept)'],
+    [1, 'declined at the prompt'],
+    [2, 'usage, config or input error'],
+    [130, 'interrupted (Ctrl-C)'],
+  ],
+};
 
 export const acceptCommand: Command = async (argv: string[], io: CliIO): Promise<number> => {
-  const { values, positionals } = parse(
-    argv,
-    {
-      all: { type: 'boolean' },
-      yes: { type: 'boolean', short: 'y' },
-      target: { type: 'string', multiple: true },
-      config: { type: 'string' },
-      'trusted-root': { type: 'string' },
-      offline: { type: 'boolean' },
-      lockfile: { type: 'string' },
-      channel: { type: 'string' },
-      concurrency: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    'accept',
-  );
+  const parsed = parseCommand(argv, ACCEPT_SPEC);
+  const values = parsed.values as {
+    all?: boolean; yes?: boolean; target?: string[]; config?: string; 'trusted-root'?: string; offline?: boolean;
+    lockfile?: string; channel?: string; concurrency?: string; format?: string; json?: boolean; help?: boolean;
+  };
+  const positionals = parsed.positionals;
   if (values.help) {
-    io.stdout.write(HELP);
+    io.stdout.write(renderHelp(ACCEPT_SPEC));
     return 0;
   }
+  const json = chooseFormat(values, ['text', 'json'] as const, 'accept') === 'json';
   if (!values.all && positionals.length === 0) {
     throw new UsageError('USAGE_MISSING_ARGUMENT', 'Name the packages to accept, or pass --all.', {
       hint: 'For example: conda-attest accept numpy',
@@ -100,14 +96,14 @@ export const acceptCommand: Command = async (argv: string[], io: CliIO): Promise
   }
   const changes = planned.changes.filter(isIdentityChange);
   const problems = report.packages.filter((p) => p.status !== 'verified' && p.status !== 'identity-changed' && p.status !== 'skipped');
-  if (values.json) {
+  if (json) {
     io.stdout.write(JSON.stringify({ ...diffJson(planned.changes), written: changes.length > 0 }, null, 2) + '\n');
   } else if (changes.length === 0) {
     io.stdout.write('Nothing to accept: the lockfile already pins the observed identities.\n');
   } else {
     io.stdout.write(renderDiffText(planned.changes, { color: wantsColor(io, 'stdout') }));
   }
-  if (problems.length > 0 && !values.json) {
+  if (problems.length > 0 && !json) {
     io.stderr.write(
       `note: ${problems.length} package(s) did not verify and are not accepted (run \`conda-attest verify\` to see why).\n`,
     );
@@ -133,6 +129,6 @@ export const acceptCommand: Command = async (argv: string[], io: CliIO): Promise
   }
   // Re-read under the lock and apply to what is there now, so a concurrent run loses nothing.
   await updateLock(session.lockPath, (current) => preview(current).lock);
-  if (!values.json) io.stdout.write(`Updated ${session.lockPath}.\n`);
+  if (!json) io.stdout.write(`Updated ${session.lockPath}.\n`);
   return 0;
 };

@@ -26,8 +26,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
 function usage(): string {
   const lines = ['Usage: conda-attest <command> [options]', '', 'Commands:'];
   for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(14)} ${c.summary}`);
+  lines.push('', 'Options:', '  -v, --version  print the version', '  -h, --help     print this help');
   lines.push('', 'Run `conda-attest <command> --help` for the options of a command.');
-  lines.push('Exit codes: 0 all packages passed, 1 a package was blocked, 2 usage, config or input error.');
+  lines.push('Exit codes: 0 all packages passed, 1 a package was blocked, 2 usage, config or input error,');
+  lines.push('130 interrupted (Ctrl-C).');
   return lines.join('\n') + '\n';
 }
 
@@ -39,7 +41,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     io.stdout.write(usage());
     return first === undefined ? 2 : 0;
   }
-  if (first === '--version' || first === '-V') {
+  if (first === '--version' || first === '-v' || first === '-V') {
     io.stdout.write(packageVersion() + '\n');
     return 0;
   }
