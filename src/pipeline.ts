@@ -66,8 +66,12 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
   const http: HttpClient = createHttpClient({
     connectTimeoutMs: config.http.connectTimeoutMs,
     totalTimeoutMs: config.http.totalTimeoutMs,
+    idleTimeoutMs: config.http.idleTimeoutMs,
     retries: config.http.retries,
     maxConcurrency: config.concurrency,
+    // No stall is unbounded: after this, requests fail and unfinished packages are retrieval-failed.
+    deadline: Date.now() + config.deadlineMs,
+    deadlineLabel: `${config.deadlineMs / 1000} s`,
   });
   const repodata: RepodataStore = createRepodataStore({ http, cacheDir: config.cacheDir });
 

@@ -10,8 +10,8 @@ import { acceptInto, type AcceptSelector } from '../lock/decide.ts';
 import { diffJson, renderDiffText, isIdentityChange } from '../lock/diff.ts';
 import { updateLock } from '../lock/file.ts';
 import { type CliIO, type Command, wantsColor } from './io.ts';
-import { positiveInt } from './args.ts';
-import { type CommandSpec, chooseFormat, formatOptions, HELP_OPTION, parseCommand, renderHelp } from './options.ts';
+import { positiveInt, seconds } from './args.ts';
+import { type CommandSpec, chooseFormat, formatOptions, HELP_OPTION, parseCommand, renderHelp, TIME_OPTIONS } from './options.ts';
 import { loadEnvironment, verifyRecords } from './environment.ts';
 
 export const ACCEPT_SPEC: CommandSpec = {
@@ -29,6 +29,7 @@ Shows the lockfile diff first; asks on a terminal, otherwise needs --yes.`,
     { name: 'offline', type: 'boolean', help: 'never contact the TUF repository (channels and sidecars are still fetched)' },
     { name: 'lockfile', type: 'string', arg: 'PATH', help: 'identity lockfile (default: config lockfile, conda-attest.lock)' },
     { name: 'channel', type: 'string', arg: 'URL', help: 'channel of local package files' },
+    ...TIME_OPTIONS,
     { name: 'concurrency', type: 'string', arg: 'N', help: 'packages verified at once (default: config concurrency)' },
     ...formatOptions(['text', 'json'], 'output format; json: the accepted changes'),
     HELP_OPTION,
@@ -45,7 +46,7 @@ export const acceptCommand: Command = async (argv: string[], io: CliIO): Promise
   const parsed = parseCommand(argv, ACCEPT_SPEC);
   const values = parsed.values as {
     all?: boolean; yes?: boolean; target?: string[]; config?: string; 'trusted-root'?: string; offline?: boolean;
-    lockfile?: string; channel?: string; concurrency?: string; format?: string; json?: boolean; help?: boolean;
+    lockfile?: string; channel?: string; concurrency?: string; timeout?: string; deadline?: string; format?: string; json?: boolean; help?: boolean;
   };
   const positionals = parsed.positionals;
   if (values.help) {
@@ -68,6 +69,8 @@ export const acceptCommand: Command = async (argv: string[], io: CliIO): Promise
   const { config, records } = await loadEnvironment(io, {
     configPath: values.config,
     trustedRoot: values['trusted-root'],
+    timeoutMs: seconds(values.timeout, '--timeout'),
+    deadlineMs: seconds(values.deadline, '--deadline'),
     targets: values.target ?? [],
     channel: values.channel,
     targetHint: 'Pass the environment with --target PATH.',

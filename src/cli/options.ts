@@ -29,6 +29,12 @@ export interface CommandSpec {
 
 export const HELP_OPTION: OptionSpec = { name: 'help', short: 'h', type: 'boolean', help: 'print this help' };
 
+/** `--timeout` and `--deadline`, shared by the commands that verify an environment. */
+export const TIME_OPTIONS: OptionSpec[] = [
+  { name: 'timeout', type: 'string', arg: 'SECONDS', help: 'give up on one HTTP request after this long (config http.timeout_ms;\na request with no data for http.idle_timeout_ms, default 30 s, fails sooner)' },
+  { name: 'deadline', type: 'string', arg: 'SECONDS', help: 'deadline of the whole run: later, unfinished packages are retrieval-failed\n(config deadline_ms, default 3600)' },
+];
+
 /** `--format` with the given values; `--json` is its alias for `json`. */
 export function formatOptions(formats: readonly string[], what = 'output format'): OptionSpec[] {
   return [

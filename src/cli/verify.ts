@@ -6,8 +6,8 @@ import { createSession } from '../pipeline.ts';
 import { renderJsonChunks } from '../report/json.ts';
 import { exitCodeOf } from '../report/build.ts';
 import { type CliIO, type Command, wantsColor } from './io.ts';
-import { positiveInt } from './args.ts';
-import { type CommandSpec, chooseFormat, formatOptions, HELP_OPTION, parseCommand, renderHelp } from './options.ts';
+import { positiveInt, seconds } from './args.ts';
+import { type CommandSpec, chooseFormat, formatOptions, HELP_OPTION, parseCommand, renderHelp, TIME_OPTIONS } from './options.ts';
 import { loadGivenSidecar } from '../sidecar/fetch.ts';
 import type { GivenSidecar } from '../session-types.ts';
 import { loadEnvironment, verifyRecords } from './environment.ts';
@@ -37,6 +37,7 @@ URL, or a local .conda/.tar.bz2 file (with --channel). Without TARGET: ./pixi.lo
     { name: 'download', type: 'boolean', help: 'hash the package bytes even when a lockfile records their SHA-256' },
     { name: 'channel', type: 'string', arg: 'URL', help: 'channel of local package files (may end in /<subdir>)' },
     { name: 'platform', type: 'string', arg: 'SUBDIR', help: 'subdir of local package files when --channel does not end in one' },
+    ...TIME_OPTIONS,
     { name: 'concurrency', type: 'string', arg: 'N', help: 'packages verified at once (default: config concurrency)' },
     ...formatOptions(VERIFY_FORMATS, 'report format on stdout; json: schema/report.schema.json'),
     { name: 'verbose', type: 'boolean', help: 'list every package, not only problems' },
@@ -55,7 +56,7 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
   const parsed = parseCommand(argv, VERIFY_SPEC);
   const values = parsed.values as {
     config?: string; 'trusted-root'?: string; offline?: boolean; sigs?: string; lockfile?: string; frozen?: boolean;
-    download?: boolean; channel?: string; platform?: string; concurrency?: string; format?: string; json?: boolean;
+    download?: boolean; channel?: string; platform?: string; concurrency?: string; timeout?: string; deadline?: string; format?: string; json?: boolean;
     verbose?: boolean; 'no-cache'?: boolean; help?: boolean;
   };
   const positionals = parsed.positionals;
@@ -68,6 +69,8 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
   const { config, records } = await loadEnvironment(io, {
     configPath: values.config,
     trustedRoot: values['trusted-root'],
+    timeoutMs: seconds(values.timeout, '--timeout'),
+    deadlineMs: seconds(values.deadline, '--deadline'),
     targets: positionals,
     channel: values.channel,
     platform: values.platform,

@@ -47,7 +47,8 @@ interface RawConfig {
   max_sidecar_bytes: number;
   cache_dir?: string;
   concurrency: number;
-  http: { connect_timeout_ms: number; timeout_ms: number; retries: number };
+  deadline_ms: number;
+  http: { connect_timeout_ms: number; timeout_ms: number; idle_timeout_ms: number; retries: number };
   default: RawPolicy;
   channels: Record<string, RawPolicy>;
 }
@@ -536,8 +537,10 @@ export function resolveConfig(raw: unknown, baseDir: string, source?: string, op
     http: {
       connectTimeoutMs: c.http.connect_timeout_ms,
       totalTimeoutMs: c.http.timeout_ms,
+      idleTimeoutMs: c.http.idle_timeout_ms,
       retries: c.http.retries,
     },
+    deadlineMs: c.deadline_ms,
     concurrency: c.concurrency,
   };
 }

@@ -100,7 +100,8 @@ test('defaults come from the schema: unlisted channels off, listed channels on a
   assert.deepEqual(p.trustedKeys, []);
   assert.equal(p.requireTlog, true);
   assert.deepEqual(p.discovery, ['repodata', 'sigs', 'v0-sigs']);
-  assert.deepEqual(c.http, { connectTimeoutMs: 10000, totalTimeoutMs: 120000, retries: 2 });
+  assert.deepEqual(c.http, { connectTimeoutMs: 10000, totalTimeoutMs: 120000, idleTimeoutMs: 30000, retries: 2 });
+  assert.equal(c.deadlineMs, 3_600_000);
   assert.equal(c.concurrency, 8);
   assert.equal(c.cacheDir, '/xdg/conda-attest');
   // A relative XDG_CACHE_HOME is invalid per the XDG spec and ignored.
@@ -117,7 +118,8 @@ test('every field is accepted and resolved; relative paths against the config di
     max_sidecar_bytes: 2048,
     cache_dir: '~/cache',
     concurrency: 3,
-    http: { connect_timeout_ms: 1, timeout_ms: 2, retries: 0 },
+    http: { connect_timeout_ms: 1, timeout_ms: 2, idle_timeout_ms: 3, retries: 0 },
+    deadline_ms: 4,
     default: { enabled: true, require: 'ignore', require_tlog: false, discovery: ['sigs'] },
     channels: {
       'HTTPS://Prefix.DEV/conda-forge/': {
@@ -137,7 +139,8 @@ test('every field is accepted and resolved; relative paths against the config di
   assert.equal(c.maxSidecarBytes, 2048);
   assert.equal(c.cacheDir, '/home/u/cache');
   assert.equal(c.concurrency, 3);
-  assert.deepEqual(c.http, { connectTimeoutMs: 1, totalTimeoutMs: 2, retries: 0 });
+  assert.deepEqual(c.http, { connectTimeoutMs: 1, totalTimeoutMs: 2, idleTimeoutMs: 3, retries: 0 });
+  assert.equal(c.deadlineMs, 4);
   assert.equal(c.default.enabled, true);
   assert.equal(c.default.require, 'ignore');
   assert.equal(c.default.requireTlog, false);
