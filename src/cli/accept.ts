@@ -123,6 +123,9 @@ export const acceptCommand: Command = async (argv: string[], io: CliIO): Promise
       });
     }
     const rl = createInterface({ input: io.stdin, output: io.stdout });
+    // readline holds the terminal in raw mode: Ctrl-C at the prompt is a keypress; make it
+    // the signal it is everywhere else (exit 130, nothing written).
+    rl.on('SIGINT', () => process.kill(process.pid, 'SIGINT'));
     const answer = (await rl.question(`Write these changes to ${session.lockPath}? [y/N] `)).trim().toLowerCase();
     rl.close();
     if (answer !== 'y' && answer !== 'yes') {

@@ -11,6 +11,7 @@ import { type CommandSpec, chooseFormat, formatOptions, HELP_OPTION, parseComman
 import { loadGivenSidecar } from '../sidecar/fetch.ts';
 import type { GivenSidecar } from '../session-types.ts';
 import { loadEnvironment, verifyRecords } from './environment.ts';
+import { startProgress } from './progress.ts';
 
 /** Report formats of `verify`; the first is the default. More are added here. */
 export const VERIFY_FORMATS = ['text', 'json'] as const;
@@ -100,20 +101,15 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
     noCache: Boolean(values['no-cache']),
   });
 
-  const interactive = format === 'text' && wantsColor(io, 'stderr');
-  const spinner = interactive
-    ? (await import('ora')).default({ text: `verifying 0/${records.length}`, stream: io.stderr as NodeJS.WriteStream }).start()
-    : null;
+  const progress = await startProgress(io, records.length);
   try {
     await verifyRecords(session, records, {
       concurrency: concurrency ?? config.concurrency,
       download: Boolean(values.download),
-      onDone: (done) => {
-        if (spinner) spinner.text = `verifying ${done}/${records.length}`;
-      },
+      onDone: (done) => progress.update(done),
     });
   } finally {
-    spinner?.stop();
+    progress.stop();
   }
   const report = await session.finish();
   for (const w of report.warnings ?? []) io.stderr.write(`conda-attest: warning: ${w}\n`);
