@@ -2,6 +2,7 @@
 // signer identities of the named packages into the identity lockfile (issue 4).
 // It verifies the environment exactly like `verify` (same pipeline), shows what would
 // change in the lockfile, asks on a TTY (or needs --yes), then writes once, atomically.
+import { escapeText } from '../report/escape.ts';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { UsageError } from '../errors.ts';
@@ -126,7 +127,7 @@ export const acceptCommand: Command = async (argv: string[], io: CliIO): Promise
     // readline holds the terminal in raw mode: Ctrl-C at the prompt is a keypress; make it
     // the signal it is everywhere else (exit 130, nothing written).
     rl.on('SIGINT', () => process.kill(process.pid, 'SIGINT'));
-    const answer = (await rl.question(`Write these changes to ${session.lockPath}? [y/N] `)).trim().toLowerCase();
+    const answer = (await rl.question(`Write these changes to ${escapeText(session.lockPath)}? [y/N] `)).trim().toLowerCase();
     rl.close();
     if (answer !== 'y' && answer !== 'yes') {
       io.stdout.write('Declined; the lockfile is unchanged.\n');
@@ -135,6 +136,6 @@ export const acceptCommand: Command = async (argv: string[], io: CliIO): Promise
   }
   // Re-read under the lock and apply to what is there now, so a concurrent run loses nothing.
   await updateLock(session.lockPath, (current) => preview(current).lock);
-  if (!json) io.stdout.write(`Updated ${session.lockPath}.\n`);
+  if (!json) io.stdout.write(`Updated ${escapeText(session.lockPath)}.\n`);
   return 0;
 };

@@ -8,6 +8,7 @@
 // Without --trusted-root the public-good root is used WITHOUT network access (cached TUF
 // refresh or the snapshot embedded in @sigstore/tuf), so the command is deterministic and
 // works offline; --refresh-trust-root opts into a TUF refresh first.
+import { escapeText } from '../report/escape.ts';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { AttestError, TargetError, UsageError, VerifyError, describeError } from '../errors.ts';
@@ -89,8 +90,8 @@ export const verifyBundleCommand: Command = async (argv: string[], io: CliIO): P
   const emit = (o: BundleOutcome, exit: number): number => {
     if (json) io.stdout.write(JSON.stringify(o) + '\n');
     // One line on stderr: `CODE: message` (the conformance protocol's failure report).
-    else if (o.verified) io.stdout.write(`OK: ${o.message}\n`);
-    else io.stderr.write(`${o.code}: ${o.message}\n`);
+    else if (o.verified) io.stdout.write(`OK: ${escapeText(o.message)}\n`);
+    else io.stderr.write(`${o.code}: ${escapeText(o.message)}\n`);
     return exit;
   };
   let observed: SignerIdentity | null = null;
@@ -127,7 +128,7 @@ export const verifyBundleCommand: Command = async (argv: string[], io: CliIO): P
     const rootSpec = values['trusted-root'] === undefined ? PUBLIC_GOOD : resolve(io.cwd, values['trusted-root']);
     const cacheDir = resolveConfig({}, io.cwd, undefined, { env: io.env }).cacheDir;
     const root = await loadTrustRoot(rootSpec, { offline: !values['refresh-trust-root'], cacheDir });
-    for (const w of root.warnings ?? []) io.stderr.write(`warning: ${w}\n`);
+    for (const w of root.warnings ?? []) io.stderr.write(`warning: ${escapeText(w)}\n`);
 
     const verifier = createVerifier({ trustRoot: root, trustedKeys, requireTlog: true });
     const result = verifier.verify(bundleText, artifact);
