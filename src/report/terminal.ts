@@ -65,11 +65,14 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
       p.status === 'verified' ? who(p) : ''
     }`;
     lines.push(head);
+    const diff = p.identity_diff as { changes?: unknown[] } | undefined;
+    const fieldLines = (diff?.changes ?? []).some((ch) => ((ch as { fields?: unknown[] }).fields ?? []).length > 0);
     for (const r of p.reasons) {
-      lines.push(`    ${c.dim(t(r.code))} ${t(r.message)}`);
+      // The field-by-field change follows as its own lines: say it once, not twice.
+      const message = r.code === 'IDENTITY_CHANGED' && fieldLines ? r.message.replace(/: [^]*$/, ':') : r.message;
+      lines.push(`    ${c.dim(t(r.code))} ${t(message)}`);
       if (r.hint) lines.push(`    ${c.cyan('hint:')} ${t(r.hint)}`);
     }
-    const diff = p.identity_diff as { changes?: unknown[] } | undefined;
     for (const ch of diff?.changes ?? []) {
       const change = ch as { type?: string; fields?: { field: string; old: string | null; new: string | null }[] };
       for (const f of change.fields ?? []) {

@@ -103,8 +103,8 @@ test('accept --all --yes: every observed identity is taken (a package now unatte
   const p = project();
   const r = await p.cli(['accept', '--all', '--yes', '--target', 'v2.lock']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /\/b\n  ~ identity changed/);
-  assert.match(r.stdout, /\/c\n  - package no longer pinned/);
+  assert.match(r.stdout, /^b from \S+\n  ~ identity changed/m);
+  assert.match(r.stdout, /^c from \S+\n  - package no longer pinned/m);
   const lock = p.readLock();
   assert.equal(entry(lock, 'a').identities[0].repository_id, '666');
   assert.match(entry(lock, 'b').identities[0].workflow, /release\.yml$/);
@@ -224,10 +224,10 @@ test('diff OLD NEW in text, --format markdown and --json, on lockfiles written b
   const text = await p.cli(['diff', 'before.lock', 'conda-attest.lock']);
   assert.equal(text.code, 0, text.stderr);
   assert.doesNotMatch(text.stdout, /\u001b\[/, 'NO_COLOR');
-  assert.match(text.stdout, new RegExp(`^${ch.url}/a\\n  ~ identity changed: github \\S+/a-feedstock/\\.github/workflows/build\\.yml\\n      repository_id:\\n        - 1001\\n        \\+ 666$`, 'm'));
-  assert.match(text.stdout, /\/b\n  ~ identity changed: [^\n]+\n      workflow:\n        - \S+\/build\.yml\n        \+ \S+\/release\.yml/);
-  assert.match(text.stdout, /\/c\n  - package no longer pinned\n    - github \S+\/c-feedstock\//);
-  assert.match(text.stdout, /\/d\n    last_seen: 1\.0 \(\d{4}-\d\d-\d\d\) -> 2\.0/);
+  assert.match(text.stdout, new RegExp(`^a from ${ch.url}\\n  ~ identity changed: github \\S+/a-feedstock/\\.github/workflows/build\\.yml\\n      repository_id:\\n        - 1001\\n        \\+ 666$`, 'm'));
+  assert.match(text.stdout, /^b from \S+\n  ~ identity changed: [^\n]+\n      workflow:\n        - \S+\/build\.yml\n        \+ \S+\/release\.yml/m);
+  assert.match(text.stdout, /^c from \S+\n  - package no longer pinned\n    - github \S+\/c-feedstock\//m);
+  assert.match(text.stdout, /^d from \S+\n    last_seen: 1\.0 \(\d{4}-\d\d-\d\d\) -> 2\.0/m);
 
   const md = await p.cli(['diff', '--format', 'markdown', 'before.lock', 'conda-attest.lock']);
   assert.equal(md.code, 0);
