@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { UsageError } from '../errors.ts';
 import { createSession } from '../pipeline.ts';
-import { acceptInto, type AcceptSelector } from '../lock/decide.ts';
+import { acceptInto, matchesSpec, type AcceptSelector } from '../lock/decide.ts';
 import { diffJson, renderDiffText, isIdentityChange } from '../lock/diff.ts';
 import { updateLock } from '../lock/file.ts';
 import { type CliIO, type Command, wantsColor } from './io.ts';
@@ -91,15 +91,33 @@ export const acceptCommand: Command = async (argv: string[], io: CliIO): Promise
   const preview = (current: Parameters<typeof acceptInto>[0]) => acceptInto(current, decisions, selector);
   const { readLock } = await import('../lock/file.ts');
   const planned = preview(await readLock(session.lockPath));
+  // `numpy` or `CHANNEL::numpy` against a report row.
+  const selects = (spec: string, p: (typeof report.packages)[number]): boolean => matchesSpec(spec, p.channel, p.name);
   if (planned.unmatched.length > 0) {
-    throw new UsageError(
-      'USAGE_INVALID_ARGUMENT',
-      `No verified package of the environment matches ${planned.unmatched.map((s) => `"${s}"`).join(', ')}.`,
-      { hint: 'Use the package name as in the lockfile (e.g. numpy) or CHANNEL::NAME; packages that failed verification cannot be accepted.' },
-    );
+    // Say why for each name: not in the environment at all, or there but not verified.
+    const why = planned.unmatched.map((spec) => {
+      const rows = report.packages.filter((p) => selects(spec, p));
+      if (rows.length === 0) return `"${spec}" is not a package of the environment`;
+      const r = rows[0]!;
+      const code = r.reasons[0]?.code;
+      return `"${spec}" did not verify (${r.status}${code ? `, ${code}` : ''})`;
+    });
+    const notVerified = planned.unmatched.some((spec) => report.packages.some((p) => selects(spec, p)));
+    throw new UsageError('USAGE_INVALID_ARGUMENT', `Nothing accepted: ${why.join('; ')}.`, {
+      hint: notVerified
+        ? 'Only a verified signer identity can be accepted: run `conda-attest verify` to see why, and trust the signer in the config (trusted_identities or trusted_keys) if it is legitimate.'
+        : 'Use the package name as in the lockfile (e.g. numpy) or CHANNEL::NAME.',
+    });
   }
   const changes = planned.changes.filter(isIdentityChange);
-  const problems = report.packages.filter((p) => p.status !== 'verified' && p.status !== 'identity-changed' && p.status !== 'skipped');
+  // Only the packages this accept is about: a problem elsewhere in the environment is not news here.
+  const problems = report.packages.filter(
+    (p) =>
+      p.status !== 'verified' &&
+      p.status !== 'identity-changed' &&
+      p.status !== 'skipped' &&
+      ('all' in selector || selector.packages.some((spec) => selects(spec, p))),
+  );
   if (json) {
     io.stdout.write(JSON.stringify({ ...diffJson(planned.changes), written: changes.length > 0 }, null, 2) + '\n');
   } else if (changes.length === 0) {

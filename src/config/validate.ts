@@ -292,6 +292,13 @@ function semanticIssues(data: unknown): Issue[] {
     if (!isRecord(pol) || !Array.isArray(pol.trusted_identities)) return;
     pol.trusted_identities.forEach((ti, i) => {
       if (!isRecord(ti) || typeof ti.identity !== 'string' || typeof ti.issuer !== 'string') return;
+      // Fulcio's issuer claim is the OIDC issuer URL: anything else can never match a
+      // certificate, so the entry would silently trust no one.
+      if (!/^https?:\/\/[^/?#\s]+/i.test(ti.issuer)) {
+        out.push(
+          issue([...segs, 'trusted_identities', String(i), 'issuer'], 'must be the OIDC issuer URL', 'e.g. "https://token.actions.githubusercontent.com" for GitHub Actions'),
+        );
+      }
       try {
         compileIdentityPattern({ identity: ti.identity, issuer: ti.issuer });
       } catch (e) {
@@ -302,6 +309,12 @@ function semanticIssues(data: unknown): Issue[] {
     });
   };
 
+  // `public-goood`: a near miss of the one keyword is a typo, not a relative path.
+  if (typeof data.trust_root === 'string' && data.trust_root !== 'public-good' && !/[/\\]|\.json$/i.test(data.trust_root)) {
+    if (levenshtein(data.trust_root.toLowerCase(), 'public-good') <= 3) {
+      out.push(issue(['trust_root'], `"${data.trust_root}" is neither public-good nor a trusted_root.json path`, 'did you mean "public-good"?'));
+    }
+  }
   if (isRecord(data.default)) {
     checkPolicy(['default'], data.default);
     if (Array.isArray(data.default.mirrors) && data.default.mirrors.length > 0) {

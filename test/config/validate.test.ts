@@ -176,7 +176,7 @@ test('unknown keys are errors and name the closest known key (typos must not wea
         requir: 'error',
         http: { timeout: 5 },
         default: { enable: true },
-        channels: { 'https://x.example/c': { trusted_identites: [], zzzzzz: 1, trusted_identities: [{ identity: 'a', issuer: 'b', ref: 'c' }] } },
+        channels: { 'https://x.example/c': { trusted_identites: [], zzzzzz: 1, trusted_identities: [{ identity: 'a', issuer: 'https://b.example', ref: 'c' }] } },
       },
       '/b',
     ),
@@ -342,4 +342,16 @@ test('trusted keys that cannot be used → CONFIG_KEY_INVALID naming every entry
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('trust_root: a near miss of public-good is a typo with a did-you-mean; an issuer must be a URL', () => {
+  const typo = failLines(() => resolveConfig({ trust_root: 'public-goood' }, '/b'));
+  assert.deepEqual(typo, ['trust_root: "public-goood" is neither public-good nor a trusted_root.json path — did you mean "public-good"?']);
+  // Paths are paths, even short ones.
+  assert.equal(resolveConfig({ trust_root: './public-good.json' }, '/b').trustRoot, '/b/public-good.json');
+  const issuer = failLines(() =>
+    resolveConfig({ channels: { 'https://x.example/c': { trusted_identities: [{ identity: 'https://github.com/o/r/**', issuer: 'github-actions' }] } } }, '/b'),
+  );
+  assert.equal(issuer.length, 1, issuer.join('\n'));
+  assert.match(issuer[0]!, /^channels\["https:\/\/x\.example\/c"\]\.trusted_identities\[0\]\.issuer: must be the OIDC issuer URL — /);
 });
