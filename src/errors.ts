@@ -66,7 +66,9 @@ export type TrustRootErrorCode =
   | 'TRUST_ROOT_NOT_FOUND'
   | 'TRUST_ROOT_MALFORMED'
   | 'TRUST_ROOT_INVALID'
-  | 'TRUST_ROOT_REFRESH_FAILED';
+  | 'TRUST_ROOT_REFRESH_FAILED'
+  /** The trust root in use is older than trust_root_max_age_days (also the >180-day notice). */
+  | 'TRUST_ROOT_STALE';
 
 /** Bundle / attestation verification errors (status `invalid` or `untrusted`). */
 export type VerifyErrorCode =
@@ -104,7 +106,9 @@ export type PolicyErrorCode =
   | 'IDENTITY_INCONSISTENT'
   | 'LOCK_ENTRY_MISSING'
   | 'PACKAGE_DIGEST_MISMATCH'
-  | 'CHANNEL_DISABLED';
+  | 'CHANNEL_DISABLED'
+  /** A configured exception for the package has expired: it was judged normally. */
+  | 'EXCEPTION_EXPIRED';
 
 /** Identity lockfile errors. */
 export type LockErrorCode =

@@ -23,6 +23,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'show signer identity changes between two identity lockfiles',
     load: async () => (await import('./diff.ts')).diffCommand,
   },
+  policy: {
+    summary: 'print the effective policy per channel (of a target, or of the config)',
+    load: async () => (await import('./policy.ts')).policyCommand,
+  },
+  'trust-root': {
+    summary: 'show (status), refresh or export FILE the Sigstore trust root in use',
+    load: async () => (await import('./trust-root.ts')).trustRootCommand,
+  },
 };
 
 function usage(): string {

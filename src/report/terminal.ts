@@ -59,7 +59,7 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
   const grouped = new Set([...outages.values()].flat());
   for (const p of report.packages) {
     if (grouped.has(p)) continue;
-    const problem = p.action !== 'pass' || p.reasons.length > 0;
+    const problem = p.action !== 'pass' || p.reasons.length > 0 || p.exception !== undefined;
     if (!problem && !opts.verbose) continue;
     const head = `${mark(p)} ${c.bold(t(p.filename))} ${c.dim(`(${t(p.channel)}/${t(p.subdir)})`)} ${t(p.status)}${
       p.status === 'verified' ? who(p) : ''
@@ -67,6 +67,8 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
     lines.push(head);
     const diff = p.identity_diff as { changes?: unknown[] } | undefined;
     const fieldLines = (diff?.changes ?? []).some((ch) => ((ch as { fields?: unknown[] }).fields ?? []).length > 0);
+    // A package let through by an exception always says so (and until when).
+    if (p.exception) lines.push(`    ${c.yellow('exception:')} passes until ${t(p.exception.until)}${p.exception.reason ? ` (${t(p.exception.reason)})` : ''}`);
     for (const r of p.reasons) {
       // The field-by-field change follows as its own lines: say it once, not twice.
       const message = r.code === 'IDENTITY_CHANGED' && fieldLines ? r.message.replace(/: [^]*$/, ':') : r.message;

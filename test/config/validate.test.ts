@@ -57,7 +57,8 @@ test('the schema has a $id, forbids unknown keys and describes every property', 
       for (const [k, v] of Object.entries(o.properties as Record<string, unknown>)) {
         if (typeof (v as { description?: unknown }).description !== 'string') undocumented.push(`${where}.${k}`);
       }
-      if (o.additionalProperties !== false && !o.$ref) open.push(where);
+      // An `if` is a condition over the data, not a shape: it need not close its object.
+      if (o.additionalProperties !== false && !o.$ref && !where.endsWith('/if')) open.push(where);
     }
     for (const [k, v] of Object.entries(o)) if (k !== 'default') walk(v, `${where}/${k}`);
   };
@@ -176,7 +177,7 @@ test('unknown keys are errors and name the closest known key (typos must not wea
         requir: 'error',
         http: { timeout: 5 },
         default: { enable: true },
-        channels: { 'https://x.example/c': { trusted_identites: [], zzzzzz: 1, trusted_identities: [{ identity: 'a', issuer: 'https://b.example', ref: 'c' }] } },
+        channels: { 'https://x.example/c': { trusted_identites: [], zzzzzz: 1, trusted_identities: [{ identity: 'a', issuer: 'https://b.example', repo: 'c' }] } },
       },
       '/b',
     ),
@@ -188,7 +189,7 @@ test('unknown keys are errors and name the closest known key (typos must not wea
   has(/^default\.enable: unknown key .*did you mean "enabled"\?/);
   has(/^channels\["https:\/\/x\.example\/c"\]\.trusted_identites: unknown key .*did you mean "trusted_identities"\?/);
   has(/^channels\["https:\/\/x\.example\/c"\]\.zzzzzz: unknown key .*remove it; known keys here: enabled, require/);
-  has(/^channels\["https:\/\/x\.example\/c"\]\.trusted_identities\[0\]\.ref: unknown key/);
+  has(/^channels\["https:\/\/x\.example\/c"\]\.trusted_identities\[0\]\.repo: unknown key .*did you mean "repository_id"\?/);
 });
 
 test('identity entries: a bare string needs a GitHub/GitLab SAN; objects need an issuer; re: must compile', () => {

@@ -62,6 +62,7 @@ export interface GitHubClaims {
   buildTrigger: string; // .20
   runInvocationUri: string; // .21
   sourceRepositoryVisibility: string; // .22
+  deploymentEnvironment: string; // .23 (from the token's `environment` claim)
 }
 
 /** OID (1.3.6.1.4.1.57264.1.N) of each Fulcio v2 claim. */
@@ -80,6 +81,7 @@ export const CLAIM_OIDS: Readonly<Record<keyof GitHubClaims, string>> = {
   buildTrigger: '1.3.6.1.4.1.57264.1.20',
   runInvocationUri: '1.3.6.1.4.1.57264.1.21',
   sourceRepositoryVisibility: '1.3.6.1.4.1.57264.1.22',
+  deploymentEnvironment: '1.3.6.1.4.1.57264.1.23',
 };
 
 /** Issuer extension OIDs: v2 (DER UTF8String) and legacy v1 (raw string bytes). */
