@@ -23,7 +23,7 @@ import { trustRootFreshness } from './policy/trust-root-age.ts';
 import { actionFor, judgeAttestations, type RetrievalState } from './policy/verdict.ts';
 import { createHttpClient, type HttpClient } from './http/client.ts';
 import { hashPackage } from './http/download.ts';
-import { createRepodataStore, type RepodataStore } from './channel/repodata.ts';
+import { createRepodataStore, type RepodataStore, type StaleRepodata } from './channel/repodata.ts';
 import { fetchSidecar, loadGivenSidecar, type SidecarResult } from './sidecar/fetch.ts';
 import { loadTrustRoot, type LoadedTrustRoot } from './verify/trust-root.ts';
 import type { VerifyPool } from './verify/pool.ts';
@@ -70,8 +70,12 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
   const http: HttpClient = createHttpClient({
     connectTimeoutMs: config.http.connectTimeoutMs,
     totalTimeoutMs: config.http.totalTimeoutMs,
+    idleTimeoutMs: config.http.idleTimeoutMs,
     retries: config.http.retries,
     maxConcurrency: config.concurrency,
+    // No stall is unbounded: after this, requests fail and unfinished packages are retrieval-failed.
+    deadline: Date.now() + config.deadlineMs,
+    deadlineLabel: `${config.deadlineMs / 1000} s`,
   });
   const repodata: RepodataStore = createRepodataStore({ http, cacheDir: config.cacheDir });
 
@@ -355,6 +359,8 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
     if (notices.length) report.warnings = [...(report.warnings ?? []), ...notices.map((n) => `${n.code}: ${n.message}${n.hint ? ` (hint: ${n.hint})` : ''}`)];
     const cacheWarnings = [...(verdicts?.warnings ?? []), ...(sidecars?.warnings ?? [])];
     if (cacheWarnings.length) report.warnings = [...(report.warnings ?? []), ...cacheWarnings.map((w) => `cache: ${w}`)];
+    const stale = repodata.stale().map(staleRepodataNotice);
+    if (stale.length) report.warnings = [...(report.warnings ?? []), ...stale];
     return report;
   }
 
@@ -413,4 +419,24 @@ function lockJudgement(decision: LockDecision, frozen: boolean, lockPath: string
         diff: decision.diff,
       };
   }
+}
+
+/** How long ago, in words: "3 minutes", "5 hours", "2 days". */
+export function ageInWords(ms: number): string {
+  const unit = (n: number, u: string): string => `${n} ${u}${n === 1 ? '' : 's'}`;
+  const min = Math.floor(ms / 60_000);
+  if (min < 1) return 'less than a minute';
+  if (min < 60) return unit(min, 'minute');
+  const h = Math.floor(min / 60);
+  if (h < 48) return unit(h, 'hour');
+  return unit(Math.floor(h / 24), 'day');
+}
+
+/** The notice for a subdir whose repodata came from the cache because its channel was unreachable. */
+function staleRepodataNotice(s: StaleRepodata): string {
+  return (
+    `REPODATA_CACHED: ${s.channel} (${s.subdir}) could not be reached, so its repodata cached ${ageInWords(s.ageMs)} ago was used ` +
+    `(${s.cause.replace(/\.$/, '')}). Sidecars are content-addressed and every bundle is still verified against the package digest; ` +
+    `packages published since then are not in it.`
+  );
 }

@@ -135,8 +135,12 @@ export interface ResolvedConfig {
   http: {
     connectTimeoutMs: number;
     totalTimeoutMs: number;
+    /** No byte for this long fails an attempt (retried). */
+    idleTimeoutMs: number;
     retries: number;
   };
+  /** The run's deadline, from the session's start. */
+  deadlineMs: number;
   concurrency: number;
 }
 

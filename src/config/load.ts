@@ -112,7 +112,8 @@ function unmark(config: unknown): unknown {
 
 function parseFailed(file: string, e: unknown): ConfigError {
   // cosmiconfig prefixes its own "JSON Error in <file>:" line; keep only the cause.
-  const why = describeError(e).replace(/^(JSON|YAML) Error in [^\n]*:\n/, '').split('\n')[0];
+  // The parser's first line ends with ":" before its code frame ("at line 3, column 1:").
+  const why = describeError(e).replace(/^(JSON|YAML) Error in [^\n]*:\n/, '').split('\n')[0]!.replace(/[:.\s]+$/, '');
   return new ConfigError('CONFIG_PARSE_FAILED', `The configuration file ${file} could not be read: ${why}.`, {
     hint: 'Fix the syntax of the file (JSON, YAML, or a JS/TS module with a default export).',
     cause: e,

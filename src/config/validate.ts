@@ -71,7 +71,8 @@ interface RawConfig {
   max_sidecar_bytes: number;
   cache_dir?: string;
   concurrency: number;
-  http: { connect_timeout_ms: number; timeout_ms: number; retries: number };
+  deadline_ms: number;
+  http: { connect_timeout_ms: number; timeout_ms: number; idle_timeout_ms: number; retries: number };
   default: RawPolicy;
   channels: Record<string, RawPolicy>;
 }
@@ -343,6 +344,11 @@ function semanticIssues(data: unknown): Issue[] {
         return;
       }
       if (!isRecord(ti) || typeof ti.issuer !== 'string') return;
+      // Fulcio's issuer claim is the OIDC issuer URL: anything else can never match a
+      // certificate, so the entry would silently trust no one.
+      if (!/^https?:\/\/[^/?#\s]+/i.test(ti.issuer)) {
+        out.push(issue([...at, 'issuer'], 'must be the OIDC issuer URL', 'e.g. "https://token.actions.githubusercontent.com" for GitHub Actions'));
+      }
       try {
         compileIdentityPattern({ identity, issuer: ti.issuer });
       } catch (e) {
@@ -372,6 +378,12 @@ function semanticIssues(data: unknown): Issue[] {
     }
   };
 
+  // `public-goood`: a near miss of the one keyword is a typo, not a relative path.
+  if (typeof data.trust_root === 'string' && data.trust_root !== 'public-good' && !/[/\\]|\.json$/i.test(data.trust_root)) {
+    if (levenshtein(data.trust_root.toLowerCase(), 'public-good') <= 3) {
+      out.push(issue(['trust_root'], `"${data.trust_root}" is neither public-good nor a trusted_root.json path`, 'did you mean "public-good"?'));
+    }
+  }
   if (isRecord(data.default)) {
     checkPolicy(['default'], data.default);
     if (Array.isArray(data.default.mirrors) && data.default.mirrors.length > 0) {
@@ -646,8 +658,10 @@ export function resolveConfig(raw: unknown, baseDir: string, source?: string, op
     http: {
       connectTimeoutMs: c.http.connect_timeout_ms,
       totalTimeoutMs: c.http.timeout_ms,
+      idleTimeoutMs: c.http.idle_timeout_ms,
       retries: c.http.retries,
     },
+    deadlineMs: c.deadline_ms,
     concurrency: c.concurrency,
   };
 }

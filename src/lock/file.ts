@@ -31,7 +31,9 @@ function validate(): ValidateFunction {
 // --- parse / serialise (pure) -------------------------------------------------------------
 
 function corrupt(source: string, why: string, options: { cause?: unknown; details?: unknown } = {}): LockError {
-  return new LockError('LOCK_CORRUPT', `The identity lockfile ${source} is not valid: ${why}.`, {
+  // One line: parser messages may carry newlines (a code frame); the message is one sentence.
+  const oneLine = why.replace(/\s*\n\s*/g, ' ').replace(/[.\s]+$/, '');
+  return new LockError('LOCK_CORRUPT', `The identity lockfile ${source} is not valid: ${oneLine}.`, {
     hint: 'Fix it by hand or restore it from version control (git restore); conda-attest never overwrites a lockfile it cannot read.',
     ...options,
   });
