@@ -74,11 +74,13 @@ export const CODES = {
   SIDECAR_HASH_MISMATCH: { domain: 'sidecar', meaning: 'The sidecar does not hash to the advertised attestations_sha256.' },
   SIDECAR_MALFORMED: { domain: 'sidecar', meaning: 'The sidecar is not a JSON array of bundles.' },
   SIDECAR_EMPTY: { domain: 'sidecar', meaning: 'The sidecar holds no bundles.' },
+  SIDECAR_TOO_MANY_BUNDLES: { domain: 'sidecar', meaning: 'The sidecar holds more bundles than a sidecar may; refused before any verification.' },
 
   // trust-root: the Sigstore trusted root (exit code 2)
   TRUST_ROOT_NOT_FOUND: { domain: 'trust-root', meaning: 'The trusted root file does not exist.' },
   TRUST_ROOT_MALFORMED: { domain: 'trust-root', meaning: 'The trusted root is not valid JSON.' },
   TRUST_ROOT_INVALID: { domain: 'trust-root', meaning: 'The trusted root has an unusable entry.' },
+  TRUST_ROOT_STALE: { domain: 'trust-root', meaning: 'The trust root in use is older than trust_root_max_age_days (also the notice for one older than 180 days).' },
   TRUST_ROOT_REFRESH_FAILED: { domain: 'trust-root', meaning: 'The public-good trusted root could not be refreshed through TUF; the cached or embedded one is used.' },
 
   // verify: one bundle (status invalid or untrusted)
@@ -114,6 +116,7 @@ export const CODES = {
   LOCK_ENTRY_MISSING: { domain: 'policy', meaning: 'No signer identity is pinned for the package in the frozen lockfile.' },
   PACKAGE_DIGEST_MISMATCH: { domain: 'policy', meaning: 'The package bytes do not match the digest the lockfile pins.' },
   CHANNEL_DISABLED: { domain: 'policy', meaning: 'Attestation checks are disabled for the channel (status skipped).' },
+  EXCEPTION_EXPIRED: { domain: 'policy', meaning: 'A configured exception for the package has expired: it was judged normally.' },
 
   // lock: the identity lockfile
   LOCK_CORRUPT: { domain: 'lock', meaning: 'The identity lockfile is not valid (exit code 2).' },
@@ -133,6 +136,9 @@ export const CODES = {
   PACKAGE_BLOCKED: { domain: 'plugin', meaning: 'The installation stopped because a package was blocked.' },
   ARCHIVE_MALFORMED: { domain: 'plugin', meaning: 'A package archive is not a well-formed .conda or .tar.bz2.' },
   ARCHIVE_UNSAFE_PATH: { domain: 'plugin', meaning: 'A package archive holds a path that escapes the target directory.' },
+
+  // notice: run-level findings (report warnings), never a package verdict
+  REPODATA_CACHED: { domain: 'notice', meaning: "A channel could not be reached, so its cached repodata was used (age and cause given)." },
 } as const satisfies Record<string, CodeInfo>;
 
 /** Every code. */

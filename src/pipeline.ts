@@ -10,9 +10,11 @@
 // The session only wires the stages and owns the run's resources (HTTP client, repodata,
 // caches, trust root, verification pool, identity lockfile). A row is final when returned.
 import type { PackageDigest, VerifySession, VerifySessionOptions } from './session-types.ts';
-import type { PackageRecord, PackageReport, Report } from './types.ts';
+import type { PackageRecord, PackageReport, Reason, Report, ResolvedConfig } from './types.ts';
+import { TrustRootError } from './errors.ts';
 import { createHttpClient } from './http/client.ts';
-import { createRepodataStore } from './channel/repodata.ts';
+import { createRepodataStore, type StaleRepodata } from './channel/repodata.ts';
+import { trustRootFreshness } from './policy/trust-root-age.ts';
 import { loadTrustRoot, type LoadedTrustRoot } from './verify/trust-root.ts';
 import type { VerifyPool } from './verify/pool.ts';
 import { openVerdictCache } from './cache/verdict-cache.ts';
@@ -59,10 +61,15 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
   const run = openResources(options);
   const judging: JudgeContext = { lock: await readLock(lockPath), date: today(), frozen: Boolean(options.frozen), lockPath };
   const rows: PackageReport[] = [];
+  /** Every lock decision of the run (what `accept` chooses from)… */
+  const observed: LockDecision[] = [];
+  /** …and those a normal run writes. */
   const decisions: LockDecision[] = [];
   // First-use decisions already settled in this run, by (channel, name): later files of
   // the same package are judged against them (src/lock/judge.ts settleFirstUse).
   const firstUse = new Map<string, LockDecision[]>();
+  // Run-level notices (EXCEPTION_EXPIRED), once each.
+  const runNotices = new Map<string, Reason>();
 
   /** resolve → retrieve → verify → judge, for one package. */
   async function examine({ record, digest }: PackageInput): Promise<Judged> {
@@ -74,9 +81,13 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
   /** Settle first use across `judged`, record the final rows and decisions. */
   function settle(judged: readonly Judged[]): PackageReport[] {
     const final = settleJudged(judged, judging.frozen, (d) => firstUse.get(firstUseKey(d)) ?? []);
-    for (const { row, decision } of final) {
+    for (const { row, decision, exempt, notice } of final) {
       rows.push(row);
+      if (notice) runNotices.set(notice.message, notice);
       if (!decision) continue;
+      observed.push(decision);
+      // An exception never changes what is pinned: its packages' decisions are not written.
+      if (exempt && decision.kind !== 'unchanged') continue;
       decisions.push(decision);
       if (decision.kind === 'new') firstUse.set(firstUseKey(decision), [...(firstUse.get(firstUseKey(decision)) ?? []), decision]);
     }
@@ -91,7 +102,10 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
     }
     const { root, warnings } = await run.close();
     const report = buildReport(rows, root);
-    if (warnings.length) report.warnings = [...(report.warnings ?? []), ...warnings];
+    // Run-level notices (EXCEPTION_EXPIRED), sorted for deterministic output.
+    const notices = [...runNotices.values()].sort((a, b) => (a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
+    const extra = [...notices.map((n) => `${n.code}: ${n.message}${n.hint ? ` (hint: ${n.hint})` : ''}`), ...warnings];
+    if (extra.length) report.warnings = [...(report.warnings ?? []), ...extra];
     return report;
   }
 
@@ -109,7 +123,7 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
       return settle(judged);
     },
     finish,
-    lockDecisions: () => [...decisions],
+    lockDecisions: () => [...observed],
     lockPath,
   };
 }
@@ -123,13 +137,19 @@ function openResources(options: VerifySessionOptions): {
   const http = createHttpClient({
     connectTimeoutMs: config.http.connectTimeoutMs,
     totalTimeoutMs: config.http.totalTimeoutMs,
+    idleTimeoutMs: config.http.idleTimeoutMs,
     retries: config.http.retries,
     maxConcurrency: config.concurrency,
+    // No stall is unbounded: after this, requests fail and unfinished packages are retrieval-failed.
+    deadline: Date.now() + config.deadlineMs,
+    deadlineLabel: `${config.deadlineMs / 1000} s`,
   });
   // Loaded once per run, lazily: a run where every channel is disabled never needs it.
   let trustRootPromise: Promise<LoadedTrustRoot> | undefined;
   const trustRoot = (): Promise<LoadedTrustRoot> =>
-    (trustRootPromise ??= loadTrustRoot(config.trustRoot, { offline: options.offline, cacheDir: config.cacheDir }));
+    (trustRootPromise ??= loadTrustRoot(config.trustRoot, { offline: options.offline, cacheDir: config.cacheDir }).then((root) =>
+      checkTrustRootAge(root, config),
+    ));
   // One pool per run: in-process for small runs, worker threads (trust material built once
   // per worker) when enough bundles are expected. sigstore-js loads only when a bundle
   // actually has to be verified.
@@ -138,10 +158,11 @@ function openResources(options: VerifySessionOptions): {
     (poolPromise ??= Promise.all([trustRoot(), import('./verify/pool.ts')]).then(([root, { createVerifyPool }]) =>
       createVerifyPool({ trustRoot: root, expectedBundles: options.expectedPackages, fastDer: true }),
     ));
+  const repodata = createRepodataStore({ http, cacheDir: config.cacheDir });
   const resources: RunResources = {
     config,
     http,
-    repodata: createRepodataStore({ http, cacheDir: config.cacheDir }),
+    repodata,
     verdicts: options.noCache ? null : openVerdictCache(config.cacheDir),
     sidecars: options.noCache ? undefined : openSidecarCache(config.cacheDir, { maxBytes: config.maxSidecarBytes }),
     sigs: options.sigs,
@@ -157,8 +178,41 @@ function openResources(options: VerifySessionOptions): {
       await Promise.all([verdicts?.flush(), sidecars?.flush()]);
       if (poolPromise) await (await poolPromise.catch(() => undefined))?.close();
       http.close();
-      const warnings = [...(verdicts?.warnings ?? []), ...(sidecars?.warnings ?? [])].map((w) => `cache: ${w}`);
+      const cache = [...(verdicts?.warnings ?? []), ...(sidecars?.warnings ?? [])].map((w) => `cache: ${w}`);
+      const warnings = [...cache, ...repodata.stale().map(staleRepodataNotice)];
       return { root, warnings };
     },
   };
+}
+
+/**
+ * Trust-root freshness: older than `trust_root_max_age_days` stops the run
+ * (TRUST_ROOT_STALE, exit 2: a run-level configuration error, not a package verdict);
+ * without the setting, a root older than 180 days is reported, never silent.
+ */
+function checkTrustRootAge(root: LoadedTrustRoot, config: ResolvedConfig): LoadedTrustRoot {
+  const f = trustRootFreshness(root, config.trustRoot, config.trustRootMaxAgeDays);
+  if (f.kind === 'stale') throw new TrustRootError('TRUST_ROOT_STALE', f.reason.message, { hint: f.reason.hint });
+  if (f.kind === 'old') root.warnings = [...(root.warnings ?? []), `${f.reason.code}: ${f.reason.message} (hint: ${f.reason.hint})`];
+  return root;
+}
+
+/** How long ago, in words: "3 minutes", "5 hours", "2 days". */
+export function ageInWords(ms: number): string {
+  const unit = (n: number, u: string): string => `${n} ${u}${n === 1 ? '' : 's'}`;
+  const min = Math.floor(ms / 60_000);
+  if (min < 1) return 'less than a minute';
+  if (min < 60) return unit(min, 'minute');
+  const h = Math.floor(min / 60);
+  if (h < 48) return unit(h, 'hour');
+  return unit(Math.floor(h / 24), 'day');
+}
+
+/** The notice for a subdir whose repodata came from the cache because its channel was unreachable. */
+function staleRepodataNotice(s: StaleRepodata): string {
+  return (
+    `REPODATA_CACHED: ${s.channel} (${s.subdir}) could not be reached, so its repodata cached ${ageInWords(s.ageMs)} ago was used ` +
+    `(${s.cause.replace(/\.$/, '')}). Sidecars are content-addressed and every bundle is still verified against the package digest; ` +
+    `packages published since then are not in it.`
+  );
 }

@@ -4,6 +4,7 @@
 import { reasonFromError } from '../errors.ts';
 import { decide, type Lock, type LockDecision } from '../lock/decide.ts';
 import { firstUseKey, lockJudgement, settleFirstUse } from '../lock/judge.ts';
+import { exceptionEffect, exceptionFor } from '../policy/packages.ts';
 import { actionFor, judgeAttestations, signatureOnlyNotes, type RetrievalState } from '../policy/verdict.ts';
 import type { PackageReport, PackageStatus, Reason, RequireMode } from '../types.ts';
 import type { Evidence, Retrieved } from './retrieve.ts';
@@ -25,6 +26,10 @@ export interface Judged {
   decision: LockDecision | null;
   /** The channel's `require` (an identity change found later in the run is weighed with it). */
   require: RequireMode;
+  /** Passed by an active exception: its lock decision is never written (an exception pins nothing). */
+  exempt: boolean;
+  /** A run-level notice (EXCEPTION_EXPIRED), reported once per run. */
+  notice?: Reason;
 }
 
 export function judgePackage(retrieved: Retrieved, ctx: JudgeContext): Judged {
@@ -48,11 +53,17 @@ export function judgePackage(retrieved: Retrieved, ctx: JudgeContext): Judged {
     sidecar: retrieved.sidecar,
     bundles: evidence.kind === 'bundles' ? evidence.outcomes : [],
   };
-  const done = (status: PackageStatus, reasons: Reason[], decision: LockDecision | null = null): Judged => ({
-    row: { ...row, status, reasons, action: actionFor(status, policy.require) },
-    decision,
-    require: policy.require,
-  });
+  // An active exception lets the package pass whatever its status (status and reasons
+  // kept); an expired one changes nothing and is reported once per run.
+  const exception = exceptionEffect(exceptionFor(pkg.channelPolicy.exceptions, record.name, ctx.date), record.name, pkg.channelPolicy.channel, ctx.date);
+  const done = (status: PackageStatus, reasons: Reason[], decision: LockDecision | null = null): Judged => {
+    const final: PackageReport = { ...row, status, reasons, action: exception.pass ? 'pass' : actionFor(status, policy.require) };
+    if (exception.exception) final.exception = exception.exception;
+    if (exception.note) final.notes = [...final.notes, exception.note];
+    // Nothing is pinned under an exception.
+    if (exception.pass) final.notes = final.notes.filter((n) => n !== 'recorded');
+    return { row: final, decision, require: policy.require, exempt: exception.pass, ...(exception.notice ? { notice: exception.notice } : {}) };
+  };
   if (evidence.kind === 'rejected') return done(evidence.status, evidence.reasons);
 
   const verdict = judgeAttestations({ policy, retrieval: retrievalState(evidence) });
@@ -102,7 +113,7 @@ export function settleJudged(judged: readonly Judged[], frozen: boolean, earlier
   const out = [...judged];
   const groups = new Map<string, number[]>();
   judged.forEach((j, i) => {
-    if (j.decision?.kind !== 'new') return;
+    if (j.decision?.kind !== 'new' || j.exempt) return;
     const key = firstUseKey(j.decision);
     groups.set(key, [...(groups.get(key) ?? []), i]);
   });
@@ -125,5 +136,5 @@ function withDecision(j: Judged, d: LockDecision): Judged {
     notes: j.row.notes.filter((n) => n !== 'recorded'),
     identity_diff: d.diff,
   };
-  return { row, decision: d, require: j.require };
+  return { ...j, row, decision: d };
 }

@@ -1,6 +1,7 @@
 // Stage 1, resolve: a package record and the digest its caller knows → the package as the
 // run judges it: its canonical channel and that channel's policy. Pure.
 import { policyFor } from '../policy/channel.ts';
+import { effectivePolicy } from '../policy/packages.ts';
 import type { PackageDigest } from '../session-types.ts';
 import type { ChannelPolicy, PackageRecord, ResolvedConfig } from '../types.ts';
 
@@ -8,7 +9,10 @@ export interface ResolvedPackage {
   record: PackageRecord;
   /** Canonical channel URL the package is judged under (the configured channel for a mirror). */
   canonical: string;
+  /** The policy for this package: the channel's, with a matching `packages:` rule applied. */
   policy: ChannelPolicy;
+  /** The channel's own policy (where its exceptions live). */
+  channelPolicy: ChannelPolicy;
   /** The digest the caller gave (lockfile record, host download), or null: hash the bytes. */
   given: PackageDigest | null;
   /**
@@ -19,6 +23,9 @@ export interface ResolvedPackage {
 }
 
 export function resolvePackage(config: ResolvedConfig, record: PackageRecord, given: PackageDigest | null): ResolvedPackage {
-  const { policy, canonical } = policyFor(config, record.channel);
-  return { record, canonical, policy, given, acceptedChannels: [...new Set([canonical, record.channel])] };
+  const lookup = policyFor(config, record.channel);
+  const { canonical } = lookup;
+  // A `packages:` rule of the channel may override require / trusted identities / keys.
+  const policy = effectivePolicy(lookup.policy, record.name);
+  return { record, canonical, policy, channelPolicy: lookup.policy, given, acceptedChannels: [...new Set([canonical, record.channel])] };
 }
