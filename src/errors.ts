@@ -11,7 +11,9 @@ export type UsageErrorCode =
   | 'USAGE_MISSING_ARGUMENT'
   | 'USAGE_UNKNOWN_OPTION'
   | 'USAGE_UNKNOWN_COMMAND'
-  | 'USAGE_NO_TARGET';
+  | 'USAGE_NO_TARGET'
+  /** A file the user asked for (e.g. `--report-file`) cannot be written. */
+  | 'USAGE_OUTPUT_UNWRITABLE';
 
 /** Configuration errors (exit code 2). */
 export type ConfigErrorCode =

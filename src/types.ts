@@ -24,6 +24,12 @@ export interface PackageRecord {
   attestationsSha256?: string;
   /** A local file holding the package bytes (package file targets). */
   localPath?: string;
+  /**
+   * Where the package's entry is in the environment file it was read from: the file as
+   * given on the command line and the 1-based line of the entry (pixi.lock `packages`
+   * item, conda-lock.yml `package` item, explicit file URL line). For CI annotations.
+   */
+  source?: { file: string; line: number };
 }
 
 /** A stable code and one sentence; the unit of every rejection or note in a report. */

@@ -10,6 +10,36 @@ import { parse, positiveInt } from './args.ts';
 import { loadGivenSidecar } from '../sidecar/fetch.ts';
 import type { GivenSidecar } from '../session-types.ts';
 import { loadEnvironment, verifyRecords } from './environment.ts';
+import { VERIFY_FORMATS, type VerifyFormat, emitGithubExtras, inGithubActions, prepareCi, renderCiFormat } from './ci-output.ts';
+import { renderJson } from '../report/json.ts';
+import { writeFileAtomic } from '../util/fs.ts';
+import type { Report } from '../types.ts';
+
+/** `--format X`, with `--json` as its alias; both given and disagreeing is a usage error. */
+function chooseVerifyFormat(values: { format?: string; json?: boolean }): VerifyFormat {
+  const f = values.format;
+  if (f !== undefined && !(VERIFY_FORMATS as readonly string[]).includes(f)) {
+    throw new UsageError('USAGE_INVALID_ARGUMENT', `Unknown format "${f}" for verify.`, {
+      hint: `Use --format ${VERIFY_FORMATS.join(', ').replace(/, ([^,]*)$/, ' or $1')}.`,
+    });
+  }
+  if (values.json && f !== undefined && f !== 'json') {
+    throw new UsageError('USAGE_INVALID_ARGUMENT', `--json contradicts --format ${f}.`, { hint: 'Use one of them.' });
+  }
+  return (f as VerifyFormat | undefined) ?? (values.json ? 'json' : 'text');
+}
+
+/** `--report-file`: the same JSON as `--json`, written atomically (a reader never sees half a report). */
+async function writeReportFile(path: string, report: Report): Promise<void> {
+  try {
+    await writeFileAtomic(path, renderJson(report));
+  } catch (e) {
+    throw new UsageError('USAGE_OUTPUT_UNWRITABLE', `Cannot write the report file ${path} (${e instanceof Error ? e.message : String(e)}).`, {
+      hint: 'Check that the directory of --report-file exists and is writable.',
+      cause: e,
+    });
+  }
+}
 
 const HELP = `Usage: conda-attest verify [options] [TARGET...]
 
@@ -29,7 +59,12 @@ Options:
   --channel URL         channel of local package files (may end in /<subdir>)
   --platform SUBDIR     subdir of local package files when --channel does not end in one
   --concurrency N       packages verified at once (default: config concurrency)
-  --json                print the report as JSON (schema/report.schema.json) on stdout
+  --format FORMAT       text (default), json (schema/report.schema.json), github
+                        (Actions annotations on the lockfile lines), markdown (job
+                        summary / PR comment), sarif (SARIF 2.1.0 for code scanning)
+  --json                same as --format json
+  --report-file PATH    also write the JSON report to PATH
+  --no-github           inside GitHub Actions, emit no annotations and no job summary
   --verbose             list every package, not only problems
   --no-cache            neither read nor write the verdict and sidecar caches
   -h, --help            this help
@@ -53,6 +88,9 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
       platform: { type: 'string' },
       concurrency: { type: 'string' },
       json: { type: 'boolean' },
+      format: { type: 'string' },
+      'report-file': { type: 'string' },
+      'no-github': { type: 'boolean' },
       verbose: { type: 'boolean' },
       'no-cache': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -64,6 +102,8 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
     return 0;
   }
   const concurrency = positiveInt(values.concurrency, '--concurrency');
+  const format = chooseVerifyFormat(values);
+  const github = inGithubActions(io.env) && !values['no-github'];
   const { config, records } = await loadEnvironment(io, {
     configPath: values.config,
     trustedRoot: values['trusted-root'],
@@ -96,7 +136,11 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
     noCache: Boolean(values['no-cache']),
   });
 
-  const interactive = !values.json && wantsColor(io, 'stderr');
+  // Lines and the lockfile as it was are taken before the run (the run may rewrite it).
+  const wantsCi = github || (format !== 'text' && format !== 'json');
+  const ci = wantsCi ? await prepareCi(io, records, session, github || format === 'markdown') : null;
+
+  const interactive = format === 'text' && wantsColor(io, 'stderr');
   const spinner = interactive
     ? (await import('ora')).default({ text: `verifying 0/${records.length}`, stream: io.stderr as NodeJS.WriteStream }).start()
     : null;
@@ -113,7 +157,9 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
   }
   const report = await session.finish();
   for (const w of report.warnings ?? []) io.stderr.write(`conda-attest: warning: ${w}\n`);
-  if (values.json) {
+  if (values['report-file']) await writeReportFile(resolve(io.cwd, values['report-file']), report);
+  if (format === 'github' || format === 'markdown' || format === 'sarif') io.stdout.write(renderCiFormat(format, report, ci!, session));
+  else if (format === 'json') {
     // Written piece by piece, honouring back-pressure: a large report is never one string.
     for (const chunk of renderJsonChunks(report)) {
       if (!io.stdout.write(chunk)) {
@@ -128,5 +174,6 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
     }
   }
   else io.stdout.write((await import('../report/terminal.ts')).renderTerminal(report, { color: wantsColor(io, 'stdout'), verbose: Boolean(values.verbose) }));
+  if (github) await emitGithubExtras(format, report, ci!, session, io);
   return exitCodeOf(report);
 };

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { TargetError } from '../errors.ts';
 import type { PackageRecord } from '../types.ts';
-import { isExplicitText, mergeRecords, parseCondaLock, parseExplicit, parsePixiLock, parseYamlTarget } from './lockfiles.ts';
+import { isExplicitText, mergeRecords, parseCondaLock, parseExplicit, parsePixiLock, parseYamlTargetWithLines } from './lockfiles.ts';
 import { encodePathSegment, isPackageFilename, isValidSubdir, parsePackageFilename, recordFromUrl } from './package-url.ts';
 
 export { parsePackageFilename, recordFromUrl, encodePathSegment, isPackageFilename } from './package-url.ts';
@@ -49,10 +49,10 @@ async function loadTarget(target: string, opts: LoadTargetsOptions): Promise<Pac
   if (isPackageFilename(basename(path))) return [await localPackageRecord(path, opts)];
   const text = await readTargetText(path, target);
   if (isExplicitText(text)) return parseExplicit(text, target);
-  const doc = parseYamlTarget(text, target);
+  const { doc, lines } = parseYamlTargetWithLines(text, target);
   const kind = detectYamlKind(doc);
-  if (kind === 'pixi') return parsePixiLock(doc, target);
-  if (kind === 'conda-lock') return parseCondaLock(doc, target);
+  if (kind === 'pixi') return parsePixiLock(doc, target, lines);
+  if (kind === 'conda-lock') return parseCondaLock(doc, target, lines);
   throw new TargetError('TARGET_UNSUPPORTED', `${target} is not a pixi.lock, conda-lock.yml, conda explicit file or package.`, {
     hint: 'Give a pixi.lock, a conda-lock.yml, an @EXPLICIT file, a package URL, or a .conda/.tar.bz2 file with --channel.',
   });
