@@ -20,7 +20,9 @@ export type ConfigErrorCode =
   | 'CONFIG_NOT_FOUND'
   | 'CONFIG_PARSE_FAILED'
   | 'CONFIG_INVALID'
-  | 'CONFIG_KEY_INVALID';
+  | 'CONFIG_KEY_INVALID'
+  /** `init` found a configuration it would replace (or shadow). */
+  | 'CONFIG_EXISTS';
 
 /** Target (pixi.lock, conda-lock.yml, explicit file, URL, package file) errors. */
 export type TargetErrorCode =

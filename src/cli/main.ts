@@ -5,6 +5,10 @@ import { AttestError, UsageError } from '../errors.ts';
 import { type CliIO, type Command, processIO } from './io.ts';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  init: {
+    summary: 'write .conda-attestrc.yaml for a lockfile: its channels, mirrors and proposed signer identities',
+    load: async () => (await import('./init.ts')).initCommand,
+  },
   verify: {
     summary: 'verify conda packages (pixi.lock, conda-lock.yml, explicit file, URL or package file)',
     load: async () => (await import('./verify.ts')).verifyCommand,
