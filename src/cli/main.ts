@@ -2,6 +2,7 @@
 // Command modules are imported lazily so `--version` and `--help` stay fast.
 import { packageVersion } from '../version.ts';
 import { AttestError, UsageError } from '../errors.ts';
+import { escapeLines, escapeText } from '../report/escape.ts';
 import { type CliIO, type Command, processIO } from './io.ts';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
@@ -65,11 +66,11 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
 /** Last-resort reporting: an AttestError becomes one line with its code and hint, exit 2. */
 export function reportFatal(e: unknown, io: CliIO): number {
   if (e instanceof AttestError) {
-    io.stderr.write(`conda-attest: ${e.toLine()}\n`);
+    io.stderr.write(`conda-attest: ${escapeText(e.toLine())}\n`);
     const details = e.details;
-    if (Array.isArray(details)) for (const d of details) io.stderr.write(`  - ${typeof d === 'string' ? d : JSON.stringify(d)}\n`);
+    if (Array.isArray(details)) for (const d of details) io.stderr.write(`  - ${escapeText(typeof d === 'string' ? d : JSON.stringify(d))}\n`);
     return 2;
   }
-  io.stderr.write(`conda-attest: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  io.stderr.write(`conda-attest: internal error: ${escapeLines(e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`);
   return 2;
 }

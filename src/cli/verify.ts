@@ -1,5 +1,6 @@
 // `conda-attest verify [TARGET...]`: parse targets into package records, verify each
 // through the pipeline with bounded concurrency, print the report, exit 0/1/2.
+import { escapeText } from '../report/escape.ts';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { createSession } from '../pipeline.ts';
@@ -156,7 +157,7 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
     spinner?.stop();
   }
   const report = await session.finish();
-  for (const w of report.warnings ?? []) io.stderr.write(`conda-attest: warning: ${w}\n`);
+  for (const w of report.warnings ?? []) io.stderr.write(`conda-attest: warning: ${escapeText(w)}\n`);
   if (values['report-file']) await writeReportFile(resolve(io.cwd, values['report-file']), report);
   if (format === 'github' || format === 'markdown' || format === 'sarif') io.stdout.write(renderCiFormat(format, report, ci!, session));
   else if (format === 'json') {
