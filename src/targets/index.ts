@@ -6,11 +6,12 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { TargetError } from '../errors.ts';
 import type { PackageRecord } from '../types.ts';
-import { isExplicitText, mergeRecords, parseCondaLock, parseExplicit, parsePixiLock, parseYamlTargetWithLines } from './lockfiles.ts';
+import { isExplicitText, mergeRecords, parseExplicit, parseYamlTargetWithLines, readCondaLock, readPixiLock, type NotCovered, type TargetContents } from './lockfiles.ts';
 import { encodePathSegment, isPackageFilename, isValidSubdir, parsePackageFilename, recordFromUrl } from './package-url.ts';
 
 export { parsePackageFilename, recordFromUrl, encodePathSegment, isPackageFilename } from './package-url.ts';
-export { parsePixiLock, parseCondaLock, parseExplicit, mergeRecords } from './lockfiles.ts';
+export { parsePixiLock, parseCondaLock, parseExplicit, mergeRecords, readPixiLock, readCondaLock } from './lockfiles.ts';
+export type { NotCovered, TargetContents } from './lockfiles.ts';
 
 export interface LoadTargetsOptions {
   /** Base for relative paths. */
@@ -36,23 +37,47 @@ export function findDefaultTarget(cwd: string): string | undefined {
 const KNOWN_SUBDIR_RE = /^(noarch|(linux|osx|win|emscripten|wasi|zos|freebsd)-[a-z0-9_]+)$/;
 const SCHEME_RE = /^[a-z][a-z0-9+.-]*:\/\//i;
 
-/** Load every target, deduplicated by URL (conflicting digests are an error) and sorted by URL. */
-export async function loadTargets(targets: string[], opts: LoadTargetsOptions): Promise<PackageRecord[]> {
-  const all: PackageRecord[] = [];
-  for (const t of targets) all.push(...(await loadTarget(t, opts)));
-  return mergeRecords(all, targets.length === 1 ? targets[0] : 'the targets');
+/** Every target of a run: its package records, what it holds that is not covered, and the files read. */
+export interface TargetSet extends TargetContents {
+  /** The targets as given (absolute paths for files, URLs as written), in order. */
+  inputs: string[];
 }
 
-async function loadTarget(target: string, opts: LoadTargetsOptions): Promise<PackageRecord[]> {
-  if (SCHEME_RE.test(target)) return [recordFromUrl(target, 'the command line')];
+/** Load every target, deduplicated by URL (conflicting digests are an error) and sorted by URL. */
+export async function loadTargets(targets: string[], opts: LoadTargetsOptions): Promise<PackageRecord[]> {
+  return (await loadTargetSet(targets, opts)).records;
+}
+
+/** {@link loadTargets}, also counting the entries conda attestations do not cover. */
+export async function loadTargetSet(targets: string[], opts: LoadTargetsOptions): Promise<TargetSet> {
+  const all: PackageRecord[] = [];
+  const notCovered: NotCovered = { pypi: 0, source: 0 };
+  for (const t of targets) {
+    const got = await loadTarget(t, opts);
+    all.push(...got.records);
+    notCovered.pypi += got.notCovered.pypi;
+    notCovered.source += got.notCovered.source;
+  }
+  return {
+    records: mergeRecords(all, targets.length === 1 ? targets[0] : 'the targets'),
+    notCovered,
+    inputs: targets.map((t) => (SCHEME_RE.test(t) ? t : resolve(opts.cwd, t))),
+  };
+}
+
+const NOTHING_UNCOVERED: NotCovered = Object.freeze({ pypi: 0, source: 0 });
+const only = (records: PackageRecord[]): TargetContents => ({ records, notCovered: { ...NOTHING_UNCOVERED } });
+
+async function loadTarget(target: string, opts: LoadTargetsOptions): Promise<TargetContents> {
+  if (SCHEME_RE.test(target)) return only([recordFromUrl(target, 'the command line')]);
   const path = resolve(opts.cwd, target);
-  if (isPackageFilename(basename(path))) return [await localPackageRecord(path, opts)];
+  if (isPackageFilename(basename(path))) return only([await localPackageRecord(path, opts)]);
   const text = await readTargetText(path, target);
-  if (isExplicitText(text)) return parseExplicit(text, target);
+  if (isExplicitText(text)) return only(parseExplicit(text, target));
   const { doc, lines } = parseYamlTargetWithLines(text, target);
   const kind = detectYamlKind(doc);
-  if (kind === 'pixi') return parsePixiLock(doc, target, lines);
-  if (kind === 'conda-lock') return parseCondaLock(doc, target, lines);
+  if (kind === 'pixi') return readPixiLock(doc, target, lines);
+  if (kind === 'conda-lock') return readCondaLock(doc, target, lines);
   throw new TargetError('TARGET_UNSUPPORTED', `${target} is not a pixi.lock, conda-lock.yml, conda explicit file or package.`, {
     hint: 'Give a pixi.lock, a conda-lock.yml, an @EXPLICIT file, a package URL, or a .conda/.tar.bz2 file with --channel.',
   });

@@ -145,24 +145,87 @@ function isUrlLocation(s: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(s);
 }
 
-export const PIXI_LOCK_VERSIONS = [4, 5, 6] as const;
+/**
+ * Entries of an environment file that conda attestations cannot cover: PyPI packages (no
+ * CEP 27 publish attestation exists for them) and conda packages without a channel URL
+ * (pixi source packages and local paths, built or kept on the user's machine). Counted so
+ * that a report can say what it did not check.
+ */
+export interface NotCovered {
+  /** Distinct PyPI packages (by location). */
+  pypi: number;
+  /** Distinct conda entries without a URL: source packages and local paths. */
+  source: number;
+}
+
+/** What a target holds: the conda package records, and the count of what is not covered. */
+export interface TargetContents {
+  records: PackageRecord[];
+  notCovered: NotCovered;
+}
+
+export const PIXI_LOCK_VERSIONS = [4, 5, 6, 7] as const;
+
+/** Collects distinct PyPI and source locations while a lockfile is walked. */
+class Uncovered {
+  private readonly pypi = new Set<string>();
+  private readonly source = new Set<string>();
+  addPypi(location: unknown): void {
+    this.pypi.add(String(location));
+  }
+  addSource(location: unknown): void {
+    this.source.add(String(location));
+  }
+  counts(): NotCovered {
+    return { pypi: this.pypi.size, source: this.source.size };
+  }
+}
 
 /**
- * pixi.lock (rattler_lock v4–v6). Every environment and platform is read: the union of the
- * `environments.<env>.packages.<platform>` references, with digests from the top-level
- * `packages` list (v5/v6: `conda: URL`; v4: `kind: conda` + `url:`). PyPI entries are not
- * conda packages and are ignored. Source packages (v6 `conda: <path>`, built locally by
- * pixi) have no channel and no publish attestation by construction, so they are skipped.
+ * v7 `platforms:`: a list of `{name, subdir?, virtual-packages?}` (rattler_lock
+ * `DeserializablePlatformData`). Environments key their packages by platform NAME, which
+ * need not be a subdir (`name: linux-64-cuda, subdir: linux-64`); an environment naming a
+ * platform that is not listed is an error in rattler_lock too.
  */
-export function parsePixiLock(doc: unknown, where: string, lines?: YamlLines): PackageRecord[] {
+function readPlatforms(doc: Record<string, unknown>, where: string): Set<string> {
+  const list = doc.platforms ?? [];
+  if (!Array.isArray(list)) throw malformed(where, '`platforms` is not a list');
+  const names = new Set<string>();
+  list.forEach((p, i) => {
+    const at = `${where} platforms[${i}]`;
+    if (!isObject(p)) throw malformed(at, 'entry is not a mapping');
+    if (typeof p.name !== 'string' || p.name === '') throw malformed(at, '`name` is not a non-empty string');
+    if (p.subdir !== undefined && p.subdir !== null && typeof p.subdir !== 'string') throw malformed(at, '`subdir` is not a string');
+    const vps = p['virtual-packages'] ?? [];
+    if (!Array.isArray(vps) || vps.some((v) => typeof v !== 'string')) throw malformed(at, '`virtual-packages` is not a list of strings');
+    if (names.has(p.name)) throw malformed(at, `platform "${p.name}" is listed twice`);
+    names.add(p.name);
+  });
+  return names;
+}
+
+/**
+ * pixi.lock (rattler_lock v4–v7). Every environment and platform is read: the union of the
+ * `environments.<env>.packages.<platform>` references, with digests from the top-level
+ * `packages` list (v5–v7: `conda: URL`; v4: `kind: conda` + `url:`). PyPI entries are not
+ * conda packages; source packages (v6 `conda: <path>`, v7 `conda_source: name[hash] @ path`
+ * or `conda: <path>`) are built on the user's machine and have no channel and no publish
+ * attestation by construction. Both are skipped and counted (`notCovered`).
+ */
+export function readPixiLock(doc: unknown, where: string, lines?: YamlLines): TargetContents {
   if (!isObject(doc)) throw malformed(where, 'the top level is not a mapping');
   const version = doc.version;
-  if (!PIXI_LOCK_VERSIONS.includes(version as 4 | 5 | 6)) {
+  if (!PIXI_LOCK_VERSIONS.includes(version as 4 | 5 | 6 | 7)) {
     throw new TargetError('TARGET_UNSUPPORTED', `${where} has pixi lock version ${JSON.stringify(version)}; supported: ${PIXI_LOCK_VERSIONS.join(', ')}.`, {
-      hint: 'Regenerate it with a pixi release that writes one of the supported versions.',
+      hint: typeof version === 'number' && version > 7
+        ? 'This lockfile was written by a newer pixi than this conda-attest understands: upgrade conda-attest.'
+        : 'Regenerate it with a pixi release that writes one of the supported versions.',
     });
   }
+  const v7 = version === 7;
+  const platforms = v7 ? readPlatforms(doc, where) : undefined;
   const records: PackageRecord[] = [];
+  const uncovered = new Uncovered();
   const packages = doc.packages ?? [];
   if (!Array.isArray(packages)) throw malformed(where, '`packages` is not a list');
   packages.forEach((p, i) => {
@@ -170,14 +233,21 @@ export function parsePixiLock(doc: unknown, where: string, lines?: YamlLines): P
     if (!isObject(p)) throw malformed(at, 'entry is not a mapping');
     let url: unknown;
     if (version === 4) {
-      if (p.kind !== 'conda') return; // pypi
+      if (p.kind === 'pypi') return uncovered.addPypi(p.url);
+      if (p.kind !== 'conda') throw malformed(at, '`kind` is neither conda nor pypi');
       url = p.url;
-    } else {
-      if (p.conda === undefined) return; // pypi
+    } else if (p.conda !== undefined) {
       url = p.conda;
+    } else if (p.pypi !== undefined) {
+      return uncovered.addPypi(p.pypi);
+    } else if (v7 && p.conda_source !== undefined) {
+      if (typeof p.conda_source !== 'string') throw malformed(at, '`conda_source` is not a string');
+      return uncovered.addSource(p.conda_source);
+    } else {
+      throw malformed(at, v7 ? 'entry has none of `conda`, `conda_source`, `pypi`' : 'entry has neither `conda` nor `pypi`');
     }
     if (typeof url !== 'string') throw malformed(at, 'conda location is not a string');
-    if (!isUrlLocation(url)) return; // source package (path)
+    if (!isUrlLocation(url)) return uncovered.addSource(url); // source package or local path
     records.push(recordWithHashes(url, p, at, sourceLine(where, lines?.itemLine('packages', i))));
   });
   const envs = doc.environments ?? {};
@@ -188,21 +258,35 @@ export function parsePixiLock(doc: unknown, where: string, lines?: YamlLines): P
     if (!isObject(byPlatform)) throw malformed(`${where} environments.${env}.packages`, 'not a mapping');
     for (const [platform, list] of Object.entries(byPlatform)) {
       const at = `${where} environments.${env}.packages.${platform}`;
+      if (platforms && !platforms.has(platform)) throw malformed(at, `platform "${platform}" is not listed under \`platforms\``);
       if (!Array.isArray(list)) throw malformed(at, 'not a list');
       for (const ref of list) {
         if (!isObject(ref)) throw malformed(at, 'entry is not a mapping');
-        if (ref.conda === undefined) continue; // pypi
+        if (ref.conda === undefined) {
+          if (ref.pypi !== undefined) uncovered.addPypi(ref.pypi);
+          else if (v7 && typeof ref.conda_source === 'string') uncovered.addSource(ref.conda_source);
+          else throw malformed(at, 'entry is not a conda, conda_source or pypi reference');
+          continue;
+        }
         if (typeof ref.conda !== 'string') throw malformed(at, 'conda location is not a string');
-        if (!isUrlLocation(ref.conda)) continue; // source package (path)
+        if (!isUrlLocation(ref.conda)) {
+          uncovered.addSource(ref.conda);
+          continue;
+        }
         records.push(recordFromUrl(ref.conda, at));
       }
     }
   }
-  return mergeRecords(records, where);
+  return { records: mergeRecords(records, where), notCovered: uncovered.counts() };
 }
 
-/** conda-lock.yml (version 1): `package:` entries with `manager: conda`; pip entries ignored. */
-export function parseCondaLock(doc: unknown, where: string, lines?: YamlLines): PackageRecord[] {
+/** pixi.lock → package records (see {@link readPixiLock}). */
+export function parsePixiLock(doc: unknown, where: string, lines?: YamlLines): PackageRecord[] {
+  return readPixiLock(doc, where, lines).records;
+}
+
+/** conda-lock.yml (version 1): `package:` entries with `manager: conda`; pip entries counted as not covered. */
+export function readCondaLock(doc: unknown, where: string, lines?: YamlLines): TargetContents {
   if (!isObject(doc)) throw malformed(where, 'the top level is not a mapping');
   if (doc.version !== 1) {
     throw new TargetError('TARGET_UNSUPPORTED', `${where} has conda-lock version ${JSON.stringify(doc.version)}; supported: 1.`, {
@@ -211,16 +295,23 @@ export function parseCondaLock(doc: unknown, where: string, lines?: YamlLines): 
   }
   if (!Array.isArray(doc.package)) throw malformed(where, '`package` is not a list');
   const records: PackageRecord[] = [];
+  const uncovered = new Uncovered();
   doc.package.forEach((p, i) => {
     const at = `${where} package[${i}]`;
     if (!isObject(p)) throw malformed(at, 'entry is not a mapping');
+    if (p.manager === 'pip') return uncovered.addPypi(p.url ?? `${String(p.name)}==${String(p.version)}`);
     if (p.manager !== 'conda') return;
     if (typeof p.url !== 'string') throw malformed(at, '`url` is not a string');
     const hash = p.hash ?? {};
     if (!isObject(hash)) throw malformed(at, '`hash` is not a mapping');
     records.push(recordWithHashes(p.url, { sha256: hash.sha256, md5: hash.md5, size: p.size }, at, sourceLine(where, lines?.itemLine('package', i))));
   });
-  return mergeRecords(records, where);
+  return { records: mergeRecords(records, where), notCovered: uncovered.counts() };
+}
+
+/** conda-lock.yml → package records (see {@link readCondaLock}). */
+export function parseCondaLock(doc: unknown, where: string, lines?: YamlLines): PackageRecord[] {
+  return readCondaLock(doc, where, lines).records;
 }
 
 /** True when the text is a conda explicit file (an `@EXPLICIT` line). */

@@ -42,7 +42,10 @@ function gen(kind: 'pixi' | 'conda-lock' | 'explicit', r: () => number): Case {
       lines.push(r() < 0.5 ? `${u}#${SHA(i)}` : u);
     });
   } else if (kind === 'pixi') {
-    lines.push('version: 6', 'environments:', '  default:', '    channels:', '    - url: https://h.example/ch0/', '    packages:', '      linux-64:');
+    // v7 (platforms listed by name) and v6 share the `packages:` list shape.
+    if (r() < 0.5) lines.push('version: 7', 'platforms:', '- name: linux-64');
+    else lines.push('version: 6');
+    lines.push('environments:', '  default:', '    channels:', '    - url: https://h.example/ch0/', '    packages:', '      linux-64:');
     for (const u of urls) lines.push(`      - conda: ${u}`);
     noise();
     lines.push('packages:');

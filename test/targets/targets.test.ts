@@ -4,7 +4,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TargetError } from '../../src/errors.ts';
-import { findDefaultTarget, loadTargets, parsePackageFilename, recordFromUrl } from '../../src/targets/index.ts';
+import { findDefaultTarget, loadTargetSet, loadTargets, parsePackageFilename, parsePixiLock, readCondaLock, readPixiLock, recordFromUrl } from '../../src/targets/index.ts';
+import { parse as parseYaml } from 'yaml';
 
 const A = 'a'.repeat(64);
 const B = 'b'.repeat(64);
@@ -280,4 +281,164 @@ test('findDefaultTarget: pixi.lock first, then conda-lock.yml, else undefined', 
     await writeFile(join(dir, 'pixi.lock'), '');
     assert.equal(findDefaultTarget(dir), join(dir, 'pixi.lock'));
   });
+});
+
+// pixi.lock v7 (rattler_lock FileFormatVersion::V7): a top-level `platforms:` list (names,
+// optional subdir, virtual packages), environments keyed by platform NAME, source packages as
+// `conda_source: name[hash] @ path` in both the package list and the environment references.
+const PIXI_V7 = `version: 7
+platforms:
+- name: linux-64
+  virtual-packages:
+  - __unix=0=0
+  - __linux=4.18
+  - __glibc=2.28
+- name: linux-64-cuda
+  subdir: linux-64
+  virtual-packages:
+  - __cuda=12
+- name: osx-arm64
+environments:
+  default:
+    channels:
+    - url: https://conda.anaconda.org/conda-forge/
+    indexes:
+    - https://pypi.org/simple
+    packages:
+      linux-64:
+      - conda: ${CF}/linux-64/zlib-1.3.1-hb9d3cd8_2.conda
+      - conda: ${CF}/noarch/tzdata-2025b-h78e105d_0.conda
+      - pypi: https://files.pythonhosted.org/packages/x/requests-2.32.3-py3-none-any.whl
+      - pypi: https://files.pythonhosted.org/packages/x/idna-3.10-py3-none-any.whl
+      - conda_source: mypkg[ab12cd34] @ ./recipes/mypkg
+      linux-64-cuda:
+      - conda: ${CF}/linux-64/zlib-1.3.1-hb9d3cd8_2.conda
+      osx-arm64:
+      - conda: ${CF}/noarch/tzdata-2025b-h78e105d_0.conda
+      - pypi: https://files.pythonhosted.org/packages/x/requests-2.32.3-py3-none-any.whl
+  lint:
+    channels:
+    - url: https://conda.anaconda.org/conda-forge/
+    packages:
+      linux-64:
+      - conda: ${CF}/linux-64/ruff-0.6.0-py312h0_0.conda
+      - conda: ../vendored/local-1.0-0.conda
+packages:
+- conda: ${CF}/linux-64/zlib-1.3.1-hb9d3cd8_2.conda
+  sha256: ${A.toUpperCase()}
+  md5: ${M}
+  depends:
+  - __glibc >=2.17
+  license: Zlib
+  size: 123
+  timestamp: 1727963148474
+- conda: ${CF}/noarch/tzdata-2025b-h78e105d_0.conda
+  sha256: ${B}
+  license: LicenseRef-Public-Domain
+- conda: ${CF}/linux-64/ruff-0.6.0-py312h0_0.conda
+  sha256: ${A}
+- conda: ../vendored/local-1.0-0.conda
+  sha256: ${B}
+- conda_source: mypkg[ab12cd34] @ ./recipes/mypkg
+  version: 0.1.0
+  build: h0_0
+  subdir: linux-64
+  variants:
+    target_platform: linux-64
+  host_packages:
+  - conda: ${CF}/linux-64/zlib-1.3.1-hb9d3cd8_2.conda
+- pypi: https://files.pythonhosted.org/packages/x/requests-2.32.3-py3-none-any.whl
+  name: requests
+  version: 2.32.3
+- pypi: https://files.pythonhosted.org/packages/x/idna-3.10-py3-none-any.whl
+  name: idna
+  version: '3.10'
+`;
+
+test('pixi.lock v7: platforms by name, every environment once by URL, hashes from the package list; pypi and source counted, not verified', async () => {
+  await withDir(async (dir) => {
+    await writeFile(join(dir, 'pixi.lock'), PIXI_V7);
+    const set = await loadTargetSet(['pixi.lock'], { cwd: dir });
+    assert.deepEqual(set.records.map((r) => r.filename), [
+      'ruff-0.6.0-py312h0_0.conda',
+      'zlib-1.3.1-hb9d3cd8_2.conda',
+      'tzdata-2025b-h78e105d_0.conda',
+    ]);
+    const zlib = set.records.find((r) => r.name === 'zlib')!;
+    assert.equal(zlib.sha256, A);
+    assert.equal(zlib.md5, M);
+    assert.equal(zlib.size, 123);
+    assert.equal(zlib.channel, CF);
+    // Two PyPI wheels (one referenced by two platforms); one source package and one local path.
+    assert.deepEqual(set.notCovered, { pypi: 2, source: 2 });
+    assert.deepEqual(set.inputs, [join(dir, 'pixi.lock')]);
+    // The records-only entry point agrees with the full reader.
+    assert.deepEqual(parsePixiLock(parseYaml(PIXI_V7), 'pixi.lock').map((r) => r.url), set.records.map((r) => r.url));
+  });
+});
+
+test('pixi.lock v7: a newer version is TARGET_UNSUPPORTED naming it; structural errors are TARGET_PARSE_FAILED', async () => {
+  await withDir(async (dir) => {
+    await rejectsCode(load(dir, 'pixi.lock', PIXI_V7.replace('version: 7', 'version: 8')), 'TARGET_UNSUPPORTED', /version 8; supported: 4, 5, 6, 7/);
+    // An environment keyed by a platform the `platforms:` list does not name (rattler_lock refuses it too).
+    await rejectsCode(load(dir, 'pixi.lock', PIXI_V7.replace('      linux-64-cuda:\n', '      linux-64-rocm:\n')), 'TARGET_PARSE_FAILED', /linux-64-rocm/);
+    await rejectsCode(load(dir, 'pixi.lock', PIXI_V7.replace('- name: osx-arm64\n', '- name: linux-64\n')), 'TARGET_PARSE_FAILED', /listed twice/);
+    await rejectsCode(load(dir, 'pixi.lock', PIXI_V7.replace('platforms:\n- name: linux-64\n', 'platforms:\n- subdir: linux-64\n')), 'TARGET_PARSE_FAILED', /name/);
+    await rejectsCode(load(dir, 'pixi.lock', PIXI_V7.replace('- conda_source: mypkg[ab12cd34] @ ./recipes/mypkg\n  version', '- source: x\n  version')), 'TARGET_PARSE_FAILED', /none of/);
+    // A tampered duplicate in v7 as in v6.
+    const dup = PIXI_V7 + `- conda: ${CF}/noarch/tzdata-2025b-h78e105d_0.conda\n  sha256: ${A}\n`;
+    await rejectsCode(load(dir, 'pixi.lock', dup), 'TARGET_PARSE_FAILED', /twice with different sha256/);
+  });
+});
+
+test('conda-lock.yml: pip entries are counted as not covered', async () => {
+  const doc = {
+    version: 1,
+    package: [
+      { name: 'zlib', version: '1.3.1', manager: 'conda', url: `${CF}/linux-64/zlib-1.3.1-hb9d3cd8_2.conda`, hash: { sha256: A } },
+      { name: 'requests', version: '2.32.3', manager: 'pip', url: 'https://files.pythonhosted.org/packages/x/requests-2.32.3-py3-none-any.whl', hash: { sha256: B } },
+      { name: 'requests', version: '2.32.3', manager: 'pip', url: 'https://files.pythonhosted.org/packages/x/requests-2.32.3-py3-none-any.whl', hash: { sha256: B } },
+      { name: 'idna', version: '3.10', manager: 'pip', url: 'https://files.pythonhosted.org/packages/x/idna-3.10-py3-none-any.whl', hash: { sha256: B } },
+    ],
+  };
+  const got = readCondaLock(doc, 'conda-lock.yml');
+  assert.equal(got.records.length, 1);
+  assert.deepEqual(got.notCovered, { pypi: 2, source: 0 });
+});
+
+// Seeded, bounded property test: whatever a v7 lockfile is mutated into, the reader either
+// returns records whose URLs all occur in the file, or throws a TargetError; never a crash.
+test('pixi.lock v7 reader: seeded mutations end in records or a TargetError, never another exception', () => {
+  let seed = 0x10c7;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const junk: unknown[] = [null, 7, 'x', [], {}, [1], { conda: 3 }, { pypi: null }, 'https://h/c/linux-64/a-1-0.conda', '../p', true, -1];
+  const base = parseYaml(PIXI_V7) as Record<string, unknown>;
+  const paths = (v: unknown, prefix: (string | number)[] = [], out: (string | number)[][] = []): (string | number)[][] => {
+    out.push(prefix);
+    if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) paths(x, [...prefix, Array.isArray(v) ? Number(k) : k], out);
+    return out;
+  };
+  for (let i = 0; i < 400; i++) {
+    const doc = structuredClone(base);
+    for (let m = 0; m <= rnd(3); m++) {
+      const all = paths(doc).filter((p) => p.length > 0);
+      const p = all[rnd(all.length)]!;
+      let parent: any = doc;
+      for (const k of p.slice(0, -1)) parent = parent[k];
+      const last = p[p.length - 1]!;
+      if (rnd(4) === 0) delete parent[last];
+      else parent[last] = structuredClone(junk[rnd(junk.length)]);
+    }
+    try {
+      const got = readPixiLock(doc, 'fuzz.lock');
+      const text = JSON.stringify(doc);
+      for (const r of got.records) assert.ok(text.includes(r.url.replace(/\/\/+$/, '')) || text.includes(decodeURI(r.url)), r.url);
+      assert.ok(got.notCovered.pypi >= 0 && got.notCovered.source >= 0);
+    } catch (e) {
+      assert.ok(e instanceof TargetError, `mutation ${i} threw ${String(e)}`);
+    }
+  }
 });
