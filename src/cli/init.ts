@@ -16,7 +16,10 @@ import { CONFIG_SCHEMA_URL, type InitChannel, type InitPlan, renderInitConfig } 
 import { findDefaultTarget, loadTargets } from '../targets/index.ts';
 import { canonicalChannelUrl } from '../policy/channel.ts';
 import { knownMirrors } from '../channel/known-mirrors.ts';
-import { proposeIdentities, type SignerObservation } from '../policy/propose.ts';
+import { type EntryForm, proposeIdentities, type SignerObservation } from '../policy/propose.ts';
+
+/** SAN globs until the config schema takes `github:` / `gitlab:` shorthands. */
+const ENTRY_FORM: EntryForm = 'san';
 import { createSession } from '../pipeline.ts';
 import { writeFileAtomic } from '../util/fs.ts';
 import type { PackageRecord, Reason, Report } from '../types.ts';
@@ -131,7 +134,7 @@ function channelFromRows(group: ChannelGroup, rows: Report['packages']): InitCha
       failed ??= row.reasons[0];
     }
   }
-  const proposals = proposeIdentities(observations);
+  const proposals = proposeIdentities(observations, ENTRY_FORM);
   const base = { channel: group.channel, mirrors: group.mirrors, packages: group.records.length, identities: proposals.identities, unattested, keySigned };
   if (observations.length > 0 || keySigned > 0) return { ...base, require: 'error', state: 'attested' };
   if (failures > 0) {

@@ -89,7 +89,15 @@ function proposal(entry: ProposedIdentity['entry'], packages: Set<string>): Prop
   return { entry, packages: sorted.length, examples: sorted.slice(0, 5) };
 }
 
-function shorthand(provider: Provider, path: string, ref: string | undefined): string {
+/**
+ * How a repository entry is written: the `github:owner/repo@ref` shorthand, or the same
+ * repository as an anchored SAN glob (`https://github.com/owner/repo/**@ref`: any workflow
+ * file of that repository, at that ref).
+ */
+export type EntryForm = 'shorthand' | 'san';
+
+function shorthand(provider: Provider, path: string, ref: string | undefined, form: EntryForm = 'shorthand'): string {
+  if (form === 'san') return `${PROVIDERS[provider].base}${path}/**${ref ? `@${ref}` : ''}`;
   return `${provider}:${path}${ref ? `@${ref}` : ''}`;
 }
 
@@ -100,7 +108,7 @@ export interface IdentityProposals {
 }
 
 /** Proposals for one channel, sorted by entry text (deterministic output). */
-export function proposeIdentities(observations: readonly SignerObservation[]): IdentityProposals {
+export function proposeIdentities(observations: readonly SignerObservation[], form: EntryForm = 'shorthand'): IdentityProposals {
   const repos = new Map<string, Repo>();
   const exact = new Map<string, { identity: string; issuer: string; packages: Set<string> }>();
   const keyPackages = new Set<string>();
@@ -142,16 +150,16 @@ export function proposeIdentities(observations: readonly SignerObservation[]): I
       if (!g) groups.set(k, (g = { provider: r.provider, owner, ref: part.ref, names: [], packages: new Set() }));
       g.names.push(name);
       for (const p of part.packages) g.packages.add(p);
-      out.push(proposal(shorthand(r.provider, r.path, part.ref), part.packages));
+      out.push(proposal(shorthand(r.provider, r.path, part.ref, form), part.packages));
     }
   }
   for (const g of groups.values()) {
     if (g.names.length < MIN_COLLAPSE) continue;
     const affix = commonAffix(g.names);
     if (!affix) continue;
-    const members = new Set(g.names.map((n) => shorthand(g.provider, `${g.owner}/${n}`, g.ref)));
+    const members = new Set(g.names.map((n) => shorthand(g.provider, `${g.owner}/${n}`, g.ref, form)));
     for (let i = out.length - 1; i >= 0; i--) if (typeof out[i]!.entry === 'string' && members.has(out[i]!.entry as string)) out.splice(i, 1);
-    out.push(proposal(shorthand(g.provider, `${g.owner}/${affix.pattern}`, g.ref), g.packages));
+    out.push(proposal(shorthand(g.provider, `${g.owner}/${affix.pattern}`, g.ref, form), g.packages));
   }
   for (const e of exact.values()) out.push(proposal({ identity: e.identity, issuer: e.issuer }, e.packages));
   const text = (p: ProposedIdentity) => (typeof p.entry === 'string' ? p.entry : `${p.entry.identity} ${p.entry.issuer}`);

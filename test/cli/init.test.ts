@@ -63,14 +63,14 @@ test('online: one entry per channel, identities from both repositories with pack
   const text = ws.read('.conda-attestrc.yaml');
   assert.match(text, /^# conda-attest configuration, written by `conda-attest init` from pixi\.lock/);
   assert.match(text, /^\$schema: https:\/\/conda-attest\.dev\/schema\/config\.schema\.json$/m);
-  assert.match(text, /- github:test-org\/alpha-feedstock@refs\/heads\/main # 2 packages: alpha, alpha-lib$/m);
-  assert.match(text, /- github:test-org\/beta-feedstock@refs\/heads\/main # 1 package: beta$/m);
+  assert.match(text, /- https:\/\/github\.com\/test-org\/alpha-feedstock\/\*\*@refs\/heads\/main # 2 packages: alpha, alpha-lib$/m);
+  assert.match(text, /- https:\/\/github\.com\/test-org\/beta-feedstock\/\*\*@refs\/heads\/main # 1 package: beta$/m);
   assert.match(text, /# 1 package in the environment; none has attestations \(checked on \d{4}-\d\d-\d\d\), so require: warn\./);
   const doc = parseYaml(text);
   assert.deepEqual(Object.keys(doc.channels).sort(), [forge.url, plain.url].sort());
   assert.deepEqual(doc.channels[forge.url], {
     require: 'error',
-    trusted_identities: ['github:test-org/alpha-feedstock@refs/heads/main', 'github:test-org/beta-feedstock@refs/heads/main'],
+    trusted_identities: ['https://github.com/test-org/alpha-feedstock/**@refs/heads/main', 'https://github.com/test-org/beta-feedstock/**@refs/heads/main'],
   });
   assert.deepEqual(doc.channels[plain.url], { require: 'warn' });
   assert.equal(doc.trust_root, sig.trustedRootPath);
@@ -111,7 +111,7 @@ test('offline: the same file without identities, saying why; an existing config 
   assert.equal(ws.read('.conda-attestrc.yaml'), text, 'unchanged');
   const forced = await runCli(ws, ['init', '--force', '--trusted-root', sig.trustedRootPath]);
   assert.equal(forced.code, 0, forced.stderr);
-  assert.match(ws.read('.conda-attestrc.yaml'), /github:test-org\/alpha-feedstock/);
+  assert.match(ws.read('.conda-attestrc.yaml'), /test-org\/alpha-feedstock/);
 
   // Another config file in the directory: init refuses even with --force (it would shadow or duplicate it).
   const other = project();

@@ -101,3 +101,9 @@ test('commonAffix', () => {
   assert.equal(commonAffix(['a-feedstock', 'b']), null);
   assert.equal(commonAffix(['a-', 'b-']), null);
 });
+
+test('SAN form: the same repositories as anchored SAN globs (any workflow of the repository, at the ref seen)', () => {
+  const three = ['org/a-feedstock', 'org/b-feedstock', 'org/c-feedstock'].map((r, i) => ({ package: `p${i}`, identities: [gh(r)] }));
+  assert.deepEqual(proposeIdentities(three, 'san').identities.map((p) => p.entry), ['https://github.com/org/*-feedstock/**@refs/heads/main']);
+  assert.deepEqual(proposeIdentities(three.slice(0, 1), 'san').identities.map((p) => p.entry), ['https://github.com/org/a-feedstock/**@refs/heads/main']);
+});
