@@ -16,6 +16,10 @@ const LARGE_ENVIRONMENT = 4000;
 
 export interface EnvironmentOptions {
   configPath?: string;
+  /** `--timeout SECONDS` (ms): one whole request. */
+  timeoutMs?: number;
+  /** `--deadline SECONDS` (ms): the whole run. */
+  deadlineMs?: number;
   trustedRoot?: string;
   targets: string[];
   channel?: string;
@@ -27,6 +31,8 @@ export interface EnvironmentOptions {
 export async function loadEnvironment(io: CliIO, o: EnvironmentOptions): Promise<{ config: ResolvedConfig; records: PackageRecord[] }> {
   const config = await loadConfig({ cwd: io.cwd, configPath: o.configPath, env: io.env });
   if (o.trustedRoot) config.trustRoot = resolve(io.cwd, o.trustedRoot);
+  if (o.timeoutMs !== undefined) config.http.totalTimeoutMs = o.timeoutMs;
+  if (o.deadlineMs !== undefined) config.deadlineMs = o.deadlineMs;
   // A trust root path that does not exist is an input error now, not only once some
   // package happens to need it (a run where everything is skipped would hide it).
   if (config.trustRoot !== 'public-good' && !existsSync(config.trustRoot)) {
