@@ -127,6 +127,16 @@ export type PluginErrorCode =
   | 'ARCHIVE_MALFORMED'
   | 'ARCHIVE_UNSAFE_PATH';
 
+/**
+ * Run-level notices (the report's `notices`): findings about the whole run rather than one
+ * package. They never change the exit code by themselves.
+ */
+export type RunNoticeCode =
+  /** A channel listed in the config matched no package of the run. */
+  | 'CHANNEL_UNUSED'
+  /** No package was verified, and none was blocked or warned about. */
+  | 'NOTHING_VERIFIED';
+
 export type ErrorCode =
   | UsageErrorCode
   | ConfigErrorCode

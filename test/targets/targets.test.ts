@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TargetError } from '../../src/errors.ts';
+import { AttestError, TargetError } from '../../src/errors.ts';
 import { findDefaultTarget, loadTargetSet, loadTargets, parsePackageFilename, parsePixiLock, readCondaLock, readPixiLock, recordFromUrl } from '../../src/targets/index.ts';
 import { parse as parseYaml } from 'yaml';
 
@@ -254,8 +254,13 @@ test('URL and package-file targets; unknown format; missing file; duplicates acr
     const [g] = await loadTargets(['zlib-1.3.1-hb9d3cd8_2.conda'], { cwd: dir, channel: 'https://h/my-channel', platform: 'osx-arm64' });
     assert.equal(g.channel, 'https://h/my-channel');
     assert.equal(g.subdir, 'osx-arm64');
-    // `my-channel` looks like <os>-<arch> but is not a platform: the subdir must be given.
-    await rejectsCode(loadTargets(['zlib-1.3.1-hb9d3cd8_2.conda'], { cwd: dir, channel: 'https://h/my-channel' }), 'TARGET_NO_SUBDIR');
+    // `my-channel` looks like <os>-<arch> but is not a platform: the subdir is not taken from
+    // it, so it is read from the file, and these bytes are not a conda package.
+    await assert.rejects(loadTargets(['zlib-1.3.1-hb9d3cd8_2.conda'], { cwd: dir, channel: 'https://h/my-channel' }), (e: unknown) => {
+      assert.ok(e instanceof AttestError);
+      assert.equal(e.code, 'ARCHIVE_MALFORMED');
+      return true;
+    });
     // A file kept in a channel-shaped directory names its subdir (`--channel URL` alone works).
     await mkdir(join(dir, 'osx-64'), { recursive: true });
     await writeFile(join(dir, 'osx-64', 'zlib-1.3.1-hb9d3cd8_2.conda'), 'bytes');
