@@ -18,7 +18,9 @@ export type ConfigErrorCode =
   | 'CONFIG_NOT_FOUND'
   | 'CONFIG_PARSE_FAILED'
   | 'CONFIG_INVALID'
-  | 'CONFIG_KEY_INVALID';
+  | 'CONFIG_KEY_INVALID'
+  /** No config file was found and none was given: no policy, no pass. */
+  | 'NO_CONFIG';
 
 /** Target (pixi.lock, conda-lock.yml, explicit file, URL, package file) errors. */
 export type TargetErrorCode =
@@ -104,7 +106,9 @@ export type PolicyErrorCode =
   | 'IDENTITY_INCONSISTENT'
   | 'LOCK_ENTRY_MISSING'
   | 'PACKAGE_DIGEST_MISMATCH'
-  | 'CHANNEL_DISABLED';
+  | 'CHANNEL_DISABLED'
+  /** The plugin layer cannot judge a package URL (query string, not a conda package file name). */
+  | 'PACKAGE_URL_UNSUPPORTED';
 
 /** Identity lockfile errors. */
 export type LockErrorCode =
@@ -115,7 +119,9 @@ export type LockErrorCode =
   | 'LOCK_FROZEN'
   | 'LOCK_NOT_FOUND'
   | 'LOCK_IDENTITY_INCOMPLETE'
-  | 'LOCK_UNREADABLE';
+  | 'LOCK_UNREADABLE'
+  /** `--frozen` (CI) without the identity lockfile on disk. */
+  | 'LOCK_MISSING';
 
 /** Plugin / host integration errors. */
 export type PluginErrorCode =

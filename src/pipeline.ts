@@ -5,7 +5,8 @@
 //
 // This module wires the adapters together; the decisions themselves are the pure
 // functions of src/policy/ and src/lock/.
-import { AttestError, TrustRootError, describeError } from './errors.ts';
+import { existsSync } from 'node:fs';
+import { AttestError, LockError, TrustRootError, describeError } from './errors.ts';
 import type { PackageDigest, VerifySession, VerifySessionOptions } from './session-types.ts';
 import type {
   ChannelPolicy,
@@ -33,6 +34,7 @@ import { packageVersion } from './version.ts';
 import { decide, applyDecisions, inconsistentFirstUse, type LockDecision, type Lock } from './lock/decide.ts';
 import { readLock, updateLock } from './lock/file.ts';
 import { buildReport } from './report/build.ts';
+import { runNotices } from './report/notices.ts';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -90,6 +92,16 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
   const sidecars = options.noCache ? undefined : openSidecarCache(config.cacheDir, { maxBytes: config.maxSidecarBytes });
   const version = packageVersion();
 
+  // --frozen checks against a committed lockfile: without one there is nothing to check
+  // against, which is one input error for the run, not one refusal per package.
+  if (options.frozen && !existsSync(lockPath)) {
+    throw new LockError('LOCK_MISSING', `--frozen needs the identity lockfile ${lockPath}, which does not exist.`, {
+      hint: 'Run `conda-attest verify` once without --frozen (it pins the signer identities) and commit the lockfile, or point --lockfile at it.',
+    });
+  }
+  // A trust root given as a path is loaded and validated now, before any package: a broken
+  // file is an input error even in a run where no signature would have needed it.
+  if (config.trustRoot !== 'public-good') await trustRoot();
   // The identity lockfile is read once; decisions are collected and written once in finish().
   const lock: Lock = await readLock(lockPath);
   const rows: PackageReport[] = [];
@@ -321,14 +333,15 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
     const decisions = lockDecisions();
     // --frozen: the lockfile must not change. Otherwise write it once, merging into
     // what is on disk now so a concurrent run loses nothing.
-    if (!options.frozen && decisions.some((d) => d.kind !== 'unchanged' || d.touch)) {
-      await updateLock(lockPath, (current) => applyDecisions(current, decisions));
-    }
+    const written = !options.frozen && decisions.some((d) => d.kind !== 'unchanged' || d.touch);
+    if (written) await updateLock(lockPath, (current) => applyDecisions(current, decisions));
     const root = trustRootPromise ? await trustRootPromise.catch(() => undefined) : undefined;
     await Promise.all([verdicts?.flush(), sidecars?.flush()]);
     if (poolPromise) await (await poolPromise.catch(() => undefined))?.close();
     http.close();
     const report = buildReport(rows, root);
+    report.notices = runNotices(config, report.packages);
+    report.lockfile = { path: lockPath, written, pinned: pinnedCount(decisions, Boolean(options.frozen)) };
     const cacheWarnings = [...(verdicts?.warnings ?? []), ...(sidecars?.warnings ?? [])];
     if (cacheWarnings.length) report.warnings = [...(report.warnings ?? []), ...cacheWarnings.map((w) => `cache: ${w}`)];
     return report;
@@ -337,6 +350,12 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
   const lockDecisions = (): LockDecision[] =>
     observations.map((o) => o.decision).filter((d): d is LockDecision => d !== null);
   return { verifyPackage, finish, lockDecisions, lockPath };
+}
+
+/** Packages this run pinned for the first time (written to the lockfile unless frozen). */
+function pinnedCount(decisions: readonly LockDecision[], frozen: boolean): number {
+  if (frozen) return 0;
+  return decisions.filter((d) => d.kind === 'new' && d.identities.length > 0).length;
 }
 
 interface LockJudgement {

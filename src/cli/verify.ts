@@ -64,7 +64,7 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
     return 0;
   }
   const concurrency = positiveInt(values.concurrency, '--concurrency');
-  const { config, records } = await loadEnvironment(io, {
+  const { config, records, notCovered, inputs } = await loadEnvironment(io, {
     configPath: values.config,
     trustedRoot: values['trusted-root'],
     targets: positionals,
@@ -112,6 +112,8 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
     spinner?.stop();
   }
   const report = await session.finish();
+  report.summary.not_covered = notCovered;
+  report.inputs = { targets: inputs, config: config.source ?? null };
   for (const w of report.warnings ?? []) io.stderr.write(`conda-attest: warning: ${w}\n`);
   if (values.json) {
     // Written piece by piece, honouring back-pressure: a large report is never one string.
