@@ -2,6 +2,7 @@
 // signer identities of the named packages into the identity lockfile (issue 4).
 // It verifies the environment exactly like `verify` (same pipeline), shows what would
 // change in the lockfile, asks on a TTY (or needs --yes), then writes once, atomically.
+import { escapeText } from '../report/escape.ts';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { UsageError } from '../errors.ts';
@@ -124,7 +125,7 @@ export const acceptCommand: Command = async (argv: string[], io: CliIO): Promise
       });
     }
     const rl = createInterface({ input: io.stdin, output: io.stdout });
-    const answer = (await rl.question(`Write these changes to ${session.lockPath}? [y/N] `)).trim().toLowerCase();
+    const answer = (await rl.question(`Write these changes to ${escapeText(session.lockPath)}? [y/N] `)).trim().toLowerCase();
     rl.close();
     if (answer !== 'y' && answer !== 'yes') {
       io.stdout.write('Declined; the lockfile is unchanged.\n');
@@ -133,6 +134,6 @@ export const acceptCommand: Command = async (argv: string[], io: CliIO): Promise
   }
   // Re-read under the lock and apply to what is there now, so a concurrent run loses nothing.
   await updateLock(session.lockPath, (current) => preview(current).lock);
-  if (!values.json) io.stdout.write(`Updated ${session.lockPath}.\n`);
+  if (!values.json) io.stdout.write(`Updated ${escapeText(session.lockPath)}.\n`);
   return 0;
 };

@@ -38,6 +38,7 @@ import { parseArgs } from 'node:util';
 import { AttestError, LockError, UsageError, describeError } from '../errors.ts';
 import { diffJson, diffLocks, isIdentityChange, renderDiffMarkdown, renderDiffText, renderLockText } from '../lock/diff.ts';
 import { parseLock, readLock } from '../lock/file.ts';
+import { escapeLines, escapeText } from '../report/escape.ts';
 import { type Lock, emptyLock } from '../lock/types.ts';
 import { loadConfig } from '../config/load.ts';
 import { type CliIO, type Command, wantsColor } from './io.ts';
@@ -137,7 +138,8 @@ async function textconv(file: string, io: CliIO): Promise<number> {
   } catch (e) {
     if (!(e instanceof AttestError)) throw e;
     // Keep `git diff` working on a broken side (conflict markers, hand edits): show it raw.
-    io.stdout.write(`# conda-attest: ${e.toLine().replace(/\n/g, ' ')}\n${text}${text.endsWith('\n') ? '' : '\n'}`);
+    // Escaped like every other text output: the raw side is outside data shown on a terminal.
+    io.stdout.write(`# conda-attest: ${escapeText(e.toLine())}\n${escapeLines(text)}${text.endsWith('\n') ? '' : '\n'}`);
   }
   return 0;
 }

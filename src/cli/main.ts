@@ -2,6 +2,7 @@
 // Command modules are imported lazily so `--version` and `--help` stay fast.
 import { packageVersion } from '../version.ts';
 import { AttestError, UsageError } from '../errors.ts';
+import { escapeLines, escapeText } from '../report/escape.ts';
 import { type CliIO, type Command, processIO } from './io.ts';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
@@ -64,12 +65,12 @@ export function reportFatal(e: unknown, io: CliIO): number {
     // A message may list its problems on further lines (ConfigError): the first line and
     // the hint, then every problem once (from `details` when present).
     const [first, ...rest] = e.message.split('\n');
-    io.stderr.write(`conda-attest: ${e.code}: ${first}${e.hint ? ` (hint: ${e.hint})` : ''}\n`);
-    if (!Array.isArray(e.details)) for (const line of rest) io.stderr.write(`${line}\n`);
+    io.stderr.write(`conda-attest: ${escapeText(`${e.code}: ${first}${e.hint ? ` (hint: ${e.hint})` : ''}`)}\n`);
+    if (!Array.isArray(e.details)) for (const line of rest) io.stderr.write(`${escapeText(line)}\n`);
     const details = e.details;
-    if (Array.isArray(details)) for (const d of details) io.stderr.write(`  - ${typeof d === 'string' ? d : JSON.stringify(d)}\n`);
+    if (Array.isArray(details)) for (const d of details) io.stderr.write(`  - ${escapeText(typeof d === 'string' ? d : JSON.stringify(d))}\n`);
     return 2;
   }
-  io.stderr.write(`conda-attest: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  io.stderr.write(`conda-attest: internal error: ${escapeLines(e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`);
   return 2;
 }

@@ -8,6 +8,7 @@
 // Without --trusted-root the public-good root is used WITHOUT network access (cached TUF
 // refresh or the snapshot embedded in @sigstore/tuf), so the command is deterministic and
 // works offline; --refresh-trust-root opts into a TUF refresh first.
+import { escapeText } from '../report/escape.ts';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { AttestError, TargetError, UsageError, VerifyError, describeError } from '../errors.ts';
@@ -94,7 +95,7 @@ export const verifyBundleCommand: Command = async (argv: string[], io: CliIO): P
     const rootSpec = values['trusted-root'] === undefined ? PUBLIC_GOOD : resolve(io.cwd, values['trusted-root']);
     const cacheDir = resolveConfig({}, io.cwd, undefined, { env: io.env }).cacheDir;
     const root = await loadTrustRoot(rootSpec, { offline: !values['refresh-trust-root'], cacheDir });
-    for (const w of root.warnings ?? []) io.stderr.write(`warning: ${w}\n`);
+    for (const w of root.warnings ?? []) io.stderr.write(`warning: ${escapeText(w)}\n`);
 
     const verifier = createVerifier({ trustRoot: root, trustedKeys, requireTlog: true });
     const result = verifier.verify(bundleText, artifact);
@@ -104,15 +105,15 @@ export const verifyBundleCommand: Command = async (argv: string[], io: CliIO): P
       throw new VerifyError('IDENTITY_MISMATCH', `The bundle was signed by ${result.identity.san ?? '(no SAN)'} (issuer ${result.identity.issuer ?? 'none'}), not by ${identity} (issuer ${issuer}).`);
     }
     const who = result.identity.kind === 'key' ? `key ${result.identity.keyFingerprint}` : `${result.identity.san} (${result.identity.issuer})`;
-    io.stdout.write(`OK: verified, signed by ${who}${result.tlog ? '' : ' (no transparency-log entry)'}\n`);
+    io.stdout.write(`OK: verified, signed by ${escapeText(who)}${result.tlog ? '' : ' (no transparency-log entry)'}\n`);
     return 0;
   } catch (e) {
     // One line on stderr: `CODE: message` (the conformance protocol's failure report).
     if (e instanceof AttestError) {
-      io.stderr.write(`${e.code}: ${e.message}\n`);
+      io.stderr.write(`${e.code}: ${escapeText(e.message)}\n`);
       return e instanceof VerifyError ? 1 : 2;
     }
-    io.stderr.write(`INTERNAL_ERROR: ${describeError(e).split('\n')[0]}\n`);
+    io.stderr.write(`INTERNAL_ERROR: ${escapeText(describeError(e).split('\n')[0])}\n`);
     return 2;
   }
 };

@@ -1,5 +1,6 @@
 // `conda-attest verify [TARGET...]`: parse targets into package records, verify each
 // through the pipeline with bounded concurrency, print the report, exit 0/1/2.
+import { escapeText } from '../report/escape.ts';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { createSession } from '../pipeline.ts';
@@ -114,7 +115,7 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
   const report = await session.finish();
   report.summary.not_covered = notCovered;
   report.inputs = { targets: inputs, config: config.source ?? null };
-  for (const w of report.warnings ?? []) io.stderr.write(`conda-attest: warning: ${w}\n`);
+  for (const w of report.warnings ?? []) io.stderr.write(`conda-attest: warning: ${escapeText(w)}\n`);
   if (values.json) {
     // Written piece by piece, honouring back-pressure: a large report is never one string.
     for (const chunk of renderJsonChunks(report)) {

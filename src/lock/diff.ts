@@ -13,6 +13,7 @@
 //   identity-removed identity
 //   seen-changed     which ("first_seen" | "last_seen"), old {version,date}|null, new {version,date}|null
 import { Chalk } from 'chalk';
+import { escapeText, markdownCode } from '../report/escape.ts';
 import {
   COMPARED_FIELDS,
   IDENTITY_FIELDS,
@@ -187,10 +188,8 @@ export function diffLocks(old: Lock, now: Lock): LockChange[] {
 // value is escaped for its medium (control characters for terminals, HTML/Markdown for
 // PR comments) so a crafted SAN cannot rewrite the screen or the comment.
 
-/** Control characters (terminal escapes, newlines) as visible `\uXXXX`. */
-export function safeText(v: string): string {
-  return v.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
+/** Control characters (terminal escapes, newlines) as visible `\uXXXX` (see src/report/escape.ts). */
+export const safeText = escapeText;
 
 function seenText(s: Seen | null): string {
   return s ? `${safeText(s.version)} (${safeText(s.date)})` : '(none)';
@@ -261,16 +260,7 @@ export function renderDiffText(changes: readonly LockChange[], options: TextOpti
 
 /** A value inside a Markdown table cell: HTML-escaped in <code>, pipes and newlines neutralised. */
 function md(v: string | null): string {
-  if (v === null) return '_(absent)_';
-  const esc = v
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/\|/g, '&#124;')
-    .replace(/`/g, '&#96;')
-    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `&#${c.charCodeAt(0)};`);
-  return `<code>${esc}</code>`;
+  return v === null ? '_(absent)_' : markdownCode(v);
 }
 
 function mdSeen(s: Seen | null): string {

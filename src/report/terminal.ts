@@ -1,7 +1,10 @@
 // Human output: one line per problem package with its reason and hint, then counts.
-// Colour only when the caller says so (TTY and no NO_COLOR).
+// Colour only when the caller says so (TTY and no NO_COLOR). Every value from a report is
+// outside data (file names, channels, SANs, messages quoting sidecars and repodata): each
+// goes through escapeText so it cannot move the cursor, erase lines or forge a verdict.
 import { Chalk } from 'chalk';
 import type { NotCoveredCounts, PackageReport, Report } from '../types.ts';
+import { escapeText as t } from './escape.ts';
 
 export interface TerminalOptions {
   color: boolean;
@@ -12,8 +15,8 @@ export interface TerminalOptions {
 function who(p: PackageReport): string {
   const id = p.identity;
   if (!id) return '';
-  if (id.kind === 'key') return ` by key ${id.keyName ?? id.keyFingerprint?.slice(0, 16) ?? ''}`;
-  return ` by ${id.san ?? ''}`;
+  if (id.kind === 'key') return ` by key ${t(id.keyName ?? id.keyFingerprint?.slice(0, 16) ?? '')}`;
+  return ` by ${t(id.san ?? '')}`;
 }
 
 /** "148 PyPI packages in this lock are not covered by conda attestations" (undefined when nothing is uncovered). */
@@ -36,29 +39,29 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
   for (const p of report.packages) {
     const problem = p.action !== 'pass' || p.reasons.length > 0;
     if (!problem && !opts.verbose) continue;
-    const head = `${mark(p)} ${c.bold(p.filename)} ${c.dim(`(${p.channel}/${p.subdir})`)} ${p.status}${
+    const head = `${mark(p)} ${c.bold(t(p.filename))} ${c.dim(`(${t(p.channel)}/${t(p.subdir)})`)} ${t(p.status)}${
       p.status === 'verified' ? who(p) : ''
     }`;
     lines.push(head);
     for (const r of p.reasons) {
-      lines.push(`    ${c.dim(r.code)} ${r.message}`);
-      if (r.hint) lines.push(`    ${c.cyan('hint:')} ${r.hint}`);
+      lines.push(`    ${c.dim(t(r.code))} ${t(r.message)}`);
+      if (r.hint) lines.push(`    ${c.cyan('hint:')} ${t(r.hint)}`);
     }
     const diff = p.identity_diff as { changes?: unknown[] } | undefined;
     for (const ch of diff?.changes ?? []) {
       const change = ch as { type?: string; fields?: { field: string; old: string | null; new: string | null }[] };
       for (const f of change.fields ?? []) {
-        lines.push(`    ${f.field}: ${c.red(f.old ?? '(absent)')} → ${c.green(f.new ?? '(absent)')}`);
+        lines.push(`    ${t(f.field)}: ${c.red(t(f.old ?? '(absent)'))} → ${c.green(t(f.new ?? '(absent)'))}`);
       }
     }
-    if (opts.verbose) for (const n of p.notes) lines.push(`    ${c.dim('note:')} ${n}`);
+    if (opts.verbose) for (const n of p.notes) lines.push(`    ${c.dim('note:')} ${t(n)}`);
   }
   // Run-level findings before the counts: one `CODE message` line each, with its hint.
   if ((report.notices ?? []).length > 0) {
     if (lines.length > 0) lines.push('');
     for (const n of report.notices ?? []) {
-      lines.push(`${c.yellow(n.code)} ${n.message}`);
-      if (n.hint) lines.push(`    ${c.cyan('hint:')} ${n.hint}`);
+      lines.push(`${c.yellow(t(n.code))} ${t(n.message)}`);
+      if (n.hint) lines.push(`    ${c.cyan('hint:')} ${t(n.hint)}`);
     }
   }
   const s = report.summary;
@@ -89,12 +92,12 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
   const lock = report.lockfile;
   if (lock && lock.written && lock.pinned > 0) {
     lines.push(
-      `pinned ${lock.pinned} new signer identit${lock.pinned === 1 ? 'y' : 'ies'} in ${lock.path}: commit it, so that later runs (and CI with --frozen) check against it`,
+      `pinned ${lock.pinned} new signer identit${lock.pinned === 1 ? 'y' : 'ies'} in ${t(lock.path)}: commit it, so that later runs (and CI with --frozen) check against it`,
     );
   }
   if (report.trust_root) {
     const age = report.trust_root.age_days;
-    lines.push(c.dim(`trust root: ${report.trust_root.source}${age === null ? '' : `, ${Math.floor(age)} day${Math.floor(age) === 1 ? "" : "s"} old`}`));
+    lines.push(c.dim(`trust root: ${t(report.trust_root.source)}${age === null ? '' : `, ${Math.floor(age)} day${Math.floor(age) === 1 ? "" : "s"} old`}`));
   }
   return lines.join('\n') + '\n';
 }

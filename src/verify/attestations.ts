@@ -6,6 +6,7 @@ import { AttestError, describeError } from '../errors.ts';
 import type { BundleOutcome, Reason } from '../types.ts';
 import { PUBLISH_PREDICATE_TYPE, type PublishExpectation, checkPublishStatement, predicateTypeOf, targetChannelOf } from './cep27.ts';
 import { type BundleVerifier, INTOTO_PAYLOAD_TYPE } from './verifier.ts';
+import { jsonShapeProblem } from '../util/json-bounds.ts';
 
 function reasonOf(e: unknown): Reason {
   if (e instanceof AttestError) return { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) };
@@ -26,6 +27,20 @@ function verifyOne(bundle: unknown, index: number, pkg: PublishExpectation, veri
   const outcome: BundleOutcome = { index, publish: false, verified: false, reasons: [] };
   const mediaType = mediaTypeOf(bundle);
   if (mediaType !== undefined) outcome.mediaType = mediaType;
+  // Checked before anything recursive (sigstore-js parsing, structured cloning to a worker)
+  // sees the bundle, so every path rejects an absurdly deep or large bundle the same way.
+  const shape = jsonShapeProblem(bundle);
+  if (shape) {
+    outcome.reasons.push({
+      code: 'BUNDLE_MALFORMED',
+      message:
+        shape.kind === 'depth'
+          ? `The bundle is nested more than ${shape.limit} levels deep; a Sigstore bundle is at most a few levels deep.`
+          : `The bundle holds more than ${shape.limit} JSON values; a Sigstore bundle holds a few dozen.`,
+      hint: 'This is not a Sigstore bundle (a broken or hostile sidecar); report it to the channel.',
+    });
+    return outcome;
+  }
   let verified;
   try {
     // null artifact: a CEP 27 attestation is a DSSE bundle bound to the package by its

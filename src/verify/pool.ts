@@ -19,6 +19,7 @@ import type { PublishExpectation } from './cep27.ts';
 import type { VerifyRequest, VerifyResponse } from './pool-worker.ts';
 import type { LoadedTrustRoot } from './trust-root.ts';
 import type { BundleVerifier } from './verifier.ts';
+import { jsonShapeProblem } from '../util/json-bounds.ts';
 
 /** Measured start-up of one worker on the dev machine (module load + trust material). */
 export const WORKER_START_MS = 250;
@@ -69,7 +70,7 @@ export interface VerifyPool {
   /** Configured worker count. */
   readonly size: number;
   /** Counters for benchmarks and debug output. */
-  readonly stats: { inProcess: number; inWorkers: number; workersStarted: number; workerDeaths: number };
+  readonly stats: { inProcess: number; inWorkers: number; workersStarted: number; workerDeaths: number; cloneFallbacks: number };
 }
 
 interface Job {
@@ -120,7 +121,7 @@ export function createVerifyPool(opts: VerifyPoolOptions): VerifyPool {
   const size = Math.max(1, opts.size ?? availableParallelism());
   const minBundles = opts.minBundles ?? (opts.fastDer ? FAST_DER_MIN_BUNDLES : DEFAULT_MIN_BUNDLES);
   const workerUrl = opts.workerUrl ?? defaultWorkerUrl();
-  const stats = { inProcess: 0, inWorkers: 0, workersStarted: 0, workerDeaths: 0 };
+  const stats = { inProcess: 0, inWorkers: 0, workersStarted: 0, workerDeaths: 0, cloneFallbacks: 0 };
 
   let submitted = 0;
   let useWorkers = false;
@@ -202,7 +203,17 @@ export function createVerifyPool(opts: VerifyPoolOptions): VerifyPool {
         const job = queue.shift()!;
         if (slot.inflight.size === 0) slot.worker.ref();
         slot.inflight.set(job.req.id, job);
-        slot.worker.postMessage(job.req);
+        try {
+          slot.worker.postMessage(job.req);
+        } catch (e) {
+          // Structured cloning failed (a value that cannot be cloned, or one that exhausts
+          // the stack): the same request is verified in-process instead, so the verdict is
+          // the one the main thread gives, never an uncaught error.
+          slot.inflight.delete(job.req.id);
+          if (slot.inflight.size === 0) slot.worker.unref();
+          stats.cloneFallbacks++;
+          verifyInProcess(job.req).then(job.resolve, job.reject);
+        }
       }
     }
   }
@@ -224,7 +235,9 @@ export function createVerifyPool(opts: VerifyPoolOptions): VerifyPool {
       if (!useWorkers && barrenDeaths < MAX_BARREN_DEATHS && (submitted >= minBundles || (opts.expectedBundles ?? 0) >= minBundles)) {
         startWorkers();
       }
-      if (!useWorkers) return verifyInProcess(req);
+      // A bundle whose shape verification rejects anyway (absurd depth or size) is never
+      // cloned to a worker: the in-process path rejects it with the same outcome, cheaply.
+      if (!useWorkers || bundles.some((b) => jsonShapeProblem(b) !== undefined)) return verifyInProcess(req);
       return new Promise<BundleOutcome[]>((resolve, reject) => {
         queue.push({ req, resolve, reject });
         pump();
