@@ -195,7 +195,8 @@ export interface ReportSummary {
   skipped: number;
   blocked: number;
   warned: number;
-  not_covered: NotCoveredCounts;
+  /** Always set by summarize(); optional so that hand-built summaries stay valid. */
+  not_covered?: NotCoveredCounts;
 }
 
 export interface Report {
