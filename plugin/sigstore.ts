@@ -5,7 +5,7 @@ import type { VerifySession } from '../src/session-types.ts';
 import { buildReport } from '../src/report/build.ts';
 import { ConfigError, HttpError } from '../src/errors.ts';
 import { isPackageFilename } from '../src/targets/package-url.ts';
-import { PackageBlockedError, digestMismatchReason } from './contract.ts';
+import { PackageBlockedError, digestMismatchReason, unsupportedUrlReason } from './contract.ts';
 import type { CondaInstallerPlugin, DownloadFn, DownloadRequest, Downloaded } from './contract.ts';
 
 export interface CondaAttestPluginOptions {
@@ -59,8 +59,8 @@ export function createCondaAttestPlugin(options: CondaAttestPluginOptions = {}):
     await Promise.allSettled([...inFlight]);
     if (!sessionPromise) return refused.length ? mergeRows(undefined, refused) : undefined;
     if (!downloads) {
-      // A run that downloaded nothing has nothing to report; its setup is still checked
-      // (a broken config fails here), and the session is closed without writing anything.
+      // A run that downloaded no package bytes has nothing to report; its setup is still
+      // checked (a broken config fails here), and the session is closed writing nothing.
       await (await sessionPromise).finish();
       return refused.length ? mergeRows(undefined, refused) : undefined;
     }
@@ -77,7 +77,6 @@ export function createCondaAttestPlugin(options: CondaAttestPluginOptions = {}):
       void session();
       const handle = async (req: DownloadRequest): Promise<Downloaded> => {
         const { record } = req;
-        downloads++;
         // A URL this plugin cannot judge is refused before it is fetched (never passed on
         // unverified, never an undocumented exception).
         const unjudgeable = unjudgeableReason(record);
@@ -100,6 +99,7 @@ export function createCondaAttestPlugin(options: CondaAttestPluginOptions = {}):
           }
           throw e;
         }
+        downloads++;
         // The host's expected digest (its lockfile) is checked first: bytes that are not the
         // package the host locked are refused whatever the channel policy says.
         if (record.sha256 && record.sha256.toLowerCase() !== downloaded.sha256) {
@@ -132,7 +132,7 @@ export function createCondaAttestPlugin(options: CondaAttestPluginOptions = {}):
 
 async function openSession(options: CondaAttestPluginOptions): Promise<VerifySession> {
   if (options.session) return typeof options.session === 'function' ? options.session() : options.session;
-  // Loaded on first use: a host that never downloads a package never pays for the pipeline.
+  // Loaded when the host composes the plugin: a host that never does never pays for the pipeline.
   const [{ loadConfig, noConfigError }, { createSession }] = await Promise.all([
     import('../src/config/load.ts'),
     import('../src/pipeline.ts'),
@@ -196,21 +196,16 @@ function unjudgeableReason(record: Readonly<PackageRecord>): Reason | undefined 
   try {
     u = new URL(record.url);
   } catch {
-    return { code: 'PACKAGE_URL_UNSUPPORTED', message: `conda-attest cannot judge "${record.url}": it is not a URL.`, hint: 'Give the package as an http(s) URL <channel>/<subdir>/<file>.conda.' };
+    return unsupportedUrlReason(`conda-attest cannot judge "${record.url}": it is not a URL.`, 'Give the package as an http(s) URL <channel>/<subdir>/<file>.conda.');
   }
   if (u.search || u.hash) {
-    return {
-      code: 'PACKAGE_URL_UNSUPPORTED',
-      message: `conda-attest cannot judge ${record.filename}: its URL has a query string or fragment.`,
-      hint: 'Download packages from plain channel URLs (<channel>/<subdir>/<file>); signed or parameterised URLs cannot be matched to their attestations.',
-    };
+    return unsupportedUrlReason(`conda-attest cannot judge ${record.filename}: its URL has a query string or fragment.`);
   }
   if (!isPackageFilename(record.filename)) {
-    return {
-      code: 'PACKAGE_URL_UNSUPPORTED',
-      message: `conda-attest cannot judge "${record.filename}": it is not a conda package file name (.conda or .tar.bz2).`,
-      hint: 'Only conda packages carry CEP 27 attestations; let the host handle other files without this plugin.',
-    };
+    return unsupportedUrlReason(
+      `conda-attest cannot judge "${record.filename}": it is not a conda package file name (.conda or .tar.bz2).`,
+      'Only conda packages carry CEP 27 attestations; let the host handle other files without this plugin.',
+    );
   }
   return undefined;
 }

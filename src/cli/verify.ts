@@ -28,7 +28,8 @@ Options:
   --frozen              CI mode: the identity lockfile must not change
   --download            hash the package bytes even when a lockfile records their SHA-256
   --channel URL         channel of local package files (may end in /<subdir>)
-  --platform SUBDIR     subdir of local package files when --channel does not end in one
+  --platform SUBDIR     subdir of local package files (default: from --channel, the
+                        file's directory, or the package's info/index.json)
   --concurrency N       packages verified at once (default: config concurrency)
   --json                print the report as JSON (schema/report.schema.json) on stdout
   --verbose             list every package, not only problems
