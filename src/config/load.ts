@@ -164,6 +164,6 @@ export function noConfigError(cwd: string): ConfigError {
   return new ConfigError(
     'NO_CONFIG',
     `No conda-attest configuration was found (searched from ${cwd} upward and in the user config directory), so there is no policy to verify against.`,
-    { hint: 'Create one with `conda-attest init`, or write .conda-attestrc.yaml as in the README quick start (or pass --config PATH).' },
+    { hint: 'Create one with `conda-attest init`, write .conda-attestrc.yaml as in the README quick start, or pass --config PATH.' },
   );
 }

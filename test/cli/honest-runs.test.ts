@@ -160,7 +160,7 @@ test('NO_CONFIG: no config file found and no --config is exit 2, one line with a
     assert.equal(r.stdout, '');
     const lines = r.stderr.trim().split('\n');
     assert.equal(lines.length, 1, r.stderr);
-    assert.match(lines[0]!, /^conda-attest: NO_CONFIG: No conda-attest configuration was found .* \(hint: Create one with `conda-attest init`, or write \.conda-attestrc\.yaml as in the README quick start/);
+    assert.match(lines[0]!, /^conda-attest: NO_CONFIG: No conda-attest configuration was found .* \(hint: Create one with `conda-attest init`, write \.conda-attestrc\.yaml as in the README quick start, or pass --config PATH\.\)$/);
   }
   // A config that exists but enables nothing is a valid choice: it runs, and says it checked nothing.
   ws.writeConfig({});
