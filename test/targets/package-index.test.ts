@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { zstdCompressSync } from 'node:zlib';
@@ -8,6 +9,7 @@ import { AttestError, TargetError } from '../../src/errors.ts';
 import { loadTargets } from '../../src/targets/index.ts';
 import { readPackageIndex } from '../../src/targets/package-index.ts';
 import { buildCondaPackage, writeTar, writeZip } from '../helpers/conda.ts';
+import { checkProperty, fc } from '../helpers/fuzz.ts';
 
 // Written with GNU tar (ustar, info/index.json first, as conda writes it) and bzip2 -9 for
 // these tests: Node has no bzip2 compressor. tiny-1.0-h0_0, subdir linux-64.
@@ -93,4 +95,32 @@ test('attack: broken or hostile archives are refused with a code, never a crash'
       });
     }
   });
+});
+
+// Seeded, bounded property: flipped, cut or inserted bytes anywhere in a real .conda or
+// .tar.bz2 give the package's fields, or an AttestError (archive or target code); never
+// another exception, never a hang (every read is capped).
+test('property: readPackageIndex on damaged archives ends in fields or an AttestError', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ca-index-fuzz-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const conda = buildCondaPackage({ name: 'zlib', version: '1.3.1', build: 'hb9d3cd8_2', subdir: 'linux-64' });
+  const damage = fc.record({ kind: fc.constantFrom('flip', 'cut', 'insert'), at: fc.double({ min: 0, max: 1, noNaN: true }), byte: fc.integer({ min: 0, max: 255 }) });
+  let n = 0;
+  await checkProperty(t, 'package index', [fc.constantFrom('.conda', '.tar.bz2'), fc.array(damage, { minLength: 1, maxLength: 4 })], (ext, damages) => {
+    let bytes = Buffer.from(ext === '.conda' ? conda : TINY_TAR_BZ2);
+    for (const d of damages) {
+      const at = Math.floor(d.at * bytes.length);
+      if (d.kind === 'flip') bytes[Math.min(at, bytes.length - 1)] ^= d.byte || 1;
+      else if (d.kind === 'cut') bytes = bytes.subarray(0, at);
+      else bytes = Buffer.concat([bytes.subarray(0, at), Buffer.from([d.byte]), bytes.subarray(at)]);
+    }
+    const path = join(dir, `p${n++}-1-0${ext}`);
+    writeFileSync(path, bytes);
+    try {
+      const f = readPackageIndex(path, { maxScanBytes: 1024 * 1024 });
+      for (const v of Object.values(f)) assert.ok(typeof v === 'string' && v.length > 0 && !/[/\\]/.test(v));
+    } catch (e) {
+      assert.ok(e instanceof AttestError, `threw ${String(e)}`);
+    }
+  }, { runs: 150 });
 });
