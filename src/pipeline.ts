@@ -65,6 +65,13 @@ export interface PipelineSession extends VerifySession {
 export async function createSession(options: VerifySessionOptions): Promise<PipelineSession> {
   const config: ResolvedConfig = options.config;
   const lockPath = options.lockfile ?? config.lockfile;
+  // --frozen checks against a committed lockfile: without one there is nothing to check
+  // against, which is one input error for the run, not one refusal per package.
+  if (options.frozen && !existsSync(lockPath)) {
+    throw new LockError('LOCK_MISSING', `--frozen needs the identity lockfile ${lockPath}, which does not exist.`, {
+      hint: 'Run `conda-attest verify` once without --frozen (it pins the signer identities) and commit the lockfile, or point --lockfile at it.',
+    });
+  }
   const http: HttpClient = createHttpClient({
     connectTimeoutMs: config.http.connectTimeoutMs,
     totalTimeoutMs: config.http.totalTimeoutMs,
@@ -92,16 +99,16 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
   const sidecars = options.noCache ? undefined : openSidecarCache(config.cacheDir, { maxBytes: config.maxSidecarBytes });
   const version = packageVersion();
 
-  // --frozen checks against a committed lockfile: without one there is nothing to check
-  // against, which is one input error for the run, not one refusal per package.
-  if (options.frozen && !existsSync(lockPath)) {
-    throw new LockError('LOCK_MISSING', `--frozen needs the identity lockfile ${lockPath}, which does not exist.`, {
-      hint: 'Run `conda-attest verify` once without --frozen (it pins the signer identities) and commit the lockfile, or point --lockfile at it.',
-    });
-  }
   // A trust root given as a path is loaded and validated now, before any package: a broken
   // file is an input error even in a run where no signature would have needed it.
-  if (config.trustRoot !== 'public-good') await trustRoot();
+  if (config.trustRoot !== 'public-good') {
+    try {
+      await trustRoot();
+    } catch (e) {
+      http.close();
+      throw e;
+    }
+  }
   // The identity lockfile is read once; decisions are collected and written once in finish().
   const lock: Lock = await readLock(lockPath);
   const rows: PackageReport[] = [];
