@@ -84,12 +84,19 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
   let trustRootPromise: Promise<LoadedTrustRoot> | undefined;
   const trustRoot = (): Promise<LoadedTrustRoot> =>
     (trustRootPromise ??= loadTrustRoot(config.trustRoot, { offline: options.offline, cacheDir: config.cacheDir }));
+  // The report names the trust root only when a verdict depended on it (a file root is
+  // loaded up front to validate it, which alone is not a use).
+  let trustRootUsed = false;
+  const usedTrustRoot = (): Promise<LoadedTrustRoot> => {
+    trustRootUsed = true;
+    return trustRoot();
+  };
   // Verification goes through one pool per run: in-process for small runs, worker threads
   // (trust material built once per worker) when enough bundles are expected. The verifier
   // modules (sigstore-js) are only loaded when a bundle actually has to be verified.
   let poolPromise: Promise<VerifyPool> | undefined;
   const pool = (): Promise<VerifyPool> =>
-    (poolPromise ??= Promise.all([trustRoot(), import('./verify/pool.ts')]).then(([root, { createVerifyPool }]) =>
+    (poolPromise ??= Promise.all([usedTrustRoot(), import('./verify/pool.ts')]).then(([root, { createVerifyPool }]) =>
       createVerifyPool({ trustRoot: root, expectedBundles: options.expectedPackages, fastDer: true }),
     ));
   // Verdicts depend only on their inputs (sidecar, package digest and name, channels, trust
@@ -209,7 +216,7 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
             filename: record.filename,
             channel: canonical,
             acceptedChannels: expectation.acceptedChannels,
-            trustRootDigest: (await trustRoot()).digest,
+            trustRootDigest: (await usedTrustRoot()).digest,
             policyDigest: policyDigest(policy),
             productVersion: version,
           })
@@ -342,7 +349,7 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
     // what is on disk now so a concurrent run loses nothing.
     const written = !options.frozen && decisions.some((d) => d.kind !== 'unchanged' || d.touch);
     if (written) await updateLock(lockPath, (current) => applyDecisions(current, decisions));
-    const root = trustRootPromise ? await trustRootPromise.catch(() => undefined) : undefined;
+    const root = trustRootUsed && trustRootPromise ? await trustRootPromise.catch(() => undefined) : undefined;
     await Promise.all([verdicts?.flush(), sidecars?.flush()]);
     if (poolPromise) await (await poolPromise.catch(() => undefined))?.close();
     http.close();
