@@ -1,4 +1,4 @@
-// In-process measurements of the means of issue 6, over the bundles of the bench channel:
+// In-process measurements of the means, over the bundles of the bench channel:
 // where sigstore-js spends its time per bundle, the product's verifier loop, the worker
 // pool, the verdict cache and the sidecar cache. Each returns printable lines.
 import { mkdtempSync, rmSync } from 'node:fs';
