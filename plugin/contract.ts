@@ -6,6 +6,7 @@
 // what exists, a plugin only implements what it needs, and wrapping `next` lets a plugin
 // see the exact bytes the host is about to extract — verification happens on those bytes,
 // before extraction (issue 5), with no second pass over them.
+import { escapeText } from '../src/report/escape.ts';
 import { AttestError } from '../src/errors.ts';
 import type { PackageRecord, PackageReport, Reason, Report } from '../src/types.ts';
 
@@ -95,7 +96,8 @@ export class PackageBlockedError extends AttestError<'PACKAGE_BLOCKED'> {
 
   constructor(record: Readonly<PackageRecord>, reasons: readonly Reason[], options: PackageBlockedOptions = {}) {
     const codes = reasons.map((r) => r.code).join(', ') || 'no reason given';
-    super('PACKAGE_BLOCKED', `Package ${record.filename} from ${record.channel} was blocked (${codes}).`, {
+    // Escaped: a host prints this message on its terminal, and both values come from outside.
+    super('PACKAGE_BLOCKED', `Package ${escapeText(record.filename)} from ${escapeText(record.channel)} was blocked (${escapeText(codes)}).`, {
       hint:
         options.hint ??
         reasons.find((r) => r.hint)?.hint ??

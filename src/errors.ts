@@ -61,14 +61,18 @@ export type SidecarErrorCode =
   | 'SIDECAR_TOO_LARGE'
   | 'SIDECAR_HASH_MISMATCH'
   | 'SIDECAR_MALFORMED'
-  | 'SIDECAR_EMPTY';
+  | 'SIDECAR_EMPTY'
+  /** More bundles than a sidecar may hold (MAX_SIDECAR_BUNDLES): refused before any verification. */
+  | 'SIDECAR_TOO_MANY_BUNDLES';
 
 /** Trust root errors. */
 export type TrustRootErrorCode =
   | 'TRUST_ROOT_NOT_FOUND'
   | 'TRUST_ROOT_MALFORMED'
   | 'TRUST_ROOT_INVALID'
-  | 'TRUST_ROOT_REFRESH_FAILED';
+  | 'TRUST_ROOT_REFRESH_FAILED'
+  /** The trust root in use is older than trust_root_max_age_days (also the >180-day notice). */
+  | 'TRUST_ROOT_STALE';
 
 /** Bundle / attestation verification errors (status `invalid` or `untrusted`). */
 export type VerifyErrorCode =
@@ -108,7 +112,9 @@ export type PolicyErrorCode =
   | 'PACKAGE_DIGEST_MISMATCH'
   | 'CHANNEL_DISABLED'
   /** The plugin layer cannot judge a package URL (query string, not a conda package file name). */
-  | 'PACKAGE_URL_UNSUPPORTED';
+  | 'PACKAGE_URL_UNSUPPORTED'
+  /** A configured exception for the package has expired: it was judged normally. */
+  | 'EXCEPTION_EXPIRED';
 
 /** Identity lockfile errors. */
 export type LockErrorCode =

@@ -37,6 +37,11 @@ export { readPackageIndex, type PackageIndexFields } from './targets/package-ind
 export { canonicalChannelUrl, channelFromPackageUrl, policyFor } from './policy/channel.ts';
 export { compileIdentityPattern, matchIdentity } from './policy/identity.ts';
 export { actionFor, judgeAttestations } from './policy/verdict.ts';
+export { parseShorthand, formatShorthand, shorthandFromIdentity, isShorthand, ShorthandError, type Shorthand } from './policy/shorthand.ts';
+export { checkConstraints, CONSTRAINTS } from './policy/constraints.ts';
+export { effectivePolicy, ruleFor, exceptionFor } from './policy/packages.ts';
+export { effectivePolicyView, renderPolicyText } from './policy/effective.ts';
+export { trustRootFreshness } from './policy/trust-root-age.ts';
 
 // Verification (sigstore-js + CEP 27).
 export { loadTrustRoot, parseTrustedRoot, validateTrustedRoot, type LoadedTrustRoot } from './verify/trust-root.ts';

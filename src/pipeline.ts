@@ -19,10 +19,12 @@ import type {
   SignerIdentity,
 } from './types.ts';
 import { policyFor } from './policy/channel.ts';
+import { effectivePolicy, exceptionEffect, exceptionFor } from './policy/packages.ts';
+import { trustRootFreshness } from './policy/trust-root-age.ts';
 import { actionFor, judgeAttestations, type RetrievalState } from './policy/verdict.ts';
 import { createHttpClient, type HttpClient } from './http/client.ts';
 import { hashPackage } from './http/download.ts';
-import { createRepodataStore, type RepodataStore } from './channel/repodata.ts';
+import { createRepodataStore, type RepodataStore, type StaleRepodata } from './channel/repodata.ts';
 import { fetchSidecar, loadGivenSidecar, type SidecarResult } from './sidecar/fetch.ts';
 import { loadTrustRoot, type LoadedTrustRoot } from './verify/trust-root.ts';
 import type { VerifyPool } from './verify/pool.ts';
@@ -34,7 +36,7 @@ import { packageVersion } from './version.ts';
 import { decide, applyDecisions, inconsistentFirstUse, type LockDecision, type Lock } from './lock/decide.ts';
 import { readLock, updateLock } from './lock/file.ts';
 import { buildReport } from './report/build.ts';
-import { runNotices } from './report/notices.ts';
+import { runNotices as findRunNotices } from './report/notices.ts';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -52,6 +54,8 @@ interface Observation {
   record: PackageRecord;
   canonical: string;
   decision: LockDecision | null;
+  /** Passed by an exception: its lock decision is never written (an exception pins nothing). */
+  exempt?: boolean;
 }
 
 /** The pipeline's session: the public contract plus what `conda-attest accept` needs. */
@@ -75,15 +79,21 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
   const http: HttpClient = createHttpClient({
     connectTimeoutMs: config.http.connectTimeoutMs,
     totalTimeoutMs: config.http.totalTimeoutMs,
+    idleTimeoutMs: config.http.idleTimeoutMs,
     retries: config.http.retries,
     maxConcurrency: config.concurrency,
+    // No stall is unbounded: after this, requests fail and unfinished packages are retrieval-failed.
+    deadline: Date.now() + config.deadlineMs,
+    deadlineLabel: `${config.deadlineMs / 1000} s`,
   });
   const repodata: RepodataStore = createRepodataStore({ http, cacheDir: config.cacheDir });
 
   // Loaded once per run, lazily: a run where every channel is disabled never needs it.
   let trustRootPromise: Promise<LoadedTrustRoot> | undefined;
   const trustRoot = (): Promise<LoadedTrustRoot> =>
-    (trustRootPromise ??= loadTrustRoot(config.trustRoot, { offline: options.offline, cacheDir: config.cacheDir }));
+    (trustRootPromise ??= loadTrustRoot(config.trustRoot, { offline: options.offline, cacheDir: config.cacheDir }).then((root) =>
+      checkTrustRootAge(root, config),
+    ));
   // The report names the trust root only when a verdict depended on it (a file root is
   // loaded up front to validate it, which alone is not a use).
   let trustRootUsed = false;
@@ -120,6 +130,7 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
   const lock: Lock = await readLock(lockPath);
   const rows: PackageReport[] = [];
   const observations: Observation[] = [];
+  const runNotices = new Map<string, Reason>();
   const date = today();
 
   async function retrieve(record: PackageRecord, policy: ChannelPolicy): Promise<SidecarResult> {
@@ -137,7 +148,10 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
   }
 
   async function verifyPackage(record: PackageRecord, given: PackageDigest | null): Promise<PackageReport> {
-    const { policy, canonical } = policyFor(config, record.channel);
+    const lookup = policyFor(config, record.channel);
+    const { canonical } = lookup;
+    // A `packages:` rule of the channel may override require / trusted identities / keys.
+    const policy = effectivePolicy(lookup.policy, record.name);
     const row: PackageReport = {
       filename: record.filename,
       name: record.name,
@@ -156,10 +170,16 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
       sidecar: null,
       bundles: [],
     };
+    // An active exception lets the package pass whatever its status (status and reasons
+    // kept); an expired one changes nothing and is reported once per run.
+    const exception = exceptionEffect(exceptionFor(lookup.policy.exceptions, record.name, date), record.name, lookup.policy.channel, date);
+    if (exception.notice) runNotices.set(exception.notice.message, exception.notice);
     const finishRow = (status: PackageStatus, reasons: Reason[]): PackageReport => {
       row.status = status;
       row.reasons = reasons;
-      row.action = actionFor(status, policy.require);
+      row.action = exception.pass ? 'pass' : actionFor(status, policy.require);
+      if (exception.exception) row.exception = exception.exception;
+      if (exception.note) row.notes.push(exception.note);
       rows.push(row);
       return row;
     };
@@ -308,10 +328,11 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
         if (lockOutcome.diff) row.identity_diff = lockOutcome.diff;
       }
     }
-    const observation: Observation = { record, canonical, decision };
+    const observation: Observation = { record, canonical, decision, ...(exception.pass ? { exempt: true } : {}) };
     observations.push(observation);
     const out = finishRow(status, reasons);
-    if (decision?.kind === 'new' && !options.frozen) noteFirstUse(observation, out, policy);
+    if (exception.pass) out.notes = out.notes.filter((n) => n !== 'recorded'); // nothing is pinned under an exception
+    else if (decision?.kind === 'new' && !options.frozen) noteFirstUse(observation, out, policy);
     return out;
   }
 
@@ -344,7 +365,11 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
   }
 
   async function finish(): Promise<Report> {
-    const decisions = lockDecisions();
+    // An exception never changes what is pinned: its packages' decisions are not written.
+    const decisions = observations
+      .filter((o) => !o.exempt || o.decision?.kind === 'unchanged')
+      .map((o) => o.decision)
+      .filter((d): d is LockDecision => d !== null);
     // --frozen: the lockfile must not change. Otherwise write it once, merging into
     // what is on disk now so a concurrent run loses nothing.
     const written = !options.frozen && decisions.some((d) => d.kind !== 'unchanged' || d.touch);
@@ -354,10 +379,17 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
     if (poolPromise) await (await poolPromise.catch(() => undefined))?.close();
     http.close();
     const report = buildReport(rows, root);
-    report.notices = runNotices(config, report.packages);
+    // Run-level notices: the pipeline's own (EXCEPTION_EXPIRED), sorted for deterministic
+    // output, then the findings over the whole run (CHANNEL_UNUSED, NOTHING_VERIFIED).
+    const notices = [...runNotices.values()].sort((a, b) => (a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
+    // Kept as warning lines too, the form they had before `notices` existed.
+    if (notices.length) report.warnings = [...(report.warnings ?? []), ...notices.map((n) => `${n.code}: ${n.message}${n.hint ? ` (hint: ${n.hint})` : ''}`)];
+    report.notices = [...notices, ...findRunNotices(config, report.packages)];
     report.lockfile = { path: lockPath, written, pinned: pinnedCount(decisions, Boolean(options.frozen)) };
     const cacheWarnings = [...(verdicts?.warnings ?? []), ...(sidecars?.warnings ?? [])];
     if (cacheWarnings.length) report.warnings = [...(report.warnings ?? []), ...cacheWarnings.map((w) => `cache: ${w}`)];
+    const stale = repodata.stale().map(staleRepodataNotice);
+    if (stale.length) report.warnings = [...(report.warnings ?? []), ...stale];
     return report;
   }
 
@@ -370,6 +402,18 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
 function pinnedCount(decisions: readonly LockDecision[], frozen: boolean): number {
   if (frozen) return 0;
   return decisions.filter((d) => d.kind === 'new' && d.identities.length > 0).length;
+}
+
+/**
+ * Trust-root freshness: older than `trust_root_max_age_days` stops the run
+ * (TRUST_ROOT_STALE, exit 2: a run-level configuration error, not a package verdict);
+ * without the setting, a root older than 180 days is reported, never silent.
+ */
+function checkTrustRootAge(root: LoadedTrustRoot, config: ResolvedConfig): LoadedTrustRoot {
+  const f = trustRootFreshness(root, config.trustRoot, config.trustRootMaxAgeDays);
+  if (f.kind === 'stale') throw new TrustRootError('TRUST_ROOT_STALE', f.reason.message, { hint: f.reason.hint });
+  if (f.kind === 'old') root.warnings = [...(root.warnings ?? []), `${f.reason.code}: ${f.reason.message} (hint: ${f.reason.hint})`];
+  return root;
 }
 
 interface LockJudgement {
@@ -410,4 +454,24 @@ function lockJudgement(decision: LockDecision, frozen: boolean, lockPath: string
         diff: decision.diff,
       };
   }
+}
+
+/** How long ago, in words: "3 minutes", "5 hours", "2 days". */
+export function ageInWords(ms: number): string {
+  const unit = (n: number, u: string): string => `${n} ${u}${n === 1 ? '' : 's'}`;
+  const min = Math.floor(ms / 60_000);
+  if (min < 1) return 'less than a minute';
+  if (min < 60) return unit(min, 'minute');
+  const h = Math.floor(min / 60);
+  if (h < 48) return unit(h, 'hour');
+  return unit(Math.floor(h / 24), 'day');
+}
+
+/** The notice for a subdir whose repodata came from the cache because its channel was unreachable. */
+function staleRepodataNotice(s: StaleRepodata): string {
+  return (
+    `REPODATA_CACHED: ${s.channel} (${s.subdir}) could not be reached, so its repodata cached ${ageInWords(s.ageMs)} ago was used ` +
+    `(${s.cause.replace(/\.$/, '')}). Sidecars are content-addressed and every bundle is still verified against the package digest; ` +
+    `packages published since then are not in it.`
+  );
 }

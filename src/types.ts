@@ -36,11 +36,35 @@ export interface Reason {
 export type RequireMode = 'error' | 'warn' | 'ignore';
 export type DiscoveryMethod = 'repodata' | 'sigs' | 'v0-sigs';
 
+/**
+ * Claim constraints of a trusted identity: each given constraint must hold against the
+ * decoded Fulcio certificate extension named beside it (Fulcio docs/oid-info.md); a
+ * certificate without that claim does not satisfy it.
+ */
+export interface ClaimConstraints {
+  /** Source Repository Identifier (1.3.6.1.4.1.57264.1.15), exact. */
+  repositoryId?: string;
+  /** Source Repository Owner Identifier (1.3.6.1.4.1.57264.1.17), exact. */
+  ownerId?: string;
+  /** Source Repository Ref (1.3.6.1.4.1.57264.1.14), anchored glob. */
+  ref?: string;
+  /** Build Signer URI (1.3.6.1.4.1.57264.1.9), anchored glob. */
+  signerWorkflow?: string;
+  /** Build Trigger (1.3.6.1.4.1.57264.1.20), one of. */
+  trigger?: string[];
+  /** Runner Environment (1.3.6.1.4.1.57264.1.11), exact. */
+  runner?: string;
+  /** Deployment Environment (1.3.6.1.4.1.57264.1.23), exact. */
+  environment?: string;
+}
+
 /** One entry of `trusted_identities` after normalisation (issuer inferred where allowed). */
 export interface IdentityPattern {
-  /** The pattern as written (glob, or `re:` + regular expression). */
+  /** The pattern as written (glob, `re:` + regular expression, or `github:` / `gitlab:` shorthand). */
   identity: string;
   issuer: string;
+  /** Claim constraints; absent or empty: the SAN pattern and issuer alone decide. */
+  constraints?: ClaimConstraints;
 }
 
 /** One configured self-managed public key (issue 7). */
@@ -55,6 +79,24 @@ export interface TrustedKey {
   fingerprint?: string;
 }
 
+/** One `packages:` rule of a channel policy (overrides for matching package names). */
+export interface PackageRule {
+  /** The key as written: an exact package name, or a glob with `*`. */
+  pattern: string;
+  require?: RequireMode;
+  trustedIdentities?: IdentityPattern[];
+  trustedKeys?: TrustedKey[];
+}
+
+/** One `exceptions:` entry: the matching packages pass until the end of `until` (UTC). */
+export interface PolicyException {
+  /** Package name, or a glob with `*`. */
+  package: string;
+  /** YYYY-MM-DD, inclusive. */
+  until: string;
+  reason?: string;
+}
+
 /** The effective policy for one canonical channel, defaults applied. */
 export interface ChannelPolicy {
   /** Canonical channel URL (no trailing slash), or `default` for the fallback. */
@@ -66,6 +108,12 @@ export interface ChannelPolicy {
   requireTlog: boolean;
   mirrors: string[];
   discovery: DiscoveryMethod[];
+  /** Per-package rules (absent: none). */
+  packages?: PackageRule[];
+  /** Time-limited exceptions (absent: none). */
+  exceptions?: PolicyException[];
+  /** On the effective policy of one package: the key of the `packages:` rule that applied. */
+  rule?: string;
 }
 
 /** The whole configuration after validation and defaults. */
@@ -74,6 +122,8 @@ export interface ResolvedConfig {
   source?: string;
   /** `public-good` or an absolute path to a trusted_root.json. */
   trustRoot: string;
+  /** `trust_root_max_age_days`: an older trust root stops the run (TRUST_ROOT_STALE). */
+  trustRootMaxAgeDays?: number;
   /** Absolute path of the identity lockfile. */
   lockfile: string;
   maxSidecarBytes: number;
@@ -85,8 +135,12 @@ export interface ResolvedConfig {
   http: {
     connectTimeoutMs: number;
     totalTimeoutMs: number;
+    /** No byte for this long fails an attempt (retried). */
+    idleTimeoutMs: number;
     retries: number;
   };
+  /** The run's deadline, from the session's start. */
+  deadlineMs: number;
   concurrency: number;
 }
 
@@ -113,6 +167,7 @@ export interface SignerIdentity {
   buildTrigger?: string; // .20
   runInvocationUri?: string; // .21
   sourceRepositoryVisibility?: string; // .22
+  deploymentEnvironment?: string; // .23
   /** For kind `key`: SHA-256 fingerprint (hex) of the SPKI DER, and the configured name. */
   keyFingerprint?: string;
   keyName?: string;
@@ -174,6 +229,8 @@ export interface PackageReport {
   bundles: BundleOutcome[];
   /** For `identity-changed`: what the identity lockfile pinned, what was observed, and the changes. */
   identity_diff?: unknown;
+  /** A configured exception applied: the action is `pass` whatever the status. */
+  exception?: { until: string; reason?: string };
 }
 
 /** Entries of the targets that conda attestations do not cover (counted, never verified). */

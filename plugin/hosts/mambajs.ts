@@ -8,7 +8,7 @@
 // verifies under the channel policy), and ONLY THEN hands them to the wrapped
 // `extractData`. A blocked package throws before extraction: nothing of it reaches the FS.
 import { TargetError } from '../../src/errors.ts';
-import { isPackageFilename, parsePackageFilename, recordFromUrl } from '../../src/targets/package-url.ts';
+import { isPackageFilename, parsePackageFilename, parseSafeHttpUrl, recordFromUrl } from '../../src/targets/package-url.ts';
 import type { PackageRecord, Report } from '../../src/types.ts';
 import { PackageBlockedError, SHA256_HEX, digestMismatchReason, placeholderRecord, unsupportedUrlReason } from '../contract.ts';
 import { fetchDownload } from './download.ts';
@@ -117,10 +117,13 @@ export function recordForMambaUrl(url: string, lock?: MambaLockLike): PackageRec
   };
   if (entry && channelUrl) {
     const parts = parsePackageFilename(filename, 'the mambajs lock');
+    // The same refusals as every package URL (src/targets/package-url.ts); the normalised
+    // URL is the one reported and verified.
+    const safe = parseSafeHttpUrl(url, 'the mambajs install').href;
     return {
-      url,
+      url: safe,
       channel: channelUrl.trim().replace(/\/+$/, ''),
-      subdir: entry.subdir || subdirFromUrl(url),
+      subdir: entry.subdir || subdirFromUrl(safe),
       filename,
       name: parts.name,
       version: parts.version,

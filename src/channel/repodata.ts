@@ -34,14 +34,14 @@
 // REPODATA_SHARD_MISMATCH: the index says the package has a record, so both are retrieval
 // failures, never "missing".
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HttpError, isAttestError, RepodataError } from '../errors.ts';
 import type { CacheValidators, HttpClient } from '../http/client.ts';
 import { parsePackageFilename } from '../targets/package-url.ts';
 import { indexRepodata, type RawRepodataEntry, type RepodataIndex } from './repodata-index.ts';
 import type { ShardIndex } from './shards.ts';
-import { decompressZstd } from './zstd.ts';
+import { decompressRepodataZstd, decompressZstd } from './zstd.ts';
 
 export interface RepodataEntry {
   /** CEP 50 `attestations_sha256`, validated: 64 lowercase hex. */
@@ -66,6 +66,18 @@ export interface RepodataStats {
   bytes: number;
 }
 
+/** Repodata served from the disk cache because the channel could not be reached. */
+export interface StaleRepodata {
+  channel: string;
+  subdir: string;
+  /** The document the cached copy is of. */
+  url: string;
+  /** Age of the cached copy (since it was downloaded), ms. */
+  ageMs: number;
+  /** Why the channel could not be reached (the HTTP error's message). */
+  cause: string;
+}
+
 export interface RepodataStore {
   /**
    * The package's record, or undefined when repodata has no such package. Throws
@@ -76,6 +88,8 @@ export interface RepodataStore {
   /** The source that answered for (channel, subdir) this run, once it is known. */
   sourceOf(channel: string, subdir: string): RepodataSource | undefined;
   readonly stats: RepodataStats;
+  /** Subdirs answered from the disk cache because their channel was unreachable, this run. */
+  stale(): StaleRepodata[];
 }
 
 export interface RepodataStoreOptions {
@@ -105,6 +119,29 @@ interface CacheFile {
   validators: CacheValidators;
   packages: Record<string, RawRepodataEntry>;
   conda: Record<string, RawRepodataEntry>;
+}
+
+/** The same text as JSON.stringify of a CacheFile, produced in pieces of about 64 KiB. */
+function* cacheFileChunks(url: string, validators: CacheValidators, index: RepodataIndex): Generator<string> {
+  yield `{"format":${CACHE_FORMAT},"url":${JSON.stringify(url)},"validators":${JSON.stringify(validators)},"packages":`;
+  yield* mapChunks(index.tarBz2);
+  yield ',"conda":';
+  yield* mapChunks(index.conda);
+  yield '}';
+}
+
+function* mapChunks(m: Map<string, RawRepodataEntry>): Generator<string> {
+  let buf = '{';
+  let first = true;
+  for (const [k, v] of m) {
+    buf += `${first ? '' : ','}${JSON.stringify(k)}:${JSON.stringify(v)}`;
+    first = false;
+    if (buf.length >= 1 << 16) {
+      yield buf;
+      buf = '';
+    }
+  }
+  yield buf + '}';
 }
 
 interface ShardIndexCacheFile {
@@ -206,6 +243,18 @@ function unavailable(url: string, e: unknown): RepodataError {
   });
 }
 
+/**
+ * The channel could not be reached (connection failure, stall, timeout, 5xx, 408/429):
+ * then cached repodata may answer. Sound because the cache holds what the channel served
+ * earlier, sidecars are content-addressed (CEP 50 attestations_sha256) and every bundle is
+ * still verified against the package digest; a 404 or a malformed answer is not an outage.
+ */
+function unreachable(e: unknown): boolean {
+  if (!(e instanceof HttpError)) return false;
+  if (e.code === 'HTTP_CONNECTION_FAILED' || e.code === 'HTTP_TIMEOUT') return true;
+  return e.code === 'HTTP_STATUS' && e.status !== undefined && (e.status >= 500 || e.status === 408 || e.status === 429);
+}
+
 /** 404, or 403 (S3 answers 403 for a key that does not exist when listing is not allowed). */
 function notPublished(e: unknown): boolean {
   return e instanceof HttpError && (e.code === 'HTTP_NOT_FOUND' || e.status === 403);
@@ -221,6 +270,7 @@ export function createRepodataStore(opts: RepodataStoreOptions): RepodataStore {
   const resolved = new Map<string, RepodataSource>();
   const shardLoads = new Map<string, Promise<RepodataIndex>>();
   const stats: RepodataStats = { fetches: 0, notModified: 0, shardFetches: 0, shardCacheHits: 0, bytes: 0 };
+  const staleServed: StaleRepodata[] = [];
 
   const cacheRoot = opts.cacheDir ? join(opts.cacheDir, 'repodata') : undefined;
   const keyOf = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 32);
@@ -236,7 +286,7 @@ export function createRepodataStore(opts: RepodataStoreOptions): RepodataStore {
     }
   }
 
-  async function writeAtomic(path: string | undefined, data: string | Uint8Array): Promise<void> {
+  async function writeAtomic(path: string | undefined, data: string | Uint8Array | Iterable<string>): Promise<void> {
     if (!path) return;
     // The cache is an optimisation: failing to write it must not fail verification.
     try {
@@ -273,13 +323,40 @@ export function createRepodataStore(opts: RepodataStoreOptions): RepodataStore {
     }
     const body = res.body ?? Buffer.alloc(0);
     stats.bytes += body.length;
-    const json = from === 'zst' ? await decompressZstd(body, maxBytes, url) : body;
+    // Decoded as a stream, insignificant whitespace dropped as it arrives (bounded memory on bombs).
+    const json = from === 'zst' ? await decompressRepodataZstd(body, maxBytes, url) : body;
     const index = indexRepodata(json, url);
-    await writeAtomic(
-      path,
-      JSON.stringify({ format: CACHE_FORMAT, url, validators: res.validators, packages: Object.fromEntries(index.tarBz2), conda: Object.fromEntries(index.conda) } satisfies CacheFile),
-    );
+    // Written piece by piece: the index of a 200 MB repodata.json is ~100 MB of JSON, which
+    // must not exist as one string (nor as two plain-object copies of the maps) at once.
+    await writeAtomic(path, cacheFileChunks(url, res.validators, index));
     return { kind: 'full', from, url, index };
+  }
+
+  /**
+   * The cached copy of one source, without any request (the channel is unreachable), or
+   * undefined. Its age is the cache file's modification time: when it was last downloaded.
+   */
+  async function fromCacheOnly(channel: string, subdir: string, s: RepodataSource): Promise<{ source: Source; ageMs: number } | undefined> {
+    const url = s === 'shards' ? shardIndexUrl(channel, subdir) : s === 'zst' ? repodataZstUrl(channel, subdir) : repodataUrl(channel, subdir);
+    const path = cachePath(url, s === 'shards' ? '.shards.json' : '.json');
+    if (!path) return undefined;
+    const mtime = await stat(path).then((st) => st.mtimeMs, () => undefined);
+    if (mtime === undefined) return undefined;
+    const ageMs = Math.max(0, now() - mtime);
+    if (s === 'shards') {
+      const c = await readJson<ShardIndexCacheFile>(path, (c) => c.format === CACHE_FORMAT && c.url === url && typeof c.body === 'string');
+      if (!c) return undefined;
+      try {
+        const { parseShardIndex } = await loadShardsModule();
+        const parsed = parseShardIndex(await decompressZstd(Buffer.from(c.body, 'base64'), maxShardBytes, url), url, subdir);
+        return parsed.ok ? { source: { kind: 'sharded', url, index: parsed.index }, ageMs } : undefined;
+      } catch {
+        return undefined;
+      }
+    }
+    const c = await readJson<CacheFile>(path, (c) => c.format === CACHE_FORMAT && c.url === url && typeof c.packages === 'object' && typeof c.conda === 'object');
+    if (!c) return undefined;
+    return { source: { kind: 'full', from: s, url, index: { tarBz2: new Map(Object.entries(c.packages)), conda: new Map(Object.entries(c.conda)) } }, ageMs };
   }
 
   /** The CEP 16 shard index (cached as downloaded, with validators). */
@@ -342,6 +419,18 @@ export function createRepodataStore(opts: RepodataStoreOptions): RepodataStore {
         if (s === 'json' && isRepodataMissing(e)) {
           jsonError = e;
           continue;
+        }
+        // The channel cannot be reached: what an earlier run cached still answers (the
+        // source that answered last first), with a notice naming the channel and the age.
+        const cause = e instanceof RepodataError ? e.cause : e;
+        if (unreachable(cause)) {
+          for (const c of [s, ...order.filter((o) => o !== s)]) {
+            const hit = await fromCacheOnly(channel, subdir, c);
+            if (!hit) continue;
+            resolved.set(key, c);
+            staleServed.push({ channel: channel.replace(/\/+$/, ''), subdir, url: hit.source.url, ageMs: hit.ageMs, cause: (cause as Error).message });
+            return hit.source;
+          }
         }
         throw e;
       }
@@ -412,6 +501,7 @@ export function createRepodataStore(opts: RepodataStoreOptions): RepodataStore {
 
   return {
     stats,
+    stale: () => [...staleServed],
     sourceOf(channel, subdir) {
       return resolved.get(`${channel.replace(/\/+$/, '')}/${subdir}`);
     },

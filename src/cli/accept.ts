@@ -7,57 +7,54 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { UsageError } from '../errors.ts';
 import { createSession } from '../pipeline.ts';
-import { acceptInto, type AcceptSelector } from '../lock/decide.ts';
+import { acceptInto, matchesSpec, type AcceptSelector } from '../lock/decide.ts';
 import { diffJson, renderDiffText, isIdentityChange } from '../lock/diff.ts';
 import { updateLock } from '../lock/file.ts';
 import { type CliIO, type Command, wantsColor } from './io.ts';
-import { parse, positiveInt } from './args.ts';
+import { positiveInt, seconds } from './args.ts';
+import { type CommandSpec, chooseFormat, formatOptions, HELP_OPTION, parseCommand, renderHelp, TIME_OPTIONS } from './options.ts';
 import { loadEnvironment, verifyRecords } from './environment.ts';
 
-const HELP = `Usage: conda-attest accept [options] (PACKAGE... | --all)
-
-Verify the environment, then take the currently observed signer identities of the
+export const ACCEPT_SPEC: CommandSpec = {
+  name: 'accept',
+  usage: ['conda-attest accept [options] (PACKAGE... | --all)'],
+  description: `Verify the environment, then take the currently observed signer identities of the
 named packages into the identity lockfile. PACKAGE is a name (numpy) or CHANNEL::NAME.
-Shows the lockfile diff first; asks on a terminal, otherwise needs --yes.
-
-Options:
-  --all                 accept every package of the environment
-  --yes, -y             do not ask
-  --target PATH         environment to verify (repeatable; default ./pixi.lock or ./conda-lock.yml)
-  --config PATH         config file
-  --trusted-root PATH   Sigstore trusted_root.json
-  --offline             never contact the TUF repository
-  --lockfile PATH       identity lockfile
-  --channel URL         channel of local package files
-  --concurrency N       packages verified at once
-  --json                print the accepted changes as JSON
-  -h, --help            this help
-
-Exit codes: 0 accepted (or nothing to accept), 1 declined, 2 usage, config or input error.
-`;
+Shows the lockfile diff first; asks on a terminal, otherwise needs --yes.`,
+  options: [
+    { name: 'all', type: 'boolean', help: 'accept every package of the environment' },
+    { name: 'yes', short: 'y', type: 'boolean', help: 'do not ask' },
+    { name: 'target', type: 'string', multiple: true, arg: 'PATH', help: 'environment to verify (repeatable; default ./pixi.lock or ./conda-lock.yml)' },
+    { name: 'config', type: 'string', arg: 'PATH', help: 'config file (default: searched from the current directory up)' },
+    { name: 'trusted-root', type: 'string', arg: 'PATH', help: "Sigstore trusted_root.json instead of the config's trust_root" },
+    { name: 'offline', type: 'boolean', help: 'never contact the TUF repository (channels and sidecars are still fetched)' },
+    { name: 'lockfile', type: 'string', arg: 'PATH', help: 'identity lockfile (default: config lockfile, conda-attest.lock)' },
+    { name: 'channel', type: 'string', arg: 'URL', help: 'channel of local package files' },
+    ...TIME_OPTIONS,
+    { name: 'concurrency', type: 'string', arg: 'N', help: 'packages verified at once (default: config concurrency)' },
+    ...formatOptions(['text', 'json'], 'output format; json: the accepted changes'),
+    HELP_OPTION,
+  ],
+  exitCodes: [
+    [0, 'accepted (or nothing to accept)'],
+    [1, 'declined at the prompt'],
+    [2, 'usage, config or input error'],
+    [130, 'interrupted (Ctrl-C)'],
+  ],
+};
 
 export const acceptCommand: Command = async (argv: string[], io: CliIO): Promise<number> => {
-  const { values, positionals } = parse(
-    argv,
-    {
-      all: { type: 'boolean' },
-      yes: { type: 'boolean', short: 'y' },
-      target: { type: 'string', multiple: true },
-      config: { type: 'string' },
-      'trusted-root': { type: 'string' },
-      offline: { type: 'boolean' },
-      lockfile: { type: 'string' },
-      channel: { type: 'string' },
-      concurrency: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    'accept',
-  );
+  const parsed = parseCommand(argv, ACCEPT_SPEC);
+  const values = parsed.values as {
+    all?: boolean; yes?: boolean; target?: string[]; config?: string; 'trusted-root'?: string; offline?: boolean;
+    lockfile?: string; channel?: string; concurrency?: string; timeout?: string; deadline?: string; format?: string; json?: boolean; help?: boolean;
+  };
+  const positionals = parsed.positionals;
   if (values.help) {
-    io.stdout.write(HELP);
+    io.stdout.write(renderHelp(ACCEPT_SPEC));
     return 0;
   }
+  const json = chooseFormat(values, ['text', 'json'] as const, 'accept') === 'json';
   if (!values.all && positionals.length === 0) {
     throw new UsageError('USAGE_MISSING_ARGUMENT', 'Name the packages to accept, or pass --all.', {
       hint: 'For example: conda-attest accept numpy',
@@ -73,6 +70,8 @@ export const acceptCommand: Command = async (argv: string[], io: CliIO): Promise
   const { config, records } = await loadEnvironment(io, {
     configPath: values.config,
     trustedRoot: values['trusted-root'],
+    timeoutMs: seconds(values.timeout, '--timeout'),
+    deadlineMs: seconds(values.deadline, '--deadline'),
     targets: values.target ?? [],
     channel: values.channel,
     targetHint: 'Pass the environment with --target PATH.',
@@ -92,23 +91,41 @@ export const acceptCommand: Command = async (argv: string[], io: CliIO): Promise
   const preview = (current: Parameters<typeof acceptInto>[0]) => acceptInto(current, decisions, selector);
   const { readLock } = await import('../lock/file.ts');
   const planned = preview(await readLock(session.lockPath));
+  // `numpy` or `CHANNEL::numpy` against a report row.
+  const selects = (spec: string, p: (typeof report.packages)[number]): boolean => matchesSpec(spec, p.channel, p.name);
   if (planned.unmatched.length > 0) {
-    throw new UsageError(
-      'USAGE_INVALID_ARGUMENT',
-      `No verified package of the environment matches ${planned.unmatched.map((s) => `"${s}"`).join(', ')}.`,
-      { hint: 'Use the package name as in the lockfile (e.g. numpy) or CHANNEL::NAME; packages that failed verification cannot be accepted.' },
-    );
+    // Say why for each name: not in the environment at all, or there but not verified.
+    const why = planned.unmatched.map((spec) => {
+      const rows = report.packages.filter((p) => selects(spec, p));
+      if (rows.length === 0) return `"${spec}" is not a package of the environment`;
+      const r = rows[0]!;
+      const code = r.reasons[0]?.code;
+      return `"${spec}" did not verify (${r.status}${code ? `, ${code}` : ''})`;
+    });
+    const notVerified = planned.unmatched.some((spec) => report.packages.some((p) => selects(spec, p)));
+    throw new UsageError('USAGE_INVALID_ARGUMENT', `Nothing accepted: ${why.join('; ')}.`, {
+      hint: notVerified
+        ? 'Only a verified signer identity can be accepted: run `conda-attest verify` to see why, and trust the signer in the config (trusted_identities or trusted_keys) if it is legitimate.'
+        : 'Use the package name as in the lockfile (e.g. numpy) or CHANNEL::NAME.',
+    });
   }
   const changes = planned.changes.filter(isIdentityChange);
-  const problems = report.packages.filter((p) => p.status !== 'verified' && p.status !== 'identity-changed' && p.status !== 'skipped');
-  if (values.json) {
+  // Only the packages this accept is about: a problem elsewhere in the environment is not news here.
+  const problems = report.packages.filter(
+    (p) =>
+      p.status !== 'verified' &&
+      p.status !== 'identity-changed' &&
+      p.status !== 'skipped' &&
+      ('all' in selector || selector.packages.some((spec) => selects(spec, p))),
+  );
+  if (json) {
     io.stdout.write(JSON.stringify({ ...diffJson(planned.changes), written: changes.length > 0 }, null, 2) + '\n');
   } else if (changes.length === 0) {
     io.stdout.write('Nothing to accept: the lockfile already pins the observed identities.\n');
   } else {
     io.stdout.write(renderDiffText(planned.changes, { color: wantsColor(io, 'stdout') }));
   }
-  if (problems.length > 0 && !values.json) {
+  if (problems.length > 0 && !json) {
     io.stderr.write(
       `note: ${problems.length} package(s) did not verify and are not accepted (run \`conda-attest verify\` to see why).\n`,
     );
@@ -125,6 +142,9 @@ export const acceptCommand: Command = async (argv: string[], io: CliIO): Promise
       });
     }
     const rl = createInterface({ input: io.stdin, output: io.stdout });
+    // readline holds the terminal in raw mode: Ctrl-C at the prompt is a keypress; make it
+    // the signal it is everywhere else (exit 130, nothing written).
+    rl.on('SIGINT', () => process.kill(process.pid, 'SIGINT'));
     const answer = (await rl.question(`Write these changes to ${escapeText(session.lockPath)}? [y/N] `)).trim().toLowerCase();
     rl.close();
     if (answer !== 'y' && answer !== 'yes') {
@@ -134,6 +154,6 @@ export const acceptCommand: Command = async (argv: string[], io: CliIO): Promise
   }
   // Re-read under the lock and apply to what is there now, so a concurrent run loses nothing.
   await updateLock(session.lockPath, (current) => preview(current).lock);
-  if (!values.json) io.stdout.write(`Updated ${escapeText(session.lockPath)}.\n`);
+  if (!json) io.stdout.write(`Updated ${escapeText(session.lockPath)}.\n`);
   return 0;
 };

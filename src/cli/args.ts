@@ -20,6 +20,18 @@ export function parse<O extends Options>(argv: string[], options: O, command: st
   }
 }
 
+/** A duration in seconds (`30`, `2.5`), as milliseconds; undefined when absent. */
+export function seconds(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = Math.round(Number(value) * 1000);
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(value) || !Number.isFinite(ms) || ms < 1 || ms > 2 ** 31 - 1) {
+    throw new UsageError('USAGE_INVALID_ARGUMENT', `${flag} must be a number of seconds greater than 0, not "${value}".`, {
+      hint: `For example ${flag} 60.`,
+    });
+  }
+  return ms;
+}
+
 /** A positive integer option, or undefined when absent. */
 export function positiveInt(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;

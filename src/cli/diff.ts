@@ -34,7 +34,6 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { AttestError, LockError, UsageError, describeError } from '../errors.ts';
 import { diffJson, diffLocks, isIdentityChange, renderDiffMarkdown, renderDiffText, renderLockText } from '../lock/diff.ts';
 import { parseLock, readLock } from '../lock/file.ts';
@@ -42,28 +41,41 @@ import { escapeLines, escapeText } from '../report/escape.ts';
 import { type Lock, emptyLock } from '../lock/types.ts';
 import { loadConfig } from '../config/load.ts';
 import { type CliIO, type Command, wantsColor } from './io.ts';
+import { type CommandSpec, chooseFormat, formatOptions, HELP_OPTION, parseCommand, renderHelp } from './options.ts';
 
 const DEFAULT_LOCKFILE = 'conda-attest.lock';
 
-const HELP = `Usage: conda-attest diff [OLD] [NEW] [options]
-       conda-attest diff --textconv FILE
+export const DIFF_FORMATS = ['text', 'markdown', 'json'] as const;
 
-Show signer identity changes between two identity lockfiles. Default: the lockfile
-committed at git HEAD vs the working tree.
+export const DIFF_SPEC: CommandSpec = {
+  name: 'diff',
+  usage: ['conda-attest diff [OLD] [NEW] [options]', 'conda-attest diff --textconv FILE'],
+  description: `Show signer identity changes between two identity lockfiles. Default: the lockfile
+committed at git HEAD vs the working tree.`,
+  options: [
+    ...formatOptions(DIFF_FORMATS),
+    { name: 'lockfile', type: 'string', arg: 'PATH', help: `working-tree lockfile (default: the config's lockfile,\nelse ./${DEFAULT_LOCKFILE})` },
+    { name: 'config', type: 'string', arg: 'PATH', help: 'config file (default: searched from the current directory up)' },
+    { name: 'base', type: 'string', arg: 'REV', help: 'compare with the lockfile at git revision REV (default HEAD)' },
+    { name: 'color', type: 'boolean', help: 'force colour on (text format)' },
+    { name: 'no-color', type: 'boolean', help: 'force colour off (text format)' },
+    { name: 'exit-code', type: 'boolean', help: 'exit 1 when a signer identity changed' },
+    {
+      name: 'textconv',
+      type: 'string',
+      arg: 'FILE',
+      help: "print one lockfile as text, one fact per line (git diff driver:\ngit config diff.conda-attest.textconv 'conda-attest diff --textconv')",
+    },
+    HELP_OPTION,
+  ],
+  exitCodes: [
+    [0, 'shown (with or without changes, unless --exit-code)'],
+    [1, '--exit-code and a signer identity changed'],
+    [2, 'unreadable or corrupt lockfile, bad arguments, no git history'],
+  ],
+};
 
-Options:
-  --format text|markdown|json  output format (default text); --json = --format json
-  --lockfile PATH              working-tree lockfile (default: the config's lockfile,
-                               else ./${DEFAULT_LOCKFILE})
-  --config PATH                config file (default: searched from the current directory up)
-  --base REV                   compare with the lockfile at git revision REV (default HEAD)
-  --color, --no-color          force colour on or off (text format)
-  --exit-code                  exit 1 when a signer identity changed
-  --textconv FILE              print one lockfile as text, one fact per line (git diff driver:
-                               git config diff.conda-attest.textconv 'conda-attest diff --textconv')
-`;
-
-type Format = 'text' | 'markdown' | 'json';
+type Format = (typeof DIFF_FORMATS)[number];
 
 function git(cwd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ ok: boolean; stdout: string; stderr: string; missing?: boolean }> {
   return new Promise((res) => {
@@ -145,31 +157,14 @@ async function textconv(file: string, io: CliIO): Promise<number> {
 }
 
 export const diffCommand: Command = async (argv, io) => {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        format: { type: 'string' },
-        json: { type: 'boolean' },
-        lockfile: { type: 'string' },
-        config: { type: 'string' },
-        base: { type: 'string' },
-        color: { type: 'boolean' },
-        'no-color': { type: 'boolean' },
-        'exit-code': { type: 'boolean' },
-        textconv: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError('USAGE_UNKNOWN_OPTION', describeError(e), { hint: 'Run `conda-attest diff --help`.', cause: e });
-  }
-  const { values, positionals } = parsed;
+  const parsed = parseCommand(argv, DIFF_SPEC);
+  const values = parsed.values as {
+    format?: string; json?: boolean; lockfile?: string; config?: string; base?: string; color?: boolean;
+    'no-color'?: boolean; 'exit-code'?: boolean; textconv?: string; help?: boolean;
+  };
+  const positionals = parsed.positionals;
   if (values.help) {
-    io.stdout.write(HELP);
+    io.stdout.write(renderHelp(DIFF_SPEC));
     return 0;
   }
   if (values.textconv !== undefined) {
@@ -184,17 +179,7 @@ export const diffCommand: Command = async (argv, io) => {
   if (values.base !== undefined && positionals.length > 0) {
     throw new UsageError('USAGE_INVALID_ARGUMENT', '--base and an OLD lockfile cannot be combined.', { hint: 'Use one of them.' });
   }
-  let format: Format = 'text';
-  if (values.json) format = 'json';
-  if (values.format !== undefined) {
-    if (values.format !== 'text' && values.format !== 'markdown' && values.format !== 'json') {
-      throw new UsageError('USAGE_INVALID_ARGUMENT', `Unknown format "${values.format}".`, { hint: 'Use --format text, markdown or json.' });
-    }
-    if (values.json && values.format !== 'json') {
-      throw new UsageError('USAGE_INVALID_ARGUMENT', '--json contradicts --format ' + values.format + '.', { hint: 'Use one of them.' });
-    }
-    format = values.format;
-  }
+  const format: Format = chooseFormat(values, DIFF_FORMATS, 'diff');
 
   // The working-tree lockfile is the one `verify` writes: --lockfile, else the config's
   // `lockfile` (loadConfig falls back to the built-in default ./conda-attest.lock when no

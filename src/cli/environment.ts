@@ -16,6 +16,10 @@ const LARGE_ENVIRONMENT = 4000;
 
 export interface EnvironmentOptions {
   configPath?: string;
+  /** `--timeout SECONDS` (ms): one whole request. */
+  timeoutMs?: number;
+  /** `--deadline SECONDS` (ms): the whole run. */
+  deadlineMs?: number;
   trustedRoot?: string;
   targets: string[];
   channel?: string;
@@ -39,6 +43,8 @@ export async function loadEnvironment(io: CliIO, o: EnvironmentOptions): Promise
   // "succeed" having checked nothing. A config that exists but enables nothing is a choice.
   if (config.source === undefined) throw noConfigError(io.cwd);
   if (o.trustedRoot) config.trustRoot = resolve(io.cwd, o.trustedRoot);
+  if (o.timeoutMs !== undefined) config.http.totalTimeoutMs = o.timeoutMs;
+  if (o.deadlineMs !== undefined) config.deadlineMs = o.deadlineMs;
   // A trust root path that does not exist is an input error now, not only once some
   // package happens to need it (a run where everything is skipped would hide it).
   if (config.trustRoot !== 'public-good' && !existsSync(config.trustRoot)) {

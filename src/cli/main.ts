@@ -4,6 +4,7 @@ import { packageVersion } from '../version.ts';
 import { AttestError, UsageError } from '../errors.ts';
 import { escapeLines, escapeText } from '../report/escape.ts';
 import { type CliIO, type Command, processIO } from './io.ts';
+import { stopAllProgress } from './progress.ts';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   verify: {
@@ -22,13 +23,23 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'show signer identity changes between two identity lockfiles',
     load: async () => (await import('./diff.ts')).diffCommand,
   },
+  policy: {
+    summary: 'print the effective policy per channel (of a target, or of the config)',
+    load: async () => (await import('./policy.ts')).policyCommand,
+  },
+  'trust-root': {
+    summary: 'show (status), refresh or export FILE the Sigstore trust root in use',
+    load: async () => (await import('./trust-root.ts')).trustRootCommand,
+  },
 };
 
 function usage(): string {
   const lines = ['Usage: conda-attest <command> [options]', '', 'Commands:'];
   for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(14)} ${c.summary}`);
+  lines.push('', 'Options:', '  -v, --version  print the version', '  -h, --help     print this help');
   lines.push('', 'Run `conda-attest <command> --help` for the options of a command.');
-  lines.push('Exit codes: 0 all packages passed, 1 a package was blocked, 2 usage, config or input error.');
+  lines.push('Exit codes: 0 all packages passed, 1 a package was blocked, 2 usage, config or input error,');
+  lines.push('130 interrupted (Ctrl-C).');
   return lines.join('\n') + '\n';
 }
 
@@ -40,7 +51,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     io.stdout.write(usage());
     return first === undefined ? 2 : 0;
   }
-  if (first === '--version' || first === '-V') {
+  if (first === '--version' || first === '-v' || first === '-V') {
     io.stdout.write(packageVersion() + '\n');
     return 0;
   }
@@ -53,10 +64,38 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       });
     }
     const command = await entry.load();
-    return await command(rest, io);
+    const stopHandling = io.stderr === process.stderr ? exitOnInterrupt(io) : () => {};
+    try {
+      return await command(rest, io);
+    } finally {
+      stopHandling();
+    }
   } catch (e) {
     return reportFatal(e, io);
   }
+}
+
+/**
+ * Ctrl-C (SIGINT) and SIGTERM end the run at once with 128 + the signal number (130 for
+ * Ctrl-C), as shells report it. Safe at any point: the identity lockfile and the caches
+ * are only ever replaced whole (temporary file + rename), so an interrupted run leaves the
+ * previous file or the complete new one, never a partial one.
+ */
+function exitOnInterrupt(io: CliIO): () => void {
+  const handler = (signal: NodeJS.Signals): void => {
+    // Stop the spinner first (it redraws over whatever is written while it runs) and give
+    // the cursor back (ora hides it while spinning).
+    stopAllProgress();
+    if (io.stderr.isTTY) io.stderr.write('\u001b[?25h');
+    io.stderr.write(`\nconda-attest: interrupted (${signal}).\n`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
 }
 
 /** Last-resort reporting: an AttestError becomes one line with its code and hint, exit 2. */

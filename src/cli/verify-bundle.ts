@@ -15,32 +15,42 @@ import { AttestError, TargetError, UsageError, VerifyError, describeError } from
 import { resolveConfig } from '../config/validate.ts';
 import { loadTrustRoot, PUBLIC_GOOD } from '../verify/trust-root.ts';
 import { type ArtifactRef, createVerifier } from '../verify/verifier.ts';
-import { parse } from './args.ts';
+import { type CommandSpec, chooseFormat, formatOptions, HELP_OPTION, parseCommand, renderHelp } from './options.ts';
+import { identityToJson } from '../report/json.ts';
+import type { SignerIdentity } from '../types.ts';
 import type { CliIO, Command } from './io.ts';
 
-const HELP = `Usage:
-  conda-attest verify-bundle --bundle FILE --certificate-identity IDENTITY --certificate-oidc-issuer URL [--trusted-root FILE] FILE_OR_DIGEST
-  conda-attest verify-bundle --bundle FILE --key PEM_FILE [--trusted-root FILE] FILE_OR_DIGEST
+export const VERIFY_BUNDLE_FORMATS = ['text', 'json'] as const;
 
-Verifies one Sigstore bundle for an artifact (a file, or sha256:<64 hex> when no such file
+export const VERIFY_BUNDLE_SPEC: CommandSpec = {
+  name: 'verify-bundle',
+  usage: [
+    'conda-attest verify-bundle --bundle FILE --certificate-identity IDENTITY --certificate-oidc-issuer URL [--trusted-root FILE] FILE_OR_DIGEST',
+    'conda-attest verify-bundle --bundle FILE --key PEM_FILE [--trusted-root FILE] FILE_OR_DIGEST',
+  ],
+  description: `Verifies one Sigstore bundle for an artifact (a file, or sha256:<64 hex> when no such file
 exists). The certificate identity (SAN) and OIDC issuer are compared exactly. With --key the
 bundle must be signed by that public key (PEM) and logged in the transparency log.
 Without --trusted-root the Sigstore public-good root is used offline (cached TUF refresh or
 the embedded snapshot); --refresh-trust-root refreshes it through TUF first.
-
-Exit codes: 0 verified, 1 verification failed, 2 usage or input error. On failure one line
-"CODE: message" is written to stderr.
-`;
-
-const OPTIONS = {
-  bundle: { type: 'string' },
-  'certificate-identity': { type: 'string' },
-  'certificate-oidc-issuer': { type: 'string' },
-  key: { type: 'string' },
-  'trusted-root': { type: 'string' },
-  'refresh-trust-root': { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+On failure (text format) one line "CODE: message" is written to stderr; --format json
+prints one object {verified, code, message, identity} on stdout instead.`,
+  options: [
+    { name: 'bundle', type: 'string', arg: 'FILE', help: 'the Sigstore bundle (JSON)' },
+    { name: 'certificate-identity', type: 'string', arg: 'IDENTITY', help: 'expected certificate SAN (compared exactly)' },
+    { name: 'certificate-oidc-issuer', type: 'string', arg: 'URL', help: 'expected OIDC issuer (compared exactly)' },
+    { name: 'key', type: 'string', arg: 'PEM_FILE', help: 'expected signing public key, instead of a certificate identity' },
+    { name: 'trusted-root', type: 'string', arg: 'FILE', help: 'Sigstore trusted_root.json (default: public-good, offline)' },
+    { name: 'refresh-trust-root', type: 'boolean', help: 'refresh the public-good root through TUF first' },
+    ...formatOptions(VERIFY_BUNDLE_FORMATS),
+    HELP_OPTION,
+  ],
+  exitCodes: [
+    [0, 'verified'],
+    [1, 'verification failed'],
+    [2, 'usage or input error'],
+  ],
+};
 
 const DIGEST_RE = /^sha256:([0-9a-fA-F]{64})$/;
 
@@ -67,13 +77,36 @@ function usage(message: string): UsageError {
   return new UsageError('USAGE_INVALID_ARGUMENT', message, { hint: 'Run `conda-attest verify-bundle --help`.' });
 }
 
+/** The outcome as `--format json` prints it: one object, stable API. */
+interface BundleOutcome {
+  verified: boolean;
+  code: string | null;
+  message: string;
+  identity: Record<string, string> | null;
+}
+
 export const verifyBundleCommand: Command = async (argv: string[], io: CliIO): Promise<number> => {
+  let json = false;
+  const emit = (o: BundleOutcome, exit: number): number => {
+    if (json) io.stdout.write(JSON.stringify(o) + '\n');
+    // One line on stderr: `CODE: message` (the conformance protocol's failure report).
+    else if (o.verified) io.stdout.write(`OK: ${escapeText(o.message)}\n`);
+    else io.stderr.write(`${o.code}: ${escapeText(o.message)}\n`);
+    return exit;
+  };
+  let observed: SignerIdentity | null = null;
   try {
-    const { values, positionals } = parse(argv, OPTIONS, 'verify-bundle');
+    const parsed = parseCommand(argv, VERIFY_BUNDLE_SPEC);
+    const values = parsed.values as {
+      bundle?: string; 'certificate-identity'?: string; 'certificate-oidc-issuer'?: string; key?: string;
+      'trusted-root'?: string; 'refresh-trust-root'?: boolean; format?: string; json?: boolean; help?: boolean;
+    };
+    const positionals = parsed.positionals;
     if (values.help) {
-      io.stdout.write(HELP);
+      io.stdout.write(renderHelp(VERIFY_BUNDLE_SPEC));
       return 0;
     }
+    json = chooseFormat(values, VERIFY_BUNDLE_FORMATS, 'verify-bundle') === 'json';
     if (!values.bundle) throw new UsageError('USAGE_MISSING_ARGUMENT', '--bundle FILE is required.', { hint: 'Run `conda-attest verify-bundle --help`.' });
     if (positionals.length !== 1) throw usage(`Expected exactly one FILE_OR_DIGEST, got ${positionals.length}.`);
     const identity = values['certificate-identity'];
@@ -99,21 +132,19 @@ export const verifyBundleCommand: Command = async (argv: string[], io: CliIO): P
 
     const verifier = createVerifier({ trustRoot: root, trustedKeys, requireTlog: true });
     const result = verifier.verify(bundleText, artifact);
+    observed = result.identity;
     if (keyPath !== undefined) {
       if (result.identity.kind !== 'key') throw new VerifyError('KEY_UNTRUSTED', 'The bundle is signed with a certificate, not with the given key.');
     } else if (result.identity.san !== identity || result.identity.issuer !== issuer) {
       throw new VerifyError('IDENTITY_MISMATCH', `The bundle was signed by ${result.identity.san ?? '(no SAN)'} (issuer ${result.identity.issuer ?? 'none'}), not by ${identity} (issuer ${issuer}).`);
     }
     const who = result.identity.kind === 'key' ? `key ${result.identity.keyFingerprint}` : `${result.identity.san} (${result.identity.issuer})`;
-    io.stdout.write(`OK: verified, signed by ${escapeText(who)}${result.tlog ? '' : ' (no transparency-log entry)'}\n`);
-    return 0;
+    const message = `verified, signed by ${who}${result.tlog ? '' : ' (no transparency-log entry)'}`;
+    return emit({ verified: true, code: null, message, identity: identityToJson(result.identity) }, 0);
   } catch (e) {
-    // One line on stderr: `CODE: message` (the conformance protocol's failure report).
     if (e instanceof AttestError) {
-      io.stderr.write(`${e.code}: ${escapeText(e.message)}\n`);
-      return e instanceof VerifyError ? 1 : 2;
+      return emit({ verified: false, code: e.code, message: e.message, identity: identityToJson(observed) }, e instanceof VerifyError ? 1 : 2);
     }
-    io.stderr.write(`INTERNAL_ERROR: ${escapeText(describeError(e).split('\n')[0])}\n`);
-    return 2;
+    return emit({ verified: false, code: 'INTERNAL_ERROR', message: describeError(e).split('\n')[0]!, identity: null }, 2);
   }
 };

@@ -7,68 +7,72 @@ import { createSession } from '../pipeline.ts';
 import { renderJsonChunks } from '../report/json.ts';
 import { exitCodeOf } from '../report/build.ts';
 import { type CliIO, type Command, wantsColor } from './io.ts';
-import { parse, positiveInt } from './args.ts';
+import { positiveInt, seconds } from './args.ts';
+import { type CommandSpec, chooseFormat, formatOptions, HELP_OPTION, parseCommand, renderHelp, TIME_OPTIONS } from './options.ts';
 import { loadGivenSidecar } from '../sidecar/fetch.ts';
 import type { GivenSidecar } from '../session-types.ts';
 import { loadEnvironment, verifyRecords } from './environment.ts';
+import { startProgress } from './progress.ts';
 
-const HELP = `Usage: conda-attest verify [options] [TARGET...]
+/** Report formats of `verify`; the first is the default. More are added here. */
+export const VERIFY_FORMATS = ['text', 'json'] as const;
+export type VerifyFormat = (typeof VERIFY_FORMATS)[number];
 
-Verify the Sigstore attestations of conda packages under each channel's policy.
+export const VERIFY_SPEC: CommandSpec = {
+  name: 'verify',
+  usage: ['conda-attest verify [options] [TARGET...]'],
+  description: `Verify the Sigstore attestations of conda packages under each channel's policy.
 TARGET is a pixi.lock, a conda-lock.yml, a conda explicit file (@EXPLICIT), a package
 URL, or a local .conda/.tar.bz2 file (with --channel). Without TARGET: ./pixi.lock or
-./conda-lock.yml.
-
-Options:
-  --config PATH         config file (default: searched from the current directory up)
-  --trusted-root PATH   Sigstore trusted_root.json to use instead of the config's trust_root
-  --offline             never contact the TUF repository (use the cached or embedded root)
-  --sigs PATH_OR_URL    give the sidecar (JSON array of bundles, or one bundle) directly
-  --lockfile PATH       identity lockfile (default: config lockfile, conda-attest.lock)
-  --frozen              CI mode: the identity lockfile must not change
-  --download            hash the package bytes even when a lockfile records their SHA-256
-  --channel URL         channel of local package files (may end in /<subdir>)
-  --platform SUBDIR     subdir of local package files (default: from --channel, the
-                        file's directory, or the package's info/index.json)
-  --concurrency N       packages verified at once (default: config concurrency)
-  --json                print the report as JSON (schema/report.schema.json) on stdout
-  --verbose             list every package, not only problems
-  --no-cache            neither read nor write the verdict and sidecar caches
-  -h, --help            this help
-
-Exit codes: 0 every package passed (warnings allowed), 1 a package was blocked,
-2 usage, config or input error.
-`;
+./conda-lock.yml.`,
+  options: [
+    { name: 'config', type: 'string', arg: 'PATH', help: 'config file (default: searched from the current directory up)' },
+    { name: 'trusted-root', type: 'string', arg: 'PATH', help: "Sigstore trusted_root.json instead of the config's trust_root" },
+    {
+      name: 'offline',
+      type: 'boolean',
+      help: 'never contact the TUF repository (use the cached or embedded trust root);\nchannels and sidecars are still fetched',
+    },
+    { name: 'sigs', type: 'string', arg: 'PATH_OR_URL', help: 'give the sidecar (JSON array of bundles, or one bundle) directly' },
+    { name: 'lockfile', type: 'string', arg: 'PATH', help: 'identity lockfile (default: config lockfile, conda-attest.lock)' },
+    { name: 'frozen', type: 'boolean', help: 'CI mode: the identity lockfile must not change' },
+    { name: 'download', type: 'boolean', help: 'hash the package bytes even when a lockfile records their SHA-256' },
+    { name: 'channel', type: 'string', arg: 'URL', help: 'channel of local package files (may end in /<subdir>)' },
+    { name: 'platform', type: 'string', arg: 'SUBDIR', help: "subdir of local package files (default: from --channel, the file's\ndirectory, or the package's info/index.json)" },
+    ...TIME_OPTIONS,
+    { name: 'concurrency', type: 'string', arg: 'N', help: 'packages verified at once (default: config concurrency)' },
+    ...formatOptions(VERIFY_FORMATS, 'report format on stdout; json: schema/report.schema.json'),
+    { name: 'verbose', type: 'boolean', help: 'list every package, not only problems' },
+    { name: 'no-cache', type: 'boolean', help: 'neither read nor write the verdict and sidecar caches' },
+    HELP_OPTION,
+  ],
+  exitCodes: [
+    [0, 'every package passed (warnings allowed)'],
+    [1, 'at least one package was blocked'],
+    [2, 'usage, config or input error'],
+    [130, 'interrupted (Ctrl-C)'],
+  ],
+};
 
 export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise<number> => {
-  const { values, positionals } = parse(
-    argv,
-    {
-      config: { type: 'string' },
-      'trusted-root': { type: 'string' },
-      offline: { type: 'boolean' },
-      sigs: { type: 'string' },
-      lockfile: { type: 'string' },
-      frozen: { type: 'boolean' },
-      download: { type: 'boolean' },
-      channel: { type: 'string' },
-      platform: { type: 'string' },
-      concurrency: { type: 'string' },
-      json: { type: 'boolean' },
-      verbose: { type: 'boolean' },
-      'no-cache': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    'verify',
-  );
+  const parsed = parseCommand(argv, VERIFY_SPEC);
+  const values = parsed.values as {
+    config?: string; 'trusted-root'?: string; offline?: boolean; sigs?: string; lockfile?: string; frozen?: boolean;
+    download?: boolean; channel?: string; platform?: string; concurrency?: string; timeout?: string; deadline?: string; format?: string; json?: boolean;
+    verbose?: boolean; 'no-cache'?: boolean; help?: boolean;
+  };
+  const positionals = parsed.positionals;
   if (values.help) {
-    io.stdout.write(HELP);
+    io.stdout.write(renderHelp(VERIFY_SPEC));
     return 0;
   }
+  const format = chooseFormat(values, VERIFY_FORMATS, 'verify');
   const concurrency = positiveInt(values.concurrency, '--concurrency');
   const { config, records, notCovered, inputs } = await loadEnvironment(io, {
     configPath: values.config,
     trustedRoot: values['trusted-root'],
+    timeoutMs: seconds(values.timeout, '--timeout'),
+    deadlineMs: seconds(values.deadline, '--deadline'),
     targets: positionals,
     channel: values.channel,
     platform: values.platform,
@@ -98,26 +102,21 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
     noCache: Boolean(values['no-cache']),
   });
 
-  const interactive = !values.json && wantsColor(io, 'stderr');
-  const spinner = interactive
-    ? (await import('ora')).default({ text: `verifying 0/${records.length}`, stream: io.stderr as NodeJS.WriteStream }).start()
-    : null;
+  const progress = await startProgress(io, records.length);
   try {
     await verifyRecords(session, records, {
       concurrency: concurrency ?? config.concurrency,
       download: Boolean(values.download),
-      onDone: (done) => {
-        if (spinner) spinner.text = `verifying ${done}/${records.length}`;
-      },
+      onDone: (done) => progress.update(done),
     });
   } finally {
-    spinner?.stop();
+    progress.stop();
   }
   const report = await session.finish();
   report.summary.not_covered = notCovered;
   report.inputs = { targets: inputs, config: config.source ?? null };
   for (const w of report.warnings ?? []) io.stderr.write(`conda-attest: warning: ${escapeText(w)}\n`);
-  if (values.json) {
+  if (format === 'json') {
     // Written piece by piece, honouring back-pressure: a large report is never one string.
     for (const chunk of renderJsonChunks(report)) {
       if (!io.stdout.write(chunk)) {

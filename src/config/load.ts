@@ -31,13 +31,40 @@ export const SEARCH_PLACES: readonly string[] = [
   `${MODULE}.config.ts`,
 ];
 
-const loadJson: Loader = (_filepath, content) => JSON.parse(content) as unknown;
+/**
+ * What a loader returns for a document that is explicitly `null` (JSON `null`, YAML `~` or
+ * `null`, a module exporting null, `"conda-attest": null` in package.json). cosmiconfig
+ * reads a bare null as "no configuration here" and would silently fall back to the
+ * defaults (every check off); this marker reaches validation instead, which rejects it:
+ * a configuration document must be a mapping.
+ */
+const NULL_DOCUMENT: object = Object.freeze({ __condaAttestNullDocument: true });
+const nullMarked = (v: unknown): unknown => (v === null ? NULL_DOCUMENT : v);
+
+const loadJson: Loader = (filepath, content) => {
+  const doc = JSON.parse(content) as unknown;
+  // package.json: cosmiconfig picks our key out itself and reads a null value as "absent".
+  if (basename(filepath) === 'package.json') {
+    if (typeof doc === 'object' && doc !== null && Object.hasOwn(doc, MODULE) && (doc as Record<string, unknown>)[MODULE] === null) {
+      return { [MODULE]: NULL_DOCUMENT };
+    }
+    return doc;
+  }
+  return nullMarked(doc);
+};
 
 // The `yaml` package (already a dependency for lockfiles) rather than cosmiconfig's
 // js-yaml: one YAML parser in the product. Duplicate keys are errors (uniqueKeys), so a
 // second `require:` cannot silently override the first. YAML is a superset of JSON,
 // which makes this the loader for the extensionless `.conda-attestrc` too.
-const loadYaml: Loader = (_filepath, content) => parseYaml(content, { uniqueKeys: true }) as unknown;
+// A file holding only comments is an empty file (no document); an explicit `~` / `null`
+// is a null document.
+const loadYaml: Loader = (_filepath, content) => {
+  const doc = yaml().parseDocument(content, { uniqueKeys: true });
+  if (doc.errors.length > 0) throw doc.errors[0];
+  if (doc.contents === null) return undefined;
+  return nullMarked(doc.toJS());
+};
 
 /**
  * JS and TS configs by dynamic import. Node 24 strips TypeScript types natively, so a
@@ -51,7 +78,7 @@ const loadModule: Loader = async (filepath) => {
   if (!('default' in mod) || mod.default === undefined) {
     throw new Error('the module has no default export (write `export default { ... }`)');
   }
-  return await mod.default;
+  return nullMarked(await mod.default);
 };
 
 const LOADERS = {
@@ -78,9 +105,15 @@ export interface LoadConfigOptions {
   stopDir?: string;
 }
 
+/** The loaded document for validation: a null document is null again (validation rejects it). */
+function unmark(config: unknown): unknown {
+  return config === NULL_DOCUMENT ? null : config;
+}
+
 function parseFailed(file: string, e: unknown): ConfigError {
   // cosmiconfig prefixes its own "JSON Error in <file>:" line; keep only the cause.
-  const why = describeError(e).replace(/^(JSON|YAML) Error in [^\n]*:\n/, '').split('\n')[0];
+  // The parser's first line ends with ":" before its code frame ("at line 3, column 1:").
+  const why = describeError(e).replace(/^(JSON|YAML) Error in [^\n]*:\n/, '').split('\n')[0]!.replace(/[:.\s]+$/, '');
   return new ConfigError('CONFIG_PARSE_FAILED', `The configuration file ${file} could not be read: ${why}.`, {
     hint: 'Fix the syntax of the file (JSON, YAML, or a JS/TS module with a default export).',
     cause: e,
@@ -108,6 +141,9 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<ResolvedConfi
       searchStrategy: 'global',
       ...(opts.stopDir !== undefined ? { stopDir: resolve(opts.stopDir) } : {}),
       cache: false,
+      // An empty file in the project is the project's (empty) configuration, not a reason
+      // to keep searching upward into some other directory's config.
+      ignoreEmptySearchPlaces: false,
     });
   } catch (e) {
     // cosmiconfig's constructor already reads its meta configuration (package.json and
@@ -141,7 +177,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<ResolvedConfi
       });
     }
     // An empty file is an empty configuration: defaults apply, but it is still the source.
-    const raw: unknown = result === null || result.isEmpty ? {} : result.config;
+    const raw: unknown = result === null || result.isEmpty ? {} : unmark(result.config);
     return resolveConfig(raw, dirname(file), file, { env });
   }
 
@@ -153,7 +189,9 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<ResolvedConfi
     throw parseFailed(typeof file === 'string' ? file : 'found by the search', e);
   }
   if (!result) return resolveConfig({}, resolve(opts.cwd), undefined, { env });
-  return resolveConfig(result.config ?? {}, dirname(result.filepath), result.filepath, { env });
+  // An empty file found by the search is the configuration (defaults apply, the search
+  // stops there), as with --config; see ignoreEmptySearchPlaces above.
+  return resolveConfig(result.isEmpty ? {} : unmark(result.config), dirname(result.filepath), result.filepath, { env });
 }
 
 /**

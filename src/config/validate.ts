@@ -13,10 +13,15 @@ import schema from '../../schema/config.schema.json' with { type: 'json' };
 import { ConfigError } from '../errors.ts';
 import { canonicalChannelUrl } from '../policy/channel.ts';
 import { compileIdentityPattern, keyFingerprint } from '../policy/identity.ts';
+import { PROVIDERS, parseShorthand } from '../policy/shorthand.ts';
+import { globTies, isCalendarDate } from '../policy/packages.ts';
 import type {
   ChannelPolicy,
+  ClaimConstraints,
   DiscoveryMethod,
   IdentityPattern,
+  PackageRule,
+  PolicyException,
   RequireMode,
   ResolvedConfig,
   TrustedKey,
@@ -30,9 +35,27 @@ const INFERRED_ISSUERS: ReadonlyArray<readonly [prefix: string, issuer: string]>
 
 // ---- the raw shape after schema validation and defaults -------------------------------
 
-type RawIdentity = string | { identity: string; issuer: string };
+interface RawIdentityObject {
+  identity: string;
+  issuer?: string;
+  repository_id?: string | number;
+  owner_id?: string | number;
+  ref?: string;
+  signer_workflow?: string;
+  trigger?: string | string[];
+  runner?: string;
+  environment?: string;
+}
+type RawIdentity = string | RawIdentityObject;
 type RawKey = string | { key?: string; path?: string; pem?: string; name?: string };
+interface RawPackageRule {
+  require?: RequireMode;
+  trusted_identities?: RawIdentity[];
+  trusted_keys?: RawKey[];
+}
 interface RawPolicy {
+  packages: Record<string, RawPackageRule>;
+  exceptions: { package: string; until: string; reason?: string }[];
   enabled: boolean;
   require: RequireMode;
   trusted_identities: RawIdentity[];
@@ -43,11 +66,13 @@ interface RawPolicy {
 }
 interface RawConfig {
   trust_root: string;
+  trust_root_max_age_days?: number;
   lockfile: string;
   max_sidecar_bytes: number;
   cache_dir?: string;
   concurrency: number;
-  http: { connect_timeout_ms: number; timeout_ms: number; retries: number };
+  deadline_ms: number;
+  http: { connect_timeout_ms: number; timeout_ms: number; idle_timeout_ms: number; retries: number };
   default: RawPolicy;
   channels: Record<string, RawPolicy>;
 }
@@ -186,14 +211,20 @@ function describeAjvError(e: ErrorObject): Issue | null {
       if (field === 'trusted_identities') {
         return issue(
           segs,
-          'a bare string identity must be an https://github.com/… or https://gitlab.com/… SAN (only their issuers can be inferred)',
+          'a bare string identity must be an https://github.com/… or https://gitlab.com/… SAN, or a github:owner/repo / gitlab:group/project shorthand (only their issuers can be inferred)',
           'write it as {identity: "<SAN pattern>", issuer: "<OIDC issuer URL>"}',
         );
       }
+      if (field === 'repository_id' || field === 'owner_id') return issue(segs, 'must be a numeric ID', `write the ${field === 'owner_id' ? "owner's" : "repository's"} numeric ID, e.g. 123456`);
+      if (field === 'until') return issue(segs, 'must be a date written YYYY-MM-DD', 'write the last day the exception applies, e.g. 2027-01-31');
+      if (field === 'package' || segs[segs.length - 2] === 'packages') return issue(segs, 'must be a package name or a glob with *', 'e.g. openssl or legacy-*');
       if (field === 'mirrors') return issue(segs, 'must be an http(s) URL', 'write the mirror as https://host/path');
       if (field === 'pem') return issue(segs, 'must be a PEM public key ("-----BEGIN PUBLIC KEY-----" …)', 'paste the whole PEM text, or give a file with path: instead');
       return issue(segs, `must match ${String(p.pattern)}`, 'see the description of this key in schema/config.schema.json');
     case 'propertyNames':
+      if (field === 'packages') {
+        return issue([...segs, String(p.propertyName)], 'a package rule key must be a package name or a glob with *', 'e.g. "openssl" or "legacy-*"');
+      }
       return issue(
         [...segs, String(p.propertyName)],
         'a channel key must be an http:// or https:// URL',
@@ -256,6 +287,9 @@ function describeAjvError(e: ErrorObject): Issue | null {
         `use a value ${e.keyword === 'minimum' ? '>=' : '<='} ${lim}${parentSchema.default !== undefined ? ` (default ${JSON.stringify(parentSchema.default)})` : ''}`,
       );
     }
+    case 'minProperties':
+      if (segs[segs.length - 2] === 'packages') return issue(segs, 'sets nothing', 'give at least one of require, trusted_identities, trusted_keys, or remove the rule');
+      return issue(segs, 'must not be empty', 'give at least one key or remove the entry');
     case 'minLength':
       return issue(segs, 'must not be empty', 'give a value or remove the key to use the default');
     case 'minItems':
@@ -287,20 +321,69 @@ const HTTP_URL = /^https?:\/\/[^/?#]+/i;
 function semanticIssues(data: unknown): Issue[] {
   const out: Issue[] = [];
   if (!isRecord(data)) return out;
-  const checkPolicy = (segs: string[], pol: unknown): void => {
-    if (!isRecord(pol) || !Array.isArray(pol.trusted_identities)) return;
-    pol.trusted_identities.forEach((ti, i) => {
-      if (!isRecord(ti) || typeof ti.identity !== 'string' || typeof ti.issuer !== 'string') return;
+  const checkIdentities = (segs: string[], list: unknown): void => {
+    if (!Array.isArray(list)) return;
+    list.forEach((ti, i) => {
+      const at = [...segs, 'trusted_identities', String(i)];
+      const identity = typeof ti === 'string' ? ti : isRecord(ti) && typeof ti.identity === 'string' ? ti.identity : undefined;
+      if (identity === undefined) return;
+      let shorthand;
       try {
-        compileIdentityPattern({ identity: ti.identity, issuer: ti.issuer });
+        shorthand = parseShorthand(identity);
       } catch (e) {
-        out.push(
-          issue([...segs, 'trusted_identities', String(i), 'identity'], (e as Error).message, 'fix the regular expression after "re:", or write a glob without the "re:" prefix'),
-        );
+        out.push(issue(typeof ti === 'string' ? at : [...at, 'identity'], (e as Error).message, 'write github:owner/repo[@refs/...] or gitlab:group/project[@refs/...]'));
+        return;
+      }
+      if (shorthand) {
+        const issuer = isRecord(ti) ? ti.issuer : undefined;
+        if (typeof issuer === 'string' && issuer !== PROVIDERS[shorthand.provider].issuer) {
+          out.push(
+            issue([...at, 'issuer'], `a ${shorthand.provider}: shorthand always means the issuer ${PROVIDERS[shorthand.provider].issuer}, not ${issuer}`, 'remove issuer, or write the SAN pattern with its own issuer instead of the shorthand'),
+          );
+        }
+        return;
+      }
+      if (!isRecord(ti) || typeof ti.issuer !== 'string') return;
+      // Fulcio's issuer claim is the OIDC issuer URL: anything else can never match a
+      // certificate, so the entry would silently trust no one.
+      if (!/^https?:\/\/[^/?#\s]+/i.test(ti.issuer)) {
+        out.push(issue([...at, 'issuer'], 'must be the OIDC issuer URL', 'e.g. "https://token.actions.githubusercontent.com" for GitHub Actions'));
+      }
+      try {
+        compileIdentityPattern({ identity, issuer: ti.issuer });
+      } catch (e) {
+        out.push(issue([...at, 'identity'], (e as Error).message, 'fix the regular expression after "re:", or write a glob without the "re:" prefix'));
       }
     });
   };
+  const checkPolicy = (segs: string[], pol: unknown): void => {
+    if (!isRecord(pol)) return;
+    checkIdentities(segs, pol.trusted_identities);
+    if (isRecord(pol.packages)) {
+      for (const [key, rule] of Object.entries(pol.packages)) {
+        if (isRecord(rule)) checkIdentities([...segs, 'packages', key], rule.trusted_identities);
+      }
+      for (const [a, b] of globTies(Object.keys(pol.packages))) {
+        out.push(
+          issue([...segs, 'packages', b], `is as specific as "${a}" (same length) and both can match the same package name, so neither would win`, 'make one of them more specific, or add a rule for the exact package names they share'),
+        );
+      }
+    }
+    if (Array.isArray(pol.exceptions)) {
+      pol.exceptions.forEach((ex, i) => {
+        if (isRecord(ex) && typeof ex.until === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(ex.until) && !isCalendarDate(ex.until)) {
+          out.push(issue([...segs, 'exceptions', String(i), 'until'], `"${ex.until}" is not a calendar date`, 'write the last day the exception applies as YYYY-MM-DD'));
+        }
+      });
+    }
+  };
 
+  // `public-goood`: a near miss of the one keyword is a typo, not a relative path.
+  if (typeof data.trust_root === 'string' && data.trust_root !== 'public-good' && !/[/\\]|\.json$/i.test(data.trust_root)) {
+    if (levenshtein(data.trust_root.toLowerCase(), 'public-good') <= 3) {
+      out.push(issue(['trust_root'], `"${data.trust_root}" is neither public-good nor a trusted_root.json path`, 'did you mean "public-good"?'));
+    }
+  }
   if (isRecord(data.default)) {
     checkPolicy(['default'], data.default);
     if (Array.isArray(data.default.mirrors) && data.default.mirrors.length > 0) {
@@ -369,7 +452,9 @@ function semanticIssues(data: unknown): Issue[] {
  * `details` lists every failing path, one line each, sorted by path.
  */
 function validateRaw(raw: unknown, source: string | undefined): RawConfig {
-  const data = cloneData(raw === undefined || raw === null ? {} : raw, source);
+  // Only the absence of a document means defaults; a `null` document fails validation (it
+  // must be a mapping) instead of silently disabling every check.
+  const data = cloneData(raw === undefined ? {} : raw, source);
   const validate = getValidator();
   const issues: Issue[] = [];
   if (!validate(data)) {
@@ -423,12 +508,33 @@ function defaultCacheDir(env: NodeJS.ProcessEnv): string {
   return xdg && isAbsolute(xdg) ? join(xdg, 'conda-attest') : join(homeOf(env), '.cache', 'conda-attest');
 }
 
+/** The issuer of a pattern written without one: the shorthand's provider, or inferred from the SAN's host. */
+function inferredIssuer(identity: string): string {
+  const shorthand = parseShorthand(identity); // validated before resolution
+  if (shorthand) return PROVIDERS[shorthand.provider].issuer;
+  // The schema only lets issuer-less patterns through for the hosts below.
+  const found = INFERRED_ISSUERS.find(([prefix]) => identity.startsWith(prefix));
+  if (!found) throw new Error(`unreachable: identity ${identity} without issuer passed the schema`);
+  return found[1];
+}
+
+function constraintsOf(ti: RawIdentityObject): ClaimConstraints | undefined {
+  const c: ClaimConstraints = {};
+  // Numeric IDs may be written unquoted in YAML; the claim is a decimal string.
+  if (ti.repository_id !== undefined) c.repositoryId = String(ti.repository_id);
+  if (ti.owner_id !== undefined) c.ownerId = String(ti.owner_id);
+  if (ti.ref !== undefined) c.ref = ti.ref;
+  if (ti.signer_workflow !== undefined) c.signerWorkflow = ti.signer_workflow;
+  if (ti.trigger !== undefined) c.trigger = typeof ti.trigger === 'string' ? [ti.trigger] : [...ti.trigger];
+  if (ti.runner !== undefined) c.runner = ti.runner;
+  if (ti.environment !== undefined) c.environment = ti.environment;
+  return Object.keys(c).length > 0 ? c : undefined;
+}
+
 function normaliseIdentity(ti: RawIdentity): IdentityPattern {
-  if (typeof ti !== 'string') return { identity: ti.identity, issuer: ti.issuer };
-  // The schema only lets bare strings through for the hosts below.
-  const found = INFERRED_ISSUERS.find(([prefix]) => ti.startsWith(prefix));
-  if (!found) throw new Error(`unreachable: bare identity ${ti} passed the schema`);
-  return { identity: ti, issuer: found[1] };
+  if (typeof ti === 'string') return { identity: ti, issuer: inferredIssuer(ti) };
+  const constraints = constraintsOf(ti);
+  return { identity: ti.identity, issuer: ti.issuer ?? inferredIssuer(ti.identity), ...(constraints ? { constraints } : {}) };
 }
 
 const PEM_RE = /-----BEGIN [A-Z0-9 ]+-----/;
@@ -491,6 +597,19 @@ function resolvePolicy(
   env: NodeJS.ProcessEnv,
   problems: Issue[],
 ): ChannelPolicy {
+  const packages: PackageRule[] = Object.entries(raw.packages ?? {})
+    .map(([pattern, rule]) => ({
+      pattern,
+      ...(rule.require !== undefined ? { require: rule.require } : {}),
+      ...(rule.trusted_identities !== undefined ? { trustedIdentities: rule.trusted_identities.map(normaliseIdentity) } : {}),
+      ...(rule.trusted_keys !== undefined ? { trustedKeys: loadKeys([...segs, 'packages', pattern], rule.trusted_keys, baseDir, env, problems) } : {}),
+    }))
+    .sort((a, b) => (a.pattern < b.pattern ? -1 : a.pattern > b.pattern ? 1 : 0));
+  const exceptions: PolicyException[] = (raw.exceptions ?? []).map((e) => ({
+    package: e.package,
+    until: e.until,
+    ...(e.reason !== undefined ? { reason: e.reason } : {}),
+  }));
   return {
     channel,
     enabled: raw.enabled,
@@ -500,6 +619,8 @@ function resolvePolicy(
     requireTlog: raw.require_tlog,
     mirrors: [...new Set(raw.mirrors.map(canonicalChannelUrl))].sort(),
     discovery: [...raw.discovery],
+    ...(packages.length > 0 ? { packages } : {}),
+    ...(exceptions.length > 0 ? { exceptions } : {}),
   };
 }
 
@@ -534,6 +655,7 @@ export function resolveConfig(raw: unknown, baseDir: string, source?: string, op
   return {
     ...(source !== undefined ? { source } : {}),
     trustRoot: c.trust_root === 'public-good' ? 'public-good' : resolvePath(c.trust_root, baseDir, env),
+    ...(c.trust_root_max_age_days !== undefined ? { trustRootMaxAgeDays: c.trust_root_max_age_days } : {}),
     lockfile: resolvePath(c.lockfile, baseDir, env),
     maxSidecarBytes: c.max_sidecar_bytes,
     default: dflt,
@@ -542,8 +664,10 @@ export function resolveConfig(raw: unknown, baseDir: string, source?: string, op
     http: {
       connectTimeoutMs: c.http.connect_timeout_ms,
       totalTimeoutMs: c.http.timeout_ms,
+      idleTimeoutMs: c.http.idle_timeout_ms,
       retries: c.http.retries,
     },
+    deadlineMs: c.deadline_ms,
     concurrency: c.concurrency,
   };
 }

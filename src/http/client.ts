@@ -1,8 +1,16 @@
 // Thin HTTP adapter over node:http(s): keep-alive agents shared by every request, bounded
-// concurrency, connect and whole-transfer timeouts, a streamed size cap (Content-Length is
-// only used to reject early, never trusted to bound the read), bounded retries with
-// backoff on 5xx and connection errors only (never on 4xx), and redirects within http(s)
-// that never downgrade https → http.
+// concurrency, connect, idle (no byte for N ms) and whole-transfer timeouts, a streamed size
+// cap (Content-Length is only used to reject early, never trusted to bound the read),
+// bounded retries with backoff on 5xx, 408, 429 and connection errors (Retry-After honoured,
+// RFC 9110 §10.2.3; never on other 4xx), redirects within http(s) that never downgrade
+// https → http, HTTP(S)_PROXY / NO_PROXY (./proxy.ts), a per-host circuit breaker and the
+// run's deadline, so that no stall is unbounded.
+//
+// Kept on node:http rather than undici (which has Agent, ProxyAgent, EnvHttpProxyAgent and
+// retries): loading undici costs ~25 ms of start-up on every run, including the runs that
+// cached data answers without any request (the product's start-up budget is 150 ms), and
+// its EnvHttpProxyAgent reads NO_PROXY differently from curl and conda (see ./proxy.ts).
+// The proxy tunnels themselves come from the kept http-proxy-agent / https-proxy-agent.
 //
 // Status contract: every non-2xx answer is an HttpError — 404 → HTTP_NOT_FOUND, other
 // statuses → HTTP_STATUS — with `status` set; callers decide what a 404 means (CEP 50: a
@@ -25,6 +33,7 @@ import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { AttestError, HttpError, type HttpErrorCode } from '../errors.ts';
 import { HashingCounter, type StreamDigest, TooLargeSignal } from './hashing.ts';
+import { proxyFor, redactProxy } from './proxy.ts';
 import { THREADED_HASH_MIN_BYTES, ThreadedHasher } from './hash-thread.ts';
 
 export interface HttpClientOptions {
@@ -43,6 +52,22 @@ export interface HttpClientOptions {
   retryDelayMs?: number;
   /** Default 5. */
   maxRedirects?: number;
+  /**
+   * An attempt that receives no byte for this long fails like a connection error (and is
+   * retried within `retries`). Default 30000.
+   */
+  idleTimeoutMs?: number;
+  /** Epoch ms: the run's deadline. Later, no request is sent and running ones fail. */
+  deadline?: number;
+  /** For the message when the deadline passes (how it was configured). */
+  deadlineLabel?: string;
+  /**
+   * Consecutive stalls or connection failures of one host after which its remaining
+   * requests fail at once with the same cause. Default 3.
+   */
+  hostFailureLimit?: number;
+  /** Where HTTP(S)_PROXY and NO_PROXY are read (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface HttpResponse {
@@ -97,18 +122,78 @@ export interface HttpClient {
 }
 
 const RETRYABLE = Symbol('retryable');
+/** A stall or connection failure: counts towards the host's circuit breaker. */
+const HOST_FAILURE = Symbol('host-failure');
+/** Milliseconds a 408/429/503 answer asked us to wait (Retry-After). */
+const RETRY_AFTER = Symbol('retry-after');
 
-function httpError(code: HttpErrorCode, message: string, o: { status?: number; retryable?: boolean; cause?: unknown; hint?: string } = {}): HttpError {
+/** Longest Retry-After honoured; a server asking for more is not retried within this run. */
+const MAX_RETRY_AFTER_MS = 60_000;
+
+function httpError(
+  code: HttpErrorCode,
+  message: string,
+  o: { status?: number; retryable?: boolean; hostFailure?: boolean; retryAfterMs?: number; cause?: unknown; hint?: string } = {},
+): HttpError {
   const e = new HttpError(code, message, { cause: o.cause, hint: o.hint ?? HINTS[code] });
   if (o.status !== undefined) e.status = o.status;
-  if (o.retryable) (e as unknown as Record<symbol, boolean>)[RETRYABLE] = true;
+  const tags = e as unknown as Record<symbol, unknown>;
+  if (o.retryable) tags[RETRYABLE] = true;
+  if (o.hostFailure) tags[HOST_FAILURE] = true;
+  if (o.retryAfterMs !== undefined) tags[RETRY_AFTER] = o.retryAfterMs;
   return e;
+}
+
+/** Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date; undefined when absent or unreadable. */
+export function retryAfterMs(value: string | undefined, now: number): number | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  // HTTP-date forms all start with a day name (IMF-fixdate, RFC 850, asctime).
+  if (!/^[A-Za-z]{3}/.test(v)) return undefined;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** What a network error code means, in words, for the one line a user reads. */
+export function netErrorWords(code: string | undefined, host: string): string | undefined {
+  switch (code) {
+    case 'ENOTFOUND':
+      return `DNS lookup failed for ${host}`;
+    case 'EAI_AGAIN':
+      return `DNS lookup for ${host} failed temporarily`;
+    case 'ECONNREFUSED':
+      return `${host} refused the connection`;
+    case 'ECONNRESET':
+    case 'UND_ERR_SOCKET':
+      return `${host} closed the connection unexpectedly`;
+    case 'EPIPE':
+    case 'ECONNABORTED':
+    case 'ERR_STREAM_PREMATURE_CLOSE':
+      return `the connection to ${host} broke off`;
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return `${host} is unreachable from this network`;
+    case 'ETIMEDOUT':
+      return `connecting to ${host} timed out`;
+    case 'CERT_HAS_EXPIRED':
+      return `the TLS certificate of ${host} has expired`;
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+      return `the TLS certificate of ${host} is not trusted`;
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+      return `the TLS certificate of ${host} is for another host name`;
+    default:
+      return undefined;
+  }
 }
 
 const HINTS: Record<HttpErrorCode, string> = {
   HTTP_STATUS: 'The server answered with an error; try again later or check the URL.',
   HTTP_NOT_FOUND: 'Check the URL; the server has no such file.',
-  HTTP_TIMEOUT: 'The server is slow or unreachable; raise http.total_timeout_ms or try again.',
+  HTTP_TIMEOUT: 'The server is slow or unreachable; try again later, or raise http.timeout_ms (--timeout SECONDS) or http.idle_timeout_ms.',
   HTTP_CONNECTION_FAILED: 'Check the network connection and the host name.',
   HTTP_TOO_LARGE: 'The answer is larger than the configured cap; raise the cap only if the file is expected to be that large.',
   HTTP_OFFLINE: 'Run without --offline, or give local files.',
@@ -204,16 +289,83 @@ function dispose(res: IncomingMessage): void {
 
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ECONNABORTED', 'UND_ERR_SOCKET']);
 
+/** Statuses worth another attempt: the server said "later" (RFC 9110 §15.5.9 408, RFC 6585 §4 429) or failed (5xx). */
+function retryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+type Agent = import('node:http').Agent;
+
 export function createHttpClient(opts: HttpClientOptions): HttpClient {
   const concurrency = Math.max(1, opts.maxConcurrency ?? 16);
   const agentOpts = { keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency };
+  const env = opts.env ?? process.env;
   let httpsAgent: import('node:https').Agent | undefined;
   const httpAgent = new http.Agent(agentOpts);
-  const agentFor = (protocol: string) => (protocol === 'https:' ? (httpsAgent ??= new (https().Agent)(agentOpts)) : httpAgent);
+  /** Proxy agents, one per proxy and target scheme, loaded only when a proxy is configured. */
+  const proxyAgents = new Map<string, Promise<Agent>>();
+  const agentFor = (u: URL): { agent: Agent | Promise<Agent>; via?: string } => {
+    const proxy = proxyFor(u, env);
+    if (!proxy) return { agent: u.protocol === 'https:' ? (httpsAgent ??= new (https().Agent)(agentOpts)) : httpAgent };
+    const key = `${u.protocol} ${proxy.href}`;
+    let agent = proxyAgents.get(key);
+    if (!agent) {
+      // https targets: a CONNECT tunnel through the proxy; http targets: absolute-URI
+      // requests to the proxy. Either way the proxy's credentials (from its URL) go to the
+      // proxy only, as Proxy-Authorization.
+      agent =
+        u.protocol === 'https:'
+          ? import('https-proxy-agent').then(({ HttpsProxyAgent }) => new HttpsProxyAgent(proxy, agentOpts) as unknown as Agent)
+          : import('http-proxy-agent').then(({ HttpProxyAgent }) => new HttpProxyAgent(proxy, agentOpts) as unknown as Agent);
+      proxyAgents.set(key, agent);
+    }
+    return { agent, via: redactProxy(proxy) };
+  };
   const slots = semaphore(concurrency);
   const retryDelay = opts.retryDelayMs ?? 250;
   const maxRedirects = opts.maxRedirects ?? 5;
+  const idleMs = opts.idleTimeoutMs ?? 30_000;
+  const failureLimit = Math.max(1, opts.hostFailureLimit ?? 3);
   const stats = { requests: 0 };
+  /** Per host: consecutive stalls / connection failures, and the cause once the breaker is open. */
+  const hosts = new Map<string, { failures: number; open?: HttpError }>();
+
+  function deadlineError(url: string): HttpError {
+    return httpError('HTTP_TIMEOUT', `${url} was not fetched: the run's deadline (${opts.deadlineLabel ?? 'deadline'}) passed.`, {
+      hint: 'The channel is too slow for the deadline; raise it (deadline_ms or --deadline SECONDS) or try again later.',
+    });
+  }
+
+  /** Fail at once when the host's breaker is open or the run is past its deadline. */
+  function gate(u: URL): void {
+    const open = hosts.get(u.host)?.open;
+    if (open) {
+      throw httpError(open.code as HttpErrorCode, `${u.href} was not requested: ${open.message}`, { cause: open, hint: open.hint });
+    }
+    if (opts.deadline !== undefined && Date.now() >= opts.deadline) throw deadlineError(u.href);
+  }
+
+  function noteOutcome(host: string, e: unknown): void {
+    const h = hosts.get(host) ?? { failures: 0 };
+    hosts.set(host, h);
+    if (e === undefined) {
+      h.failures = 0;
+      return;
+    }
+    // Any answer (a 404 too) shows the host is there: only stalls and connection failures count.
+    if (!(e instanceof HttpError) || (e as unknown as Record<symbol, unknown>)[HOST_FAILURE] !== true) {
+      h.failures = 0;
+      return;
+    }
+    if (h.open) return;
+    if (++h.failures >= failureLimit) {
+      h.open = httpError(
+        e.code as HttpErrorCode,
+        `${host} failed ${h.failures} times in a row (last: ${e.message.replace(/\.$/, '')}); its remaining requests in this run fail without being sent.`,
+        { cause: e, hint: e.hint },
+      );
+    }
+  }
 
   /**
    * One attempt: send, follow redirects, and hand a 2xx (or an allowed 304) response to
@@ -226,12 +378,22 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     o: { allow304?: boolean; totalTimeoutMs?: number },
   ): Promise<T> {
     let current = parseHttpUrl(url);
+    gate(current);
     const release = await slots.acquire();
-    const limit = o.totalTimeoutMs ?? opts.totalTimeoutMs;
-    const deadline = Date.now() + limit;
     try {
+      // The breaker may have opened while this request waited for a slot.
+      gate(current);
+      const limit = o.totalTimeoutMs ?? opts.totalTimeoutMs;
+      const deadline = Math.min(Date.now() + limit, opts.deadline ?? Infinity);
       for (let hop = 0; ; hop++) {
-        const r = await exchange(current, headers, consume, o.allow304 ?? false, deadline, limit);
+        let r: { value: T } | { redirect: string; status: number };
+        try {
+          r = await exchange(current, headers, consume, o.allow304 ?? false, deadline, limit);
+          noteOutcome(current.host, undefined);
+        } catch (e) {
+          noteOutcome(current.host, e);
+          throw e;
+        }
         if (!('redirect' in r)) return r.value;
         if (hop >= maxRedirects) throw httpError('HTTP_STATUS', `${url} redirected more than ${maxRedirects} times.`, { status: r.status });
         const next = parseHttpUrl(new URL(r.redirect, current).href);
@@ -239,13 +401,14 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
           throw httpError('HTTP_BAD_URL', `${current.href} redirected from https to plain http (${next.href}).`);
         }
         current = next;
+        gate(current);
       }
     } finally {
       release();
     }
   }
 
-  function exchange<T>(
+  async function exchange<T>(
     u: URL,
     headers: Record<string, string>,
     consume: (res: IncomingMessage, finalUrl: string) => Promise<T>,
@@ -254,6 +417,9 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     limit: number,
   ): Promise<{ value: T } | { redirect: string; status: number }> {
     stats.requests++;
+    const route = agentFor(u);
+    const agent = await route.agent;
+    const via = route.via ? ` (through the proxy ${route.via})` : '';
     return new Promise((resolve, reject) => {
       const mod = u.protocol === 'https:' ? https() : http;
       let settled = false;
@@ -270,26 +436,39 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       };
       const req = mod.request(u, {
         method: 'GET',
-        agent: agentFor(u.protocol),
+        agent,
         headers: { 'user-agent': opts.userAgent ?? 'conda-attest', 'accept-encoding': 'gzip, br, zstd', ...headers },
       });
+      const byDeadline = opts.deadline !== undefined && deadline === opts.deadline;
       const totalTimer = setTimeout(
-        () => finish(httpError('HTTP_TIMEOUT', `${u.href} did not complete within ${limit} ms.`)),
+        () => finish(byDeadline ? deadlineError(u.href) : httpError('HTTP_TIMEOUT', `${u.href} did not complete within ${limit} ms.`)),
         Math.max(0, deadline - Date.now()),
       );
+      // From the request until a connected socket: covers DNS, TCP, TLS and a proxy's CONNECT.
+      connectTimer = setTimeout(
+        () =>
+          finish(
+            httpError('HTTP_TIMEOUT', `Connecting to ${u.host}${via} took longer than ${opts.connectTimeoutMs} ms.`, { retryable: true, hostFailure: true }),
+          ),
+        opts.connectTimeoutMs,
+      );
       req.on('socket', (socket) => {
-        // Reused keep-alive sockets are already connected; only new ones get the connect timer.
-        if (!socket.connecting) return;
-        connectTimer = setTimeout(
-          () => finish(httpError('HTTP_TIMEOUT', `Connecting to ${u.host} took longer than ${opts.connectTimeoutMs} ms.`, { retryable: true })),
-          opts.connectTimeoutMs,
-        );
-        socket.once('connect', () => clearTimeout(connectTimer));
+        if (!socket.connecting) clearTimeout(connectTimer);
+        else socket.once('connect', () => clearTimeout(connectTimer));
       });
+      // A peer that accepts and then sends nothing: no byte in either direction for idleMs.
+      req.setTimeout(idleMs, () =>
+        finish(
+          httpError('HTTP_TIMEOUT', `${u.href} stalled: no data received for ${idleMs / 1000} s${via}.`, { retryable: true, hostFailure: true }),
+        ),
+      );
       req.on('error', (e: NodeJS.ErrnoException) => {
-        finish(httpError('HTTP_CONNECTION_FAILED', `Request to ${u.href} failed: ${e.code ?? e.message}.`, { cause: e, retryable: true }));
+        const words = netErrorWords(e.code, u.hostname);
+        const what = words ? `${words} (${e.code})` : (e.code ?? e.message);
+        finish(httpError('HTTP_CONNECTION_FAILED', `Request to ${u.href} failed: ${what}${via}.`, { cause: e, retryable: true, hostFailure: true }));
       });
       req.on('response', (res) => {
+        clearTimeout(connectTimer);
         const status = res.statusCode ?? 0;
         if (status >= 300 && status < 400 && status !== 304 && res.headers.location) {
           dispose(res);
@@ -299,7 +478,14 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
         if (!ok) {
           dispose(res);
           if (status === 404) return finish(httpError('HTTP_NOT_FOUND', `${u.href} answered 404 Not Found.`, { status }));
-          return finish(httpError('HTTP_STATUS', `${u.href} answered HTTP ${status}.`, { status, retryable: status >= 500 }));
+          const after = retryableStatus(status) ? retryAfterMs(res.headers['retry-after'], Date.now()) : undefined;
+          return finish(
+            httpError('HTTP_STATUS', `${u.href} answered HTTP ${status}${status === 429 ? ' (too many requests)' : status === 408 ? ' (request timeout)' : ''}.`, {
+              status,
+              retryable: retryableStatus(status),
+              retryAfterMs: after,
+            }),
+          );
         }
         consume(res, u.href).then(
           (value) => finish(null, { value }),
@@ -307,9 +493,14 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
             if (e instanceof AttestError) return finish(e);
             const code = (e as NodeJS.ErrnoException).code;
             const mid = code === undefined || CONNECTION_CODES.has(code) || code === 'ERR_STREAM_PREMATURE_CLOSE';
+            const words = netErrorWords(code, u.hostname);
             finish(
               mid
-                ? httpError('HTTP_CONNECTION_FAILED', `Reading ${u.href} failed: ${code ?? (e as Error).message}.`, { cause: e, retryable: true })
+                ? httpError('HTTP_CONNECTION_FAILED', `Reading ${u.href} failed: ${words ? `${words} (${code})` : (code ?? (e as Error).message)}.`, {
+                    cause: e,
+                    retryable: true,
+                    hostFailure: true,
+                  })
                 : httpError('HTTP_CONNECTION_FAILED', `Reading ${u.href} failed: ${(e as Error).message}.`, { cause: e }),
             );
           },
@@ -326,8 +517,13 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
         return await fn();
       } catch (e) {
         if (i >= opts.retries || !isRetryable(e)) throw e;
+        const asked = (e as Record<symbol, unknown>)[RETRY_AFTER] as number | undefined;
+        // A server that asks for a longer pause than we are willing to wait is not asked again.
+        if (asked !== undefined && asked > MAX_RETRY_AFTER_MS) throw e;
         const base = Math.min(retryDelay * 2 ** i, 5000);
-        await new Promise((r) => setTimeout(r, base / 2 + Math.random() * (base / 2)));
+        const wait = asked ?? base / 2 + Math.random() * (base / 2);
+        if (opts.deadline !== undefined && Date.now() + wait >= opts.deadline) throw e;
+        await new Promise((r) => setTimeout(r, wait));
       }
     }
   }
@@ -430,6 +626,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     close() {
       httpAgent.destroy();
       httpsAgent?.destroy();
+      for (const a of proxyAgents.values()) void a.then((agent) => agent.destroy(), () => {});
     },
   };
   return client;

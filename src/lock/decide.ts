@@ -81,7 +81,7 @@ function describeChanges(changes: LockChange[]): string {
   const parts: string[] = [];
   for (const c of changes) {
     if (c.type === 'identity-changed') {
-      parts.push(c.fields.map((f) => `${f.field} ${f.old ?? '(absent)'} -> ${f.new ?? '(absent)'}`).join(', '));
+      parts.push(c.fields.map((f) => `${f.field} ${f.old ?? '(absent)'} → ${f.new ?? '(absent)'}`).join(', '));
     } else if (c.type === 'identity-added') parts.push(`added ${identityLabel(c.identity)}`);
     else if (c.type === 'identity-removed') parts.push(`missing ${identityLabel(c.identity)}`);
   }

@@ -219,8 +219,9 @@ export function renderDiffText(changes: readonly LockChange[], options: TextOpti
   const c = new Chalk({ level: options.color ? 1 : 0 });
   if (changes.length === 0) return 'No signer identity changes.\n';
   const lines: string[] = [];
-  for (const [pkg, group] of groupByPackage(changes)) {
-    lines.push(c.bold(safeText(pkg)));
+  for (const group of groupByPackage(changes).values()) {
+    // "numpy from https://prefix.dev/conda-forge": never `<channel>/<name>`, which reads as a URL.
+    lines.push(`${c.bold(safeText(group[0]!.name))} from ${safeText(group[0]!.channel)}`);
     for (const ch of group) {
       switch (ch.type) {
         case 'package-added':

@@ -13,8 +13,8 @@
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
-import { chmod, mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { chmod, lstat, mkdir, open, readFile, readdir, readlink, rename, stat, unlink } from 'node:fs/promises';
 import validateLockSchema from '../generated/lockfile-validator.ts';
 import type { ValidateFunction } from 'ajv';
 import { LockError, describeError } from '../errors.ts';
@@ -31,7 +31,9 @@ function validate(): ValidateFunction {
 // --- parse / serialise (pure) -------------------------------------------------------------
 
 function corrupt(source: string, why: string, options: { cause?: unknown; details?: unknown } = {}): LockError {
-  return new LockError('LOCK_CORRUPT', `The identity lockfile ${source} is not valid: ${why}.`, {
+  // One line: parser messages may carry newlines (a code frame); the message is one sentence.
+  const oneLine = why.replace(/\s*\n\s*/g, ' ').replace(/[.\s]+$/, '');
+  return new LockError('LOCK_CORRUPT', `The identity lockfile ${source} is not valid: ${oneLine}.`, {
     hint: 'Fix it by hand or restore it from version control (git restore); conda-attest never overwrites a lockfile it cannot read.',
     ...options,
   });
@@ -264,6 +266,33 @@ async function acquire(path: string, waitMs: number, staleMs: number): Promise<(
   }
 }
 
+// --- symlinks ------------------------------------------------------------------------------
+
+/** Symlink hops followed before giving up (Linux's own limit, MAXSYMLINKS, is 40). */
+const MAX_LINK_HOPS = 40;
+
+/**
+ * The file `path` finally names: itself when it is not a symlink (or does not exist), else
+ * the end of its chain of links, resolved hop by hop so a dangling link still names the
+ * file to create. A loop is an error (LOCK_WRITE_FAILED), never a silent detach.
+ */
+export async function linkTarget(path: string): Promise<string> {
+  let at = resolve(path);
+  for (let hop = 0; hop <= MAX_LINK_HOPS; hop++) {
+    let st;
+    try {
+      st = await lstat(at);
+    } catch {
+      return at; // absent: this is the file to create
+    }
+    if (!st.isSymbolicLink()) return at;
+    at = resolve(dirname(at), await readlink(at));
+  }
+  throw new LockError('LOCK_WRITE_FAILED', `The identity lockfile ${path} is a chain of more than ${MAX_LINK_HOPS} symbolic links (a loop?).`, {
+    hint: 'Point the link at a regular file, or set `lockfile` / --lockfile to the file itself.',
+  });
+}
+
 // --- atomic write -----------------------------------------------------------------------------
 
 async function writeAtomic(path: string, text: string, hooks: UpdateLockOptions['hooks']): Promise<void> {
@@ -323,6 +352,11 @@ export async function updateLock(
 ): Promise<UpdateResult> {
   // A configured lockfile in a directory that does not exist yet (e.g. `locks/…`) is
   // created there, as a user would expect; nothing existing is touched.
+  // A symlinked lockfile (dotfiles, a shared lock in another checkout) is updated where it
+  // points: lock, temp file and rename all happen at the final target, so the link stays a
+  // link and the file it names gets the new pins. Renaming onto the link itself would
+  // replace it with a regular file and silently detach the target.
+  path = await linkTarget(path);
   await mkdir(dirname(path), { recursive: true }).catch(() => undefined);
   const release = await acquire(path, options.waitMs ?? 15_000, options.staleMs ?? 60_000);
   try {

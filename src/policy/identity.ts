@@ -6,42 +6,24 @@
 // `https://evil.com/?https://github.com/org/x` or by a SAN with extra text appended.
 import { createHash, createPublicKey } from 'node:crypto';
 import type { ChannelPolicy, IdentityPattern, SignerIdentity, TrustedKey } from '../types.ts';
+import { globToRegexSource } from './glob.ts';
+import { PROVIDERS, parseShorthand, type Shorthand } from './shorthand.ts';
+import { checkConstraints, claimFailure, globMatches, type ConstraintFailure } from './constraints.ts';
+
+export { globToRegexSource };
 
 /** A trusted_identities entry turned into a regular expression (done once). */
 export interface CompiledIdentityPattern {
   pattern: IdentityPattern;
+  /** Over the SAN; for a shorthand, over the Source Repository URI claim. */
   regex: RegExp;
+  /** Set for `github:` / `gitlab:` shorthands. */
+  shorthand?: Shorthand;
 }
 
 /** Thrown by compileIdentityPattern for a `re:` pattern that is not a valid regular expression. */
 export class IdentityPatternError extends Error {
   override name = 'IdentityPatternError';
-}
-
-const REGEX_META = /[\\^$.*+?()[\]{}|/]/g;
-
-/**
- * Glob → regex source: `**` matches anything (crosses `/`), `*` matches any run of
- * characters except `/`, every other character is literal (regex metacharacters escaped:
- * a `.` or `?` in a SAN pattern must not widen it).
- */
-function globToRegexSource(glob: string): string {
-  let out = '';
-  for (let i = 0; i < glob.length; ) {
-    if (glob[i] === '*') {
-      let run = 0;
-      while (glob[i] === '*') {
-        run++;
-        i++;
-      }
-      // `**` (or longer runs) cross `/`; a single `*` stays within one path segment.
-      out += run >= 2 ? '.*' : '[^/]*';
-      continue;
-    }
-    out += glob[i].replace(REGEX_META, '\\$&');
-    i++;
-  }
-  return out;
 }
 
 /**
@@ -51,6 +33,18 @@ function globToRegexSource(glob: string): string {
  */
 export function compileIdentityPattern(p: IdentityPattern): CompiledIdentityPattern {
   let source: string;
+  let shorthand: Shorthand | null;
+  try {
+    shorthand = parseShorthand(p.identity);
+  } catch (e) {
+    throw new IdentityPatternError((e as Error).message, { cause: e });
+  }
+  if (shorthand) {
+    // Repository boundaries: the claim must be the provider's base URL followed by
+    // exactly these segments (each glob stays inside its segment: parseShorthand refuses `**`).
+    const base = PROVIDERS[shorthand.provider].repositoryBase;
+    return { pattern: p, regex: new RegExp(`^(?:${globToRegexSource(base + shorthand.repository)})$`), shorthand };
+  }
   if (p.identity.startsWith('re:')) {
     const user = p.identity.slice(3);
     try {
@@ -80,11 +74,44 @@ function compiled(p: IdentityPattern): CompiledIdentityPattern {
   return c;
 }
 
+/** A pattern whose SAN (or shorthand repository) and issuer matched but whose claims did not. */
+export interface NearMiss {
+  pattern: IdentityPattern;
+  failures: ConstraintFailure[];
+}
+
 export interface IdentityMatch {
   /** True when the identity is accepted (matched a pattern, or the list is empty). */
   trusted: boolean;
   /** The pattern that matched; null when none did or when the list was empty. */
   matched: IdentityPattern | null;
+  /** When not trusted: the patterns that failed only on claims (for the reason text). */
+  nearMisses?: NearMiss[];
+}
+
+/**
+ * One pattern against one certificate identity: null when the identity part (issuer and
+ * SAN, or issuer and repository for a shorthand) does not match, else the failed claim
+ * constraints (empty: the pattern matches).
+ */
+export function evaluatePattern(c: CompiledIdentityPattern, identity: SignerIdentity): ConstraintFailure[] | null {
+  const p = c.pattern;
+  if (identity.issuer === undefined || p.issuer !== identity.issuer) return null;
+  const failures: ConstraintFailure[] = [];
+  if (c.shorthand) {
+    const repo = identity.sourceRepositoryUri;
+    if (repo === undefined || !c.regex.test(repo)) return null;
+    if (c.shorthand.ref !== undefined) {
+      const ref = identity.sourceRepositoryRef;
+      if (ref === undefined || !globMatches(c.shorthand.ref, ref)) {
+        failures.push(claimFailure('ref', c.shorthand.ref, ref, { claimName: 'Source Repository Ref', oid: '1.3.6.1.4.1.57264.1.14' }));
+      }
+    }
+  } else if (identity.san === undefined || !c.regex.test(identity.san)) {
+    return null;
+  }
+  failures.push(...checkConstraints(p.constraints, identity));
+  return failures;
 }
 
 /**
@@ -96,13 +123,15 @@ export interface IdentityMatch {
 export function matchIdentity(identity: SignerIdentity, patterns: IdentityPattern[]): IdentityMatch {
   if (identity.kind === 'key') return { trusted: false, matched: null };
   if (patterns.length === 0) return { trusted: true, matched: null };
-  const { san, issuer } = identity;
-  if (san === undefined || issuer === undefined) return { trusted: false, matched: null };
+  if (identity.issuer === undefined) return { trusted: false, matched: null };
+  const nearMisses: NearMiss[] = [];
   for (const p of patterns) {
-    const c = compiled(p);
-    if (c.pattern.issuer === issuer && c.regex.test(san)) return { trusted: true, matched: p };
+    const failures = evaluatePattern(compiled(p), identity);
+    if (failures === null) continue;
+    if (failures.length === 0) return { trusted: true, matched: p };
+    nearMisses.push({ pattern: p, failures });
   }
-  return { trusted: false, matched: null };
+  return nearMisses.length > 0 ? { trusted: false, matched: null, nearMisses } : { trusted: false, matched: null };
 }
 
 /** SHA-256 (hex) of the SubjectPublicKeyInfo DER of a PEM public key (issue 7 fingerprint). */

@@ -10,7 +10,8 @@ import type {
   RequireMode,
   SignerIdentity,
 } from '../types.ts';
-import { createTrustMatcher, type TrustMatcher } from './identity.ts';
+import { createTrustMatcher, type NearMiss, type TrustMatcher } from './identity.ts';
+import { describePattern } from './describe.ts';
 
 /**
  * Issue 2 semantics table. `verified` and `skipped` always pass. Under `error` every
@@ -58,7 +59,9 @@ export interface Judgement {
 }
 
 function policyPath(policy: ChannelPolicy, key: string): string {
-  return policy.channel === 'default' ? `default.${key}` : `channels["${policy.channel}"].${key}`;
+  const base = policy.channel === 'default' ? 'default' : `channels["${policy.channel}"]`;
+  const ruled = policy.rule !== undefined && (key === 'require' || key === 'trusted_identities' || key === 'trusted_keys');
+  return ruled ? `${base}.packages["${policy.rule}"].${key}` : `${base}.${key}`;
 }
 
 function describeSigner(id: SignerIdentity): string {
@@ -86,7 +89,7 @@ function bundleReasons(o: BundleOutcome): Reason[] {
   return o.reasons.map((r) => ({ ...r, message: `bundle ${o.index}: ${r.message}` }));
 }
 
-function untrustedReason(policy: ChannelPolicy, id: SignerIdentity, index: number): Reason {
+function untrustedReason(policy: ChannelPolicy, id: SignerIdentity, index: number, nearMisses: NearMiss[] = []): Reason {
   if (id.kind === 'key') {
     return {
       code: 'KEY_UNTRUSTED',
@@ -94,7 +97,17 @@ function untrustedReason(policy: ChannelPolicy, id: SignerIdentity, index: numbe
       hint: `If this key is legitimate, add it under ${policyPath(policy, 'trusted_keys')}.`,
     };
   }
-  const patterns = policy.trustedIdentities.map((p) => `${p.identity} (issuer ${p.issuer})`).join(', ');
+  if (nearMisses.length > 0) {
+    // The identity matched, its claims did not: say which constraint failed and what the
+    // certificate had, per matching entry.
+    const detail = nearMisses.map((n) => `${describePattern(n.pattern)}: ${n.failures.map((f) => f.message).join('; ')}`).join(' | ');
+    return {
+      code: 'IDENTITY_UNTRUSTED',
+      message: `bundle ${index}: signer ${describeSigner(id)} fails the claim constraints of its trusted identit${nearMisses.length === 1 ? 'y' : 'ies'}: ${detail}.`,
+      hint: `If this build is legitimate, relax the constraint in ${policyPath(policy, 'trusted_identities')}; otherwise do not install this package.`,
+    };
+  }
+  const patterns = policy.trustedIdentities.map((p) => describePattern(p)).join(', ');
   return {
     code: 'IDENTITY_UNTRUSTED',
     message: `bundle ${index}: signer ${describeSigner(id)} matches none of the trusted identities: ${patterns}.`,
@@ -194,14 +207,15 @@ export function judgeAttestations(input: JudgeInput): Judgement {
         });
         continue;
       }
-      if (matcher.match(o.identity).trusted) {
+      const decision = matcher.match(o.identity);
+      if (decision.trusted) {
         const k = identityKey(o.identity);
         if (!seen.has(k)) {
           seen.add(k);
           trusted.push(o.identity);
         }
       } else {
-        untrusted.push(untrustedReason(policy, o.identity, o.index));
+        untrusted.push(untrustedReason(policy, o.identity, o.index, decision.nearMisses));
       }
       continue;
     }

@@ -21,6 +21,7 @@ const IDENTITY_FIELDS: [keyof SignerIdentity, string][] = [
   ['buildTrigger', 'build_trigger'],
   ['runInvocationUri', 'run_invocation_uri'],
   ['sourceRepositoryVisibility', 'source_repository_visibility'],
+  ['deploymentEnvironment', 'deployment_environment'],
   ['keyFingerprint', 'key_fingerprint'],
   ['keyName', 'key_name'],
 ];
@@ -70,6 +71,7 @@ function packageToJson(p: PackageReport): Record<string, unknown> {
   };
   const diff = p.identity_diff;
   if (diff !== undefined) out.identity_diff = diff;
+  if (p.exception) out.exception = { ...p.exception };
   return out;
 }
 

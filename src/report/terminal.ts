@@ -31,23 +31,62 @@ export function notCoveredLine(n: NotCoveredCounts | undefined): string | undefi
   return `${parts.join(' and ')} in this lock ${plural ? 'are' : 'is'} not covered by conda attestations`;
 }
 
+/** Names shown per outage without --verbose. */
+const OUTAGE_NAMES = 5;
+
+/** A URL as its origin: `https://prefix.dev/conda-forge/linux-64/x.conda.sigs` → `https://prefix.dev`. */
+function originsOnly(text: string): string {
+  return text.replace(/\bhttps?:\/\/[^\s/]+[^\s)]*/g, (u) => {
+    try {
+      return new URL(u.replace(/[.,;:]+$/, '')).origin + (/[.,;:]+$/.exec(u)?.[0] ?? '');
+    } catch {
+      return u;
+    }
+  });
+}
+
+/**
+ * Retrieval failures with one cause (a channel, subdir or host that cannot be reached):
+ * key = status, action, code and the message with its URLs cut to their origins, so the
+ * per-package URLs of one outage do not make its lines differ.
+ */
+export function outageKey(p: PackageReport): string | null {
+  if (p.status !== 'retrieval-failed' || p.reasons.length !== 1) return null;
+  const r = p.reasons[0]!;
+  return `${p.action}\u0000${r.code}\u0000${originsOnly(r.message)}`;
+}
+
 export function renderTerminal(report: Report, opts: TerminalOptions): string {
   const c = new Chalk({ level: opts.color ? 1 : 0 });
   const lines: string[] = [];
   const mark = (p: PackageReport): string =>
     p.action === 'block' ? c.red('✖ blocked') : p.action === 'warn' ? c.yellow('▲ warning') : c.green('✔ ok');
+  // Outages are one line, not hundreds: packages failing for the same cause are grouped.
+  const outages = new Map<string, PackageReport[]>();
   for (const p of report.packages) {
-    const problem = p.action !== 'pass' || p.reasons.length > 0;
+    const k = outageKey(p);
+    if (k !== null) outages.set(k, [...(outages.get(k) ?? []), p]);
+  }
+  for (const [k, group] of outages) if (group.length < 2) outages.delete(k);
+  const grouped = new Set([...outages.values()].flat());
+  for (const p of report.packages) {
+    if (grouped.has(p)) continue;
+    const problem = p.action !== 'pass' || p.reasons.length > 0 || p.exception !== undefined;
     if (!problem && !opts.verbose) continue;
     const head = `${mark(p)} ${c.bold(t(p.filename))} ${c.dim(`(${t(p.channel)}/${t(p.subdir)})`)} ${t(p.status)}${
       p.status === 'verified' ? who(p) : ''
     }`;
     lines.push(head);
+    const diff = p.identity_diff as { changes?: unknown[] } | undefined;
+    const fieldLines = (diff?.changes ?? []).some((ch) => ((ch as { fields?: unknown[] }).fields ?? []).length > 0);
+    // A package let through by an exception always says so (and until when).
+    if (p.exception) lines.push(`    ${c.yellow('exception:')} passes until ${t(p.exception.until)}${p.exception.reason ? ` (${t(p.exception.reason)})` : ''}`);
     for (const r of p.reasons) {
-      lines.push(`    ${c.dim(t(r.code))} ${t(r.message)}`);
+      // The field-by-field change follows as its own lines: say it once, not twice.
+      const message = r.code === 'IDENTITY_CHANGED' && fieldLines ? r.message.replace(/: [^]*$/, ':') : r.message;
+      lines.push(`    ${c.dim(t(r.code))} ${t(message)}`);
       if (r.hint) lines.push(`    ${c.cyan('hint:')} ${t(r.hint)}`);
     }
-    const diff = p.identity_diff as { changes?: unknown[] } | undefined;
     for (const ch of diff?.changes ?? []) {
       const change = ch as { type?: string; fields?: { field: string; old: string | null; new: string | null }[] };
       for (const f of change.fields ?? []) {
@@ -55,6 +94,15 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
       }
     }
     if (opts.verbose) for (const n of p.notes) lines.push(`    ${c.dim('note:')} ${t(n)}`);
+  }
+  for (const group of outages.values()) {
+    const first = group[0]!;
+    const r = first.reasons[0]!;
+    lines.push(`${mark(first)} ${c.bold(`${group.length} packages`)} ${t(first.status)}: ${c.dim(t(r.code))} ${t(originsOnly(r.message))}`);
+    if (r.hint) lines.push(`    ${c.cyan('hint:')} ${t(r.hint)}`);
+    const shown = opts.verbose ? group : group.slice(0, OUTAGE_NAMES);
+    const more = group.length - shown.length;
+    lines.push(`    ${shown.map((p) => t(p.filename)).join(', ')}${more > 0 ? `, and ${more} more (--verbose lists them all)` : ''}`);
   }
   // Run-level findings before the counts: one `CODE message` line each, with its hint.
   if ((report.notices ?? []).length > 0) {

@@ -5,6 +5,15 @@ import { sha256Hex } from '../http/hashing.ts';
 
 export const ATTESTATIONS_SHA256_RE = /^[0-9a-f]{64}$/;
 
+/**
+ * Most bundles accepted in one sidecar. CEP 50 sidecars carry a package's attestations: a
+ * publish attestation (CEP 27) and perhaps a few others (provenance, re-signing by a new
+ * signer). Each bundle costs milliseconds of signature and certificate-chain checks, so a
+ * sidecar of hundreds (≈ 1,000 bundles fit the default 10 MiB size cap, several CPU seconds)
+ * is a cheap way to stall a run; far past any real sidecar, it is refused unread.
+ */
+export const MAX_SIDECAR_BUNDLES = 64;
+
 export interface ParsedSidecar {
   sha256: string;
   /** Elements of the array, each a JSON object (bundle validation happens in verification). */
@@ -47,6 +56,11 @@ export function parseSidecar(
   if (doc.length === 0) {
     throw new SidecarError('SIDECAR_EMPTY', `${source} is an empty array.`, {
       hint: 'An advertised sidecar must hold at least one bundle; report it to the channel.',
+    });
+  }
+  if (doc.length > MAX_SIDECAR_BUNDLES) {
+    throw new SidecarError('SIDECAR_TOO_MANY_BUNDLES', `${source} holds ${doc.length} bundles; at most ${MAX_SIDECAR_BUNDLES} are verified per sidecar.`, {
+      hint: 'A package has a few attestations, not hundreds: the sidecar is broken or hostile; report it to the channel.',
     });
   }
   doc.forEach((b, i) => {

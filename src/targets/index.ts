@@ -7,10 +7,10 @@ import { basename, dirname, resolve } from 'node:path';
 import { TargetError } from '../errors.ts';
 import type { PackageRecord } from '../types.ts';
 import { isExplicitText, mergeRecords, parseExplicit, parseYamlTarget, readCondaLock, readPixiLock, type NotCovered, type TargetContents } from './lockfiles.ts';
-import { encodePathSegment, isPackageFilename, isValidSubdir, parsePackageFilename, recordFromUrl } from './package-url.ts';
+import { encodePathSegment, isPackageFilename, isValidSubdir, parseChannelArgument, parsePackageFilename, recordFromUrl } from './package-url.ts';
 import { readPackageIndex } from './package-index.ts';
 
-export { parsePackageFilename, recordFromUrl, encodePathSegment, isPackageFilename } from './package-url.ts';
+export { parsePackageFilename, parsePackageUrl, recordFromUrl, encodePathSegment, isPackageFilename } from './package-url.ts';
 export { parsePixiLock, parseCondaLock, parseExplicit, mergeRecords, readPixiLock, readCondaLock } from './lockfiles.ts';
 export type { NotCovered, TargetContents } from './lockfiles.ts';
 
@@ -127,18 +127,8 @@ async function localPackageRecord(path: string, opts: LoadTargetsOptions): Promi
       hint: 'Pass --channel URL (e.g. --channel https://prefix.dev/conda-forge/linux-64).',
     });
   }
-  let channel = opts.channel.replace(/\/+$/, '');
+  let channel = parseChannelArgument(opts.channel, '--channel');
   let subdir = opts.platform;
-  try {
-    const u = new URL(channel);
-    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error(`unsupported scheme ${u.protocol}`);
-    if (u.search || u.hash || u.username || u.password) throw new Error('query, fragment or credentials');
-  } catch (e) {
-    throw new TargetError('TARGET_INVALID_URL', `--channel "${opts.channel}" is not an http(s) channel URL.`, {
-      hint: 'Give the channel URL, e.g. https://prefix.dev/conda-forge.',
-      cause: e,
-    });
-  }
   // Only well-known platform names are taken from the URL: a channel may well be called
   // `my-channel`, which looks like `<os>-<arch>`.
   const last = channel.slice(channel.lastIndexOf('/') + 1);

@@ -10,6 +10,7 @@ const yaml = (): typeof import('yaml') => (yamlModule ??= requireLazy('yaml') as
 const parseYaml = (src: string, options?: import('yaml').ParseOptions & import('yaml').DocumentOptions & import('yaml').SchemaOptions & import('yaml').ToJSOptions): unknown => yaml().parse(src, options);
 import { TargetError } from '../errors.ts';
 import type { PackageRecord } from '../types.ts';
+import { SPLIT_MIN_BYTES, parseSplitYaml } from './yaml-split.ts';
 import { normalizeMd5, normalizeSha256, normalizeSize, recordFromUrl } from './package-url.ts';
 
 interface Hashes {
@@ -57,6 +58,11 @@ export function mergeRecords(records: PackageRecord[], where: string): PackageRe
 
 /** Parse YAML, turning syntax errors into TARGET_PARSE_FAILED with the line number. */
 export function parseYamlTarget(text: string, where: string): unknown {
+  // Big lockfiles are parsed entry by entry (bounded memory); anything unusual whole.
+  if (text.length >= SPLIT_MIN_BYTES) {
+    const split = parseSplitYaml(text, (chunk) => parseYaml(chunk, { maxAliasCount: 1000 }));
+    if (split !== undefined) return split;
+  }
   try {
     return parseYaml(text, { maxAliasCount: 1000 });
   } catch (e) {

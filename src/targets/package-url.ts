@@ -85,18 +85,70 @@ export function encodePathSegment(segment: string): string {
   );
 }
 
+// --- package URLs: parsed and normalised here, and only here ----------------------------
+//
+// The URL a package is judged by (its channel, subdir and file name; what the lockfile and
+// the report show) must be exactly the URL that is fetched. WHATWG URL parsing — what the
+// HTTP client and `fetch` use — silently rewrites input: `\` becomes `/` in http(s) URLs,
+// TAB/LF/CR are dropped anywhere, leading/trailing C0 controls and spaces are stripped, and
+// `.`, `..`, `%2e`, `.%2E`, `%2e%2e` segments are resolved (URL Standard, "URL parsing",
+// single-dot and double-dot segments). A check over the raw text that misses one spelling
+// lets `…/linux-64\..\..\other/…` be shown under one channel and fetched from another, so
+// everything the parser would rewrite is refused before parsing instead.
+
+/** Never accepted in a package URL: C0/C1 controls, space, DEL, backslash, and `?`/`#` (sidecar URLs are built by appending to the path). */
+const URL_FORBIDDEN = /[\u0000-\u0020\u007f-\u009f\\?#]/;
+
+/** Percent-decoding as a server might apply it, up to three times; undefined on bad escapes. */
+function decodedForms(segment: string): string[] {
+  const out = [segment];
+  let cur = segment;
+  for (let i = 0; i < 3 && cur.includes('%'); i++) {
+    try {
+      cur = decodeURIComponent(cur);
+    } catch {
+      break;
+    }
+    out.push(cur);
+  }
+  return out;
+}
+
+/** Why the raw path segments are unsafe, or undefined: dot segments in any spelling, encoded separators, empty segments. */
+function rawPathProblem(rawPath: string): string | undefined {
+  const segments = rawPath.split('/').slice(1); // '' before the leading '/'
+  for (const seg of segments) {
+    for (const form of decodedForms(seg)) {
+      if (form === '.' || form === '..') return 'contains a dot segment';
+      if (/[/\\]/.test(form)) return 'contains an encoded path separator';
+      if (/[\u0000-\u001f\u007f-\u009f]/.test(form)) return 'contains an encoded control character';
+    }
+  }
+  if (segments.slice(0, -1).some((s) => s === '')) return 'contains an empty path segment (//)';
+  return undefined;
+}
+
 /**
- * A package URL → record fields. Only http(s): the whole pipeline (repodata, sidecars)
- * fetches relative to the channel, and a `file:` channel has no such transport here (use a
- * package file target with `--channel` instead). Query strings and fragments are
- * rejected because sidecar URLs are built by appending to the path.
+ * An http(s) URL from an input file or a host, refused when WHATWG parsing would rewrite it
+ * (backslash, control or space characters, dot segments in any spelling, encoded
+ * separators, empty segments) or when it has credentials, a query or a fragment. The
+ * returned URL's href is the exact string to fetch. Throws TARGET_INVALID_URL.
  */
-export function recordFromUrl(raw: string, where = raw): PackageRecord {
-  const invalid = (why: string, hint = 'Give a URL like https://host/<channel>/<subdir>/<name>-<version>-<build>.conda.'): TargetError =>
-    new TargetError('TARGET_INVALID_URL', `Package URL "${raw}" in ${where} ${why}.`, { hint });
+export function parseSafeHttpUrl(raw: string, where = raw): URL {
+  const invalid = (why: string, hint = 'Give a URL like https://host/<channel>/<subdir>/<name>-<version>-<build>.conda.', cause?: unknown): TargetError =>
+    new TargetError('TARGET_INVALID_URL', `Package URL "${raw}" in ${where} ${why}.`, { hint, cause });
+  // Surrounding ASCII whitespace is layout (an explicit file's CRLF line); anything inside is not.
+  const text = raw.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '');
+  const bad = URL_FORBIDDEN.exec(text);
+  if (bad) {
+    const c = bad[0];
+    const what =
+      c === '\\' ? 'contains a backslash' : c === '?' || c === '#' ? 'has a query or fragment' : `contains the control or space character U+${c.charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()}`;
+    throw invalid(what, c === '?' || c === '#' ? undefined : 'A package URL is printable text without backslashes or spaces; fix the environment file.');
+  }
   let u: URL;
   try {
-    u = new URL(raw.trim());
+    u = new URL(text);
   } catch (e) {
     throw new TargetError('TARGET_INVALID_URL', `"${raw}" in ${where} is not a valid URL.`, {
       hint: 'Give a URL like https://host/<channel>/<subdir>/<file>.conda.',
@@ -106,16 +158,35 @@ export function recordFromUrl(raw: string, where = raw): PackageRecord {
   if (u.protocol !== 'https:' && u.protocol !== 'http:') {
     throw invalid(`uses the unsupported scheme "${u.protocol}"`, 'Only http(s) package URLs are supported; for a local file use the file path with --channel URL.');
   }
-  if (u.search || u.hash) throw invalid('has a query or fragment');
   // Credentials would be copied into reports and lockfiles; token channels use /t/<token>/.
   if (u.username || u.password) throw invalid('embeds credentials', 'Remove user:password from the URL.');
-  // Check the raw path, not only the normalised one: WHATWG URL parsing silently resolves
-  // `..`, which would let a lockfile entry point somewhere other than it appears to.
-  const rawPath = raw.trim().replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '');
-  const rawSegments = rawPath.split('/');
-  if (rawSegments.some((s) => s === '..' || s === '.' || /^%2e(%2e)?$/i.test(s) || /^\.%2e$|^%2e\.$/i.test(s))) {
-    throw invalid('contains a dot segment');
-  }
+  // The raw path (after `scheme://authority`), checked before WHATWG resolves anything in it.
+  const why = rawPathProblem(text.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, ''));
+  if (why) throw invalid(why);
+  return u;
+}
+
+/** A package URL split into what it is judged by; `url` is the exact string to fetch. */
+export interface PackageUrl {
+  /** Normalised absolute URL (WHATWG href): what is fetched, reported and deduplicated. */
+  url: string;
+  /** `<scheme>//<host><path before subdir>`, no trailing slash. */
+  channel: string;
+  subdir: string;
+  /** Decoded file name (CEP 27 subject name). */
+  filename: string;
+}
+
+/**
+ * THE parser for package URLs from any source (lockfiles of every format, explicit files,
+ * the command line, host installers). Only http(s): the whole pipeline (repodata, sidecars)
+ * fetches relative to the channel, and a `file:` channel has no such transport here (use a
+ * package file target with `--channel` instead). Throws TARGET_INVALID_URL.
+ */
+export function parsePackageUrl(raw: string, where = raw): PackageUrl {
+  const invalid = (why: string, hint = 'Give a URL like https://host/<channel>/<subdir>/<name>-<version>-<build>.conda.', cause?: unknown): TargetError =>
+    new TargetError('TARGET_INVALID_URL', `Package URL "${raw}" in ${where} ${why}.`, { hint, cause });
+  const u = parseSafeHttpUrl(raw, where);
   const segments = u.pathname.split('/');
   if (segments.length < 3) throw invalid('does not end in /<subdir>/<file>');
   const encFile = segments[segments.length - 1];
@@ -126,17 +197,48 @@ export function recordFromUrl(raw: string, where = raw): PackageRecord {
     filename = decodeURIComponent(encFile);
     subdir = decodeURIComponent(encSubdir);
   } catch (e) {
-    throw new TargetError('TARGET_INVALID_URL', `Package URL "${raw}" in ${where} has bad percent-encoding.`, {
-      hint: 'Each % must start a valid UTF-8 escape (%2B for +); fix the URL in the environment file.',
-      cause: e,
-    });
+    throw invalid('has bad percent-encoding', 'Each % must start a valid UTF-8 escape (%2B for +); fix the URL in the environment file.', e);
   }
   if (!isPackageFilename(filename)) throw invalid('does not end in .conda or .tar.bz2');
   if (!SUBDIR_RE.test(subdir)) throw invalid(`has "${subdir}" where the conda subdir (e.g. linux-64, noarch) belongs`);
-  const parts = parsePackageFilename(filename, where);
-  const channelPath = segments.slice(0, -2).join('/');
-  const channel = `${u.protocol}//${u.host}${channelPath}`.replace(/\/+$/, '');
-  return { url: u.href, channel, subdir, filename, ...parts };
+  const channel = `${u.protocol}//${u.host}${segments.slice(0, -2).join('/')}`;
+  // The judged parts rebuild the fetched URL exactly (no rewriting left anywhere).
+  const url = u.href;
+  if (url !== `${channel}/${encSubdir}/${encFile}`) throw invalid('does not normalise to itself');
+  return { url, channel, subdir, filename };
+}
+
+/** A package URL → record fields (see parsePackageUrl). */
+export function recordFromUrl(raw: string, where = raw): PackageRecord {
+  const p = parsePackageUrl(raw, where);
+  const parts = parsePackageFilename(p.filename, where);
+  return { url: p.url, channel: p.channel, subdir: p.subdir, filename: p.filename, ...parts };
+}
+
+/**
+ * A channel URL given on the command line (`--channel`) or by a host: the same refusals as
+ * package URLs (no backslash, control, dot segment in any spelling, credentials, query),
+ * returned normalised without a trailing slash. Throws TARGET_INVALID_URL.
+ */
+export function parseChannelArgument(raw: string, where: string): string {
+  const invalid = (why: string, cause?: unknown): TargetError =>
+    new TargetError('TARGET_INVALID_URL', `${where} "${raw}" is not an http(s) channel URL: it ${why}.`, {
+      hint: 'Give the channel URL, e.g. https://prefix.dev/conda-forge.',
+      cause,
+    });
+  const text = raw.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '').replace(/\/+$/, '');
+  if (URL_FORBIDDEN.test(text)) throw invalid('contains a backslash, space, control character, query or fragment');
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch (e) {
+    throw invalid('does not parse', e);
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw invalid(`uses the scheme ${u.protocol}`);
+  if (u.username || u.password) throw invalid('embeds credentials');
+  const why = rawPathProblem(text.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '') + '/x');
+  if (why) throw invalid(why);
+  return u.href.replace(/\/+$/, '');
 }
 
 export function isValidSubdir(s: string): boolean {

@@ -31,6 +31,7 @@ const CLAIMS: ReadonlyArray<readonly [number, keyof SignerIdentity]> = [
   [20, 'buildTrigger'],
   [21, 'runInvocationUri'],
   [22, 'sourceRepositoryVisibility'],
+  [23, 'deploymentEnvironment'],
 ];
 
 /**

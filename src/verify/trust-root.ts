@@ -23,6 +23,8 @@ export interface LoadedTrustRoot {
   ageDays: number | null;
   /** The trusted_root.json object (validated). */
   json: unknown;
+  /** Its bytes as read (what `digest` is over; what `trust-root export` writes). */
+  bytes?: Buffer;
   /** Non-fatal problems met while loading (e.g. TUF unreachable, fell back to the snapshot). */
   warnings?: string[];
 }
@@ -204,6 +206,7 @@ export function parseTrustedRoot(bytes: Buffer, source: string, now: Date = new 
     digest: createHash('sha256').update(bytes).digest('hex'),
     ageDays: Number.isNaN(newest) ? null : Math.max(0, Math.floor((now.getTime() - newest) / DAY_MS)),
     json,
+    bytes,
   };
 }
 
@@ -393,4 +396,56 @@ function loadTrustRootFile(path: string, now: Date): LoadedTrustRoot {
     }
     throw e;
   }
+}
+
+/**
+ * Refresh the public-good trusted root through TUF now, whatever the cache says (the
+ * `trust-root refresh` command). Throws TRUST_ROOT_REFRESH_FAILED when TUF cannot be
+ * reached or its metadata does not verify.
+ */
+export async function refreshTrustRoot(opts: LoadTrustRootOptions): Promise<LoadedTrustRoot> {
+  const now = opts.now ?? new Date();
+  try {
+    return await refreshViaTuf(opts, now);
+  } catch (e) {
+    recordFailure(opts.cacheDir, now);
+    if (e instanceof TrustRootError) throw e;
+    throw new TrustRootError('TRUST_ROOT_REFRESH_FAILED', `Could not refresh the public-good trusted root through TUF (${opts.tufMirrorUrl ?? PUBLIC_GOOD_TUF_URL}): ${describeError(e)}.`, {
+      hint: 'Check the network (and proxy settings); on an air-gapped machine, copy a root written by `conda-attest trust-root export FILE` elsewhere and point trust_root at it.',
+      cause: e,
+    });
+  }
+}
+
+/** One validity window of a trust-root entry (CA, transparency log, CT log, TSA). */
+export interface TrustRootWindow {
+  kind: 'certificate-authority' | 'tlog' | 'ctlog' | 'timestamp-authority';
+  /** URI / base URL of the service. */
+  name: string;
+  start: string | null;
+  end: string | null;
+}
+
+/** The validity windows of every entry of a (validated) trusted_root.json, in file order. Pure. */
+export function trustRootWindows(json: unknown): TrustRootWindow[] {
+  const out: TrustRootWindow[] = [];
+  const root = isObj(json) ? json : {};
+  const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+  const lists: [string, TrustRootWindow['kind'], (e: Obj) => { name: unknown; validFor: unknown }][] = [
+    ['certificateAuthorities', 'certificate-authority', (e) => ({ name: e.uri, validFor: e.validFor })],
+    ['tlogs', 'tlog', (e) => ({ name: e.baseUrl, validFor: isObj(e.publicKey) ? e.publicKey.validFor : undefined })],
+    ['ctlogs', 'ctlog', (e) => ({ name: e.baseUrl, validFor: isObj(e.publicKey) ? e.publicKey.validFor : undefined })],
+    ['timestampAuthorities', 'timestamp-authority', (e) => ({ name: e.uri, validFor: e.validFor })],
+  ];
+  for (const [key, kind, pick] of lists) {
+    const list = root[key];
+    if (!Array.isArray(list)) continue;
+    for (const e of list) {
+      if (!isObj(e)) continue;
+      const { name, validFor } = pick(e);
+      const v = isObj(validFor) ? validFor : {};
+      out.push({ kind, name: str(name) ?? '(unnamed)', start: str(v.start), end: str(v.end) });
+    }
+  }
+  return out;
 }

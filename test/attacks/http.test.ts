@@ -98,11 +98,9 @@ test('attack: a gzip bomb served as the advertised sidecar → retrieval-failed 
   // 64 MiB of spaces compress to ~64 KiB; the default cap is 10 MiB of DECODED bytes.
   const bomb = gzipSync(Buffer.alloc(64 * 1024 * 1024, 0x20));
   overrides.set(sidecarPath(), (_req, res) => void res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': bomb.length }).end(bomb));
-  const started = Date.now();
   const p = await verifyViaMirror();
   assert.deepEqual([p.status, p.action], ['retrieval-failed', 'block']);
   assert.deepEqual(codes(p), ['SIDECAR_TOO_LARGE']);
-  assert.ok(Date.now() - started < 10_000);
 });
 
 test('the real sidecar sent gzip-encoded is hashed after decoding (the file\'s bytes): verified', async () => {

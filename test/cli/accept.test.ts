@@ -81,9 +81,10 @@ test('accept PKG --yes: shows the diff, then pins the new identity of that packa
   const diffAt = r.stdout.indexOf('repository_id:');
   const writtenAt = r.stdout.indexOf(`Updated ${p.lockfile}.`);
   assert.ok(diffAt >= 0 && writtenAt > diffAt, r.stdout);
-  assert.match(r.stdout, new RegExp(`${ch.url}/a\\n  ~ identity changed: github https://github.com/forge/a-feedstock/.github/workflows/build.yml\\n\\s+repository_id:\\n\\s+- 1001\\n\\s+\\+ 666`));
+  assert.match(r.stdout, new RegExp(`a from ${ch.url}\\n  ~ identity changed: github https://github.com/forge/a-feedstock/.github/workflows/build.yml\\n\\s+repository_id:\\n\\s+- 1001\\n\\s+\\+ 666`));
   assert.doesNotMatch(r.stdout, /release\.yml/, 'b was not selected');
-  assert.match(r.stderr, /1 package\(s\) did not verify and are not accepted/, 'bad is reported, not accepted');
+  // bad did not verify, but it was not asked for: no note about it.
+  assert.doesNotMatch(r.stderr, /did not verify/, 'no note about packages that were not selected');
 
   const lock = p.readLock();
   assert.deepEqual(validateLockSchema(JSON.parse(lock)).ok, true);
@@ -103,8 +104,10 @@ test('accept --all --yes: every observed identity is taken (a package now unatte
   const p = project();
   const r = await p.cli(['accept', '--all', '--yes', '--target', 'v2.lock']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /\/b\n  ~ identity changed/);
-  assert.match(r.stdout, /\/c\n  - package no longer pinned/);
+  assert.match(r.stdout, /^b from \S+\n  ~ identity changed/m);
+  assert.match(r.stdout, /^c from \S+\n  - package no longer pinned/m);
+  // --all covers bad too: it is named as not accepted.
+  assert.match(r.stderr, /1 package\(s\) did not verify and are not accepted/, 'bad is reported, not accepted');
   const lock = p.readLock();
   assert.equal(entry(lock, 'a').identities[0].repository_id, '666');
   assert.match(entry(lock, 'b').identities[0].workflow, /release\.yml$/);
@@ -140,7 +143,12 @@ test('accept of a package that did not verify, or of an unknown name: error, not
     const r = await p.cli(['accept', ...names, '--yes', '--target', 'v2.lock']);
     assert.equal(r.code, 2, `${names}: ${r.stdout}${r.stderr}`);
     const wrong = names.find((n) => n !== 'a');
-    assert.match(r.stderr, new RegExp(`USAGE_INVALID_ARGUMENT: No verified package of the environment matches "${wrong}"`));
+    assert.match(
+      r.stderr,
+      wrong === 'bad'
+        ? /USAGE_INVALID_ARGUMENT: Nothing accepted: "bad" did not verify \((untrusted|invalid|missing|retrieval-failed)[^)]*\)\./
+        : new RegExp(`USAGE_INVALID_ARGUMENT: Nothing accepted: "${wrong}" is not a package of the environment\\.`),
+    );
     assertUnchanged(p, mtime, names.join(' '));
   }
   const usage = await p.cli(['accept', '--yes', '--target', 'v2.lock']);
@@ -224,10 +232,10 @@ test('diff OLD NEW in text, --format markdown and --json, on lockfiles written b
   const text = await p.cli(['diff', 'before.lock', 'conda-attest.lock']);
   assert.equal(text.code, 0, text.stderr);
   assert.doesNotMatch(text.stdout, /\u001b\[/, 'NO_COLOR');
-  assert.match(text.stdout, new RegExp(`^${ch.url}/a\\n  ~ identity changed: github \\S+/a-feedstock/\\.github/workflows/build\\.yml\\n      repository_id:\\n        - 1001\\n        \\+ 666$`, 'm'));
-  assert.match(text.stdout, /\/b\n  ~ identity changed: [^\n]+\n      workflow:\n        - \S+\/build\.yml\n        \+ \S+\/release\.yml/);
-  assert.match(text.stdout, /\/c\n  - package no longer pinned\n    - github \S+\/c-feedstock\//);
-  assert.match(text.stdout, /\/d\n    last_seen: 1\.0 \(\d{4}-\d\d-\d\d\) -> 2\.0/);
+  assert.match(text.stdout, new RegExp(`^a from ${ch.url}\\n  ~ identity changed: github \\S+/a-feedstock/\\.github/workflows/build\\.yml\\n      repository_id:\\n        - 1001\\n        \\+ 666$`, 'm'));
+  assert.match(text.stdout, /^b from \S+\n  ~ identity changed: [^\n]+\n      workflow:\n        - \S+\/build\.yml\n        \+ \S+\/release\.yml/m);
+  assert.match(text.stdout, /^c from \S+\n  - package no longer pinned\n    - github \S+\/c-feedstock\//m);
+  assert.match(text.stdout, /^d from \S+\n    last_seen: 1\.0 \(\d{4}-\d\d-\d\d\) -> 2\.0/m);
 
   const md = await p.cli(['diff', '--format', 'markdown', 'before.lock', 'conda-attest.lock']);
   assert.equal(md.code, 0);

@@ -89,9 +89,9 @@ test('default: committed lockfile (HEAD) vs working tree, plain text without col
   const r = await c.cli();
   assert.equal(r.code, 0, r.stderr);
   assert.doesNotMatch(r.stdout, /\u001b\[/);
-  assert.match(r.stdout, new RegExp(`${CH}/numpy\\n  ~ identity changed`));
+  assert.match(r.stdout, new RegExp(`^numpy from ${CH}\\n  ~ identity changed`, 'm'));
   assert.match(r.stdout, /repository_id:\n\s+- 100\n\s+\+ 666/);
-  assert.match(r.stdout, new RegExp(`${CH}/scipy\\n  \\+ identity added: key ${FP1} \\(channel\\)`));
+  assert.match(r.stdout, new RegExp(`^scipy from ${CH}\\n  \\+ identity added: key ${FP1} \\(channel\\)`, 'm'));
 });
 
 test('--exit-code: 1 with identity changes, 0 without; plain diff exits 0 either way', async (t) => {

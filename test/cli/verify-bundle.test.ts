@@ -95,3 +95,33 @@ test('the interop publish attestation verifies through verify-bundle (DSSE subje
   assert.equal(bad.code, 1);
   oneLine(bad.stderr, 'ARTIFACT_DIGEST_MISMATCH');
 });
+
+test('--format json prints one object {verified, code, message, identity} for every outcome; --json is its alias', { skip }, async () => {
+  const base = ['--bundle', conf('happy-path-v0.3', 'bundle.sigstore.json'), join(shared, 'conformance', 'a.txt')];
+  const ok = await run(['--format', 'json', '--certificate-identity', BEACON, '--certificate-oidc-issuer', GHA, ...base]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.stderr, '');
+  const o = JSON.parse(ok.stdout);
+  assert.deepEqual(Object.keys(o), ['verified', 'code', 'message', 'identity']);
+  assert.equal(o.verified, true);
+  assert.equal(o.code, null);
+  assert.equal(o.identity.san, BEACON);
+  assert.equal(o.identity.issuer, GHA);
+  // A mismatch still names the identity that did sign (the reviewer needs it).
+  const bad = await run(['--json', '--certificate-identity', BEACON.replace('main', 'evil'), '--certificate-oidc-issuer', GHA, ...base]);
+  assert.equal(bad.code, 1);
+  const b = JSON.parse(bad.stdout);
+  assert.equal(b.verified, false);
+  assert.equal(b.code, 'IDENTITY_MISMATCH');
+  assert.equal(b.identity.san, BEACON);
+  assert.equal(bad.stderr, '');
+});
+
+test('--format json on an input error is still one object (exit 2); an unknown format is a usage error', async () => {
+  const r = await run(['--format', 'json', '--bundle', 'b.json', '--key', 'k.pem', 'sha256:abc']);
+  assert.equal(r.code, 2);
+  assert.deepEqual(JSON.parse(r.stdout), { verified: false, code: 'TARGET_NOT_FOUND', message: 'The artifact sha256:abc is neither a file nor a sha256:<64 hex> digest.', identity: null });
+  const u = await run(['--format', 'yaml', '--bundle', 'b.json', '--key', 'k.pem', 'a.txt']);
+  assert.equal(u.code, 2);
+  oneLine(u.stderr, 'USAGE_INVALID_ARGUMENT');
+});

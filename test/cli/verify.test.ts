@@ -332,3 +332,17 @@ test('interop: the real prefix.dev bundle verifies OFFLINE against public-good; 
     iws.cleanup();
   }
 });
+
+test('--format json is the same report as --json; --format text is the terminal report', async () => {
+  const target = ch.get(fn('stranger')).url;
+  const a = await runCli(ws, ['verify', '--json', '--lockfile', 'fmt1.lock', target]);
+  const b = await runCli(ws, ['verify', '--format', 'json', '--lockfile', 'fmt2.lock', target]);
+  assert.equal(a.code, 1);
+  assert.equal(b.code, 1);
+  const strip = (s: string) => JSON.parse(s, (k, v) => (k === 'age_days' || k === 'generated_at' || k === 'duration_ms' ? undefined : v));
+  assert.deepEqual(strip(b.stdout), strip(a.stdout));
+  const t = await runCli(ws, ['verify', '--format', 'text', '--lockfile', 'fmt3.lock', target]);
+  assert.equal(t.code, 1);
+  assert.throws(() => JSON.parse(t.stdout));
+  assert.match(t.stdout, /IDENTITY_UNTRUSTED/);
+});

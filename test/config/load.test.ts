@@ -163,3 +163,40 @@ test('an invalid configuration found by the search reports every failing path an
     return true;
   });
 });
+
+test('attack: a config document that is JSON null or YAML ~ is an error (must be a mapping), never "defaults, every check off"', async () => {
+  const isNotMapping = (e: unknown): boolean => {
+    assert.ok(e instanceof ConfigError, String(e));
+    assert.equal(e.code, 'CONFIG_INVALID', e.message);
+    assert.match((e.details as string[]).join('\n'), /must be a mapping/);
+    return true;
+  };
+  // An outer config that would enable checks: a null file nearer to the cwd must not hide it
+  // either (cosmiconfig reads a bare null as "no configuration here" and searches on).
+  for (const [name, content] of [
+    ['.conda-attestrc.json', 'null'],
+    ['.conda-attestrc.yaml', '~\n'],
+    ['.conda-attestrc.yml', 'null # nothing\n'],
+    ['.conda-attestrc', '~'],
+    ['package.json', '{"name":"x","conda-attest":null}'],
+    ['conda-attest.config.mjs', 'export default null;\n'],
+  ] as const) {
+    const dir = project({ [`inner/${name}`]: content, '.conda-attestrc.json': JSON.stringify({ channels: { [CH]: {} } }) });
+    await assert.rejects(load(join(dir, 'inner')), isNotMapping, name);
+    await assert.rejects(load(dir, `inner/${name}`), isNotMapping, `--config ${name}`);
+  }
+  // [] and 42 were already errors; they stay errors.
+  await assert.rejects(load(project({ '.conda-attestrc.json': '[]' })), isNotMapping);
+  await assert.rejects(load(project({ '.conda-attestrc.yaml': '42' })), isNotMapping);
+});
+
+test('an empty file (or YAML comments only) is an empty configuration: defaults, the file is the source, the search stops there', async () => {
+  for (const content of ['', '\n  \n', '# conda-attest: defaults for now\n']) {
+    const dir = project({ 'inner/.conda-attestrc.yaml': content, '.conda-attestrc.json': JSON.stringify({ channels: { [CH]: {} } }) });
+    const c = await load(join(dir, 'inner'));
+    assert.equal(c.source, join(dir, 'inner', '.conda-attestrc.yaml'));
+    assert.equal(c.channels.length, 0, 'the outer config was not used');
+    assert.equal(c.default.enabled, false);
+    assert.equal((await load(dir, 'inner/.conda-attestrc.yaml')).source, join(dir, 'inner', '.conda-attestrc.yaml'));
+  }
+});

@@ -57,7 +57,8 @@ test('the schema has a $id, forbids unknown keys and describes every property', 
       for (const [k, v] of Object.entries(o.properties as Record<string, unknown>)) {
         if (typeof (v as { description?: unknown }).description !== 'string') undocumented.push(`${where}.${k}`);
       }
-      if (o.additionalProperties !== false && !o.$ref) open.push(where);
+      // An `if` is a condition over the data, not a shape: it need not close its object.
+      if (o.additionalProperties !== false && !o.$ref && !where.endsWith('/if')) open.push(where);
     }
     for (const [k, v] of Object.entries(o)) if (k !== 'default') walk(v, `${where}/${k}`);
   };
@@ -100,13 +101,15 @@ test('defaults come from the schema: unlisted channels off, listed channels on a
   assert.deepEqual(p.trustedKeys, []);
   assert.equal(p.requireTlog, true);
   assert.deepEqual(p.discovery, ['repodata', 'sigs', 'v0-sigs']);
-  assert.deepEqual(c.http, { connectTimeoutMs: 10000, totalTimeoutMs: 120000, retries: 2 });
+  assert.deepEqual(c.http, { connectTimeoutMs: 10000, totalTimeoutMs: 120000, idleTimeoutMs: 30000, retries: 2 });
+  assert.equal(c.deadlineMs, 3_600_000);
   assert.equal(c.concurrency, 8);
   assert.equal(c.cacheDir, '/xdg/conda-attest');
   // A relative XDG_CACHE_HOME is invalid per the XDG spec and ignored.
   assert.equal(resolveConfig({}, '/b', undefined, { env: { XDG_CACHE_HOME: 'rel', HOME: '/h' } }).cacheDir, '/h/.cache/conda-attest');
-  // null / undefined raw data = empty configuration
-  assert.equal(resolveConfig(null, '/b').default.enabled, false);
+  // No document (undefined) = empty configuration; a null document is not a mapping.
+  assert.equal(resolveConfig(undefined, '/b').default.enabled, false);
+  assert.throws(() => resolveConfig(null, '/b'), (e: unknown) => e instanceof ConfigError && e.code === 'CONFIG_INVALID');
 });
 
 test('every field is accepted and resolved; relative paths against the config directory', () => {
@@ -117,7 +120,8 @@ test('every field is accepted and resolved; relative paths against the config di
     max_sidecar_bytes: 2048,
     cache_dir: '~/cache',
     concurrency: 3,
-    http: { connect_timeout_ms: 1, timeout_ms: 2, retries: 0 },
+    http: { connect_timeout_ms: 1, timeout_ms: 2, idle_timeout_ms: 3, retries: 0 },
+    deadline_ms: 4,
     default: { enabled: true, require: 'ignore', require_tlog: false, discovery: ['sigs'] },
     channels: {
       'HTTPS://Prefix.DEV/conda-forge/': {
@@ -137,7 +141,8 @@ test('every field is accepted and resolved; relative paths against the config di
   assert.equal(c.maxSidecarBytes, 2048);
   assert.equal(c.cacheDir, '/home/u/cache');
   assert.equal(c.concurrency, 3);
-  assert.deepEqual(c.http, { connectTimeoutMs: 1, totalTimeoutMs: 2, retries: 0 });
+  assert.deepEqual(c.http, { connectTimeoutMs: 1, totalTimeoutMs: 2, idleTimeoutMs: 3, retries: 0 });
+  assert.equal(c.deadlineMs, 4);
   assert.equal(c.default.enabled, true);
   assert.equal(c.default.require, 'ignore');
   assert.equal(c.default.requireTlog, false);
@@ -173,7 +178,7 @@ test('unknown keys are errors and name the closest known key (typos must not wea
         requir: 'error',
         http: { timeout: 5 },
         default: { enable: true },
-        channels: { 'https://x.example/c': { trusted_identites: [], zzzzzz: 1, trusted_identities: [{ identity: 'a', issuer: 'b', ref: 'c' }] } },
+        channels: { 'https://x.example/c': { trusted_identites: [], zzzzzz: 1, trusted_identities: [{ identity: 'a', issuer: 'https://b.example', repo: 'c' }] } },
       },
       '/b',
     ),
@@ -185,7 +190,7 @@ test('unknown keys are errors and name the closest known key (typos must not wea
   has(/^default\.enable: unknown key .*did you mean "enabled"\?/);
   has(/^channels\["https:\/\/x\.example\/c"\]\.trusted_identites: unknown key .*did you mean "trusted_identities"\?/);
   has(/^channels\["https:\/\/x\.example\/c"\]\.zzzzzz: unknown key .*remove it; known keys here: enabled, require/);
-  has(/^channels\["https:\/\/x\.example\/c"\]\.trusted_identities\[0\]\.ref: unknown key/);
+  has(/^channels\["https:\/\/x\.example\/c"\]\.trusted_identities\[0\]\.repo: unknown key .*did you mean "repository_id"\?/);
 });
 
 test('identity entries: a bare string needs a GitHub/GitLab SAN; objects need an issuer; re: must compile', () => {
@@ -339,4 +344,16 @@ test('trusted keys that cannot be used → CONFIG_KEY_INVALID naming every entry
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('trust_root: a near miss of public-good is a typo with a did-you-mean; an issuer must be a URL', () => {
+  const typo = failLines(() => resolveConfig({ trust_root: 'public-goood' }, '/b'));
+  assert.deepEqual(typo, ['trust_root: "public-goood" is neither public-good nor a trusted_root.json path — did you mean "public-good"?']);
+  // Paths are paths, even short ones.
+  assert.equal(resolveConfig({ trust_root: './public-good.json' }, '/b').trustRoot, '/b/public-good.json');
+  const issuer = failLines(() =>
+    resolveConfig({ channels: { 'https://x.example/c': { trusted_identities: [{ identity: 'https://github.com/o/r/**', issuer: 'github-actions' }] } } }, '/b'),
+  );
+  assert.equal(issuer.length, 1, issuer.join('\n'));
+  assert.match(issuer[0]!, /^channels\["https:\/\/x\.example\/c"\]\.trusted_identities\[0\]\.issuer: must be the OIDC issuer URL — /);
 });

@@ -62,6 +62,7 @@ export interface GitHubClaims {
   buildTrigger: string; // .20
   runInvocationUri: string; // .21
   sourceRepositoryVisibility: string; // .22
+  deploymentEnvironment: string; // .23 (from the token's `environment` claim)
 }
 
 /** OID (1.3.6.1.4.1.57264.1.N) of each Fulcio v2 claim. */
@@ -80,6 +81,7 @@ export const CLAIM_OIDS: Readonly<Record<keyof GitHubClaims, string>> = {
   buildTrigger: '1.3.6.1.4.1.57264.1.20',
   runInvocationUri: '1.3.6.1.4.1.57264.1.21',
   sourceRepositoryVisibility: '1.3.6.1.4.1.57264.1.22',
+  deploymentEnvironment: '1.3.6.1.4.1.57264.1.23',
 };
 
 /** Issuer extension OIDs: v2 (DER UTF8String) and legacy v1 (raw string bytes). */
@@ -585,8 +587,10 @@ export async function startLocalSigstore(): Promise<LocalSigstore> {
     res.end(out);
   }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  // Keep-alive sockets from make-fetch-happen would hold close() open.
-  server.keepAliveTimeout = 1000;
+  // close() ends keep-alive sockets itself (closeAllConnections). A short server-side idle
+  // timeout only races the client: on a loaded machine make-fetch-happen reuses a socket
+  // just as the server closes it, and the request fails with ECONNRESET (retry: 0 below).
+  server.keepAliveTimeout = 60_000;
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   [good, wrong] = await Promise.all([createInstance('local-sigstore', url), createInstance('wrong-sigstore', `${url}/wrong`)]);
   const trustedRoot = trustedRootOf(good, url);

@@ -97,7 +97,7 @@ test('changed: the diff names exactly the differing fields', () => {
   const c = d.diff.changes[0];
   assert.ok(c.type === 'identity-changed');
   assert.deepEqual(c.fields, [{ field: 'repository_id', old: '100', new: '666' }]);
-  assert.match(d.reason.message, /repository_id 100 -> 666/);
+  assert.match(d.reason.message, /repository_id 100 → 666/);
 });
 
 test('an additional identity is a change (added), the original pin stays', () => {

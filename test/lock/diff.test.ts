@@ -83,7 +83,7 @@ test('diffIdentitySets: pairs each replaced identity with its most similar succe
 test('renderDiffText: plain text names packages, old and new values; colour only when asked', () => {
   const plain = renderDiffText(diffLocks(OLD, NEW), { color: false });
   assert.doesNotMatch(plain, /\u001b\[/);
-  assert.match(plain, new RegExp(`${CH}/numpy\\n  ~ identity changed: github `));
+  assert.match(plain, new RegExp(`^numpy from ${CH}\\n  ~ identity changed: github `, 'm'));
   assert.match(plain, /repository_id:\n\s+- 100\n\s+\+ 666/);
   assert.match(plain, /- package no longer pinned/);
   const coloured = renderDiffText(diffLocks(OLD, NEW), { color: true });

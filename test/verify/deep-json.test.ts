@@ -10,7 +10,8 @@ import { createVerifier } from '../../src/verify/verifier.ts';
 import { createVerifyPool } from '../../src/verify/pool.ts';
 import type { LoadedTrustRoot } from '../../src/verify/trust-root.ts';
 import type { PublishExpectation } from '../../src/verify/cep27.ts';
-import { parseSidecar } from '../../src/sidecar/parse.ts';
+import { MAX_SIDECAR_BUNDLES, parseSidecar } from '../../src/sidecar/parse.ts';
+import { AttestError } from '../../src/errors.ts';
 import { jsonShapeProblem, MAX_BUNDLE_DEPTH } from '../../src/util/json-bounds.ts';
 import { publishStatement, startLocalSigstore } from '../helpers/sigstore.ts';
 import type { BundleJSON, LocalSigstore } from '../helpers/sigstore.ts';
@@ -83,4 +84,14 @@ test('a request that cannot be cloned to a worker is verified in-process instead
   } finally {
     await pool.close();
   }
+});
+
+test('attack: a sidecar of hundreds of bundles is refused before any verification (SIDECAR_TOO_MANY_BUNDLES)', () => {
+  const text = JSON.stringify(new Array(MAX_SIDECAR_BUNDLES + 1).fill(good));
+  assert.throws(
+    () => parseSidecar(Buffer.from(text), 'many.sigs'),
+    (e: unknown) => e instanceof AttestError && e.code === 'SIDECAR_TOO_MANY_BUNDLES' && /65 bundles/.test(e.message) && Boolean(e.hint),
+  );
+  // At the cap it is accepted (the check is a bound, not a ban on several attestations).
+  assert.equal(parseSidecar(Buffer.from(JSON.stringify(new Array(MAX_SIDECAR_BUNDLES).fill(good))), 'ok.sigs').bundles.length, MAX_SIDECAR_BUNDLES);
 });

@@ -1,0 +1,84 @@
+// Which proxy a request goes through, from the environment, as curl, conda (requests),
+// pixi and npm read it: `https_proxy`/`HTTPS_PROXY` for https URLs, `http_proxy`/
+// `HTTP_PROXY` for http URLs (lowercase first, as curl does), none when `no_proxy`/
+// `NO_PROXY` matches the host.
+//
+// Hand-written (pure, ~40 lines) rather than taken from proxy-from-env: that package reads
+// a bare NO_PROXY entry (`example.com`) as that exact host only, while curl, requests and
+// npm also exempt its sub-domains (`pkg.example.com`), and it has no CIDR entries; a user's
+// NO_PROXY must mean here what it means to the other tools on the same machine.
+import { BlockList, isIP } from 'node:net';
+
+/** The proxy URL for `target`, or null for a direct connection. */
+export function proxyFor(target: URL, env: NodeJS.ProcessEnv): URL | null {
+  const scheme = target.protocol === 'https:' ? 'https' : 'http';
+  const raw = pick(env, `${scheme}_proxy`);
+  if (!raw) return null;
+  if (bypassed(target, pick(env, 'no_proxy') ?? '')) return null;
+  let proxy: URL;
+  try {
+    // `host:port` without a scheme means an http proxy (curl's default).
+    proxy = new URL(raw.includes('://') ? raw : `http://${raw}`);
+  } catch {
+    return null;
+  }
+  if (proxy.protocol !== 'http:' && proxy.protocol !== 'https:') return null;
+  return proxy;
+}
+
+function pick(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const v = env[name] || env[name.toUpperCase()];
+  return v ? v.trim() : undefined;
+}
+
+/** Hostname without IPv6 brackets, lowercase. */
+function bareHost(u: URL): string {
+  return u.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+}
+
+function defaultPort(u: URL): string {
+  return u.port || (u.protocol === 'https:' ? '443' : '80');
+}
+
+/**
+ * NO_PROXY: comma- or space-separated entries. `*` exempts everything; `host` and `.host`
+ * (and `*.host`) exempt the host and every sub-domain; `host:port` only that port; an IP
+ * or CIDR block (`10.0.0.0/8`, `::1`) the addresses in it.
+ */
+export function bypassed(target: URL, noProxy: string): boolean {
+  const host = bareHost(target);
+  const port = defaultPort(target);
+  for (let entry of noProxy.toLowerCase().split(/[,\s]+/)) {
+    if (!entry) continue;
+    if (entry === '*') return true;
+    const cidr = /^([0-9a-f.:]+)\/(\d{1,3})$/.exec(entry);
+    if (cidr) {
+      const family = isIP(cidr[1]!);
+      const hostFamily = isIP(host);
+      if (family === 0 || family !== hostFamily) continue;
+      const list = new BlockList();
+      try {
+        list.addSubnet(cidr[1]!, Number(cidr[2]), family === 6 ? 'ipv6' : 'ipv4');
+      } catch {
+        continue;
+      }
+      if (list.check(host, family === 6 ? 'ipv6' : 'ipv4')) return true;
+      continue;
+    }
+    let entryPort: string | undefined;
+    const withPort = /^(.*[^:]):(\d+)$/.exec(entry);
+    if (withPort && !(isIP(entry) === 6)) {
+      entry = withPort[1]!;
+      entryPort = withPort[2]!;
+    }
+    entry = entry.replace(/^\[|\]$/g, '').replace(/^\*?\./, '');
+    if (entryPort !== undefined && entryPort !== port) continue;
+    if (host === entry || host.endsWith(`.${entry}`)) return true;
+  }
+  return false;
+}
+
+/** The proxy as it may be printed: scheme, host and port, never the credentials. */
+export function redactProxy(proxy: URL): string {
+  return `${proxy.protocol}//${proxy.host}`;
+}

@@ -1,0 +1,42 @@
+// Off a terminal (CI logs) progress is a short line at most every interval (10 s by
+// default), none before the first interval, none after stop; no spinner, no escape codes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CliIO } from '../../src/cli/io.ts';
+import { startProgress } from '../../src/cli/progress.ts';
+
+function io(env: NodeJS.ProcessEnv = {}): { io: CliIO; text: () => string } {
+  const err = new PassThrough();
+  let text = '';
+  err.on('data', (d) => (text += d));
+  return { io: { stdout: new PassThrough(), stderr: err, stdin: new PassThrough(), env, cwd: '/' }, text: () => text };
+}
+
+test('off a TTY: a progress line per interval, counting done packages; nothing after stop', async () => {
+  const t = io();
+  let now = 0;
+  const p = await startProgress(t.io, 10, { intervalMs: 30, now: () => now });
+  assert.equal(t.text(), '', 'nothing at the start (a short run prints no progress)');
+  p.update(3);
+  now = 12_000;
+  await sleep(100);
+  p.stop();
+  const lines = t.text().trim().split('\n');
+  assert.ok(lines.length >= 1);
+  assert.equal(lines[0], 'conda-attest: verifying 3/10 packages (12 s)');
+  assert.doesNotMatch(t.text(), /\u001b/);
+  const after = t.text();
+  await sleep(100);
+  assert.equal(t.text(), after, 'no line after stop');
+});
+
+test('the default interval is 10 s: a run shorter than that prints no progress line', async () => {
+  const t = io();
+  const p = await startProgress(t.io, 2);
+  p.update(2);
+  await sleep(50);
+  p.stop();
+  assert.equal(t.text(), '');
+});

@@ -1,0 +1,200 @@
+// `conda-attest trust-root status|refresh|export FILE`, trust-root freshness in `verify`
+// (trust_root_max_age_days → TRUST_ROOT_STALE, exit 2; the 180-day notice), and
+// `conda-attest policy [TARGET]` — the real CLI as a child process against the local
+// Sigstore instance and a loopback channel.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { startLocalSigstore } from '../helpers/sigstore.ts';
+import type { LocalSigstore } from '../helpers/sigstore.ts';
+import { startFixtureChannel } from '../helpers/channel.ts';
+import type { FixtureChannel } from '../helpers/channel.ts';
+import { condaFilename } from '../helpers/conda.ts';
+import { makeWorkspace, row, runCli, verifyJson } from '../helpers/e2e.ts';
+import type { Workspace } from '../helpers/e2e.ts';
+
+const fn = (name: string) => condaFilename({ name, version: '1.0', build: 'h0_0' });
+const DAY = 86_400_000;
+
+let sig: LocalSigstore;
+let ch: FixtureChannel;
+let ws: Workspace;
+let agedRoot: string;
+
+before(async () => {
+  sig = await startLocalSigstore();
+  ch = await startFixtureChannel({
+    sigstore: sig,
+    name: 'forge',
+    packages: [{ spec: { name: 'good', version: '1.0', build: 'h0_0', files: { 'share/good.txt': 'good\n' } } }],
+  });
+  ws = makeWorkspace('conda-attest-trust-root-');
+  // The same keys, but every entry valid since 400 days ago: the root's age is 400 days.
+  const start = new Date(Date.now() - 400 * DAY - 3_600_000).toISOString().replace(/\.\d+Z$/, 'Z');
+  const aged = JSON.parse(JSON.stringify(sig.trustedRoot)) as Record<string, { validFor?: { start: string }; publicKey?: { validFor: { start: string } } }[]>;
+  for (const key of ['certificateAuthorities', 'tlogs', 'ctlogs', 'timestampAuthorities']) {
+    for (const e of aged[key] ?? []) {
+      if (e.validFor) e.validFor.start = start;
+      if (e.publicKey?.validFor) e.publicKey.validFor.start = start;
+    }
+  }
+  agedRoot = ws.write('aged-root.json', JSON.stringify(aged));
+});
+
+after(async () => {
+  await ch?.close();
+  await sig?.close();
+  ws?.cleanup();
+});
+
+function configFile(name: string, top: Record<string, unknown>, channel: Record<string, unknown> = {}): string {
+  return ws.writeConfig({ lockfile: `${name}.lock`, http: { retries: 0, timeout_ms: 5000 }, channels: { [ch.url]: channel }, ...top }, `${name}.json`);
+}
+
+test('trust-root status: source, age, digest and validity windows of the root in use', async () => {
+  const cfg = configFile('status', { trust_root: sig.trustedRootPath });
+  const r = await runCli(ws, ['trust-root', 'status', '--config', cfg, '--format', 'json']);
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.equal(s.source, sig.trustedRootPath);
+  assert.equal(s.digest, createHash('sha256').update(readFileSync(sig.trustedRootPath)).digest('hex'));
+  // The local instance's keys became valid moments (at most a day) ago.
+  assert.ok(s.age_days === 0 || s.age_days === 1, String(s.age_days));
+  assert.equal(s.stale, false);
+  assert.deepEqual(
+    s.validity.map((w: { kind: string }) => w.kind).sort(),
+    ['certificate-authority', 'ctlog', 'timestamp-authority', 'tlog'],
+  );
+  for (const w of s.validity) assert.match(w.start, /^\d{4}-\d{2}-\d{2}T/);
+  const text = await runCli(ws, ['trust-root', 'status', '--config', cfg]);
+  assert.equal(text.code, 0);
+  assert.match(text.stdout, /^age: +[01] days \(notice above 180 days\)$/m);
+  assert.match(text.stdout, /^digest: +sha256:[0-9a-f]{64}$/m);
+  // The aged root, with and without a limit.
+  const aged = await runCli(ws, ['trust-root', 'status', '--config', configFile('status-aged', { trust_root: agedRoot, trust_root_max_age_days: 30 }), '--json']);
+  assert.equal(aged.code, 0, 'status reports; it does not enforce');
+  const a = JSON.parse(aged.stdout);
+  assert.equal(a.age_days, 400);
+  assert.equal(a.stale, true);
+  assert.equal(a.notices[0].code, 'TRUST_ROOT_STALE');
+});
+
+test('trust-root export FILE writes the root in use byte for byte; a machine pointed at it verifies offline', async () => {
+  const cfg = configFile('export', { trust_root: sig.trustedRootPath });
+  const out = ws.path('exported', 'trusted_root.json');
+  const r = await runCli(ws, ['trust-root', 'export', out, '--config', cfg]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(readFileSync(out), readFileSync(sig.trustedRootPath));
+  assert.match(r.stderr, /trust_root/);
+  const airgapped = configFile('airgapped', { trust_root: out });
+  const p = ch.get(fn('good'));
+  const v = await verifyJson(ws, ['--config', airgapped, '--offline', p.url]);
+  assert.equal(row(v.report, fn('good')).status, 'verified');
+  // Usage errors: no FILE, an unknown subcommand, a file that cannot be written.
+  assert.equal((await runCli(ws, ['trust-root', 'export', '--config', cfg])).code, 2);
+  assert.equal((await runCli(ws, ['trust-root', 'frobnicate', '--config', cfg])).code, 2);
+  const blocked = await runCli(ws, ['trust-root', 'export', ws.path('aged-root.json', 'x.json'), '--config', cfg]);
+  assert.equal(blocked.code, 2);
+  assert.match(blocked.stderr, /Cannot write/);
+});
+
+test('trust-root refresh: a file root is not refreshed through TUF; an unreachable TUF mirror is TRUST_ROOT_REFRESH_FAILED (exit 2)', async () => {
+  const file = await runCli(ws, ['trust-root', 'refresh', '--config', configFile('refresh-file', { trust_root: sig.trustedRootPath })]);
+  assert.equal(file.code, 2);
+  assert.match(file.stderr, /TRUST_ROOT_REFRESH_FAILED: trust_root is the file/);
+  // A port that was free a moment ago: connection refused on 127.0.0.1, no other network.
+  const port = await new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const pg = await runCli(ws, ['trust-root', 'refresh', '--tuf-mirror', `http://127.0.0.1:${port}`, '--config', configFile('refresh-pg', { trust_root: 'public-good' })]);
+  assert.equal(pg.code, 2);
+  assert.match(pg.stderr, /TRUST_ROOT_REFRESH_FAILED: Could not refresh the public-good trusted root through TUF \(http:\/\/127\.0\.0\.1:/);
+  assert.match(pg.stderr, /hint: .*trust-root export/);
+});
+
+test('verify: a root older than trust_root_max_age_days stops the run (exit 2, TRUST_ROOT_STALE naming source and age)', async () => {
+  const p = ch.get(fn('good'));
+  const stale = await runCli(ws, ['verify', '--json', '--config', configFile('stale', { trust_root: agedRoot, trust_root_max_age_days: 30 }), p.url]);
+  assert.equal(stale.code, 2, stale.stderr);
+  assert.equal(stale.stdout, '');
+  assert.match(stale.stderr, new RegExp(`TRUST_ROOT_STALE: The trust root ${agedRoot.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is 400 days old, older than trust_root_max_age_days \\(30\\)`));
+  assert.match(stale.stderr, /hint: Replace /);
+  // Within the limit: verified, no notice.
+  const ok = await verifyJson(ws, ['--config', configFile('fresh', { trust_root: agedRoot, trust_root_max_age_days: 400 }), p.url]);
+  assert.equal(row(ok.report, fn('good')).status, 'verified');
+  assert.ok(!JSON.stringify(ok.report).includes('TRUST_ROOT_STALE'));
+  // No limit: the 180-day notice, and the run goes on.
+  const noted = await verifyJson(ws, ['--config', configFile('noted', { trust_root: agedRoot }), p.url]);
+  assert.equal(row(noted.report, fn('good')).status, 'verified');
+  assert.match(JSON.stringify(noted.report), /TRUST_ROOT_STALE: The trust root .* is 400 days old \(more than 180\)/);
+});
+
+test('policy: the effective policy of the config, as text and JSON', async () => {
+  const cfg = ws.writeConfig(
+    {
+      trust_root: sig.trustedRootPath,
+      trust_root_max_age_days: 90,
+      channels: {
+        [ch.url]: {
+          mirrors: ['https://mirror.example/forge'],
+          trusted_identities: ['github:acme/tool@refs/heads/main', { identity: 'github:acme/*', runner: 'github-hosted', trigger: 'release', repository_id: 42 }],
+          packages: { openssl: { trusted_identities: ['github:acme/openssl'] }, 'legacy-*': { require: 'warn' } },
+          exceptions: [
+            { package: 'legacy-tool', until: '2999-12-31', reason: 'upstream does not attest yet' },
+            { package: 'old-tool', until: '2000-01-01' },
+          ],
+        },
+      },
+    },
+    'policy.json',
+  );
+  const j = await runCli(ws, ['policy', '--config', cfg, '--format', 'json']);
+  assert.equal(j.code, 0, j.stderr);
+  const view = JSON.parse(j.stdout);
+  assert.equal(view.trust_root_max_age_days, 90);
+  assert.deepEqual(view.channels.map((c: { channel: string }) => c.channel), [ch.url, 'default']);
+  const c = view.channels[0];
+  assert.equal(c.require, 'error');
+  assert.equal(c.trusted_identities[0].identity, 'github:acme/tool@refs/heads/main');
+  assert.equal(c.trusted_identities[0].issuer, 'https://token.actions.githubusercontent.com');
+  assert.match(c.trusted_identities[0].expands_to, /https:\/\/github\.com\/acme\/tool .*1\.3\.6\.1\.4\.1\.57264\.1\.12.*refs\/heads\/main/);
+  assert.deepEqual(c.trusted_identities[1].constraints, { repository_id: '42', trigger: ['release'], runner: 'github-hosted' });
+  assert.deepEqual(c.packages.map((r: { pattern: string }) => r.pattern), ['legacy-*', 'openssl']);
+  assert.equal(c.exceptions[0].package, 'legacy-tool');
+  assert.equal(c.exceptions[0].expired, false);
+  assert.ok(c.exceptions[0].days_left > 300);
+  assert.equal(c.exceptions[1].expired, true);
+  const t = await runCli(ws, ['policy', '--config', cfg]);
+  assert.equal(t.code, 0);
+  assert.match(t.stdout, /runner: github-hosted {2}\(Runner Environment, OID 1\.3\.6\.1\.4\.1\.57264\.1\.11\)/);
+  assert.match(t.stdout, /legacy-tool until 2999-12-31 \(\d+ days left\): upstream does not attest yet/);
+  assert.match(t.stdout, /old-tool until 2000-01-01 \(EXPIRED \d+ days ago\)/);
+  assert.equal((await runCli(ws, ['policy', '--config', cfg, '--format', 'yaml'])).code, 2);
+});
+
+test('policy TARGET: only the channels the target uses; a mirror shows its channel, an unlisted channel the default', async () => {
+  const cfg = ws.writeConfig(
+    { trust_root: sig.trustedRootPath, channels: { [ch.url]: { mirrors: ['https://mirror.example/forge'], trusted_identities: ['github:acme/tool'] }, 'https://unused.example/x': {} } },
+    'policy-target.json',
+  );
+  const explicit = ws.write(
+    'env.txt',
+    `@EXPLICIT\nhttps://mirror.example/forge/noarch/${fn('good')}\nhttps://other.example/ch/noarch/${fn('other')}\n`,
+  );
+  const r = await runCli(ws, ['policy', '--config', cfg, '--json', explicit]);
+  assert.equal(r.code, 0, r.stderr);
+  const view = JSON.parse(r.stdout);
+  assert.deepEqual(view.channels.map((c: { channel: string }) => c.channel), [ch.url, 'https://other.example/ch']);
+  assert.deepEqual(view.channels[0].seen_as, ['https://mirror.example/forge']);
+  assert.equal(view.channels[1].enabled, false);
+  // A broken config is exit 2 with the failing path.
+  const bad = ws.writeConfig({ channels: { [ch.url]: { trusted_identities: ['github:acme'] } } }, 'bad.json');
+  const b = await runCli(ws, ['policy', '--config', bad]);
+  assert.equal(b.code, 2);
+  assert.match(b.stderr, /trusted_identities\[0\]: "github:acme" must name exactly one GitHub repository/);
+});

@@ -1,0 +1,135 @@
+// Properties over every input parser (seeded and bounded here; `npm run fuzz` runs them
+// long): environment files (pixi.lock, conda-lock.yml, @EXPLICIT), the identity lockfile,
+// configuration documents. Each parser either returns well-formed data or throws an
+// AttestError with a code and a message — never another exception, never a hang.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import { AttestError } from '../../src/errors.ts';
+import { parseCondaLock, parseExplicit, parsePixiLock, parseYamlTarget } from '../../src/targets/lockfiles.ts';
+import { parseLock, serializeLock } from '../../src/lock/file.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { resolveConfig } from '../../src/config/validate.ts';
+import { checkProperty, fc, hostileString } from '../helpers/fuzz.ts';
+
+/** Throws unless `e` is one of the product's errors with a code and a one-line message. */
+function expectAttestError(e: unknown): void {
+  assert.ok(e instanceof AttestError, `not an AttestError: ${e instanceof Error ? e.stack : String(e)}`);
+  assert.match(e.code, /^[A-Z0-9_]+$/);
+  assert.ok(e.message.length > 0);
+}
+
+const SHA = 'a'.repeat(64);
+const url = fc.oneof(
+  fc.constantFrom(
+    'https://prefix.dev/conda-forge/linux-64/numpy-1.24.3-py310h5f9d8e6_0.conda',
+    'https://conda.anaconda.example/main/noarch/six-1.16.0-pyhd3eb1b0_1.tar.bz2',
+    'https://prefix.dev/conda-forge/linux-64\\..\\..\\other/linux-64/x-1-0.conda',
+    'https://prefix.dev/conda-forge/.\t./x/linux-64/x-1-0.conda',
+  ),
+  hostileString(60),
+  fc.tuple(fc.constantFrom('https://h', 'http://127.0.0.1:1', 'HTTPS://H'), fc.array(fc.constantFrom('ch', 'linux-64', 'noarch', '..', '%2e', 'a\\b', ''), { maxLength: 3 }), fc.constantFrom('x-1-0.conda', 'y-2-h_0.tar.bz2', 'z.zip')).map(([o, p, f]) => [o, ...p, f].join('/')),
+);
+const value = fc.oneof(url, fc.jsonValue({ maxDepth: 2 }), fc.constant(SHA), fc.constant(null));
+const pkg = fc.record(
+  { conda: value, url: value, kind: fc.constantFrom('conda', 'pypi', 42), sha256: value, md5: value, size: fc.oneof(fc.nat(), value), hash: fc.record({ sha256: value, md5: value }, { requiredKeys: [] }), manager: fc.constantFrom('conda', 'pip'), platform: value, name: value, version: value },
+  { requiredKeys: [] },
+);
+
+test('property: environment files (pixi.lock, conda-lock.yml, @EXPLICIT) parse or fail with a code', async (t) => {
+  await checkProperty(
+    t,
+    'environment files',
+    [fc.constantFrom(4, 5, 6, 7, '6', null), fc.array(pkg, { maxLength: 4 }), fc.jsonValue({ maxDepth: 2 }), fc.array(fc.oneof(url, hostileString(30)), { maxLength: 5 }), fc.string({ maxLength: 60 })],
+    (version, packages, envs, lines, junk) => {
+      const docs: [string, (d: unknown) => unknown][] = [
+        [toYaml({ version, environments: { default: { channels: [{ url: 'https://prefix.dev/conda-forge' }], packages: { 'linux-64': packages.map((p) => ({ conda: p.conda })) } } }, packages }), (d) => parsePixiLock(d, 'pixi.lock')],
+        [toYaml({ version, environments: envs, packages }), (d) => parsePixiLock(d, 'pixi.lock')],
+        [toYaml({ version: 1, package: packages, metadata: envs }), (d) => parseCondaLock(d, 'conda-lock.yml')],
+        [junk, (d) => parsePixiLock(d, 'pixi.lock')],
+      ];
+      for (const [text, parse] of docs) {
+        try {
+          const records = parse(parseYamlTarget(text, 'env')) as { url: string }[];
+          for (const r of records) assert.equal(typeof r.url, 'string');
+        } catch (e) {
+          expectAttestError(e);
+        }
+      }
+      try {
+        parseExplicit(`@EXPLICIT\n${lines.map((l, i) => (i % 2 ? `${l}#${SHA}` : l)).join('\n')}\n`, 'explicit.txt');
+      } catch (e) {
+        expectAttestError(e);
+      }
+    },
+    { runs: 100 },
+  );
+});
+
+const identity = fc.record(
+  { kind: fc.constantFrom('github', 'gitlab', 'email', 'uri', 'key', 'x'), issuer: value, repository: value, repository_id: value, workflow: value, uri: value, email: value, key_fingerprint: value, key_name: value },
+  { requiredKeys: ['kind'] },
+);
+const seen = fc.oneof(fc.record({ version: value, date: fc.oneof(fc.constant('2026-01-01'), value) }), value);
+
+test('property: identity lockfiles parse (and round-trip) or fail with a code', async (t) => {
+  await checkProperty(
+    t,
+    'identity lockfile',
+    [fc.constantFrom(1, 2, '1', null), fc.dictionary(hostileString(20), fc.dictionary(hostileString(12), fc.record({ identities: fc.oneof(fc.array(identity, { maxLength: 3 }), value), first_seen: seen, last_seen: seen }, { requiredKeys: [] }), { maxKeys: 3 }), { maxKeys: 3 }), fc.nat(20)],
+    (version, channels, cut) => {
+      const text = JSON.stringify({ version, channels }, null, 2);
+      for (const t of [text, text.slice(0, text.length - cut)]) {
+        try {
+          const lock = parseLock(t, 'conda-attest.lock');
+          // Whatever parses is written back byte-stably.
+          const out = serializeLock(lock);
+          assert.equal(serializeLock(parseLock(out, 'again')), out);
+        } catch (e) {
+          expectAttestError(e);
+        }
+      }
+    },
+    { runs: 100 },
+  );
+});
+
+const policy = fc.record(
+  { enabled: fc.oneof(fc.boolean(), value), require: fc.constantFrom('error', 'warn', 'ignore', 'fatal', null), trusted_identities: fc.oneof(fc.array(fc.oneof(hostileString(30), fc.record({ identity: value, issuer: value })), { maxLength: 2 }), value), mirrors: fc.oneof(fc.array(url, { maxLength: 2 }), value), discovery: fc.oneof(fc.constant(['repodata']), value) },
+  { requiredKeys: [] },
+);
+
+test('property: configuration documents resolve or fail with a code (null and non-mappings included)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ca-fuzz-config-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  let n = 0;
+  await checkProperty(
+    t,
+    'config documents',
+    [fc.oneof(fc.record({ channels: fc.dictionary(url, policy, { maxKeys: 2 }), default: policy, concurrency: value, max_sidecar_bytes: value, http: value }, { requiredKeys: [] }), fc.jsonValue({ maxDepth: 3 })), fc.boolean()],
+    async (doc, asYaml) => {
+      try {
+        const c = resolveConfig(doc, dir, 'mem', { env: {} });
+        assert.ok(typeof doc === 'object' && doc !== null && !Array.isArray(doc), 'only a mapping can resolve');
+        assert.equal(typeof c.default.enabled, 'boolean');
+      } catch (e) {
+        expectAttestError(e);
+      }
+      // Through the file loader too (a few cases: it touches the disk).
+      if (n++ % 10 === 0) {
+        const file = join(dir, `c${n}${asYaml ? '.yaml' : '.json'}`);
+        writeFileSync(file, asYaml ? toYaml(doc) : JSON.stringify(doc));
+        try {
+          await loadConfig({ cwd: dir, configPath: file, env: {}, stopDir: dir });
+          assert.ok(typeof doc === 'object' && doc !== null && !Array.isArray(doc), 'only a mapping can load');
+        } catch (e) {
+          expectAttestError(e);
+        }
+      }
+    },
+    { runs: 80 },
+  );
+});

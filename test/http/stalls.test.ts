@@ -1,0 +1,187 @@
+// No stall is unbounded: an idle timeout names the stalled URL and is retried like a
+// connection error; a host that keeps stalling or failing has its remaining requests
+// failed at once (one cause); the run's deadline ends every request; 408 and 429 are
+// retried, honouring Retry-After.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { HttpError } from '../../src/errors.ts';
+import { createHttpClient, netErrorWords, retryAfterMs, type HttpClientOptions } from '../../src/http/client.ts';
+import { send, startLoopback } from './loopback.ts';
+
+const BASE: HttpClientOptions = { connectTimeoutMs: 5000, totalTimeoutMs: 20_000, retries: 2, retryDelayMs: 5, idleTimeoutMs: 150 };
+
+function rejectsWith(code: string, re?: RegExp) {
+  return (e: unknown): boolean => {
+    assert.ok(e instanceof HttpError, `expected HttpError, got ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    if (re) assert.match(e.message, re);
+    return true;
+  };
+}
+
+test('a server that accepts and sends nothing: HTTP_TIMEOUT naming the URL, retried within the bounds', async () => {
+  const lb = await startLoopback(() => {
+    /* never answers */
+  });
+  const http = createHttpClient(BASE);
+  try {
+    const url = `${lb.url}/conda-forge/noarch/repodata.json`;
+    await assert.rejects(http.get(url, { maxBytes: 1000 }), rejectsWith('HTTP_TIMEOUT', new RegExp(`${url.replace(/[.]/g, '\\.')} stalled: no data received`)));
+    assert.equal(lb.requests.length, 3, 'first attempt + 2 retries');
+  } finally {
+    http.close();
+    await lb.close();
+  }
+});
+
+test('a body that stops midway stalls the same way; a slow but steady body does not', async () => {
+  const lb = await startLoopback();
+  lb.route('/half', (_req, res) => {
+    res.writeHead(200, { 'content-length': '100' });
+    res.write('partial');
+  });
+  lb.route('/steady', (_req, res) => {
+    res.writeHead(200, { 'content-length': '6' });
+    let i = 0;
+    const t = setInterval(() => {
+      res.write(String(i));
+      if (++i === 6) {
+        clearInterval(t);
+        res.end();
+      }
+    }, 50);
+  });
+  const http = createHttpClient({ ...BASE, retries: 0 });
+  try {
+    await assert.rejects(http.get(`${lb.url}/half`, { maxBytes: 1000 }), rejectsWith('HTTP_TIMEOUT', /\/half stalled/));
+    // 6 bytes over ~300 ms, never idle for 150 ms: completes.
+    assert.equal((await http.get(`${lb.url}/steady`, { maxBytes: 1000 })).body.toString(), '012345');
+  } finally {
+    http.close();
+    await lb.close();
+  }
+});
+
+test('circuit breaker: after 3 stalls in a row from one host, its remaining requests fail at once with the same cause', async () => {
+  const lb = await startLoopback(() => {
+    /* never answers */
+  });
+  const other = await startLoopback(send('ok'));
+  const http = createHttpClient({ ...BASE, retries: 0 });
+  try {
+    for (let i = 0; i < 3; i++) await assert.rejects(http.get(`${lb.url}/p${i}`, { maxBytes: 10 }), rejectsWith('HTTP_TIMEOUT', /stalled/));
+    assert.equal(lb.requests.length, 3);
+    const errors: HttpError[] = [];
+    for (let i = 3; i < 10; i++) {
+      await http.get(`${lb.url}/p${i}`, { maxBytes: 10 }).catch((e: HttpError) => errors.push(e));
+    }
+    assert.equal(lb.requests.length, 3, 'nothing more was sent to the failing host');
+    assert.equal(errors.length, 7);
+    for (const e of errors) {
+      assert.equal(e.code, 'HTTP_TIMEOUT');
+      assert.match(e.message, /was not requested: 127\.0\.0\.1:\d+ failed 3 times in a row \(last: .* stalled/);
+    }
+    // Other hosts are not affected.
+    assert.equal((await http.get(`${other.url}/x`, { maxBytes: 10 })).body.toString(), 'ok');
+  } finally {
+    http.close();
+    await lb.close();
+    await other.close();
+  }
+});
+
+test('circuit breaker: an answer in between resets the count; 404s are answers, not failures', async () => {
+  let stall = true;
+  const lb = await startLoopback((req, res) => {
+    if (req.url === '/ok') return send('ok')(req, res);
+    if (req.url === '/missing') return send('no', 404)(req, res);
+    if (!stall) send('x')(req, res);
+  });
+  const http = createHttpClient({ ...BASE, retries: 0 });
+  try {
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 2; i++) await assert.rejects(http.get(`${lb.url}/s`, { maxBytes: 10 }), rejectsWith('HTTP_TIMEOUT', /stalled/));
+      await (round === 1 ? assert.rejects(http.get(`${lb.url}/missing`, { maxBytes: 10 }), rejectsWith('HTTP_NOT_FOUND')) : http.get(`${lb.url}/ok`, { maxBytes: 10 }));
+    }
+    stall = false;
+    assert.equal((await http.get(`${lb.url}/s`, { maxBytes: 10 })).body.toString(), 'x');
+  } finally {
+    http.close();
+    await lb.close();
+  }
+});
+
+test('circuit breaker: refused connections count too, with the cause in words', async () => {
+  const lb = await startLoopback();
+  const url = lb.url;
+  await lb.close();
+  const http = createHttpClient({ ...BASE, retries: 5 });
+  try {
+    // One request: its attempts count; the breaker opens on the third and stops the retries.
+    await assert.rejects(http.get(`${url}/a`, { maxBytes: 10 }), rejectsWith('HTTP_CONNECTION_FAILED', /refused the connection \(ECONNREFUSED\)/));
+    assert.equal(http.stats.requests, 3);
+    await assert.rejects(http.get(`${url}/b`, { maxBytes: 10 }), rejectsWith('HTTP_CONNECTION_FAILED', /was not requested: .*failed 3 times in a row/));
+    assert.equal(http.stats.requests, 3);
+  } finally {
+    http.close();
+  }
+});
+
+test("the run's deadline ends a running request and refuses new ones", async () => {
+  const lb = await startLoopback(() => {
+    /* never answers */
+  });
+  const http = createHttpClient({ ...BASE, idleTimeoutMs: 60_000, deadline: Date.now() + 300, deadlineLabel: '0.3 s' });
+  try {
+    await assert.rejects(http.get(`${lb.url}/slow`, { maxBytes: 10 }), rejectsWith('HTTP_TIMEOUT', /\/slow was not fetched: the run's deadline \(0\.3 s\) passed/));
+    const sent = lb.requests.length;
+    await assert.rejects(http.get(`${lb.url}/later`, { maxBytes: 10 }), rejectsWith('HTTP_TIMEOUT', /deadline/));
+    assert.equal(lb.requests.length, sent, 'nothing sent after the deadline');
+  } finally {
+    http.close();
+    await lb.close();
+  }
+});
+
+test('408 and 429 are retried (Retry-After honoured); a Retry-After beyond 60 s is not waited for', async () => {
+  const seen: Record<string, number> = {};
+  const lb = await startLoopback((req, res) => {
+    const n = (seen[req.url!] = (seen[req.url!] ?? 0) + 1);
+    if (req.url === '/busy' && n === 1) return send('slow down', 429, { 'retry-after': '0' })(req, res);
+    if (req.url === '/timeout' && n === 1) return send('again', 408)(req, res);
+    if (req.url === '/dated' && n === 1) return send('later', 503, { 'retry-after': new Date(Date.now() - 1000).toUTCString() })(req, res);
+    if (req.url === '/hour') return send('come back in an hour', 429, { 'retry-after': '3600' })(req, res);
+    if (req.url === '/forbidden') return send('no', 403)(req, res);
+    send('ok')(req, res);
+  });
+  const http = createHttpClient(BASE);
+  try {
+    for (const p of ['/busy', '/timeout', '/dated']) assert.equal((await http.get(`${lb.url}${p}`, { maxBytes: 10 })).body.toString(), 'ok', p);
+    assert.deepEqual([seen['/busy'], seen['/timeout'], seen['/dated']], [2, 2, 2]);
+    await assert.rejects(http.get(`${lb.url}/hour`, { maxBytes: 100 }), (e: HttpError) => e.status === 429 && /too many requests/.test(e.message));
+    assert.equal(seen['/hour'], 1);
+    await assert.rejects(http.get(`${lb.url}/forbidden`, { maxBytes: 100 }), (e: HttpError) => e.status === 403);
+    assert.equal(seen['/forbidden'], 1, 'other 4xx are never retried');
+  } finally {
+    http.close();
+    await lb.close();
+  }
+});
+
+test('Retry-After: seconds or an HTTP-date (RFC 9110 §10.2.3); anything else is ignored', () => {
+  const now = Date.parse('2026-01-01T00:00:00Z');
+  assert.equal(retryAfterMs('7', now), 7000);
+  assert.equal(retryAfterMs(' 0 ', now), 0);
+  assert.equal(retryAfterMs('Thu, 01 Jan 2026 00:00:30 GMT', now), 30_000);
+  assert.equal(retryAfterMs('Wed, 31 Dec 2025 00:00:00 GMT', now), 0);
+  assert.equal(retryAfterMs('-5', now), undefined);
+  assert.equal(retryAfterMs('soon', now), undefined);
+  assert.equal(retryAfterMs(undefined, now), undefined);
+});
+
+test('network errors in words', () => {
+  assert.equal(netErrorWords('ENOTFOUND', 'prefix.dev'), 'DNS lookup failed for prefix.dev');
+  assert.equal(netErrorWords('ECONNREFUSED', 'prefix.dev'), 'prefix.dev refused the connection');
+  assert.equal(netErrorWords('CERT_HAS_EXPIRED', 'prefix.dev'), 'the TLS certificate of prefix.dev has expired');
+  assert.equal(netErrorWords('E_SOMETHING_NEW', 'prefix.dev'), undefined);
+});

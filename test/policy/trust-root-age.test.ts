@@ -1,0 +1,35 @@
+// Trust-root freshness (pure): the configured limit, the 180-day notice, unknown ages.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { NOTICE_AGE_DAYS, trustRootFreshness } from '../../src/policy/trust-root-age.ts';
+
+test('a limit: older is stale (TRUST_ROOT_STALE naming source, age and the refresh); at the limit is fresh', () => {
+  const stale = trustRootFreshness({ source: 'public-good (embedded snapshot)', ageDays: 31 }, 'public-good', 30);
+  assert.equal(stale.kind, 'stale');
+  if (stale.kind !== 'stale') return;
+  assert.equal(stale.reason.code, 'TRUST_ROOT_STALE');
+  assert.match(stale.reason.message, /public-good \(embedded snapshot\) is 31 days old, older than trust_root_max_age_days \(30\)/);
+  assert.match(stale.reason.hint!, /conda-attest trust-root refresh/);
+  assert.deepEqual(trustRootFreshness({ source: 's', ageDays: 30 }, 'public-good', 30), { kind: 'fresh' });
+  // A file root: the hint says to replace the file.
+  const file = trustRootFreshness({ source: '/etc/root.json', ageDays: 400 }, '/etc/root.json', 90);
+  assert.equal(file.kind, 'stale');
+  if (file.kind === 'stale') assert.match(file.reason.hint!, /Replace \/etc\/root\.json/);
+});
+
+test('a limit with an unknown age fails closed', () => {
+  const r = trustRootFreshness({ source: 's', ageDays: null }, 'public-good', 30);
+  assert.equal(r.kind, 'stale');
+});
+
+test('no limit: older than 180 days is a notice, never an error; unknown age is silent', () => {
+  assert.equal(NOTICE_AGE_DAYS, 180);
+  assert.deepEqual(trustRootFreshness({ source: 's', ageDays: 180 }, 'public-good'), { kind: 'fresh' });
+  const old = trustRootFreshness({ source: 's', ageDays: 181 }, 'public-good');
+  assert.equal(old.kind, 'old');
+  if (old.kind === 'old') {
+    assert.equal(old.reason.code, 'TRUST_ROOT_STALE');
+    assert.match(old.reason.hint!, /trust_root_max_age_days/);
+  }
+  assert.deepEqual(trustRootFreshness({ source: 's', ageDays: null }, 'public-good'), { kind: 'fresh' });
+});
