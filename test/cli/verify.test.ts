@@ -339,7 +339,7 @@ test('--format json is the same report as --json; --format text is the terminal 
   const b = await runCli(ws, ['verify', '--format', 'json', '--lockfile', 'fmt2.lock', target]);
   assert.equal(a.code, 1);
   assert.equal(b.code, 1);
-  const strip = (s: string) => JSON.parse(s, (k, v) => (k === 'age_days' || k === 'generated_at' || k === 'duration_ms' ? undefined : v));
+  const strip = (s: string) => JSON.parse(s, (k, v) => (k === 'age_days' || k === 'generated_at' || k === 'duration_ms' || k === 'lockfile' ? undefined : v));
   assert.deepEqual(strip(b.stdout), strip(a.stdout));
   const t = await runCli(ws, ['verify', '--format', 'text', '--lockfile', 'fmt3.lock', target]);
   assert.equal(t.code, 1);
