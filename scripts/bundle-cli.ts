@@ -10,8 +10,7 @@
 //
 // Layout contracts the sources rely on: src/version.ts finds package.json two levels up
 // (dist/cli/ → the package root), and src/verify/pool.ts starts `./pool-worker.js` next to
-// itself (src/http/hash-thread.ts likewise `./hash-worker.js`), so each worker is an entry
-// point of that name in the same directory.
+// itself, so the worker is an entry point named pool-worker.js in the same directory.
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -21,7 +20,7 @@ const outdir = `${root}dist/cli`;
 rmSync(outdir, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
-  entryPoints: ['src/cli/main.ts', 'src/verify/pool-worker.ts', 'src/http/hash-worker.ts'],
+  entryPoints: ['src/cli/main.ts', 'src/verify/pool-worker.ts'],
   outdir,
   entryNames: '[name]',
   chunkNames: 'chunk-[hash]',

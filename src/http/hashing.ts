@@ -32,7 +32,7 @@ export class TooLargeSignal extends Error {
 // once, without a command-line flag; if the runtime refuses, nothing changes.
 const SCAVENGE_EVERY_BYTES = 16 * 1024 * 1024;
 let scavenge: ((opts: { type: 'minor' }) => void) | null | undefined;
-export function collectYoungGeneration(): void {
+function collectYoungGeneration(): void {
   if (scavenge === undefined) {
     try {
       setFlagsFromString('--expose-gc');
