@@ -21,6 +21,8 @@ export type ConfigErrorCode =
   | 'CONFIG_PARSE_FAILED'
   | 'CONFIG_INVALID'
   | 'CONFIG_KEY_INVALID'
+  /** No config file was found and none was given: no policy, no pass. */
+  | 'NO_CONFIG'
   /** `init` found a configuration it would replace (or shadow). */
   | 'CONFIG_EXISTS';
 
@@ -113,6 +115,8 @@ export type PolicyErrorCode =
   | 'LOCK_ENTRY_MISSING'
   | 'PACKAGE_DIGEST_MISMATCH'
   | 'CHANNEL_DISABLED'
+  /** The plugin layer cannot judge a package URL (query string, not a conda package file name). */
+  | 'PACKAGE_URL_UNSUPPORTED'
   /** A configured exception for the package has expired: it was judged normally. */
   | 'EXCEPTION_EXPIRED';
 
@@ -125,7 +129,9 @@ export type LockErrorCode =
   | 'LOCK_FROZEN'
   | 'LOCK_NOT_FOUND'
   | 'LOCK_IDENTITY_INCOMPLETE'
-  | 'LOCK_UNREADABLE';
+  | 'LOCK_UNREADABLE'
+  /** `--frozen` (CI) without the identity lockfile on disk. */
+  | 'LOCK_MISSING';
 
 /** Plugin / host integration errors. */
 export type PluginErrorCode =
@@ -136,6 +142,16 @@ export type PluginErrorCode =
   | 'PACKAGE_BLOCKED'
   | 'ARCHIVE_MALFORMED'
   | 'ARCHIVE_UNSAFE_PATH';
+
+/**
+ * Run-level notices (the report's `notices`): findings about the whole run rather than one
+ * package. They never change the exit code by themselves.
+ */
+export type RunNoticeCode =
+  /** A channel listed in the config matched no package of the run. */
+  | 'CHANNEL_UNUSED'
+  /** No package was verified, and none was blocked or warned about. */
+  | 'NOTHING_VERIFIED';
 
 export type ErrorCode =
   | UsageErrorCode

@@ -5,7 +5,8 @@
 //
 // This module wires the adapters together; the decisions themselves are the pure
 // functions of src/policy/ and src/lock/.
-import { AttestError, TrustRootError, describeError } from './errors.ts';
+import { existsSync } from 'node:fs';
+import { AttestError, LockError, TrustRootError, describeError } from './errors.ts';
 import type { PackageDigest, VerifySession, VerifySessionOptions } from './session-types.ts';
 import type {
   ChannelPolicy,
@@ -35,6 +36,7 @@ import { packageVersion } from './version.ts';
 import { decide, applyDecisions, inconsistentFirstUse, type LockDecision, type Lock } from './lock/decide.ts';
 import { readLock, updateLock } from './lock/file.ts';
 import { buildReport } from './report/build.ts';
+import { runNotices as findRunNotices } from './report/notices.ts';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -67,6 +69,13 @@ export interface PipelineSession extends VerifySession {
 export async function createSession(options: VerifySessionOptions): Promise<PipelineSession> {
   const config: ResolvedConfig = options.config;
   const lockPath = options.lockfile ?? config.lockfile;
+  // --frozen checks against a committed lockfile: without one there is nothing to check
+  // against, which is one input error for the run, not one refusal per package.
+  if (options.frozen && !existsSync(lockPath)) {
+    throw new LockError('LOCK_MISSING', `--frozen needs the identity lockfile ${lockPath}, which does not exist.`, {
+      hint: 'Run `conda-attest verify` once without --frozen (it pins the signer identities) and commit the lockfile, or point --lockfile at it.',
+    });
+  }
   const http: HttpClient = createHttpClient({
     connectTimeoutMs: config.http.connectTimeoutMs,
     totalTimeoutMs: config.http.totalTimeoutMs,
@@ -85,12 +94,19 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
     (trustRootPromise ??= loadTrustRoot(config.trustRoot, { offline: options.offline, cacheDir: config.cacheDir }).then((root) =>
       checkTrustRootAge(root, config),
     ));
+  // The report names the trust root only when a verdict depended on it (a file root is
+  // loaded up front to validate it, which alone is not a use).
+  let trustRootUsed = false;
+  const usedTrustRoot = (): Promise<LoadedTrustRoot> => {
+    trustRootUsed = true;
+    return trustRoot();
+  };
   // Verification goes through one pool per run: in-process for small runs, worker threads
   // (trust material built once per worker) when enough bundles are expected. The verifier
   // modules (sigstore-js) are only loaded when a bundle actually has to be verified.
   let poolPromise: Promise<VerifyPool> | undefined;
   const pool = (): Promise<VerifyPool> =>
-    (poolPromise ??= Promise.all([trustRoot(), import('./verify/pool.ts')]).then(([root, { createVerifyPool }]) =>
+    (poolPromise ??= Promise.all([usedTrustRoot(), import('./verify/pool.ts')]).then(([root, { createVerifyPool }]) =>
       createVerifyPool({ trustRoot: root, expectedBundles: options.expectedPackages, fastDer: true }),
     ));
   // Verdicts depend only on their inputs (sidecar, package digest and name, channels, trust
@@ -100,6 +116,16 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
   const sidecars = options.noCache ? undefined : openSidecarCache(config.cacheDir, { maxBytes: config.maxSidecarBytes });
   const version = packageVersion();
 
+  // A trust root given as a path is loaded and validated now, before any package: a broken
+  // file is an input error even in a run where no signature would have needed it.
+  if (config.trustRoot !== 'public-good') {
+    try {
+      await trustRoot();
+    } catch (e) {
+      http.close();
+      throw e;
+    }
+  }
   // The identity lockfile is read once; decisions are collected and written once in finish().
   const lock: Lock = await readLock(lockPath);
   const rows: PackageReport[] = [];
@@ -210,7 +236,7 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
             filename: record.filename,
             channel: canonical,
             acceptedChannels: expectation.acceptedChannels,
-            trustRootDigest: (await trustRoot()).digest,
+            trustRootDigest: (await usedTrustRoot()).digest,
             policyDigest: policyDigest(policy),
             productVersion: version,
           })
@@ -346,17 +372,20 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
       .filter((d): d is LockDecision => d !== null);
     // --frozen: the lockfile must not change. Otherwise write it once, merging into
     // what is on disk now so a concurrent run loses nothing.
-    if (!options.frozen && decisions.some((d) => d.kind !== 'unchanged' || d.touch)) {
-      await updateLock(lockPath, (current) => applyDecisions(current, decisions));
-    }
-    const root = trustRootPromise ? await trustRootPromise.catch(() => undefined) : undefined;
+    const written = !options.frozen && decisions.some((d) => d.kind !== 'unchanged' || d.touch);
+    if (written) await updateLock(lockPath, (current) => applyDecisions(current, decisions));
+    const root = trustRootUsed && trustRootPromise ? await trustRootPromise.catch(() => undefined) : undefined;
     await Promise.all([verdicts?.flush(), sidecars?.flush()]);
     if (poolPromise) await (await poolPromise.catch(() => undefined))?.close();
     http.close();
     const report = buildReport(rows, root);
-    // Run-level notices (EXCEPTION_EXPIRED), sorted for deterministic output.
+    // Run-level notices: the pipeline's own (EXCEPTION_EXPIRED), sorted for deterministic
+    // output, then the findings over the whole run (CHANNEL_UNUSED, NOTHING_VERIFIED).
     const notices = [...runNotices.values()].sort((a, b) => (a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
+    // Kept as warning lines too, the form they had before `notices` existed.
     if (notices.length) report.warnings = [...(report.warnings ?? []), ...notices.map((n) => `${n.code}: ${n.message}${n.hint ? ` (hint: ${n.hint})` : ''}`)];
+    report.notices = [...notices, ...findRunNotices(config, report.packages)];
+    report.lockfile = { path: lockPath, written, pinned: pinnedCount(decisions, Boolean(options.frozen)) };
     const cacheWarnings = [...(verdicts?.warnings ?? []), ...(sidecars?.warnings ?? [])];
     if (cacheWarnings.length) report.warnings = [...(report.warnings ?? []), ...cacheWarnings.map((w) => `cache: ${w}`)];
     const stale = repodata.stale().map(staleRepodataNotice);
@@ -367,6 +396,12 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
   const lockDecisions = (): LockDecision[] =>
     observations.map((o) => o.decision).filter((d): d is LockDecision => d !== null);
   return { verifyPackage, finish, lockDecisions, lockPath };
+}
+
+/** Packages this run pinned for the first time (written to the lockfile unless frozen). */
+function pinnedCount(decisions: readonly LockDecision[], frozen: boolean): number {
+  if (frozen) return 0;
+  return decisions.filter((d) => d.kind === 'new' && d.identities.length > 0).length;
 }
 
 /**

@@ -53,7 +53,7 @@ URL, or a local .conda/.tar.bz2 file (with --channel). Without TARGET: ./pixi.lo
     { name: 'frozen', type: 'boolean', help: 'CI mode: the identity lockfile must not change' },
     { name: 'download', type: 'boolean', help: 'hash the package bytes even when a lockfile records their SHA-256' },
     { name: 'channel', type: 'string', arg: 'URL', help: 'channel of local package files (may end in /<subdir>)' },
-    { name: 'platform', type: 'string', arg: 'SUBDIR', help: 'subdir of local package files when --channel does not end in one' },
+    { name: 'platform', type: 'string', arg: 'SUBDIR', help: "subdir of local package files (default: from --channel, the file's\ndirectory, or the package's info/index.json)" },
     ...TIME_OPTIONS,
     { name: 'concurrency', type: 'string', arg: 'N', help: 'packages verified at once (default: config concurrency)' },
     ...formatOptions(
@@ -89,7 +89,7 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
   const format = chooseFormat(values, VERIFY_FORMATS, 'verify');
   const github = inGithubActions(io.env) && !values['no-github'];
   const concurrency = positiveInt(values.concurrency, '--concurrency');
-  const { config, records } = await loadEnvironment(io, {
+  const { config, records, notCovered, inputs } = await loadEnvironment(io, {
     configPath: values.config,
     trustedRoot: values['trusted-root'],
     timeoutMs: seconds(values.timeout, '--timeout'),
@@ -138,6 +138,8 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
     progress.stop();
   }
   const report = await session.finish();
+  report.summary.not_covered = notCovered;
+  report.inputs = { targets: inputs, config: config.source ?? null };
   for (const w of report.warnings ?? []) io.stderr.write(`conda-attest: warning: ${escapeText(w)}\n`);
   if (values['report-file']) await writeReportFile(resolve(io.cwd, values['report-file']), report);
   if (format === 'github' || format === 'markdown' || format === 'sarif') io.stdout.write(renderCiFormat(format, report, ci!, session));
