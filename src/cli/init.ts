@@ -5,7 +5,7 @@
 // become proposed trusted_identities (src/policy/propose.ts: never wider than what was
 // seen). Nothing is pinned: the identity lockfile is written by the first `verify`.
 import { existsSync, readFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -222,8 +222,8 @@ export const initCommand: Command = async (argv: string[], io: CliIO): Promise<n
     plan.offlineReason = '--offline was given, so no attestations were fetched. Run `conda-attest init --force` online to get proposals.';
   } else {
     // Probe with every channel enabled under require: warn and nothing trusted yet: every
-    // verified signer is observed. Frozen, on a lockfile path that does not exist: the
-    // probe pins nothing and writes nothing.
+    // verified signer is observed. Its identity lockfile is a throw-away one in a temp
+    // directory: init pins nothing in the project.
     const probe = resolveConfig(
       {
         ...(trustRoot ? { trust_root: trustRoot } : {}),
@@ -233,15 +233,19 @@ export const initCommand: Command = async (argv: string[], io: CliIO): Promise<n
       undefined,
       { env: io.env },
     );
-    const session = await createSession({
-      config: probe,
-      lockfile: join(tmpdir(), `conda-attest-init-${process.pid}-${randomBytes(6).toString('hex')}.lock`),
-      frozen: true,
-      expectedPackages: records.length,
-      noCache: Boolean(values['no-cache']),
-    });
-    await verifyRecords(session, records, { concurrency });
-    report = await session.finish();
+    const scratch = await mkdtemp(join(tmpdir(), 'conda-attest-init-'));
+    try {
+      const session = await createSession({
+        config: probe,
+        lockfile: join(scratch, 'probe.lock'),
+        expectedPackages: records.length,
+        noCache: Boolean(values['no-cache']),
+      });
+      await verifyRecords(session, records, { concurrency });
+      report = await session.finish();
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
     for (const w of report.warnings ?? []) io.stderr.write(`conda-attest: warning: ${w}\n`);
     const unreachable = report.packages.filter((p) => p.status === 'retrieval-failed' && p.reasons.some((r) => UNREACHABLE.has(r.code)));
     if (unreachable.length === report.packages.length) {

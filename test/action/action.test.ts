@@ -147,7 +147,8 @@ test('entry point: frozen: false lets a new signer be pinned; a config error is 
   ws.write('fresh/pixi.lock', ws.read('app/pixi.lock'));
   ws.write('fresh/.conda-attestrc.json', ws.read('app/.conda-attestrc.json'));
   const frozen = await runAction({ 'working-directory': 'fresh' });
-  assert.equal(frozen.code, 1, 'nothing pinned yet: LOCK_ENTRY_MISSING under --frozen');
+  assert.equal(frozen.code, 2, 'nothing pinned yet: --frozen needs the identity lockfile');
+  assert.match(frozen.stderr, /LOCK_MISSING/);
   const open = await runAction({ 'working-directory': 'fresh', frozen: 'false' });
   assert.equal(open.code, 0, open.stderr);
   assert.ok(existsSync(ws.path('fresh/conda-attest.lock')));
