@@ -18,8 +18,8 @@ import { canonicalChannelUrl } from '../policy/channel.ts';
 import { knownMirrors } from '../channel/known-mirrors.ts';
 import { type EntryForm, proposeIdentities, type SignerObservation } from '../policy/propose.ts';
 
-/** SAN globs until the config schema takes `github:` / `gitlab:` shorthands. */
-const ENTRY_FORM: EntryForm = 'san';
+/** Repository entries as `github:` / `gitlab:` shorthands (matched against the repository claim, not the SAN). */
+const ENTRY_FORM: EntryForm = 'shorthand';
 import { createSession } from '../pipeline.ts';
 import { writeFileAtomic } from '../util/fs.ts';
 import type { PackageRecord, Reason, Report } from '../types.ts';

@@ -63,14 +63,14 @@ test('online: one entry per channel, identities from both repositories with pack
   const text = ws.read('.conda-attestrc.yaml');
   assert.match(text, /^# conda-attest configuration, written by `conda-attest init` from pixi\.lock/);
   assert.match(text, /^\$schema: https:\/\/conda-attest\.dev\/schema\/config\.schema\.json$/m);
-  assert.match(text, /- https:\/\/github\.com\/test-org\/alpha-feedstock\/\*\*@refs\/heads\/main # 2 packages: alpha, alpha-lib$/m);
-  assert.match(text, /- https:\/\/github\.com\/test-org\/beta-feedstock\/\*\*@refs\/heads\/main # 1 package: beta$/m);
+  assert.match(text, /- github:test-org\/alpha-feedstock@refs\/heads\/main # 2 packages: alpha, alpha-lib$/m);
+  assert.match(text, /- github:test-org\/beta-feedstock@refs\/heads\/main # 1 package: beta$/m);
   assert.match(text, /# 1 package in the environment; none has attestations \(checked on \d{4}-\d\d-\d\d\), so require: warn\./);
   const doc = parseYaml(text);
   assert.deepEqual(Object.keys(doc.channels).sort(), [forge.url, plain.url].sort());
   assert.deepEqual(doc.channels[forge.url], {
     require: 'error',
-    trusted_identities: ['https://github.com/test-org/alpha-feedstock/**@refs/heads/main', 'https://github.com/test-org/beta-feedstock/**@refs/heads/main'],
+    trusted_identities: ['github:test-org/alpha-feedstock@refs/heads/main', 'github:test-org/beta-feedstock@refs/heads/main'],
   });
   assert.deepEqual(doc.channels[plain.url], { require: 'warn' });
   assert.equal(doc.trust_root, sig.trustedRootPath);
