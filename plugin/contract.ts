@@ -125,3 +125,28 @@ export function digestMismatchReason(message: string): Reason {
 
 /** Lowercase hex SHA-256, as every digest in the contract is spelled. */
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/**
+ * The reason given for a package URL the plugin layer cannot judge (a query string or
+ * fragment, a path that is not `<channel>/<subdir>/<file>`, a name that is not a conda
+ * package): refused before it is fetched, never passed on unverified.
+ */
+export function unsupportedUrlReason(message: string, hint?: string): Reason {
+  return {
+    code: 'PACKAGE_URL_UNSUPPORTED',
+    message,
+    hint: hint ?? 'Download packages from plain channel URLs (<channel>/<subdir>/<file>.conda); signed or parameterised URLs cannot be matched to their attestations.',
+  };
+}
+
+/** A record for an URL that could not be parsed into one (only for the refusal itself). */
+export function placeholderRecord(url: string): PackageRecord {
+  const path = url.split(/[?#]/)[0] ?? url;
+  let filename = path.slice(path.lastIndexOf('/') + 1);
+  try {
+    filename = decodeURIComponent(filename);
+  } catch {
+    // keep it encoded
+  }
+  return { url, filename, channel: '', subdir: '', name: '', version: '', build: '' };
+}

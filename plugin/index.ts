@@ -1,6 +1,6 @@
 // `conda-attest/plugin`: the hook contract, the loader for hosts, conda-attest as a plugin,
 // and the host adapters (mambajs untarjs wrapper, fetch wrapper, Node untarjs).
-export { PackageBlockedError, SHA256_HEX, digestMismatchReason } from './contract.ts';
+export { PackageBlockedError, SHA256_HEX, digestMismatchReason, unsupportedUrlReason } from './contract.ts';
 export type {
   CondaInstallerPlugin,
   DownloadFn,

@@ -1,10 +1,11 @@
 // conda-attest as a host plugin: verify every downloaded package under the channel policy
 // before the host extracts it, and report (and pin identities) once at the end of the run.
-import type { PackageRecord, PackageReport, Report } from '../src/types.ts';
+import type { PackageRecord, PackageReport, Reason, Report } from '../src/types.ts';
 import type { VerifySession } from '../src/session-types.ts';
 import { buildReport } from '../src/report/build.ts';
-import { HttpError } from '../src/errors.ts';
-import { PackageBlockedError, digestMismatchReason } from './contract.ts';
+import { ConfigError, HttpError } from '../src/errors.ts';
+import { isPackageFilename } from '../src/targets/package-url.ts';
+import { PackageBlockedError, digestMismatchReason, unsupportedUrlReason } from './contract.ts';
 import type { CondaInstallerPlugin, DownloadFn, DownloadRequest, Downloaded } from './contract.ts';
 
 export interface CondaAttestPluginOptions {
@@ -33,12 +34,22 @@ export const PLUGIN_NAME = 'conda-attest';
  * config and the session (trust root, identity lockfile) are opened ONCE for the whole run.
  */
 export function createCondaAttestPlugin(options: CondaAttestPluginOptions = {}): CondaInstallerPlugin {
+  checkOptions(options);
   let sessionPromise: Promise<VerifySession> | undefined;
-  const session = (): Promise<VerifySession> => (sessionPromise ??= openSession(options));
+  const session = (): Promise<VerifySession> => {
+    if (!sessionPromise) {
+      sessionPromise = openSession(options);
+      // A failure surfaces where the session is awaited (the first download, or afterInstall);
+      // it must not also be an unhandled rejection while the host is still composing.
+      sessionPromise.catch(() => {});
+    }
+    return sessionPromise;
+  };
   // Packages refused before the pipeline saw them (bytes not what the host expected);
   // merged into the end-of-run report so that every refusal is listed.
   const refused: PackageReport[] = [];
   const inFlight = new Set<Promise<unknown>>();
+  let downloads = 0;
   let finished: Promise<Report | void> | undefined;
 
   async function finish(): Promise<Report | void> {
@@ -46,8 +57,13 @@ export function createCondaAttestPlugin(options: CondaAttestPluginOptions = {}):
     // the host's run fails at once while other verifications are still running. Wait for
     // them so the report lists every package the host downloaded.
     await Promise.allSettled([...inFlight]);
-    // A run that downloaded nothing opened no session: nothing to verify, nothing to write.
     if (!sessionPromise) return refused.length ? mergeRows(undefined, refused) : undefined;
+    if (!downloads) {
+      // A run that downloaded no package bytes has nothing to report; its setup is still
+      // checked (a broken config fails here), and the session is closed writing nothing.
+      await (await sessionPromise).finish();
+      return refused.length ? mergeRows(undefined, refused) : undefined;
+    }
     const report = await (await sessionPromise).finish();
     return refused.length ? mergeRows(report, refused) : report;
   }
@@ -55,8 +71,21 @@ export function createCondaAttestPlugin(options: CondaAttestPluginOptions = {}):
   return {
     name: PLUGIN_NAME,
     wrapDownload(next: DownloadFn): DownloadFn {
+      // The host composes the plugins once, before its first download: load the config, the
+      // trust root (when it is a file) and the identity lockfile now, so that a bad setup
+      // fails before anything is fetched.
+      void session();
       const handle = async (req: DownloadRequest): Promise<Downloaded> => {
         const { record } = req;
+        // A URL this plugin cannot judge is refused before it is fetched (never passed on
+        // unverified, never an undocumented exception).
+        const unjudgeable = unjudgeableReason(record);
+        if (unjudgeable) {
+          const row = refusedRow(record, null, unjudgeable);
+          refused.push(row);
+          throw new PackageBlockedError(record, row.reasons, { report: row });
+        }
+        const verifier = await session();
         let downloaded: Downloaded;
         try {
           downloaded = await next(req);
@@ -70,6 +99,7 @@ export function createCondaAttestPlugin(options: CondaAttestPluginOptions = {}):
           }
           throw e;
         }
+        downloads++;
         // The host's expected digest (its lockfile) is checked first: bytes that are not the
         // package the host locked are refused whatever the channel policy says.
         if (record.sha256 && record.sha256.toLowerCase() !== downloaded.sha256) {
@@ -81,7 +111,7 @@ export function createCondaAttestPlugin(options: CondaAttestPluginOptions = {}):
           refused.push(row);
           throw new PackageBlockedError(record, row.reasons, { report: row });
         }
-        const row = await (await session()).verifyPackage({ ...record }, { sha256: downloaded.sha256, source: 'artifact' });
+        const row = await verifier.verifyPackage({ ...record }, { sha256: downloaded.sha256, source: 'artifact' });
         if (row.action === 'block') throw new PackageBlockedError(record, row.reasons, { report: row });
         return downloaded;
       };
@@ -102,17 +132,91 @@ export function createCondaAttestPlugin(options: CondaAttestPluginOptions = {}):
 
 async function openSession(options: CondaAttestPluginOptions): Promise<VerifySession> {
   if (options.session) return typeof options.session === 'function' ? options.session() : options.session;
-  // Loaded on first use: a host that never downloads a package never pays for the pipeline.
-  const [{ loadConfig }, { createSession }] = await Promise.all([
+  // Loaded when the host composes the plugin: a host that never does never pays for the pipeline.
+  const [{ loadConfig, noConfigError }, { createSession }] = await Promise.all([
     import('../src/config/load.ts'),
     import('../src/pipeline.ts'),
   ]);
-  const config = await loadConfig({ cwd: options.cwd ?? process.cwd(), configPath: options.configPath });
+  const cwd = options.cwd ?? process.cwd();
+  const config = await loadConfig({ cwd, configPath: options.configPath });
+  // No policy, no pass (as for `conda-attest verify`).
+  if (config.source === undefined) throw noConfigError(cwd);
   return createSession({ config, offline: options.offline, frozen: options.frozen, lockfile: options.lockfile });
+}
+
+/** The options this factory takes, and the type of each (the session option is checked by shape). */
+const OPTION_TYPES: Record<keyof CondaAttestPluginOptions, 'string' | 'boolean' | 'session'> = {
+  cwd: 'string',
+  configPath: 'string',
+  offline: 'boolean',
+  frozen: 'boolean',
+  lockfile: 'string',
+  session: 'session',
+};
+
+/**
+ * Plugin options are configuration: an unknown key (a typo of `frozen`) or a wrong type
+ * must not silently weaken a check. Every problem is reported at once, like config files.
+ */
+function checkOptions(options: unknown): void {
+  if (options === undefined) return;
+  const problems: string[] = [];
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    problems.push(`(options): must be an object of { ${Object.keys(OPTION_TYPES).join(', ')} }`);
+  } else {
+    for (const [key, value] of Object.entries(options)) {
+      const want = Object.hasOwn(OPTION_TYPES, key) ? OPTION_TYPES[key as keyof CondaAttestPluginOptions] : undefined;
+      if (!want) {
+        problems.push(`${key}: unknown option — known options: ${Object.keys(OPTION_TYPES).join(', ')}`);
+      } else if (value === undefined) {
+        continue;
+      } else if (want === 'session') {
+        const ok = typeof value === 'function' || (value !== null && typeof value === 'object' && typeof (value as VerifySession).verifyPackage === 'function' && typeof (value as VerifySession).finish === 'function');
+        if (!ok) problems.push(`${key}: must be a conda-attest session or a function returning one`);
+      } else if (typeof value !== want || (want === 'string' && value === '')) {
+        problems.push(`${key}: must be a ${want === 'string' ? 'non-empty string' : 'boolean'} (got ${value === null ? 'null' : typeof value})`);
+      }
+    }
+  }
+  if (problems.length > 0) {
+    throw new ConfigError('CONFIG_INVALID', `The conda-attest plugin options are invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}`, {
+      hint: 'Fix the options given to the conda-attest plugin in the host config.',
+      details: problems,
+    });
+  }
+}
+
+/**
+ * Why a package URL cannot be judged, or undefined. A query string or fragment (signed
+ * download URLs) would end up in the sidecar URLs built from the path; a file name that is
+ * not a conda package has no CEP 27 subject to compare.
+ */
+function unjudgeableReason(record: Readonly<PackageRecord>): Reason | undefined {
+  let u: URL;
+  try {
+    u = new URL(record.url);
+  } catch {
+    return unsupportedUrlReason(`conda-attest cannot judge "${record.url}": it is not a URL.`, 'Give the package as an http(s) URL <channel>/<subdir>/<file>.conda.');
+  }
+  if (u.search || u.hash) {
+    return unsupportedUrlReason(`conda-attest cannot judge ${record.filename}: its URL has a query string or fragment.`);
+  }
+  if (!isPackageFilename(record.filename)) {
+    return unsupportedUrlReason(
+      `conda-attest cannot judge "${record.filename}": it is not a conda package file name (.conda or .tar.bz2).`,
+      'Only conda packages carry CEP 27 attestations; let the host handle other files without this plugin.',
+    );
+  }
+  return undefined;
 }
 
 /** The report row of a package whose bytes are not what the host expected (never reached the pipeline). */
 function mismatchRow(record: Readonly<PackageRecord>, actual: string | null, message: string): PackageReport {
+  return refusedRow(record, actual, digestMismatchReason(message));
+}
+
+/** The report row of a package refused before the pipeline saw it. */
+function refusedRow(record: Readonly<PackageRecord>, actual: string | null, reason: Reason): PackageReport {
   return {
     filename: record.filename,
     name: record.name,
@@ -126,7 +230,7 @@ function mismatchRow(record: Readonly<PackageRecord>, actual: string | null, mes
     status: 'invalid',
     action: 'block',
     identity: null,
-    reasons: [digestMismatchReason(message)],
+    reasons: [reason],
     notes: [],
     sidecar: null,
     bundles: [],
@@ -136,5 +240,9 @@ function mismatchRow(record: Readonly<PackageRecord>, actual: string | null, mes
 function mergeRows(report: Report | undefined, rows: PackageReport[]): Report {
   const merged = buildReport([...(report?.packages ?? []), ...rows]);
   if (report?.trust_root) merged.trust_root = report.trust_root;
+  if (report?.warnings) merged.warnings = report.warnings;
+  if (report?.lockfile) merged.lockfile = report.lockfile;
+  // A refused package is a block: "nothing verified" no longer describes the run.
+  merged.notices = (report?.notices ?? []).filter((n) => n.code !== 'NOTHING_VERIFIED');
   return merged;
 }

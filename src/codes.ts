@@ -33,12 +33,15 @@ export const CODES = {
   USAGE_UNKNOWN_OPTION: { domain: 'usage', meaning: 'The command does not know this option.' },
   USAGE_UNKNOWN_COMMAND: { domain: 'usage', meaning: 'There is no such command.' },
   USAGE_NO_TARGET: { domain: 'usage', meaning: 'No target was given and none was found in the current directory.' },
+  USAGE_OUTPUT_UNWRITABLE: { domain: 'usage', meaning: 'A file the user asked for (e.g. `--report-file`) cannot be written.' },
 
   // config: the configuration file (exit code 2)
   CONFIG_NOT_FOUND: { domain: 'config', meaning: 'The configuration file named does not exist.' },
   CONFIG_PARSE_FAILED: { domain: 'config', meaning: 'The configuration file is not valid JSON or YAML.' },
   CONFIG_INVALID: { domain: 'config', meaning: 'The configuration does not match schema/config.schema.json (every failing path is listed).' },
   CONFIG_KEY_INVALID: { domain: 'config', meaning: 'A trusted key in the configuration cannot be read or parsed.' },
+  NO_CONFIG: { domain: 'config', meaning: 'No config file was found and none was given: no policy, no pass.' },
+  CONFIG_EXISTS: { domain: 'config', meaning: '`init` found a configuration it would replace (or shadow).' },
 
   // target: pixi.lock, conda-lock.yml, explicit files, URLs, package files (exit code 2)
   TARGET_NOT_FOUND: { domain: 'target', meaning: 'The target file does not exist.' },
@@ -116,6 +119,7 @@ export const CODES = {
   LOCK_ENTRY_MISSING: { domain: 'policy', meaning: 'No signer identity is pinned for the package in the frozen lockfile.' },
   PACKAGE_DIGEST_MISMATCH: { domain: 'policy', meaning: 'The package bytes do not match the digest the lockfile pins.' },
   CHANNEL_DISABLED: { domain: 'policy', meaning: 'Attestation checks are disabled for the channel (status skipped).' },
+  PACKAGE_URL_UNSUPPORTED: { domain: 'policy', meaning: 'The plugin layer cannot judge a package URL (query string, not a conda package file name).' },
   EXCEPTION_EXPIRED: { domain: 'policy', meaning: 'A configured exception for the package has expired: it was judged normally.' },
 
   // lock: the identity lockfile
@@ -127,6 +131,7 @@ export const CODES = {
   LOCK_NOT_FOUND: { domain: 'lock', meaning: 'The identity lockfile does not exist.' },
   LOCK_IDENTITY_INCOMPLETE: { domain: 'lock', meaning: 'A signer identity lacks what pinning needs (e.g. the issuer).' },
   LOCK_UNREADABLE: { domain: 'lock', meaning: 'The identity lockfile exists but cannot be read.' },
+  LOCK_MISSING: { domain: 'lock', meaning: '`--frozen` (CI) without the identity lockfile on disk.' },
 
   // plugin: host integration
   PLUGIN_NOT_FOUND: { domain: 'plugin', meaning: 'A configured plugin cannot be found.' },
@@ -139,6 +144,8 @@ export const CODES = {
 
   // notice: run-level findings (report warnings), never a package verdict
   REPODATA_CACHED: { domain: 'notice', meaning: "A channel could not be reached, so its cached repodata was used (age and cause given)." },
+  CHANNEL_UNUSED: { domain: 'notice', meaning: 'A channel listed in the config matched no package of the run.' },
+  NOTHING_VERIFIED: { domain: 'notice', meaning: 'No package was verified, and none was blocked or warned about.' },
 } as const satisfies Record<string, CodeInfo>;
 
 /** Every code. */

@@ -32,7 +32,8 @@ export { loadConfig } from './config/load.ts';
 export { resolveConfig } from './config/validate.ts';
 
 // Targets: pixi.lock, conda-lock.yml, explicit files, URLs, package files.
-export { findDefaultTarget, loadTargets } from './targets/index.ts';
+export { findDefaultTarget, loadTargets, loadTargetSet, type NotCovered, type TargetSet } from './targets/index.ts';
+export { readPackageIndex, type PackageIndexFields } from './targets/package-index.ts';
 
 // Pure policy core.
 export { canonicalChannelUrl, channelFromPackageUrl, policyFor } from './policy/channel.ts';
@@ -58,6 +59,7 @@ export { diffLocks, renderDiffText, renderDiffMarkdown, diffJson } from './lock/
 // Reports.
 export { buildReport, exitCodeOf } from './report/build.ts';
 export { reportToJson, renderJson, renderJsonChunks } from './report/json.ts';
+export { runNotices, type Notice } from './report/notices.ts';
 
 // The command line, for embedding.
 export { main } from './cli/main.ts';

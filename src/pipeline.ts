@@ -11,7 +11,9 @@
 // caches, trust root, verification pool, identity lockfile). A row is final when returned.
 import type { PackageDigest, VerifySession, VerifySessionOptions } from './session-types.ts';
 import type { PackageRecord, PackageReport, Reason, Report, ResolvedConfig } from './types.ts';
-import { TrustRootError } from './errors.ts';
+import { existsSync } from 'node:fs';
+import { LockError, TrustRootError } from './errors.ts';
+import { runNotices as findRunNotices } from './report/notices.ts';
 import { createHttpClient } from './http/client.ts';
 import { createRepodataStore, type StaleRepodata } from './channel/repodata.ts';
 import { trustRootFreshness } from './policy/trust-root-age.ts';
@@ -58,7 +60,24 @@ function today(): string {
 
 export async function createSession(options: VerifySessionOptions): Promise<PipelineSession> {
   const lockPath = options.lockfile ?? options.config.lockfile;
+  // --frozen checks against a committed lockfile: without one there is nothing to check
+  // against, which is one input error for the run, not one refusal per package.
+  if (options.frozen && !existsSync(lockPath)) {
+    throw new LockError('LOCK_MISSING', `--frozen needs the identity lockfile ${lockPath}, which does not exist.`, {
+      hint: 'Run `conda-attest verify` once without --frozen (it pins the signer identities) and commit the lockfile, or point --lockfile at it.',
+    });
+  }
   const run = openResources(options);
+  // A trust root given as a path is loaded and validated now, before any package: a broken
+  // file is an input error even in a run where no signature would have needed it.
+  if (options.config.trustRoot !== 'public-good') {
+    try {
+      await run.loadTrustRoot();
+    } catch (e) {
+      await run.close();
+      throw e;
+    }
+  }
   const judging: JudgeContext = { lock: await readLock(lockPath), date: today(), frozen: Boolean(options.frozen), lockPath };
   const rows: PackageReport[] = [];
   /** Every lock decision of the run (what `accept` chooses from)… */
@@ -97,15 +116,18 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
   async function finish(): Promise<Report> {
     // --frozen: the lockfile must not change. Otherwise write it once, merging into
     // what is on disk now so a concurrent run loses nothing.
-    if (!judging.frozen && decisions.some((d) => d.kind !== 'unchanged' || d.touch)) {
-      await updateLock(lockPath, (current) => applyDecisions(current, decisions));
-    }
+    const written = !judging.frozen && decisions.some((d) => d.kind !== 'unchanged' || d.touch);
+    if (written) await updateLock(lockPath, (current) => applyDecisions(current, decisions));
     const { root, warnings } = await run.close();
     const report = buildReport(rows, root);
     // Run-level notices (EXCEPTION_EXPIRED), sorted for deterministic output.
     const notices = [...runNotices.values()].sort((a, b) => (a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
+    // Kept as warning lines too, the form they had before `notices` existed.
     const extra = [...notices.map((n) => `${n.code}: ${n.message}${n.hint ? ` (hint: ${n.hint})` : ''}`), ...warnings];
     if (extra.length) report.warnings = [...(report.warnings ?? []), ...extra];
+    // Then the findings over the whole run (CHANNEL_UNUSED, NOTHING_VERIFIED).
+    report.notices = [...notices, ...findRunNotices(options.config, report.packages)];
+    report.lockfile = { path: lockPath, written, pinned: pinnedCount(decisions, judging.frozen) };
     return report;
   }
 
@@ -131,6 +153,8 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
 /** The run's resources, opened lazily where they cost something, and closed once. */
 function openResources(options: VerifySessionOptions): {
   resources: RunResources;
+  /** Load the trust root now (it does not count as used by a verdict). */
+  loadTrustRoot(): Promise<LoadedTrustRoot>;
   close(): Promise<{ root: LoadedTrustRoot | undefined; warnings: string[] }>;
 } {
   const { config } = options;
@@ -150,12 +174,19 @@ function openResources(options: VerifySessionOptions): {
     (trustRootPromise ??= loadTrustRoot(config.trustRoot, { offline: options.offline, cacheDir: config.cacheDir }).then((root) =>
       checkTrustRootAge(root, config),
     ));
+  // The report names the trust root only when a verdict depended on it (a file root is
+  // loaded up front to validate it, which alone is not a use).
+  let trustRootUsed = false;
+  const usedTrustRoot = (): Promise<LoadedTrustRoot> => {
+    trustRootUsed = true;
+    return trustRoot();
+  };
   // One pool per run: in-process for small runs, worker threads (trust material built once
   // per worker) when enough bundles are expected. sigstore-js loads only when a bundle
   // actually has to be verified.
   let poolPromise: Promise<VerifyPool> | undefined;
   const pool = (): Promise<VerifyPool> =>
-    (poolPromise ??= Promise.all([trustRoot(), import('./verify/pool.ts')]).then(([root, { createVerifyPool }]) =>
+    (poolPromise ??= Promise.all([usedTrustRoot(), import('./verify/pool.ts')]).then(([root, { createVerifyPool }]) =>
       createVerifyPool({ trustRoot: root, expectedBundles: options.expectedPackages, fastDer: true }),
     ));
   const repodata = createRepodataStore({ http, cacheDir: config.cacheDir });
@@ -166,14 +197,15 @@ function openResources(options: VerifySessionOptions): {
     verdicts: options.noCache ? null : openVerdictCache(config.cacheDir),
     sidecars: options.noCache ? undefined : openSidecarCache(config.cacheDir, { maxBytes: config.maxSidecarBytes }),
     sigs: options.sigs,
-    trustRoot,
+    trustRoot: usedTrustRoot,
     pool,
     productVersion: packageVersion(),
   };
   return {
     resources,
+    loadTrustRoot: trustRoot,
     async close() {
-      const root = trustRootPromise ? await trustRootPromise.catch(() => undefined) : undefined;
+      const root = trustRootUsed && trustRootPromise ? await trustRootPromise.catch(() => undefined) : undefined;
       const { verdicts, sidecars } = resources;
       await Promise.all([verdicts?.flush(), sidecars?.flush()]);
       if (poolPromise) await (await poolPromise.catch(() => undefined))?.close();
@@ -215,4 +247,10 @@ function staleRepodataNotice(s: StaleRepodata): string {
     `(${s.cause.replace(/\.$/, '')}). Sidecars are content-addressed and every bundle is still verified against the package digest; ` +
     `packages published since then are not in it.`
   );
+}
+
+/** Packages this run pinned for the first time (written to the lockfile unless frozen). */
+function pinnedCount(decisions: readonly LockDecision[], frozen: boolean): number {
+  if (frozen) return 0;
+  return decisions.filter((d) => d.kind === 'new' && d.identities.length > 0).length;
 }

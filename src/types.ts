@@ -25,6 +25,12 @@ export interface PackageRecord {
   attestationsSha256?: string;
   /** A local file holding the package bytes (package file targets). */
   localPath?: string;
+  /**
+   * Where the package's entry is in the environment file it was read from: the file as
+   * given on the command line and the 1-based line of the entry (pixi.lock `packages`
+   * item, conda-lock.yml `package` item, explicit file URL line). For CI annotations.
+   */
+  source?: { file: string; line: number };
 }
 
 /** A stable code and one sentence; the unit of every rejection or note in a report. */
@@ -235,6 +241,14 @@ export interface PackageReport {
   exception?: { until: string; reason?: string };
 }
 
+/** Entries of the targets that conda attestations do not cover (counted, never verified). */
+export interface NotCoveredCounts {
+  /** PyPI packages (pixi.lock, conda-lock.yml). */
+  pypi: number;
+  /** conda entries without a channel URL: source packages and local paths (pixi.lock). */
+  source: number;
+}
+
 export interface ReportSummary {
   total: number;
   verified: number;
@@ -246,6 +260,8 @@ export interface ReportSummary {
   skipped: number;
   blocked: number;
   warned: number;
+  /** Always set by summarize(); optional so that hand-built summaries stay valid. */
+  not_covered?: NotCoveredCounts;
 }
 
 export interface Report {
@@ -256,4 +272,10 @@ export interface Report {
   trust_root?: { source: string; digest: string; age_days: number | null };
   /** Run-level warnings (e.g. the trust root could not be refreshed). */
   warnings?: string[];
+  /** Run-level findings, each with a stable code (e.g. CHANNEL_UNUSED, NOTHING_VERIFIED). */
+  notices?: Reason[];
+  /** What the run read: the target files (or URLs) and the config file. */
+  inputs?: { targets: string[]; config: string | null };
+  /** The identity lockfile: its path, whether this run wrote it, and how many packages it newly pinned. */
+  lockfile?: { path: string; written: boolean; pinned: number };
 }

@@ -5,7 +5,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { PackageRecord, Report } from '../../src/types.ts';
 import { isPackageFilename, recordFromUrl } from '../../src/targets/package-url.ts';
-import { SHA256_HEX } from '../contract.ts';
+import { PackageBlockedError, SHA256_HEX, placeholderRecord, unsupportedUrlReason } from '../contract.ts';
+import { TargetError } from '../../src/errors.ts';
 import type { DownloadFn } from '../contract.ts';
 import { httpStatusError, readHashed } from './download.ts';
 import { finishRun, toLoadedPlugins } from './common.ts';
@@ -75,7 +76,16 @@ export function wrapFetch(fetchFn: FetchFn, verifier: Verifier, options: WrapFet
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
     if (method !== 'GET' || !isPackageUrl(url)) return fetchFn(input, init);
-    const record = recordFor(url, options);
+    let record: PackageRecord;
+    try {
+      record = recordFor(url, options);
+    } catch (e) {
+      // A package URL this layer cannot judge is refused, never fetched unverified.
+      if (e instanceof TargetError && (e.code === 'TARGET_INVALID_URL' || e.code === 'TARGET_INVALID_FILENAME')) {
+        throw new PackageBlockedError(placeholderRecord(url), [unsupportedUrlReason(e.message, e.hint)], { cause: e });
+      }
+      throw e;
+    }
     const call: Call = { input, init };
     let bytes: Uint8Array;
     try {

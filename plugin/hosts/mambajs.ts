@@ -10,7 +10,7 @@
 import { TargetError } from '../../src/errors.ts';
 import { isPackageFilename, parsePackageFilename, parseSafeHttpUrl, recordFromUrl } from '../../src/targets/package-url.ts';
 import type { PackageRecord, Report } from '../../src/types.ts';
-import { PackageBlockedError, SHA256_HEX, digestMismatchReason } from '../contract.ts';
+import { PackageBlockedError, SHA256_HEX, digestMismatchReason, placeholderRecord, unsupportedUrlReason } from '../contract.ts';
 import { fetchDownload } from './download.ts';
 import type { FetchLike } from './download.ts';
 import { finishRun, toLoadedPlugins } from './common.ts';
@@ -62,7 +62,16 @@ export function wrapUntarjs(untarjs: UntarApi, verifier: Verifier, options: Wrap
     extractData: (data, decompressionOnly) => untarjs.extractData(data, decompressionOnly),
     async extract(url: string): Promise<FilesData> {
       if (!isPackageFilename(filenameOf(url))) return untarjs.extract(url);
-      const record = recordForMambaUrl(url, options.lock);
+      let record: PackageRecord;
+      try {
+        record = recordForMambaUrl(url, options.lock);
+      } catch (e) {
+        // A package URL this layer cannot judge is refused, never extracted unverified.
+        if (e instanceof TargetError && (e.code === 'TARGET_INVALID_URL' || e.code === 'TARGET_INVALID_FILENAME')) {
+          throw new PackageBlockedError(placeholderRecord(url), [unsupportedUrlReason(e.message, e.hint)], { cause: e });
+        }
+        throw e;
+      }
       const { bytes, sha256 } = await download({ record });
       // The lock's digest is enforced here too, whatever plugins are configured: bytes
       // that are not what the environment was locked to never reach extractData.

@@ -178,37 +178,78 @@ function findExtra(view: DataView, start: number, len: number, id: number): numb
   return -1;
 }
 
-/** Read a zip from its central directory: stored and deflated members, CRC-checked. */
-export function readZip(data: Uint8Array, max: number = DEFAULT_MAX_OUTPUT): FilesData {
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+/**
+ * Random access to an archive's bytes: the archive in memory, or positioned reads of a
+ * file (reading one member of a 1 GiB `.conda` needs its central directory and that
+ * member, not the whole file).
+ */
+export interface ByteSource {
+  readonly byteLength: number;
+  /** `length` bytes at `offset`; fewer only at the end of the source. */
+  read(offset: number, length: number): Uint8Array;
+}
+
+/** A ByteSource over bytes in memory (no copies). */
+export function bufferSource(data: Uint8Array): ByteSource {
+  return { byteLength: data.byteLength, read: (offset, length) => data.subarray(offset, offset + length) };
+}
+
+const dataView = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
+
+/** One member of a zip's central directory. */
+export interface ZipEntry {
+  /** Normalised member path (safeEntryPath); undefined for the archive root. */
+  name: string | undefined;
+  rawName: string;
+  directory: boolean;
+  method: number;
+  crc: number;
+  compressedSize: number;
+  size: number;
+  /** Offset of the member's local header. */
+  localOffset: number;
+}
+
+/**
+ * The central directory of a zip (ZIP64 included). Member paths are checked like every
+ * archive path: one that would escape the target is ARCHIVE_UNSAFE_PATH.
+ */
+export function zipEntries(src: ByteSource): ZipEntry[] {
   // The end-of-central-directory record is in the last 22 + 65535 (comment) bytes.
-  let eocd = -1;
-  for (let i = data.byteLength - 22; i >= Math.max(0, data.byteLength - 22 - 0xffff); i--) {
-    if (view.getUint32(i, true) === EOCD_SIG) {
-      eocd = i;
+  const tailStart = Math.max(0, src.byteLength - 22 - 0xffff);
+  const tail = src.read(tailStart, src.byteLength - tailStart);
+  const tv = dataView(tail);
+  let eocdAt = -1;
+  for (let i = tail.byteLength - 22; i >= 0; i--) {
+    if (tv.getUint32(i, true) === EOCD_SIG) {
+      eocdAt = i;
       break;
     }
   }
-  if (eocd < 0) throw new ArchiveError('Not a zip archive: no end-of-central-directory record.');
-  let count = view.getUint16(eocd + 10, true);
-  let cdSize = view.getUint32(eocd + 12, true);
-  let cdOffset = view.getUint32(eocd + 16, true);
+  if (eocdAt < 0) throw new ArchiveError('Not a zip archive: no end-of-central-directory record.');
+  const eocd = tailStart + eocdAt;
+  let count = tv.getUint16(eocdAt + 10, true);
+  let cdSize = tv.getUint32(eocdAt + 12, true);
+  let cdOffset = tv.getUint32(eocdAt + 16, true);
   if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
     // ZIP64: the real values are in the zip64 end-of-central-directory record, found
     // through the locator just before the classic record.
-    if (eocd < 20 || view.getUint32(eocd - 20, true) !== ZIP64_LOCATOR_SIG) throw new ArchiveError('Corrupt ZIP64 end-of-central-directory locator.');
-    const rec = u64(view, eocd - 20 + 8);
-    if (rec + 56 > eocd || view.getUint32(rec, true) !== ZIP64_EOCD_SIG) throw new ArchiveError('Corrupt ZIP64 end-of-central-directory record.');
-    count = u64(view, rec + 32);
-    cdSize = u64(view, rec + 40);
-    cdOffset = u64(view, rec + 48);
+    if (eocdAt < 20 || tv.getUint32(eocdAt - 20, true) !== ZIP64_LOCATOR_SIG) throw new ArchiveError('Corrupt ZIP64 end-of-central-directory locator.');
+    const rec = u64(tv, eocdAt - 20 + 8);
+    if (rec + 56 > eocd) throw new ArchiveError('Corrupt ZIP64 end-of-central-directory record.');
+    const rv = dataView(src.read(rec, 56));
+    if (rv.byteLength < 56 || rv.getUint32(0, true) !== ZIP64_EOCD_SIG) throw new ArchiveError('Corrupt ZIP64 end-of-central-directory record.');
+    count = u64(rv, 32);
+    cdSize = u64(rv, 40);
+    cdOffset = u64(rv, 48);
   }
   if (cdOffset + cdSize > eocd) throw new ArchiveError('Zip central directory lies outside the archive.');
-  const files: FilesData = {};
-  let total = 0;
-  let p = cdOffset;
+  const cd = src.read(cdOffset, cdSize);
+  const view = dataView(cd);
+  const entries: ZipEntry[] = [];
+  let p = 0;
   for (let n = 0; n < count; n++) {
-    if (p + 46 > eocd || view.getUint32(p, true) !== CEN_SIG) throw new ArchiveError('Corrupt zip central directory.');
+    if (p + 46 > cd.byteLength || view.getUint32(p, true) !== CEN_SIG) throw new ArchiveError('Corrupt zip central directory.');
     const flags = view.getUint16(p + 8, true);
     const method = view.getUint16(p + 10, true);
     const crc = view.getUint32(p + 16, true);
@@ -218,7 +259,8 @@ export function readZip(data: Uint8Array, max: number = DEFAULT_MAX_OUTPUT): Fil
     const extraLen = view.getUint16(p + 30, true);
     const commentLen = view.getUint16(p + 32, true);
     let local = view.getUint32(p + 42, true);
-    const rawName = new TextDecoder().decode(data.subarray(p + 46, p + 46 + nameLen));
+    if (p + 46 + nameLen + extraLen > cd.byteLength) throw new ArchiveError('Corrupt zip central directory.');
+    const rawName = new TextDecoder().decode(cd.subarray(p + 46, p + 46 + nameLen));
     if (size === 0xffffffff || compSize === 0xffffffff || local === 0xffffffff) {
       // ZIP64 extended information (header 0x0001): 8-byte values, in this order, for
       // exactly the fields saturated in the header (Python's zipfile writes these for .conda).
@@ -238,37 +280,67 @@ export function readZip(data: Uint8Array, max: number = DEFAULT_MAX_OUTPUT): Fil
     p += 46 + nameLen + extraLen + commentLen;
     if (flags & 1) throw new ArchiveError(`Zip member ${JSON.stringify(rawName)} is encrypted.`);
     const name = safeEntryPath(rawName);
-    if (name === undefined || rawName.endsWith('/')) continue; // directory entry
-    if (local + 30 > data.byteLength || view.getUint32(local, true) !== LOC_SIG) {
-      throw new ArchiveError(`Zip member ${JSON.stringify(rawName)} has no local header.`);
+    entries.push({ name, rawName, directory: name === undefined || rawName.endsWith('/'), method, crc, compressedSize: compSize, size, localOffset: local });
+  }
+  return entries;
+}
+
+/** The bytes of one zip member: stored or deflated, size- and CRC-32-checked. */
+export function zipMember(src: ByteSource, entry: ZipEntry): Uint8Array {
+  const { rawName, localOffset: local, compressedSize: compSize, size, method, crc } = entry;
+  const lh = local + 30 <= src.byteLength ? src.read(local, 30) : new Uint8Array(0);
+  const lv = dataView(lh);
+  if (lh.byteLength < 30 || lv.getUint32(0, true) !== LOC_SIG) {
+    throw new ArchiveError(`Zip member ${JSON.stringify(rawName)} has no local header.`);
+  }
+  const start = local + 30 + lv.getUint16(26, true) + lv.getUint16(28, true);
+  if (start + compSize > src.byteLength) throw new ArchiveError(`Zip member ${JSON.stringify(rawName)} is truncated.`);
+  const raw = src.read(start, compSize);
+  let body: Uint8Array;
+  if (method === 0) body = raw;
+  else if (method === 8) {
+    try {
+      body = inflateRawSync(raw, { maxOutputLength: Math.max(1, size), finishFlush: zlibConstants.Z_SYNC_FLUSH });
+    } catch (e) {
+      throw new ArchiveError(`Zip member ${JSON.stringify(rawName)} does not inflate: ${(e as Error).message}`, { cause: e });
     }
-    const start = local + 30 + view.getUint16(local + 26, true) + view.getUint16(local + 28, true);
-    if (start + compSize > data.byteLength) throw new ArchiveError(`Zip member ${JSON.stringify(rawName)} is truncated.`);
-    total += size;
+  } else throw new ArchiveError(`Zip member ${JSON.stringify(rawName)} uses unsupported compression method ${method}.`);
+  if (body.byteLength !== size || crc32(body) !== crc) {
+    throw new ArchiveError(`Zip member ${JSON.stringify(rawName)} fails its size/CRC-32 check.`);
+  }
+  return body;
+}
+
+/** Read a zip from its central directory: stored and deflated members, CRC-checked. */
+export function readZip(data: Uint8Array, max: number = DEFAULT_MAX_OUTPUT): FilesData {
+  const src = bufferSource(data);
+  const files: FilesData = {};
+  let total = 0;
+  for (const entry of zipEntries(src)) {
+    if (entry.directory || entry.name === undefined) continue;
+    total += entry.size;
     if (total > max) throw new ArchiveError(`Zip archive expands to more than ${max} bytes.`);
-    const raw = data.subarray(start, start + compSize);
-    let body: Uint8Array;
-    if (method === 0) body = raw;
-    else if (method === 8) {
-      try {
-        body = inflateRawSync(raw, { maxOutputLength: Math.max(1, size), finishFlush: zlibConstants.Z_SYNC_FLUSH });
-      } catch (e) {
-        throw new ArchiveError(`Zip member ${JSON.stringify(rawName)} does not inflate: ${(e as Error).message}`, { cause: e });
-      }
-    } else throw new ArchiveError(`Zip member ${JSON.stringify(rawName)} uses unsupported compression method ${method}.`);
-    if (body.byteLength !== size || crc32(body) !== crc) {
-      throw new ArchiveError(`Zip member ${JSON.stringify(rawName)} fails its size/CRC-32 check.`);
-    }
+    const body = zipMember(src, entry);
     // Copy stored members out of the archive buffer: callers may keep them, not the whole zip.
-    files[name] = method === 0 ? body.slice() : body;
+    files[entry.name] = entry.method === 0 ? body.slice() : body;
   }
   return files;
 }
 
 // ---- tar (ustar, pax extended headers, GNU long names) --------------------------------
 
+export interface ReadTarOptions {
+  /** Keep only the members this accepts (the others are walked over, not copied). */
+  select?: (name: string) => boolean;
+  /**
+   * `data` is the start of a longer stream: a member cut off at its end ends the walk
+   * (what was complete is returned) instead of being an error.
+   */
+  partial?: boolean;
+}
+
 /** Read a tar stream into `{ path: bytes }`. Regular files and hard links; symlinks and devices are skipped. */
-export function readTar(data: Uint8Array, max: number = DEFAULT_MAX_OUTPUT): FilesData {
+export function readTar(data: Uint8Array, max: number = DEFAULT_MAX_OUTPUT, options: ReadTarOptions = {}): FilesData {
   const files: FilesData = {};
   let total = 0;
   let p = 0;
@@ -285,7 +357,10 @@ export function readTar(data: Uint8Array, max: number = DEFAULT_MAX_OUTPUT): Fil
     const size = !isMeta && pax.size !== undefined ? paxSize(pax.size, p) : parseNumeric(h.subarray(124, 136), p);
     const bodyStart = p + 512;
     const bodyEnd = bodyStart + size;
-    if (bodyEnd > data.byteLength) throw new ArchiveError(`Tar entry at offset ${p} is truncated.`);
+    if (bodyEnd > data.byteLength) {
+      if (options.partial) break;
+      throw new ArchiveError(`Tar entry at offset ${p} is truncated.`);
+    }
     const body = data.subarray(bodyStart, bodyEnd);
     p = bodyStart + Math.ceil(size / 512) * 512;
     switch (type) {
@@ -312,12 +387,14 @@ export function readTar(data: Uint8Array, max: number = DEFAULT_MAX_OUTPUT): Fil
     const name = safeEntryPath(rawName);
     if (type === '0' || type === '7') {
       if (name === undefined) continue;
+      if (options.select && !options.select(name)) continue;
       total += size;
       if (total > max) throw new ArchiveError(`Tar archive expands to more than ${max} bytes.`);
       files[name] = body.slice();
     } else if (type === '1') {
       // Hard link: same contents as an earlier member (never a path outside the archive).
       const target = safeEntryPath(rawLink);
+      if (options.select && name !== undefined && !options.select(name)) continue;
       if (name === undefined || target === undefined || !(target in files)) {
         throw new ArchiveError(`Tar hard link ${JSON.stringify(rawName)} points to a missing member ${JSON.stringify(rawLink)}.`);
       }

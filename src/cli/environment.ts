@@ -3,8 +3,8 @@
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { TrustRootError, UsageError } from '../errors.ts';
-import { loadConfig } from '../config/load.ts';
-import { findDefaultTarget, loadTargets } from '../targets/index.ts';
+import { loadConfig, noConfigError } from '../config/load.ts';
+import { findDefaultTarget, loadTargetSet, type NotCovered } from '../targets/index.ts';
 import type { PipelineSession } from '../pipeline.ts';
 import type { PackageRecord, ResolvedConfig } from '../types.ts';
 import type { CliIO } from './io.ts';
@@ -23,8 +23,20 @@ export interface EnvironmentOptions {
   targetHint: string;
 }
 
-export async function loadEnvironment(io: CliIO, o: EnvironmentOptions): Promise<{ config: ResolvedConfig; records: PackageRecord[] }> {
+/** What a command verifies: the config, the package records, and what the targets hold that is not covered. */
+export interface Environment {
+  config: ResolvedConfig;
+  records: PackageRecord[];
+  notCovered: NotCovered;
+  /** The targets read (absolute paths, or URLs as given). */
+  inputs: string[];
+}
+
+export async function loadEnvironment(io: CliIO, o: EnvironmentOptions): Promise<Environment> {
   const config = await loadConfig({ cwd: io.cwd, configPath: o.configPath, env: io.env });
+  // No policy, no pass: without a config every channel would be skipped and the run would
+  // "succeed" having checked nothing. A config that exists but enables nothing is a choice.
+  if (config.source === undefined) throw noConfigError(io.cwd);
   if (o.trustedRoot) config.trustRoot = resolve(io.cwd, o.trustedRoot);
   if (o.timeoutMs !== undefined) config.http.totalTimeoutMs = o.timeoutMs;
   if (o.deadlineMs !== undefined) config.deadlineMs = o.deadlineMs;
@@ -45,8 +57,8 @@ export async function loadEnvironment(io: CliIO, o: EnvironmentOptions): Promise
     }
     targets = [found];
   }
-  const records = await loadTargets(targets, { cwd: io.cwd, channel: o.channel, platform: o.platform });
-  return { config, records };
+  const { records, notCovered, inputs } = await loadTargetSet(targets, { cwd: io.cwd, channel: o.channel, platform: o.platform });
+  return { config, records, notCovered, inputs };
 }
 
 /**

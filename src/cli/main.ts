@@ -7,6 +7,10 @@ import { type CliIO, type Command, processIO } from './io.ts';
 import { stopAllProgress } from './progress.ts';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  init: {
+    summary: 'write .conda-attestrc.yaml for a lockfile: its channels, mirrors and proposed signer identities',
+    load: async () => (await import('./init.ts')).initCommand,
+  },
   verify: {
     summary: 'verify conda packages (pixi.lock, conda-lock.yml, explicit file, URL or package file)',
     load: async () => (await import('./verify.ts')).verifyCommand,
@@ -101,7 +105,11 @@ function exitOnInterrupt(io: CliIO): () => void {
 /** Last-resort reporting: an AttestError becomes one line with its code and hint, exit 2. */
 export function reportFatal(e: unknown, io: CliIO): number {
   if (e instanceof AttestError) {
-    io.stderr.write(`conda-attest: ${escapeText(e.toLine())}\n`);
+    // A message may list its problems on further lines (ConfigError): the first line and
+    // the hint, then every problem once (from `details` when present).
+    const [first, ...rest] = e.message.split('\n');
+    io.stderr.write(`conda-attest: ${escapeText(`${e.code}: ${first}${e.hint ? ` (hint: ${e.hint})` : ''}`)}\n`);
+    if (!Array.isArray(e.details)) for (const line of rest) io.stderr.write(`${escapeText(line)}\n`);
     const details = e.details;
     if (Array.isArray(details)) for (const d of details) io.stderr.write(`  - ${escapeText(typeof d === 'string' ? d : JSON.stringify(d))}\n`);
     return 2;

@@ -13,10 +13,25 @@ import { loadGivenSidecar } from '../sidecar/fetch.ts';
 import type { GivenSidecar } from '../session-types.ts';
 import { loadEnvironment, verifyRecords } from './environment.ts';
 import { startProgress } from './progress.ts';
+import { VERIFY_FORMATS, emitGithubExtras, inGithubActions, prepareCi, renderCiFormat } from './ci-output.ts';
+import { renderJson } from '../report/json.ts';
+import { writeFileAtomic } from '../util/fs.ts';
+import type { Report } from '../types.ts';
+
+/** `--report-file`: the same JSON as `--json`, written atomically (a reader never sees half a report). */
+async function writeReportFile(path: string, report: Report): Promise<void> {
+  try {
+    await writeFileAtomic(path, renderJson(report));
+  } catch (e) {
+    throw new UsageError('USAGE_OUTPUT_UNWRITABLE', `Cannot write the report file ${path} (${e instanceof Error ? e.message : String(e)}).`, {
+      hint: 'Check that the directory of --report-file exists and is writable.',
+      cause: e,
+    });
+  }
+}
 
 /** Report formats of `verify`; the first is the default. More are added here. */
-export const VERIFY_FORMATS = ['text', 'json'] as const;
-export type VerifyFormat = (typeof VERIFY_FORMATS)[number];
+export { VERIFY_FORMATS, type VerifyFormat } from './ci-output.ts';
 
 export const VERIFY_SPEC: CommandSpec = {
   name: 'verify',
@@ -38,10 +53,15 @@ URL, or a local .conda/.tar.bz2 file (with --channel). Without TARGET: ./pixi.lo
     { name: 'frozen', type: 'boolean', help: 'CI mode: the identity lockfile must not change' },
     { name: 'download', type: 'boolean', help: 'hash the package bytes even when a lockfile records their SHA-256' },
     { name: 'channel', type: 'string', arg: 'URL', help: 'channel of local package files (may end in /<subdir>)' },
-    { name: 'platform', type: 'string', arg: 'SUBDIR', help: 'subdir of local package files when --channel does not end in one' },
+    { name: 'platform', type: 'string', arg: 'SUBDIR', help: "subdir of local package files (default: from --channel, the file's\ndirectory, or the package's info/index.json)" },
     ...TIME_OPTIONS,
     { name: 'concurrency', type: 'string', arg: 'N', help: 'packages verified at once (default: config concurrency)' },
-    ...formatOptions(VERIFY_FORMATS, 'report format on stdout; json: schema/report.schema.json'),
+    ...formatOptions(
+      VERIFY_FORMATS,
+      'report format on stdout; json: schema/report.schema.json; github: Actions\nannotations on the lockfile lines; markdown: job summary / PR comment;\nsarif: SARIF 2.1.0 for code scanning',
+    ),
+    { name: 'report-file', type: 'string', arg: 'PATH', help: 'also write the JSON report to PATH' },
+    { name: 'no-github', type: 'boolean', help: 'inside GitHub Actions, emit no annotations and no job summary' },
     { name: 'verbose', type: 'boolean', help: 'list every package, not only problems' },
     { name: 'no-cache', type: 'boolean', help: 'neither read nor write the verdict and sidecar caches' },
     HELP_OPTION,
@@ -59,7 +79,7 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
   const values = parsed.values as {
     config?: string; 'trusted-root'?: string; offline?: boolean; sigs?: string; lockfile?: string; frozen?: boolean;
     download?: boolean; channel?: string; platform?: string; concurrency?: string; timeout?: string; deadline?: string; format?: string; json?: boolean;
-    verbose?: boolean; 'no-cache'?: boolean; help?: boolean;
+    verbose?: boolean; 'no-cache'?: boolean; help?: boolean; 'report-file'?: string; 'no-github'?: boolean;
   };
   const positionals = parsed.positionals;
   if (values.help) {
@@ -67,8 +87,9 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
     return 0;
   }
   const format = chooseFormat(values, VERIFY_FORMATS, 'verify');
+  const github = inGithubActions(io.env) && !values['no-github'];
   const concurrency = positiveInt(values.concurrency, '--concurrency');
-  const { config, records } = await loadEnvironment(io, {
+  const { config, records, notCovered, inputs } = await loadEnvironment(io, {
     configPath: values.config,
     trustedRoot: values['trusted-root'],
     timeoutMs: seconds(values.timeout, '--timeout'),
@@ -102,6 +123,10 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
     noCache: Boolean(values['no-cache']),
   });
 
+  // Lines and the lockfile as it was are taken before the run (the run may rewrite it).
+  const wantsCi = github || (format !== 'text' && format !== 'json');
+  const ci = wantsCi ? await prepareCi(io, records, session, github || format === 'markdown') : null;
+
   const progress = await startProgress(io, records.length);
   try {
     await verifyRecords(session, records, {
@@ -113,8 +138,12 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
     progress.stop();
   }
   const report = await session.finish();
+  report.summary.not_covered = notCovered;
+  report.inputs = { targets: inputs, config: config.source ?? null };
   for (const w of report.warnings ?? []) io.stderr.write(`conda-attest: warning: ${escapeText(w)}\n`);
-  if (format === 'json') {
+  if (values['report-file']) await writeReportFile(resolve(io.cwd, values['report-file']), report);
+  if (format === 'github' || format === 'markdown' || format === 'sarif') io.stdout.write(renderCiFormat(format, report, ci!, session));
+  else if (format === 'json') {
     // Written piece by piece, honouring back-pressure: a large report is never one string.
     for (const chunk of renderJsonChunks(report)) {
       if (!io.stdout.write(chunk)) {
@@ -129,5 +158,6 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
     }
   }
   else io.stdout.write((await import('../report/terminal.ts')).renderTerminal(report, { color: wantsColor(io, 'stdout'), verbose: Boolean(values.verbose) }));
+  if (github) await emitGithubExtras(format, report, ci!, session, io);
   return exitCodeOf(report);
 };

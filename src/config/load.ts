@@ -193,3 +193,15 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<ResolvedConfi
   // stops there), as with --config; see ignoreEmptySearchPlaces above.
   return resolveConfig(result.isEmpty ? {} : unmark(result.config), dirname(result.filepath), result.filepath, { env });
 }
+
+/**
+ * NO_CONFIG: the one-line error (exit 2) for a run that found no configuration. Without one
+ * every channel would be skipped and the run would "pass" having checked nothing.
+ */
+export function noConfigError(cwd: string): ConfigError {
+  return new ConfigError(
+    'NO_CONFIG',
+    `No conda-attest configuration was found (searched from ${cwd} upward and in the user config directory), so there is no policy to verify against.`,
+    { hint: 'Create one with `conda-attest init`, write .conda-attestrc.yaml as in the README quick start, or pass --config PATH.' },
+  );
+}

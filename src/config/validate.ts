@@ -470,13 +470,19 @@ function validateRaw(raw: unknown, source: string | undefined): RawConfig {
   issues.push(...semanticIssues(data));
   if (issues.length > 0) {
     const lines = [...new Set(issues.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)).map((i) => i.line))];
+    // The problems are in the message itself: hosts log `message`, not `details`.
     throw new ConfigError(
       'CONFIG_INVALID',
-      `The configuration${source ? ` in ${source}` : ''} is invalid (${lines.length} problem${lines.length === 1 ? '' : 's'}).`,
+      `The configuration${source ? ` in ${source}` : ''} is invalid (${lines.length} problem${lines.length === 1 ? '' : 's'}):\n${problemList(lines)}`,
       { hint: 'Fix each listed path; schema/config.schema.json documents every key.', details: lines },
     );
   }
   return data as RawConfig;
+}
+
+/** Problem lines as they appear in an error message: one `  - <line>` each. */
+function problemList(lines: readonly string[]): string {
+  return lines.map((l) => `  - ${l}`).join('\n');
 }
 
 // ---- resolution ------------------------------------------------------------------------
@@ -642,7 +648,7 @@ export function resolveConfig(raw: unknown, baseDir: string, source?: string, op
     const lines = keyProblems.map((i) => i.line).sort();
     throw new ConfigError(
       'CONFIG_KEY_INVALID',
-      `${lines.length} trusted key${lines.length === 1 ? '' : 's'} in the configuration${source ? ` ${source}` : ''} cannot be used.`,
+      `${lines.length} trusted key${lines.length === 1 ? '' : 's'} in the configuration${source ? ` ${source}` : ''} cannot be used:\n${problemList(lines)}`,
       { hint: 'Each trusted_keys entry must be a PEM public key or the path of one.', details: lines },
     );
   }

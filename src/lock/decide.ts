@@ -19,7 +19,7 @@
 // For changed/added/removed a normal run keeps the pin as is (`entry` = pinned); only
 // `accept` writes `proposed` (`null` = drop the pin of a package now unattested).
 import type { Reason, SignerIdentity } from '../types.ts';
-import { type LockChange, diffIdentitySets, diffLocks, safeText } from './diff.ts';
+import { type LockChange, diffIdentitySets, diffLocks, safeText, sortChanges } from './diff.ts';
 import { compareStrings, identityKey, identityLabel, normalizeIdentities, stableIdentity } from './identity.ts';
 import { type Lock, type LockEntry, type LockIdentity, type Seen, getOwn, putOwn } from './types.ts';
 import { compareVersions } from './version.ts';
@@ -338,3 +338,24 @@ export function acceptInto(lock: Lock, decisions: readonly LockDecision[], selec
 }
 
 export type { LockChange };
+
+/**
+ * What a run changes about signer identities, for a reviewer: new pins (what the run
+ * writes, or under --frozen would write) plus every changed, added or removed identity the
+ * run refused (what `accept` would take). Same change shapes as `conda-attest diff`, sorted
+ * like it, without first/last-seen bookkeeping.
+ */
+export function identityChanges(lock: Lock, decisions: readonly LockDecision[]): LockChange[] {
+  const pinned = diffLocks(lock, applyDecisions(lock, decisions)).filter((c) => c.type !== 'seen-changed');
+  const refused = decisions.flatMap((d) => ('diff' in d ? d.diff.changes : []));
+  const seen = new Set<string>();
+  const out: LockChange[] = [];
+  for (const c of [...pinned, ...refused]) {
+    const key = JSON.stringify(c);
+    if (!seen.has(key)) {
+      seen.add(key);
+      out.push(c);
+    }
+  }
+  return sortChanges(out);
+}

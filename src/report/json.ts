@@ -75,13 +75,27 @@ function packageToJson(p: PackageReport): Record<string, unknown> {
   return out;
 }
 
+/** The run-level fields after `packages`, in output order. */
+function runFields(report: Report): [string, unknown][] {
+  return [
+    ['trust_root', report.trust_root ?? null],
+    ['warnings', report.warnings ?? []],
+    ['notices', (report.notices ?? []).map((n) => ({ ...n }))],
+    ['inputs', report.inputs ?? null],
+    ['lockfile', report.lockfile ?? null],
+  ];
+}
+
+function summaryToJson(report: Report): Record<string, unknown> {
+  return { ...report.summary, not_covered: { ...(report.summary.not_covered ?? { pypi: 0, source: 0 }) } };
+}
+
 export function reportToJson(report: Report): Record<string, unknown> {
   return {
     version: report.version,
-    summary: { ...report.summary },
+    summary: summaryToJson(report),
     packages: report.packages.map(packageToJson),
-    trust_root: report.trust_root ?? null,
-    warnings: report.warnings ?? [],
+    ...Object.fromEntries(runFields(report)),
   };
 }
 
@@ -91,12 +105,13 @@ export function reportToJson(report: Report): Record<string, unknown> {
  * built as one large string (peak memory). Same object as `reportToJson`.
  */
 export function* renderJsonChunks(report: Report): Generator<string> {
-  yield `{\n  "version": ${JSON.stringify(report.version)},\n  "summary": ${JSON.stringify(report.summary)},\n  "packages": [`;
+  yield `{\n  "version": ${JSON.stringify(report.version)},\n  "summary": ${JSON.stringify(summaryToJson(report))},\n  "packages": [`;
   // Converted one at a time: only one package's JSON object exists at once.
   for (let i = 0; i < report.packages.length; i++) {
     yield `${i === 0 ? '' : ','}\n    ${JSON.stringify(packageToJson(report.packages[i]!))}`;
   }
-  yield `${report.packages.length ? '\n  ' : ''}],\n  "trust_root": ${JSON.stringify(report.trust_root ?? null)},\n  "warnings": ${JSON.stringify(report.warnings ?? [])}\n}\n`;
+  const tail = runFields(report).map(([k, v]) => `  ${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(',\n');
+  yield `${report.packages.length ? '\n  ' : ''}],\n${tail}\n}\n`;
 }
 
 export function renderJson(report: Report): string {

@@ -3,7 +3,7 @@
 // outside data (file names, channels, SANs, messages quoting sidecars and repodata): each
 // goes through escapeText so it cannot move the cursor, erase lines or forge a verdict.
 import { Chalk } from 'chalk';
-import type { PackageReport, Report } from '../types.ts';
+import type { NotCoveredCounts, PackageReport, Report } from '../types.ts';
 import { escapeText as t } from './escape.ts';
 
 export interface TerminalOptions {
@@ -17,6 +17,18 @@ function who(p: PackageReport): string {
   if (!id) return '';
   if (id.kind === 'key') return ` by key ${t(id.keyName ?? id.keyFingerprint?.slice(0, 16) ?? '')}`;
   return ` by ${t(id.san ?? '')}`;
+}
+
+/** "148 PyPI packages in this lock are not covered by conda attestations" (undefined when nothing is uncovered). */
+export function notCoveredLine(n: NotCoveredCounts | undefined): string | undefined {
+  if (!n) return undefined;
+  const parts = [
+    n.pypi ? `${n.pypi} PyPI package${n.pypi === 1 ? '' : 's'}` : '',
+    n.source ? `${n.source} source package${n.source === 1 ? '' : 's'} (built locally)` : '',
+  ].filter(Boolean);
+  if (parts.length === 0) return undefined;
+  const plural = n.pypi + n.source !== 1;
+  return `${parts.join(' and ')} in this lock ${plural ? 'are' : 'is'} not covered by conda attestations`;
 }
 
 /** Names shown per outage without --verbose. */
@@ -93,6 +105,14 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
     const more = group.length - shown.length;
     lines.push(`    ${shown.map((p) => t(p.filename)).join(', ')}${more > 0 ? `, and ${more} more (--verbose lists them all)` : ''}`);
   }
+  // Run-level findings before the counts: one `CODE message` line each, with its hint.
+  if ((report.notices ?? []).length > 0) {
+    if (lines.length > 0) lines.push('');
+    for (const n of report.notices ?? []) {
+      lines.push(`${c.yellow(t(n.code))} ${t(n.message)}`);
+      if (n.hint) lines.push(`    ${c.cyan('hint:')} ${t(n.hint)}`);
+    }
+  }
   const s = report.summary;
   const parts = [
     c.green(`${s.verified} verified`),
@@ -105,13 +125,25 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
   ].filter(Boolean);
   if (lines.length > 0) lines.push('');
   lines.push(`${s.total} package${s.total === 1 ? '' : 's'}: ${parts.join(', ')}`);
+  const uncovered = notCoveredLine(s.not_covered);
+  if (uncovered) lines.push(c.dim(uncovered));
+  // "all passed" only when something was checked: a run that verified nothing says so.
+  const nothingChecked = (report.notices ?? []).some((n) => n.code === 'NOTHING_VERIFIED');
   const verdict =
     s.blocked > 0
       ? c.red.bold(`${s.blocked} blocked`) + (s.warned ? `, ${c.yellow(`${s.warned} warned`)}` : '')
       : s.warned > 0
         ? c.yellow(`passed with ${s.warned} warning${s.warned === 1 ? '' : 's'}`)
-        : c.green('all passed');
+        : nothingChecked
+          ? c.yellow('nothing verified (no package was checked)')
+          : c.green('all passed');
   lines.push(verdict);
+  const lock = report.lockfile;
+  if (lock && lock.written && lock.pinned > 0) {
+    lines.push(
+      `pinned ${lock.pinned} new signer identit${lock.pinned === 1 ? 'y' : 'ies'} in ${t(lock.path)}: commit it, so that later runs (and CI with --frozen) check against it`,
+    );
+  }
   if (report.trust_root) {
     const age = report.trust_root.age_days;
     lines.push(c.dim(`trust root: ${t(report.trust_root.source)}${age === null ? '' : `, ${Math.floor(age)} day${Math.floor(age) === 1 ? "" : "s"} old`}`));

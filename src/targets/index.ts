@@ -6,8 +6,9 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { TargetError } from '../errors.ts';
 import type { PackageRecord } from '../types.ts';
-import { isExplicitText, mergeRecords, parseExplicit, parseYamlTarget, readCondaLock, readPixiLock, type NotCovered, type TargetContents } from './lockfiles.ts';
+import { isExplicitText, mergeRecords, parseExplicit, parseYamlTargetWithLines, readCondaLock, readPixiLock, type NotCovered, type TargetContents } from './lockfiles.ts';
 import { encodePathSegment, isPackageFilename, isValidSubdir, parseChannelArgument, parsePackageFilename, recordFromUrl } from './package-url.ts';
+import { readPackageIndex } from './package-index.ts';
 
 export { parsePackageFilename, parsePackageUrl, recordFromUrl, encodePathSegment, isPackageFilename } from './package-url.ts';
 export { parsePixiLock, parseCondaLock, parseExplicit, mergeRecords, readPixiLock, readCondaLock } from './lockfiles.ts';
@@ -74,10 +75,10 @@ async function loadTarget(target: string, opts: LoadTargetsOptions): Promise<Tar
   if (isPackageFilename(basename(path))) return only([await localPackageRecord(path, opts)]);
   const text = await readTargetText(path, target);
   if (isExplicitText(text)) return only(parseExplicit(text, target));
-  const doc = parseYamlTarget(text, target);
+  const { doc, lines } = parseYamlTargetWithLines(text, target);
   const kind = detectYamlKind(doc);
-  if (kind === 'pixi') return readPixiLock(doc, target);
-  if (kind === 'conda-lock') return readCondaLock(doc, target);
+  if (kind === 'pixi') return readPixiLock(doc, target, lines);
+  if (kind === 'conda-lock') return readCondaLock(doc, target, lines);
   throw new TargetError('TARGET_UNSUPPORTED', `${target} is not a pixi.lock, conda-lock.yml, conda explicit file or package.`, {
     hint: 'Give a pixi.lock, a conda-lock.yml, an @EXPLICIT file, a package URL, or a .conda/.tar.bz2 file with --channel.',
   });
@@ -113,9 +114,10 @@ function fileError(e: unknown, shown: string): TargetError {
 
 /**
  * A local package file. Its channel cannot be known from the bytes, so `--channel` is
- * required; the subdir comes from `--platform`, or from a channel URL that ends in it
- * (`https://host/channel/linux-64`). The digest is computed later from the bytes
- * (`localPath`), never trusted from anywhere else.
+ * required. The subdir comes from `--platform`, else a channel URL that ends in it
+ * (`https://host/channel/linux-64`), else a `<subdir>/` directory the file is kept in, else
+ * the package's own `info/index.json` (every .conda and .tar.bz2 carries one). The digest
+ * is computed later from the bytes (`localPath`), never trusted from anywhere else.
  */
 async function localPackageRecord(path: string, opts: LoadTargetsOptions): Promise<PackageRecord> {
   const filename = basename(path);
@@ -137,19 +139,30 @@ async function localPackageRecord(path: string, opts: LoadTargetsOptions): Promi
   // A file kept in a channel-shaped directory (`…/linux-64/foo.conda`) names its subdir.
   const parent = basename(dirname(path));
   if (subdir === undefined && KNOWN_SUBDIR_RE.test(parent)) subdir = parent;
-  if (subdir === undefined) {
-    throw new TargetError('TARGET_NO_SUBDIR', `The subdir of the package file ${filename} is not known.`, {
-      hint: 'Pass --platform (e.g. --platform linux-64), end --channel with the subdir, or keep the file in a <subdir>/ directory.',
-    });
-  }
-  if (!isValidSubdir(subdir)) {
-    throw new TargetError('TARGET_INVALID_URL', `"${subdir}" is not a conda subdir.`, { hint: 'Use e.g. linux-64, osx-arm64 or noarch.' });
-  }
   try {
     const s = await stat(path);
     if (!s.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
   } catch (e) {
     throw fileError(e, path);
+  }
+  if (subdir === undefined) {
+    // The package says it itself. A file name that disagrees with what the package says it
+    // is would be verified under the wrong name (CEP 27 compares the subject name with the
+    // file name): an input error, whichever of the two is wrong.
+    const index = readPackageIndex(path);
+    for (const k of ['name', 'version', 'build'] as const) {
+      if (index[k] !== parts[k]) {
+        throw new TargetError(
+          'TARGET_INVALID_FILENAME',
+          `The package file ${filename} is named as ${k} "${parts[k]}", but its info/index.json says ${k} "${index[k]}".`,
+          { hint: `Rename the file to ${index.name}-${index.version}-${index.build}${filename.endsWith('.conda') ? '.conda' : '.tar.bz2'}, or check where it came from.` },
+        );
+      }
+    }
+    subdir = index.subdir;
+  }
+  if (!isValidSubdir(subdir)) {
+    throw new TargetError('TARGET_INVALID_URL', `"${subdir}" is not a conda subdir.`, { hint: 'Use e.g. linux-64, osx-arm64 or noarch.' });
   }
   return {
     url: `${channel}/${subdir}/${encodePathSegment(filename)}`,

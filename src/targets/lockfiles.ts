@@ -20,8 +20,9 @@ interface Hashes {
 }
 
 /** Build one record from a URL plus the hashes a lockfile recorded for it. */
-function recordWithHashes(url: string, h: Hashes, where: string): PackageRecord {
+function recordWithHashes(url: string, h: Hashes, where: string, source?: SourceLine): PackageRecord {
   const rec = recordFromUrl(url, where);
+  if (source) rec.source = source;
   const sha256 = normalizeSha256(h.sha256, `${where} (sha256 of ${rec.filename})`);
   const md5 = normalizeMd5(h.md5, `${where} (md5 of ${rec.filename})`);
   const size = normalizeSize(h.size, `${where} (size of ${rec.filename})`);
@@ -56,6 +57,67 @@ export function mergeRecords(records: PackageRecord[], where: string): PackageRe
   return [...byUrl.values()].sort((a, b) => (a.url < b.url ? -1 : a.url > b.url ? 1 : 0));
 }
 
+/** A target's file (as given) and the 1-based line of an entry in it. */
+export type SourceLine = NonNullable<PackageRecord['source']>;
+
+/**
+ * Where the items of a top-level YAML list start: `itemLine('packages', 3)` is the 1-based
+ * line of the fourth entry of `packages:`. Lines come from the parse itself (the YAML
+ * parser's node ranges and its line counter), so annotations point at what the parser
+ * read, not at a second guess over the text.
+ */
+export interface YamlLines {
+  itemLine(key: string, index: number): number | undefined;
+}
+
+/**
+ * parseYamlTarget plus the line of every top-level list item. One parse: the document is
+ * built once, converted to plain data for the parsers, and kept for line look-ups.
+ */
+export function parseYamlTargetWithLines(text: string, where: string): { doc: unknown; lines: YamlLines } {
+  const y = yaml();
+  const lineCounter = new y.LineCounter();
+  let value: unknown;
+  let document: import('yaml').Document.Parsed;
+  try {
+    document = y.parseDocument(text, { lineCounter });
+    const first = document.errors[0];
+    if (first) throw first;
+    value = document.toJS({ maxAliasCount: 1000 });
+  } catch (e) {
+    throw yamlFailed(e, where);
+  }
+  const seqs = new Map<string, readonly unknown[] | null>();
+  const itemsOf = (key: string): readonly unknown[] | null => {
+    let items = seqs.get(key);
+    if (items === undefined) {
+      const node = y.isMap(document.contents) ? document.contents.get(key, true) : undefined;
+      items = y.isSeq(node) ? node.items : null;
+      seqs.set(key, items);
+    }
+    return items;
+  };
+  return {
+    doc: value,
+    lines: {
+      itemLine(key, index) {
+        const item = itemsOf(key)?.[index] as { range?: [number, number, number] } | undefined;
+        const start = item?.range?.[0];
+        return start === undefined ? undefined : lineCounter.linePos(start).line;
+      },
+    },
+  };
+}
+
+function yamlFailed(e: unknown, where: string): TargetError {
+  const line = e instanceof yaml().YAMLError && e.linePos ? ` at line ${e.linePos[0].line}` : '';
+  const first = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+  return new TargetError('TARGET_PARSE_FAILED', `${where} is not valid YAML${line}: ${first}`, {
+    hint: 'Check the file, or regenerate it with pixi / conda-lock.',
+    cause: e,
+  });
+}
+
 /** Parse YAML, turning syntax errors into TARGET_PARSE_FAILED with the line number. */
 export function parseYamlTarget(text: string, where: string): unknown {
   // Big lockfiles are parsed entry by entry (bounded memory); anything unusual whole.
@@ -66,13 +128,12 @@ export function parseYamlTarget(text: string, where: string): unknown {
   try {
     return parseYaml(text, { maxAliasCount: 1000 });
   } catch (e) {
-    const line = e instanceof yaml().YAMLParseError && e.linePos ? ` at line ${e.linePos[0].line}` : '';
-    const first = (e instanceof Error ? e.message : String(e)).split('\n')[0];
-    throw new TargetError('TARGET_PARSE_FAILED', `${where} is not valid YAML${line}: ${first}`, {
-      hint: 'Check the file, or regenerate it with pixi / conda-lock.',
-      cause: e,
-    });
+    throw yamlFailed(e, where);
   }
+}
+
+function sourceLine(file: string, line: number | undefined): SourceLine | undefined {
+  return line === undefined ? undefined : { file, line };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -157,7 +218,7 @@ function readPlatforms(doc: Record<string, unknown>, where: string): Set<string>
  * or `conda: <path>`) are built on the user's machine and have no channel and no publish
  * attestation by construction. Both are skipped and counted (`notCovered`).
  */
-export function readPixiLock(doc: unknown, where: string): TargetContents {
+export function readPixiLock(doc: unknown, where: string, lines?: YamlLines): TargetContents {
   if (!isObject(doc)) throw malformed(where, 'the top level is not a mapping');
   const version = doc.version;
   if (!PIXI_LOCK_VERSIONS.includes(version as 4 | 5 | 6 | 7)) {
@@ -193,7 +254,7 @@ export function readPixiLock(doc: unknown, where: string): TargetContents {
     }
     if (typeof url !== 'string') throw malformed(at, 'conda location is not a string');
     if (!isUrlLocation(url)) return uncovered.addSource(url); // source package or local path
-    records.push(recordWithHashes(url, p, at));
+    records.push(recordWithHashes(url, p, at, sourceLine(where, lines?.itemLine('packages', i))));
   });
   const envs = doc.environments ?? {};
   if (!isObject(envs)) throw malformed(where, '`environments` is not a mapping');
@@ -226,12 +287,12 @@ export function readPixiLock(doc: unknown, where: string): TargetContents {
 }
 
 /** pixi.lock → package records (see {@link readPixiLock}). */
-export function parsePixiLock(doc: unknown, where: string): PackageRecord[] {
-  return readPixiLock(doc, where).records;
+export function parsePixiLock(doc: unknown, where: string, lines?: YamlLines): PackageRecord[] {
+  return readPixiLock(doc, where, lines).records;
 }
 
 /** conda-lock.yml (version 1): `package:` entries with `manager: conda`; pip entries counted as not covered. */
-export function readCondaLock(doc: unknown, where: string): TargetContents {
+export function readCondaLock(doc: unknown, where: string, lines?: YamlLines): TargetContents {
   if (!isObject(doc)) throw malformed(where, 'the top level is not a mapping');
   if (doc.version !== 1) {
     throw new TargetError('TARGET_UNSUPPORTED', `${where} has conda-lock version ${JSON.stringify(doc.version)}; supported: 1.`, {
@@ -249,14 +310,14 @@ export function readCondaLock(doc: unknown, where: string): TargetContents {
     if (typeof p.url !== 'string') throw malformed(at, '`url` is not a string');
     const hash = p.hash ?? {};
     if (!isObject(hash)) throw malformed(at, '`hash` is not a mapping');
-    records.push(recordWithHashes(p.url, { sha256: hash.sha256, md5: hash.md5, size: p.size }, at));
+    records.push(recordWithHashes(p.url, { sha256: hash.sha256, md5: hash.md5, size: p.size }, at, sourceLine(where, lines?.itemLine('package', i))));
   });
   return { records: mergeRecords(records, where), notCovered: uncovered.counts() };
 }
 
 /** conda-lock.yml → package records (see {@link readCondaLock}). */
-export function parseCondaLock(doc: unknown, where: string): PackageRecord[] {
-  return readCondaLock(doc, where).records;
+export function parseCondaLock(doc: unknown, where: string, lines?: YamlLines): PackageRecord[] {
+  return readCondaLock(doc, where, lines).records;
 }
 
 /** True when the text is a conda explicit file (an `@EXPLICIT` line). */
@@ -289,7 +350,7 @@ export function parseExplicit(text: string, where: string): PackageRecord[] {
       else if (/^(sha256:)?[0-9a-f]{64}$/.test(digest)) h.sha256 = digest.replace(/^sha256:/, '');
       else throw malformed(at, `"#${digest}" is neither an MD5 (32 hex) nor a SHA-256 (64 hex) digest`);
     }
-    records.push(recordWithHashes(url, h, at));
+    records.push(recordWithHashes(url, h, at, { file: where, line: i + 1 }));
   });
   if (!started) throw malformed(where, 'no @EXPLICIT line');
   return mergeRecords(records, where);

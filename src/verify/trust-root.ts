@@ -387,7 +387,15 @@ function loadTrustRootFile(path: string, now: Date): LoadedTrustRoot {
       cause: e,
     });
   }
-  return parseTrustedRoot(bytes, path, now);
+  try {
+    return parseTrustedRoot(bytes, path, now);
+  } catch (e) {
+    // Name the file: a run that fails on its trust root must say which file to fix.
+    if (e instanceof TrustRootError && !e.message.includes(path)) {
+      throw new TrustRootError(e.code, `Trusted root file ${path} is unusable: ${e.message}`, { hint: e.hint, cause: e });
+    }
+    throw e;
+  }
 }
 
 /**

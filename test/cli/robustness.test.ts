@@ -80,6 +80,8 @@ for (const c of CASES) {
     const ws = makeWorkspace('conda-attest-robust-');
     try {
       ws.write('x-1-0.conda', 'not a package');
+      // A config that enables nothing is a valid choice and runs (without one: NO_CONFIG).
+      ws.write('.conda-attestrc.json', '{}');
       c.setup?.(ws);
       const r = await runCli(ws, c.args);
       assert.doesNotMatch(r.stderr, /internal error|\n\s+at /, `crash on stderr:\n${r.stderr}`);

@@ -106,6 +106,7 @@ test('default target: no TARGET uses ./pixi.lock (config found from the working 
     // Without pixi.lock / conda-lock.yml and no TARGET: usage error, exit 2.
     const empty = makeWorkspace('conda-attest-cli-empty-');
     try {
+      empty.writeConfig({});
       const r = await runCli(empty, ['verify', '--json']);
       assert.equal(r.code, 2);
       assert.equal(r.stdout, '');
@@ -118,24 +119,28 @@ test('default target: no TARGET uses ./pixi.lock (config found from the working 
   }
 });
 
-test('local package file with --channel (subdir in the URL, or --platform); missing subdir is an input error', async () => {
+test('local package file with --channel (subdir in the URL, --platform, or the package\'s own info/index.json)', async () => {
   const good = ch.get(fn('good'));
   const file = ws.write(`files/${good.filename}`, good.bytes);
   const [a, b, c] = await Promise.all([
     verifyJson(ws, ['--lockfile', 'f1.lock', '--channel', `${ch.url}/linux-64`, file]),
     verifyJson(ws, ['--lockfile', 'f2.lock', '--channel', ch.url, '--platform', 'linux-64', file]),
-    runCli(ws, ['verify', '--json', '--channel', ch.url, file]),
+    verifyJson(ws, ['--lockfile', 'f3.lock', '--channel', ch.url, file]),
   ]);
-  for (const { code, report } of [a, b]) {
+  assert.equal(row(c.report, good.filename).url, `${ch.url}/linux-64/${good.filename}`, 'subdir read from info/index.json');
+  for (const { code, report } of [a, b, c]) {
     assert.equal(code, 0);
     const p = row(report, good.filename);
     assert.equal(p.status, 'verified', JSON.stringify(p.reasons));
     assert.equal(p.digest_source, 'artifact');
     assert.equal(p.sha256, good.sha256);
   }
-  assert.equal(c.code, 2);
-  assert.equal(c.stdout, '');
-  assert.match(c.stderr, /TARGET_NO_SUBDIR/);
+  // Bytes that are not a conda package cannot name their subdir: an input error.
+  const junk = ws.write(`files/${fn('util')}`, 'not a package');
+  const d = await runCli(ws, ['verify', '--json', '--channel', ch.url, junk]);
+  assert.equal(d.code, 2);
+  assert.equal(d.stdout, '');
+  assert.match(d.stderr, /ARCHIVE_MALFORMED/);
 });
 
 test('--download hashes the bytes and blocks a package that differs from the lockfile (PACKAGE_DIGEST_MISMATCH)', async () => {
@@ -334,7 +339,7 @@ test('--format json is the same report as --json; --format text is the terminal 
   const b = await runCli(ws, ['verify', '--format', 'json', '--lockfile', 'fmt2.lock', target]);
   assert.equal(a.code, 1);
   assert.equal(b.code, 1);
-  const strip = (s: string) => JSON.parse(s, (k, v) => (k === 'age_days' || k === 'generated_at' || k === 'duration_ms' ? undefined : v));
+  const strip = (s: string) => JSON.parse(s, (k, v) => (k === 'age_days' || k === 'generated_at' || k === 'duration_ms' || k === 'lockfile' ? undefined : v));
   assert.deepEqual(strip(b.stdout), strip(a.stdout));
   const t = await runCli(ws, ['verify', '--format', 'text', '--lockfile', 'fmt3.lock', target]);
   assert.equal(t.code, 1);

@@ -75,7 +75,12 @@ test('attack: bytes that differ from what the caller expects (lookup) are blocke
 
 test('attack: a package URL that cannot be parsed is refused, not passed through unverified', async () => {
   const verified = wrapFetch(fetch, plugin());
-  await assert.rejects(verified(`${fx.strict.get(UNSIGNED).url}?token=x`), TargetError);
+  await assert.rejects(verified(`${fx.strict.get(UNSIGNED).url}?token=x`), (e: unknown) => {
+    assert.ok(e instanceof PackageBlockedError, String(e));
+    assert.deepEqual(e.reasons.map((r) => r.code), ['PACKAGE_URL_UNSUPPORTED']);
+    assert.ok(e.cause instanceof TargetError);
+    return true;
+  });
 });
 
 test('a non-2xx answer for a package URL is returned as is, nothing verified', async () => {

@@ -2,6 +2,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { ConfigError, PluginError } from '../../src/errors.ts';
 import { createSession } from '../../src/pipeline.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import type { VerifySession } from '../../src/session-types.ts';
@@ -39,11 +42,12 @@ async function countedSession(lockfile: string) {
   return { counts, factory };
 }
 
-test('one session per run, opened lazily on the first download, finished once', async () => {
+test('one session per run, opened when the host composes the plugin (before any download), finished once', async () => {
   const { counts, factory } = await countedSession(fx.lockfile());
   const plugin = createCondaAttestPlugin({ session: factory });
+  assert.equal(counts.opened, 0, 'nothing is loaded by the factory itself');
   const download = plugin.wrapDownload!(fetchDownload());
-  assert.equal(counts.opened, 0, 'nothing is loaded before the first download');
+  assert.equal(counts.opened, 1, 'config, trust root and lockfile are loaded when the host composes the plugins');
   const results = await Promise.all([ALPHA, BETA].map((f) => download({ record: recordOf(f) })));
   assert.equal(results[0].bytes.byteLength, fx.strict.get(ALPHA).size);
   assert.equal(results[1].sha256, fx.strict.get(BETA).sha256);
@@ -116,4 +120,68 @@ test('a host loads conda-attest by path from its config, with options, through t
   const [result] = await loaded.afterInstall();
   assert.equal(result.plugin, 'conda-attest');
   assert.deepEqual(result.report?.packages.map((p) => p.action), ['pass', 'block']);
+});
+
+test('plugin options are validated like a config: unknown keys and wrong types, every problem in the message', async () => {
+  for (const [options, pattern] of [
+    [{ frozne: true }, /frozne: unknown option/],
+    [{ frozen: 'yes', offline: 1 }, /frozen: must be a boolean[\s\S]*offline: must be a boolean/],
+    [{ cwd: '' }, /cwd: must be a non-empty string/],
+    [{ session: { finish: 1 } }, /session: must be a conda-attest session/],
+  ] as const) {
+    assert.throws(
+      () => createCondaAttestPlugin(options as never),
+      (e: unknown) => e instanceof ConfigError && e.code === 'CONFIG_INVALID' && pattern.test(e.message),
+      JSON.stringify(options),
+    );
+  }
+  // Through a host's loader: a PluginError naming the plugin, with the problems in its message.
+  await assert.rejects(
+    loadPlugins([[join(import.meta.dirname, '..', '..', 'plugin', 'index.ts'), { frozne: true }]], { configDir: fx.dir }),
+    (e: unknown) => e instanceof PluginError && /frozne: unknown option/.test(e.message),
+  );
+});
+
+test('no config found: the plugin fails with NO_CONFIG when the host composes it, before anything is fetched', async () => {
+  const empty = await mkdtemp(join(tmpdir(), 'ca-noconfig-'));
+  try {
+    let fetched = 0;
+    const counting: typeof fetch = (input, init) => (fetched++, fetch(input, init));
+    const loaded = await loadPlugins([[join(import.meta.dirname, '..', '..', 'plugin', 'index.ts'), { cwd: empty, offline: true }]], { configDir: empty });
+    const download = loaded.wrapDownload(fetchDownload(counting));
+    await assert.rejects(download({ record: recordOf(ALPHA) }), (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.equal(e.code, 'NO_CONFIG');
+      assert.match(e.hint ?? '', /conda-attest init/);
+      return true;
+    });
+    assert.equal(fetched, 0, 'nothing is downloaded without a policy');
+    await assert.rejects(loaded.afterInstall(), /NO_CONFIG|configuration/);
+  } finally {
+    await rm(empty, { recursive: true, force: true });
+  }
+});
+
+test('attack: URLs the plugin cannot judge are refused with PACKAGE_URL_UNSUPPORTED before they are fetched', async () => {
+  let fetched = 0;
+  const counting: typeof fetch = (input, init) => (fetched++, fetch(input, init));
+  const plugin = createCondaAttestPlugin({ cwd: fx.dir, offline: true, lockfile: fx.lockfile() });
+  const download = plugin.wrapDownload!(fetchDownload(counting));
+  const base = recordOf(ALPHA);
+  for (const record of [
+    { ...base, url: `${base.url}?X-Amz-Signature=abc` },
+    { ...base, url: `${base.url}#frag` },
+    { ...base, url: base.url.replace(/\.conda$/, '.zip'), filename: base.filename.replace(/\.conda$/, '.zip') },
+    { ...base, url: 'not a url' },
+  ]) {
+    await assert.rejects(download({ record }), (e: unknown) => {
+      assert.ok(e instanceof PackageBlockedError, `${record.url}: ${String(e)}`);
+      assert.deepEqual(e.reasons.map((r) => r.code), ['PACKAGE_URL_UNSUPPORTED']);
+      assert.ok(e.reasons[0]!.hint);
+      return true;
+    });
+  }
+  assert.equal(fetched, 0);
+  const report = await plugin.afterInstall!();
+  assert.equal(report?.summary.blocked, 4);
 });

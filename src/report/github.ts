@@ -1,0 +1,68 @@
+// GitHub Actions workflow commands: one `::error` per blocked and one `::warning` per
+// warned package, placed on the line of the package's entry in the environment file so
+// the pull request shows it where the lockfile changed. Pure.
+//
+// Escaping follows the runner's workflow-command rules: in the message `%`, CR and LF
+// are written as `%25`, `%0D`, `%0A`; property values (file, title) additionally escape
+// `:` and `,` (`%3A`, `%2C`), which delimit properties. Everything from outside (file
+// names, channel URLs, messages quoting sidecars) first goes through escapeText, so a
+// crafted value can neither start a new command on a new line nor carry terminal escapes.
+import type { Report } from '../types.ts';
+import { escapeText } from './escape.ts';
+import type { Locate } from './locations.ts';
+import { packageLabel, problemReasons, problemRows } from './problems.ts';
+
+/** Workflow-command message data: `%`, CR, LF escaped. */
+export function escapeWorkflowData(s: string): string {
+  return s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+}
+
+/** Workflow-command property value: as data, plus `:` and `,`. */
+export function escapeWorkflowProperty(s: string): string {
+  return escapeWorkflowData(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
+}
+
+/** One workflow command line (`::name k=v,k=v::message`), every part escaped. */
+export function workflowCommand(name: string, properties: Record<string, string | number | undefined>, message: string): string {
+  const props = Object.entries(properties)
+    .filter((e): e is [string, string | number] => e[1] !== undefined)
+    .map(([k, v]) => `${k}=${escapeWorkflowProperty(escapeText(String(v)))}`)
+    .join(',');
+  return `::${name}${props ? ` ${props}` : ''}::${escapeWorkflowData(message)}`;
+}
+
+/**
+ * The annotations of a report: `::error` for blocked, `::warning` for warned packages,
+ * titled with the reason code, each reason and its hint on its own line of the message.
+ */
+export function renderGithubAnnotations(report: Report, locate: Locate): string {
+  const out: string[] = [];
+  for (const row of problemRows(report.packages)) {
+    const reasons = problemReasons(row);
+    const where = locate(row);
+    const lines = [`${escapeText(packageLabel(row))} is ${row.action === 'block' ? 'blocked' : 'warned'} (${row.status}).`];
+    for (const r of reasons) {
+      lines.push(`${escapeText(r.code)}: ${escapeText(r.message)}`);
+      if (r.hint) lines.push(`hint: ${escapeText(r.hint)}`);
+    }
+    out.push(
+      workflowCommand(
+        row.action === 'block' ? 'error' : 'warning',
+        { file: where?.file, line: where?.line, title: reasons[0]!.code },
+        lines.join('\n'),
+      ),
+    );
+  }
+  return out.length ? out.join('\n') + '\n' : '';
+}
+
+/** One plain summary line for a log. */
+export function summaryLine(report: Report): string {
+  const s = report.summary;
+  return `conda-attest: ${s.total} package${s.total === 1 ? '' : 's'}: ${s.verified} verified, ${s.blocked} blocked, ${s.warned} warned, ${s.skipped} skipped\n`;
+}
+
+/** `--format github`: the annotations, then the summary line. */
+export function renderGithub(report: Report, locate: Locate): string {
+  return renderGithubAnnotations(report, locate) + summaryLine(report);
+}

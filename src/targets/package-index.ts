@@ -1,0 +1,214 @@
+// `info/index.json` of a local conda package file: the package's own statement of its
+// name, version, build and subdir (conda-build writes it into every .conda and .tar.bz2).
+// A local file named on the command line therefore needs no --platform: its subdir is in
+// the file.
+//
+// Archives are untrusted input, read with the product's one archive reader
+// (plugin/hosts/untar-node.ts: path checks, CRC checks, decompression caps), and only the
+// part that holds `info/`:
+//   - `.conda` (a zip, CEP 2 / conda-package-handling): the central directory and the
+//     `info-<stem>.tar.zst` member, by positioned reads; the (large) `pkg-` member is never
+//     read.
+//   - `.tar.bz2`: decompressed as a stream, and stopped as soon as `info/index.json` is
+//     complete (conda writes `info/` first); never more than MAX_SCAN_BYTES decompressed.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { zstdDecompressSync } from 'node:zlib';
+import Bunzip from 'seek-bzip';
+import { TargetError } from '../errors.ts';
+import { ArchiveError, readTar, zipEntries, zipMember, type ByteSource } from '../../plugin/hosts/untar-node.ts';
+
+/** What `info/index.json` says about the package. */
+export interface PackageIndexFields {
+  name: string;
+  version: string;
+  build: string;
+  subdir: string;
+}
+
+/** Ceiling on what is decompressed to find `info/index.json`: conda writes `info/` first, and its files before index.json are kilobytes to a few MB. The cap bounds the pure-JS bzip2 work (about 5 s at worst on a loaded 2-core machine). */
+export const MAX_SCAN_BYTES = 16 * 1024 * 1024;
+/** Ceiling on the compressed `info-*.tar.zst` member read from a `.conda`. */
+const MAX_INFO_MEMBER_BYTES = 64 * 1024 * 1024;
+/** Ceiling on `info/index.json` itself. */
+const MAX_INDEX_JSON_BYTES = 1024 * 1024;
+
+const INDEX_JSON = 'info/index.json';
+
+function unreadable(path: string, why: string, cause?: unknown): TargetError {
+  return new TargetError('TARGET_PARSE_FAILED', `The package file ${path} has no readable info/index.json: ${why}.`, {
+    hint: 'The file is not a complete conda package; download it again, or pass --platform to name its subdir.',
+    cause,
+  });
+}
+
+/** A ByteSource over an open file: positioned reads, nothing else held in memory. */
+function fileSource(fd: number): ByteSource {
+  const byteLength = fstatSync(fd).size;
+  return {
+    byteLength,
+    read(offset, length) {
+      const n = Math.max(0, Math.min(length, byteLength - offset));
+      const buf = Buffer.allocUnsafe(n);
+      let got = 0;
+      while (got < n) {
+        const r = readSync(fd, buf, got, n - got, offset + got);
+        if (r === 0) break;
+        got += r;
+      }
+      return buf.subarray(0, got);
+    },
+  };
+}
+
+/** `info/index.json` of a `.conda` file: the `info-*.tar.zst` member only. */
+function condaIndexJson(src: ByteSource, path: string, maxScan: number): Uint8Array {
+  const info = zipEntries(src).filter((e) => !e.directory && e.name !== undefined && /^info-.*\.tar\.zst$/.test(e.name));
+  if (info.length !== 1) throw unreadable(path, info.length === 0 ? 'no info-*.tar.zst member' : 'more than one info-*.tar.zst member');
+  const entry = info[0]!;
+  if (entry.compressedSize > MAX_INFO_MEMBER_BYTES || entry.size > MAX_INFO_MEMBER_BYTES) {
+    throw unreadable(path, `its info member is larger than ${MAX_INFO_MEMBER_BYTES} bytes`);
+  }
+  let tar: Uint8Array;
+  try {
+    tar = zstdDecompressSync(zipMember(src, entry), { maxOutputLength: maxScan });
+  } catch (e) {
+    if (e instanceof ArchiveError) throw e;
+    throw new ArchiveError(`Corrupt or oversized info member in ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  const files = readTar(tar, maxScan, { select: (n) => n === INDEX_JSON });
+  const bytes = files[INDEX_JSON];
+  if (!bytes) throw unreadable(path, 'the info member has no info/index.json');
+  return bytes;
+}
+
+/** Thrown from the bzip2 output sink to stop decompressing once index.json is complete. */
+class Found {
+  readonly bytes: Uint8Array;
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+  }
+}
+
+/** `info/index.json` of a `.tar.bz2` file, decompressed as a stream and stopped early. */
+function tarBz2IndexJson(fd: number, path: string, maxScan: number): Uint8Array {
+  const CHUNK = 64 * 1024;
+  const inBuf = Buffer.allocUnsafe(CHUNK);
+  let inLen = 0;
+  let inPos = 0;
+  let filePos = 0;
+  let eof = false;
+  const input = {
+    readByte(): number {
+      if (inPos >= inLen) {
+        if (eof) return -1;
+        inLen = readSync(fd, inBuf, 0, CHUNK, filePos);
+        filePos += inLen;
+        inPos = 0;
+        if (inLen === 0) {
+          eof = true;
+          return -1;
+        }
+      }
+      return inBuf[inPos++]!;
+    },
+    read(buffer: Uint8Array, offset: number, length: number): number {
+      let n = 0;
+      while (n < length) {
+        const b = this.readByte();
+        if (b < 0) return n === 0 ? -1 : n;
+        buffer[offset + n++] = b;
+      }
+      return n;
+    },
+    eof(): boolean {
+      if (inPos < inLen) return false;
+      if (eof) return true;
+      inLen = readSync(fd, inBuf, 0, CHUNK, filePos);
+      filePos += inLen;
+      inPos = 0;
+      eof = inLen === 0;
+      return eof;
+    },
+  };
+  // Decompressed bytes so far; the tar walk is re-run (headers only) each time another
+  // 64 KiB has arrived, and stops at the first complete info/index.json.
+  let out = new Uint8Array(Math.min(maxScan, 256 * 1024));
+  let pos = 0;
+  let nextCheck = CHUNK;
+  const check = (partial: boolean): void => {
+    const files = readTar(out.subarray(0, pos), maxScan, { select: (n) => n === INDEX_JSON, partial });
+    const bytes = files[INDEX_JSON];
+    if (bytes) throw new Found(bytes);
+  };
+  const output = {
+    writeByte(b: number): void {
+      if (pos >= out.byteLength) {
+        if (out.byteLength >= maxScan) throw unreadable(path, `info/index.json is not within the first ${maxScan} decompressed bytes`);
+        const bigger = new Uint8Array(Math.min(maxScan, out.byteLength * 2));
+        bigger.set(out);
+        out = bigger;
+      }
+      out[pos++] = b;
+      if (pos >= nextCheck) {
+        nextCheck += CHUNK;
+        check(true);
+      }
+    },
+    write(buffer: Uint8Array, offset: number, length: number): number {
+      for (let i = 0; i < length; i++) this.writeByte(buffer[offset + i]!);
+      return length;
+    },
+    flush(): void {},
+  };
+  try {
+    Bunzip.decode(input, output, true);
+    check(false);
+  } catch (e) {
+    if (e instanceof Found) return e.bytes;
+    if (e instanceof TargetError || e instanceof ArchiveError) throw e;
+    throw new ArchiveError(`Corrupt bzip2 stream in ${path}: ${(e as Error).message ?? String(e)}`, { cause: e });
+  }
+  throw unreadable(path, 'the archive has no info/index.json');
+}
+
+function field(doc: Record<string, unknown>, key: string, path: string): string {
+  const v = doc[key];
+  if (typeof v !== 'string' || v === '' || /[/\\\u0000-\u001f]/.test(v)) {
+    throw unreadable(path, `"${key}" in info/index.json is ${v === undefined ? 'missing' : `not a usable value (${JSON.stringify(v)?.slice(0, 60)})`}`);
+  }
+  return v;
+}
+
+/**
+ * Read `name`, `version`, `build` and `subdir` from a local package file's
+ * `info/index.json`. Archive damage is ARCHIVE_MALFORMED / ARCHIVE_UNSAFE_PATH; a missing
+ * or unusable index.json is TARGET_PARSE_FAILED.
+ */
+export function readPackageIndex(path: string, options: { maxScanBytes?: number } = {}): PackageIndexFields {
+  const maxScan = options.maxScanBytes ?? MAX_SCAN_BYTES;
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw new TargetError('TARGET_UNREADABLE', `${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'}).`, {
+      hint: 'Check the path and its permissions.',
+      cause: e,
+    });
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = path.endsWith('.conda') ? condaIndexJson(fileSource(fd), path, maxScan) : tarBz2IndexJson(fd, path, maxScan);
+  } finally {
+    closeSync(fd);
+  }
+  if (bytes.byteLength > MAX_INDEX_JSON_BYTES) throw unreadable(path, `info/index.json is larger than ${MAX_INDEX_JSON_BYTES} bytes`);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (e) {
+    throw unreadable(path, 'info/index.json is not JSON', e);
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw unreadable(path, 'info/index.json is not a JSON object');
+  const d = doc as Record<string, unknown>;
+  return { name: field(d, 'name', path), version: field(d, 'version', path), build: field(d, 'build', path), subdir: field(d, 'subdir', path) };
+}
