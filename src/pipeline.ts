@@ -118,9 +118,10 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
     // what is on disk now so a concurrent run loses nothing.
     const written = !judging.frozen && decisions.some((d) => d.kind !== 'unchanged' || d.touch);
     if (written) await updateLock(lockPath, (current) => applyDecisions(current, decisions));
-    const { root, warnings } = await run.close();
+    const { root, warnings, notices: closing } = await run.close();
+    for (const n of closing) runNotices.set(n.message, n);
     const report = buildReport(rows, root);
-    // Run-level notices (EXCEPTION_EXPIRED), sorted for deterministic output.
+    // Run-level notices (EXCEPTION_EXPIRED, REPODATA_CACHED), sorted for deterministic output.
     const notices = [...runNotices.values()].sort((a, b) => (a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
     // Kept as warning lines too, the form they had before `notices` existed.
     const extra = [...notices.map((n) => `${n.code}: ${n.message}${n.hint ? ` (hint: ${n.hint})` : ''}`), ...warnings];
@@ -155,7 +156,7 @@ function openResources(options: VerifySessionOptions): {
   resources: RunResources;
   /** Load the trust root now (it does not count as used by a verdict). */
   loadTrustRoot(): Promise<LoadedTrustRoot>;
-  close(): Promise<{ root: LoadedTrustRoot | undefined; warnings: string[] }>;
+  close(): Promise<{ root: LoadedTrustRoot | undefined; warnings: string[]; notices: Reason[] }>;
 } {
   const { config } = options;
   const http = createHttpClient({
@@ -211,8 +212,7 @@ function openResources(options: VerifySessionOptions): {
       if (poolPromise) await (await poolPromise.catch(() => undefined))?.close();
       http.close();
       const cache = [...(verdicts?.warnings ?? []), ...(sidecars?.warnings ?? [])].map((w) => `cache: ${w}`);
-      const warnings = [...cache, ...repodata.stale().map(staleRepodataNotice)];
-      return { root, warnings };
+      return { root, warnings: cache, notices: repodata.stale().map(staleRepodataNotice) };
     },
   };
 }
@@ -241,12 +241,15 @@ export function ageInWords(ms: number): string {
 }
 
 /** The notice for a subdir whose repodata came from the cache because its channel was unreachable. */
-function staleRepodataNotice(s: StaleRepodata): string {
-  return (
-    `REPODATA_CACHED: ${s.channel} (${s.subdir}) could not be reached, so its repodata cached ${ageInWords(s.ageMs)} ago was used ` +
-    `(${s.cause.replace(/\.$/, '')}). Sidecars are content-addressed and every bundle is still verified against the package digest; ` +
-    `packages published since then are not in it.`
-  );
+function staleRepodataNotice(s: StaleRepodata): Reason {
+  return {
+    code: 'REPODATA_CACHED',
+    message:
+      `${s.channel} (${s.subdir}) could not be reached, so its repodata cached ${ageInWords(s.ageMs)} ago was used ` +
+      `(${s.cause.replace(/\.$/, '')}). Sidecars are content-addressed and every bundle is still verified against the package digest; ` +
+      `packages published since then are not in it.`,
+    hint: 'Check the network or proxy settings for this channel; run again once it can be reached to see packages published since.',
+  };
 }
 
 /** Packages this run pinned for the first time (written to the lockfile unless frozen). */

@@ -57,6 +57,10 @@ test('unreachable channel, warm cache: verified from cached repodata and sidecar
   assert.match(notice, /cached (less than a minute|\d+ minutes?) ago/);
   assert.match(notice, /refused the connection \(ECONNREFUSED\)/);
   assert.match(r.stderr, /REPODATA_CACHED/);
+  // A run-level finding: a structured notice with its code, sentence and hint.
+  const structured = (r.report as unknown as { notices: { code: string; message: string; hint?: string }[] }).notices.find((n) => n.code === 'REPODATA_CACHED');
+  assert.ok(structured?.message.includes(`${channelUrl} (noarch) could not be reached`), JSON.stringify(structured));
+  assert.ok(structured?.hint);
 });
 
 test('unreachable channel, no cache: every package is retrieval-failed in JSON; the terminal prints the outage once', async () => {
