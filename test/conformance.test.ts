@@ -1,5 +1,5 @@
 // Runs every case of the sigstore-conformance bundle-verify subset in ../shared/conformance
-// through the real CLI (issue 3): `_fail` cases must exit non-zero with one `CODE: message`
+// through the real CLI: `_fail` cases must exit non-zero with one `CODE: message`
 // line on stderr, the others must exit 0. Each case runs twice: with the artifact file and
 // with `sha256:<hex>` of it (the protocol's digest form).
 import { test } from 'node:test';

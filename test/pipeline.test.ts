@@ -1,5 +1,5 @@
 // End-to-end through the pipeline (createSession) against a local Sigstore instance and
-// loopback fixture channels: every status × action of issue 2, each discovery method and
+// loopback fixture channels: every status × action, each discovery method and
 // its order, each retrieval failure (CEP 50), mirrors and targetChannel, TOFU changes.
 // Every report is round-tripped through the published JSON and checked against
 // schema/report.schema.json (test/helpers/e2e.ts).

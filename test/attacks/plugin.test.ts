@@ -1,4 +1,4 @@
-// Red-team: the plugin layer (issue 5). A buggy or hostile inner plugin hands conda-attest a
+// Red-team: the plugin layer. A buggy or hostile inner plugin hands conda-attest a
 // digest that is not the digest of the bytes the host will extract (time-of-check vs
 // time-of-use); a host record whose URL and filename disagree. Through composePlugins and
 // the conda-attest plugin with a real pipeline session (local Sigstore, loopback channel).

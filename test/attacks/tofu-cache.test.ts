@@ -1,4 +1,4 @@
-// Red-team: trust on first use (issue 4) and the verdict cache (issue 6). An attacker who
+// Red-team: trust on first use and the verdict cache. An attacker who
 // gets a second signer into the very first run, who edits the lockfile in a pull request,
 // or who hopes a cached `verified` outlives a policy change; and a sidecar flooded with
 // bundles to burn CPU. Through the pipeline against a local Sigstore and loopback channels.
@@ -72,7 +72,7 @@ const bySubdir = (report: Awaited<ReturnType<typeof runSession>>, subdir: string
   return rows[0]!;
 };
 
-test('attack: two signers for one package within the FIRST run are a change (issue 4: "a new additional identity is a change too"), nothing pinned', async () => {
+test('attack: two signers for one package within the FIRST run are a change ("a new additional identity is a change too"), nothing pinned', async () => {
   const lock = ws.path('split.lock');
   const report = await runSession(config(), recs('split'), { lockfile: lock });
   for (const subdir of ['linux-64', 'osx-64']) {

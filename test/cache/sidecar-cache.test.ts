@@ -1,4 +1,4 @@
-// The content-addressed sidecar cache (issue 6): what it returns is always re-hashed,
+// The content-addressed sidecar cache: what it returns is always re-hashed,
 // what it stores survives a new process, and damage only costs a re-fetch.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 // End to end: `conda-attest accept` and `conda-attest diff` on lockfiles made by real
-// `verify` runs (issue 4). The CLI is spawned (`node src/cli/run.ts`) in a project
+// `verify` runs. The CLI is spawned (`node src/cli/run.ts`) in a project
 // directory against a fixture channel on 127.0.0.1 signed by a local Sigstore instance.
 //
 // Channel: a/b/c/d 1.0 signed by their feedstocks (pinned by the first run), then

@@ -1,4 +1,4 @@
-// The verdict and sidecar caches seen from the CLI (issue 6): a warm run answers from the
+// The verdict and sidecar caches seen from the CLI: a warm run answers from the
 // caches without fetching sidecars, gives the same report, and re-judges under a changed
 // policy; --no-cache neither reads nor writes them.
 import { after, before, test } from 'node:test';

@@ -1,4 +1,4 @@
-// Shared setup of the end-to-end identity-lockfile tests (issue 4): a project directory
+// Shared setup of the end-to-end identity-lockfile tests: a project directory
 // with a config, an isolated HOME / XDG_CONFIG_HOME, environments written as pixi.lock
 // files for the fixture channel, and the real CLI spawned as a child process
 // (`node src/cli/run.ts ...`), so exit codes, stdout/stderr and file writes are exactly

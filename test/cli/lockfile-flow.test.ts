@@ -1,4 +1,4 @@
-// End to end: the identity lockfile (issue 4) through the real CLI (`conda-attest verify`
+// End to end: the identity lockfile through the real CLI (`conda-attest verify`
 // spawned as a child process) against a fixture channel on 127.0.0.1 whose attestations
 // are signed by a local Sigstore instance under controlled identities.
 //

@@ -1,4 +1,4 @@
-// trusted_keys entries (issue 7): a PEM or a path as a string, or an object with exactly
+// trusted_keys entries: a PEM or a path as a string, or an object with exactly
 // one of key / path / pem and an optional name; every broken entry is named.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

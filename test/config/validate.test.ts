@@ -11,7 +11,7 @@ import { keyFingerprint } from '../../src/policy/identity.ts';
 
 const GH = 'https://token.actions.githubusercontent.com';
 
-/** The example configuration of issue 2, verbatim. */
+/** The example configuration of the original policy specification, verbatim. */
 const ISSUE_EXAMPLE = `trust_root: public-good          # or a path to a trusted_root.json
 lockfile: conda-attest.lock      # identity lockfile (used by the TOFU issue)
 max_sidecar_bytes: 10485760

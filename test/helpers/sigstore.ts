@@ -137,7 +137,7 @@ export interface SignOptions {
   freshCertificate?: boolean;
 }
 
-/** A self-managed signing key (issue 7). */
+/** A self-managed signing key. */
 export interface TestKey {
   privateKey: KeyObject;
   publicKey: KeyObject;
@@ -532,7 +532,7 @@ function claimsFor(opts: SignOptions): TokenClaims {
   };
 }
 
-/** Generate a self-managed ECDSA P-256 key pair (issue 7). */
+/** Generate a self-managed ECDSA P-256 key pair. */
 export function generateTestKey(): TestKey {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const der = publicKey.export({ format: 'der', type: 'spki' });

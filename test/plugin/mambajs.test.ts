@@ -1,4 +1,4 @@
-// The proof for issue 5: the REAL @emscripten-forge/mambajs-core installs a small
+// The proof that the plugin layer works in a real host: the REAL @emscripten-forge/mambajs-core installs a small
 // environment from loopback fixture channels through the wrapped untarjs, with the real
 // conda-attest pipeline (local Sigstore instance, config file, identity lockfile).
 import { after, before, test } from 'node:test';

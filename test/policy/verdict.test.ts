@@ -9,7 +9,7 @@ const PUBLISH = 'https://schemas.conda.org/attestations-publish-1.schema.json';
 const SLSA = 'https://slsa.dev/provenance/v1';
 const GH = 'https://token.actions.githubusercontent.com';
 
-test('actionFor: the full status × require table of issue 2', () => {
+test('actionFor: the full status × require table', () => {
   const table: Record<PackageStatus, Record<RequireMode, PackageAction>> = {
     verified: { error: 'pass', warn: 'pass', ignore: 'pass' },
     skipped: { error: 'pass', warn: 'pass', ignore: 'pass' },

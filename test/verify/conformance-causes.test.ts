@@ -1,5 +1,5 @@
 // Regression tests for the causes behind the public sigstore-conformance bundle-verify
-// cases that are not in ../shared/conformance (issue 3: "fix the cause, never the
+// cases that are not in ../shared/conformance ("fix the cause, never the
 // case"). Every bundle here is built with our own local Sigstore instance, so the
 // tests run in a fresh clone and use no fetched fixture. Case names in comments only
 // say which public case exercises the same rule.
