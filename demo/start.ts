@@ -30,7 +30,6 @@ function banner(text: string): void {
 async function run(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'conda-attest-demo-'));
   const sigstore = await startLocalSigstore();
-  const other = 'https://example.invalid/elsewhere';
   const channel = await startFixtureChannel({
     sigstore,
     name: 'demo-forge',
@@ -71,7 +70,6 @@ async function run(): Promise<void> {
           require: 'error',
           trusted_identities: [`${FORGE}/*-feedstock/.github/workflows/*.yml@refs/heads/main`],
         },
-        [other]: { enabled: true, require: 'warn' },
       },
     };
     writeFileSync(join(work, '.conda-attestrc.json'), JSON.stringify(config, null, 2));
