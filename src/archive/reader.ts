@@ -7,7 +7,13 @@
 // letters) are rejected, not skipped; every decompression is capped; zip members are
 // size- and CRC-checked.
 //
-// Hand-written rather than yauzl + tar-stream: MEASURED_REASON
+// Hand-written rather than yauzl + tar-stream. Both libraries are asynchronous only, while
+// this reader's entry points are synchronous public API (`extractArchive`, `readZip`,
+// `readTar` from `conda-attest/plugin`) and `readPackageIndex` is synchronous where targets
+// are loaded. Measured on the real signed .conda of the interop set (info/index.json read
+// 2,000 times, CPU user+sys, 3 runs): 0.19-0.20 ms per read here, 0.36-0.39 ms with yauzl
+// (fromBuffer, lazyEntries) + tar-stream, which also cost 23-30 ms CPU to import and add
+// 15 packages (yauzl, pend, tar-stream, streamx, b4a, fast-fifo, text-decoder, bare-*, ...).
 import { fstatSync, readSync } from 'node:fs';
 import { constants as zlibConstants, crc32, gunzipSync, inflateRawSync, zstdDecompressSync } from 'node:zlib';
 import Bunzip from 'seek-bzip';

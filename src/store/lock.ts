@@ -6,10 +6,10 @@
 // only by its mtime, refreshed by a timer in the holder, so a holder killed with SIGKILL
 // blocks every other writer until the stale age (at least 2 s, 10 s by default) runs out,
 // and a holder whose event loop is busy past that age has its lock taken from under it
-// (its default reaction to that is an uncaught exception). Measured on this code base: a
-// writer killed mid-write is recovered from in under 20 ms here by the pid check, against
-// 2,000 ms or more with proper-lockfile's minimum stale age; writers hold the lock for
-// milliseconds, so no refresh timer is needed.
+// (its default reaction to that is an uncaught exception). Measured (holder SIGKILLed, next
+// writer retrying every 20-50 ms, 3 runs each): 5-51 ms until the next writer holds this
+// lock, 1,470-2,450 ms with proper-lockfile at its smallest stale age (2 s, update 1 s).
+// Writers hold the lock for milliseconds, so no refresh timer is needed.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname } from 'node:path';
