@@ -164,7 +164,7 @@ export type Code = keyof typeof CODES;
 export type CodeIn<D extends CodeDomain> = { [K in Code]: (typeof CODES)[K]['domain'] extends D ? K : never }[Code];
 
 /** The codes in declaration order (grouped by domain): the README's table order. */
-export function codeTable(): { code: Code; domain: CodeDomain; meaning: string }[] {
+function codeTable(): { code: Code; domain: CodeDomain; meaning: string }[] {
   return (Object.keys(CODES) as Code[]).map((code) => ({ code, domain: CODES[code].domain, meaning: CODES[code].meaning }));
 }
 

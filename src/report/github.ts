@@ -57,7 +57,7 @@ export function renderGithubAnnotations(report: Report, locate: Locate): string 
 }
 
 /** One plain summary line for a log. */
-export function summaryLine(report: Report): string {
+function summaryLine(report: Report): string {
   const s = report.summary;
   return `conda-attest: ${s.total} package${s.total === 1 ? '' : 's'}: ${s.verified} verified, ${s.blocked} blocked, ${s.warned} warned, ${s.skipped} skipped\n`;
 }

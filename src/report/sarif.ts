@@ -9,7 +9,7 @@ import { escapeText } from './escape.ts';
 import type { Locate } from './locations.ts';
 import { packageLabel, primaryCode, problemReasons, problemRows } from './problems.ts';
 
-export const SARIF_SCHEMA = 'https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json';
+const SARIF_SCHEMA = 'https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json';
 
 /** A rule's short description: the code's one-line meaning in the registry (src/codes.ts). */
 function describe(code: string): string {
@@ -29,7 +29,7 @@ function level(row: PackageReport): 'error' | 'warning' {
   return row.action === 'block' ? 'error' : 'warning';
 }
 
-export interface SarifOptions {
+interface SarifOptions {
   locate: Locate;
   version: string;
 }
