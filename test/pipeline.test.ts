@@ -11,7 +11,7 @@ import { startLocalSigstore, publishStatement, tamperBundle, DEFAULT_SAN, GITHUB
 import type { LocalSigstore } from './helpers/sigstore.ts';
 import { startFixtureChannel, sidecarBytes } from './helpers/channel.ts';
 import type { FixtureChannel, FixturePackage } from './helpers/channel.ts';
-import { condaFilename } from './helpers/conda.ts';
+import { condaFilename, simpleSpec as spec } from './helpers/conda.ts';
 import { codes, makeWorkspace, resolveIn, row, runSession } from './helpers/e2e.ts';
 import type { JsonReport, Workspace } from './helpers/e2e.ts';
 import { recordFromUrl } from '../src/targets/index.ts';
@@ -28,7 +28,6 @@ let mirror: FixtureChannel;
 let ws: Workspace;
 
 const fn = (name: string) => condaFilename({ name, version: '1.0', build: 'h0_0' });
-const spec = (name: string) => ({ name, version: '1.0', build: 'h0_0', files: { [`share/${name}.txt`]: `${name}\n` } });
 
 /** Packages whose bundles need the channel URL (or their own digest) are signed after start. */
 const LATE: Record<string, (filename: string, sha256: string) => Promise<object[]>> = {

@@ -10,9 +10,9 @@ import { parse as parseYaml } from 'yaml';
 import { GITHUB_ISSUER, startLocalSigstore, type LocalSigstore } from '../helpers/sigstore.ts';
 import { startFixtureChannel, type FixtureChannel } from '../helpers/channel.ts';
 import { REPO, makeWorkspace, runCli, runNode, type Workspace } from '../helpers/e2e.ts';
+import { simpleSpec as spec } from '../helpers/conda.ts';
 
 const ENTRY = join(REPO, 'action', 'main.ts');
-const spec = (name: string) => ({ name, version: '1.0', build: 'h0_0', subdir: 'noarch', files: { [`share/${name}.txt`]: `${name}\n` } });
 
 let sig: LocalSigstore;
 let ch: FixtureChannel;

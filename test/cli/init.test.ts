@@ -10,8 +10,8 @@ import { startFixtureChannel, type FixtureChannel } from '../helpers/channel.ts'
 import { makeWorkspace, runCli, verifyJson, type Workspace } from '../helpers/e2e.ts';
 import { closedPort } from '../helpers/loopback.ts';
 import { loadConfig } from '../../src/config/load.ts';
+import { simpleSpec as spec } from '../helpers/conda.ts';
 
-const spec = (name: string) => ({ name, version: '1.0', build: 'h0_0', subdir: 'noarch', files: { [`share/${name}.txt`]: `${name}\n` } });
 const SAN = (repo: string) => `https://github.com/test-org/${repo}/.github/workflows/build.yml@refs/heads/main`;
 
 let sig: LocalSigstore;
