@@ -37,7 +37,7 @@ export function workflowCommand(name: string, properties: Record<string, string 
  * Beyond this many of one kind, the packages are still listed in the log as plain lines and
  * one notice says how many were not annotated, so nothing is hidden.
  */
-export const ANNOTATIONS_PER_KIND = 10;
+const ANNOTATIONS_PER_KIND = 10;
 
 /**
  * The annotations of a report: `::error` for blocked, `::warning` for warned packages,
