@@ -177,7 +177,8 @@ test('attack: a mirror that stalls every request is cut off (HOST_CUT_OFF names 
   const stall = () => {
     /* accepts, never answers */
   };
-  for (const kind of ['repodata.json', 'repodata.json.zst', 'repodata_shards.msgpack.zst']) overrides.set(`noarch/${kind}`, stall);
+  const subdirs = ['noarch', 'linux-64', 'osx-64', 'win-64', 'osx-arm64'];
+  for (const subdir of subdirs) for (const kind of ['repodata.json', 'repodata.json.zst', 'repodata_shards.msgpack.zst']) overrides.set(`${subdir}/${kind}`, stall);
   const run = async (extra: Record<string, unknown>) => {
     const config = resolveIn(ws, {
       trust_root: sig.trustedRootPath,
@@ -186,7 +187,8 @@ test('attack: a mirror that stalls every request is cut off (HOST_CUT_OFF names 
       channels: { [ch.url]: { trusted_identities: TRUSTED, mirrors: [mirrorUrl] } },
       ...extra,
     });
-    const records = ['a', 'b', 'c', 'd', 'e'].map((name) => ({ ...recordFromUrl(`${mirrorUrl}/noarch/${condaFilename({ name, version: '1.0', build: 'h0_0' })}`), sha256: 'f'.repeat(64) }));
+    // One package per subdir: five repodata documents to ask for, each stalling.
+    const records = subdirs.map((subdir) => ({ ...recordFromUrl(`${mirrorUrl}/${subdir}/${condaFilename({ name: 'p', version: '1.0', build: 'h0_0' })}`), sha256: 'f'.repeat(64) }));
     const report = await runSession(config, records, { lockfile: ws.path(`lock-${n}.json`), noCache: true });
     return report as typeof report & { notices: { code: string; message: string; hint?: string }[] };
   };
