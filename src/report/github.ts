@@ -32,24 +32,55 @@ export function workflowCommand(name: string, properties: Record<string, string 
 }
 
 /**
+ * GitHub shows at most 10 error, 10 warning and 10 notice annotations per step (and 50 per
+ * job) and drops the rest without a word (actions/toolkit, "Problem Matchers: Limitations").
+ * Beyond this many of one kind, the packages are still listed in the log as plain lines and
+ * one notice says how many were not annotated, so nothing is hidden.
+ */
+export const ANNOTATIONS_PER_KIND = 10;
+
+/**
  * The annotations of a report: `::error` for blocked, `::warning` for warned packages,
  * titled with the reason code, each reason and its hint on its own line of the message.
+ * The first ANNOTATIONS_PER_KIND of each kind become annotations; the rest are printed as
+ * plain log lines, followed by one `::notice` with the counts.
  */
 export function renderGithubAnnotations(report: Report, locate: Locate): string {
   const out: string[] = [];
+  const overflow: string[] = [];
+  const emitted = { error: 0, warning: 0 };
+  const dropped = { error: 0, warning: 0 };
   for (const row of problemRows(report.packages)) {
     const reasons = problemReasons(row);
     const where = locate(row);
+    const kind = row.action === 'block' ? 'error' : 'warning';
     const lines = [`${escapeText(packageLabel(row))} is ${row.action === 'block' ? 'blocked' : 'warned'} (${row.status}).`];
     for (const r of reasons) {
       lines.push(`${escapeText(r.code)}: ${escapeText(r.message)}`);
       if (r.hint) lines.push(`hint: ${escapeText(r.hint)}`);
     }
+    if (emitted[kind] < ANNOTATIONS_PER_KIND) {
+      emitted[kind]++;
+      out.push(workflowCommand(kind, { file: where?.file, line: where?.line, title: reasons[0]!.code }, lines.join('\n')));
+      continue;
+    }
+    dropped[kind]++;
+    // A plain log line starting with the kind: escapeText has removed every control
+    // character, so nothing from outside can begin a line and so start a workflow command.
+    const place = where ? `${escapeText(where.file)}:${where.line}: ` : '';
+    overflow.push(`${kind}: ${place}${lines.join(' ')}`);
+  }
+  if (overflow.length > 0) {
+    const parts = [
+      dropped.error ? `${dropped.error} blocked` : '',
+      dropped.warning ? `${dropped.warning} warned` : '',
+    ].filter(Boolean);
+    out.push(...overflow);
     out.push(
       workflowCommand(
-        row.action === 'block' ? 'error' : 'warning',
-        { file: where?.file, line: where?.line, title: reasons[0]!.code },
-        lines.join('\n'),
+        'notice',
+        { title: 'conda-attest: more problems than annotations' },
+        `${parts.join(' and ')} package${overflow.length === 1 ? ' is' : 's are'} listed in the log above but not annotated: GitHub shows at most ${ANNOTATIONS_PER_KIND} error and ${ANNOTATIONS_PER_KIND} warning annotations per step.`,
       ),
     );
   }

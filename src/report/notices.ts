@@ -78,7 +78,7 @@ export function nothingVerifiedNotice(rows: readonly PackageReport[]): Notice | 
   if (skipped === n) {
     return {
       code: 'NOTHING_VERIFIED',
-      message: `No package was verified: all ${n} package${n === 1 ? ' was' : 's were'} skipped because no enabled channel policy covers ${listOf(channels)}.`,
+      message: `No package was verified: ${n === 1 ? 'the only package was' : `all ${n} packages were`} skipped because no enabled channel policy covers ${listOf(channels)}.`,
       hint: 'Add these channels to the config under channels (or as mirrors of a configured channel), or set default.enabled: true.',
     };
   }

@@ -9,7 +9,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { hasPython3Pty, runInPty } from '../helpers/pty.ts';
 import { join } from 'node:path';
 import { startLocalSigstore, publishStatement } from '../helpers/sigstore.ts';
 import type { LocalSigstore } from '../helpers/sigstore.ts';
@@ -321,4 +322,24 @@ test('accept with only first/last-seen bookkeeping to change: "nothing to accept
   assert.equal(j.code, 0, j.stderr);
   assert.equal(JSON.parse(j.stdout).written, false);
   assertUnchanged(p, mtime, 'bookkeeping only');
+});
+
+// At the confirmation prompt on a real terminal (python3's pty): readline holds the
+// terminal in raw mode, so Ctrl-C arrives as a keypress; it must still be the interrupt it
+// is everywhere else (exit 130, nothing written, no temporary file left).
+const ptySkip = hasPython3Pty() ? false : 'needs python3 with the pty and termios modules';
+test('accept at the prompt on a terminal, Ctrl-C: exit 130, nothing written', { skip: ptySkip }, async () => {
+  const p = project();
+  const mtime = statSync(p.lockfile).mtimeMs;
+  const r = await runInPty({
+    argv: [process.execPath, RUN_TS, 'accept', 'a', '--target', 'v2.lock'],
+    env: { ...p.env, TERM: 'xterm-256color' },
+    cwd: p.dir,
+    waitFor: 'Write these changes to',
+    keys: '\x03',
+  });
+  assert.ok(r.seen, `the prompt appeared:\n${r.output}`);
+  assert.equal(r.code, 130, r.output);
+  assertUnchanged(p, mtime, 'Ctrl-C at the prompt');
+  assert.deepEqual(readdirSync(p.dir).filter((f) => f.includes('.tmp') || f.endsWith('.lock.lock')), [], 'no temporary files left');
 });

@@ -104,3 +104,30 @@ test('locations: paths relative to the workspace with / separators; outside it a
   assert.deepEqual(locate(row({ url: 'u2' })), { file: '/elsewhere/conda-lock.yml', line: 9 });
   assert.equal(locate(row({ url: 'u3' })), undefined);
 });
+
+test('github: at most 10 annotations of each kind; the rest are plain log lines and one notice counts them', () => {
+  const rows = [
+    ...Array.from({ length: 13 }, (_, i) => row({ filename: `b${String(i).padStart(2, '0')}-1.0-h0_0.conda`, url: `ub${i}` })),
+    ...Array.from({ length: 2 }, (_, i) => row({ filename: `w${i}-1.0-h0_0.conda`, url: `uw${i}`, action: 'warn' })),
+  ];
+  // A crafted reason in an overflow row must not start a workflow command of its own.
+  rows[12] = row({ filename: 'b12-1.0-h0_0.conda', url: 'ub12', reasons: [{ code: 'NO_ATTESTATIONS', message: 'x\n::error::forged' }] });
+  const lines = renderGithubAnnotations(buildReport(rows), locateNothing).trimEnd().split('\n');
+  assert.equal(lines.filter((l) => l.startsWith('::error')).length, 10);
+  assert.equal(lines.filter((l) => l.startsWith('::warning')).length, 2);
+  const plain = lines.filter((l) => !l.startsWith('::'));
+  assert.equal(plain.length, 3, lines.join('\n'));
+  assert.ok(plain.every((l) => l.startsWith('error: ')), plain.join('\n'));
+  assert.ok(plain.some((l) => l.includes('b12-1.0-h0_0.conda')), 'the overflow packages are still named in the log');
+  const notices = lines.filter((l) => l.startsWith('::notice'));
+  assert.equal(notices.length, 1);
+  assert.match(notices[0]!, /3 blocked packages are listed in the log above but not annotated/);
+  assert.equal(lines.at(-1), notices[0], 'the notice comes last');
+});
+
+test('github: exactly 10 problems of a kind are all annotated, with no overflow notice', () => {
+  const rows = Array.from({ length: 10 }, (_, i) => row({ filename: `b${i}-1.0-h0_0.conda`, url: `ub${i}` }));
+  const out = renderGithubAnnotations(buildReport(rows), locateNothing);
+  assert.equal(out.trimEnd().split('\n').length, 10);
+  assert.doesNotMatch(out, /::notice/);
+});

@@ -68,6 +68,7 @@ test('attack: CHANNEL_UNUSED never proposes a channel whose name only resembles 
 test('NOTHING_VERIFIED: every package skipped, no package at all, or unattested under ignore; never when something was verified or refused', () => {
   const all = nothingVerifiedNotice([row(ANACONDA), row(ANACONDA)]);
   assert.match(all!.message, /all 2 packages were skipped because no enabled channel policy covers https:\/\/conda\.anaconda\.org\/conda-forge/);
+  assert.match(nothingVerifiedNotice([row(ANACONDA)])!.message, /: the only package was skipped because/);
   assert.match(nothingVerifiedNotice([])!.message, /no conda package/);
   assert.match(nothingVerifiedNotice([row(ANACONDA, 'missing'), row(PREFIX)])!.message, /require: ignore/);
   assert.equal(nothingVerifiedNotice([row(ANACONDA), row(PREFIX, 'verified')]), undefined);
