@@ -31,6 +31,7 @@ import { rename, unlink } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
+import pLimit from 'p-limit';
 import { AttestError, HttpError, type HttpErrorCode } from '../errors.ts';
 import { HashingCounter, type StreamDigest, TooLargeSignal } from './hashing.ts';
 import { proxyFor, redactProxy } from './proxy.ts';
@@ -243,26 +244,6 @@ export function cacheValidatorsFrom(headers: IncomingHttpHeaders, now: number): 
   return v;
 }
 
-/** A counting semaphore: at most `n` holders at once, FIFO. */
-function semaphore(n: number): { acquire(): Promise<() => void> } {
-  let free = n;
-  const waiting: (() => void)[] = [];
-  const release = (): void => {
-    const next = waiting.shift();
-    if (next) next();
-    else free++;
-  };
-  return {
-    acquire: () =>
-      new Promise((resolve) => {
-        if (free > 0) {
-          free--;
-          resolve(release);
-        } else waiting.push(() => resolve(release));
-      }),
-  };
-}
-
 function parseHttpUrl(raw: string): URL {
   let u: URL;
   try {
@@ -357,7 +338,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     }
     return { agent, via: redactProxy(proxy) };
   };
-  const slots = semaphore(concurrency);
+  const slots = pLimit(concurrency); // FIFO: at most `concurrency` attempts in flight
   const retryDelay = opts.retryDelayMs ?? 250;
   const maxRedirects = opts.maxRedirects ?? 5;
   const idleMs = opts.idleTimeoutMs ?? 30_000;
@@ -418,8 +399,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
   ): Promise<T> {
     let current = parseHttpUrl(url);
     gate(current);
-    const release = await slots.acquire();
-    try {
+    return slots(async () => {
       // The breaker may have opened while this request waited for a slot.
       gate(current);
       const limit = o.totalTimeoutMs ?? opts.totalTimeoutMs;
@@ -442,9 +422,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
         current = next;
         gate(current);
       }
-    } finally {
-      release();
-    }
+    });
   }
 
   async function exchange<T>(
