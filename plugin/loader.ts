@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { exports as resolveExports } from 'resolve.exports';
 import { AttestError, PluginError, describeError } from '../src/errors.ts';
 import type { PackageRecord, Report } from '../src/types.ts';
 import { SHA256_HEX } from './contract.ts';
@@ -98,18 +99,26 @@ function resolveSpecifier(id: string, configDir: string): string {
     }
     return pathToFileURL(path).href;
   }
+  const notFound = (cause?: unknown): PluginError =>
+    new PluginError('PLUGIN_NOT_FOUND', `Plugin "${id}" could not be resolved from ${configDir}.`, {
+      hint: `Install it next to the host config (npm install ${packageName(id)}) or name it by path.`,
+      cause,
+    });
+  // The plugin is loaded with import(), so its package is resolved the way import() would:
+  // `exports` with the import conditions, honoured in the object's own key order (the first
+  // matching key wins, as in Node's resolver).
+  const found = resolveImportTarget(id, configDir);
+  if (found !== undefined) {
+    if (found instanceof Error) throw notFound(found);
+    return pathToFileURL(found).href;
+  }
+  // No such package in a node_modules above the config dir: Node's own lookup (global
+  // folders, NODE_PATH) may still know it.
   const require = createRequire(join(configDir, '__conda_attest_resolver__.js'));
   try {
     return pathToFileURL(require.resolve(id)).href;
   } catch (e) {
-    // ESM-only packages (exports with an `import` condition only) do not resolve through
-    // require conditions; find the package directory and read its entry point ourselves.
-    const found = resolveEsmPackage(id, configDir);
-    if (found) return pathToFileURL(found).href;
-    throw new PluginError('PLUGIN_NOT_FOUND', `Plugin "${id}" could not be resolved from ${configDir}.`, {
-      hint: `Install it next to the host config (npm install ${packageName(id)}) or name it by path.`,
-      cause: e,
-    });
+    throw notFound(e);
   }
 }
 
@@ -118,46 +127,33 @@ function packageName(id: string): string {
   return id.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
 }
 
-function resolveEsmPackage(id: string, configDir: string): string | undefined {
+/**
+ * The file `import(id)` would load from `configDir`: the nearest `node_modules/<name>`
+ * above it, then its `exports` (import, node, default conditions) or, without `exports`,
+ * its `main`. Undefined when no such package directory exists; an Error when it exists but
+ * does not export `id` (or its package.json is unreadable).
+ */
+function resolveImportTarget(id: string, configDir: string): string | Error | undefined {
   const name = packageName(id);
-  const subpath = '.' + id.slice(name.length);
   for (let dir = resolvePath(configDir); ; dir = dirname(dir)) {
     const pkgDir = join(dir, 'node_modules', name);
     const pkgJson = join(pkgDir, 'package.json');
     if (existsSync(pkgJson)) {
-      let pkg: { exports?: unknown; main?: string };
       try {
-        pkg = JSON.parse(readFileSync(pkgJson, 'utf8')) as typeof pkg;
-      } catch {
-        return undefined;
+        const pkg = JSON.parse(readFileSync(pkgJson, 'utf8')) as { exports?: unknown; main?: unknown };
+        let target: string | undefined;
+        if (pkg.exports !== undefined && pkg.exports !== null) target = resolveExports(pkg, id)?.[0];
+        else if (id === name) target = typeof pkg.main === 'string' ? pkg.main : 'index.js';
+        else target = '.' + id.slice(name.length);
+        if (target === undefined) return new Error(`${pkgJson} exports no file for "${id}"`);
+        const path = join(pkgDir, target);
+        return existsSync(path) ? path : new Error(`${path} does not exist`);
+      } catch (e) {
+        return e instanceof Error ? e : new Error(String(e));
       }
-      const target = pickExport(pkg.exports, subpath) ?? (subpath === '.' ? (pkg.main ?? 'index.js') : subpath);
-      const path = join(pkgDir, target);
-      return existsSync(path) ? path : undefined;
     }
     if (dirname(dir) === dir) return undefined;
   }
-}
-
-/** The `import` / `default` target of one subpath of a package.json `exports` field. */
-function pickExport(exports: unknown, subpath: string): string | undefined {
-  if (exports === undefined || exports === null) return undefined;
-  if (typeof exports === 'string') return subpath === '.' ? exports : undefined;
-  if (typeof exports !== 'object' || Array.isArray(exports)) return undefined;
-  const map = exports as Record<string, unknown>;
-  const entry = Object.keys(map).some((k) => k.startsWith('.')) ? map[subpath] : subpath === '.' ? map : undefined;
-  return pickCondition(entry);
-}
-
-function pickCondition(entry: unknown): string | undefined {
-  if (typeof entry === 'string') return entry;
-  if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) return undefined;
-  const conditions = entry as Record<string, unknown>;
-  for (const key of ['node', 'import', 'default']) {
-    const target = pickCondition(conditions[key]);
-    if (target) return target;
-  }
-  return undefined;
 }
 
 /**

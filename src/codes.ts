@@ -153,6 +153,8 @@ export const CODES = {
 
   // notice: run-level findings (report warnings), never a package verdict
   REPODATA_CACHED: { domain: 'notice', meaning: "A channel could not be reached, so its cached repodata was used (age and cause given)." },
+  HOST_CUT_OFF: { domain: 'notice', meaning: 'A host failed (stalled or refused) repeatedly, so its remaining requests in the run failed at once with that cause.' },
+  RUN_DEADLINE: { domain: 'notice', meaning: "The run's deadline (deadline_ms, --deadline) passed: unfinished packages are retrieval-failed." },
   CHANNEL_UNUSED: { domain: 'notice', meaning: 'A channel listed in the config matched no package of the run.' },
   NOTHING_VERIFIED: { domain: 'notice', meaning: 'No package was verified, and none was blocked or warned about.' },
 } as const satisfies Record<string, CodeInfo>;

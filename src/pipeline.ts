@@ -14,7 +14,7 @@ import type { PackageRecord, PackageReport, Reason, Report, ResolvedConfig } fro
 import { existsSync } from 'node:fs';
 import { LockError, TrustRootError } from './errors.ts';
 import { runNotices as findRunNotices } from './report/notices.ts';
-import { createHttpClient } from './http/client.ts';
+import { createHttpClient, type HttpRunFindings } from './http/client.ts';
 import { createRepodataStore, type StaleRepodata } from './channel/repodata.ts';
 import { trustRootFreshness } from './policy/trust-root-age.ts';
 import { loadTrustRoot, type LoadedTrustRoot } from './verify/trust-root.ts';
@@ -98,6 +98,8 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
     // same package seen before it (the first pins; a later disagreeing one is refused).
     verifyPackage: async (record, digest) => ledger.settle([await examine({ record, digest })])[0]!,
     async verifyPackages(inputs, { concurrency, onDone }) {
+      // Repodata keeps only the records of these packages (src/channel/repodata.ts).
+      run.resources.repodata.want?.(inputs.map((i) => i.record));
       let done = 0;
       const judged = await mapLimit(inputs, concurrency, async (input) => {
         const j = await examine(input);
@@ -248,7 +250,7 @@ function openResources(options: VerifySessionOptions): {
       if (poolPromise) await (await poolPromise.catch(() => undefined))?.close();
       http.close();
       const cache = [...(verdicts?.warnings ?? []), ...(sidecars?.warnings ?? [])].map((w) => `cache: ${w}`);
-      return { root, warnings: cache, notices: repodata.stale().map(staleRepodataNotice) };
+      return { root, warnings: cache, notices: [...repodata.stale().map(staleRepodataNotice), ...httpNotices(http.findings())] };
     },
   };
 }
@@ -286,6 +288,26 @@ function staleRepodataNotice(s: StaleRepodata): Reason {
       `packages published since then are not in it.`,
     hint: 'Check the network or proxy settings for this channel; run again once it can be reached to see packages published since.',
   };
+}
+
+/**
+ * Run-level findings of the transport: a host cut off after repeated stalls or connection
+ * failures (its packages keep that cause, once each), and the run's deadline passing.
+ */
+function httpNotices(f: HttpRunFindings): Reason[] {
+  const notices: Reason[] = f.hostsCutOff.map((h) => ({
+    code: 'HOST_CUT_OFF',
+    message: h.message,
+    hint: h.hint ?? 'Check the network, proxy settings and the host; run again once it answers.',
+  }));
+  if (f.deadline) {
+    notices.push({
+      code: 'RUN_DEADLINE',
+      message: `The run's deadline (${f.deadline}) passed: requests still to be made were not sent, and the packages that needed them are retrieval-failed.`,
+      hint: 'Raise deadline_ms in the config (or --deadline SECONDS), or try again when the channel is faster.',
+    });
+  }
+  return notices;
 }
 
 /** Packages this run pinned for the first time (written to the lockfile unless frozen). */

@@ -5,19 +5,16 @@
 // SHA-256 before parsing), and an entry that does not match is dropped and reported as a
 // miss, never returned.
 //
-// Layout: `<cacheDir>/sidecars-v2/<0-f>.json`, 16 bucket files by the hash's first hex
-// digit, each `{ "<sha256>": "<base64 bytes>", ... }` in insertion order. One file per
-// sidecar was measured first: on a cold 1,000-package run its 1,000 file creations cost
-// ~1 s, as much as verifying; 16 bucket files cost a few ms. Buckets are read lazily (only
-// when a verdict is missing), written at `flush()` atomically (temp file + rename), merged
-// with what is on disk then so concurrent runs lose nothing, and capped per bucket (oldest
-// entries go first). The same threat model as the verdict cache: whoever can write to
-// cache_dir is out of scope, but the re-hash means even they can only make us re-fetch,
-// never accept other bytes.
-import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+// Layout: `<cacheDir>/sidecars-v2/<0-f>.json` in the bucket store shared with the verdict
+// cache (src/store/buckets.ts), each bucket `{ "<sha256>": "<base64 bytes>", ... }` in
+// insertion order. Buckets are read lazily (only when a verdict is missing), written at
+// `flush()` atomically, merged with what is on disk then so concurrent runs lose nothing,
+// and capped per bucket (oldest entries go first). The same threat model as the verdict
+// cache: whoever can write to cache_dir is out of scope, but the re-hash means even they can
+// only make us re-fetch, never accept other bytes.
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { openBucketStore } from '../store/buckets.ts';
 
 const SUBDIR = 'sidecars-v2';
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -67,7 +64,7 @@ function sha256Hex(b: Uint8Array): string {
 type Bucket = Map<string, string>; // sha256 → base64
 
 export function openSidecarCache(cacheDir: string, opts: SidecarCacheOptions = {}): SidecarCache {
-  const dir = join(cacheDir, SUBDIR);
+  const store = openBucketStore(join(cacheDir, SUBDIR), { maxFileBytes: MAX_BUCKET_FILE_BYTES });
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   const maxPerBucket = opts.maxEntriesPerBucket ?? DEFAULT_MAX_PER_BUCKET;
   const maxPending = opts.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
@@ -77,23 +74,17 @@ export function openSidecarCache(cacheDir: string, opts: SidecarCacheOptions = {
   // This run's puts (served from memory) and drops, per bucket, applied at flush.
   const added = new Map<string, Map<string, Buffer>>();
   const dropped = new Map<string, Set<string>>();
-  const fileOf = (id: string) => join(dir, `${id}.json`);
 
   function readBucket(id: string): Bucket {
     const bucket: Bucket = new Map();
-    let text: string;
     try {
-      if (statSync(fileOf(id)).size > MAX_BUCKET_FILE_BYTES) text = '"too large"';
-      else text = readFileSync(fileOf(id), 'utf8');
-    } catch {
-      return bucket; // absent: an empty bucket
-    }
-    try {
+      const text = store.readSync(id);
+      if (text === undefined) return bucket; // absent: an empty bucket
       const obj = JSON.parse(text) as unknown;
       if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new Error('not an object');
       for (const [k, v] of Object.entries(obj)) if (HEX64.test(k) && typeof v === 'string') bucket.set(k, v);
     } catch (e) {
-      warnings.push(`sidecar cache ${fileOf(id)} is unreadable (${(e as Error).message}); it is ignored and rewritten`);
+      warnings.push(`sidecar cache ${store.fileOf(id)} is unreadable (${(e as Error).message}); it is ignored and rewritten`);
       dropped.set(id, dropped.get(id) ?? new Set()); // rewrite it at flush
     }
     return bucket;
@@ -139,9 +130,9 @@ export function openSidecarCache(cacheDir: string, opts: SidecarCacheOptions = {
       const ids = [...new Set([...added.keys(), ...dropped.keys()])].sort();
       if (ids.length === 0) return;
       try {
-        await mkdir(dir, { recursive: true });
+        await store.ensureDir();
       } catch (e) {
-        warnings.push(`sidecar cache ${dir} not written: ${(e as Error).message}`);
+        warnings.push(`sidecar cache ${store.dir} not written: ${(e as Error).message}`);
         return;
       }
       await Promise.all(ids.map((id) => writeBucket(id)));
@@ -168,14 +159,10 @@ export function openSidecarCache(cacheDir: string, opts: SidecarCacheOptions = {
     }
     const entries = [...onDisk];
     const kept = entries.slice(Math.max(0, entries.length - maxPerBucket));
-    const path = fileOf(id);
-    const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
     try {
-      await writeFile(tmp, JSON.stringify(Object.fromEntries(kept)));
-      await rename(tmp, path);
+      await store.write(id, JSON.stringify(Object.fromEntries(kept)));
     } catch (e) {
-      warnings.push(`sidecar cache ${path} not written: ${(e as Error).message}`);
-      await rm(tmp, { force: true }).catch(() => undefined);
+      warnings.push(`sidecar cache ${store.fileOf(id)} not written: ${(e as Error).message}`);
     }
   }
 }

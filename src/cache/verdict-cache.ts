@@ -13,11 +13,11 @@
 // verification checks certificates at the signing time recorded in the log, not at "now",
 // so an outcome does not expire with the clock; a trust root update changes its digest.
 //
-// Layout: 16 bucket files `verdicts-v1/<first hex char of key>.json`. A 1,000-package
-// run reads and rewrites ~16 files (one file per entry would be 1,000 opens and 1,000
-// renames), while a one-package run reads ~1/16 of the cache. Buckets are loaded lazily on
-// first `get`, written at `flush()` only when changed, each atomically (temp file +
-// rename), merged with what is on disk at that moment so concurrent runs lose nothing but,
+// Layout: 16 bucket files `verdicts-v1/<first hex char of key>.json` in the bucket store
+// shared with the sidecar cache (src/store/buckets.ts). A 1,000-package run reads and
+// rewrites ~16 files, while a one-package run reads ~1/16 of the cache. Buckets are loaded
+// lazily on first `get`, written at `flush()` only when changed, each atomically, merged
+// with what is on disk at that moment so concurrent runs lose nothing but,
 // at worst, entries written in the same instant (which are simply verified again).
 //
 // Integrity: each entry carries a SHA-256 over its key and its serialized outcomes, checked
@@ -26,10 +26,9 @@
 // The checksum detects corruption, not forgery: an attacker who can write to the cache
 // directory can recompute it. That attacker is out of scope (they could equally edit the
 // configuration or the identity lockfile); keep cache_dir private to the user.
-import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { openBucketStore } from '../store/buckets.ts';
 import type { BundleOutcome, ChannelPolicy } from '../types.ts';
 
 /** Bump when the file format or the meaning of an entry changes: old buckets are then ignored. */
@@ -202,28 +201,26 @@ function parseBucket(text: string): Map<string, Entry> | null {
  * `<cacheDir>/verdicts-v1/`.
  */
 export function openVerdictCache(cacheDir: string, opts: VerdictCacheOptions = {}): VerdictCache {
-  const dir = join(cacheDir, SUBDIR);
+  const store = openBucketStore(join(cacheDir, SUBDIR));
   const maxPerBucket = opts.maxEntriesPerBucket ?? DEFAULT_MAX_PER_BUCKET;
   const now = opts.now ?? Date.now;
   const buckets = new Map<string, Bucket>();
   const warnings: string[] = [];
   let flushing: Promise<void> = Promise.resolve();
 
-  const fileOf = (b: string) => join(dir, `${b}.json`);
-
   function readDisk(b: string): { entries: Map<string, Entry>; corrupt: boolean } {
-    let text: string;
+    let text: string | undefined;
     try {
-      // Sync on purpose: a bucket is small, read once per run, and `get` sits on the
-      // verification path where an await per package would cost more than the read.
-      text = readFileSync(fileOf(b), 'utf8');
+      // Sync on purpose (see the bucket store): `get` sits on the verification path.
+      text = store.readSync(b);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') warnings.push(`verdict cache ${fileOf(b)} unreadable: ${(e as Error).message}`);
+      warnings.push(`verdict cache ${store.fileOf(b)} unreadable: ${(e as Error).message}`);
       return { entries: new Map(), corrupt: false };
     }
+    if (text === undefined) return { entries: new Map(), corrupt: false };
     const entries = parseBucket(text);
     if (entries === null) {
-      warnings.push(`verdict cache ${fileOf(b)} is corrupt; it is ignored and rewritten`);
+      warnings.push(`verdict cache ${store.fileOf(b)} is corrupt; it is ignored and rewritten`);
       return { entries: new Map(), corrupt: true };
     }
     return { entries, corrupt: false };
@@ -283,7 +280,8 @@ export function openVerdictCache(cacheDir: string, opts: VerdictCacheOptions = {
     // Merge with the file as it is now: another run may have flushed since we read it.
     let onDisk: Map<string, Entry> | null = null;
     try {
-      onDisk = parseBucket(await readFile(fileOf(b), 'utf8'));
+      const text = await store.read(b);
+      onDisk = text === undefined ? null : parseBucket(text);
     } catch {
       onDisk = null;
     }
@@ -305,14 +303,7 @@ export function openVerdictCache(cacheDir: string, opts: VerdictCacheOptions = {
     }
     list.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)); // deterministic file
     const file: BucketFile = { format: FORMAT, entries: Object.fromEntries(list) };
-    const tmp = `${fileOf(b)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-    try {
-      await writeFile(tmp, JSON.stringify(file));
-      await rename(tmp, fileOf(b));
-    } catch (e) {
-      await rm(tmp, { force: true }).catch(() => undefined);
-      throw e;
-    }
+    await store.write(b, JSON.stringify(file));
     for (const [k, e] of list) if (!bucket.entries.has(k)) bucket.entries.set(k, e);
     for (const [k, e] of covered) if (bucket.entries.get(k) === e) bucket.changed.delete(k);
     if (wasRewrite) bucket.rewrite = false;
@@ -322,15 +313,15 @@ export function openVerdictCache(cacheDir: string, opts: VerdictCacheOptions = {
     const dirty = [...buckets.entries()].filter(([, b]) => b.changed.size > 0 || b.rewrite);
     if (dirty.length === 0) return;
     try {
-      await mkdir(dir, { recursive: true });
+      await store.ensureDir();
     } catch (e) {
-      warnings.push(`verdict cache directory ${dir} cannot be created: ${(e as Error).message}`);
+      warnings.push(`verdict cache directory ${store.dir} cannot be created: ${(e as Error).message}`);
       return;
     }
     await Promise.all(
       dirty.map(([b, bucket]) =>
         writeBucket(b, bucket).catch((e: unknown) => {
-          warnings.push(`verdict cache ${fileOf(b)} not written: ${(e as Error).message}`);
+          warnings.push(`verdict cache ${store.fileOf(b)} not written: ${(e as Error).message}`);
         }),
       ),
     );

@@ -21,7 +21,7 @@ import { type EntryForm, proposeIdentities, type SignerObservation } from '../po
 /** Repository entries as `github:` / `gitlab:` shorthands (matched against the repository claim, not the SAN). */
 const ENTRY_FORM: EntryForm = 'shorthand';
 import { createSession } from '../pipeline.ts';
-import { writeFileAtomic } from '../util/fs.ts';
+import { writeFileAtomic } from '../store/atomic.ts';
 import type { PackageRecord, Reason, Report } from '../types.ts';
 import { parse, positiveInt } from './args.ts';
 import { verifyRecords } from './environment.ts';

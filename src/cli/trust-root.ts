@@ -1,14 +1,14 @@
 // `conda-attest trust-root status|refresh|export FILE`: the Sigstore trust root in use —
 // where it comes from, how old it is, its digest and validity windows; a TUF refresh
 // (online); and a copy of it for air-gapped machines (which then point trust_root at it).
-import { mkdirSync, renameSync, writeFileSync, rmSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { loadConfig } from '../config/load.ts';
 import { TrustRootError, UsageError } from '../errors.ts';
 import { PUBLIC_GOOD, loadTrustRoot, refreshTrustRoot, trustRootWindows, type LoadedTrustRoot } from '../verify/trust-root.ts';
 import { NOTICE_AGE_DAYS, trustRootFreshness } from '../policy/trust-root-age.ts';
 import type { ResolvedConfig } from '../types.ts';
 import { escapeText } from '../report/escape.ts';
+import { writeFileAtomicSync } from '../store/atomic.ts';
 import type { CliIO, Command } from './io.ts';
 import { parse } from './args.ts';
 import { outputFormat } from './policy.ts';
@@ -74,19 +74,11 @@ function statusText(s: Record<string, unknown>): string {
   return lines.map((l) => escapeText(l)).join('\n') + '\n';
 }
 
-/** Write bytes to `path` atomically (temp file in the same directory, then rename). */
+/** Write bytes to `path` atomically (the persistence module: temp file, then rename). */
 function writeAtomic(path: string, data: Buffer | string): void {
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
   try {
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(tmp, data);
-    renameSync(tmp, path);
+    writeFileAtomicSync(path, data, { mkdirs: true });
   } catch (e) {
-    try {
-      rmSync(tmp, { force: true });
-    } catch {
-      // Nothing was written (e.g. the parent is not a directory).
-    }
     throw new UsageError('USAGE_INVALID_ARGUMENT', `Cannot write ${path}: ${(e as Error).message}.`, {
       hint: 'Give a path in a writable directory.',
       cause: e,

@@ -15,7 +15,7 @@ import { loadEnvironment, verifyRecords } from './environment.ts';
 import { startProgress } from './progress.ts';
 import { VERIFY_FORMATS, emitGithubExtras, inGithubActions, prepareCi, renderCiFormat } from './ci-output.ts';
 import { renderJson } from '../report/json.ts';
-import { writeFileAtomic } from '../util/fs.ts';
+import { writeFileAtomic } from '../store/atomic.ts';
 import type { Report } from '../types.ts';
 
 /** `--report-file`: the same JSON as `--json`, written atomically (a reader never sees half a report). */

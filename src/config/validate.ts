@@ -7,6 +7,7 @@ import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import { distance } from 'fastest-levenshtein';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import validateConfigSchema from '../generated/config-validator.ts';
 import schema from '../../schema/config.schema.json' with { type: 'json' };
@@ -129,20 +130,6 @@ function pointerSegments(pointer: string): string[] {
     .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
-function levenshtein(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0];
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j];
-      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
-    }
-  }
-  return prev[b.length];
-}
-
 function closest(word: string, candidates: string[]): string | undefined {
   let best: string | undefined;
   let bestD = Infinity;
@@ -152,7 +139,7 @@ function closest(word: string, candidates: string[]): string | undefined {
     w.length < 3 ? undefined : (candidates.find((c) => c.startsWith(w)) ?? candidates.find((c) => c.includes(w)));
   if (extended) return extended;
   for (const c of candidates) {
-    const d = levenshtein(w, c.toLowerCase());
+    const d = distance(w, c.toLowerCase());
     if (d < bestD) {
       bestD = d;
       best = c;
@@ -380,7 +367,7 @@ function semanticIssues(data: unknown): Issue[] {
 
   // `public-goood`: a near miss of the one keyword is a typo, not a relative path.
   if (typeof data.trust_root === 'string' && data.trust_root !== 'public-good' && !/[/\\]|\.json$/i.test(data.trust_root)) {
-    if (levenshtein(data.trust_root.toLowerCase(), 'public-good') <= 3) {
+    if (distance(data.trust_root.toLowerCase(), 'public-good') <= 3) {
       out.push(issue(['trust_root'], `"${data.trust_root}" is neither public-good nor a trusted_root.json path`, 'did you mean "public-good"?'));
     }
   }

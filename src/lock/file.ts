@@ -10,16 +10,15 @@
 // (3) it is validated as-is by schema/lockfile.schema.json.
 // The price (commas and braces in `git diff`) is paid back by `conda-attest diff
 // --textconv`, a git diff driver that shows one self-contained fact per line.
-import { closeSync, fsyncSync, openSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
-import { basename, dirname, join, resolve } from 'node:path';
-import { chmod, lstat, mkdir, open, readFile, readdir, readlink, rename, stat, unlink } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { lstat, mkdir, readFile, readlink } from 'node:fs/promises';
 import validateLockSchema from '../generated/lockfile-validator.ts';
 import type { ValidateFunction } from 'ajv';
 import { LockError, describeError } from '../errors.ts';
 import { compareStrings, normalizeIdentities } from './identity.ts';
 import { LOCK_VERSION, type Lock, type LockEntry, emptyLock, putOwn } from './types.ts';
+import { writeFileAtomic } from '../store/atomic.ts';
+import { acquireFileLock, type FileLock } from '../store/lock.ts';
 
 // --- schema (compiled once per process) ----------------------------------------------
 
@@ -117,14 +116,7 @@ export async function readLock(path: string): Promise<Lock> {
   return text === null ? emptyLock() : parseLock(text, path);
 }
 
-// --- the inter-process lock --------------------------------------------------------------
-
-interface Owner {
-  pid: number;
-  host: string;
-  time: number;
-  token: string;
-}
+// --- the inter-process lock (src/store/lock.ts) ------------------------------------------
 
 export interface UpdateLockOptions {
   /** How long to wait for another writer before LOCK_BUSY (ms). Default 15 000. */
@@ -135,7 +127,7 @@ export interface UpdateLockOptions {
    */
   staleMs?: number;
   /** Test hooks (crash simulation); never set in production. */
-  hooks?: { afterTempWrite?: (tempPath: string) => void | Promise<void> };
+  hooks?: { afterTempCreated?: (tempPath: string) => void | Promise<void> };
 }
 
 export interface UpdateResult {
@@ -143,127 +135,20 @@ export interface UpdateResult {
   written: boolean;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
-  }
-}
-
-function parseOwner(text: string): Owner | null {
-  try {
-    const o = JSON.parse(text) as Owner;
-    return typeof o.pid === 'number' && typeof o.time === 'number' && typeof o.host === 'string' ? o : null;
-  } catch {
-    return null;
-  }
-}
-
-async function readIfExists(path: string): Promise<{ text: string; mtimeMs: number } | null> {
-  try {
-    const [text, st] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
-    return { text, mtimeMs: st.mtimeMs };
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
-}
-
-function isStale(seen: { text: string; mtimeMs: number }, staleMs: number): boolean {
-  const owner = parseOwner(seen.text);
-  // A lock file without a readable owner: its creator died between create and write
-  // (a window of microseconds); judge it by age alone.
-  if (!owner) return Date.now() - seen.mtimeMs > Math.min(staleMs, 5000);
-  if (owner.host === hostname() && !pidAlive(owner.pid)) return true;
-  return Date.now() - owner.time > staleMs;
-}
-
-/** Temp files of a writer that died (`.<base>.<pid>.<rand>.tmp`): remove them with its stale lock. */
-async function removeTempsOf(path: string, pid: number | undefined): Promise<void> {
-  if (pid === undefined) return;
-  const prefix = `.${basename(path)}.${pid}.`;
-  const dir = dirname(path);
-  for (const f of await readdir(dir).catch(() => [] as string[])) {
-    if (f.startsWith(prefix) && f.endsWith('.tmp')) await unlink(join(dir, f)).catch(() => undefined);
-  }
-}
-
-/**
- * Remove the lock at `lockPath` if it is stale. Two waiters may judge the same lock stale
- * at once; breaking is serialised by a second O_EXCL file, and the lock is removed only if
- * its content is still the one judged stale, so a waiter never removes a FRESH lock that
- * another waiter took in between. Returns true when the caller should retry at once.
- */
-async function breakIfStale(lockPath: string, staleMs: number): Promise<boolean> {
-  const seen = await readIfExists(lockPath);
-  if (!seen) return true;
-  if (!isStale(seen, staleMs)) return false;
-  const breaker = `${lockPath}.break`;
-  let fd;
-  try {
-    fd = await open(breaker, 'wx');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    // A breaker holds its file for microseconds; an old one belongs to a dead breaker.
-    const b = await readIfExists(breaker);
-    if (b && Date.now() - b.mtimeMs > 10_000) await unlink(breaker).catch(() => undefined);
-    return false;
-  }
-  try {
-    const again = await readIfExists(lockPath);
-    if (!again) return true;
-    if (again.text !== seen.text) return true;
-    await unlink(lockPath);
-    await removeTempsOf(lockPath.slice(0, -'.lock'.length), parseOwner(seen.text)?.pid);
-    return true;
-  } finally {
-    await fd.close();
-    await unlink(breaker).catch(() => undefined);
-  }
-}
-
-async function acquire(path: string, waitMs: number, staleMs: number): Promise<() => Promise<void>> {
-  const lockPath = `${path}.lock`;
-  const owner: Owner = { pid: process.pid, host: hostname(), time: Date.now(), token: randomBytes(8).toString('hex') };
-  const deadline = Date.now() + waitMs;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const fd = await open(lockPath, 'wx', 0o644);
-      try {
-        owner.time = Date.now();
-        await fd.writeFile(JSON.stringify(owner) + '\n');
-      } finally {
-        await fd.close();
-      }
-      return async () => {
-        // Remove only our own lock: if it was (wrongly) broken as stale, the file is someone else's now.
-        const cur = await readIfExists(lockPath).catch(() => null);
-        if (cur && parseOwner(cur.text)?.token === owner.token) await unlink(lockPath).catch(() => undefined);
-      };
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'EEXIST') {
-        throw new LockError('LOCK_WRITE_FAILED', `Cannot create the lock file ${lockPath} (${describeError(e)}).`, {
-          hint: 'Check that the lockfile directory exists and is writable.',
-          cause: e,
-        });
-      }
-    }
-    if (await breakIfStale(lockPath, staleMs)) continue;
-    if (Date.now() >= deadline) {
-      const holder = parseOwner((await readIfExists(lockPath))?.text ?? '');
-      throw new LockError(
-        'LOCK_BUSY',
-        `Another conda-attest process${holder ? ` (pid ${holder.pid} on ${holder.host})` : ''} holds ${lockPath}.`,
-        { hint: `Wait for it to finish; if no conda-attest is running, delete ${lockPath}.` },
-      );
-    }
-    await sleep(Math.min(200, 5 * 2 ** Math.min(attempt, 6)) + Math.random() * 10);
-  }
+function acquire(path: string, waitMs: number, staleMs: number): Promise<FileLock> {
+  return acquireFileLock(path, {
+    waitMs,
+    staleMs,
+    busy: (lockPath, holder) =>
+      new LockError('LOCK_BUSY', `Another conda-attest process${holder ? ` (pid ${holder.pid} on ${holder.host})` : ''} holds ${lockPath}.`, {
+        hint: `Wait for it to finish; if no conda-attest is running, delete ${lockPath}.`,
+      }),
+    cannotCreate: (lockPath, e) =>
+      new LockError('LOCK_WRITE_FAILED', `Cannot create the lock file ${lockPath} (${describeError(e)}).`, {
+        hint: 'Check that the lockfile directory exists and is writable.',
+        cause: e,
+      }),
+  });
 }
 
 // --- symlinks ------------------------------------------------------------------------------
@@ -293,45 +178,24 @@ export async function linkTarget(path: string): Promise<string> {
   });
 }
 
-// --- atomic write -----------------------------------------------------------------------------
+// --- atomic write (src/store/atomic.ts) ---------------------------------------------------
 
-async function writeAtomic(path: string, text: string, hooks: UpdateLockOptions['hooks']): Promise<void> {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  let mode: number | undefined;
+async function writeAtomic(path: string, text: string, lock: FileLock, hooks: UpdateLockOptions['hooks']): Promise<void> {
   try {
-    mode = (await stat(path)).mode & 0o7777; // keep the mode of the file we replace
-  } catch {
-    // new file: 0o644 minus the umask, like any file the user creates
-  }
-  try {
-    const fd = await open(tmp, 'wx', mode ?? 0o644);
-    try {
-      await fd.writeFile(text);
-      await fd.sync(); // the bytes are on disk before the rename makes them visible
-    } finally {
-      await fd.close();
-    }
-    if (mode !== undefined) await chmod(tmp, mode);
-    if (hooks?.afterTempWrite) await hooks.afterTempWrite(tmp);
-    await rename(tmp, path);
+    // Temp file in the same directory, fsync, mode and owner of the replaced file kept,
+    // rename, directory fsync. The temp file's name goes into the lock record, so whoever
+    // breaks this writer's lock after a crash removes it.
+    await writeFileAtomic(path, text, {
+      onTempCreated: async (tmp) => {
+        await lock.noteTemp(tmp);
+        if (hooks?.afterTempCreated) await hooks.afterTempCreated(tmp);
+      },
+    });
   } catch (e) {
-    await unlink(tmp).catch(() => undefined);
     throw new LockError('LOCK_WRITE_FAILED', `Cannot write the identity lockfile ${path} (${describeError(e)}).`, {
       hint: 'Check that its directory is writable and the disk is not full; the previous lockfile is unchanged.',
       cause: e,
     });
-  }
-  // Persist the rename itself (best effort: not every platform can fsync a directory).
-  try {
-    const dfd = openSync(dir, 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    // ignore
   }
 }
 
@@ -358,7 +222,7 @@ export async function updateLock(
   // replace it with a regular file and silently detach the target.
   path = await linkTarget(path);
   await mkdir(dirname(path), { recursive: true }).catch(() => undefined);
-  const release = await acquire(path, options.waitMs ?? 15_000, options.staleMs ?? 60_000);
+  const held = await acquire(path, options.waitMs ?? 15_000, options.staleMs ?? 60_000);
   try {
     const text = await readText(path);
     const current = text === null ? emptyLock() : parseLock(text, path);
@@ -369,9 +233,9 @@ export async function updateLock(
     if (out === text || (text === null && Object.keys(normalized.channels).length === 0)) {
       return { lock: normalized, written: false };
     }
-    await writeAtomic(path, out, options.hooks);
+    await writeAtomic(path, out, held, options.hooks);
     return { lock: normalized, written: true };
   } finally {
-    await release();
+    await held.release();
   }
 }

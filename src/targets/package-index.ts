@@ -4,18 +4,17 @@
 // the file.
 //
 // Archives are untrusted input, read with the product's one archive reader
-// (plugin/hosts/untar-node.ts: path checks, CRC checks, decompression caps), and only the
+// (src/archive/reader.ts: path checks, CRC checks, decompression caps), and only the
 // part that holds `info/`:
 //   - `.conda` (a zip, CEP 2 / conda-package-handling): the central directory and the
 //     `info-<stem>.tar.zst` member, by positioned reads; the (large) `pkg-` member is never
 //     read.
 //   - `.tar.bz2`: decompressed as a stream, and stopped as soon as `info/index.json` is
 //     complete (conda writes `info/` first); never more than MAX_SCAN_BYTES decompressed.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { zstdDecompressSync } from 'node:zlib';
-import Bunzip from 'seek-bzip';
 import { TargetError } from '../errors.ts';
-import { ArchiveError, readTar, zipEntries, zipMember, type ByteSource } from '../../plugin/hosts/untar-node.ts';
+import { ArchiveError, fileSource, findInTarBz2, readTar, zipEntries, zipMember, type ByteSource } from '../archive/reader.ts';
 
 /** What `info/index.json` says about the package. */
 export interface PackageIndexFields {
@@ -41,25 +40,6 @@ function unreadable(path: string, why: string, cause?: unknown): TargetError {
   });
 }
 
-/** A ByteSource over an open file: positioned reads, nothing else held in memory. */
-function fileSource(fd: number): ByteSource {
-  const byteLength = fstatSync(fd).size;
-  return {
-    byteLength,
-    read(offset, length) {
-      const n = Math.max(0, Math.min(length, byteLength - offset));
-      const buf = Buffer.allocUnsafe(n);
-      let got = 0;
-      while (got < n) {
-        const r = readSync(fd, buf, got, n - got, offset + got);
-        if (r === 0) break;
-        got += r;
-      }
-      return buf.subarray(0, got);
-    },
-  };
-}
-
 /** `info/index.json` of a `.conda` file: the `info-*.tar.zst` member only. */
 function condaIndexJson(src: ByteSource, path: string, maxScan: number): Uint8Array {
   const info = zipEntries(src).filter((e) => !e.directory && e.name !== undefined && /^info-.*\.tar\.zst$/.test(e.name));
@@ -81,94 +61,15 @@ function condaIndexJson(src: ByteSource, path: string, maxScan: number): Uint8Ar
   return bytes;
 }
 
-/** Thrown from the bzip2 output sink to stop decompressing once index.json is complete. */
-class Found {
-  readonly bytes: Uint8Array;
-  constructor(bytes: Uint8Array) {
-    this.bytes = bytes;
-  }
-}
-
 /** `info/index.json` of a `.tar.bz2` file, decompressed as a stream and stopped early. */
 function tarBz2IndexJson(fd: number, path: string, maxScan: number): Uint8Array {
-  const CHUNK = 64 * 1024;
-  const inBuf = Buffer.allocUnsafe(CHUNK);
-  let inLen = 0;
-  let inPos = 0;
-  let filePos = 0;
-  let eof = false;
-  const input = {
-    readByte(): number {
-      if (inPos >= inLen) {
-        if (eof) return -1;
-        inLen = readSync(fd, inBuf, 0, CHUNK, filePos);
-        filePos += inLen;
-        inPos = 0;
-        if (inLen === 0) {
-          eof = true;
-          return -1;
-        }
-      }
-      return inBuf[inPos++]!;
-    },
-    read(buffer: Uint8Array, offset: number, length: number): number {
-      let n = 0;
-      while (n < length) {
-        const b = this.readByte();
-        if (b < 0) return n === 0 ? -1 : n;
-        buffer[offset + n++] = b;
-      }
-      return n;
-    },
-    eof(): boolean {
-      if (inPos < inLen) return false;
-      if (eof) return true;
-      inLen = readSync(fd, inBuf, 0, CHUNK, filePos);
-      filePos += inLen;
-      inPos = 0;
-      eof = inLen === 0;
-      return eof;
-    },
-  };
-  // Decompressed bytes so far; the tar walk is re-run (headers only) each time another
-  // 64 KiB has arrived, and stops at the first complete info/index.json.
-  let out = new Uint8Array(Math.min(maxScan, 256 * 1024));
-  let pos = 0;
-  let nextCheck = CHUNK;
-  const check = (partial: boolean): void => {
-    const files = readTar(out.subarray(0, pos), maxScan, { select: (n) => n === INDEX_JSON, partial });
-    const bytes = files[INDEX_JSON];
-    if (bytes) throw new Found(bytes);
-  };
-  const output = {
-    writeByte(b: number): void {
-      if (pos >= out.byteLength) {
-        if (out.byteLength >= maxScan) throw unreadable(path, `info/index.json is not within the first ${maxScan} decompressed bytes`);
-        const bigger = new Uint8Array(Math.min(maxScan, out.byteLength * 2));
-        bigger.set(out);
-        out = bigger;
-      }
-      out[pos++] = b;
-      if (pos >= nextCheck) {
-        nextCheck += CHUNK;
-        check(true);
-      }
-    },
-    write(buffer: Uint8Array, offset: number, length: number): number {
-      for (let i = 0; i < length; i++) this.writeByte(buffer[offset + i]!);
-      return length;
-    },
-    flush(): void {},
-  };
-  try {
-    Bunzip.decode(input, output, true);
-    check(false);
-  } catch (e) {
-    if (e instanceof Found) return e.bytes;
-    if (e instanceof TargetError || e instanceof ArchiveError) throw e;
-    throw new ArchiveError(`Corrupt bzip2 stream in ${path}: ${(e as Error).message ?? String(e)}`, { cause: e });
-  }
-  throw unreadable(path, 'the archive has no info/index.json');
+  const bytes = findInTarBz2(fd, INDEX_JSON, {
+    maxScan,
+    source: path,
+    tooFar: () => unreadable(path, `info/index.json is not within the first ${maxScan} decompressed bytes`),
+  });
+  if (!bytes) throw unreadable(path, 'the archive has no info/index.json');
+  return bytes;
 }
 
 function field(doc: Record<string, unknown>, key: string, path: string): string {

@@ -5,10 +5,11 @@
 // Node's own X.509 (OpenSSL) for validating a root: loading @sigstore/core here would cost
 // ~18 ms of start-up on runs that are answered from the verdict cache.
 import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { TrustRootError, describeError } from '../errors.ts';
+import { writeFileAtomicSync } from '../store/atomic.ts';
 
 export interface LoadedTrustRoot {
   /** Where the root came from, for reports. */
@@ -300,9 +301,7 @@ function isFresh(cacheDir: string, now: Date): boolean {
 }
 
 function writeAtomic(path: string, data: string | Buffer): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
+  writeFileAtomicSync(path, data);
 }
 
 async function refreshViaTuf(opts: LoadTrustRootOptions, now: Date): Promise<LoadedTrustRoot> {

@@ -163,6 +163,46 @@ test('attack: a repodata.json that trickles forever (slowloris) ends at the tran
   assert.deepEqual([p.status, p.action], ['retrieval-failed', 'block']);
 });
 
+test('attack: a mirror that stalls every request is cut off (HOST_CUT_OFF names it, once); the run deadline ends the rest (RUN_DEADLINE)', async () => {
+  overrides.clear();
+  const stall = () => {
+    /* accepts, never answers */
+  };
+  const subdirs = ['noarch', 'linux-64', 'osx-64', 'win-64', 'osx-arm64'];
+  for (const subdir of subdirs) for (const kind of ['repodata.json', 'repodata.json.zst', 'repodata_shards.msgpack.zst']) overrides.set(`${subdir}/${kind}`, stall);
+  const run = async (extra: Record<string, unknown>) => {
+    const config = resolveIn(ws, {
+      trust_root: sig.trustedRootPath,
+      cache_dir: `cache-${++n}`,
+      http: { retries: 0, timeout_ms: 20_000, idle_timeout_ms: 200 },
+      channels: { [ch.url]: { trusted_identities: TRUSTED, mirrors: [mirrorUrl] } },
+      ...extra,
+    });
+    // One package per subdir: five repodata documents to ask for, each stalling.
+    const records = subdirs.map((subdir) => ({ ...recordFromUrl(`${mirrorUrl}/${subdir}/${condaFilename({ name: 'p', version: '1.0', build: 'h0_0' })}`), sha256: 'f'.repeat(64) }));
+    const report = await runSession(config, records, { lockfile: ws.path(`lock-${n}.json`), noCache: true });
+    return report as typeof report & { notices: { code: string; message: string; hint?: string }[] };
+  };
+  const host = new URL(mirrorUrl).host;
+  const cut = await run({});
+  assert.ok(cut.packages.every((p) => p.status === 'retrieval-failed'), JSON.stringify(cut.packages.map((p) => p.status)));
+  const notices = cut.notices.filter((x) => x.code === 'HOST_CUT_OFF');
+  assert.equal(notices.length, 1, JSON.stringify(cut.notices));
+  assert.match(notices[0]!.message, new RegExp(`^${host.replace(/\./g, '\\.')} failed 3 times in a row \\(last: .*stalled`));
+  // Each package keeps the cause (a stall), not a new code.
+  for (const p of cut.packages) assert.ok(p.reasons.some((r) => /stalled|failed 3 times/.test(r.message)), JSON.stringify(p.reasons));
+  assert.equal(cut.notices.some((x) => x.code === 'RUN_DEADLINE'), false);
+
+  // A deadline shorter than the stalls: RUN_DEADLINE, and every package retrieval-failed.
+  const late = await run({ deadline_ms: 100, http: { retries: 0, timeout_ms: 20_000, idle_timeout_ms: 10_000 } });
+  assert.ok(late.packages.every((p) => p.status === 'retrieval-failed' && p.action === 'block'));
+  const deadline = late.notices.find((x) => x.code === 'RUN_DEADLINE');
+  assert.ok(deadline, JSON.stringify(late.notices));
+  assert.match(deadline.message, /deadline \(0\.1 s\) passed/);
+  assert.match(deadline.hint ?? '', /deadline_ms/);
+  overrides.clear();
+});
+
 test('attack: repodata stripped (404) on the mirror while the canonical channel advertises: never verified, never silently missing under TOFU', async () => {
   overrides.clear();
   for (const kind of ['repodata.json', 'repodata.json.zst', 'repodata_shards.msgpack.zst']) overrides.set(`noarch/${kind}`, (_req, res) => void res.writeHead(404).end());

@@ -38,6 +38,7 @@ test('.conda: zip of metadata.json, pkg- and info- tarballs with index.json and 
   // Entries are stored, never deflated (conda format v2).
   const zip = readZip(p.bytes);
   assert.equal(zip.length, 3);
+  assert.deepEqual(zip.map((e) => e.method), [0, 0, 0], 'stored (method 0)');
 });
 
 test('.conda: deterministic bytes for the same spec, different for a different payload', () => {

@@ -1,5 +1,6 @@
 // Real conda packages for tests: `.conda` archives (format v2) built with Node's
-// own zstd and a minimal ustar + zip writer, plus a reader to check them.
+// own zstd and a minimal ustar + zip writer. Reading them back goes through the product's
+// one archive reader (src/archive/reader.ts).
 //
 // STATUS: complete for `.conda`. `.tar.bz2` is NOT provided: Node has no bzip2
 // compressor and the only bzip2 code installed (seek-bzip) decompresses only, so
@@ -15,6 +16,7 @@
 
 import { createHash } from 'node:crypto';
 import { crc32, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
+import { bufferSource, readTar as readTarArchive, zipEntries, zipMember } from '../../src/archive/reader.ts';
 
 /** What to put in a package. */
 export interface CondaPackageSpec {
@@ -141,22 +143,9 @@ export function writeTar(entries: TarEntry[]): Buffer {
   return Buffer.concat(blocks);
 }
 
-/** Read a ustar archive written by `writeTar` (or any tar of regular files). */
+/** Read a tar archive with the product's archive reader: `{ path → bytes }` in archive order. */
 export function readTar(tar: Buffer): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  let off = 0;
-  while (off + 512 <= tar.length) {
-    const h = tar.subarray(off, off + 512);
-    if (h.every((b) => b === 0)) break;
-    const str = (a: number, n: number) => h.toString('utf8', a, a + n).replace(/\0.*$/s, '');
-    const size = parseInt(str(124, 12).trim() || '0', 8);
-    const prefix = str(345, 155);
-    const name = prefix ? `${prefix}/${str(0, 100)}` : str(0, 100);
-    const type = str(156, 1);
-    if (type === '0' || type === '') out.set(name, Buffer.from(tar.subarray(off + 512, off + 512 + size)));
-    off += 512 + Math.ceil(size / 512) * 512;
-  }
-  return out;
+  return new Map(Object.entries(readTarArchive(tar)).map(([name, data]) => [name, Buffer.from(data)]));
 }
 
 // ---------------------------------------------------------------------------
@@ -220,50 +209,12 @@ export function writeZip(entries: { name: string; data: Buffer }[]): Buffer {
   return Buffer.concat([...locals, cd, end]);
 }
 
-/** Read a ZIP of stored entries via its central directory (checks CRCs). */
-export function readZip(zip: Buffer): { name: string; data: Buffer }[] {
-  const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
-  if (eocd < 0) throw new Error('not a zip: no end of central directory');
-  const count = zip.readUInt16LE(eocd + 10);
-  let p = zip.readUInt32LE(eocd + 16);
-  const out: { name: string; data: Buffer }[] = [];
-  for (let i = 0; i < count; i++) {
-    if (zip.readUInt32LE(p) !== 0x02014b50) throw new Error('bad central directory entry');
-    const method = zip.readUInt16LE(p + 10);
-    const crc = zip.readUInt32LE(p + 16);
-    let size = zip.readUInt32LE(p + 20);
-    const nameLen = zip.readUInt16LE(p + 28);
-    const extraLen = zip.readUInt16LE(p + 30);
-    const commentLen = zip.readUInt16LE(p + 32);
-    let localOff = zip.readUInt32LE(p + 42);
-    const name = zip.toString('utf8', p + 46, p + 46 + nameLen);
-    // ZIP64 (rattler-build writes it): 0xFFFFFFFF fields live in extra field 0x0001,
-    // in the order uncompressed size, compressed size, local header offset.
-    for (let x = p + 46 + nameLen; x + 4 <= p + 46 + nameLen + extraLen; ) {
-      const id = zip.readUInt16LE(x);
-      const len = zip.readUInt16LE(x + 2);
-      if (id === 0x0001) {
-        let q = x + 4;
-        const usize = zip.readUInt32LE(p + 24) === 0xffffffff ? Number(zip.readBigUInt64LE(q)) : undefined;
-        if (usize !== undefined) q += 8;
-        if (size === 0xffffffff) {
-          size = Number(zip.readBigUInt64LE(q));
-          q += 8;
-        } else if (usize !== undefined) size = usize;
-        if (localOff === 0xffffffff) localOff = Number(zip.readBigUInt64LE(q));
-      }
-      x += 4 + len;
-    }
-    if (method !== 0) throw new Error(`zip entry ${name} is compressed (method ${method})`);
-    const lNameLen = zip.readUInt16LE(localOff + 26);
-    const lExtraLen = zip.readUInt16LE(localOff + 28);
-    const start = localOff + 30 + lNameLen + lExtraLen;
-    const data = Buffer.from(zip.subarray(start, start + size));
-    if (crc32(data) !== crc) throw new Error(`zip entry ${name}: CRC mismatch`);
-    out.push({ name, data });
-    p += 46 + nameLen + extraLen + commentLen;
-  }
-  return out;
+/** Read a ZIP with the product's archive reader (central directory, sizes and CRC-32 checked). */
+export function readZip(zip: Buffer): { name: string; data: Buffer; method: number }[] {
+  const src = bufferSource(zip);
+  return zipEntries(src)
+    .filter((e) => !e.directory)
+    .map((e) => ({ name: e.rawName, data: Buffer.from(zipMember(src, e)), method: e.method }));
 }
 
 // ---------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 // Child process for test/lock/file.test.ts (real concurrent writers, a killed writer).
 // Usage: node writer-child.ts add LOCKFILE PREFIX COUNT
-//        node writer-child.ts pause LOCKFILE NAME   (prints "paused <tmp>" after writing the temp file, then hangs)
+//        node writer-child.ts pause LOCKFILE NAME   (prints "paused <tmp>" once the temp file exists, then hangs)
 import { updateLock } from '../../src/lock/file.ts';
 import { applyDecisions, decide } from '../../src/lock/decide.ts';
 import type { Lock } from '../../src/lock/types.ts';
@@ -19,7 +19,7 @@ if (mode === 'add') {
 } else if (mode === 'pause') {
   await updateLock(path, add(a), {
     hooks: {
-      afterTempWrite: async (tmp) => {
+      afterTempCreated: async (tmp) => {
         process.stdout.write(`paused ${tmp}\n`);
         await new Promise(() => setInterval(() => {}, 1000)); // wait to be killed
       },

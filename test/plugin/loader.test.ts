@@ -79,6 +79,34 @@ test('resolves an ESM-only package by name from the config dir', async (t) => {
   assert.equal(loaded.plugins[0].name, 'esm-only');
 });
 
+test('package `exports` resolve as import() does: the first matching condition in the object\'s own key order', async (t) => {
+  const dir = tempDir(t);
+  const cases: [string, Record<string, unknown>][] = [
+    // `require` listed before `import`: a require-style lookup would load the CommonJS file.
+    ['require-first', { '.': { require: './wrong.cjs', import: './right.mjs' } }],
+    // `import` before `node`: a fixed node → import → default order would pick `node`.
+    ['import-before-node', { '.': { import: './right.mjs', node: './wrong.mjs' } }],
+    // `default` before `import`: Node takes `default`, the first key that matches.
+    ['default-first', { '.': { default: './right.mjs', import: './wrong.mjs' } }],
+    // Nested conditions and a subpath.
+    ['nested', { '.': './wrong.mjs', './plugin': { types: './x.d.ts', node: { require: './wrong.cjs', import: './right.mjs' }, default: './wrong.mjs' } }],
+  ];
+  for (const [name, exportsField] of cases) {
+    const pkg = join(dir, 'node_modules', name);
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name, exports: exportsField }));
+    writeFileSync(join(pkg, 'right.mjs'), `export default { name: 'right' };`);
+    writeFileSync(join(pkg, 'wrong.mjs'), `export default { name: 'wrong' };`);
+    writeFileSync(join(pkg, 'wrong.cjs'), `module.exports = { name: 'wrong' };`);
+  }
+  for (const id of ['require-first', 'import-before-node', 'default-first', 'nested/plugin']) {
+    const loaded = await loadPlugins([id], { configDir: dir });
+    assert.equal(loaded.plugins[0].name, 'right', id);
+  }
+  // A subpath the package does not export is not found (never a guess at a file).
+  await rejectsWith(loadPlugins(['nested/wrong.mjs'], { configDir: dir }), 'PLUGIN_NOT_FOUND', 'nested/wrong.mjs');
+});
+
 test('a plugin that cannot be found is PLUGIN_NOT_FOUND, naming it', async (t) => {
   const dir = tempDir(t);
   await rejectsWith(loadPlugins(['./nope.mjs'], { configDir: dir }), 'PLUGIN_NOT_FOUND', './nope.mjs');

@@ -1,0 +1,90 @@
+// Whole-file writes a reader sees complete or not at all (the old content, or the new).
+//
+// Replacing writes go through write-file-atomic: a temp file next to the target, written,
+// fsynced (unless `durable: false`), given the target's mode and owner, then renamed over it.
+// It writes THROUGH a symbolic link to the file the link names (the link stays a link), and
+// its temp file is removed on error and when the process exits (Ctrl-C included: the CLI
+// exits on SIGINT, and the exit hook unlinks a temp file still in flight).
+//
+// Create-only writes (`exclusive`) cannot use rename(2), which replaces; they finish with
+// link(2), which fails with EEXIST when another process created the file meanwhile.
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, mkdirSync, openSync, unlinkSync } from 'node:fs';
+import { link, mkdir, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { onExit } from 'signal-exit';
+import writeFileAtomicLib from 'write-file-atomic';
+
+export interface WriteAtomicOptions {
+  /**
+   * Create only: fail with EEXIST when `path` exists, even if another process creates it
+   * meanwhile (link(2) does not replace, unlike rename(2)).
+   */
+  exclusive?: boolean;
+  /** Mode of a new file. Default: an existing file's mode is kept; a new one gets 0o666 minus the umask. */
+  mode?: number;
+  /**
+   * fsync the temp file before the rename and the directory after it (default true). Caches
+   * pass false: a cache entry lost to a power cut costs a re-fetch, never correctness.
+   */
+  durable?: boolean;
+  /** Create the parent directory first (default false). */
+  mkdirs?: boolean;
+  /** Called with the temp file's path once it exists (before its bytes are written). */
+  onTempCreated?: (tempPath: string) => void | Promise<void>;
+}
+
+export async function writeFileAtomic(path: string, data: string | Buffer, o: WriteAtomicOptions = {}): Promise<void> {
+  const durable = o.durable ?? true;
+  if (o.mkdirs) await mkdir(dirname(path), { recursive: true });
+  if (o.exclusive) {
+    await writeExclusive(path, data, o, durable);
+  } else {
+    await writeFileAtomicLib(path, data, {
+      fsync: durable,
+      ...(o.mode !== undefined ? { mode: o.mode } : {}),
+      ...(o.onTempCreated ? { tmpfileCreated: o.onTempCreated } : {}),
+    });
+  }
+  if (durable) fsyncDir(dirname(path));
+}
+
+/** The synchronous form (for the few writers that run outside async code). */
+export function writeFileAtomicSync(path: string, data: string | Buffer, o: Pick<WriteAtomicOptions, 'mode' | 'durable' | 'mkdirs'> = {}): void {
+  const durable = o.durable ?? true;
+  if (o.mkdirs) mkdirSync(dirname(path), { recursive: true });
+  writeFileAtomicLib.sync(path, data, { fsync: durable, ...(o.mode !== undefined ? { mode: o.mode } : {}) });
+  if (durable) fsyncDir(dirname(path));
+}
+
+async function writeExclusive(path: string, data: string | Buffer, o: WriteAtomicOptions, durable: boolean): Promise<void> {
+  const staged = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.new`);
+  const removeOnExit = onExit(() => {
+    try {
+      unlinkSync(staged);
+    } catch {
+      // already gone
+    }
+  });
+  try {
+    await writeFileAtomicLib(staged, data, { fsync: durable, ...(o.mode !== undefined ? { mode: o.mode } : {}), ...(o.onTempCreated ? { tmpfileCreated: o.onTempCreated } : {}) });
+    await link(staged, path);
+  } finally {
+    await unlink(staged).catch(() => undefined);
+    removeOnExit();
+  }
+}
+
+/** Persist a rename itself (best effort: not every platform can fsync a directory). */
+function fsyncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // ignore
+  }
+}
