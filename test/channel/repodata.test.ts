@@ -7,7 +7,7 @@ import { RepodataError } from '../../src/errors.ts';
 import { createHttpClient, type HttpClient } from '../../src/http/client.ts';
 import { indexRepodata } from '../../src/channel/repodata-index.ts';
 import { createRepodataStore, isRepodataMissing } from '../../src/channel/repodata.ts';
-import { send, startLoopback } from '../http/loopback.ts';
+import { send, startLoopback } from '../helpers/loopback.ts';
 
 const A = 'a'.repeat(64);
 const S = '1'.repeat(64);

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HttpError } from '../../src/errors.ts';
 import { createHttpClient, netErrorWords, retryAfterMs, type HttpClientOptions } from '../../src/http/client.ts';
-import { send, startLoopback } from './loopback.ts';
+import { send, startLoopback } from '../helpers/loopback.ts';
 
 const BASE: HttpClientOptions = { connectTimeoutMs: 5000, totalTimeoutMs: 20_000, retries: 2, retryDelayMs: 5, idleTimeoutMs: 150 };
 
