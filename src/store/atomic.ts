@@ -9,9 +9,11 @@
 // Create-only writes (`exclusive`) cannot use rename(2), which replaces; they finish with
 // link(2), which fails with EEXIST when another process created the file meanwhile.
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, unlinkSync } from 'node:fs';
-import { link, mkdir, unlink } from 'node:fs/promises';
+import { closeSync, createWriteStream, fsyncSync, mkdirSync, openSync, unlinkSync } from 'node:fs';
+import { link, mkdir, realpath, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { onExit } from 'signal-exit';
 import writeFileAtomicLib from 'write-file-atomic';
 
@@ -34,19 +36,90 @@ export interface WriteAtomicOptions {
   onTempCreated?: (tempPath: string) => void | Promise<void>;
 }
 
-export async function writeFileAtomic(path: string, data: string | Buffer, o: WriteAtomicOptions = {}): Promise<void> {
+/**
+ * Write `data` to `path` atomically. Chunks (an iterable of strings) are streamed to the temp
+ * file rather than joined first: a large cache file never exists as one string in memory.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array | Iterable<string>, o: WriteAtomicOptions = {}): Promise<void> {
   const durable = o.durable ?? true;
   if (o.mkdirs) await mkdir(dirname(path), { recursive: true });
+  if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
+    const out = await openAtomicWrite(path, { durable });
+    try {
+      await pipeline(Readable.from(data), out.stream);
+    } catch (e) {
+      await out.abort();
+      throw e;
+    }
+    await out.commit();
+    return;
+  }
+  const bytes = typeof data === 'string' || Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   if (o.exclusive) {
-    await writeExclusive(path, data, o, durable);
+    await writeExclusive(path, bytes, o, durable);
   } else {
-    await writeFileAtomicLib(path, data, {
+    await writeFileAtomicLib(path, bytes, {
       fsync: durable,
       ...(o.mode !== undefined ? { mode: o.mode } : {}),
       ...(o.onTempCreated ? { tmpfileCreated: o.onTempCreated } : {}),
     });
   }
   if (durable) fsyncDir(dirname(path));
+}
+
+/** A file being written in place of `path`: bytes go to a temp file until `commit()`. */
+export interface AtomicWrite {
+  /** Where the bytes go (a temp file next to the target). */
+  readonly stream: Writable;
+  /** Replace the target with the temp file (after `stream` has finished). */
+  commit(): Promise<void>;
+  /** Drop the temp file; the target is untouched. */
+  abort(): Promise<void>;
+}
+
+/**
+ * Open a streamed atomic write (downloads, chunked caches): write-file-atomic takes the
+ * whole content as one string or Buffer, which a download of up to the package size cap
+ * must not become. Same rules: temp file next to the (symlink-resolved) target, removed on
+ * abort and at exit, fsync before the rename unless `durable: false`.
+ */
+export async function openAtomicWrite(path: string, o: { durable?: boolean } = {}): Promise<AtomicWrite> {
+  const durable = o.durable ?? true;
+  const target = await realpath(path).catch(() => path);
+  const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const removeOnExit = onExit(() => {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // already gone
+    }
+  });
+  const stream = createWriteStream(tmp, { flags: 'wx', flush: durable });
+  return {
+    stream,
+    async commit() {
+      try {
+        await rename(tmp, target);
+      } catch (e) {
+        await unlink(tmp).catch(() => undefined);
+        throw e;
+      } finally {
+        removeOnExit();
+      }
+      if (durable) fsyncDir(dirname(target));
+    },
+    async abort() {
+      // Wait for the stream to close: an open still in flight would create the file after the unlink.
+      if (!stream.closed) {
+        await new Promise<void>((r) => {
+          stream.once('close', () => r());
+          stream.destroy();
+        });
+      }
+      await unlink(tmp).catch(() => undefined);
+      removeOnExit();
+    },
+  };
 }
 
 /** The synchronous form (for the few writers that run outside async code). */
