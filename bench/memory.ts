@@ -4,13 +4,15 @@
 //
 //   bomb        repodata.json.zst that decodes to 1.1 GiB (a compression bomb)
 //   repodata    a 200 MB repodata.json (≈ 450,000 records) for one package lookup
+//   records     repodata.json.zst of VALID records up to just under the 1 GiB decode cap
+//               (a bomb of distinct, well-formed records: nothing to reject early)
 //   pixi        a pixi.lock (v6) of 50,000 packages, every channel disabled (parse + report)
 //   sidecar     one 9 MiB sidecar (the real public-good interop bundle, repeated), --sigs
 //
 // Every network access is to 127.0.0.1; HTTPS is pointed at a dead proxy so nothing leaks.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -66,9 +68,8 @@ async function channelServing(files: Record<string, string>): Promise<{ url: str
     const file = files[(req.url ?? '').split('?')[0]];
     if (process.env.BENCH_DEBUG) process.stderr.write(`${req.method} ${req.url} ${file ? 200 : 404}\n`);
     if (!file) return void res.writeHead(404, { 'content-length': '0' }).end();
-    const size = readFileSync(file).length;
-    res.writeHead(200, { 'content-length': String(size) });
-    void pipeline(Readable.from([readFileSync(file)]), res).catch(() => undefined);
+    res.writeHead(200, { 'content-length': String(statSync(file).size) });
+    void pipeline(createReadStream(file), res).catch(() => undefined);
   });
   const url = await listen(server);
   return { url, close: () => (server.closeAllConnections(), server.close()) };
@@ -141,6 +142,37 @@ async function repodata(): Promise<string> {
   }
 }
 
+async function records(): Promise<string> {
+  const ws = mkdtempSync(join(dir, 'records-'));
+  const zst = join(ws, 'repodata.json.zst');
+  const target = 'target-1.0-0.conda';
+  const limit = Number(process.env.BENCH_RECORDS_MB ?? 1000) * 1e6; // under the 1 GiB (1073.7 MB) cap
+  const one = JSON.stringify({ build: 'h0_0', depends: ['python >=3.10'], md5: 'c'.repeat(32), sha256: 'd'.repeat(64), size: 1, attestations_sha256: 'e'.repeat(64) });
+  let n = 0;
+  async function* body() {
+    yield Buffer.from(`{"info":{"subdir":"linux-64"},"packages":{},"packages.conda":{${JSON.stringify(target)}:${JSON.stringify({ sha256: createHash('sha256').update(PKG_BYTES).digest('hex'), size: PKG_BYTES.length })}`);
+    let size = 0;
+    while (size < limit) {
+      let chunk = '';
+      for (let k = 0; k < 4096; k++) chunk += `,"r${n++}-1.0-0.conda":${one}`;
+      size += chunk.length;
+      yield Buffer.from(chunk);
+    }
+    yield Buffer.from('}}');
+  }
+  await pipeline(Readable.from(body()), createZstdCompress(), createWriteStream(zst));
+  const pkgFile = join(ws, target);
+  writeFileSync(pkgFile, PKG_BYTES);
+  const ch = await channelServing({ '/ch/linux-64/repodata.json.zst': zst, [`/ch/linux-64/${target}`]: pkgFile });
+  try {
+    config(ws, `${ch.url}/ch`);
+    const r = await run('records', ['verify', '--json', `${ch.url}/ch/linux-64/${target}`], ws);
+    return line(`repodata.json.zst of ${(n / 1e6).toFixed(1)}M valid records (${(limit / 1e6).toFixed(0)} MB)`, r, `${(readFileSync(zst).length / 1e6).toFixed(1)} MB on the wire`);
+  } finally {
+    ch.close();
+  }
+}
+
 async function pixi(): Promise<string> {
   const ws = mkdtempSync(join(dir, 'pixi-'));
   const n = 50_000;
@@ -194,7 +226,7 @@ function line(what: string, r: Awaited<ReturnType<typeof run>>, extra = ''): str
   return `${what.padEnd(44)} peak RSS ${mb.toFixed(0).padStart(5)} MB ${mb <= GOAL_MB ? 'PASS' : 'MISS'}  CPU ${cpu.toFixed(2)} s  wall ${(r.ms / 1000).toFixed(1)} s  exit ${r.code}  ${status}${extra ? `  (${extra})` : ''}`;
 }
 
-const CASES: Record<string, () => Promise<string>> = { bomb, repodata, pixi, sidecar };
+const CASES: Record<string, () => Promise<string>> = { bomb, repodata, records, pixi, sidecar };
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(CASES);
 process.stdout.write(`conda-attest memory bench: node ${process.version}, goal peak RSS ≤ ${GOAL_MB} MB\n`);
 try {

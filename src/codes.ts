@@ -121,6 +121,15 @@ export const CODES = {
   CHANNEL_DISABLED: { domain: 'policy', meaning: 'Attestation checks are disabled for the channel (status skipped).' },
   PACKAGE_URL_UNSUPPORTED: { domain: 'policy', meaning: 'The plugin layer cannot judge a package URL (query string, not a conda package file name).' },
   EXCEPTION_EXPIRED: { domain: 'policy', meaning: 'A configured exception for the package has expired: it was judged normally.' },
+  // CI renderings (SARIF, annotations, summary) file a blocked or warned row that carries no
+  // reason (it should not happen) under its status, so a problem is never dropped.
+  PACKAGE_VERIFIED: { domain: 'policy', meaning: 'A verified row is blocked or warned without a reason (CI renderings only).' },
+  PACKAGE_MISSING: { domain: 'policy', meaning: 'A missing row is blocked or warned without a reason (CI renderings only).' },
+  PACKAGE_INVALID: { domain: 'policy', meaning: 'An invalid row is blocked or warned without a reason (CI renderings only).' },
+  PACKAGE_UNTRUSTED: { domain: 'policy', meaning: 'An untrusted row is blocked or warned without a reason (CI renderings only).' },
+  PACKAGE_IDENTITY_CHANGED: { domain: 'policy', meaning: 'An identity-changed row is blocked or warned without a reason (CI renderings only).' },
+  PACKAGE_RETRIEVAL_FAILED: { domain: 'policy', meaning: 'A retrieval-failed row is blocked or warned without a reason (CI renderings only).' },
+  PACKAGE_SKIPPED: { domain: 'policy', meaning: 'A skipped row is blocked or warned without a reason (CI renderings only).' },
 
   // lock: the identity lockfile
   LOCK_CORRUPT: { domain: 'lock', meaning: 'The identity lockfile is not valid (exit code 2).' },
@@ -144,6 +153,8 @@ export const CODES = {
 
   // notice: run-level findings (report warnings), never a package verdict
   REPODATA_CACHED: { domain: 'notice', meaning: "A channel could not be reached, so its cached repodata was used (age and cause given)." },
+  HOST_CUT_OFF: { domain: 'notice', meaning: 'A host failed (stalled or refused) repeatedly, so its remaining requests in the run failed at once with that cause.' },
+  RUN_DEADLINE: { domain: 'notice', meaning: "The run's deadline (deadline_ms, --deadline) passed: unfinished packages are retrieval-failed." },
   CHANNEL_UNUSED: { domain: 'notice', meaning: 'A channel listed in the config matched no package of the run.' },
   NOTHING_VERIFIED: { domain: 'notice', meaning: 'No package was verified, and none was blocked or warned about.' },
 } as const satisfies Record<string, CodeInfo>;
@@ -155,7 +166,7 @@ export type Code = keyof typeof CODES;
 export type CodeIn<D extends CodeDomain> = { [K in Code]: (typeof CODES)[K]['domain'] extends D ? K : never }[Code];
 
 /** The codes in declaration order (grouped by domain): the README's table order. */
-export function codeTable(): { code: Code; domain: CodeDomain; meaning: string }[] {
+function codeTable(): { code: Code; domain: CodeDomain; meaning: string }[] {
   return (Object.keys(CODES) as Code[]).map((code) => ({ code, domain: CODES[code].domain, meaning: CODES[code].meaning }));
 }
 

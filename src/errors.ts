@@ -14,11 +14,8 @@ export type RepodataErrorCode = CodeIn<'repodata'>;
 export type SidecarErrorCode = CodeIn<'sidecar'>;
 export type TrustRootErrorCode = CodeIn<'trust-root'>;
 export type VerifyErrorCode = CodeIn<'verify'>;
-export type PolicyErrorCode = CodeIn<'policy'>;
 export type LockErrorCode = CodeIn<'lock'>;
 export type PluginErrorCode = CodeIn<'plugin'>;
-/** Run-level notices (the report's `notices`): findings about the whole run; they never change the exit code by themselves. */
-export type RunNoticeCode = CodeIn<'notice'>;
 export type ErrorCode = Code;
 
 export interface AttestErrorOptions {

@@ -14,7 +14,7 @@ import type { PackageRecord, PackageReport, Reason, Report, ResolvedConfig } fro
 import { existsSync } from 'node:fs';
 import { LockError, TrustRootError } from './errors.ts';
 import { runNotices as findRunNotices } from './report/notices.ts';
-import { createHttpClient } from './http/client.ts';
+import { createHttpClient, type HttpRunFindings } from './http/client.ts';
 import { createRepodataStore, type StaleRepodata } from './channel/repodata.ts';
 import { trustRootFreshness } from './policy/trust-root-age.ts';
 import { loadTrustRoot, type LoadedTrustRoot } from './verify/trust-root.ts';
@@ -60,13 +60,7 @@ function today(): string {
 
 export async function createSession(options: VerifySessionOptions): Promise<PipelineSession> {
   const lockPath = options.lockfile ?? options.config.lockfile;
-  // --frozen checks against a committed lockfile: without one there is nothing to check
-  // against, which is one input error for the run, not one refusal per package.
-  if (options.frozen && !existsSync(lockPath)) {
-    throw new LockError('LOCK_MISSING', `--frozen needs the identity lockfile ${lockPath}, which does not exist.`, {
-      hint: 'Run `conda-attest verify` once without --frozen (it pins the signer identities) and commit the lockfile, or point --lockfile at it.',
-    });
-  }
+  requireFrozenLockfile(options, lockPath);
   const run = openResources(options);
   // A trust root given as a path is loaded and validated now, before any package: a broken
   // file is an input error even in a run where no signature would have needed it.
@@ -79,16 +73,7 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
     }
   }
   const judging: JudgeContext = { lock: await readLock(lockPath), date: today(), frozen: Boolean(options.frozen), lockPath };
-  const rows: PackageReport[] = [];
-  /** Every lock decision of the run (what `accept` chooses from)… */
-  const observed: LockDecision[] = [];
-  /** …and those a normal run writes. */
-  const decisions: LockDecision[] = [];
-  // First-use decisions already settled in this run, by (channel, name): later files of
-  // the same package are judged against them (src/lock/judge.ts settleFirstUse).
-  const firstUse = new Map<string, LockDecision[]>();
-  // Run-level notices (EXCEPTION_EXPIRED), once each.
-  const runNotices = new Map<string, Reason>();
+  const ledger = openLedger(judging.frozen);
 
   /** resolve → retrieve → verify → judge, for one package. */
   async function examine({ record, digest }: PackageInput): Promise<Judged> {
@@ -97,58 +82,111 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
     return judgePackage(retrieved, judging);
   }
 
-  /** Settle first use across `judged`, record the final rows and decisions. */
-  function settle(judged: readonly Judged[]): PackageReport[] {
-    const final = settleJudged(judged, judging.frozen, (d) => firstUse.get(firstUseKey(d)) ?? []);
-    for (const { row, decision, exempt, notice } of final) {
-      rows.push(row);
-      if (notice) runNotices.set(notice.message, notice);
-      if (!decision) continue;
-      observed.push(decision);
-      // An exception never changes what is pinned: its packages' decisions are not written.
-      if (exempt && decision.kind !== 'unchanged') continue;
-      decisions.push(decision);
-      if (decision.kind === 'new') firstUse.set(firstUseKey(decision), [...(firstUse.get(firstUseKey(decision)) ?? []), decision]);
-    }
-    return final.map((j) => j.row);
-  }
-
   async function finish(): Promise<Report> {
     // --frozen: the lockfile must not change. Otherwise write it once, merging into
     // what is on disk now so a concurrent run loses nothing.
+    const { decisions } = ledger;
     const written = !judging.frozen && decisions.some((d) => d.kind !== 'unchanged' || d.touch);
     if (written) await updateLock(lockPath, (current) => applyDecisions(current, decisions));
-    const { root, warnings, notices: closing } = await run.close();
-    for (const n of closing) runNotices.set(n.message, n);
-    const report = buildReport(rows, root);
-    // Run-level notices (EXCEPTION_EXPIRED, REPODATA_CACHED), sorted for deterministic output.
-    const notices = [...runNotices.values()].sort((a, b) => (a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
-    // Kept as warning lines too, the form they had before `notices` existed.
-    const extra = [...notices.map((n) => `${n.code}: ${n.message}${n.hint ? ` (hint: ${n.hint})` : ''}`), ...warnings];
-    if (extra.length) report.warnings = [...(report.warnings ?? []), ...extra];
-    // Then the findings over the whole run (CHANNEL_UNUSED, NOTHING_VERIFIED).
-    report.notices = [...notices, ...findRunNotices(options.config, report.packages)];
-    report.lockfile = { path: lockPath, written, pinned: pinnedCount(decisions, judging.frozen) };
-    return report;
+    const closed = await run.close();
+    const lockfile = { path: lockPath, written, pinned: pinnedCount(decisions, judging.frozen) };
+    return assembleReport(ledger, closed, options.config, lockfile);
   }
 
   return {
     // A host streaming packages one at a time: the row is judged against the files of the
     // same package seen before it (the first pins; a later disagreeing one is refused).
-    verifyPackage: async (record, digest) => settle([await examine({ record, digest })])[0]!,
+    verifyPackage: async (record, digest) => ledger.settle([await examine({ record, digest })])[0]!,
     async verifyPackages(inputs, { concurrency, onDone }) {
+      // Repodata keeps only the records of these packages (src/channel/repodata.ts).
+      run.resources.repodata.want?.(inputs.map((i) => i.record));
       let done = 0;
       const judged = await mapLimit(inputs, concurrency, async (input) => {
         const j = await examine(input);
         onDone?.(++done);
         return j;
       });
-      return settle(judged);
+      return ledger.settle(judged);
     },
     finish,
-    lockDecisions: () => [...observed],
+    lockDecisions: () => [...ledger.observed],
     lockPath,
   };
+}
+
+/**
+ * --frozen checks against a committed lockfile: without one there is nothing to check
+ * against, which is one input error for the run, not one refusal per package.
+ */
+function requireFrozenLockfile(options: VerifySessionOptions, lockPath: string): void {
+  if (!options.frozen || existsSync(lockPath)) return;
+  throw new LockError('LOCK_MISSING', `--frozen needs the identity lockfile ${lockPath}, which does not exist.`, {
+    hint: 'Run `conda-attest verify` once without --frozen (it pins the signer identities) and commit the lockfile, or point --lockfile at it.',
+  });
+}
+
+/** What the run has settled so far: final rows, lock decisions and run-level notices. */
+interface Ledger {
+  /** Every row returned, final. */
+  readonly rows: readonly PackageReport[];
+  /** Every lock decision of the run (what `accept` chooses from)… */
+  readonly observed: readonly LockDecision[];
+  /** …and those a normal run writes. */
+  readonly decisions: readonly LockDecision[];
+  /** Run-level notices (EXCEPTION_EXPIRED), once each, by message. */
+  readonly notices: ReadonlyMap<string, Reason>;
+  /** Settle first use across `judged`, record the final rows and decisions; rows in input order. */
+  settle(judged: readonly Judged[]): PackageReport[];
+}
+
+function openLedger(frozen: boolean): Ledger {
+  const rows: PackageReport[] = [];
+  const observed: LockDecision[] = [];
+  const decisions: LockDecision[] = [];
+  const notices = new Map<string, Reason>();
+  // First-use decisions already settled in this run, by (channel, name): later files of
+  // the same package are judged against them (src/lock/judge.ts settleFirstUse).
+  const firstUse = new Map<string, LockDecision[]>();
+  return {
+    rows,
+    observed,
+    decisions,
+    notices,
+    settle(judged) {
+      const final = settleJudged(judged, frozen, (d) => firstUse.get(firstUseKey(d)) ?? []);
+      for (const { row, decision, exempt, notice } of final) {
+        rows.push(row);
+        if (notice) notices.set(notice.message, notice);
+        if (!decision) continue;
+        observed.push(decision);
+        // An exception never changes what is pinned: its packages' decisions are not written.
+        if (exempt && decision.kind !== 'unchanged') continue;
+        decisions.push(decision);
+        if (decision.kind === 'new') firstUse.set(firstUseKey(decision), [...(firstUse.get(firstUseKey(decision)) ?? []), decision]);
+      }
+      return final.map((j) => j.row);
+    },
+  };
+}
+
+/** The run's report: the settled rows, the run-level notices and warnings, the lockfile's fate. Pure. */
+function assembleReport(
+  ledger: Ledger,
+  closed: { root: LoadedTrustRoot | undefined; warnings: string[]; notices: Reason[] },
+  config: ResolvedConfig,
+  lockfile: NonNullable<Report['lockfile']>,
+): Report {
+  const report = buildReport(ledger.rows, closed.root);
+  // Run-level notices (EXCEPTION_EXPIRED, REPODATA_CACHED), once each, sorted for deterministic output.
+  const byMessage = new Map([...ledger.notices, ...closed.notices.map((n) => [n.message, n] as const)]);
+  const notices = [...byMessage.values()].sort((a, b) => (a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
+  // Kept as warning lines too, the form they had before `notices` existed.
+  const extra = [...notices.map((n) => `${n.code}: ${n.message}${n.hint ? ` (hint: ${n.hint})` : ''}`), ...closed.warnings];
+  if (extra.length) report.warnings = [...(report.warnings ?? []), ...extra];
+  // Then the findings over the whole run (CHANNEL_UNUSED, NOTHING_VERIFIED).
+  report.notices = [...notices, ...findRunNotices(config, report.packages)];
+  report.lockfile = lockfile;
+  return report;
 }
 
 /** The run's resources, opened lazily where they cost something, and closed once. */
@@ -212,7 +250,7 @@ function openResources(options: VerifySessionOptions): {
       if (poolPromise) await (await poolPromise.catch(() => undefined))?.close();
       http.close();
       const cache = [...(verdicts?.warnings ?? []), ...(sidecars?.warnings ?? [])].map((w) => `cache: ${w}`);
-      return { root, warnings: cache, notices: repodata.stale().map(staleRepodataNotice) };
+      return { root, warnings: cache, notices: [...repodata.stale().map(staleRepodataNotice), ...httpNotices(http.findings())] };
     },
   };
 }
@@ -250,6 +288,26 @@ function staleRepodataNotice(s: StaleRepodata): Reason {
       `packages published since then are not in it.`,
     hint: 'Check the network or proxy settings for this channel; run again once it can be reached to see packages published since.',
   };
+}
+
+/**
+ * Run-level findings of the transport: a host cut off after repeated stalls or connection
+ * failures (its packages keep that cause, once each), and the run's deadline passing.
+ */
+function httpNotices(f: HttpRunFindings): Reason[] {
+  const notices: Reason[] = f.hostsCutOff.map((h) => ({
+    code: 'HOST_CUT_OFF',
+    message: h.message,
+    hint: h.hint ?? 'Check the network, proxy settings and the host; run again once it answers.',
+  }));
+  if (f.deadline) {
+    notices.push({
+      code: 'RUN_DEADLINE',
+      message: `The run's deadline (${f.deadline}) passed: requests still to be made were not sent, and the packages that needed them are retrieval-failed.`,
+      hint: 'Raise deadline_ms in the config (or --deadline SECONDS), or try again when the channel is faster.',
+    });
+  }
+  return notices;
 }
 
 /** Packages this run pinned for the first time (written to the lockfile unless frozen). */

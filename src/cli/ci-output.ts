@@ -29,7 +29,7 @@ export function inGithubActions(env: NodeJS.ProcessEnv): boolean {
  * the identity changes) and where each package is written. Only read when some CI
  * output is due.
  */
-export interface CiContext {
+interface CiContext {
   locate: Locate;
   lockBefore: Lock | null;
 }

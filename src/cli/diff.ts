@@ -45,7 +45,7 @@ import { type CommandSpec, chooseFormat, formatOptions, HELP_OPTION, parseComman
 
 const DEFAULT_LOCKFILE = 'conda-attest.lock';
 
-export const DIFF_FORMATS = ['text', 'markdown', 'json'] as const;
+const DIFF_FORMATS = ['text', 'markdown', 'json'] as const;
 
 export const DIFF_SPEC: CommandSpec = {
   name: 'diff',

@@ -9,7 +9,7 @@ import type { PipelineSession } from '../pipeline.ts';
 import type { PackageRecord, ResolvedConfig } from '../types.ts';
 import type { CliIO } from './io.ts';
 
-export interface EnvironmentOptions {
+interface EnvironmentOptions {
   configPath?: string;
   /** `--timeout SECONDS` (ms): one whole request. */
   timeoutMs?: number;
@@ -24,7 +24,7 @@ export interface EnvironmentOptions {
 }
 
 /** What a command verifies: the config, the package records, and what the targets hold that is not covered. */
-export interface Environment {
+interface Environment {
   config: ResolvedConfig;
   records: PackageRecord[];
   notCovered: NotCovered;

@@ -27,7 +27,7 @@ import { parse, positiveInt } from './args.ts';
 import { verifyRecords } from './environment.ts';
 import type { CliIO, Command } from './io.ts';
 
-export const INIT_CONFIG_NAME = '.conda-attestrc.yaml';
+const INIT_CONFIG_NAME = '.conda-attestrc.yaml';
 
 const HELP = `Usage: conda-attest init [options] [TARGET...]
 
@@ -90,7 +90,7 @@ interface ChannelGroup {
  * merged into one entry (a mirror may belong to one channel only), the most used URL as
  * the key. Sorted by URL.
  */
-export function groupChannels(records: readonly PackageRecord[]): ChannelGroup[] {
+function groupChannels(records: readonly PackageRecord[]): ChannelGroup[] {
   const byUrl = new Map<string, PackageRecord[]>();
   for (const r of records) {
     const c = canonicalChannelUrl(r.channel);

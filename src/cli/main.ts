@@ -103,7 +103,7 @@ function exitOnInterrupt(io: CliIO): () => void {
 }
 
 /** Last-resort reporting: an AttestError becomes one line with its code and hint, exit 2. */
-export function reportFatal(e: unknown, io: CliIO): number {
+function reportFatal(e: unknown, io: CliIO): number {
   if (e instanceof AttestError) {
     // A message may list its problems on further lines (ConfigError): the first line and
     // the hint, then every problem once (from `details` when present).

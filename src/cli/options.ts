@@ -5,7 +5,7 @@
 import { UsageError } from '../errors.ts';
 import { parse } from './args.ts';
 
-export interface OptionSpec {
+interface OptionSpec {
   /** Long name without dashes. */
   name: string;
   short?: string;

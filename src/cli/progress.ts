@@ -7,12 +7,12 @@
 // puts the terminal in raw mode, where Ctrl-C is a byte instead of SIGINT.
 import type { CliIO } from './io.ts';
 
-export interface Progress {
+interface Progress {
   update(done: number): void;
   stop(): void;
 }
 
-export interface ProgressOptions {
+interface ProgressOptions {
   /** Off-TTY: interval between lines (default 10 s). */
   intervalMs?: number;
   now?: () => number;

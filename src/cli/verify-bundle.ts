@@ -20,7 +20,7 @@ import { identityToJson } from '../report/json.ts';
 import type { SignerIdentity } from '../types.ts';
 import type { CliIO, Command } from './io.ts';
 
-export const VERIFY_BUNDLE_FORMATS = ['text', 'json'] as const;
+const VERIFY_BUNDLE_FORMATS = ['text', 'json'] as const;
 
 export const VERIFY_BUNDLE_SPEC: CommandSpec = {
   name: 'verify-bundle',

@@ -98,6 +98,9 @@ export interface CachedGetResult {
   validators: CacheValidators;
 }
 
+/** A conditional GET whose 200 body went to a consumer (`getCachedStream`). */
+export type CachedStreamResult<T> = { notModified: true; validators: CacheValidators } | { notModified: false; value: T; validators: CacheValidators };
+
 export interface DownloadOptions {
   maxBytes?: number;
   /** Lowercase hex; a mismatch deletes the partial file and throws PACKAGE_DIGEST_MISMATCH. */
@@ -113,11 +116,36 @@ export interface DownloadOptions {
 export interface HttpClient {
   get(url: string, opts: GetOptions): Promise<HttpResponse>;
   getCached(url: string, cached: CacheValidators | undefined, opts: GetOptions): Promise<CachedGetResult>;
+  /**
+   * `getCached`, streamed: a 200 answer's body (content-decoded, capped at `maxBytes`) is
+   * handed to `consume` chunk by chunk inside the request's timeout and concurrency slot,
+   * so it never has to exist whole. On a retry `consume` runs again from the start; an
+   * AttestError it throws ends the request as is.
+   */
+  getCachedStream<T>(
+    url: string,
+    cached: CacheValidators | undefined,
+    opts: GetOptions,
+    consume: (body: AsyncIterable<Buffer>) => Promise<T>,
+  ): Promise<CachedStreamResult<T>>;
   downloadAndHash(url: string, opts?: DownloadOptions): Promise<StreamDigest>;
   /** Attempts sent so far (retries and redirects included). */
   readonly stats: { requests: number };
+  /**
+   * What cut requests short in this run, for its run-level notices: hosts whose breaker
+   * opened (with the cause their requests failed with), and whether the run's deadline
+   * stopped any request.
+   */
+  findings(): HttpRunFindings;
   /** Close idle keep-alive sockets. */
   close(): void;
+}
+
+export interface HttpRunFindings {
+  /** Hosts cut off after repeated stalls or connection failures, sorted by host. */
+  hostsCutOff: { host: string; message: string; hint?: string }[];
+  /** The deadline's description (e.g. "3600 s") when it stopped at least one request. */
+  deadline?: string;
 }
 
 const RETRYABLE = Symbol('retryable');
@@ -245,8 +273,8 @@ function decodedBody(res: IncomingMessage, url: string): Readable {
   return d;
 }
 
-async function readCapped(body: Readable, maxBytes: number, url: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
+/** The body's chunks, failing with HTTP_TOO_LARGE as soon as they pass `maxBytes`. */
+async function* capped(body: Readable, maxBytes: number, url: string): AsyncGenerator<Buffer> {
   let size = 0;
   for await (const chunk of body) {
     size += (chunk as Buffer).length;
@@ -254,9 +282,18 @@ async function readCapped(body: Readable, maxBytes: number, url: string): Promis
       body.destroy();
       throw httpError('HTTP_TOO_LARGE', `${url} is larger than the ${maxBytes}-byte cap.`);
     }
-    chunks.push(chunk as Buffer);
+    yield chunk as Buffer;
   }
-  return Buffer.concat(chunks, size);
+}
+
+async function collect(chunks: AsyncIterable<Buffer>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of chunks) parts.push(c);
+  return Buffer.concat(parts);
+}
+
+async function readCapped(body: Readable, maxBytes: number, url: string): Promise<Buffer> {
+  return collect(capped(body, maxBytes, url));
 }
 
 /** Let a small error body go back to the pool (keep-alive); cut a large or unknown one. */
@@ -309,7 +346,10 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
   /** Per host: consecutive stalls / connection failures, and the cause once the breaker is open. */
   const hosts = new Map<string, { failures: number; open?: HttpError }>();
 
+  let deadlineHit = false;
+
   function deadlineError(url: string): HttpError {
+    deadlineHit = true;
     return httpError('HTTP_TIMEOUT', `${url} was not fetched: the run's deadline (${opts.deadlineLabel ?? 'deadline'}) passed.`, {
       hint: 'The channel is too slow for the deadline; raise it (deadline_ms or --deadline SECONDS) or try again later.',
     });
@@ -515,6 +555,13 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
 
   const client: HttpClient = {
     stats,
+    findings() {
+      const hostsCutOff = [...hosts]
+        .filter(([, h]) => h.open)
+        .map(([host, h]) => ({ host, message: h.open!.message, hint: h.open!.hint }))
+        .sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
+      return deadlineHit ? { hostsCutOff, deadline: opts.deadlineLabel ?? 'deadline' } : { hostsCutOff };
+    },
     get(url, o) {
       return withRetries(() =>
         attempt(url, o.headers ?? {}, async (res, finalUrl) => {
@@ -526,6 +573,11 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     },
 
     async getCached(url, cached, o) {
+      const r = await client.getCachedStream(url, cached, o, collect);
+      return r.notModified ? r : { notModified: false, body: r.value, validators: r.validators };
+    },
+
+    async getCachedStream(url, cached, o, consume) {
       // Cache-Control: max-age — a fresh copy needs no request at all.
       if (cached?.expiresAt !== undefined && cached.expiresAt > Date.now()) return { notModified: true, validators: cached };
       const headers: Record<string, string> = { ...o.headers };
@@ -537,11 +589,11 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
           if (res.statusCode === 304) {
             res.resume();
             // A 304 may omit validators; keep the ones that matched.
-            return { notModified: true, validators: { etag: cached?.etag, lastModified: cached?.lastModified, ...stripUndefined(fresh) } };
+            return { notModified: true as const, validators: { etag: cached?.etag, lastModified: cached?.lastModified, ...stripUndefined(fresh) } };
           }
           earlyCap(res, o.maxBytes, finalUrl);
-          const body = await readCapped(decodedBody(res, finalUrl), o.maxBytes, finalUrl);
-          return { notModified: false, body, validators: fresh };
+          const value = await consume(capped(decodedBody(res, finalUrl), o.maxBytes, finalUrl));
+          return { notModified: false as const, value, validators: fresh };
         }, { allow304: cached !== undefined }),
       );
     },

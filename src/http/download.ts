@@ -2,15 +2,10 @@
 // local file (package file targets) or from the URL. MD5 is computed in the same pass only
 // when the record has nothing better to compare against (explicit files with `#md5`).
 import type { PackageRecord } from '../types.ts';
-import type { DownloadOptions, HttpClient } from './client.ts';
+import type { HttpClient } from './client.ts';
 import { hashFile, type StreamDigest } from './hashing.ts';
 
 export { hashFile, sha256Hex, type StreamDigest } from './hashing.ts';
-
-/** Stream `url` through SHA-256 (see HttpClient.downloadAndHash). */
-export function downloadAndHash(http: HttpClient, url: string, opts: DownloadOptions = {}): Promise<StreamDigest> {
-  return http.downloadAndHash(url, opts);
-}
 
 export interface HashPackageOptions {
   /** Keep the downloaded bytes here (written atomically while hashing). */

@@ -59,8 +59,6 @@ export type LockDecision =
   | (DecisionBase & { kind: 'new' | 'unchanged' })
   | (DecisionBase & { kind: 'changed' | 'added' | 'removed'; downgrade: boolean; reason: Reason; diff: IdentityDiff });
 
-export type LockDecisionKind = LockDecision['kind'];
-
 function setKey(ids: readonly LockIdentity[]): string {
   return normalizeIdentities(ids).map(identityKey).join('\n');
 }

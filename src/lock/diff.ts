@@ -44,7 +44,7 @@ export type LockChange =
   | (Where & { type: 'identity-removed'; identity: LockIdentity })
   | (Where & { type: 'seen-changed'; which: 'first_seen' | 'last_seen'; old: Seen | null; new: Seen | null });
 
-export type LockChangeType = LockChange['type'];
+type LockChangeType = LockChange['type'];
 
 const TYPE_ORDER: Record<LockChangeType, number> = {
   'package-added': 0,
@@ -60,7 +60,7 @@ export function isIdentityChange(c: LockChange): boolean {
   return c.type !== 'seen-changed';
 }
 
-export function fieldChanges(a: LockIdentity, b: LockIdentity): FieldChange[] {
+function fieldChanges(a: LockIdentity, b: LockIdentity): FieldChange[] {
   const out: FieldChange[] = [];
   for (const f of IDENTITY_FIELDS) {
     const o = a[f] ?? null;

@@ -120,7 +120,7 @@ export function identityKey(id: LockIdentity): string {
 }
 
 /** Copy with the fields in their fixed on-disk order (deterministic serialisation). */
-export function orderedIdentity(id: LockIdentity): LockIdentity {
+function orderedIdentity(id: LockIdentity): LockIdentity {
   const out: Record<string, string> = {};
   for (const f of IDENTITY_FIELDS) {
     const v = id[f];

@@ -3,7 +3,7 @@
 import type { PackageStatus, Reason } from '../types.ts';
 import { inconsistentFirstUse, type IdentityDiff, type LockDecision } from './decide.ts';
 
-export interface LockJudgement {
+interface LockJudgement {
   /** Replaces the attestation verdict's status when set (`identity-changed`). */
   status?: PackageStatus;
   reasons: Reason[];

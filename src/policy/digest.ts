@@ -16,7 +16,7 @@ export interface ObservedDigest {
 }
 
 /** A refused digest: the reason, and whether the digest is well-formed SHA-256 hex (then the report shows it). */
-export interface DigestRefusal {
+interface DigestRefusal {
   reason: Reason;
   wellFormed: boolean;
 }

@@ -94,7 +94,7 @@ export interface IdentityMatch {
  * SAN, or issuer and repository for a shorthand) does not match, else the failed claim
  * constraints (empty: the pattern matches).
  */
-export function evaluatePattern(c: CompiledIdentityPattern, identity: SignerIdentity): ConstraintFailure[] | null {
+function evaluatePattern(c: CompiledIdentityPattern, identity: SignerIdentity): ConstraintFailure[] | null {
   const p = c.pattern;
   if (identity.issuer === undefined || p.issuer !== identity.issuer) return null;
   const failures: ConstraintFailure[] = [];

@@ -8,7 +8,7 @@
 import type { ChannelPolicy, PackageRule, PolicyException, Reason } from '../types.ts';
 
 /** True when the key is a glob (holds `*`), false for an exact package name. */
-export function isPackageGlob(pattern: string): boolean {
+function isPackageGlob(pattern: string): boolean {
   return pattern.includes('*');
 }
 
@@ -146,7 +146,7 @@ export function isCalendarDate(s: string): boolean {
 }
 
 /** What an exception does to one package's row. */
-export interface ExceptionEffect {
+interface ExceptionEffect {
   /** An active exception: the row's action becomes `pass` (status and reasons kept). */
   pass: boolean;
   /** `exception: {until, reason}` for the report row (active exceptions only). */

@@ -14,7 +14,7 @@
 import type { SignerIdentity } from '../types.ts';
 
 /** Repositories needed before an owner-level affix pattern is proposed. */
-export const MIN_COLLAPSE = 3;
+const MIN_COLLAPSE = 3;
 
 const PROVIDERS = {
   github: { issuer: 'https://token.actions.githubusercontent.com', base: 'https://github.com/', segments: 2 },
@@ -101,7 +101,7 @@ function shorthand(provider: Provider, path: string, ref: string | undefined, fo
   return `${provider}:${path}${ref ? `@${ref}` : ''}`;
 }
 
-export interface IdentityProposals {
+interface IdentityProposals {
   identities: ProposedIdentity[];
   /** Packages signed with a self-managed key (no identity to propose). */
   keySigned: number;

@@ -14,7 +14,7 @@
 
 export type ShorthandProvider = 'github' | 'gitlab';
 
-export interface ProviderInfo {
+interface ProviderInfo {
   /** OIDC issuer of the provider's CI tokens. */
   issuer: string;
   /** Prefix of the Source Repository URI claim. */

@@ -25,7 +25,7 @@ export type Freshness =
   | { kind: 'old'; reason: Reason };
 
 /** How to get a newer root, for the source at hand. */
-export function refreshHint(spec: string): string {
+function refreshHint(spec: string): string {
   return spec === 'public-good'
     ? 'Run `conda-attest trust-root refresh` on a machine with network access (or run without --offline); on an air-gapped machine, copy a fresh root written by `conda-attest trust-root export FILE` and point trust_root at it.'
     : `Replace ${spec} with a current trusted_root.json from its Sigstore deployment (e.g. \`conda-attest trust-root export FILE\` on a machine that can refresh).`;

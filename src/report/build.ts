@@ -9,17 +9,7 @@ export interface TrustRootSummary {
   warnings?: string[];
 }
 
-export const STATUSES = [
-  'verified',
-  'missing',
-  'invalid',
-  'untrusted',
-  'identity-changed',
-  'retrieval-failed',
-  'skipped',
-] as const;
-
-export function compareRows(a: PackageReport, b: PackageReport): number {
+function compareRows(a: PackageReport, b: PackageReport): number {
   return (
     cmp(a.channel, b.channel) || cmp(a.subdir, b.subdir) || cmp(a.filename, b.filename) || cmp(a.url, b.url)
   );
@@ -29,7 +19,7 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-export function summarize(rows: readonly PackageReport[]): ReportSummary {
+function summarize(rows: readonly PackageReport[]): ReportSummary {
   const summary: ReportSummary = {
     total: rows.length,
     verified: 0,

@@ -37,7 +37,7 @@ export function workflowCommand(name: string, properties: Record<string, string 
  * Beyond this many of one kind, the packages are still listed in the log as plain lines and
  * one notice says how many were not annotated, so nothing is hidden.
  */
-export const ANNOTATIONS_PER_KIND = 10;
+const ANNOTATIONS_PER_KIND = 10;
 
 /**
  * The annotations of a report: `::error` for blocked, `::warning` for warned packages,
@@ -88,7 +88,7 @@ export function renderGithubAnnotations(report: Report, locate: Locate): string 
 }
 
 /** One plain summary line for a log. */
-export function summaryLine(report: Report): string {
+function summaryLine(report: Report): string {
   const s = report.summary;
   return `conda-attest: ${s.total} package${s.total === 1 ? '' : 's'}: ${s.verified} verified, ${s.blocked} blocked, ${s.warned} warned, ${s.skipped} skipped\n`;
 }

@@ -4,7 +4,7 @@
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { PackageRecord, PackageReport } from '../types.ts';
 
-export interface EntryLocation {
+interface EntryLocation {
   /** Path relative to the base directory, with `/` separators (absolute when outside it). */
   file: string;
   /** 1-based line of the package's entry. */

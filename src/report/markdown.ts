@@ -10,7 +10,7 @@ import { escapeMarkdown, markdownCode } from './escape.ts';
 import type { Locate } from './locations.ts';
 import { problemReasons, problemRows } from './problems.ts';
 
-export interface MarkdownOptions {
+interface MarkdownOptions {
   locate: Locate;
   /** Identity changes of the run (see identityChanges); omitted: no identity section. */
   identityChanges?: readonly LockChange[];

@@ -3,49 +3,17 @@
 // the hint) and one result per problem package (§3.27), located at the line of its entry
 // in the environment file (§3.28 location → §3.29 physicalLocation → §3.30 region). Pure.
 import { createHash } from 'node:crypto';
+import { CODES, type Code } from '../codes.ts';
 import type { PackageReport, Report } from '../types.ts';
 import { escapeText } from './escape.ts';
 import type { Locate } from './locations.ts';
 import { packageLabel, primaryCode, problemReasons, problemRows } from './problems.ts';
 
-export const SARIF_SCHEMA = 'https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json';
+const SARIF_SCHEMA = 'https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json';
 
-/** Short descriptions of the reason codes a package row can carry (SARIF rule shortDescription). */
-const DESCRIPTIONS: Readonly<Record<string, string>> = {
-  NO_ATTESTATIONS: 'The channel publishes no attestations for the package.',
-  NO_PUBLISH_ATTESTATION: 'No CEP 27 publish attestation among the package attestations.',
-  IDENTITY_UNTRUSTED: 'The package was signed by an identity outside the channel trusted_identities.',
-  IDENTITY_CHANGED: 'The signer identity differs from the one pinned in the identity lockfile.',
-  IDENTITY_ADDED: 'A signer identity was added to the ones pinned in the identity lockfile.',
-  IDENTITY_REMOVED: 'A signer identity pinned in the identity lockfile no longer signs the package.',
-  ATTESTATIONS_REMOVED: 'The package had pinned signer identities but now has no attestations.',
-  IDENTITY_INCONSISTENT: 'Files of one package disagree on their signers.',
-  LOCK_ENTRY_MISSING: 'No signer identity is pinned for the package in the frozen identity lockfile.',
-  PACKAGE_DIGEST_MISMATCH: 'The package bytes do not match the digest the lockfile records.',
-  CHANNEL_DISABLED: 'Attestation checks are disabled for the channel.',
-  SIGSTORE_VERIFICATION_FAILED: 'Sigstore verification of an attestation bundle failed.',
-  ARTIFACT_DIGEST_MISMATCH: 'The attestation signs a different digest than the package has.',
-  BUNDLE_MALFORMED: 'An attestation bundle is malformed.',
-  BUNDLE_UNSUPPORTED_MEDIA_TYPE: 'An attestation bundle has an unsupported media type.',
-  KEY_UNTRUSTED: 'The package was signed with a key outside the channel trusted_keys.',
-  TLOG_REQUIRED: 'A key-signed attestation has no verified transparency-log entry.',
-  CEP27_TARGET_CHANNEL_MISMATCH: 'The publish attestation names a different target channel.',
-  CEP27_SUBJECT_NAME: 'The publish attestation names a different package file.',
-  CEP27_SUBJECT_DIGEST: 'The publish attestation names a different package digest.',
-  SIDECAR_UNAVAILABLE: 'The advertised attestation sidecar could not be retrieved.',
-  SIDECAR_NOT_FOUND: 'The advertised attestation sidecar was not found.',
-  SIDECAR_TOO_LARGE: 'The attestation sidecar exceeds the size cap.',
-  SIDECAR_HASH_MISMATCH: 'The attestation sidecar does not match the hash the repodata advertises.',
-  SIDECAR_MALFORMED: 'The attestation sidecar is not a JSON array of bundles.',
-  SIDECAR_EMPTY: 'The attestation sidecar holds no bundles.',
-};
-
+/** A rule's short description: the code's one-line meaning in the registry (src/codes.ts). */
 function describe(code: string): string {
-  if (DESCRIPTIONS[code]) return DESCRIPTIONS[code];
-  if (code.startsWith('CEP27_')) return 'The publish attestation fails a CEP 27 statement check.';
-  if (code.startsWith('REPODATA_')) return 'The channel repodata could not be used.';
-  if (code.startsWith('HTTP_')) return 'A download needed for verification failed.';
-  return `conda-attest reason ${code}.`;
+  return Object.hasOwn(CODES, code) ? CODES[code as Code].meaning : `conda-attest reason ${code}.`;
 }
 
 /** `NO_ATTESTATIONS` → `NoAttestations` (SARIF rule `name`, §3.49.7: a readable identifier). */
@@ -61,7 +29,7 @@ function level(row: PackageReport): 'error' | 'warning' {
   return row.action === 'block' ? 'error' : 'warning';
 }
 
-export interface SarifOptions {
+interface SarifOptions {
   locate: Locate;
   version: string;
 }

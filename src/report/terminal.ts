@@ -6,7 +6,7 @@ import { Chalk } from 'chalk';
 import type { NotCoveredCounts, PackageReport, Report } from '../types.ts';
 import { escapeText as t } from './escape.ts';
 
-export interface TerminalOptions {
+interface TerminalOptions {
   color: boolean;
   /** Also list packages that passed (verified / skipped). */
   verbose?: boolean;
@@ -20,7 +20,7 @@ function who(p: PackageReport): string {
 }
 
 /** "148 PyPI packages in this lock are not covered by conda attestations" (undefined when nothing is uncovered). */
-export function notCoveredLine(n: NotCoveredCounts | undefined): string | undefined {
+function notCoveredLine(n: NotCoveredCounts | undefined): string | undefined {
   if (!n) return undefined;
   const parts = [
     n.pypi ? `${n.pypi} PyPI package${n.pypi === 1 ? '' : 's'}` : '',

@@ -23,7 +23,7 @@ export type SidecarResult =
   | { state: 'failed'; reasons: Reason[]; url?: string; method: DiscoveryMethod }
   | { state: 'found'; url: string; method: DiscoveryMethod | 'given'; sha256: string; bundles: unknown[] };
 
-export interface SidecarDeps {
+interface SidecarDeps {
   http: HttpClient;
   repodata: RepodataStore;
   /** Size cap for one sidecar (config `max_sidecar_bytes`). */
@@ -33,7 +33,7 @@ export interface SidecarDeps {
 }
 
 /** `<channel>/<subdir>/<file>` as fetched, with the filename encoded as one path segment. */
-export function packageBaseUrl(record: PackageRecord): string {
+function packageBaseUrl(record: PackageRecord): string {
   return `${record.channel.replace(/\/+$/, '')}/${record.subdir}/${encodePathSegment(record.filename)}`;
 }
 

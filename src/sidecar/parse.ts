@@ -14,7 +14,7 @@ export const ATTESTATIONS_SHA256_RE = /^[0-9a-f]{64}$/;
  */
 export const MAX_SIDECAR_BUNDLES = 64;
 
-export interface ParsedSidecar {
+interface ParsedSidecar {
   sha256: string;
   /** Elements of the array, each a JSON object (bundle validation happens in verification). */
   bundles: unknown[];

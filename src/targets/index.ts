@@ -24,7 +24,7 @@ export interface LoadTargetsOptions {
 }
 
 /** Default targets looked for in the working directory, in order. */
-export const DEFAULT_TARGETS = ['pixi.lock', 'conda-lock.yml'] as const;
+const DEFAULT_TARGETS = ['pixi.lock', 'conda-lock.yml'] as const;
 
 /** `pixi.lock`, else `conda-lock.yml`, in `cwd`; undefined when neither exists. */
 export function findDefaultTarget(cwd: string): string | undefined {

@@ -58,7 +58,7 @@ export function mergeRecords(records: PackageRecord[], where: string): PackageRe
 }
 
 /** A target's file (as given) and the 1-based line of an entry in it. */
-export type SourceLine = NonNullable<PackageRecord['source']>;
+type SourceLine = NonNullable<PackageRecord['source']>;
 
 /**
  * Where the items of a top-level YAML list start: `itemLine('packages', 3)` is the 1-based
@@ -66,7 +66,7 @@ export type SourceLine = NonNullable<PackageRecord['source']>;
  * parser's node ranges and its line counter), so annotations point at what the parser
  * read, not at a second guess over the text.
  */
-export interface YamlLines {
+interface YamlLines {
   itemLine(key: string, index: number): number | undefined;
 }
 
@@ -170,7 +170,7 @@ export interface TargetContents {
   notCovered: NotCovered;
 }
 
-export const PIXI_LOCK_VERSIONS = [4, 5, 6, 7] as const;
+const PIXI_LOCK_VERSIONS = [4, 5, 6, 7] as const;
 
 /** Collects distinct PyPI and source locations while a lockfile is walked. */
 class Uncovered {

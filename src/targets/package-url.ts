@@ -10,7 +10,7 @@ const MD5_RE = /^[0-9a-f]{32}$/;
 // conda subdirs: `noarch`, `linux-64`, `osx-arm64`, `emscripten-wasm32`, `zos-z`, ...
 const SUBDIR_RE = /^[a-z0-9]+(?:-[a-z0-9_]+)?$/;
 
-export interface ParsedFilename {
+interface ParsedFilename {
   name: string;
   version: string;
   build: string;
@@ -167,7 +167,7 @@ export function parseSafeHttpUrl(raw: string, where = raw): URL {
 }
 
 /** A package URL split into what it is judged by; `url` is the exact string to fetch. */
-export interface PackageUrl {
+interface PackageUrl {
   /** Normalised absolute URL (WHATWG href): what is fetched, reported and deduplicated. */
   url: string;
   /** `<scheme>//<host><path before subdir>`, no trailing slash. */

@@ -17,7 +17,7 @@
 /** Texts smaller than this are parsed whole (the split only pays on big files). */
 export const SPLIT_MIN_BYTES = 512 * 1024;
 
-export interface SplitOptions {
+interface SplitOptions {
   /** Entries with more body lines than this are split further (default 2,000). */
   minLines?: number;
 }

@@ -8,9 +8,9 @@
 /** Deepest nesting accepted in one bundle (real bundles: 6). */
 export const MAX_BUNDLE_DEPTH = 32;
 /** Most JSON values (objects, arrays, scalars) accepted in one bundle (real bundles: < 100). */
-export const MAX_BUNDLE_VALUES = 100_000;
+const MAX_BUNDLE_VALUES = 100_000;
 
-export type ShapeProblem = { kind: 'depth'; limit: number } | { kind: 'size'; limit: number };
+type ShapeProblem = { kind: 'depth'; limit: number } | { kind: 'size'; limit: number };
 
 /**
  * The first bound `value` breaks, or undefined. Iterative (an explicit stack), so it is safe

@@ -46,7 +46,7 @@ function remember<V>(map: Map<string, V>, key: string, value: V): V {
 }
 
 /** `crypto.createPublicKey(spki)`, once per distinct SPKI. */
-export function publicKeyOf(spki: Buffer): KeyObject {
+function publicKeyOf(spki: Buffer): KeyObject {
   const id = digest(spki);
   // @sigstore/core's own helpers, called as its `verify` calls them: same keys, same errors.
   return keys.get(id) ?? remember(keys, id, sigstoreCrypto.createPublicKey(spki));

@@ -12,8 +12,8 @@ const OID_ISSUER_V2 = FULCIO + '8';
 /** Fulcio `otherName` SAN used for username identities. */
 const OID_OTHERNAME_USERNAME = FULCIO + '7';
 
-export const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.com';
-export const GITLAB_ISSUER = 'https://gitlab.com';
+const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.com';
+const GITLAB_ISSUER = 'https://gitlab.com';
 
 /** Fulcio v2 claims (specs §4): OID suffix → SignerIdentity field. */
 const CLAIMS: ReadonlyArray<readonly [number, keyof SignerIdentity]> = [

@@ -43,7 +43,7 @@ export interface LoadTrustRootOptions {
 }
 
 export const PUBLIC_GOOD = 'public-good';
-export const PUBLIC_GOOD_TUF_URL = 'https://tuf-repo-cdn.sigstore.dev';
+const PUBLIC_GOOD_TUF_URL = 'https://tuf-repo-cdn.sigstore.dev';
 const TRUSTED_ROOT_TARGET = 'trusted_root.json';
 const MEDIA_TYPE = /^application\/vnd\.dev\.sigstore\.trustedroot(\.v0\.\d+)?\+json(;\s*version=0\.\d+)?$/;
 const DAY_MS = 86_400_000;
@@ -64,7 +64,7 @@ function isObj(v: unknown): v is Obj {
 }
 
 /** protobuf-JSON bytes: standard or URL-safe base64; anything that does not round-trip is rejected. */
-export function decodeBase64Strict(v: unknown, where: string): Buffer {
+function decodeBase64Strict(v: unknown, where: string): Buffer {
   if (typeof v !== 'string' || v.length === 0) fail(where, 'is missing or empty');
   if (!/^[A-Za-z0-9+/\-_]+={0,2}$/.test(v)) fail(where, 'is not valid base64');
   const std = v.replace(/-/g, '+').replace(/_/g, '/');
@@ -417,7 +417,7 @@ export async function refreshTrustRoot(opts: LoadTrustRootOptions): Promise<Load
 }
 
 /** One validity window of a trust-root entry (CA, transparency log, CT log, TSA). */
-export interface TrustRootWindow {
+interface TrustRootWindow {
   kind: 'certificate-authority' | 'tlog' | 'ctlog' | 'timestamp-authority';
   /** URI / base URL of the service. */
   name: string;

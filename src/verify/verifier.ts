@@ -20,6 +20,7 @@ import { VerifyError, type VerifyErrorCode, describeError } from '../errors.ts';
 import type { SignerIdentity, TrustedKey } from '../types.ts';
 import { certificateIdentity, keyIdentity } from './identity.ts';
 import { supportsPrehashed, verifyPrehashed } from './prehashed.ts';
+import { INTOTO_STATEMENT_V1 } from './cep27.ts';
 import type { LoadedTrustRoot } from './trust-root.ts';
 
 export type ArtifactRef = { bytes: Buffer } | { sha256: string };
@@ -51,7 +52,7 @@ export interface CreateVerifierOptions {
   requireTlog?: boolean;
 }
 
-export const BUNDLE_MEDIA_TYPES: readonly string[] = [
+const BUNDLE_MEDIA_TYPES: readonly string[] = [
   'application/vnd.dev.sigstore.bundle+json;version=0.1',
   'application/vnd.dev.sigstore.bundle+json;version=0.2',
   'application/vnd.dev.sigstore.bundle+json;version=0.3',
@@ -59,9 +60,8 @@ export const BUNDLE_MEDIA_TYPES: readonly string[] = [
 ];
 const V01 = BUNDLE_MEDIA_TYPES[0];
 export const INTOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
-export const INTOTO_STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
 /** Older in-toto statement type still produced by some signers; same subject semantics. */
-export const INTOTO_STATEMENT_V01 = 'https://in-toto.io/Statement/v0.1';
+const INTOTO_STATEMENT_V01 = 'https://in-toto.io/Statement/v0.1';
 /** Entry versions written by Rekor v2: no integrated time, no SET. */
 const REKOR_V2_VERSION = '0.0.2';
 const REKOR_V2_KINDS = new Set(['hashedrekord', 'dsse']);

@@ -4,16 +4,15 @@
 // files — against a loopback channel signed by the local Sigstore instance.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { GITHUB_ISSUER, startLocalSigstore, type LocalSigstore } from '../helpers/sigstore.ts';
 import { startFixtureChannel, type FixtureChannel } from '../helpers/channel.ts';
-import { NODE, REPO, makeWorkspace, runCli, type Workspace } from '../helpers/e2e.ts';
+import { REPO, makeWorkspace, runCli, runNode, type Workspace } from '../helpers/e2e.ts';
+import { simpleSpec as spec } from '../helpers/conda.ts';
 
 const ENTRY = join(REPO, 'action', 'main.ts');
-const spec = (name: string) => ({ name, version: '1.0', build: 'h0_0', subdir: 'noarch', files: { [`share/${name}.txt`]: `${name}\n` } });
 
 let sig: LocalSigstore;
 let ch: FixtureChannel;
@@ -69,7 +68,7 @@ function parseOutputs(text: string): Record<string, string> {
   return out;
 }
 
-function runAction(inputs: Record<string, string>): Promise<ActionRun> {
+async function runAction(inputs: Record<string, string>): Promise<ActionRun> {
   const outputFile = ws.write('gh/output', '');
   const summaryFile = ws.write('gh/summary', '');
   const env: NodeJS.ProcessEnv = {
@@ -83,17 +82,8 @@ function runAction(inputs: Record<string, string>): Promise<ActionRun> {
   };
   // As action.yml passes them.
   for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase().replace(/-/g, '_')}`] = v;
-  return new Promise((resolve, reject) => {
-    const child = spawn(NODE, [ENTRY], { cwd: ws.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      resolve({ code, stdout, stderr, outputs: parseOutputs(readFileSync(outputFile, 'utf8')), summary: readFileSync(summaryFile, 'utf8') }),
-    );
-  });
+  const r = await runNode(ENTRY, [], { cwd: ws.dir, env });
+  return { ...r, outputs: parseOutputs(readFileSync(outputFile, 'utf8')), summary: readFileSync(summaryFile, 'utf8') };
 }
 
 test('action.yml: the inputs, defaults and outputs the README documents, and the entry point it runs', () => {

@@ -5,8 +5,7 @@
 // retrieved intact is `retrieval-failed`, never `missing` and never `verified`.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { startLocalSigstore, GITHUB_ISSUER } from '../helpers/sigstore.ts';
 import type { LocalSigstore } from '../helpers/sigstore.ts';
@@ -15,6 +14,7 @@ import type { FixtureChannel } from '../helpers/channel.ts';
 import { condaFilename } from '../helpers/conda.ts';
 import { codes, makeWorkspace, resolveIn, runSession } from '../helpers/e2e.ts';
 import type { Workspace } from '../helpers/e2e.ts';
+import { startLoopback, type Loopback } from '../helpers/loopback.ts';
 import { recordFromUrl } from '../../src/targets/index.ts';
 
 const TRUSTED = [{ identity: 'https://github.com/test-org/*/.github/workflows/*.yml@refs/heads/main', issuer: GITHUB_ISSUER }];
@@ -25,23 +25,18 @@ type Handler = (req: IncomingMessage, res: ServerResponse, upstream: () => Promi
 let sig: LocalSigstore;
 let ch: FixtureChannel;
 let ws: Workspace;
-let mirror: Server;
+let mirror: Loopback;
 let mirrorUrl: string;
-let elsewhere: Server;
+let elsewhere: Loopback;
 let elsewhereOrigin: string;
 const overrides = new Map<string, Handler>();
-
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
 
 before(async () => {
   sig = await startLocalSigstore();
   ch = await startFixtureChannel({ sigstore: sig, name: 'forge', packages: [{ spec: { name: 'good', version: '1.0', build: 'h0_0' } }] });
   ws = makeWorkspace('conda-attest-attack-http-');
   // The mirror: same paths as the channel, under /mirror/.
-  mirror = createServer((req, res) => {
+  mirror = await startLoopback((req, res) => {
     const path = (req.url ?? '/').replace(/^\/mirror\//, '/forge/');
     const upstream = async () => Buffer.from(await (await fetch(`${ch.origin}${path}`)).arrayBuffer());
     const h = overrides.get(path.replace(/^\/forge\//, ''));
@@ -51,22 +46,20 @@ before(async () => {
       res.writeHead(r.status, { 'content-length': body.length }).end(body);
     }, () => res.destroy());
   });
-  mirrorUrl = `${await listen(mirror)}/mirror`;
+  mirrorUrl = `${mirror.url}/mirror`;
   // Another host the mirror redirects to (serves the channel's bytes too).
-  elsewhere = createServer((req, res) => {
+  elsewhere = await startLoopback((req, res) => {
     fetch(`${ch.origin}${req.url}`).then(async (r) => {
       const body = Buffer.from(await r.arrayBuffer());
       res.writeHead(r.status, { 'content-length': body.length }).end(body);
     }, () => res.destroy());
   });
-  elsewhereOrigin = await listen(elsewhere);
+  elsewhereOrigin = elsewhere.url;
 });
 
 after(async () => {
-  mirror?.closeAllConnections();
-  elsewhere?.closeAllConnections();
-  await new Promise((r) => mirror?.close(r));
-  await new Promise((r) => elsewhere?.close(r));
+  await mirror?.close();
+  await elsewhere?.close();
   await ch?.close();
   await sig?.close();
   ws?.cleanup();
@@ -165,11 +158,49 @@ test('attack: a repodata.json that trickles forever (slowloris) ends at the tran
     tick();
   });
   for (const kind of ['repodata.json.zst', 'repodata_shards.msgpack.zst']) overrides.set(`noarch/${kind}`, (_req, res) => void res.writeHead(404).end());
-  const started = Date.now();
   const p = await verifyViaMirror({ timeout_ms: 1500 });
   for (const t of timers) clearTimeout(t);
   assert.deepEqual([p.status, p.action], ['retrieval-failed', 'block']);
-  assert.ok(Date.now() - started < 10_000);
+});
+
+test('attack: a mirror that stalls every request is cut off (HOST_CUT_OFF names it, once); the run deadline ends the rest (RUN_DEADLINE)', async () => {
+  overrides.clear();
+  const stall = () => {
+    /* accepts, never answers */
+  };
+  const subdirs = ['noarch', 'linux-64', 'osx-64', 'win-64', 'osx-arm64'];
+  for (const subdir of subdirs) for (const kind of ['repodata.json', 'repodata.json.zst', 'repodata_shards.msgpack.zst']) overrides.set(`${subdir}/${kind}`, stall);
+  const run = async (extra: Record<string, unknown>) => {
+    const config = resolveIn(ws, {
+      trust_root: sig.trustedRootPath,
+      cache_dir: `cache-${++n}`,
+      http: { retries: 0, timeout_ms: 20_000, idle_timeout_ms: 200 },
+      channels: { [ch.url]: { trusted_identities: TRUSTED, mirrors: [mirrorUrl] } },
+      ...extra,
+    });
+    // One package per subdir: five repodata documents to ask for, each stalling.
+    const records = subdirs.map((subdir) => ({ ...recordFromUrl(`${mirrorUrl}/${subdir}/${condaFilename({ name: 'p', version: '1.0', build: 'h0_0' })}`), sha256: 'f'.repeat(64) }));
+    const report = await runSession(config, records, { lockfile: ws.path(`lock-${n}.json`), noCache: true });
+    return report as typeof report & { notices: { code: string; message: string; hint?: string }[] };
+  };
+  const host = new URL(mirrorUrl).host;
+  const cut = await run({});
+  assert.ok(cut.packages.every((p) => p.status === 'retrieval-failed'), JSON.stringify(cut.packages.map((p) => p.status)));
+  const notices = cut.notices.filter((x) => x.code === 'HOST_CUT_OFF');
+  assert.equal(notices.length, 1, JSON.stringify(cut.notices));
+  assert.match(notices[0]!.message, new RegExp(`^${host.replace(/\./g, '\\.')} failed 3 times in a row \\(last: .*stalled`));
+  // Each package keeps the cause (a stall), not a new code.
+  for (const p of cut.packages) assert.ok(p.reasons.some((r) => /stalled|failed 3 times/.test(r.message)), JSON.stringify(p.reasons));
+  assert.equal(cut.notices.some((x) => x.code === 'RUN_DEADLINE'), false);
+
+  // A deadline shorter than the stalls: RUN_DEADLINE, and every package retrieval-failed.
+  const late = await run({ deadline_ms: 100, http: { retries: 0, timeout_ms: 20_000, idle_timeout_ms: 10_000 } });
+  assert.ok(late.packages.every((p) => p.status === 'retrieval-failed' && p.action === 'block'));
+  const deadline = late.notices.find((x) => x.code === 'RUN_DEADLINE');
+  assert.ok(deadline, JSON.stringify(late.notices));
+  assert.match(deadline.message, /deadline \(0\.1 s\) passed/);
+  assert.match(deadline.hint ?? '', /deadline_ms/);
+  overrides.clear();
 });
 
 test('attack: repodata stripped (404) on the mirror while the canonical channel advertises: never verified, never silently missing under TOFU', async () => {

@@ -11,7 +11,7 @@ import { startLocalSigstore, publishStatement, tamperBundle, GITHUB_ISSUER } fro
 import type { BundleJSON, LocalSigstore } from '../helpers/sigstore.ts';
 import { startFixtureChannel } from '../helpers/channel.ts';
 import type { FixtureChannel } from '../helpers/channel.ts';
-import { condaFilename } from '../helpers/conda.ts';
+import { condaFilename, simpleSpec as spec } from '../helpers/conda.ts';
 import { codes, makeWorkspace, resolveIn, row, runSession } from '../helpers/e2e.ts';
 import type { Workspace } from '../helpers/e2e.ts';
 import { recordFromUrl } from '../../src/targets/index.ts';
@@ -22,7 +22,6 @@ const STRANGER = 'https://github.com/evil-org/test-feedstock/.github/workflows/b
 const SLSA = 'https://slsa.dev/provenance/v1';
 
 const fn = (name: string) => condaFilename({ name, version: '1.0', build: 'h0_0' });
-const spec = (name: string) => ({ name, version: '1.0', build: 'h0_0', files: { [`share/${name}.txt`]: `${name}\n` } });
 
 let sig: LocalSigstore;
 let ch: FixtureChannel;

@@ -12,7 +12,7 @@ import { createHttpClient, type HttpClient } from '../../src/http/client.ts';
 import { createRepodataStore, isRepodataMissing, type RepodataStoreOptions } from '../../src/channel/repodata.ts';
 import { fetchSidecar } from '../../src/sidecar/fetch.ts';
 import { recordFromUrl } from '../../src/targets/package-url.ts';
-import { send } from '../http/loopback.ts';
+import { send } from '../helpers/loopback.ts';
 import { type RepodataRecord, startShardedChannel, type SubdirSpec } from '../helpers/sharded-channel.ts';
 
 const A = 'a'.repeat(64);

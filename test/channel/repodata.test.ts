@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RepodataError } from '../../src/errors.ts';
 import { createHttpClient, type HttpClient } from '../../src/http/client.ts';
 import { indexRepodata } from '../../src/channel/repodata-index.ts';
 import { createRepodataStore, isRepodataMissing } from '../../src/channel/repodata.ts';
-import { send, startLoopback } from '../http/loopback.ts';
+import { send, startLoopback } from '../helpers/loopback.ts';
 
 const A = 'a'.repeat(64);
 const S = '1'.repeat(64);
@@ -159,4 +159,76 @@ test('large repodata: 200k records indexed without building the document', () =>
   assert.equal(idx.conda.size, 200_000);
   assert.equal(idx.conda.get('pkg199999-1.0-h199999_0.conda')?.size, 199_999);
   console.log(`# indexed ${(buf.length / 1048576).toFixed(0)} MiB repodata (200k records) in ${ms.toFixed(0)} ms`);
+});
+
+test('want: only the wanted records are read; any other lookup is answered from the record list on disk, without a request', async () => {
+  const lb = await startLoopback();
+  lb.route('/cf/linux-64/repodata.json', (req, res) => {
+    if (req.headers['if-none-match'] === '"r1"') return void res.writeHead(304).end();
+    res.writeHead(200, { etag: '"r1"' }).end(REPODATA);
+  });
+  const dir = await mkdtemp(join(tmpdir(), 'ca-repo-'));
+  const http = client();
+  const ch = `${lb.url}/cf`;
+  try {
+    const store = createRepodataStore({ http, cacheDir: dir });
+    store.want?.([{ channel: ch, subdir: 'linux-64', filename: 'good-1.0-0.conda' }]);
+    assert.equal((await store.lookup(ch, 'linux-64', 'good-1.0-0.conda'))?.attestationsSha256, A);
+    const after = lb.requests.length;
+    // Not wanted: read from the record list, the same answers as from the document.
+    const [old, plain, absent] = await Promise.all([
+      store.lookup(ch, 'linux-64', 'old-1.0-0.tar.bz2'),
+      store.lookup(ch, 'linux-64', 'plain-1.0-0.conda'),
+      store.lookup(ch, 'linux-64', 'absent-1.0-0.conda'),
+    ]);
+    assert.deepEqual(old, { sha256: S, md5: 'b'.repeat(32), size: 10, attestationsSha256: A });
+    assert.deepEqual(plain, {});
+    assert.equal(absent, undefined);
+    // A .tar.bz2 name is never answered from packages.conda (nor the reverse).
+    assert.equal(await store.lookup(ch, 'linux-64', 'old-1.0-0.conda'), undefined);
+    await assert.rejects(store.lookup(ch, 'linux-64', 'number-1.0-0.conda'), (e: unknown) => e instanceof RepodataError && e.code === 'REPODATA_INVALID_ATTESTATIONS_SHA256');
+    assert.equal(lb.requests.length, after, 'no request for lookups answered from disk');
+    assert.equal(store.stats.fetches, 3);
+  } finally {
+    http.close();
+    await lb.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a damaged record list is never used: after a 304 the document is fetched again, and a later lookup re-downloads it', async () => {
+  const lb = await startLoopback();
+  lb.route('/cf/linux-64/repodata.json', (req, res) => {
+    if (req.headers['if-none-match'] === '"r1"') return void res.writeHead(304).end();
+    res.writeHead(200, { etag: '"r1"' }).end(REPODATA);
+  });
+  const dir = await mkdtemp(join(tmpdir(), 'ca-repo-'));
+  const http = client();
+  const ch = `${lb.url}/cf`;
+  const json = () => lb.requests.filter((r) => r.path === '/cf/linux-64/repodata.json');
+  const damage = async (): Promise<void> => {
+    const records = (await readdir(join(dir, 'repodata'))).filter((f) => f.endsWith('.records'));
+    assert.equal(records.length, 1);
+    const p = join(dir, 'repodata', records[0]!);
+    const text = await readFile(p, 'utf8');
+    // Cut the last line (a crash or a full disk mid-write) and plant a record.
+    await writeFile(p, text.slice(0, text.lastIndexOf('#end')).replace(/"good-1\.0-0\.conda"\t\{[^\n]*/, `"good-1.0-0.conda"\t{"att":"${'e'.repeat(64)}"}`));
+  };
+  try {
+    const run1 = createRepodataStore({ http, cacheDir: dir });
+    assert.equal((await run1.lookup(ch, 'linux-64', 'good-1.0-0.conda'))?.attestationsSha256, A);
+    await damage();
+    // Still run 1: a miss reads the list, finds it damaged, downloads the document again.
+    assert.equal((await run1.lookup(ch, 'linux-64', 'old-1.0-0.tar.bz2'))?.size, 10);
+    assert.equal(json().length, 2);
+    assert.equal(json()[1]!.headers['if-none-match'], undefined);
+    await damage();
+    const run2 = createRepodataStore({ http, cacheDir: dir });
+    assert.equal((await run2.lookup(ch, 'linux-64', 'good-1.0-0.conda'))?.attestationsSha256, A, 'the planted record is not used');
+    assert.deepEqual(json().slice(2).map((r) => r.headers['if-none-match']), ['"r1"', undefined], '304, then fetched again without validators');
+  } finally {
+    http.close();
+    await lb.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 });

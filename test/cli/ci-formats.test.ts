@@ -12,6 +12,7 @@ import { GITHUB_ISSUER, publishStatement, startLocalSigstore, type LocalSigstore
 import { startFixtureChannel, type ChannelPackage, type FixtureChannel } from '../helpers/channel.ts';
 import { makeWorkspace, runCli, type Workspace } from '../helpers/e2e.ts';
 import { parseLock } from '../../src/lock/file.ts';
+import { simpleSpec as spec } from '../helpers/conda.ts';
 
 const require = createRequire(import.meta.url);
 // The standard's schema is JSON Schema draft-04: validated with Ajv's draft-04 class and
@@ -24,7 +25,6 @@ addFormats(ajv);
 const validateSarif = ajv.compile(sarifSchema);
 
 const TRUSTED = [{ identity: 'https://github.com/test-org/*/.github/workflows/*.yml@refs/heads/main', issuer: GITHUB_ISSUER }];
-const spec = (name: string) => ({ name, version: '1.0', build: 'h0_0', subdir: 'noarch', files: { [`share/${name}.txt`]: `${name}\n` } });
 
 let sig: LocalSigstore;
 let forge: FixtureChannel;

@@ -12,9 +12,9 @@ import { startFixtureChannel } from '../helpers/channel.ts';
 import type { FixtureChannel } from '../helpers/channel.ts';
 import { makeWorkspace, runCli, verifyJson } from '../helpers/e2e.ts';
 import type { Workspace } from '../helpers/e2e.ts';
+import { simpleSpec as spec } from '../helpers/conda.ts';
 
 const FEEDSTOCK_SAN = (name: string) => `https://github.com/conda-forge/${name}-feedstock/.github/workflows/build.yml@refs/heads/main`;
-const spec = (name: string, subdir = 'noarch') => ({ name, version: '1.0', build: 'h0_0', subdir, files: { [`share/${name}.txt`]: `${name}\n` } });
 
 let sig: LocalSigstore;
 let ch: FixtureChannel;

@@ -4,14 +4,14 @@
 // Then the five-minute path: the written file drives `verify` as is.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { startLocalSigstore, type LocalSigstore } from '../helpers/sigstore.ts';
 import { startFixtureChannel, type FixtureChannel } from '../helpers/channel.ts';
 import { makeWorkspace, runCli, verifyJson, type Workspace } from '../helpers/e2e.ts';
+import { closedPort } from '../helpers/loopback.ts';
 import { loadConfig } from '../../src/config/load.ts';
+import { simpleSpec as spec } from '../helpers/conda.ts';
 
-const spec = (name: string) => ({ name, version: '1.0', build: 'h0_0', subdir: 'noarch', files: { [`share/${name}.txt`]: `${name}\n` } });
 const SAN = (repo: string) => `https://github.com/test-org/${repo}/.github/workflows/build.yml@refs/heads/main`;
 
 let sig: LocalSigstore;
@@ -125,12 +125,7 @@ test('unreachable channels: written without identities, and the reason names the
   const ws = makeWorkspace('conda-attest-init-down-');
   workspaces.push(ws);
   // A port that was just free: nothing listens there.
-  const port = await new Promise<number>((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
+  const port = await closedPort();
   ws.write('env.txt', `@EXPLICIT\nhttp://127.0.0.1:${port}/gone/noarch/x-1.0-h0_0.conda#${'ab'.repeat(32)}\n`);
   const r = await runCli(ws, ['init', '--trusted-root', sig.trustedRootPath, 'env.txt']);
   assert.equal(r.code, 0, r.stderr);

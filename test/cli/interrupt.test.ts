@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { CLI, NODE, makeWorkspace } from '../helpers/e2e.ts';
-import { startLoopback } from '../http/loopback.ts';
+import { startLoopback } from '../helpers/loopback.ts';
 import { hasPython3Pty, runInPty } from '../helpers/pty.ts';
 
 const skip = hasPython3Pty() ? false : 'needs python3 with the pty and termios modules';

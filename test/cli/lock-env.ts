@@ -3,13 +3,13 @@
 // files for the fixture channel, and the real CLI spawned as a child process
 // (`node src/cli/run.ts ...`), so exit codes, stdout/stderr and file writes are exactly
 // what a user sees.
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { FixtureChannel } from '../helpers/channel.ts';
+import { runNode } from '../helpers/e2e.ts';
 import type { LocalSigstore } from '../helpers/sigstore.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -47,18 +47,10 @@ export interface Project {
   cleanup(): void;
 }
 
-/** Spawn the CLI from source with the repo's Node 24 (process.execPath in the test runner). */
-export function runCli(args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; input?: string }): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [RUN_TS, ...args], { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(opts.input ?? '');
-  });
+/** Spawn the CLI from source with the repo's Node 24 (a signal death reads as exit code -1). */
+export async function runCli(args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; input?: string }): Promise<CliResult> {
+  const r = await runNode(RUN_TS, args, opts);
+  return { ...r, code: r.code ?? -1 };
 }
 
 /** The config of the fixture channel: only it is enabled, under `require`; no trusted_identities (the lockfile alone pins signers). */

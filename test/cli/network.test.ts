@@ -8,7 +8,7 @@ import { startLocalSigstore, GITHUB_ISSUER } from '../helpers/sigstore.ts';
 import type { LocalSigstore } from '../helpers/sigstore.ts';
 import { startFixtureChannel } from '../helpers/channel.ts';
 import type { FixtureChannel } from '../helpers/channel.ts';
-import { condaFilename } from '../helpers/conda.ts';
+import { condaFilename, simpleSpec as spec } from '../helpers/conda.ts';
 import { makeWorkspace, row, runCli, verifyJson } from '../helpers/e2e.ts';
 import type { Workspace } from '../helpers/e2e.ts';
 import { ageInWords } from '../../src/pipeline.ts';
@@ -16,7 +16,6 @@ import { ageInWords } from '../../src/pipeline.ts';
 const TRUSTED = [{ identity: 'https://github.com/test-org/*/.github/workflows/*.yml@refs/heads/main', issuer: GITHUB_ISSUER }];
 const NAMES = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta', 'eta'];
 const fn = (name: string) => condaFilename({ name, version: '1.0', build: 'h0_0' });
-const spec = (name: string) => ({ name, version: '1.0', build: 'h0_0', subdir: 'noarch', files: { [`share/${name}.txt`]: `${name}\n` } });
 
 let sig: LocalSigstore;
 let ch: FixtureChannel;

@@ -6,7 +6,6 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { startLocalSigstore } from '../helpers/sigstore.ts';
 import type { LocalSigstore } from '../helpers/sigstore.ts';
 import { startFixtureChannel } from '../helpers/channel.ts';
@@ -14,6 +13,7 @@ import type { FixtureChannel } from '../helpers/channel.ts';
 import { condaFilename } from '../helpers/conda.ts';
 import { makeWorkspace, row, runCli, verifyJson } from '../helpers/e2e.ts';
 import type { Workspace } from '../helpers/e2e.ts';
+import { closedPort } from '../helpers/loopback.ts';
 
 const fn = (name: string) => condaFilename({ name, version: '1.0', build: 'h0_0' });
 const DAY = 86_400_000;
@@ -105,12 +105,7 @@ test('trust-root refresh: a file root is not refreshed through TUF; an unreachab
   assert.equal(file.code, 2);
   assert.match(file.stderr, /TRUST_ROOT_REFRESH_FAILED: trust_root is the file/);
   // A port that was free a moment ago: connection refused on 127.0.0.1, no other network.
-  const port = await new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
+  const port = await closedPort();
   const pg = await runCli(ws, ['trust-root', 'refresh', '--tuf-mirror', `http://127.0.0.1:${port}`, '--config', configFile('refresh-pg', { trust_root: 'public-good' })]);
   assert.equal(pg.code, 2);
   assert.match(pg.stderr, /TRUST_ROOT_REFRESH_FAILED: Could not refresh the public-good trusted root through TUF \(http:\/\/127\.0\.0\.1:/);

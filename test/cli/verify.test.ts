@@ -11,13 +11,12 @@ import { startLocalSigstore, publishStatement, tamperBundle, DEFAULT_SAN, GITHUB
 import type { LocalSigstore } from '../helpers/sigstore.ts';
 import { startFixtureChannel } from '../helpers/channel.ts';
 import type { FixtureChannel } from '../helpers/channel.ts';
-import { condaFilename } from '../helpers/conda.ts';
+import { condaFilename, simpleSpec as spec } from '../helpers/conda.ts';
 import { ANSI_RE, SHARED, codes, makeWorkspace, row, runCli, verifyJson } from '../helpers/e2e.ts';
 import type { Workspace } from '../helpers/e2e.ts';
 
 const TRUSTED = [{ identity: 'https://github.com/test-org/*/.github/workflows/*.yml@refs/heads/main', issuer: GITHUB_ISSUER }];
 const fn = (name: string) => condaFilename({ name, version: '1.0', build: 'h0_0' });
-const spec = (name: string, subdir = 'noarch') => ({ name, version: '1.0', build: 'h0_0', subdir, files: { [`share/${name}.txt`]: `${name}\n` } });
 
 let sig: LocalSigstore;
 let ch: FixtureChannel;

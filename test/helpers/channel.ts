@@ -7,11 +7,10 @@
 // pixi.lock v6 / conda-lock.yml v1 writers.
 
 import { createHash } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { IncomingMessage, ServerResponse, Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { stringify as yamlStringify } from 'yaml';
 import { makeCondaPackage } from './conda.ts';
+import { startLoopback } from './loopback.ts';
 import type { BuiltPackage, CondaPackageSpec } from './conda.ts';
 import { publishStatement } from './sigstore.ts';
 import type { BundleJSON, LocalSigstore, SignOptions } from './sigstore.ts';
@@ -175,11 +174,9 @@ export async function startFixtureChannel(opts: FixtureChannelOptions): Promise<
   const routes = new Map<string, { body: Buffer; type: string; etag?: string }>();
   const packages: ChannelPackage[] = [];
   const fixtures = new Map<string, FixturePackage>();
-  const timers = new Set<NodeJS.Timeout>();
 
-  const server: Server = createServer((req, res) => handle(req, res));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const lb = await startLoopback((req, res) => handle(req, res));
+  const origin = lb.url;
   const url = `${origin}/${name}`;
   const toPath = (u: string) => (u.startsWith('http') ? new URL(u).pathname : u);
 
@@ -335,7 +332,7 @@ export async function startFixtureChannel(opts: FixtureChannelOptions): Promise<
           }
           res.write(body.subarray(off, off + step));
           off += step;
-          timers.add(setTimeout(tick, fault.delayMs));
+          lb.track(setTimeout(tick, fault.delayMs));
         };
         tick();
         return;
@@ -490,9 +487,7 @@ export async function startFixtureChannel(opts: FixtureChannelOptions): Promise<
       });
     },
     async close() {
-      for (const t of timers) clearTimeout(t);
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await lb.close();
     },
   };
   return channel;

@@ -53,6 +53,11 @@ export interface BuiltPackage {
 
 const FIXED_MTIME = Date.UTC(2025, 8, 1, 12, 0, 0); // 2025-09-01T12:00:00Z
 
+/** The tests' everyday package: `<name>-1.0-h0_0` in `subdir`, one small file `share/<name>.txt`. */
+export function simpleSpec(name: string, subdir = 'noarch'): CondaPackageSpec & { subdir: string } {
+  return { name, version: '1.0', build: 'h0_0', subdir, files: { [`share/${name}.txt`]: `${name}\n` } };
+}
+
 /** `<name>-<version>-<build>`, the stem of the filename. */
 export function packageStem(spec: Pick<CondaPackageSpec, 'name' | 'version' | 'build'>): string {
   return `${spec.name}-${spec.version}-${spec.build ?? 'h0_0'}`;

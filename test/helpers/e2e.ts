@@ -138,10 +138,14 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Spawn `conda-attest <args>` from source with the workspace's isolated environment. */
-export function runCli(ws: Workspace, args: string[], extraEnv: NodeJS.ProcessEnv = {}, cwd = ws.dir): Promise<CliResult> {
+/**
+ * Run `node <script> <args>` with the repo's Node 24 (the CLI, the action's entry point):
+ * stdin is `input` (default: empty), output collected; killed after 60 s so a hang fails
+ * the test instead of stalling the suite.
+ */
+export function runNode(script: string, args: string[], o: { cwd: string; env: NodeJS.ProcessEnv; input?: string }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(NODE, [CLI, ...args], { cwd, env: { ...ws.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(NODE, [script, ...args], { cwd: o.cwd, env: o.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -152,7 +156,13 @@ export function runCli(ws: Workspace, args: string[], extraEnv: NodeJS.ProcessEn
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    child.stdin.on('error', () => {}).end(o.input ?? '');
   });
+}
+
+/** Spawn `conda-attest <args>` from source with the workspace's isolated environment. */
+export function runCli(ws: Workspace, args: string[], extraEnv: NodeJS.ProcessEnv = {}, cwd = ws.dir): Promise<CliResult> {
+  return runNode(CLI, args, { cwd, env: { ...ws.env, ...extraEnv } });
 }
 
 /** `verify --json`, asserting the JSON contract, plus the exit code. */

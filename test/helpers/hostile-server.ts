@@ -12,76 +12,18 @@
 //   redirect()           redirect to any Location (other host, other scheme, userinfo, loops)
 //   redirectLoop()       redirects to itself forever
 //
-// Every socket and timer is tracked and torn down by close(), so a test never leaves a
-// stalled connection or a ticking interval behind.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+// The server is the shared loopback helper (loopback.ts): every socket and timer is torn
+// down by close(), so a test never leaves a stalled connection or a ticking interval behind.
+// A good route mixed with hostile ones: loopback.ts `send`.
 import { brotliCompressSync, constants as zc, deflateSync, gzipSync } from 'node:zlib';
+import { startLoopback, type Handler, type Loopback } from './loopback.ts';
 
-export type HostileHandler = (req: IncomingMessage, res: ServerResponse, server: HostileServer) => void;
+export type HostileHandler = Handler;
+export type HostileServer = Loopback;
 
-export interface HostileServer {
-  /** `http://127.0.0.1:PORT` */
-  origin: string;
-  server: Server;
-  /** Every request seen, in order. */
-  requests: { method: string; path: string; headers: IncomingMessage['headers'] }[];
-  /** TCP connections accepted. */
-  connections: number;
-  /** Connections currently open (a stall that is bounded closes its socket). */
-  readonly openSockets: number;
-  route(path: string, h: HostileHandler): void;
-  /** Register a timer to be cleared on close (for handlers that tick). */
-  track(timer: NodeJS.Timeout): NodeJS.Timeout;
-  close(): Promise<void>;
-}
-
-export async function startHostileServer(fallback?: HostileHandler): Promise<HostileServer> {
-  const routes = new Map<string, HostileHandler>();
-  const sockets = new Set<Socket>();
-  const timers = new Set<NodeJS.Timeout>();
-  const hs: HostileServer = {
-    origin: '',
-    server: undefined as unknown as Server,
-    requests: [],
-    connections: 0,
-    get openSockets() {
-      return sockets.size;
-    },
-    route: (p, h) => void routes.set(p, h),
-    track: (t) => (timers.add(t), t),
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const t of timers) clearInterval(t);
-        timers.clear();
-        for (const s of sockets) s.destroy();
-        hs.server.closeAllConnections();
-        hs.server.close(() => resolve());
-      }),
-  };
-  hs.server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    hs.requests.push({ method: req.method ?? 'GET', path, headers: req.headers });
-    const h = routes.get(path) ?? fallback;
-    if (!h) {
-      res.writeHead(404, { 'content-length': '9' }).end('not found');
-      return;
-    }
-    h(req, res, hs);
-  });
-  // No server-side timeouts: the client under test must bound every wait itself.
-  hs.server.requestTimeout = 0;
-  hs.server.headersTimeout = 0;
-  hs.server.keepAliveTimeout = 60_000;
-  hs.server.on('connection', (s: Socket) => {
-    hs.connections++;
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => {});
-  });
-  await new Promise<void>((r) => hs.server.listen(0, '127.0.0.1', () => r()));
-  hs.origin = `http://127.0.0.1:${(hs.server.address() as AddressInfo).port}`;
-  return hs;
+/** A loopback server without server-side timeouts: the client under test must bound every wait itself. */
+export function startHostileServer(fallback?: HostileHandler): Promise<HostileServer> {
+  return startLoopback({ fallback, noServerTimeouts: true });
 }
 
 /** Never answer: the request is read, the socket stays open, nothing is ever sent. */
@@ -216,13 +158,5 @@ export function redirectLoop(status = 302): HostileHandler {
     const n = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('n') ?? 0) + 1;
     const path = (req.url ?? '/').split('?')[0];
     res.writeHead(status, { location: `${path}?n=${n}`, 'content-length': '0' }).end();
-  };
-}
-
-/** A fixed answer (for mixing good routes with hostile ones). */
-export function answer(body: Buffer | string, status = 200, headers: Record<string, string> = {}): HostileHandler {
-  return (_req, res) => {
-    const b = Buffer.from(body);
-    res.writeHead(status, { 'content-length': String(b.length), ...headers }).end(b);
   };
 }

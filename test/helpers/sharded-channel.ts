@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import zlib from 'node:zlib';
 import { encode } from '@msgpack/msgpack';
-import { startLoopback, type Loopback } from '../http/loopback.ts';
+import { startLoopback, type Loopback } from './loopback.ts';
 
 export type RepodataRecord = Record<string, unknown>;
 

@@ -23,9 +23,7 @@
 
 import { createHash, generateKeyPairSync, sign as nodeSign, verify as nodeVerify, createPublicKey, randomBytes } from 'node:crypto';
 import type { KeyObject, webcrypto as NodeWebCrypto } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { IncomingMessage, ServerResponse, Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +40,7 @@ import type { TLog } from '@sigstore/mock/dist/rekor/tlog.js';
 import { initializeTSA } from '@sigstore/mock/dist/timestamp/tsa.js';
 import type { TSA } from '@sigstore/mock/dist/timestamp/tsa.js';
 import { tsaHandler } from '@sigstore/mock/dist/timestamp/handler.js';
+import { startLoopback } from './loopback.ts';
 
 // ---------------------------------------------------------------------------
 // Public types
@@ -547,12 +546,12 @@ export async function startLocalSigstore(): Promise<LocalSigstore> {
   const counts = new Map<string, number>();
   let good: Instance | undefined;
   let wrong: Instance | undefined;
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    void handle(req, res).catch((e: unknown) => {
+  const lb = await startLoopback((req, res) =>
+    handle(req, res).catch((e: unknown) => {
       res.writeHead(500, { 'content-type': 'text/plain' });
       res.end(String(e instanceof Error ? e.message : e));
-    });
-  });
+    }),
+  );
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
     counts.set(`${req.method} ${path}`, (counts.get(`${req.method} ${path}`) ?? 0) + 1);
@@ -586,12 +585,9 @@ export async function startLocalSigstore(): Promise<LocalSigstore> {
     res.writeHead(status, { 'content-type': type });
     res.end(out);
   }
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  // close() ends keep-alive sockets itself (closeAllConnections). A short server-side idle
-  // timeout only races the client: on a loaded machine make-fetch-happen reuses a socket
-  // just as the server closes it, and the request fails with ECONNRESET (retry: 0 below).
-  server.keepAliveTimeout = 60_000;
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // The loopback server keeps idle sockets open until close(): a short server-side idle
+  // timeout would race make-fetch-happen's socket reuse (ECONNRESET, retry: 0 below).
+  const url = lb.url;
   [good, wrong] = await Promise.all([createInstance('local-sigstore', url), createInstance('wrong-sigstore', `${url}/wrong`)]);
   const trustedRoot = trustedRootOf(good, url);
   const wrongRoot = trustedRootOf(wrong, `${url}/wrong`);
@@ -687,8 +683,7 @@ export async function startLocalSigstore(): Promise<LocalSigstore> {
       return Object.fromEntries([...counts.entries()].sort(([a], [b]) => a.localeCompare(b)));
     },
     async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await lb.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

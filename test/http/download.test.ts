@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createHttpClient } from '../../src/http/client.ts';
 import { hashPackage } from '../../src/http/download.ts';
 import { recordFromUrl } from '../../src/targets/package-url.ts';
-import { send, startLoopback } from './loopback.ts';
+import { send, startLoopback } from '../helpers/loopback.ts';
 
 const BYTES = Buffer.from('not really a conda archive');
 const SHA = createHash('sha256').update(BYTES).digest('hex');

@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { HttpError } from '../../src/errors.ts';
 import { createHttpClient, type HttpClientOptions } from '../../src/http/client.ts';
 import {
-  answer,
   bomb,
   endless,
   lyingLength,
@@ -19,6 +18,7 @@ import {
   startHostileServer,
   type HostileServer,
 } from '../helpers/hostile-server.ts';
+import { send } from '../helpers/loopback.ts';
 
 /** For the stall cases only: a short whole-transfer bound (a generous one elsewhere, for loaded machines). */
 const SHORT = { totalTimeoutMs: 300 };
@@ -37,7 +37,7 @@ let hs: HostileServer;
 before(async () => {
   hs = await startHostileServer();
   const body = Buffer.from(JSON.stringify({ ok: true, pad: 'x'.repeat(2000) }));
-  hs.route('/ok', answer(body));
+  hs.route('/ok', send(body));
   hs.route('/stall', stall());
   hs.route('/stall-body', stallBody({ contentLength: 1000, prefix: 'partial' }));
   hs.route('/slowloris', slowloris(body, { bytesPerTick: 1, intervalMs: 20 }));
@@ -60,8 +60,8 @@ after(() => hs.close());
 test('stalls: no headers, or headers then silence, end in HTTP_TIMEOUT and free the socket', async () => {
   const http = createHttpClient({ ...BASE, ...SHORT });
   try {
-    await assert.rejects(http.get(`${hs.origin}/stall`, { maxBytes: 1 << 20 }), isHttp('HTTP_TIMEOUT'));
-    await assert.rejects(http.get(`${hs.origin}/stall-body`, { maxBytes: 1 << 20 }), isHttp('HTTP_TIMEOUT'));
+    await assert.rejects(http.get(`${hs.url}/stall`, { maxBytes: 1 << 20 }), isHttp('HTTP_TIMEOUT'));
+    await assert.rejects(http.get(`${hs.url}/stall-body`, { maxBytes: 1 << 20 }), isHttp('HTTP_TIMEOUT'));
   } finally {
     http.close();
   }
@@ -70,7 +70,7 @@ test('stalls: no headers, or headers then silence, end in HTTP_TIMEOUT and free 
 test('slowloris: a body dribbled byte by byte cannot outlive the whole-transfer bound', async () => {
   const http = createHttpClient({ ...BASE, ...SHORT });
   try {
-    await assert.rejects(http.get(`${hs.origin}/slowloris`, { maxBytes: 1 << 20 }), isHttp('HTTP_TIMEOUT'));
+    await assert.rejects(http.get(`${hs.url}/slowloris`, { maxBytes: 1 << 20 }), isHttp('HTTP_TIMEOUT'));
   } finally {
     http.close();
   }
@@ -79,8 +79,8 @@ test('slowloris: a body dribbled byte by byte cannot outlive the whole-transfer 
 test('a connection reset mid-body, or a body shorter than its Content-Length, is a failure, never a short body', async () => {
   const http = createHttpClient(BASE);
   try {
-    await assert.rejects(http.get(`${hs.origin}/reset`, { maxBytes: 1 << 20 }), (e: unknown) => e instanceof HttpError && ['HTTP_CONNECTION_FAILED', 'HTTP_TIMEOUT'].includes(e.code));
-    await assert.rejects(http.get(`${hs.origin}/short`, { maxBytes: 1 << 20 }), (e: unknown) => e instanceof HttpError && ['HTTP_CONNECTION_FAILED', 'HTTP_TIMEOUT'].includes(e.code));
+    await assert.rejects(http.get(`${hs.url}/reset`, { maxBytes: 1 << 20 }), (e: unknown) => e instanceof HttpError && ['HTTP_CONNECTION_FAILED', 'HTTP_TIMEOUT'].includes(e.code));
+    await assert.rejects(http.get(`${hs.url}/short`, { maxBytes: 1 << 20 }), (e: unknown) => e instanceof HttpError && ['HTTP_CONNECTION_FAILED', 'HTTP_TIMEOUT'].includes(e.code));
   } finally {
     http.close();
   }
@@ -92,7 +92,7 @@ test('a body longer than its Content-Length is never read past the announced len
     // Node's parser refuses bytes after `Connection: close` (HPE_CLOSED_CONNECTION); if a
     // parser accepted them it would have to stop at the announced length.
     try {
-      const r = await http.get(`${hs.origin}/long`, { maxBytes: 1 << 20 });
+      const r = await http.get(`${hs.url}/long`, { maxBytes: 1 << 20 });
       assert.doesNotMatch(r.body.toString(), /GARBAGE/);
     } catch (e) {
       assert.ok(e instanceof HttpError && e.code === 'HTTP_CONNECTION_FAILED', String(e));
@@ -106,7 +106,7 @@ test('lying or unbounded sizes and compression bombs stop at the cap with HTTP_T
   const http = createHttpClient(BASE);
   try {
     for (const p of ['/huge-length', '/endless', '/bomb-gzip', '/bomb-br', '/bomb-deflate']) {
-      await assert.rejects(http.get(`${hs.origin}${p}`, { maxBytes: 1 << 20 }), isHttp('HTTP_TOO_LARGE'), p);
+      await assert.rejects(http.get(`${hs.url}${p}`, { maxBytes: 1 << 20 }), isHttp('HTTP_TOO_LARGE'), p);
     }
   } finally {
     http.close();
@@ -117,14 +117,14 @@ test('redirect tricks: other schemes are refused, loops end, a redirect to a dea
   const http = createHttpClient(BASE);
   try {
     const before = hs.requests.length;
-    await assert.rejects(http.get(`${hs.origin}/to-file`, { maxBytes: 1 << 20 }), isHttp('HTTP_BAD_URL'));
-    await assert.rejects(http.get(`${hs.origin}/to-ftp`, { maxBytes: 1 << 20 }), isHttp('HTTP_BAD_URL'));
-    await assert.rejects(http.get(`${hs.origin}/loop`, { maxBytes: 1 << 20 }), (e: unknown) => e instanceof HttpError);
+    await assert.rejects(http.get(`${hs.url}/to-file`, { maxBytes: 1 << 20 }), isHttp('HTTP_BAD_URL'));
+    await assert.rejects(http.get(`${hs.url}/to-ftp`, { maxBytes: 1 << 20 }), isHttp('HTTP_BAD_URL'));
+    await assert.rejects(http.get(`${hs.url}/loop`, { maxBytes: 1 << 20 }), (e: unknown) => e instanceof HttpError);
     // The loop is bounded by maxRedirects (plus the first request).
     assert.ok(hs.requests.length - before <= 2 + 6, `${hs.requests.length - before} requests`);
-    await assert.rejects(http.get(`${hs.origin}/to-closed`, { maxBytes: 1 << 20 }), isHttp('HTTP_CONNECTION_FAILED'));
-    const r = await http.get(`${hs.origin}/to-ok`, { maxBytes: 1 << 20 });
-    assert.equal(r.url, `${hs.origin}/ok`);
+    await assert.rejects(http.get(`${hs.url}/to-closed`, { maxBytes: 1 << 20 }), isHttp('HTTP_CONNECTION_FAILED'));
+    const r = await http.get(`${hs.url}/to-ok`, { maxBytes: 1 << 20 });
+    assert.equal(r.url, `${hs.url}/ok`);
   } finally {
     http.close();
   }

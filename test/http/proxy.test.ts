@@ -9,7 +9,7 @@ import { createProxy } from 'proxy';
 import { HttpError } from '../../src/errors.ts';
 import { createHttpClient, type HttpClientOptions } from '../../src/http/client.ts';
 import { bypassed, proxyFor, redactProxy } from '../../src/http/proxy.ts';
-import { send, startLoopback } from './loopback.ts';
+import { send, startLoopback } from '../helpers/loopback.ts';
 
 const BASE: HttpClientOptions = { connectTimeoutMs: 5000, totalTimeoutMs: 10_000, retries: 0, retryDelayMs: 5 };
 const SECRET = 's3cr3t-pa55';

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HttpError } from '../../src/errors.ts';
 import { createHttpClient, netErrorWords, retryAfterMs, type HttpClientOptions } from '../../src/http/client.ts';
-import { send, startLoopback } from './loopback.ts';
+import { send, startLoopback } from '../helpers/loopback.ts';
 
 const BASE: HttpClientOptions = { connectTimeoutMs: 5000, totalTimeoutMs: 20_000, retries: 2, retryDelayMs: 5, idleTimeoutMs: 150 };
 
@@ -83,6 +83,11 @@ test('circuit breaker: after 3 stalls in a row from one host, its remaining requ
     }
     // Other hosts are not affected.
     assert.equal((await http.get(`${other.url}/x`, { maxBytes: 10 })).body.toString(), 'ok');
+    // The run-level finding names the host once, with the cause.
+    const f = http.findings();
+    assert.deepEqual(f.hostsCutOff.map((h) => h.host), [new URL(lb.url).host]);
+    assert.match(f.hostsCutOff[0]!.message, /failed 3 times in a row \(last: .*stalled/);
+    assert.equal(f.deadline, undefined);
   } finally {
     http.close();
     await lb.close();
@@ -137,6 +142,7 @@ test("the run's deadline ends a running request and refuses new ones", async () 
     const sent = lb.requests.length;
     await assert.rejects(http.get(`${lb.url}/later`, { maxBytes: 10 }), rejectsWith('HTTP_TIMEOUT', /deadline/));
     assert.equal(lb.requests.length, sent, 'nothing sent after the deadline');
+    assert.equal(http.findings().deadline, '0.3 s');
   } finally {
     http.close();
     await lb.close();

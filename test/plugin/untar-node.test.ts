@@ -1,12 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { deflateRawSync, gzipSync, zstdCompressSync } from 'node:zlib';
 import { ArchiveError, createNodeUntar, extractArchive, readTar, readZip, safeEntryPath } from '../../plugin/hosts/untar-node.ts';
 import { makeCondaPackage, writeTar, writeZip } from '../helpers/conda.ts';
+import { send, startLoopback } from '../helpers/loopback.ts';
 
 const interop = join(import.meta.dirname, '..', '..', '..', 'shared', 'interop');
 const realPackage = join(interop, 'signed-package-2.1.0-hb0f4dca_0.conda');
@@ -181,18 +180,11 @@ test('attack: corrupt headers, truncated members and decompression bombs are ref
 
 test('extract(url) downloads over loopback and extracts like untarjs', async (t) => {
   const pkg = makeCondaPackage({ name: 'served', version: '2.0' });
-  const server = createServer((req, res) => {
-    if (req.url === '/ch/noarch/' + pkg.filename) res.end(pkg.bytes);
-    else {
-      res.statusCode = 404;
-      res.end();
-    }
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => server.close());
-  const { port } = server.address() as AddressInfo;
+  const lb = await startLoopback();
+  lb.route(`/ch/noarch/${pkg.filename}`, send(pkg.bytes));
+  t.after(() => lb.close());
   const untar = createNodeUntar();
-  const files = await untar.extract(`http://127.0.0.1:${port}/ch/noarch/${pkg.filename}`);
+  const files = await untar.extract(`${lb.url}/ch/noarch/${pkg.filename}`);
   assert.ok('pkg-served-2.0-h0_0.tar.zst' in files);
-  await assert.rejects(untar.extract(`http://127.0.0.1:${port}/ch/noarch/missing-1-0.conda`), (e: Error & { code?: string }) => e.code === 'HTTP_NOT_FOUND');
+  await assert.rejects(untar.extract(`${lb.url}/ch/noarch/missing-1-0.conda`), (e: Error & { code?: string }) => e.code === 'HTTP_NOT_FOUND');
 });

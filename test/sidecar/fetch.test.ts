@@ -11,7 +11,7 @@ import { createRepodataStore } from '../../src/channel/repodata.ts';
 import { fetchSidecar, loadGivenSidecar, sidecarUrl, type SidecarResult } from '../../src/sidecar/fetch.ts';
 import { recordFromUrl } from '../../src/targets/package-url.ts';
 import type { DiscoveryMethod, PackageRecord } from '../../src/types.ts';
-import { type Loopback, send, startLoopback } from '../http/loopback.ts';
+import { type Loopback, send, startLoopback } from '../helpers/loopback.ts';
 
 const FILE = 'pkg-1.0-h0_0.conda';
 const BUNDLE = { mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json', verificationMaterial: {}, dsseEnvelope: {} };

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { TrustRootError } from '../../src/errors.ts';
 import { loadTrustRoot, parseTrustedRoot, validateTrustedRoot, PUBLIC_GOOD } from '../../src/verify/trust-root.ts';
+import { closedPort } from '../helpers/loopback.ts';
 
 const require = createRequire(import.meta.url);
 const seeds = require('@sigstore/tuf/seeds.json') as Record<string, { targets: Record<string, string> }>;
@@ -161,12 +162,7 @@ test('a damaged cache is ignored in favour of the snapshot', async (t) => {
 test('TUF unreachable: falls back to the snapshot with a warning', async (t) => {
   const cacheDir = tmp(t);
   // A port that was free a moment ago: connection refused on 127.0.0.1, no other network.
-  const port = await new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
+  const port = await closedPort();
   const r = await loadTrustRoot(PUBLIC_GOOD, { cacheDir, tufMirrorUrl: `http://127.0.0.1:${port}`, tufTimeoutMs: 3000 });
   assert.equal(r.source, 'public-good (embedded snapshot)');
   assert.equal(r.warnings?.length, 1);

@@ -1,0 +1,148 @@
+// The disk cache of one repodata document: every package record in compact form (the
+// fields RawRepodataEntry keeps), one per line, written while the document streams in and
+// read back the same way — keeping only the filenames asked for. A run never holds the
+// records it does not need, whether they come from the channel or from this file.
+//
+//   line 1      {"format":2,"url":…,"id":…}          the document and the download it is of
+//   each record <c|p> TAB <filename as JSON> TAB <compact record as JSON>
+//   last line   #end TAB <number of records>
+//
+// JSON-encoded filenames never contain a raw TAB or newline, so a line is split without
+// parsing; only the lines asked for are parsed. A file without its last line (a crash, a
+// full disk), of another format or of another download (`id`, also named by the
+// validators file next to it) is not used.
+import { createReadStream } from 'node:fs';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
+import { emptyIndex, sectionOf, type RawRepodataEntry, type RepodataIndex, type RepodataSection } from './repodata-index.ts';
+
+export const RECORDS_FORMAT = 2;
+
+const TAG: Record<RepodataSection, string> = { conda: 'c', tarBz2: 'p' };
+const FLUSH_AT = 1 << 18;
+
+export interface RecordsWriter {
+  add(section: RepodataSection, filename: string, entry: RawRepodataEntry): void;
+  /** Write what is buffered once it is large enough (call between chunks: back-pressure). */
+  drain(): Promise<void>;
+  /** Finish and move into place; false when the file could not be written (the cache is best effort). */
+  commit(): Promise<boolean>;
+  /** Drop the partial file. */
+  abort(): Promise<void>;
+}
+
+/** A writer for `path` (through a temporary file), or undefined when it cannot be created. */
+export async function openRecordsWriter(path: string, header: { url: string; id: string }): Promise<RecordsWriter | undefined> {
+  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(tmp, 'w');
+  } catch {
+    return undefined;
+  }
+  let buf = `${JSON.stringify({ format: RECORDS_FORMAT, url: header.url, id: header.id })}\n`;
+  let count = 0;
+  let broken = false;
+  const flush = async (): Promise<void> => {
+    if (broken || !fh || buf.length === 0) return;
+    const text = buf;
+    buf = '';
+    try {
+      await fh.write(text);
+    } catch {
+      broken = true;
+    }
+  };
+  const drop = async (): Promise<void> => {
+    await fh?.close().catch(() => {});
+    fh = undefined;
+    await unlink(tmp).catch(() => {});
+  };
+  return {
+    add(section, filename, entry) {
+      if (broken) return;
+      buf += `${TAG[section]}\t${JSON.stringify(filename)}\t${JSON.stringify(entry)}\n`;
+      count++;
+    },
+    async drain() {
+      if (buf.length >= FLUSH_AT) await flush();
+    },
+    async commit() {
+      buf += `#end\t${count}\n`;
+      await flush();
+      if (broken) {
+        await drop();
+        return false;
+      }
+      try {
+        await fh!.close();
+        fh = undefined;
+        await rename(tmp, path);
+        return true;
+      } catch {
+        await drop();
+        return false;
+      }
+    },
+    abort: drop,
+  };
+}
+
+/**
+ * The records of `filenames` (each from the section its lookup reads) in the file at
+ * `path`, or undefined when the file is missing, incomplete or not of this download.
+ */
+export async function readRecords(path: string, expect: { url: string; id: string }, filenames: Iterable<string>): Promise<RepodataIndex | undefined> {
+  const wanted = new Set<string>();
+  for (const f of filenames) wanted.add(`${TAG[sectionOf(f)]}\t${JSON.stringify(f)}`);
+  const index = emptyIndex();
+  const decoder = new StringDecoder('utf8');
+  let rest = '';
+  let header = true;
+  let count = 0;
+  let end: number | undefined;
+  const line = (text: string): boolean => {
+    if (header) {
+      header = false;
+      try {
+        const h = JSON.parse(text) as { format?: unknown; url?: unknown; id?: unknown };
+        return h.format === RECORDS_FORMAT && h.url === expect.url && h.id === expect.id;
+      } catch {
+        return false;
+      }
+    }
+    if (end !== undefined) return false;
+    if (text.startsWith('#end\t')) {
+      end = Number(text.slice(5));
+      return true;
+    }
+    const tab = text.indexOf('\t', 2);
+    if (tab < 0) return false;
+    count++;
+    const key = text.slice(0, tab);
+    if (!wanted.has(key)) return true;
+    try {
+      const entry = JSON.parse(text.slice(tab + 1)) as RawRepodataEntry;
+      if (typeof entry !== 'object' || entry === null) return false;
+      index[text[0] === 'c' ? 'conda' : 'tarBz2'].set(JSON.parse(text.slice(2, tab)) as string, entry);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+      const text = rest + decoder.write(chunk as Buffer);
+      let from = 0;
+      for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', from)) {
+        if (!line(text.slice(from, nl))) return undefined;
+        from = nl + 1;
+      }
+      rest = text.slice(from);
+    }
+  } catch {
+    return undefined;
+  }
+  if (rest !== '' || end === undefined || end !== count) return undefined;
+  return index;
+}
