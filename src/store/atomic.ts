@@ -10,7 +10,7 @@
 // link(2), which fails with EEXIST when another process created the file meanwhile.
 import { randomBytes } from 'node:crypto';
 import { closeSync, createWriteStream, fsyncSync, mkdirSync, openSync, unlinkSync } from 'node:fs';
-import { link, mkdir, realpath, rename, unlink } from 'node:fs/promises';
+import { link, mkdir, open, realpath, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -85,14 +85,16 @@ export interface AtomicWrite {
   abort(): Promise<void>;
 }
 
-/**
- * Open a streamed atomic write (downloads, chunked caches): write-file-atomic takes the
- * whole content as one string or Buffer, which a download of up to the package size cap
- * must not become. Same rules: temp file next to the (symlink-resolved) target, removed on
- * abort and at exit, fsync before the rename unless `durable: false`.
- */
-export async function openAtomicWrite(path: string, o: { durable?: boolean } = {}): Promise<AtomicWrite> {
-  const durable = o.durable ?? true;
+/** A temp file next to the (symlink-resolved) target, removed at exit unless committed. */
+interface Staged {
+  readonly tmp: string;
+  /** Rename the temp file over the target (the temp file is removed if that fails). */
+  commit(): Promise<void>;
+  /** Remove the temp file. */
+  discard(): Promise<void>;
+}
+
+async function stage(path: string, durable: boolean): Promise<Staged> {
   const target = await realpath(path).catch(() => path);
   const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const removeOnExit = onExit(() => {
@@ -102,9 +104,8 @@ export async function openAtomicWrite(path: string, o: { durable?: boolean } = {
       // already gone
     }
   });
-  const stream = createWriteStream(tmp, { flags: 'wx', flush: durable });
   return {
-    stream,
+    tmp,
     async commit() {
       try {
         await rename(tmp, target);
@@ -116,6 +117,26 @@ export async function openAtomicWrite(path: string, o: { durable?: boolean } = {
       }
       if (durable) fsyncDir(dirname(target));
     },
+    async discard() {
+      await unlink(tmp).catch(() => undefined);
+      removeOnExit();
+    },
+  };
+}
+
+/**
+ * Open a streamed atomic write (downloads): write-file-atomic takes the whole content as one
+ * string or Buffer, which a download of up to the package size cap must not become. Same
+ * rules: temp file next to the (symlink-resolved) target, removed on abort and at exit,
+ * fsync before the rename unless `durable: false`.
+ */
+export async function openAtomicWrite(path: string, o: { durable?: boolean } = {}): Promise<AtomicWrite> {
+  const durable = o.durable ?? true;
+  const staged = await stage(path, durable);
+  const stream = createWriteStream(staged.tmp, { flags: 'wx', flush: durable });
+  return {
+    stream,
+    commit: () => staged.commit(),
     async abort() {
       // Wait for the stream to close: an open still in flight would create the file after the unlink.
       if (!stream.closed) {
@@ -124,8 +145,54 @@ export async function openAtomicWrite(path: string, o: { durable?: boolean } = {
           stream.destroy();
         });
       }
-      await unlink(tmp).catch(() => undefined);
-      removeOnExit();
+      await staged.discard();
+    },
+  };
+}
+
+/** A file written in place of `path` through a file handle: bytes go to a temp file until `commit()`. */
+export interface AtomicFile {
+  /** The temp file, open for writing. */
+  readonly file: FileHandle;
+  /** fsync (unless `durable: false`), close and replace the target; on failure the temp file is removed. */
+  commit(): Promise<void>;
+  /** Close and drop the temp file; the target is untouched. */
+  abort(): Promise<void>;
+}
+
+/** The same as openAtomicWrite for writers that write through a FileHandle (record lists). */
+export async function openAtomicFile(path: string, o: { durable?: boolean } = {}): Promise<AtomicFile> {
+  const durable = o.durable ?? true;
+  const staged = await stage(path, durable);
+  let file: FileHandle;
+  try {
+    file = await open(staged.tmp, 'wx');
+  } catch (e) {
+    await staged.discard();
+    throw e;
+  }
+  let isOpen = true;
+  const close = async (): Promise<void> => {
+    if (!isOpen) return;
+    isOpen = false;
+    await file.close();
+  };
+  return {
+    file,
+    async commit() {
+      try {
+        if (durable) await file.sync();
+        await close();
+      } catch (e) {
+        await close().catch(() => undefined);
+        await staged.discard();
+        throw e;
+      }
+      await staged.commit();
+    },
+    async abort() {
+      await close().catch(() => undefined);
+      await staged.discard();
     },
   };
 }
