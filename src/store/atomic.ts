@@ -206,20 +206,13 @@ export function writeFileAtomicSync(path: string, data: string | Buffer, o: Pick
 }
 
 async function writeExclusive(path: string, data: string | Buffer, o: WriteAtomicOptions, durable: boolean): Promise<void> {
-  const staged = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.new`);
-  const removeOnExit = onExit(() => {
-    try {
-      unlinkSync(staged);
-    } catch {
-      // already gone
-    }
-  });
+  // The content is staged in full under a temp name, then linked into place.
+  const staged = await stage(path, durable);
   try {
-    await writeFileAtomicLib()(staged, data, { fsync: durable, ...(o.mode !== undefined ? { mode: o.mode } : {}), ...(o.onTempCreated ? { tmpfileCreated: o.onTempCreated } : {}) });
-    await link(staged, path);
+    await writeFileAtomicLib()(staged.tmp, data, { fsync: durable, ...(o.mode !== undefined ? { mode: o.mode } : {}), ...(o.onTempCreated ? { tmpfileCreated: o.onTempCreated } : {}) });
+    await link(staged.tmp, path);
   } finally {
-    await unlink(staged).catch(() => undefined);
-    removeOnExit();
+    await staged.discard();
   }
 }
 
