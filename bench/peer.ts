@@ -21,6 +21,18 @@ export interface PeerRun {
   accepted: number;
   /** First rejection message, if any bundle was rejected. */
   firstError?: string;
+  /** The peer's rejection message per bundle (sidecar by sidecar, bundle by bundle); null = accepted. */
+  rejections: (string | null)[][];
+}
+
+/**
+ * True when a bundle relies on proto3 JSON's omitted default for its inclusion proof's
+ * `logIndex` (the entry is leaf 0 of its tree, so "0" is left out). Under proto3 JSON the
+ * omitted field IS "0"; the peer reads it as absent and fails converting it to a BigInt.
+ */
+export function omitsZeroLogIndex(bundle: unknown): boolean {
+  const entries = (bundle as Json)?.verificationMaterial?.tlogEntries;
+  return Array.isArray(entries) && entries.some((e: Json) => e?.inclusionProof && e.inclusionProof.logIndex === undefined);
 }
 
 export interface TamperCase {
@@ -61,18 +73,24 @@ export async function runPeer(input: PeerInput): Promise<PeerRun> {
   let bundles = 0;
   let accepted = 0;
   let firstError: string | undefined;
+  const rejections: (string | null)[][] = [];
   for (const list of input.sidecars) {
+    const row: (string | null)[] = [];
+    rejections.push(row);
     for (const b of list) {
       bundles++;
       try {
         await verifier.verifyDsse(b as never, policy);
         accepted++;
+        row.push(null);
       } catch (e) {
-        firstError ??= e instanceof Error ? e.message : String(e);
+        const message = e instanceof Error ? e.message : String(e);
+        firstError ??= message;
+        row.push(message);
       }
     }
   }
-  return { ms: performance.now() - t0, bundles, accepted, firstError };
+  return { ms: performance.now() - t0, bundles, accepted, firstError, rejections };
 }
 
 function flipBase64(s: string, at = -10): string {
@@ -122,11 +140,15 @@ function referenceRejects(bundle: Json, trustedRoot: object, identity: string, i
   }
 }
 
+/**
+ * The first bundle unaltered, then each tampered variant of it: both verifiers must accept
+ * the first and reject every other.
+ */
 export async function tamperCases(input: PeerInput): Promise<TamperCase[]> {
   const good = input.sidecars[0]![0] as Json;
   const { verifier, Identity } = await loadPeer(input.trustedRoot);
   const out: TamperCase[] = [];
-  for (const t of tampered(good, input.identity)) {
+  for (const t of [{ name: 'unaltered', bundle: good, identity: input.identity }, ...tampered(good, input.identity)]) {
     let peerRejects = false;
     let peerError: string | undefined;
     try {
@@ -138,4 +160,32 @@ export async function tamperCases(input: PeerInput): Promise<TamperCase[]> {
     out.push({ name: t.name, referenceRejects: referenceRejects(t.bundle, input.trustedRoot, t.identity, input.issuer), peerRejects, peerError });
   }
   return out;
+}
+
+/**
+ * The real public-good bundle of the shared interop data (Rekor v1 entry, a non-zero
+ * `logIndex`: no proto3 default involved), unaltered and tampered, against the public-good
+ * trusted root embedded in @sigstore/tuf; null when the data is absent (a fresh clone).
+ */
+export async function interopCases(sharedDir: string): Promise<{ source: string; cases: TamperCase[] } | null> {
+  const { existsSync, readFileSync, mkdtempSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const file = join(sharedDir, 'interop', 'signed-package-2.1.0-hb0f4dca_0.conda.sigs');
+  if (!existsSync(file)) return null;
+  const { loadTrustRoot } = await import('../src/verify/trust-root.ts');
+  const cacheDir = mkdtempSync(join(tmpdir(), 'conda-attest-bench-peer-'));
+  try {
+    const root = await loadTrustRoot('public-good', { offline: true, cacheDir });
+    const sidecar = JSON.parse(readFileSync(file, 'utf8')) as unknown[];
+    const cases = await tamperCases({
+      sidecars: [sidecar],
+      trustedRoot: root.json as object,
+      identity: 'https://github.com/prefix-dev/sigstore-example/.github/workflows/action.yaml@refs/heads/main',
+      issuer: 'https://token.actions.githubusercontent.com',
+    });
+    return { source: 'signed-package-2.1.0-hb0f4dca_0.conda.sigs (public-good, Rekor v1)', cases };
+  } finally {
+    rmSync(cacheDir, { recursive: true, force: true });
+  }
 }

@@ -24,6 +24,13 @@ function older(version, floor) {
 if (older(process.versions.node, FLOOR)) {
   process.stderr.write('conda-attest needs Node.js >= ' + FLOOR + ' (this is ' + process.versions.node + ')\n');
   process.exitCode = 2;
+} else if (process.argv.length === 3 && /^(--version|-v|-V)$/.test(process.argv[2]) && typeof process.getBuiltinModule === 'function') {
+  // `conda-attest --version` is answered here, from package.json alone: no second module
+  // to resolve and load, so it costs what a bare `node` start-up costs (measured on 2
+  // loaded cores, CPU time, median of 15: the same as `node -e 0` within noise, ~10 ms
+  // below going through launch.js).
+  var fs = process.getBuiltinModule('node:fs');
+  process.stdout.write(JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version + '\n');
 } else {
   import('./launch.js').then(
     function (m) {

@@ -1,21 +1,11 @@
 // The modern half of the launcher, loaded by conda-attest.js once the Node version is known
 // to be supported. It sets up the process (compile cache, V8 flags, stream errors) and then
-// loads the CLI; `--version` is answered without loading the CLI at all.
+// loads the CLI (`--version` never gets here: conda-attest.js answers it).
 import { enableCompileCache } from 'node:module';
-import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 
 /** @param {string[]} argv */
 export async function launch(argv) {
-  // `conda-attest --version` is answered from package.json alone: loading the CLI's
-  // modules would double its time (measured on 2 cores: ~70 → ~45 ms of which Node's own
-  // start-up is ~40 ms).
-  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v' || argv[0] === '-V')) {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-    process.stdout.write(pkg.version + '\n');
-    return;
-  }
-
   // V8 flags, set here and nowhere else, first thing, before any module of ours has run or
   // allocated (a re-exec with the flags on the command line would cost a second Node start-up,
   // ~40 ms, on every run):

@@ -149,9 +149,19 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
       if (!io.stdout.write(chunk)) {
         // Resume on drain; stop waiting if the reader went away (`| head`).
         const gone = await new Promise<boolean>((resolve) => {
-          io.stdout.once('drain', () => resolve(false));
-          io.stdout.once('close', () => resolve(true));
-          io.stdout.once('error', () => resolve(true));
+          // All three listeners go once one fires: a large report waits many times, and
+          // leftover listeners would pile up (Node warns past 10 per event).
+          const done = (value: boolean) => () => {
+            io.stdout.off('drain', onDrain);
+            io.stdout.off('close', onGone);
+            io.stdout.off('error', onGone);
+            resolve(value);
+          };
+          const onDrain = done(false);
+          const onGone = done(true);
+          io.stdout.once('drain', onDrain);
+          io.stdout.once('close', onGone);
+          io.stdout.once('error', onGone);
         });
         if (gone) break;
       }

@@ -60,7 +60,12 @@ export type LockDecision =
   | (DecisionBase & { kind: 'changed' | 'added' | 'removed'; downgrade: boolean; reason: Reason; diff: IdentityDiff });
 
 function setKey(ids: readonly LockIdentity[]): string {
-  return normalizeIdentities(ids).map(identityKey).join('\n');
+  return sortedSetKey(normalizeIdentities(ids));
+}
+
+/** setKey of a list already in normalizeIdentities form (sorted, no duplicates): no second sort. */
+function sortedSetKey(ids: readonly LockIdentity[]): string {
+  return ids.map(identityKey).join('\n');
 }
 
 function pinnedEntry(lock: Lock, channel: string, name: string): LockEntry | null {
@@ -101,7 +106,7 @@ export function decide(lock: Lock, pkg: PackageKey, observed: readonly SignerIde
     return { ...base, kind: 'new', entry, proposed: entry, touch: entry !== null };
   }
 
-  if (setKey(identities) === setKey(pinned.identities)) {
+  if (sortedSetKey(identities) === setKey(pinned.identities)) {
     const newer = compareVersions(pkg.version, pinned.last_seen.version) > 0;
     const entry = newer ? { ...pinned, last_seen: { version: pkg.version, date: today } } : pinned;
     return { ...base, kind: 'unchanged', entry, proposed: entry, touch: newer };

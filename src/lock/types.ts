@@ -60,7 +60,11 @@ export function emptyLock(): Lock {
  * channel; plain assignment would replace the object's prototype instead).
  */
 export function putOwn<T>(obj: Record<string, T>, key: string, value: T): void {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  // Only `__proto__` is an accessor on Object.prototype; any other key assigns an own data
+  // property, and plain assignment is several times cheaper than defineProperty (reading a
+  // 1,000-package lockfile puts 1,000 keys).
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
 }
 
 /** An own property or undefined (never something inherited such as `__proto__`). */

@@ -67,6 +67,9 @@ function split(v: string): { epoch: number; main: Token[][]; local: Token[][] } 
 
 /** Negative when a < b, positive when a > b, 0 when equal in conda's ordering (ties broken by the raw string). */
 export function compareVersions(a: string, b: string): number {
+  // The same spelling is the same version: the usual case of a warm run (a package seen at
+  // the version the lockfile already has), answered without tokenising either side.
+  if (a === b) return 0;
   const pa = split(a);
   const pb = split(b);
   const c = pa.epoch - pb.epoch || compareParts(pa.main, pb.main) || compareParts(pa.local, pb.local);
