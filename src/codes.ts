@@ -107,6 +107,7 @@ export const CODES = {
   TLOG_REQUIRED: { domain: 'verify', meaning: 'A key signature has no verified transparency-log entry under require_tlog: true.' },
   INTOTO_STATEMENT_INVALID: { domain: 'verify', meaning: 'The DSSE payload is not a valid in-toto statement.' },
   VERIFY_WORKER_FAILED: { domain: 'verify', meaning: 'A verification worker thread died or the pool was closed mid-call.' },
+  INTERNAL_ERROR: { domain: 'verify', meaning: '`verify-bundle` met an unexpected error (a bug): the bundle was not verified (exit code 2).' },
 
   // policy: a package's verdict
   NO_ATTESTATIONS: { domain: 'policy', meaning: 'The channel advertises no attestations for the package (status missing).' },
