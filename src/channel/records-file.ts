@@ -12,7 +12,8 @@
 // full disk), of another format or of another download (`id`, also named by the
 // validators file next to it) is not used.
 import { createReadStream } from 'node:fs';
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { openAtomicFile, type AtomicFile } from '../store/atomic.ts';
 import { StringDecoder } from 'node:string_decoder';
 import { emptyIndex, sectionOf, type RawRepodataEntry, type RepodataIndex, type RepodataSection } from './repodata-index.ts';
 
@@ -33,13 +34,14 @@ export interface RecordsWriter {
 
 /** A writer for `path` (through a temporary file), or undefined when it cannot be created. */
 export async function openRecordsWriter(path: string, header: { url: string; id: string }): Promise<RecordsWriter | undefined> {
-  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  let fh: FileHandle | undefined;
+  // Not fsynced: a record list lost to a power cut is downloaded again.
+  let out: AtomicFile;
   try {
-    fh = await open(tmp, 'w');
+    out = await openAtomicFile(path, { durable: false });
   } catch {
     return undefined;
   }
+  let fh: FileHandle | undefined = out.file;
   let buf = `${JSON.stringify({ format: RECORDS_FORMAT, url: header.url, id: header.id })}\n`;
   let count = 0;
   let broken = false;
@@ -54,9 +56,8 @@ export async function openRecordsWriter(path: string, header: { url: string; id:
     }
   };
   const drop = async (): Promise<void> => {
-    await fh?.close().catch(() => {});
     fh = undefined;
-    await unlink(tmp).catch(() => {});
+    await out.abort();
   };
   return {
     add(section, filename, entry) {
@@ -74,13 +75,11 @@ export async function openRecordsWriter(path: string, header: { url: string; id:
         await drop();
         return false;
       }
+      fh = undefined;
       try {
-        await fh!.close();
-        fh = undefined;
-        await rename(tmp, path);
+        await out.commit();
         return true;
       } catch {
-        await drop();
         return false;
       }
     },

@@ -42,7 +42,7 @@
 // REPODATA_SHARD_MISMATCH: the index says the package has a record, so both are retrieval
 // failures, never "missing".
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HttpError, isAttestError, RepodataError } from '../errors.ts';
 import type { CacheValidators, HttpClient } from '../http/client.ts';
@@ -51,6 +51,7 @@ import { emptyIndex, RepodataScanner, sectionOf, type RawRepodataEntry, type Rep
 import { openRecordsWriter, readRecords, RECORDS_FORMAT } from './records-file.ts';
 import type { ShardIndex } from './shards.ts';
 import { decompressZstd, zstdChunks } from './zstd.ts';
+import { writeFileAtomic } from '../store/atomic.ts';
 
 export interface RepodataEntry {
   /** CEP 50 `attestations_sha256`, validated: 64 lowercase hex. */
@@ -300,10 +301,7 @@ export function createRepodataStore(opts: RepodataStoreOptions): RepodataStore {
     if (!path) return;
     // The cache is an optimisation: failing to write it must not fail verification.
     try {
-      await mkdir(join(path, '..'), { recursive: true });
-      const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-      await writeFile(tmp, data);
-      await rename(tmp, path);
+      await writeFileAtomic(path, data, { mkdirs: true, durable: false });
     } catch {
       /* best effort */
     }

@@ -26,12 +26,11 @@ const requireBuiltin = createRequire(import.meta.url);
 const http = requireBuiltin('node:http') as typeof import('node:http');
 let httpsModule: typeof import('node:https') | undefined;
 const https = (): typeof import('node:https') => (httpsModule ??= requireBuiltin('node:https') as typeof import('node:https'));
-import { createWriteStream } from 'node:fs';
-import { rename, unlink } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import pLimit from 'p-limit';
+import { openAtomicWrite } from '../store/atomic.ts';
 import { AttestError, HttpError, type HttpErrorCode } from '../errors.ts';
 import { HashingCounter, type StreamDigest, TooLargeSignal } from './hashing.ts';
 import { proxyFor, redactProxy } from './proxy.ts';
@@ -614,28 +613,29 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
               throw httpError('HTTP_STATUS', `${finalUrl} was sent with Content-Encoding "${enc}" although identity was asked for.`, { status: res.statusCode });
             }
             const counter = new HashingCounter({ maxBytes, md5: o.md5 });
-            const tmp = o.dest ? `${o.dest}.part-${process.pid}-${Math.random().toString(36).slice(2)}` : undefined;
+            // Not fsynced: a download lost to a power cut is downloaded again.
+            const out = o.dest ? await openAtomicWrite(o.dest, { durable: false }) : undefined;
             try {
-              if (tmp) await pipeline(res, counter, createWriteStream(tmp));
+              if (out) await pipeline(res, counter, out.stream);
               // Hash-only: a plain loop, no stream plumbing per chunk (measured ~15% faster).
               else for await (const chunk of res) counter.add(chunk as Buffer);
             } catch (e) {
-              if (tmp) await unlink(tmp).catch(() => {});
+              await out?.abort();
               if (e instanceof TooLargeSignal) throw httpError('HTTP_TOO_LARGE', `${finalUrl} is larger than the ${maxBytes}-byte cap.`);
               const code = (e as NodeJS.ErrnoException).code;
-              if (tmp && code && /^E(NOSPC|ACCES|PERM|ROFS|NOENT|ISDIR|DQUOT)$/.test(code)) {
+              if (out && code && /^E(NOSPC|ACCES|PERM|ROFS|NOENT|ISDIR|DQUOT)$/.test(code)) {
                 throw httpError('HTTP_WRITE_FAILED', `Writing ${o.dest} failed: ${code}.`, { cause: e });
               }
               throw e;
             }
             const digest = counter.digest();
             if (o.expectedSha256 !== undefined && digest.sha256 !== o.expectedSha256.toLowerCase()) {
-              if (tmp) await unlink(tmp).catch(() => {});
+              await out?.abort();
               throw new AttestError('PACKAGE_DIGEST_MISMATCH', `${finalUrl} has SHA-256 ${digest.sha256}, expected ${o.expectedSha256}.`, {
                 hint: 'The package differs from the one recorded; do not install it.',
               });
             }
-            if (tmp && o.dest) await rename(tmp, o.dest);
+            await out?.commit();
             return digest;
           },
           { totalTimeoutMs: o.totalTimeoutMs },

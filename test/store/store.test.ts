@@ -8,7 +8,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync,
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileAtomic, writeFileAtomicSync } from '../../src/store/atomic.ts';
+import { openAtomicWrite, writeFileAtomic, writeFileAtomicSync } from '../../src/store/atomic.ts';
 import { openBucketStore } from '../../src/store/buckets.ts';
 import { acquireFileLock } from '../../src/store/lock.ts';
 
@@ -46,6 +46,25 @@ test('atomic write: a failed write leaves the old file and no temp file', async 
   await assert.rejects(writeFileAtomic(join(dir, 'missing', 'file'), 'new'), /ENOENT/);
   await writeFileAtomic(join(dir, 'made', 'deep', 'file'), 'new', { mkdirs: true });
   assert.equal(readFileSync(join(dir, 'made', 'deep', 'file'), 'utf8'), 'new');
+});
+
+test('streamed writes: chunks are written whole or not at all; an aborted stream leaves the old file', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'index.json');
+  writeFileSync(path, 'old');
+  await writeFileAtomic(path, ['{"a":', '1', '}'], { durable: false });
+  assert.equal(readFileSync(path, 'utf8'), '{"a":1}');
+  function* failing(): Generator<string> {
+    yield 'partial';
+    throw new Error('source failed');
+  }
+  await assert.rejects(writeFileAtomic(path, failing()), /source failed/);
+  assert.equal(readFileSync(path, 'utf8'), '{"a":1}');
+  const out = await openAtomicWrite(path);
+  out.stream.write('never committed');
+  await out.abort();
+  assert.equal(readFileSync(path, 'utf8'), '{"a":1}');
+  assert.deepEqual(readdirSync(dir), ['index.json'], 'no temp files left');
 });
 
 test('create-only write: EEXIST when the file exists (never replaced), staged file removed', async (t) => {
