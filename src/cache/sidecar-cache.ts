@@ -135,7 +135,9 @@ export function openSidecarCache(cacheDir: string, opts: SidecarCacheOptions = {
         warnings.push(`sidecar cache ${store.dir} not written: ${(e as Error).message}`);
         return;
       }
-      await Promise.all(ids.map((id) => writeBucket(id)));
+      // One bucket at a time: each bucket's text (the base64 of its sidecars) exists only
+      // while it is written, instead of all sixteen at once (peak RSS of a cold run).
+      for (const id of ids) await writeBucket(id);
     },
   };
   return cache;
