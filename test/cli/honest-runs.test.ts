@@ -118,7 +118,7 @@ test('README quick start on a conda.anaconda.org-style lock: CHANNEL_UNUSED with
   const report = j.report as unknown as Record<string, any>;
   assert.deepEqual(report.notices.map((n: { code: string }) => n.code), ['CHANNEL_UNUSED', 'NOTHING_VERIFIED']);
   assert.ok(report.notices[0].hint.includes(mirrorLine));
-  assert.deepEqual(report.summary.not_covered, { pypi: 1, source: 1 });
+  assert.deepEqual(report.summary.not_covered, { pypi: 1, source: 1, local: 0 });
   assert.deepEqual(report.inputs, { targets: [ws.path('pixi.lock')], config: ws.path('.conda-attestrc.yaml') });
   assert.deepEqual(report.lockfile, { path: ws.path('conda-attest.lock'), written: false, pinned: 0 });
 
