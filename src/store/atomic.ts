@@ -25,7 +25,7 @@ const writeFileAtomicLib = (): typeof import('write-file-atomic') => (lib ??= re
 let exitHook: typeof import('signal-exit').onExit | undefined;
 const onExit: typeof import('signal-exit').onExit = (cb, opts) => (exitHook ??= (require('signal-exit') as typeof import('signal-exit')).onExit)(cb, opts);
 
-export interface WriteAtomicOptions {
+interface WriteAtomicOptions {
   /**
    * Create only: fail with EEXIST when `path` exists, even if another process creates it
    * meanwhile (link(2) does not replace, unlike rename(2)).
@@ -84,7 +84,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array | 
 }
 
 /** A file being written in place of `path`: bytes go to a temp file until `commit()`. */
-export interface AtomicWrite {
+interface AtomicWrite {
   /** Where the bytes go (a temp file next to the target). */
   readonly stream: Writable;
   /** Replace the target with the temp file (after `stream` has finished). */

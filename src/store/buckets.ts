@@ -17,7 +17,7 @@ import { writeFileAtomic } from './atomic.ts';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
-export interface BucketStore {
+interface BucketStore {
   readonly dir: string;
   /** The bucket a key belongs to (undefined for a key that is not SHA-256 hex). */
   bucketOf(key: string): string | undefined;
@@ -36,7 +36,7 @@ export interface BucketStore {
   write(id: string, text: string): Promise<void>;
 }
 
-export interface BucketStoreOptions {
+interface BucketStoreOptions {
   /** A bucket file larger than this is not read: a planted huge file must not be slurped. */
   maxFileBytes?: number;
 }
