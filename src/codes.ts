@@ -41,6 +41,7 @@ export const CODES = {
   CONFIG_INVALID: { domain: 'config', meaning: 'The configuration does not match schema/config.schema.json (every failing path is listed).' },
   CONFIG_KEY_INVALID: { domain: 'config', meaning: 'A trusted key in the configuration cannot be read or parsed.' },
   NO_CONFIG: { domain: 'config', meaning: 'No config file was found and none was given: no policy, no pass.' },
+  CONFIG_IMPORT_FAILED: { domain: 'config', meaning: 'A `$import` in the configuration cannot be followed (not a JSON/YAML file, too large, too deep, or a cycle).' },
   CONFIG_EXISTS: { domain: 'config', meaning: '`init` found a configuration it would replace (or shadow).' },
 
   // target: pixi.lock, conda-lock.yml, explicit files, URLs, package files (exit code 2)
@@ -106,6 +107,7 @@ export const CODES = {
   TLOG_REQUIRED: { domain: 'verify', meaning: 'A key signature has no verified transparency-log entry under require_tlog: true.' },
   INTOTO_STATEMENT_INVALID: { domain: 'verify', meaning: 'The DSSE payload is not a valid in-toto statement.' },
   VERIFY_WORKER_FAILED: { domain: 'verify', meaning: 'A verification worker thread died or the pool was closed mid-call.' },
+  INTERNAL_ERROR: { domain: 'verify', meaning: '`verify-bundle` met an unexpected error (a bug): the bundle was not verified (exit code 2).' },
 
   // policy: a package's verdict
   NO_ATTESTATIONS: { domain: 'policy', meaning: 'The channel advertises no attestations for the package (status missing).' },

@@ -9,18 +9,15 @@ import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { DSSEBundleBuilder, RekorWitness } from '@sigstore/sign';
 import { bundleToJSON } from '@sigstore/bundle';
-import { startLocalSigstore, publishStatement, generateTestKey, DEFAULT_SAN, GITHUB_ISSUER, INTOTO_PAYLOAD_TYPE } from './helpers/sigstore.ts';
+import { startLocalSigstore, publishStatement, generateTestKey, DEFAULT_SAN, GITHUB_ISSUER, INTOTO_PAYLOAD_TYPE, TEST_ORG_WORKFLOWS as TRUSTED } from './helpers/sigstore.ts';
 import type { BundleJSON, LocalSigstore, TestKey } from './helpers/sigstore.ts';
 import { startFixtureChannel, sidecarBytes } from './helpers/channel.ts';
 import type { FixtureChannel, FixturePackage } from './helpers/channel.ts';
-import { condaFilename, simpleSpec as spec } from './helpers/conda.ts';
+import { simpleSpec as spec, simpleFilename as fn } from './helpers/conda.ts';
 import { codes, makeWorkspace, resolveIn, row, runCli, runSession, verifyJson } from './helpers/e2e.ts';
 import type { JsonReport, Workspace } from './helpers/e2e.ts';
 import { recordFromUrl } from '../src/targets/index.ts';
 import type { PackageRecord } from '../src/types.ts';
-
-const TRUSTED = [{ identity: 'https://github.com/test-org/*/.github/workflows/*.yml@refs/heads/main', issuer: GITHUB_ISSUER }];
-const fn = (name: string) => condaFilename({ name, version: '1.0', build: 'h0_0' });
 
 /** A key pair in the shape of the sigstore helper's TestKey, for any algorithm. */
 function keyOf(privateKey: KeyObject, publicKey: KeyObject): TestKey {

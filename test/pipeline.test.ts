@@ -7,17 +7,16 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { startLocalSigstore, publishStatement, tamperBundle, DEFAULT_SAN, GITHUB_ISSUER } from './helpers/sigstore.ts';
+import { startLocalSigstore, publishStatement, tamperBundle, DEFAULT_SAN, GITHUB_ISSUER, TEST_ORG_WORKFLOWS as TRUSTED } from './helpers/sigstore.ts';
 import type { LocalSigstore } from './helpers/sigstore.ts';
 import { startFixtureChannel, sidecarBytes } from './helpers/channel.ts';
 import type { FixtureChannel, FixturePackage } from './helpers/channel.ts';
-import { condaFilename, simpleSpec as spec } from './helpers/conda.ts';
+import { simpleSpec as spec, simpleFilename as fn } from './helpers/conda.ts';
 import { codes, makeWorkspace, resolveIn, row, runSession } from './helpers/e2e.ts';
 import type { JsonReport, Workspace } from './helpers/e2e.ts';
 import { recordFromUrl } from '../src/targets/index.ts';
 import type { PackageRecord, RequireMode } from '../src/types.ts';
 
-const TRUSTED = [{ identity: 'https://github.com/test-org/*/.github/workflows/*.yml@refs/heads/main', issuer: GITHUB_ISSUER }];
 const STRANGER = 'https://github.com/evil-org/test-feedstock/.github/workflows/build.yml@refs/heads/main';
 const OTHER_FEEDSTOCK = 'https://github.com/test-org/other-feedstock/.github/workflows/build.yml@refs/heads/main';
 const SLSA = 'https://slsa.dev/provenance/v1';
@@ -26,8 +25,6 @@ let sig: LocalSigstore;
 let forge: FixtureChannel;
 let mirror: FixtureChannel;
 let ws: Workspace;
-
-const fn = (name: string) => condaFilename({ name, version: '1.0', build: 'h0_0' });
 
 /** Packages whose bundles need the channel URL (or their own digest) are signed after start. */
 const LATE: Record<string, (filename: string, sha256: string) => Promise<object[]>> = {

@@ -18,6 +18,7 @@ import { type ArtifactRef, createVerifier } from '../verify/verifier.ts';
 import { type CommandSpec, chooseFormat, formatOptions, HELP_OPTION, parseCommand, renderHelp } from './options.ts';
 import { identityToJson } from '../report/json.ts';
 import type { SignerIdentity } from '../types.ts';
+import type { Code } from '../codes.ts';
 import type { CliIO, Command } from './io.ts';
 
 const VERIFY_BUNDLE_FORMATS = ['text', 'json'] as const;
@@ -80,7 +81,7 @@ function usage(message: string): UsageError {
 /** The outcome as `--format json` prints it: one object, stable API. */
 interface BundleOutcome {
   verified: boolean;
-  code: string | null;
+  code: Code | null;
   message: string;
   identity: Record<string, string> | null;
 }

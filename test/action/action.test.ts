@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { GITHUB_ISSUER, startLocalSigstore, type LocalSigstore } from '../helpers/sigstore.ts';
-import { startFixtureChannel, type FixtureChannel } from '../helpers/channel.ts';
-import { REPO, makeWorkspace, runCli, runNode, type Workspace } from '../helpers/e2e.ts';
+import { GITHUB_ISSUER, type LocalSigstore } from '../helpers/sigstore.ts';
+import type { FixtureChannel } from '../helpers/channel.ts';
+import { REPO, runCli, runNode, type Workspace, startSignedChannel } from '../helpers/e2e.ts';
 import { simpleSpec as spec } from '../helpers/conda.ts';
 
 const ENTRY = join(REPO, 'action', 'main.ts');
@@ -17,11 +17,10 @@ const ENTRY = join(REPO, 'action', 'main.ts');
 let sig: LocalSigstore;
 let ch: FixtureChannel;
 let ws: Workspace;
+let close: () => Promise<void>;
 
 before(async () => {
-  sig = await startLocalSigstore();
-  ch = await startFixtureChannel({ sigstore: sig, name: 'forge', packages: [{ spec: spec('good') }, { spec: spec('bare'), attest: false }] });
-  ws = makeWorkspace('conda-attest-action-');
+  ({ sig, ch, ws, close } = await startSignedChannel({ name: 'forge', packages: [{ spec: spec('good') }, { spec: spec('bare'), attest: false }] }, 'conda-attest-action-'));
   ws.writeConfig(
     {
       trust_root: sig.trustedRootPath,
@@ -38,11 +37,7 @@ before(async () => {
   assert.equal(pin.code, 0, pin.stderr);
 });
 
-after(async () => {
-  await ch?.close();
-  await sig?.close();
-  ws?.cleanup();
-});
+after(() => close?.());
 
 interface ActionRun {
   code: number | null;

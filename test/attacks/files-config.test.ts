@@ -5,32 +5,23 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { lstatSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { startLocalSigstore, GITHUB_ISSUER } from '../helpers/sigstore.ts';
+import { GITHUB_ISSUER, TEST_ORG_WORKFLOWS as TRUSTED } from '../helpers/sigstore.ts';
 import type { LocalSigstore } from '../helpers/sigstore.ts';
-import { startFixtureChannel } from '../helpers/channel.ts';
 import type { FixtureChannel } from '../helpers/channel.ts';
-import { condaFilename } from '../helpers/conda.ts';
-import { makeWorkspace, runCli, verifyJson } from '../helpers/e2e.ts';
+import { simpleFilename as fn } from '../helpers/conda.ts';
+import { runCli, verifyJson, startSignedChannel } from '../helpers/e2e.ts';
 import type { Workspace } from '../helpers/e2e.ts';
-
-const TRUSTED = [{ identity: 'https://github.com/test-org/*/.github/workflows/*.yml@refs/heads/main', issuer: GITHUB_ISSUER }];
-const fn = (name: string) => condaFilename({ name, version: '1.0', build: 'h0_0' });
 
 let sig: LocalSigstore;
 let ch: FixtureChannel;
 let ws: Workspace;
+let close: () => Promise<void>;
 
 before(async () => {
-  sig = await startLocalSigstore();
-  ch = await startFixtureChannel({ sigstore: sig, name: 'forge', packages: [{ spec: { name: 'good', version: '1.0', build: 'h0_0' } }] });
-  ws = makeWorkspace('conda-attest-attack-files-');
+  ({ sig, ch, ws, close } = await startSignedChannel({ name: 'forge', packages: [{ spec: { name: 'good', version: '1.0', build: 'h0_0' } }] }, 'conda-attest-attack-files-'));
 });
 
-after(async () => {
-  await ch?.close();
-  await sig?.close();
-  ws?.cleanup();
-});
+after(() => close?.());
 
 function baseConfig(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { trust_root: sig.trustedRootPath, http: { retries: 0 }, channels: { [ch.url]: { trusted_identities: TRUSTED } }, ...extra };

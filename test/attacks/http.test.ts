@@ -7,17 +7,15 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import { startLocalSigstore, GITHUB_ISSUER } from '../helpers/sigstore.ts';
+import { TEST_ORG_WORKFLOWS as TRUSTED } from '../helpers/sigstore.ts';
 import type { LocalSigstore } from '../helpers/sigstore.ts';
-import { startFixtureChannel } from '../helpers/channel.ts';
 import type { FixtureChannel } from '../helpers/channel.ts';
 import { condaFilename } from '../helpers/conda.ts';
-import { codes, makeWorkspace, resolveIn, runSession } from '../helpers/e2e.ts';
+import { codes, resolveIn, runSession, startSignedChannel } from '../helpers/e2e.ts';
 import type { Workspace } from '../helpers/e2e.ts';
 import { startLoopback, type Loopback } from '../helpers/loopback.ts';
 import { recordFromUrl } from '../../src/targets/index.ts';
 
-const TRUSTED = [{ identity: 'https://github.com/test-org/*/.github/workflows/*.yml@refs/heads/main', issuer: GITHUB_ISSUER }];
 const FILE = condaFilename({ name: 'good', version: '1.0', build: 'h0_0' });
 
 type Handler = (req: IncomingMessage, res: ServerResponse, upstream: () => Promise<Buffer>) => void | Promise<void>;
@@ -25,6 +23,7 @@ type Handler = (req: IncomingMessage, res: ServerResponse, upstream: () => Promi
 let sig: LocalSigstore;
 let ch: FixtureChannel;
 let ws: Workspace;
+let close: () => Promise<void>;
 let mirror: Loopback;
 let mirrorUrl: string;
 let elsewhere: Loopback;
@@ -32,9 +31,7 @@ let elsewhereOrigin: string;
 const overrides = new Map<string, Handler>();
 
 before(async () => {
-  sig = await startLocalSigstore();
-  ch = await startFixtureChannel({ sigstore: sig, name: 'forge', packages: [{ spec: { name: 'good', version: '1.0', build: 'h0_0' } }] });
-  ws = makeWorkspace('conda-attest-attack-http-');
+  ({ sig, ch, ws, close } = await startSignedChannel({ name: 'forge', packages: [{ spec: { name: 'good', version: '1.0', build: 'h0_0' } }] }, 'conda-attest-attack-http-'));
   // The mirror: same paths as the channel, under /mirror/.
   mirror = await startLoopback((req, res) => {
     const path = (req.url ?? '/').replace(/^\/mirror\//, '/forge/');
@@ -60,9 +57,7 @@ before(async () => {
 after(async () => {
   await mirror?.close();
   await elsewhere?.close();
-  await ch?.close();
-  await sig?.close();
-  ws?.cleanup();
+  await close?.();
 });
 
 let n = 0;

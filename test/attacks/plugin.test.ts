@@ -5,11 +5,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { startLocalSigstore, GITHUB_ISSUER } from '../helpers/sigstore.ts';
+import { startLocalSigstore, TEST_ORG_WORKFLOWS as TRUSTED } from '../helpers/sigstore.ts';
 import type { LocalSigstore } from '../helpers/sigstore.ts';
 import { startFixtureChannel } from '../helpers/channel.ts';
 import type { FixtureChannel } from '../helpers/channel.ts';
-import { condaFilename } from '../helpers/conda.ts';
+import { simpleFilename as fn } from '../helpers/conda.ts';
 import { makeWorkspace, resolveIn } from '../helpers/e2e.ts';
 import type { Workspace } from '../helpers/e2e.ts';
 import { PluginError } from '../../src/errors.ts';
@@ -21,8 +21,6 @@ import { PackageBlockedError } from '../../plugin/contract.ts';
 import type { CondaInstallerPlugin, DownloadFn } from '../../plugin/contract.ts';
 import { fetchDownload } from '../../plugin/hosts/download.ts';
 
-const TRUSTED = [{ identity: 'https://github.com/test-org/*/.github/workflows/*.yml@refs/heads/main', issuer: GITHUB_ISSUER }];
-const fn = (name: string) => condaFilename({ name, version: '1.0', build: 'h0_0' });
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 let sig: LocalSigstore;

@@ -7,21 +7,18 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { startLocalSigstore, publishStatement, tamperBundle, GITHUB_ISSUER } from '../helpers/sigstore.ts';
+import { startLocalSigstore, publishStatement, tamperBundle, TEST_ORG_WORKFLOWS as TRUSTED } from '../helpers/sigstore.ts';
 import type { BundleJSON, LocalSigstore } from '../helpers/sigstore.ts';
 import { startFixtureChannel } from '../helpers/channel.ts';
 import type { FixtureChannel } from '../helpers/channel.ts';
-import { condaFilename, simpleSpec as spec } from '../helpers/conda.ts';
+import { simpleSpec as spec, simpleFilename as fn } from '../helpers/conda.ts';
 import { codes, makeWorkspace, resolveIn, row, runSession } from '../helpers/e2e.ts';
 import type { Workspace } from '../helpers/e2e.ts';
 import { recordFromUrl } from '../../src/targets/index.ts';
 import type { PackageRecord } from '../../src/types.ts';
 
-const TRUSTED = [{ identity: 'https://github.com/test-org/*/.github/workflows/*.yml@refs/heads/main', issuer: GITHUB_ISSUER }];
 const STRANGER = 'https://github.com/evil-org/test-feedstock/.github/workflows/build.yml@refs/heads/main';
 const SLSA = 'https://slsa.dev/provenance/v1';
-
-const fn = (name: string) => condaFilename({ name, version: '1.0', build: 'h0_0' });
 
 let sig: LocalSigstore;
 let ch: FixtureChannel;

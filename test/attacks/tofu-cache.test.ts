@@ -5,18 +5,17 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { startLocalSigstore, publishStatement, tamperBundle, DEFAULT_SAN, GITHUB_ISSUER } from '../helpers/sigstore.ts';
+import { startLocalSigstore, publishStatement, tamperBundle, DEFAULT_SAN, GITHUB_ISSUER, TEST_ORG_WORKFLOWS as TRUSTED } from '../helpers/sigstore.ts';
 import type { LocalSigstore } from '../helpers/sigstore.ts';
 import { startFixtureChannel, sidecarBytes } from '../helpers/channel.ts';
 import type { FixtureChannel } from '../helpers/channel.ts';
-import { condaFilename } from '../helpers/conda.ts';
+import { simpleFilename as fn } from '../helpers/conda.ts';
 import { codes, makeWorkspace, resolveIn, runCli, runSession, verifyJson } from '../helpers/e2e.ts';
 import type { Workspace } from '../helpers/e2e.ts';
 import { recordFromUrl } from '../../src/targets/index.ts';
 import { createSession } from '../../src/pipeline.ts';
 import type { PackageRecord } from '../../src/types.ts';
 
-const TRUSTED = [{ identity: 'https://github.com/test-org/*/.github/workflows/*.yml@refs/heads/main', issuer: GITHUB_ISSUER }];
 const OTHER = 'https://github.com/test-org/other-feedstock/.github/workflows/build.yml@refs/heads/main';
 
 let sig: LocalSigstore;
@@ -24,7 +23,6 @@ let ch: FixtureChannel;
 let ws: Workspace;
 
 const spec = (name: string, subdir = 'noarch') => ({ name, version: '1.0', build: 'h0_0', subdir, files: { [`share/${name}-${subdir}.txt`]: `${name} ${subdir}\n` } });
-const fn = (name: string) => condaFilename({ name, version: '1.0', build: 'h0_0' });
 
 before(async () => {
   sig = await startLocalSigstore();

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { stringify as yamlStringify } from 'yaml';
-import { GITHUB_ISSUER, publishStatement, startLocalSigstore, type LocalSigstore } from '../helpers/sigstore.ts';
+import { publishStatement, type LocalSigstore, TEST_ORG_WORKFLOWS as TRUSTED } from '../helpers/sigstore.ts';
 import { startFixtureChannel, type ChannelPackage, type FixtureChannel } from '../helpers/channel.ts';
-import { makeWorkspace, runCli, type Workspace } from '../helpers/e2e.ts';
+import { runCli, type Workspace, startSignedChannel } from '../helpers/e2e.ts';
 import { parseLock } from '../../src/lock/file.ts';
 import { simpleSpec as spec } from '../helpers/conda.ts';
 
@@ -24,12 +24,11 @@ const ajv = new AjvDraft04({ allErrors: true, strict: false });
 addFormats(ajv);
 const validateSarif = ajv.compile(sarifSchema);
 
-const TRUSTED = [{ identity: 'https://github.com/test-org/*/.github/workflows/*.yml@refs/heads/main', issuer: GITHUB_ISSUER }];
-
 let sig: LocalSigstore;
 let forge: FixtureChannel;
 let extra: FixtureChannel;
 let ws: Workspace;
+let close: () => Promise<void>;
 let all: ChannelPackage[];
 const f = (name: string) => `${name}-1.0-h0_0.conda`;
 
@@ -82,20 +81,15 @@ function entryLine(text: string, url: string): number {
 }
 
 before(async () => {
-  sig = await startLocalSigstore();
-  forge = await startFixtureChannel({
-    sigstore: sig,
-    name: 'forge',
-    packages: [
-      { spec: spec('good') },
-      { spec: spec('util') },
-      { spec: spec('bare'), attest: false },
-      { spec: spec('stranger'), signOptions: { san: 'https://github.com/evil-org/x/.github/workflows/r.yml@refs/heads/main' } },
-    ],
-  });
+  const forgePackages = [
+    { spec: spec('good') },
+    { spec: spec('util') },
+    { spec: spec('bare'), attest: false },
+    { spec: spec('stranger'), signOptions: { san: 'https://github.com/evil-org/x/.github/workflows/r.yml@refs/heads/main' } },
+  ];
+  ({ sig, ch: forge, ws, close } = await startSignedChannel({ name: 'forge', packages: forgePackages }, 'conda-attest-ci-'));
   extra = await startFixtureChannel({ sigstore: sig, name: 'extra', packages: [{ spec: spec('plain'), attest: false }] });
   all = [forge.get(f('good')), forge.get(f('util')), forge.get(f('bare')), forge.get(f('stranger')), extra.get(f('plain'))];
-  ws = makeWorkspace('conda-attest-ci-');
   ws.writeConfig({
     trust_root: sig.trustedRootPath,
     http: { retries: 0, timeout_ms: 5000 },
@@ -117,10 +111,8 @@ before(async () => {
 });
 
 after(async () => {
-  await forge?.close();
   await extra?.close();
-  await sig?.close();
-  ws?.cleanup();
+  await close?.();
 });
 
 const EXPECTED = [

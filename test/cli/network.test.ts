@@ -4,27 +4,23 @@
 // retrieval-failed row and the terminal prints the outage once, with its cause in words.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startLocalSigstore, GITHUB_ISSUER } from '../helpers/sigstore.ts';
+import { TEST_ORG_WORKFLOWS as TRUSTED } from '../helpers/sigstore.ts';
 import type { LocalSigstore } from '../helpers/sigstore.ts';
-import { startFixtureChannel } from '../helpers/channel.ts';
 import type { FixtureChannel } from '../helpers/channel.ts';
-import { condaFilename, simpleSpec as spec } from '../helpers/conda.ts';
-import { makeWorkspace, row, runCli, verifyJson } from '../helpers/e2e.ts';
+import { simpleSpec as spec, simpleFilename as fn } from '../helpers/conda.ts';
+import { makeWorkspace, row, runCli, verifyJson, startSignedChannel } from '../helpers/e2e.ts';
 import type { Workspace } from '../helpers/e2e.ts';
 import { ageInWords } from '../../src/pipeline.ts';
 
-const TRUSTED = [{ identity: 'https://github.com/test-org/*/.github/workflows/*.yml@refs/heads/main', issuer: GITHUB_ISSUER }];
 const NAMES = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta', 'eta'];
-const fn = (name: string) => condaFilename({ name, version: '1.0', build: 'h0_0' });
 
 let sig: LocalSigstore;
 let ch: FixtureChannel;
 let ws: Workspace;
+let close: () => Promise<void>;
 
 before(async () => {
-  sig = await startLocalSigstore();
-  ch = await startFixtureChannel({ sigstore: sig, name: 'forge', packages: NAMES.map((n) => ({ spec: spec(n) })) });
-  ws = makeWorkspace('conda-attest-net-');
+  ({ sig, ch, ws, close } = await startSignedChannel({ name: 'forge', packages: NAMES.map((n) => ({ spec: spec(n) })) }, 'conda-attest-net-'));
   ws.writeConfig({
     trust_root: sig.trustedRootPath,
     lockfile: 'conda-attest.lock',
@@ -34,11 +30,7 @@ before(async () => {
   ws.write('env/explicit.txt', ch.explicitFile());
 });
 
-after(async () => {
-  await ch?.close().catch(() => {});
-  await sig?.close();
-  ws?.cleanup();
-});
+after(() => close?.());
 
 test('unreachable channel, warm cache: verified from cached repodata and sidecars, with a notice naming the channel and the age', async () => {
   const warm = await verifyJson(ws, ['env/explicit.txt']);

@@ -6,31 +6,26 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { startLocalSigstore } from '../helpers/sigstore.ts';
 import type { LocalSigstore } from '../helpers/sigstore.ts';
-import { startFixtureChannel } from '../helpers/channel.ts';
 import type { FixtureChannel } from '../helpers/channel.ts';
-import { condaFilename } from '../helpers/conda.ts';
-import { makeWorkspace, row, runCli, verifyJson } from '../helpers/e2e.ts';
+import { simpleFilename as fn } from '../helpers/conda.ts';
+import { row, runCli, verifyJson, startSignedChannel } from '../helpers/e2e.ts';
 import type { Workspace } from '../helpers/e2e.ts';
 import { closedPort } from '../helpers/loopback.ts';
 
-const fn = (name: string) => condaFilename({ name, version: '1.0', build: 'h0_0' });
 const DAY = 86_400_000;
 
 let sig: LocalSigstore;
 let ch: FixtureChannel;
 let ws: Workspace;
+let close: () => Promise<void>;
 let agedRoot: string;
 
 before(async () => {
-  sig = await startLocalSigstore();
-  ch = await startFixtureChannel({
-    sigstore: sig,
+  ({ sig, ch, ws, close } = await startSignedChannel({
     name: 'forge',
     packages: [{ spec: { name: 'good', version: '1.0', build: 'h0_0', files: { 'share/good.txt': 'good\n' } } }],
-  });
-  ws = makeWorkspace('conda-attest-trust-root-');
+  }, 'conda-attest-trust-root-'));
   // The same keys, but every entry valid since 400 days ago: the root's age is 400 days.
   const start = new Date(Date.now() - 400 * DAY - 3_600_000).toISOString().replace(/\.\d+Z$/, 'Z');
   const aged = JSON.parse(JSON.stringify(sig.trustedRoot)) as Record<string, { validFor?: { start: string }; publicKey?: { validFor: { start: string } } }[]>;
@@ -43,11 +38,7 @@ before(async () => {
   agedRoot = ws.write('aged-root.json', JSON.stringify(aged));
 });
 
-after(async () => {
-  await ch?.close();
-  await sig?.close();
-  ws?.cleanup();
-});
+after(() => close?.());
 
 function configFile(name: string, top: Record<string, unknown>, channel: Record<string, unknown> = {}): string {
   return ws.writeConfig({ lockfile: `${name}.lock`, http: { retries: 0, timeout_ms: 5000 }, channels: { [ch.url]: channel }, ...top }, `${name}.json`);

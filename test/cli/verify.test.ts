@@ -7,26 +7,21 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startLocalSigstore, publishStatement, tamperBundle, DEFAULT_SAN, GITHUB_ISSUER } from '../helpers/sigstore.ts';
+import { publishStatement, tamperBundle, DEFAULT_SAN, GITHUB_ISSUER, TEST_ORG_WORKFLOWS as TRUSTED } from '../helpers/sigstore.ts';
 import type { LocalSigstore } from '../helpers/sigstore.ts';
-import { startFixtureChannel } from '../helpers/channel.ts';
 import type { FixtureChannel } from '../helpers/channel.ts';
-import { condaFilename, simpleSpec as spec } from '../helpers/conda.ts';
-import { ANSI_RE, SHARED, codes, makeWorkspace, row, runCli, verifyJson } from '../helpers/e2e.ts';
+import { simpleSpec as spec, simpleFilename as fn } from '../helpers/conda.ts';
+import { ANSI_RE, SHARED, codes, makeWorkspace, row, runCli, verifyJson, startSignedChannel } from '../helpers/e2e.ts';
 import type { Workspace } from '../helpers/e2e.ts';
-
-const TRUSTED = [{ identity: 'https://github.com/test-org/*/.github/workflows/*.yml@refs/heads/main', issuer: GITHUB_ISSUER }];
-const fn = (name: string) => condaFilename({ name, version: '1.0', build: 'h0_0' });
 
 let sig: LocalSigstore;
 let ch: FixtureChannel;
 let ws: Workspace;
+let close: () => Promise<void>;
 let configPath: string;
 
 before(async () => {
-  sig = await startLocalSigstore();
-  ch = await startFixtureChannel({
-    sigstore: sig,
+  ({ sig, ch, ws, close } = await startSignedChannel({
     name: 'forge',
     packages: [
       { spec: spec('good', 'linux-64') },
@@ -34,8 +29,7 @@ before(async () => {
       { spec: spec('bare'), attest: false },
       { spec: spec('stranger'), signOptions: { san: 'https://github.com/evil-org/x/.github/workflows/r.yml@refs/heads/main' } },
     ],
-  });
-  ws = makeWorkspace('conda-attest-cli-');
+  }, 'conda-attest-cli-'));
   configPath = ws.writeConfig({
     trust_root: sig.trustedRootPath,
     lockfile: 'conda-attest.lock',
@@ -44,11 +38,7 @@ before(async () => {
   });
 });
 
-after(async () => {
-  await ch?.close();
-  await sig?.close();
-  ws?.cleanup();
-});
+after(() => close?.());
 
 /** A second config next to the first (same channel), for --config runs. */
 function altConfig(name: string, channel: Record<string, unknown>, top: Record<string, unknown> = {}): string {

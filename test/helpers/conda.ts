@@ -58,6 +58,11 @@ export function simpleSpec(name: string, subdir = 'noarch'): CondaPackageSpec & 
   return { name, version: '1.0', build: 'h0_0', subdir, files: { [`share/${name}.txt`]: `${name}\n` } };
 }
 
+/** The filename of simpleSpec(name): `<name>-1.0-h0_0.conda`. */
+export function simpleFilename(name: string): string {
+  return condaFilename({ name, version: '1.0', build: 'h0_0' });
+}
+
 /** `<name>-<version>-<build>`, the stem of the filename. */
 export function packageStem(spec: Pick<CondaPackageSpec, 'name' | 'version' | 'build'>): string {
   return `${spec.name}-${spec.version}-${spec.build ?? 'h0_0'}`;

@@ -15,6 +15,8 @@ import { createSession } from '../../src/pipeline.ts';
 import { reportToJson } from '../../src/report/json.ts';
 import type { PackageDigest, VerifySessionOptions } from '../../src/session-types.ts';
 import type { PackageRecord, ResolvedConfig } from '../../src/types.ts';
+import { startFixtureChannel, type FixtureChannel, type FixtureChannelOptions } from './channel.ts';
+import { startLocalSigstore, type LocalSigstore } from './sigstore.ts';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const NODE = join(REPO, 'node_modules', '.bin', 'node');
@@ -158,6 +160,31 @@ export function runNode(script: string, args: string[], o: { cwd: string; env: N
     });
     child.stdin.on('error', () => {}).end(o.input ?? '');
   });
+}
+
+/** What most end-to-end test files start once: a local Sigstore, a fixture channel it signs, a workspace. */
+export interface SignedChannel {
+  sig: LocalSigstore;
+  ch: FixtureChannel;
+  ws: Workspace;
+  /** Stop the channel (if the test has not already) and Sigstore, remove the workspace. */
+  close(): Promise<void>;
+}
+
+export async function startSignedChannel(channel: Omit<FixtureChannelOptions, 'sigstore'>, workspacePrefix?: string): Promise<SignedChannel> {
+  const sig = await startLocalSigstore();
+  const ch = await startFixtureChannel({ ...channel, sigstore: sig });
+  const ws = makeWorkspace(workspacePrefix);
+  return {
+    sig,
+    ch,
+    ws,
+    async close() {
+      await ch.close().catch(() => {});
+      await sig.close();
+      ws.cleanup();
+    },
+  };
 }
 
 /** Spawn `conda-attest <args>` from source with the workspace's isolated environment. */

@@ -89,6 +89,8 @@ export const ISSUER_OID_V1 = '1.3.6.1.4.1.57264.1.1';
 
 export const DEFAULT_SAN = 'https://github.com/test-org/test-feedstock/.github/workflows/build.yml@refs/heads/main';
 export const GITHUB_ISSUER = 'https://token.actions.githubusercontent.com';
+/** `trusted_identities` that accept every test-org workflow on its main branch (DEFAULT_SAN among them). */
+export const TEST_ORG_WORKFLOWS = [{ identity: 'https://github.com/test-org/*/.github/workflows/*.yml@refs/heads/main', issuer: GITHUB_ISSUER }];
 /** CEP 27 publish attestation predicate type. */
 export const PUBLISH_PREDICATE_TYPE = 'https://schemas.conda.org/attestations-publish-1.schema.json';
 export const INTOTO_STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';

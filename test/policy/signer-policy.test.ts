@@ -9,7 +9,7 @@ import { startLocalSigstore } from '../helpers/sigstore.ts';
 import type { LocalSigstore, SignOptions } from '../helpers/sigstore.ts';
 import { startFixtureChannel } from '../helpers/channel.ts';
 import type { FixtureChannel } from '../helpers/channel.ts';
-import { condaFilename } from '../helpers/conda.ts';
+import { simpleFilename as fn } from '../helpers/conda.ts';
 import { codes, makeWorkspace, resolveIn, row, runSession } from '../helpers/e2e.ts';
 import type { JsonReport, Workspace } from '../helpers/e2e.ts';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -54,7 +54,6 @@ const SIGNERS: Record<string, SignOptions> = {
 let sig: LocalSigstore;
 let forge: FixtureChannel;
 let ws: Workspace;
-const fn = (name: string) => condaFilename({ name, version: '1.0', build: 'h0_0' });
 
 before(async () => {
   sig = await startLocalSigstore();
