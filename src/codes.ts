@@ -41,6 +41,7 @@ export const CODES = {
   CONFIG_INVALID: { domain: 'config', meaning: 'The configuration does not match schema/config.schema.json (every failing path is listed).' },
   CONFIG_KEY_INVALID: { domain: 'config', meaning: 'A trusted key in the configuration cannot be read or parsed.' },
   NO_CONFIG: { domain: 'config', meaning: 'No config file was found and none was given: no policy, no pass.' },
+  CONFIG_IMPORT_FAILED: { domain: 'config', meaning: 'A `$import` in the configuration cannot be followed (not a JSON/YAML file, too large, too deep, or a cycle).' },
   CONFIG_EXISTS: { domain: 'config', meaning: '`init` found a configuration it would replace (or shadow).' },
 
   // target: pixi.lock, conda-lock.yml, explicit files, URLs, package files (exit code 2)

@@ -1,8 +1,8 @@
 // Finding and reading the configuration file (the policy table, "Configuration"): cosmiconfig
 // from the working directory upward, or an explicit --config PATH. This is the I/O edge;
 // validation, defaults and resolution are resolveConfig's job (validate.ts).
-import { stat } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { open, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cosmiconfig, type Loader } from 'cosmiconfig';
 import { createRequire } from 'node:module';
@@ -41,16 +41,110 @@ export const SEARCH_PLACES: readonly string[] = [
 const NULL_DOCUMENT: object = Object.freeze({ __condaAttestNullDocument: true });
 const nullMarked = (v: unknown): unknown => (v === null ? NULL_DOCUMENT : v);
 
-const loadJson: Loader = (filepath, content) => {
+// `$import` (cosmiconfig's key for "merge these files under this one"): followed by us, not
+// by cosmiconfig, which reads any path — a device, a FIFO, a file of any size — with no
+// depth bound. Here an import is a regular JSON or YAML file of at most MAX_IMPORT_BYTES,
+// at most MAX_IMPORT_DEPTH levels deep, never one already being imported (a cycle); anything
+// else is CONFIG_IMPORT_FAILED. The loaders return the merged document without the key, so
+// cosmiconfig never sees it. Merge: imports in order, then the importing file; mappings
+// merge key by key, any other value (lists included) is replaced by the later one, so a
+// shared base can never add to a list (e.g. trusted_identities) that a project sets.
+const MAX_IMPORT_DEPTH = 4;
+const MAX_IMPORT_BYTES = 1 << 20;
+const IMPORT_HINT = 'A $import names JSON or YAML files (relative to the importing file), at most 1 MiB each and 4 levels deep, without cycles.';
+
+function importFailed(message: string, cause?: unknown): ConfigError {
+  return new ConfigError('CONFIG_IMPORT_FAILED', message, { hint: IMPORT_HINT, cause });
+}
+
+function isMapping(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && v !== NULL_DOCUMENT;
+}
+
+/** `over` on top of `base`: mappings key by key, anything else replaced. Own keys only (`__proto__` is data). */
+function mergeConfig(base: unknown, over: unknown): unknown {
+  if (!isMapping(base) || !isMapping(over)) return over;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(base)) Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+  for (const [k, v] of Object.entries(over)) {
+    const merged = Object.hasOwn(out, k) ? mergeConfig(out[k], v) : v;
+    Object.defineProperty(out, k, { value: merged, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+/** A regular file's text, refusing anything else or anything larger than the cap (checked on the open file). */
+async function readImport(path: string, chain: string): Promise<string> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (e) {
+    throw importFailed(`${chain} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)}).`, e);
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw importFailed(`${chain} is not a regular file.`);
+    if (st.size > MAX_IMPORT_BYTES) throw importFailed(`${chain} is ${st.size} bytes, more than the ${MAX_IMPORT_BYTES}-byte cap for an imported file.`);
+    const buf = Buffer.alloc(MAX_IMPORT_BYTES + 1);
+    let got = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, got, buf.length - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+      if (got > MAX_IMPORT_BYTES) throw importFailed(`${chain} is more than the ${MAX_IMPORT_BYTES}-byte cap for an imported file.`);
+    }
+    return buf.toString('utf8', 0, got);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** `doc` (loaded from `file`) with its `$import` followed and merged, recursively. */
+async function withImports(doc: unknown, file: string, stack: readonly string[] = []): Promise<unknown> {
+  if (!isMapping(doc) || !Object.hasOwn(doc, '$import')) return doc;
+  const chainOf = (p: string): string => [...stack, file, p].join(' → ');
+  const spec = doc.$import;
+  const list = typeof spec === 'string' ? [spec] : Array.isArray(spec) && spec.every((x) => typeof x === 'string') ? (spec as string[]) : undefined;
+  if (!list) throw importFailed(`${file}: $import must be a file path or a list of file paths.`);
+  const own: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(doc)) if (k !== '$import') Object.defineProperty(own, k, { value: v, enumerable: true, writable: true, configurable: true });
+  const self = await realpath(file).catch(() => resolve(file));
+  const here = [...stack, self];
+  if (here.length > MAX_IMPORT_DEPTH) throw importFailed(`${here.join(' → ')}: imports nest more than ${MAX_IMPORT_DEPTH} levels deep.`);
+  let merged: unknown = {};
+  for (const rel of list) {
+    const target = resolve(dirname(file), rel);
+    const real = await realpath(target).catch((e: unknown) => {
+      throw importFailed(`${chainOf(target)}: the imported file does not exist (${(e as NodeJS.ErrnoException).code ?? String(e)}).`, e);
+    });
+    if (here.includes(real)) throw importFailed(`${chainOf(real)}: an import cycle (${real} is already being imported).`);
+    const ext = extname(real).toLowerCase();
+    if (!['.json', '.yaml', '.yml', ''].includes(ext)) throw importFailed(`${chainOf(real)}: only JSON and YAML files can be imported.`);
+    const text = await readImport(real, chainOf(real));
+    let imported: unknown;
+    try {
+      imported = ext === '.json' ? JSON.parse(text) : loadYamlDocument(text);
+    } catch (e) {
+      throw importFailed(`${chainOf(real)} is not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${describeError(e).split('\n')[0]}`, e);
+    }
+    if (!isMapping(imported)) throw importFailed(`${chainOf(real)}: an imported configuration must be a mapping.`);
+    merged = mergeConfig(merged, await withImports(imported, real, here));
+  }
+  return mergeConfig(merged, own);
+}
+
+const loadJson: Loader = async (filepath, content) => {
   const doc = JSON.parse(content) as unknown;
   // package.json: cosmiconfig picks our key out itself and reads a null value as "absent".
   if (basename(filepath) === 'package.json') {
-    if (typeof doc === 'object' && doc !== null && Object.hasOwn(doc, MODULE) && (doc as Record<string, unknown>)[MODULE] === null) {
-      return { [MODULE]: NULL_DOCUMENT };
+    if (typeof doc === 'object' && doc !== null && Object.hasOwn(doc, MODULE)) {
+      const own = (doc as Record<string, unknown>)[MODULE];
+      if (own === null) return { [MODULE]: NULL_DOCUMENT };
+      return { ...(doc as Record<string, unknown>), [MODULE]: await withImports(own, filepath) };
     }
     return doc;
   }
-  return nullMarked(doc);
+  return nullMarked(await withImports(doc, filepath));
 };
 
 // The `yaml` package (already a dependency for lockfiles) rather than cosmiconfig's
@@ -59,11 +153,17 @@ const loadJson: Loader = (filepath, content) => {
 // which makes this the loader for the extensionless `.conda-attestrc` too.
 // A file holding only comments is an empty file (no document); an explicit `~` / `null`
 // is a null document.
-const loadYaml: Loader = (_filepath, content) => {
+function loadYamlDocument(content: string): unknown {
   const doc = yaml().parseDocument(content, { uniqueKeys: true });
   if (doc.errors.length > 0) throw doc.errors[0];
   if (doc.contents === null) return undefined;
-  return nullMarked(doc.toJS());
+  return doc.toJS();
+}
+
+const loadYaml: Loader = async (filepath, content) => {
+  const doc = loadYamlDocument(content);
+  if (doc === undefined) return undefined;
+  return nullMarked(await withImports(doc, filepath));
 };
 
 /**
@@ -78,7 +178,7 @@ const loadModule: Loader = async (filepath) => {
   if (!('default' in mod) || mod.default === undefined) {
     throw new Error('the module has no default export (write `export default { ... }`)');
   }
-  return nullMarked(await mod.default);
+  return nullMarked(await withImports(await mod.default, filepath));
 };
 
 const LOADERS = {
@@ -111,6 +211,7 @@ function unmark(config: unknown): unknown {
 }
 
 function parseFailed(file: string, e: unknown): ConfigError {
+  if (e instanceof ConfigError) return e; // CONFIG_IMPORT_FAILED from a loader
   // cosmiconfig prefixes its own "JSON Error in <file>:" line; keep only the cause.
   // The parser's first line ends with ":" before its code frame ("at line 3, column 1:").
   const why = describeError(e).replace(/^(JSON|YAML) Error in [^\n]*:\n/, '').split('\n')[0]!.replace(/[:.\s]+$/, '');

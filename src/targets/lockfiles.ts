@@ -74,7 +74,14 @@ interface YamlLines {
  * parseYamlTarget plus the line of every top-level list item. One parse: the document is
  * built once, converted to plain data for the parsers, and kept for line look-ups.
  */
-export function parseYamlTargetWithLines(text: string, where: string): { doc: unknown; lines: YamlLines } {
+export function parseYamlTargetWithLines(text: string, where: string, opts: { splitMinBytes?: number } = {}): { doc: unknown; lines: YamlLines } {
+  // Big lockfiles are parsed entry by entry (bounded memory: a whole-document parse of a
+  // 50,000-package pixi.lock peaks near 1 GB), the item lines read off the same cut.
+  if (text.length >= (opts.splitMinBytes ?? SPLIT_MIN_BYTES)) {
+    const itemLines = new Map<string, number[]>();
+    const split = parseSplitYaml(text, (chunk) => parseYaml(chunk, { maxAliasCount: 1000 }), { itemLines });
+    if (split !== undefined) return { doc: split, lines: { itemLine: (key, index) => itemLines.get(key)?.[index] } };
+  }
   const y = yaml();
   const lineCounter = new y.LineCounter();
   let value: unknown;

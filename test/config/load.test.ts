@@ -200,3 +200,49 @@ test('an empty file (or YAML comments only) is an empty configuration: defaults,
     assert.equal((await load(dir, 'inner/.conda-attestrc.yaml')).source, join(dir, 'inner', '.conda-attestrc.yaml'));
   }
 });
+
+const importFailed = (re: RegExp) => (e: unknown) => e instanceof ConfigError && e.code === 'CONFIG_IMPORT_FAILED' && re.test(e.message) && /\$import names JSON or YAML/.test(e.hint ?? '');
+
+test('$import: JSON and YAML files merged under the importing file (mappings by key, lists replaced), relative to it, nested', async () => {
+  const dir = project({
+    'base/org.yaml': `$import: common.json\nchannels:\n  "${CH}":\n    require: warn\n    trusted_identities: ["https://github.com/org/*"]\n`,
+    'base/common.json': JSON.stringify({ concurrency: 3, channels: { 'https://x.example/c': { require: 'ignore' } } }),
+    '.conda-attestrc.yaml': `$import: [base/org.yaml]\nchannels:\n  "${CH}":\n    trusted_identities: ["https://github.com/org/repo/*"]\n`,
+  });
+  const c = await load(dir);
+  assert.equal(c.concurrency, 3);
+  const forge = c.channels.find((x) => x.channel === CH)!;
+  assert.equal(forge.require, 'warn', 'merged from the import');
+  assert.deepEqual(forge.trustedIdentities.map((i) => i.identity), ['https://github.com/org/repo/*'], 'a list is replaced, never extended by the base');
+  assert.ok(c.channels.some((x) => x.channel === 'https://x.example/c'));
+});
+
+test('attack: $import of a device, a cycle, a huge file, a too-deep chain, a module or a missing file → CONFIG_IMPORT_FAILED, at once', async () => {
+  await assert.rejects(load(project({ '.conda-attestrc.json': JSON.stringify({ $import: '/dev/zero' }) })), importFailed(/\/dev\/zero is not a regular file/));
+  await assert.rejects(
+    load(project({ '.conda-attestrc.yaml': '$import: a.yaml\n', 'a.yaml': '$import: b.yaml\n', 'b.yaml': '$import: a.yaml\n' })),
+    importFailed(/a\.yaml → .*b\.yaml → .*a\.yaml: an import cycle/),
+  );
+  await assert.rejects(load(project({ '.conda-attestrc.yaml': '$import: .conda-attestrc.yaml\n' })), importFailed(/import cycle/));
+  await assert.rejects(
+    load(project({ '.conda-attestrc.json': JSON.stringify({ $import: 'huge.json' }), 'huge.json': `{"x":"${'a'.repeat(2 << 20)}"}` })),
+    importFailed(/more than the 1048576-byte cap/),
+  );
+  const deep: Record<string, string> = { '.conda-attestrc.yaml': '$import: d1.yaml\n' };
+  for (let i = 1; i < 8; i++) deep[`d${i}.yaml`] = `$import: d${i + 1}.yaml\n`;
+  deep['d8.yaml'] = 'concurrency: 2\n';
+  await assert.rejects(load(project(deep)), importFailed(/nest more than 4 levels/));
+  await assert.rejects(load(project({ '.conda-attestrc.json': JSON.stringify({ $import: 'x.mjs' }), 'x.mjs': 'export default {}' })), importFailed(/only JSON and YAML/));
+  await assert.rejects(load(project({ '.conda-attestrc.json': JSON.stringify({ $import: 'nope.json' }) })), importFailed(/does not exist/));
+  await assert.rejects(load(project({ '.conda-attestrc.json': JSON.stringify({ $import: 42 }) })), importFailed(/must be a file path/));
+  await assert.rejects(load(project({ '.conda-attestrc.json': JSON.stringify({ $import: 'n.yaml' }), 'n.yaml': '~\n' })), importFailed(/must be a mapping/));
+  // The same through --config and a package.json key.
+  await assert.rejects(load(project({ 'c.json': JSON.stringify({ $import: '/dev/zero' }) }), 'c.json'), importFailed(/not a regular file/));
+  await assert.rejects(load(project({ 'package.json': JSON.stringify({ name: 'x', 'conda-attest': { $import: '/dev/zero' } }) })), importFailed(/not a regular file/));
+});
+
+test('$import: a "__proto__" key in an imported file is data, never a prototype', async () => {
+  const dir = project({ '.conda-attestrc.json': JSON.stringify({ $import: 'b.json', channels: {} }), 'b.json': '{"__proto__": {"polluted": true}, "concurrency": 2}' });
+  await assert.rejects(load(dir), (e: unknown) => e instanceof ConfigError && e.code === 'CONFIG_INVALID');
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+});
