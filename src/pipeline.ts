@@ -25,6 +25,7 @@ import { packageVersion } from './version.ts';
 import { applyDecisions, type LockDecision } from './lock/decide.ts';
 import { firstUseKey } from './lock/judge.ts';
 import { readLock, updateLock } from './lock/file.ts';
+import { openCheckedLockTexts } from './lock/checked.ts';
 import { mapLimit } from './util/concurrency.ts';
 import { buildReport } from './report/build.ts';
 import { resolvePackage } from './stages/resolve.ts';
@@ -72,7 +73,10 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
       throw e;
     }
   }
-  const judging: JudgeContext = { lock: await readLock(lockPath), date: today(), frozen: Boolean(options.frozen), lockPath };
+  // Lockfile texts validated before are not validated again (src/lock/checked.ts); the
+  // memo lives with the caches, so --no-cache skips it too.
+  const checked = options.noCache ? undefined : openCheckedLockTexts(options.config.cacheDir);
+  const judging: JudgeContext = { lock: await readLock(lockPath, { checked }), date: today(), frozen: Boolean(options.frozen), lockPath };
   const ledger = openLedger(judging.frozen);
 
   /** resolve → retrieve → verify → judge, for one package. */
@@ -87,7 +91,7 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
     // what is on disk now so a concurrent run loses nothing.
     const { decisions } = ledger;
     const written = !judging.frozen && decisions.some((d) => d.kind !== 'unchanged' || d.touch);
-    if (written) await updateLock(lockPath, (current) => applyDecisions(current, decisions));
+    if (written) await updateLock(lockPath, (current) => applyDecisions(current, decisions), { checked });
     const closed = await run.close();
     const lockfile = { path: lockPath, written, pinned: pinnedCount(decisions, judging.frozen) };
     return assembleReport(ledger, closed, options.config, lockfile);

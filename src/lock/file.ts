@@ -18,6 +18,7 @@ import { LockError, describeError } from '../errors.ts';
 import { compareStrings, normalizeIdentities } from './identity.ts';
 import { LOCK_VERSION, type Lock, type LockEntry, emptyLock, putOwn } from './types.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
+import type { CheckedLockTexts } from './checked.ts';
 import { acquireFileLock, type FileLock } from '../store/lock.ts';
 
 // --- schema (compiled once per process) ----------------------------------------------
@@ -111,9 +112,29 @@ async function readText(path: string): Promise<string | null> {
 }
 
 /** Read the lockfile; a missing file is an empty lock (first run). */
-export async function readLock(path: string): Promise<Lock> {
+export async function readLock(path: string, o: { checked?: CheckedLockTexts } = {}): Promise<Lock> {
   const text = await readText(path);
-  return text === null ? emptyLock() : parseLock(text, path);
+  return text === null ? emptyLock() : parseLockChecked(text, path, o.checked);
+}
+
+/**
+ * parseLock, skipping validation and normalisation for a text `checked` knows (the parse of
+ * a canonical, valid text is its normalised lock: src/lock/checked.ts), and teaching it a
+ * text that turns out valid and canonical.
+ */
+async function parseLockChecked(text: string, source: string, checked: CheckedLockTexts | undefined): Promise<Lock> {
+  if (!checked) return parseLock(text, source);
+  const digest = checked.digest(text);
+  if (checked.has(digest)) {
+    try {
+      return JSON.parse(text) as Lock;
+    } catch {
+      // A digest collision is not expected; the full check below decides.
+    }
+  }
+  const lock = parseLock(text, source);
+  if (serializeLock(lock) === text) await checked.add(digest);
+  return lock;
 }
 
 // --- the inter-process lock (src/store/lock.ts) ------------------------------------------
@@ -128,6 +149,8 @@ export interface UpdateLockOptions {
   staleMs?: number;
   /** Test hooks (crash simulation); never set in production. */
   hooks?: { afterTempCreated?: (tempPath: string) => void | Promise<void> };
+  /** Lockfile texts already validated (see readLock); the text written is added to them. */
+  checked?: CheckedLockTexts;
 }
 
 export interface UpdateResult {
@@ -225,7 +248,7 @@ export async function updateLock(
   const held = await acquire(path, options.waitMs ?? 15_000, options.staleMs ?? 60_000);
   try {
     const text = await readText(path);
-    const current = text === null ? emptyLock() : parseLock(text, path);
+    const current = text === null ? emptyLock() : await parseLockChecked(text, path, options.checked);
     const next = mutate(current);
     if (next === null) return { lock: current, written: false };
     const out = serializeLock(next);
@@ -234,6 +257,8 @@ export async function updateLock(
       return { lock: normalized, written: false };
     }
     await writeAtomic(path, out, held, options.hooks);
+    // `out` passed validation just above and is canonical (serializeLock of a normalised lock).
+    await options.checked?.add(options.checked.digest(out));
     return { lock: normalized, written: true };
   } finally {
     await held.release();

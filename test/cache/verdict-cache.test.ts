@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { openVerdictCache, policyDigest, verdictCacheDir, verdictKey, type VerdictKeyParts } from '../../src/cache/verdict-cache.ts';
 import type { BundleOutcome, ChannelPolicy } from '../../src/types.ts';
 
@@ -35,6 +36,20 @@ function tmp(t: { after: (fn: () => void) => void }): string {
   const d = mkdtempSync(join(tmpdir(), 'conda-attest-verdicts-'));
   t.after(() => rmSync(d, { recursive: true, force: true }));
   return d;
+}
+
+/** A bucket file's header and entries (format 2: header line, then the entries line). */
+function readBucketFile(file: string): { header: { format: number; sha256: string }; body: string; entries: Record<string, { o: unknown; t: number }> } {
+  const text = readFileSync(file, 'utf8');
+  const nl = text.indexOf('\n');
+  const body = text.slice(nl + 1);
+  return { header: JSON.parse(text.slice(0, nl)), body, entries: JSON.parse(body) };
+}
+
+/** Write a bucket file whose header's SHA-256 matches its entries (what an attacker with write access could do). */
+function writeBucketFile(file: string, entries: unknown, format = 2): void {
+  const body = JSON.stringify(entries);
+  writeFileSync(file, `${JSON.stringify({ format, sha256: createHash('sha256').update(body).digest('hex') })}\n${body}`);
 }
 
 function bucketFiles(dir: string): string[] {
@@ -84,10 +99,12 @@ test('adversarial: an entry edited to flip verified=false into true is ignored a
   c1.set(key, [OUTCOMES[1]!]);
   await c1.flush();
   const [file] = bucketFiles(dir);
-  const doc = JSON.parse(readFileSync(file!, 'utf8'));
-  doc.entries[key].s = doc.entries[key].s.replace('"verified":false', '"verified":true').replace(/"reasons":\[.*\]/, '"reasons":[]');
-  assert.match(doc.entries[key].s, /"verified":true/);
-  writeFileSync(file!, JSON.stringify(doc));
+  const { header, body } = readBucketFile(file!);
+  // The entry flipped in place, the header left as it was: the bucket no longer matches its SHA-256.
+  const edited = body.replace('"verified":false', '"verified":true').replace(/"reasons":\[.*?\]\}\]/, '"reasons":[]}]');
+  assert.match(edited, /"verified":true/);
+  assert.doesNotMatch(edited, /SIGSTORE_VERIFICATION_FAILED/);
+  writeFileSync(file!, `${JSON.stringify(header)}\n${edited}`);
 
   const c2 = openVerdictCache(dir);
   assert.equal(c2.get(key), undefined, 'a tampered entry must never be returned');
@@ -104,12 +121,11 @@ test('adversarial: an entry whose checksum matches but whose content is not outc
   c1.set(key, OUTCOMES);
   await c1.flush();
   const [file] = bucketFiles(dir);
-  const doc = JSON.parse(readFileSync(file!, 'utf8'));
-  const s = JSON.stringify({ verified: true });
-  const { createHash } = await import('node:crypto');
-  doc.entries[key] = { s, c: createHash('sha256').update(key).update('\n').update(s).digest('hex'), t: Date.now() };
-  writeFileSync(file!, JSON.stringify(doc));
-  assert.equal(openVerdictCache(dir).get(key), undefined);
+  const { entries } = readBucketFile(file!);
+  for (const bad of [{ verified: true }, [{ verified: true }], 'verified', null]) {
+    writeBucketFile(file!, { ...entries, [key]: { o: bad, t: Date.now() } });
+    assert.equal(openVerdictCache(dir).get(key), undefined, JSON.stringify(bad));
+  }
 });
 
 test('a corrupt or truncated bucket file is ignored, reported and rewritten at flush', async (t) => {
@@ -123,14 +139,14 @@ test('a corrupt or truncated bucket file is ignored, reported and rewritten at f
     const text = readFileSync(file!, 'utf8');
     if (damage === 'garbage') writeFileSync(file!, '\u0000\u0001not json');
     else if (damage === 'truncate') writeFileSync(file!, text.slice(0, text.length >> 1));
-    else writeFileSync(file!, JSON.stringify({ format: 999, entries: JSON.parse(text).entries }));
+    else writeBucketFile(file!, readBucketFile(file!).entries, 999);
 
     const c2 = openVerdictCache(dir);
     assert.equal(c2.get(key), undefined, damage);
     assert.equal(c2.warnings.length, 1, damage);
     await c2.flush(); // nothing set: the bad file is still replaced by a valid one
-    const doc = JSON.parse(readFileSync(file!, 'utf8'));
-    assert.equal(doc.format, 1);
+    const doc = readBucketFile(file!);
+    assert.equal(doc.header.format, 2);
     assert.deepEqual(doc.entries, {});
   }
 });
@@ -154,7 +170,11 @@ test('concurrent flushes from several caches on one directory never corrupt it',
       }),
     );
   }
-  for (const f of bucketFiles(dir)) JSON.parse(readFileSync(f, 'utf8')); // every file parses
+  for (const f of bucketFiles(dir)) {
+    // Every file parses and matches its SHA-256.
+    const { header, body } = readBucketFile(f);
+    assert.equal(header.sha256, createHash('sha256').update(body).digest('hex'));
+  }
   assert.deepEqual(readdirSync(verdictCacheDir(dir)).filter((f) => f.endsWith('.tmp')), [], 'no temp files left');
   const reader = openVerdictCache(dir);
   let hits = 0;
