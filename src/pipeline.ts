@@ -120,10 +120,13 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
 
 /**
  * --frozen checks against a committed lockfile: without one there is nothing to check
- * against, which is one input error for the run, not one refusal per package.
+ * against, which is one input error for the run, not one refusal per package. With every
+ * channel disabled nothing is ever pinned or checked, so there is nothing to miss.
  */
 function requireFrozenLockfile(options: VerifySessionOptions, lockPath: string): void {
   if (!options.frozen || existsSync(lockPath)) return;
+  const { config } = options;
+  if (!config.default.enabled && !config.channels.some((c) => c.enabled)) return;
   throw new LockError('LOCK_MISSING', `--frozen needs the identity lockfile ${lockPath}, which does not exist.`, {
     hint: 'Run `conda-attest verify` once without --frozen (it pins the signer identities) and commit the lockfile, or point --lockfile at it.',
   });

@@ -247,6 +247,8 @@ export interface NotCoveredCounts {
   pypi: number;
   /** conda entries without a channel URL: source packages and local paths (pixi.lock). */
   source: number;
+  /** `file://` packages (a channel on this machine): nothing is published to verify them with. */
+  local?: number;
 }
 
 export interface ReportSummary {

@@ -37,7 +37,7 @@ export async function openRecordsWriter(path: string, header: { url: string; id:
   // Not fsynced: a record list lost to a power cut is downloaded again.
   let out: AtomicFile;
   try {
-    out = await openAtomicFile(path, { durable: false });
+    out = await openAtomicFile(path, { durable: false, followLinks: false });
   } catch {
     return undefined;
   }

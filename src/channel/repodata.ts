@@ -301,7 +301,7 @@ export function createRepodataStore(opts: RepodataStoreOptions): RepodataStore {
     if (!path) return;
     // The cache is an optimisation: failing to write it must not fail verification.
     try {
-      await writeFileAtomic(path, data, { mkdirs: true, durable: false });
+      await writeFileAtomic(path, data, { mkdirs: true, durable: false, followLinks: false });
     } catch {
       /* best effort */
     }

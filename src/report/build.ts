@@ -31,7 +31,7 @@ function summarize(rows: readonly PackageReport[]): ReportSummary {
     skipped: 0,
     blocked: 0,
     warned: 0,
-    not_covered: { pypi: 0, source: 0 },
+    not_covered: { pypi: 0, source: 0, local: 0 },
   };
   for (const r of rows) {
     summary[r.status] += 1;

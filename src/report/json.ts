@@ -87,7 +87,7 @@ function runFields(report: Report): [string, unknown][] {
 }
 
 function summaryToJson(report: Report): Record<string, unknown> {
-  return { ...report.summary, not_covered: { ...(report.summary.not_covered ?? { pypi: 0, source: 0 }) } };
+  return { ...report.summary, not_covered: { pypi: 0, source: 0, ...report.summary.not_covered, local: report.summary.not_covered?.local ?? 0 } };
 }
 
 export function reportToJson(report: Report): Record<string, unknown> {

@@ -25,9 +25,10 @@ function notCoveredLine(n: NotCoveredCounts | undefined): string | undefined {
   const parts = [
     n.pypi ? `${n.pypi} PyPI package${n.pypi === 1 ? '' : 's'}` : '',
     n.source ? `${n.source} source package${n.source === 1 ? '' : 's'} (built locally)` : '',
+    n.local ? `${n.local} package${n.local === 1 ? '' : 's'} from a local file:// channel` : '',
   ].filter(Boolean);
   if (parts.length === 0) return undefined;
-  const plural = n.pypi + n.source !== 1;
+  const plural = n.pypi + n.source + (n.local ?? 0) !== 1;
   return `${parts.join(' and ')} in this lock ${plural ? 'are' : 'is'} not covered by conda attestations`;
 }
 

@@ -25,7 +25,7 @@ const writeFileAtomicLib = (): typeof import('write-file-atomic') => (lib ??= re
 let exitHook: typeof import('signal-exit').onExit | undefined;
 const onExit: typeof import('signal-exit').onExit = (cb, opts) => (exitHook ??= (require('signal-exit') as typeof import('signal-exit')).onExit)(cb, opts);
 
-export interface WriteAtomicOptions {
+interface WriteAtomicOptions {
   /**
    * Create only: fail with EEXIST when `path` exists, even if another process creates it
    * meanwhile (link(2) does not replace, unlike rename(2)).
@@ -42,6 +42,12 @@ export interface WriteAtomicOptions {
   mkdirs?: boolean;
   /** Called with the temp file's path once it exists (before its bytes are written). */
   onTempCreated?: (tempPath: string) => void | Promise<void>;
+  /**
+   * Write through a symbolic link at `path` to the file it names (default true). Caches pass
+   * false: a link planted in the cache directory is replaced, never followed to overwrite
+   * another file.
+   */
+  followLinks?: boolean;
 }
 
 /**
@@ -51,9 +57,11 @@ export interface WriteAtomicOptions {
 export async function writeFileAtomic(path: string, data: string | Uint8Array | Iterable<string>, o: WriteAtomicOptions = {}): Promise<void> {
   const durable = o.durable ?? true;
   if (o.mkdirs) await mkdir(dirname(path), { recursive: true });
-  if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
-    const out = await openAtomicWrite(path, { durable });
+  const chunks = typeof data !== 'string' && !(data instanceof Uint8Array);
+  if (chunks || (o.followLinks === false && !o.exclusive)) {
+    const out = await openAtomicWrite(path, { durable, followLinks: o.followLinks });
     try {
+      // Readable.from() passes a string or Buffer on whole, as one chunk.
       await pipeline(Readable.from(data), out.stream);
     } catch (e) {
       await out.abort();
@@ -76,7 +84,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array | 
 }
 
 /** A file being written in place of `path`: bytes go to a temp file until `commit()`. */
-export interface AtomicWrite {
+interface AtomicWrite {
   /** Where the bytes go (a temp file next to the target). */
   readonly stream: Writable;
   /** Replace the target with the temp file (after `stream` has finished). */
@@ -94,8 +102,8 @@ interface Staged {
   discard(): Promise<void>;
 }
 
-async function stage(path: string, durable: boolean): Promise<Staged> {
-  const target = await realpath(path).catch(() => path);
+async function stage(path: string, durable: boolean, followLinks = true): Promise<Staged> {
+  const target = followLinks ? await realpath(path).catch(() => path) : path;
   const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const removeOnExit = onExit(() => {
     try {
@@ -130,9 +138,9 @@ async function stage(path: string, durable: boolean): Promise<Staged> {
  * rules: temp file next to the (symlink-resolved) target, removed on abort and at exit,
  * fsync before the rename unless `durable: false`.
  */
-export async function openAtomicWrite(path: string, o: { durable?: boolean } = {}): Promise<AtomicWrite> {
+export async function openAtomicWrite(path: string, o: { durable?: boolean; followLinks?: boolean } = {}): Promise<AtomicWrite> {
   const durable = o.durable ?? true;
-  const staged = await stage(path, durable);
+  const staged = await stage(path, durable, o.followLinks);
   const stream = createWriteStream(staged.tmp, { flags: 'wx', flush: durable });
   return {
     stream,
@@ -161,9 +169,9 @@ export interface AtomicFile {
 }
 
 /** The same as openAtomicWrite for writers that write through a FileHandle (record lists). */
-export async function openAtomicFile(path: string, o: { durable?: boolean } = {}): Promise<AtomicFile> {
+export async function openAtomicFile(path: string, o: { durable?: boolean; followLinks?: boolean } = {}): Promise<AtomicFile> {
   const durable = o.durable ?? true;
-  const staged = await stage(path, durable);
+  const staged = await stage(path, durable, o.followLinks);
   let file: FileHandle;
   try {
     file = await open(staged.tmp, 'wx');

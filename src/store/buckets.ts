@@ -8,7 +8,8 @@
 // Reads are synchronous on purpose: a bucket is read once per run, on the verification
 // path, where an await per package would cost more than the read. Writes are atomic
 // (writeFileAtomic) but not fsynced: a cache write lost to a power cut costs a re-fetch
-// or a re-verification, never correctness.
+// or a re-verification, never correctness. A symbolic link planted where a bucket file
+// belongs is replaced, never written through.
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,7 +17,7 @@ import { writeFileAtomic } from './atomic.ts';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
-export interface BucketStore {
+interface BucketStore {
   readonly dir: string;
   /** The bucket a key belongs to (undefined for a key that is not SHA-256 hex). */
   bucketOf(key: string): string | undefined;
@@ -35,7 +36,7 @@ export interface BucketStore {
   write(id: string, text: string): Promise<void>;
 }
 
-export interface BucketStoreOptions {
+interface BucketStoreOptions {
   /** A bucket file larger than this is not read: a planted huge file must not be slurped. */
   maxFileBytes?: number;
 }
@@ -87,7 +88,7 @@ export function openBucketStore(dir: string, o: BucketStoreOptions = {}): Bucket
       await mkdir(dir, { recursive: true });
     },
     async write(id, text) {
-      await writeFileAtomic(fileOf(id), text, { durable: false });
+      await writeFileAtomic(fileOf(id), text, { durable: false, followLinks: false });
     },
   };
 }

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname } from 'node:path';
 import { open, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 
-export interface LockHolder {
+interface LockHolder {
   pid: number;
   host: string;
 }
@@ -27,7 +27,7 @@ interface Owner extends LockHolder {
   temp?: string;
 }
 
-export interface FileLockOptions {
+interface FileLockOptions {
   /** How long to wait for another holder before `busy` (ms). */
   waitMs: number;
   /** A lock older than this is stale even if its pid is alive (ms). */

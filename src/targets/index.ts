@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { TargetError } from '../errors.ts';
 import type { PackageRecord } from '../types.ts';
-import { isExplicitText, mergeRecords, parseExplicit, parseYamlTargetWithLines, readCondaLock, readPixiLock, type NotCovered, type TargetContents } from './lockfiles.ts';
+import { isExplicitText, mergeRecords, parseYamlTargetWithLines, readExplicit, readCondaLock, readPixiLock, type NotCovered, type TargetContents } from './lockfiles.ts';
 import { encodePathSegment, isPackageFilename, isValidSubdir, parseChannelArgument, parsePackageFilename, recordFromUrl } from './package-url.ts';
 import { readPackageIndex } from './package-index.ts';
 
@@ -52,12 +52,13 @@ export async function loadTargets(targets: string[], opts: LoadTargetsOptions): 
 /** {@link loadTargets}, also counting the entries conda attestations do not cover. */
 export async function loadTargetSet(targets: string[], opts: LoadTargetsOptions): Promise<TargetSet> {
   const all: PackageRecord[] = [];
-  const notCovered: NotCovered = { pypi: 0, source: 0 };
+  const notCovered: NotCovered = { pypi: 0, source: 0, local: 0 };
   for (const t of targets) {
     const got = await loadTarget(t, opts);
     all.push(...got.records);
     notCovered.pypi += got.notCovered.pypi;
     notCovered.source += got.notCovered.source;
+    notCovered.local += got.notCovered.local;
   }
   return {
     records: mergeRecords(all, targets.length === 1 ? targets[0] : 'the targets'),
@@ -66,7 +67,7 @@ export async function loadTargetSet(targets: string[], opts: LoadTargetsOptions)
   };
 }
 
-const NOTHING_UNCOVERED: NotCovered = Object.freeze({ pypi: 0, source: 0 });
+const NOTHING_UNCOVERED: NotCovered = Object.freeze({ pypi: 0, source: 0, local: 0 });
 const only = (records: PackageRecord[]): TargetContents => ({ records, notCovered: { ...NOTHING_UNCOVERED } });
 
 async function loadTarget(target: string, opts: LoadTargetsOptions): Promise<TargetContents> {
@@ -74,7 +75,7 @@ async function loadTarget(target: string, opts: LoadTargetsOptions): Promise<Tar
   const path = resolve(opts.cwd, target);
   if (isPackageFilename(basename(path))) return only([await localPackageRecord(path, opts)]);
   const text = await readTargetText(path, target);
-  if (isExplicitText(text)) return only(parseExplicit(text, target));
+  if (isExplicitText(text)) return readExplicit(text, target);
   const { doc, lines } = parseYamlTargetWithLines(text, target);
   const kind = detectYamlKind(doc);
   if (kind === 'pixi') return readPixiLock(doc, target, lines);

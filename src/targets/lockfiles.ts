@@ -11,7 +11,7 @@ const parseYaml = (src: string, options?: import('yaml').ParseOptions & import('
 import { TargetError } from '../errors.ts';
 import type { PackageRecord } from '../types.ts';
 import { SPLIT_MIN_BYTES, parseSplitYaml } from './yaml-split.ts';
-import { normalizeMd5, normalizeSha256, normalizeSize, recordFromUrl } from './package-url.ts';
+import { normalizeMd5, normalizeSha256, normalizeSize, parsePackageFilename, recordFromUrl } from './package-url.ts';
 
 interface Hashes {
   sha256?: unknown;
@@ -158,6 +158,11 @@ function isUrlLocation(s: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(s);
 }
 
+/** A package in a channel on this machine (`file:///srv/channel/linux-64/x.conda`). */
+function isFileUrl(s: string): boolean {
+  return /^file:\/\//i.test(s);
+}
+
 /**
  * Entries of an environment file that conda attestations cannot cover: PyPI packages (no
  * CEP 27 publish attestation exists for them) and conda packages without a channel URL
@@ -169,6 +174,8 @@ export interface NotCovered {
   pypi: number;
   /** Distinct conda entries without a URL: source packages and local paths. */
   source: number;
+  /** Distinct `file://` packages: a channel on this machine, with no attestations to fetch. */
+  local: number;
 }
 
 /** What a target holds: the conda package records, and the count of what is not covered. */
@@ -183,6 +190,11 @@ const PIXI_LOCK_VERSIONS = [4, 5, 6, 7] as const;
 class Uncovered {
   private readonly pypi = new Set<string>();
   private readonly source = new Set<string>();
+  private readonly local = new Set<string>();
+  /** A `file://` package: a channel on this machine, which publishes no attestations to fetch. */
+  addLocal(location: string): void {
+    this.local.add(location);
+  }
   addPypi(location: unknown): void {
     this.pypi.add(String(location));
   }
@@ -190,7 +202,7 @@ class Uncovered {
     this.source.add(String(location));
   }
   counts(): NotCovered {
-    return { pypi: this.pypi.size, source: this.source.size };
+    return { pypi: this.pypi.size, source: this.source.size, local: this.local.size };
   }
 }
 
@@ -260,8 +272,11 @@ export function readPixiLock(doc: unknown, where: string, lines?: YamlLines): Ta
       throw malformed(at, v7 ? 'entry has none of `conda`, `conda_source`, `pypi`' : 'entry has neither `conda` nor `pypi`');
     }
     if (typeof url !== 'string') throw malformed(at, 'conda location is not a string');
+    if (isFileUrl(url)) return uncovered.addLocal(url);
     if (!isUrlLocation(url)) return uncovered.addSource(url); // source package or local path
-    records.push(recordWithHashes(url, p, at, sourceLine(where, lines?.itemLine('packages', i))));
+    const rec = recordWithHashes(url, p, at, sourceLine(where, lines?.itemLine('packages', i)));
+    if (v7 && p.file_name !== undefined && p.file_name !== null) fileNameOverride(rec, p.file_name, at);
+    records.push(rec);
   });
   const envs = doc.environments ?? {};
   if (!isObject(envs)) throw malformed(where, '`environments` is not a mapping');
@@ -282,6 +297,10 @@ export function readPixiLock(doc: unknown, where: string, lines?: YamlLines): Ta
           continue;
         }
         if (typeof ref.conda !== 'string') throw malformed(at, 'conda location is not a string');
+        if (isFileUrl(ref.conda)) {
+          uncovered.addLocal(ref.conda);
+          continue;
+        }
         if (!isUrlLocation(ref.conda)) {
           uncovered.addSource(ref.conda);
           continue;
@@ -315,6 +334,7 @@ export function readCondaLock(doc: unknown, where: string, lines?: YamlLines): T
     if (p.manager === 'pip') return uncovered.addPypi(p.url ?? `${String(p.name)}==${String(p.version)}`);
     if (p.manager !== 'conda') return;
     if (typeof p.url !== 'string') throw malformed(at, '`url` is not a string');
+    if (isFileUrl(p.url)) return uncovered.addLocal(p.url);
     const hash = p.hash ?? {};
     if (!isObject(hash)) throw malformed(at, '`hash` is not a mapping');
     records.push(recordWithHashes(p.url, { sha256: hash.sha256, md5: hash.md5, size: p.size }, at, sourceLine(where, lines?.itemLine('package', i))));
@@ -337,7 +357,13 @@ export function isExplicitText(text: string): boolean {
  * (32 hex = md5, 64 hex or `sha256:<64 hex>` = sha256, as conda itself accepts).
  */
 export function parseExplicit(text: string, where: string): PackageRecord[] {
+  return readExplicit(text, where).records;
+}
+
+/** {@link parseExplicit}, with the `file://` entries (a channel on this machine) counted as not covered. */
+export function readExplicit(text: string, where: string): TargetContents {
   const records: PackageRecord[] = [];
+  const uncovered = new Uncovered();
   let started = false;
   text.split(/\r?\n/).forEach((rawLine, i) => {
     const line = rawLine.trim();
@@ -357,8 +383,24 @@ export function parseExplicit(text: string, where: string): PackageRecord[] {
       else if (/^(sha256:)?[0-9a-f]{64}$/.test(digest)) h.sha256 = digest.replace(/^sha256:/, '');
       else throw malformed(at, `"#${digest}" is neither an MD5 (32 hex) nor a SHA-256 (64 hex) digest`);
     }
+    if (isFileUrl(url)) return uncovered.addLocal(url);
     records.push(recordWithHashes(url, h, at, { file: where, line: i + 1 }));
   });
   if (!started) throw malformed(where, 'no @EXPLICIT line');
-  return mergeRecords(records, where);
+  return { records: mergeRecords(records, where), notCovered: uncovered.counts() };
+}
+
+/**
+ * pixi.lock v7 `file_name`: the package's file name when the URL's last segment is not it
+ * (rattler_lock writes it only then, and takes the package's identity from it). The
+ * package is still fetched from the URL, but judged — repodata record, sidecar, CEP 27
+ * subject name — as `file_name`, which must itself be a conda package file name.
+ */
+function fileNameOverride(rec: PackageRecord, fileName: unknown, at: string): void {
+  if (typeof fileName !== 'string') throw malformed(at, '`file_name` is not a string');
+  const parts = parsePackageFilename(fileName, `${at} (file_name)`);
+  rec.filename = fileName;
+  rec.name = parts.name;
+  rec.version = parts.version;
+  rec.build = parts.build;
 }

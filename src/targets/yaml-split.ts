@@ -60,14 +60,18 @@ export function parseSplitYaml(text: string, parseChunk: (chunk: string) => unkn
     const parts: string[] = [];
     for (let i = from; i < to; i++) {
       const l = lines[i]!;
-      if (isBlank(l)) parts.push('');
+      // A blank line keeps the spaces beyond the indentation: inside a literal block
+      // scalar they are content (YAML 1.2 §8.1.1.2).
+      if (isBlank(l)) parts.push(l.slice(Math.min(indent, indentOf(l))));
       else if (indentOf(l) < indent) {
         if (l.trimStart().startsWith('#')) continue; // a comment outdented inside the block
         throw new NotSplittable();
       } else parts.push(l.slice(indent));
     }
     try {
-      return parseChunk(parts.join('\n'));
+      // Each line keeps its line break, as in the document (a `|+` scalar keeps trailing
+      // breaks): every line but the document's last one had one.
+      return parseChunk(parts.join('\n') + (to < lines.length ? '\n' : ''));
     } catch {
       throw new NotSplittable();
     }

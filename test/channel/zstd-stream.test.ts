@@ -44,11 +44,11 @@ test('pretty-printed repodata.json.zst streams into the same records as the whol
 
 test('property: any split of the bytes into chunks gives the same records (or the same rejection)', async (t) => {
   const texts = [JSON.stringify(DOC), JSON.stringify(DOC, null, 2), `\ufeff${JSON.stringify(DOC)}`, '{"packages":{} "x":1}', '{"a":1,}', JSON.stringify(DOC).slice(0, -3)];
-  await checkProperty<[string, number[]]>(
+  await checkProperty(
     t,
     'repodata chunk boundaries',
     [fc.constantFrom(...texts), fc.array(fc.nat(), { maxLength: 8 })],
-    (text, cuts) => {
+    (text: string, cuts: number[]) => {
       const buf = Buffer.from(text);
       let whole: RepodataIndex | string;
       try {

@@ -4,10 +4,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.ts';
-import type { CliIO } from '../../src/cli/io.ts';
+import { runInProcess } from '../helpers/cli-io.ts';
 import { applyDecisions, decide } from '../../src/lock/decide.ts';
 import { serializeLock } from '../../src/lock/file.ts';
 import { emptyLock, type Lock } from '../../src/lock/types.ts';
@@ -62,17 +61,7 @@ function setup(t: { after: (fn: () => void) => void }, withRepo = true): Ctx {
   const env = envFor(root);
   const git = (...args: string[]) => execFileSync('git', args, { cwd: dir, env, encoding: 'utf8' });
   if (withRepo) git('init', '-q', '-b', 'main');
-  const cli = async (...argv: string[]) => {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = '';
-    let err = '';
-    stdout.on('data', (d) => (out += d));
-    stderr.on('data', (d) => (err += d));
-    const io: CliIO = { stdout, stderr, stdin: new PassThrough(), env, cwd: dir };
-    const code = await main(['diff', ...argv], io);
-    return { code, stdout: out, stderr: err };
-  };
+  const cli = (...argv: string[]) => runInProcess(main, ['diff', ...argv], { env, cwd: dir });
   return { dir, env, git, cli };
 }
 

@@ -4,32 +4,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { PassThrough } from 'node:stream';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.ts';
-import type { CliIO } from '../../src/cli/io.ts';
 import { type CommandSpec, chooseFormat, optionLabel } from '../../src/cli/options.ts';
 import { VERIFY_SPEC } from '../../src/cli/verify.ts';
 import { VERIFY_BUNDLE_SPEC } from '../../src/cli/verify-bundle.ts';
 import { ACCEPT_SPEC } from '../../src/cli/accept.ts';
 import { DIFF_SPEC } from '../../src/cli/diff.ts';
 import { packageVersion } from '../../src/version.ts';
+import { runInProcess } from '../helpers/cli-io.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const SPECS: CommandSpec[] = [VERIFY_SPEC, VERIFY_BUNDLE_SPEC, ACCEPT_SPEC, DIFF_SPEC];
 
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (d) => (stdout += d));
-  err.on('data', (d) => (stderr += d));
-  const io: CliIO = { stdout: out, stderr: err, stdin: new PassThrough(), env: {}, cwd: REPO };
-  const code = await main(argv, io);
-  return { code, stdout, stderr };
-}
+const cli = (argv: string[]) => runInProcess(main, argv, { cwd: REPO });
 
 /** Long option names in the first column of the option table of README section `### \`conda-attest NAME`. */
 function readmeOptions(name: string): Set<string> {

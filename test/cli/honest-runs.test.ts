@@ -118,7 +118,7 @@ test('README quick start on a conda.anaconda.org-style lock: CHANNEL_UNUSED with
   const report = j.report as unknown as Record<string, any>;
   assert.deepEqual(report.notices.map((n: { code: string }) => n.code), ['CHANNEL_UNUSED', 'NOTHING_VERIFIED']);
   assert.ok(report.notices[0].hint.includes(mirrorLine));
-  assert.deepEqual(report.summary.not_covered, { pypi: 1, source: 1 });
+  assert.deepEqual(report.summary.not_covered, { pypi: 1, source: 1, local: 0 });
   assert.deepEqual(report.inputs, { targets: [ws.path('pixi.lock')], config: ws.path('.conda-attestrc.yaml') });
   assert.deepEqual(report.lockfile, { path: ws.path('conda-attest.lock'), written: false, pinned: 0 });
 
@@ -179,6 +179,14 @@ test('LOCK_MISSING: --frozen without the identity lockfile is one error, exit 2'
   assert.equal(r.stdout, '');
   assert.match(r.stderr, /^conda-attest: LOCK_MISSING: --frozen needs the identity lockfile .*conda-attest\.lock, which does not exist\. \(hint: /);
   assert.equal(r.stderr.trim().split('\n').length, 1, 'one error, not one row per package');
+  // Every channel disabled: nothing is pinned or checked against the lockfile, so its
+  // absence is no error; the run says it checked nothing, and writes no lockfile.
+  ws.write('.conda-attestrc.yaml', '{}\n');
+  const off = await runCli(ws, ['verify', '--json', '--frozen']);
+  assert.equal(off.code, 0, off.stderr);
+  assert.doesNotMatch(off.stderr, /LOCK_MISSING/);
+  assert.ok((JSON.parse(off.stdout) as { notices: { code: string }[] }).notices.some((n) => n.code === 'NOTHING_VERIFIED'));
+  assert.equal(existsSync(ws.path('conda-attest.lock')), false);
 });
 
 test('attack: a broken trust root file is exit 2 naming the file, even when no signature needed it', async (t) => {

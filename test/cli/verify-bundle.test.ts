@@ -3,10 +3,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { verifyBundleCommand } from '../../src/cli/verify-bundle.ts';
-import type { CliIO } from '../../src/cli/io.ts';
+import { runInProcess, type InProcessResult } from '../helpers/cli-io.ts';
 
 const shared = join(fileURLToPath(new URL('../..', import.meta.url)), '..', 'shared');
 const skip = existsSync(shared) ? false : 'needs ../shared (absent in a fresh clone)';
@@ -14,18 +13,10 @@ const conf = (c: string, f: string) => join(shared, 'conformance', c, f);
 const BEACON = 'https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main';
 const GHA = 'https://token.actions.githubusercontent.com';
 
-async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function run(argv: string[]): Promise<InProcessResult> {
   const home = mkdtempSync(join(tmpdir(), 'conda-attest-vb-'));
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (d) => (stdout += d));
-  err.on('data', (d) => (stderr += d));
-  const io: CliIO = { stdout: out, stderr: err, stdin: new PassThrough(), env: { HOME: home, XDG_CACHE_HOME: join(home, 'c') }, cwd: home };
   try {
-    const code = await verifyBundleCommand(argv, io);
-    return { code, stdout, stderr };
+    return await runInProcess(verifyBundleCommand, argv, { env: { HOME: home, XDG_CACHE_HOME: join(home, 'c') }, cwd: home });
   } finally {
     rmSync(home, { recursive: true, force: true });
   }

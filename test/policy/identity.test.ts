@@ -9,6 +9,7 @@ import {
   matchIdentity,
 } from '../../src/policy/identity.ts';
 import type { ChannelPolicy, IdentityPattern, SignerIdentity } from '../../src/types.ts';
+import { channelPolicy } from './fixtures.ts';
 
 const GH = 'https://token.actions.githubusercontent.com';
 const gh = (san: string, issuer = GH): SignerIdentity => ({ kind: 'github', san, issuer });
@@ -95,17 +96,7 @@ test('empty pattern list accepts any verified certificate signer; several patter
 });
 
 function policy(over: Partial<ChannelPolicy>): ChannelPolicy {
-  return {
-    channel: 'https://c.example',
-    enabled: true,
-    require: 'error',
-    trustedIdentities: [],
-    trustedKeys: [],
-    requireTlog: true,
-    mirrors: [],
-    discovery: ['repodata'],
-    ...over,
-  };
+  return channelPolicy({ channel: 'https://c.example', ...over });
 }
 
 test('key identities match trusted keys by fingerprint, never identity patterns', () => {

@@ -12,25 +12,19 @@ import {
   ruleFor,
 } from '../../src/policy/packages.ts';
 import type { ChannelPolicy, PackageRule } from '../../src/types.ts';
+import { channelPolicy } from './fixtures.ts';
 
 const GH = 'https://token.actions.githubusercontent.com';
 
-const base: ChannelPolicy = {
-  channel: 'https://prefix.dev/conda-forge',
-  enabled: true,
-  require: 'error',
+const base: ChannelPolicy = channelPolicy({
   trustedIdentities: [{ identity: 'github:conda-forge/*-feedstock', issuer: GH }],
-  trustedKeys: [],
-  requireTlog: true,
-  mirrors: [],
-  discovery: ['repodata'],
   packages: [
     { pattern: 'legacy-*', require: 'warn' },
     { pattern: 'lib*', require: 'ignore' },
     { pattern: 'libssl*', require: 'warn' },
     { pattern: 'openssl', trustedIdentities: [{ identity: 'github:conda-forge/openssl-feedstock@refs/heads/main', issuer: GH }] },
   ],
-};
+});
 
 test('package names: exact or anchored `*` glob', () => {
   assert.equal(packageMatches('openssl', 'openssl'), true);

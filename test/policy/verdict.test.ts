@@ -4,6 +4,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { actionFor, judgeAttestations, type RetrievalState } from '../../src/policy/verdict.ts';
 import { keyFingerprint } from '../../src/policy/identity.ts';
 import type { BundleOutcome, ChannelPolicy, PackageAction, PackageStatus, RequireMode, SignerIdentity } from '../../src/types.ts';
+import { channelPolicy } from './fixtures.ts';
 
 const PUBLISH = 'https://schemas.conda.org/attestations-publish-1.schema.json';
 const SLSA = 'https://slsa.dev/provenance/v1';
@@ -30,17 +31,7 @@ test('actionFor: the full status × require table', () => {
 });
 
 function policy(over: Partial<ChannelPolicy> = {}): ChannelPolicy {
-  return {
-    channel: 'https://prefix.dev/conda-forge',
-    enabled: true,
-    require: 'error',
-    trustedIdentities: [{ identity: 'https://github.com/conda-forge/*-feedstock/**', issuer: GH }],
-    trustedKeys: [],
-    requireTlog: true,
-    mirrors: [],
-    discovery: ['repodata'],
-    ...over,
-  };
+  return channelPolicy({ trustedIdentities: [{ identity: 'https://github.com/conda-forge/*-feedstock/**', issuer: GH }], ...over });
 }
 
 const trustedId: SignerIdentity = {

@@ -2,17 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { channelName, nothingVerifiedNotice, runNotices, unusedChannelNotices } from '../../src/report/notices.ts';
 import type { ChannelPolicy, PackageReport, PackageStatus, PackageAction } from '../../src/types.ts';
+import { channelPolicy } from '../policy/fixtures.ts';
 
-const policy = (channel: string): ChannelPolicy => ({
-  channel,
-  enabled: true,
-  require: 'error',
-  trustedIdentities: [],
-  trustedKeys: [],
-  requireTlog: true,
-  mirrors: [],
-  discovery: ['repodata'],
-});
+const policy = (channel: string): ChannelPolicy => channelPolicy({ channel });
 
 const row = (channel: string, status: PackageStatus = 'skipped', action: PackageAction = 'pass'): PackageReport => ({
   filename: 'x-1-0.conda',

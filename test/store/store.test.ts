@@ -111,6 +111,20 @@ test('bucket store: keys map to 16 buckets; absent, oversized and blocked files'
   await assert.rejects(blocked.ensureDir());
 });
 
+test('attack: a symbolic link planted where a bucket file belongs is replaced, never written through', async (t) => {
+  const dir = tempDir(t);
+  const victim = join(dir, 'victim.txt');
+  writeFileSync(victim, 'keep me');
+  const store = openBucketStore(join(dir, 'cache'));
+  await store.ensureDir();
+  symlinkSync(victim, store.fileOf('a'));
+  await store.write('a', '{"entries":{}}');
+  assert.equal(readFileSync(victim, 'utf8'), 'keep me');
+  assert.equal(lstatSync(store.fileOf('a')).isSymbolicLink(), false);
+  assert.equal(readFileSync(store.fileOf('a'), 'utf8'), '{"entries":{}}');
+  assert.deepEqual(readdirSync(store.dir), ['a.json'], 'no temp files left');
+});
+
 const lockOptions = {
   waitMs: 500,
   staleMs: 60_000,

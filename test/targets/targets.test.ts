@@ -176,7 +176,49 @@ test('pixi.lock: malformed inputs are rejected with a clear code', async () => {
     // A tampered duplicate: the same URL with a different digest.
     const dup = PIXI_V6 + `- conda: ${CF}/noarch/tzdata-2025b-h78e105d_0.conda\n  sha256: ${A}\n`;
     await rejectsCode(load(dir, 'pixi.lock', dup), 'TARGET_PARSE_FAILED', /twice with different sha256/);
-    await rejectsCode(load(dir, 'pixi.lock', PIXI_V6.replace(`${CF}/linux-64/zlib`, 'file:///srv/cf/linux-64/zlib')), 'TARGET_INVALID_URL');
+  });
+});
+
+test('file:// packages in a lock (a channel on this machine) are counted as not covered, never an error and never verified', async () => {
+  await withDir(async (dir) => {
+    const local = 'file:///srv/cf/linux-64/zlib-1.3.1-hb9d3cd8_2.conda';
+    await writeFile(join(dir, 'pixi.lock'), PIXI_V6.replaceAll(`${CF}/linux-64/zlib-1.3.1-hb9d3cd8_2.conda`, local));
+    const pixi = await loadTargetSet(['pixi.lock'], { cwd: dir });
+    assert.equal(pixi.records.some((r) => r.name === 'zlib'), false);
+    assert.equal(pixi.notCovered.local, 1, 'listed twice (environment and packages), counted once');
+    const cl = readCondaLock({ version: 1, package: [{ name: 'zlib', version: '1.3.1', manager: 'conda', url: local, hash: { sha256: A } }] }, 'conda-lock.yml');
+    assert.deepEqual([cl.records.length, cl.notCovered.local], [0, 1]);
+    await writeFile(join(dir, 'env.txt'), `@EXPLICIT\n${local}#${A}\n${CF}/noarch/tzdata-2025b-h78e105d_0.conda\n`);
+    const ex = await loadTargetSet(['env.txt'], { cwd: dir });
+    assert.deepEqual([ex.records.map((r) => r.name), ex.notCovered], [['tzdata'], { pypi: 0, source: 0, local: 1 }]);
+    // Other schemes stay input errors.
+    await rejectsCode(load(dir, 'pixi.lock', PIXI_V6.replace(`${CF}/linux-64/zlib`, 'ftp://srv/cf/linux-64/zlib')), 'TARGET_INVALID_URL');
+  });
+});
+
+test('pixi.lock v7 file_name: the package is fetched from its URL but judged under the file name the lock gives', async () => {
+  await withDir(async (dir) => {
+    const url = 'https://mirror.example/blobs/linux-64/abc123-0-0.conda';
+    const lock = `version: 7
+platforms:
+- name: linux-64
+environments:
+  default:
+    channels:
+    - url: https://mirror.example/blobs/
+    packages:
+      linux-64:
+      - conda: ${url}
+packages:
+- conda: ${url}
+  file_name: zlib-1.3.1-hb9d3cd8_2.conda
+  sha256: ${A}
+`;
+    await writeFile(join(dir, 'pixi.lock'), lock);
+    const [r] = (await loadTargetSet(['pixi.lock'], { cwd: dir })).records;
+    assert.deepEqual([r!.url, r!.filename, r!.name, r!.version, r!.build, r!.sha256], [url, 'zlib-1.3.1-hb9d3cd8_2.conda', 'zlib', '1.3.1', 'hb9d3cd8_2', A]);
+    await rejectsCode(load(dir, 'pixi.lock', lock.replace('file_name: zlib-1.3.1-hb9d3cd8_2.conda', 'file_name: ../zlib.conda')), 'TARGET_INVALID_FILENAME');
+    await rejectsCode(load(dir, 'pixi.lock', lock.replace('file_name: zlib-1.3.1-hb9d3cd8_2.conda', 'file_name: 7')), 'TARGET_PARSE_FAILED', /file_name/);
   });
 });
 
@@ -376,7 +418,7 @@ test('pixi.lock v7: platforms by name, every environment once by URL, hashes fro
     assert.equal(zlib.size, 123);
     assert.equal(zlib.channel, CF);
     // Two PyPI wheels (one referenced by two platforms); one source package and one local path.
-    assert.deepEqual(set.notCovered, { pypi: 2, source: 2 });
+    assert.deepEqual(set.notCovered, { pypi: 2, source: 2, local: 0 });
     assert.deepEqual(set.inputs, [join(dir, 'pixi.lock')]);
     // The records-only entry point agrees with the full reader.
     assert.deepEqual(parsePixiLock(parseYaml(PIXI_V7), 'pixi.lock').map((r) => r.url), set.records.map((r) => r.url));
@@ -409,7 +451,7 @@ test('conda-lock.yml: pip entries are counted as not covered', async () => {
   };
   const got = readCondaLock(doc, 'conda-lock.yml');
   assert.equal(got.records.length, 1);
-  assert.deepEqual(got.notCovered, { pypi: 2, source: 0 });
+  assert.deepEqual(got.notCovered, { pypi: 2, source: 0, local: 0 });
 });
 
 // Seeded, bounded property (test/helpers/fuzz.ts): whatever a v7 lockfile is mutated into,
@@ -448,4 +490,20 @@ test('property: pixi.lock v7 reader on mutated documents ends in records or a Ta
       assert.ok(e instanceof TargetError, `threw ${String(e)}`);
     }
   }, { runs: 400 });
+});
+
+test('a local package file whose info/index.json cannot be read is fine when its subdir is known otherwise (--platform, channel, directory)', async () => {
+  await withDir(async (dir) => {
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(join(dir, 'osx-arm64'), { recursive: true });
+    const garbage = Buffer.from('not an archive at all');
+    await writeFile(join(dir, 'zlib-1.3.1-hb9d3cd8_2.conda'), garbage);
+    await writeFile(join(dir, 'osx-arm64', 'zlib-1.3.1-hb9d3cd8_2.conda'), garbage);
+    const subdirOf = async (target: string, o: { channel: string; platform?: string }) => (await loadTargets([target], { cwd: dir, ...o }))[0]!.subdir;
+    assert.equal(await subdirOf('zlib-1.3.1-hb9d3cd8_2.conda', { channel: CF, platform: 'linux-64' }), 'linux-64');
+    assert.equal(await subdirOf('zlib-1.3.1-hb9d3cd8_2.conda', { channel: `${CF}/win-64` }), 'win-64');
+    assert.equal(await subdirOf('osx-arm64/zlib-1.3.1-hb9d3cd8_2.conda', { channel: CF }), 'osx-arm64');
+    // Only when the package itself is the one place left to ask does its damage matter.
+    await assert.rejects(loadTargets(['zlib-1.3.1-hb9d3cd8_2.conda'], { cwd: dir, channel: CF }), (e: unknown) => (e as { code?: string }).code !== undefined);
+  });
 });

@@ -60,6 +60,16 @@ test('unusual documents are declined, never answered differently', () => {
   assert.equal(split('a: 1\na: 2\n'), undefined);
 });
 
+test('block scalars keep what the whole parse keeps: trailing breaks (|+) and spaces on blank lines', () => {
+  // Found by `npm run fuzz`: a chunk lost the line break after its last line.
+  const keep = 'version:\n  version:\n    version:\n      version: |+\n        \n    other: false\n';
+  assert.deepEqual(split(keep, 0), whole(keep));
+  const spaces = 'a:\n  b: |\n    x\n       \n    y\n  c: 1\n';
+  assert.deepEqual(split(spaces, 0), whole(spaces));
+  const noEol = 'a:\n  b: |+\n    x';
+  assert.deepEqual(split(noEol, 0), whole(noEol));
+});
+
 test('property: the split parse equals the whole parse whenever it answers', async (t) => {
   const leaf = fc.oneof(hostileString(16), fc.integer(), fc.boolean(), fc.constant(null), fc.constantFrom('0e12', 'yes', '*_cp312', '# x', '- y', 'a: b', '|', 'multi\nline\n'));
   const key = fc.oneof(fc.constantFrom('version', 'packages', 'environments', 'conda', 'sha256', 'depends', 'a.b', 'x-y', '__proto__'), hostileString(8));
