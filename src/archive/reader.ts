@@ -16,8 +16,14 @@
 // 15 packages (yauzl, pend, tar-stream, streamx, b4a, fast-fifo, text-decoder, bare-*, ...).
 import { fstatSync, readSync } from 'node:fs';
 import { constants as zlibConstants, crc32, gunzipSync, inflateRawSync, zstdDecompressSync } from 'node:zlib';
-import Bunzip from 'seek-bzip';
+import { createRequire } from 'node:module';
 import { AttestError } from '../errors.ts';
+
+// seek-bzip is loaded on the first .tar.bz2 only: a verify run of .conda packages (or one
+// that reads no archive at all) does not pay for its five modules.
+const require = createRequire(import.meta.url);
+let seekBzip: typeof import('seek-bzip') | undefined;
+const Bunzip = (): typeof import('seek-bzip') => (seekBzip ??= require('seek-bzip') as typeof import('seek-bzip'));
 
 /** `{ [path]: bytes }`, the shape untarjs returns. */
 export type FilesData = { [filename: string]: Uint8Array };
@@ -90,7 +96,7 @@ function bunzip(data: Uint8Array, max: number): Uint8Array {
     flush(): void {},
   };
   try {
-    Bunzip.decode(data, sink, true);
+    Bunzip().decode(data, sink, true);
   } catch (e) {
     if (e instanceof ArchiveError) throw e;
     throw new ArchiveError(`Corrupt bzip2 stream: ${(e as Error).message ?? String(e)}`, { cause: e });
@@ -531,7 +537,7 @@ export function findInTarBz2(fd: number, name: string, o: { maxScan: number; sou
     flush(): void {},
   };
   try {
-    Bunzip.decode(input, output, true);
+    Bunzip().decode(input, output, true);
     check(false);
   } catch (e) {
     if (e instanceof Found) return e.bytes;

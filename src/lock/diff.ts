@@ -12,7 +12,7 @@
 //   identity-added   identity
 //   identity-removed identity
 //   seen-changed     which ("first_seen" | "last_seen"), old {version,date}|null, new {version,date}|null
-import { Chalk } from 'chalk';
+import { createRequire } from 'node:module';
 import { escapeText, markdownCode } from '../report/escape.ts';
 import {
   COMPARED_FIELDS,
@@ -24,6 +24,12 @@ import {
   normalizeIdentities,
 } from './identity.ts';
 import { type Lock, type LockEntry, type LockIdentity, type Seen, getOwn } from './types.ts';
+
+// chalk is loaded when a diff is rendered as text, not by every run that only computes
+// lock decisions (it brings node:tty and four modules of its own).
+const require = createRequire(import.meta.url);
+let chalk: typeof import('chalk') | undefined;
+const loadChalk = (): typeof import('chalk') => (chalk ??= require('chalk') as typeof import('chalk'));
 
 export interface FieldChange {
   field: IdentityField;
@@ -216,7 +222,7 @@ export interface TextOptions {
 
 /** Coloured (or plain) text, one package per block: `-` red = old, `+` green = new. */
 export function renderDiffText(changes: readonly LockChange[], options: TextOptions): string {
-  const c = new Chalk({ level: options.color ? 1 : 0 });
+  const c = new (loadChalk().Chalk)({ level: options.color ? 1 : 0 });
   if (changes.length === 0) return 'No signer identity changes.\n';
   const lines: string[] = [];
   for (const group of groupByPackage(changes).values()) {
