@@ -48,7 +48,7 @@ import { HttpError, isAttestError, RepodataError } from '../errors.ts';
 import type { CacheValidators, HttpClient } from '../http/client.ts';
 import { parsePackageFilename } from '../targets/package-url.ts';
 import { emptyIndex, RepodataScanner, sectionOf, type RawRepodataEntry, type RepodataIndex } from './repodata-index.ts';
-import { openRecordsWriter, readRecords, RECORDS_FORMAT } from './records-file.ts';
+import { indexRecords, openRecordsWriter, readRecords, readRecordsAt, RECORDS_FORMAT, type RecordOffsets } from './records-file.ts';
 import type { ShardIndex } from './shards.ts';
 import { decompressZstd, zstdChunks } from './zstd.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
@@ -74,6 +74,8 @@ export interface RepodataStats {
   shardCacheHits: number;
   /** Body bytes received for repodata documents and shards (as transferred, before zstd). */
   bytes: number;
+  /** Whole passes over a record list on disk for lookups the first read did not keep. */
+  recordListScans: number;
 }
 
 /** Repodata served from the disk cache because the channel could not be reached. */
@@ -168,6 +170,8 @@ interface FullSource {
   /** Lookups not covered, waiting for the next read of the record list. */
   missing: Set<string>;
   refill?: Promise<void>;
+  /** Where each record of `records` is, from the first read after a miss (see indexRecords). */
+  offsets?: Promise<RecordOffsets | undefined>;
 }
 
 type Source = FullSource | { kind: 'sharded'; url: string; index: ShardIndex };
@@ -280,7 +284,7 @@ export function createRepodataStore(opts: RepodataStoreOptions): RepodataStore {
   const shardLoads = new Map<string, Promise<RepodataIndex>>();
   /** Per (channel, subdir): the files this run looks up (see `want`). */
   const wanted = new Map<string, Set<string>>();
-  const stats: RepodataStats = { fetches: 0, notModified: 0, shardFetches: 0, shardCacheHits: 0, bytes: 0 };
+  const stats: RepodataStats = { fetches: 0, notModified: 0, shardFetches: 0, shardCacheHits: 0, bytes: 0, recordListScans: 0 };
   const staleServed: StaleRepodata[] = [];
 
   const cacheRoot = opts.cacheDir ? join(opts.cacheDir, 'repodata') : undefined;
@@ -421,12 +425,22 @@ export function createRepodataStore(opts: RepodataStoreOptions): RepodataStore {
     const names = new Set(src.missing);
     src.missing.clear();
     for (const n of names) wantedOf(subdirKey(channel, subdir)).add(n);
-    let found = src.records ? await readRecords(src.records.path, src.records, names) : undefined;
+    // The first miss reads the whole list once and keeps where each record is; every later
+    // miss (a plugin host asks package by package) is then one positioned read per record.
+    let found: RepodataIndex | undefined;
+    if (src.records) {
+      const records = src.records;
+      src.offsets ??= (stats.recordListScans++, indexRecords(records.path, records));
+      const offsets = await src.offsets;
+      found = offsets ? await readRecordsAt(records.path, offsets, names) : undefined;
+      if (!found) src.offsets = undefined;
+    }
     if (!found) {
       const again = await loadFull(channel, subdir, src.from, true);
       if (again instanceof Absent) throw unavailable(src.url, again.error);
       found = again.index;
       src.records = again.records;
+      src.offsets = undefined;
     }
     for (const section of ['tarBz2', 'conda'] as const) for (const [f, e] of found[section]) src.index[section].set(f, e);
     for (const n of names) src.covered!.add(n);

@@ -196,6 +196,39 @@ test('want: only the wanted records are read; any other lookup is answered from 
   }
 });
 
+test('lookups one at a time (a plugin host): the record list is scanned once, later lookups read their line; a list replaced meanwhile is read again', async () => {
+  const lb = await startLoopback();
+  lb.route('/cf/linux-64/repodata.json', (_req, res) => void res.writeHead(200, { etag: '"r1"' }).end(REPODATA));
+  const dir = await mkdtemp(join(tmpdir(), 'ca-repo-'));
+  const http = client();
+  const ch = `${lb.url}/cf`;
+  try {
+    const store = createRepodataStore({ http, cacheDir: dir });
+    assert.equal((await store.lookup(ch, 'linux-64', 'good-1.0-0.conda'))?.attestationsSha256, A);
+    const fetches = store.stats.fetches;
+    // One lookup after another, as a host downloads package after package.
+    assert.deepEqual(await store.lookup(ch, 'linux-64', 'old-1.0-0.tar.bz2'), { sha256: S, md5: 'b'.repeat(32), size: 10, attestationsSha256: A });
+    assert.equal(await store.lookup(ch, 'linux-64', 'absent-1.0-0.conda'), undefined);
+    assert.equal(await store.lookup(ch, 'linux-64', 'old-1.0-0.conda'), undefined, 'a .tar.bz2 record never answers a .conda name');
+    await assert.rejects(store.lookup(ch, 'linux-64', 'number-1.0-0.conda'), (e: unknown) => e instanceof RepodataError && e.code === 'REPODATA_INVALID_ATTESTATIONS_SHA256');
+    assert.equal(store.stats.recordListScans, 1, 'one pass over the record list for all later lookups');
+    assert.equal(store.stats.fetches, fetches, 'no request either');
+
+    // An attacker (or another run) rewrites the list after it was indexed: a line that is no
+    // longer where the index says is never taken; the document is read again instead.
+    const name = (await readdir(join(dir, 'repodata'))).find((f) => f.endsWith('.records'))!;
+    const p = join(dir, 'repodata', name);
+    const text = await readFile(p, 'utf8');
+    await writeFile(p, text.replace(/"plain-1\.0-0\.conda"\t\{[^\n]*/, `"plain-1.0-0.conda"\t{"att":"${'e'.repeat(64)}"}`).replace(/^\{/, '{ '));
+    assert.deepEqual(await store.lookup(ch, 'linux-64', 'plain-1.0-0.conda'), {}, 'the planted record is not used');
+    assert.equal(store.stats.fetches, fetches + 1, 'the document was downloaded again');
+  } finally {
+    http.close();
+    await lb.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('a damaged record list is never used: after a 304 the document is fetched again, and a later lookup re-downloads it', async () => {
   const lb = await startLoopback();
   lb.route('/cf/linux-64/repodata.json', (req, res) => {
