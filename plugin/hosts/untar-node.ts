@@ -63,7 +63,7 @@ export function createNodeUntar(options: NodeUntarOptions = {}): UntarApi {
 }
 
 /** The extensions untarjs treats as archives (others are only decompressed). */
-export function isArchiveUrl(url: string): boolean {
+function isArchiveUrl(url: string): boolean {
   const lower = url.toLowerCase();
   return ['.conda', 'tar.bz2', 'tar.gz', '.zip'].some((ext) => lower.endsWith(ext));
 }

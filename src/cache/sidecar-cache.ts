@@ -48,7 +48,7 @@ export interface SidecarCache {
   readonly warnings: string[];
 }
 
-export interface SidecarCacheOptions {
+interface SidecarCacheOptions {
   /** Entries larger than this are neither stored nor returned. Default 10 MiB. */
   maxBytes?: number;
   /** Entries kept per bucket file (16 buckets). Default 1,000. */

@@ -22,7 +22,7 @@ export const RECORDS_FORMAT = 2;
 const TAG: Record<RepodataSection, string> = { conda: 'c', tarBz2: 'p' };
 const FLUSH_AT = 1 << 18;
 
-export interface RecordsWriter {
+interface RecordsWriter {
   add(section: RepodataSection, filename: string, entry: RawRepodataEntry): void;
   /** Write what is buffered once it is large enough (call between chunks: back-pressure). */
   drain(): Promise<void>;

@@ -86,7 +86,7 @@ type Cap = (typeof Cap)[keyof typeof Cap];
 const Kind = { String: 0, Nested: 1, Atom: 2 } as const;
 type Kind = (typeof Kind)[keyof typeof Kind];
 
-export type RecordSink = (section: RepodataSection, filename: string, entry: RawRepodataEntry) => void;
+type RecordSink = (section: RepodataSection, filename: string, entry: RawRepodataEntry) => void;
 
 /** Incremental repodata.json scanner: `push` chunks in order, then `end`. Throws REPODATA_MALFORMED. */
 export class RepodataScanner {

@@ -53,7 +53,7 @@ import type { ShardIndex } from './shards.ts';
 import { decompressZstd, zstdChunks } from './zstd.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 
-export interface RepodataEntry {
+interface RepodataEntry {
   /** CEP 50 `attestations_sha256`, validated: 64 lowercase hex. */
   attestationsSha256?: string;
   sha256?: string;
@@ -62,9 +62,9 @@ export interface RepodataEntry {
 }
 
 /** Where a subdir's records came from. */
-export type RepodataSource = 'shards' | 'zst' | 'json';
+type RepodataSource = 'shards' | 'zst' | 'json';
 
-export interface RepodataStats {
+interface RepodataStats {
   /** Repodata documents (shard index, repodata.json.zst, repodata.json) requested, 304s and 404 probes included. */
   fetches: number;
   notModified: number;
@@ -184,15 +184,15 @@ class Absent {
   }
 }
 
-export function repodataUrl(channel: string, subdir: string): string {
+function repodataUrl(channel: string, subdir: string): string {
   return `${channel.replace(/\/+$/, '')}/${subdir}/repodata.json`;
 }
 
-export function repodataZstUrl(channel: string, subdir: string): string {
+function repodataZstUrl(channel: string, subdir: string): string {
   return `${repodataUrl(channel, subdir)}.zst`;
 }
 
-export function shardIndexUrl(channel: string, subdir: string): string {
+function shardIndexUrl(channel: string, subdir: string): string {
   return `${channel.replace(/\/+$/, '')}/${subdir}/repodata_shards.msgpack.zst`;
 }
 
@@ -238,7 +238,7 @@ export function entryFromRaw(raw: RawRepodataEntry, filename: string, url: strin
 }
 
 /** Pure: the package name a lookup needs to find its shard, or undefined for a name no repodata can hold. */
-export function packageNameOf(filename: string): string | undefined {
+function packageNameOf(filename: string): string | undefined {
   try {
     return parsePackageFilename(filename).name;
   } catch {

@@ -26,7 +26,7 @@ export interface ShardIndex {
 }
 
 /** `unsupported`: a future index format; the caller falls back to repodata.json(.zst). */
-export type ParsedShardIndex = { ok: true; index: ShardIndex } | { ok: false; unsupportedVersion: unknown };
+type ParsedShardIndex = { ok: true; index: ShardIndex } | { ok: false; unsupportedVersion: unknown };
 
 // No ext types, no bigint surprises; `__proto__` keys are refused by the decoder itself.
 const decoder = new Decoder({ useBigInt64: false });
@@ -124,7 +124,7 @@ function hexOf(v: unknown, bytes: number, re: RegExp): string | undefined {
  * the lookup rejects it for this package (CEP 50: before any URL is built from it) —
  * including bytes of the wrong length and hex text that is not 64 lowercase digits.
  */
-export function compactShardRecord(r: Record<string, unknown>): RawRepodataEntry {
+function compactShardRecord(r: Record<string, unknown>): RawRepodataEntry {
   const e: RawRepodataEntry = {};
   const sha256 = hexOf(r.sha256, 32, HEX64_RE);
   if (sha256 !== undefined) e.sha256 = sha256;

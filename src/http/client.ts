@@ -69,7 +69,7 @@ export interface HttpClientOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export interface HttpResponse {
+interface HttpResponse {
   status: number;
   headers: IncomingHttpHeaders;
   body: Buffer;
@@ -77,7 +77,7 @@ export interface HttpResponse {
   url: string;
 }
 
-export interface GetOptions {
+interface GetOptions {
   maxBytes: number;
   headers?: Record<string, string>;
 }
@@ -90,7 +90,7 @@ export interface CacheValidators {
   expiresAt?: number;
 }
 
-export interface CachedGetResult {
+interface CachedGetResult {
   /** True when the stored copy is still good (304, or fresh under max-age: no request). */
   notModified: boolean;
   /** The new body when `notModified` is false. */
@@ -99,9 +99,9 @@ export interface CachedGetResult {
 }
 
 /** A conditional GET whose 200 body went to a consumer (`getCachedStream`). */
-export type CachedStreamResult<T> = { notModified: true; validators: CacheValidators } | { notModified: false; value: T; validators: CacheValidators };
+type CachedStreamResult<T> = { notModified: true; validators: CacheValidators } | { notModified: false; value: T; validators: CacheValidators };
 
-export interface DownloadOptions {
+interface DownloadOptions {
   maxBytes?: number;
   /** Lowercase hex; a mismatch deletes the partial file and throws PACKAGE_DIGEST_MISMATCH. */
   expectedSha256?: string;
@@ -233,7 +233,7 @@ function isRetryable(e: unknown): boolean {
 }
 
 /** Pure: validators and freshness from response headers. `no-store`/`no-cache` → no freshness. */
-export function cacheValidatorsFrom(headers: IncomingHttpHeaders, now: number): CacheValidators {
+function cacheValidatorsFrom(headers: IncomingHttpHeaders, now: number): CacheValidators {
   const v: CacheValidators = {};
   if (typeof headers.etag === 'string') v.etag = headers.etag;
   if (typeof headers['last-modified'] === 'string') v.lastModified = headers['last-modified'];

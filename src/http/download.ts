@@ -7,7 +7,7 @@ import { hashFile, type StreamDigest } from './hashing.ts';
 
 export { hashFile, sha256Hex, type StreamDigest } from './hashing.ts';
 
-export interface HashPackageOptions {
+interface HashPackageOptions {
   /** Keep the downloaded bytes here (written atomically while hashing). */
   dest?: string;
   maxBytes?: number;

@@ -92,7 +92,7 @@ export class HashingCounter extends Transform {
 }
 
 /** A sink that drops everything (hash-only downloads). */
-export function discard(): Writable {
+function discard(): Writable {
   return new Writable({ write: (_c, _e, cb) => cb() });
 }
 

@@ -80,7 +80,7 @@ function orderedEntry(e: LockEntry): LockEntry {
 }
 
 /** Canonical form: sorted channels and names, identities sorted and deduplicated, fixed key order, no empty channels. */
-export function normalizeLock(lock: Lock): Lock {
+function normalizeLock(lock: Lock): Lock {
   const channels: Lock['channels'] = {};
   for (const ch of Object.keys(lock.channels).sort(compareStrings)) {
     const names = Object.keys(lock.channels[ch]).sort(compareStrings);

@@ -25,7 +25,7 @@ export interface PackageIndexFields {
 }
 
 /** Ceiling on what is decompressed to find `info/index.json`: conda writes `info/` first, and its files before index.json are kilobytes to a few MB. The cap bounds the pure-JS bzip2 work (about 5 s at worst on a loaded 2-core machine). */
-export const MAX_SCAN_BYTES = 16 * 1024 * 1024;
+const MAX_SCAN_BYTES = 16 * 1024 * 1024;
 /** Ceiling on the compressed `info-*.tar.zst` member read from a `.conda`. */
 const MAX_INFO_MEMBER_BYTES = 64 * 1024 * 1024;
 /** Ceiling on `info/index.json` itself. */
