@@ -33,7 +33,7 @@ before(async () => {
   configPath = ws.writeConfig({
     trust_root: sig.trustedRootPath,
     lockfile: 'conda-attest.lock',
-    http: { retries: 0, timeout_ms: 5000 },
+    http: { retries: 0, timeout_ms: 30_000 },
     channels: { [ch.url]: { trusted_identities: TRUSTED } },
   });
 });
@@ -43,7 +43,7 @@ after(() => close?.());
 /** A second config next to the first (same channel), for --config runs. */
 function altConfig(name: string, channel: Record<string, unknown>, top: Record<string, unknown> = {}): string {
   return ws.writeConfig(
-    { trust_root: sig.trustedRootPath, lockfile: `${name}.lock`, http: { retries: 0, timeout_ms: 5000 }, channels: { [ch.url]: { trusted_identities: TRUSTED, ...channel } }, ...top },
+    { trust_root: sig.trustedRootPath, lockfile: `${name}.lock`, http: { retries: 0, timeout_ms: 30_000 }, channels: { [ch.url]: { trusted_identities: TRUSTED, ...channel } }, ...top },
     `${name}.json`,
   );
 }
