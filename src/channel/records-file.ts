@@ -87,6 +87,16 @@ export async function openRecordsWriter(path: string, header: { url: string; id:
   };
 }
 
+/** True when a record list's first line says it is of this format and of this download. */
+function headerMatches(line: string, expect: { url: string; id: string }): boolean {
+  try {
+    const h = JSON.parse(line) as { format?: unknown; url?: unknown; id?: unknown };
+    return h.format === RECORDS_FORMAT && h.url === expect.url && h.id === expect.id;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The records of `filenames` (each from the section its lookup reads) in the file at
  * `path`, or undefined when the file is missing, incomplete or not of this download.
@@ -103,12 +113,7 @@ export async function readRecords(path: string, expect: { url: string; id: strin
   const line = (text: string): boolean => {
     if (header) {
       header = false;
-      try {
-        const h = JSON.parse(text) as { format?: unknown; url?: unknown; id?: unknown };
-        return h.format === RECORDS_FORMAT && h.url === expect.url && h.id === expect.id;
-      } catch {
-        return false;
-      }
+      return headerMatches(text, expect);
     }
     if (end !== undefined) return false;
     if (text.startsWith('#end\t')) {
@@ -171,12 +176,7 @@ export async function indexRecords(path: string, expect: { url: string; id: stri
   const line = (buf: Buffer, from: number, to: number, at: number): boolean => {
     if (header) {
       header = false;
-      try {
-        const h = JSON.parse(buf.toString('utf8', from, to)) as { format?: unknown; url?: unknown; id?: unknown };
-        return h.format === RECORDS_FORMAT && h.url === expect.url && h.id === expect.id;
-      } catch {
-        return false;
-      }
+      return headerMatches(buf.toString('utf8', from, to), expect);
     }
     if (end !== undefined) return false;
     if (to - from > 5 && buf.toString('latin1', from, from + 5) === '#end\t') {

@@ -32,6 +32,27 @@ const REPODATA = JSON.stringify({
   repodata_version: 1,
 });
 
+/**
+ * A channel on loopback serving REPODATA as repodata.json with an ETag (304 when it is sent
+ * back), a disk cache directory and an HTTP client, all closed after `fn`.
+ */
+async function withCachedChannel(fn: (c: { lb: Awaited<ReturnType<typeof startLoopback>>; http: HttpClient; dir: string; ch: string }) => Promise<void>): Promise<void> {
+  const lb = await startLoopback();
+  lb.route('/cf/linux-64/repodata.json', (req, res) => {
+    if (req.headers['if-none-match'] === '"r1"') return void res.writeHead(304).end();
+    res.writeHead(200, { etag: '"r1"', 'content-length': String(Buffer.byteLength(REPODATA)) }).end(REPODATA);
+  });
+  const dir = await mkdtemp(join(tmpdir(), 'ca-repo-'));
+  const http = client();
+  try {
+    await fn({ lb, http, dir, ch: `${lb.url}/cf` });
+  } finally {
+    http.close();
+    await lb.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 test('indexRepodata keeps only the needed fields, per section', () => {
   const idx = indexRepodata(Buffer.from(REPODATA), 'r');
   assert.deepEqual(idx.tarBz2.get('old-1.0-0.tar.bz2'), { sha256: S, md5: 'b'.repeat(32), size: 10, att: A });
@@ -88,14 +109,7 @@ test('one fetch for 50 concurrent lookups; invalid attestations_sha256 rejected 
 });
 
 test('disk cache: the next run sends If-None-Match, gets 304 and answers from the cached index', async () => {
-  const lb = await startLoopback();
-  lb.route('/cf/linux-64/repodata.json', (req, res) => {
-    if (req.headers['if-none-match'] === '"r1"') return void res.writeHead(304).end();
-    res.writeHead(200, { etag: '"r1"', 'content-length': String(Buffer.byteLength(REPODATA)) }).end(REPODATA);
-  });
-  const dir = await mkdtemp(join(tmpdir(), 'ca-repo-'));
-  const http = client();
-  try {
+  await withCachedChannel(async ({ lb, http, dir }) => {
     const run1 = createRepodataStore({ http, cacheDir: dir });
     assert.equal((await run1.lookup(`${lb.url}/cf`, 'linux-64', 'good-1.0-0.conda'))?.attestationsSha256, A);
     const run2 = createRepodataStore({ http, cacheDir: dir });
@@ -108,11 +122,7 @@ test('disk cache: the next run sends If-None-Match, gets 304 and answers from th
     assert.equal(json.length, 2);
     assert.equal(json[1].headers['if-none-match'], '"r1"');
     assert.equal(run2.stats.notModified, 1);
-  } finally {
-    http.close();
-    await lb.close();
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('404 → REPODATA_UNAVAILABLE marked missing; 5xx → unavailable, not missing; bad JSON → MALFORMED; each fetched once per run', async () => {
@@ -162,15 +172,7 @@ test('large repodata: 200k records indexed without building the document', () =>
 });
 
 test('want: only the wanted records are read; any other lookup is answered from the record list on disk, without a request', async () => {
-  const lb = await startLoopback();
-  lb.route('/cf/linux-64/repodata.json', (req, res) => {
-    if (req.headers['if-none-match'] === '"r1"') return void res.writeHead(304).end();
-    res.writeHead(200, { etag: '"r1"' }).end(REPODATA);
-  });
-  const dir = await mkdtemp(join(tmpdir(), 'ca-repo-'));
-  const http = client();
-  const ch = `${lb.url}/cf`;
-  try {
+  await withCachedChannel(async ({ lb, http, dir, ch }) => {
     const store = createRepodataStore({ http, cacheDir: dir });
     store.want?.([{ channel: ch, subdir: 'linux-64', filename: 'good-1.0-0.conda' }]);
     assert.equal((await store.lookup(ch, 'linux-64', 'good-1.0-0.conda'))?.attestationsSha256, A);
@@ -189,20 +191,11 @@ test('want: only the wanted records are read; any other lookup is answered from 
     await assert.rejects(store.lookup(ch, 'linux-64', 'number-1.0-0.conda'), (e: unknown) => e instanceof RepodataError && e.code === 'REPODATA_INVALID_ATTESTATIONS_SHA256');
     assert.equal(lb.requests.length, after, 'no request for lookups answered from disk');
     assert.equal(store.stats.fetches, 3);
-  } finally {
-    http.close();
-    await lb.close();
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('lookups one at a time (a plugin host): the record list is scanned once, later lookups read their line; a list replaced meanwhile is read again', async () => {
-  const lb = await startLoopback();
-  lb.route('/cf/linux-64/repodata.json', (_req, res) => void res.writeHead(200, { etag: '"r1"' }).end(REPODATA));
-  const dir = await mkdtemp(join(tmpdir(), 'ca-repo-'));
-  const http = client();
-  const ch = `${lb.url}/cf`;
-  try {
+  await withCachedChannel(async ({ http, dir, ch }) => {
     const store = createRepodataStore({ http, cacheDir: dir });
     assert.equal((await store.lookup(ch, 'linux-64', 'good-1.0-0.conda'))?.attestationsSha256, A);
     const fetches = store.stats.fetches;
@@ -222,32 +215,20 @@ test('lookups one at a time (a plugin host): the record list is scanned once, la
     await writeFile(p, text.replace(/"plain-1\.0-0\.conda"\t\{[^\n]*/, `"plain-1.0-0.conda"\t{"att":"${'e'.repeat(64)}"}`).replace(/^\{/, '{ '));
     assert.deepEqual(await store.lookup(ch, 'linux-64', 'plain-1.0-0.conda'), {}, 'the planted record is not used');
     assert.equal(store.stats.fetches, fetches + 1, 'the document was downloaded again');
-  } finally {
-    http.close();
-    await lb.close();
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('a damaged record list is never used: after a 304 the document is fetched again, and a later lookup re-downloads it', async () => {
-  const lb = await startLoopback();
-  lb.route('/cf/linux-64/repodata.json', (req, res) => {
-    if (req.headers['if-none-match'] === '"r1"') return void res.writeHead(304).end();
-    res.writeHead(200, { etag: '"r1"' }).end(REPODATA);
-  });
-  const dir = await mkdtemp(join(tmpdir(), 'ca-repo-'));
-  const http = client();
-  const ch = `${lb.url}/cf`;
-  const json = () => lb.requests.filter((r) => r.path === '/cf/linux-64/repodata.json');
-  const damage = async (): Promise<void> => {
-    const records = (await readdir(join(dir, 'repodata'))).filter((f) => f.endsWith('.records'));
-    assert.equal(records.length, 1);
-    const p = join(dir, 'repodata', records[0]!);
-    const text = await readFile(p, 'utf8');
-    // Cut the last line (a crash or a full disk mid-write) and plant a record.
-    await writeFile(p, text.slice(0, text.lastIndexOf('#end')).replace(/"good-1\.0-0\.conda"\t\{[^\n]*/, `"good-1.0-0.conda"\t{"att":"${'e'.repeat(64)}"}`));
-  };
-  try {
+  await withCachedChannel(async ({ lb, http, dir, ch }) => {
+    const json = () => lb.requests.filter((r) => r.path === '/cf/linux-64/repodata.json');
+    const damage = async (): Promise<void> => {
+      const records = (await readdir(join(dir, 'repodata'))).filter((f) => f.endsWith('.records'));
+      assert.equal(records.length, 1);
+      const p = join(dir, 'repodata', records[0]!);
+      const text = await readFile(p, 'utf8');
+      // Cut the last line (a crash or a full disk mid-write) and plant a record.
+      await writeFile(p, text.slice(0, text.lastIndexOf('#end')).replace(/"good-1\.0-0\.conda"\t\{[^\n]*/, `"good-1.0-0.conda"\t{"att":"${'e'.repeat(64)}"}`));
+    };
     const run1 = createRepodataStore({ http, cacheDir: dir });
     assert.equal((await run1.lookup(ch, 'linux-64', 'good-1.0-0.conda'))?.attestationsSha256, A);
     await damage();
@@ -259,9 +240,5 @@ test('a damaged record list is never used: after a 304 the document is fetched a
     const run2 = createRepodataStore({ http, cacheDir: dir });
     assert.equal((await run2.lookup(ch, 'linux-64', 'good-1.0-0.conda'))?.attestationsSha256, A, 'the planted record is not used');
     assert.deepEqual(json().slice(2).map((r) => r.headers['if-none-match']), ['"r1"', undefined], '304, then fetched again without validators');
-  } finally {
-    http.close();
-    await lb.close();
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
