@@ -26,6 +26,12 @@ export interface PackageRecord {
   /** A local file holding the package bytes (package file targets). */
   localPath?: string;
   /**
+   * Why a local package file's own info/index.json could not be read when it was the one
+   * source of its subdir (damaged archive): the package is invalid whatever its
+   * attestations say, and its subdir is `unknown`.
+   */
+  unreadable?: Reason;
+  /**
    * Where the package's entry is in the environment file it was read from: the file as
    * given on the command line and the 1-based line of the entry (pixi.lock `packages`
    * item, conda-lock.yml `package` item, explicit file URL line). For CI annotations.

@@ -57,7 +57,16 @@ export function judgePackage(retrieved: Retrieved, ctx: JudgeContext): Judged {
   // kept); an expired one changes nothing and is reported once per run.
   const exception = exceptionEffect(exceptionFor(pkg.channelPolicy.exceptions, record.name, ctx.date), record.name, pkg.channelPolicy.channel, ctx.date);
   const done = (status: PackageStatus, reasons: Reason[], decision: LockDecision | null = null): Judged => {
+    // A local package whose archive is damaged is invalid whatever its attestations say
+    // (its digest was still checked: a tampered file is reported as such first).
+    const damaged = record.unreadable !== undefined && !reasons.includes(record.unreadable);
+    if (damaged) {
+      status = 'invalid';
+      reasons = [...reasons, record.unreadable!];
+      decision = null; // nothing is pinned for it
+    }
     const final: PackageReport = { ...row, status, reasons, action: exception.pass ? 'pass' : actionFor(status, policy.require) };
+    if (damaged) final.notes = final.notes.filter((n) => n !== 'recorded');
     if (exception.exception) final.exception = exception.exception;
     if (exception.note) final.notes = [...final.notes, exception.note];
     // Nothing is pinned under an exception.
