@@ -37,7 +37,7 @@ export async function launch(argv) {
   try {
     ({ main } = await import('../dist/cli/main.js'));
   } catch (err) {
-    // A clone where `npm run build` (or `npm install`, whose `prepare` builds) has not run yet:
+    // A clone where neither `npm run build` nor `npm install` (which builds) has run yet:
     // one line that says what to do, not a module-resolution stack trace.
     if (err?.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('/dist/cli/main.js')) {
       process.stderr.write('conda-attest: dist/ is missing: run `npm run build`\n');

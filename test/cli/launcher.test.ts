@@ -119,9 +119,11 @@ test('in a clone before `npm run build`, the launcher says so in one line and ex
   }
 });
 
-test('package.json: `prepare` builds dist/ in a clone; no install-time script runs for a packed tarball', () => {
+test('package.json: npm ci in a clone builds dist/; a packed tarball carries no script npm would run or flag on install', () => {
   const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
-  assert.equal(scripts.prepare, 'npm run build');
-  // npm runs these when a package is installed from a tarball: none may exist.
-  for (const s of ['preinstall', 'install', 'postinstall']) assert.equal(scripts[s], undefined, s);
+  // `dependencies` runs after npm changes the project's own node_modules, never for a dependency.
+  assert.equal(scripts.dependencies, 'npm run build');
+  assert.equal(scripts.prepack, 'npm run build');
+  // npm runs or reviews these when it installs a package from a tarball: none may exist.
+  for (const s of ['preinstall', 'install', 'postinstall', 'prepare']) assert.equal(scripts[s], undefined, s);
 });
