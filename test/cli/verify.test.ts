@@ -130,7 +130,7 @@ test('local package file with --channel (subdir in the URL, --platform, or the p
   const d = await verifyJson(ws, ['--lockfile', 'f4.lock', '--channel', ch.url, junk]);
   assert.equal(d.code, 1);
   const j = row(d.report, fn('util'));
-  assert.deepEqual([j.status, j.action, j.subdir], ['invalid', 'block', 'unknown']);
+  assert.deepEqual([j.status, j.action, j.url], ['invalid', 'block', `${ch.url}/unknown/${fn('util')}`]);
   assert.deepEqual(codes(j), ['ARCHIVE_MALFORMED']);
 });
 
