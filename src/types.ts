@@ -111,6 +111,33 @@ export interface PolicyException {
   reason?: string;
 }
 
+/**
+ * One `deny` entry (incident response): a matching package is blocked with DENIED and
+ * `reason`, whatever its attestations, `require` or exceptions say. Exactly one form.
+ */
+export type DenyEntry = DenyBySha256 | DenyByVersions | DenyByIdentity;
+interface DenyCommon {
+  reason: string;
+  /** Where it is configured, for messages: `deny[0]`, `channels["…"].deny[1]`. */
+  at: string;
+}
+export interface DenyBySha256 extends DenyCommon {
+  sha256: string;
+}
+export interface DenyByVersions extends DenyCommon {
+  /** Package name or `*` glob, lowercase. */
+  package: string;
+  /** conda version spec. */
+  versions: string;
+}
+export interface DenyByIdentity extends DenyCommon {
+  /** SAN glob, `re:` expression, or github:/gitlab: shorthand (as in trusted_identities). */
+  identity: string;
+  /** ISO 8601 instants (normalised to UTC, `Z`). */
+  signedAfter?: string;
+  signedBefore?: string;
+}
+
 /** The effective policy for one canonical channel, defaults applied. */
 export interface ChannelPolicy {
   /** Canonical channel URL (no trailing slash), or `default` for the fallback. */
@@ -126,6 +153,8 @@ export interface ChannelPolicy {
   packages?: PackageRule[];
   /** Time-limited exceptions (absent: none). */
   exceptions?: PolicyException[];
+  /** This channel's own deny entries (absent: none); the top-level ones apply too. */
+  deny?: DenyEntry[];
   /** On the effective policy of one package: the key of the `packages:` rule that applied. */
   rule?: string;
 }
@@ -143,6 +172,8 @@ export interface ResolvedConfig {
   maxSidecarBytes: number;
   default: ChannelPolicy;
   channels: ChannelPolicy[];
+  /** Top-level deny entries: they apply to every channel. */
+  deny: DenyEntry[];
   /** Directory for caches (trust root, repodata, verdicts). */
   cacheDir: string;
   /** HTTP settings. */
