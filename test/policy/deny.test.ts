@@ -7,7 +7,7 @@ import { ConfigError } from '../../src/errors.ts';
 import { resolveConfig } from '../../src/config/validate.ts';
 import { denyMatch, signersOf, type DenyFacts, type Signer } from '../../src/policy/deny.ts';
 import { versionMatches, versionSpecProblem } from '../../src/policy/conda-version.ts';
-import type { BundleOutcome, DenyEntry, SignerIdentity } from '../../src/types.ts';
+import type { BundleOutcome, DenyByIdentity, DenyByVersions, DenyEntry, SignerIdentity } from '../../src/types.ts';
 import { checkProperty, fc } from '../helpers/fuzz.ts';
 
 const GH = 'https://token.actions.githubusercontent.com';
@@ -90,7 +90,7 @@ test('sha256: the file digest denies whatever the name, in either case', () => {
 
 test('package + versions: name glob without regard to case, conda version ranges, unreadable versions denied', () => {
   const list = deny([{ package: 'LibFoo', versions: '>=1.2,<1.3', reason: 'CVE-2026-0001' }]);
-  assert.equal(list[0]!.package, 'libfoo');
+  assert.equal((list[0] as DenyByVersions).package, 'libfoo');
   for (const version of ['1.2', '1.2.0', '1.2.3', '1.2.99', '1.3.0rc1', '1.3.0.dev1']) {
     assert.ok(denyMatch(list, facts({ version })), version);
     assert.ok(denyMatch(list, facts({ name: 'LIBFOO', version })), `LIBFOO ${version}`);
@@ -129,7 +129,7 @@ test('identity: SAN glob without regard to case, any issuer; shorthands cover th
 
 test('identity time window: signed_after inclusive, signed_before exclusive, unknown signing time inside every window', () => {
   const list = deny([{ identity: 'github:acme/tool', signed_after: '2026-03-01', signed_before: '2026-03-15T00:00:00+02:00', reason: 'compromise window' }]);
-  assert.equal(list[0]!.signedBefore, '2026-03-14T22:00:00.000Z');
+  assert.equal((list[0] as DenyByIdentity).signedBefore, '2026-03-14T22:00:00.000Z');
   const at = (t: string | null) => facts({ signers: [signer(github('acme/tool'), t)] });
   assert.ok(denyMatch(list, at('2026-03-01T00:00:00Z')), 'the first instant');
   assert.ok(denyMatch(list, at('2026-03-14T21:59:59Z')));
