@@ -33,7 +33,7 @@ import pLimit from 'p-limit';
 import { openAtomicWrite } from '../store/atomic.ts';
 import { AttestError, HttpError, type HttpErrorCode } from '../errors.ts';
 import { HashingCounter, type StreamDigest, TooLargeSignal } from './hashing.ts';
-import { proxyFor, redactProxy } from './proxy.ts';
+import { TUNNEL_REFUSED, checkProxyEnv, proxyFor, redactProxy } from './proxy.ts';
 
 export interface HttpClientOptions {
   connectTimeoutMs: number;
@@ -226,6 +226,8 @@ const HINTS: Record<HttpErrorCode, string> = {
   HTTP_OFFLINE: 'Run without --offline, or give local files.',
   HTTP_BAD_URL: 'Only http(s) URLs are fetched, and https is never redirected to http.',
   HTTP_WRITE_FAILED: 'Check free disk space and permissions of the destination directory.',
+  PROXY_FAILED: 'Check the proxy (HTTPS_PROXY): it must open the tunnel with 200, and allow the channel host; or set NO_PROXY for the host.',
+  PROXY_UNSUPPORTED: 'Set HTTPS_PROXY / HTTP_PROXY to an http://, https://, socks5:// or socks5h:// URL, or unset them.',
 };
 
 function isRetryable(e: unknown): boolean {
@@ -316,6 +318,9 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
   const concurrency = Math.max(1, opts.maxConcurrency ?? 16);
   const agentOpts = { keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency };
   const env = opts.env ?? process.env;
+  // An unusable proxy variable is a run-level error before anything is sent, never a
+  // silent direct connection (./proxy.ts).
+  checkProxyEnv(env);
   let httpsAgent: import('node:https').Agent | undefined;
   const httpAgent = new http.Agent(agentOpts);
   /** Proxy agents, one per proxy and target scheme, loaded only when a proxy is configured. */
@@ -326,12 +331,14 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     const key = `${u.protocol} ${proxy.href}`;
     let agent = proxyAgents.get(key);
     if (!agent) {
+      // SOCKS5 (socks5h: the proxy resolves the name): a tunnel for either scheme. Else
       // https targets: a CONNECT tunnel through the proxy; http targets: absolute-URI
       // requests to the proxy. Either way the proxy's credentials (from its URL) go to the
-      // proxy only, as Proxy-Authorization.
-      agent =
-        u.protocol === 'https:'
-          ? import('https-proxy-agent').then(({ HttpsProxyAgent }) => new HttpsProxyAgent(proxy, agentOpts) as unknown as Agent)
+      // proxy only.
+      agent = proxy.protocol.startsWith('socks')
+        ? import('socks-proxy-agent').then(({ SocksProxyAgent }) => new SocksProxyAgent(proxy, agentOpts) as unknown as Agent)
+        : u.protocol === 'https:'
+          ? import('./tunnel.ts').then(({ tunnelAgent }) => tunnelAgent(proxy, agentOpts))
           : import('http-proxy-agent').then(({ HttpProxyAgent }) => new HttpProxyAgent(proxy, agentOpts) as unknown as Agent);
       proxyAgents.set(key, agent);
     }
@@ -479,6 +486,19 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
         ),
       );
       req.on('error', (e: NodeJS.ErrnoException) => {
+        if (e.code === TUNNEL_REFUSED) {
+          const refused = e as unknown as { status: number; statusText: string };
+          // The proxy answered CONNECT with something other than 200: no tunnel, so no TLS
+          // with the origin; whatever it sent is the proxy's, never the resource.
+          return finish(
+            httpError('PROXY_FAILED', `The proxy ${route.via} did not open a tunnel to ${u.host}: it answered CONNECT with ${refused.status}${refused.statusText ? ` ${refused.statusText}` : ''}, not 200.`, {
+              status: refused.status,
+              retryable: refused.status >= 500,
+              hostFailure: true,
+              cause: e,
+            }),
+          );
+        }
         const words = netErrorWords(e.code, u.hostname);
         const what = words ? `${words} (${e.code})` : (e.code ?? e.message);
         finish(httpError('HTTP_CONNECTION_FAILED', `Request to ${u.href} failed: ${what}${via}.`, { cause: e, retryable: true, hostFailure: true }));
