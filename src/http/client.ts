@@ -371,7 +371,12 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     if (opts.deadline !== undefined && Date.now() >= opts.deadline) throw deadlineError(u.href);
   }
 
-  function noteOutcome(host: string, e: unknown): void {
+  /**
+   * The breaker's count: one per request, not per attempt. A request's retries of the same
+   * failure count once (`counted`), so one broken URL on a host that answers its other URLs
+   * cannot cut the host off, even when requests run one at a time.
+   */
+  function noteOutcome(host: string, e: unknown, counted: Set<string>): void {
     const h = hosts.get(host) ?? { failures: 0 };
     hosts.set(host, h);
     if (e === undefined) {
@@ -383,7 +388,8 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       h.failures = 0;
       return;
     }
-    if (h.open) return;
+    if (h.open || counted.has(host)) return;
+    counted.add(host);
     if (++h.failures >= failureLimit) {
       h.open = httpError(
         e.code as HttpErrorCode,
@@ -402,6 +408,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     headers: Record<string, string>,
     consume: (res: IncomingMessage, finalUrl: string) => Promise<T>,
     o: { allow304?: boolean; totalTimeoutMs?: number },
+    counted: Set<string>,
   ): Promise<T> {
     let current = parseHttpUrl(url);
     gate(current);
@@ -414,9 +421,9 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
         let r: { value: T } | { redirect: string; status: number };
         try {
           r = await exchange(current, headers, consume, o.allow304 ?? false, deadline, limit);
-          noteOutcome(current.host, undefined);
+          noteOutcome(current.host, undefined, counted);
         } catch (e) {
-          noteOutcome(current.host, e);
+          noteOutcome(current.host, e, counted);
           throw e;
         }
         if (!('redirect' in r)) return r.value;
@@ -546,11 +553,13 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     });
   }
 
-  async function withRetries<T>(fn: () => Promise<T>): Promise<T> {
+  /** `fn` gets the set of hosts this request has already counted a failure against (noteOutcome). */
+  async function withRetries<T>(fn: (counted: Set<string>) => Promise<T>): Promise<T> {
     if (opts.offline) throw httpError('HTTP_OFFLINE', 'Network access is disabled (--offline).');
+    const counted = new Set<string>();
     for (let i = 0; ; i++) {
       try {
-        return await fn();
+        return await fn(counted);
       } catch (e) {
         if (i >= opts.retries || !isRetryable(e)) throw e;
         const asked = (e as Record<symbol, unknown>)[RETRY_AFTER] as number | undefined;
@@ -583,12 +592,12 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       return deadlineHit ? { hostsCutOff, deadline: opts.deadlineLabel ?? 'deadline' } : { hostsCutOff };
     },
     get(url, o) {
-      return withRetries(() =>
+      return withRetries((counted) =>
         attempt(url, o.headers ?? {}, async (res, finalUrl) => {
           earlyCap(res, o.maxBytes, finalUrl);
           const body = await readCapped(decodedBody(res, finalUrl), o.maxBytes, finalUrl);
           return { status: res.statusCode ?? 0, headers: res.headers, body, url: finalUrl };
-        }, {}),
+        }, {}, counted),
       );
     },
 
@@ -603,7 +612,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       const headers: Record<string, string> = { ...o.headers };
       if (cached?.etag) headers['if-none-match'] = cached.etag;
       if (cached?.lastModified) headers['if-modified-since'] = cached.lastModified;
-      return withRetries(() =>
+      return withRetries((counted) =>
         attempt(url, headers, async (res, finalUrl) => {
           const fresh = cacheValidatorsFrom(res.headers, Date.now());
           if (res.statusCode === 304) {
@@ -614,13 +623,13 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
           earlyCap(res, o.maxBytes, finalUrl);
           const value = await consume(capped(decodedBody(res, finalUrl), o.maxBytes, finalUrl));
           return { notModified: false as const, value, validators: fresh };
-        }, { allow304: cached !== undefined }),
+        }, { allow304: cached !== undefined }, counted),
       );
     },
 
     downloadAndHash(url, o = {}) {
       const maxBytes = o.maxBytes ?? Number.POSITIVE_INFINITY;
-      return withRetries(() =>
+      return withRetries((counted) =>
         attempt(
           url,
           // Packages are hashed as stored: no transfer coding may sit between us and the bytes.
@@ -659,6 +668,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
             return digest;
           },
           { totalTimeoutMs: o.totalTimeoutMs },
+          counted,
         ),
       );
     },
