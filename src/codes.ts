@@ -63,6 +63,7 @@ export const CODES = {
   HTTP_OFFLINE: { domain: 'http', meaning: 'A network request was needed in offline mode.' },
   HTTP_BAD_URL: { domain: 'http', meaning: 'The URL cannot be fetched (scheme, syntax or redirect target).' },
   HTTP_WRITE_FAILED: { domain: 'http', meaning: 'A downloaded file could not be written.' },
+  UPSTREAM_UNAVAILABLE: { domain: 'http', meaning: '`serve`: the upstream channel could not be reached or failed, so the proxy answered 502.' },
 
   // repodata: channel indexes (CEP 16 shards included)
   REPODATA_UNAVAILABLE: { domain: 'repodata', meaning: "The channel's repodata could not be fetched." },
