@@ -78,7 +78,15 @@ export async function openVerifierHost(options: VerifierHostOptions): Promise<Ve
 
   async function lookup(channel: string, subdir: string, filename: string): Promise<RecordEntry | undefined> {
     if (Date.now() - storeBorn > ttl) renew();
-    let found = await resources.repodata.lookup(channel, subdir, filename);
+    let found;
+    try {
+      found = await resources.repodata.lookup(channel, subdir, filename);
+    } catch (e) {
+      // A run's store remembers a failure for the run; a server asks again next time (the
+      // transport's breaker keeps a failing host from being hammered).
+      renew();
+      throw e;
+    }
     if (!found && Date.now() - storeBorn > missRefresh) {
       renew();
       found = await resources.repodata.lookup(channel, subdir, filename);

