@@ -25,7 +25,7 @@ after(() => fx?.close());
 /** A mambajs lock of upstream packages whose channel URL is the proxy route. */
 function lockThroughProxy(files: string[]): ILock {
   const lock = mambaLock({ upstream: fx.ch }, files.map((f) => ['upstream', f]));
-  lock.channelInfo = { upstream: [{ url: `${fx.proxy.url}/upstream`, protocol: 'http' }] } as ILock['channelInfo'];
+  lock.channelInfo = { upstream: [{ url: `${fx.proxy.url}/upstream`, protocol: 'https' }] };
   return lock;
 }
 
