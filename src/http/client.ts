@@ -33,7 +33,7 @@ import pLimit from 'p-limit';
 import { openAtomicWrite } from '../store/atomic.ts';
 import { AttestError, HttpError, type HttpErrorCode } from '../errors.ts';
 import { HashingCounter, type StreamDigest, TooLargeSignal } from './hashing.ts';
-import { proxyFor, redactProxy } from './proxy.ts';
+import { TUNNEL_REFUSED, checkProxyEnv, proxyFor, redactProxy } from './proxy.ts';
 
 export interface HttpClientOptions {
   connectTimeoutMs: number;
@@ -247,6 +247,8 @@ const HINTS: Record<HttpErrorCode, string> = {
   HTTP_OFFLINE: 'Run without --offline, or give local files.',
   HTTP_BAD_URL: 'Only http(s) URLs are fetched, and https is never redirected to http.',
   HTTP_WRITE_FAILED: 'Check free disk space and permissions of the destination directory.',
+  PROXY_FAILED: 'Check the proxy (HTTPS_PROXY): it must open the tunnel with 200, and allow the channel host; or set NO_PROXY for the host.',
+  PROXY_UNSUPPORTED: 'Set HTTPS_PROXY / HTTP_PROXY to an http://, https://, socks5:// or socks5h:// URL, or unset them.',
   UPSTREAM_UNAVAILABLE: 'Try again later; the proxy serves nothing it could not check.',
 };
 
@@ -338,6 +340,9 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
   const concurrency = Math.max(1, opts.maxConcurrency ?? 16);
   const agentOpts = { keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency };
   const env = opts.env ?? process.env;
+  // An unusable proxy variable is a run-level error before anything is sent, never a
+  // silent direct connection (./proxy.ts).
+  checkProxyEnv(env);
   let httpsAgent: import('node:https').Agent | undefined;
   const httpAgent = new http.Agent(agentOpts);
   /** Proxy agents, one per proxy and target scheme, loaded only when a proxy is configured. */
@@ -348,12 +353,14 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     const key = `${u.protocol} ${proxy.href}`;
     let agent = proxyAgents.get(key);
     if (!agent) {
+      // SOCKS5 (socks5h: the proxy resolves the name): a tunnel for either scheme. Else
       // https targets: a CONNECT tunnel through the proxy; http targets: absolute-URI
       // requests to the proxy. Either way the proxy's credentials (from its URL) go to the
-      // proxy only, as Proxy-Authorization.
-      agent =
-        u.protocol === 'https:'
-          ? import('https-proxy-agent').then(({ HttpsProxyAgent }) => new HttpsProxyAgent(proxy, agentOpts) as unknown as Agent)
+      // proxy only.
+      agent = proxy.protocol.startsWith('socks')
+        ? import('socks-proxy-agent').then(({ SocksProxyAgent }) => new SocksProxyAgent(proxy, agentOpts) as unknown as Agent)
+        : u.protocol === 'https:'
+          ? import('./tunnel.ts').then(({ tunnelAgent }) => tunnelAgent(proxy, agentOpts))
           : import('http-proxy-agent').then(({ HttpProxyAgent }) => new HttpProxyAgent(proxy, agentOpts) as unknown as Agent);
       proxyAgents.set(key, agent);
     }
@@ -392,7 +399,12 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     if (opts.deadline !== undefined && Date.now() >= opts.deadline) throw deadlineError(u.href);
   }
 
-  function noteOutcome(host: string, e: unknown): void {
+  /**
+   * The breaker's count: one per request, not per attempt. A request's retries of the same
+   * failure count once (`counted`), so one broken URL on a host that answers its other URLs
+   * cannot cut the host off, even when requests run one at a time.
+   */
+  function noteOutcome(host: string, e: unknown, counted: Set<string>): void {
     const h = hosts.get(host) ?? { failures: 0 };
     hosts.set(host, h);
     if (e === undefined) {
@@ -404,7 +416,8 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       h.failures = 0;
       return;
     }
-    if (h.open) return;
+    if (h.open || counted.has(host)) return;
+    counted.add(host);
     if (++h.failures >= failureLimit) {
       h.openedAt = Date.now();
       const which = opts.hostCoolDownMs !== undefined ? `requests for the next ${Math.ceil(opts.hostCoolDownMs / 1000)} s` : 'remaining requests in this run';
@@ -425,6 +438,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     headers: Record<string, string>,
     consume: (res: IncomingMessage, finalUrl: string) => Promise<T>,
     o: { allow304?: boolean; totalTimeoutMs?: number; passStatus?: boolean },
+    counted: Set<string>,
   ): Promise<T> {
     let current = parseHttpUrl(url);
     gate(current);
@@ -437,9 +451,9 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
         let r: { value: T } | { redirect: string; status: number };
         try {
           r = await exchange(current, headers, consume, o.allow304 ?? false, deadline, limit, o.passStatus ?? false);
-          noteOutcome(current.host, undefined);
+          noteOutcome(current.host, undefined, counted);
         } catch (e) {
-          noteOutcome(current.host, e);
+          noteOutcome(current.host, e, counted);
           throw e;
         }
         if (!('redirect' in r)) return r.value;
@@ -510,6 +524,19 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
         ),
       );
       req.on('error', (e: NodeJS.ErrnoException) => {
+        if (e.code === TUNNEL_REFUSED) {
+          const refused = e as unknown as { status: number; statusText: string };
+          // The proxy answered CONNECT with something other than 200: no tunnel, so no TLS
+          // with the origin; whatever it sent is the proxy's, never the resource.
+          return finish(
+            httpError('PROXY_FAILED', `The proxy ${route.via} did not open a tunnel to ${u.host}: it answered CONNECT with ${refused.status}${refused.statusText ? ` ${refused.statusText}` : ''}, not 200.`, {
+              status: refused.status,
+              retryable: refused.status >= 500,
+              hostFailure: true,
+              cause: e,
+            }),
+          );
+        }
         const words = netErrorWords(e.code, u.hostname);
         const what = words ? `${words} (${e.code})` : (e.code ?? e.message);
         finish(httpError('HTTP_CONNECTION_FAILED', `Request to ${u.href} failed: ${what}${via}.`, { cause: e, retryable: true, hostFailure: true }));
@@ -557,11 +584,16 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     });
   }
 
-  async function withRetries<T>(fn: () => Promise<T>, mayRetry: () => boolean = () => true): Promise<T> {
+  /**
+   * `fn` gets the set of hosts this request has already counted a failure against
+   * (noteOutcome). `mayRetry`: false once a retry could no longer start from scratch.
+   */
+  async function withRetries<T>(fn: (counted: Set<string>) => Promise<T>, mayRetry: () => boolean = () => true): Promise<T> {
     if (opts.offline) throw httpError('HTTP_OFFLINE', 'Network access is disabled (--offline).');
+    const counted = new Set<string>();
     for (let i = 0; ; i++) {
       try {
-        return await fn();
+        return await fn(counted);
       } catch (e) {
         if (i >= opts.retries || !isRetryable(e) || !mayRetry()) throw e;
         const asked = (e as Record<symbol, unknown>)[RETRY_AFTER] as number | undefined;
@@ -594,12 +626,12 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       return deadlineHit ? { hostsCutOff, deadline: opts.deadlineLabel ?? 'deadline' } : { hostsCutOff };
     },
     get(url, o) {
-      return withRetries(() =>
+      return withRetries((counted) =>
         attempt(url, o.headers ?? {}, async (res, finalUrl) => {
           earlyCap(res, o.maxBytes, finalUrl);
           const body = await readCapped(decodedBody(res, finalUrl), o.maxBytes, finalUrl);
           return { status: res.statusCode ?? 0, headers: res.headers, body, url: finalUrl };
-        }, {}),
+        }, {}, counted),
       );
     },
 
@@ -614,7 +646,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       const headers: Record<string, string> = { ...o.headers };
       if (cached?.etag) headers['if-none-match'] = cached.etag;
       if (cached?.lastModified) headers['if-modified-since'] = cached.lastModified;
-      return withRetries(() =>
+      return withRetries((counted) =>
         attempt(url, headers, async (res, finalUrl) => {
           const fresh = cacheValidatorsFrom(res.headers, Date.now());
           if (res.statusCode === 304) {
@@ -625,13 +657,13 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
           earlyCap(res, o.maxBytes, finalUrl);
           const value = await consume(capped(decodedBody(res, finalUrl), o.maxBytes, finalUrl));
           return { notModified: false as const, value, validators: fresh };
-        }, { allow304: cached !== undefined }),
+        }, { allow304: cached !== undefined }, counted),
       );
     },
 
     downloadAndHash(url, o = {}) {
       const maxBytes = o.maxBytes ?? Number.POSITIVE_INFINITY;
-      return withRetries(() =>
+      return withRetries((counted) =>
         attempt(
           url,
           // Packages are hashed as stored: no transfer coding may sit between us and the bytes.
@@ -670,6 +702,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
             return digest;
           },
           { totalTimeoutMs: o.totalTimeoutMs },
+          counted,
         ),
       );
     },
@@ -677,7 +710,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     forward(url, o, consume) {
       let consumed = false;
       return withRetries(
-        () =>
+        (counted) =>
           attempt(
             url,
             // Nothing of the caller's request goes upstream unless named here (no credentials, no cookies).
@@ -687,6 +720,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
               return consume(res, finalUrl);
             },
             { passStatus: true, totalTimeoutMs: o.totalTimeoutMs },
+            counted,
           ),
         () => !consumed,
       );
