@@ -1,20 +1,16 @@
 // `conda-attest serve` as a command: start-up lines, the access log on stderr, the warning
 // for plain HTTP beyond loopback, draining on SIGTERM (exit 0), route conflicts as
-// CONFIG_INVALID, the options table of docs/serve.md, and the route/path rules (with a
+// CONFIG_INVALID, and the route/path rules (with a
 // seeded property over hostile request targets).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { join } from 'node:path';
 import { main } from '../../src/cli/main.ts';
-import { optionLabel } from '../../src/cli/options.ts';
-import { SERVE_SPEC } from '../../src/cli/serve.ts';
 import { resolveConfig } from '../../src/config/validate.ts';
 import { buildRoutes, classify, upstreamUrl } from '../../src/serve/routes.ts';
-import { CLI, NODE, REPO } from '../helpers/e2e.ts';
+import { CLI, NODE } from '../helpers/e2e.ts';
 import { runInProcess } from '../helpers/cli-io.ts';
 import { checkProperty, fc, hostileString } from '../helpers/fuzz.ts';
 import { GOOD, startServeFixture, type ServeFixture } from './fixture.ts';
@@ -116,16 +112,6 @@ test('routes: a mirror is an upstream fallback of its channel, never a route; se
   assert.throws(() => buildRoutes(resolveConfig({ channels: { 'https://host.example': {} } }, '/'), {}), /has no path usable as a route/);
   // The schema checks serve.routes too (one error per failing path).
   assert.throws(() => resolveConfig({ serve: { routes: { '-x': 'ftp://x' } } }, '/'), { code: 'CONFIG_INVALID' });
-});
-
-test('docs/serve.md lists every option of serve --help', async () => {
-  const r = await runInProcess(main, ['serve', '--help'], { cwd: REPO });
-  assert.equal(r.code, 0);
-  const doc = readFileSync(join(REPO, 'docs', 'serve.md'), 'utf8');
-  for (const o of SERVE_SPEC.options) {
-    assert.ok(r.stdout.includes(optionLabel(o)), `--help lists ${optionLabel(o)}`);
-    assert.ok(doc.includes(`\`--${o.name}`), `docs/serve.md lists --${o.name}`);
-  }
 });
 
 test('property: any request target either is refused (400/404) or names a file that stays under its channel upstream', async (t) => {
