@@ -10,7 +10,7 @@ import { AttestError } from '../errors.ts';
 /** Chunks kept for clients that join a transfer already under way (beyond this: a transfer of their own). */
 const JOIN_BYTES = 64 << 20;
 
-export type FlightEnd =
+type FlightEnd =
   | { ok: true; bytes: number }
   | { ok: false; why: 'mismatch' | 'upstream' | 'aborted'; message: string; bytes: number };
 
@@ -26,7 +26,7 @@ export interface Flight {
   readonly ended: boolean;
 }
 
-export interface FlightOptions {
+interface FlightOptions {
   expected: { sha256: string; size?: number };
   /** Start the upstream request: `consume` gets its response (status not yet checked). */
   fetch(consume: (res: IncomingMessage) => Promise<void>): Promise<void>;
@@ -44,7 +44,7 @@ class Abort extends AttestError {
  * Reset a client's connection (TCP RST where the platform allows): the response can never
  * be read as complete, and the socket is gone at once.
  */
-export function resetClient(res: ServerResponse): void {
+function resetClient(res: ServerResponse): void {
   const socket = res.socket;
   if (socket && typeof (socket as { resetAndDestroy?: () => void }).resetAndDestroy === 'function' && !socket.destroyed) {
     (socket as unknown as { resetAndDestroy(): void }).resetAndDestroy();

@@ -22,7 +22,7 @@ import { judgePackage } from '../stages/judge.ts';
 import type { LoadedTrustRoot } from '../verify/trust-root.ts';
 import type { HttpClient } from '../http/client.ts';
 
-export interface RecordEntry {
+interface RecordEntry {
   sha256?: string;
   size?: number;
   md5?: string;
@@ -44,7 +44,7 @@ export interface VerifierHost {
   close(): Promise<void>;
 }
 
-export interface VerifierHostOptions extends VerifySessionOptions {
+interface VerifierHostOptions extends VerifySessionOptions {
   transport: ServerTransport;
   /** Replace the record store after this long (default 10 min). */
   repodataTtlMs?: number;

@@ -26,7 +26,7 @@ export interface StoredDocument {
   freshUntil?: number;
 }
 
-export interface IndexStore {
+interface IndexStore {
   get(url: string): Promise<StoredDocument | undefined>;
   /** Write a 200 response's body and headers (streamed, atomic). */
   put(url: string, res: IncomingMessage, now: number): Promise<StoredDocument>;
@@ -35,7 +35,7 @@ export interface IndexStore {
 }
 
 /** Freshness from Cache-Control (RFC 9111 §5.2.2.1 max-age; no-cache/no-store: none). */
-export function freshUntil(cacheControl: string | undefined, now: number): number | undefined {
+function freshUntil(cacheControl: string | undefined, now: number): number | undefined {
   const cc = (cacheControl ?? '').toLowerCase();
   const m = /(?:^|[,\s])max-age=(\d+)/.exec(cc);
   return m && !/no-store|no-cache/.test(cc) ? now + Number(m[1]) * 1000 : undefined;

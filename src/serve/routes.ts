@@ -95,7 +95,7 @@ export type Target =
   | { kind: 'sidecar'; route: Route; path: string; subdir: string; filename: string }
   | { kind: 'package'; route: Route; path: string; subdir: string; filename: string };
 
-export type Classified = { ok: true; target: Target } | { ok: false; status: 400 | 404; why: string };
+type Classified = { ok: true; target: Target } | { ok: false; status: 400 | 404; why: string };
 
 /** Per subdir: the index documents clients ask for (rattler, conda, mamba, pixi). */
 const SUBDIR_INDEX = new Set(['repodata.json', 'repodata.json.zst', 'current_repodata.json', 'repodata_shards.msgpack.zst']);

@@ -39,7 +39,7 @@ export interface AccessLogLine {
   note?: string;
 }
 
-export interface ServeOptions {
+interface ServeOptions {
   routes: Route[];
   host: VerifierHost;
   cacheDir: string;
@@ -67,7 +67,7 @@ interface Ctx {
   head: boolean;
 }
 
-export interface ServeHandler {
+interface ServeHandler {
   handle(req: IncomingMessage, res: ServerResponse): void;
   /** Answer CONNECT (an open proxy's tunnel) with 400 and close. */
   refuseConnect(req: IncomingMessage, socket: Socket): void;

@@ -26,7 +26,7 @@ export const SERVE_DEFAULTS = {
   upstreamConcurrency: 64,
 } as const;
 
-export interface StartServeOptions {
+interface StartServeOptions {
   config: ResolvedConfig;
   /** NAME → URL (config serve.routes and --route). */
   routes: Record<string, string>;
