@@ -65,6 +65,7 @@ export const CODES = {
   HTTP_WRITE_FAILED: { domain: 'http', meaning: 'A downloaded file could not be written.' },
   PROXY_FAILED: { domain: 'http', meaning: 'The proxy did not open a tunnel (its CONNECT answer was not exactly 200): nothing from it is used as content.' },
   PROXY_UNSUPPORTED: { domain: 'http', meaning: 'A proxy variable (HTTPS_PROXY, HTTP_PROXY) is not a URL of a supported proxy scheme; the run stops instead of going direct (exit code 2).' },
+  UPSTREAM_UNAVAILABLE: { domain: 'http', meaning: '`serve`: the upstream channel could not be reached or failed, so the proxy answered 502.' },
 
   // repodata: channel indexes (CEP 16 shards included)
   REPODATA_UNAVAILABLE: { domain: 'repodata', meaning: "The channel's repodata could not be fetched." },

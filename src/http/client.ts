@@ -65,6 +65,12 @@ export interface HttpClientOptions {
    * requests fail at once with the same cause. Default 3.
    */
   hostFailureLimit?: number;
+  /**
+   * A server never finishes a run: when set, an open breaker half-opens after this many ms
+   * (one request is let through; its failure opens the breaker again, its success closes it).
+   * Unset: the breaker stays open for the rest of the run (the CLI's rule).
+   */
+  hostCoolDownMs?: number;
   /** Where HTTP(S)_PROXY and NO_PROXY are read (default process.env). */
   env?: NodeJS.ProcessEnv;
 }
@@ -113,6 +119,12 @@ interface DownloadOptions {
   totalTimeoutMs?: number;
 }
 
+interface ForwardOptions {
+  headers: Record<string, string>;
+  /** Override of totalTimeoutMs (a server's per-request deadline). */
+  totalTimeoutMs?: number;
+}
+
 export interface HttpClient {
   get(url: string, opts: GetOptions): Promise<HttpResponse>;
   getCached(url: string, cached: CacheValidators | undefined, opts: GetOptions): Promise<CachedGetResult>;
@@ -129,6 +141,15 @@ export interface HttpClient {
     consume: (body: AsyncIterable<Buffer>) => Promise<T>,
   ): Promise<CachedStreamResult<T>>;
   downloadAndHash(url: string, opts?: DownloadOptions): Promise<StreamDigest>;
+  /**
+   * A GET whose response (any status below 500 except redirects, which are followed) is
+   * handed to `consume` as received: headers and raw body, no content decoding, no cap, so
+   * a proxy can pass it on byte for byte. 5xx and connection failures are retried only
+   * until `consume` has been called (bytes may have gone on by then).
+   */
+  forward<T>(url: string, opts: ForwardOptions, consume: (res: IncomingMessage, finalUrl: string) => Promise<T>): Promise<T>;
+  /** Hosts whose breaker is open now (sorted), for a server's health answer. */
+  openHosts(): string[];
   /** Attempts sent so far (retries and redirects included). */
   readonly stats: { requests: number };
   /**
@@ -228,6 +249,7 @@ const HINTS: Record<HttpErrorCode, string> = {
   HTTP_WRITE_FAILED: 'Check free disk space and permissions of the destination directory.',
   PROXY_FAILED: 'Check the proxy (HTTPS_PROXY): it must open the tunnel with 200, and allow the channel host; or set NO_PROXY for the host.',
   PROXY_UNSUPPORTED: 'Set HTTPS_PROXY / HTTP_PROXY to an http://, https://, socks5:// or socks5h:// URL, or unset them.',
+  UPSTREAM_UNAVAILABLE: 'Try again later; the proxy serves nothing it could not check.',
 };
 
 function isRetryable(e: unknown): boolean {
@@ -351,7 +373,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
   const failureLimit = Math.max(1, opts.hostFailureLimit ?? 3);
   const stats = { requests: 0 };
   /** Per host: consecutive stalls / connection failures, and the cause once the breaker is open. */
-  const hosts = new Map<string, { failures: number; open?: HttpError }>();
+  const hosts = new Map<string, { failures: number; open?: HttpError; openedAt?: number }>();
 
   let deadlineHit = false;
 
@@ -364,7 +386,13 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
 
   /** Fail at once when the host's breaker is open or the run is past its deadline. */
   function gate(u: URL): void {
-    const open = hosts.get(u.host)?.open;
+    const h = hosts.get(u.host);
+    if (h?.open && opts.hostCoolDownMs !== undefined && Date.now() - (h.openedAt ?? 0) >= opts.hostCoolDownMs) {
+      // Half-open: this request goes through; one more failure opens the breaker again.
+      h.open = undefined;
+      h.failures = failureLimit - 1;
+    }
+    const open = h?.open;
     if (open) {
       throw httpError(open.code as HttpErrorCode, `${u.href} was not requested: ${open.message}`, { cause: open, hint: open.hint });
     }
@@ -391,9 +419,11 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     if (h.open || counted.has(host)) return;
     counted.add(host);
     if (++h.failures >= failureLimit) {
+      h.openedAt = Date.now();
+      const which = opts.hostCoolDownMs !== undefined ? `requests for the next ${Math.ceil(opts.hostCoolDownMs / 1000)} s` : 'remaining requests in this run';
       h.open = httpError(
         e.code as HttpErrorCode,
-        `${host} failed ${h.failures} times in a row (last: ${e.message.replace(/\.$/, '')}); its remaining requests in this run fail without being sent.`,
+        `${host} failed ${h.failures} times in a row (last: ${e.message.replace(/\.$/, '')}); its ${which} fail without being sent.`,
         { cause: e, hint: e.hint },
       );
     }
@@ -407,7 +437,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     url: string,
     headers: Record<string, string>,
     consume: (res: IncomingMessage, finalUrl: string) => Promise<T>,
-    o: { allow304?: boolean; totalTimeoutMs?: number },
+    o: { allow304?: boolean; totalTimeoutMs?: number; passStatus?: boolean },
     counted: Set<string>,
   ): Promise<T> {
     let current = parseHttpUrl(url);
@@ -420,7 +450,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       for (let hop = 0; ; hop++) {
         let r: { value: T } | { redirect: string; status: number };
         try {
-          r = await exchange(current, headers, consume, o.allow304 ?? false, deadline, limit);
+          r = await exchange(current, headers, consume, o.allow304 ?? false, deadline, limit, o.passStatus ?? false);
           noteOutcome(current.host, undefined, counted);
         } catch (e) {
           noteOutcome(current.host, e, counted);
@@ -445,6 +475,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     allow304: boolean,
     deadline: number,
     limit: number,
+    passStatus: boolean,
   ): Promise<{ value: T } | { redirect: string; status: number }> {
     stats.requests++;
     const route = agentFor(u);
@@ -517,7 +548,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
           dispose(res);
           return finish(null, { redirect: res.headers.location, status });
         }
-        const ok = (status >= 200 && status < 300) || (status === 304 && allow304);
+        const ok = (status >= 200 && status < 300) || (status === 304 && allow304) || (passStatus && status < 500);
         if (!ok) {
           dispose(res);
           if (status === 404) return finish(httpError('HTTP_NOT_FOUND', `${u.href} answered 404 Not Found.`, { status }));
@@ -553,15 +584,18 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     });
   }
 
-  /** `fn` gets the set of hosts this request has already counted a failure against (noteOutcome). */
-  async function withRetries<T>(fn: (counted: Set<string>) => Promise<T>): Promise<T> {
+  /**
+   * `fn` gets the set of hosts this request has already counted a failure against
+   * (noteOutcome). `mayRetry`: false once a retry could no longer start from scratch.
+   */
+  async function withRetries<T>(fn: (counted: Set<string>) => Promise<T>, mayRetry: () => boolean = () => true): Promise<T> {
     if (opts.offline) throw httpError('HTTP_OFFLINE', 'Network access is disabled (--offline).');
     const counted = new Set<string>();
     for (let i = 0; ; i++) {
       try {
         return await fn(counted);
       } catch (e) {
-        if (i >= opts.retries || !isRetryable(e)) throw e;
+        if (i >= opts.retries || !isRetryable(e) || !mayRetry()) throw e;
         const asked = (e as Record<symbol, unknown>)[RETRY_AFTER] as number | undefined;
         // A server that asks for a longer pause than we are willing to wait is not asked again.
         if (asked !== undefined && asked > MAX_RETRY_AFTER_MS) throw e;
@@ -671,6 +705,29 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
           counted,
         ),
       );
+    },
+
+    forward(url, o, consume) {
+      let consumed = false;
+      return withRetries(
+        (counted) =>
+          attempt(
+            url,
+            // Nothing of the caller's request goes upstream unless named here (no credentials, no cookies).
+            { 'accept-encoding': 'identity', ...o.headers },
+            (res, finalUrl) => {
+              consumed = true;
+              return consume(res, finalUrl);
+            },
+            { passStatus: true, totalTimeoutMs: o.totalTimeoutMs },
+            counted,
+          ),
+        () => !consumed,
+      );
+    },
+
+    openHosts() {
+      return [...hosts].filter(([, h]) => h.open).map(([host]) => host).sort();
     },
 
     close() {
