@@ -2,7 +2,7 @@
 // search from the working directory upward, or an explicit --config PATH. This is the I/O
 // edge; validation, defaults and resolution are resolveConfig's job (validate.ts).
 //
-// A configuration is data (docs/config-search.md). The search finds only declarative files
+// A configuration is data (docs/configuration.md). The search finds only declarative files
 // (JSON, YAML, a package.json key); a JS/TS config runs code, so it is loaded only when the
 // user names it (--config, the plugin's configPath). Files are read through cosmiconfig's
 // Explorer, not its `cosmiconfig()` factory: the factory reads cosmiconfig's own "meta
@@ -121,7 +121,7 @@ function isInside(dir: string, path: string): boolean {
  * A `$import` path is data from the importing file, and what it names becomes policy: only
  * a relative path to a .json/.yaml/.yml file inside the importing file's directory tree. Any
  * other is refused before anything is read, so the error can never show a foreign file's
- * content or keys (docs/config-search.md).
+ * content or keys (docs/configuration.md).
  */
 function importOutside(rel: string, file: string, why: string): ConfigError {
   return new ConfigError('CONFIG_INVALID', `${file}: $import ${JSON.stringify(rel)} ${why}.`, {
@@ -308,7 +308,7 @@ async function exists(path: string): Promise<boolean> {
  * The directories the search reads, nearest first: the start and each parent up to and
  * including the first that is a git repository root (holds `.git`), the home directory or
  * `stopDir`. With none of them at or above the start, the start alone: a shared,
- * world-writable parent (`/tmp`, `/srv`) is never read (docs/config-search.md).
+ * world-writable parent (`/tmp`, `/srv`) is never read (docs/configuration.md).
  */
 export async function searchDirectories(start: string, home: string, stopDir?: string): Promise<string[]> {
   const dirs: string[] = [];
