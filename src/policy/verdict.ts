@@ -12,6 +12,7 @@ import type {
 } from '../types.ts';
 import { createTrustMatcher, type NearMiss, type TrustMatcher } from './identity.ts';
 import { describePattern } from './describe.ts';
+import { hasConstraints } from './constraints.ts';
 
 /**
  * The policy table. `verified` and `skipped` always pass. Under `error` every
@@ -56,6 +57,10 @@ export interface Judgement {
   reasons: Reason[];
   /** Every distinct trusted identity of the verified publish bundles, in bundle order (for the identity lockfile). */
   trustedIdentities: SignerIdentity[];
+  /** Sidecar index of the bundle whose signer is `identity`, or null. */
+  verifiedBy: number | null;
+  /** The policy checks of each verified publish bundle, by sidecar index (src/verify/evidence.ts). */
+  policyChecks: Map<number, { identity_policy: boolean; claims_policy: boolean | null }>;
 }
 
 function policyPath(policy: ChannelPolicy, key: string): string {
@@ -133,11 +138,14 @@ function untrustedReason(policy: ChannelPolicy, id: SignerIdentity, index: numbe
  */
 export function judgeAttestations(input: JudgeInput): Judgement {
   const { policy, retrieval } = input;
+  const policyChecks: Judgement['policyChecks'] = new Map();
   const none = (status: PackageStatus, reasons: Reason[]): Judgement => ({
     status,
     identity: null,
     reasons,
     trustedIdentities: [],
+    verifiedBy: null,
+    policyChecks,
   });
 
   if (!policy.enabled || retrieval.kind === 'disabled') {
@@ -185,6 +193,7 @@ export function judgeAttestations(input: JudgeInput): Judgement {
 
   const matcher = input.matcher ?? createTrustMatcher(policy);
   const trusted: SignerIdentity[] = [];
+  let verifiedBy: number | null = null;
   const seen = new Set<string>();
   const untrusted: Reason[] = [];
   const failures: Reason[] = [];
@@ -208,7 +217,15 @@ export function judgeAttestations(input: JudgeInput): Judgement {
         continue;
       }
       const decision = matcher.match(o.identity);
+      const nearMiss = (decision.nearMisses ?? []).length > 0;
+      policyChecks.set(o.index, {
+        identity_policy: decision.trusted || nearMiss,
+        claims_policy: decision.trusted ? (hasConstraints(decision.matched?.constraints) ? true : null) : nearMiss ? false : null,
+      });
       if (decision.trusted) {
+        // CEP 50: the order of bundles carries no meaning; the first trusted one (in
+        // sidecar order, for a deterministic report) is named as the one that verified.
+        verifiedBy ??= o.index;
         const k = identityKey(o.identity);
         if (!seen.has(k)) {
           seen.add(k);
@@ -242,7 +259,7 @@ export function judgeAttestations(input: JudgeInput): Judgement {
 
   if (trusted.length > 0) {
     // Verified. Untrusted and invalid siblings are still reported (the policy table).
-    return { status: 'verified', identity: trusted[0], reasons: [...untrusted, ...failures], trustedIdentities: trusted };
+    return { status: 'verified', identity: trusted[0], reasons: [...untrusted, ...failures], trustedIdentities: trusted, verifiedBy, policyChecks };
   }
   if (verifiedPublish > 0 || keyUntrusted > 0) return none('untrusted', [...untrusted, ...failures]);
   if (failedPublish > 0) return none('invalid', failures);

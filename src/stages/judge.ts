@@ -5,8 +5,8 @@ import { reasonFromError } from '../errors.ts';
 import { decide, type Lock, type LockDecision } from '../lock/decide.ts';
 import { firstUseKey, lockJudgement, settleFirstUse } from '../lock/judge.ts';
 import { exceptionEffect, exceptionFor } from '../policy/packages.ts';
-import { actionFor, judgeAttestations, signatureOnlyNotes, type RetrievalState } from '../policy/verdict.ts';
-import type { PackageReport, PackageStatus, Reason, RequireMode } from '../types.ts';
+import { actionFor, type Judgement, judgeAttestations, signatureOnlyNotes, type RetrievalState } from '../policy/verdict.ts';
+import type { BundleOutcome, PackageReport, PackageStatus, Reason, RequireMode } from '../types.ts';
 import type { Evidence, Retrieved } from './retrieve.ts';
 
 export interface JudgeContext {
@@ -68,6 +68,8 @@ export function judgePackage(retrieved: Retrieved, ctx: JudgeContext): Judged {
 
   const verdict = judgeAttestations({ policy, retrieval: retrievalState(evidence) });
   row.identity = verdict.identity ?? null;
+  row.verified_by = verdict.verifiedBy;
+  row.bundles = withPolicyChecks(row.bundles, verdict.policyChecks);
   row.notes.push(...signatureOnlyNotes(verdict.status, row.bundles));
   if (verdict.status !== 'verified' && verdict.status !== 'missing') return done(verdict.status, verdict.reasons);
 
@@ -85,6 +87,15 @@ export function judgePackage(retrieved: Retrieved, ctx: JudgeContext): Judged {
   row.notes.push(...lock.notes);
   if (lock.diff) row.identity_diff = lock.diff;
   return done(lock.status ?? verdict.status, [...verdict.reasons, ...lock.reasons], decision);
+}
+
+/** The outcomes with the policy's checks filled in (copies: outcomes may be shared with the verdict cache). */
+function withPolicyChecks(outcomes: BundleOutcome[], checks: Judgement['policyChecks']): BundleOutcome[] {
+  if (checks.size === 0) return outcomes;
+  return outcomes.map((o) => {
+    const c = checks.get(o.index);
+    return c && o.evidence ? { ...o, evidence: { ...o.evidence, checks: { ...o.evidence.checks, ...c } } } : o;
+  });
 }
 
 function retrievalState(evidence: Exclude<Evidence, { kind: 'rejected' }>): RetrievalState {
