@@ -13,6 +13,8 @@ import type {
 import { createTrustMatcher, type NearMiss, type TrustMatcher } from './identity.ts';
 import { describePattern } from './describe.ts';
 import { hasConstraints } from './constraints.ts';
+import { type Reregistration, ownerChanged, repositoryRecreated } from './reregistered.ts';
+import { parseShorthand } from './shorthand.ts';
 
 /**
  * The policy table. `verified` and `skipped` always pass. Under `error` every
@@ -94,6 +96,29 @@ function bundleReasons(o: BundleOutcome): Reason[] {
   return o.reasons.map((r) => ({ ...r, message: `bundle ${o.index}: ${r.message}` }));
 }
 
+/**
+ * What a failed numeric-ID constraint means (src/policy/reregistered.ts): under an entry
+ * naming exactly one repository (a shorthand without `*`), a new repository ID at the same
+ * URL is a re-created repository; under any entry, a new owner ID is an owner that changed
+ * hands. A certificate without the claim is only a failed constraint.
+ */
+function reregistered(n: NearMiss): Reregistration[] {
+  let exact = false;
+  try {
+    const sh = parseShorthand(n.pattern.identity);
+    exact = sh !== null && !sh.repository.includes('*');
+  } catch {
+    exact = false;
+  }
+  const out: Reregistration[] = [];
+  for (const f of n.failures) {
+    if (f.had === null) continue;
+    if (f.key === 'repository_id' && exact) out.push(repositoryRecreated(f.wanted, f.had));
+    if (f.key === 'owner_id') out.push(ownerChanged(f.wanted, f.had));
+  }
+  return out;
+}
+
 function untrustedReason(policy: ChannelPolicy, id: SignerIdentity, index: number, nearMisses: NearMiss[] = []): Reason {
   if (id.kind === 'key') {
     return {
@@ -105,11 +130,14 @@ function untrustedReason(policy: ChannelPolicy, id: SignerIdentity, index: numbe
   if (nearMisses.length > 0) {
     // The identity matched, its claims did not: say which constraint failed and what the
     // certificate had, per matching entry.
-    const detail = nearMisses.map((n) => `${describePattern(n.pattern)}: ${n.failures.map((f) => f.message).join('; ')}`).join(' | ');
+    const seen = nearMisses.flatMap(reregistered);
+    const detail = nearMisses
+      .map((n) => `${describePattern(n.pattern)}: ${[...reregistered(n).map((r) => r.message), ...n.failures.map((f) => f.message)].join('; ')}`)
+      .join(' | ');
     return {
       code: 'IDENTITY_UNTRUSTED',
       message: `bundle ${index}: signer ${describeSigner(id)} fails the claim constraints of its trusted identit${nearMisses.length === 1 ? 'y' : 'ies'}: ${detail}.`,
-      hint: `If this build is legitimate, relax the constraint in ${policyPath(policy, 'trusted_identities')}; otherwise do not install this package.`,
+      hint: [...new Set(seen.map((r) => r.hint)), `If this build is legitimate, relax the constraint in ${policyPath(policy, 'trusted_identities')}; otherwise do not install this package.`].join(' '),
     };
   }
   const patterns = policy.trustedIdentities.map((p) => describePattern(p)).join(', ');

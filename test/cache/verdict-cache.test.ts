@@ -146,7 +146,7 @@ test('a corrupt or truncated bucket file is ignored, reported and rewritten at f
     assert.equal(c2.warnings.length, 1, damage);
     await c2.flush(); // nothing set: the bad file is still replaced by a valid one
     const doc = readBucketFile(file!);
-    assert.equal(doc.header.format, 2);
+    assert.equal(doc.header.format, 3);
     assert.deepEqual(doc.entries, {});
   }
 });
