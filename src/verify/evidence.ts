@@ -130,7 +130,7 @@ function tlogOf(material: Record<string, unknown>): TlogEvidence | null {
     ? { kind: e.kindVersion.kind as string, version: e.kindVersion.version as string }
     : null;
   const p = e.inclusionProof;
-  const proof = isObj(p) && str(p.treeSize) !== undefined && str(p.logIndex) !== undefined
+  const proof = isObj(p) && UINT.test(str(p.treeSize) ?? '') && UINT.test(str(p.logIndex) ?? '')
     ? {
         origin: checkpointOrigin(isObj(p.checkpoint) ? p.checkpoint.envelope : undefined),
         tree_size: p.treeSize as string,
