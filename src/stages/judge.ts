@@ -57,7 +57,11 @@ export function judgePackage(retrieved: Retrieved, ctx: JudgeContext): Judged {
   // kept); an expired one changes nothing and is reported once per run.
   const exception = exceptionEffect(exceptionFor(pkg.channelPolicy.exceptions, record.name, ctx.date), record.name, pkg.channelPolicy.channel, ctx.date);
   const done = (status: PackageStatus, reasons: Reason[], decision: LockDecision | null = null): Judged => {
-    const final: PackageReport = { ...row, status, reasons, action: exception.pass ? 'pass' : actionFor(status, policy.require) };
+    // CEP 50: bundle order carries no meaning, and a bundle that fails (or is untrusted)
+    // beside one that verifies is never dropped silently: the package passes with a
+    // warning whose reasons carry that bundle's code.
+    const action = exception.pass ? 'pass' : status === 'verified' && reasons.length > 0 ? 'warn' : actionFor(status, policy.require);
+    const final: PackageReport = { ...row, status, reasons, action };
     if (exception.exception) final.exception = exception.exception;
     if (exception.note) final.notes = [...final.notes, exception.note];
     // Nothing is pinned under an exception.
