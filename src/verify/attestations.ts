@@ -39,6 +39,8 @@ export function failedCheck(e: unknown): CheckName | null {
     case 'BUNDLE_MALFORMED':
     case 'BUNDLE_UNSUPPORTED_MEDIA_TYPE':
       return 'bundle_format';
+    case 'CERT_MALFORMED':
+      return 'certificate_chain';
     case 'TLOG_REQUIRED':
       return 'tlog_inclusion';
     case 'KEY_UNTRUSTED':
