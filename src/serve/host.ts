@@ -22,7 +22,7 @@ import { judgePackage } from '../stages/judge.ts';
 import type { LoadedTrustRoot } from '../verify/trust-root.ts';
 import type { HttpClient } from '../http/client.ts';
 
-interface RecordEntry {
+export interface RecordEntry {
   sha256?: string;
   size?: number;
   md5?: string;

@@ -16,7 +16,7 @@ import type { Code } from '../codes.ts';
 import type { PackageReport, Reason } from '../types.ts';
 import { escapeText } from '../report/escape.ts';
 import { classify, upstreamUrl, type Route, type Target } from './routes.ts';
-import { packageRecord, type VerifierHost } from './host.ts';
+import { packageRecord, type RecordEntry, type VerifierHost } from './host.ts';
 import { startFlight, type Flight } from './flight.ts';
 import { notModified, openIndexStore, type StoredDocument } from './index-store.ts';
 import type { ServeMetrics } from './metrics.ts';
@@ -117,6 +117,28 @@ export function createServeHandler(o: ServeOptions): ServeHandler {
     });
   }
 
+  /**
+   * GET `path` from the route's channel, then from each of its mirrors while the one before
+   * could not answer at all (connection failure, 5xx, breaker open): the channel's mirrors
+   * are upstream fallbacks of its route. An answer (a 404 too) is final.
+   */
+  async function forwardAny<T>(route: Route, path: string, headers: Record<string, string>, consume: (res: IncomingMessage, base: string) => Promise<T>): Promise<T> {
+    let last: unknown;
+    for (const base of [route.channel, ...route.mirrors]) {
+      let answered = false;
+      try {
+        return await o.host.http.forward(upstreamUrl(base, path), { headers, totalTimeoutMs: o.requestDeadlineMs }, (res) => {
+          answered = true;
+          return consume(res, base);
+        });
+      } catch (e) {
+        if (answered || !unreachable(e)) throw e;
+        last = e;
+      }
+    }
+    throw last;
+  }
+
   function authorized(req: IncomingMessage): boolean {
     if (!o.adminToken) return true;
     const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
@@ -175,7 +197,9 @@ export function createServeHandler(o: ServeOptions): ServeHandler {
   }
 
   /** Bring the stored copy of an index document up to date (one upstream request per document at a time). */
-  function refresh(url: string): Promise<StoredDocument | { failed: unknown; stale?: StoredDocument }> {
+  function refresh(route: Route, path: string): Promise<StoredDocument | { failed: unknown; stale?: StoredDocument }> {
+    // Stored under the channel's URL whichever upstream answered (they serve the same channel).
+    const url = upstreamUrl(route.channel, path);
     let running = refreshes.get(url);
     if (running) return running;
     running = (async () => {
@@ -186,7 +210,7 @@ export function createServeHandler(o: ServeOptions): ServeHandler {
       if (stored?.headers['last-modified']) headers['if-modified-since'] = stored.headers['last-modified'];
       const started = performance.now();
       try {
-        const doc = await o.host.http.forward(url, { headers, totalTimeoutMs: o.requestDeadlineMs }, async (up) => {
+        const doc = await forwardAny(route, path, headers, async (up) => {
           if (up.statusCode === 304 && stored) return store.revalidated(stored, up, Date.now());
           if (up.statusCode === 200) return store.put(url, up, Date.now());
           up.resume();
@@ -203,7 +227,7 @@ export function createServeHandler(o: ServeOptions): ServeHandler {
   }
 
   async function index(ctx: Ctx, route: Route, path: string): Promise<void> {
-    const r = await refresh(upstreamUrl(route.channel, path));
+    const r = await refresh(route, path);
     if (!('failed' in r)) return sendStored(ctx, r);
     if (r.failed instanceof HttpError && r.failed.code === 'HTTP_NOT_FOUND') {
       ctx.line.note = 'not published upstream';
@@ -218,7 +242,7 @@ export function createServeHandler(o: ServeOptions): ServeHandler {
   }
 
   /** Shards and sidecars: immutable or small, passed through as received (status and validators too). */
-  async function passThrough(ctx: Ctx, url: string, kind: string): Promise<void> {
+  async function passThrough(ctx: Ctx, route: Route, path: string, kind: string): Promise<void> {
     const headers: Record<string, string> = {};
     for (const h of ['if-none-match', 'if-modified-since'] as const) {
       const v = ctx.req.headers[h];
@@ -226,7 +250,7 @@ export function createServeHandler(o: ServeOptions): ServeHandler {
     }
     const started = performance.now();
     try {
-      await o.host.http.forward(url, { headers, totalTimeoutMs: o.requestDeadlineMs }, async (up) => {
+      await forwardAny(route, path, headers, async (up) => {
         o.metrics.upstream(kind, performance.now() - started);
         const status = up.statusCode ?? 502;
         if (status === 404 || status === 403) {
@@ -256,36 +280,46 @@ export function createServeHandler(o: ServeOptions): ServeHandler {
     }
   }
 
-  /** The record of a file of the channel, or an answer already sent (404 / 502). */
-  async function recordOf(ctx: Ctx, t: Extract<Target, { kind: 'sidecar' | 'package' }>) {
-    try {
-      const entry = await o.host.lookup(t.route.channel, t.subdir, t.filename);
-      if (!entry) {
-        ctx.line.note = 'not in the channel repodata';
-        text(ctx, 404, `${t.filename} is not in the repodata of ${t.route.channel}/${t.subdir}.`);
-        return undefined;
+  /**
+   * The record of a file of the channel and the upstream that gave it (the channel, or a
+   * mirror while the channel cannot be reached), or an answer already sent (404 / 502).
+   */
+  async function recordOf(ctx: Ctx, t: Extract<Target, { kind: 'sidecar' | 'package' }>): Promise<{ entry: RecordEntry; base: string } | undefined> {
+    let failure: unknown;
+    for (const base of [t.route.channel, ...t.route.mirrors]) {
+      try {
+        const entry = await o.host.lookup(base, t.subdir, t.filename);
+        if (!entry) {
+          ctx.line.note = 'not in the channel repodata';
+          text(ctx, 404, `${t.filename} is not in the repodata of ${t.route.channel}/${t.subdir}.`);
+          return undefined;
+        }
+        return { entry, base };
+      } catch (e) {
+        if (e instanceof RepodataError && isMissingUpstream(e)) {
+          ctx.line.note = 'no repodata upstream';
+          text(ctx, 404, `${t.route.channel}/${t.subdir} publishes no repodata.`);
+          return undefined;
+        }
+        if (isAttestError(e) && e.code === 'REPODATA_MALFORMED') {
+          refuse(ctx, 502, { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) });
+          return undefined;
+        }
+        failure = e;
+        if (!unreachable(e)) break;
       }
-      return entry;
-    } catch (e) {
-      if (e instanceof RepodataError && isMissingUpstream(e)) {
-        ctx.line.note = 'no repodata upstream';
-        text(ctx, 404, `${t.route.channel}/${t.subdir} publishes no repodata.`);
-        return undefined;
-      }
-      if (isAttestError(e) && e.code === 'REPODATA_MALFORMED') {
-        refuse(ctx, 502, { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) });
-        return undefined;
-      }
-      upstreamDown(ctx, e);
-      return undefined;
     }
+    upstreamDown(ctx, failure);
+    return undefined;
   }
 
   async function pkg(ctx: Ctx, t: Extract<Target, { kind: 'package' }>): Promise<void> {
-    const entry = await recordOf(ctx, t);
-    if (!entry) return;
-    const url = upstreamUrl(t.route.channel, t.path);
-    const record = packageRecord(t.route.channel, t.subdir, t.filename, entry, url);
+    const found = await recordOf(ctx, t);
+    if (!found) return;
+    const { entry, base } = found;
+    const url = upstreamUrl(base, t.path);
+    // A record from a mirror is judged under the channel's policy (src/policy/channel.ts policyFor).
+    const record = packageRecord(base, t.subdir, t.filename, entry, url);
     ctx.line.package = `${t.route.channel}/${t.subdir}/${t.filename}`;
     // One verification per package at a time; later ones reuse the pipeline's verdict cache.
     const key = `${url}#${entry.sha256 ?? ''}`;
@@ -320,7 +354,7 @@ export function createServeHandler(o: ServeOptions): ServeHandler {
     if (entry.size !== undefined) headers['content-length'] = entry.size;
     if (row.action === 'warn') {
       const w = row.reasons[0];
-      headers[H_WARNING] = escapeText(w ? `${w.code}: ${w.message}` : `${row.status}`).replace(/[\r\n]+/g, ' ');
+      headers[H_WARNING] = headerValue(w ? `${w.code}: ${w.message}` : row.status);
       if (w) headers[H_CODE] = w.code;
     }
     if (notModified(ctx.req.headers, `"${sha256}"`, undefined)) {
@@ -331,22 +365,23 @@ export function createServeHandler(o: ServeOptions): ServeHandler {
       ctx.res.writeHead(200, headers);
       return void ctx.res.end();
     }
-    await stream(ctx, url, { sha256, ...(entry.size !== undefined ? { size: entry.size } : {}) }, headers);
+    await stream(ctx, t, { sha256, ...(entry.size !== undefined ? { size: entry.size } : {}) }, headers);
   }
 
   /** Stream the package from upstream (one transfer for every client asking at once). */
-  async function stream(ctx: Ctx, url: string, expected: { sha256: string; size?: number }, headers: Record<string, string | number>): Promise<void> {
-    const key = `${url}#${expected.sha256}`;
+  async function stream(ctx: Ctx, t: Extract<Target, { kind: 'package' }>, expected: { sha256: string; size?: number }, headers: Record<string, string | number>): Promise<void> {
+    const key = `${upstreamUrl(t.route.channel, t.path)}#${expected.sha256}`;
     let flight = flights.get(key);
     let joined = flight?.join(ctx.res, headers);
     if (!joined) {
       const started = performance.now();
       flight = startFlight({
         expected,
-        fetch: (consume) => o.host.http.forward(url, { headers: {}, totalTimeoutMs: o.requestDeadlineMs }, (res) => {
-          o.metrics.upstream('package', performance.now() - started);
-          return consume(res);
-        }),
+        fetch: (consume) =>
+          forwardAny(t.route, t.path, {}, (res) => {
+            o.metrics.upstream('package', performance.now() - started);
+            return consume(res);
+          }),
         onEnd: (end) => {
           if (flights.get(key) === flight) flights.delete(key);
           o.metrics.bytes('upstream', end.bytes);
@@ -392,11 +427,11 @@ export function createServeHandler(o: ServeOptions): ServeHandler {
     if (t.kind === 'admin') return admin(ctx, t.name);
     ctx.line.route = t.route.name;
     if (t.kind === 'index') return index(ctx, t.route, t.path);
-    if (t.kind === 'shard') return passThrough(ctx, upstreamUrl(t.route.channel, t.path), 'shard');
+    if (t.kind === 'shard') return passThrough(ctx, t.route, t.path, 'shard');
     if (t.kind === 'sidecar') {
       // Only the sidecars of files the channel's repodata knows (no request for other names).
       if (!(await recordOf(ctx, t))) return;
-      return passThrough(ctx, upstreamUrl(t.route.channel, t.path), 'sidecar');
+      return passThrough(ctx, t.route, t.path, 'sidecar');
     }
     return pkg(ctx, t);
   }
@@ -434,6 +469,21 @@ export function createServeHandler(o: ServeOptions): ServeHandler {
       o.log(line);
     },
   };
+}
+
+/** A header value from text: printable ASCII only (RFC 9110 §5.5 field values), bounded. */
+function headerValue(text: string): string {
+  return text.replace(/[^\x20-\x7e]+/g, '?').slice(0, 1024);
+}
+
+/** The upstream could not answer at all (connection failure, stall, 5xx, breaker open), through causes. */
+function unreachable(e: unknown): boolean {
+  let c: unknown = e;
+  for (let depth = 0; c !== undefined && c !== null && depth < 5; depth++) {
+    if (c instanceof HttpError) return c.code === 'HTTP_CONNECTION_FAILED' || c.code === 'HTTP_TIMEOUT' || (c.code === 'HTTP_STATUS' && (c.status ?? 500) >= 500);
+    c = (c as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 /** Repodata answered 404 for every format: the channel publishes none for the subdir. */

@@ -8,6 +8,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { parseLock } from '../../src/lock/file.ts';
+import { resolveConfig } from '../../src/config/validate.ts';
+import { startServe } from '../../src/serve/start.ts';
+import type { AccessLogLine } from '../../src/serve/server.ts';
 import { closedPort } from '../helpers/loopback.ts';
 import { EVIL, FRESH, GOOD, LOOSE, TAMPERED, UNSIGNED, startServeFixture, type ServeFixture } from './fixture.ts';
 
@@ -188,9 +191,10 @@ test('oversized request headers are refused (431), the server keeps serving', as
 
 test('single flight: 50 concurrent clients of one package → one upstream transfer and one sidecar fetch, everyone gets the verified bytes', async () => {
   await fx.restart();
-  // A fresh package for this proxy: slow upstream, so that all 50 arrive during the transfer.
+  // A fresh proxy, and a slow upstream (about 3 s for the package), so that all 50 requests,
+  // sent at once, arrive while the one transfer is under way.
   const beta = fx.ch.get(GOOD);
-  fx.ch.setFault(beta.url, { kind: 'slow', delayMs: 30, chunkBytes: 64 });
+  fx.ch.setFault(beta.url, { kind: 'slow', delayMs: 100, chunkBytes: 32 });
   try {
     const pkgBefore = fx.ch.requestsTo(beta.url).length;
     const sidecarBefore = fx.ch.requests.filter((r) => r.path.includes(`${GOOD}.sigs`)).length;
@@ -304,4 +308,79 @@ test('--frozen: nothing is pinned; a package without a pin is refused (LOCK_ENTR
   assert.equal(fresh.status, 403);
   assert.equal(fresh.headers.get('x-conda-attest-code'), 'LOCK_ENTRY_MISSING');
   assert.equal(readFileSync(fx.lockfile, 'utf8'), text, 'the lockfile is unchanged');
+});
+
+test("a channel that cannot be reached falls back to its mirrors: repodata, sidecars and packages come from the mirror, judged by the channel's policy", async () => {
+  const dead = `http://127.0.0.1:${await closedPort()}/upstream`;
+  const config = resolveConfig(
+    {
+      trust_root: fx.sig.trustedRootPath,
+      cache_dir: fx.ws.path('mirror-cache'),
+      lockfile: fx.ws.path('mirror.lock'),
+      http: { retries: 0 },
+      channels: { [dead]: { require: 'error', trusted_identities: ['https://github.com/test-org/**'], mirrors: [fx.ch.url] } },
+    },
+    fx.ws.dir,
+  );
+  const log: AccessLogLine[] = [];
+  const proxy = await startServe({ config, routes: {}, listen: { host: '127.0.0.1', port: 0 }, offline: true, log: (l) => log.push(l) });
+  try {
+    assert.deepEqual(proxy.routes.map((r) => [r.name, r.channel, r.mirrors]), [['upstream', dead, [fx.ch.url]]]);
+    const upstream = await get(`${fx.ch.url}/noarch/repodata.json`);
+    const repodata = await get(`${proxy.url}/upstream/noarch/repodata.json`);
+    assert.equal(repodata.status, 200);
+    assert.ok(repodata.body.equals(upstream.body));
+    const good = await get(`${proxy.url}/upstream/noarch/${GOOD}`);
+    assert.equal(good.status, 200);
+    assert.equal(sha256(good.body), fx.ch.get(GOOD).sha256);
+    assert.equal(log.find((l) => l.path.endsWith(GOOD))?.package, `${dead}/noarch/${GOOD}`, 'judged and logged under the canonical channel');
+    const evil = await get(`${proxy.url}/upstream/noarch/${EVIL}`);
+    assert.equal(evil.status, 403);
+    assert.equal(evil.headers.get('x-conda-attest-code'), 'IDENTITY_UNTRUSTED');
+  } finally {
+    await proxy.close();
+  }
+});
+
+test('--tls-cert/--tls-key: the proxy serves HTTPS', async () => {
+  const { webcrypto } = await import('node:crypto');
+  await import('reflect-metadata');
+  const x509 = await import('@peculiar/x509');
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as import('node:crypto').webcrypto.CryptoKeyPair;
+  const cert = await x509.X509CertificateGenerator.createSelfSigned(
+    {
+      serialNumber: '01',
+      name: 'CN=127.0.0.1',
+      notBefore: new Date(Date.now() - 86_400_000),
+      notAfter: new Date(Date.now() + 86_400_000),
+      keys,
+      signingAlgorithm: alg,
+      extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: '127.0.0.1' }])],
+    },
+    webcrypto,
+  );
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
+  const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.match(/.{1,64}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n`;
+  const certPem = cert.toString('pem');
+  const log: AccessLogLine[] = [];
+  const config = resolveConfig(JSON.parse(readFileSync(fx.ws.path('.conda-attestrc.json'), 'utf8')), fx.ws.dir, fx.ws.path('.conda-attestrc.json'));
+  const proxy = await startServe({ config, routes: {}, listen: { host: '127.0.0.1', port: 0 }, offline: true, tls: { cert: Buffer.from(certPem), key: Buffer.from(keyPem) }, log: (l) => log.push(l) });
+  try {
+    assert.match(proxy.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const { request } = await import('node:https');
+    const got = await new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+      const req = request(`${proxy.url}/upstream/noarch/${GOOD}`, { ca: certPem }, (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts) }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(got.status, 200);
+    assert.equal(sha256(got.body), fx.ch.get(GOOD).sha256);
+  } finally {
+    await proxy.close();
+  }
 });
