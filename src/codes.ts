@@ -131,6 +131,7 @@ export const CODES = {
   CHANNEL_DISABLED: { domain: 'policy', meaning: 'Attestation checks are disabled for the channel (status skipped).' },
   PACKAGE_URL_UNSUPPORTED: { domain: 'policy', meaning: 'The plugin layer cannot judge a package URL (query string, not a conda package file name).' },
   EXCEPTION_EXPIRED: { domain: 'policy', meaning: 'A configured exception for the package has expired: it was judged normally.' },
+  DENIED: { domain: 'policy', meaning: 'A configured deny entry (file digest, package versions or signer) matches the package: it is blocked whatever else was found.' },
   // CI renderings (SARIF, annotations, summary) file a blocked or warned row that carries no
   // reason (it should not happen) under its status, so a problem is never dropped.
   PACKAGE_VERIFIED: { domain: 'policy', meaning: 'A verified row is blocked or warned without a reason (CI renderings only).' },
