@@ -2,7 +2,7 @@
 // signer identities of the named packages into the identity lockfile (trust on first use).
 // It verifies the environment exactly like `verify` (same pipeline), shows what would
 // change in the lockfile, asks on a TTY (or needs --yes), then writes once, atomically.
-import { escapeText } from '../report/escape.ts';
+import { escapeJsonOutput, escapeText } from '../report/escape.ts';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { UsageError } from '../errors.ts';
@@ -127,7 +127,7 @@ export const acceptCommand: Command = async (argv: string[], io: CliIO): Promise
       ('all' in selector || selector.packages.some((spec) => selects(spec, p))),
   );
   if (json) {
-    io.stdout.write(JSON.stringify({ ...diffJson(planned.changes), written: changes.length > 0 }, null, 2) + '\n');
+    io.stdout.write(escapeJsonOutput(JSON.stringify({ ...diffJson(planned.changes), written: changes.length > 0 }, null, 2)) + '\n');
   } else if (changes.length === 0) {
     io.stdout.write('Nothing to accept: the lockfile already pins the observed identities.\n');
   } else {

@@ -40,9 +40,15 @@ interface ParsedFilename {
   build: string;
 }
 
-/** True when a name ends in a conda package extension (`.conda` or `.tar.bz2`). */
+/**
+ * True when a name ends in a conda package extension (`.conda` or `.tar.bz2`), in ANY
+ * case: this decides what is checked, and installers treat `X.CONDA` as a conda package
+ * (mambajs compares lowercased names), so it must not slip past as "not a package".
+ * parsePackageFilename accepts only the lowercase forms, so such a name is then refused.
+ */
 export function isPackageFilename(name: string): boolean {
-  return PACKAGE_EXTENSIONS.some((ext) => name.endsWith(ext));
+  const lower = name.toLowerCase();
+  return PACKAGE_EXTENSIONS.some((ext) => lower.endsWith(ext));
 }
 
 /**

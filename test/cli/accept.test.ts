@@ -266,7 +266,7 @@ test('diff OLD NEW in text, --format markdown and --json, on lockfiles written b
   assert.equal(md.code, 0);
   assert.match(md.stdout, /^### conda-attest: signer identity changes\n\n3 identity change\(s\) to review\./);
   assert.match(md.stdout, /\| repository_id \| <code>1001<\/code> \| <code>666<\/code> \|/);
-  assert.match(md.stdout, /#### <code>c<\/code> from <code>http:\/\/127\.0\.0\.1:\d+\/test-channel<\/code>\n\n\*\*Pin removed\*\*/);
+  assert.match(md.stdout, /#### <code>c<\/code> from <code>http:&#8203;\/\/127\.0\.0\.1:\d+\/test-channel<\/code>\n\n\*\*Pin removed\*\*/);
 
   const json = await p.cli(['diff', '--json', '--exit-code', 'before.lock', 'conda-attest.lock']);
   assert.equal(json.code, 1, '--exit-code: identity changes');
