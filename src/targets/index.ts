@@ -179,7 +179,7 @@ async function localPackageRecord(path: string, opts: LoadTargetsOptions): Promi
 }
 
 /** The subdir of a local package whose archive could not say (its record is `unreadable`). */
-export const UNKNOWN_SUBDIR = 'unknown';
+const UNKNOWN_SUBDIR = 'unknown';
 
 function localRecord(channel: string, subdir: string, filename: string, parts: Pick<PackageRecord, 'name' | 'version' | 'build'>, path: string): PackageRecord {
   return { url: `${channel}/${subdir}/${encodePathSegment(filename)}`, channel, subdir, filename, ...parts, localPath: path };
