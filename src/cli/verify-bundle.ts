@@ -11,14 +11,12 @@
 import { escapeText } from '../report/escape.ts';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { AttestError, TargetError, UsageError, VerifyError, describeError } from '../errors.ts';
+import { TargetError, UsageError, VerifyError } from '../errors.ts';
 import { resolveConfig } from '../config/validate.ts';
 import { loadTrustRoot, PUBLIC_GOOD } from '../verify/trust-root.ts';
 import { type ArtifactRef, createVerifier } from '../verify/verifier.ts';
 import { type CommandSpec, chooseFormat, formatOptions, HELP_OPTION, parseCommand, renderHelp } from './options.ts';
-import { identityToJson } from '../report/json.ts';
-import type { SignerIdentity } from '../types.ts';
-import type { Code } from '../codes.ts';
+import { type BundleVerdict, type ExpectedSigner, bundleVerdict, failedVerdict } from '../verify/bundle-outcome.ts';
 import type { CliIO, Command } from './io.ts';
 
 const VERIFY_BUNDLE_FORMATS = ['text', 'json'] as const;
@@ -78,24 +76,15 @@ function usage(message: string): UsageError {
   return new UsageError('USAGE_INVALID_ARGUMENT', message, { hint: 'Run `conda-attest verify-bundle --help`.' });
 }
 
-/** The outcome as `--format json` prints it: one object, stable API. */
-interface BundleOutcome {
-  verified: boolean;
-  code: Code | null;
-  message: string;
-  identity: Record<string, string> | null;
-}
-
 export const verifyBundleCommand: Command = async (argv: string[], io: CliIO): Promise<number> => {
   let json = false;
-  const emit = (o: BundleOutcome, exit: number): number => {
+  const emit = (o: BundleVerdict, exit: number): number => {
     if (json) io.stdout.write(JSON.stringify(o) + '\n');
     // One line on stderr: `CODE: message` (the conformance protocol's failure report).
     else if (o.verified) io.stdout.write(`OK: ${escapeText(o.message)}\n`);
     else io.stderr.write(`${o.code}: ${escapeText(o.message)}\n`);
     return exit;
   };
-  let observed: SignerIdentity | null = null;
   try {
     const parsed = parseCommand(argv, VERIFY_BUNDLE_SPEC);
     const values = parsed.values as {
@@ -132,20 +121,10 @@ export const verifyBundleCommand: Command = async (argv: string[], io: CliIO): P
     for (const w of root.warnings ?? []) io.stderr.write(`warning: ${escapeText(w)}\n`);
 
     const verifier = createVerifier({ trustRoot: root, trustedKeys, requireTlog: true });
-    const result = verifier.verify(bundleText, artifact);
-    observed = result.identity;
-    if (keyPath !== undefined) {
-      if (result.identity.kind !== 'key') throw new VerifyError('KEY_UNTRUSTED', 'The bundle is signed with a certificate, not with the given key.');
-    } else if (result.identity.san !== identity || result.identity.issuer !== issuer) {
-      throw new VerifyError('IDENTITY_MISMATCH', `The bundle was signed by ${result.identity.san ?? '(no SAN)'} (issuer ${result.identity.issuer ?? 'none'}), not by ${identity} (issuer ${issuer}).`);
-    }
-    const who = result.identity.kind === 'key' ? `key ${result.identity.keyFingerprint}` : `${result.identity.san} (${result.identity.issuer})`;
-    const message = `verified, signed by ${who}${result.tlog ? '' : ' (no transparency-log entry)'}`;
-    return emit({ verified: true, code: null, message, identity: identityToJson(result.identity) }, 0);
+    const expected: ExpectedSigner = keyPath !== undefined ? { kind: 'key' } : { kind: 'certificate', identity: identity!, issuer: issuer! };
+    const { verdict, rejected } = bundleVerdict(verifier, bundleText, artifact, expected);
+    return emit(verdict, verdict.verified ? 0 : rejected ? 1 : 2);
   } catch (e) {
-    if (e instanceof AttestError) {
-      return emit({ verified: false, code: e.code, message: e.message, identity: identityToJson(observed) }, e instanceof VerifyError ? 1 : 2);
-    }
-    return emit({ verified: false, code: 'INTERNAL_ERROR', message: describeError(e).split('\n')[0]!, identity: null }, 2);
+    return emit(failedVerdict(e), e instanceof VerifyError ? 1 : 2);
   }
 };
