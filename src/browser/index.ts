@@ -59,7 +59,7 @@ export async function verifyBundle(input: VerifyBundleInput): Promise<BundleVerd
     }
     const artifact = artifactRef(input);
     const root = loadBrowserTrustRoot(input.trustedRoot);
-    const trustedKeys = key === undefined ? [] : [{ name: 'key', pem: key, source: 'key' }];
+    const trustedKeys = key === undefined ? [] : [{ name: undefined, pem: key, source: 'the key given' }];
     const verifier = createVerifier({ trustRoot: root, trustedKeys, requireTlog: true });
     const bundle = typeof input.bundle === 'string' ? input.bundle : JSON.stringify(input.bundle);
     return bundleVerdict(verifier, bundle, artifact, key !== undefined ? { kind: 'key' } : { kind: 'certificate', identity: identity!, issuer: issuer! }).verdict;
