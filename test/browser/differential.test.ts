@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { verifyBundleCommand } from '../../src/cli/verify-bundle.ts';
 import { runInProcess } from '../helpers/cli-io.ts';
 import { DEFAULT_SAN, GITHUB_ISSUER, type TamperKind, generateTestKey, publishStatement, startLocalSigstore, tamperBundle } from '../helpers/sigstore.ts';
-import { SHARED_DIR, browserSkip, openPage } from './harness.ts';
+import { type BrowserModule, SHARED_DIR, browserSkip, openPage } from './harness.ts';
 
 const CONFORMANCE_IDENTITY =
   'https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main';
@@ -140,7 +140,7 @@ test('verifyBundle in Chromium answers like the Node CLI on the conformance suit
   t.after(() => b.close());
   const inputs = cases.map((c) => ({ ...c, artifact: c.artifact.toString('base64'), digest: `sha256:${createHash('sha256').update(c.artifact).digest('hex')}` }));
   const page = await b.page.evaluate(async (inputs) => {
-    const m = await import('/conda-attest.js');
+    const m: BrowserModule = await import(String('/conda-attest.js'));
     const out: Record<string, { verified: boolean; code: string | null; identity: Record<string, string> | null }> = {};
     for (const c of inputs) {
       const trustedRoot = c.trustedRoot === undefined ? undefined : JSON.parse(c.trustedRoot);

@@ -74,3 +74,6 @@ export async function openPage(): Promise<BrowserPage> {
     },
   };
 }
+
+/** The module as the page imports it (`await import('/conda-attest.js')`). */
+export type BrowserModule = typeof import('../../src/browser/index.ts');

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SHARED_DIR, browserSkip, openPage } from './harness.ts';
+import { type BrowserModule, SHARED_DIR, browserSkip, openPage } from './harness.ts';
 
 const interop = join(SHARED_DIR, 'interop');
 const PKG = 'signed-package-2.1.0-hb0f4dca_0.conda';
@@ -19,7 +19,7 @@ test('the genuine public-good attestation verifies offline in Chromium', { skip:
   const bundle = JSON.parse(readFileSync(join(interop, `${PKG}.sigs`), 'utf8'))[0];
   const out = await b.page.evaluate(
     async ({ bundle, pkg, SAN, ISSUER }) => {
-      const m = await import('/conda-attest.js');
+      const m: BrowserModule = await import(String('/conda-attest.js'));
       const artifact = new Uint8Array(pkg);
       const good = await m.verifyBundle({ bundle, artifact, identity: SAN, issuer: ISSUER });
       const flipped = artifact.slice();
