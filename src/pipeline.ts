@@ -15,6 +15,8 @@ import { packageVersion } from './version.ts';
 import { readLock, updateLock } from './lock/file.ts';
 import { openCheckedLockTexts } from './lock/checked.ts';
 import type { RunResources } from './stages/resources.ts';
+import { hashPackage } from './http/download.ts';
+import { loadGivenSidecar } from './sidecar/given.ts';
 import { type LockStore, type OpenedResources, type PipelineSession, checkTrustRootAge, createSessionOn } from './session.ts';
 
 export type { PackageInput, PipelineSession } from './session.ts';
@@ -82,6 +84,8 @@ function openResources(options: VerifySessionOptions): OpenedResources {
     sigs: options.sigs,
     trustRoot: usedTrustRoot,
     pool,
+    hashPackage: (record) => hashPackage(record, http),
+    loadGivenSidecar: (pathOrUrl) => loadGivenSidecar(pathOrUrl, { http, maxBytes: config.maxSidecarBytes }),
     productVersion: packageVersion(),
   };
   return {
