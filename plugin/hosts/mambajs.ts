@@ -12,6 +12,7 @@ import { isPackageFilename, parsePackageFilename, parseSafeHttpUrl, recordFromUr
 import type { PackageRecord, Report } from '../../src/types.ts';
 import { PackageBlockedError, SHA256_HEX, digestMismatchReason, placeholderRecord, unsupportedUrlReason } from '../contract.ts';
 import { fetchDownload } from './download.ts';
+import { mapLimit } from '../../src/util/concurrency.ts';
 import type { FetchLike } from './download.ts';
 import { finishRun, toLoadedPlugins } from './common.ts';
 import type { Verifier } from './common.ts';
@@ -58,32 +59,89 @@ export function wrapUntarjs(untarjs: UntarApi, verifier: Verifier, options: Wrap
   const plugins = toLoadedPlugins(verifier);
   // Composed once per run, not per package.
   const download = plugins.wrapDownload(fetchDownload(options.fetch));
+  const { lock } = options;
+
+  /** Download, verify and check one package against the lock: its bytes, or a PackageBlockedError. */
+  async function verified(url: string): Promise<Uint8Array> {
+    let record: PackageRecord;
+    try {
+      record = recordForMambaUrl(url, lock);
+    } catch (e) {
+      // A package URL this layer cannot judge is refused, never extracted unverified.
+      if (e instanceof TargetError && (e.code === 'TARGET_INVALID_URL' || e.code === 'TARGET_INVALID_FILENAME')) {
+        throw new PackageBlockedError(placeholderRecord(url), [unsupportedUrlReason(e.message, e.hint)], { cause: e });
+      }
+      throw e;
+    }
+    const { bytes, sha256 } = await download({ record });
+    // The lock's digest is enforced here too, whatever plugins are configured: bytes
+    // that are not what the environment was locked to never reach extractData.
+    if (record.sha256 && record.sha256 !== sha256) {
+      throw new PackageBlockedError(record, [
+        digestMismatchReason(`${record.filename} downloaded with SHA-256 ${sha256}, but the mambajs lock expects ${record.sha256}.`),
+      ]);
+    }
+    return bytes;
+  }
+
+  // With the lock, the whole environment is verified before its first package is extracted:
+  // mambajs-core extracts packages in parallel, so without this a package verified early
+  // could already be in the FS when a later one is blocked (docs/plugin.md). The bytes are
+  // held until mambajs asks for each package (it holds each package in memory anyway).
+  let whole: Promise<Map<string, Uint8Array>> | undefined;
+  function verifyWhole(firstUrl: string, firstFilename: string): Promise<Map<string, Uint8Array>> {
+    return (whole ??= (async () => {
+      const path = firstUrl.split(/[?#]/)[0]!;
+      const root = path.slice(0, path.lastIndexOf('/'));
+      const names = Object.keys(lock!.packages).filter(isPackageFilename).sort();
+      const settled = await mapLimit(names, WHOLE_LOCK_CONCURRENCY, async (name) => {
+        const url = name === firstFilename ? firstUrl : lockedUrl(lock!, name, firstUrl, firstFilename, root);
+        try {
+          return { name, bytes: await verified(url) };
+        } catch (error) {
+          return { name, error };
+        }
+      });
+      // The first refusal in filename order answers every extract: nothing is installed.
+      const failed = settled.find((r) => 'error' in r);
+      if (failed && 'error' in failed) throw failed.error;
+      return new Map(settled.map((r) => [r.name, (r as { bytes: Uint8Array }).bytes]));
+    })());
+  }
+
   return {
     extractData: (data, decompressionOnly) => untarjs.extractData(data, decompressionOnly),
     async extract(url: string): Promise<FilesData> {
-      if (!isPackageFilename(filenameOf(url))) return untarjs.extract(url);
-      let record: PackageRecord;
-      try {
-        record = recordForMambaUrl(url, options.lock);
-      } catch (e) {
-        // A package URL this layer cannot judge is refused, never extracted unverified.
-        if (e instanceof TargetError && (e.code === 'TARGET_INVALID_URL' || e.code === 'TARGET_INVALID_FILENAME')) {
-          throw new PackageBlockedError(placeholderRecord(url), [unsupportedUrlReason(e.message, e.hint)], { cause: e });
-        }
-        throw e;
+      const filename = filenameOf(url);
+      if (!isPackageFilename(filename)) return untarjs.extract(url);
+      if (lock?.packages?.[filename]) {
+        const all = await verifyWhole(url, filename);
+        const bytes = all.get(filename)!;
+        all.delete(filename);
+        return untarjs.extractData(bytes, false);
       }
-      const { bytes, sha256 } = await download({ record });
-      // The lock's digest is enforced here too, whatever plugins are configured: bytes
-      // that are not what the environment was locked to never reach extractData.
-      if (record.sha256 && record.sha256 !== sha256) {
-        throw new PackageBlockedError(record, [
-          digestMismatchReason(`${record.filename} downloaded with SHA-256 ${sha256}, but the mambajs lock expects ${record.sha256}.`),
-        ]);
-      }
-      return untarjs.extractData(bytes, false);
+      return untarjs.extractData(await verified(url), false);
     },
     afterInstall: () => finishRun(plugins),
   };
+}
+
+/** Downloads in flight while a whole lock is verified. */
+const WHOLE_LOCK_CONCURRENCY = 6;
+
+/**
+ * The URL mambajs will fetch for another package of the lock: the same layout as the first
+ * URL it asked for — `<channel>/<subdir>/<file>` (computePackageUrl), or `<root>/<file>`
+ * with empack's pkgRootUrl.
+ */
+function lockedUrl(lock: MambaLockLike, filename: string, firstUrl: string, firstFilename: string, root: string): string {
+  const first = lock.packages[firstFilename];
+  const firstChannel = first ? lock.channelInfo?.[first.channel]?.[0]?.url?.replace(/\/+$/, '') : undefined;
+  const entry = lock.packages[filename]!;
+  const channel = lock.channelInfo?.[entry.channel]?.[0]?.url?.replace(/\/+$/, '');
+  const viaChannel = first && firstChannel !== undefined && firstUrl.split(/[?#]/)[0]!.slice(0, -firstFilename.length - 1) === `${firstChannel}/${first.subdir}`;
+  if (viaChannel && channel !== undefined && entry.subdir) return `${channel}/${entry.subdir}/${filename}`;
+  return `${root}/${filename}`;
 }
 
 function filenameOf(url: string): string {
