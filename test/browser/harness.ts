@@ -8,6 +8,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { bundleBrowser } from '../../scripts/bundle-browser.ts';
 import { type Loopback, startLoopback, send } from '../helpers/loopback.ts';
@@ -37,6 +38,30 @@ export function browserBundle(): Promise<{ code: Buffer; dir: string }> {
     return { code: readFileSync(join(dir, 'index.js')), dir };
   })());
 }
+
+let mambaBuilt: Promise<Buffer> | undefined;
+
+/** The page's mambajs host (test/browser/page/mamba-entry.ts), bundled once per test process. */
+export function mambaBundle(): Promise<Buffer> {
+  return (mambaBuilt ??= (async () => {
+    const { build } = await import('esbuild');
+    const { dir } = await browserBundle();
+    const outfile = join(dir, 'mamba.js');
+    await build({
+      entryPoints: [fileURLToPath(new URL('./page/mamba-entry.ts', import.meta.url))],
+      outfile,
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      loader: { '.wasm': 'file' },
+      logLevel: 'warning',
+    });
+    return readFileSync(outfile);
+  })());
+}
+
+/** untarjs's wasm, served to the page at /unpack.wasm. */
+export const UNTAR_WASM = fileURLToPath(new URL('../../node_modules/@emscripten-forge/untarjs/lib/unpack.wasm', import.meta.url));
 
 export interface BrowserPage {
   browser: Browser;
