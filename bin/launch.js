@@ -33,7 +33,19 @@ export async function launch(argv) {
     });
   }
 
-  const { main } = await import('../dist/cli/main.js');
+  let main;
+  try {
+    ({ main } = await import('../dist/cli/main.js'));
+  } catch (err) {
+    // A clone where neither `npm run build` nor `npm install` (which builds) has run yet:
+    // one line that says what to do, not a module-resolution stack trace.
+    if (err?.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('/dist/cli/main.js')) {
+      process.stderr.write('conda-attest: dist/ is missing: run `npm run build`\n');
+      process.exitCode = 2;
+      return;
+    }
+    throw err;
+  }
   try {
     process.exitCode = await main(argv);
   } catch (err) {

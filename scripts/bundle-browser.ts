@@ -3,6 +3,8 @@
 // its adapters here, at bundle time:
 // - `crypto` / `node:crypto` → src/crypto/browser.ts (synchronous, exact: @noble/curves);
 // - `util` → src/browser/node-util.ts (isDeepStrictEqual, which the npm polyfill lacks);
+// - `node:module` → src/browser/node-module.ts (libraries the core loads on first use under
+//   Node are bundled; `createRequire` answers from that fixed table);
 // - every free `Buffer` and `globalThis.Buffer` → the npm `buffer` module, bound inside the
 //   bundle (src/browser/buffer.ts), never installed on the page's globalThis;
 // - src/verify/accelerate.ts (process-wide patches of sigstore internals, Node only) → none.
@@ -19,6 +21,7 @@ const adapters: Plugin = {
   setup(b) {
     b.onResolve({ filter: /^(node:)?crypto$/ }, () => ({ path: `${root}src/crypto/browser.ts` }));
     b.onResolve({ filter: /^(node:)?util$/ }, () => ({ path: `${root}src/browser/node-util.ts` }));
+    b.onResolve({ filter: /^node:module$/ }, () => ({ path: `${root}src/browser/node-module.ts` }));
     b.onResolve({ filter: /\/accelerate\.ts$/ }, () => ({ path: `${root}src/browser/accelerate.ts` }));
     b.onResolve({ filter: /^node:/ }, (args) => ({ errors: [{ text: `${args.path} imported by ${args.importer}: the browser build takes no Node built-in` }] }));
   },

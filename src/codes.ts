@@ -43,6 +43,8 @@ export const CODES = {
   NO_CONFIG: { domain: 'config', meaning: 'No config file was found and none was given: no policy, no pass.' },
   CONFIG_IMPORT_FAILED: { domain: 'config', meaning: 'A `$import` in the configuration cannot be followed (not a JSON/YAML file, too large, too deep, or a cycle).' },
   CONFIG_EXISTS: { domain: 'config', meaning: '`init` found a configuration it would replace (or shadow).' },
+  CONFIG_AMBIGUOUS: { domain: 'config', meaning: 'Two configuration files sit in one directory of the search; none is picked silently.' },
+  CONFIG_CODE_NOT_LOADED: { domain: 'config', meaning: 'The search met a JS/TS configuration: it runs code, so it is loaded only when named with --config.' },
 
   // target: pixi.lock, conda-lock.yml, explicit files, URLs, package files (exit code 2)
   TARGET_NOT_FOUND: { domain: 'target', meaning: 'The target file does not exist.' },
@@ -53,6 +55,7 @@ export const CODES = {
   TARGET_INVALID_FILENAME: { domain: 'target', meaning: 'A package filename is not name-version-build.conda or .tar.bz2.' },
   TARGET_NO_CHANNEL: { domain: 'target', meaning: 'A local package file was given without --channel.' },
   TARGET_NO_SUBDIR: { domain: 'target', meaning: "A local package file's subdir is unknown (no --platform, no <subdir>/ in --channel)." },
+  TARGET_INVALID_NAME: { domain: 'target', meaning: 'A package name is outside the conda package-name grammar (the lockfile schema\'s); that package is refused, the others are judged.' },
 
   // http: transport
   HTTP_STATUS: { domain: 'http', meaning: 'The server answered with an error status.' },
@@ -63,6 +66,9 @@ export const CODES = {
   HTTP_OFFLINE: { domain: 'http', meaning: 'A network request was needed in offline mode.' },
   HTTP_BAD_URL: { domain: 'http', meaning: 'The URL cannot be fetched (scheme, syntax or redirect target).' },
   HTTP_WRITE_FAILED: { domain: 'http', meaning: 'A downloaded file could not be written.' },
+  PROXY_FAILED: { domain: 'http', meaning: 'The proxy did not open a tunnel (its CONNECT answer was not exactly 200): nothing from it is used as content.' },
+  PROXY_UNSUPPORTED: { domain: 'http', meaning: 'A proxy variable (HTTPS_PROXY, HTTP_PROXY) is not a URL of a supported proxy scheme; the run stops instead of going direct (exit code 2).' },
+  UPSTREAM_UNAVAILABLE: { domain: 'http', meaning: '`serve`: the upstream channel could not be reached or failed, so the proxy answered 502.' },
 
   // repodata: channel indexes (CEP 16 shards included)
   REPODATA_UNAVAILABLE: { domain: 'repodata', meaning: "The channel's repodata could not be fetched." },
@@ -86,6 +92,7 @@ export const CODES = {
   TRUST_ROOT_INVALID: { domain: 'trust-root', meaning: 'The trusted root has an unusable entry.' },
   TRUST_ROOT_STALE: { domain: 'trust-root', meaning: 'The trust root in use is older than trust_root_max_age_days (also the notice for one older than 180 days).' },
   TRUST_ROOT_REFRESH_FAILED: { domain: 'trust-root', meaning: 'The public-good trusted root could not be refreshed through TUF; the cached or embedded one is used.' },
+  TRUST_ROOT_SUSPICIOUS: { domain: 'trust-root', meaning: 'An entry of the trust root starts its validity in the future; it is ignored for the root\'s age (a warning).' },
 
   // verify: one bundle (status invalid or untrusted)
   BUNDLE_MALFORMED: { domain: 'verify', meaning: 'The bundle is not a well-formed Sigstore bundle.' },
@@ -106,6 +113,7 @@ export const CODES = {
   KEY_UNTRUSTED: { domain: 'verify', meaning: "The bundle is signed with a key that is not one of the channel's trusted keys." },
   TLOG_REQUIRED: { domain: 'verify', meaning: 'A key signature has no verified transparency-log entry under require_tlog: true.' },
   INTOTO_STATEMENT_INVALID: { domain: 'verify', meaning: 'The DSSE payload is not a valid in-toto statement.' },
+  CERT_MALFORMED: { domain: 'verify', meaning: 'A certificate in the bundle breaks RFC 5280 (e.g. an extension appears more than once).' },
   VERIFY_WORKER_FAILED: { domain: 'verify', meaning: 'A verification worker thread died or the pool was closed mid-call.' },
   INTERNAL_ERROR: { domain: 'verify', meaning: '`verify-bundle` met an unexpected error (a bug): the bundle was not verified (exit code 2).' },
 
@@ -123,6 +131,7 @@ export const CODES = {
   CHANNEL_DISABLED: { domain: 'policy', meaning: 'Attestation checks are disabled for the channel (status skipped).' },
   PACKAGE_URL_UNSUPPORTED: { domain: 'policy', meaning: 'The plugin layer cannot judge a package URL (query string, not a conda package file name).' },
   EXCEPTION_EXPIRED: { domain: 'policy', meaning: 'A configured exception for the package has expired: it was judged normally.' },
+  DENIED: { domain: 'policy', meaning: 'A configured deny entry (file digest, package versions or signer) matches the package: it is blocked whatever else was found.' },
   // CI renderings (SARIF, annotations, summary) file a blocked or warned row that carries no
   // reason (it should not happen) under its status, so a problem is never dropped.
   PACKAGE_VERIFIED: { domain: 'policy', meaning: 'A verified row is blocked or warned without a reason (CI renderings only).' },

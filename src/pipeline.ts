@@ -17,9 +17,15 @@ import { openCheckedLockTexts } from './lock/checked.ts';
 import type { RunResources } from './stages/resources.ts';
 import { hashPackage } from './http/download.ts';
 import { loadGivenSidecar } from './sidecar/given.ts';
-import { type LockStore, type OpenedResources, type PipelineSession, checkTrustRootAge, createSessionOn } from './session.ts';
+import { type LockStore, type OpenedResources, type PipelineSession, checkTrustRootAge, createSessionOn, frozenLockfileProblem } from './session.ts';
 
 export type { PackageInput, PipelineSession } from './session.ts';
+export { today } from './session.ts';
+
+/** --frozen needs the identity lockfile to exist (src/session.ts frozenLockfileProblem); sync, for hosts that check up front. */
+export function requireFrozenLockfile(options: VerifySessionOptions, lockPath: string): void {
+  frozenLockfileProblem(options, lockPath, existsSync(lockPath));
+}
 
 export function createSession(options: VerifySessionOptions): Promise<PipelineSession> {
   return createSessionOn(options, { openResources: () => openResources(options), lock: lockFile(options) });
@@ -40,18 +46,35 @@ function lockFile(options: VerifySessionOptions): LockStore {
   };
 }
 
+/**
+ * How a long-running host (`conda-attest serve`) differs from a run: no run deadline (each
+ * request has its own), and a host's breaker half-opens after a cool-down instead of
+ * staying open (docs/serve.md "Operations").
+ */
+export interface ServerTransport {
+  /** The deadline of one upstream request, ms (replaces http.timeout_ms). */
+  requestDeadlineMs: number;
+  hostCoolDownMs: number;
+  /** Upstream requests in flight at once (each streamed package holds one). */
+  maxConcurrency: number;
+}
+
 /** The run's resources, opened lazily where they cost something, and closed once. */
-function openResources(options: VerifySessionOptions): OpenedResources {
+export function openResources(options: VerifySessionOptions, server?: ServerTransport): OpenedResources {
   const { config } = options;
   const http = createHttpClient({
     connectTimeoutMs: config.http.connectTimeoutMs,
-    totalTimeoutMs: config.http.totalTimeoutMs,
+    totalTimeoutMs: server?.requestDeadlineMs ?? config.http.totalTimeoutMs,
     idleTimeoutMs: config.http.idleTimeoutMs,
     retries: config.http.retries,
-    maxConcurrency: config.concurrency,
-    // No stall is unbounded: after this, requests fail and unfinished packages are retrieval-failed.
-    deadline: Date.now() + config.deadlineMs,
-    deadlineLabel: `${config.deadlineMs / 1000} s`,
+    ...(server
+      ? { maxConcurrency: server.maxConcurrency, hostCoolDownMs: server.hostCoolDownMs }
+      : {
+          maxConcurrency: config.concurrency,
+          // No stall is unbounded: after this, requests fail and unfinished packages are retrieval-failed.
+          deadline: Date.now() + config.deadlineMs,
+          deadlineLabel: `${config.deadlineMs / 1000} s`,
+        }),
   });
   // Loaded once per run, lazily: a run where every channel is disabled never needs it.
   let trustRootPromise: Promise<LoadedTrustRoot> | undefined;

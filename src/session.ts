@@ -74,7 +74,7 @@ export interface PipelineSession extends VerifySession {
 }
 
 /** Today's date as YYYY-MM-DD (UTC), the granularity of the lockfile's first/last seen. */
-function today(): string {
+export function today(): string {
   return new Date().toISOString().slice(0, 10);
 }
 
@@ -141,8 +141,12 @@ export async function createSessionOn(options: VerifySessionOptions, host: Sessi
  * channel disabled nothing is ever pinned or checked, so there is nothing to miss.
  */
 async function requireFrozenLockfile(options: VerifySessionOptions, lock: LockStore): Promise<void> {
-  if (!options.frozen || (await lock.exists())) return;
-  const lockPath = lock.path;
+  if (options.frozen) frozenLockfileProblem(options, lock.path, await lock.exists());
+}
+
+/** Throws LOCK_MISSING when --frozen has no lockfile to check against (see requireFrozenLockfile). */
+export function frozenLockfileProblem(options: VerifySessionOptions, lockPath: string, exists: boolean): void {
+  if (!options.frozen || exists) return;
   const { config } = options;
   if (!config.default.enabled && !config.channels.some((c) => c.enabled)) return;
   throw new LockError('LOCK_MISSING', `--frozen needs the identity lockfile ${lockPath}, which does not exist.`, {

@@ -114,7 +114,8 @@ const CONFIG_SOURCE = 'the plugin options (config)';
 
 /**
  * Config keys that name files: a page has no file system, so the data itself is given
- * instead (trustedRoot, the lockfile adapter, PEM keys inline). Every one found is listed.
+ * instead (trustedRoot, the lockfile adapter, PEM keys inline). Every one found is listed,
+ * with what else the browser build cannot do (version-range deny entries).
  */
 function fileKeyProblems(raw: unknown): string[] {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return [];
@@ -132,10 +133,20 @@ function fileKeyProblems(raw: unknown): string[] {
       if (isPath) out.push(`${where}.trusted_keys[${i}]: names a key file; give the PEM text inline ({ pem: "-----BEGIN PUBLIC KEY-----…" })`);
     });
   };
+  // `versions` deny entries are matched by rattler's version specs (7 MB of WebAssembly),
+  // which the browser build does not carry.
+  const deny = (where: string, list: unknown): void => {
+    if (!Array.isArray(list)) return;
+    list.forEach((d, i) => {
+      if (d !== null && typeof d === 'object' && 'versions' in d) out.push(`${where}deny[${i}].versions: version ranges are not available in the browser build; deny by sha256 or identity, or list exact packages`);
+    });
+  };
+  deny('', c.deny);
   const policy = (where: string, p: unknown): void => {
     if (p === null || typeof p !== 'object') return;
     const pol = p as Record<string, unknown>;
     keys(where, pol.trusted_keys);
+    deny(`${where}.`, pol.deny);
     if (pol.packages && typeof pol.packages === 'object') for (const [pat, rule] of Object.entries(pol.packages)) keys(`${where}.packages.${pat}`, (rule as Record<string, unknown> | null)?.trusted_keys);
   };
   policy('default', c.default);

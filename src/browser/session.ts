@@ -64,6 +64,8 @@ export function fetchHttpClient(fetchFn: FetchFn): HttpClient {
     getCached: unsupported,
     getCachedStream: unsupported,
     downloadAndHash: unsupported,
+    forward: unsupported,
+    openHosts: () => [],
     get stats() {
       return { requests };
     },

@@ -57,6 +57,9 @@ export async function retrievePackage(pkg: ResolvedPackage, res: RunResources): 
     return { ...base, ...shown, evidence: { kind: 'rejected', status: 'invalid', reasons: [refusal.reason] } };
   }
   const found = { ...base, sha256: digest.sha256, digestSource: digest.source };
+  // A local package whose subdir its damaged archive could not give has no sidecar URL to
+  // discover; only a sidecar given by the caller can still be checked against its digest.
+  if (record.unreadable && !res.sigs) return { ...found, evidence: { kind: 'rejected', status: 'invalid', reasons: [record.unreadable] } };
   const keyFor = (sidecarSha256: string): Promise<string | null> => verdictKeyFor(pkg, digest.sha256, sidecarSha256, res);
 
   // Warm path: repodata advertises the sidecar's hash, and a verdict for exactly these

@@ -191,7 +191,7 @@ export async function loadTrustRoot(spec: string, opts: LoadTrustRootOptions): P
     warnings.push(`TRUST_ROOT_REFRESH_FAILED: the last TUF refresh of the public-good trusted root failed less than an hour ago; using the cached or embedded root (--offline silences this).`);
   }
   const loaded = readCached(opts.cacheDir, now) ?? parseTrustedRoot(embeddedSnapshot().trustedRoot, 'public-good (embedded snapshot)', now);
-  if (warnings.length) loaded.warnings = warnings;
+  if (warnings.length) loaded.warnings = [...warnings, ...(loaded.warnings ?? [])];
   return loaded;
 }
 

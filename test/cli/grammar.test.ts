@@ -1,5 +1,5 @@
 // One grammar for options and help: every command's --help lists every option it parses
-// and its exit codes, the README's option table of the command lists the same options,
+// and its exit codes, the option table of the command in docs/commands.md lists the same options,
 // `--format`/`--json` agree, and `-v`/`--version` work.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,21 +12,22 @@ import { VERIFY_SPEC } from '../../src/cli/verify.ts';
 import { VERIFY_BUNDLE_SPEC } from '../../src/cli/verify-bundle.ts';
 import { ACCEPT_SPEC } from '../../src/cli/accept.ts';
 import { DIFF_SPEC } from '../../src/cli/diff.ts';
+import { SERVE_SPEC } from '../../src/cli/serve.ts';
 import { packageVersion } from '../../src/version.ts';
 import { runInProcess } from '../helpers/cli-io.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const SPECS: CommandSpec[] = [VERIFY_SPEC, VERIFY_BUNDLE_SPEC, ACCEPT_SPEC, DIFF_SPEC];
+const SPECS: CommandSpec[] = [VERIFY_SPEC, VERIFY_BUNDLE_SPEC, ACCEPT_SPEC, DIFF_SPEC, SERVE_SPEC];
 
 const cli = (argv: string[]) => runInProcess(main, argv, { cwd: REPO });
 
-/** Long option names in the first column of the option table of README section `### \`conda-attest NAME`. */
-function readmeOptions(name: string): Set<string> {
-  const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
-  const start = readme.search(new RegExp('^### `conda-attest ' + name.replace('-', '\\-') + '[ `]', 'm'));
-  assert.ok(start >= 0, `README has a section for ${name}`);
-  const rest = readme.slice(start + 4);
-  const end = rest.search(/^##/m);
+/** Long option names in the first column of the option table of docs/commands.md section `## \`conda-attest NAME`. */
+function documentedOptions(name: string): Set<string> {
+  const page = readFileSync(join(REPO, 'docs', 'commands.md'), 'utf8');
+  const start = page.search(new RegExp('^## `conda-attest ' + name.replace('-', '\\-') + '[ `]', 'm'));
+  assert.ok(start >= 0, `docs/commands.md has a section for ${name}`);
+  const rest = page.slice(start + 3);
+  const end = rest.search(/^## /m);
   const section = end < 0 ? rest : rest.slice(0, end);
   const names = new Set<string>();
   for (const line of section.split('\n')) {
@@ -38,13 +39,13 @@ function readmeOptions(name: string): Set<string> {
 }
 
 for (const spec of SPECS) {
-  test(`${spec.name} --help lists every option and the exit codes, as the README does`, async () => {
+  test(`${spec.name} --help lists every option and the exit codes, as docs/commands.md does`, async () => {
     const r = await cli([spec.name, '--help']);
     assert.equal(r.code, 0);
     for (const o of spec.options) assert.ok(r.stdout.includes(optionLabel(o)), `${spec.name} --help lists ${optionLabel(o)}`);
     assert.match(r.stdout, /^Exit codes:$/m);
     for (const [code, meaning] of spec.exitCodes) assert.ok(r.stdout.includes(`  ${code}  ${meaning}`), `exit code ${code}`);
-    assert.deepEqual([...readmeOptions(spec.name)].sort(), spec.options.map((o) => o.name).sort(), `README table of ${spec.name} = its options`);
+    assert.deepEqual([...documentedOptions(spec.name)].sort(), spec.options.map((o) => o.name).sort(), `docs/commands.md table of ${spec.name} = its options`);
     // -h is the same help.
     assert.equal((await cli([spec.name, '-h'])).stdout, r.stdout);
   });

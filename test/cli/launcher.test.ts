@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -101,4 +101,29 @@ test('on a supported Node, the launcher runs the built CLI', { skip: !built && '
   const r = spawnSync(process.execPath, [launcher, 'no-such-command'], { encoding: 'utf8' });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /USAGE_UNKNOWN_COMMAND/);
+});
+
+test('in a clone before `npm run build`, the launcher says so in one line and exits 2', () => {
+  // A copy of bin/ and package.json without dist/, as a fresh clone before any build.
+  const dir = mkdtempSync(join(tmpdir(), 'conda-attest-nodist-'));
+  try {
+    mkdirSync(join(dir, 'bin'));
+    for (const f of ['conda-attest.js', 'launch.js']) copyFileSync(join(root, 'bin', f), join(dir, 'bin', f));
+    copyFileSync(join(root, 'package.json'), join(dir, 'package.json'));
+    const r = spawnSync(process.execPath, [join(dir, 'bin', 'conda-attest.js'), 'verify'], { cwd: dir, encoding: 'utf8' });
+    assert.equal(r.stderr, 'conda-attest: dist/ is missing: run `npm run build`\n');
+    assert.equal(r.stdout, '');
+    assert.equal(r.status, 2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('package.json: npm ci in a clone builds dist/; a packed tarball carries no script npm would run or flag on install', () => {
+  const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  // `dependencies` runs after npm changes the project's own node_modules, never for a dependency.
+  assert.equal(scripts.dependencies, 'npm run build');
+  assert.equal(scripts.prepack, 'npm run build');
+  // npm runs or reviews these when it installs a package from a tarball: none may exist.
+  for (const s of ['preinstall', 'install', 'postinstall', 'prepare']) assert.equal(scripts[s], undefined, s);
 });
