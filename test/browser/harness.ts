@@ -3,8 +3,8 @@
 // loopback origin (a secure context, like a JupyterLite page), and the browser entry built
 // from the current sources into a temporary directory (scripts/bundle-browser.ts).
 //
-// Without the browser the tests skip with a message; under CI=true they fail instead, so a
-// CI machine that lost its browser cannot pass silently.
+// Without the browser the tests skip with a message; under CI=true (or .ci/run's
+// CONDA_ATTEST_REQUIRE_BROWSER=1) they fail instead, so CI cannot pass without them.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +23,9 @@ const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking'
 /** `skip` option for node:test: a reason without the browser, false with it; throws under CI. */
 export function browserSkip(): string | false {
   if (existsSync(CHROMIUM)) return false;
-  if (process.env.CI === 'true') throw new Error(`CI=true and no browser at ${CHROMIUM}: install chromium-headless-shell (.ci/run does).`);
+  if (process.env.CI === 'true' || process.env.CONDA_ATTEST_REQUIRE_BROWSER === '1') {
+    throw new Error(`No browser at ${CHROMIUM}, and this is CI: install chromium-headless-shell (.ci/run does).`);
+  }
   return `needs a headless Chromium at ${CHROMIUM} (apt-get install --no-install-recommends chromium-headless-shell)`;
 }
 
