@@ -70,7 +70,12 @@ export function composePlugins(candidates: readonly unknown[]): LoadedPlugins {
       // What each plugin's `next` resolved to, per (frozen) record: lets a layer that passes
       // the bytes on unchanged skip the re-hash below.
       const fromNext = new WeakMap<object, Downloaded>();
-      let chain = guardLayer(base, undefined, downstream, fromNext);
+      // With more than one plugin, a plugin sits inside another (conda-attest inside an
+      // audit logger, or a cache inside conda-attest): every plugin's result is then copied
+      // and the copy hashed (see guardLayer), so no plugin can change bytes another has
+      // already judged.
+      const isolate = plugins.filter((p) => p.wrapDownload).length > 1;
+      let chain = guardLayer(base, undefined, downstream, fromNext, false);
       for (let i = plugins.length - 1; i >= 0; i--) {
         const plugin = plugins[i];
         if (!plugin.wrapDownload) continue;
@@ -88,7 +93,7 @@ export function composePlugins(candidates: readonly unknown[]): LoadedPlugins {
             { hint: 'wrapDownload(next) must return a function `(request) => Promise<{ bytes, sha256 }>`.' },
           );
         }
-        chain = guardLayer(wrapped as DownloadFn, plugin.name, downstream, fromNext);
+        chain = guardLayer(wrapped as DownloadFn, plugin.name, downstream, fromNext, isolate);
       }
       const outermost = chain;
       return (req) => outermost(takeRequest(req, 'The host'));
@@ -146,9 +151,17 @@ function nextFor(chain: DownloadFn, caller: string, downstream: WeakSet<object>,
 
 /**
  * One guarded layer: failures are named after `owner` (a plugin name, or undefined for the
- * host's own download) and what it resolves to is checked against the contract.
+ * host's own download) and what it resolves to is checked against the contract. With
+ * `isolate`, the layer hands on a private copy of the plugin's bytes, hashed after it was
+ * taken.
  */
-function guardLayer(fn: DownloadFn, owner: string | undefined, downstream: WeakSet<object>, fromNext: WeakMap<object, Downloaded>): DownloadFn {
+function guardLayer(
+  fn: DownloadFn,
+  owner: string | undefined,
+  downstream: WeakSet<object>,
+  fromNext: WeakMap<object, Downloaded>,
+  isolate: boolean,
+): DownloadFn {
   const who = owner === undefined ? 'The host download function' : `Plugin "${owner}" hook wrapDownload`;
   return async (req: DownloadRequest): Promise<Downloaded> => {
     if (owner !== undefined) fromNext.delete(req.record);
@@ -165,17 +178,27 @@ function guardLayer(fn: DownloadFn, owner: string | undefined, downstream: WeakS
     // The hook contract: verification happens on the bytes the host extracts, through the digest each
     // layer hands up. A plugin that returns other bytes (or a digest other than the one it
     // was given) must return THEIR digest: otherwise an outer layer (conda-attest) would
-    // verify one package while the host extracts another. Bytes passed on unchanged with
-    // their digest are not hashed again (no second pass); anything else is checked.
-    if (owner !== undefined) {
-      const inner = fromNext.get(req.record);
-      if (!inner || inner.bytes !== checked.bytes || inner.sha256 !== checked.sha256) {
-        if (createHash('sha256').update(checked.bytes).digest('hex') !== checked.sha256) {
-          throw new PluginError('PLUGIN_BAD_RETURN', `${who} returned a sha256 for ${req.record.filename} that is not the SHA-256 of its bytes.`, {
-            hint: 'A plugin that returns other bytes than it was given must return their own SHA-256; report this to the plugin author.',
-          });
-        }
-      }
+    // verify one package while the host extracts another.
+    if (owner === undefined) return checked;
+    const badDigest = (): PluginError =>
+      new PluginError('PLUGIN_BAD_RETURN', `${who} returned a sha256 for ${req.record.filename} that is not the SHA-256 of its bytes.`, {
+        hint: 'A plugin that returns other bytes than it was given must return their own SHA-256, and must not change bytes it handed on; report this to the plugin author.',
+      });
+    if (isolate) {
+      // A Uint8Array is shared, not owned: a plugin could hand back the very array it was
+      // given, edited in place, with the old digest — or edit it later, after an outer
+      // layer checked its digest. So an identity check proves nothing. Copy first, hash
+      // the copy, and hand on only the copy: no plugin holds a reference to it, so the
+      // digest the next layer judges stays the digest of the bytes the host extracts.
+      const bytes = checked.bytes.slice();
+      if (createHash('sha256').update(bytes).digest('hex') !== checked.sha256) throw badDigest();
+      return { bytes, sha256: checked.sha256 };
+    }
+    // The only plugin: bytes passed on unchanged with their digest are not hashed again (no
+    // second pass); anything else is checked.
+    const inner = fromNext.get(req.record);
+    if (!inner || inner.bytes !== checked.bytes || inner.sha256 !== checked.sha256) {
+      if (createHash('sha256').update(checked.bytes).digest('hex') !== checked.sha256) throw badDigest();
     }
     return checked;
   };

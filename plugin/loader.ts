@@ -5,7 +5,6 @@
 // only ever sees frozen copies of package records. The single exception is
 // PackageBlockedError (and our own typed errors raised further down the chain): a refusal is
 // the intended outcome and must reach the host unchanged.
-import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -70,10 +69,21 @@ async function loadOne(id: string, pluginOptions: unknown, configDir: string): P
   return validatePlugin(candidate, id);
 }
 
-/** Paths (relative to the config dir, or absolute) become file URLs; package names resolve from the config dir. */
+/** True when a plugin entry names a file: `./x`, `../x`, an absolute path (or a `file:` URL). */
+function isExplicitPath(id: string): boolean {
+  return id.startsWith('./') || id.startsWith('../') || id.startsWith('.\\') || id.startsWith('..\\') || isAbsolute(id);
+}
+
+/**
+ * Explicit paths (relative to the config dir, or absolute) become file URLs; anything else
+ * is a package name, resolved from the config dir's node_modules only. Never a file by a
+ * bare name: `events` (a Node built-in name, which `require.resolve` answers as itself) must
+ * not become `./events` in the working directory, and global folders or NODE_PATH are not
+ * the config's directory. Plugins run code, so where they come from is policy (docs/plugin.md).
+ */
 function resolveSpecifier(id: string, configDir: string): string {
   if (id.startsWith('file:')) return id;
-  if (id.startsWith('.') || isAbsolute(id)) {
+  if (isExplicitPath(id)) {
     const path = resolvePath(configDir, id);
     if (!existsSync(path)) {
       throw new PluginError('PLUGIN_NOT_FOUND', `Plugin "${id}" was not found at ${path}.`, {
@@ -83,26 +93,19 @@ function resolveSpecifier(id: string, configDir: string): string {
     return pathToFileURL(path).href;
   }
   const notFound = (cause?: unknown): PluginError =>
-    new PluginError('PLUGIN_NOT_FOUND', `Plugin "${id}" could not be resolved from ${configDir}.`, {
-      hint: `Install it next to the host config (npm install ${packageName(id)}) or name it by path.`,
+    new PluginError('PLUGIN_NOT_FOUND', `Plugin "${id}" is not an installed package in a node_modules at or above ${configDir}.`, {
+      hint: `Install it next to the host config (npm install ${packageName(id)}); a plugin file needs an explicit path, e.g. "./${id}".`,
       cause,
     });
+  // A package specifier never steps out of its package directory (`x/../../evil.js`).
+  if (id.includes('\\') || id.split('/').some((seg) => seg === '' || seg === '.' || seg === '..')) throw notFound();
   // The plugin is loaded with import(), so its package is resolved the way import() would:
   // `exports` with the import conditions, honoured in the object's own key order (the first
   // matching key wins, as in Node's resolver).
   const found = resolveImportTarget(id, configDir);
-  if (found !== undefined) {
-    if (found instanceof Error) throw notFound(found);
-    return pathToFileURL(found).href;
-  }
-  // No such package in a node_modules above the config dir: Node's own lookup (global
-  // folders, NODE_PATH) may still know it.
-  const require = createRequire(join(configDir, '__conda_attest_resolver__.js'));
-  try {
-    return pathToFileURL(require.resolve(id)).href;
-  } catch (e) {
-    throw notFound(e);
-  }
+  if (found === undefined) throw notFound();
+  if (found instanceof Error) throw notFound(found);
+  return pathToFileURL(found).href;
 }
 
 function packageName(id: string): string {

@@ -18,6 +18,12 @@ export interface CondaAttestPluginOptions {
   /** Override of the config's identity lockfile path. */
   lockfile?: string;
   /**
+   * How long `afterInstall` waits for downloads still in flight (ones the host gave up on
+   * when its run failed), in milliseconds. Default 60,000. What has not settled by then is
+   * reported (`DOWNLOAD_UNSETTLED`), left out of the lockfile, and refused if it finishes.
+   */
+  settleTimeoutMs?: number;
+  /**
    * Use this session (or session factory) instead of loading the config and opening one.
    * For hosts that already run conda-attest, and for tests.
    */
@@ -32,7 +38,7 @@ export { PLUGIN_NAME } from './attest-plugin.ts';
  */
 export function createCondaAttestPlugin(options: CondaAttestPluginOptions = {}): CondaInstallerPlugin {
   checkOptions(options);
-  return attestPlugin(() => openSession(options));
+  return attestPlugin(() => openSession(options), options.settleTimeoutMs);
 }
 
 async function openSession(options: CondaAttestPluginOptions): Promise<VerifySession> {
@@ -50,12 +56,13 @@ async function openSession(options: CondaAttestPluginOptions): Promise<VerifySes
 }
 
 /** The options this factory takes, and the type of each (the session option is checked by shape). */
-const OPTION_TYPES: Record<keyof CondaAttestPluginOptions, 'string' | 'boolean' | 'session'> = {
+const OPTION_TYPES: Record<keyof CondaAttestPluginOptions, 'string' | 'boolean' | 'session' | 'ms'> = {
   cwd: 'string',
   configPath: 'string',
   offline: 'boolean',
   frozen: 'boolean',
   lockfile: 'string',
+  settleTimeoutMs: 'ms',
   session: 'session',
 };
 
@@ -78,6 +85,8 @@ function checkOptions(options: unknown): void {
       } else if (want === 'session') {
         const ok = typeof value === 'function' || (value !== null && typeof value === 'object' && typeof (value as VerifySession).verifyPackage === 'function' && typeof (value as VerifySession).finish === 'function');
         if (!ok) problems.push(`${key}: must be a conda-attest session or a function returning one`);
+      } else if (want === 'ms') {
+        if (!Number.isSafeInteger(value) || (value as number) < 1) problems.push(`${key}: must be a positive whole number of milliseconds (got ${JSON.stringify(value) ?? typeof value})`);
       } else if (typeof value !== want || (want === 'string' && value === '')) {
         problems.push(`${key}: must be a ${want === 'string' ? 'non-empty string' : 'boolean'} (got ${value === null ? 'null' : typeof value})`);
       }

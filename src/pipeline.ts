@@ -9,7 +9,7 @@ import { createHttpClient, type HttpRunFindings } from './http/client.ts';
 import { createRepodataStore, type StaleRepodata } from './channel/repodata.ts';
 import { loadTrustRoot, type LoadedTrustRoot } from './verify/trust-root.ts';
 import type { VerifyPool } from './verify/pool.ts';
-import { openVerdictCache } from './cache/verdict-cache.ts';
+import { loadVerdictKey, openVerdictCache } from './cache/verdict-cache.ts';
 import { openSidecarCache } from './cache/sidecar-cache.ts';
 import { packageVersion } from './version.ts';
 import { readLock, updateLock } from './lock/file.ts';
@@ -102,7 +102,7 @@ export function openResources(options: VerifySessionOptions, server?: ServerTran
     config,
     http,
     repodata,
-    verdicts: options.noCache ? null : openVerdictCache(config.cacheDir),
+    verdicts: options.noCache ? null : openVerdictCache(config.cacheDir, { key: loadVerdictKey() }),
     sidecars: options.noCache ? undefined : openSidecarCache(config.cacheDir, { maxBytes: config.maxSidecarBytes }),
     sigs: options.sigs,
     trustRoot: usedTrustRoot,

@@ -8,11 +8,19 @@
 // verifies under the channel policy), and ONLY THEN hands them to the wrapped
 // `extractData`. A blocked package throws before extraction: nothing of it reaches the FS.
 import { TargetError } from '../../src/errors.ts';
-import { isPackageFilename, parsePackageFilename, parseSafeHttpUrl, recordFromUrl } from '../../src/targets/package-url.ts';
+import {
+  encodePathSegment,
+  isPackageFilename,
+  isValidSubdir,
+  normalizeSha256,
+  normalizeSize,
+  parsePackageFilename,
+  parseSafeHttpUrl,
+  recordFromUrl,
+} from '../../src/targets/package-url.ts';
 import type { PackageRecord, Report } from '../../src/types.ts';
-import { PackageBlockedError, SHA256_HEX, digestMismatchReason, placeholderRecord, unsupportedUrlReason } from '../contract.ts';
+import { PackageBlockedError, digestMismatchReason, placeholderRecord, unsupportedUrlReason } from '../contract.ts';
 import { fetchDownload } from './download.ts';
-import { mapLimit } from '../../src/util/concurrency.ts';
 import type { FetchLike } from './download.ts';
 import { finishRun, toLoadedPlugins } from './common.ts';
 import type { Verifier } from './common.ts';
@@ -51,97 +59,74 @@ export interface VerifyingUntar extends UntarApi {
 
 /**
  * Wrap an untarjs object for mambajs-core. `verifier` is the conda-attest plugin, the
- * composed plugins of a host config, or a conda-attest session. Only `extract(url)` of
- * conda packages (`.conda`, `.tar.bz2`) is guarded: `extractData` has no URL and is what
- * mambajs uses for the inner `pkg-*.tar.zst` members after `extract` returned.
+ * composed plugins of a host config, or a conda-attest session. `extract(url)` is guarded
+ * for every URL that names a conda package (`.conda`, `.tar.bz2`, in any case) or a
+ * package of the lock; `extractData` has no URL and is what mambajs uses for the inner
+ * `pkg-*.tar.zst` members after `extract` returned. Other URLs (empack mount points) go
+ * to the wrapped untarjs: pass the lock, so that every package is known by name.
  */
 export function wrapUntarjs(untarjs: UntarApi, verifier: Verifier, options: WrapUntarjsOptions = {}): VerifyingUntar {
   const plugins = toLoadedPlugins(verifier);
   // Composed once per run, not per package.
   const download = plugins.wrapDownload(fetchDownload(options.fetch));
-  const { lock } = options;
-
-  /** Download, verify and check one package against the lock: its bytes, or a PackageBlockedError. */
-  async function verified(url: string): Promise<Uint8Array> {
-    let record: PackageRecord;
-    try {
-      record = recordForMambaUrl(url, lock);
-    } catch (e) {
-      // A package URL this layer cannot judge is refused, never extracted unverified.
-      if (e instanceof TargetError && (e.code === 'TARGET_INVALID_URL' || e.code === 'TARGET_INVALID_FILENAME')) {
-        throw new PackageBlockedError(placeholderRecord(url), [unsupportedUrlReason(e.message, e.hint)], { cause: e });
-      }
-      throw e;
-    }
-    const { bytes, sha256 } = await download({ record });
-    // The lock's digest is enforced here too, whatever plugins are configured: bytes
-    // that are not what the environment was locked to never reach extractData.
-    if (record.sha256 && record.sha256 !== sha256) {
-      throw new PackageBlockedError(record, [
-        digestMismatchReason(`${record.filename} downloaded with SHA-256 ${sha256}, but the mambajs lock expects ${record.sha256}.`),
-      ]);
-    }
-    return bytes;
-  }
-
-  // With the lock, the whole environment is verified before its first package is extracted:
-  // mambajs-core extracts packages in parallel, so without this a package verified early
-  // could already be in the FS when a later one is blocked (docs/plugin.md). The bytes are
-  // held until mambajs asks for each package (it holds each package in memory anyway).
-  let whole: Promise<Map<string, Uint8Array>> | undefined;
-  function verifyWhole(firstUrl: string, firstFilename: string): Promise<Map<string, Uint8Array>> {
-    return (whole ??= (async () => {
-      const path = firstUrl.split(/[?#]/)[0]!;
-      const root = path.slice(0, path.lastIndexOf('/'));
-      const names = Object.keys(lock!.packages).filter(isPackageFilename).sort();
-      const settled = await mapLimit(names, WHOLE_LOCK_CONCURRENCY, async (name) => {
-        const url = name === firstFilename ? firstUrl : lockedUrl(lock!, name, firstUrl, firstFilename, root);
-        try {
-          return { name, bytes: await verified(url) };
-        } catch (error) {
-          return { name, error };
-        }
-      });
-      // The first refusal in filename order answers every extract: nothing is installed.
-      const failed = settled.find((r) => 'error' in r);
-      if (failed && 'error' in failed) throw failed.error;
-      return new Map(settled.map((r) => [r.name, (r as { bytes: Uint8Array }).bytes]));
-    })());
-  }
-
+  const entries = lockIndex(options.lock);
   return {
     extractData: (data, decompressionOnly) => untarjs.extractData(data, decompressionOnly),
     async extract(url: string): Promise<FilesData> {
-      const filename = filenameOf(url);
-      if (!isPackageFilename(filename)) return untarjs.extract(url);
-      if (lock?.packages?.[filename]) {
-        const all = await verifyWhole(url, filename);
-        const bytes = all.get(filename)!;
-        all.delete(filename);
-        return untarjs.extractData(bytes, false);
+      if (!mustVerify(url, entries)) return untarjs.extract(url);
+      let record: PackageRecord;
+      try {
+        record = recordForMambaUrl(url, options.lock);
+      } catch (e) {
+        // A package URL this layer cannot judge is refused, never extracted unverified.
+        if (e instanceof TargetError && (e.code === 'TARGET_INVALID_URL' || e.code === 'TARGET_INVALID_FILENAME')) {
+          throw new PackageBlockedError(placeholderRecord(url), [unsupportedUrlReason(e.message, e.hint)], { cause: e });
+        }
+        throw e;
       }
-      return untarjs.extractData(await verified(url), false);
+      const { bytes, sha256 } = await download({ record });
+      // The lock's digest is enforced here too, whatever plugins are configured: bytes
+      // that are not what the environment was locked to never reach extractData.
+      if (record.sha256 && record.sha256 !== sha256) {
+        throw new PackageBlockedError(record, [
+          digestMismatchReason(`${record.filename} downloaded with SHA-256 ${sha256}, but the mambajs lock expects ${record.sha256}.`),
+        ]);
+      }
+      return untarjs.extractData(bytes, false);
     },
     afterInstall: () => finishRun(plugins),
   };
 }
 
-/** Downloads in flight while a whole lock is verified. */
-const WHOLE_LOCK_CONCURRENCY = 6;
+type LockEntry = MambaLockLike['packages'][string];
+
+/** The lock's package keys by their last path segment (mambajs appends the key to a URL as is). */
+function lockIndex(lock: MambaLockLike | undefined): Map<string, string[]> {
+  const index = new Map<string, string[]>();
+  const packages = lock?.packages;
+  if (packages === null || typeof packages !== 'object') return index;
+  for (const key of Object.keys(packages)) {
+    const last = key.slice(key.lastIndexOf('/') + 1);
+    index.set(last, [...(index.get(last) ?? []), key]);
+  }
+  return index;
+}
+
+/** The lock key mambajs built `url` from (`…/<key>`), if any. */
+function lockKeyOf(url: string, index: Map<string, string[]>): string | undefined {
+  return index.get(url.slice(url.lastIndexOf('/') + 1))?.find((key) => url.endsWith(`/${key}`) || url === key);
+}
 
 /**
- * The URL mambajs will fetch for another package of the lock: the same layout as the first
- * URL it asked for — `<channel>/<subdir>/<file>` (computePackageUrl), or `<root>/<file>`
- * with empack's pkgRootUrl.
+ * Whether `extract(url)` must go through verification. mambajs lowercases a name before
+ * testing for `.conda` and unpacks every other name as a plain tarball, so a lock entry
+ * named `x-1-0.CONDA`, `x-1-0.tar.gz` or `x.tar.gz?.conda` would install unverified if
+ * only the exact lowercase extensions were guarded: every lock entry, every URL naming a
+ * package in any case, and every URL with a query or fragment (refused as unjudgeable)
+ * is verified; only other archives (empack mount points) pass.
  */
-function lockedUrl(lock: MambaLockLike, filename: string, firstUrl: string, firstFilename: string, root: string): string {
-  const first = lock.packages[firstFilename];
-  const firstChannel = first ? lock.channelInfo?.[first.channel]?.[0]?.url?.replace(/\/+$/, '') : undefined;
-  const entry = lock.packages[filename]!;
-  const channel = lock.channelInfo?.[entry.channel]?.[0]?.url?.replace(/\/+$/, '');
-  const viaChannel = first && firstChannel !== undefined && firstUrl.split(/[?#]/)[0]!.slice(0, -firstFilename.length - 1) === `${firstChannel}/${first.subdir}`;
-  if (viaChannel && channel !== undefined && entry.subdir) return `${channel}/${entry.subdir}/${filename}`;
-  return `${root}/${filename}`;
+function mustVerify(url: string, index: Map<string, string[]>): boolean {
+  return /[?#]/.test(url) || isPackageFilename(filenameOf(url)) || lockKeyOf(url, index) !== undefined;
 }
 
 function filenameOf(url: string): string {
@@ -154,45 +139,49 @@ function filenameOf(url: string): string {
 }
 
 /**
- * The package record for a URL mambajs is about to extract. The lock entry (keyed by
- * filename) gives the channel (name → URL through `channelInfo`), subdir, expected sha256
- * and size; without it, everything comes from the URL `<channel>/<subdir>/<file>`. With
- * empack's `pkgRootUrl` the URL has no subdir, so the lock is what names the channel.
+ * The package record for a URL mambajs is about to extract. The channel is ALWAYS the one
+ * the URL was fetched from (`<channel>/<subdir>/<file>`), so that the channel policy
+ * follows the bytes: the lock's channel label is not trusted to pick it (relabelling a
+ * strict channel's package as a lax channel's would otherwise relax its policy). A
+ * package served from a mirror (a CDN, empack's `pkgRootUrl`) is judged under a
+ * configured channel only when conda-attest's own config lists that URL as one of the
+ * channel's `mirrors`. With empack's flat `<pkgRootUrl>/<file>` layout the URL has no
+ * subdir; the lock's `subdir` then names it and the channel is `<pkgRootUrl>`.
+ *
+ * The lock entry (found by the key mambajs appended to the URL) gives the expected sha256
+ * and size; its key must be a valid package file name, and its fields of the right type
+ * (TargetError otherwise, never a TypeError).
  */
 export function recordForMambaUrl(url: string, lock?: MambaLockLike): PackageRecord {
-  const filename = filenameOf(url);
-  const entry = lock?.packages?.[filename];
-  const channelUrl = entry ? lock?.channelInfo?.[entry.channel]?.[0]?.url : undefined;
-  const sha256 = entry?.hash?.sha256?.toLowerCase();
-  if (sha256 !== undefined && !SHA256_HEX.test(sha256)) {
-    throw new TargetError('TARGET_PARSE_FAILED', `The mambajs lock entry for ${filename} has a malformed sha256.`, {
-      hint: 'Regenerate the lock; hash.sha256 must be 64 hex digits.',
-    });
+  const key = lockKeyOf(url, lockIndex(lock));
+  const filename = key ?? filenameOf(url);
+  const where = `the mambajs lock entry for ${JSON.stringify(filename)}`;
+  if (key !== undefined) parsePackageFilename(key, 'the mambajs lock');
+  const raw: unknown = key === undefined ? undefined : lock!.packages[key];
+  if (key !== undefined && (raw === null || typeof raw !== 'object')) {
+    throw new TargetError('TARGET_PARSE_FAILED', `${where} is not an object.`, { hint: 'Regenerate the mambajs lock.' });
   }
-  const expected = {
-    ...(sha256 ? { sha256 } : {}),
-    ...(typeof entry?.size === 'number' ? { size: entry.size } : {}),
-  };
-  if (entry && channelUrl) {
+  const entry = raw as Partial<LockEntry> | undefined;
+  const hash: unknown = entry?.hash;
+  if (hash !== undefined && hash !== null && typeof hash !== 'object') {
+    throw new TargetError('TARGET_PARSE_FAILED', `${where}: hash is not an object.`, { hint: 'Regenerate the mambajs lock; hash is { sha256, md5 }.' });
+  }
+  const sha256 = normalizeSha256((hash as LockEntry['hash'])?.sha256, `${where}: hash.sha256`);
+  const size = normalizeSize(entry?.size, where);
+  const expected = { ...(sha256 ? { sha256 } : {}), ...(size !== undefined ? { size } : {}) };
+  const subdir = typeof entry?.subdir === 'string' && isValidSubdir(entry.subdir) ? entry.subdir : undefined;
+  const safe = parseSafeHttpUrl(url, 'the mambajs install');
+  const segments = safe.pathname.split('/');
+  if (subdir !== undefined && segments.length >= 2 && segments[segments.length - 2] !== subdir) {
+    // Flat layout (`<pkgRootUrl>/<file>`): the URL's directory is the channel it came from.
     const parts = parsePackageFilename(filename, 'the mambajs lock');
-    // The same refusals as every package URL (src/targets/package-url.ts); the normalised
-    // URL is the one reported and verified.
-    const safe = parseSafeHttpUrl(url, 'the mambajs install').href;
-    return {
-      url: safe,
-      channel: channelUrl.trim().replace(/\/+$/, ''),
-      subdir: entry.subdir || subdirFromUrl(safe),
-      filename,
-      name: parts.name,
-      version: parts.version,
-      build: parts.build,
-      ...expected,
-    };
+    const channel = `${safe.protocol}//${safe.host}${segments.slice(0, -1).join('/')}`;
+    if (safe.href !== `${channel}/${encodePathSegment(filename)}`) {
+      throw new TargetError('TARGET_INVALID_URL', `Package URL "${url}" in the mambajs install does not end in /${filename}.`, {
+        hint: 'mambajs builds package URLs as <channel>/<subdir>/<file> or <pkgRootUrl>/<file>; check the lock and the host configuration.',
+      });
+    }
+    return { url: safe.href, channel, subdir, filename, ...parts, ...expected };
   }
   return { ...recordFromUrl(url, 'the mambajs install'), ...expected };
-}
-
-function subdirFromUrl(url: string): string {
-  const segments = new URL(url).pathname.split('/');
-  return segments.length >= 3 ? decodeURIComponent(segments[segments.length - 2]) : 'noarch';
 }

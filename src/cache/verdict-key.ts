@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import type { ChannelPolicy } from '../types.ts';
 
 /** Bump when the file format or the meaning of an entry changes: old buckets are then ignored. */
-export const FORMAT = 2;
+// 4: outcomes carry their evidence (src/verify/evidence.ts); a v3 entry has none.
+export const FORMAT = 4;
 
 /** Everything one verdict depends on. */
 export interface VerdictKeyParts {

@@ -8,7 +8,7 @@
 // Without --trusted-root the public-good root is used WITHOUT network access (cached TUF
 // refresh or the snapshot embedded in @sigstore/tuf), so the command is deterministic and
 // works offline; --refresh-trust-root opts into a TUF refresh first.
-import { escapeText } from '../report/escape.ts';
+import { escapeJsonOutput, escapeText } from '../report/escape.ts';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { TargetError, UsageError, VerifyError } from '../errors.ts';
@@ -16,7 +16,8 @@ import { resolveConfig } from '../config/validate.ts';
 import { loadTrustRoot, PUBLIC_GOOD } from '../verify/trust-root.ts';
 import { type ArtifactRef, createVerifier } from '../verify/verifier.ts';
 import { type CommandSpec, chooseFormat, formatOptions, HELP_OPTION, parseCommand, renderHelp } from './options.ts';
-import { type BundleVerdict, type ExpectedSigner, bundleVerdict, failedVerdict } from '../verify/bundle-outcome.ts';
+import { bundleEvidence } from '../verify/evidence.ts';
+import { type BundleVerdict, type ExpectedSigner, bundleJsonOf, bundleVerdict, failedVerdict } from '../verify/bundle-outcome.ts';
 import type { CliIO, Command } from './io.ts';
 
 const VERIFY_BUNDLE_FORMATS = ['text', 'json'] as const;
@@ -33,7 +34,8 @@ bundle must be signed by that public key (PEM) and logged in the transparency lo
 Without --trusted-root the Sigstore public-good root is used offline (cached TUF refresh or
 the embedded snapshot); --refresh-trust-root refreshes it through TUF first.
 On failure (text format) one line "CODE: message" is written to stderr; --format json
-prints one object {verified, code, message, identity} on stdout instead.`,
+prints one object {verified, code, message, identity, evidence} on stdout instead
+(evidence: transparency-log entry, timestamps, certificate validity, checks, links).`,
   options: [
     { name: 'bundle', type: 'string', arg: 'FILE', help: 'the Sigstore bundle (JSON)' },
     { name: 'certificate-identity', type: 'string', arg: 'IDENTITY', help: 'expected certificate SAN (compared exactly)' },
@@ -79,12 +81,14 @@ function usage(message: string): UsageError {
 export const verifyBundleCommand: Command = async (argv: string[], io: CliIO): Promise<number> => {
   let json = false;
   const emit = (o: BundleVerdict, exit: number): number => {
-    if (json) io.stdout.write(JSON.stringify(o) + '\n');
+    if (json) io.stdout.write(escapeJsonOutput(JSON.stringify(o)) + '\n');
     // One line on stderr: `CODE: message` (the conformance protocol's failure report).
     else if (o.verified) io.stdout.write(`OK: ${escapeText(o.message)}\n`);
     else io.stderr.write(`${o.code}: ${escapeText(o.message)}\n`);
     return exit;
   };
+  // Read once the bundle is: a failure after that (e.g. an unusable trust root) still shows it.
+  let bundleJson: unknown;
   try {
     const parsed = parseCommand(argv, VERIFY_BUNDLE_SPEC);
     const values = parsed.values as {
@@ -113,6 +117,7 @@ export const verifyBundleCommand: Command = async (argv: string[], io: CliIO): P
 
     const artifact = artifactRef(positionals[0]!, io.cwd);
     const bundleText = readInput(resolve(io.cwd, values.bundle), 'bundle');
+    bundleJson = bundleJsonOf(bundleText);
     const trustedKeys = keyPath === undefined ? [] : [{ name: basename(keyPath), pem: readInput(resolve(io.cwd, keyPath), 'key').toString('utf8'), source: keyPath }];
 
     const rootSpec = values['trusted-root'] === undefined ? PUBLIC_GOOD : resolve(io.cwd, values['trusted-root']);
@@ -125,6 +130,7 @@ export const verifyBundleCommand: Command = async (argv: string[], io: CliIO): P
     const { verdict, rejected } = bundleVerdict(verifier, bundleText, artifact, expected);
     return emit(verdict, verdict.verified ? 0 : rejected ? 1 : 2);
   } catch (e) {
-    return emit(failedVerdict(e), e instanceof VerifyError ? 1 : 2);
+    const evidence = bundleJson === undefined ? null : bundleEvidence({ bundle: bundleJson, identity: null, checks: {} });
+    return emit(failedVerdict(e, null, evidence), e instanceof VerifyError ? 1 : 2);
   }
 };

@@ -403,7 +403,7 @@ function semanticIssues(data: unknown, distance: EditDistance): Issue[] {
       }
       for (const [a, b] of globTies(Object.keys(pol.packages))) {
         out.push(
-          issue([...segs, 'packages', b], `is as specific as "${a}" (same length) and both can match the same package name, so neither would win`, 'make one of them more specific, or add a rule for the exact package names they share'),
+          issue([...segs, 'packages', b], `is as specific as "${a}" (the same number of literal characters; stars do not count) and both can match the same package name, so neither would win`, 'make one of them more specific, or add a rule for the exact package names they share'),
         );
       }
     }

@@ -37,6 +37,7 @@ export function renderDiffText(changes: readonly LockChange[], options: TextOpti
           break;
         case 'identity-changed':
           lines.push(c.yellow(`  ~ identity changed: ${safeText(identityLabel(ch.old))}`));
+          for (const r of ch.reregistered ?? []) lines.push(c.red.bold(`    ! ${r.message}`), `      hint: ${r.hint}`);
           for (const f of ch.fields) {
             lines.push(`      ${f.field}:`);
             lines.push(c.red(`        - ${f.old === null ? '(absent)' : safeText(f.old)}`));

@@ -4,6 +4,7 @@
 import { policyDigest, verdictKey } from '../cache/verdict-key.ts';
 import { reasonFromError } from '../errors.ts';
 import { checkDigest, type ObservedDigest } from '../policy/digest.ts';
+import { packageNameProblem } from '../targets/package-url.ts';
 import { fetchSidecar, lookupAdvertised, sidecarUrl, type Advertisement, type SidecarResult } from '../sidecar/fetch.ts';
 import type { BundleOutcome, DigestSource, PackageReport, PackageStatus, Reason } from '../types.ts';
 import type { ResolvedPackage } from './resolve.ts';
@@ -43,6 +44,8 @@ export async function retrievePackage(pkg: ResolvedPackage, res: RunResources): 
     sidecar: null,
   };
   if (!pkg.policy.enabled) return { ...base, evidence: { kind: 'disabled' } };
+  const badName = packageNameProblem(record.name, record.filename);
+  if (badName) return { ...base, evidence: { kind: 'rejected', status: 'invalid', reasons: [badName] } };
 
   let digest: ObservedDigest;
   try {

@@ -3,7 +3,8 @@
 // Sigstore instance, tampered one way each; another instance's bundle; a custom trusted
 // root that must be refused) go through `conda-attest verify-bundle --format json` under
 // Node and through `verifyBundle` in headless Chromium, with the artifact and with its
-// sha256: digest. Verdict, code and signer identity must be the same on every case.
+// sha256: digest. Verdict, code, signer identity and the per-bundle evidence must be the
+// same on every case.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync } from 'node:crypto';
@@ -92,7 +93,8 @@ async function attackCases(): Promise<{ cases: Case[]; close(): Promise<void> }>
 interface Verdict {
   verified: boolean;
   code: string | null;
-  identity: Record<string, string> | null;
+  identity: Record<string, string | null> | null;
+  evidence: unknown;
 }
 
 /** The Node CLI's answer (in process: argument parsing, file reading and trust-root loading included). */
@@ -115,7 +117,7 @@ async function cliVerdict(c: Case, form: 'file' | 'digest', dir: string, env: No
   const o = JSON.parse(r.stdout) as Verdict;
   // The CLI names a key by its file; the page gives the key itself (named by its fingerprint).
   if (o.identity) delete o.identity.key_name;
-  return { verified: o.verified, code: o.code, identity: o.identity };
+  return { verified: o.verified, code: o.code, identity: o.identity, evidence: o.evidence };
 }
 
 test('verifyBundle in Chromium answers like the Node CLI on the conformance suite and the attack cases', { skip: browserSkip(), timeout: 600_000 }, async (t) => {
@@ -141,7 +143,7 @@ test('verifyBundle in Chromium answers like the Node CLI on the conformance suit
   const inputs = cases.map((c) => ({ ...c, artifact: c.artifact.toString('base64'), digest: `sha256:${createHash('sha256').update(c.artifact).digest('hex')}` }));
   const page = await b.page.evaluate(async (inputs) => {
     const m: BrowserModule = await import(String('/conda-attest.js'));
-    const out: Record<string, { verified: boolean; code: string | null; identity: Record<string, string> | null }> = {};
+    const out: Record<string, { verified: boolean; code: string | null; identity: Record<string, string | null> | null; evidence: unknown }> = {};
     for (const c of inputs) {
       const trustedRoot = c.trustedRoot === undefined ? undefined : JSON.parse(c.trustedRoot);
       const signer = c.key !== undefined ? { key: c.key } : { identity: c.identity, issuer: c.issuer };
@@ -149,7 +151,7 @@ test('verifyBundle in Chromium answers like the Node CLI on the conformance suit
       for (const [form, given] of [['file', { artifact }], ['digest', { digest: c.digest }]] as const) {
         const v = await m.verifyBundle({ bundle: c.bundle, trustedRoot, ...signer, ...given });
         if (v.identity) delete v.identity.key_name; // see cliVerdict
-        out[`${c.name} (${form})`] = { verified: v.verified, code: v.code, identity: v.identity };
+        out[`${c.name} (${form})`] = { verified: v.verified, code: v.code, identity: v.identity, evidence: v.evidence };
       }
     }
     return out;
