@@ -10,7 +10,8 @@ import type { ResolvedConfig } from '../types.ts';
 import { attestPlugin } from '../../plugin/attest-plugin.ts';
 import type { CondaInstallerPlugin } from '../../plugin/contract.ts';
 import { type FetchFn, type LockfileStorage, createBrowserSession } from './session.ts';
-import { type BundleVerdict, bundleVerdict, failedVerdict } from '../verify/bundle-outcome.ts';
+import { type BundleVerdict, bundleJsonOf, bundleVerdict, failedVerdict } from '../verify/bundle-outcome.ts';
+import { bundleEvidence } from '../verify/evidence.ts';
 import { type LoadedTrustRoot, parseTrustedRoot } from '../verify/trust-root-validate.ts';
 import { type ArtifactRef, createVerifier } from '../verify/verifier.ts';
 
@@ -64,6 +65,8 @@ const DIGEST_RE = /^sha256:([0-9a-fA-F]{64})$/;
  * prints for the same input ({ verified, code, message, identity }). Never throws.
  */
 export async function verifyBundle(input: VerifyBundleInput): Promise<BundleVerdict> {
+  // Known once the bundle is: a failure after that (e.g. an unusable trust root) still shows it, as in the CLI.
+  let bundleJson: unknown;
   try {
     const { identity, issuer, key } = input;
     if (key !== undefined && (identity !== undefined || issuer !== undefined)) {
@@ -73,13 +76,14 @@ export async function verifyBundle(input: VerifyBundleInput): Promise<BundleVerd
       throw new UsageError('USAGE_MISSING_ARGUMENT', 'Give identity and issuer, or key.', { hint: 'A bundle is verified against an expected signer.' });
     }
     const artifact = artifactRef(input);
+    const bundle = typeof input.bundle === 'string' ? input.bundle : JSON.stringify(input.bundle);
+    bundleJson = bundleJsonOf(bundle);
     const root = loadBrowserTrustRoot(input.trustedRoot);
     const trustedKeys = key === undefined ? [] : [{ name: undefined, pem: key, source: 'the key given' }];
     const verifier = createVerifier({ trustRoot: root, trustedKeys, requireTlog: true });
-    const bundle = typeof input.bundle === 'string' ? input.bundle : JSON.stringify(input.bundle);
     return bundleVerdict(verifier, bundle, artifact, key !== undefined ? { kind: 'key' } : { kind: 'certificate', identity: identity!, issuer: issuer! }).verdict;
   } catch (e) {
-    return failedVerdict(e);
+    return failedVerdict(e, null, bundleJson === undefined ? null : bundleEvidence({ bundle: bundleJson, identity: null, checks: {} }));
   }
 }
 
