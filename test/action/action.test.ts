@@ -3,6 +3,8 @@
 // GITHUB_ACTIONS, GITHUB_WORKSPACE, RUNNER_TEMP, GITHUB_STEP_SUMMARY and GITHUB_OUTPUT
 // files — against a loopback channel signed by the local Sigstore instance.
 import { after, before, test } from 'node:test';
+import { sidecarCacheDir } from '../../src/cache/sidecar-cache.ts';
+import { verdictCacheDir } from '../../src/cache/verdict-cache.ts';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -96,10 +98,20 @@ test('action.yml: the inputs, defaults and outputs the README documents, and the
     const envName = `INPUT_${name.toUpperCase().replace(/-/g, '_')}`;
     assert.equal(step.env[envName], `\${{ inputs.${name} }}`, envName);
   }
-  // The cache directory restored and saved is the one verify uses (XDG_CACHE_HOME).
+  // Attack surface: the Actions cache is restored by key prefix, so a poisoned run's cache
+  // reaches later runs. Only the content-addressed caches (re-hashed on every read) under
+  // the cache directory verify uses (XDG_CACHE_HOME) go between runs: never verdicts, the
+  // trust root, repodata indexes or the lockfile memo.
   const cacheSteps = action.runs.steps.filter((s: { uses?: string }) => s.uses?.startsWith('actions/cache/'));
   assert.equal(cacheSteps.length, 2);
-  for (const s of cacheSteps) assert.equal(s.with.path, step.env.XDG_CACHE_HOME);
+  const cacheDir = join(step.env.XDG_CACHE_HOME, 'conda-attest');
+  for (const s of cacheSteps) {
+    const paths = String(s.with.path).trim().split('\n').map((l) => l.trim());
+    assert.deepEqual(paths, [sidecarCacheDir(cacheDir), join(cacheDir, 'repodata', 'shards')]);
+    for (const p of paths) assert.doesNotMatch(p, /verdicts|trust-root|lockfile-checked|\.records|meta\.json/);
+    assert.ok(!paths.some((p) => verdictCacheDir(cacheDir).startsWith(p) || p === step.env.XDG_CACHE_HOME || p === cacheDir));
+  }
+  assert.equal(cacheSteps[0].with.key, cacheSteps[1].with.key);
   assert.equal(cacheSteps[1].if, 'always()');
   // Inputs reach the code only through the environment: no `run:` interpolates an
   // expression (a `${{ inputs.x }}` there would be pasted into the shell script).
