@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { TrustRootError, describeError } from '../errors.ts';
 import { writeFileAtomicSync } from '../store/atomic.ts';
+import { DuplicateKeyError, parseStrictJson } from '../util/json-strict.ts';
 
 export interface LoadedTrustRoot {
   /** Where the root came from, for reports. */
@@ -157,15 +158,21 @@ function checkAuthority(e: unknown, where: string): number {
   return checkValidFor(e.validFor, where).start;
 }
 
-function checkList(root: Obj, key: string, check: (e: unknown, where: string) => number): number[] {
+/** One entry's validity start (epoch ms) and where the entry is, for messages. */
+interface EntryStart {
+  where: string;
+  start: number;
+}
+
+function checkList(root: Obj, key: string, check: (e: unknown, where: string) => number): EntryStart[] {
   const v = root[key];
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) fail(key, 'is not a list');
-  return v.map((e, i) => check(e, `${key}[${i}]`));
+  return v.map((e, i) => ({ where: `${key}[${i}]`, start: check(e, `${key}[${i}]`) }));
 }
 
-/** Newest validity start in the root, as epoch ms (basis of the snapshot's age). */
-function validateAndNewestStart(json: unknown): number {
+/** Every entry's validity start (the basis of the root's age), after validating the root. */
+function validateAndStarts(json: unknown): EntryStart[] {
   if (!isObj(json)) fail('document', 'is not a JSON object');
   if (typeof json.mediaType !== 'string' || !MEDIA_TYPE.test(json.mediaType)) {
     fail('mediaType', `is ${JSON.stringify(json.mediaType)}, not a Sigstore trusted root media type`);
@@ -182,32 +189,53 @@ function validateAndNewestStart(json: unknown): number {
   ];
   // Nothing to anchor trust in: every bundle would fail with a confusing error later.
   if (tlogs.length === 0 && cas.length === 0) fail('document', 'has no transparency logs and no certificate authorities');
-  return starts.length ? Math.max(...starts) : Number.NaN;
+  return starts;
 }
 
 /** Throws TrustRootError (TRUST_ROOT_INVALID) naming the first bad entry. */
 export function validateTrustedRoot(json: unknown): void {
-  validateAndNewestStart(json);
+  validateAndStarts(json);
+}
+
+/**
+ * The root's age in whole days: since the newest validity start that is not in the future
+ * (null when there is none). A start in the future cannot be the date the root was made:
+ * one such entry (2099) would otherwise make any root look brand new and defeat
+ * trust_root_max_age_days. Such entries are named in a TRUST_ROOT_SUSPICIOUS warning.
+ */
+export function rootAge(starts: readonly EntryStart[], now: Date, source: string): { ageDays: number | null; warnings: string[] } {
+  const past = starts.filter((s) => s.start <= now.getTime());
+  const future = starts.filter((s) => s.start > now.getTime());
+  const newest = past.length ? Math.max(...past.map((s) => s.start)) : Number.NaN;
+  const warnings = future.length
+    ? [
+        `TRUST_ROOT_SUSPICIOUS: the trust root ${source} has ${future.length === 1 ? 'an entry' : `${future.length} entries`} whose validity starts in the future (${future.map((f) => `${f.where} from ${new Date(f.start).toISOString().slice(0, 10)}`).join(', ')}); ${future.length === 1 ? 'it is' : 'they are'} ignored for the root's age. Check where this trusted_root.json came from.`,
+      ]
+    : [];
+  return { ageDays: Number.isNaN(newest) ? null : Math.floor((now.getTime() - newest) / DAY_MS), warnings };
 }
 
 /** Parses and validates trusted_root.json bytes. */
 export function parseTrustedRoot(bytes: Buffer, source: string, now: Date = new Date()): LoadedTrustRoot {
   let json: unknown;
   try {
-    json = JSON.parse(bytes.toString('utf8'));
+    // Duplicate keys refused: a reviewer of a custom root reads the first, JSON.parse keeps the last.
+    json = parseStrictJson(bytes.toString('utf8'));
   } catch (e) {
-    throw new TrustRootError('TRUST_ROOT_MALFORMED', `Trusted root ${source} is not valid JSON.`, {
+    const why = e instanceof DuplicateKeyError ? `: ${e.message}` : '';
+    throw new TrustRootError('TRUST_ROOT_MALFORMED', `Trusted root ${source} is not valid JSON${why}.`, {
       hint: 'Check that the file is a complete trusted_root.json.',
       cause: e,
     });
   }
-  const newest = validateAndNewestStart(json);
+  const { ageDays, warnings } = rootAge(validateAndStarts(json), now, source);
   return {
     source,
     digest: createHash('sha256').update(bytes).digest('hex'),
-    ageDays: Number.isNaN(newest) ? null : Math.max(0, Math.floor((now.getTime() - newest) / DAY_MS)),
+    ageDays,
     json,
     bytes,
+    ...(warnings.length ? { warnings } : {}),
   };
 }
 
@@ -371,7 +399,7 @@ export async function loadTrustRoot(spec: string, opts: LoadTrustRootOptions): P
     warnings.push(`TRUST_ROOT_REFRESH_FAILED: the last TUF refresh of the public-good trusted root failed less than an hour ago; using the cached or embedded root (--offline silences this).`);
   }
   const loaded = readCached(opts.cacheDir, now) ?? parseTrustedRoot(embeddedSnapshot().trustedRoot, 'public-good (embedded snapshot)', now);
-  if (warnings.length) loaded.warnings = warnings;
+  if (warnings.length) loaded.warnings = [...warnings, ...(loaded.warnings ?? [])];
   return loaded;
 }
 
