@@ -131,6 +131,7 @@ export const CODES = {
   CHANNEL_DISABLED: { domain: 'policy', meaning: 'Attestation checks are disabled for the channel (status skipped).' },
   PACKAGE_URL_UNSUPPORTED: { domain: 'policy', meaning: 'The plugin layer cannot judge a package URL (query string, not a conda package file name).' },
   EXCEPTION_EXPIRED: { domain: 'policy', meaning: 'A configured exception for the package has expired: it was judged normally.' },
+  DENIED: { domain: 'policy', meaning: 'A configured deny entry (file digest, package versions or signer) matches the package: it is blocked whatever else was found.' },
   // CI renderings (SARIF, annotations, summary) file a blocked or warned row that carries no
   // reason (it should not happen) under its status, so a problem is never dropped.
   PACKAGE_VERIFIED: { domain: 'policy', meaning: 'A verified row is blocked or warned without a reason (CI renderings only).' },
@@ -167,6 +168,7 @@ export const CODES = {
   RUN_DEADLINE: { domain: 'notice', meaning: "The run's deadline (deadline_ms, --deadline) passed: unfinished packages are retrieval-failed." },
   CHANNEL_UNUSED: { domain: 'notice', meaning: 'A channel listed in the config matched no package of the run.' },
   NOTHING_VERIFIED: { domain: 'notice', meaning: 'No package was verified, and none was blocked or warned about.' },
+  DOWNLOAD_UNSETTLED: { domain: 'notice', meaning: "A host's package download was still in flight when the run ended and did not settle in time: not reported as a row, not pinned, refused if it finishes later." },
 } as const satisfies Record<string, CodeInfo>;
 
 /** Every code. */

@@ -140,15 +140,7 @@ test('public-good offline comes from the embedded snapshot, with digest and age'
   assert.equal(r.warnings, undefined);
 });
 
-test('public-good offline prefers a cached TUF refresh and reports its age', async (t) => {
-  const cacheDir = tmp(t);
-  mkdirSync(join(cacheDir, 'trust-root'));
-  writeFileSync(join(cacheDir, 'trust-root', 'trusted_root.json'), snapshotBytes);
-  writeFileSync(join(cacheDir, 'trust-root', 'meta.json'), JSON.stringify({ fetchedAt: '2026-03-01T00:00:00.000Z', mirror: 'x' }));
-  const r = await loadTrustRoot(PUBLIC_GOOD, { offline: true, cacheDir, now: new Date('2026-03-04T00:00:00Z') });
-  assert.match(r.source, /TUF cache, refreshed 2026-03-01/);
-  assert.equal(r.ageDays, 3);
-});
+// A cached TUF refresh (and every way of planting one): trust-root-cache.test.ts.
 
 test('a damaged cache is ignored in favour of the snapshot', async (t) => {
   const cacheDir = tmp(t);
