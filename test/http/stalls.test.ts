@@ -186,8 +186,8 @@ test('Retry-After: seconds or an HTTP-date (RFC 9110 §10.2.3); anything else is
 });
 
 test('network errors in words', () => {
-  assert.equal(netErrorWords('ENOTFOUND', 'prefix.dev'), 'DNS lookup failed for prefix.dev');
-  assert.equal(netErrorWords('ECONNREFUSED', 'prefix.dev'), 'prefix.dev refused the connection');
-  assert.equal(netErrorWords('CERT_HAS_EXPIRED', 'prefix.dev'), 'the TLS certificate of prefix.dev has expired');
-  assert.equal(netErrorWords('E_SOMETHING_NEW', 'prefix.dev'), undefined);
+  assert.equal(netErrorWords('ENOTFOUND'), 'DNS lookup failed');
+  assert.equal(netErrorWords('ECONNREFUSED'), 'connection refused');
+  assert.equal(netErrorWords('CERT_HAS_EXPIRED'), 'TLS certificate has expired');
+  assert.equal(netErrorWords('E_SOMETHING_NEW'), undefined);
 });
