@@ -79,14 +79,19 @@ test('circuit breaker: after 3 stalls in a row from one host, its remaining requ
     assert.equal(errors.length, 7);
     for (const e of errors) {
       assert.equal(e.code, 'HTTP_TIMEOUT');
-      assert.match(e.message, /was not requested: 127\.0\.0\.1:\d+ failed 3 times in a row \(last: .* stalled/);
+      assert.match(e.message, /^http:\/\/127\.0\.0\.1:\d+\/p\d was not requested: 127\.0\.0\.1:\d+ failed 3 times in a row \(stalled: no data for 0\.15 s\)\.$/);
+      // Every refusal points at the host's first failed request: one outage, one URL.
+      assert.deepEqual(e.outage, { host: new URL(lb.url).host, cause: 'stalled: no data for 0.15 s', url: `${lb.url}/p0` });
     }
     // Other hosts are not affected.
     assert.equal((await http.get(`${other.url}/x`, { maxBytes: 10 })).body.toString(), 'ok');
     // The run-level finding names the host once, with the cause.
     const f = http.findings();
     assert.deepEqual(f.hostsCutOff.map((h) => h.host), [new URL(lb.url).host]);
-    assert.match(f.hostsCutOff[0]!.message, /failed 3 times in a row \(last: .*stalled/);
+    assert.equal(
+      f.hostsCutOff[0]!.message,
+      `${new URL(lb.url).host} failed 3 times in a row (stalled: no data for 0.15 s), first at ${lb.url}/p0; its other requests in this run were not sent.`,
+    );
     assert.equal(f.deadline, undefined);
   } finally {
     http.close();
@@ -123,7 +128,8 @@ test('circuit breaker: refused connections count too, with the cause in words', 
   const http = createHttpClient({ ...BASE, retries: 5 });
   try {
     // One request: its attempts count; the breaker opens on the third and stops the retries.
-    await assert.rejects(http.get(`${url}/a`, { maxBytes: 10 }), rejectsWith('HTTP_CONNECTION_FAILED', /refused the connection \(ECONNREFUSED\)/));
+    // The retry the breaker refused is not what went wrong: the request's own failure is.
+    await assert.rejects(http.get(`${url}/a`, { maxBytes: 10 }), rejectsWith('HTTP_CONNECTION_FAILED', /^Request to http:\/\/127\.0\.0\.1:\d+\/a failed: connection refused \(ECONNREFUSED\)\.$/));
     assert.equal(http.stats.requests, 3);
     await assert.rejects(http.get(`${url}/b`, { maxBytes: 10 }), rejectsWith('HTTP_CONNECTION_FAILED', /was not requested: .*failed 3 times in a row/));
     assert.equal(http.stats.requests, 3);
