@@ -63,6 +63,9 @@ export const CODES = {
   HTTP_OFFLINE: { domain: 'http', meaning: 'A network request was needed in offline mode.' },
   HTTP_BAD_URL: { domain: 'http', meaning: 'The URL cannot be fetched (scheme, syntax or redirect target).' },
   HTTP_WRITE_FAILED: { domain: 'http', meaning: 'A downloaded file could not be written.' },
+  PROXY_FAILED: { domain: 'http', meaning: 'The proxy did not open a tunnel (its CONNECT answer was not exactly 200): nothing from it is used as content.' },
+  PROXY_UNSUPPORTED: { domain: 'http', meaning: 'A proxy variable (HTTPS_PROXY, HTTP_PROXY) is not a URL of a supported proxy scheme; the run stops instead of going direct (exit code 2).' },
+  UPSTREAM_UNAVAILABLE: { domain: 'http', meaning: '`serve`: the upstream channel could not be reached or failed, so the proxy answered 502.' },
 
   // repodata: channel indexes (CEP 16 shards included)
   REPODATA_UNAVAILABLE: { domain: 'repodata', meaning: "The channel's repodata could not be fetched." },
@@ -106,6 +109,7 @@ export const CODES = {
   KEY_UNTRUSTED: { domain: 'verify', meaning: "The bundle is signed with a key that is not one of the channel's trusted keys." },
   TLOG_REQUIRED: { domain: 'verify', meaning: 'A key signature has no verified transparency-log entry under require_tlog: true.' },
   INTOTO_STATEMENT_INVALID: { domain: 'verify', meaning: 'The DSSE payload is not a valid in-toto statement.' },
+  CERT_MALFORMED: { domain: 'verify', meaning: 'A certificate in the bundle breaks RFC 5280 (e.g. an extension appears more than once).' },
   VERIFY_WORKER_FAILED: { domain: 'verify', meaning: 'A verification worker thread died or the pool was closed mid-call.' },
   INTERNAL_ERROR: { domain: 'verify', meaning: '`verify-bundle` met an unexpected error (a bug): the bundle was not verified (exit code 2).' },
 

@@ -55,7 +55,7 @@ export interface PipelineSession extends VerifySession {
 }
 
 /** Today's date as YYYY-MM-DD (UTC), the granularity of the lockfile's first/last seen. */
-function today(): string {
+export function today(): string {
   return new Date().toISOString().slice(0, 10);
 }
 
@@ -123,7 +123,7 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
  * against, which is one input error for the run, not one refusal per package. With every
  * channel disabled nothing is ever pinned or checked, so there is nothing to miss.
  */
-function requireFrozenLockfile(options: VerifySessionOptions, lockPath: string): void {
+export function requireFrozenLockfile(options: VerifySessionOptions, lockPath: string): void {
   if (!options.frozen || existsSync(lockPath)) return;
   const { config } = options;
   if (!config.default.enabled && !config.channels.some((c) => c.enabled)) return;
@@ -195,8 +195,24 @@ function assembleReport(
   return report;
 }
 
+/**
+ * How a long-running host (`conda-attest serve`) differs from a run: no run deadline (each
+ * request has its own), and a host's breaker half-opens after a cool-down instead of
+ * staying open (docs/serve.md "Operations").
+ */
+export interface ServerTransport {
+  /** The deadline of one upstream request, ms (replaces http.timeout_ms). */
+  requestDeadlineMs: number;
+  hostCoolDownMs: number;
+  /** Upstream requests in flight at once (each streamed package holds one). */
+  maxConcurrency: number;
+}
+
 /** The run's resources, opened lazily where they cost something, and closed once. */
-function openResources(options: VerifySessionOptions): {
+export function openResources(
+  options: VerifySessionOptions,
+  server?: ServerTransport,
+): {
   resources: RunResources;
   /** Load the trust root now (it does not count as used by a verdict). */
   loadTrustRoot(): Promise<LoadedTrustRoot>;
@@ -205,13 +221,17 @@ function openResources(options: VerifySessionOptions): {
   const { config } = options;
   const http = createHttpClient({
     connectTimeoutMs: config.http.connectTimeoutMs,
-    totalTimeoutMs: config.http.totalTimeoutMs,
+    totalTimeoutMs: server?.requestDeadlineMs ?? config.http.totalTimeoutMs,
     idleTimeoutMs: config.http.idleTimeoutMs,
     retries: config.http.retries,
-    maxConcurrency: config.concurrency,
-    // No stall is unbounded: after this, requests fail and unfinished packages are retrieval-failed.
-    deadline: Date.now() + config.deadlineMs,
-    deadlineLabel: `${config.deadlineMs / 1000} s`,
+    ...(server
+      ? { maxConcurrency: server.maxConcurrency, hostCoolDownMs: server.hostCoolDownMs }
+      : {
+          maxConcurrency: config.concurrency,
+          // No stall is unbounded: after this, requests fail and unfinished packages are retrieval-failed.
+          deadline: Date.now() + config.deadlineMs,
+          deadlineLabel: `${config.deadlineMs / 1000} s`,
+        }),
     // --offline means no network at all (as in conda): caches, local files and --sigs only.
     offline: Boolean(options.offline),
   });

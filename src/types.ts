@@ -165,6 +165,15 @@ export interface ResolvedConfig {
   /** The run's deadline, from the session's start. */
   deadlineMs: number;
   concurrency: number;
+  /** `serve:` (the verifying proxy), when configured. */
+  serve?: {
+    /** Route name → upstream channel URL, as written. */
+    routes: Record<string, string>;
+    listen?: string;
+    requestDeadlineMs?: number;
+    breakerCoolDownMs?: number;
+    maxConnections?: number;
+  };
 }
 
 /** Decoded signer identity of one verified bundle. */

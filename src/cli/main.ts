@@ -6,7 +6,7 @@ import { escapeLines, escapeText } from '../report/escape.ts';
 import { type CliIO, type Command, processIO } from './io.ts';
 import { stopAllProgress } from './progress.ts';
 
-const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command>; ownsSignals?: boolean }> = {
   init: {
     summary: 'write .conda-attestrc.yaml for a lockfile: its channels, mirrors and proposed signer identities',
     load: async () => (await import('./init.ts')).initCommand,
@@ -34,6 +34,12 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   'trust-root': {
     summary: 'show (status), refresh or export FILE the Sigstore trust root in use',
     load: async () => (await import('./trust-root.ts')).trustRootCommand,
+  },
+  serve: {
+    summary: 'verifying channel proxy: conda, mamba, pixi and mambajs get only packages that pass',
+    load: async () => (await import('./serve.ts')).serveCommand,
+    // It drains the requests in flight on SIGINT/SIGTERM and exits 0.
+    ownsSignals: true,
   },
 };
 
@@ -68,7 +74,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       });
     }
     const command = await entry.load();
-    const stopHandling = io.stderr === process.stderr ? exitOnInterrupt(io) : () => {};
+    const stopHandling = io.stderr === process.stderr && !entry.ownsSignals ? exitOnInterrupt(io) : () => {};
     try {
       return await command(rest, io);
     } finally {

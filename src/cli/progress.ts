@@ -18,9 +18,30 @@ interface ProgressOptions {
   now?: () => number;
 }
 
-/** Spinners only on a terminal that can draw them (ora's own rule: TTY, TERM not dumb, not CI). */
+/**
+ * Spinners only on a terminal that can draw them (ora's own rule: TTY, TERM not dumb, not
+ * CI) and that reports its width. A terminal of 0 columns (docker `-t`, `script`, some CI
+ * pseudo-terminals) gets the off-terminal lines: ora divides by the width to count the
+ * lines to erase, and with 0 it erases forever, so stop() (and with it Ctrl-C) never returned.
+ */
 function canSpin(io: CliIO): boolean {
-  return Boolean(io.stderr.isTTY) && io.env.TERM !== 'dumb' && io.env.CI === undefined;
+  return Boolean(io.stderr.isTTY) && columnsOf(io.stderr) > 0 && io.env.TERM !== 'dumb' && io.env.CI === undefined;
+}
+
+function columnsOf(stream: unknown): number {
+  const c = (stream as { columns?: unknown }).columns;
+  return typeof c === 'number' && Number.isFinite(c) ? c : 0;
+}
+
+/** The stream as ora sees it: a width that drops to 0 later (a resize) reads as 80. */
+function atLeastOneColumn(stream: NodeJS.WritableStream): NodeJS.WriteStream {
+  return new Proxy(stream, {
+    get(target, key) {
+      if (key === 'columns') return columnsOf(target) || 80;
+      const v: unknown = Reflect.get(target, key, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  }) as NodeJS.WriteStream;
 }
 
 /** Running indicators, so an interrupt can stop them before it prints (src/cli/main.ts). */
@@ -47,7 +68,7 @@ async function create(io: CliIO, total: number, o: ProgressOptions): Promise<Pro
     const { default: ora } = await import('ora');
     const spinner = ora({
       text: `verifying 0/${total}`,
-      stream: io.stderr as NodeJS.WriteStream,
+      stream: atLeastOneColumn(io.stderr),
       discardStdin: false,
       isEnabled: true,
       ...(noColor ? { color: false as const } : {}),

@@ -76,6 +76,7 @@ interface RawConfig {
   http: { connect_timeout_ms: number; timeout_ms: number; idle_timeout_ms: number; retries: number };
   default: RawPolicy;
   channels: Record<string, RawPolicy>;
+  serve?: { routes?: Record<string, string>; listen?: string; request_deadline_ms?: number; breaker_cool_down_ms?: number; max_connections?: number };
 }
 
 // ---- schema validation -----------------------------------------------------------------
@@ -664,7 +665,18 @@ export function resolveConfig(raw: unknown, baseDir: string, source?: string, op
     },
     deadlineMs: c.deadline_ms,
     concurrency: c.concurrency,
+    ...(c.serve !== undefined ? { serve: resolveServe(c.serve) } : {}),
   };
+}
+
+/** `serve:` as the proxy reads it (defaults are the command's, src/serve/options.ts). */
+function resolveServe(s: NonNullable<RawConfig['serve']>): NonNullable<ResolvedConfig['serve']> {
+  const out: NonNullable<ResolvedConfig['serve']> = { routes: { ...s.routes } };
+  if (s.listen !== undefined) out.listen = s.listen;
+  if (s.request_deadline_ms !== undefined) out.requestDeadlineMs = s.request_deadline_ms;
+  if (s.breaker_cool_down_ms !== undefined) out.breakerCoolDownMs = s.breaker_cool_down_ms;
+  if (s.max_connections !== undefined) out.maxConnections = s.max_connections;
+  return out;
 }
 
 /** The JSON Schema of the configuration (for `--print-schema`-style tooling and docs). */

@@ -34,7 +34,7 @@ import { openAtomicWrite } from '../store/atomic.ts';
 import { AttestError, HttpError, type HttpErrorCode } from '../errors.ts';
 import type { Outage } from '../types.ts';
 import { HashingCounter, type StreamDigest, TooLargeSignal } from './hashing.ts';
-import { proxyFor, redactProxy } from './proxy.ts';
+import { TUNNEL_REFUSED, checkProxyEnv, proxyFor, redactProxy } from './proxy.ts';
 
 export interface HttpClientOptions {
   connectTimeoutMs: number;
@@ -66,6 +66,12 @@ export interface HttpClientOptions {
    * requests fail at once with the same cause. Default 3.
    */
   hostFailureLimit?: number;
+  /**
+   * A server never finishes a run: when set, an open breaker half-opens after this many ms
+   * (one request is let through; its failure opens the breaker again, its success closes it).
+   * Unset: the breaker stays open for the rest of the run (the CLI's rule).
+   */
+  hostCoolDownMs?: number;
   /** Where HTTP(S)_PROXY and NO_PROXY are read (default process.env). */
   env?: NodeJS.ProcessEnv;
 }
@@ -114,6 +120,12 @@ interface DownloadOptions {
   totalTimeoutMs?: number;
 }
 
+interface ForwardOptions {
+  headers: Record<string, string>;
+  /** Override of totalTimeoutMs (a server's per-request deadline). */
+  totalTimeoutMs?: number;
+}
+
 export interface HttpClient {
   get(url: string, opts: GetOptions): Promise<HttpResponse>;
   getCached(url: string, cached: CacheValidators | undefined, opts: GetOptions): Promise<CachedGetResult>;
@@ -130,6 +142,15 @@ export interface HttpClient {
     consume: (body: AsyncIterable<Buffer>) => Promise<T>,
   ): Promise<CachedStreamResult<T>>;
   downloadAndHash(url: string, opts?: DownloadOptions): Promise<StreamDigest>;
+  /**
+   * A GET whose response (any status below 500 except redirects, which are followed) is
+   * handed to `consume` as received: headers and raw body, no content decoding, no cap, so
+   * a proxy can pass it on byte for byte. 5xx and connection failures are retried only
+   * until `consume` has been called (bytes may have gone on by then).
+   */
+  forward<T>(url: string, opts: ForwardOptions, consume: (res: IncomingMessage, finalUrl: string) => Promise<T>): Promise<T>;
+  /** Hosts whose breaker is open now (sorted), for a server's health answer. */
+  openHosts(): string[];
   /** Attempts sent so far (retries and redirects included). */
   readonly stats: { requests: number };
   /**
@@ -239,6 +260,9 @@ const HINTS: Record<HttpErrorCode, string> = {
   HTTP_OFFLINE: 'Run without --offline, or give local files.',
   HTTP_BAD_URL: 'Only http(s) URLs are fetched, and https is never redirected to http.',
   HTTP_WRITE_FAILED: 'Check free disk space and permissions of the destination directory.',
+  PROXY_FAILED: 'Check the proxy (HTTPS_PROXY): it must open the tunnel with 200, and allow the channel host; or set NO_PROXY for the host.',
+  PROXY_UNSUPPORTED: 'Set HTTPS_PROXY / HTTP_PROXY to an http://, https://, socks5:// or socks5h:// URL, or unset them.',
+  UPSTREAM_UNAVAILABLE: 'Try again later; the proxy serves nothing it could not check.',
 };
 
 function isRetryable(e: unknown): boolean {
@@ -329,6 +353,9 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
   const concurrency = Math.max(1, opts.maxConcurrency ?? 16);
   const agentOpts = { keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency };
   const env = opts.env ?? process.env;
+  // An unusable proxy variable is a run-level error before anything is sent, never a
+  // silent direct connection (./proxy.ts).
+  checkProxyEnv(env);
   let httpsAgent: import('node:https').Agent | undefined;
   const httpAgent = new http.Agent(agentOpts);
   /** Proxy agents, one per proxy and target scheme, loaded only when a proxy is configured. */
@@ -339,12 +366,14 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     const key = `${u.protocol} ${proxy.href}`;
     let agent = proxyAgents.get(key);
     if (!agent) {
+      // SOCKS5 (socks5h: the proxy resolves the name): a tunnel for either scheme. Else
       // https targets: a CONNECT tunnel through the proxy; http targets: absolute-URI
       // requests to the proxy. Either way the proxy's credentials (from its URL) go to the
-      // proxy only, as Proxy-Authorization.
-      agent =
-        u.protocol === 'https:'
-          ? import('https-proxy-agent').then(({ HttpsProxyAgent }) => new HttpsProxyAgent(proxy, agentOpts) as unknown as Agent)
+      // proxy only.
+      agent = proxy.protocol.startsWith('socks')
+        ? import('socks-proxy-agent').then(({ SocksProxyAgent }) => new SocksProxyAgent(proxy, agentOpts) as unknown as Agent)
+        : u.protocol === 'https:'
+          ? import('./tunnel.ts').then(({ tunnelAgent }) => tunnelAgent(proxy, agentOpts))
           : import('http-proxy-agent').then(({ HttpProxyAgent }) => new HttpProxyAgent(proxy, agentOpts) as unknown as Agent);
       proxyAgents.set(key, agent);
     }
@@ -361,7 +390,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
    * the run (the URL a user is shown for the whole outage), and the cause once the breaker
    * is open.
    */
-  const hosts = new Map<string, { failures: number; firstFailedUrl?: string; open?: HttpError }>();
+  const hosts = new Map<string, { failures: number; firstFailedUrl?: string; open?: HttpError; openedAt?: number }>();
 
   let deadlineHit = false;
 
@@ -374,7 +403,13 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
 
   /** Fail at once when the host's breaker is open or the run is past its deadline. */
   function gate(u: URL): void {
-    const open = hosts.get(u.host)?.open;
+    const h = hosts.get(u.host);
+    if (h?.open && opts.hostCoolDownMs !== undefined && Date.now() - (h.openedAt ?? 0) >= opts.hostCoolDownMs) {
+      // Half-open: this request goes through; one more failure opens the breaker again.
+      h.open = undefined;
+      h.failures = failureLimit - 1;
+    }
+    const open = h?.open;
     if (open) {
       throw httpError(open.code as HttpErrorCode, `${u.href} was not requested: ${open.message}`, {
         cause: open,
@@ -390,7 +425,12 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     }
   }
 
-  function noteOutcome(host: string, e: unknown): void {
+  /**
+   * The breaker's count: one per request, not per attempt. A request's retries of the same
+   * failure count once (`counted`), so one broken URL on a host that answers its other URLs
+   * cannot cut the host off, even when requests run one at a time.
+   */
+  function noteOutcome(host: string, e: unknown, counted: Set<string>): void {
     const h = hosts.get(host) ?? { failures: 0 };
     hosts.set(host, h);
     if (e === undefined) {
@@ -408,10 +448,14 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       h.firstFailedUrl ??= e.outage.url;
       e.outage = { ...e.outage, url: h.firstFailedUrl };
     }
-    if (h.open) return;
+    if (h.open || counted.has(host)) return;
+    counted.add(host);
     if (++h.failures >= failureLimit) {
+      h.openedAt = Date.now();
       const cause = e.outage?.cause ?? e.message.replace(/\.$/, '');
-      h.open = httpError(e.code as HttpErrorCode, `${host} failed ${h.failures} times in a row (${cause}).`, {
+      // Under `serve` the breaker half-opens again: say for how long requests are not sent.
+      const forNow = opts.hostCoolDownMs !== undefined ? `; its requests for the next ${Math.ceil(opts.hostCoolDownMs / 1000)} s fail without being sent` : '';
+      h.open = httpError(e.code as HttpErrorCode, `${host} failed ${h.failures} times in a row (${cause})${forNow}.`, {
         cause: e,
         hint: e.hint,
         outage: e.outage ?? { host, cause, url: h.firstFailedUrl ?? '' },
@@ -427,7 +471,8 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     url: string,
     headers: Record<string, string>,
     consume: (res: IncomingMessage, finalUrl: string) => Promise<T>,
-    o: { allow304?: boolean; totalTimeoutMs?: number },
+    o: { allow304?: boolean; totalTimeoutMs?: number; passStatus?: boolean },
+    counted: Set<string>,
   ): Promise<T> {
     let current = parseHttpUrl(url);
     gate(current);
@@ -439,10 +484,10 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       for (let hop = 0; ; hop++) {
         let r: { value: T } | { redirect: string; status: number };
         try {
-          r = await exchange(current, headers, consume, o.allow304 ?? false, deadline, limit);
-          noteOutcome(current.host, undefined);
+          r = await exchange(current, headers, consume, o.allow304 ?? false, deadline, limit, o.passStatus ?? false);
+          noteOutcome(current.host, undefined, counted);
         } catch (e) {
-          noteOutcome(current.host, e);
+          noteOutcome(current.host, e, counted);
           throw e;
         }
         if (!('redirect' in r)) return r.value;
@@ -464,6 +509,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     allow304: boolean,
     deadline: number,
     limit: number,
+    passStatus: boolean,
   ): Promise<{ value: T } | { redirect: string; status: number }> {
     stats.requests++;
     const route = agentFor(u);
@@ -520,6 +566,20 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
         ),
       );
       req.on('error', (e: NodeJS.ErrnoException) => {
+        if (e.code === TUNNEL_REFUSED) {
+          const refused = e as unknown as { status: number; statusText: string };
+          // The proxy answered CONNECT with something other than 200: no tunnel, so no TLS
+          // with the origin; whatever it sent is the proxy's, never the resource.
+          return finish(
+            httpError('PROXY_FAILED', `The proxy ${route.via} did not open a tunnel to ${u.host}: it answered CONNECT with ${refused.status}${refused.statusText ? ` ${refused.statusText}` : ''}, not 200.`, {
+              status: refused.status,
+              retryable: refused.status >= 500,
+              hostFailure: true,
+              cause: e,
+              outage: outageAt(u, `the proxy ${route.via} answered CONNECT with ${refused.status}`),
+            }),
+          );
+        }
         const words = netErrorWords(e.code);
         const what = words ? `${words} (${e.code})` : (e.code ?? e.message);
         finish(
@@ -538,7 +598,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
           dispose(res);
           return finish(null, { redirect: res.headers.location, status });
         }
-        const ok = (status >= 200 && status < 300) || (status === 304 && allow304);
+        const ok = (status >= 200 && status < 300) || (status === 304 && allow304) || (passStatus && status < 500);
         if (!ok) {
           dispose(res);
           if (status === 404) return finish(httpError('HTTP_NOT_FOUND', `${u.href} answered 404 Not Found.`, { status }));
@@ -578,22 +638,27 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     });
   }
 
-  async function withRetries<T>(url: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * `fn` gets the set of hosts this request has already counted a failure against
+   * (noteOutcome). `mayRetry`: false once a retry could no longer start from scratch.
+   */
+  async function withRetries<T>(url: string, fn: (counted: Set<string>) => Promise<T>, mayRetry: () => boolean = () => true): Promise<T> {
     if (opts.offline) {
       throw httpError('HTTP_OFFLINE', `${url} was not requested: offline mode sends no request (--offline).`, {
         outage: { host: '--offline', cause: 'no network access', url },
       });
     }
+    const counted = new Set<string>();
     let sent: unknown;
     for (let i = 0; ; i++) {
       try {
-        return await fn();
+        return await fn(counted);
       } catch (e) {
         // A retry refused before it was sent (the host was cut off meanwhile, or the deadline
         // passed) is not what went wrong: the request's own last failure is.
         if ((e as Record<symbol, unknown>)[NOT_SENT] === true && sent !== undefined) throw sent;
         sent = e;
-        if (i >= opts.retries || !isRetryable(e)) throw e;
+        if (i >= opts.retries || !isRetryable(e) || !mayRetry()) throw e;
         const asked = (e as Record<symbol, unknown>)[RETRY_AFTER] as number | undefined;
         // A server that asks for a longer pause than we are willing to wait is not asked again.
         if (asked !== undefined && asked > MAX_RETRY_AFTER_MS) throw e;
@@ -632,12 +697,12 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       return deadlineHit ? { hostsCutOff, deadline: opts.deadlineLabel ?? 'deadline' } : { hostsCutOff };
     },
     get(url, o) {
-      return withRetries(url, () =>
+      return withRetries(url, (counted) =>
         attempt(url, o.headers ?? {}, async (res, finalUrl) => {
           earlyCap(res, o.maxBytes, finalUrl);
           const body = await readCapped(decodedBody(res, finalUrl), o.maxBytes, finalUrl);
           return { status: res.statusCode ?? 0, headers: res.headers, body, url: finalUrl };
-        }, {}),
+        }, {}, counted),
       );
     },
 
@@ -652,7 +717,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       const headers: Record<string, string> = { ...o.headers };
       if (cached?.etag) headers['if-none-match'] = cached.etag;
       if (cached?.lastModified) headers['if-modified-since'] = cached.lastModified;
-      return withRetries(url, () =>
+      return withRetries(url, (counted) =>
         attempt(url, headers, async (res, finalUrl) => {
           const fresh = cacheValidatorsFrom(res.headers, Date.now());
           if (res.statusCode === 304) {
@@ -663,13 +728,13 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
           earlyCap(res, o.maxBytes, finalUrl);
           const value = await consume(capped(decodedBody(res, finalUrl), o.maxBytes, finalUrl));
           return { notModified: false as const, value, validators: fresh };
-        }, { allow304: cached !== undefined }),
+        }, { allow304: cached !== undefined }, counted),
       );
     },
 
     downloadAndHash(url, o = {}) {
       const maxBytes = o.maxBytes ?? Number.POSITIVE_INFINITY;
-      return withRetries(url, () =>
+      return withRetries(url, (counted) =>
         attempt(
           url,
           // Packages are hashed as stored: no transfer coding may sit between us and the bytes.
@@ -708,8 +773,33 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
             return digest;
           },
           { totalTimeoutMs: o.totalTimeoutMs },
+          counted,
         ),
       );
+    },
+
+    forward(url, o, consume) {
+      let consumed = false;
+      return withRetries(
+        url,
+        (counted) =>
+          attempt(
+            url,
+            // Nothing of the caller's request goes upstream unless named here (no credentials, no cookies).
+            { 'accept-encoding': 'identity', ...o.headers },
+            (res, finalUrl) => {
+              consumed = true;
+              return consume(res, finalUrl);
+            },
+            { passStatus: true, totalTimeoutMs: o.totalTimeoutMs },
+            counted,
+          ),
+        () => !consumed,
+      );
+    },
+
+    openHosts() {
+      return [...hosts].filter(([, h]) => h.open).map(([host]) => host).sort();
     },
 
     close() {

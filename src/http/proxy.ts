@@ -8,21 +8,55 @@
 // npm also exempt its sub-domains (`pkg.example.com`), and it has no CIDR entries; a user's
 // NO_PROXY must mean here what it means to the other tools on the same machine.
 import { BlockList, isIP } from 'node:net';
+import { HttpError } from '../errors.ts';
 
-/** The proxy URL for `target`, or null for a direct connection. */
+/** `code` of the error a CONNECT answer other than 200 ends a request with (./tunnel.ts). */
+export const TUNNEL_REFUSED = 'ERR_PROXY_TUNNEL_REFUSED';
+
+/** Proxy schemes a tunnel can be opened through: http(s) proxies (CONNECT) and SOCKS5. */
+const SUPPORTED = new Set(['http:', 'https:', 'socks5:', 'socks5h:']);
+
+/**
+ * The proxy URL for `target`, or null for a direct connection. A proxy variable that is set
+ * but unusable (unparsable, or a scheme with no tunnel here) throws PROXY_UNSUPPORTED: the
+ * user asked for a proxy, so going direct without a word would bypass it.
+ */
 export function proxyFor(target: URL, env: NodeJS.ProcessEnv): URL | null {
   const scheme = target.protocol === 'https:' ? 'https' : 'http';
   const raw = pick(env, `${scheme}_proxy`);
   if (!raw) return null;
+  const proxy = parseProxy(raw, `${scheme}_proxy`);
   if (bypassed(target, pick(env, 'no_proxy') ?? '')) return null;
-  let proxy: URL;
+  return proxy;
+}
+
+/**
+ * Run start: every proxy variable that is set must be usable, whichever URLs the run will
+ * fetch (a run-level error, exit 2, before anything is sent).
+ */
+export function checkProxyEnv(env: NodeJS.ProcessEnv): void {
+  for (const name of ['https_proxy', 'http_proxy']) {
+    const raw = pick(env, name);
+    if (raw) parseProxy(raw, name);
+  }
+}
+
+function parseProxy(raw: string, name: string): URL {
+  // The variable as set, lowercase or uppercase, for the message.
+  let proxy: URL | undefined;
   try {
     // `host:port` without a scheme means an http proxy (curl's default).
     proxy = new URL(raw.includes('://') ? raw : `http://${raw}`);
   } catch {
-    return null;
+    proxy = undefined;
   }
-  if (proxy.protocol !== 'http:' && proxy.protocol !== 'https:') return null;
+  if (!proxy || !proxy.hostname || !SUPPORTED.has(proxy.protocol)) {
+    // Never echo the value: it may carry credentials.
+    const what = proxy ? `uses the unsupported scheme ${proxy.protocol.replace(/:$/, '')}://` : 'is not a valid URL';
+    throw new HttpError('PROXY_UNSUPPORTED', `The proxy in ${name.toUpperCase()} (or ${name}) ${what}${proxy?.hostname ? ` (${redactProxy(proxy)})` : ''}; requests are not sent direct instead.`, {
+      hint: 'Set it to an http://, https://, socks5:// or socks5h:// proxy URL (user:password@ allowed), or unset it to connect directly.',
+    });
+  }
   return proxy;
 }
 

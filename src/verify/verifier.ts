@@ -209,6 +209,7 @@ function prepare(bundle: Bundle, artifact: ArtifactRef | null): { entity: Signed
     } catch (e) {
       return fail('BUNDLE_MALFORMED', 'The bundle holds a certificate that cannot be parsed.', undefined, e);
     }
+    certs.forEach((c, i) => checkExtensionsOnce(c, i));
     if (certs[0]!.isCA) fail('SIGSTORE_VERIFICATION_FAILED', 'The bundle signing certificate is a CA certificate, not a signing leaf.');
     for (const c of certs) {
       if (c.subject.equals(c.issuer) && safeVerify(c)) {
@@ -321,6 +322,28 @@ function pinSigningTime(ts: RFC3161Timestamp): void {
   if (!time) fail('SIGSTORE_VERIFICATION_FAILED', 'The bundle holds an RFC 3161 timestamp whose genTime is not a valid GeneralizedTime.', 'The timestamp authority response is malformed; timestamp the signature again.');
   Object.defineProperty(ts, 'signingTime', { value: time, configurable: true });
 }
+
+/**
+ * RFC 5280 §4.2: "A certificate MUST NOT include more than one instance of a particular
+ * extension." With two SANs (or two issuer claims) the identity a verifier reads depends
+ * on which one it picks first; sigstore-js takes the first, another client may take the
+ * last, so such a certificate names no single signer and is refused before anything else.
+ */
+function checkExtensionsOnce(cert: X509Certificate, index: number): void {
+  const seen = new Set<string>();
+  let oids: string[];
+  try {
+    oids = cert.extensions.map((ext) => ext.subs[0]!.toOID());
+  } catch (e) {
+    return fail('CERT_MALFORMED', `Certificate ${index} of the bundle has an unreadable extension.`, CERT_HINT, e);
+  }
+  for (const oid of oids) {
+    if (seen.has(oid)) fail('CERT_MALFORMED', `Certificate ${index} of the bundle holds extension ${oid} more than once (RFC 5280 §4.2 allows one).`, CERT_HINT);
+    seen.add(oid);
+  }
+}
+
+const CERT_HINT = 'Do not trust this attestation: its certificate is malformed, so the signer it names is ambiguous; report it to the channel.';
 
 function safeVerify(c: X509Certificate): boolean {
   try {

@@ -12,11 +12,12 @@ import { VERIFY_SPEC } from '../../src/cli/verify.ts';
 import { VERIFY_BUNDLE_SPEC } from '../../src/cli/verify-bundle.ts';
 import { ACCEPT_SPEC } from '../../src/cli/accept.ts';
 import { DIFF_SPEC } from '../../src/cli/diff.ts';
+import { SERVE_SPEC } from '../../src/cli/serve.ts';
 import { packageVersion } from '../../src/version.ts';
 import { runInProcess } from '../helpers/cli-io.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const SPECS: CommandSpec[] = [VERIFY_SPEC, VERIFY_BUNDLE_SPEC, ACCEPT_SPEC, DIFF_SPEC];
+const SPECS: CommandSpec[] = [VERIFY_SPEC, VERIFY_BUNDLE_SPEC, ACCEPT_SPEC, DIFF_SPEC, SERVE_SPEC];
 
 const cli = (argv: string[]) => runInProcess(main, argv, { cwd: REPO });
 

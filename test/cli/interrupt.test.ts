@@ -46,3 +46,31 @@ for (const noColor of [false, true]) {
     }
   });
 }
+
+test('a terminal of 0 columns (docker -t, script): no spinner, progress lines instead, and Ctrl-C exits 130', { skip }, async () => {
+  const stall = await startLoopback(() => {
+    /* never answers */
+  });
+  const ws = makeWorkspace('conda-attest-pty0-');
+  try {
+    const channel = `${stall.url}/forge`;
+    ws.writeConfig({ lockfile: 'conda-attest.lock', channels: { [channel]: {} } });
+    const r = await runInPty({
+      argv: [NODE, CLI, 'verify', '--offline', `${channel}/noarch/stuck-1.0-0.conda`],
+      env: { ...ws.env, TERM: 'xterm-256color' },
+      cwd: ws.dir,
+      cols: 0,
+      // The off-terminal progress line (after its 10 s interval) shows the run is waiting.
+      waitFor: 'conda-attest: verifying 0/1 packages',
+      keys: '\x03',
+    });
+    assert.ok(r.seen, `progress lines on a 0-column terminal:\n${JSON.stringify(r.output)}`);
+    assert.equal(r.code, 130, `the run exits on Ctrl-C (null: it hung):\n${JSON.stringify(r.output)}`);
+    assert.match(r.output, /interrupted \(SIGINT\)/);
+    assert.doesNotMatch(r.output, /verifying 0\/1(?! packages)/, 'no spinner frame');
+    console.log(`# 0 columns: Ctrl-C → exit after ${r.exitAfterSeconds.toFixed(2)} s`);
+  } finally {
+    ws.cleanup();
+    await stall.close();
+  }
+});

@@ -40,3 +40,39 @@ test('the default interval is 10 s: a run shorter than that prints no progress l
   p.stop();
   assert.equal(t.text(), '');
 });
+
+/** A stream that says it is a terminal, of `columns` columns. */
+function tty(columns: number): { io: CliIO; text: () => string; stream: PassThrough & { isTTY: boolean; columns: number } } {
+  const t = io({ TERM: 'xterm' });
+  const s = Object.assign(t.io.stderr as PassThrough, {
+    isTTY: true,
+    columns,
+    // The tty.WriteStream cursor methods ora uses, as plain writes.
+    cursorTo: (x: number) => s.write(`\u001b[${x + 1}G`),
+    moveCursor: (_dx: number, dy: number) => s.write(dy < 0 ? `\u001b[${-dy}A` : ''),
+    clearLine: () => s.write('\u001b[2K'),
+  });
+  return { ...t, stream: s };
+}
+
+test('a terminal that reports 0 columns gets the off-terminal lines, never a spinner (whose stop would never return)', async () => {
+  const t = tty(0);
+  let now = 0;
+  const p = await startProgress(t.io, 4, { intervalMs: 30, now: () => now });
+  now = 11_000;
+  await sleep(100);
+  p.stop();
+  assert.match(t.text(), /^conda-attest: verifying 0\/4 packages \(11 s\)\n/);
+  assert.doesNotMatch(t.text(), /\u001b/, 'no spinner frames or cursor codes');
+});
+
+test('a spinner whose terminal shrinks to 0 columns while it runs still stops', async () => {
+  const t = tty(80);
+  const p = await startProgress(t.io, 4);
+  p.update(1);
+  await sleep(120);
+  t.stream.columns = 0;
+  await sleep(120);
+  p.stop();
+  assert.match(t.text(), /verifying 1\/4/);
+});

@@ -9,8 +9,9 @@ import fcntl, json, os, pty, re, select, struct, sys, termios, time
 args = json.loads(sys.argv[1])
 pid, fd = pty.fork()
 if pid == 0:
-    # A terminal of the usual size (a pty starts at 0x0, which no user's terminal has).
-    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    # A terminal of the usual size unless asked otherwise (a pty starts at 0x0, as docker -t
+    # and some CI pseudo-terminals leave it).
+    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", args["rows"], args["cols"], 0, 0))
     os.chdir(args["cwd"])
     os.execve(args["argv"][0], args["argv"], args["env"])
 out = b""
@@ -80,6 +81,9 @@ export function runInPty(o: {
   keys: string;
   waitSeconds?: number;
   exitSeconds?: number;
+  /** Terminal size (default 24 rows, 80 columns). */
+  rows?: number;
+  cols?: number;
 }): Promise<PtyResult> {
   const args = JSON.stringify({
     argv: o.argv,
@@ -89,6 +93,8 @@ export function runInPty(o: {
     keys: o.keys,
     waitSeconds: o.waitSeconds ?? 60,
     exitSeconds: o.exitSeconds ?? 20,
+    rows: o.rows ?? 24,
+    cols: o.cols ?? 80,
   });
   return new Promise((resolve, reject) => {
     const child = spawn('python3', ['-c', SCRIPT, args], { stdio: ['ignore', 'pipe', 'pipe'] });

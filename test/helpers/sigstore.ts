@@ -136,6 +136,12 @@ export interface SignOptions {
    * key + certificate is reused per identity for 5 minutes (speed).
    */
   freshCertificate?: boolean;
+  /**
+   * Write this extension twice in the leaf (attack: RFC 5280 §4.2 allows each extension
+   * at most once): `san` repeats the SubjectAlternativeName with another SAN (given), or an
+   * OID repeats that extension with the value given.
+   */
+  duplicateExtension?: { oid: string; value: string };
 }
 
 /** A self-managed signing key. */
@@ -361,6 +367,8 @@ interface TokenClaims {
   'conda_attest.extensions'?: Record<string, string>;
   /** Test-only claim: which issuer extensions to write. */
   'conda_attest.issuer_extensions'?: 'both' | 'v2' | 'legacy';
+  /** Test-only claim: an extension written a second time (OID → value; the SAN OID takes a URI). */
+  'conda_attest.duplicate_extension'?: { oid: string; value: string };
 }
 
 function decodeJwt(token: string): TokenClaims {
@@ -395,6 +403,14 @@ async function issueLeaf(inst: Instance, spkiDer: Buffer, claims: TokenClaims): 
   // Sorted by OID arc so certificates are deterministic for the same identity.
   for (const oid of Object.keys(extra).sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop()))) {
     extensions.push(new x509.Extension(oid, false, toArrayBuffer(derUtf8(extra[oid]))));
+  }
+  const dup = claims['conda_attest.duplicate_extension'];
+  if (dup) {
+    extensions.push(
+      dup.oid === '2.5.29.17'
+        ? new x509.SubjectAlternativeNameExtension([{ type: 'url', value: dup.value }], true)
+        : new x509.Extension(dup.oid, false, toArrayBuffer(derUtf8(dup.value))),
+    );
   }
   const params: x509.X509CertificateCreateParams = {
     serialNumber: randomBytes(16).toString('hex').replace(/^[89a-f]/, '1'),
@@ -530,6 +546,7 @@ function claimsFor(opts: SignOptions): TokenClaims {
     ...(isEmail ? { email: san, email_verified: true } : {}),
     'conda_attest.extensions': extensions,
     'conda_attest.issuer_extensions': opts.issuerExtensions ?? 'both',
+    ...(opts.duplicateExtension ? { 'conda_attest.duplicate_extension': opts.duplicateExtension } : {}),
   };
 }
 

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { HttpError } from '../../src/errors.ts';
 import { createHttpClient, netErrorWords, retryAfterMs, type HttpClientOptions } from '../../src/http/client.ts';
 import { send, startLoopback } from '../helpers/loopback.ts';
+import { lyingLength } from '../helpers/hostile-server.ts';
 
 const BASE: HttpClientOptions = { connectTimeoutMs: 5000, totalTimeoutMs: 20_000, retries: 2, retryDelayMs: 5, idleTimeoutMs: 150 };
 
@@ -121,22 +122,54 @@ test('circuit breaker: an answer in between resets the count; 404s are answers, 
   }
 });
 
-test('circuit breaker: refused connections count too, with the cause in words', async () => {
+test('circuit breaker: refused connections count too, with the cause in words; a request counts once however often it is retried', async () => {
   const lb = await startLoopback();
   const url = lb.url;
   await lb.close();
   const http = createHttpClient({ ...BASE, retries: 5 });
   try {
-    // One request: its attempts count; the breaker opens on the third and stops the retries.
-    // The retry the breaker refused is not what went wrong: the request's own failure is.
-    await assert.rejects(http.get(`${url}/a`, { maxBytes: 10 }), rejectsWith('HTTP_CONNECTION_FAILED', /^Request to http:\/\/127\.0\.0\.1:\d+\/a failed: connection refused \(ECONNREFUSED\)\.$/));
-    assert.equal(http.stats.requests, 3);
-    await assert.rejects(http.get(`${url}/b`, { maxBytes: 10 }), rejectsWith('HTTP_CONNECTION_FAILED', /was not requested: .*failed 3 times in a row/));
-    assert.equal(http.stats.requests, 3);
+    // Each request makes all its attempts (1 + 5 retries) and counts once towards the cut-off.
+    for (const [i, path] of ['a', 'b'].entries()) {
+      await assert.rejects(http.get(`${url}/${path}`, { maxBytes: 10 }), rejectsWith('HTTP_CONNECTION_FAILED', /^Request to http:\/\/127\.0\.0\.1:\d+\/[ab] failed: connection refused \(ECONNREFUSED\)\.$/));
+      assert.equal(http.stats.requests, 6 * (i + 1));
+    }
+    assert.deepEqual(http.findings().hostsCutOff, []);
+    // The third failing request opens the breaker on its first attempt, which ends its retries;
+    // the retry the breaker refused is not what went wrong: the request's own failure is.
+    await assert.rejects(http.get(`${url}/c`, { maxBytes: 10 }), rejectsWith('HTTP_CONNECTION_FAILED', /^Request to http:\/\/127\.0\.0\.1:\d+\/c failed: connection refused \(ECONNREFUSED\)\.$/));
+    assert.equal(http.stats.requests, 13);
+    await assert.rejects(http.get(`${url}/d`, { maxBytes: 10 }), rejectsWith('HTTP_CONNECTION_FAILED', /was not requested: .*failed 3 times in a row/));
+    assert.equal(http.stats.requests, 13);
   } finally {
     http.close();
   }
 });
+
+for (const keepOpen of [true, false]) {
+  test(`a body shorter than its Content-Length on a keep-alive connection (${keepOpen ? 'then silence' : 'then close'}) fails only that response: fresh sockets, the host's other URLs still answer, even at concurrency 1`, async () => {
+    const lb = await startLoopback({ noServerTimeouts: true });
+    lb.route('/short', lyingLength('only half', 100, { keepOpen }));
+    lb.route('/ok', send('fine'));
+    const http = createHttpClient({ ...BASE, maxConcurrency: 1, retries: 2 });
+    try {
+      assert.equal((await http.get(`${lb.url}/ok`, { maxBytes: 100 })).body.toString(), 'fine');
+      const before = lb.connections;
+      for (let round = 0; round < 2; round++) {
+        // The broken URL fails after its 3 attempts (each on a socket of its own) …
+        await assert.rejects(http.get(`${lb.url}/short`, { maxBytes: 1000 }), (e: unknown) => e instanceof HttpError && ['HTTP_TIMEOUT', 'HTTP_CONNECTION_FAILED'].includes(e.code) && /\/short/.test(e.message));
+        // … and every other URL of the host still answers.
+        for (let i = 0; i < 3; i++) assert.equal((await http.get(`${lb.url}/ok`, { maxBytes: 100 })).body.toString(), 'fine');
+      }
+      assert.equal(lb.requests.filter((r) => r.path === '/short').length, 6, 'each attempt of the broken URL was sent');
+      // The poisoned sockets were discarded: the short answers and the fresh ones after them.
+      assert.ok(lb.connections - before >= 6, `connections: ${lb.connections - before}`);
+      assert.deepEqual(http.findings().hostsCutOff, [], 'one broken URL never cuts its host off');
+    } finally {
+      http.close();
+      await lb.close();
+    }
+  });
+}
 
 test("the run's deadline ends a running request and refuses new ones", async () => {
   const lb = await startLoopback(() => {

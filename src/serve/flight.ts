@@ -1,0 +1,177 @@
+// One upstream transfer of a package, shared by every client asking for it at the same time
+// (single flight), and checked while it streams: each client gets every chunk but the last
+// until the whole transfer hashes to the record's SHA-256 and size. On a mismatch (or an
+// upstream that breaks off) every client's connection is reset, so no client ever holds a
+// complete bad file and no socket stays open (docs/serve.md "What a client receives").
+import { createHash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AttestError } from '../errors.ts';
+
+/** Chunks kept for clients that join a transfer already under way (beyond this: a transfer of their own). */
+const JOIN_BYTES = 64 << 20;
+
+type FlightEnd =
+  | { ok: true; bytes: number }
+  | { ok: false; why: 'mismatch' | 'upstream' | 'aborted'; message: string; bytes: number };
+
+interface Client {
+  res: ServerResponse;
+  held?: Buffer;
+  done: (end: FlightEnd) => void;
+}
+
+export interface Flight {
+  /** Add a client; false when the transfer is too far along to join. */
+  join(res: ServerResponse, headers: Record<string, string | number>): Promise<FlightEnd> | undefined;
+  readonly ended: boolean;
+}
+
+interface FlightOptions {
+  expected: { sha256: string; size?: number };
+  /** Start the upstream request: `consume` gets its response (status not yet checked). */
+  fetch(consume: (res: IncomingMessage) => Promise<void>): Promise<void>;
+  /** Called once, after every client was finished. */
+  onEnd(end: FlightEnd, upstreamStatus: number | undefined): void;
+}
+
+class Abort extends AttestError {
+  constructor() {
+    super('UPSTREAM_UNAVAILABLE', 'every client of the transfer went away');
+  }
+}
+
+/**
+ * Reset a client's connection (TCP RST where the platform allows): the response can never
+ * be read as complete, and the socket is gone at once.
+ */
+function resetClient(res: ServerResponse): void {
+  const socket = res.socket;
+  if (socket && typeof (socket as { resetAndDestroy?: () => void }).resetAndDestroy === 'function' && !socket.destroyed) {
+    (socket as unknown as { resetAndDestroy(): void }).resetAndDestroy();
+  } else res.destroy();
+}
+
+export function startFlight(o: FlightOptions): Flight {
+  const clients = new Set<Client>();
+  const kept: Buffer[] = [];
+  let keptBytes = 0;
+  let keeping = true;
+  let started = false;
+  let ended = false;
+  let headersFor: ((c: Client) => void) | undefined;
+  const waiting: Client[] = [];
+  let status: number | undefined;
+
+  const finish = (end: FlightEnd): void => {
+    if (ended) return;
+    ended = true;
+    for (const c of [...clients, ...waiting]) {
+      if (end.ok) {
+        if (c.held) c.res.write(c.held);
+        c.res.end();
+      } else if (c.res.headersSent) resetClient(c.res);
+      // (Headers not sent yet: the caller answers 502 itself.)
+      c.done(end);
+    }
+    clients.clear();
+    kept.length = 0;
+    o.onEnd(end, status);
+  };
+
+  const drain = (c: Client): Promise<void> =>
+    new Promise((resolve) => {
+      const done = (): void => {
+        c.res.off('drain', done);
+        c.res.off('close', done);
+        resolve();
+      };
+      c.res.on('drain', done);
+      c.res.on('close', done);
+    });
+
+  async function run(): Promise<void> {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    try {
+      await o.fetch(async (res) => {
+        status = res.statusCode;
+        if (res.statusCode !== 200) {
+          res.resume();
+          throw new AttestError('UPSTREAM_UNAVAILABLE', `upstream answered HTTP ${res.statusCode}`);
+        }
+        headersFor = (c) => c.res.writeHead(200, pendingHeaders.get(c) ?? {});
+        for (const c of waiting.splice(0)) {
+          headersFor(c);
+          clients.add(c);
+        }
+        for await (const chunk of res as AsyncIterable<Buffer>) {
+          bytes += chunk.length;
+          if (o.expected.size !== undefined && bytes > o.expected.size) {
+            res.destroy();
+            return finish({ ok: false, why: 'mismatch', message: `more than the ${o.expected.size} bytes the record names`, bytes });
+          }
+          hash.update(chunk);
+          if (keeping) {
+            kept.push(chunk);
+            keptBytes += chunk.length;
+            if (keptBytes > JOIN_BYTES) {
+              keeping = false;
+              kept.length = 0;
+            }
+          }
+          const slow: Client[] = [];
+          for (const c of clients) {
+            if (c.res.destroyed) {
+              clients.delete(c);
+              c.done({ ok: false, why: 'aborted', message: 'the client went away', bytes });
+              continue;
+            }
+            const prev = c.held;
+            c.held = chunk;
+            if (prev && !c.res.write(prev)) slow.push(c);
+          }
+          if (clients.size === 0 && waiting.length === 0) throw new Abort();
+          // The transfer goes at the pace of its slowest client (memory stays flat).
+          if (slow.length) await Promise.all(slow.map(drain));
+        }
+        const digest = hash.digest('hex');
+        if (digest !== o.expected.sha256 || (o.expected.size !== undefined && bytes !== o.expected.size)) {
+          return finish({
+            ok: false,
+            why: 'mismatch',
+            message: `the bytes hash to ${digest} (${bytes} bytes), not the record's ${o.expected.sha256}${o.expected.size !== undefined ? ` (${o.expected.size} bytes)` : ''}`,
+            bytes,
+          });
+        }
+        finish({ ok: true, bytes });
+      });
+    } catch (e) {
+      if (e instanceof Abort) return finish({ ok: false, why: 'aborted', message: 'every client went away', bytes });
+      finish({ ok: false, why: 'upstream', message: e instanceof Error ? e.message : String(e), bytes });
+    }
+  }
+
+  const pendingHeaders = new WeakMap<Client, Record<string, string | number>>();
+  return {
+    get ended() {
+      return ended;
+    },
+    join(res, headers) {
+      if (ended || (started && !keeping)) return undefined;
+      return new Promise<FlightEnd>((done) => {
+        const c: Client = { res, done };
+        pendingHeaders.set(c, headers);
+        if (headersFor) {
+          headersFor(c);
+          // Replay what went by; the newest chunk is held back like for everyone else.
+          kept.forEach((chunk, i) => (i === kept.length - 1 ? (c.held = chunk) : res.write(chunk)));
+          clients.add(c);
+        } else waiting.push(c);
+        if (!started) {
+          started = true;
+          void run();
+        }
+      });
+    },
+  };
+}
