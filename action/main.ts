@@ -10,11 +10,25 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { main } from '../src/cli/main.ts';
 import type { CliIO } from '../src/cli/io.ts';
+import { VERIFY_FORMATS } from '../src/cli/ci-output.ts';
+import { escapeText, hasUnsafeText } from '../src/report/escape.ts';
+import { workflowCommand } from '../src/report/github.ts';
 
-/** An input as the runner passes it: INPUT_ + the name upper-cased (dashes kept, or as underscores). */
-export function input(env: NodeJS.ProcessEnv, name: string): string {
+/**
+ * An input as the runner passes it: INPUT_ + the name upper-cased (dashes kept, or as
+ * underscores). Inputs come from the workflow file, often from a pull request's own
+ * values: a control character (a newline followed by `::error::…`, an ESC sequence) is
+ * refused here, so that no input can start a workflow command or a forged line when it
+ * is echoed. `targets` may separate its entries with newlines (see verifyArgs).
+ */
+export function input(env: NodeJS.ProcessEnv, name: string, { lines = false } = {}): string {
   const upper = name.toUpperCase();
-  return (env[`INPUT_${upper}`] ?? env[`INPUT_${upper.replace(/-/g, '_')}`] ?? '').trim();
+  const value = (env[`INPUT_${upper}`] ?? env[`INPUT_${upper.replace(/-/g, '_')}`] ?? '').trim();
+  const checked = lines ? value.split(/[ \t\r\n]+/) : [value];
+  if (checked.some((v) => hasUnsafeText(v))) {
+    throw new Error(`Input "${name}" contains a control character (${escapeText(value)}); give it on one line${lines ? ' per entry' : ''}.`);
+  }
+  return value;
 }
 
 /** YAML-style booleans as the Actions toolkit reads them; anything else is an error. */
@@ -23,18 +37,21 @@ export function booleanInput(env: NodeJS.ProcessEnv, name: string, fallback: boo
   if (v === '') return fallback;
   if (['true', 'True', 'TRUE'].includes(v)) return true;
   if (['false', 'False', 'FALSE'].includes(v)) return false;
-  throw new Error(`Input "${name}" must be true or false, not "${v}".`);
+  throw new Error(`Input "${name}" must be true or false, not "${escapeText(v)}".`);
 }
 
 /** The verify command line for the inputs. */
 export function verifyArgs(env: NodeJS.ProcessEnv, reportPath: string): string[] {
   const args = ['verify'];
   const format = input(env, 'format') || 'text';
+  if (!(VERIFY_FORMATS as readonly string[]).includes(format)) {
+    throw new Error(`Input "format" must be one of ${VERIFY_FORMATS.join(', ')}, not "${escapeText(format)}".`);
+  }
   args.push('--format', format, '--report-file', reportPath);
   if (booleanInput(env, 'frozen', true)) args.push('--frozen');
   const config = input(env, 'config');
   if (config) args.push('--config', config);
-  const targets = input(env, 'targets').split(/\s+/).filter(Boolean);
+  const targets = input(env, 'targets', { lines: true }).split(/[ \t\r\n]+/).filter(Boolean);
   if (targets.length) args.push('--', ...targets);
   return args;
 }
@@ -51,23 +68,26 @@ export function writeOutputs(file: string, outputs: Record<string, string>): voi
 
 export async function run(env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const workspace = env.GITHUB_WORKSPACE || process.cwd();
-  const cwd = resolve(workspace, input(env, 'working-directory') || '.');
+  let args: string[];
+  let cwd: string;
+  try {
+    cwd = resolve(workspace, input(env, 'working-directory') || '.');
+    args = verifyArgs(env, '');
+  } catch (e) {
+    // One escaped workflow command: the message quotes the input, already escaped.
+    process.stdout.write(workflowCommand('error', { title: 'conda-attest' }, (e as Error).message) + '\n');
+    return 2;
+  }
   const outDir = join(env.RUNNER_TEMP || tmpdir(), `conda-attest-${env.GITHUB_RUN_ID ?? process.pid}-${randomBytes(4).toString('hex')}`);
   mkdirSync(outDir, { recursive: true });
   const reportPath = join(outDir, 'report.json');
-  let args: string[];
-  try {
-    args = verifyArgs(env, reportPath);
-  } catch (e) {
-    process.stdout.write(`::error title=conda-attest::${(e as Error).message}\n`);
-    return 2;
-  }
+  args = verifyArgs(env, reportPath);
   const format = input(env, 'format') || 'text';
   // SARIF is meant for upload (github/codeql-action/upload-sarif), so it goes to a file.
   const sarifPath = join(outDir, 'results.sarif');
   const sarif = format === 'sarif' ? createWriteStream(sarifPath) : null;
   const io: CliIO = { stdout: sarif ?? process.stdout, stderr: process.stderr, stdin: process.stdin, env, cwd };
-  process.stdout.write(`conda-attest ${args.join(' ')} (in ${cwd})\n`);
+  process.stdout.write(`conda-attest ${args.map((a) => escapeText(a)).join(' ')} (in ${escapeText(cwd)})\n`);
   const code = await main(args, io);
   if (sarif) {
     await new Promise<void>((res, rej) => sarif.end((e?: Error | null) => (e ? rej(e) : res())));

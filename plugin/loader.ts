@@ -6,7 +6,6 @@
 // PackageBlockedError (and our own typed errors raised further down the chain): a refusal is
 // the intended outcome and must reach the host unchanged.
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -87,10 +86,21 @@ async function loadOne(id: string, pluginOptions: unknown, configDir: string): P
   return validatePlugin(candidate, id);
 }
 
-/** Paths (relative to the config dir, or absolute) become file URLs; package names resolve from the config dir. */
+/** True when a plugin entry names a file: `./x`, `../x`, an absolute path (or a `file:` URL). */
+function isExplicitPath(id: string): boolean {
+  return id.startsWith('./') || id.startsWith('../') || id.startsWith('.\\') || id.startsWith('..\\') || isAbsolute(id);
+}
+
+/**
+ * Explicit paths (relative to the config dir, or absolute) become file URLs; anything else
+ * is a package name, resolved from the config dir's node_modules only. Never a file by a
+ * bare name: `events` (a Node built-in name, which `require.resolve` answers as itself) must
+ * not become `./events` in the working directory, and global folders or NODE_PATH are not
+ * the config's directory. Plugins run code, so where they come from is policy (docs/plugin.md).
+ */
 function resolveSpecifier(id: string, configDir: string): string {
   if (id.startsWith('file:')) return id;
-  if (id.startsWith('.') || isAbsolute(id)) {
+  if (isExplicitPath(id)) {
     const path = resolvePath(configDir, id);
     if (!existsSync(path)) {
       throw new PluginError('PLUGIN_NOT_FOUND', `Plugin "${id}" was not found at ${path}.`, {
@@ -100,26 +110,19 @@ function resolveSpecifier(id: string, configDir: string): string {
     return pathToFileURL(path).href;
   }
   const notFound = (cause?: unknown): PluginError =>
-    new PluginError('PLUGIN_NOT_FOUND', `Plugin "${id}" could not be resolved from ${configDir}.`, {
-      hint: `Install it next to the host config (npm install ${packageName(id)}) or name it by path.`,
+    new PluginError('PLUGIN_NOT_FOUND', `Plugin "${id}" is not an installed package in a node_modules at or above ${configDir}.`, {
+      hint: `Install it next to the host config (npm install ${packageName(id)}); a plugin file needs an explicit path, e.g. "./${id}".`,
       cause,
     });
+  // A package specifier never steps out of its package directory (`x/../../evil.js`).
+  if (id.includes('\\') || id.split('/').some((seg) => seg === '' || seg === '.' || seg === '..')) throw notFound();
   // The plugin is loaded with import(), so its package is resolved the way import() would:
   // `exports` with the import conditions, honoured in the object's own key order (the first
   // matching key wins, as in Node's resolver).
   const found = resolveImportTarget(id, configDir);
-  if (found !== undefined) {
-    if (found instanceof Error) throw notFound(found);
-    return pathToFileURL(found).href;
-  }
-  // No such package in a node_modules above the config dir: Node's own lookup (global
-  // folders, NODE_PATH) may still know it.
-  const require = createRequire(join(configDir, '__conda_attest_resolver__.js'));
-  try {
-    return pathToFileURL(require.resolve(id)).href;
-  } catch (e) {
-    throw notFound(e);
-  }
+  if (found === undefined) throw notFound();
+  if (found instanceof Error) throw notFound(found);
+  return pathToFileURL(found).href;
 }
 
 function packageName(id: string): string {
@@ -196,7 +199,12 @@ export function composePlugins(candidates: readonly unknown[]): LoadedPlugins {
       // What each plugin's `next` resolved to, per (frozen) record: lets a layer that passes
       // the bytes on unchanged skip the re-hash below.
       const fromNext = new WeakMap<object, Downloaded>();
-      let chain = guardLayer(base, undefined, downstream, fromNext);
+      // With more than one plugin, a plugin sits inside another (conda-attest inside an
+      // audit logger, or a cache inside conda-attest): every plugin's result is then copied
+      // and the copy hashed (see guardLayer), so no plugin can change bytes another has
+      // already judged.
+      const isolate = plugins.filter((p) => p.wrapDownload).length > 1;
+      let chain = guardLayer(base, undefined, downstream, fromNext, false);
       for (let i = plugins.length - 1; i >= 0; i--) {
         const plugin = plugins[i];
         if (!plugin.wrapDownload) continue;
@@ -214,7 +222,7 @@ export function composePlugins(candidates: readonly unknown[]): LoadedPlugins {
             { hint: 'wrapDownload(next) must return a function `(request) => Promise<{ bytes, sha256 }>`.' },
           );
         }
-        chain = guardLayer(wrapped as DownloadFn, plugin.name, downstream, fromNext);
+        chain = guardLayer(wrapped as DownloadFn, plugin.name, downstream, fromNext, isolate);
       }
       const outermost = chain;
       return (req) => outermost(takeRequest(req, 'The host'));
@@ -272,9 +280,17 @@ function nextFor(chain: DownloadFn, caller: string, downstream: WeakSet<object>,
 
 /**
  * One guarded layer: failures are named after `owner` (a plugin name, or undefined for the
- * host's own download) and what it resolves to is checked against the contract.
+ * host's own download) and what it resolves to is checked against the contract. With
+ * `isolate`, the layer hands on a private copy of the plugin's bytes, hashed after it was
+ * taken.
  */
-function guardLayer(fn: DownloadFn, owner: string | undefined, downstream: WeakSet<object>, fromNext: WeakMap<object, Downloaded>): DownloadFn {
+function guardLayer(
+  fn: DownloadFn,
+  owner: string | undefined,
+  downstream: WeakSet<object>,
+  fromNext: WeakMap<object, Downloaded>,
+  isolate: boolean,
+): DownloadFn {
   const who = owner === undefined ? 'The host download function' : `Plugin "${owner}" hook wrapDownload`;
   return async (req: DownloadRequest): Promise<Downloaded> => {
     if (owner !== undefined) fromNext.delete(req.record);
@@ -291,17 +307,27 @@ function guardLayer(fn: DownloadFn, owner: string | undefined, downstream: WeakS
     // The hook contract: verification happens on the bytes the host extracts, through the digest each
     // layer hands up. A plugin that returns other bytes (or a digest other than the one it
     // was given) must return THEIR digest: otherwise an outer layer (conda-attest) would
-    // verify one package while the host extracts another. Bytes passed on unchanged with
-    // their digest are not hashed again (no second pass); anything else is checked.
-    if (owner !== undefined) {
-      const inner = fromNext.get(req.record);
-      if (!inner || inner.bytes !== checked.bytes || inner.sha256 !== checked.sha256) {
-        if (createHash('sha256').update(checked.bytes).digest('hex') !== checked.sha256) {
-          throw new PluginError('PLUGIN_BAD_RETURN', `${who} returned a sha256 for ${req.record.filename} that is not the SHA-256 of its bytes.`, {
-            hint: 'A plugin that returns other bytes than it was given must return their own SHA-256; report this to the plugin author.',
-          });
-        }
-      }
+    // verify one package while the host extracts another.
+    if (owner === undefined) return checked;
+    const badDigest = (): PluginError =>
+      new PluginError('PLUGIN_BAD_RETURN', `${who} returned a sha256 for ${req.record.filename} that is not the SHA-256 of its bytes.`, {
+        hint: 'A plugin that returns other bytes than it was given must return their own SHA-256, and must not change bytes it handed on; report this to the plugin author.',
+      });
+    if (isolate) {
+      // A Uint8Array is shared, not owned: a plugin could hand back the very array it was
+      // given, edited in place, with the old digest — or edit it later, after an outer
+      // layer checked its digest. So an identity check proves nothing. Copy first, hash
+      // the copy, and hand on only the copy: no plugin holds a reference to it, so the
+      // digest the next layer judges stays the digest of the bytes the host extracts.
+      const bytes = checked.bytes.slice();
+      if (createHash('sha256').update(bytes).digest('hex') !== checked.sha256) throw badDigest();
+      return { bytes, sha256: checked.sha256 };
+    }
+    // The only plugin: bytes passed on unchanged with their digest are not hashed again (no
+    // second pass); anything else is checked.
+    const inner = fromNext.get(req.record);
+    if (!inner || inner.bytes !== checked.bytes || inner.sha256 !== checked.sha256) {
+      if (createHash('sha256').update(checked.bytes).digest('hex') !== checked.sha256) throw badDigest();
     }
     return checked;
   };

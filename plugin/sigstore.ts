@@ -4,7 +4,7 @@ import type { PackageRecord, PackageReport, Reason, Report } from '../src/types.
 import type { VerifySession } from '../src/session-types.ts';
 import { buildReport } from '../src/report/build.ts';
 import { ConfigError, HttpError } from '../src/errors.ts';
-import { isPackageFilename } from '../src/targets/package-url.ts';
+import { parsePackageFilename } from '../src/targets/package-url.ts';
 import { PackageBlockedError, digestMismatchReason, unsupportedUrlReason } from './contract.ts';
 import type { CondaInstallerPlugin, DownloadFn, DownloadRequest, Downloaded } from './contract.ts';
 
@@ -20,6 +20,12 @@ export interface CondaAttestPluginOptions {
   /** Override of the config's identity lockfile path. */
   lockfile?: string;
   /**
+   * How long `afterInstall` waits for downloads still in flight (ones the host gave up on
+   * when its run failed), in milliseconds. Default 60,000. What has not settled by then is
+   * reported (`DOWNLOAD_UNSETTLED`), left out of the lockfile, and refused if it finishes.
+   */
+  settleTimeoutMs?: number;
+  /**
    * Use this session (or session factory) instead of loading the config and opening one.
    * For hosts that already run conda-attest, and for tests.
    */
@@ -28,6 +34,9 @@ export interface CondaAttestPluginOptions {
 
 /** The plugin's name, as shown in errors and in the host's list of plugin reports. */
 export const PLUGIN_NAME = 'conda-attest';
+
+/** Default of `settleTimeoutMs`. */
+const SETTLE_TIMEOUT_MS = 60_000;
 
 /**
  * Create the conda-attest plugin. Nothing is loaded until the first download: then the
@@ -48,25 +57,49 @@ export function createCondaAttestPlugin(options: CondaAttestPluginOptions = {}):
   // Packages refused before the pipeline saw them (bytes not what the host expected);
   // merged into the end-of-run report so that every refusal is listed.
   const refused: PackageReport[] = [];
-  const inFlight = new Set<Promise<unknown>>();
+  // Each download (and its verification) still running, with its package.
+  const inFlight = new Map<Promise<unknown>, Readonly<PackageRecord>>();
   let downloads = 0;
   let finished: Promise<Report | void> | undefined;
+  // Set once afterInstall stopped waiting: the report and the lockfile are being written,
+  // so a download finishing now could never be reported or pinned — it is refused.
+  let closed = false;
+  const settleMs = options.settleTimeoutMs ?? SETTLE_TIMEOUT_MS;
+
+  /**
+   * Hosts download in parallel (mambajs uses Promise.all): when one package is blocked the
+   * host's run fails at once while other verifications are still running. Wait for them,
+   * so the report lists every package the host downloaded — but not for ever: a host
+   * download or plugin that never settles must not keep the lockfile from being written.
+   * Resolves to the packages still in flight after `settleMs`.
+   */
+  async function drain(): Promise<Readonly<PackageRecord>[]> {
+    if (inFlight.size === 0) return [];
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, settleMs, true)));
+    const timedOut = await Promise.race([Promise.allSettled([...inFlight.keys()]).then(() => false), expired]);
+    clearTimeout(timer);
+    return timedOut ? [...inFlight.values()] : [];
+  }
 
   async function finish(): Promise<Report | void> {
-    // Hosts download in parallel (mambajs uses Promise.all): when one package is blocked
-    // the host's run fails at once while other verifications are still running. Wait for
-    // them so the report lists every package the host downloaded.
-    await Promise.allSettled([...inFlight]);
-    if (!sessionPromise) return refused.length ? mergeRows(undefined, refused) : undefined;
-    if (!downloads) {
+    const unsettled = await drain();
+    closed = true;
+    let report: Report | undefined;
+    if (sessionPromise) {
       // A run that downloaded no package bytes has nothing to report; its setup is still
       // checked (a broken config fails here), and the session is closed writing nothing.
-      await (await sessionPromise).finish();
-      return refused.length ? mergeRows(undefined, refused) : undefined;
+      const full = await (await sessionPromise).finish();
+      if (downloads) report = full;
     }
-    const report = await (await sessionPromise).finish();
-    return refused.length ? mergeRows(report, refused) : report;
+    if (refused.length) report = mergeRows(report, refused);
+    if (unsettled.length) report = withNotice(report ?? buildReport([]), unsettledNotice(unsettled, settleMs));
+    return report;
   }
+
+  /** A download that ends after the report was closed: never handed to the host. */
+  const tooLate = (record: Readonly<PackageRecord>): PackageBlockedError =>
+    new PackageBlockedError(record, [unsettledReason(record)]);
 
   return {
     name: PLUGIN_NAME,
@@ -77,6 +110,7 @@ export function createCondaAttestPlugin(options: CondaAttestPluginOptions = {}):
       void session();
       const handle = async (req: DownloadRequest): Promise<Downloaded> => {
         const { record } = req;
+        if (closed) throw tooLate(record);
         // A URL this plugin cannot judge is refused before it is fetched (never passed on
         // unverified, never an undocumented exception).
         const unjudgeable = unjudgeableReason(record);
@@ -99,6 +133,7 @@ export function createCondaAttestPlugin(options: CondaAttestPluginOptions = {}):
           }
           throw e;
         }
+        if (closed) throw tooLate(record);
         downloads++;
         // The host's expected digest (its lockfile) is checked first: bytes that are not the
         // package the host locked are refused whatever the channel policy says.
@@ -113,11 +148,12 @@ export function createCondaAttestPlugin(options: CondaAttestPluginOptions = {}):
         }
         const row = await verifier.verifyPackage({ ...record }, { sha256: downloaded.sha256, source: 'artifact' });
         if (row.action === 'block') throw new PackageBlockedError(record, row.reasons, { report: row });
+        if (closed) throw tooLate(record);
         return downloaded;
       };
       return (req) => {
         const running = handle(req);
-        inFlight.add(running);
+        inFlight.set(running, req.record);
         const done = (): void => void inFlight.delete(running);
         running.then(done, done);
         return running;
@@ -145,12 +181,13 @@ async function openSession(options: CondaAttestPluginOptions): Promise<VerifySes
 }
 
 /** The options this factory takes, and the type of each (the session option is checked by shape). */
-const OPTION_TYPES: Record<keyof CondaAttestPluginOptions, 'string' | 'boolean' | 'session'> = {
+const OPTION_TYPES: Record<keyof CondaAttestPluginOptions, 'string' | 'boolean' | 'session' | 'ms'> = {
   cwd: 'string',
   configPath: 'string',
   offline: 'boolean',
   frozen: 'boolean',
   lockfile: 'string',
+  settleTimeoutMs: 'ms',
   session: 'session',
 };
 
@@ -173,6 +210,8 @@ function checkOptions(options: unknown): void {
       } else if (want === 'session') {
         const ok = typeof value === 'function' || (value !== null && typeof value === 'object' && typeof (value as VerifySession).verifyPackage === 'function' && typeof (value as VerifySession).finish === 'function');
         if (!ok) problems.push(`${key}: must be a conda-attest session or a function returning one`);
+      } else if (want === 'ms') {
+        if (!Number.isSafeInteger(value) || (value as number) < 1) problems.push(`${key}: must be a positive whole number of milliseconds (got ${JSON.stringify(value) ?? typeof value})`);
       } else if (typeof value !== want || (want === 'string' && value === '')) {
         problems.push(`${key}: must be a ${want === 'string' ? 'non-empty string' : 'boolean'} (got ${value === null ? 'null' : typeof value})`);
       }
@@ -201,13 +240,24 @@ function unjudgeableReason(record: Readonly<PackageRecord>): Reason | undefined 
   if (u.search || u.hash) {
     return unsupportedUrlReason(`conda-attest cannot judge ${record.filename}: its URL has a query string or fragment.`);
   }
-  if (!isPackageFilename(record.filename)) {
+  // The strict grammar (lowercase extension): a name a host may still unpack as a package
+  // (`X.CONDA`) but that no attestation can name is refused, not passed on.
+  if (!isValidPackageFilename(record.filename)) {
     return unsupportedUrlReason(
-      `conda-attest cannot judge "${record.filename}": it is not a conda package file name (.conda or .tar.bz2).`,
+      `conda-attest cannot judge "${record.filename}": it is not a conda package file name (<name>-<version>-<build>.conda or .tar.bz2).`,
       'Only conda packages carry CEP 27 attestations; let the host handle other files without this plugin.',
     );
   }
   return undefined;
+}
+
+function isValidPackageFilename(name: string): boolean {
+  try {
+    parsePackageFilename(name);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The report row of a package whose bytes are not what the host expected (never reached the pipeline). */
@@ -235,6 +285,31 @@ function refusedRow(record: Readonly<PackageRecord>, actual: string | null, reas
     sidecar: null,
     bundles: [],
   };
+}
+
+/** The reason a download still in flight when the run ended is refused (and reported). */
+function unsettledReason(record: Readonly<PackageRecord>): Reason {
+  return {
+    code: 'DOWNLOAD_UNSETTLED',
+    message: `${record.filename} was still being downloaded or verified when the host ended the run; it is not in the report or the identity lockfile.`,
+    hint: 'Install it again in a new run.',
+  };
+}
+
+/** The run-level notice naming every package still in flight after the end-of-run wait. */
+function unsettledNotice(records: readonly Readonly<PackageRecord>[], ms: number): Reason {
+  const names = [...new Set(records.map((r) => r.filename))].sort();
+  return {
+    code: 'DOWNLOAD_UNSETTLED',
+    message: `${names.length} package download${names.length === 1 ? ' was' : 's were'} still in flight ${ms / 1000} s after the host ended the run: ${names.join(', ')}. ${names.length === 1 ? 'It is' : 'They are'} not in this report or the identity lockfile, and ${names.length === 1 ? 'is' : 'are'} refused if ${names.length === 1 ? 'it finishes' : 'they finish'} later.`,
+    hint: 'A download that never settles is a stalled server or a bug in the host or a plugin; the settleTimeoutMs plugin option sets the wait.',
+  };
+}
+
+function withNotice(report: Report, notice: Reason): Report {
+  report.notices = [...(report.notices ?? []), notice];
+  report.warnings = [...(report.warnings ?? []), `${notice.code}: ${notice.message} (hint: ${notice.hint})`];
+  return report;
 }
 
 function mergeRows(report: Report | undefined, rows: PackageReport[]): Report {

@@ -43,6 +43,8 @@ export const CODES = {
   NO_CONFIG: { domain: 'config', meaning: 'No config file was found and none was given: no policy, no pass.' },
   CONFIG_IMPORT_FAILED: { domain: 'config', meaning: 'A `$import` in the configuration cannot be followed (not a JSON/YAML file, too large, too deep, or a cycle).' },
   CONFIG_EXISTS: { domain: 'config', meaning: '`init` found a configuration it would replace (or shadow).' },
+  CONFIG_AMBIGUOUS: { domain: 'config', meaning: 'Two configuration files sit in one directory of the search; none is picked silently.' },
+  CONFIG_CODE_NOT_LOADED: { domain: 'config', meaning: 'The search met a JS/TS configuration: it runs code, so it is loaded only when named with --config.' },
 
   // target: pixi.lock, conda-lock.yml, explicit files, URLs, package files (exit code 2)
   TARGET_NOT_FOUND: { domain: 'target', meaning: 'The target file does not exist.' },
@@ -53,6 +55,7 @@ export const CODES = {
   TARGET_INVALID_FILENAME: { domain: 'target', meaning: 'A package filename is not name-version-build.conda or .tar.bz2.' },
   TARGET_NO_CHANNEL: { domain: 'target', meaning: 'A local package file was given without --channel.' },
   TARGET_NO_SUBDIR: { domain: 'target', meaning: "A local package file's subdir is unknown (no --platform, no <subdir>/ in --channel)." },
+  TARGET_INVALID_NAME: { domain: 'target', meaning: 'A package name is outside the conda package-name grammar (the lockfile schema\'s); that package is refused, the others are judged.' },
 
   // http: transport
   HTTP_STATUS: { domain: 'http', meaning: 'The server answered with an error status.' },
@@ -89,6 +92,7 @@ export const CODES = {
   TRUST_ROOT_INVALID: { domain: 'trust-root', meaning: 'The trusted root has an unusable entry.' },
   TRUST_ROOT_STALE: { domain: 'trust-root', meaning: 'The trust root in use is older than trust_root_max_age_days (also the notice for one older than 180 days).' },
   TRUST_ROOT_REFRESH_FAILED: { domain: 'trust-root', meaning: 'The public-good trusted root could not be refreshed through TUF; the cached or embedded one is used.' },
+  TRUST_ROOT_SUSPICIOUS: { domain: 'trust-root', meaning: 'An entry of the trust root starts its validity in the future; it is ignored for the root\'s age (a warning).' },
 
   // verify: one bundle (status invalid or untrusted)
   BUNDLE_MALFORMED: { domain: 'verify', meaning: 'The bundle is not a well-formed Sigstore bundle.' },
@@ -127,6 +131,7 @@ export const CODES = {
   CHANNEL_DISABLED: { domain: 'policy', meaning: 'Attestation checks are disabled for the channel (status skipped).' },
   PACKAGE_URL_UNSUPPORTED: { domain: 'policy', meaning: 'The plugin layer cannot judge a package URL (query string, not a conda package file name).' },
   EXCEPTION_EXPIRED: { domain: 'policy', meaning: 'A configured exception for the package has expired: it was judged normally.' },
+  DENIED: { domain: 'policy', meaning: 'A configured deny entry (file digest, package versions or signer) matches the package: it is blocked whatever else was found.' },
   // CI renderings (SARIF, annotations, summary) file a blocked or warned row that carries no
   // reason (it should not happen) under its status, so a problem is never dropped.
   PACKAGE_VERIFIED: { domain: 'policy', meaning: 'A verified row is blocked or warned without a reason (CI renderings only).' },
@@ -163,6 +168,7 @@ export const CODES = {
   RUN_DEADLINE: { domain: 'notice', meaning: "The run's deadline (deadline_ms, --deadline) passed: unfinished packages are retrieval-failed." },
   CHANNEL_UNUSED: { domain: 'notice', meaning: 'A channel listed in the config matched no package of the run.' },
   NOTHING_VERIFIED: { domain: 'notice', meaning: 'No package was verified, and none was blocked or warned about.' },
+  DOWNLOAD_UNSETTLED: { domain: 'notice', meaning: "A host's package download was still in flight when the run ended and did not settle in time: not reported as a row, not pinned, refused if it finishes later." },
 } as const satisfies Record<string, CodeInfo>;
 
 /** Every code. */

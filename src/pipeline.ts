@@ -19,7 +19,7 @@ import { createRepodataStore, type StaleRepodata } from './channel/repodata.ts';
 import { trustRootFreshness } from './policy/trust-root-age.ts';
 import { loadTrustRoot, type LoadedTrustRoot } from './verify/trust-root.ts';
 import type { VerifyPool } from './verify/pool.ts';
-import { openVerdictCache } from './cache/verdict-cache.ts';
+import { loadVerdictKey, openVerdictCache } from './cache/verdict-cache.ts';
 import { openSidecarCache } from './cache/sidecar-cache.ts';
 import { packageVersion } from './version.ts';
 import { applyDecisions, type LockDecision } from './lock/decide.ts';
@@ -261,7 +261,7 @@ export function openResources(
     config,
     http,
     repodata,
-    verdicts: options.noCache ? null : openVerdictCache(config.cacheDir),
+    verdicts: options.noCache ? null : openVerdictCache(config.cacheDir, { key: loadVerdictKey() }),
     sidecars: options.noCache ? undefined : openSidecarCache(config.cacheDir, { maxBytes: config.maxSidecarBytes }),
     sigs: options.sigs,
     trustRoot: usedTrustRoot,

@@ -26,6 +26,12 @@ export interface PackageRecord {
   /** A local file holding the package bytes (package file targets). */
   localPath?: string;
   /**
+   * Why a local package file's own info/index.json could not be read when it was the one
+   * source of its subdir (damaged archive): the package is invalid whatever its
+   * attestations say, and its subdir is `unknown`.
+   */
+  unreadable?: Reason;
+  /**
    * Where the package's entry is in the environment file it was read from: the file as
    * given on the command line and the 1-based line of the entry (pixi.lock `packages`
    * item, conda-lock.yml `package` item, explicit file URL line). For CI annotations.
@@ -120,6 +126,33 @@ export interface PolicyException {
   reason?: string;
 }
 
+/**
+ * One `deny` entry (incident response): a matching package is blocked with DENIED and
+ * `reason`, whatever its attestations, `require` or exceptions say. Exactly one form.
+ */
+export type DenyEntry = DenyBySha256 | DenyByVersions | DenyByIdentity;
+interface DenyCommon {
+  reason: string;
+  /** Where it is configured, for messages: `deny[0]`, `channels["…"].deny[1]`. */
+  at: string;
+}
+export interface DenyBySha256 extends DenyCommon {
+  sha256: string;
+}
+export interface DenyByVersions extends DenyCommon {
+  /** Package name or `*` glob, lowercase. */
+  package: string;
+  /** conda version spec. */
+  versions: string;
+}
+export interface DenyByIdentity extends DenyCommon {
+  /** SAN glob, `re:` expression, or github:/gitlab: shorthand (as in trusted_identities). */
+  identity: string;
+  /** ISO 8601 instants (normalised to UTC, `Z`). */
+  signedAfter?: string;
+  signedBefore?: string;
+}
+
 /** The effective policy for one canonical channel, defaults applied. */
 export interface ChannelPolicy {
   /** Canonical channel URL (no trailing slash), or `default` for the fallback. */
@@ -135,6 +168,8 @@ export interface ChannelPolicy {
   packages?: PackageRule[];
   /** Time-limited exceptions (absent: none). */
   exceptions?: PolicyException[];
+  /** This channel's own deny entries (absent: none); the top-level ones apply too. */
+  deny?: DenyEntry[];
   /** On the effective policy of one package: the key of the `packages:` rule that applied. */
   rule?: string;
 }
@@ -152,6 +187,8 @@ export interface ResolvedConfig {
   maxSidecarBytes: number;
   default: ChannelPolicy;
   channels: ChannelPolicy[];
+  /** Top-level deny entries: they apply to every channel. */
+  deny: DenyEntry[];
   /** Directory for caches (trust root, repodata, verdicts). */
   cacheDir: string;
   /** HTTP settings. */

@@ -8,9 +8,18 @@
 // verifies under the channel policy), and ONLY THEN hands them to the wrapped
 // `extractData`. A blocked package throws before extraction: nothing of it reaches the FS.
 import { TargetError } from '../../src/errors.ts';
-import { isPackageFilename, parsePackageFilename, parseSafeHttpUrl, recordFromUrl } from '../../src/targets/package-url.ts';
+import {
+  encodePathSegment,
+  isPackageFilename,
+  isValidSubdir,
+  normalizeSha256,
+  normalizeSize,
+  parsePackageFilename,
+  parseSafeHttpUrl,
+  recordFromUrl,
+} from '../../src/targets/package-url.ts';
 import type { PackageRecord, Report } from '../../src/types.ts';
-import { PackageBlockedError, SHA256_HEX, digestMismatchReason, placeholderRecord, unsupportedUrlReason } from '../contract.ts';
+import { PackageBlockedError, digestMismatchReason, placeholderRecord, unsupportedUrlReason } from '../contract.ts';
 import { fetchDownload } from './download.ts';
 import type { FetchLike } from './download.ts';
 import { finishRun, toLoadedPlugins } from './common.ts';
@@ -50,18 +59,21 @@ export interface VerifyingUntar extends UntarApi {
 
 /**
  * Wrap an untarjs object for mambajs-core. `verifier` is the conda-attest plugin, the
- * composed plugins of a host config, or a conda-attest session. Only `extract(url)` of
- * conda packages (`.conda`, `.tar.bz2`) is guarded: `extractData` has no URL and is what
- * mambajs uses for the inner `pkg-*.tar.zst` members after `extract` returned.
+ * composed plugins of a host config, or a conda-attest session. `extract(url)` is guarded
+ * for every URL that names a conda package (`.conda`, `.tar.bz2`, in any case) or a
+ * package of the lock; `extractData` has no URL and is what mambajs uses for the inner
+ * `pkg-*.tar.zst` members after `extract` returned. Other URLs (empack mount points) go
+ * to the wrapped untarjs: pass the lock, so that every package is known by name.
  */
 export function wrapUntarjs(untarjs: UntarApi, verifier: Verifier, options: WrapUntarjsOptions = {}): VerifyingUntar {
   const plugins = toLoadedPlugins(verifier);
   // Composed once per run, not per package.
   const download = plugins.wrapDownload(fetchDownload(options.fetch));
+  const entries = lockIndex(options.lock);
   return {
     extractData: (data, decompressionOnly) => untarjs.extractData(data, decompressionOnly),
     async extract(url: string): Promise<FilesData> {
-      if (!isPackageFilename(filenameOf(url))) return untarjs.extract(url);
+      if (!mustVerify(url, entries)) return untarjs.extract(url);
       let record: PackageRecord;
       try {
         record = recordForMambaUrl(url, options.lock);
@@ -86,6 +98,37 @@ export function wrapUntarjs(untarjs: UntarApi, verifier: Verifier, options: Wrap
   };
 }
 
+type LockEntry = MambaLockLike['packages'][string];
+
+/** The lock's package keys by their last path segment (mambajs appends the key to a URL as is). */
+function lockIndex(lock: MambaLockLike | undefined): Map<string, string[]> {
+  const index = new Map<string, string[]>();
+  const packages = lock?.packages;
+  if (packages === null || typeof packages !== 'object') return index;
+  for (const key of Object.keys(packages)) {
+    const last = key.slice(key.lastIndexOf('/') + 1);
+    index.set(last, [...(index.get(last) ?? []), key]);
+  }
+  return index;
+}
+
+/** The lock key mambajs built `url` from (`…/<key>`), if any. */
+function lockKeyOf(url: string, index: Map<string, string[]>): string | undefined {
+  return index.get(url.slice(url.lastIndexOf('/') + 1))?.find((key) => url.endsWith(`/${key}`) || url === key);
+}
+
+/**
+ * Whether `extract(url)` must go through verification. mambajs lowercases a name before
+ * testing for `.conda` and unpacks every other name as a plain tarball, so a lock entry
+ * named `x-1-0.CONDA`, `x-1-0.tar.gz` or `x.tar.gz?.conda` would install unverified if
+ * only the exact lowercase extensions were guarded: every lock entry, every URL naming a
+ * package in any case, and every URL with a query or fragment (refused as unjudgeable)
+ * is verified; only other archives (empack mount points) pass.
+ */
+function mustVerify(url: string, index: Map<string, string[]>): boolean {
+  return /[?#]/.test(url) || isPackageFilename(filenameOf(url)) || lockKeyOf(url, index) !== undefined;
+}
+
 function filenameOf(url: string): string {
   const path = url.split(/[?#]/)[0];
   try {
@@ -96,45 +139,49 @@ function filenameOf(url: string): string {
 }
 
 /**
- * The package record for a URL mambajs is about to extract. The lock entry (keyed by
- * filename) gives the channel (name → URL through `channelInfo`), subdir, expected sha256
- * and size; without it, everything comes from the URL `<channel>/<subdir>/<file>`. With
- * empack's `pkgRootUrl` the URL has no subdir, so the lock is what names the channel.
+ * The package record for a URL mambajs is about to extract. The channel is ALWAYS the one
+ * the URL was fetched from (`<channel>/<subdir>/<file>`), so that the channel policy
+ * follows the bytes: the lock's channel label is not trusted to pick it (relabelling a
+ * strict channel's package as a lax channel's would otherwise relax its policy). A
+ * package served from a mirror (a CDN, empack's `pkgRootUrl`) is judged under a
+ * configured channel only when conda-attest's own config lists that URL as one of the
+ * channel's `mirrors`. With empack's flat `<pkgRootUrl>/<file>` layout the URL has no
+ * subdir; the lock's `subdir` then names it and the channel is `<pkgRootUrl>`.
+ *
+ * The lock entry (found by the key mambajs appended to the URL) gives the expected sha256
+ * and size; its key must be a valid package file name, and its fields of the right type
+ * (TargetError otherwise, never a TypeError).
  */
 export function recordForMambaUrl(url: string, lock?: MambaLockLike): PackageRecord {
-  const filename = filenameOf(url);
-  const entry = lock?.packages?.[filename];
-  const channelUrl = entry ? lock?.channelInfo?.[entry.channel]?.[0]?.url : undefined;
-  const sha256 = entry?.hash?.sha256?.toLowerCase();
-  if (sha256 !== undefined && !SHA256_HEX.test(sha256)) {
-    throw new TargetError('TARGET_PARSE_FAILED', `The mambajs lock entry for ${filename} has a malformed sha256.`, {
-      hint: 'Regenerate the lock; hash.sha256 must be 64 hex digits.',
-    });
+  const key = lockKeyOf(url, lockIndex(lock));
+  const filename = key ?? filenameOf(url);
+  const where = `the mambajs lock entry for ${JSON.stringify(filename)}`;
+  if (key !== undefined) parsePackageFilename(key, 'the mambajs lock');
+  const raw: unknown = key === undefined ? undefined : lock!.packages[key];
+  if (key !== undefined && (raw === null || typeof raw !== 'object')) {
+    throw new TargetError('TARGET_PARSE_FAILED', `${where} is not an object.`, { hint: 'Regenerate the mambajs lock.' });
   }
-  const expected = {
-    ...(sha256 ? { sha256 } : {}),
-    ...(typeof entry?.size === 'number' ? { size: entry.size } : {}),
-  };
-  if (entry && channelUrl) {
+  const entry = raw as Partial<LockEntry> | undefined;
+  const hash: unknown = entry?.hash;
+  if (hash !== undefined && hash !== null && typeof hash !== 'object') {
+    throw new TargetError('TARGET_PARSE_FAILED', `${where}: hash is not an object.`, { hint: 'Regenerate the mambajs lock; hash is { sha256, md5 }.' });
+  }
+  const sha256 = normalizeSha256((hash as LockEntry['hash'])?.sha256, `${where}: hash.sha256`);
+  const size = normalizeSize(entry?.size, where);
+  const expected = { ...(sha256 ? { sha256 } : {}), ...(size !== undefined ? { size } : {}) };
+  const subdir = typeof entry?.subdir === 'string' && isValidSubdir(entry.subdir) ? entry.subdir : undefined;
+  const safe = parseSafeHttpUrl(url, 'the mambajs install');
+  const segments = safe.pathname.split('/');
+  if (subdir !== undefined && segments.length >= 2 && segments[segments.length - 2] !== subdir) {
+    // Flat layout (`<pkgRootUrl>/<file>`): the URL's directory is the channel it came from.
     const parts = parsePackageFilename(filename, 'the mambajs lock');
-    // The same refusals as every package URL (src/targets/package-url.ts); the normalised
-    // URL is the one reported and verified.
-    const safe = parseSafeHttpUrl(url, 'the mambajs install').href;
-    return {
-      url: safe,
-      channel: channelUrl.trim().replace(/\/+$/, ''),
-      subdir: entry.subdir || subdirFromUrl(safe),
-      filename,
-      name: parts.name,
-      version: parts.version,
-      build: parts.build,
-      ...expected,
-    };
+    const channel = `${safe.protocol}//${safe.host}${segments.slice(0, -1).join('/')}`;
+    if (safe.href !== `${channel}/${encodePathSegment(filename)}`) {
+      throw new TargetError('TARGET_INVALID_URL', `Package URL "${url}" in the mambajs install does not end in /${filename}.`, {
+        hint: 'mambajs builds package URLs as <channel>/<subdir>/<file> or <pkgRootUrl>/<file>; check the lock and the host configuration.',
+      });
+    }
+    return { url: safe.href, channel, subdir, filename, ...parts, ...expected };
   }
   return { ...recordFromUrl(url, 'the mambajs install'), ...expected };
-}
-
-function subdirFromUrl(url: string): string {
-  const segments = new URL(url).pathname.split('/');
-  return segments.length >= 3 ? decodeURIComponent(segments[segments.length - 2]) : 'noarch';
 }

@@ -20,26 +20,33 @@
 // with what is on disk at that moment so concurrent runs lose nothing but,
 // at worst, entries written in the same instant (which are simply verified again).
 //
-// Bucket file (format 2): a header line `{"format":2,"sha256":"<hex>"}`, then the entries
-// as one JSON object `{"<key>":{"o":[outcomes],"t":<last used>},…}`; the SHA-256 is over
-// that second line's bytes. Reading a bucket is one read, one hash and one parse: format 1
-// kept each entry's outcomes as a JSON string with its own checksum, so every hit hashed
-// and parsed again, and the strings' escaping made the bucket itself slower to parse
-// (measured, 1,000 hits from a fresh process, CPU time, median of 5: 33 → 21 ms).
+// Bucket file (format 3): a header line `{"format":3,"mac":"<hex>"}`, then the entries as
+// one JSON object `{"<key>":{"o":[outcomes],"t":<last used>},…}`; the MAC is HMAC-SHA-256
+// of that second line's bytes under this machine's verdict-cache key. Reading a bucket is
+// one read, one MAC and one parse: format 1 kept each entry's outcomes as a JSON string with
+// its own checksum, so every hit hashed and parsed again, and the strings' escaping made the
+// bucket itself slower to parse (measured, 1,000 hits from a fresh process, CPU time,
+// median of 5: 33 → 21 ms).
 //
-// Integrity: the SHA-256 is checked on every read, and each entry's outcomes are checked
-// for shape on every `get`. A torn, truncated or edited bucket is ignored whole — misses,
-// so its packages are verified again — reported, and rewritten at the next flush.
-// The checksum detects corruption, not forgery: an attacker who can write to the cache
-// directory can recompute it. That attacker is out of scope (they could equally edit the
-// configuration or the identity lockfile); keep cache_dir private to the user.
-import { createHash } from 'node:crypto';
-import { join } from 'node:path';
+// Integrity and forgery: a cached verdict can turn into a pass, so whoever can write the
+// cache directory must not be able to write one. Format 2 had a plain SHA-256, which an
+// attacker recomputes; a cache directory is also not private in practice (a CI cache
+// restored from another run by key prefix, a shared or mounted cache_dir). So the MAC key
+// lives outside the cache directory (`loadVerdictKey`: `$XDG_STATE_HOME/conda-attest/`,
+// mode 0600, made on first use), and a bucket without a valid MAC under it — planted,
+// edited, torn, or written on another machine or runner — is ignored whole: its packages
+// are verified again, it is reported, and rewritten at the next flush. Each entry's
+// outcomes are also checked for shape on every `get`. Someone who can read that key file
+// can forge entries; they are the user (docs/caches.md).
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
 import { openBucketStore } from '../store/buckets.ts';
 import type { BundleOutcome, ChannelPolicy } from '../types.ts';
 
 /** Bump when the file format or the meaning of an entry changes: old buckets are then ignored. */
-const FORMAT = 2;
+const FORMAT = 3;
 const SUBDIR = `verdicts-v${FORMAT}`;
 /** Entries kept per bucket (~160,000 in all); least recently used go first. */
 const DEFAULT_MAX_PER_BUCKET = 10_000;
@@ -128,8 +135,8 @@ interface Entry {
 /** The header line of a bucket file. */
 interface BucketHeader {
   format: number;
-  /** SHA-256 hex of the entries line. */
-  sha256: string;
+  /** HMAC-SHA-256 hex of the entries line under the verdict-cache key. */
+  mac: string;
 }
 
 interface Bucket {
@@ -154,21 +161,61 @@ export interface VerdictCache {
 }
 
 export interface VerdictCacheOptions {
+  /**
+   * The MAC key (`loadVerdictKey`). Without one, a key of this process only: entries
+   * written by another process are never trusted (tests, benchmarks).
+   */
+  key?: Buffer;
   /** Entries kept per bucket file (16 buckets). Default 10,000. */
   maxEntriesPerBucket?: number;
   /** Clock (tests). */
   now?: () => number;
 }
 
-function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+/** The key of a process that was given none: its own entries only. */
+const processKey = randomBytes(32);
+
+function macHex(key: Buffer, text: string): string {
+  return createHmac('sha256', key).update(text).digest('hex');
 }
 
 /** The text of a bucket file holding `entries` (sorted by key: deterministic files). */
-function bucketText(entries: [string, Entry][]): string {
+function bucketText(entries: [string, Entry][], key: Buffer): string {
   const body = JSON.stringify(Object.fromEntries(entries));
-  const header: BucketHeader = { format: FORMAT, sha256: sha256Hex(body) };
+  const header: BucketHeader = { format: FORMAT, mac: macHex(key, body) };
   return `${JSON.stringify(header)}\n${body}`;
+}
+
+/**
+ * This machine's verdict-cache key: 32 random bytes in `$XDG_STATE_HOME/conda-attest/
+ * verdict-cache.key` (default `~/.local/state`), made on first use with mode 0600. It is
+ * deliberately not in the cache directory, which may be shared or restored from elsewhere.
+ * Undefined when it can be neither read nor made (the cache then trusts only this process).
+ */
+export function loadVerdictKey(env: NodeJS.ProcessEnv = process.env): Buffer | undefined {
+  const state = env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME) ? env.XDG_STATE_HOME : join(env.HOME || homedir(), '.local', 'state');
+  const file = join(state, 'conda-attest', 'verdict-cache.key');
+  const read = (): Buffer | undefined => {
+    const hex = readFileSync(file, 'utf8').trim();
+    return /^[0-9a-f]{64}$/.test(hex) ? Buffer.from(hex, 'hex') : undefined;
+  };
+  try {
+    return read();
+  } catch {
+    // absent: make it below
+  }
+  try {
+    mkdirSync(join(state, 'conda-attest'), { recursive: true, mode: 0o700 });
+    // `wx`: of two runs making it at once, one wins and both then read the winner's key.
+    writeFileSync(file, randomBytes(32).toString('hex') + '\n', { flag: 'wx', mode: 0o600 });
+  } catch {
+    // lost the race, or unwritable: read what is there
+  }
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -193,8 +240,8 @@ function isEntry(v: unknown): v is Entry {
   return typeof v === 'object' && v !== null && typeof (v as Entry).t === 'number' && 'o' in v;
 }
 
-/** Parse a bucket file; anything unreadable, of another format or not matching its SHA-256 yields null (treated as empty and rewritten). */
-function parseBucket(text: string): Map<string, Entry> | null {
+/** Parse a bucket file; anything unreadable, of another format or without a valid MAC yields null (treated as empty and rewritten). */
+function parseBucket(text: string, key: Buffer): Map<string, Entry> | null {
   const nl = text.indexOf('\n');
   if (nl < 0) return null;
   const body = text.slice(nl + 1);
@@ -202,7 +249,7 @@ function parseBucket(text: string): Map<string, Entry> | null {
   let entries: unknown;
   try {
     header = JSON.parse(text.slice(0, nl)) as BucketHeader;
-    if (typeof header !== 'object' || header === null || header.format !== FORMAT || header.sha256 !== sha256Hex(body)) return null;
+    if (typeof header !== 'object' || header === null || header.format !== FORMAT || typeof header.mac !== 'string' || header.mac !== macHex(key, body)) return null;
     entries = JSON.parse(body);
   } catch {
     return null;
@@ -219,6 +266,7 @@ function parseBucket(text: string): Map<string, Entry> | null {
  */
 export function openVerdictCache(cacheDir: string, opts: VerdictCacheOptions = {}): VerdictCache {
   const store = openBucketStore(join(cacheDir, SUBDIR));
+  const macKey = opts.key ?? processKey;
   const maxPerBucket = opts.maxEntriesPerBucket ?? DEFAULT_MAX_PER_BUCKET;
   const now = opts.now ?? Date.now;
   const buckets = new Map<string, Bucket>();
@@ -235,7 +283,7 @@ export function openVerdictCache(cacheDir: string, opts: VerdictCacheOptions = {
       return { entries: new Map(), corrupt: false };
     }
     if (text === undefined) return { entries: new Map(), corrupt: false };
-    const entries = parseBucket(text);
+    const entries = parseBucket(text, macKey);
     if (entries === null) {
       warnings.push(`verdict cache ${store.fileOf(b)} is corrupt; it is ignored and rewritten`);
       return { entries: new Map(), corrupt: true };
@@ -291,12 +339,12 @@ export function openVerdictCache(cacheDir: string, opts: VerdictCacheOptions = {
     let onDisk: Map<string, Entry> | null = null;
     try {
       const text = await store.read(b);
-      onDisk = text === undefined ? null : parseBucket(text);
+      onDisk = text === undefined ? null : parseBucket(text, macKey);
     } catch {
       onDisk = null;
     }
     const merged = new Map<string, Entry>();
-    // Only a bucket that passed its SHA-256 is merged: a corrupt file is never carried over.
+    // Only a bucket that passed its MAC is merged: a corrupt file is never carried over.
     if (onDisk) for (const [k, e] of onDisk) merged.set(k, e);
     for (const [k, e] of bucket.entries) {
       const other = merged.get(k);
@@ -308,7 +356,7 @@ export function openVerdictCache(cacheDir: string, opts: VerdictCacheOptions = {
       list = list.slice(0, maxPerBucket);
     }
     list.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)); // deterministic file
-    await store.write(b, bucketText(list));
+    await store.write(b, bucketText(list, macKey));
     for (const [k, e] of list) if (!bucket.entries.has(k)) bucket.entries.set(k, e);
     for (const [k, e] of covered) if (bucket.entries.get(k) === e) bucket.changed.delete(k);
     if (wasRewrite) bucket.rewrite = false;

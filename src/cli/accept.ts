@@ -2,12 +2,12 @@
 // signer identities of the named packages into the identity lockfile (trust on first use).
 // It verifies the environment exactly like `verify` (same pipeline), shows what would
 // change in the lockfile, asks on a TTY (or needs --yes), then writes once, atomically.
-import { escapeText } from '../report/escape.ts';
+import { escapeJsonOutput, escapeText } from '../report/escape.ts';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { UsageError } from '../errors.ts';
 import { createSession } from '../pipeline.ts';
-import { acceptInto, matchesSpec, type AcceptSelector } from '../lock/decide.ts';
+import { acceptInto, DROP_PIN_HINT, matchesSpec, type AcceptSelector } from '../lock/decide.ts';
 import { diffJson, renderDiffText, isIdentityChange } from '../lock/diff.ts';
 import { updateLock } from '../lock/file.ts';
 import { type CliIO, type Command, wantsColor } from './io.ts';
@@ -110,6 +110,14 @@ export const acceptCommand: Command = async (argv: string[], io: CliIO): Promise
         : 'Use the package name as in the lockfile (e.g. numpy) or CHANNEL::NAME.',
     });
   }
+  // A pinned package that arrived without attestations did not verify: `accept` never
+  // drops its pin (docs/lockfile.md says how to, by hand).
+  const named = planned.keptPins.filter((pin) => 'packages' in selector && selector.packages.some((spec) => matchesSpec(spec, pin.slice(0, pin.lastIndexOf('::')), pin.slice(pin.lastIndexOf('::') + 2))));
+  if (named.length > 0) {
+    throw new UsageError('USAGE_INVALID_ARGUMENT', `Nothing accepted: ${named.map((pin) => `"${escapeText(pin)}" arrived without attestations (ATTESTATIONS_REMOVED), and accepting that would delete its pin`).join('; ')}.`, {
+      hint: DROP_PIN_HINT,
+    });
+  }
   const changes = planned.changes.filter(isIdentityChange);
   // Only the packages this accept is about: a problem elsewhere in the environment is not news here.
   const problems = report.packages.filter(
@@ -120,11 +128,14 @@ export const acceptCommand: Command = async (argv: string[], io: CliIO): Promise
       ('all' in selector || selector.packages.some((spec) => selects(spec, p))),
   );
   if (json) {
-    io.stdout.write(JSON.stringify({ ...diffJson(planned.changes), written: changes.length > 0 }, null, 2) + '\n');
+    io.stdout.write(escapeJsonOutput(JSON.stringify({ ...diffJson(planned.changes), written: changes.length > 0 }, null, 2)) + '\n');
   } else if (changes.length === 0) {
     io.stdout.write('Nothing to accept: the lockfile already pins the observed identities.\n');
   } else {
     io.stdout.write(renderDiffText(planned.changes, { color: wantsColor(io, 'stdout') }));
+  }
+  if (planned.keptPins.length > 0 && !json) {
+    io.stderr.write(`note: kept the pins of ${planned.keptPins.length} package(s) that arrived without attestations (ATTESTATIONS_REMOVED): ${planned.keptPins.map(escapeText).join(', ')}; accept never drops a pin (see docs/lockfile.md).\n`);
   }
   if (problems.length > 0 && !json) {
     io.stderr.write(

@@ -14,6 +14,7 @@ import { renderMarkdownReport } from '../report/markdown.ts';
 import { renderSarif } from '../report/sarif.ts';
 import { packageVersion } from '../version.ts';
 import { describeError } from '../errors.ts';
+import { escapeJsonOutput, escapeText } from '../report/escape.ts';
 import type { CliIO } from './io.ts';
 
 export const VERIFY_FORMATS = ['text', 'json', 'github', 'markdown', 'sarif'] as const;
@@ -54,7 +55,7 @@ export function renderCiFormat(format: 'github' | 'markdown' | 'sarif', report: 
     case 'markdown':
       return renderMarkdownReport(report, { locate: ci.locate, identityChanges: changesOf(ci, session) });
     case 'sarif':
-      return renderSarif(report, { locate: ci.locate, version: packageVersion() });
+      return escapeJsonOutput(renderSarif(report, { locate: ci.locate, version: packageVersion() }));
   }
 }
 
@@ -70,7 +71,7 @@ export async function emitGithubExtras(format: VerifyFormat, report: Report, ci:
     try {
       await appendFile(summary, renderMarkdownReport(report, { locate: ci.locate, identityChanges: changesOf(ci, session) }) + '\n');
     } catch (e) {
-      io.stderr.write(`conda-attest: warning: cannot append the job summary to ${summary} (${describeError(e)})\n`);
+      io.stderr.write(`conda-attest: warning: cannot append the job summary to ${escapeText(summary)} (${escapeText(describeError(e))})\n`);
     }
   }
 }

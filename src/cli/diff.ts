@@ -37,7 +37,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { AttestError, LockError, UsageError, describeError } from '../errors.ts';
 import { diffJson, diffLocks, isIdentityChange, renderDiffMarkdown, renderDiffText, renderLockText } from '../lock/diff.ts';
 import { parseLock, readLock } from '../lock/file.ts';
-import { escapeLines, escapeText } from '../report/escape.ts';
+import { escapeJsonOutput, escapeLines, escapeText } from '../report/escape.ts';
 import { type Lock, emptyLock } from '../lock/types.ts';
 import { loadConfig } from '../config/load.ts';
 import { type CliIO, type Command, wantsColor } from './io.ts';
@@ -197,7 +197,7 @@ export const diffCommand: Command = async (argv, io) => {
   const newLock = positionals.length === 2 ? await lockFromFile(resolve(io.cwd, positionals[1])) : await readLock(lockfile);
 
   const changes = diffLocks(oldLock, newLock);
-  if (format === 'json') io.stdout.write(JSON.stringify(diffJson(changes), null, 2) + '\n');
+  if (format === 'json') io.stdout.write(escapeJsonOutput(JSON.stringify(diffJson(changes), null, 2)) + '\n');
   else if (format === 'markdown') io.stdout.write(renderDiffMarkdown(changes));
   else {
     const color = values['no-color'] ? false : values.color ? true : wantsColor(io, 'stdout');

@@ -22,6 +22,7 @@ import { type EntryForm, proposeIdentities, type SignerObservation } from '../po
 const ENTRY_FORM: EntryForm = 'shorthand';
 import { createSession } from '../pipeline.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
+import { escapeText } from '../report/escape.ts';
 import type { PackageRecord, Reason, Report } from '../types.ts';
 import { parse, positiveInt } from './args.ts';
 import { verifyRecords } from './environment.ts';
@@ -246,7 +247,7 @@ export const initCommand: Command = async (argv: string[], io: CliIO): Promise<n
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }
-    for (const w of report.warnings ?? []) io.stderr.write(`conda-attest: warning: ${w}\n`);
+    for (const w of report.warnings ?? []) io.stderr.write(`conda-attest: warning: ${escapeText(w)}\n`);
     const unreachable = report.packages.filter((p) => p.status === 'retrieval-failed' && p.reasons.some((r) => UNREACHABLE.has(r.code)));
     if (unreachable.length === report.packages.length) {
       const r = unreachable[0]!.reasons[0]!;
@@ -294,7 +295,7 @@ function summaryText(plan: InitPlan): string {
   const lines = [
     `Wrote ${INIT_CONFIG_NAME} ($schema ${CONFIG_SCHEMA_URL}): ${plan.channels.length} channel${plan.channels.length === 1 ? '' : 's'}${parts.length ? ` (${parts.join(', ')})` : ''}, ${identities} trusted identit${identities === 1 ? 'y' : 'ies'} proposed.`,
   ];
-  if (plan.offlineReason) lines.push(`No trusted identities were proposed: ${plan.offlineReason}`);
+  if (plan.offlineReason) lines.push(`No trusted identities were proposed: ${escapeText(plan.offlineReason)}`);
   lines.push(
     '',
     'Next steps:',

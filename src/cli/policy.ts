@@ -7,6 +7,7 @@ import { effectivePolicyView, renderPolicyText } from '../policy/effective.ts';
 import { UsageError } from '../errors.ts';
 import type { CliIO, Command } from './io.ts';
 import { parse } from './args.ts';
+import { escapeJsonOutput } from '../report/escape.ts';
 
 const HELP = `Usage: conda-attest policy [options] [TARGET...]
 
@@ -72,6 +73,6 @@ export const policyCommand: Command = async (argv: string[], io: CliIO): Promise
     channels = [...new Set(records.map((r) => r.channel))];
   }
   const view = effectivePolicyView(config, today(), channels);
-  io.stdout.write(format === 'json' ? JSON.stringify(view, null, 2) + '\n' : renderPolicyText(view));
+  io.stdout.write(format === 'json' ? escapeJsonOutput(JSON.stringify(view, null, 2)) + '\n' : renderPolicyText(view));
   return 0;
 };

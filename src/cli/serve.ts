@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError, UsageError } from '../errors.ts';
 import { loadConfig, noConfigError } from '../config/load.ts';
-import { escapeText } from '../report/escape.ts';
+import { escapeJsonOutput, escapeText } from '../report/escape.ts';
 import { startServe, parseListen, SERVE_DEFAULTS, type RunningServe } from '../serve/start.ts';
 import { parseRouteArgument } from '../serve/routes.ts';
 import type { AccessLogLine } from '../serve/server.ts';
@@ -77,7 +77,7 @@ export const serveCommand: Command = async (argv: string[], io: CliIO): Promise<
   const tls = values['tls-cert'] ? { cert: readSecret(values['tls-cert'], 'TLS certificate'), key: readSecret(values['tls-key']!, 'TLS key') } : undefined;
 
   const write = (line: AccessLogLine): void => {
-    io.stderr.write((logFormat === 'json' ? JSON.stringify(line) : textLine(line)) + '\n');
+    io.stderr.write((logFormat === 'json' ? escapeJsonOutput(JSON.stringify(line)) : textLine(line)) + '\n');
   };
   const running = await startServe({
     config,

@@ -7,7 +7,7 @@ import { TrustRootError, UsageError } from '../errors.ts';
 import { PUBLIC_GOOD, loadTrustRoot, refreshTrustRoot, trustRootWindows, type LoadedTrustRoot } from '../verify/trust-root.ts';
 import { NOTICE_AGE_DAYS, trustRootFreshness } from '../policy/trust-root-age.ts';
 import type { ResolvedConfig } from '../types.ts';
-import { escapeText } from '../report/escape.ts';
+import { escapeJsonOutput, escapeText } from '../report/escape.ts';
 import { writeFileAtomicSync } from '../store/atomic.ts';
 import type { CliIO, Command } from './io.ts';
 import { parse } from './args.ts';
@@ -120,7 +120,7 @@ export const trustRootCommand: Command = async (argv: string[], io: CliIO): Prom
       // refresh, else the embedded snapshot), and never waits on the network.
       const root = await loadTrustRoot(config.trustRoot, { offline: true, cacheDir: config.cacheDir });
       const s = statusJson(config, root);
-      io.stdout.write(format === 'json' ? JSON.stringify(s, null, 2) + '\n' : statusText(s));
+      io.stdout.write(format === 'json' ? escapeJsonOutput(JSON.stringify(s, null, 2)) + '\n' : statusText(s));
       return 0;
     }
     case 'refresh': {
@@ -133,7 +133,7 @@ export const trustRootCommand: Command = async (argv: string[], io: CliIO): Prom
       }
       const root = await refreshTrustRoot({ cacheDir: config.cacheDir, ...(values['tuf-mirror'] ? { tufMirrorUrl: values['tuf-mirror'] } : {}), tufTimeoutMs: 15_000 });
       const s = statusJson(config, root);
-      io.stdout.write(format === 'json' ? JSON.stringify(s, null, 2) + '\n' : `refreshed.\n${statusText(s)}`);
+      io.stdout.write(format === 'json' ? escapeJsonOutput(JSON.stringify(s, null, 2)) + '\n' : `refreshed.\n${statusText(s)}`);
       return 0;
     }
     case 'export': {

@@ -8,7 +8,7 @@
 // Without --trusted-root the public-good root is used WITHOUT network access (cached TUF
 // refresh or the snapshot embedded in @sigstore/tuf), so the command is deterministic and
 // works offline; --refresh-trust-root opts into a TUF refresh first.
-import { escapeText } from '../report/escape.ts';
+import { escapeJsonOutput, escapeText } from '../report/escape.ts';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { AttestError, TargetError, UsageError, VerifyError, describeError } from '../errors.ts';
@@ -89,7 +89,7 @@ interface BundleOutcome {
 export const verifyBundleCommand: Command = async (argv: string[], io: CliIO): Promise<number> => {
   let json = false;
   const emit = (o: BundleOutcome, exit: number): number => {
-    if (json) io.stdout.write(JSON.stringify(o) + '\n');
+    if (json) io.stdout.write(escapeJsonOutput(JSON.stringify(o)) + '\n');
     // One line on stderr: `CODE: message` (the conformance protocol's failure report).
     else if (o.verified) io.stdout.write(`OK: ${escapeText(o.message)}\n`);
     else io.stderr.write(`${o.code}: ${escapeText(o.message)}\n`);

@@ -1,6 +1,6 @@
 // `conda-attest verify [TARGET...]`: parse targets into package records, verify each
 // through the pipeline with bounded concurrency, print the report, exit 0/1/2.
-import { escapeText } from '../report/escape.ts';
+import { escapeJsonOutput, escapeText } from '../report/escape.ts';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { createSession } from '../pipeline.ts';
@@ -143,7 +143,7 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
   else if (format === 'json') {
     // Written piece by piece, honouring back-pressure: a large report is never one string.
     for (const chunk of renderJsonChunks(report)) {
-      if (!io.stdout.write(chunk)) {
+      if (!io.stdout.write(escapeJsonOutput(chunk))) {
         // Resume on drain; stop waiting if the reader went away (`| head`).
         const gone = await new Promise<boolean>((resolve) => {
           // All three listeners go once one fires: a large report waits many times, and

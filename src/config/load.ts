@@ -1,35 +1,43 @@
-// Finding and reading the configuration file (the policy table, "Configuration"): cosmiconfig
-// from the working directory upward, or an explicit --config PATH. This is the I/O edge;
-// validation, defaults and resolution are resolveConfig's job (validate.ts).
-import { open, realpath, stat } from 'node:fs/promises';
-import { basename, dirname, extname, resolve } from 'node:path';
+// Finding and reading the configuration file (the policy table, "Configuration"): a bounded
+// search from the working directory upward, or an explicit --config PATH. This is the I/O
+// edge; validation, defaults and resolution are resolveConfig's job (validate.ts).
+//
+// A configuration is data (docs/configuration.md). The search finds only declarative files
+// (JSON, YAML, a package.json key); a JS/TS config runs code, so it is loaded only when the
+// user names it (--config, the plugin's configPath). Files are read through cosmiconfig's
+// Explorer, not its `cosmiconfig()` factory: the factory reads cosmiconfig's own "meta
+// config" (`.config/config.*`, including .js/.ts that it executes, and a `cosmiconfig` key
+// in package.json) from the process's working directory before any search, and has no
+// option to turn that off. The Explorer is given its options directly (no meta config), and
+// the version is pinned exactly in package.json because this class is cosmiconfig-internal.
+import { constants } from 'node:fs';
+import { lstat, open, readFile, realpath, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { cosmiconfig, type Loader } from 'cosmiconfig';
+import type { Loader } from 'cosmiconfig';
 import { createRequire } from 'node:module';
 // The YAML parser is loaded on first use only (start-up time: JSON configs and explicit
 // files never need it).
 const requireLazy = createRequire(import.meta.url);
 let yamlModule: typeof import('yaml') | undefined;
 const yaml = (): typeof import('yaml') => (yamlModule ??= requireLazy('yaml') as typeof import('yaml'));
-const parseYaml = (src: string, options?: import('yaml').ParseOptions & import('yaml').DocumentOptions & import('yaml').SchemaOptions & import('yaml').ToJSOptions): unknown => yaml().parse(src, options);
 import { ConfigError, describeError } from '../errors.ts';
 import type { ResolvedConfig } from '../types.ts';
+import { parseStrictJson } from '../util/json-strict.ts';
 import { resolveConfig } from './validate.ts';
 
 const MODULE = 'conda-attest';
 
-/** Where a configuration is looked for in each directory, in this order (the policy table). */
-export const SEARCH_PLACES: readonly string[] = [
-  'package.json',
-  `.${MODULE}rc`,
-  `.${MODULE}rc.json`,
-  `.${MODULE}rc.yaml`,
-  `.${MODULE}rc.yml`,
-  `${MODULE}.config.js`,
-  `${MODULE}.config.mjs`,
-  `${MODULE}.config.cjs`,
-  `${MODULE}.config.ts`,
-];
+/** Declarative configuration files, looked for in each directory of the search. */
+const DATA_PLACES: readonly string[] = ['package.json', `.${MODULE}rc`, `.${MODULE}rc.json`, `.${MODULE}rc.yaml`, `.${MODULE}rc.yml`];
+/** Configuration modules: documented, never loaded by the search (CONFIG_CODE_NOT_LOADED). */
+const CODE_PLACES: readonly string[] = [`${MODULE}.config.js`, `${MODULE}.config.mjs`, `${MODULE}.config.cjs`, `${MODULE}.config.ts`];
+/** Every documented configuration file name of a project directory. */
+export const SEARCH_PLACES: readonly string[] = [...DATA_PLACES, ...CODE_PLACES];
+/** The same in the user-wide directory ($XDG_CONFIG_HOME/conda-attest). */
+const USER_DATA_PLACES: readonly string[] = ['config', 'config.json', 'config.yaml', 'config.yml'];
+const USER_CODE_PLACES: readonly string[] = ['config.js', 'config.mjs', 'config.cjs', 'config.ts'];
 
 /**
  * What a loader returns for a document that is explicitly `null` (JSON `null`, YAML `~` or
@@ -77,7 +85,9 @@ function mergeConfig(base: unknown, over: unknown): unknown {
 async function readImport(path: string, chain: string): Promise<string> {
   let fh;
   try {
-    fh = await open(path, 'r');
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever; the
+    // open file is then checked to be a regular file before a byte is read.
+    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
     throw importFailed(`${chain} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)}).`, e);
   }
@@ -99,6 +109,32 @@ async function readImport(path: string, chain: string): Promise<string> {
   }
 }
 
+const IMPORT_EXTENSIONS: readonly string[] = ['.json', '.yaml', '.yml'];
+
+/** True when `path` is `dir` or below it. */
+function isInside(dir: string, path: string): boolean {
+  const rel = relative(dir, path);
+  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
+}
+
+/**
+ * A `$import` path is data from the importing file, and what it names becomes policy: only
+ * a relative path to a .json/.yaml/.yml file inside the importing file's directory tree. Any
+ * other is refused before anything is read, so the error can never show a foreign file's
+ * content or keys (docs/configuration.md).
+ */
+function importOutside(rel: string, file: string, why: string): ConfigError {
+  return new ConfigError('CONFIG_INVALID', `${file}: $import ${JSON.stringify(rel)} ${why}.`, {
+    hint: 'A $import names a .json, .yaml or .yml file by a relative path inside the importing file\'s directory (e.g. policy/base.yaml); copy a shared base policy into the project.',
+  });
+}
+
+function checkImportPath(rel: string, file: string): void {
+  if (isAbsolute(rel) || /^[A-Za-z]:/.test(rel) || rel.startsWith('\\')) throw importOutside(rel, file, 'is an absolute path');
+  if (rel.split(/[\\/]/).includes('..')) throw importOutside(rel, file, 'leads outside its directory (`..`)');
+  if (!IMPORT_EXTENSIONS.includes(extname(rel).toLowerCase())) throw importOutside(rel, file, 'does not end in .json, .yaml or .yml');
+}
+
 /** `doc` (loaded from `file`) with its `$import` followed and merged, recursively. */
 async function withImports(doc: unknown, file: string, stack: readonly string[] = []): Promise<unknown> {
   if (!isMapping(doc) || !Object.hasOwn(doc, '$import')) return doc;
@@ -112,18 +148,22 @@ async function withImports(doc: unknown, file: string, stack: readonly string[] 
   const here = [...stack, self];
   if (here.length > MAX_IMPORT_DEPTH) throw importFailed(`${here.join(' → ')}: imports nest more than ${MAX_IMPORT_DEPTH} levels deep.`);
   let merged: unknown = {};
+  const home = await realpath(dirname(file)).catch(() => resolve(dirname(file)));
   for (const rel of list) {
+    checkImportPath(rel, file);
     const target = resolve(dirname(file), rel);
     const real = await realpath(target).catch((e: unknown) => {
       throw importFailed(`${chainOf(target)}: the imported file does not exist (${(e as NodeJS.ErrnoException).code ?? String(e)}).`, e);
     });
+    // A symbolic link inside the tree that points out of it escapes just like `..`.
+    if (!isInside(home, real)) throw importOutside(rel, file, 'leads outside its directory (through a symbolic link)');
     if (here.includes(real)) throw importFailed(`${chainOf(real)}: an import cycle (${real} is already being imported).`);
     const ext = extname(real).toLowerCase();
-    if (!['.json', '.yaml', '.yml', ''].includes(ext)) throw importFailed(`${chainOf(real)}: only JSON and YAML files can be imported.`);
+    if (!IMPORT_EXTENSIONS.includes(ext)) throw importFailed(`${chainOf(real)}: only JSON and YAML files can be imported.`);
     const text = await readImport(real, chainOf(real));
     let imported: unknown;
     try {
-      imported = ext === '.json' ? JSON.parse(text) : loadYamlDocument(text);
+      imported = ext === '.json' ? parseStrictJson(text) : loadYamlDocument(text);
     } catch (e) {
       throw importFailed(`${chainOf(real)} is not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${describeError(e).split('\n')[0]}`, e);
     }
@@ -138,13 +178,16 @@ const loadJson: Loader = async (filepath, content) => {
   // package.json: cosmiconfig picks our key out itself and reads a null value as "absent".
   if (basename(filepath) === 'package.json') {
     if (typeof doc === 'object' && doc !== null && Object.hasOwn(doc, MODULE)) {
+      // A second "conda-attest" key (or any duplicate) would let the file show one policy
+      // and enforce another; a package.json without our key is not ours to judge.
+      parseStrictJson(content);
       const own = (doc as Record<string, unknown>)[MODULE];
       if (own === null) return { [MODULE]: NULL_DOCUMENT };
       return { ...(doc as Record<string, unknown>), [MODULE]: await withImports(own, filepath) };
     }
     return doc;
   }
-  return nullMarked(await withImports(doc, filepath));
+  return nullMarked(await withImports(parseStrictJson(content), filepath));
 };
 
 // The `yaml` package (already a dependency for lockfiles) rather than cosmiconfig's
@@ -194,14 +237,37 @@ const LOADERS = {
   '.cts': loadModule,
 };
 
+/** The part of cosmiconfig's internal Explorer used here (see the top of this file). */
+interface CosmiconfigExplorer {
+  load(filepath: string): Promise<{ config: unknown; filepath: string; isEmpty?: boolean } | null>;
+}
+let explorerModule: { Explorer: new (options: object) => CosmiconfigExplorer } | undefined;
+
+/** A cosmiconfig Explorer with our loaders and no meta configuration (it only ever `load`s named files). */
+function explorer(): CosmiconfigExplorer {
+  explorerModule ??= requireLazy('cosmiconfig/dist/Explorer.js') as { Explorer: new (options: object) => CosmiconfigExplorer };
+  return new explorerModule.Explorer({
+    moduleName: MODULE,
+    searchPlaces: [...DATA_PLACES],
+    loaders: LOADERS,
+    transform: (x: unknown) => x,
+    cache: false,
+    metaConfigFilePath: null,
+    searchStrategy: 'none',
+    mergeImportArrays: true,
+    mergeSearchPlaces: false,
+    ignoreEmptySearchPlaces: false,
+  });
+}
+
 export interface LoadConfigOptions {
   /** Directory to search from (upward). */
   cwd: string;
-  /** Explicit configuration file (`--config PATH`), relative to cwd. No search is done. */
+  /** Explicit configuration file (`--config PATH`), relative to cwd. No search is done. JS/TS files are run. */
   configPath?: string;
-  /** Environment (XDG_CACHE_HOME, HOME) for defaults; default process.env. */
+  /** Environment (XDG_CONFIG_HOME, XDG_CACHE_HOME, HOME); default process.env. */
   env?: NodeJS.ProcessEnv;
-  /** Stop the upward search at this directory (default: the home directory, cosmiconfig's `global` strategy). */
+  /** A further directory where the upward search stops (tests: a temporary root). */
   stopDir?: string;
 }
 
@@ -211,88 +277,147 @@ function unmark(config: unknown): unknown {
 }
 
 function parseFailed(file: string, e: unknown): ConfigError {
-  if (e instanceof ConfigError) return e; // CONFIG_IMPORT_FAILED from a loader
+  if (e instanceof ConfigError) return e; // CONFIG_IMPORT_FAILED / CONFIG_INVALID from a loader
   // cosmiconfig prefixes its own "JSON Error in <file>:" line; keep only the cause.
   // The parser's first line ends with ":" before its code frame ("at line 3, column 1:").
   const why = describeError(e).replace(/^(JSON|YAML) Error in [^\n]*:\n/, '').split('\n')[0]!.replace(/[:.\s]+$/, '');
   return new ConfigError('CONFIG_PARSE_FAILED', `The configuration file ${file} could not be read: ${why}.`, {
-    hint: 'Fix the syntax of the file (JSON, YAML, or a JS/TS module with a default export).',
+    hint: 'Fix the syntax of the file (JSON without duplicate keys, YAML, or a JS/TS module with a default export).',
     cause: e,
   });
 }
 
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Find, read, validate and resolve the configuration. Search (unless `configPath` is
- * given): from `cwd` upward to the home directory (or `stopDir`), then the user's global
- * config directory (`$XDG_CONFIG_HOME/conda-attest/config.{json,yaml,yml,js,ts,...}`),
- * trying SEARCH_PLACES in each directory. No configuration found → the built-in defaults
- * (every channel disabled, so every package is `skipped`), with `source` undefined.
- * Relative paths inside the file resolve against the file's directory.
+ * The directories the search reads, nearest first: the start and each parent up to and
+ * including the first that is a git repository root (holds `.git`), the home directory or
+ * `stopDir`. With none of them at or above the start, the start alone: a shared,
+ * world-writable parent (`/tmp`, `/srv`) is never read (docs/configuration.md).
+ */
+export async function searchDirectories(start: string, home: string, stopDir?: string): Promise<string[]> {
+  const dirs: string[] = [];
+  for (let dir = start; ; dir = dirname(dir)) {
+    dirs.push(dir);
+    if (dir === home || dir === stopDir || (await exists(join(dir, '.git')))) return dirs;
+    if (dirname(dir) === dir) return [start];
+  }
+}
+
+/** The configuration files among `places` in `dir` (package.json only with our key). */
+async function configFilesIn(dir: string, places: readonly string[]): Promise<string[]> {
+  const found: string[] = [];
+  for (const place of places) {
+    const file = join(dir, place);
+    if (!(await isFile(file))) continue;
+    if (place === 'package.json') {
+      let doc: unknown;
+      try {
+        doc = JSON.parse(await readFile(file, 'utf8'));
+      } catch (e) {
+        throw parseFailed(file, e);
+      }
+      if (typeof doc !== 'object' || doc === null || !Object.hasOwn(doc, MODULE)) continue;
+    }
+    found.push(file);
+  }
+  return found;
+}
+
+/** The one configuration file of a directory, refusing two of them and a module (it would run code). */
+async function pickIn(dir: string, data: readonly string[], code: readonly string[]): Promise<string | undefined> {
+  const found = await configFilesIn(dir, [...data, ...code]);
+  if (found.length > 1) {
+    throw new ConfigError('CONFIG_AMBIGUOUS', `${dir} holds ${found.length} configuration files: ${found.join(', ')}; conda-attest never picks one silently.`, {
+      hint: 'Keep one of them (delete or rename the others), or name the one to use with --config PATH.',
+    });
+  }
+  const file = found[0];
+  if (file !== undefined && code.includes(basename(file))) {
+    throw new ConfigError('CONFIG_CODE_NOT_LOADED', `The configuration ${file} is a JavaScript/TypeScript module: the search does not run code, and it does not look further up for another policy.`, {
+      hint: `If you trust this file, load it explicitly with --config ${file} (that runs it); otherwise remove it or write the policy as .conda-attestrc.yaml.`,
+    });
+  }
+  return file;
+}
+
+/** `$XDG_CONFIG_HOME/conda-attest` (default `~/.config/conda-attest`). */
+function userConfigDir(env: NodeJS.ProcessEnv, home: string): string {
+  const xdg = env.XDG_CONFIG_HOME;
+  return join(xdg && isAbsolute(xdg) ? xdg : join(home, '.config'), MODULE);
+}
+
+/** Read one configuration file through cosmiconfig (our loaders). Empty file: `{}`. */
+async function readConfigFile(loader: CosmiconfigExplorer, file: string): Promise<unknown> {
+  let result;
+  try {
+    result = await loader.load(file);
+  } catch (e) {
+    throw parseFailed(file, e);
+  }
+  // cosmiconfig answers null for a package.json without our key.
+  if (result === null && basename(file) === 'package.json') {
+    throw new ConfigError('CONFIG_NOT_FOUND', `${file} has no "${MODULE}" key.`, {
+      hint: `Add a "${MODULE}" object to package.json, or point --config at a dedicated file.`,
+    });
+  }
+  // An empty file is an empty configuration: defaults apply, but it is still the source.
+  return result === null || result.isEmpty ? {} : unmark(result.config);
+}
+
+/**
+ * Find, read, validate and resolve the configuration. With `configPath`: that file, of any
+ * kind (a JS/TS module is run). Otherwise the search: the directories of searchDirectories,
+ * nearest first, then the user-wide directory; in each, the declarative files of
+ * DATA_PLACES. The first directory holding a configuration decides: two files there are
+ * CONFIG_AMBIGUOUS, a module there is CONFIG_CODE_NOT_LOADED (never skipped in favour of a
+ * policy further up). No configuration found → the built-in defaults (every channel
+ * disabled, so every package is `skipped`), with `source` undefined. Relative paths inside
+ * the file resolve against the file's directory.
  *
  * @throws ConfigError CONFIG_NOT_FOUND (explicit path missing), CONFIG_PARSE_FAILED,
- *   CONFIG_INVALID, CONFIG_KEY_INVALID.
+ *   CONFIG_INVALID, CONFIG_KEY_INVALID, CONFIG_AMBIGUOUS, CONFIG_CODE_NOT_LOADED.
  */
 export async function loadConfig(opts: LoadConfigOptions): Promise<ResolvedConfig> {
   const env = opts.env ?? process.env;
-  let explorer;
-  try {
-    explorer = cosmiconfig(MODULE, {
-      searchPlaces: [...SEARCH_PLACES],
-      loaders: LOADERS,
-      searchStrategy: 'global',
-      ...(opts.stopDir !== undefined ? { stopDir: resolve(opts.stopDir) } : {}),
-      cache: false,
-      // An empty file in the project is the project's (empty) configuration, not a reason
-      // to keep searching upward into some other directory's config.
-      ignoreEmptySearchPlaces: false,
-    });
-  } catch (e) {
-    // cosmiconfig's constructor already reads its meta configuration (package.json and
-    // .config/ in the process's working directory) synchronously: a broken package.json
-    // fails here, before any search, and must be a config error rather than a crash.
-    const file = (e as { filepath?: unknown }).filepath;
-    throw parseFailed(typeof file === 'string' ? file : resolve(process.cwd(), 'package.json'), e);
-  }
+  const loader = explorer();
 
   if (opts.configPath !== undefined) {
     const file = resolve(opts.cwd, opts.configPath);
-    try {
-      const st = await stat(file);
-      if (!st.isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
-    } catch (e) {
+    if (!(await isFile(file))) {
       throw new ConfigError('CONFIG_NOT_FOUND', `The configuration file ${file} does not exist or is not a file.`, {
         hint: 'Check the --config path (relative paths are resolved against the working directory).',
-        cause: e,
       });
     }
-    let result;
-    try {
-      result = await explorer.load(file);
-    } catch (e) {
-      throw parseFailed(file, e);
-    }
-    // cosmiconfig answers null for a package.json without our key.
-    if (result === null && basename(file) === 'package.json') {
-      throw new ConfigError('CONFIG_NOT_FOUND', `${file} has no "${MODULE}" key.`, {
-        hint: `Add a "${MODULE}" object to package.json, or point --config at a dedicated file.`,
-      });
-    }
-    // An empty file is an empty configuration: defaults apply, but it is still the source.
-    const raw: unknown = result === null || result.isEmpty ? {} : unmark(result.config);
-    return resolveConfig(raw, dirname(file), file, { env });
+    return resolveConfig(await readConfigFile(loader, file), dirname(file), file, { env });
   }
 
-  let result;
-  try {
-    result = await explorer.search(resolve(opts.cwd));
-  } catch (e) {
-    const file = (e as { filepath?: unknown }).filepath;
-    throw parseFailed(typeof file === 'string' ? file : 'found by the search', e);
+  const start = resolve(opts.cwd);
+  const home = resolve(env.HOME || homedir());
+  const dirs = await searchDirectories(start, home, opts.stopDir === undefined ? undefined : resolve(opts.stopDir));
+  let file: string | undefined;
+  for (const dir of dirs) {
+    file = await pickIn(dir, DATA_PLACES, CODE_PLACES);
+    if (file !== undefined) break;
   }
-  if (!result) return resolveConfig({}, resolve(opts.cwd), undefined, { env });
-  // An empty file found by the search is the configuration (defaults apply, the search
-  // stops there), as with --config; see ignoreEmptySearchPlaces above.
-  return resolveConfig(result.isEmpty ? {} : unmark(result.config), dirname(result.filepath), result.filepath, { env });
+  file ??= await pickIn(userConfigDir(env, home), USER_DATA_PLACES, USER_CODE_PLACES);
+  if (file === undefined) return resolveConfig({}, start, undefined, { env });
+  return resolveConfig(await readConfigFile(loader, file), dirname(file), file, { env });
 }
 
 /**

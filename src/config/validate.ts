@@ -16,9 +16,11 @@ import { canonicalChannelUrl } from '../policy/channel.ts';
 import { compileIdentityPattern, keyFingerprint } from '../policy/identity.ts';
 import { PROVIDERS, parseShorthand } from '../policy/shorthand.ts';
 import { globTies, isCalendarDate } from '../policy/packages.ts';
+import { versionSpecProblem } from '../policy/conda-version.ts';
 import type {
   ChannelPolicy,
   ClaimConstraints,
+  DenyEntry,
   DiscoveryMethod,
   IdentityPattern,
   PackageRule,
@@ -54,7 +56,17 @@ interface RawPackageRule {
   trusted_identities?: RawIdentity[];
   trusted_keys?: RawKey[];
 }
+interface RawDeny {
+  sha256?: string;
+  package?: string;
+  versions?: string;
+  identity?: string;
+  signed_after?: string;
+  signed_before?: string;
+  reason: string;
+}
 interface RawPolicy {
+  deny: RawDeny[];
   packages: Record<string, RawPackageRule>;
   exceptions: { package: string; until: string; reason?: string }[];
   enabled: boolean;
@@ -76,6 +88,7 @@ interface RawConfig {
   http: { connect_timeout_ms: number; timeout_ms: number; idle_timeout_ms: number; retries: number };
   default: RawPolicy;
   channels: Record<string, RawPolicy>;
+  deny: RawDeny[];
   serve?: { routes?: Record<string, string>; listen?: string; request_deadline_ms?: number; breaker_cool_down_ms?: number; max_connections?: number };
 }
 
@@ -194,6 +207,9 @@ function describeAjvError(e: ErrorObject): Issue | null {
     case 'if':
       return null; // the failing then/else branch reports the real problem
     case 'oneOf': {
+      if (segs[segs.length - 2] === 'deny') {
+        return issue(segs, 'must have exactly one of sha256, package (with versions), identity', 'write {sha256: …}, {package: …, versions: …} or {identity: …}, each with a reason');
+      }
       // trusted_keys objects: exactly one of the alternative key sources.
       const branches = (e.schema as { required?: string[] }[]).flatMap((b) => b.required ?? []);
       return issue(segs, `must have exactly one of ${branches.join(', ')}`, `give the key as one of ${branches.map((b) => `{${b}: …}`).join(', ')}, with an optional name`);
@@ -213,6 +229,8 @@ function describeAjvError(e: ErrorObject): Issue | null {
       }
       if (field === 'repository_id' || field === 'owner_id') return issue(segs, 'must be a numeric ID', `write the ${field === 'owner_id' ? "owner's" : "repository's"} numeric ID, e.g. 123456`);
       if (field === 'until') return issue(segs, 'must be a date written YYYY-MM-DD', 'write the last day the exception applies, e.g. 2027-01-31');
+      if (field === 'sha256') return issue(segs, 'must be a SHA-256 digest (64 hex characters)', 'copy the package file\'s sha256 from the lockfile or advisory');
+      if (field === 'signed_after' || field === 'signed_before') return issue(segs, 'must be an ISO 8601 date or date-time', 'e.g. 2026-03-01 or 2026-03-01T12:00:00Z');
       if (field === 'package' || segs[segs.length - 2] === 'packages') return issue(segs, 'must be a package name or a glob with *', 'e.g. openssl or legacy-*');
       if (field === 'mirrors') return issue(segs, 'must be an http(s) URL', 'write the mirror as https://host/path');
       if (field === 'pem') return issue(segs, 'must be a PEM public key ("-----BEGIN PUBLIC KEY-----" …)', 'paste the whole PEM text, or give a file with path: instead');
@@ -283,6 +301,8 @@ function describeAjvError(e: ErrorObject): Issue | null {
         `use a value ${e.keyword === 'minimum' ? '>=' : '<='} ${lim}${parentSchema.default !== undefined ? ` (default ${JSON.stringify(parentSchema.default)})` : ''}`,
       );
     }
+    case 'dependentRequired':
+      return issue([...segs, String(p.missingProperty)], `is required with ${String(p.property)}`, `add ${String(p.missingProperty)}`);
     case 'minProperties':
       if (segs[segs.length - 2] === 'packages') return issue(segs, 'sets nothing', 'give at least one of require, trusted_identities, trusted_keys, or remove the rule');
       return issue(segs, 'must not be empty', 'give at least one key or remove the entry');
@@ -352,16 +372,46 @@ function semanticIssues(data: unknown): Issue[] {
       }
     });
   };
+  const checkDeny = (segs: string[], list: unknown): void => {
+    if (!Array.isArray(list)) return;
+    list.forEach((d, i) => {
+      if (!isRecord(d)) return;
+      const at = [...segs, 'deny', String(i)];
+      if (typeof d.versions === 'string') {
+        const problem = versionSpecProblem(d.versions);
+        if (problem !== null) out.push(issue([...at, 'versions'], `"${d.versions}" is not a conda version spec (${problem})`, 'write e.g. ">=1.2,<1.3", "1.2.*" or "==1.2.0|==1.3.1"'));
+      }
+      if (typeof d.identity === 'string') {
+        try {
+          compileIdentityPattern({ identity: d.identity, issuer: '' });
+        } catch (e) {
+          out.push(issue([...at, 'identity'], (e as Error).message, 'write a SAN glob, re: and a regular expression, or github:owner/repo / gitlab:group/project'));
+        }
+      }
+      const times: Record<string, number> = {};
+      for (const key of ['signed_after', 'signed_before'] as const) {
+        const v = d[key];
+        if (typeof v !== 'string') continue;
+        const instant = denyInstant(v);
+        if (instant === null) out.push(issue([...at, key], `"${v}" is not a date or time`, 'write an ISO 8601 date (2026-03-01) or date-time (2026-03-01T12:00:00Z)'));
+        else times[key] = Date.parse(instant);
+      }
+      if (times.signed_after !== undefined && times.signed_before !== undefined && times.signed_after >= times.signed_before) {
+        out.push(issue([...at, 'signed_before'], 'is not after signed_after, so the entry would deny nothing', 'swap the two times, or widen the window'));
+      }
+    });
+  };
   const checkPolicy = (segs: string[], pol: unknown): void => {
     if (!isRecord(pol)) return;
     checkIdentities(segs, pol.trusted_identities);
+    checkDeny(segs, pol.deny);
     if (isRecord(pol.packages)) {
       for (const [key, rule] of Object.entries(pol.packages)) {
         if (isRecord(rule)) checkIdentities([...segs, 'packages', key], rule.trusted_identities);
       }
       for (const [a, b] of globTies(Object.keys(pol.packages))) {
         out.push(
-          issue([...segs, 'packages', b], `is as specific as "${a}" (same length) and both can match the same package name, so neither would win`, 'make one of them more specific, or add a rule for the exact package names they share'),
+          issue([...segs, 'packages', b], `is as specific as "${a}" (the same number of literal characters; stars do not count) and both can match the same package name, so neither would win`, 'make one of them more specific, or add a rule for the exact package names they share'),
         );
       }
     }
@@ -380,6 +430,7 @@ function semanticIssues(data: unknown): Issue[] {
       out.push(issue(['trust_root'], `"${data.trust_root}" is neither public-good nor a trusted_root.json path`, 'did you mean "public-good"?'));
     }
   }
+  checkDeny([], data.deny);
   if (isRecord(data.default)) {
     checkPolicy(['default'], data.default);
     if (Array.isArray(data.default.mirrors) && data.default.mirrors.length > 0) {
@@ -585,6 +636,28 @@ function loadKeys(segs: string[], entries: RawKey[], baseDir: string, env: NodeJ
   return keys;
 }
 
+/**
+ * A deny entry's time (ISO 8601 date or date-time; no offset: UTC) as a UTC ISO string, or
+ * null when it is not a real date or time (2026-02-30 included).
+ */
+export function denyInstant(text: string): string | null {
+  const m = /^(\d{4}-\d{2}-\d{2})(?:[Tt ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)([Zz]|[+-]\d{2}:\d{2})?)?$/.exec(text);
+  if (!m || !isCalendarDate(m[1]!)) return null;
+  const ms = Date.parse(`${m[1]}T${m[2] ?? '00:00:00'}${m[3] ?? 'Z'}`);
+  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+}
+
+function resolveDeny(where: string, raw: RawDeny[] | undefined): DenyEntry[] {
+  return (raw ?? []).map((d, i): DenyEntry => {
+    const at = `${where}[${i}]`;
+    if (d.sha256 !== undefined) return { sha256: d.sha256.toLowerCase(), reason: d.reason, at };
+    if (d.package !== undefined) return { package: d.package.toLowerCase(), versions: d.versions!, reason: d.reason, at };
+    const after = d.signed_after !== undefined ? denyInstant(d.signed_after) : null;
+    const before = d.signed_before !== undefined ? denyInstant(d.signed_before) : null;
+    return { identity: d.identity!, ...(after !== null ? { signedAfter: after } : {}), ...(before !== null ? { signedBefore: before } : {}), reason: d.reason, at };
+  });
+}
+
 function resolvePolicy(
   channel: string,
   segs: string[],
@@ -601,6 +674,7 @@ function resolvePolicy(
       ...(rule.trusted_keys !== undefined ? { trustedKeys: loadKeys([...segs, 'packages', pattern], rule.trusted_keys, baseDir, env, problems) } : {}),
     }))
     .sort((a, b) => (a.pattern < b.pattern ? -1 : a.pattern > b.pattern ? 1 : 0));
+  const deny = resolveDeny(`${segs.length === 1 ? segs[0] : `channels[${JSON.stringify(segs[1])}]`}.deny`, raw.deny);
   const exceptions: PolicyException[] = (raw.exceptions ?? []).map((e) => ({
     package: e.package,
     until: e.until,
@@ -617,6 +691,7 @@ function resolvePolicy(
     discovery: [...raw.discovery],
     ...(packages.length > 0 ? { packages } : {}),
     ...(exceptions.length > 0 ? { exceptions } : {}),
+    ...(deny.length > 0 ? { deny } : {}),
   };
 }
 
@@ -656,6 +731,7 @@ export function resolveConfig(raw: unknown, baseDir: string, source?: string, op
     maxSidecarBytes: c.max_sidecar_bytes,
     default: dflt,
     channels,
+    deny: resolveDeny('deny', c.deny),
     cacheDir: c.cache_dir !== undefined ? resolvePath(c.cache_dir, baseDir, env) : defaultCacheDir(env),
     http: {
       connectTimeoutMs: c.http.connect_timeout_ms,

@@ -76,6 +76,13 @@ function freshEntry(identities: LockIdentity[], version: string, today: string):
   return { identities, first_seen: { version, date: today }, last_seen: { version, date: today } };
 }
 
+/**
+ * How a pin is dropped (docs/lockfile.md): by hand, as a reviewed change. `accept` refuses,
+ * since a package that arrives without attestations did not verify.
+ */
+export const DROP_PIN_HINT =
+  'A downgrade is not accepted: ask the publisher why the attestations are gone. If the package has really stopped publishing them, delete its entry from the identity lockfile by hand and commit that change for review (`conda-attest diff` shows it as "package no longer pinned").';
+
 function hintFor(name: string): string {
   return `Review the change with the publisher; if it is legitimate run \`conda-attest accept ${name}\` and commit the lockfile.`;
 }
@@ -129,7 +136,7 @@ export function decide(lock: Lock, pkg: PackageKey, observed: readonly SignerIde
       reason: {
         code: 'ATTESTATIONS_REMOVED',
         message: `${what} arrived without attestations, but the lockfile pins its signer (${describeChanges(changes)}).`,
-        hint: hintFor(pkg.name),
+        hint: DROP_PIN_HINT,
       },
     };
   }
@@ -291,6 +298,12 @@ export function matchesSpec(spec: string, channel: string, name: string): boolea
 
 export interface AcceptResult {
   lock: Lock;
+  /**
+   * Selected pinned packages observed only without attestations (ATTESTATIONS_REMOVED):
+   * their pins are kept. Dropping a pin is a hand edit of the lockfile, never `accept`
+   * (docs/lockfile.md), so a downgrade can never be accepted away. `CHANNEL::NAME`, sorted.
+   */
+  keptPins: string[];
   /** What accepting changed, from `lock` to the result (sorted, as `diffLocks`). */
   changes: LockChange[];
   /** Specs of the selector that matched no observed package (usually a CLI error). */
@@ -301,7 +314,7 @@ export interface AcceptResult {
  * `conda-attest accept`: take the currently observed identities of the selected
  * packages into the lock (after the user reviewed `changes`). For each selected package
  * the new pin is the union of the identities of all its observations in the run; a
- * package observed only without attestations loses its pin. Unselected packages keep
+ * pinned package observed only without attestations keeps its pin (keptPins). Unselected packages keep
  * what a normal run would write (applyDecisions). Pure; write the result with updateLock.
  */
 export function acceptInto(lock: Lock, decisions: readonly LockDecision[], selector: AcceptSelector): AcceptResult {
@@ -318,6 +331,7 @@ export function acceptInto(lock: Lock, decisions: readonly LockDecision[], selec
     }
     return hit;
   };
+  const kept: string[] = [];
   const picked = new Set(decisions.filter(selected));
   const rest = decisions.filter((d) => !picked.has(d));
   const out = applyDecisions(lock, rest);
@@ -326,7 +340,7 @@ export function acceptInto(lock: Lock, decisions: readonly LockDecision[], selec
     const observed = group.filter((d) => d.proposed).map((d) => d.proposed as LockEntry);
     const current = pinnedEntry(out, channel, name);
     if (observed.length === 0) {
-      setEntry(out, channel, name, null);
+      if (current) kept.push(`${channel}::${name}`);
       continue;
     }
     const merged = mergeFresh(observed);
@@ -337,7 +351,7 @@ export function acceptInto(lock: Lock, decisions: readonly LockDecision[], selec
       setEntry(out, channel, name, merged);
     }
   }
-  return { lock: out, changes: diffLocks(lock, out), unmatched: specs.filter((s) => !used.has(s)).sort(compareStrings) };
+  return { lock: out, changes: diffLocks(lock, out), unmatched: specs.filter((s) => !used.has(s)).sort(compareStrings), keptPins: kept.sort(compareStrings) };
 }
 
 export type { LockChange };

@@ -18,6 +18,7 @@ import { LockError, describeError } from '../errors.ts';
 import { compareStrings, normalizeIdentities } from './identity.ts';
 import { LOCK_VERSION, type Lock, type LockEntry, emptyLock, putOwn } from './types.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
+import { findDuplicateKey } from '../util/json-strict.ts';
 import type { CheckedLockTexts } from './checked.ts';
 import { acquireFileLock, type FileLock } from '../store/lock.ts';
 
@@ -48,6 +49,9 @@ export function parseLock(text: string, source: string): Lock {
     throw corrupt(source, `not JSON (${describeError(e)})`, { cause: e });
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) throw corrupt(source, 'not a JSON object');
+  // JSON.parse keeps the last of two equal keys, a reviewer reads the first (src/util/json-strict.ts).
+  const dup = findDuplicateKey(text);
+  if (dup) throw corrupt(source, `the key ${JSON.stringify(dup.key)} appears twice in one object (again at line ${dup.line}); a reader of the file and conda-attest would disagree on its meaning`);
   // The version is checked before the schema: a newer format is "unsupported", not "corrupt".
   const version = (data as { version?: unknown }).version;
   if (version !== LOCK_VERSION) {

@@ -2,7 +2,7 @@
 // (shorthands expanded, constraints listed, per-package rules, exceptions with days left).
 // Pure: config (and the channels of a target) in, plain data out; rendering to text is
 // here too, output to a stream is the command's job.
-import type { ChannelPolicy, IdentityPattern, ResolvedConfig, TrustedKey } from '../types.ts';
+import type { ChannelPolicy, DenyEntry, IdentityPattern, ResolvedConfig, TrustedKey } from '../types.ts';
 import { CONSTRAINTS } from './constraints.ts';
 import { describeShorthand, parseShorthand } from './shorthand.ts';
 import { daysLeft } from './packages.ts';
@@ -41,6 +41,18 @@ export interface ExceptionView {
   expired: boolean;
 }
 
+/** A deny entry as `policy` shows it: its form's fields, its reason, where it is configured. */
+export interface DenyView {
+  at: string;
+  sha256?: string;
+  package?: string;
+  versions?: string;
+  identity?: string;
+  signed_after?: string;
+  signed_before?: string;
+  reason: string;
+}
+
 export interface ChannelView {
   /** The channel as configured (canonical URL), or `default`. */
   channel: string;
@@ -55,13 +67,39 @@ export interface ChannelView {
   discovery: string[];
   packages: RuleView[];
   exceptions: ExceptionView[];
+  /** This channel's own deny entries (the top-level ones apply too). */
+  deny: DenyView[];
 }
 
 export interface PolicyView {
   config: string | null;
   trust_root: string;
   trust_root_max_age_days: number | null;
+  /** Top-level deny entries: they apply to every channel. */
+  deny: DenyView[];
   channels: ChannelView[];
+}
+
+function denyView(d: DenyEntry): DenyView {
+  if ('sha256' in d) return { at: d.at, sha256: d.sha256, reason: d.reason };
+  if ('package' in d) return { at: d.at, package: d.package, versions: d.versions, reason: d.reason };
+  return {
+    at: d.at,
+    identity: d.identity,
+    ...(d.signedAfter !== undefined ? { signed_after: d.signedAfter } : {}),
+    ...(d.signedBefore !== undefined ? { signed_before: d.signedBefore } : {}),
+    reason: d.reason,
+  };
+}
+
+function denyLines(list: DenyView[], indent: string): string[] {
+  return list.map((d) => {
+    let what: string;
+    if (d.sha256 !== undefined) what = `file sha256 ${d.sha256}`;
+    else if (d.package !== undefined) what = `${d.package} ${d.versions}`;
+    else what = `signer ${d.identity}${d.signed_after ? ` signed from ${d.signed_after}` : ''}${d.signed_before ? ` signed before ${d.signed_before}` : ''}`;
+    return `${indent}- ${what}: ${d.reason}  (${d.at})`;
+  });
 }
 
 function identityView(p: IdentityPattern): IdentityView {
@@ -106,6 +144,7 @@ function channelView(p: ChannelPolicy, today: string): ChannelView {
         return { package: e.package, until: e.until, reason: e.reason ?? null, days_left: left, expired: left < 0 };
       })
       .sort((a, b) => (a.package < b.package ? -1 : a.package > b.package ? 1 : a.until < b.until ? -1 : a.until > b.until ? 1 : 0)),
+    deny: (p.deny ?? []).map(denyView),
   };
 }
 
@@ -145,6 +184,7 @@ export function effectivePolicyView(config: ResolvedConfig, today: string, chann
     config: config.source ?? null,
     trust_root: config.trustRoot,
     trust_root_max_age_days: config.trustRootMaxAgeDays ?? null,
+    deny: config.deny.map(denyView),
     channels: views,
   };
 }
@@ -180,11 +220,19 @@ export function renderPolicyText(view: PolicyView): string {
   lines.push(
     `trust root: ${view.trust_root}${view.trust_root_max_age_days !== null ? ` (at most ${view.trust_root_max_age_days} days old)` : ''}`,
   );
+  if (view.deny.length > 0) {
+    lines.push('deny (every channel; blocks whatever else is found):');
+    lines.push(...denyLines(view.deny, '  '));
+  }
   for (const ch of view.channels) {
     lines.push('');
     lines.push(`${ch.channel}${ch.channel === 'default' ? ' (channels not listed in the configuration)' : ''}`);
     if (ch.seen_as && (ch.seen_as.length > 1 || ch.seen_as[0] !== ch.channel)) lines.push(`  used for: ${ch.seen_as.join(', ')}`);
     lines.push(`  enabled: ${ch.enabled}`);
+    if (ch.deny.length > 0) {
+      lines.push('  deny (blocks whatever else is found):');
+      lines.push(...denyLines(ch.deny, '    '));
+    }
     if (!ch.enabled) continue;
     lines.push(`  require: ${ch.require}`);
     lines.push('  trusted identities:');

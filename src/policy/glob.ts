@@ -26,3 +26,8 @@ export function globToRegexSource(glob: string): string {
   }
   return out;
 }
+
+/** `text` as regex source that matches exactly `text` (every metacharacter escaped). */
+export function escapeRegexSource(text: string): string {
+  return text.replace(REGEX_META, '\\$&');
+}

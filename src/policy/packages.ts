@@ -1,10 +1,11 @@
 // Per-package rules (`packages:`) and time-limited exceptions (`exceptions:`) of a
 // channel policy. Pure functions over the resolved configuration.
 //
-// Precedence: an exact package name over any glob, a longer glob over a shorter one.
-// Two globs of the same length that can both match one name would make the winner
-// depend on the order of keys in a file, so configuration resolution refuses them
-// (globTies); ruleFor never has to break a tie.
+// Precedence: an exact package name over any glob, then the glob with more literal
+// characters (its specificity: stars do not count, so padding a pattern with `*` never
+// makes it win: `to*` beats `**o**`). Two globs of equal specificity that can both match
+// one name would make the winner depend on the order of keys in a file, so configuration
+// resolution refuses them (globTies); ruleFor never has to break a tie.
 import type { ChannelPolicy, PackageRule, PolicyException, Reason } from '../types.ts';
 
 /** True when the key is a glob (holds `*`), false for an exact package name. */
@@ -23,6 +24,11 @@ export function packageMatches(pattern: string, name: string): boolean {
     packageGlobs.set(pattern, re);
   }
   return re.test(name);
+}
+
+/** A rule key's specificity: its number of literal (non-`*`) characters. */
+export function specificity(pattern: string): number {
+  return pattern.replaceAll('*', '').length;
 }
 
 /**
@@ -54,7 +60,7 @@ export function globTies(patterns: string[]): [string, string][] {
     for (let j = i + 1; j < globs.length; j++) {
       const a = globs[i]!;
       const b = globs[j]!;
-      if (a.length === b.length && globsOverlap(a, b)) out.push([a, b]);
+      if (specificity(a) === specificity(b) && globsOverlap(a, b)) out.push([a, b]);
     }
   }
   return out;
@@ -67,7 +73,7 @@ export function ruleFor(rules: readonly PackageRule[] | undefined, name: string)
   for (const r of rules) {
     if (!packageMatches(r.pattern, name)) continue;
     if (!isPackageGlob(r.pattern)) return r; // exact name: nothing is more specific
-    if (!best || r.pattern.length > best.pattern.length) best = r;
+    if (!best || specificity(r.pattern) > specificity(best.pattern)) best = r;
   }
   return best;
 }

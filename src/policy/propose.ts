@@ -12,6 +12,8 @@
 //   is proposed exactly as seen: its SAN and issuer, no pattern.
 // - Key-signed bundles are not identities: they are counted for a comment only.
 import type { SignerIdentity } from '../types.ts';
+import { escapeRegexSource } from './glob.ts';
+import { isShorthand } from './shorthand.ts';
 
 /** Repositories needed before an owner-level affix pattern is proposed. */
 const MIN_COLLAPSE = 3;
@@ -107,6 +109,18 @@ interface IdentityProposals {
   keySigned: number;
 }
 
+/**
+ * A `trusted_identities` pattern that matches exactly `san` and nothing else. A SAN is
+ * written as seen unless the pattern syntax (the policy table: `*`/`**` globs, a leading
+ * `re:`, `github:`/`gitlab:` shorthands) would read part of it as a pattern: then it is an
+ * anchored `re:` with every metacharacter escaped. Copying `re:.*` or `https://x/*` as
+ * seen would trust any SAN (or any path) instead of the one observed.
+ */
+export function exactIdentity(san: string): string {
+  if (!san.includes('*') && !san.startsWith('re:') && !isShorthand(san)) return san;
+  return `re:${escapeRegexSource(san)}`;
+}
+
 /** Proposals for one channel, sorted by entry text (deterministic output). */
 export function proposeIdentities(observations: readonly SignerObservation[], form: EntryForm = 'shorthand'): IdentityProposals {
   const repos = new Map<string, Repo>();
@@ -161,7 +175,7 @@ export function proposeIdentities(observations: readonly SignerObservation[], fo
     for (let i = out.length - 1; i >= 0; i--) if (typeof out[i]!.entry === 'string' && members.has(out[i]!.entry as string)) out.splice(i, 1);
     out.push(proposal(shorthand(g.provider, `${g.owner}/${affix.pattern}`, g.ref, form), g.packages));
   }
-  for (const e of exact.values()) out.push(proposal({ identity: e.identity, issuer: e.issuer }, e.packages));
+  for (const e of exact.values()) out.push(proposal({ identity: exactIdentity(e.identity), issuer: e.issuer }, e.packages));
   const text = (p: ProposedIdentity) => (typeof p.entry === 'string' ? p.entry : `${p.entry.identity} ${p.entry.issuer}`);
   out.sort((a, b) => (text(a) < text(b) ? -1 : text(a) > text(b) ? 1 : 0));
   return { identities: out, keySigned: keyPackages.size };

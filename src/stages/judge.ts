@@ -5,6 +5,7 @@ import { reasonFromError } from '../errors.ts';
 import { decide, type Lock, type LockDecision } from '../lock/decide.ts';
 import { firstUseKey, lockJudgement, settleFirstUse } from '../lock/judge.ts';
 import { exceptionEffect, exceptionFor } from '../policy/packages.ts';
+import { denyMatch, signersOf } from '../policy/deny.ts';
 import { actionFor, judgeAttestations, signatureOnlyNotes, type RetrievalState } from '../policy/verdict.ts';
 import type { PackageReport, PackageStatus, Reason, RequireMode } from '../types.ts';
 import type { Evidence, Retrieved } from './retrieve.ts';
@@ -56,8 +57,26 @@ export function judgePackage(retrieved: Retrieved, ctx: JudgeContext): Judged {
   // An active exception lets the package pass whatever its status (status and reasons
   // kept); an expired one changes nothing and is reported once per run.
   const exception = exceptionEffect(exceptionFor(pkg.channelPolicy.exceptions, record.name, ctx.date), record.name, pkg.channelPolicy.channel, ctx.date);
+  // Incident response: a deny entry blocks whatever else is found (src/policy/deny.ts),
+  // over `require`, exceptions and cached verdicts alike, and pins nothing.
+  const digests = [retrieved.sha256, record.sha256, pkg.given?.sha256].filter((d): d is string => typeof d === 'string');
+  const denied = pkg.deny.length === 0 ? null : denyMatch(pkg.deny, { name: record.name, version: record.version, sha256: digests, signers: signersOf(row.bundles) });
   const done = (status: PackageStatus, reasons: Reason[], decision: LockDecision | null = null): Judged => {
+    if (denied) {
+      const notes = row.notes.filter((n) => n !== 'recorded');
+      const final: PackageReport = { ...row, status: 'untrusted', action: 'block', reasons: [denied.reason, ...reasons.filter((r) => r !== denied.reason)], notes };
+      return { row: final, decision: null, require: policy.require, exempt: false };
+    }
+    // A local package whose archive is damaged is invalid whatever its attestations say
+    // (its digest was still checked: a tampered file is reported as such first).
+    const damaged = record.unreadable !== undefined && !reasons.includes(record.unreadable);
+    if (damaged) {
+      status = 'invalid';
+      reasons = [...reasons, record.unreadable!];
+      decision = null; // nothing is pinned for it
+    }
     const final: PackageReport = { ...row, status, reasons, action: exception.pass ? 'pass' : actionFor(status, policy.require) };
+    if (damaged) final.notes = final.notes.filter((n) => n !== 'recorded');
     if (exception.exception) final.exception = exception.exception;
     if (exception.note) final.notes = [...final.notes, exception.note];
     // Nothing is pinned under an exception.

@@ -3,7 +3,7 @@
 import { policyFor } from '../policy/channel.ts';
 import { effectivePolicy } from '../policy/packages.ts';
 import type { PackageDigest } from '../session-types.ts';
-import type { ChannelPolicy, PackageRecord, ResolvedConfig } from '../types.ts';
+import type { ChannelPolicy, DenyEntry, PackageRecord, ResolvedConfig } from '../types.ts';
 
 export interface ResolvedPackage {
   record: PackageRecord;
@@ -20,6 +20,8 @@ export interface ResolvedPackage {
    * package came from; a mirror of a configured channel may carry the canonical name.
    */
   acceptedChannels: string[];
+  /** The deny entries that apply: the top-level ones, then the channel's own (src/policy/deny.ts). */
+  deny: DenyEntry[];
 }
 
 export function resolvePackage(config: ResolvedConfig, record: PackageRecord, given: PackageDigest | null): ResolvedPackage {
@@ -27,5 +29,6 @@ export function resolvePackage(config: ResolvedConfig, record: PackageRecord, gi
   const { canonical } = lookup;
   // A `packages:` rule of the channel may override require / trusted identities / keys.
   const policy = effectivePolicy(lookup.policy, record.name);
-  return { record, canonical, policy, channelPolicy: lookup.policy, given, acceptedChannels: [...new Set([canonical, record.channel])] };
+  const deny = [...config.deny, ...(lookup.policy.deny ?? [])];
+  return { record, canonical, policy, channelPolicy: lookup.policy, given, acceptedChannels: [...new Set([canonical, record.channel])], deny };
 }

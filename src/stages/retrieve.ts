@@ -5,6 +5,7 @@ import { policyDigest, verdictKey } from '../cache/verdict-cache.ts';
 import { reasonFromError } from '../errors.ts';
 import { hashPackage } from '../http/download.ts';
 import { checkDigest, type ObservedDigest } from '../policy/digest.ts';
+import { packageNameProblem } from '../targets/package-url.ts';
 import { fetchSidecar, loadGivenSidecar, lookupAdvertised, sidecarUrl, type Advertisement, type SidecarResult } from '../sidecar/fetch.ts';
 import type { BundleOutcome, DigestSource, PackageReport, PackageStatus, Reason } from '../types.ts';
 import type { ResolvedPackage } from './resolve.ts';
@@ -44,6 +45,8 @@ export async function retrievePackage(pkg: ResolvedPackage, res: RunResources): 
     sidecar: null,
   };
   if (!pkg.policy.enabled) return { ...base, evidence: { kind: 'disabled' } };
+  const badName = packageNameProblem(record.name, record.filename);
+  if (badName) return { ...base, evidence: { kind: 'rejected', status: 'invalid', reasons: [badName] } };
 
   let digest: ObservedDigest;
   try {
@@ -58,6 +61,9 @@ export async function retrievePackage(pkg: ResolvedPackage, res: RunResources): 
     return { ...base, ...shown, evidence: { kind: 'rejected', status: 'invalid', reasons: [refusal.reason] } };
   }
   const found = { ...base, sha256: digest.sha256, digestSource: digest.source };
+  // A local package whose subdir its damaged archive could not give has no sidecar URL to
+  // discover; only a sidecar given by the caller can still be checked against its digest.
+  if (record.unreadable && !res.sigs) return { ...found, evidence: { kind: 'rejected', status: 'invalid', reasons: [record.unreadable] } };
   const keyFor = (sidecarSha256: string): Promise<string | null> => verdictKeyFor(pkg, digest.sha256, sidecarSha256, res);
 
   // Warm path: repodata advertises the sidecar's hash, and a verdict for exactly these

@@ -4,7 +4,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import { TargetError } from '../errors.ts';
+import { AttestError, TargetError, reasonFromError } from '../errors.ts';
 import type { PackageRecord } from '../types.ts';
 import { isExplicitText, mergeRecords, parseYamlTargetWithLines, readExplicit, readCondaLock, readPixiLock, type NotCovered, type TargetContents } from './lockfiles.ts';
 import { encodePathSegment, isPackageFilename, isValidSubdir, parseChannelArgument, parsePackageFilename, recordFromUrl } from './package-url.ts';
@@ -147,10 +147,20 @@ async function localPackageRecord(path: string, opts: LoadTargetsOptions): Promi
     throw fileError(e, path);
   }
   if (subdir === undefined) {
-    // The package says it itself. A file name that disagrees with what the package says it
-    // is would be verified under the wrong name (CEP 27 compares the subject name with the
-    // file name): an input error, whichever of the two is wrong.
-    const index = readPackageIndex(path);
+    // The package says it itself: the one thing its attestation cannot give (a CEP 27
+    // subject names the file and its digest, not the subdir). A damaged archive is a
+    // problem of this package, judged like any other (invalid, blocked), not of the run:
+    // its digest is still checked against the attestation, which a tampered file fails.
+    let index: ReturnType<typeof readPackageIndex>;
+    try {
+      index = readPackageIndex(path);
+    } catch (e) {
+      if (!(e instanceof AttestError) || e.code === 'TARGET_UNREADABLE') throw e;
+      return { ...localRecord(channel, UNKNOWN_SUBDIR, filename, parts, path), unreadable: reasonFromError(e, 'ARCHIVE_MALFORMED') };
+    }
+    // A file name that disagrees with what the package says it is would be verified under
+    // the wrong name (CEP 27 compares the subject name with the file name): an input
+    // error, whichever of the two is wrong.
     for (const k of ['name', 'version', 'build'] as const) {
       if (index[k] !== parts[k]) {
         throw new TargetError(
@@ -165,12 +175,12 @@ async function localPackageRecord(path: string, opts: LoadTargetsOptions): Promi
   if (!isValidSubdir(subdir)) {
     throw new TargetError('TARGET_INVALID_URL', `"${subdir}" is not a conda subdir.`, { hint: 'Use e.g. linux-64, osx-arm64 or noarch.' });
   }
-  return {
-    url: `${channel}/${subdir}/${encodePathSegment(filename)}`,
-    channel,
-    subdir,
-    filename,
-    ...parts,
-    localPath: path,
-  };
+  return localRecord(channel, subdir, filename, parts, path);
+}
+
+/** The subdir of a local package whose archive could not say (its record is `unreadable`). */
+export const UNKNOWN_SUBDIR = 'unknown';
+
+function localRecord(channel: string, subdir: string, filename: string, parts: Pick<PackageRecord, 'name' | 'version' | 'build'>, path: string): PackageRecord {
+  return { url: `${channel}/${subdir}/${encodePathSegment(filename)}`, channel, subdir, filename, ...parts, localPath: path };
 }

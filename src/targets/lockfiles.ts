@@ -232,7 +232,7 @@ function readPlatforms(doc: Record<string, unknown>, where: string): Set<string>
 /**
  * pixi.lock (rattler_lock v4–v7). Every environment and platform is read: the union of the
  * `environments.<env>.packages.<platform>` references, with digests from the top-level
- * `packages` list (v5–v7: `conda: URL`; v4: `kind: conda` + `url:`). PyPI entries are not
+ * `packages` list (v6–v7: `conda: URL`; v4–v5: `kind: conda` + `url:`). PyPI entries are not
  * conda packages; source packages (v6 `conda: <path>`, v7 `conda_source: name[hash] @ path`
  * or `conda: <path>`) are built on the user's machine and have no channel and no publish
  * attestation by construction. Both are skipped and counted (`notCovered`).
@@ -248,6 +248,9 @@ export function readPixiLock(doc: unknown, where: string, lines?: YamlLines): Ta
     });
   }
   const v7 = version === 7;
+  // v4 and v5 tag each package with `kind`; v6 merged the kind into the location key
+  // (`conda: URL` / `pypi: URL`), which v7 keeps (rattler_lock FileFormatVersion::V6).
+  const kindTagged = version === 4 || version === 5;
   const platforms = v7 ? readPlatforms(doc, where) : undefined;
   const records: PackageRecord[] = [];
   const uncovered = new Uncovered();
@@ -257,9 +260,12 @@ export function readPixiLock(doc: unknown, where: string, lines?: YamlLines): Ta
     const at = `${where} packages[${i}]`;
     if (!isObject(p)) throw malformed(at, 'entry is not a mapping');
     let url: unknown;
-    if (version === 4) {
-      if (p.kind === 'pypi') return uncovered.addPypi(p.url);
+    if (kindTagged) {
+      // v4 and v5 (rattler_lock's V5 model, used for both): `kind: conda` with `url:`, or
+      // `kind: pypi` located by `url:` or `path:` (a local or editable PyPI package).
+      if (p.kind === 'pypi') return uncovered.addPypi(p.url ?? p.path);
       if (p.kind !== 'conda') throw malformed(at, '`kind` is neither conda nor pypi');
+      if (p.url === undefined) throw malformed(at, 'conda entry has no `url`');
       url = p.url;
     } else if (p.conda !== undefined) {
       url = p.conda;

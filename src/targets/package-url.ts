@@ -2,7 +2,8 @@
 // Everything here distrusts its input: the values end up in URLs we build (sidecar,
 // repodata) and in the CEP 27 subject-name comparison, so shapes are checked, never assumed.
 import { TargetError } from '../errors.ts';
-import type { PackageRecord } from '../types.ts';
+import type { PackageRecord, Reason } from '../types.ts';
+import lockSchema from '../../schema/lockfile.schema.json' with { type: 'json' };
 
 const PACKAGE_EXTENSIONS = ['.conda', '.tar.bz2'] as const;
 const SHA256_RE = /^[0-9a-f]{64}$/;
@@ -10,15 +11,44 @@ const MD5_RE = /^[0-9a-f]{32}$/;
 // conda subdirs: `noarch`, `linux-64`, `osx-arm64`, `emscripten-wasm32`, `zos-z`, ...
 const SUBDIR_RE = /^[a-z0-9]+(?:-[a-z0-9_]+)?$/;
 
+// The one grammar of package names: the lockfile schema's (a name must be pinnable), used
+// here for every package a run judges, whatever parser produced its name.
+const PACKAGE_NAME_RE = new RegExp(lockSchema.$defs.packageName.pattern);
+
+/** True when `name` is in the package-name grammar (schema/lockfile.schema.json `packageName`). */
+export function isPackageName(name: string): boolean {
+  return PACKAGE_NAME_RE.test(name);
+}
+
+/**
+ * TARGET_INVALID_NAME for a package whose name is outside the grammar, or null. A
+ * per-package refusal: the filename parser splits any `<name>-<version>-<build>` so one odd
+ * file does not stop a whole environment, and the run refuses that package alone.
+ */
+export function packageNameProblem(name: string, filename: string): Reason | null {
+  if (isPackageName(name)) return null;
+  return {
+    code: 'TARGET_INVALID_NAME',
+    message: `The package name ${JSON.stringify(name)} of ${JSON.stringify(filename)} is not a conda package name, so the package is refused.`,
+    hint: 'A conda package name starts with a letter, digit or _ and holds only letters, digits and _ . + - (schema/lockfile.schema.json); ask the channel why it serves this file.',
+  };
+}
+
 interface ParsedFilename {
   name: string;
   version: string;
   build: string;
 }
 
-/** True when a name ends in a conda package extension (`.conda` or `.tar.bz2`). */
+/**
+ * True when a name ends in a conda package extension (`.conda` or `.tar.bz2`), in ANY
+ * case: this decides what is checked, and installers treat `X.CONDA` as a conda package
+ * (mambajs compares lowercased names), so it must not slip past as "not a package".
+ * parsePackageFilename accepts only the lowercase forms, so such a name is then refused.
+ */
 export function isPackageFilename(name: string): boolean {
-  return PACKAGE_EXTENSIONS.some((ext) => name.endsWith(ext));
+  const lower = name.toLowerCase();
+  return PACKAGE_EXTENSIONS.some((ext) => lower.endsWith(ext));
 }
 
 /**

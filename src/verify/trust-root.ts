@@ -10,6 +10,8 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { TrustRootError, describeError } from '../errors.ts';
 import { writeFileAtomicSync } from '../store/atomic.ts';
+import { cachedRootProblem } from './tuf-check.ts';
+import { DuplicateKeyError, parseStrictJson } from '../util/json-strict.ts';
 
 export interface LoadedTrustRoot {
   /** Where the root came from, for reports. */
@@ -40,6 +42,11 @@ export interface LoadTrustRootOptions {
   tufMirrorUrl?: string;
   /** Clock for age computation (tests). */
   now?: Date;
+  /**
+   * The TUF root every cached refresh must chain to (default: the public-good TUF root
+   * embedded in @sigstore/tuf); tests give the root of their own loopback TUF repository.
+   */
+  tufRoot?: Buffer;
 }
 
 export const PUBLIC_GOOD = 'public-good';
@@ -157,15 +164,21 @@ function checkAuthority(e: unknown, where: string): number {
   return checkValidFor(e.validFor, where).start;
 }
 
-function checkList(root: Obj, key: string, check: (e: unknown, where: string) => number): number[] {
+/** One entry's validity start (epoch ms) and where the entry is, for messages. */
+interface EntryStart {
+  where: string;
+  start: number;
+}
+
+function checkList(root: Obj, key: string, check: (e: unknown, where: string) => number): EntryStart[] {
   const v = root[key];
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) fail(key, 'is not a list');
-  return v.map((e, i) => check(e, `${key}[${i}]`));
+  return v.map((e, i) => ({ where: `${key}[${i}]`, start: check(e, `${key}[${i}]`) }));
 }
 
-/** Newest validity start in the root, as epoch ms (basis of the snapshot's age). */
-function validateAndNewestStart(json: unknown): number {
+/** Every entry's validity start (the basis of the root's age), after validating the root. */
+function validateAndStarts(json: unknown): EntryStart[] {
   if (!isObj(json)) fail('document', 'is not a JSON object');
   if (typeof json.mediaType !== 'string' || !MEDIA_TYPE.test(json.mediaType)) {
     fail('mediaType', `is ${JSON.stringify(json.mediaType)}, not a Sigstore trusted root media type`);
@@ -182,32 +195,53 @@ function validateAndNewestStart(json: unknown): number {
   ];
   // Nothing to anchor trust in: every bundle would fail with a confusing error later.
   if (tlogs.length === 0 && cas.length === 0) fail('document', 'has no transparency logs and no certificate authorities');
-  return starts.length ? Math.max(...starts) : Number.NaN;
+  return starts;
 }
 
 /** Throws TrustRootError (TRUST_ROOT_INVALID) naming the first bad entry. */
 export function validateTrustedRoot(json: unknown): void {
-  validateAndNewestStart(json);
+  validateAndStarts(json);
+}
+
+/**
+ * The root's age in whole days: since the newest validity start that is not in the future
+ * (null when there is none). A start in the future cannot be the date the root was made:
+ * one such entry (2099) would otherwise make any root look brand new and defeat
+ * trust_root_max_age_days. Such entries are named in a TRUST_ROOT_SUSPICIOUS warning.
+ */
+export function rootAge(starts: readonly EntryStart[], now: Date, source: string): { ageDays: number | null; warnings: string[] } {
+  const past = starts.filter((s) => s.start <= now.getTime());
+  const future = starts.filter((s) => s.start > now.getTime());
+  const newest = past.length ? Math.max(...past.map((s) => s.start)) : Number.NaN;
+  const warnings = future.length
+    ? [
+        `TRUST_ROOT_SUSPICIOUS: the trust root ${source} has ${future.length === 1 ? 'an entry' : `${future.length} entries`} whose validity starts in the future (${future.map((f) => `${f.where} from ${new Date(f.start).toISOString().slice(0, 10)}`).join(', ')}); ${future.length === 1 ? 'it is' : 'they are'} ignored for the root's age. Check where this trusted_root.json came from.`,
+      ]
+    : [];
+  return { ageDays: Number.isNaN(newest) ? null : Math.floor((now.getTime() - newest) / DAY_MS), warnings };
 }
 
 /** Parses and validates trusted_root.json bytes. */
 export function parseTrustedRoot(bytes: Buffer, source: string, now: Date = new Date()): LoadedTrustRoot {
   let json: unknown;
   try {
-    json = JSON.parse(bytes.toString('utf8'));
+    // Duplicate keys refused: a reviewer of a custom root reads the first, JSON.parse keeps the last.
+    json = parseStrictJson(bytes.toString('utf8'));
   } catch (e) {
-    throw new TrustRootError('TRUST_ROOT_MALFORMED', `Trusted root ${source} is not valid JSON.`, {
+    const why = e instanceof DuplicateKeyError ? `: ${e.message}` : '';
+    throw new TrustRootError('TRUST_ROOT_MALFORMED', `Trusted root ${source} is not valid JSON${why}.`, {
       hint: 'Check that the file is a complete trusted_root.json.',
       cause: e,
     });
   }
-  const newest = validateAndNewestStart(json);
+  const { ageDays, warnings } = rootAge(validateAndStarts(json), now, source);
   return {
     source,
     digest: createHash('sha256').update(bytes).digest('hex'),
-    ageDays: Number.isNaN(newest) ? null : Math.max(0, Math.floor((now.getTime() - newest) / DAY_MS)),
+    ageDays,
     json,
     bytes,
+    ...(warnings.length ? { warnings } : {}),
   };
 }
 
@@ -248,7 +282,22 @@ function cachePaths(cacheDir: string): { root: string; meta: string; tuf: string
   return { root: join(dir, TRUSTED_ROOT_TARGET), meta: join(dir, 'meta.json'), tuf: join(dir, 'tuf') };
 }
 
-function readCached(cacheDir: string, now: Date): LoadedTrustRoot | null {
+/** Where @sigstore/tuf keeps the TUF metadata of `mirror` under our cache (its own layout). */
+function tufMetadataDir(cacheDir: string, mirror: string): string {
+  const url = new URL(mirror);
+  const tufDir = join(cachePaths(cacheDir).tuf, createHash('sha256').update(mirror).digest('hex').slice(0, 16));
+  return join(tufDir, encodeURIComponent(url.host + url.pathname.replace(/\/$/, '')));
+}
+
+/** Clock skew tolerated before a refresh time counts as "in the future". */
+const FUTURE_SKEW_MS = 5 * 60 * 1000;
+
+/**
+ * The cached refresh, re-checked against its signed TUF metadata on every load (./tuf-check.ts).
+ * `problem` says why a cache that is there was not used (a warning; the embedded snapshot
+ * or a refresh takes over).
+ */
+function readCached(cacheDir: string, now: Date, anchor: Buffer): { loaded: LoadedTrustRoot } | { problem?: string } {
   const p = cachePaths(cacheDir);
   let bytes: Buffer;
   let meta: CacheMeta;
@@ -256,17 +305,37 @@ function readCached(cacheDir: string, now: Date): LoadedTrustRoot | null {
     bytes = readFileSync(p.root);
     meta = JSON.parse(readFileSync(p.meta, 'utf8')) as CacheMeta;
   } catch {
-    return null;
+    return {};
   }
-  const fetched = Date.parse(meta.fetchedAt);
-  if (Number.isNaN(fetched)) return null;
+  const fetched = typeof meta?.fetchedAt === 'string' ? Date.parse(meta.fetchedAt) : Number.NaN;
+  if (Number.isNaN(fetched)) return { problem: 'its meta.json has no refresh time' };
+  // A refresh time in the future would make a planted root look fresh (age 0) for as long as it likes.
+  if (fetched > now.getTime() + FUTURE_SKEW_MS) return { problem: `its refresh time ${meta.fetchedAt} is in the future` };
+  let problem: string | undefined;
+  try {
+    const dir = tufMetadataDir(cacheDir, typeof meta.mirror === 'string' ? meta.mirror : PUBLIC_GOOD_TUF_URL);
+    problem = cachedRootProblem({
+      anchorRoot: JSON.parse(anchor.toString('utf8')),
+      root: JSON.parse(readFileSync(join(dir, 'root.json'), 'utf8')),
+      targets: JSON.parse(readFileSync(join(dir, 'targets.json'), 'utf8')),
+      trustedRoot: bytes,
+      targetName: TRUSTED_ROOT_TARGET,
+    });
+  } catch (e) {
+    problem = `its TUF metadata cannot be read (${describeError(e)})`;
+  }
+  if (problem) return { problem };
   try {
     const loaded = parseTrustedRoot(bytes, `public-good (TUF cache, refreshed ${meta.fetchedAt})`, now);
     loaded.ageDays = Math.max(0, Math.floor((now.getTime() - fetched) / DAY_MS));
-    return loaded;
-  } catch {
-    return null; // a damaged cache is ignored, the snapshot still works
+    return { loaded };
+  } catch (e) {
+    return { problem: describeError(e) }; // a damaged cache is ignored, the snapshot still works
   }
+}
+
+function cacheWarning(problem: string): string {
+  return `TRUST_ROOT_INVALID: the cached public-good trusted root is not used: ${problem.replace(/\.$/, '')}.`;
 }
 
 const RETRY_AFTER_FAILURE_MS = 60 * 60 * 1000;
@@ -311,9 +380,9 @@ async function refreshViaTuf(opts: LoadTrustRootOptions, now: Date): Promise<Loa
   mkdirSync(tufDir, { recursive: true });
   // A mirror other than the CDN has no seed in @sigstore/tuf: start it from the embedded TUF root.
   let rootPath: string | undefined;
-  if (mirror !== PUBLIC_GOOD_TUF_URL) {
+  if (mirror !== PUBLIC_GOOD_TUF_URL || opts.tufRoot) {
     rootPath = join(tufDir, 'seed-root.json');
-    writeAtomic(rootPath, embeddedSnapshot().root);
+    writeAtomic(rootPath, opts.tufRoot ?? embeddedSnapshot().root);
   }
   const timeoutMs = opts.tufTimeoutMs ?? 5000;
   let timer: NodeJS.Timeout | undefined;
@@ -326,7 +395,9 @@ async function refreshViaTuf(opts: LoadTrustRootOptions, now: Date): Promise<Loa
       (async () => {
         // Loaded only when refreshing: @sigstore/tuf and its HTTP stack cost start-up time.
         const { initTUF } = await import('@sigstore/tuf');
-        const client = await initTUF({ cachePath: tufDir, mirrorURL: mirror, rootPath, timeout: timeoutMs, retry: 0 });
+        // forceInit: every refresh starts again from the anchor root, so a root.json planted in
+        // the cache cannot become the root the refresh trusts.
+        const client = await initTUF({ cachePath: tufDir, mirrorURL: mirror, rootPath, timeout: timeoutMs, retry: 0, forceInit: true });
         return client.getTarget(TRUSTED_ROOT_TARGET);
       })(),
       timeout,
@@ -338,6 +409,9 @@ async function refreshViaTuf(opts: LoadTrustRootOptions, now: Date): Promise<Loa
     mkdirSync(join(opts.cacheDir, 'trust-root'), { recursive: true });
     writeAtomic(p.root, bytes);
     writeAtomic(p.meta, JSON.stringify({ fetchedAt, mirror } satisfies CacheMeta) + '\n');
+    // What every later load checks, checked now: a refresh whose cache would not load is a failed refresh.
+    const check = readCached(opts.cacheDir, now, opts.tufRoot ?? embeddedSnapshot().root);
+    if (!('loaded' in check)) throw new Error(`the refreshed root does not match its TUF metadata: ${check.problem ?? 'not found'}`);
     return loaded;
   } finally {
     clearTimeout(timer);
@@ -352,10 +426,11 @@ export async function loadTrustRoot(spec: string, opts: LoadTrustRootOptions): P
   const now = opts.now ?? new Date();
   if (spec !== PUBLIC_GOOD) return loadTrustRootFile(spec, now);
   const warnings: string[] = [];
+  const anchor = opts.tufRoot ?? embeddedSnapshot().root;
   // A root refreshed through TUF less than a day ago is fresh enough: no network round
   // trip on every run (TUF timestamp metadata itself is re-signed about daily).
-  const cached = opts.offline ? null : readCached(opts.cacheDir, now);
-  if (cached && isFresh(opts.cacheDir, now)) return cached;
+  const first = readCached(opts.cacheDir, now, anchor);
+  if ('loaded' in first && !opts.offline && isFresh(opts.cacheDir, now)) return first.loaded;
   // After a failed refresh (an air-gapped machine), do not wait for the TUF timeout on
   // every run: try again after an hour; meanwhile use the cached or embedded root.
   const failedAt = lastFailure(opts.cacheDir);
@@ -370,8 +445,10 @@ export async function loadTrustRoot(spec: string, opts: LoadTrustRootOptions): P
   } else if (!opts.offline) {
     warnings.push(`TRUST_ROOT_REFRESH_FAILED: the last TUF refresh of the public-good trusted root failed less than an hour ago; using the cached or embedded root (--offline silences this).`);
   }
-  const loaded = readCached(opts.cacheDir, now) ?? parseTrustedRoot(embeddedSnapshot().trustedRoot, 'public-good (embedded snapshot)', now);
-  if (warnings.length) loaded.warnings = warnings;
+  // A failed refresh left the cache as it was: what was read above still stands.
+  if ('problem' in first && first.problem) warnings.push(cacheWarning(first.problem));
+  const loaded = 'loaded' in first ? first.loaded : parseTrustedRoot(embeddedSnapshot().trustedRoot, 'public-good (embedded snapshot)', now);
+  if (warnings.length) loaded.warnings = [...warnings, ...(loaded.warnings ?? [])];
   return loaded;
 }
 

@@ -3,6 +3,8 @@
 // GITHUB_ACTIONS, GITHUB_WORKSPACE, RUNNER_TEMP, GITHUB_STEP_SUMMARY and GITHUB_OUTPUT
 // files — against a loopback channel signed by the local Sigstore instance.
 import { after, before, test } from 'node:test';
+import { sidecarCacheDir } from '../../src/cache/sidecar-cache.ts';
+import { verdictCacheDir } from '../../src/cache/verdict-cache.ts';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -96,11 +98,52 @@ test('action.yml: the inputs, defaults and outputs the README documents, and the
     const envName = `INPUT_${name.toUpperCase().replace(/-/g, '_')}`;
     assert.equal(step.env[envName], `\${{ inputs.${name} }}`, envName);
   }
-  // The cache directory restored and saved is the one verify uses (XDG_CACHE_HOME).
+  // Attack surface: the Actions cache is restored by key prefix, so a poisoned run's cache
+  // reaches later runs. Only the content-addressed caches (re-hashed on every read) under
+  // the cache directory verify uses (XDG_CACHE_HOME) go between runs: never verdicts, the
+  // trust root, repodata indexes or the lockfile memo.
   const cacheSteps = action.runs.steps.filter((s: { uses?: string }) => s.uses?.startsWith('actions/cache/'));
   assert.equal(cacheSteps.length, 2);
-  for (const s of cacheSteps) assert.equal(s.with.path, step.env.XDG_CACHE_HOME);
+  const cacheDir = join(step.env.XDG_CACHE_HOME, 'conda-attest');
+  for (const s of cacheSteps) {
+    const paths = String(s.with.path).trim().split('\n').map((l) => l.trim());
+    assert.deepEqual(paths, [sidecarCacheDir(cacheDir), join(cacheDir, 'repodata', 'shards')]);
+    for (const p of paths) assert.doesNotMatch(p, /verdicts|trust-root|lockfile-checked|\.records|meta\.json/);
+    assert.ok(!paths.some((p) => verdictCacheDir(cacheDir).startsWith(p) || p === step.env.XDG_CACHE_HOME || p === cacheDir));
+  }
+  assert.equal(cacheSteps[0].with.key, cacheSteps[1].with.key);
   assert.equal(cacheSteps[1].if, 'always()');
+  // Inputs reach the code only through the environment: no `run:` interpolates an
+  // expression (a `${{ inputs.x }}` there would be pasted into the shell script).
+  for (const s of action.runs.steps as { run?: string }[]) if (s.run) assert.doesNotMatch(s.run, /\$\{\{/, s.run);
+});
+
+test('attack: a newline in an input cannot inject a workflow command (config, frozen, format, targets, working-directory)', async () => {
+  const inject = '\n::error file=README.md::forged\n##[stop-commands]tok';
+  for (const [name, value] of [
+    ['config', `policy.yaml${inject}`],
+    ['frozen', `true${inject}`],
+    ['format', `text${inject}`],
+    ['working-directory', `app${inject}`],
+    ['targets', `pixi.lock ${inject}`],
+  ] as const) {
+    const r = await runAction({ 'working-directory': 'app', [name]: value });
+    assert.equal(r.code, 2, `${name}: ${r.stdout}${r.stderr}`);
+    const commands = (r.stdout + r.stderr).split('\n').filter((l) => l.trimStart().startsWith('::') || l.includes('##['));
+    if (name === 'targets') {
+      // Newlines separate targets: the pieces are file names (not found), printed escaped.
+      assert.deepEqual(commands, [], r.stdout + r.stderr);
+      assert.match(r.stderr, /TARGET_NOT_FOUND: ::error does not exist/);
+      continue;
+    }
+    // Exactly one command: ours, naming the input, with the value escaped in its message.
+    assert.equal(commands.length, 1, `${name}: ${r.stdout}${r.stderr}`);
+    assert.match(commands[0]!, new RegExp(`^::error title=conda-attest::Input "${name}" `));
+    assert.equal(r.outputs.report, undefined, 'nothing ran');
+  }
+  const format = await runAction({ 'working-directory': 'app', format: 'yaml' });
+  assert.equal(format.code, 2);
+  assert.match(format.stdout, /Input "format" must be one of text, json, github, markdown, sarif/);
 });
 
 test('entry point, passing run: exit 0, outputs report/blocked/verified, job summary written, frozen by default', async () => {

@@ -89,6 +89,41 @@ test('attack: a pull request that pins an attacker identity in the lockfile show
   assert.deepEqual([code, report.packages[0]!.status], [1, 'identity-changed']);
 });
 
+test('attack: a lockfile with a duplicate key (a reviewer reads the first pin, JSON.parse keeps the second) → exit 2 LOCK_CORRUPT naming key and line, file untouched', async () => {
+  ws.writeConfig(baseConfig({ lockfile: 'dup.lock' }), 'dup.json');
+  assert.equal((await verifyJson(ws, ['--config', 'dup.json', ch.get(fn('good')).url])).code, 0);
+  const honest = readFileSync(ws.path('dup.lock'), 'utf8');
+  // The attacker appends a second "good" entry pinning their identity after the honest one.
+  const entryStart = honest.indexOf('"good": {');
+  const entryEnd = honest.indexOf('\n      }', entryStart) + '\n      }'.length;
+  const evilEntry = honest.slice(entryStart, entryEnd).replaceAll('test-org/test-feedstock', 'evil-org/test-feedstock');
+  const tampered = honest.slice(0, entryEnd) + ',\n      ' + evilEntry + honest.slice(entryEnd);
+  JSON.parse(tampered); // still valid JSON
+  const line = tampered.slice(0, tampered.lastIndexOf('"good": {')).split('\n').length;
+  writeFileSync(ws.path('dup.lock'), tampered);
+  const r = await runCli(ws, ['verify', '--json', '--config', 'dup.json', ch.get(fn('good')).url]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /LOCK_CORRUPT/);
+  assert.match(r.stderr, new RegExp(`"good" appears twice in one object \\(again at line ${line}\\)`));
+  assert.equal(readFileSync(ws.path('dup.lock'), 'utf8'), tampered, 'the lockfile is untouched');
+});
+
+test('attack: a JSON config with a duplicate key (require: error, then require: ignore) → exit 2 CONFIG_PARSE_FAILED naming the key and line', async () => {
+  const cfg = JSON.stringify(baseConfig(), null, 2).replace(`"${ch.url}": {`, `"${ch.url}": {\n      "require": "error",\n      "require": "ignore",`);
+  for (const [name, body] of [
+    ['dupkey.json', cfg],
+    ['package.json', `{"name": "x", "conda-attest": ${cfg}}`],
+  ] as const) {
+    const dir = ws.path(`dupcfg-${name}`);
+    ws.write(`dupcfg-${name}/${name}`, body);
+    const r = await runCli(ws, ['verify', '--json', '--config', `${dir}/${name}`, ch.get(fn('good')).url]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /CONFIG_PARSE_FAILED/);
+    assert.match(r.stderr, /"require" appears twice in one object \(again at line \d+/, r.stderr);
+  }
+});
+
 test('config attacks: YAML alias bomb, a throwing .js config, negative cap, __proto__ key → exit 2, nothing on stdout', async () => {
   const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]'];
   for (let i = 1; i <= 9; i++) bomb.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);

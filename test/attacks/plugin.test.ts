@@ -111,3 +111,68 @@ test('attack: a host record whose URL serves another package than its filename n
     return true;
   });
 });
+
+test('attack: an inner plugin edits the downloaded array IN PLACE and hands back the same object and digest → refused', async () => {
+  const good = ch.get(fn('good'));
+  const evilBytes = ch.get(fn('evil')).bytes;
+  const editor: CondaInstallerPlugin = {
+    name: 'in-place-editor',
+    wrapDownload: (next: DownloadFn): DownloadFn => async (req) => {
+      const real = await next(req);
+      // Same object, same digest string: an identity check would see "unchanged".
+      const grown = new Uint8Array(real.bytes.buffer, real.bytes.byteOffset, real.bytes.byteLength);
+      grown.fill(0);
+      grown.set(evilBytes.subarray(0, Math.min(evilBytes.byteLength, grown.byteLength)));
+      return real;
+    },
+  };
+  const plugins = composePlugins([await attestPlugin(), editor]);
+  await assert.rejects(plugins.wrapDownload(fetchDownload())({ record: recordFromUrl(good.url) }), (e: unknown) => {
+    assert.ok(e instanceof PluginError, String(e));
+    assert.equal(e.code, 'PLUGIN_BAD_RETURN');
+    assert.match(e.message, /in-place-editor/);
+    return true;
+  });
+});
+
+test('attack: an inner plugin edits the array AFTER returning it (after conda-attest checked the digest) → the host still gets the verified bytes', async () => {
+  const good = ch.get(fn('good'));
+  let edited: Promise<void> | undefined;
+  let kept: Uint8Array | undefined;
+  const late: CondaInstallerPlugin = {
+    name: 'late-editor',
+    wrapDownload: (next: DownloadFn): DownloadFn => async (req) => {
+      const real = await next(req);
+      kept = real.bytes;
+      // Edits the bytes it handed on once the outer layers had their turn.
+      edited = new Promise((resolve) => setImmediate(() => (real.bytes.fill(0x41), resolve())));
+      return real;
+    },
+  };
+  const plugins = composePlugins([await attestPlugin(), late]);
+  const out = await plugins.wrapDownload(fetchDownload())({ record: recordFromUrl(good.url) });
+  await edited;
+  assert.ok(kept!.every((b) => b === 0x41), 'the plugin did edit its array');
+  assert.notEqual(out.bytes, kept, 'the host got a copy, not the plugin\'s array');
+  assert.equal(out.sha256, good.sha256);
+  assert.equal(sha(out.bytes), good.sha256, 'what the host extracts is what conda-attest verified');
+});
+
+test('attack: a plugin listed BEFORE conda-attest edits the verified array in place → refused, not handed to the host', async () => {
+  const good = ch.get(fn('good'));
+  const outer: CondaInstallerPlugin = {
+    name: 'outer-editor',
+    wrapDownload: (next: DownloadFn): DownloadFn => async (req) => {
+      const verified = await next(req);
+      verified.bytes[0] ^= 0xff;
+      return verified;
+    },
+  };
+  const plugins = composePlugins([outer, await attestPlugin()]);
+  await assert.rejects(plugins.wrapDownload(fetchDownload())({ record: recordFromUrl(good.url) }), (e: unknown) => {
+    assert.ok(e instanceof PluginError, String(e));
+    assert.equal(e.code, 'PLUGIN_BAD_RETURN');
+    assert.match(e.message, /outer-editor/);
+    return true;
+  });
+});

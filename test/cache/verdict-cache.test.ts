@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { openVerdictCache, policyDigest, verdictCacheDir, verdictKey, type VerdictKeyParts } from '../../src/cache/verdict-cache.ts';
 import type { BundleOutcome, ChannelPolicy } from '../../src/types.ts';
 
@@ -38,18 +38,22 @@ function tmp(t: { after: (fn: () => void) => void }): string {
   return d;
 }
 
-/** A bucket file's header and entries (format 2: header line, then the entries line). */
-function readBucketFile(file: string): { header: { format: number; sha256: string }; body: string; entries: Record<string, { o: unknown; t: number }> } {
+/** The MAC key the tests' caches use (in a run: loadVerdictKey, outside the cache directory). */
+const KEY = Buffer.alloc(32, 7);
+const mac = (body: string, key = KEY) => createHmac('sha256', key).update(body).digest('hex');
+
+/** A bucket file's header and entries (format 3: header line, then the entries line). */
+function readBucketFile(file: string): { header: { format: number; mac: string }; body: string; entries: Record<string, { o: unknown; t: number }> } {
   const text = readFileSync(file, 'utf8');
   const nl = text.indexOf('\n');
   const body = text.slice(nl + 1);
   return { header: JSON.parse(text.slice(0, nl)), body, entries: JSON.parse(body) };
 }
 
-/** Write a bucket file whose header's SHA-256 matches its entries (what an attacker with write access could do). */
-function writeBucketFile(file: string, entries: unknown, format = 2): void {
+/** Write a bucket file whose header's MAC matches its entries under `key` (the cache's own key: a writer that knows it). */
+function writeBucketFile(file: string, entries: unknown, format = 3, key = KEY): void {
   const body = JSON.stringify(entries);
-  writeFileSync(file, `${JSON.stringify({ format, sha256: createHash('sha256').update(body).digest('hex') })}\n${body}`);
+  writeFileSync(file, `${JSON.stringify({ format, mac: mac(body, key) })}\n${body}`);
 }
 
 function bucketFiles(dir: string): string[] {
@@ -80,11 +84,11 @@ test('verdictKey: every part changes the key; order and duplicates of accepted c
 
 test('set, flush, reopen: hits give the same outcomes; a changed key part misses', async (t) => {
   const dir = tmp(t);
-  const c1 = openVerdictCache(dir);
+  const c1 = openVerdictCache(dir, { key: KEY });
   assert.equal(c1.get(verdictKey(PARTS)), undefined);
   c1.set(verdictKey(PARTS), OUTCOMES);
   await c1.flush();
-  const c2 = openVerdictCache(dir);
+  const c2 = openVerdictCache(dir, { key: KEY });
   assert.deepEqual(c2.get(verdictKey(PARTS)), OUTCOMES);
   for (const change of [{ sidecarSha256: H('f') }, { trustRootDigest: H('f') }, { policyDigest: H('f') }, { productVersion: '9' }]) {
     assert.equal(c2.get(verdictKey({ ...PARTS, ...change })), undefined, JSON.stringify(change));
@@ -95,7 +99,7 @@ test('set, flush, reopen: hits give the same outcomes; a changed key part misses
 test('adversarial: an entry edited to flip verified=false into true is ignored and rewritten', async (t) => {
   const dir = tmp(t);
   const key = verdictKey(PARTS);
-  const c1 = openVerdictCache(dir);
+  const c1 = openVerdictCache(dir, { key: KEY });
   c1.set(key, [OUTCOMES[1]!]);
   await c1.flush();
   const [file] = bucketFiles(dir);
@@ -106,25 +110,25 @@ test('adversarial: an entry edited to flip verified=false into true is ignored a
   assert.doesNotMatch(edited, /SIGSTORE_VERIFICATION_FAILED/);
   writeFileSync(file!, `${JSON.stringify(header)}\n${edited}`);
 
-  const c2 = openVerdictCache(dir);
+  const c2 = openVerdictCache(dir, { key: KEY });
   assert.equal(c2.get(key), undefined, 'a tampered entry must never be returned');
   // The caller verifies again and sets the fresh verdict: the file is rewritten with it.
   c2.set(key, [OUTCOMES[1]!]);
   await c2.flush();
-  assert.deepEqual(openVerdictCache(dir).get(key), [OUTCOMES[1]!]);
+  assert.deepEqual(openVerdictCache(dir, { key: KEY }).get(key), [OUTCOMES[1]!]);
 });
 
 test('adversarial: an entry whose checksum matches but whose content is not outcomes is ignored', async (t) => {
   const dir = tmp(t);
   const key = verdictKey(PARTS);
-  const c1 = openVerdictCache(dir);
+  const c1 = openVerdictCache(dir, { key: KEY });
   c1.set(key, OUTCOMES);
   await c1.flush();
   const [file] = bucketFiles(dir);
   const { entries } = readBucketFile(file!);
   for (const bad of [{ verified: true }, [{ verified: true }], 'verified', null]) {
     writeBucketFile(file!, { ...entries, [key]: { o: bad, t: Date.now() } });
-    assert.equal(openVerdictCache(dir).get(key), undefined, JSON.stringify(bad));
+    assert.equal(openVerdictCache(dir, { key: KEY }).get(key), undefined, JSON.stringify(bad));
   }
 });
 
@@ -132,7 +136,7 @@ test('a corrupt or truncated bucket file is ignored, reported and rewritten at f
   for (const damage of ['garbage', 'truncate', 'wrong-format'] as const) {
     const dir = tmp(t);
     const key = verdictKey(PARTS);
-    const c1 = openVerdictCache(dir);
+    const c1 = openVerdictCache(dir, { key: KEY });
     c1.set(key, OUTCOMES);
     await c1.flush();
     const [file] = bucketFiles(dir);
@@ -141,12 +145,12 @@ test('a corrupt or truncated bucket file is ignored, reported and rewritten at f
     else if (damage === 'truncate') writeFileSync(file!, text.slice(0, text.length >> 1));
     else writeBucketFile(file!, readBucketFile(file!).entries, 999);
 
-    const c2 = openVerdictCache(dir);
+    const c2 = openVerdictCache(dir, { key: KEY });
     assert.equal(c2.get(key), undefined, damage);
     assert.equal(c2.warnings.length, 1, damage);
     await c2.flush(); // nothing set: the bad file is still replaced by a valid one
     const doc = readBucketFile(file!);
-    assert.equal(doc.header.format, 2);
+    assert.equal(doc.header.format, 3);
     assert.deepEqual(doc.entries, {});
   }
 });
@@ -155,7 +159,7 @@ test('concurrent flushes from several caches on one directory never corrupt it',
   const dir = tmp(t);
   const writers = 8;
   const perWriter = 40;
-  const caches = Array.from({ length: writers }, () => openVerdictCache(dir));
+  const caches = Array.from({ length: writers }, () => openVerdictCache(dir, { key: KEY }));
   const expected = new Map<string, BundleOutcome[]>();
   for (let round = 0; round < 3; round++) {
     await Promise.all(
@@ -173,10 +177,10 @@ test('concurrent flushes from several caches on one directory never corrupt it',
   for (const f of bucketFiles(dir)) {
     // Every file parses and matches its SHA-256.
     const { header, body } = readBucketFile(f);
-    assert.equal(header.sha256, createHash('sha256').update(body).digest('hex'));
+    assert.equal(header.mac, mac(body));
   }
   assert.deepEqual(readdirSync(verdictCacheDir(dir)).filter((f) => f.endsWith('.tmp')), [], 'no temp files left');
-  const reader = openVerdictCache(dir);
+  const reader = openVerdictCache(dir, { key: KEY });
   let hits = 0;
   for (const [key, outcomes] of expected) {
     const got = reader.get(key);
@@ -195,15 +199,15 @@ test('a flush merges with what another run wrote since this one read the bucket'
   // Same bucket for both keys, so both runs rewrite the same file.
   let k2 = '';
   for (let i = 0; !k2 || k2[0] !== k1[0]; i++) k2 = verdictKey({ ...PARTS, filename: `two-${i}.conda` });
-  const a = openVerdictCache(dir);
-  const b = openVerdictCache(dir);
+  const a = openVerdictCache(dir, { key: KEY });
+  const b = openVerdictCache(dir, { key: KEY });
   assert.equal(a.get(k1), undefined); // both load the (empty) bucket now
   assert.equal(b.get(k2), undefined);
   a.set(k1, OUTCOMES);
   await a.flush();
   b.set(k2, [OUTCOMES[1]!]);
   await b.flush();
-  const r = openVerdictCache(dir);
+  const r = openVerdictCache(dir, { key: KEY });
   assert.deepEqual(r.get(k1), OUTCOMES);
   assert.deepEqual(r.get(k2), [OUTCOMES[1]!]);
 });
@@ -211,7 +215,7 @@ test('a flush merges with what another run wrote since this one read the bucket'
 test('buckets are bounded: the least recently used entries are evicted', async (t) => {
   const dir = tmp(t);
   let clock = 1_000_000;
-  const c = openVerdictCache(dir, { maxEntriesPerBucket: 3, now: () => clock });
+  const c = openVerdictCache(dir, { key: KEY, maxEntriesPerBucket: 3, now: () => clock });
   // Keys that land in one bucket (same first hex char).
   const keys: string[] = [];
   for (let i = 0; keys.length < 5; i++) {
@@ -223,7 +227,7 @@ test('buckets are bounded: the least recently used entries are evicted', async (
     c.set(k, OUTCOMES);
   }
   await c.flush();
-  const r = openVerdictCache(dir);
+  const r = openVerdictCache(dir, { key: KEY });
   assert.deepEqual(keys.map((k) => r.get(k) !== undefined), [false, false, true, true, true]);
 });
 
@@ -271,4 +275,41 @@ test('policyDigest: changes with keys, key names and require_tlog; stable across
   assert.notEqual(policyDigest(policy({ discovery: ['sigs', 'repodata'] })), base);
   assert.equal(policyDigest(policy({ trustedKeys: [{ ...policy().trustedKeys[0]!, pem: '-----BEGIN PUBLIC KEY-----\r\nAAAABBBB\r\n-----END PUBLIC KEY-----' }] })), base);
   assert.equal(policyDigest(policy({ trustedIdentities: [...policy().trustedIdentities].reverse() })), base);
+});
+
+test('attack: a forged bucket whose checksum an attacker can compute (plain SHA-256, or a MAC under another key) is never a hit', async (t) => {
+  const dir = tmp(t);
+  const key = verdictKey(PARTS);
+  // A genuine miss first, so the bucket exists with a real entry of the same bucket.
+  const c1 = openVerdictCache(dir, { key: KEY });
+  c1.set(verdictKey({ ...PARTS, filename: 'other-1.0-0.conda' }).replace(/^./, key[0]!), [OUTCOMES[1]!]);
+  await c1.flush();
+  const [file] = bucketFiles(dir);
+  const forged = { [key]: { o: [OUTCOMES[0]], t: Date.now() } };
+  const body = JSON.stringify(forged);
+  // Format 2's plain SHA-256 under the new format number, and a MAC under the attacker's own key.
+  const { createHash } = await import('node:crypto');
+  for (const header of [{ format: 3, sha256: createHash('sha256').update(body).digest('hex') }, { format: 3, mac: mac(body, Buffer.alloc(32, 9)) }, { format: 3, mac: createHash('sha256').update(body).digest('hex') }]) {
+    writeFileSync(file!, `${JSON.stringify(header)}\n${body}`);
+    const c = openVerdictCache(dir, { key: KEY });
+    assert.equal(c.get(key), undefined, JSON.stringify(header));
+    assert.ok(c.warnings.some((w) => /is corrupt; it is ignored and rewritten/.test(w)));
+  }
+  // A cache written on another machine (another key): all misses there too.
+  writeBucketFile(file!, forged, 3, Buffer.alloc(32, 1));
+  assert.equal(openVerdictCache(dir, { key: KEY }).get(key), undefined);
+  // Without a key, a process trusts only its own entries.
+  assert.equal(openVerdictCache(dir).get(key), undefined);
+});
+
+test('loadVerdictKey: made once outside the cache directory (mode 0600), the same on every later run', async (t) => {
+  const state = tmp(t);
+  const { loadVerdictKey } = await import('../../src/cache/verdict-cache.ts');
+  const { statSync } = await import('node:fs');
+  const k1 = loadVerdictKey({ XDG_STATE_HOME: state });
+  assert.ok(k1 && k1.length === 32);
+  assert.deepEqual(loadVerdictKey({ XDG_STATE_HOME: state }), k1);
+  const file = join(state, 'conda-attest', 'verdict-cache.key');
+  assert.equal(statSync(file).mode & 0o777, 0o600);
+  assert.notDeepEqual(loadVerdictKey({ XDG_STATE_HOME: tmp(t) }), k1, 'another machine, another key');
 });

@@ -101,28 +101,46 @@ test('accept PKG --yes: shows the diff, then pins the new identity of that packa
   assert.equal(v.code, 1);
 });
 
-test('accept --all --yes: every observed identity is taken (a package now unattested loses its pin); the next verify has no identity change', async () => {
+test('accept --all --yes: every observed identity is taken, but a package now unattested keeps its pin; the next verify has no other identity change', async () => {
   const p = project();
   const r = await p.cli(['accept', '--all', '--yes', '--target', 'v2.lock']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^b from \S+\n  ~ identity changed/m);
-  assert.match(r.stdout, /^c from \S+\n  - package no longer pinned/m);
+  assert.doesNotMatch(r.stdout, /^c from/m, 'c is not part of the accepted changes');
+  assert.match(r.stderr, /kept the pins of 1 package\(s\) that arrived without attestations \(ATTESTATIONS_REMOVED\): \S+::c; accept never drops a pin/);
   // --all covers bad too: it is named as not accepted.
-  assert.match(r.stderr, /1 package\(s\) did not verify and are not accepted/, 'bad is reported, not accepted');
+  assert.match(r.stderr, /\d package\(s\) did not verify and are not accepted/, 'bad is reported, not accepted');
   const lock = p.readLock();
   assert.equal(entry(lock, 'a').identities[0].repository_id, '666');
   assert.match(entry(lock, 'b').identities[0].workflow, /release\.yml$/);
-  assert.equal(entry(lock, 'c'), undefined);
+  assert.deepEqual(entry(lock, 'c'), entry(PINNED, 'c'), 'the downgrade protection stays');
   assert.equal(entry(lock, 'bad'), undefined, 'a package that did not verify is never pinned');
   assert.equal(entry(lock, 'd').last_seen.version, '2.0');
 
   const v = await p.cli(['verify', '--json', 'v2ok.lock']);
   const { rows, summary } = reportOf(v);
-  assert.equal(summary['identity-changed'], 0);
+  assert.equal(summary['identity-changed'], 1);
   for (const n of ['a', 'b', 'd']) assert.equal(rows.get(`${n}-2.0`).status, 'verified', n);
-  // c: no pin any more, so "missing" (blocked by require: error), not a downgrade.
-  assert.equal(rows.get('c-2.0').status, 'missing');
-  assert.deepEqual(rows.get('c-2.0').reasons.map((x: { code: string }) => x.code), ['NO_ATTESTATIONS']);
+  // c: still pinned, so still a downgrade.
+  assert.equal(rows.get('c-2.0').status, 'identity-changed');
+  assert.deepEqual(rows.get('c-2.0').reasons.map((x: { code: string }) => x.code), ['NO_ATTESTATIONS', 'ATTESTATIONS_REMOVED']);
+});
+
+test('attack: `accept c` after c arrived without attestations (ATTESTATIONS_REMOVED) would delete the pin and the downgrade protection: refused (exit 2), the hint names the documented way, nothing written', async () => {
+  const p = project();
+  const mtime = statSync(p.lockfile).mtimeMs;
+  const v = await p.cli(['verify', '--json', '--frozen', 'v2ok.lock']);
+  const row = reportOf(v).rows.get('c-2.0');
+  const removed = row.reasons.find((x: { code: string }) => x.code === 'ATTESTATIONS_REMOVED');
+  assert.match(removed.hint, /delete its entry from the identity lockfile by hand/);
+  assert.doesNotMatch(removed.hint, /conda-attest accept/, 'the hint does not suggest a command that refuses');
+  for (const names of [['c'], [`${ch.url}::c`], ['a', 'c']]) {
+    const r = await p.cli(['accept', ...names, '--yes', '--target', 'v2.lock']);
+    assert.equal(r.code, 2, `${names}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, /USAGE_INVALID_ARGUMENT: Nothing accepted: "[^"]*::c" arrived without attestations \(ATTESTATIONS_REMOVED\), and accepting that would delete its pin/);
+    assert.match(r.stderr, /delete its entry from the identity lockfile by hand and commit that change/);
+    assertUnchanged(p, mtime, names.join(' '));
+  }
 });
 
 test('accept without --yes on a non-TTY: exit 2, the diff shown, the lockfile unchanged', async () => {
@@ -219,12 +237,18 @@ test('accept on a terminal asks: "n" declines (exit 1, unchanged), "y" writes', 
 
 // ---- diff on lockfiles written by verify / accept ---------------------------------------
 
-/** A project whose lockfile is `before.lock` (PINNED) and, after `accept --all`, the working tree. */
+/**
+ * A project whose lockfile is `before.lock` (PINNED) and, after `accept --all` and c's pin
+ * dropped by hand (the documented way, docs/lockfile.md), the working tree.
+ */
 async function acceptedProject(): Promise<Project> {
   const p = project();
   writeFileSync(join(p.dir, 'before.lock'), PINNED);
   const r = await p.cli(['accept', '--all', '--yes', '--target', 'v2.lock']);
   assert.equal(r.code, 0, r.stderr);
+  const lock = parseLock(p.readLock(), 'accepted');
+  delete lock.channels[ch.url]!.c;
+  writeFileSync(p.lockfile, serializeLock(lock));
   return p;
 }
 
@@ -242,7 +266,7 @@ test('diff OLD NEW in text, --format markdown and --json, on lockfiles written b
   assert.equal(md.code, 0);
   assert.match(md.stdout, /^### conda-attest: signer identity changes\n\n3 identity change\(s\) to review\./);
   assert.match(md.stdout, /\| repository_id \| <code>1001<\/code> \| <code>666<\/code> \|/);
-  assert.match(md.stdout, /#### <code>c<\/code> from <code>http:\/\/127\.0\.0\.1:\d+\/test-channel<\/code>\n\n\*\*Pin removed\*\*/);
+  assert.match(md.stdout, /#### <code>c<\/code> from <code>http:&#8203;\/\/127\.0\.0\.1:\d+\/test-channel<\/code>\n\n\*\*Pin removed\*\*/);
 
   const json = await p.cli(['diff', '--json', '--exit-code', 'before.lock', 'conda-attest.lock']);
   assert.equal(json.code, 1, '--exit-code: identity changes');

@@ -124,12 +124,48 @@ test('local package file with --channel (subdir in the URL, --platform, or the p
     assert.equal(p.digest_source, 'artifact');
     assert.equal(p.sha256, good.sha256);
   }
-  // Bytes that are not a conda package cannot name their subdir: an input error.
+  // Bytes that are not a conda package cannot name their subdir: that package is invalid
+  // (nothing to discover a sidecar under), the run itself completes.
   const junk = ws.write(`files/${fn('util')}`, 'not a package');
-  const d = await runCli(ws, ['verify', '--json', '--channel', ch.url, junk]);
-  assert.equal(d.code, 2);
-  assert.equal(d.stdout, '');
-  assert.match(d.stderr, /ARCHIVE_MALFORMED/);
+  const d = await verifyJson(ws, ['--lockfile', 'f4.lock', '--channel', ch.url, junk]);
+  assert.equal(d.code, 1);
+  const j = row(d.report, fn('util'));
+  assert.deepEqual([j.status, j.action, j.url], ['invalid', 'block', `${ch.url}/unknown/${fn('util')}`]);
+  assert.deepEqual(codes(j), ['ARCHIVE_MALFORMED']);
+});
+
+test('--sigs with a local file whose archive is damaged: its digest is checked first (tampered → CEP27_SUBJECT_DIGEST), a damaged but attested archive is still invalid; exit 1, never a run error', async () => {
+  const util = ch.get(fn('util'));
+  // One flipped byte near the end: in a .conda that is the zip's central directory, so
+  // the archive no longer opens; the attestation names the original bytes.
+  const tampered = Buffer.from(util.bytes);
+  tampered[tampered.length - 10] ^= 0x01;
+  const file = ws.write(`damaged/${util.filename}`, tampered);
+  const original = await sig.attest(publishStatement({ filename: util.filename, sha256: util.sha256, targetChannel: ch.url }));
+  ws.write('damaged/original.sigs', JSON.stringify([original]));
+  // A publisher that signed bytes which are no conda archive: the digest matches, the archive does not open.
+  const junk = Buffer.from('a signed file that is no conda archive');
+  const junkFile = ws.write(`damaged/junk/${util.filename}`, junk);
+  const { createHash } = await import('node:crypto');
+  const junkSha = createHash('sha256').update(junk).digest('hex');
+  const signedJunk = await sig.attest(publishStatement({ filename: util.filename, sha256: junkSha, targetChannel: ch.url }));
+  ws.write('damaged/junk.sigs', JSON.stringify([signedJunk]));
+  ch.clearRequests();
+  const [t, s] = await Promise.all([
+    verifyJson(ws, ['--lockfile', 'dm1.lock', '--channel', ch.url, '--sigs', 'damaged/original.sigs', file]),
+    verifyJson(ws, ['--lockfile', 'dm2.lock', '--channel', ch.url, '--sigs', 'damaged/junk.sigs', junkFile]),
+  ]);
+  assert.equal(t.code, 1, t.stderr);
+  const tr = row(t.report, util.filename);
+  assert.deepEqual([tr.status, tr.action, tr.digest_source], ['invalid', 'block', 'artifact']);
+  assert.notEqual(tr.sha256, util.sha256);
+  assert.deepEqual(codes(tr), ['CEP27_SUBJECT_DIGEST', 'ARCHIVE_MALFORMED']);
+  assert.equal(s.code, 1, s.stderr);
+  const sr = row(s.report, util.filename);
+  assert.deepEqual([sr.status, sr.action, sr.sha256], ['invalid', 'block', junkSha]);
+  assert.deepEqual(codes(sr), ['ARCHIVE_MALFORMED']);
+  assert.equal((s.report as unknown as { lockfile: { pinned: number } }).lockfile.pinned, 0, 'a damaged package pins no signer');
+  assert.equal(ch.requests.length, 0, 'with --sigs nothing is fetched');
 });
 
 test('--download hashes the bytes and blocks a package that differs from the lockfile (PACKAGE_DIGEST_MISMATCH)', async () => {
@@ -291,9 +327,12 @@ test('interop: the real prefix.dev bundle verifies OFFLINE against public-good; 
     // Offline: an unreachable proxy makes any network attempt fail loudly instead of leaking.
     const offlineEnv = { HTTPS_PROXY: 'http://127.0.0.1:9', HTTP_PROXY: 'http://127.0.0.1:9', NODE_USE_ENV_PROXY: '1' };
     const base = ['--offline', '--sigs', sigs, '--platform', 'linux-64'];
-    const [ok, flip, other, stranger] = await Promise.all([
+    const [ok, flip, flipNoPlatform, other, stranger] = await Promise.all([
       verifyJson(iws, [...base, '--lockfile', 'a.lock', '--channel', INTEROP_CHANNEL, pkg], offlineEnv),
       verifyJson(iws, [...base, '--lockfile', 'b.lock', '--channel', INTEROP_CHANNEL, iws.path('flipped', INTEROP_FILE)], offlineEnv),
+      // Without --platform the subdir would come from the archive, which the flipped byte
+      // broke: still a verdict on the package (its digest), never a run error.
+      verifyJson(iws, ['--offline', '--sigs', sigs, '--lockfile', 'b2.lock', '--channel', INTEROP_CHANNEL, iws.path('flipped', INTEROP_FILE)], offlineEnv),
       verifyJson(iws, [...base, '--lockfile', 'c.lock', '--channel', 'https://prefix.dev/other-channel', pkg], offlineEnv),
       verifyJson(iws, [...base, '--config', strangerCfg, '--lockfile', 'd.lock', '--channel', INTEROP_CHANNEL, pkg], offlineEnv),
     ]);
@@ -310,6 +349,9 @@ test('interop: the real prefix.dev bundle verifies OFFLINE against public-good; 
     assert.equal(flip.code, 1);
     assert.equal(row(flip.report, INTEROP_FILE).status, 'invalid');
     assert.ok(codes(row(flip.report, INTEROP_FILE)).includes('CEP27_SUBJECT_DIGEST'));
+    assert.equal(flipNoPlatform.code, 1);
+    assert.deepEqual([row(flipNoPlatform.report, INTEROP_FILE).status, row(flipNoPlatform.report, INTEROP_FILE).action], ['invalid', 'block']);
+    assert.equal(codes(row(flipNoPlatform.report, INTEROP_FILE))[0], 'CEP27_SUBJECT_DIGEST');
 
     assert.equal(other.code, 1);
     assert.equal(row(other.report, INTEROP_FILE).status, 'invalid');

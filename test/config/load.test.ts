@@ -1,8 +1,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { loadConfig } from '../../src/config/load.ts';
 import { ConfigError } from '../../src/errors.ts';
 
@@ -35,14 +36,14 @@ function project(files: Record<string, string>): string {
 }
 
 const env = { HOME: '/home/u' };
-const load = (cwd: string, configPath?: string) => loadConfig({ cwd, configPath, env, stopDir: root });
+const load = (cwd: string, configPath?: string) => loadConfig({ cwd, configPath, env: { ...env, XDG_CONFIG_HOME: process.env.XDG_CONFIG_HOME }, stopDir: root });
 
 const CH = 'https://prefix.dev/conda-forge';
 const YAML_CFG = `channels:\n  "${CH}":\n    require: warn\n`;
 const JSON_CFG = JSON.stringify({ channels: { [CH]: { require: 'warn' } } });
 
-async function expectWarnChannel(dir: string, file: string): Promise<void> {
-  const c = await load(dir);
+async function expectWarnChannel(dir: string, file: string, explicit = false): Promise<void> {
+  const c = await load(dir, explicit ? file : undefined);
   assert.equal(c.source, join(dir, file));
   assert.equal(c.channels.length, 1);
   assert.equal(c.channels[0].channel, CH);
@@ -66,23 +67,23 @@ test('.conda-attestrc.json, .yaml, .yml', async () => {
   await expectWarnChannel(project({ '.conda-attestrc.yml': YAML_CFG }), '.conda-attestrc.yml');
 });
 
-test('conda-attest.config.ts (types stripped by Node, no typescript package needed), .mjs, .cjs, .js', async () => {
+test('--config conda-attest.config.ts (types stripped by Node, no typescript package needed), .mjs, .cjs, .js', async () => {
   const ts = `type Require = 'error' | 'warn' | 'ignore';\nconst require: Require = 'warn';\nexport default { channels: { '${CH}': { require } } };\n`;
-  await expectWarnChannel(project({ 'conda-attest.config.ts': ts }), 'conda-attest.config.ts');
-  await expectWarnChannel(project({ 'conda-attest.config.mjs': `export default ${JSON_CFG};\n` }), 'conda-attest.config.mjs');
-  await expectWarnChannel(project({ 'conda-attest.config.cjs': `module.exports = ${JSON_CFG};\n` }), 'conda-attest.config.cjs');
-  await expectWarnChannel(project({ 'conda-attest.config.js': `export default ${JSON_CFG};\n` }), 'conda-attest.config.js');
+  await expectWarnChannel(project({ 'conda-attest.config.ts': ts }), 'conda-attest.config.ts', true);
+  await expectWarnChannel(project({ 'conda-attest.config.mjs': `export default ${JSON_CFG};\n` }), 'conda-attest.config.mjs', true);
+  await expectWarnChannel(project({ 'conda-attest.config.cjs': `module.exports = ${JSON_CFG};\n` }), 'conda-attest.config.cjs', true);
+  await expectWarnChannel(project({ 'conda-attest.config.js': `export default ${JSON_CFG};\n` }), 'conda-attest.config.js', true);
 });
 
 test('.ts configs go through Node type stripping, not a TypeScript compiler (an enum is not erasable)', async () => {
   // With cosmiconfig's default TS loader (the `typescript` package) this would load.
   const dir = project({ 'conda-attest.config.ts': `enum R { warn = 'warn' }\nexport default { channels: { '${CH}': { require: R.warn } } };\n` });
-  await assert.rejects(load(dir), (e: unknown) => e instanceof ConfigError && e.code === 'CONFIG_PARSE_FAILED');
+  await assert.rejects(load(dir, 'conda-attest.config.ts'), (e: unknown) => e instanceof ConfigError && e.code === 'CONFIG_PARSE_FAILED');
 });
 
 test('a JS config without a default export is a parse failure', async () => {
   const dir = project({ 'conda-attest.config.mjs': 'export const channels = {};\n' });
-  await assert.rejects(load(dir), (e: unknown) => e instanceof ConfigError && e.code === 'CONFIG_PARSE_FAILED' && /default export/.test(e.message));
+  await assert.rejects(load(dir, 'conda-attest.config.mjs'), (e: unknown) => e instanceof ConfigError && e.code === 'CONFIG_PARSE_FAILED' && /default export/.test(e.message));
 });
 
 test('upward search from a subdirectory; relative paths resolve against the config file, not the cwd', async () => {
@@ -182,7 +183,7 @@ test('attack: a config document that is JSON null or YAML ~ is an error (must be
     ['conda-attest.config.mjs', 'export default null;\n'],
   ] as const) {
     const dir = project({ [`inner/${name}`]: content, '.conda-attestrc.json': JSON.stringify({ channels: { [CH]: {} } }) });
-    await assert.rejects(load(join(dir, 'inner')), isNotMapping, name);
+    if (!name.endsWith('.mjs')) await assert.rejects(load(join(dir, 'inner')), isNotMapping, name);
     await assert.rejects(load(dir, `inner/${name}`), isNotMapping, `--config ${name}`);
   }
   // [] and 42 were already errors; they stay errors.
@@ -217,8 +218,10 @@ test('$import: JSON and YAML files merged under the importing file (mappings by 
   assert.ok(c.channels.some((x) => x.channel === 'https://x.example/c'));
 });
 
-test('attack: $import of a device, a cycle, a huge file, a too-deep chain, a module or a missing file → CONFIG_IMPORT_FAILED, at once', async () => {
-  await assert.rejects(load(project({ '.conda-attestrc.json': JSON.stringify({ $import: '/dev/zero' }) })), importFailed(/\/dev\/zero is not a regular file/));
+test('attack: $import of a FIFO, a cycle, a huge file, a too-deep chain or a missing file → CONFIG_IMPORT_FAILED, at once', async () => {
+  const fifo = project({ '.conda-attestrc.json': JSON.stringify({ $import: 'pipe.json' }) });
+  execFileSync('mkfifo', [join(fifo, 'pipe.json')]);
+  await assert.rejects(load(fifo), importFailed(/pipe\.json is not a regular file/));
   await assert.rejects(
     load(project({ '.conda-attestrc.yaml': '$import: a.yaml\n', 'a.yaml': '$import: b.yaml\n', 'b.yaml': '$import: a.yaml\n' })),
     importFailed(/a\.yaml → .*b\.yaml → .*a\.yaml: an import cycle/),
@@ -232,13 +235,41 @@ test('attack: $import of a device, a cycle, a huge file, a too-deep chain, a mod
   for (let i = 1; i < 8; i++) deep[`d${i}.yaml`] = `$import: d${i + 1}.yaml\n`;
   deep['d8.yaml'] = 'concurrency: 2\n';
   await assert.rejects(load(project(deep)), importFailed(/nest more than 4 levels/));
-  await assert.rejects(load(project({ '.conda-attestrc.json': JSON.stringify({ $import: 'x.mjs' }), 'x.mjs': 'export default {}' })), importFailed(/only JSON and YAML/));
   await assert.rejects(load(project({ '.conda-attestrc.json': JSON.stringify({ $import: 'nope.json' }) })), importFailed(/does not exist/));
   await assert.rejects(load(project({ '.conda-attestrc.json': JSON.stringify({ $import: 42 }) })), importFailed(/must be a file path/));
   await assert.rejects(load(project({ '.conda-attestrc.json': JSON.stringify({ $import: 'n.yaml' }), 'n.yaml': '~\n' })), importFailed(/must be a mapping/));
   // The same through --config and a package.json key.
-  await assert.rejects(load(project({ 'c.json': JSON.stringify({ $import: '/dev/zero' }) }), 'c.json'), importFailed(/not a regular file/));
-  await assert.rejects(load(project({ 'package.json': JSON.stringify({ name: 'x', 'conda-attest': { $import: '/dev/zero' } }) })), importFailed(/not a regular file/));
+  await assert.rejects(load(project({ 'c.json': JSON.stringify({ $import: 'huge.json' }), 'huge.json': `{"x":"${'a'.repeat(2 << 20)}"}` }), 'c.json'), importFailed(/1048576-byte cap/));
+  await assert.rejects(load(project({ 'package.json': JSON.stringify({ name: 'x', 'conda-attest': { $import: 'nope.yaml' } }) })), importFailed(/does not exist/));
+});
+
+test('attack: $import of an absolute path, a `..` escape, a symlink out of the tree, an extensionless file or a module → CONFIG_INVALID, foreign content never shown', async () => {
+  // The foreign file holds a key and a value an attacker would like to read back.
+  const outside = project({ 'secret.yaml': 'SECRET_KEY_NAME: hunter2-secret-value\n', 'secret': 'SECRET_KEY_NAME: hunter2-secret-value\n' });
+  const refused = (why: RegExp) => (e: unknown): boolean => {
+    assert.ok(e instanceof ConfigError, String(e));
+    assert.equal(e.code, 'CONFIG_INVALID', e.message);
+    assert.match(e.message, why);
+    const shown = `${e.message}\n${e.hint}\n${JSON.stringify(e.details ?? null)}`;
+    assert.doesNotMatch(shown, /SECRET_KEY_NAME|hunter2/);
+    return true;
+  };
+  const attempt = (spec: string, extra: Record<string, string> = {}) => project({ 'inner/.conda-attestrc.yaml': `$import: ${JSON.stringify(spec)}\n`, ...extra });
+  await assert.rejects(load(join(attempt(join(outside, 'secret.yaml')), 'inner')), refused(/is an absolute path/));
+  await assert.rejects(load(join(attempt('../../' + basename(outside) + '/secret.yaml'), 'inner')), refused(/leads outside its directory/));
+  await assert.rejects(load(join(attempt('../.conda-attestrc.yaml', { '.conda-attestrc.yaml': 'concurrency: 2\n' }), 'inner')), refused(/leads outside/));
+  await assert.rejects(load(join(attempt('sub/../../x.yaml'), 'inner')), refused(/leads outside/));
+  await assert.rejects(load(join(attempt('secret'), 'inner')), refused(/does not end in \.json, \.yaml or \.yml/));
+  await assert.rejects(load(join(attempt('x.mjs', { 'inner/x.mjs': 'export default {}' }), 'inner')), refused(/does not end in/));
+  const linked = attempt('link.yaml');
+  symlinkSync(join(outside, 'secret.yaml'), join(linked, 'inner', 'link.yaml'));
+  await assert.rejects(load(join(linked, 'inner')), refused(/symbolic link/));
+  // Nested: an imported file cannot climb out of its own directory either.
+  const nested = project({ '.conda-attestrc.yaml': '$import: base/org.yaml\n', 'base/org.yaml': '$import: ../other.yaml\n', 'other.yaml': 'concurrency: 2\n' });
+  await assert.rejects(load(nested), refused(/leads outside/));
+  // Inside the tree, imports still work.
+  const ok = project({ '.conda-attestrc.yaml': '$import: policy/base.yaml\n', 'policy/base.yaml': 'concurrency: 3\n' });
+  assert.equal((await load(ok)).concurrency, 3);
 });
 
 test('$import: a "__proto__" key in an imported file is data, never a prototype', async () => {

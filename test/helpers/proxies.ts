@@ -5,6 +5,8 @@
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 
 export interface TestProxy {
+  /** Change what a CONNECT proxy answers from now on. */
+  setAnswer(answer: Buffer | string): void;
   /** `scheme://[user:pass@]127.0.0.1:PORT` */
   url: string;
   /** What each client asked for: the CONNECT target, or the SOCKS destination `host:port`. */
@@ -33,6 +35,7 @@ function closer(server: Server, sockets: Set<Socket>): () => Promise<void> {
 
 /** Answers every CONNECT with `answer` (raw bytes: status line, headers, blank line, body), then closes. */
 export async function startConnectAnswering(answer: Buffer | string, o: { user?: string } = {}): Promise<TestProxy> {
+  let current = answer;
   const seen: string[] = [];
   const sockets = new Set<Socket>();
   const server = createServer((s) => {
@@ -42,11 +45,12 @@ export async function startConnectAnswering(answer: Buffer | string, o: { user?:
       const end = head.indexOf('\r\n\r\n');
       if (end < 0) return;
       seen.push(head.split(' ')[1] ?? '');
-      s.end(answer);
+      s.end(current);
     });
   });
   const port = await listen(server, sockets);
-  return { url: `http://${o.user ? `${o.user}@` : ''}127.0.0.1:${port}`, seen, auth: [], close: closer(server, sockets) };
+  const setAnswer = (a: Buffer | string): void => void (current = a);
+  return { url: `http://${o.user ? `${o.user}@` : ''}127.0.0.1:${port}`, seen, auth: [], setAnswer, close: closer(server, sockets) };
 }
 
 /** A SOCKS5 server; with `credentials` it requires that username/password (RFC 1929). */
@@ -116,5 +120,8 @@ export async function startSocks5(o: { credentials?: { user: string; pass: strin
   });
   const port = await listen(server, sockets);
   const cred = o.credentials ? `${o.credentials.user}:${o.credentials.pass}@` : '';
-  return { url: `${o.scheme ?? 'socks5'}://${cred}127.0.0.1:${port}`, seen, auth, close: closer(server, sockets) };
+  const setAnswer = (): void => {
+    throw new Error('a SOCKS5 server answers by the protocol');
+  };
+  return { url: `${o.scheme ?? 'socks5'}://${cred}127.0.0.1:${port}`, seen, auth, setAnswer, close: closer(server, sockets) };
 }

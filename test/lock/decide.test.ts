@@ -208,18 +208,19 @@ test('acceptInto: takes the observed identities of the selected packages only', 
   assert.ok(!changes.some((c) => c.name === 'scipy'));
 });
 
-test('acceptInto --all: a package now unattested loses its pin; unchanged ones keep their history', () => {
+test('attack: acceptInto never drops a pin: a package now unattested keeps it (keptPins), selected by name or --all; unchanged ones keep their history', () => {
   let lock = pinned();
   lock = applyDecisions(lock, [decide(lock, pkg('1.0', 'scipy'), [gh()], D1)]);
   const ds = [decide(lock, pkg('1.1'), [], D2), decide(lock, pkg('1.2', 'scipy'), [gh()], D2)];
-  const { lock: next, changes } = acceptInto(lock, ds, { all: true });
-  assert.equal(next.channels[CH].numpy, undefined);
-  assert.deepEqual(next.channels[CH].scipy.first_seen, { version: '1.0', date: D1 });
-  assert.equal(next.channels[CH].scipy.last_seen.version, '1.2');
-  assert.deepEqual(
-    changes.filter((c) => c.type !== 'seen-changed').map((c) => [c.type, c.name]),
-    [['package-removed', 'numpy']],
-  );
+  assert.equal(ds[0]!.kind === 'removed' && ds[0]!.reason.code, 'ATTESTATIONS_REMOVED');
+  for (const selector of [{ all: true } as const, { packages: ['numpy', 'scipy'] }]) {
+    const { lock: next, changes, keptPins } = acceptInto(lock, ds, selector);
+    assert.deepEqual(next.channels[CH].numpy, lock.channels[CH].numpy, 'the pin stays');
+    assert.deepEqual(keptPins, [`${CH}::numpy`]);
+    assert.deepEqual(next.channels[CH].scipy.first_seen, { version: '1.0', date: D1 });
+    assert.equal(next.channels[CH].scipy.last_seen.version, '1.2');
+    assert.deepEqual(changes.filter((c) => c.type !== 'seen-changed'), []);
+  }
 });
 
 test('matchesSpec: name, short channel and URL forms; no suffix confusion', () => {

@@ -95,7 +95,7 @@ test('renderDiffText: plain text names packages, old and new values; colour only
 test('renderDiffMarkdown: a section per package, a field/old/new table', () => {
   const md = renderDiffMarkdown(diffLocks(OLD, NEW));
   assert.match(md, /^### conda-attest: signer identity changes\n\n4 identity change\(s\) to review\./);
-  assert.match(md, /#### <code>numpy<\/code> from <code>https:\/\/conda\.example\.org\/forge<\/code>/);
+  assert.match(md, /#### <code>numpy<\/code> from <code>https:&#8203;\/\/conda\.example\.org\/forge<\/code>/);
   assert.match(md, /\| field \| old \| new \|\n\| --- \| --- \| --- \|\n\| repository_id \| <code>100<\/code> \| <code>666<\/code> \|/);
   assert.match(renderDiffMarkdown([]), /No signer identity changes\./);
 });

@@ -81,6 +81,15 @@ test('attack: a package URL that cannot be parsed is refused, not passed through
     assert.ok(e.cause instanceof TargetError);
     return true;
   });
+  // An upper-case extension is still a package URL (installers lowercase it): refused, not passed through.
+  const { fetchFn, returned } = spyFetch();
+  const upper = wrapFetch(fetchFn, plugin());
+  await assert.rejects(upper(fx.strict.get(UNSIGNED).url.replace(/\.conda$/, '.CONDA')), (e: unknown) => {
+    assert.ok(e instanceof PackageBlockedError, String(e));
+    assert.deepEqual(e.reasons.map((r) => r.code), ['PACKAGE_URL_UNSUPPORTED']);
+    return true;
+  });
+  assert.equal(returned.length, 0, 'never fetched');
 });
 
 test('a non-2xx answer for a package URL is returned as is, nothing verified', async () => {

@@ -275,3 +275,26 @@ test('afterInstall runs every plugin in order even when one fails, then reports 
     'afterInstall',
   );
 });
+
+test('attack: a plugin entry named like a Node built-in (`events`, `fs`) or a bare file name never loads a file of that name; only `./x` does', async (t) => {
+  const dir = tempDir(t);
+  const cwd = process.cwd();
+  process.chdir(dir);
+  t.after(() => process.chdir(cwd));
+  // Planted in the config's directory (= the working directory here), under bare names.
+  const evil = `globalThis.__pluginPlanted = (globalThis.__pluginPlanted ?? 0) + 1; export default { name: 'planted' };\n`;
+  for (const name of ['events', 'fs', 'evil.mjs', 'crypto.js']) writeFileSync(join(dir, name), evil);
+  mkdirSync(join(dir, 'node_modules', 'real'), { recursive: true });
+  writeFileSync(join(dir, 'node_modules', 'real', 'package.json'), JSON.stringify({ name: 'real', type: 'module', main: 'index.js' }));
+  writeFileSync(join(dir, 'node_modules', 'real', 'index.js'), `export default { name: 'real' };\n`);
+  for (const id of ['events', 'fs', 'node:fs', 'evil.mjs', 'crypto.js', '.evil.mjs', 'real/../../evil.mjs', 'real/./x']) {
+    const e = await rejectsWith(loadPlugins([id], { configDir: dir }), 'PLUGIN_NOT_FOUND', id);
+    assert.match(e.hint ?? '', /a plugin file needs an explicit path, e\.g\. "\.\//);
+  }
+  assert.equal((globalThis as Record<string, unknown>).__pluginPlanted, undefined, 'no planted file ran');
+  // A package from the config's node_modules, and a file named by an explicit path, load.
+  assert.equal((await loadPlugins(['real'], { configDir: dir })).plugins[0]!.name, 'real');
+  assert.equal((await loadPlugins(['./evil.mjs'], { configDir: dir })).plugins[0]!.name, 'planted');
+  assert.equal((globalThis as Record<string, unknown>).__pluginPlanted, 1);
+  delete (globalThis as Record<string, unknown>).__pluginPlanted;
+});

@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { installPackagesToEmscriptenFS } from '@emscripten-forge/mambajs-core';
 import type { ILock } from '@emscripten-forge/mambajs-core';
 import { PackageBlockedError } from '../../plugin/contract.ts';
@@ -19,6 +20,7 @@ import { ALPHA, BETA, GAMMA, LOOSE, UNSIGNED, evil, startPluginFixture } from '.
 import type { PluginFixture } from './fixture.ts';
 import { createMemModule } from './memfs.ts';
 import { mambaLock } from '../helpers/mamba-lock.ts';
+import { writeTar } from '../helpers/conda.ts';
 import type { MemModule } from './memfs.ts';
 
 let fx: PluginFixture;
@@ -152,27 +154,112 @@ test('attack: an unattested package on a require: error channel is blocked; noth
   assert.equal(run.report?.summary.blocked, 1);
 });
 
-test('package records: the lock names the channel (also for empack pkgRootUrl URLs without a subdir)', () => {
+test('package records: the channel is the URL\'s (flat pkgRootUrl: its directory, subdir from the lock); sha256 and size from the lock', () => {
   const lock: MambaLockLike = {
     packages: {
       [ALPHA]: { name: 'alpha', version: '1.0', build: 'h0_0', subdir: 'emscripten-wasm32', channel: 'cf', size: 10, hash: { sha256: 'AB'.repeat(32) } },
     },
     channelInfo: { cf: [{ url: 'https://prefix.dev/emscripten-forge-dev/' }] },
   };
+  // empack's flat layout: judged under the CDN it came from (a `mirrors` entry maps it).
   const fromCdn = recordForMambaUrl(`https://cdn.example/env/${ALPHA}`, lock);
-  assert.equal(fromCdn.channel, 'https://prefix.dev/emscripten-forge-dev');
+  assert.equal(fromCdn.channel, 'https://cdn.example/env');
   assert.equal(fromCdn.subdir, 'emscripten-wasm32');
   assert.equal(fromCdn.url, `https://cdn.example/env/${ALPHA}`);
   assert.equal(fromCdn.sha256, 'ab'.repeat(32));
   assert.equal(fromCdn.size, 10);
+  // <channel>/<subdir>/<file>: the label "cf" does not move a package fetched elsewhere.
+  const elsewhere = recordForMambaUrl(`https://other.example/lax/emscripten-wasm32/${ALPHA}`, lock);
+  assert.deepEqual([elsewhere.channel, elsewhere.subdir, elsewhere.sha256], ['https://other.example/lax', 'emscripten-wasm32', 'ab'.repeat(32)]);
   // No lock entry: everything from <channel>/<subdir>/<file>.
   const plain = recordForMambaUrl(`https://prefix.dev/conda-forge/noarch/${BETA}`);
   assert.deepEqual([plain.channel, plain.subdir, plain.name, plain.version, plain.build], ['https://prefix.dev/conda-forge', 'noarch', 'beta', '2.0', 'h0_0']);
-  // A lock whose hash is not a SHA-256 is refused rather than silently ignored.
-  assert.throws(
-    () => recordForMambaUrl(`https://cdn.example/env/${ALPHA}`, { packages: { [ALPHA]: { ...lock.packages[ALPHA], hash: { sha256: 'xyz' } } } }),
-    (e) => e instanceof TargetError,
-  );
+});
+
+test('attack: a malformed lock entry (hash.sha256 not a string, hash not an object, size not a number, entry null) is a TargetError with a code, never a TypeError', () => {
+  const url = `https://cdn.example/env/${ALPHA}`;
+  const base = { name: 'alpha', version: '1.0', build: 'h0_0', subdir: 'noarch', channel: 'cf' };
+  for (const entry of [
+    { ...base, hash: { sha256: 'xyz' } },
+    { ...base, hash: { sha256: 42 } },
+    { ...base, hash: { sha256: { toLowerCase: 1 } } },
+    { ...base, hash: { sha256: ['ab'.repeat(32)] } },
+    { ...base, hash: 'ab'.repeat(32) },
+    { ...base, size: '10' },
+    { ...base, size: -1 },
+    null,
+    7,
+  ]) {
+    const lock = { packages: { [ALPHA]: entry } } as unknown as MambaLockLike;
+    assert.throws(
+      () => recordForMambaUrl(url, lock),
+      (e: unknown) => e instanceof TargetError && e.code === 'TARGET_PARSE_FAILED' && e.message.includes(ALPHA),
+      JSON.stringify(entry),
+    );
+  }
+});
+
+test('attack: through mambajs-core, a non-string hash.sha256 stops the install with TARGET_PARSE_FAILED before anything is fetched', async () => {
+  const lock = lockFor([[strict, ALPHA]]);
+  (lock.packages[ALPHA]!.hash as unknown as { sha256: unknown }).sha256 = 1234;
+  const before = strict.requests.length;
+  const run = await install(lock);
+  assert.ok(run.error instanceof TargetError, `expected TargetError, got ${String(run.error)}`);
+  assert.equal(run.error.code, 'TARGET_PARSE_FAILED');
+  assert.equal(strict.requests.length, before, 'nothing was fetched');
+  assert.equal(run.Module.files.size, 0);
+});
+
+/** A lock whose one entry is `filename` in `channel` (the label), otherwise the entry of `real`. */
+function relabelled(real: string, filename: string, label: 'strict' | 'lenient' = 'strict'): ILock {
+  const lock = lockFor([[strict, real]]);
+  const entry = lock.packages[real]!;
+  delete lock.packages[real];
+  lock.packages[filename] = { ...entry, channel: label };
+  lock.channelInfo = { strict: [{ url: strict.url, protocol: 'https' }], lenient: [{ url: lenient.url, protocol: 'https' }] } as ILock['channelInfo'];
+  return lock;
+}
+
+for (const [label, name, body] of [
+  ['upper-case extension (mambajs treats it as .conda)', 'unsigned-1.0-h0_0.CONDA', () => strict.get(UNSIGNED).bytes],
+  ['a plain tarball name (mambajs unpacks it as a tarball)', 'unsigned-1.0-h0_0.tar.gz', () => gzipSync(writeTar([{ path: 'lib/planted.txt', data: Buffer.from('planted') }]))],
+  ['a query that makes the URL end in .conda', 'unsigned-1.0-h0_0.tar.gz?.conda', () => gzipSync(writeTar([{ path: 'lib/planted.txt', data: Buffer.from('planted') }]))],
+] as const) {
+  test(`attack: a lock entry with ${label} is refused before it is fetched; nothing reaches the FS`, async (t) => {
+    const url = `${strict.url}/${strict.get(UNSIGNED).subdir}/${name}`;
+    strict.setFault(url.split('?')[0]!, { kind: 'body', body: Buffer.from(body()) });
+    t.after(() => strict.clearFaults());
+    const lock = relabelled(UNSIGNED, name);
+    delete lock.packages[name]!.hash;
+    const before = strict.requests.length;
+    const run = await install(lock);
+    assert.ok(run.error instanceof PackageBlockedError, `expected PackageBlockedError, got ${String(run.error)}`);
+    assert.deepEqual(run.error.reasons.map((r) => r.code), ['PACKAGE_URL_UNSUPPORTED']);
+    assert.equal(strict.requests.length, before, 'the package was never fetched');
+    assert.equal(run.Module.files.size, 0, 'nothing reached the FS');
+  });
+}
+
+test('attack: an unsigned package of the strict channel relabelled as the lax channel\'s (empack pkgRootUrl) is judged by the URL it came from: blocked, and the report names the strict channel', async () => {
+  const lock = relabelled(UNSIGNED, UNSIGNED, 'lenient');
+  const lockfile = fx.lockfile();
+  const plugin = createCondaAttestPlugin({ cwd: fx.dir, offline: true, lockfile });
+  const untarjs = wrapUntarjs(createNodeUntar(), plugin, { lock: lock as MambaLockLike });
+  const Module = createMemModule();
+  const subdir = strict.get(UNSIGNED).subdir;
+  let error: unknown;
+  try {
+    // mambajs fetches <pkgRootUrl>/<file>: here the strict channel's own subdir.
+    await installPackagesToEmscriptenFS({ packages: { packages: lock.packages, pipPackages: {} }, channels: lock.channelInfo, pkgRootUrl: `${strict.url}/${subdir}`, Module, untarjs });
+  } catch (e) {
+    error = e;
+  }
+  const report = await untarjs.afterInstall();
+  assert.ok(error instanceof PackageBlockedError, `expected PackageBlockedError, got ${String(error)}`);
+  assert.ok(error.reasons.some((r) => r.code === 'NO_ATTESTATIONS'), JSON.stringify(error.reasons));
+  assert.equal(row(report, UNSIGNED).channel, strict.url);
+  assert.equal(row(report, UNSIGNED).action, 'block');
+  assert.equal(Module.files.size, 0);
 });
 
 test('non-package archives (empack mount points) go straight to the wrapped untarjs', async () => {

@@ -2,6 +2,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { ConfigError, PluginError } from '../../src/errors.ts';
@@ -10,7 +11,8 @@ import { loadConfig } from '../../src/config/load.ts';
 import type { VerifySession } from '../../src/session-types.ts';
 import type { PackageRecord } from '../../src/types.ts';
 import { PackageBlockedError } from '../../plugin/contract.ts';
-import { loadPlugins } from '../../plugin/loader.ts';
+import { composePlugins, loadPlugins } from '../../plugin/loader.ts';
+import type { DownloadFn } from '../../plugin/contract.ts';
 import { createCondaAttestPlugin } from '../../plugin/sigstore.ts';
 import { fetchDownload } from '../../plugin/hosts/download.ts';
 import { recordFromUrl } from '../../src/targets/package-url.ts';
@@ -173,6 +175,9 @@ test('attack: URLs the plugin cannot judge are refused with PACKAGE_URL_UNSUPPOR
     { ...base, url: `${base.url}#frag` },
     { ...base, url: base.url.replace(/\.conda$/, '.zip'), filename: base.filename.replace(/\.conda$/, '.zip') },
     { ...base, url: 'not a url' },
+    // A host may still unpack these as packages (mambajs lowercases), but no attestation names them.
+    { ...base, url: base.url.replace(/\.conda$/, '.CONDA'), filename: base.filename.replace(/\.conda$/, '.CONDA') },
+    { ...base, url: base.url.replace(/-1\.0-h0_0\.conda$/, '.conda'), filename: 'alpha.conda' },
   ]) {
     await assert.rejects(download({ record }), (e: unknown) => {
       assert.ok(e instanceof PackageBlockedError, `${record.url}: ${String(e)}`);
@@ -183,5 +188,51 @@ test('attack: URLs the plugin cannot judge are refused with PACKAGE_URL_UNSUPPOR
   }
   assert.equal(fetched, 0);
   const report = await plugin.afterInstall!();
-  assert.equal(report?.summary.blocked, 4);
+  assert.equal(report?.summary.blocked, 6);
+});
+
+for (const where of ['the host download', 'a plugin inside conda-attest'] as const) {
+  test(`attack: ${where} never settles → afterInstall stops waiting, reports it (DOWNLOAD_UNSETTLED), writes the lockfile for what settled, and refuses it if it finishes later`, async () => {
+    const lockfile = fx.lockfile();
+    const { factory } = await countedSession(lockfile);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const stall = (next: DownloadFn): DownloadFn => async (req) => {
+      if (req.record.filename === BETA) await held; // a download that does not settle until released
+      return next(req);
+    };
+    const attest = createCondaAttestPlugin({ session: factory, settleTimeoutMs: 50 });
+    const download =
+      where === 'the host download'
+        ? attest.wrapDownload!(stall(fetchDownload()))
+        : composePlugins([attest, { name: 'stalling-cache', wrapDownload: stall }]).wrapDownload(fetchDownload());
+    const alpha = await download({ record: recordOf(ALPHA) });
+    assert.equal(alpha.sha256, fx.strict.get(ALPHA).sha256);
+    const beta = download({ record: recordOf(BETA) });
+    const late = beta.then(
+      () => assert.fail('a download finishing after the run ended was handed to the host'),
+      (e: unknown) => e,
+    );
+    const report = await attest.afterInstall!();
+    assert.ok(report);
+    assert.deepEqual(report.packages.map((p) => [p.filename, p.status]), [[ALPHA, 'verified']]);
+    const notice = report.notices?.find((n) => n.code === 'DOWNLOAD_UNSETTLED');
+    assert.ok(notice, JSON.stringify(report.notices));
+    assert.match(notice.message, new RegExp(`still in flight .*${BETA.replace(/\./g, '\\.')}`));
+    assert.ok(report.warnings?.some((w) => w.startsWith('DOWNLOAD_UNSETTLED: ')));
+    assert.equal(report.lockfile?.written, true);
+    assert.match(readFileSync(lockfile, 'utf8'), /alpha/);
+    assert.doesNotMatch(readFileSync(lockfile, 'utf8'), /beta/);
+    // Now the stalled download completes: it is refused, never handed on.
+    release();
+    const e = await late;
+    assert.ok(e instanceof PackageBlockedError, String(e));
+    assert.deepEqual(e.reasons.map((r) => r.code), ['DOWNLOAD_UNSETTLED']);
+  });
+}
+
+test('settleTimeoutMs must be a positive whole number of milliseconds', () => {
+  for (const bad of [0, -5, 1.5, '100', Number.NaN]) {
+    assert.throws(() => createCondaAttestPlugin({ settleTimeoutMs: bad as number }), (e: unknown) => e instanceof ConfigError && /settleTimeoutMs/.test(e.message));
+  }
 });

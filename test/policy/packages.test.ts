@@ -106,3 +106,29 @@ test('calendar dates', () => {
   assert.equal(isCalendarDate('2027-13-01'), false);
   assert.equal(isCalendarDate('27-01-31'), false);
 });
+
+test('attack: padding a glob with stars does not make it more specific (`**o**` vs `to*`): specificity is the number of literal characters', async () => {
+  const { resolveConfig } = await import('../../src/config/validate.ts');
+  const CH = 'https://prefix.dev/conda-forge';
+  // The reviewed rule pins `tool`'s signer strictly; a later, padded rule would waive it.
+  const config = resolveConfig(
+    { channels: { [CH]: { require: 'error', packages: { 'to*': { require: 'error' }, '**o**': { require: 'ignore' } } } } },
+    '/tmp',
+    'mem',
+    { env: {} },
+  );
+  const policy = config.channels.find((c) => c.channel === CH)!;
+  assert.equal(ruleFor(policy.packages, 'tool')?.pattern, 'to*');
+  assert.equal(effectivePolicy(policy, 'tool').require, 'error');
+  assert.equal(ruleFor(policy.packages, 'zoo')?.pattern, '**o**', 'the padded rule still applies where it is the only match');
+  // Stars never add weight: `lib**` does not beat `lib*`; the two tie and the config says so.
+  assert.deepEqual(globTies(['lib*', 'lib**']), [['lib*', 'lib**']]);
+  assert.deepEqual(globTies(['to*', '**o**']), []);
+  assert.throws(
+    () => resolveConfig({ channels: { [CH]: { packages: { 'lib*': { require: 'warn' }, 'lib***': { require: 'ignore' } } } } }, '/tmp', 'mem', { env: {} }),
+    (e: unknown) => e instanceof Error && (e as { code?: string }).code === 'CONFIG_INVALID' && /same number of literal characters/.test(JSON.stringify((e as { details?: unknown }).details) + e.message),
+  );
+  // Equal specificity that cannot match one name is fine; more literals win over fewer.
+  assert.deepEqual(globTies(['a*b', 'a*c']), []);
+  assert.equal(ruleFor([{ pattern: '*o*', require: 'ignore' }, { pattern: 't*ol', require: 'warn' }], 'tool')?.pattern, 't*ol');
+});

@@ -107,3 +107,42 @@ test('SAN form: the same repositories as anchored SAN globs (any workflow of the
   assert.deepEqual(proposeIdentities(three, 'san').identities.map((p) => p.entry), ['https://github.com/org/*-feedstock/**@refs/heads/main']);
   assert.deepEqual(proposeIdentities(three.slice(0, 1), 'san').identities.map((p) => p.entry), ['https://github.com/org/a-feedstock/**@refs/heads/main']);
 });
+
+test('attack: a SAN holding pattern syntax (`re:.*`, `*`, `**`, `github:`) is written so that the generated policy trusts exactly that SAN, and rejects one a single character different', async () => {
+  const { renderInitConfig } = await import('../../src/config/init-file.ts');
+  const { resolveConfig } = await import('../../src/config/validate.ts');
+  const { matchIdentity } = await import('../../src/policy/identity.ts');
+  const { parse } = await import('yaml');
+  const ISSUER = 'https://issuer.example';
+  const CH = 'https://conda.example/ch';
+  const sans = [
+    're:.*',
+    'https://ci.example/*/build.yml',
+    'https://ci.example/**',
+    'github:evil/x',
+    'gitlab:evil/x',
+    'me+(a|b)@example.org',
+    '[x].$^{2}?\\d',
+  ];
+  for (const san of sans) {
+    const proposals = proposeIdentities([{ package: 'p', identities: [{ kind: 'uri', san, issuer: ISSUER }] }]);
+    const text = renderInitConfig({ targets: ['pixi.lock'], date: '2026-12-07', channels: [{ channel: CH, mirrors: [], packages: 1, require: 'error', state: 'attested', identities: proposals.identities, unattested: 0, keySigned: 0 }] });
+    const config = resolveConfig(parse(text), '/tmp', 'mem', { env: {} });
+    const patterns = config.channels.find((c) => c.channel === CH)!.trustedIdentities;
+    const trusts = (s: string) => matchIdentity({ kind: 'uri', san: s, issuer: ISSUER }, patterns).trusted;
+    assert.equal(trusts(san), true, `${san}: the observed SAN is trusted`);
+    // One character different: each position changed, one character appended, one removed.
+    for (let i = 0; i < san.length; i++) {
+      const other = san.slice(0, i) + (san[i] === 'x' ? 'y' : 'x') + san.slice(i + 1);
+      assert.equal(trusts(other), false, `${san}: "${other}" (position ${i}) must not be trusted`);
+    }
+    assert.equal(trusts(san + 'x'), false, `${san}: a longer SAN must not be trusted`);
+    assert.equal(trusts(san.slice(1)), false, `${san}: a shorter SAN must not be trusted`);
+    assert.equal(trusts('https://evil.example/anything'), false, `${san}: an unrelated SAN must not be trusted`);
+  }
+  // A SAN without pattern syntax is written as seen (readable).
+  const plain = proposeIdentities([{ package: 'p', identities: [{ kind: 'email', san: 'me@example.org', issuer: ISSUER }] }]);
+  assert.deepEqual(plain.identities[0]!.entry, { identity: 'me@example.org', issuer: ISSUER });
+  const star = proposeIdentities([{ package: 'p', identities: [{ kind: 'uri', san: 're:.*', issuer: ISSUER }] }]);
+  assert.deepEqual(star.identities[0]!.entry, { identity: 're:re:\\.\\*', issuer: ISSUER });
+});

@@ -88,11 +88,15 @@ test('attack: broken or hostile archives are refused with a code, never a crash'
     ];
     for (const [name, bytes, code] of cases) {
       await writeFile(join(dir, name), bytes);
-      await assert.rejects(loadTargets([name], { cwd: dir, channel: CH }), (e: unknown) => {
+      assert.throws(() => readPackageIndex(join(dir, name)), (e: unknown) => {
         assert.ok(e instanceof AttestError, `${name}: ${String(e)}`);
         assert.match(e.code, code, `${name}: ${e.code} ${e.message}`);
         return true;
       });
+      // As a target, the damage is the package's own problem (judged invalid), not the run's.
+      const [r] = await loadTargets([name], { cwd: dir, channel: CH });
+      assert.match(r!.unreadable!.code, code, name);
+      assert.equal(r!.subdir, 'unknown');
     }
   });
 });

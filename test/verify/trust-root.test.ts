@@ -140,15 +140,7 @@ test('public-good offline comes from the embedded snapshot, with digest and age'
   assert.equal(r.warnings, undefined);
 });
 
-test('public-good offline prefers a cached TUF refresh and reports its age', async (t) => {
-  const cacheDir = tmp(t);
-  mkdirSync(join(cacheDir, 'trust-root'));
-  writeFileSync(join(cacheDir, 'trust-root', 'trusted_root.json'), snapshotBytes);
-  writeFileSync(join(cacheDir, 'trust-root', 'meta.json'), JSON.stringify({ fetchedAt: '2026-03-01T00:00:00.000Z', mirror: 'x' }));
-  const r = await loadTrustRoot(PUBLIC_GOOD, { offline: true, cacheDir, now: new Date('2026-03-04T00:00:00Z') });
-  assert.match(r.source, /TUF cache, refreshed 2026-03-01/);
-  assert.equal(r.ageDays, 3);
-});
+// A cached TUF refresh (and every way of planting one): trust-root-cache.test.ts.
 
 test('a damaged cache is ignored in favour of the snapshot', async (t) => {
   const cacheDir = tmp(t);
@@ -196,4 +188,37 @@ test('a custom trusted root file: missing → NOT_FOUND, invalid → INVALID, va
   writeFileSync(join(d, 'ok.json'), snapshotBytes);
   const r = await loadTrustRoot(join(d, 'ok.json'), { cacheDir: d });
   assert.equal(r.source, join(d, 'ok.json'));
+});
+
+test('attack: one entry whose validFor.start is in the future (2099) cannot make an old root look new: ignored for the age, TRUST_ROOT_SUSPICIOUS warns', () => {
+  const now = new Date('2026-12-07T00:00:00Z');
+  const r = good();
+  const newestPast = Math.max(...[...r.tlogs, ...r.ctlogs].map((e: any) => Date.parse(e.publicKey.validFor.start)), ...[...r.certificateAuthorities, ...r.timestampAuthorities].map((e: any) => Date.parse(e.validFor.start)));
+  const honestAge = Math.floor((now.getTime() - newestPast) / 86_400_000);
+  assert.ok(honestAge > 400, `the snapshot is old at ${now.toISOString()} (${honestAge} days)`);
+  r.ctlogs[0].publicKey.validFor.start = '2099-01-01T00:00:00Z';
+  delete r.ctlogs[0].publicKey.validFor.end;
+  const loaded = parseTrustedRoot(Buffer.from(JSON.stringify(r)), 'forged.json', now);
+  assert.equal(loaded.ageDays, honestAge, 'the future start does not reset the age to 0');
+  assert.equal(loaded.warnings?.length, 1);
+  assert.match(loaded.warnings![0]!, /^TRUST_ROOT_SUSPICIOUS: .*forged\.json.*ctlogs\[0\] from 2099-01-01/);
+  // Every start in the future: the age is unknown (a configured limit then fails closed).
+  const all = good();
+  for (const e of [...all.tlogs, ...all.ctlogs]) e.publicKey.validFor.start = '2099-01-01T00:00:00Z';
+  for (const e of [...all.certificateAuthorities, ...all.timestampAuthorities]) e.validFor.start = '2099-01-01T00:00:00Z';
+  for (const e of [...all.tlogs, ...all.ctlogs]) delete e.publicKey.validFor.end;
+  for (const e of [...all.certificateAuthorities, ...all.timestampAuthorities]) delete e.validFor.end;
+  const unknown = parseTrustedRoot(Buffer.from(JSON.stringify(all)), 'all-future.json', now);
+  assert.equal(unknown.ageDays, null);
+  assert.match(unknown.warnings![0]!, /TRUST_ROOT_SUSPICIOUS/);
+  // An honest root has no such warning.
+  assert.equal(parseTrustedRoot(snapshotBytes, 'snapshot', now).warnings, undefined);
+});
+
+test('attack: a trusted_root.json with a duplicate key (a second "tlogs" after the reviewed one) is TRUST_ROOT_MALFORMED naming the key and line', () => {
+  const text = JSON.stringify(good(), null, 2).replace(/\n}$/, ',\n  "tlogs": []\n}');
+  assert.throws(
+    () => parseTrustedRoot(Buffer.from(text), 'dup.json'),
+    (e: unknown) => e instanceof TrustRootError && e.code === 'TRUST_ROOT_MALFORMED' && /"tlogs" appears twice .*line \d+/.test(e.message),
+  );
 });

@@ -1,0 +1,62 @@
+// JSON that a person reviews (the identity lockfile, a JSON config, a trusted_root.json)
+// must mean what it shows. RFC 8259 §4 leaves duplicate object keys to the implementation,
+// and JSON.parse keeps the LAST one, while a reviewer reads the FIRST. So such input is
+// parsed with JSON.parse (syntax, values) and then scanned once for a key that repeats
+// within one object; the scan is jsonc-parser's visitor (its scanner unescapes names, so
+// `"a"` and `"\u0061"` are the same key, as they are to JSON.parse).
+import { createRequire } from 'node:module';
+
+type JsoncParser = typeof import('jsonc-parser');
+let jsonc: JsoncParser | undefined;
+// Loaded on first use: a run whose lockfile text was validated before never needs it.
+const parser = (): JsoncParser => (jsonc ??= createRequire(import.meta.url)('jsonc-parser') as JsoncParser);
+
+/** A key that appears twice in one object: the name and the 1-based line and column of its second appearance. */
+export interface DuplicateKey {
+  key: string;
+  line: number;
+  column: number;
+}
+
+/** The first duplicate key of `text` (valid JSON), or undefined. */
+export function findDuplicateKey(text: string): DuplicateKey | undefined {
+  const open: Set<string>[] = [];
+  let found: DuplicateKey | undefined;
+  parser().visit(
+    text,
+    {
+      onObjectBegin: () => {
+        open.push(new Set());
+      },
+      onObjectEnd: () => {
+        open.pop();
+      },
+      onObjectProperty: (key, _offset, _length, line, column) => {
+        const keys = open[open.length - 1];
+        if (!keys || found) return;
+        if (keys.has(key)) found = { key, line: line + 1, column: column + 1 };
+        keys.add(key);
+      },
+    },
+    { disallowComments: true, allowTrailingComma: false },
+  );
+  return found;
+}
+
+/** Thrown by parseStrictJson for a duplicate key (JSON.parse's SyntaxError for bad syntax). */
+export class DuplicateKeyError extends Error {
+  override name = 'DuplicateKeyError';
+  readonly duplicate: DuplicateKey;
+  constructor(duplicate: DuplicateKey) {
+    super(`the key ${JSON.stringify(duplicate.key)} appears twice in one object (again at line ${duplicate.line}, column ${duplicate.column})`);
+    this.duplicate = duplicate;
+  }
+}
+
+/** JSON.parse, refusing a key that appears twice in one object (DuplicateKeyError). */
+export function parseStrictJson(text: string): unknown {
+  const value: unknown = JSON.parse(text);
+  const dup = findDuplicateKey(text);
+  if (dup) throw new DuplicateKeyError(dup);
+  return value;
+}
