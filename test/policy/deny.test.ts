@@ -142,8 +142,8 @@ test('identity time window: signed_after inclusive, signed_before exclusive, unk
 test('signers: only bundles that verified count, with their log time, else their timestamp', () => {
   const verified: BundleOutcome = { index: 0, publish: true, verified: true, identity: github('acme/tool'), reasons: [] };
   const forged: BundleOutcome = { index: 1, publish: true, verified: false, identity: github('acme/tool'), reasons: [{ code: 'SIGSTORE_VERIFICATION_FAILED', message: 'x' }] };
-  const withLog = { ...verified, evidence: { tlog: { integrated_time: '2026-03-02T00:00:00.000Z' }, timestamps: [] } } as BundleOutcome;
-  const withTs = { ...verified, evidence: { tlog: null, timestamps: [{ signing_time: null }, { signing_time: '2026-03-03T00:00:00.000Z' }] } } as BundleOutcome;
+  const withLog = { ...verified, evidence: { tlog: { integrated_time: '2026-03-02T00:00:00.000Z' }, timestamps: [] } } as unknown as BundleOutcome;
+  const withTs = { ...verified, evidence: { tlog: null, timestamps: [{ signing_time: null }, { signing_time: '2026-03-03T00:00:00.000Z' }] } } as unknown as BundleOutcome;
   assert.deepEqual(signersOf([verified, forged]).map((s) => s.signedAt), [null]);
   assert.deepEqual(signersOf([withLog, withTs]).map((s) => s.signedAt), ['2026-03-02T00:00:00.000Z', '2026-03-03T00:00:00.000Z']);
 });
