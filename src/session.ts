@@ -209,9 +209,8 @@ export function assembleReport(
   // Run-level notices (EXCEPTION_EXPIRED, REPODATA_CACHED), once each, sorted for deterministic output.
   const byMessage = new Map([...ledger.notices, ...closed.notices.map((n) => [n.message, n] as const)]);
   const notices = [...byMessage.values()].sort((a, b) => (a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
-  // Kept as warning lines too, the form they had before `notices` existed.
-  const extra = [...notices.map((n) => `${n.code}: ${n.message}${n.hint ? ` (hint: ${n.hint})` : ''}`), ...closed.warnings];
-  if (extra.length) report.warnings = [...(report.warnings ?? []), ...extra];
+  // A notice is reported once, under `notices`; `warnings` keeps what has no code (cache trouble).
+  if (closed.warnings.length) report.warnings = [...(report.warnings ?? []), ...closed.warnings];
   // Then the findings over the whole run (CHANNEL_UNUSED, NOTHING_VERIFIED).
   report.notices = [...notices, ...findRunNotices(config, report.packages)];
   report.lockfile = lockfile;
