@@ -187,9 +187,8 @@ function assembleReport(
   // Run-level notices (EXCEPTION_EXPIRED, REPODATA_CACHED), once each, sorted for deterministic output.
   const byMessage = new Map([...ledger.notices, ...closed.notices.map((n) => [n.message, n] as const)]);
   const notices = [...byMessage.values()].sort((a, b) => (a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
-  // Kept as warning lines too, the form they had before `notices` existed.
-  const extra = [...notices.map((n) => `${n.code}: ${n.message}${n.hint ? ` (hint: ${n.hint})` : ''}`), ...closed.warnings];
-  if (extra.length) report.warnings = [...(report.warnings ?? []), ...extra];
+  // A notice is reported once, under `notices`; `warnings` keeps what has no code (cache trouble).
+  if (closed.warnings.length) report.warnings = [...(report.warnings ?? []), ...closed.warnings];
   // Then the findings over the whole run (CHANNEL_UNUSED, NOTHING_VERIFIED).
   report.notices = [...notices, ...findRunNotices(config, report.packages)];
   report.lockfile = lockfile;
@@ -233,11 +232,13 @@ export function openResources(
           deadline: Date.now() + config.deadlineMs,
           deadlineLabel: `${config.deadlineMs / 1000} s`,
         }),
+    // --offline means no network at all (as in conda): caches, local files and --sigs only.
+    offline: Boolean(options.offline),
   });
   // Loaded once per run, lazily: a run where every channel is disabled never needs it.
   let trustRootPromise: Promise<LoadedTrustRoot> | undefined;
   const trustRoot = (): Promise<LoadedTrustRoot> =>
-    (trustRootPromise ??= loadTrustRoot(config.trustRoot, { offline: options.offline, cacheDir: config.cacheDir }).then((root) =>
+    (trustRootPromise ??= loadTrustRoot(config.trustRoot, { offline: Boolean(options.offline || options.noTufRefresh), cacheDir: config.cacheDir }).then((root) =>
       checkTrustRootAge(root, config),
     ));
   // The report names the trust root only when a verdict depended on it (a file root is
@@ -280,7 +281,7 @@ export function openResources(
       await Promise.all([verdicts?.flush(), sidecars?.flush()]);
       http.close();
       const cache = [...(verdicts?.warnings ?? []), ...(sidecars?.warnings ?? [])].map((w) => `cache: ${w}`);
-      return { root, warnings: cache, notices: [...repodata.stale().map(staleRepodataNotice), ...httpNotices(http.findings())] };
+      return { root, warnings: cache, notices: [...staleRepodataNotices(repodata.stale(), Boolean(options.offline)), ...httpNotices(http.findings())] };
     },
   };
 }
@@ -308,16 +309,28 @@ export function ageInWords(ms: number): string {
   return unit(Math.floor(h / 24), 'day');
 }
 
-/** The notice for a subdir whose repodata came from the cache because its channel was unreachable. */
-function staleRepodataNotice(s: StaleRepodata): Reason {
-  return {
-    code: 'REPODATA_CACHED',
-    message:
-      `${s.channel} (${s.subdir}) could not be reached, so its repodata cached ${ageInWords(s.ageMs)} ago was used ` +
-      `(${s.cause.replace(/\.$/, '')}). Sidecars are content-addressed and every bundle is still verified against the package digest; ` +
-      `packages published since then are not in it.`,
-    hint: 'Check the network or proxy settings for this channel; run again once it can be reached to see packages published since.',
-  };
+/**
+ * One REPODATA_CACHED notice per channel whose repodata came from the cache (its subdirs
+ * listed, the oldest copy's age given), because the channel was unreachable or the run
+ * was offline.
+ */
+function staleRepodataNotices(stale: readonly StaleRepodata[], offline: boolean): Reason[] {
+  const byChannel = new Map<string, StaleRepodata[]>();
+  for (const s of stale) byChannel.set(s.channel, [...(byChannel.get(s.channel) ?? []), s]);
+  return [...byChannel].map(([channel, list]) => {
+    const subdirs = [...new Set(list.map((s) => s.subdir))].sort().join(', ');
+    const age = ageInWords(Math.max(...list.map((s) => s.ageMs)));
+    const why = offline ? 'offline (--offline)' : `unreachable (${list[0]!.cause.replace(/\.$/, '')})`;
+    return {
+      code: 'REPODATA_CACHED',
+      message:
+        `${channel} (${subdirs}) was ${why}, so repodata cached up to ${age} ago was used; ` +
+        'packages published since then are not in it (sidecars are content-addressed and every bundle is still verified).',
+      hint: offline
+        ? 'Run once without --offline to refresh the cache.'
+        : 'Check the network or proxy settings for this channel; run again once it can be reached to see packages published since.',
+    };
+  });
 }
 
 /**
@@ -329,6 +342,7 @@ function httpNotices(f: HttpRunFindings): Reason[] {
     code: 'HOST_CUT_OFF',
     message: h.message,
     hint: h.hint ?? 'Check the network, proxy settings and the host; run again once it answers.',
+    outage: h.outage,
   }));
   if (f.deadline) {
     notices.push({

@@ -44,7 +44,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HttpError, isAttestError, RepodataError } from '../errors.ts';
+import { couldNotFetch, HttpError, outageOf, RepodataError } from '../errors.ts';
 import type { CacheValidators, HttpClient } from '../http/client.ts';
 import { parsePackageFilename } from '../targets/package-url.ts';
 import { emptyIndex, RepodataScanner, sectionOf, type RawRepodataEntry, type RepodataIndex } from './repodata-index.ts';
@@ -246,10 +246,12 @@ function packageNameOf(filename: string): string | undefined {
   }
 }
 
-function unavailable(url: string, e: unknown): RepodataError {
+function unavailable(url: string, e: unknown): RepodataError | HttpError {
   if (e instanceof RepodataError) return e;
+  // Offline mode sent nothing: the row says so with its own code, not as a channel failure.
+  if (e instanceof HttpError && e.code === 'HTTP_OFFLINE') return e;
   const status = e instanceof HttpError ? e.status : undefined;
-  return new RepodataError('REPODATA_UNAVAILABLE', `${url} could not be fetched: ${isAttestError(e) ? e.message : String(e)}`, {
+  return new RepodataError('REPODATA_UNAVAILABLE', couldNotFetch(url, e), {
     hint: 'Check the channel URL and the network; without repodata the advertised attestations cannot be known.',
     cause: e,
     details: status === undefined ? undefined : { status },
@@ -257,14 +259,14 @@ function unavailable(url: string, e: unknown): RepodataError {
 }
 
 /**
- * The channel could not be reached (connection failure, stall, timeout, 5xx, 408/429):
- * then cached repodata may answer. Sound because the cache holds what the channel served
+ * The channel could not be reached (connection failure, stall, timeout, 5xx, 408/429, or
+ * offline mode): then cached repodata may answer. Sound because the cache holds what the channel served
  * earlier, sidecars are content-addressed (CEP 50 attestations_sha256) and every bundle is
  * still verified against the package digest; a 404 or a malformed answer is not an outage.
  */
 function unreachable(e: unknown): boolean {
   if (!(e instanceof HttpError)) return false;
-  if (e.code === 'HTTP_CONNECTION_FAILED' || e.code === 'HTTP_TIMEOUT') return true;
+  if (e.code === 'HTTP_CONNECTION_FAILED' || e.code === 'HTTP_TIMEOUT' || e.code === 'HTTP_OFFLINE') return true;
   return e.code === 'HTTP_STATUS' && e.status !== undefined && (e.status >= 500 || e.status === 408 || e.status === 429);
 }
 
@@ -546,7 +548,7 @@ export function createRepodataStore(opts: RepodataStoreOptions): RepodataStore {
             const hit = await fromCacheOnly(channel, subdir, c);
             if (!hit) continue;
             resolved.set(key, c);
-            staleServed.push({ channel: channel.replace(/\/+$/, ''), subdir, url: hit.source.url, ageMs: hit.ageMs, cause: (cause as Error).message });
+            staleServed.push({ channel: channel.replace(/\/+$/, ''), subdir, url: hit.source.url, ageMs: hit.ageMs, cause: outageOf(cause)?.cause ?? (cause as Error).message });
             return hit.source;
           }
         }
@@ -605,7 +607,7 @@ export function createRepodataStore(opts: RepodataStoreOptions): RepodataStore {
       bytes = (await opts.http.get(url, { maxBytes: maxShardBytes })).body;
     } catch (e) {
       const status = e instanceof HttpError ? e.status : undefined;
-      throw new RepodataError('REPODATA_SHARD_UNAVAILABLE', `${url} (a shard named by the shard index) could not be fetched: ${isAttestError(e) ? e.message : String(e)}`, {
+      throw new RepodataError('REPODATA_SHARD_UNAVAILABLE', `A shard named by the shard index: ${couldNotFetch(url, e)}`, {
         hint: 'The shard index lists this package, so its record (and any advertised attestations) cannot be known without the shard; try again later or report it to the channel.',
         cause: e,
         details: status === undefined ? undefined : { status },

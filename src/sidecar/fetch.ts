@@ -9,7 +9,7 @@
 // place the package is actually fetched from, possibly a mirror). Content-Type is never
 // looked at.
 import { createReadStream } from 'node:fs';
-import { AttestError, HttpError, SidecarError, type SidecarErrorCode } from '../errors.ts';
+import { AttestError, couldNotFetch, HttpError, outageOf, SidecarError, type SidecarErrorCode } from '../errors.ts';
 import type { RepodataStore } from '../channel/repodata.ts';
 import { isRepodataMissing } from '../channel/repodata.ts';
 import type { HttpClient } from '../http/client.ts';
@@ -48,6 +48,8 @@ function reasonOf(e: unknown, url: string | undefined): Reason {
   if (e instanceof AttestError) {
     const r: Reason = { code: e.code, message: url && !e.message.includes(url) ? `${url}: ${e.message}` : e.message };
     if (e.hint) r.hint = e.hint;
+    const outage = outageOf(e);
+    if (outage) r.outage = outage;
     return r;
   }
   return { code: 'SIDECAR_UNAVAILABLE', message: `${url ?? 'sidecar'}: ${e instanceof Error ? e.message : String(e)}` };
@@ -56,6 +58,8 @@ function reasonOf(e: unknown, url: string | undefined): Reason {
 /** Map transport errors on an advertised / probed sidecar to the sidecar's own codes. */
 function sidecarFailure(e: unknown, url: string): SidecarError | AttestError {
   if (!(e instanceof HttpError)) return e instanceof AttestError ? e : new SidecarError('SIDECAR_UNAVAILABLE', `${url} could not be fetched.`, { cause: e });
+  // Offline mode sent nothing: the row keeps HTTP_OFFLINE.
+  if (e.code === 'HTTP_OFFLINE') return e;
   const code: SidecarErrorCode =
     e.code === 'HTTP_NOT_FOUND' ? 'SIDECAR_NOT_FOUND' : e.code === 'HTTP_TOO_LARGE' ? 'SIDECAR_TOO_LARGE' : 'SIDECAR_UNAVAILABLE';
   const hint =
@@ -64,7 +68,7 @@ function sidecarFailure(e: unknown, url: string): SidecarError | AttestError {
       : code === 'SIDECAR_TOO_LARGE'
         ? 'Raise max_sidecar_bytes only if the channel really publishes sidecars this large.'
         : e.hint;
-  return new SidecarError(code, `Sidecar ${url}: ${e.message}`, { hint, cause: e });
+  return new SidecarError(code, `Sidecar ${couldNotFetch(url, e)}`, { hint, cause: e });
 }
 
 /** What repodata says about a package's sidecar (CEP 50 `attestations_sha256`). */

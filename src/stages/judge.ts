@@ -64,7 +64,7 @@ export function judgePackage(retrieved: Retrieved, ctx: JudgeContext): Judged {
   const done = (status: PackageStatus, reasons: Reason[], decision: LockDecision | null = null): Judged => {
     if (denied) {
       const notes = row.notes.filter((n) => n !== 'recorded');
-      const final: PackageReport = { ...row, status: 'untrusted', action: 'block', reasons: [denied.reason, ...reasons.filter((r) => r !== denied.reason)], notes };
+      const final: PackageReport = { ...row, status: 'untrusted', action: 'block', reasons: [denied.reason, ...reasons], notes };
       return { row: final, decision: null, require: policy.require, exempt: false };
     }
     // A local package whose archive is damaged is invalid whatever its attestations say

@@ -53,6 +53,14 @@ test('conda version specs: conda ordering, not string or semver order', () => {
     ['==1.2.0|==1.3.1', '1.3.1', true],
     ['*', '0.0.1', true],
     ['>=1.2a', '1.2A', true], // case-insensitive
+    // Local version labels and build-number-like suffixes, as conda orders them: a label
+    // after `+` ranks below the plain version (1.2+x < 1.2), so `1.2.*` is what covers it.
+    ['>=1.2,<1.3', '1.2.5+evil', true],
+    ['>=1.2,<1.3', '1.2+local', false],
+    ['1.2.*', '1.2+local', true],
+    ['>=1.2,<1.3', '1.2.0_1', true],
+    ['>=1.2,<1.3', '1.2-1', true],
+    ['>=1.2,<1.3', '1.2.post1', true],
   ];
   for (const [spec, version, expected] of cases) assert.equal(versionMatches(spec, version), expected, `${version} in ${spec}`);
   assert.equal(versionMatches('>=1', '1..2'), undefined, 'a version conda cannot read');
