@@ -75,7 +75,7 @@ export async function createSession(options: VerifySessionOptions): Promise<Pipe
   }
   // Lockfile texts validated before are not validated again (src/lock/checked.ts); the
   // memo lives with the caches, so --no-cache skips it too.
-  const checked = options.noCache ? undefined : openCheckedLockTexts(options.config.cacheDir);
+  const checked = options.noCache ? undefined : openCheckedLockTexts(options.config.cacheDir, loadVerdictKey());
   const judging: JudgeContext = { lock: await readLock(lockPath, { checked }), date: today(), frozen: Boolean(options.frozen), lockPath };
   const ledger = openLedger(judging.frozen);
 
