@@ -19,20 +19,18 @@
 //
 // Every network access is to 127.0.0.1 (the local Sigstore and the fixture channels).
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { Verifier, toSignedEntity, toTrustMaterial } from '@sigstore/verify';
-import { startFixtureChannel, sidecarBytes } from '../test/helpers/channel.ts';
+import { startFixtureChannel } from '../test/helpers/channel.ts';
 import type { FixtureChannel } from '../test/helpers/channel.ts';
-import { publishStatement, startLocalSigstore } from '../test/helpers/sigstore.ts';
-import type { BundleJSON, LocalSigstore } from '../test/helpers/sigstore.ts';
+import { startLocalSigstore } from '../test/helpers/sigstore.ts';
+import type { LocalSigstore } from '../test/helpers/sigstore.ts';
+import { startBigPackageServer, type BigServer } from './big-package.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 // The product as users run it: the published bin over dist/ (npm run bench builds it first).
@@ -223,83 +221,6 @@ async function buildEnvironment(sigstore: LocalSigstore, n: number, name: string
   return { dir, channel, config, explicit, oneExplicit };
 }
 
-// ---------------------------------------------------------------------------
-// Large package: generated on the fly, streamed, never held in memory
-
-interface BigServer {
-  url: string;
-  channelUrl: string;
-  filename: string;
-  sha256: string;
-  size: number;
-  close(): Promise<void>;
-}
-
-async function startBigPackageServer(sigstore: LocalSigstore, mib: number): Promise<BigServer> {
-  // 1 MiB of random bytes repeated: hashing cost is the same as for unique bytes, and the
-  // server's memory stays at one block.
-  const block = randomBytes(1 << 20);
-  const size = mib << 20;
-  const h = createHash('sha256');
-  for (let i = 0; i < mib; i++) h.update(block);
-  const sha256 = h.digest('hex');
-  const filename = 'bigpkg-1.0.0-h0_0.conda';
-  const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    const route = routes.get(path);
-    if (path === pkgPath) {
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size });
-      let sent = 0;
-      const pump = () => {
-        while (sent < mib) {
-          sent++;
-          if (!res.write(block)) return void res.once('drain', pump);
-        }
-        res.end();
-      };
-      pump();
-      return;
-    }
-    if (!route) return void res.writeHead(404).end('not found');
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': route.length });
-    res.end(route);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const channelUrl = `${origin}/big`;
-  const pkgPath = `/big/noarch/${filename}`;
-  const bundle: BundleJSON = await sigstore.attest(publishStatement({ filename, sha256, targetChannel: channelUrl }));
-  const sidecar = sidecarBytes([bundle]);
-  const sidecarSha = createHash('sha256').update(sidecar).digest('hex');
-  const record = {
-    build: 'h0_0',
-    build_number: 0,
-    depends: [],
-    name: 'bigpkg',
-    sha256,
-    size,
-    subdir: 'noarch',
-    version: '1.0.0',
-    attestations_sha256: sidecarSha,
-  };
-  const repodata = Buffer.from(JSON.stringify({ info: { subdir: 'noarch' }, packages: {}, 'packages.conda': { [filename]: record }, repodata_version: 1 }));
-  const routes = new Map<string, Buffer>([
-    ['/big/noarch/repodata.json', repodata],
-    [`${pkgPath}.sigs.${sidecarSha}`, sidecar],
-    [`${pkgPath}.sigs`, sidecar],
-  ]);
-  return {
-    url: `${origin}${pkgPath}`,
-    channelUrl,
-    filename,
-    sha256,
-    size,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
 
 function shell(cmd: string): Promise<{ code: number | null; wallMs: number; stdout: string }> {
   const t0 = performance.now();

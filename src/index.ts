@@ -49,6 +49,7 @@ export { trustRootFreshness } from './policy/trust-root-age.ts';
 export { loadTrustRoot, parseTrustedRoot, validateTrustedRoot, type LoadedTrustRoot } from './verify/trust-root.ts';
 export { createVerifier, type BundleVerifier, type VerifiedBundle } from './verify/verifier.ts';
 export { verifyAttestations } from './verify/attestations.ts';
+export { bundleEvidence, sigstoreChecks, type BundleEvidence, type Checks } from './verify/evidence.ts';
 export { PUBLISH_PREDICATE_TYPE, checkPublishStatement } from './verify/cep27.ts';
 
 // The identity lockfile (trust on first use).

@@ -1,5 +1,6 @@
 // Plain data types shared by the pure core and the adapters. No I/O here.
 import type { Code } from './codes.ts';
+import type { BundleEvidence } from './verify/evidence.ts';
 
 /** A conda package to verify, however it was found (lockfile, explicit file, URL, host). */
 export interface PackageRecord {
@@ -222,6 +223,7 @@ export interface SignerIdentity {
   runInvocationUri?: string; // .21
   sourceRepositoryVisibility?: string; // .22
   deploymentEnvironment?: string; // .23
+  tokenSubject?: string; // .24
   /** For kind `key`: SHA-256 fingerprint (hex) of the SPKI DER, and the configured name. */
   keyFingerprint?: string;
   keyName?: string;
@@ -258,6 +260,8 @@ export interface BundleOutcome {
   /** Whether the bundle had a transparency-log entry that was verified. */
   tlog?: boolean;
   reasons: Reason[];
+  /** Log entry, timestamps, certificate, checks and links (src/verify/evidence.ts), as published in JSON. */
+  evidence?: BundleEvidence;
 }
 
 /** The verdict for one package: the report row. */
@@ -275,6 +279,11 @@ export interface PackageReport {
   action: PackageAction;
   /** The identity that satisfied the check (first trusted publish attestation), or null. */
   identity: SignerIdentity | null;
+  /**
+   * Sidecar index of the bundle whose identity is `identity` (CEP 50: bundle order carries
+   * no meaning, any bundle that verifies under the policy makes the package verified), or null.
+   */
+  verified_by?: number | null;
   reasons: Reason[];
   /** Informational notes (e.g. `recorded` on first use). */
   notes: string[];

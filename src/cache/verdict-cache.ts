@@ -46,7 +46,8 @@ import { openBucketStore } from '../store/buckets.ts';
 import type { BundleOutcome, ChannelPolicy } from '../types.ts';
 
 /** Bump when the file format or the meaning of an entry changes: old buckets are then ignored. */
-const FORMAT = 3;
+// 4: outcomes carry their evidence (src/verify/evidence.ts); a v3 entry has none.
+const FORMAT = 4;
 const SUBDIR = `verdicts-v${FORMAT}`;
 /** Entries kept per bucket (~160,000 in all); least recently used go first. */
 const DEFAULT_MAX_PER_BUCKET = 10_000;

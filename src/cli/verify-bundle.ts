@@ -17,6 +17,8 @@ import { loadTrustRoot, PUBLIC_GOOD } from '../verify/trust-root.ts';
 import { type ArtifactRef, createVerifier } from '../verify/verifier.ts';
 import { type CommandSpec, chooseFormat, formatOptions, HELP_OPTION, parseCommand, renderHelp } from './options.ts';
 import { identityToJson } from '../report/json.ts';
+import { failedCheck } from '../verify/attestations.ts';
+import { type BundleEvidence, type Checks, bundleEvidence, sigstoreChecks } from '../verify/evidence.ts';
 import type { SignerIdentity } from '../types.ts';
 import type { Code } from '../codes.ts';
 import type { CliIO, Command } from './io.ts';
@@ -35,7 +37,8 @@ bundle must be signed by that public key (PEM) and logged in the transparency lo
 Without --trusted-root the Sigstore public-good root is used offline (cached TUF refresh or
 the embedded snapshot); --refresh-trust-root refreshes it through TUF first.
 On failure (text format) one line "CODE: message" is written to stderr; --format json
-prints one object {verified, code, message, identity} on stdout instead.`,
+prints one object {verified, code, message, identity, evidence} on stdout instead
+(evidence: transparency-log entry, timestamps, certificate validity, checks, links).`,
   options: [
     { name: 'bundle', type: 'string', arg: 'FILE', help: 'the Sigstore bundle (JSON)' },
     { name: 'certificate-identity', type: 'string', arg: 'IDENTITY', help: 'expected certificate SAN (compared exactly)' },
@@ -78,12 +81,26 @@ function usage(message: string): UsageError {
   return new UsageError('USAGE_INVALID_ARGUMENT', message, { hint: 'Run `conda-attest verify-bundle --help`.' });
 }
 
-/** The outcome as `--format json` prints it: one object, stable API. */
+/**
+ * The outcome as `--format json` prints it: one object, stable API, the `bundleResult`
+ * of schema/report.schema.json (the browser build's verifyBundle returns the same type).
+ */
 interface BundleOutcome {
   verified: boolean;
   code: Code | null;
   message: string;
-  identity: Record<string, string> | null;
+  identity: Record<string, string | null> | null;
+  /** Null only when the command failed before it read a bundle (usage or input error). */
+  evidence: BundleEvidence | null;
+}
+
+/** The bundle file as JSON for the evidence (the verifier reports a bundle that is not JSON). */
+function parseJson(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return null;
+  }
 }
 
 export const verifyBundleCommand: Command = async (argv: string[], io: CliIO): Promise<number> => {
@@ -96,6 +113,9 @@ export const verifyBundleCommand: Command = async (argv: string[], io: CliIO): P
     return exit;
   };
   let observed: SignerIdentity | null = null;
+  let bundleJson: unknown;
+  let checks: Checks | undefined;
+  const evidence = (): BundleEvidence | null => (bundleJson === undefined ? null : bundleEvidence({ bundle: bundleJson, identity: observed, checks: checks ?? {} }));
   try {
     const parsed = parseCommand(argv, VERIFY_BUNDLE_SPEC);
     const values = parsed.values as {
@@ -124,6 +144,7 @@ export const verifyBundleCommand: Command = async (argv: string[], io: CliIO): P
 
     const artifact = artifactRef(positionals[0]!, io.cwd);
     const bundleText = readInput(resolve(io.cwd, values.bundle), 'bundle');
+    bundleJson = parseJson(bundleText);
     const trustedKeys = keyPath === undefined ? [] : [{ name: basename(keyPath), pem: readInput(resolve(io.cwd, keyPath), 'key').toString('utf8'), source: keyPath }];
 
     const rootSpec = values['trusted-root'] === undefined ? PUBLIC_GOOD : resolve(io.cwd, values['trusted-root']);
@@ -132,20 +153,29 @@ export const verifyBundleCommand: Command = async (argv: string[], io: CliIO): P
     for (const w of root.warnings ?? []) io.stderr.write(`warning: ${escapeText(w)}\n`);
 
     const verifier = createVerifier({ trustRoot: root, trustedKeys, requireTlog: true });
-    const result = verifier.verify(bundleText, artifact);
+    let result;
+    try {
+      result = verifier.verify(bundleText, artifact);
+    } catch (e) {
+      checks = sigstoreChecks({ failed: failedCheck(e) });
+      throw e;
+    }
     observed = result.identity;
+    // Sigstore passed, and the artifact matched the bundle (message digest or statement subject).
+    checks = { ...sigstoreChecks({ passed: true, keySigned: result.identity.kind === 'key', tlog: result.tlog }), subject_digest: true, identity_policy: false };
     if (keyPath !== undefined) {
       if (result.identity.kind !== 'key') throw new VerifyError('KEY_UNTRUSTED', 'The bundle is signed with a certificate, not with the given key.');
     } else if (result.identity.san !== identity || result.identity.issuer !== issuer) {
       throw new VerifyError('IDENTITY_MISMATCH', `The bundle was signed by ${result.identity.san ?? '(no SAN)'} (issuer ${result.identity.issuer ?? 'none'}), not by ${identity} (issuer ${issuer}).`);
     }
+    checks.identity_policy = true;
     const who = result.identity.kind === 'key' ? `key ${result.identity.keyFingerprint}` : `${result.identity.san} (${result.identity.issuer})`;
     const message = `verified, signed by ${who}${result.tlog ? '' : ' (no transparency-log entry)'}`;
-    return emit({ verified: true, code: null, message, identity: identityToJson(result.identity) }, 0);
+    return emit({ verified: true, code: null, message, identity: identityToJson(result.identity), evidence: evidence() }, 0);
   } catch (e) {
     if (e instanceof AttestError) {
-      return emit({ verified: false, code: e.code, message: e.message, identity: identityToJson(observed) }, e instanceof VerifyError ? 1 : 2);
+      return emit({ verified: false, code: e.code, message: e.message, identity: identityToJson(observed), evidence: evidence() }, e instanceof VerifyError ? 1 : 2);
     }
-    return emit({ verified: false, code: 'INTERNAL_ERROR', message: describeError(e).split('\n')[0]!, identity: null }, 2);
+    return emit({ verified: false, code: 'INTERNAL_ERROR', message: describeError(e).split('\n')[0]!, identity: null, evidence: null }, 2);
   }
 };

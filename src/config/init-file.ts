@@ -107,6 +107,11 @@ export function renderInitConfig(plan: InitPlan): string {
       // A trailing comment for a one-line entry, a comment above a mapping entry.
       if (typeof p.entry === 'string') item.comment = oneLine(identityComment(p));
       else item.commentBefore = oneLine(identityComment(p));
+      // A pinned ID says which repository's certificates it came from.
+      for (const [field, source] of Object.entries(p.idSource ?? {})) {
+        const value = (item as import('yaml').YAMLMap).get(field, true) as import('yaml').Scalar | undefined;
+        if (value && source) value.comment = oneLine(` ${field === 'owner_id' ? 'owner of' : 'ID of'} ${source}, from its certificates`);
+      }
     });
     const key = doc.createNode(c.channel) as import('yaml').Scalar;
     key.commentBefore = channelComment(c, plan.date).join('\n');

@@ -87,11 +87,18 @@ function hintFor(name: string): string {
   return `Review the change with the publisher; if it is legitimate run \`conda-attest accept ${name}\` and commit the lockfile.`;
 }
 
+/** The hint of a change: what a re-registration means first (src/policy/reregistered.ts), then how to accept it. */
+function changeHint(name: string, changes: LockChange[]): string {
+  const seen = changes.flatMap((c) => (c.type === 'identity-changed' ? (c.reregistered ?? []) : [])).map((r) => r.hint);
+  return [...new Set(seen), hintFor(name)].join(' ');
+}
+
 function describeChanges(changes: LockChange[]): string {
   const parts: string[] = [];
   for (const c of changes) {
     if (c.type === 'identity-changed') {
-      parts.push(c.fields.map((f) => `${f.field} ${f.old ?? '(absent)'} → ${f.new ?? '(absent)'}`).join(', '));
+      const what = (c.reregistered ?? []).map((r) => r.message);
+      parts.push([...what, c.fields.map((f) => `${f.field} ${f.old ?? '(absent)'} → ${f.new ?? '(absent)'}`).join(', ')].join('; '));
     } else if (c.type === 'identity-added') parts.push(`added ${identityLabel(c.identity)}`);
     else if (c.type === 'identity-removed') parts.push(`missing ${identityLabel(c.identity)}`);
   }
@@ -148,7 +155,7 @@ export function decide(lock: Lock, pkg: PackageKey, observed: readonly SignerIde
       reason: {
         code: 'IDENTITY_CHANGED',
         message: `${what} is signed by another identity than the lockfile pins: ${describeChanges(changes)}.`,
-        hint: hintFor(pkg.name),
+        hint: changeHint(pkg.name, changes),
       },
     };
   }

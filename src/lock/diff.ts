@@ -8,7 +8,9 @@
 // where each LockChange has `type`, `channel`, `name` and, by type:
 //   package-added    identities[], first_seen {version,date}, last_seen {version,date}
 //   package-removed  identities[]
-//   identity-changed old {identity}, new {identity}, fields [{field, old, new}] (null = absent)
+//   identity-changed old {identity}, new {identity}, fields [{field, old, new}] (null = absent),
+//                    reregistered [{kind, message, hint}] when the same repository URL has a
+//                    new repository ID or the owner ID changed (src/policy/reregistered.ts)
 //   identity-added   identity
 //   identity-removed identity
 //   seen-changed     which ("first_seen" | "last_seen"), old {version,date}|null, new {version,date}|null
@@ -24,6 +26,7 @@ import {
   normalizeIdentities,
 } from './identity.ts';
 import { type Lock, type LockEntry, type LockIdentity, type Seen, getOwn } from './types.ts';
+import { type Reregistration, reregistrations } from '../policy/reregistered.ts';
 
 // chalk is loaded when a diff is rendered as text, not by every run that only computes
 // lock decisions (it brings node:tty and four modules of its own).
@@ -45,7 +48,7 @@ interface Where {
 export type LockChange =
   | (Where & { type: 'package-added'; identities: LockIdentity[]; first_seen: Seen; last_seen: Seen })
   | (Where & { type: 'package-removed'; identities: LockIdentity[] })
-  | (Where & { type: 'identity-changed'; old: LockIdentity; new: LockIdentity; fields: FieldChange[] })
+  | (Where & { type: 'identity-changed'; old: LockIdentity; new: LockIdentity; fields: FieldChange[]; reregistered?: Reregistration[] })
   | (Where & { type: 'identity-added'; identity: LockIdentity })
   | (Where & { type: 'identity-removed'; identity: LockIdentity })
   | (Where & { type: 'seen-changed'; which: 'first_seen' | 'last_seen'; old: Seen | null; new: Seen | null });
@@ -115,7 +118,8 @@ export function diffIdentitySets(where: Where, before: readonly LockIdentity[], 
     }
     if (best >= 0) {
       const now = unpaired.splice(best, 1)[0];
-      out.push({ ...where, type: 'identity-changed', old, new: now, fields: fieldChanges(old, now) });
+      const reregistered = reregistrations(old, now);
+      out.push({ ...where, type: 'identity-changed', old, new: now, fields: fieldChanges(old, now), ...(reregistered.length ? { reregistered } : {}) });
     } else {
       out.push({ ...where, type: 'identity-removed', identity: old });
     }
@@ -243,6 +247,7 @@ export function renderDiffText(changes: readonly LockChange[], options: TextOpti
           break;
         case 'identity-changed':
           lines.push(c.yellow(`  ~ identity changed: ${safeText(identityLabel(ch.old))}`));
+          for (const r of ch.reregistered ?? []) lines.push(c.red.bold(`    ! ${r.message}`), `      hint: ${r.hint}`);
           for (const f of ch.fields) {
             lines.push(`      ${f.field}:`);
             lines.push(c.red(`        - ${f.old === null ? '(absent)' : safeText(f.old)}`));
@@ -300,7 +305,9 @@ export function renderDiffMarkdown(changes: readonly LockChange[]): string {
           for (const id of ch.identities) lines.push(...mdIdentityTable(id), '');
           break;
         case 'identity-changed':
-          lines.push(`**Identity changed** (${md(identityLabel(ch.old))}):`, '', '| field | old | new |', '| --- | --- | --- |');
+          lines.push(`**Identity changed** (${md(identityLabel(ch.old))}):`, '');
+          for (const r of ch.reregistered ?? []) lines.push(`> [!WARNING]`, `> **${r.message}**. ${r.hint}`, '');
+          lines.push('| field | old | new |', '| --- | --- | --- |');
           for (const f of ch.fields) lines.push(`| ${f.field} | ${md(f.old)} | ${md(f.new)} |`);
           lines.push('');
           break;

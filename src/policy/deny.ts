@@ -33,8 +33,7 @@ export interface Signer {
 
 /** The signing time of a verified bundle: its verified log time, else an RFC 3161 timestamp. */
 function signingTime(o: BundleOutcome): string | null {
-  const evidence = (o as { evidence?: { tlog?: { integrated_time?: string | null } | null; timestamps?: readonly { signing_time?: string | null }[] } }).evidence;
-  return evidence?.tlog?.integrated_time ?? evidence?.timestamps?.find((t) => t.signing_time)?.signing_time ?? null;
+  return o.evidence?.tlog?.integrated_time ?? o.evidence?.timestamps.find((t) => t.signing_time)?.signing_time ?? null;
 }
 
 /** The signers of the bundles that passed Sigstore verification (a claim in an unverified bundle is the attacker's). */

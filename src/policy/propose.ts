@@ -31,9 +31,22 @@ export interface SignerObservation {
   identities: readonly SignerIdentity[];
 }
 
+/** A trusted_identities mapping entry: exact SAN + issuer, or a shorthand pinned to numeric IDs. */
+export interface ProposedEntry {
+  identity: string;
+  issuer?: string;
+  repository_id?: string;
+  owner_id?: string;
+}
+
 export interface ProposedIdentity {
-  /** What goes into trusted_identities: a shorthand string, or `{identity, issuer}`. */
-  entry: string | { identity: string; issuer: string };
+  /**
+   * What goes into trusted_identities: a shorthand string, `{identity, issuer}`, or a
+   * shorthand with the `repository_id` / `owner_id` its certificates carried.
+   */
+  entry: string | ProposedEntry;
+  /** Where a pinned ID came from, for a comment beside it: the repository (or repositories) whose certificates carried it. */
+  idSource?: { repository_id?: string; owner_id?: string };
   /** Distinct packages signed by an identity this entry covers. */
   packages: number;
   /** A few of those package names (sorted), for the comment. */
@@ -45,6 +58,16 @@ interface Repo {
   /** `owner/repo` or `group/…/project`. */
   path: string;
   refs: Map<string, Set<string>>; // ref → packages
+  /** Source Repository Identifier / Owner Identifier claims seen ('' = a certificate without it). */
+  repositoryIds: Set<string>;
+  ownerIds: Set<string>;
+}
+
+/** The one ID every certificate carried, or undefined (none, or several: nothing safe to pin). */
+function onlyId(ids: ReadonlySet<string>): string | undefined {
+  if (ids.size !== 1) return undefined;
+  const [id] = ids;
+  return id && /^[0-9]+$/.test(id) ? id : undefined;
 }
 
 function repoOf(id: SignerIdentity): { provider: Provider; path: string } | null {
@@ -84,6 +107,31 @@ export function commonAffix(names: readonly string[]): { pattern: string } | nul
   const prefixes = names.map((n) => (n.indexOf('-') > 0 && n.indexOf('-') < n.length - 1 ? n.slice(0, n.indexOf('-') + 1) : null));
   if (prefixes.every((s) => s !== null && s === prefixes[0])) return { pattern: `${prefixes[0]}*` };
   return null;
+}
+
+function entryIdentity(e: ProposedIdentity['entry']): string {
+  return typeof e === 'string' ? e : e.identity;
+}
+
+/**
+ * A repository entry pinned to its repository ID, an owner-wide entry to its owner ID,
+ * when the certificates seen all carried the same one (specs §4: numeric IDs survive
+ * renames and cannot be re-registered, so a first install does not trust whoever holds
+ * the name today). Shorthand entries only: a SAN glob stays as it is.
+ */
+function pinned(p: ProposedIdentity, form: EntryForm, ids: { repository_id?: string | undefined; owner_id?: string | undefined }, source: string): ProposedIdentity {
+  if (form !== 'shorthand' || typeof p.entry !== 'string') return p;
+  const entry: ProposedEntry = { identity: p.entry };
+  const idSource: NonNullable<ProposedIdentity['idSource']> = {};
+  if (ids.repository_id) {
+    entry.repository_id = ids.repository_id;
+    idSource.repository_id = source;
+  }
+  if (ids.owner_id) {
+    entry.owner_id = ids.owner_id;
+    idSource.owner_id = source;
+  }
+  return Object.keys(idSource).length ? { ...p, entry, idSource } : p;
 }
 
 function proposal(entry: ProposedIdentity['entry'], packages: Set<string>): ProposedIdentity {
@@ -136,7 +184,9 @@ export function proposeIdentities(observations: readonly SignerObservation[], fo
       if (repo) {
         const k = `${repo.provider}:${repo.path}`;
         let r = repos.get(k);
-        if (!r) repos.set(k, (r = { ...repo, refs: new Map() }));
+        if (!r) repos.set(k, (r = { ...repo, refs: new Map(), repositoryIds: new Set(), ownerIds: new Set() }));
+        r.repositoryIds.add(id.sourceRepositoryId ?? '');
+        r.ownerIds.add(id.sourceRepositoryOwnerId ?? '');
         const ref = id.sourceRepositoryRef ?? '';
         let set = r.refs.get(ref);
         if (!set) r.refs.set(ref, (set = new Set()));
@@ -153,7 +203,7 @@ export function proposeIdentities(observations: readonly SignerObservation[], fo
 
   const out: ProposedIdentity[] = [];
   // Group repository parts by (provider, owner, ref part) for the owner-level collapse.
-  const groups = new Map<string, { provider: Provider; owner: string; ref: string | undefined; names: string[]; packages: Set<string> }>();
+  const groups = new Map<string, { provider: Provider; owner: string; ref: string | undefined; names: string[]; packages: Set<string>; ownerIds: Set<string>; repos: string[] }>();
   for (const r of repos.values()) {
     for (const part of refParts(r.refs)) {
       const slash = r.path.lastIndexOf('/');
@@ -161,10 +211,12 @@ export function proposeIdentities(observations: readonly SignerObservation[], fo
       const name = r.path.slice(slash + 1);
       const k = JSON.stringify([r.provider, owner, part.ref ?? null]);
       let g = groups.get(k);
-      if (!g) groups.set(k, (g = { provider: r.provider, owner, ref: part.ref, names: [], packages: new Set() }));
+      if (!g) groups.set(k, (g = { provider: r.provider, owner, ref: part.ref, names: [], packages: new Set(), ownerIds: new Set(), repos: [] }));
       g.names.push(name);
       for (const p of part.packages) g.packages.add(p);
-      out.push(proposal(shorthand(r.provider, r.path, part.ref, form), part.packages));
+      for (const o of r.ownerIds) g.ownerIds.add(o);
+      g.repos.push(`${PROVIDERS[r.provider].base}${r.path}`);
+      out.push(pinned(proposal(shorthand(r.provider, r.path, part.ref, form), part.packages), form, { repository_id: onlyId(r.repositoryIds) }, `${PROVIDERS[r.provider].base}${r.path}`));
     }
   }
   for (const g of groups.values()) {
@@ -172,11 +224,12 @@ export function proposeIdentities(observations: readonly SignerObservation[], fo
     const affix = commonAffix(g.names);
     if (!affix) continue;
     const members = new Set(g.names.map((n) => shorthand(g.provider, `${g.owner}/${n}`, g.ref, form)));
-    for (let i = out.length - 1; i >= 0; i--) if (typeof out[i]!.entry === 'string' && members.has(out[i]!.entry as string)) out.splice(i, 1);
-    out.push(proposal(shorthand(g.provider, `${g.owner}/${affix.pattern}`, g.ref, form), g.packages));
+    for (let i = out.length - 1; i >= 0; i--) if (members.has(entryIdentity(out[i]!.entry))) out.splice(i, 1);
+    const source = g.repos.length === 1 ? g.repos[0]! : `${g.repos.length} repositories (${g.repos.sort().slice(0, 3).join(', ')}${g.repos.length > 3 ? ', …' : ''})`;
+    out.push(pinned(proposal(shorthand(g.provider, `${g.owner}/${affix.pattern}`, g.ref, form), g.packages), form, { owner_id: onlyId(g.ownerIds) }, source));
   }
   for (const e of exact.values()) out.push(proposal({ identity: exactIdentity(e.identity), issuer: e.issuer }, e.packages));
-  const text = (p: ProposedIdentity) => (typeof p.entry === 'string' ? p.entry : `${p.entry.identity} ${p.entry.issuer}`);
+  const text = (p: ProposedIdentity) => (typeof p.entry === 'string' ? p.entry : `${p.entry.identity} ${p.entry.issuer ?? ''}`);
   out.sort((a, b) => (text(a) < text(b) ? -1 : text(a) > text(b) ? 1 : 0));
   return { identities: out, keySigned: keyPackages.size };
 }

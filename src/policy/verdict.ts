@@ -12,6 +12,9 @@ import type {
 } from '../types.ts';
 import { createTrustMatcher, type NearMiss, type TrustMatcher } from './identity.ts';
 import { describePattern } from './describe.ts';
+import { hasConstraints } from './constraints.ts';
+import { type Reregistration, ownerChanged, repositoryRecreated } from './reregistered.ts';
+import { parseShorthand } from './shorthand.ts';
 
 /**
  * The policy table. `verified` and `skipped` always pass. Under `error` every
@@ -56,6 +59,10 @@ export interface Judgement {
   reasons: Reason[];
   /** Every distinct trusted identity of the verified publish bundles, in bundle order (for the identity lockfile). */
   trustedIdentities: SignerIdentity[];
+  /** Sidecar index of the bundle whose signer is `identity`, or null. */
+  verifiedBy: number | null;
+  /** The policy checks of each verified publish bundle, by sidecar index (src/verify/evidence.ts). */
+  policyChecks: Map<number, { identity_policy: boolean; claims_policy: boolean | null }>;
 }
 
 function policyPath(policy: ChannelPolicy, key: string): string {
@@ -89,6 +96,29 @@ function bundleReasons(o: BundleOutcome): Reason[] {
   return o.reasons.map((r) => ({ ...r, message: `bundle ${o.index}: ${r.message}` }));
 }
 
+/**
+ * What a failed numeric-ID constraint means (src/policy/reregistered.ts): under an entry
+ * naming exactly one repository (a shorthand without `*`), a new repository ID at the same
+ * URL is a re-created repository; under any entry, a new owner ID is an owner that changed
+ * hands. A certificate without the claim is only a failed constraint.
+ */
+function reregistered(n: NearMiss): Reregistration[] {
+  let exact = false;
+  try {
+    const sh = parseShorthand(n.pattern.identity);
+    exact = sh !== null && !sh.repository.includes('*');
+  } catch {
+    exact = false;
+  }
+  const out: Reregistration[] = [];
+  for (const f of n.failures) {
+    if (f.had === null) continue;
+    if (f.key === 'repository_id' && exact) out.push(repositoryRecreated(f.wanted, f.had));
+    if (f.key === 'owner_id') out.push(ownerChanged(f.wanted, f.had));
+  }
+  return out;
+}
+
 function untrustedReason(policy: ChannelPolicy, id: SignerIdentity, index: number, nearMisses: NearMiss[] = []): Reason {
   if (id.kind === 'key') {
     return {
@@ -100,11 +130,14 @@ function untrustedReason(policy: ChannelPolicy, id: SignerIdentity, index: numbe
   if (nearMisses.length > 0) {
     // The identity matched, its claims did not: say which constraint failed and what the
     // certificate had, per matching entry.
-    const detail = nearMisses.map((n) => `${describePattern(n.pattern)}: ${n.failures.map((f) => f.message).join('; ')}`).join(' | ');
+    const seen = nearMisses.flatMap(reregistered);
+    const detail = nearMisses
+      .map((n) => `${describePattern(n.pattern)}: ${[...reregistered(n).map((r) => r.message), ...n.failures.map((f) => f.message)].join('; ')}`)
+      .join(' | ');
     return {
       code: 'IDENTITY_UNTRUSTED',
       message: `bundle ${index}: signer ${describeSigner(id)} fails the claim constraints of its trusted identit${nearMisses.length === 1 ? 'y' : 'ies'}: ${detail}.`,
-      hint: `If this build is legitimate, relax the constraint in ${policyPath(policy, 'trusted_identities')}; otherwise do not install this package.`,
+      hint: [...new Set(seen.map((r) => r.hint)), `If this build is legitimate, relax the constraint in ${policyPath(policy, 'trusted_identities')}; otherwise do not install this package.`].join(' '),
     };
   }
   const patterns = policy.trustedIdentities.map((p) => describePattern(p)).join(', ');
@@ -133,11 +166,14 @@ function untrustedReason(policy: ChannelPolicy, id: SignerIdentity, index: numbe
  */
 export function judgeAttestations(input: JudgeInput): Judgement {
   const { policy, retrieval } = input;
+  const policyChecks: Judgement['policyChecks'] = new Map();
   const none = (status: PackageStatus, reasons: Reason[]): Judgement => ({
     status,
     identity: null,
     reasons,
     trustedIdentities: [],
+    verifiedBy: null,
+    policyChecks,
   });
 
   if (!policy.enabled || retrieval.kind === 'disabled') {
@@ -185,6 +221,7 @@ export function judgeAttestations(input: JudgeInput): Judgement {
 
   const matcher = input.matcher ?? createTrustMatcher(policy);
   const trusted: SignerIdentity[] = [];
+  let verifiedBy: number | null = null;
   const seen = new Set<string>();
   const untrusted: Reason[] = [];
   const failures: Reason[] = [];
@@ -208,7 +245,15 @@ export function judgeAttestations(input: JudgeInput): Judgement {
         continue;
       }
       const decision = matcher.match(o.identity);
+      const nearMiss = (decision.nearMisses ?? []).length > 0;
+      policyChecks.set(o.index, {
+        identity_policy: decision.trusted || nearMiss,
+        claims_policy: decision.trusted ? (hasConstraints(decision.matched?.constraints) ? true : null) : nearMiss ? false : null,
+      });
       if (decision.trusted) {
+        // CEP 50: the order of bundles carries no meaning; the first trusted one (in
+        // sidecar order, for a deterministic report) is named as the one that verified.
+        verifiedBy ??= o.index;
         const k = identityKey(o.identity);
         if (!seen.has(k)) {
           seen.add(k);
@@ -242,7 +287,7 @@ export function judgeAttestations(input: JudgeInput): Judgement {
 
   if (trusted.length > 0) {
     // Verified. Untrusted and invalid siblings are still reported (the policy table).
-    return { status: 'verified', identity: trusted[0], reasons: [...untrusted, ...failures], trustedIdentities: trusted };
+    return { status: 'verified', identity: trusted[0], reasons: [...untrusted, ...failures], trustedIdentities: trusted, verifiedBy, policyChecks };
   }
   if (verifiedPublish > 0 || keyUntrusted > 0) return none('untrusted', [...untrusted, ...failures]);
   if (failedPublish > 0) return none('invalid', failures);

@@ -3,10 +3,21 @@
 // this is the one place that maps between them.
 import type { BundleOutcome, PackageReport, Report, SignerIdentity } from '../types.ts';
 
+/** Identity fields printed only when set (who signed, and how). */
 const IDENTITY_FIELDS: [keyof SignerIdentity, string][] = [
   ['kind', 'kind'],
   ['san', 'san'],
   ['issuer', 'issuer'],
+  ['keyFingerprint', 'key_fingerprint'],
+  ['keyName', 'key_name'],
+];
+
+/**
+ * The 16 Fulcio claims (OIDs 1.3.6.1.4.1.57264.1.9 to .24, the ones rattler's
+ * verify-attestation reports), always printed: a claim the certificate lacks is `null`,
+ * never a missing key (schema/report.schema.json, `identity`).
+ */
+export const CLAIM_FIELDS: [keyof SignerIdentity, string][] = [
   ['buildSignerUri', 'build_signer_uri'],
   ['buildSignerDigest', 'build_signer_digest'],
   ['runnerEnvironment', 'runner_environment'],
@@ -22,16 +33,19 @@ const IDENTITY_FIELDS: [keyof SignerIdentity, string][] = [
   ['runInvocationUri', 'run_invocation_uri'],
   ['sourceRepositoryVisibility', 'source_repository_visibility'],
   ['deploymentEnvironment', 'deployment_environment'],
-  ['keyFingerprint', 'key_fingerprint'],
-  ['keyName', 'key_name'],
+  ['tokenSubject', 'token_subject'],
 ];
 
-export function identityToJson(identity: SignerIdentity | null | undefined): Record<string, string> | null {
+export function identityToJson(identity: SignerIdentity | null | undefined): Record<string, string | null> | null {
   if (!identity) return null;
-  const out: Record<string, string> = {};
+  const out: Record<string, string | null> = {};
   for (const [from, to] of IDENTITY_FIELDS) {
     const v = identity[from];
     if (typeof v === 'string' && v !== '') out[to] = v;
+  }
+  for (const [from, to] of CLAIM_FIELDS) {
+    const v = identity[from];
+    out[to] = typeof v === 'string' ? v : null;
   }
   return out;
 }
@@ -47,6 +61,7 @@ function bundleToJson(b: BundleOutcome): Record<string, unknown> {
     target_channel: b.targetChannel ?? null,
     tlog: b.tlog ?? null,
     reasons: b.reasons.map((r) => ({ ...r })),
+    evidence: b.evidence ?? null,
   };
 }
 
@@ -64,6 +79,7 @@ function packageToJson(p: PackageReport): Record<string, unknown> {
     status: p.status,
     action: p.action,
     identity: identityToJson(p.identity),
+    verified_by: p.verified_by ?? null,
     reasons: p.reasons.map((r) => ({ ...r })),
     notes: [...p.notes],
     sidecar: p.sidecar ? { ...p.sidecar } : null,

@@ -5,6 +5,7 @@
 import { Chalk } from 'chalk';
 import type { NotCoveredCounts, PackageReport, Report } from '../types.ts';
 import { escapeText as t } from './escape.ts';
+import { evidenceLines } from './evidence-text.ts';
 
 interface TerminalOptions {
   color: boolean;
@@ -90,12 +91,15 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
       if (r.hint) lines.push(`    ${c.cyan('hint:')} ${t(r.hint)}`);
     }
     for (const ch of diff?.changes ?? []) {
-      const change = ch as { type?: string; fields?: { field: string; old: string | null; new: string | null }[] };
+      const change = ch as { type?: string; fields?: { field: string; old: string | null; new: string | null }[]; reregistered?: { message: string }[] };
+      // Same URL, new numeric ID (src/policy/reregistered.ts): said in words before the fields.
+      for (const r of change.reregistered ?? []) lines.push(`    ${c.red.bold(t(r.message))}`);
       for (const f of change.fields ?? []) {
         lines.push(`    ${t(f.field)}: ${c.red(t(f.old ?? '(absent)'))} → ${c.green(t(f.new ?? '(absent)'))}`);
       }
     }
     if (opts.verbose) for (const n of p.notes) lines.push(`    ${c.dim('note:')} ${t(n)}`);
+    if (opts.verbose) lines.push(...evidenceLines(p, c, report.trust_root?.source.startsWith('public-good') ?? false));
   }
   for (const group of outages.values()) {
     const first = group[0]!;

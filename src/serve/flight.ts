@@ -7,8 +7,12 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AttestError } from '../errors.ts';
 
-/** Chunks kept for clients that join a transfer already under way (beyond this: a transfer of their own). */
-const JOIN_BYTES = 64 << 20;
+/**
+ * Chunks kept for clients that join a transfer already under way; a client arriving later
+ * gets a transfer of its own. Bounds the memory of one transfer (measured: 64 MiB kept
+ * cost ~64 MB of RSS per large package in flight).
+ */
+const JOIN_BYTES = 8 << 20;
 
 type FlightEnd =
   | { ok: true; bytes: number }

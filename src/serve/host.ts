@@ -11,7 +11,7 @@
 import type { PackageDigest, VerifySessionOptions } from '../session-types.ts';
 import type { PackageRecord, PackageReport } from '../types.ts';
 import { createRepodataStore } from '../channel/repodata.ts';
-import { applyDecisions, type Lock } from '../lock/decide.ts';
+import { applyDecisions, type Lock, type LockDecision } from '../lock/decide.ts';
 import { readLock, updateLock } from '../lock/file.ts';
 import { openResources, requireFrozenLockfile, today, type ServerTransport } from '../pipeline.ts';
 import { parsePackageFilename } from '../targets/package-url.ts';
@@ -65,8 +65,30 @@ export async function openVerifierHost(options: VerifierHostOptions): Promise<Ve
     throw e;
   });
   let lock: Lock = await readLock(lockPath);
-  // One judgement (and lockfile write) at a time: the lockfile as last written decides.
+  // One judgement at a time against the lockfile as last decided (pure, in memory); the
+  // decisions are then written in batches, one read-modify-write under the lockfile's lock
+  // for all that arrived meanwhile (one fsync per batch, not per package). A verdict is
+  // returned only once its pin is on disk.
   let judging: Promise<unknown> = Promise.resolve();
+  let pending: { decision: LockDecision; done: (e?: unknown) => void }[] = [];
+  let writing: Promise<void> | undefined;
+  const persist = (decision: LockDecision): Promise<void> =>
+    new Promise((resolve, reject) => {
+      pending.push({ decision, done: (e) => (e ? reject(e) : resolve()) });
+      writing ??= (async () => {
+        while (pending.length) {
+          const batch = pending;
+          pending = [];
+          try {
+            await updateLock(lockPath, (current) => applyDecisions(current, batch.map((b) => b.decision)));
+            for (const b of batch) b.done();
+          } catch (e) {
+            for (const b of batch) b.done(e);
+          }
+        }
+        writing = undefined;
+      })();
+    });
 
   const ttl = options.repodataTtlMs ?? 600_000;
   const missRefresh = options.missRefreshMs ?? 60_000;
@@ -104,17 +126,18 @@ export async function openVerifierHost(options: VerifierHostOptions): Promise<Ve
       const pkg = resolvePackage(resources.config, record, digest);
       const retrieved = await verifyStage(await retrievePackage(pkg, resources), resources);
       if (!root && retrieved.evidence.kind === 'bundles') root = await resources.trustRoot().catch(() => undefined);
-      const turn = judging.then(async () => {
+      const turn = judging.then(() => {
         const judged = judgePackage(retrieved, { lock, date: today(), frozen, lockPath });
         const d = judged.decision;
         // An exception pins nothing; `unchanged` is written only to move last_seen forward.
-        if (!frozen && d && !(judged.exempt && d.kind !== 'unchanged') && (d.kind === 'new' || d.touch)) {
-          lock = (await updateLock(lockPath, (current) => applyDecisions(current, [d]))).lock;
-        }
-        return judged.row;
+        const write = !frozen && d && !(judged.exempt && d.kind !== 'unchanged') && (d.kind === 'new' || d.touch) ? d : undefined;
+        if (write) lock = applyDecisions(lock, [write]);
+        return { row: judged.row, write };
       });
       judging = turn.catch(() => undefined);
-      return turn;
+      const { row, write } = await turn;
+      if (write) await persist(write);
+      return row;
     },
     async close() {
       await run.close();

@@ -6,8 +6,8 @@ import { decide, type Lock, type LockDecision } from '../lock/decide.ts';
 import { firstUseKey, lockJudgement, settleFirstUse } from '../lock/judge.ts';
 import { exceptionEffect, exceptionFor } from '../policy/packages.ts';
 import { denyMatch, signersOf } from '../policy/deny.ts';
-import { actionFor, judgeAttestations, signatureOnlyNotes, type RetrievalState } from '../policy/verdict.ts';
-import type { PackageReport, PackageStatus, Reason, RequireMode } from '../types.ts';
+import { actionFor, type Judgement, judgeAttestations, signatureOnlyNotes, type RetrievalState } from '../policy/verdict.ts';
+import type { BundleOutcome, PackageReport, PackageStatus, Reason, RequireMode } from '../types.ts';
 import type { Evidence, Retrieved } from './retrieve.ts';
 
 export interface JudgeContext {
@@ -64,7 +64,7 @@ export function judgePackage(retrieved: Retrieved, ctx: JudgeContext): Judged {
   const done = (status: PackageStatus, reasons: Reason[], decision: LockDecision | null = null): Judged => {
     if (denied) {
       const notes = row.notes.filter((n) => n !== 'recorded');
-      const final: PackageReport = { ...row, status: 'untrusted', action: 'block', reasons: [denied.reason, ...reasons.filter((r) => r !== denied.reason)], notes };
+      const final: PackageReport = { ...row, status: 'untrusted', action: 'block', reasons: [denied.reason, ...reasons], notes };
       return { row: final, decision: null, require: policy.require, exempt: false };
     }
     // A local package whose archive is damaged is invalid whatever its attestations say
@@ -75,7 +75,11 @@ export function judgePackage(retrieved: Retrieved, ctx: JudgeContext): Judged {
       reasons = [...reasons, record.unreadable!];
       decision = null; // nothing is pinned for it
     }
-    const final: PackageReport = { ...row, status, reasons, action: exception.pass ? 'pass' : actionFor(status, policy.require) };
+    // CEP 50: bundle order carries no meaning, and a bundle that fails (or is untrusted)
+    // beside one that verifies is never dropped silently: the package passes with a
+    // warning whose reasons carry that bundle's code.
+    const action = exception.pass ? 'pass' : status === 'verified' && reasons.length > 0 ? 'warn' : actionFor(status, policy.require);
+    const final: PackageReport = { ...row, status, reasons, action };
     if (damaged) final.notes = final.notes.filter((n) => n !== 'recorded');
     if (exception.exception) final.exception = exception.exception;
     if (exception.note) final.notes = [...final.notes, exception.note];
@@ -87,6 +91,8 @@ export function judgePackage(retrieved: Retrieved, ctx: JudgeContext): Judged {
 
   const verdict = judgeAttestations({ policy, retrieval: retrievalState(evidence) });
   row.identity = verdict.identity ?? null;
+  row.verified_by = verdict.verifiedBy;
+  row.bundles = withPolicyChecks(row.bundles, verdict.policyChecks);
   row.notes.push(...signatureOnlyNotes(verdict.status, row.bundles));
   if (verdict.status !== 'verified' && verdict.status !== 'missing') return done(verdict.status, verdict.reasons);
 
@@ -104,6 +110,15 @@ export function judgePackage(retrieved: Retrieved, ctx: JudgeContext): Judged {
   row.notes.push(...lock.notes);
   if (lock.diff) row.identity_diff = lock.diff;
   return done(lock.status ?? verdict.status, [...verdict.reasons, ...lock.reasons], decision);
+}
+
+/** The outcomes with the policy's checks filled in (copies: outcomes may be shared with the verdict cache). */
+function withPolicyChecks(outcomes: BundleOutcome[], checks: Judgement['policyChecks']): BundleOutcome[] {
+  if (checks.size === 0) return outcomes;
+  return outcomes.map((o) => {
+    const c = checks.get(o.index);
+    return c && o.evidence ? { ...o, evidence: { ...o.evidence, checks: { ...o.evidence.checks, ...c } } } : o;
+  });
 }
 
 function retrievalState(evidence: Exclude<Evidence, { kind: 'rejected' }>): RetrievalState {

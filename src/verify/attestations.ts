@@ -7,6 +7,7 @@ import type { BundleOutcome, Reason } from '../types.ts';
 import { PUBLISH_PREDICATE_TYPE, type PublishExpectation, checkPublishStatement, predicateTypeOf, targetChannelOf } from './cep27.ts';
 import { type BundleVerifier, INTOTO_PAYLOAD_TYPE } from './verifier.ts';
 import { jsonShapeProblem } from '../util/json-bounds.ts';
+import { type CheckName, type Checks, bundleEvidence, emptyChecks, sigstoreChecks } from './evidence.ts';
 
 function reasonOf(e: unknown): Reason {
   if (e instanceof AttestError) return { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) };
@@ -18,18 +19,57 @@ function mediaTypeOf(bundle: unknown): string | undefined {
   return typeof m === 'string' ? m : undefined;
 }
 
-/** One outcome per bundle, in sidecar order. */
+/** One outcome per bundle, in sidecar order, each with its evidence (src/verify/evidence.ts). */
 export function verifyAttestations(bundles: unknown[], pkg: PublishExpectation, verifier: BundleVerifier): BundleOutcome[] {
-  return bundles.map((bundle, index) => verifyOne(bundle, index, pkg, verifier));
+  return bundles.map((bundle, index) => {
+    const checks = emptyChecks();
+    const shape = jsonShapeProblem(bundle);
+    const outcome = verifyOne(bundle, index, pkg, verifier, checks, shape);
+    // A bundle too deep or too large to be one is not read any further, not even for evidence.
+    outcome.evidence = bundleEvidence({ bundle: shape ? null : bundle, identity: outcome.identity ?? null, checks });
+    return outcome;
+  });
 }
 
-function verifyOne(bundle: unknown, index: number, pkg: PublishExpectation, verifier: BundleVerifier): BundleOutcome {
+/** The check a verifier error stands for: its own `details.check`, else by code. */
+export function failedCheck(e: unknown): CheckName | null {
+  const tagged = e instanceof AttestError ? (e.details as { check?: CheckName } | undefined)?.check : undefined;
+  if (tagged) return tagged;
+  switch (e instanceof AttestError ? e.code : undefined) {
+    case 'BUNDLE_MALFORMED':
+    case 'BUNDLE_UNSUPPORTED_MEDIA_TYPE':
+      return 'bundle_format';
+    case 'CERT_MALFORMED':
+      return 'certificate_chain';
+    case 'TLOG_REQUIRED':
+      return 'tlog_inclusion';
+    case 'KEY_UNTRUSTED':
+      return 'signature';
+    case 'ARTIFACT_DIGEST_MISMATCH':
+    case 'INTOTO_STATEMENT_INVALID':
+      return 'subject_digest';
+    default:
+      return null;
+  }
+}
+
+/** CEP 27 §Verification reasons → the check each one failed. */
+const CEP27_CHECKS: Partial<Record<string, CheckName>> = {
+  CEP27_SUBJECT_DIGEST: 'subject_digest',
+  CEP27_SUBJECT_NAME: 'subject_name',
+  CEP27_SUBJECT_COUNT: 'subject_name',
+  CEP27_PREDICATE_TYPE: 'predicate_type',
+  CEP27_STATEMENT_TYPE: 'predicate_type',
+  CEP27_TARGET_CHANNEL_MISMATCH: 'target_channel',
+  CEP27_PREDICATE_MALFORMED: 'target_channel',
+};
+
+function verifyOne(bundle: unknown, index: number, pkg: PublishExpectation, verifier: BundleVerifier, checks: Checks, shape: ReturnType<typeof jsonShapeProblem>): BundleOutcome {
   const outcome: BundleOutcome = { index, publish: false, verified: false, reasons: [] };
   const mediaType = mediaTypeOf(bundle);
   if (mediaType !== undefined) outcome.mediaType = mediaType;
   // Checked before anything recursive (sigstore-js parsing, structured cloning to a worker)
   // sees the bundle, so every path rejects an absurdly deep or large bundle the same way.
-  const shape = jsonShapeProblem(bundle);
   if (shape) {
     outcome.reasons.push({
       code: 'BUNDLE_MALFORMED',
@@ -39,6 +79,7 @@ function verifyOne(bundle: unknown, index: number, pkg: PublishExpectation, veri
           : `The bundle holds more than ${shape.limit} JSON values; a Sigstore bundle holds a few dozen.`,
       hint: 'This is not a Sigstore bundle (a broken or hostile sidecar); report it to the channel.',
     });
+    checks.bundle_format = false;
     return outcome;
   }
   let verified;
@@ -49,10 +90,12 @@ function verifyOne(bundle: unknown, index: number, pkg: PublishExpectation, veri
   } catch (e) {
     // A message-signature bundle over something else, or a forged bundle: not verified.
     outcome.reasons.push(reasonOf(e));
+    Object.assign(checks, sigstoreChecks({ failed: failedCheck(e) }));
     return outcome;
   }
   outcome.identity = verified.identity;
   outcome.tlog = verified.tlog;
+  Object.assign(checks, sigstoreChecks({ passed: true, keySigned: verified.identity.kind === 'key', tlog: verified.tlog }));
   const predicateType = predicateTypeOf(verified.statement);
   if (predicateType !== undefined) outcome.predicateType = predicateType;
   const target = targetChannelOf(verified.statement);
@@ -60,10 +103,12 @@ function verifyOne(bundle: unknown, index: number, pkg: PublishExpectation, veri
 
   if (verified.payloadType === undefined) {
     outcome.reasons.push({ code: 'CEP27_NOT_DSSE', message: 'The bundle signs a message, not a DSSE in-toto statement, so it cannot be a publish attestation.' });
+    checks.predicate_type = false;
     return outcome;
   }
   if (verified.payloadType !== INTOTO_PAYLOAD_TYPE) {
     outcome.reasons.push({ code: 'CEP27_PAYLOAD_TYPE', message: `The DSSE payload type ${JSON.stringify(verified.payloadType)} is not ${INTOTO_PAYLOAD_TYPE}.` });
+    checks.predicate_type = false;
     return outcome;
   }
   outcome.publish = predicateType === PUBLISH_PREDICATE_TYPE;
@@ -71,9 +116,18 @@ function verifyOne(bundle: unknown, index: number, pkg: PublishExpectation, veri
     // Reported, never counted: e.g. SLSA provenance next to the publish attestation.
     outcome.verified = verified.statement !== undefined;
     if (!outcome.verified) outcome.reasons.push({ code: 'CEP27_STATEMENT_MALFORMED', message: 'The DSSE payload is not valid JSON.' });
+    checks.predicate_type = false;
     return outcome;
   }
-  outcome.reasons.push(...checkPublishStatement(verified.statement, pkg));
+  const problems = checkPublishStatement(verified.statement, pkg);
+  outcome.reasons.push(...problems);
   outcome.verified = outcome.reasons.length === 0;
+  // Every CEP 27 rule is checked independently (cep27.ts), so each has its own answer.
+  checks.subject_digest = checks.subject_name = checks.predicate_type = true;
+  checks.target_channel = target === undefined ? null : true;
+  for (const r of problems) {
+    const check = CEP27_CHECKS[r.code];
+    if (check) checks[check] = false;
+  }
   return outcome;
 }

@@ -32,6 +32,7 @@ const CLAIMS: ReadonlyArray<readonly [number, keyof SignerIdentity]> = [
   [21, 'runInvocationUri'],
   [22, 'sourceRepositoryVisibility'],
   [23, 'deploymentEnvironment'],
+  [24, 'tokenSubject'],
 ];
 
 /**

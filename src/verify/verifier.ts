@@ -22,6 +22,9 @@ import { certificateIdentity, keyIdentity } from './identity.ts';
 import { supportsPrehashed, verifyPrehashed } from './prehashed.ts';
 import { INTOTO_STATEMENT_V1 } from './cep27.ts';
 import type { LoadedTrustRoot } from './trust-root.ts';
+import { type CheckName, timestampSigningTime } from './evidence.ts';
+
+export { parseGeneralizedTime } from './evidence.ts';
 
 export type ArtifactRef = { bytes: Buffer } | { sha256: string };
 
@@ -87,6 +90,26 @@ const DEFAULT_HINTS: Partial<Record<VerifyErrorCode, string>> = {
 
 function fail(code: VerifyErrorCode, message: string, hint?: string, cause?: unknown): never {
   throw new VerifyError(code, message, { hint: hint ?? DEFAULT_HINTS[code], cause });
+}
+
+/** A failure of one named check (src/verify/evidence.ts): the check travels in `details.check`. */
+function failCheck(check: CheckName, code: VerifyErrorCode, message: string, hint?: string, cause?: unknown): never {
+  throw new VerifyError(code, message, { hint: hint ?? DEFAULT_HINTS[code], cause, details: { check } });
+}
+
+/** The check a sigstore-js VerificationError code stands for (the order of Verifier.verify). */
+function sigstoreCheck(e: VerificationError): CheckName {
+  switch (e.code) {
+    case 'TIMESTAMP_ERROR':
+      return 'timestamp';
+    case 'CERTIFICATE_ERROR':
+      return /\bSCTs?\b/.test(e.message) ? 'sct' : 'certificate_chain';
+    case 'PUBLIC_KEY_ERROR':
+    case 'SIGNATURE_ERROR':
+      return 'signature';
+    default:
+      return 'tlog_inclusion';
+  }
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -210,10 +233,10 @@ function prepare(bundle: Bundle, artifact: ArtifactRef | null): { entity: Signed
       return fail('BUNDLE_MALFORMED', 'The bundle holds a certificate that cannot be parsed.', undefined, e);
     }
     certs.forEach((c, i) => checkExtensionsOnce(c, i));
-    if (certs[0]!.isCA) fail('SIGSTORE_VERIFICATION_FAILED', 'The bundle signing certificate is a CA certificate, not a signing leaf.');
+    if (certs[0]!.isCA) failCheck('certificate_chain', 'SIGSTORE_VERIFICATION_FAILED', 'The bundle signing certificate is a CA certificate, not a signing leaf.');
     for (const c of certs) {
       if (c.subject.equals(c.issuer) && safeVerify(c)) {
-        fail('SIGSTORE_VERIFICATION_FAILED', 'The bundle certificate chain contains a root certificate; trust anchors come only from the trusted root.');
+        failCheck('certificate_chain', 'SIGSTORE_VERIFICATION_FAILED', 'The bundle certificate chain contains a root certificate; trust anchors come only from the trusted root.');
       }
     }
   }
@@ -224,14 +247,14 @@ function prepare(bundle: Bundle, artifact: ArtifactRef | null): { entity: Signed
   const entries: Bundle['verificationMaterial']['tlogEntries'] = [];
   for (const [i, entry] of vm.tlogEntries.entries()) {
     const where = `tlog entry ${i}`;
-    if (!UINT.test(entry.logIndex)) fail('SIGSTORE_VERIFICATION_FAILED', `The bundle ${where} has an invalid log index ${JSON.stringify(entry.logIndex)}.`);
+    if (!UINT.test(entry.logIndex)) failCheck('tlog_inclusion', 'SIGSTORE_VERIFICATION_FAILED', `The bundle ${where} has an invalid log index ${JSON.stringify(entry.logIndex)}.`);
     const kv = entry.kindVersion;
     const isV2 = kv !== undefined && REKOR_V2_KINDS.has(kv.kind) && kv.version === REKOR_V2_VERSION;
     let e = entry;
     const proof = entry.inclusionProof;
     if (proof) {
       if (!UINT.test(proof.logIndex) || !UINT.test(proof.treeSize) || BigInt(proof.logIndex) >= BigInt(proof.treeSize)) {
-        fail('SIGSTORE_VERIFICATION_FAILED', `The bundle ${where} has an inclusion proof with an invalid index or tree size.`);
+        failCheck('tlog_inclusion', 'SIGSTORE_VERIFICATION_FAILED', `The bundle ${where} has an inclusion proof with an invalid index or tree size.`);
       }
       if (!proof.checkpoint?.envelope) {
         // v0.1 bundles may carry a proof without checkpoint; it authenticates nothing,
@@ -242,7 +265,7 @@ function prepare(bundle: Bundle, artifact: ArtifactRef | null): { entity: Signed
         checkCheckpointMatchesProof(proof.checkpoint.envelope, proof.rootHash, proof.treeSize, where);
       }
     }
-    if (isV2 && !proof) fail('SIGSTORE_VERIFICATION_FAILED', `The bundle ${where} is a Rekor v2 entry without an inclusion proof.`);
+    if (isV2 && !proof) failCheck('tlog_inclusion', 'SIGSTORE_VERIFICATION_FAILED', `The bundle ${where} is a Rekor v2 entry without an inclusion proof.`);
     entries.push(e);
   }
 
@@ -283,43 +306,14 @@ function prepare(bundle: Bundle, artifact: ArtifactRef | null): { entity: Signed
 }
 
 /**
- * RFC 3161 §2.4.2: genTime is a DER GeneralizedTime, `YYYYMMDDHHMMSS[.f*]Z`, and DER
- * (X.690 §11.7) drops trailing zeros of the fraction, so `.5Z` is as valid as `.123Z`.
- * @sigstore/core accepts exactly three fraction digits (and then ignores them), so a TSA
- * that writes `.5Z` or `.05Z` made genuine timestamps fail with "invalid time". Pure:
- * returns the instant (fraction kept to the millisecond, truncated beyond), or undefined
- * for anything that is not a real calendar time.
- */
-export function parseGeneralizedTime(s: string): Date | undefined {
-  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d+))?Z$/.exec(s);
-  if (!m) return undefined;
-  const [y, mo, d, h, mi, sec] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
-  const ms = m[7] ? Number(m[7].padEnd(3, '0').slice(0, 3)) : 0;
-  const t = new Date(0);
-  t.setUTCFullYear(y, mo - 1, d);
-  t.setUTCHours(h, mi, sec, ms);
-  // Date rolls over out-of-range fields (month 13, 25:00): such a time is malformed.
-  if (t.getUTCFullYear() !== y || t.getUTCMonth() !== mo - 1 || t.getUTCDate() !== d || t.getUTCHours() !== h || t.getUTCMinutes() !== mi || t.getUTCSeconds() !== sec) return undefined;
-  return t;
-}
-
-const ASN1_GENERALIZED_TIME = 0x18;
-
-/**
  * Gives the timestamp its signing time from our own genTime parse (TSTInfo field 5), so
  * sigstore-js's checks (TSA validity window, certificate chain at that time) use it.
  * The TSTInfo is signed, so this only reads authenticated bytes differently; a genTime
  * that is not a valid GeneralizedTime fails closed.
  */
 function pinSigningTime(ts: RFC3161Timestamp): void {
-  let time: Date | undefined;
-  try {
-    const genTime = ts.tstInfo.root.subs[4];
-    if (genTime && genTime.tag.number === ASN1_GENERALIZED_TIME && genTime.tag.class === 0) time = parseGeneralizedTime(genTime.value.toString('latin1'));
-  } catch {
-    time = undefined;
-  }
-  if (!time) fail('SIGSTORE_VERIFICATION_FAILED', 'The bundle holds an RFC 3161 timestamp whose genTime is not a valid GeneralizedTime.', 'The timestamp authority response is malformed; timestamp the signature again.');
+  const time = timestampSigningTime(ts);
+  if (!time) failCheck('timestamp', 'SIGSTORE_VERIFICATION_FAILED', 'The bundle holds an RFC 3161 timestamp whose genTime is not a valid GeneralizedTime.', 'The timestamp authority response is malformed; timestamp the signature again.');
   Object.defineProperty(ts, 'signingTime', { value: time, configurable: true });
 }
 
@@ -359,17 +353,17 @@ function safeVerify(c: X509Certificate): boolean {
  */
 function checkCheckpointMatchesProof(envelope: string, rootHash: Buffer, treeSize: string, where: string): void {
   const sep = envelope.indexOf('\n\n');
-  if (sep < 0) fail('SIGSTORE_VERIFICATION_FAILED', `The bundle ${where} checkpoint has no signature block.`);
+  if (sep < 0) failCheck('tlog_inclusion', 'SIGSTORE_VERIFICATION_FAILED', `The bundle ${where} checkpoint has no signature block.`);
   const lines = envelope.slice(0, sep).split('\n');
   const [origin, size, hash] = lines;
   if (!origin || !size || !UINT.test(size) || !hash || !/^[A-Za-z0-9+/]+={0,2}$/.test(hash)) {
-    fail('SIGSTORE_VERIFICATION_FAILED', `The bundle ${where} checkpoint is malformed (origin, size and root hash lines are required).`);
+    failCheck('tlog_inclusion', 'SIGSTORE_VERIFICATION_FAILED', `The bundle ${where} checkpoint is malformed (origin, size and root hash lines are required).`);
   }
   if (!/^\u2014 \S+ \S+\n/m.test(envelope.slice(sep + 2))) {
-    fail('SIGSTORE_VERIFICATION_FAILED', `The bundle ${where} checkpoint has no signature line.`);
+    failCheck('tlog_inclusion', 'SIGSTORE_VERIFICATION_FAILED', `The bundle ${where} checkpoint has no signature line.`);
   }
   if (BigInt(size) !== BigInt(treeSize) || !Buffer.from(hash, 'base64').equals(Buffer.from(rootHash))) {
-    fail('SIGSTORE_VERIFICATION_FAILED', `The bundle ${where} inclusion proof does not match its checkpoint (tree size or root hash differ).`);
+    failCheck('tlog_inclusion', 'SIGSTORE_VERIFICATION_FAILED', `The bundle ${where} inclusion proof does not match its checkpoint (tree size or root hash differ).`);
   }
 }
 
@@ -383,7 +377,7 @@ function digestSignatureContent(entity: SignedEntity, digest: Buffer): SignedEnt
     compareSignedDigest: (d) => inner.compareSignedDigest(d),
     verifySignature: (key) => {
       if (!supportsPrehashed(key)) {
-        fail('SIGSTORE_VERIFICATION_FAILED', `A ${key.asymmetricKeyType} signature cannot be checked from a digest alone.`, 'Pass the artifact file instead of sha256:<hex>.');
+        failCheck('signature', 'SIGSTORE_VERIFICATION_FAILED', `A ${key.asymmetricKeyType} signature cannot be checked from a digest alone.`, 'Pass the artifact file instead of sha256:<hex>.');
       }
       return verifyPrehashed(key, 'sha256', digest, inner.signature);
     },
@@ -419,8 +413,8 @@ function runSigstore(v: Verifier, entity: SignedEntity): void {
     v.verify(entity);
   } catch (e) {
     if (e instanceof VerifyError) throw e;
-    const code = e instanceof VerificationError ? `${e.code}: ` : '';
-    fail('SIGSTORE_VERIFICATION_FAILED', `Sigstore verification failed: ${code}${describeError(e)}.`, undefined, e);
+    if (!(e instanceof VerificationError)) fail('SIGSTORE_VERIFICATION_FAILED', `Sigstore verification failed: ${describeError(e)}.`, undefined, e);
+    failCheck(sigstoreCheck(e), 'SIGSTORE_VERIFICATION_FAILED', `Sigstore verification failed: ${e.code}: ${describeError(e)}.`, undefined, e);
   }
 }
 

@@ -42,7 +42,7 @@ function tmp(t: { after: (fn: () => void) => void }): string {
 const KEY = Buffer.alloc(32, 7);
 const mac = (body: string, key = KEY) => createHmac('sha256', key).update(body).digest('hex');
 
-/** A bucket file's header and entries (format 3: header line, then the entries line). */
+/** A bucket file's header and entries (format 3 and later: header line, then the entries line). */
 function readBucketFile(file: string): { header: { format: number; mac: string }; body: string; entries: Record<string, { o: unknown; t: number }> } {
   const text = readFileSync(file, 'utf8');
   const nl = text.indexOf('\n');
@@ -150,7 +150,7 @@ test('a corrupt or truncated bucket file is ignored, reported and rewritten at f
     assert.equal(c2.warnings.length, 1, damage);
     await c2.flush(); // nothing set: the bad file is still replaced by a valid one
     const doc = readBucketFile(file!);
-    assert.equal(doc.header.format, 3);
+    assert.equal(doc.header.format, 4);
     assert.deepEqual(doc.entries, {});
   }
 });

@@ -82,7 +82,7 @@ test('accept PKG --yes: shows the diff, then pins the new identity of that packa
   const diffAt = r.stdout.indexOf('repository_id:');
   const writtenAt = r.stdout.indexOf(`Updated ${p.lockfile}.`);
   assert.ok(diffAt >= 0 && writtenAt > diffAt, r.stdout);
-  assert.match(r.stdout, new RegExp(`a from ${ch.url}\\n  ~ identity changed: github https://github.com/forge/a-feedstock/.github/workflows/build.yml\\n\\s+repository_id:\\n\\s+- 1001\\n\\s+\\+ 666`));
+  assert.match(r.stdout, new RegExp(`a from ${ch.url}\\n  ~ identity changed: github https://github.com/forge/a-feedstock/.github/workflows/build.yml\\n    ! repository re-created: same URL, new ID 1001 → 666\\n      hint: [^\\n]+\\n\\s+repository_id:\\n\\s+- 1001\\n\\s+\\+ 666`));
   assert.doesNotMatch(r.stdout, /release\.yml/, 'b was not selected');
   // bad did not verify, but it was not asked for: no note about it.
   assert.doesNotMatch(r.stderr, /did not verify/, 'no note about packages that were not selected');
@@ -257,7 +257,7 @@ test('diff OLD NEW in text, --format markdown and --json, on lockfiles written b
   const text = await p.cli(['diff', 'before.lock', 'conda-attest.lock']);
   assert.equal(text.code, 0, text.stderr);
   assert.doesNotMatch(text.stdout, /\u001b\[/, 'NO_COLOR');
-  assert.match(text.stdout, new RegExp(`^a from ${ch.url}\\n  ~ identity changed: github \\S+/a-feedstock/\\.github/workflows/build\\.yml\\n      repository_id:\\n        - 1001\\n        \\+ 666$`, 'm'));
+  assert.match(text.stdout, new RegExp(`^a from ${ch.url}\\n  ~ identity changed: github \\S+/a-feedstock/\\.github/workflows/build\\.yml\\n    ! repository re-created: same URL, new ID 1001 → 666\\n      hint: [^\\n]+\\n      repository_id:\\n        - 1001\\n        \\+ 666$`, 'm'));
   assert.match(text.stdout, /^b from \S+\n  ~ identity changed: [^\n]+\n      workflow:\n        - \S+\/build\.yml\n        \+ \S+\/release\.yml/m);
   assert.match(text.stdout, /^c from \S+\n  - package no longer pinned\n    - github \S+\/c-feedstock\//m);
   assert.match(text.stdout, /^d from \S+\n    last_seen: 1\.0 \(\d{4}-\d\d-\d\d\) -> 2\.0/m);

@@ -137,3 +137,18 @@ test('policy lists the deny entries, top-level and per channel, in text and JSON
   // A disabled channel still shows (and applies) its deny list.
   assert.match(text.stdout, /enabled: false\n {2}deny \(blocks whatever else is found\):\n {4}- file sha256 (ab){32}: bad file/);
 });
+
+test('identity window: the verified log time decides (fresh and from the warm cache); a window that ended before the signature lets the package through', async () => {
+  const target = ch.get(fn('good')).url;
+  const policy = (deny: unknown[]) => ({ trust_root: sig.trustedRootPath, cache_dir: ws.path('cache-window'), channels: { [ch.url]: { trusted_identities: TRUSTED } }, deny });
+  const past = ws.writeConfig({ ...policy([{ identity: 'github:test-org/test-feedstock', signed_before: '2000-01-01', reason: 'old compromise' }]), lockfile: 'win1.lock' }, 'win1.json');
+  const since = ws.writeConfig({ ...policy([{ identity: 'github:test-org/test-feedstock', signed_after: '2000-01-01', reason: 'ongoing compromise' }]), lockfile: 'win2.lock' }, 'win2.json');
+  const before = await verifyJson(ws, ['--config', past, target]);
+  assert.equal(before.code, 0, JSON.stringify(row(before.report, fn('good')).reasons));
+  assert.equal(row(before.report, fn('good')).status, 'verified');
+  ch.clearRequests();
+  const after = await verifyJson(ws, ['--config', since, target]);
+  assert.equal(ch.requests.filter((r) => r.path.includes('.sigs')).length, 0, 'judged from the warm verdict cache');
+  assert.equal(after.code, 1);
+  assertDenied(after.report, fn('good'), /\(github:test-org\/test-feedstock, signed \d{4}-\d{2}-\d{2}T[0-9:.]+Z\): ongoing compromise/);
+});

@@ -27,7 +27,7 @@ before(async () => {
     packages: [
       { spec: spec('alpha'), signOptions: { san: SAN('alpha-feedstock') } },
       { spec: spec('alpha-lib'), signOptions: { san: SAN('alpha-feedstock') } },
-      { spec: spec('beta'), signOptions: { san: SAN('beta-feedstock') } },
+      { spec: spec('beta'), signOptions: { san: SAN('beta-feedstock'), claims: { sourceRepositoryId: '1002' } } },
     ],
   });
   plain = await startFixtureChannel({ sigstore: sig, name: 'plain', packages: [{ spec: spec('loose'), attest: false }] });
@@ -63,14 +63,19 @@ test('online: one entry per channel, identities from both repositories with pack
   const text = ws.read('.conda-attestrc.yaml');
   assert.match(text, /^# conda-attest configuration, written by `conda-attest init` from pixi\.lock/);
   assert.match(text, /^\$schema: https:\/\/conda-attest\.dev\/schema\/config\.schema\.json$/m);
-  assert.match(text, /- github:test-org\/alpha-feedstock@refs\/heads\/main # 2 packages: alpha, alpha-lib$/m);
-  assert.match(text, /- github:test-org\/beta-feedstock@refs\/heads\/main # 1 package: beta$/m);
+  // Each repository entry is pinned to the repository ID its certificates carried, with a
+  // comment naming the repository (a first install must not trust whoever holds the name).
+  assert.match(text, /# 2 packages: alpha, alpha-lib\n\s+- identity: github:test-org\/alpha-feedstock@refs\/heads\/main\n\s+repository_id: "1001" # ID of https:\/\/github\.com\/test-org\/alpha-feedstock, from its certificates$/m);
+  assert.match(text, /# 1 package: beta\n\s+- identity: github:test-org\/beta-feedstock@refs\/heads\/main\n\s+repository_id: "1002" # ID of https:\/\/github\.com\/test-org\/beta-feedstock, from its certificates$/m);
   assert.match(text, /# 1 package in the environment; none has attestations \(checked on \d{4}-\d\d-\d\d\), so require: warn\./);
   const doc = parseYaml(text);
   assert.deepEqual(Object.keys(doc.channels).sort(), [forge.url, plain.url].sort());
   assert.deepEqual(doc.channels[forge.url], {
     require: 'error',
-    trusted_identities: ['github:test-org/alpha-feedstock@refs/heads/main', 'github:test-org/beta-feedstock@refs/heads/main'],
+    trusted_identities: [
+      { identity: 'github:test-org/alpha-feedstock@refs/heads/main', repository_id: '1001' },
+      { identity: 'github:test-org/beta-feedstock@refs/heads/main', repository_id: '1002' },
+    ],
   });
   assert.deepEqual(doc.channels[plain.url], { require: 'warn' });
   assert.equal(doc.trust_root, sig.trustedRootPath);

@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
 import { publishStatement, tamperBundle, DEFAULT_SAN, GITHUB_ISSUER, TEST_ORG_WORKFLOWS as TRUSTED } from '../helpers/sigstore.ts';
 import type { LocalSigstore } from '../helpers/sigstore.ts';
 import type { FixtureChannel } from '../helpers/channel.ts';
@@ -345,10 +346,29 @@ test('interop: the real prefix.dev bundle verifies OFFLINE against public-good; 
     assert.equal(p.identity!.issuer, GITHUB_ISSUER);
     assert.equal(p.identity!.kind, 'github');
     assert.ok((ok.report.trust_root as { source: string }).source.length > 0);
+    // Evidence (the report's own, from the same function as verify-bundle's): the log
+    // entry and validity window equal the bundle's own fields and its certificate's.
+    const bundle = JSON.parse(readFileSync(sigs, 'utf8'))[0];
+    const entry = bundle.verificationMaterial.tlogEntries[0];
+    const cert = new X509Certificate(Buffer.from(bundle.verificationMaterial.certificate.rawBytes, 'base64'));
+    const ev = (p.bundles[0] as unknown as { evidence: Record<string, any> }).evidence;
+    assert.equal((p as unknown as { verified_by: number }).verified_by, 0);
+    assert.equal(ev.tlog.log_index, entry.logIndex);
+    assert.equal(ev.tlog.integrated_time, new Date(Number(entry.integratedTime) * 1000).toISOString());
+    assert.equal(ev.tlog.inclusion_proof.origin, entry.inclusionProof.checkpoint.envelope.split('\n')[0]);
+    assert.equal(ev.tlog.inclusion_proof.tree_size, entry.inclusionProof.treeSize);
+    assert.equal(ev.certificate.not_before, new Date(cert.validFrom).toISOString());
+    assert.equal(ev.certificate.not_after, new Date(cert.validTo).toISOString());
+    assert.deepEqual(Object.entries(ev.checks).filter(([, v]) => v !== true).map(([k]) => k), ['claims_policy']);
+    assert.equal(p.identity!.token_subject, null);
+    assert.equal(Object.keys(p.identity!).filter((k) => !['kind', 'san', 'issuer'].includes(k)).length, 16);
 
     assert.equal(flip.code, 1);
     assert.equal(row(flip.report, INTEROP_FILE).status, 'invalid');
     assert.ok(codes(row(flip.report, INTEROP_FILE)).includes('CEP27_SUBJECT_DIGEST'));
+    const flipChecks = (row(flip.report, INTEROP_FILE).bundles[0] as unknown as { evidence: { checks: Record<string, boolean | null> } }).evidence.checks;
+    assert.equal(flipChecks.signature, true);
+    assert.equal(flipChecks.subject_digest, false);
     assert.equal(flipNoPlatform.code, 1);
     assert.deepEqual([row(flipNoPlatform.report, INTEROP_FILE).status, row(flipNoPlatform.report, INTEROP_FILE).action], ['invalid', 'block']);
     assert.equal(codes(row(flipNoPlatform.report, INTEROP_FILE))[0], 'CEP27_SUBJECT_DIGEST');
@@ -356,9 +376,11 @@ test('interop: the real prefix.dev bundle verifies OFFLINE against public-good; 
     assert.equal(other.code, 1);
     assert.equal(row(other.report, INTEROP_FILE).status, 'invalid');
     assert.ok(codes(row(other.report, INTEROP_FILE)).includes('CEP27_TARGET_CHANNEL_MISMATCH'));
+    assert.equal((row(other.report, INTEROP_FILE).bundles[0] as unknown as { evidence: { checks: Record<string, boolean | null> } }).evidence.checks.target_channel, false);
 
     assert.equal(stranger.code, 1);
     assert.equal(row(stranger.report, INTEROP_FILE).status, 'untrusted');
+    assert.equal((row(stranger.report, INTEROP_FILE).bundles[0] as unknown as { evidence: { checks: Record<string, boolean | null> } }).evidence.checks.identity_policy, false);
   } finally {
     iws.cleanup();
   }

@@ -97,8 +97,23 @@ test('property: identity lockfiles parse (and round-trip) or fail with a code', 
   );
 });
 
+// Deny entries: every form, mixed forms, specs and dates that do not parse (incident response).
+const denyEntry = fc.record(
+  {
+    sha256: fc.oneof(fc.constant('AB'.repeat(32)), value),
+    package: fc.oneof(fc.constantFrom('libfoo*', 'NumPy'), value),
+    versions: fc.oneof(fc.constantFrom('>=1.2,<1.3', '1.2.*', '>=', '((1', '*', '==1.0|'), hostileString(20)),
+    identity: fc.oneof(fc.constantFrom('github:a/b', 'github:a', 're:(', 'https://github.com/**'), hostileString(30)),
+    signed_after: fc.oneof(fc.constantFrom('2026-03-01', '2026-02-30', '2026-03-01T25:00:00Z', '2026-03-01T10:00+01:00'), value),
+    signed_before: fc.oneof(fc.constant('2026-03-02'), value),
+    reason: fc.oneof(fc.constant('advisory'), value),
+  },
+  { requiredKeys: [] },
+);
+const deny = fc.oneof(fc.array(denyEntry, { maxLength: 3 }), value);
+
 const policy = fc.record(
-  { enabled: fc.oneof(fc.boolean(), value), require: fc.constantFrom('error', 'warn', 'ignore', 'fatal', null), trusted_identities: fc.oneof(fc.array(fc.oneof(hostileString(30), fc.record({ identity: value, issuer: value })), { maxLength: 2 }), value), mirrors: fc.oneof(fc.array(url, { maxLength: 2 }), value), discovery: fc.oneof(fc.constant(['repodata']), value) },
+  { deny, enabled: fc.oneof(fc.boolean(), value), require: fc.constantFrom('error', 'warn', 'ignore', 'fatal', null), trusted_identities: fc.oneof(fc.array(fc.oneof(hostileString(30), fc.record({ identity: value, issuer: value })), { maxLength: 2 }), value), mirrors: fc.oneof(fc.array(url, { maxLength: 2 }), value), discovery: fc.oneof(fc.constant(['repodata']), value) },
   { requiredKeys: [] },
 );
 
@@ -109,12 +124,17 @@ test('property: configuration documents resolve or fail with a code (null and no
   await checkProperty(
     t,
     'config documents',
-    [fc.oneof(fc.record({ channels: fc.dictionary(url, policy, { maxKeys: 2 }), default: policy, concurrency: value, max_sidecar_bytes: value, http: value }, { requiredKeys: [] }), fc.jsonValue({ maxDepth: 3 })), fc.boolean()],
+    [fc.oneof(fc.record({ channels: fc.dictionary(url, policy, { maxKeys: 2 }), default: policy, deny, concurrency: value, max_sidecar_bytes: value, http: value }, { requiredKeys: [] }), fc.jsonValue({ maxDepth: 3 })), fc.boolean()],
     async (doc, asYaml) => {
       try {
         const c = resolveConfig(doc, dir, 'mem', { env: {} });
         assert.ok(typeof doc === 'object' && doc !== null && !Array.isArray(doc), 'only a mapping can resolve');
         assert.equal(typeof c.default.enabled, 'boolean');
+        // A deny entry that resolves has a reason and exactly one form.
+        for (const d of [...c.deny, ...c.channels.flatMap((p) => p.deny ?? [])]) {
+          assert.ok(typeof d.reason === 'string' && d.reason.length > 0);
+          assert.equal(['sha256', 'package', 'identity'].filter((k) => k in d).length, 1, JSON.stringify(d));
+        }
       } catch (e) {
         expectAttestError(e);
       }

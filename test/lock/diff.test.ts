@@ -120,8 +120,16 @@ test('diffJson: stable documented shape', () => {
   assert.equal(j.version, 1);
   assert.equal(j.identity_changes, 4);
   const round = JSON.parse(JSON.stringify(j));
-  assert.deepEqual(Object.keys(round.changes[2]).sort(), ['channel', 'fields', 'name', 'new', 'old', 'type']);
+  assert.deepEqual(Object.keys(round.changes[2]).sort(), ['channel', 'fields', 'name', 'new', 'old', 'reregistered', 'type']);
   assert.deepEqual(round.changes[2].fields[0], { field: 'repository_id', old: '100', new: '666' });
+  // Same URL, new repository ID: said in words, with a hint (added field, only when it applies).
+  assert.equal(round.changes[2].reregistered.length, 1);
+  assert.equal(round.changes[2].reregistered[0].kind, 'repository-recreated');
+  assert.equal(round.changes[2].reregistered[0].message, 'repository re-created: same URL, new ID 100 → 666');
+  assert.ok(round.changes[2].reregistered[0].hint.length > 0);
+  for (const c of round.changes.filter((x: { fields?: unknown[] }) => x.fields && !(x.fields as { field: string }[]).some((f) => f.field === 'repository_id' || f.field === 'owner_id'))) {
+    assert.equal(c.reregistered, undefined);
+  }
 });
 
 test('renderLockText: one self-contained fact per line; a changed ID is one -/+ line pair', () => {

@@ -53,6 +53,14 @@ test('conda version specs: conda ordering, not string or semver order', () => {
     ['==1.2.0|==1.3.1', '1.3.1', true],
     ['*', '0.0.1', true],
     ['>=1.2a', '1.2A', true], // case-insensitive
+    // Local version labels and build-number-like suffixes, as conda orders them: a label
+    // after `+` ranks below the plain version (1.2+x < 1.2), so `1.2.*` is what covers it.
+    ['>=1.2,<1.3', '1.2.5+evil', true],
+    ['>=1.2,<1.3', '1.2+local', false],
+    ['1.2.*', '1.2+local', true],
+    ['>=1.2,<1.3', '1.2.0_1', true],
+    ['>=1.2,<1.3', '1.2-1', true],
+    ['>=1.2,<1.3', '1.2.post1', true],
   ];
   for (const [spec, version, expected] of cases) assert.equal(versionMatches(spec, version), expected, `${version} in ${spec}`);
   assert.equal(versionMatches('>=1', '1..2'), undefined, 'a version conda cannot read');
@@ -142,8 +150,8 @@ test('identity time window: signed_after inclusive, signed_before exclusive, unk
 test('signers: only bundles that verified count, with their log time, else their timestamp', () => {
   const verified: BundleOutcome = { index: 0, publish: true, verified: true, identity: github('acme/tool'), reasons: [] };
   const forged: BundleOutcome = { index: 1, publish: true, verified: false, identity: github('acme/tool'), reasons: [{ code: 'SIGSTORE_VERIFICATION_FAILED', message: 'x' }] };
-  const withLog = { ...verified, evidence: { tlog: { integrated_time: '2026-03-02T00:00:00.000Z' }, timestamps: [] } } as BundleOutcome;
-  const withTs = { ...verified, evidence: { tlog: null, timestamps: [{ signing_time: null }, { signing_time: '2026-03-03T00:00:00.000Z' }] } } as BundleOutcome;
+  const withLog = { ...verified, evidence: { tlog: { integrated_time: '2026-03-02T00:00:00.000Z' }, timestamps: [] } } as unknown as BundleOutcome;
+  const withTs = { ...verified, evidence: { tlog: null, timestamps: [{ signing_time: null }, { signing_time: '2026-03-03T00:00:00.000Z' }] } } as unknown as BundleOutcome;
   assert.deepEqual(signersOf([verified, forged]).map((s) => s.signedAt), [null]);
   assert.deepEqual(signersOf([withLog, withTs]).map((s) => s.signedAt), ['2026-03-02T00:00:00.000Z', '2026-03-03T00:00:00.000Z']);
 });

@@ -108,6 +108,43 @@ test('SAN form: the same repositories as anchored SAN globs (any workflow of the
   assert.deepEqual(proposeIdentities(three.slice(0, 1), 'san').identities.map((p) => p.entry), ['https://github.com/org/a-feedstock/**@refs/heads/main']);
 });
 
+// Numeric IDs (specs §4): a first install pins the repository / owner its certificates named.
+const withIds = (repo: string, repositoryId?: string, ownerId?: string): SignerIdentity => ({
+  ...gh(repo),
+  ...(repositoryId ? { sourceRepositoryId: repositoryId } : {}),
+  ...(ownerId ? { sourceRepositoryOwnerId: ownerId } : {}),
+});
+
+test('repository entries carry the repository_id every certificate of that repository had; owner-wide globs the shared owner_id', () => {
+  const one = proposeIdentities([
+    { package: 'a', identities: [withIds('org/alpha-feedstock', '111', '222')] },
+    { package: 'b', identities: [withIds('org/alpha-feedstock', '111', '222')] },
+  ]).identities;
+  assert.deepEqual(one.map((p) => p.entry), [{ identity: 'github:org/alpha-feedstock@refs/heads/main', repository_id: '111' }]);
+  assert.deepEqual(one[0]!.idSource, { repository_id: 'https://github.com/org/alpha-feedstock' });
+
+  const owner = proposeIdentities(['a', 'b', 'c'].map((n, i) => ({ package: n, identities: [withIds(`org/${n}-feedstock`, String(100 + i), '222')] }))).identities;
+  assert.deepEqual(owner.map((p) => p.entry), [{ identity: 'github:org/*-feedstock@refs/heads/main', owner_id: '222' }]);
+  assert.match(owner[0]!.idSource!.owner_id!, /^3 repositories \(https:\/\/github\.com\/org\/a-feedstock, /);
+});
+
+test('IDs are never guessed: two IDs seen for one repository (or owner glob), or a certificate without the claim, pin nothing', () => {
+  const split = proposeIdentities([
+    { package: 'a', identities: [withIds('org/alpha-feedstock', '111')] },
+    { package: 'b', identities: [withIds('org/alpha-feedstock', '999')] },
+  ]).identities;
+  assert.deepEqual(split.map((p) => p.entry), ['github:org/alpha-feedstock@refs/heads/main']);
+  const partial = proposeIdentities([
+    { package: 'a', identities: [withIds('org/alpha-feedstock', '111')] },
+    { package: 'b', identities: [withIds('org/alpha-feedstock')] },
+  ]).identities;
+  assert.deepEqual(partial.map((p) => p.entry), ['github:org/alpha-feedstock@refs/heads/main']);
+  const owners = proposeIdentities(['a', 'b', 'c'].map((n, i) => ({ package: n, identities: [withIds(`org/${n}-feedstock`, undefined, i === 2 ? '333' : '222')] }))).identities;
+  assert.deepEqual(owners.map((p) => p.entry), ['github:org/*-feedstock@refs/heads/main']);
+  // The SAN form stays a plain glob.
+  assert.deepEqual(proposeIdentities([{ package: 'a', identities: [withIds('org/alpha-feedstock', '111')] }], 'san').identities.map((p) => p.entry), ['https://github.com/org/alpha-feedstock/**@refs/heads/main']);
+});
+
 test('attack: a SAN holding pattern syntax (`re:.*`, `*`, `**`, `github:`) is written so that the generated policy trusts exactly that SAN, and rejects one a single character different', async () => {
   const { renderInitConfig } = await import('../../src/config/init-file.ts');
   const { resolveConfig } = await import('../../src/config/validate.ts');
