@@ -5,6 +5,7 @@
 // Codes live in one typed registry (src/codes.ts), each with its domain and one-line
 // meaning; an error class can only raise the codes of its own domain.
 import type { Code, CodeIn } from './codes.ts';
+import type { Outage, Reason } from './types.ts';
 
 export type UsageErrorCode = CodeIn<'usage'>;
 export type ConfigErrorCode = CodeIn<'config'>;
@@ -58,6 +59,8 @@ export class HttpError extends AttestError<HttpErrorCode> {
   override name = 'HttpError';
   /** HTTP status when the server answered. */
   status?: number;
+  /** The host-level cause (connection failure, stall, 5xx, offline), for one line per outage. */
+  outage?: Outage;
 }
 export class RepodataError extends AttestError<RepodataErrorCode> {
   override name = 'RepodataError';
@@ -106,10 +109,31 @@ export function attestErrorFrom(plain: { name?: string; code: string; message: s
   return new Class(plain.code, plain.message, { hint: plain.hint });
 }
 
+/** The transport cause of an error: the first HttpError in its cause chain that names one. */
+export function outageOf(e: unknown): Outage | undefined {
+  for (let cur = e, depth = 0; cur instanceof Error && depth < 8; cur = cur.cause, depth++) {
+    if (cur instanceof HttpError && cur.outage) return cur.outage;
+  }
+  return undefined;
+}
+
 /** The report form of a thrown value: its own code, message and hint, or `fallbackCode` for a foreign error. */
-export function reasonFromError(e: unknown, fallbackCode: ErrorCode): { code: ErrorCode; message: string; hint?: string } {
-  if (e instanceof AttestError) return { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) };
+export function reasonFromError(e: unknown, fallbackCode: ErrorCode): Reason {
+  const outage = outageOf(e);
+  if (e instanceof AttestError) return { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}), ...(outage ? { outage } : {}) };
   return { code: fallbackCode, message: describeError(e) };
+}
+
+/**
+ * `<url> could not be fetched: <cause>.`, saying the URL once however the transport worded
+ * its error; a request that was never sent keeps saying so.
+ */
+export function couldNotFetch(url: string, e: unknown): string {
+  const m = describeError(e).replace(/\.$/, '');
+  if (m.startsWith(`${url} was not requested`)) return `${m}.`;
+  const sent = `Request to ${url} failed: `;
+  const rest = m.startsWith(sent) ? m.slice(sent.length) : m.startsWith(`${url} `) ? m.slice(url.length + 1) : m;
+  return `${url} could not be fetched: ${rest}.`;
 }
 
 /** A short description of any thrown value, for wrapping foreign errors. */

@@ -12,8 +12,10 @@ export interface GivenSidecar {
 
 export interface VerifySessionOptions {
   config: ResolvedConfig;
-  /** Never contact the TUF repository: use the cached or embedded trust root. */
+  /** No network at all: repodata, sidecars and packages from caches and local files only (HTTP_OFFLINE otherwise); no TUF refresh. */
   offline?: boolean;
+  /** Only the trust root stays offline: never contact the TUF repository (cached or embedded root). */
+  noTufRefresh?: boolean;
   /** Override of config.lockfile. */
   lockfile?: string;
   /** CI mode: the identity lockfile must not change; changes are blocked under require: error. */

@@ -46,6 +46,21 @@ export interface Reason {
   code: Code;
   message: string;
   hint?: string;
+  /**
+   * The transport cause behind a retrieval failure (or a HOST_CUT_OFF notice), so that the
+   * renderings show one line per cause instead of one per package. Not part of --json.
+   */
+  outage?: Outage;
+}
+
+/** One cause that makes requests to a host fail: what a user reads once for a whole outage. */
+export interface Outage {
+  /** `prefix.dev`, `127.0.0.1:8080`; `--offline` for requests offline mode did not send. */
+  host: string;
+  /** What failed, without the host: `DNS lookup failed (ENOTFOUND)`, `answered HTTP 503`. */
+  cause: string;
+  /** The first request to the host that failed this way in the run (nothing was sent offline). */
+  url: string;
 }
 
 export type RequireMode = 'error' | 'warn' | 'ignore';

@@ -44,22 +44,16 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HttpError, isAttestError, RepodataError } from '../errors.ts';
+import { couldNotFetch, HttpError, outageOf, RepodataError } from '../errors.ts';
 import type { CacheValidators, HttpClient } from '../http/client.ts';
 import { parsePackageFilename } from '../targets/package-url.ts';
-import { emptyIndex, RepodataScanner, sectionOf, type RawRepodataEntry, type RepodataIndex } from './repodata-index.ts';
+import { describe, emptyIndex, entryFromRaw, isRepodataMissing, RepodataScanner, sectionOf, type RawRepodataEntry, type RepodataEntry, type RepodataIndex } from './repodata-index.ts';
+
+export { entryFromRaw, isRepodataMissing } from './repodata-index.ts';
 import { indexRecords, openRecordsWriter, readRecords, readRecordsAt, RECORDS_FORMAT, type RecordOffsets } from './records-file.ts';
 import type { ShardIndex } from './shards.ts';
 import { decompressZstd, zstdChunks } from './zstd.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
-
-interface RepodataEntry {
-  /** CEP 50 `attestations_sha256`, validated: 64 lowercase hex. */
-  attestationsSha256?: string;
-  sha256?: string;
-  size?: number;
-  md5?: string;
-}
 
 /** Where a subdir's records came from. */
 type RepodataSource = 'shards' | 'zst' | 'json';
@@ -128,7 +122,6 @@ export interface RepodataStoreOptions {
   now?: () => number;
 }
 
-const ATTESTATIONS_SHA256_RE = /^[0-9a-f]{64}$/;
 const CACHE_FORMAT = 1;
 
 /**
@@ -207,35 +200,6 @@ const sha256Hex = (b: Uint8Array): string => createHash('sha256').update(b).dige
 let shardsModule: Promise<typeof import('./shards.ts')> | undefined;
 const loadShardsModule = (): Promise<typeof import('./shards.ts')> => (shardsModule ??= import('./shards.ts'));
 
-/** True when the error says the channel has no repodata at all for the subdir (HTTP 404). */
-export function isRepodataMissing(e: unknown): boolean {
-  return e instanceof RepodataError && e.code === 'REPODATA_UNAVAILABLE' && e.cause instanceof HttpError && e.cause.code === 'HTTP_NOT_FOUND';
-}
-
-function describe(v: unknown): string {
-  if (v instanceof Uint8Array) return `<${v.length} bytes>`;
-  return (JSON.stringify(v) ?? String(v)).slice(0, 100);
-}
-
-/** Pure: validate one raw entry into what callers may use. */
-export function entryFromRaw(raw: RawRepodataEntry, filename: string, url: string): RepodataEntry {
-  const e: RepodataEntry = {};
-  if (raw.sha256 !== undefined) e.sha256 = raw.sha256;
-  if (raw.md5 !== undefined) e.md5 = raw.md5;
-  if (raw.size !== undefined) e.size = raw.size;
-  if (raw.att !== undefined) {
-    // CEP 50: exactly 64 lowercase hex, rejected before any URL is built from it.
-    if (typeof raw.att !== 'string' || !ATTESTATIONS_SHA256_RE.test(raw.att)) {
-      throw new RepodataError(
-        'REPODATA_INVALID_ATTESTATIONS_SHA256',
-        `${url} gives ${filename} the invalid attestations_sha256 ${describe(raw.att)}.`,
-        { hint: 'attestations_sha256 must be 64 lowercase hex characters (or 32 bytes in a CEP 16 shard); report this to the channel.' },
-      );
-    }
-    e.attestationsSha256 = raw.att;
-  }
-  return e;
-}
 
 /** Pure: the package name a lookup needs to find its shard, or undefined for a name no repodata can hold. */
 function packageNameOf(filename: string): string | undefined {
@@ -246,10 +210,12 @@ function packageNameOf(filename: string): string | undefined {
   }
 }
 
-function unavailable(url: string, e: unknown): RepodataError {
+function unavailable(url: string, e: unknown): RepodataError | HttpError {
   if (e instanceof RepodataError) return e;
+  // Offline mode sent nothing: the row says so with its own code, not as a channel failure.
+  if (e instanceof HttpError && e.code === 'HTTP_OFFLINE') return e;
   const status = e instanceof HttpError ? e.status : undefined;
-  return new RepodataError('REPODATA_UNAVAILABLE', `${url} could not be fetched: ${isAttestError(e) ? e.message : String(e)}`, {
+  return new RepodataError('REPODATA_UNAVAILABLE', couldNotFetch(url, e), {
     hint: 'Check the channel URL and the network; without repodata the advertised attestations cannot be known.',
     cause: e,
     details: status === undefined ? undefined : { status },
@@ -257,14 +223,14 @@ function unavailable(url: string, e: unknown): RepodataError {
 }
 
 /**
- * The channel could not be reached (connection failure, stall, timeout, 5xx, 408/429):
- * then cached repodata may answer. Sound because the cache holds what the channel served
+ * The channel could not be reached (connection failure, stall, timeout, 5xx, 408/429, or
+ * offline mode): then cached repodata may answer. Sound because the cache holds what the channel served
  * earlier, sidecars are content-addressed (CEP 50 attestations_sha256) and every bundle is
  * still verified against the package digest; a 404 or a malformed answer is not an outage.
  */
 function unreachable(e: unknown): boolean {
   if (!(e instanceof HttpError)) return false;
-  if (e.code === 'HTTP_CONNECTION_FAILED' || e.code === 'HTTP_TIMEOUT') return true;
+  if (e.code === 'HTTP_CONNECTION_FAILED' || e.code === 'HTTP_TIMEOUT' || e.code === 'HTTP_OFFLINE') return true;
   return e.code === 'HTTP_STATUS' && e.status !== undefined && (e.status >= 500 || e.status === 408 || e.status === 429);
 }
 
@@ -546,7 +512,7 @@ export function createRepodataStore(opts: RepodataStoreOptions): RepodataStore {
             const hit = await fromCacheOnly(channel, subdir, c);
             if (!hit) continue;
             resolved.set(key, c);
-            staleServed.push({ channel: channel.replace(/\/+$/, ''), subdir, url: hit.source.url, ageMs: hit.ageMs, cause: (cause as Error).message });
+            staleServed.push({ channel: channel.replace(/\/+$/, ''), subdir, url: hit.source.url, ageMs: hit.ageMs, cause: outageOf(cause)?.cause ?? (cause as Error).message });
             return hit.source;
           }
         }
@@ -605,7 +571,7 @@ export function createRepodataStore(opts: RepodataStoreOptions): RepodataStore {
       bytes = (await opts.http.get(url, { maxBytes: maxShardBytes })).body;
     } catch (e) {
       const status = e instanceof HttpError ? e.status : undefined;
-      throw new RepodataError('REPODATA_SHARD_UNAVAILABLE', `${url} (a shard named by the shard index) could not be fetched: ${isAttestError(e) ? e.message : String(e)}`, {
+      throw new RepodataError('REPODATA_SHARD_UNAVAILABLE', `A shard named by the shard index: ${couldNotFetch(url, e)}`, {
         hint: 'The shard index lists this package, so its record (and any advertised attestations) cannot be known without the shard; try again later or report it to the channel.',
         cause: e,
         details: status === undefined ? undefined : { status },

@@ -8,11 +8,12 @@ import { createInterface } from 'node:readline/promises';
 import { UsageError } from '../errors.ts';
 import { createSession } from '../pipeline.ts';
 import { acceptInto, DROP_PIN_HINT, matchesSpec, type AcceptSelector } from '../lock/decide.ts';
-import { diffJson, renderDiffText, isIdentityChange } from '../lock/diff.ts';
+import { diffJson, isIdentityChange } from '../lock/diff.ts';
+import { renderDiffText } from '../report/lock-diff-text.ts';
 import { updateLock } from '../lock/file.ts';
 import { type CliIO, type Command, wantsColor } from './io.ts';
 import { positiveInt, seconds } from './args.ts';
-import { type CommandSpec, chooseFormat, formatOptions, HELP_OPTION, parseCommand, renderHelp, TIME_OPTIONS } from './options.ts';
+import { type CommandSpec, chooseFormat, formatOptions, HELP_OPTION, OFFLINE_OPTIONS, parseCommand, renderHelp, TIME_OPTIONS } from './options.ts';
 import { loadEnvironment, verifyRecords } from './environment.ts';
 
 export const ACCEPT_SPEC: CommandSpec = {
@@ -27,7 +28,7 @@ Shows the lockfile diff first; asks on a terminal, otherwise needs --yes.`,
     { name: 'target', type: 'string', multiple: true, arg: 'PATH', help: 'environment to verify (repeatable; default ./pixi.lock or ./conda-lock.yml)' },
     { name: 'config', type: 'string', arg: 'PATH', help: 'config file (default: searched from the current directory up)' },
     { name: 'trusted-root', type: 'string', arg: 'PATH', help: "Sigstore trusted_root.json instead of the config's trust_root" },
-    { name: 'offline', type: 'boolean', help: 'never contact the TUF repository (channels and sidecars are still fetched)' },
+    ...OFFLINE_OPTIONS,
     { name: 'lockfile', type: 'string', arg: 'PATH', help: 'identity lockfile (default: config lockfile, conda-attest.lock)' },
     { name: 'channel', type: 'string', arg: 'URL', help: 'channel of local package files' },
     ...TIME_OPTIONS,
@@ -46,7 +47,7 @@ Shows the lockfile diff first; asks on a terminal, otherwise needs --yes.`,
 export const acceptCommand: Command = async (argv: string[], io: CliIO): Promise<number> => {
   const parsed = parseCommand(argv, ACCEPT_SPEC);
   const values = parsed.values as {
-    all?: boolean; yes?: boolean; target?: string[]; config?: string; 'trusted-root'?: string; offline?: boolean;
+    all?: boolean; yes?: boolean; target?: string[]; config?: string; 'trusted-root'?: string; offline?: boolean; 'no-tuf-refresh'?: boolean;
     lockfile?: string; channel?: string; concurrency?: string; timeout?: string; deadline?: string; format?: string; json?: boolean; help?: boolean;
   };
   const positionals = parsed.positionals;
@@ -80,6 +81,7 @@ export const acceptCommand: Command = async (argv: string[], io: CliIO): Promise
   const session = await createSession({
     config,
     offline: Boolean(values.offline),
+    noTufRefresh: Boolean(values['no-tuf-refresh']),
     lockfile: values.lockfile ? resolve(io.cwd, values.lockfile) : undefined,
     frozen: true,
     expectedPackages: records.length,

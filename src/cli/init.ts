@@ -34,13 +34,13 @@ const HELP = `Usage: conda-attest init [options] [TARGET...]
 
 Write ${INIT_CONFIG_NAME} for the environment in TARGET (default: ./pixi.lock or
 ./conda-lock.yml): one entry per channel with require: error, known mirrors, and
-trusted_identities proposed from the signers observed online (offline: none).
+trusted_identities proposed from the signers observed (--offline: from the caches only).
 Channels without attestations get require: warn. Never replaces a configuration
 unless --force is given.
 
 Options:
   --trusted-root PATH   Sigstore trusted_root.json (written to the config as trust_root)
-  --offline             do not fetch attestations: write the file without identities
+  --offline             no network: propose identities from the caches of earlier runs only
   --force               replace an existing ${INIT_CONFIG_NAME}
   --channel URL         channel of local package files (may end in /<subdir>)
   --platform SUBDIR     subdir of local package files when --channel does not end in one
@@ -219,9 +219,7 @@ export const initCommand: Command = async (argv: string[], io: CliIO): Promise<n
   };
 
   let report: Report | undefined;
-  if (values.offline) {
-    plan.offlineReason = '--offline was given, so no attestations were fetched. Run `conda-attest init --force` online to get proposals.';
-  } else {
+  {
     // Probe with every channel enabled under require: warn and nothing trusted yet: every
     // verified signer is observed. Its identity lockfile is a throw-away one in a temp
     // directory: init pins nothing in the project.
@@ -239,6 +237,8 @@ export const initCommand: Command = async (argv: string[], io: CliIO): Promise<n
       const session = await createSession({
         config: probe,
         lockfile: join(scratch, 'probe.lock'),
+        // --offline means no network, as for verify: what earlier runs cached still answers.
+        offline: Boolean(values.offline),
         expectedPackages: records.length,
         noCache: Boolean(values['no-cache']),
       });
@@ -251,7 +251,9 @@ export const initCommand: Command = async (argv: string[], io: CliIO): Promise<n
     const unreachable = report.packages.filter((p) => p.status === 'retrieval-failed' && p.reasons.some((r) => UNREACHABLE.has(r.code)));
     if (unreachable.length === report.packages.length) {
       const r = unreachable[0]!.reasons[0]!;
-      plan.offlineReason = `the channels could not be reached (${r.code}: ${r.message}). Run \`conda-attest init --force\` again when online.`;
+      plan.offlineReason = values.offline
+        ? '--offline was given and no earlier run cached these packages\' attestations. Run `conda-attest init --force` online to get proposals.'
+        : `the channels could not be reached (${r.code}: ${r.message}). Run \`conda-attest init --force\` again when online.`;
       report = undefined;
     }
   }

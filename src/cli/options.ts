@@ -35,6 +35,16 @@ export const TIME_OPTIONS: OptionSpec[] = [
   { name: 'deadline', type: 'string', arg: 'SECONDS', help: 'deadline of the whole run: later, unfinished packages are retrieval-failed\n(config deadline_ms, default 3600)' },
 ];
 
+/**
+ * `--offline` has one meaning in every command, as in conda: no network at all (caches,
+ * local files and --sigs only). `--no-tuf-refresh` is what --offline meant before: only
+ * the Sigstore trust root is not refreshed through TUF.
+ */
+export const OFFLINE_OPTIONS: OptionSpec[] = [
+  { name: 'offline', type: 'boolean', help: 'no network at all: caches, local files and --sigs only; a package that\nneeds the network is retrieval-failed (HTTP_OFFLINE)' },
+  { name: 'no-tuf-refresh', type: 'boolean', help: 'do not refresh the Sigstore trust root through TUF (use the cached or\nembedded one); channels and sidecars are still fetched' },
+];
+
 /** `--format` with the given values; `--json` is its alias for `json`. */
 export function formatOptions(formats: readonly string[], what = 'output format'): OptionSpec[] {
   return [

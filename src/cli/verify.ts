@@ -8,8 +8,8 @@ import { renderJsonChunks } from '../report/json.ts';
 import { exitCodeOf } from '../report/build.ts';
 import { type CliIO, type Command, wantsColor } from './io.ts';
 import { positiveInt, seconds } from './args.ts';
-import { type CommandSpec, chooseFormat, formatOptions, HELP_OPTION, parseCommand, renderHelp, TIME_OPTIONS } from './options.ts';
-import { loadGivenSidecar } from '../sidecar/fetch.ts';
+import { type CommandSpec, chooseFormat, formatOptions, HELP_OPTION, OFFLINE_OPTIONS, parseCommand, renderHelp, TIME_OPTIONS } from './options.ts';
+import { loadGivenSidecar } from '../sidecar/given.ts';
 import type { GivenSidecar } from '../session-types.ts';
 import { loadEnvironment, verifyRecords } from './environment.ts';
 import { startProgress } from './progress.ts';
@@ -43,11 +43,7 @@ URL, or a local .conda/.tar.bz2 file (with --channel). Without TARGET: ./pixi.lo
   options: [
     { name: 'config', type: 'string', arg: 'PATH', help: 'config file (default: searched from the current directory up)' },
     { name: 'trusted-root', type: 'string', arg: 'PATH', help: "Sigstore trusted_root.json instead of the config's trust_root" },
-    {
-      name: 'offline',
-      type: 'boolean',
-      help: 'never contact the TUF repository (use the cached or embedded trust root);\nchannels and sidecars are still fetched',
-    },
+    ...OFFLINE_OPTIONS,
     { name: 'sigs', type: 'string', arg: 'PATH_OR_URL', help: 'give the sidecar (JSON array of bundles, or one bundle) directly' },
     { name: 'lockfile', type: 'string', arg: 'PATH', help: 'identity lockfile (default: config lockfile, conda-attest.lock)' },
     { name: 'frozen', type: 'boolean', help: 'CI mode: the identity lockfile must not change' },
@@ -77,7 +73,7 @@ URL, or a local .conda/.tar.bz2 file (with --channel). Without TARGET: ./pixi.lo
 export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise<number> => {
   const parsed = parseCommand(argv, VERIFY_SPEC);
   const values = parsed.values as {
-    config?: string; 'trusted-root'?: string; offline?: boolean; sigs?: string; lockfile?: string; frozen?: boolean;
+    config?: string; 'trusted-root'?: string; offline?: boolean; 'no-tuf-refresh'?: boolean; sigs?: string; lockfile?: string; frozen?: boolean;
     download?: boolean; channel?: string; platform?: string; concurrency?: string; timeout?: string; deadline?: string; format?: string; json?: boolean;
     verbose?: boolean; 'no-cache'?: boolean; help?: boolean; 'report-file'?: string; 'no-github'?: boolean;
   };
@@ -116,6 +112,7 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
   const session = await createSession({
     config,
     offline: Boolean(values.offline),
+    noTufRefresh: Boolean(values['no-tuf-refresh']),
     lockfile: values.lockfile ? resolve(io.cwd, values.lockfile) : undefined,
     frozen: Boolean(values.frozen),
     sigs,

@@ -427,7 +427,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<ResolvedConfi
 export function noConfigError(cwd: string): ConfigError {
   return new ConfigError(
     'NO_CONFIG',
-    `No conda-attest configuration was found (searched from ${cwd} upward and in the user config directory), so there is no policy to verify against.`,
+    `No conda-attest configuration was found (searched from ${cwd} up to the git repository root or the home directory, and in the user config directory), so there is no policy to verify against.`,
     { hint: 'Create one with `conda-attest init`, write .conda-attestrc.yaml as in the README quick start, or pass --config PATH.' },
   );
 }

@@ -32,6 +32,7 @@ import zlib from 'node:zlib';
 import pLimit from 'p-limit';
 import { openAtomicWrite } from '../store/atomic.ts';
 import { AttestError, HttpError, type HttpErrorCode } from '../errors.ts';
+import type { Outage } from '../types.ts';
 import { HashingCounter, type StreamDigest, TooLargeSignal } from './hashing.ts';
 import { TUNNEL_REFUSED, checkProxyEnv, proxyFor, redactProxy } from './proxy.ts';
 
@@ -164,7 +165,7 @@ export interface HttpClient {
 
 export interface HttpRunFindings {
   /** Hosts cut off after repeated stalls or connection failures, sorted by host. */
-  hostsCutOff: { host: string; message: string; hint?: string }[];
+  hostsCutOff: { host: string; message: string; hint?: string; outage: Outage }[];
   /** The deadline's description (e.g. "3600 s") when it stopped at least one request. */
   deadline?: string;
 }
@@ -174,6 +175,8 @@ const RETRYABLE = Symbol('retryable');
 const HOST_FAILURE = Symbol('host-failure');
 /** Milliseconds a 408/429/503 answer asked us to wait (Retry-After). */
 const RETRY_AFTER = Symbol('retry-after');
+/** Refused before it was sent (breaker open, deadline passed): not the cause of a failure. */
+const NOT_SENT = Symbol('not-sent');
 
 /** Longest Retry-After honoured; a server asking for more is not retried within this run. */
 const MAX_RETRY_AFTER_MS = 60_000;
@@ -181,14 +184,16 @@ const MAX_RETRY_AFTER_MS = 60_000;
 function httpError(
   code: HttpErrorCode,
   message: string,
-  o: { status?: number; retryable?: boolean; hostFailure?: boolean; retryAfterMs?: number; cause?: unknown; hint?: string } = {},
+  o: { status?: number; retryable?: boolean; hostFailure?: boolean; retryAfterMs?: number; cause?: unknown; hint?: string; outage?: Outage; notSent?: boolean } = {},
 ): HttpError {
   const e = new HttpError(code, message, { cause: o.cause, hint: o.hint ?? HINTS[code] });
   if (o.status !== undefined) e.status = o.status;
+  if (o.outage) e.outage = o.outage;
   const tags = e as unknown as Record<symbol, unknown>;
   if (o.retryable) tags[RETRYABLE] = true;
   if (o.hostFailure) tags[HOST_FAILURE] = true;
   if (o.retryAfterMs !== undefined) tags[RETRY_AFTER] = o.retryAfterMs;
+  if (o.notSent) tags[NOT_SENT] = true;
   return e;
 }
 
@@ -203,39 +208,47 @@ export function retryAfterMs(value: string | undefined, now: number): number | u
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-/** What a network error code means, in words, for the one line a user reads. */
-export function netErrorWords(code: string | undefined, host: string): string | undefined {
+/**
+ * What a network error code means, in words, for the one line a user reads. Without the
+ * host: the URL or the line it is shown on names it once (`prefix.dev: DNS lookup failed`).
+ */
+export function netErrorWords(code: string | undefined): string | undefined {
   switch (code) {
     case 'ENOTFOUND':
-      return `DNS lookup failed for ${host}`;
+      return 'DNS lookup failed';
     case 'EAI_AGAIN':
-      return `DNS lookup for ${host} failed temporarily`;
+      return 'DNS lookup failed temporarily';
     case 'ECONNREFUSED':
-      return `${host} refused the connection`;
+      return 'connection refused';
     case 'ECONNRESET':
     case 'UND_ERR_SOCKET':
-      return `${host} closed the connection unexpectedly`;
+      return 'connection closed unexpectedly';
     case 'EPIPE':
     case 'ECONNABORTED':
     case 'ERR_STREAM_PREMATURE_CLOSE':
-      return `the connection to ${host} broke off`;
+      return 'connection broke off';
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
-      return `${host} is unreachable from this network`;
+      return 'unreachable from this network';
     case 'ETIMEDOUT':
-      return `connecting to ${host} timed out`;
+      return 'connecting timed out';
     case 'CERT_HAS_EXPIRED':
-      return `the TLS certificate of ${host} has expired`;
+      return 'TLS certificate has expired';
     case 'DEPTH_ZERO_SELF_SIGNED_CERT':
     case 'SELF_SIGNED_CERT_IN_CHAIN':
     case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
     case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
-      return `the TLS certificate of ${host} is not trusted`;
+      return 'TLS certificate is not trusted';
     case 'ERR_TLS_CERT_ALTNAME_INVALID':
-      return `the TLS certificate of ${host} is for another host name`;
+      return 'TLS certificate is for another host name';
     default:
       return undefined;
   }
+}
+
+/** The outage a failed request to `u` stands for. */
+function outageAt(u: URL, cause: string): Outage {
+  return { host: u.host, cause, url: u.href };
 }
 
 const HINTS: Record<HttpErrorCode, string> = {
@@ -372,8 +385,12 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
   const idleMs = opts.idleTimeoutMs ?? 30_000;
   const failureLimit = Math.max(1, opts.hostFailureLimit ?? 3);
   const stats = { requests: 0 };
-  /** Per host: consecutive stalls / connection failures, and the cause once the breaker is open. */
-  const hosts = new Map<string, { failures: number; open?: HttpError; openedAt?: number }>();
+  /**
+   * Per host: consecutive stalls / connection failures, the first request that failed in
+   * the run (the URL a user is shown for the whole outage), and the cause once the breaker
+   * is open.
+   */
+  const hosts = new Map<string, { failures: number; firstFailedUrl?: string; open?: HttpError; openedAt?: number }>();
 
   let deadlineHit = false;
 
@@ -394,9 +411,18 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     }
     const open = h?.open;
     if (open) {
-      throw httpError(open.code as HttpErrorCode, `${u.href} was not requested: ${open.message}`, { cause: open, hint: open.hint });
+      throw httpError(open.code as HttpErrorCode, `${u.href} was not requested: ${open.message}`, {
+        cause: open,
+        hint: open.hint,
+        outage: open.outage,
+        notSent: true,
+      });
     }
-    if (opts.deadline !== undefined && Date.now() >= opts.deadline) throw deadlineError(u.href);
+    if (opts.deadline !== undefined && Date.now() >= opts.deadline) {
+      const e = deadlineError(u.href);
+      (e as unknown as Record<symbol, unknown>)[NOT_SENT] = true;
+      throw e;
+    }
   }
 
   /**
@@ -416,16 +442,24 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       h.failures = 0;
       return;
     }
+    // Every failure of the host points at the first request that failed in the run, so the
+    // rows of one outage name one URL (and group into one line).
+    if (e.outage) {
+      h.firstFailedUrl ??= e.outage.url;
+      e.outage = { ...e.outage, url: h.firstFailedUrl };
+    }
     if (h.open || counted.has(host)) return;
     counted.add(host);
     if (++h.failures >= failureLimit) {
       h.openedAt = Date.now();
-      const which = opts.hostCoolDownMs !== undefined ? `requests for the next ${Math.ceil(opts.hostCoolDownMs / 1000)} s` : 'remaining requests in this run';
-      h.open = httpError(
-        e.code as HttpErrorCode,
-        `${host} failed ${h.failures} times in a row (last: ${e.message.replace(/\.$/, '')}); its ${which} fail without being sent.`,
-        { cause: e, hint: e.hint },
-      );
+      const cause = e.outage?.cause ?? e.message.replace(/\.$/, '');
+      // Under `serve` the breaker half-opens again: say for how long requests are not sent.
+      const forNow = opts.hostCoolDownMs !== undefined ? `; its requests for the next ${Math.ceil(opts.hostCoolDownMs / 1000)} s fail without being sent` : '';
+      h.open = httpError(e.code as HttpErrorCode, `${host} failed ${h.failures} times in a row (${cause})${forNow}.`, {
+        cause: e,
+        hint: e.hint,
+        outage: e.outage ?? { host, cause, url: h.firstFailedUrl ?? '' },
+      });
     }
   }
 
@@ -509,7 +543,11 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       connectTimer = setTimeout(
         () =>
           finish(
-            httpError('HTTP_TIMEOUT', `Connecting to ${u.host}${via} took longer than ${opts.connectTimeoutMs} ms.`, { retryable: true, hostFailure: true }),
+            httpError('HTTP_TIMEOUT', `Connecting to ${u.host}${via} took longer than ${opts.connectTimeoutMs} ms.`, {
+              retryable: true,
+              hostFailure: true,
+              outage: outageAt(u, `connecting took longer than ${opts.connectTimeoutMs} ms${via}`),
+            }),
           ),
         opts.connectTimeoutMs,
       );
@@ -520,7 +558,11 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       // A peer that accepts and then sends nothing: no byte in either direction for idleMs.
       req.setTimeout(idleMs, () =>
         finish(
-          httpError('HTTP_TIMEOUT', `${u.href} stalled: no data received for ${idleMs / 1000} s${via}.`, { retryable: true, hostFailure: true }),
+          httpError('HTTP_TIMEOUT', `${u.href} stalled: no data received for ${idleMs / 1000} s${via}.`, {
+            retryable: true,
+            hostFailure: true,
+            outage: outageAt(u, `stalled: no data for ${idleMs / 1000} s${via}`),
+          }),
         ),
       );
       req.on('error', (e: NodeJS.ErrnoException) => {
@@ -534,12 +576,20 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
               retryable: refused.status >= 500,
               hostFailure: true,
               cause: e,
+              outage: outageAt(u, `the proxy ${route.via} answered CONNECT with ${refused.status}`),
             }),
           );
         }
-        const words = netErrorWords(e.code, u.hostname);
+        const words = netErrorWords(e.code);
         const what = words ? `${words} (${e.code})` : (e.code ?? e.message);
-        finish(httpError('HTTP_CONNECTION_FAILED', `Request to ${u.href} failed: ${what}${via}.`, { cause: e, retryable: true, hostFailure: true }));
+        finish(
+          httpError('HTTP_CONNECTION_FAILED', `Request to ${u.href} failed: ${what}${via}.`, {
+            cause: e,
+            retryable: true,
+            hostFailure: true,
+            outage: outageAt(u, `${what}${via}`),
+          }),
+        );
       });
       req.on('response', (res) => {
         clearTimeout(connectTimer);
@@ -558,6 +608,8 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
               status,
               retryable: retryableStatus(status),
               retryAfterMs: after,
+              // A server that is up but failing (5xx, 408, 429) is an outage too; other 4xx are per file.
+              ...(retryableStatus(status) ? { outage: outageAt(u, `answered HTTP ${status}`) } : {}),
             }),
           );
         }
@@ -567,13 +619,15 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
             if (e instanceof AttestError) return finish(e);
             const code = (e as NodeJS.ErrnoException).code;
             const mid = code === undefined || CONNECTION_CODES.has(code) || code === 'ERR_STREAM_PREMATURE_CLOSE';
-            const words = netErrorWords(code, u.hostname);
+            const words = netErrorWords(code);
+            const what = words ? `${words} (${code})` : (code ?? (e as Error).message);
             finish(
               mid
-                ? httpError('HTTP_CONNECTION_FAILED', `Reading ${u.href} failed: ${words ? `${words} (${code})` : (code ?? (e as Error).message)}.`, {
+                ? httpError('HTTP_CONNECTION_FAILED', `Reading ${u.href} failed: ${what}.`, {
                     cause: e,
                     retryable: true,
                     hostFailure: true,
+                    outage: outageAt(u, `reading failed: ${what}`),
                   })
                 : httpError('HTTP_CONNECTION_FAILED', `Reading ${u.href} failed: ${(e as Error).message}.`, { cause: e }),
             );
@@ -588,13 +642,22 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
    * `fn` gets the set of hosts this request has already counted a failure against
    * (noteOutcome). `mayRetry`: false once a retry could no longer start from scratch.
    */
-  async function withRetries<T>(fn: (counted: Set<string>) => Promise<T>, mayRetry: () => boolean = () => true): Promise<T> {
-    if (opts.offline) throw httpError('HTTP_OFFLINE', 'Network access is disabled (--offline).');
+  async function withRetries<T>(url: string, fn: (counted: Set<string>) => Promise<T>, mayRetry: () => boolean = () => true): Promise<T> {
+    if (opts.offline) {
+      throw httpError('HTTP_OFFLINE', `${url} was not requested: offline mode sends no request (--offline).`, {
+        outage: { host: '--offline', cause: 'no network access', url },
+      });
+    }
     const counted = new Set<string>();
+    let sent: unknown;
     for (let i = 0; ; i++) {
       try {
         return await fn(counted);
       } catch (e) {
+        // A retry refused before it was sent (the host was cut off meanwhile, or the deadline
+        // passed) is not what went wrong: the request's own last failure is.
+        if ((e as Record<symbol, unknown>)[NOT_SENT] === true && sent !== undefined) throw sent;
+        sent = e;
         if (i >= opts.retries || !isRetryable(e) || !mayRetry()) throw e;
         const asked = (e as Record<symbol, unknown>)[RETRY_AFTER] as number | undefined;
         // A server that asks for a longer pause than we are willing to wait is not asked again.
@@ -621,12 +684,20 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     findings() {
       const hostsCutOff = [...hosts]
         .filter(([, h]) => h.open)
-        .map(([host, h]) => ({ host, message: h.open!.message, hint: h.open!.hint }))
+        .map(([host, h]) => {
+          const outage = h.open!.outage!;
+          return {
+            host,
+            message: `${h.open!.message.replace(/\.$/, '')}, first at ${outage.url}; its other requests in this run were not sent.`,
+            hint: h.open!.hint,
+            outage,
+          };
+        })
         .sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
       return deadlineHit ? { hostsCutOff, deadline: opts.deadlineLabel ?? 'deadline' } : { hostsCutOff };
     },
     get(url, o) {
-      return withRetries((counted) =>
+      return withRetries(url, (counted) =>
         attempt(url, o.headers ?? {}, async (res, finalUrl) => {
           earlyCap(res, o.maxBytes, finalUrl);
           const body = await readCapped(decodedBody(res, finalUrl), o.maxBytes, finalUrl);
@@ -646,7 +717,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       const headers: Record<string, string> = { ...o.headers };
       if (cached?.etag) headers['if-none-match'] = cached.etag;
       if (cached?.lastModified) headers['if-modified-since'] = cached.lastModified;
-      return withRetries((counted) =>
+      return withRetries(url, (counted) =>
         attempt(url, headers, async (res, finalUrl) => {
           const fresh = cacheValidatorsFrom(res.headers, Date.now());
           if (res.statusCode === 304) {
@@ -663,7 +734,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
 
     downloadAndHash(url, o = {}) {
       const maxBytes = o.maxBytes ?? Number.POSITIVE_INFINITY;
-      return withRetries((counted) =>
+      return withRetries(url, (counted) =>
         attempt(
           url,
           // Packages are hashed as stored: no transfer coding may sit between us and the bytes.
@@ -710,6 +781,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     forward(url, o, consume) {
       let consumed = false;
       return withRetries(
+        url,
         (counted) =>
           attempt(
             url,

@@ -1,7 +1,7 @@
 // The --json report: stable API, described by schema/report.schema.json.
 // Internal types use camelCase; the published JSON uses snake_case throughout, so
 // this is the one place that maps between them.
-import type { BundleOutcome, PackageReport, Report, SignerIdentity } from '../types.ts';
+import type { BundleOutcome, PackageReport, Reason, Report, SignerIdentity } from '../types.ts';
 
 /** Identity fields printed only when set (who signed, and how). */
 const IDENTITY_FIELDS: [keyof SignerIdentity, string][] = [
@@ -50,6 +50,11 @@ export function identityToJson(identity: SignerIdentity | null | undefined): Rec
   return out;
 }
 
+/** A reason or notice as published: code, message, hint (the internal outage grouping stays out). */
+function reasonToJson(r: Reason): Record<string, string> {
+  return r.hint === undefined ? { code: r.code, message: r.message } : { code: r.code, message: r.message, hint: r.hint };
+}
+
 function bundleToJson(b: BundleOutcome): Record<string, unknown> {
   return {
     index: b.index,
@@ -60,7 +65,7 @@ function bundleToJson(b: BundleOutcome): Record<string, unknown> {
     identity: identityToJson(b.identity),
     target_channel: b.targetChannel ?? null,
     tlog: b.tlog ?? null,
-    reasons: b.reasons.map((r) => ({ ...r })),
+    reasons: b.reasons.map(reasonToJson),
     evidence: b.evidence ?? null,
   };
 }
@@ -80,7 +85,7 @@ function packageToJson(p: PackageReport): Record<string, unknown> {
     action: p.action,
     identity: identityToJson(p.identity),
     verified_by: p.verified_by ?? null,
-    reasons: p.reasons.map((r) => ({ ...r })),
+    reasons: p.reasons.map(reasonToJson),
     notes: [...p.notes],
     sidecar: p.sidecar ? { ...p.sidecar } : null,
     bundles: p.bundles.map(bundleToJson),
@@ -96,7 +101,7 @@ function runFields(report: Report): [string, unknown][] {
   return [
     ['trust_root', report.trust_root ?? null],
     ['warnings', report.warnings ?? []],
-    ['notices', (report.notices ?? []).map((n) => ({ ...n }))],
+    ['notices', (report.notices ?? []).map(reasonToJson)],
     ['inputs', report.inputs ?? null],
     ['lockfile', report.lockfile ?? null],
   ];

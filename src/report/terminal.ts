@@ -5,6 +5,7 @@
 import { Chalk } from 'chalk';
 import type { NotCoveredCounts, PackageReport, Report } from '../types.ts';
 import { escapeText as t } from './escape.ts';
+import { groupOutages, OFFLINE_HINT, outageDetail, outageHeadline, toldByGroups } from './outages.ts';
 import { evidenceLines } from './evidence-text.ts';
 
 interface TerminalOptions {
@@ -36,41 +37,14 @@ function notCoveredLine(n: NotCoveredCounts | undefined): string | undefined {
 /** Names shown per outage without --verbose. */
 const OUTAGE_NAMES = 5;
 
-/** A URL as its origin: `https://prefix.dev/conda-forge/linux-64/x.conda.sigs` → `https://prefix.dev`. */
-function originsOnly(text: string): string {
-  return text.replace(/\bhttps?:\/\/[^\s/]+[^\s)]*/g, (u) => {
-    try {
-      return new URL(u.replace(/[.,;:]+$/, '')).origin + (/[.,;:]+$/.exec(u)?.[0] ?? '');
-    } catch {
-      return u;
-    }
-  });
-}
-
-/**
- * Retrieval failures with one cause (a channel, subdir or host that cannot be reached):
- * key = status, action, code and the message with its URLs cut to their origins, so the
- * per-package URLs of one outage do not make its lines differ.
- */
-export function outageKey(p: PackageReport): string | null {
-  if (p.status !== 'retrieval-failed' || p.reasons.length !== 1) return null;
-  const r = p.reasons[0]!;
-  return `${p.action}\u0000${r.code}\u0000${originsOnly(r.message)}`;
-}
-
 export function renderTerminal(report: Report, opts: TerminalOptions): string {
   const c = new Chalk({ level: opts.color ? 1 : 0 });
   const lines: string[] = [];
   const mark = (p: PackageReport): string =>
     p.action === 'block' ? c.red('✖ blocked') : p.action === 'warn' ? c.yellow('▲ warning') : c.green('✔ ok');
   // Outages are one line, not hundreds: packages failing for the same cause are grouped.
-  const outages = new Map<string, PackageReport[]>();
-  for (const p of report.packages) {
-    const k = outageKey(p);
-    if (k !== null) outages.set(k, [...(outages.get(k) ?? []), p]);
-  }
-  for (const [k, group] of outages) if (group.length < 2) outages.delete(k);
-  const grouped = new Set([...outages.values()].flat());
+  const outages = groupOutages(report);
+  const grouped = new Set(outages.flatMap((g) => g.rows));
   for (const p of report.packages) {
     if (grouped.has(p)) continue;
     // A skipped package's reason (CHANNEL_DISABLED) is what the user configured, not a problem.
@@ -101,19 +75,20 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
     if (opts.verbose) for (const n of p.notes) lines.push(`    ${c.dim('note:')} ${t(n)}`);
     if (opts.verbose) lines.push(...evidenceLines(p, c, report.trust_root?.source.startsWith('public-good') ?? false));
   }
-  for (const group of outages.values()) {
-    const first = group[0]!;
-    const r = first.reasons[0]!;
-    lines.push(`${mark(first)} ${c.bold(`${group.length} packages`)} ${t(first.status)}: ${c.dim(t(r.code))} ${t(originsOnly(r.message))}`);
-    if (r.hint) lines.push(`    ${c.cyan('hint:')} ${t(r.hint)}`);
-    const shown = opts.verbose ? group : group.slice(0, OUTAGE_NAMES);
-    const more = group.length - shown.length;
+  for (const g of outages) {
+    lines.push(`${mark(g.rows[0]!)} ${c.bold(t(outageHeadline(g)))}`);
+    lines.push(`    ${c.dim(t(outageDetail(g)))}`);
+    const hint = g.outage.host === '--offline' ? OFFLINE_HINT : g.hint;
+    if (hint) lines.push(`    ${c.cyan('hint:')} ${t(hint)}`);
+    const shown = opts.verbose ? g.rows : g.rows.slice(0, OUTAGE_NAMES);
+    const more = g.rows.length - shown.length;
     lines.push(`    ${shown.map((p) => t(p.filename)).join(', ')}${more > 0 ? `, and ${more} more (--verbose lists them all)` : ''}`);
   }
   // Run-level findings before the counts: one `CODE message` line each, with its hint.
-  if ((report.notices ?? []).length > 0) {
+  const notices = (report.notices ?? []).filter((n) => !toldByGroups(outages, n));
+  if (notices.length > 0) {
     if (lines.length > 0) lines.push('');
-    for (const n of report.notices ?? []) {
+    for (const n of notices) {
       lines.push(`${c.yellow(t(n.code))} ${t(n.message)}`);
       if (n.hint) lines.push(`    ${c.cyan('hint:')} ${t(n.hint)}`);
     }

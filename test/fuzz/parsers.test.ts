@@ -1,10 +1,10 @@
 // Properties over every input parser (seeded and bounded here; `npm run fuzz` runs them
 // long): environment files (pixi.lock, conda-lock.yml, @EXPLICIT), the identity lockfile,
-// configuration documents. Each parser either returns well-formed data or throws an
+// configuration documents, duplicate JSON keys, and the configuration search. Each parser either returns well-formed data or throws an
 // AttestError with a code and a message — never another exception, never a hang.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
@@ -14,6 +14,7 @@ import { parseLock, serializeLock } from '../../src/lock/file.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { resolveConfig } from '../../src/config/validate.ts';
 import { checkProperty, fc, hostileString } from '../helpers/fuzz.ts';
+import { findDuplicateKey } from '../../src/util/json-strict.ts';
 
 /** Throws unless `e` is one of the product's errors with a code and a one-line message. */
 function expectAttestError(e: unknown): void {
@@ -151,5 +152,112 @@ test('property: configuration documents resolve or fail with a code (null and no
       }
     },
     { runs: 80 },
+  );
+});
+
+// --- duplicate keys: JSON a person reviews (src/util/json-strict.ts) --------------------------
+
+/**
+ * A JSON text built from a tree of objects whose key lists are generated, so whether a key
+ * repeats in one object is known (the model); keys are written in random escaped spellings
+ * (`"a"`, `"\u0061"`), with random whitespace.
+ */
+type Tree = { keys: string[]; children: (Tree | number)[] };
+const treeArb: fc.Arbitrary<Tree> = fc.letrec<{ tree: Tree }>((tie) => ({
+  tree: fc
+    .array(fc.tuple(fc.constantFrom('a', 'b', 'version', 'channels', '__proto__', 'é', '\u0000', '"'), fc.oneof({ depthSize: 'small', withCrossShrink: true }, fc.nat(9), tie('tree'))), { maxLength: 4 })
+    .map((pairs) => ({ keys: pairs.map(([k]) => k), children: pairs.map(([, v]) => v) })),
+})).tree;
+
+function spell(key: string, escapeAll: boolean): string {
+  if (!escapeAll) return JSON.stringify(key);
+  return `"${[...key].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')}"`;
+}
+
+function render(t: Tree | number, ws: string, escapes: boolean[], i = { n: 0 }): string {
+  if (typeof t === 'number') return String(t);
+  const parts = t.keys.map((k, j) => `${ws}${spell(k, escapes[i.n++ % escapes.length] ?? false)}${ws}:${ws}${render(t.children[j]!, ws, escapes, i)}`);
+  return `{${parts.join(',')}${ws}}`;
+}
+
+function hasDuplicate(t: Tree | number): boolean {
+  if (typeof t === 'number') return false;
+  return new Set(t.keys).size !== t.keys.length || t.children.some(hasDuplicate);
+}
+
+test('property: duplicate JSON keys are found exactly when the model has one (any escaping, any whitespace); a lockfile with one is LOCK_CORRUPT naming the key', async (t) => {
+  await checkProperty(
+    t,
+    'duplicate keys',
+    [treeArb, fc.constantFrom('', ' ', '\n', '\t\r\n  '), fc.array(fc.boolean(), { minLength: 1, maxLength: 5 })],
+    (tree, ws, escapes) => {
+      const text = render(tree, ws, escapes);
+      JSON.parse(text); // the rendering is valid JSON
+      const found = findDuplicateKey(text);
+      assert.equal(found !== undefined, hasDuplicate(tree), text);
+      if (found) {
+        assert.ok(found.line >= 1 && found.line <= text.split('\n').length);
+        // As a lockfile document: refused, naming the key, before the schema is consulted.
+        const lock = `{"version":1,"channels":{"https://c.example/x":${text}}}`;
+        assert.throws(() => parseLock(lock, 'fuzz.lock'), (e: unknown) => e instanceof AttestError && e.code === 'LOCK_CORRUPT' && e.message.includes(JSON.stringify(found.key)));
+      }
+    },
+    { runs: 200 },
+  );
+});
+
+// --- where the configuration comes from (src/config/load.ts) ---------------------------------
+
+const DATA_FILES = ['.conda-attestrc', '.conda-attestrc.json', '.conda-attestrc.yaml', '.conda-attestrc.yml', 'package.json'] as const;
+const CODE_FILES = ['conda-attest.config.js', 'conda-attest.config.mjs', 'conda-attest.config.cjs', 'conda-attest.config.ts'] as const;
+const OTHER_FILES = ['.config/config.yaml', '.config/config.mjs', 'package.yaml', 'conda-attest.config.json', '.conda-attestrc.toml'] as const;
+
+test('property: the config search picks the nearest directory with a config, up to the git root or $HOME, and refuses two files or a module there', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'ca-fuzz-search-'));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  let n = 0;
+  // Levels: 0 = the start directory, 3 = the top. Per level: the files in it, and whether it holds `.git`.
+  const level = fc.record({ files: fc.subarray([...DATA_FILES, ...CODE_FILES, ...OTHER_FILES], { maxLength: 3 }), git: fc.boolean() });
+  await checkProperty(
+    t,
+    'config search',
+    [fc.array(level, { minLength: 4, maxLength: 4 }), fc.constantFrom(-1, 0, 1, 2, 3)],
+    async (levels, homeLevel) => {
+      const top = join(base, `s${++n}`);
+      const dirs = [3, 2, 1, 0].map((k) => join(top, ...Array.from({ length: 3 - k }, (_, i) => `d${i}`)));
+      const dirAt = (k: number): string => dirs[3 - k]!;
+      for (let k = 0; k < 4; k++) {
+        const dir = dirAt(k);
+        mkdirSync(join(dir, '.config'), { recursive: true });
+        if (levels[k]!.git) mkdirSync(join(dir, '.git'));
+        for (const f of levels[k]!.files) {
+          // Every JS/TS file, if it ever ran, would leave a marker; the documented ones carry a policy.
+          const body = f.endsWith('js') || f.endsWith('.ts') ? `require('node:fs').writeFileSync(${JSON.stringify(join(top, 'ran'))}, '1'); module.exports = {};` : f === 'package.json' ? JSON.stringify({ name: 'x', 'conda-attest': { concurrency: k + 1 } }) : `{"concurrency": ${k + 1}}`;
+          writeFileSync(join(dir, f), f.endsWith('.mjs') || f.endsWith('.ts') || f.endsWith('.js') ? body.replace("require('node:fs').writeFileSync", "(await import('node:fs')).writeFileSync").replace('module.exports =', 'export default') : body);
+        }
+      }
+      const home = homeLevel < 0 ? join(base, 'elsewhere') : dirAt(homeLevel);
+      // The model: levels read = 0..first boundary (git or $HOME); with none, level 0 alone.
+      let last = -1;
+      for (let k = 0; k < 4 && last < 0; k++) if (levels[k]!.git || k === homeLevel) last = k;
+      const read = last < 0 ? [0] : Array.from({ length: last + 1 }, (_, k) => k);
+      let want: { code: string } | { concurrency: number } | { none: true } = { none: true };
+      for (const k of read) {
+        const docs = levels[k]!.files.filter((f) => (DATA_FILES as readonly string[]).includes(f) || (CODE_FILES as readonly string[]).includes(f));
+        if (docs.length === 0) continue;
+        want = docs.length > 1 ? { code: 'CONFIG_AMBIGUOUS' } : (CODE_FILES as readonly string[]).includes(docs[0]!) ? { code: 'CONFIG_CODE_NOT_LOADED' } : { concurrency: k + 1 };
+        break;
+      }
+      try {
+        const c = await loadConfig({ cwd: dirAt(0), env: { HOME: home, XDG_CONFIG_HOME: join(base, 'no-xdg') } });
+        if ('none' in want) assert.equal(c.source, undefined);
+        else assert.deepEqual({ concurrency: c.concurrency }, want);
+      } catch (e) {
+        expectAttestError(e);
+        assert.deepEqual({ code: (e as AttestError).code }, want);
+      }
+      assert.equal(existsSync(join(top, 'ran')), false, 'no configuration module ran');
+    },
+    { runs: 40 },
   );
 });

@@ -80,14 +80,19 @@ test('circuit breaker: after 3 stalls in a row from one host, its remaining requ
     assert.equal(errors.length, 7);
     for (const e of errors) {
       assert.equal(e.code, 'HTTP_TIMEOUT');
-      assert.match(e.message, /was not requested: 127\.0\.0\.1:\d+ failed 3 times in a row \(last: .* stalled/);
+      assert.match(e.message, /^http:\/\/127\.0\.0\.1:\d+\/p\d was not requested: 127\.0\.0\.1:\d+ failed 3 times in a row \(stalled: no data for 0\.15 s\)\.$/);
+      // Every refusal points at the host's first failed request: one outage, one URL.
+      assert.deepEqual(e.outage, { host: new URL(lb.url).host, cause: 'stalled: no data for 0.15 s', url: `${lb.url}/p0` });
     }
     // Other hosts are not affected.
     assert.equal((await http.get(`${other.url}/x`, { maxBytes: 10 })).body.toString(), 'ok');
     // The run-level finding names the host once, with the cause.
     const f = http.findings();
     assert.deepEqual(f.hostsCutOff.map((h) => h.host), [new URL(lb.url).host]);
-    assert.match(f.hostsCutOff[0]!.message, /failed 3 times in a row \(last: .*stalled/);
+    assert.equal(
+      f.hostsCutOff[0]!.message,
+      `${new URL(lb.url).host} failed 3 times in a row (stalled: no data for 0.15 s), first at ${lb.url}/p0; its other requests in this run were not sent.`,
+    );
     assert.equal(f.deadline, undefined);
   } finally {
     http.close();
@@ -125,12 +130,13 @@ test('circuit breaker: refused connections count too, with the cause in words; a
   try {
     // Each request makes all its attempts (1 + 5 retries) and counts once towards the cut-off.
     for (const [i, path] of ['a', 'b'].entries()) {
-      await assert.rejects(http.get(`${url}/${path}`, { maxBytes: 10 }), rejectsWith('HTTP_CONNECTION_FAILED', /refused the connection \(ECONNREFUSED\)/));
+      await assert.rejects(http.get(`${url}/${path}`, { maxBytes: 10 }), rejectsWith('HTTP_CONNECTION_FAILED', /^Request to http:\/\/127\.0\.0\.1:\d+\/[ab] failed: connection refused \(ECONNREFUSED\)\.$/));
       assert.equal(http.stats.requests, 6 * (i + 1));
     }
     assert.deepEqual(http.findings().hostsCutOff, []);
-    // The third failing request opens the breaker on its first attempt, which ends its retries.
-    await assert.rejects(http.get(`${url}/c`, { maxBytes: 10 }), rejectsWith('HTTP_CONNECTION_FAILED', /failed 3 times in a row/));
+    // The third failing request opens the breaker on its first attempt, which ends its retries;
+    // the retry the breaker refused is not what went wrong: the request's own failure is.
+    await assert.rejects(http.get(`${url}/c`, { maxBytes: 10 }), rejectsWith('HTTP_CONNECTION_FAILED', /^Request to http:\/\/127\.0\.0\.1:\d+\/c failed: connection refused \(ECONNREFUSED\)\.$/));
     assert.equal(http.stats.requests, 13);
     await assert.rejects(http.get(`${url}/d`, { maxBytes: 10 }), rejectsWith('HTTP_CONNECTION_FAILED', /was not requested: .*failed 3 times in a row/));
     assert.equal(http.stats.requests, 13);
@@ -219,8 +225,8 @@ test('Retry-After: seconds or an HTTP-date (RFC 9110 §10.2.3); anything else is
 });
 
 test('network errors in words', () => {
-  assert.equal(netErrorWords('ENOTFOUND', 'prefix.dev'), 'DNS lookup failed for prefix.dev');
-  assert.equal(netErrorWords('ECONNREFUSED', 'prefix.dev'), 'prefix.dev refused the connection');
-  assert.equal(netErrorWords('CERT_HAS_EXPIRED', 'prefix.dev'), 'the TLS certificate of prefix.dev has expired');
-  assert.equal(netErrorWords('E_SOMETHING_NEW', 'prefix.dev'), undefined);
+  assert.equal(netErrorWords('ENOTFOUND'), 'DNS lookup failed');
+  assert.equal(netErrorWords('ECONNREFUSED'), 'connection refused');
+  assert.equal(netErrorWords('CERT_HAS_EXPIRED'), 'TLS certificate has expired');
+  assert.equal(netErrorWords('E_SOMETHING_NEW'), undefined);
 });

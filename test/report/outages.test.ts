@@ -1,12 +1,17 @@
-// Outages are one line, not hundreds: packages that failed retrieval for one cause are
-// printed once with their count and a few names (all with --verbose); every package keeps
-// its own row in the report.
+// Outages are one line, not hundreds: packages that failed retrieval for one cause (a host
+// that cannot be reached, a run that is offline) are printed once with the host, the cause
+// in words, the count, the first failed request and a few names (all with --verbose);
+// every package keeps its own row in the report.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { PackageReport, Report } from '../../src/types.ts';
-import { outageKey, renderTerminal } from '../../src/report/terminal.ts';
+import type { Outage, PackageReport, Reason, Report } from '../../src/types.ts';
+import { renderTerminal } from '../../src/report/terminal.ts';
+import { groupOutages } from '../../src/report/outages.ts';
+import { renderJson } from '../../src/report/json.ts';
 
-function failed(i: number, host = 'conda.example', code = 'SIDECAR_UNAVAILABLE'): PackageReport {
+const dns = (host: string): Outage => ({ host, cause: 'DNS lookup failed (ENOTFOUND)', url: `https://${host}/ch/noarch/repodata_shards.msgpack.zst` });
+
+function failed(i: number, host = 'conda.example', code: Reason['code'] = 'SIDECAR_UNAVAILABLE', outage: Outage | null = dns(host)): PackageReport {
   const url = `https://${host}/ch/noarch/pkg${i}-1.0-0.conda`;
   return {
     filename: `pkg${i}-1.0-0.conda`,
@@ -24,8 +29,9 @@ function failed(i: number, host = 'conda.example', code = 'SIDECAR_UNAVAILABLE')
     reasons: [
       {
         code,
-        message: `${url}.sigs: Request to ${url}.sigs failed: DNS lookup failed for ${host} (ENOTFOUND).`,
+        message: `Sidecar ${url}.sigs could not be fetched: DNS lookup failed (ENOTFOUND).`,
         hint: 'Check the network connection and the host name.',
+        ...(outage ? { outage } : {}),
       },
     ],
     notes: [],
@@ -34,30 +40,74 @@ function failed(i: number, host = 'conda.example', code = 'SIDECAR_UNAVAILABLE')
   } as PackageReport;
 }
 
-function report(packages: PackageReport[]): Report {
+function report(packages: PackageReport[], notices: Reason[] = []): Report {
   const s = { total: packages.length, verified: 0, missing: 0, invalid: 0, untrusted: 0, 'identity-changed': 0, 'retrieval-failed': 0, skipped: 0, blocked: 0, warned: 0 };
   for (const p of packages) {
     (s as Record<string, number>)[p.status]++;
     if (p.action === 'block') s.blocked++;
   }
-  return { version: 1, summary: s, packages, trust_root: null } as unknown as Report;
+  return { version: 1, summary: s, packages, trust_root: null, notices } as unknown as Report;
 }
 
-test('300 packages of one unreachable channel: one outage line with the cause in words, the count and 5 names', () => {
-  const rows = Array.from({ length: 300 }, (_, i) => failed(i));
-  const other = failed(1000, 'mirror.example');
-  const out = renderTerminal(report([...rows, other]), { color: false });
+test('489 packages of one unreachable host, across repodata and sidecar failures: one line naming the host, the cause and the count', () => {
+  const rows = [
+    ...Array.from({ length: 300 }, (_, i) => failed(i)),
+    ...Array.from({ length: 189 }, (_, i) => failed(300 + i, 'conda.example', 'REPODATA_UNAVAILABLE')),
+  ];
+  const cut: Reason = {
+    code: 'HOST_CUT_OFF',
+    message: 'conda.example failed 3 times in a row (DNS lookup failed (ENOTFOUND)), first at https://conda.example/ch/noarch/repodata_shards.msgpack.zst; its other requests in this run were not sent.',
+    hint: 'Check the network connection and the host name.',
+    outage: dns('conda.example'),
+  };
+  const out = renderTerminal(report(rows, [cut]), { color: false });
+  assert.equal(
+    out,
+    [
+      '✖ blocked conda.example: DNS lookup failed (ENOTFOUND): 489 packages could not be checked',
+      '    first failed request: https://conda.example/ch/noarch/repodata_shards.msgpack.zst (REPODATA_UNAVAILABLE, SIDECAR_UNAVAILABLE); its other requests were not sent',
+      '    hint: Check the network connection and the host name.',
+      '    pkg0-1.0-0.conda, pkg1-1.0-0.conda, pkg2-1.0-0.conda, pkg3-1.0-0.conda, pkg4-1.0-0.conda, and 484 more (--verbose lists them all)',
+      '',
+      '489 packages: 0 verified, 489 retrieval-failed',
+      '489 blocked',
+      '',
+    ].join('\n'),
+  );
+  // The HOST_CUT_OFF notice is told by the group line, not printed again; JSON keeps it once.
+  const json = JSON.parse(renderJson(report(rows, [cut])));
+  assert.deepEqual(json.notices.map((n: Reason) => n.code), ['HOST_CUT_OFF']);
+  assert.deepEqual(Object.keys(json.notices[0]), ['code', 'message', 'hint'], 'the grouping data is not part of --json');
+  assert.deepEqual(Object.keys(json.packages[0].reasons[0]), ['code', 'message', 'hint']);
+});
+
+test('two hosts, or two causes, or another action: one line each; a failure without a transport cause stays a row of its own', () => {
+  const refused: Outage = { host: 'conda.example', cause: 'connection refused (ECONNREFUSED)', url: 'https://conda.example/x' };
+  const rows = [failed(1), failed(2), failed(3, 'mirror.example'), failed(4, 'conda.example', 'SIDECAR_UNAVAILABLE', refused), { ...failed(5), action: 'warn' as const }, failed(6, 'conda.example', 'SIDECAR_MALFORMED', null)];
+  const groups = groupOutages(report(rows));
+  assert.deepEqual(
+    groups.map((g) => [g.action, g.outage.host, g.outage.cause, g.rows.map((r) => r.name)]),
+    [
+      ['block', 'conda.example', 'DNS lookup failed (ENOTFOUND)', ['pkg1', 'pkg2']],
+      ['block', 'mirror.example', 'DNS lookup failed (ENOTFOUND)', ['pkg3']],
+      ['block', 'conda.example', 'connection refused (ECONNREFUSED)', ['pkg4']],
+      ['warn', 'conda.example', 'DNS lookup failed (ENOTFOUND)', ['pkg5']],
+    ],
+  );
+  const out = renderTerminal(report(rows), { color: false });
+  assert.match(out, /^✖ blocked conda\.example: DNS lookup failed \(ENOTFOUND\): 2 packages could not be checked$/m);
+  assert.match(out, /^▲ warning conda\.example: DNS lookup failed \(ENOTFOUND\): 1 package could not be checked$/m);
+  assert.match(out, /^✖ blocked pkg6-1\.0-0\.conda \(https:\/\/conda\.example\/ch\/noarch\) retrieval-failed$/m);
+});
+
+test('offline: one line with the count and a hint naming --no-tuf-refresh', () => {
+  const off: Outage = { host: '--offline', cause: 'no network access', url: 'https://conda.example/ch/noarch/repodata_shards.msgpack.zst' };
+  const rows = Array.from({ length: 12 }, (_, i) => failed(i, 'conda.example', 'HTTP_OFFLINE', off));
+  const out = renderTerminal(report(rows), { color: false });
   const lines = out.split('\n');
-  const head = lines.filter((l) => l.includes('300 packages'));
-  assert.equal(head.length, 1, out);
-  assert.match(head[0]!, /✖ blocked 300 packages retrieval-failed: SIDECAR_UNAVAILABLE https:\/\/conda\.example: Request to https:\/\/conda\.example failed: DNS lookup failed for conda\.example \(ENOTFOUND\)\./);
-  assert.equal(lines.filter((l) => l.includes('hint: Check the network')).length, 2, 'the hint once per cause (and once for the lone other failure)');
-  assert.ok(out.includes('pkg0-1.0-0.conda, pkg1-1.0-0.conda, pkg2-1.0-0.conda, pkg3-1.0-0.conda, pkg4-1.0-0.conda, and 295 more (--verbose lists them all)'));
-  assert.ok(!out.includes('pkg5-1.0-0.conda'));
-  // A different cause (another host) stays its own line, with its full URL.
-  assert.ok(out.includes('https://mirror.example/ch/noarch/pkg1000-1.0-0.conda.sigs'));
-  assert.ok(lines.length < 20, `${lines.length} lines`);
-  assert.match(out, /301 packages: 0 verified, 301 retrieval-failed/);
+  assert.equal(lines[0], '✖ blocked --offline: 12 packages need the network and were not checked');
+  assert.equal(lines[1], '    nothing was sent; the first request needed: https://conda.example/ch/noarch/repodata_shards.msgpack.zst (HTTP_OFFLINE)');
+  assert.match(lines[2]!, /^ {4}hint: .*`--no-tuf-refresh` is the old --offline/);
 });
 
 test('--verbose lists every package of the outage', () => {
@@ -65,11 +115,4 @@ test('--verbose lists every package of the outage', () => {
   const out = renderTerminal(report(rows), { color: false, verbose: true });
   for (let i = 0; i < 40; i++) assert.ok(out.includes(`pkg${i}-1.0-0.conda`), `pkg${i}`);
   assert.ok(!out.includes('more (--verbose'));
-});
-
-test('outage keys: only retrieval failures; the same cause on two hosts, or with another action, is two causes', () => {
-  assert.equal(outageKey(failed(1)), outageKey(failed(2)));
-  assert.notEqual(outageKey(failed(1)), outageKey(failed(1, 'other.example')));
-  assert.notEqual(outageKey(failed(1)), outageKey({ ...failed(2), action: 'warn' }));
-  assert.equal(outageKey({ ...failed(1), status: 'invalid' }), null);
 });
