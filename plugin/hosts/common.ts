@@ -3,9 +3,9 @@
 import type { Report } from '../../src/types.ts';
 import type { VerifySession } from '../../src/session-types.ts';
 import type { CondaInstallerPlugin } from '../contract.ts';
-import { composePlugins } from '../loader.ts';
-import type { LoadedPlugins } from '../loader.ts';
-import { PLUGIN_NAME, createCondaAttestPlugin } from '../sigstore.ts';
+import { composePlugins } from '../compose.ts';
+import type { LoadedPlugins } from '../compose.ts';
+import { PLUGIN_NAME, attestPlugin } from '../attest-plugin.ts';
 
 export type Verifier = CondaInstallerPlugin | LoadedPlugins | VerifySession;
 
@@ -19,7 +19,7 @@ function isSession(v: Verifier): v is VerifySession {
 
 export function toLoadedPlugins(v: Verifier): LoadedPlugins {
   if (isLoaded(v)) return v;
-  if (isSession(v)) return composePlugins([createCondaAttestPlugin({ session: v })]);
+  if (isSession(v)) return composePlugins([attestPlugin(async () => v)]);
   return composePlugins([v]);
 }
 

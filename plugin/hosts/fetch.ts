@@ -2,7 +2,6 @@
 // function: responses for conda package URLs are read (hashed while streaming), verified by
 // the plugins, and only then handed back as a fresh Response over the verified bytes.
 // Everything else passes through untouched.
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { PackageRecord, Report } from '../../src/types.ts';
 import { isPackageFilename, recordFromUrl } from '../../src/targets/package-url.ts';
 import { PackageBlockedError, SHA256_HEX, placeholderRecord, unsupportedUrlReason } from '../contract.ts';
@@ -53,13 +52,17 @@ export function isPackageUrl(url: string): boolean {
  */
 export function wrapFetch(fetchFn: FetchFn, verifier: Verifier, options: WrapFetchOptions = {}): VerifyingFetch {
   const plugins = toLoadedPlugins(verifier);
-  const calls = new AsyncLocalStorage<Call>();
+  // Per-request state, found by the (frozen) record the request passes down the chain: the
+  // loader hands frozen records on unchanged. A plugin that passes a copy instead is matched
+  // by URL. (No AsyncLocalStorage: the same adapter runs in the browser build.)
+  const calls = new WeakMap<object, Call>();
+  const pending = new Map<string, Call[]>();
   // The original response of each downloaded body, to copy status and headers from.
   const responses = new WeakMap<Uint8Array, Response>();
   // The host-side download: the caller's own request (headers, credentials) through the
   // caller's fetch. Composed with the plugins once; per-request state rides in `calls`.
   const base: DownloadFn = async ({ record }) => {
-    const call = calls.getStore();
+    const call = calls.get(record) ?? pending.get(record.url)?.[0];
     if (!call) throw new Error('wrapFetch: download step called outside a request');
     const res = await fetchFn(call.input, call.init);
     if (!res.ok) {
@@ -87,12 +90,20 @@ export function wrapFetch(fetchFn: FetchFn, verifier: Verifier, options: WrapFet
       throw e;
     }
     const call: Call = { input, init };
+    const frozen = Object.freeze({ ...record });
+    calls.set(frozen, call);
+    const same = pending.get(frozen.url) ?? [];
+    pending.set(frozen.url, [...same, call]);
     let bytes: Uint8Array;
     try {
-      ({ bytes } = await calls.run(call, () => download({ record })));
+      ({ bytes } = await download({ record: frozen }));
     } catch (e) {
       if (call.notOk) return call.notOk;
       throw e;
+    } finally {
+      const left = (pending.get(frozen.url) ?? []).filter((c) => c !== call);
+      if (left.length) pending.set(frozen.url, left);
+      else pending.delete(frozen.url);
     }
     return verifiedResponse(bytes, responses.get(bytes), url);
   };

@@ -21,6 +21,7 @@ import {
 import type { PackageRecord, Report } from '../../src/types.ts';
 import { PackageBlockedError, digestMismatchReason, placeholderRecord, unsupportedUrlReason } from '../contract.ts';
 import { fetchDownload } from './download.ts';
+import { mapLimit } from '../../src/util/concurrency.ts';
 import type { FetchLike } from './download.ts';
 import { finishRun, toLoadedPlugins } from './common.ts';
 import type { Verifier } from './common.ts';
@@ -70,32 +71,88 @@ export function wrapUntarjs(untarjs: UntarApi, verifier: Verifier, options: Wrap
   // Composed once per run, not per package.
   const download = plugins.wrapDownload(fetchDownload(options.fetch));
   const entries = lockIndex(options.lock);
+
+  /** Download, check against the lock and verify one package: its bytes, or a PackageBlockedError. */
+  async function verified(url: string): Promise<Uint8Array> {
+    let record: PackageRecord;
+    try {
+      record = recordForMambaUrl(url, options.lock);
+    } catch (e) {
+      // A package URL this layer cannot judge is refused, never extracted unverified.
+      if (e instanceof TargetError && (e.code === 'TARGET_INVALID_URL' || e.code === 'TARGET_INVALID_FILENAME')) {
+        throw new PackageBlockedError(placeholderRecord(url), [unsupportedUrlReason(e.message, e.hint)], { cause: e });
+      }
+      throw e;
+    }
+    const { bytes, sha256 } = await download({ record });
+    // The lock's digest is enforced here too, whatever plugins are configured: bytes
+    // that are not what the environment was locked to never reach extractData.
+    if (record.sha256 && record.sha256 !== sha256) {
+      throw new PackageBlockedError(record, [
+        digestMismatchReason(`${record.filename} downloaded with SHA-256 ${sha256}, but the mambajs lock expects ${record.sha256}.`),
+      ]);
+    }
+    return bytes;
+  }
+
+  // With the lock, the whole environment is verified before its first package is extracted:
+  // mambajs-core extracts packages in parallel, so otherwise a package verified early could
+  // already be in the FS when a later one is blocked. The bytes are held until mambajs asks
+  // for each package (it holds each package in memory anyway).
+  let whole: Promise<Map<string, Uint8Array>> | undefined;
+  const verifyWhole = (firstUrl: string, firstKey: string): Promise<Map<string, Uint8Array>> =>
+    (whole ??= (async () => {
+      const keys = Object.keys(options.lock!.packages).sort();
+      const settled = await mapLimit(keys, WHOLE_LOCK_CONCURRENCY, async (key) => {
+        try {
+          return { key, bytes: await verified(key === firstKey ? firstUrl : lockedUrl(options.lock!, key, firstUrl, firstKey)) };
+        } catch (error) {
+          return { key, error };
+        }
+      });
+      // The first refusal in key order answers every extract: nothing is installed.
+      for (const r of settled) if ('error' in r) throw r.error;
+      return new Map(settled.map((r) => [r.key, (r as { bytes: Uint8Array }).bytes]));
+    })());
+
   return {
     extractData: (data, decompressionOnly) => untarjs.extractData(data, decompressionOnly),
     async extract(url: string): Promise<FilesData> {
       if (!mustVerify(url, entries)) return untarjs.extract(url);
-      let record: PackageRecord;
-      try {
-        record = recordForMambaUrl(url, options.lock);
-      } catch (e) {
-        // A package URL this layer cannot judge is refused, never extracted unverified.
-        if (e instanceof TargetError && (e.code === 'TARGET_INVALID_URL' || e.code === 'TARGET_INVALID_FILENAME')) {
-          throw new PackageBlockedError(placeholderRecord(url), [unsupportedUrlReason(e.message, e.hint)], { cause: e });
-        }
-        throw e;
-      }
-      const { bytes, sha256 } = await download({ record });
-      // The lock's digest is enforced here too, whatever plugins are configured: bytes
-      // that are not what the environment was locked to never reach extractData.
-      if (record.sha256 && record.sha256 !== sha256) {
-        throw new PackageBlockedError(record, [
-          digestMismatchReason(`${record.filename} downloaded with SHA-256 ${sha256}, but the mambajs lock expects ${record.sha256}.`),
-        ]);
-      }
-      return untarjs.extractData(bytes, false);
+      const key = lockKeyOf(url, entries);
+      if (key === undefined) return untarjs.extractData(await verified(url), false);
+      const all = await verifyWhole(url, key);
+      const bytes = all.get(key);
+      all.delete(key);
+      // Asked twice for one package: verify it again rather than extract unverified bytes.
+      return untarjs.extractData(bytes ?? (await verified(url)), false);
     },
     afterInstall: () => finishRun(plugins),
   };
+}
+
+/** Downloads in flight while a whole lock is verified. */
+const WHOLE_LOCK_CONCURRENCY = 6;
+
+/**
+ * The URL mambajs will fetch for another package of the lock, in the layout of the first URL
+ * it asked for: `<channel>/<subdir>/<key>` (mambajs-core computePackageUrl), or
+ * `<pkgRootUrl>/<key>` (empack).
+ */
+function lockedUrl(lock: MambaLockLike, key: string, firstUrl: string, firstKey: string): string {
+  const channelUrl = (k: string): string | undefined => {
+    const e = lock.packages[k];
+    const url = e && typeof e.channel === 'string' ? lock.channelInfo?.[e.channel]?.[0]?.url : undefined;
+    return typeof url === 'string' ? url.replace(/\/+$/, '') : undefined;
+  };
+  const first = lock.packages[firstKey];
+  const firstChannel = channelUrl(firstKey);
+  const entry = lock.packages[key];
+  const channel = channelUrl(key);
+  if (first && entry && firstChannel !== undefined && channel !== undefined && firstUrl === [firstChannel, first.subdir, firstKey].filter(Boolean).join('/')) {
+    return [channel, entry.subdir, key].filter(Boolean).join('/');
+  }
+  return `${firstUrl.slice(0, -firstKey.length - 1)}/${key}`;
 }
 
 type LockEntry = MambaLockLike['packages'][string];

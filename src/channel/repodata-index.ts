@@ -12,7 +12,7 @@
 // (the most used tokenizer in the package lists; it builds every value token by token in
 // JavaScript) 1.5 s just to emit the same records. Holding at most one record (or one
 // small top-level value) at a time, both are flat in memory; the scanner is twice as fast.
-import { RepodataError } from '../errors.ts';
+import { HttpError, RepodataError } from '../errors.ts';
 
 /** What is kept per package. `att` is the raw `attestations_sha256` value, validated on lookup. */
 export interface RawRepodataEntry {
@@ -337,5 +337,46 @@ function compact(r: Record<string, unknown>): RawRepodataEntry {
   if (typeof r.md5 === 'string' && /^[0-9a-f]{32}$/i.test(r.md5)) e.md5 = r.md5.toLowerCase();
   if (typeof r.size === 'number' && Number.isSafeInteger(r.size) && r.size >= 0) e.size = r.size;
   if ('attestations_sha256' in r) e.att = r.attestations_sha256;
+  return e;
+}
+
+/** What a lookup answers for one package. */
+export interface RepodataEntry {
+  /** CEP 50 `attestations_sha256`, validated: 64 lowercase hex. */
+  attestationsSha256?: string;
+  sha256?: string;
+  size?: number;
+  md5?: string;
+}
+
+/** True when the error says the channel has no repodata at all for the subdir (HTTP 404). */
+export function isRepodataMissing(e: unknown): boolean {
+  return e instanceof RepodataError && e.code === 'REPODATA_UNAVAILABLE' && e.cause instanceof HttpError && e.cause.code === 'HTTP_NOT_FOUND';
+}
+
+export function describe(v: unknown): string {
+  if (v instanceof Uint8Array) return `<${v.length} bytes>`;
+  return (JSON.stringify(v) ?? String(v)).slice(0, 100);
+}
+
+const ATTESTATIONS_SHA256_RE = /^[0-9a-f]{64}$/;
+
+/** Pure: validate one raw entry into what callers may use. */
+export function entryFromRaw(raw: RawRepodataEntry, filename: string, url: string): RepodataEntry {
+  const e: RepodataEntry = {};
+  if (raw.sha256 !== undefined) e.sha256 = raw.sha256;
+  if (raw.md5 !== undefined) e.md5 = raw.md5;
+  if (raw.size !== undefined) e.size = raw.size;
+  if (raw.att !== undefined) {
+    // CEP 50: exactly 64 lowercase hex, rejected before any URL is built from it.
+    if (typeof raw.att !== 'string' || !ATTESTATIONS_SHA256_RE.test(raw.att)) {
+      throw new RepodataError(
+        'REPODATA_INVALID_ATTESTATIONS_SHA256',
+        `${url} gives ${filename} the invalid attestations_sha256 ${describe(raw.att)}.`,
+        { hint: 'attestations_sha256 must be 64 lowercase hex characters (or 32 bytes in a CEP 16 shard); report this to the channel.' },
+      );
+    }
+    e.attestationsSha256 = raw.att;
+  }
   return e;
 }

@@ -47,19 +47,13 @@ import { join } from 'node:path';
 import { couldNotFetch, HttpError, outageOf, RepodataError } from '../errors.ts';
 import type { CacheValidators, HttpClient } from '../http/client.ts';
 import { parsePackageFilename } from '../targets/package-url.ts';
-import { emptyIndex, RepodataScanner, sectionOf, type RawRepodataEntry, type RepodataIndex } from './repodata-index.ts';
+import { describe, emptyIndex, entryFromRaw, isRepodataMissing, RepodataScanner, sectionOf, type RawRepodataEntry, type RepodataEntry, type RepodataIndex } from './repodata-index.ts';
+
+export { entryFromRaw, isRepodataMissing } from './repodata-index.ts';
 import { indexRecords, openRecordsWriter, readRecords, readRecordsAt, RECORDS_FORMAT, type RecordOffsets } from './records-file.ts';
 import type { ShardIndex } from './shards.ts';
 import { decompressZstd, zstdChunks } from './zstd.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
-
-interface RepodataEntry {
-  /** CEP 50 `attestations_sha256`, validated: 64 lowercase hex. */
-  attestationsSha256?: string;
-  sha256?: string;
-  size?: number;
-  md5?: string;
-}
 
 /** Where a subdir's records came from. */
 type RepodataSource = 'shards' | 'zst' | 'json';
@@ -128,7 +122,6 @@ export interface RepodataStoreOptions {
   now?: () => number;
 }
 
-const ATTESTATIONS_SHA256_RE = /^[0-9a-f]{64}$/;
 const CACHE_FORMAT = 1;
 
 /**
@@ -207,35 +200,6 @@ const sha256Hex = (b: Uint8Array): string => createHash('sha256').update(b).dige
 let shardsModule: Promise<typeof import('./shards.ts')> | undefined;
 const loadShardsModule = (): Promise<typeof import('./shards.ts')> => (shardsModule ??= import('./shards.ts'));
 
-/** True when the error says the channel has no repodata at all for the subdir (HTTP 404). */
-export function isRepodataMissing(e: unknown): boolean {
-  return e instanceof RepodataError && e.code === 'REPODATA_UNAVAILABLE' && e.cause instanceof HttpError && e.cause.code === 'HTTP_NOT_FOUND';
-}
-
-function describe(v: unknown): string {
-  if (v instanceof Uint8Array) return `<${v.length} bytes>`;
-  return (JSON.stringify(v) ?? String(v)).slice(0, 100);
-}
-
-/** Pure: validate one raw entry into what callers may use. */
-export function entryFromRaw(raw: RawRepodataEntry, filename: string, url: string): RepodataEntry {
-  const e: RepodataEntry = {};
-  if (raw.sha256 !== undefined) e.sha256 = raw.sha256;
-  if (raw.md5 !== undefined) e.md5 = raw.md5;
-  if (raw.size !== undefined) e.size = raw.size;
-  if (raw.att !== undefined) {
-    // CEP 50: exactly 64 lowercase hex, rejected before any URL is built from it.
-    if (typeof raw.att !== 'string' || !ATTESTATIONS_SHA256_RE.test(raw.att)) {
-      throw new RepodataError(
-        'REPODATA_INVALID_ATTESTATIONS_SHA256',
-        `${url} gives ${filename} the invalid attestations_sha256 ${describe(raw.att)}.`,
-        { hint: 'attestations_sha256 must be 64 lowercase hex characters (or 32 bytes in a CEP 16 shard); report this to the channel.' },
-      );
-    }
-    e.attestationsSha256 = raw.att;
-  }
-  return e;
-}
 
 /** Pure: the package name a lookup needs to find its shard, or undefined for a name no repodata can hold. */
 function packageNameOf(filename: string): string | undefined {

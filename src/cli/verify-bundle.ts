@@ -11,16 +11,13 @@
 import { escapeJsonOutput, escapeText } from '../report/escape.ts';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { AttestError, TargetError, UsageError, VerifyError, describeError } from '../errors.ts';
+import { TargetError, UsageError, VerifyError } from '../errors.ts';
 import { resolveConfig } from '../config/validate.ts';
 import { loadTrustRoot, PUBLIC_GOOD } from '../verify/trust-root.ts';
 import { type ArtifactRef, createVerifier } from '../verify/verifier.ts';
 import { type CommandSpec, chooseFormat, formatOptions, HELP_OPTION, parseCommand, renderHelp } from './options.ts';
-import { identityToJson } from '../report/json.ts';
-import { failedCheck } from '../verify/attestations.ts';
-import { type BundleEvidence, type Checks, bundleEvidence, sigstoreChecks } from '../verify/evidence.ts';
-import type { SignerIdentity } from '../types.ts';
-import type { Code } from '../codes.ts';
+import { bundleEvidence } from '../verify/evidence.ts';
+import { type BundleVerdict, type ExpectedSigner, bundleJsonOf, bundleVerdict, failedVerdict } from '../verify/bundle-outcome.ts';
 import type { CliIO, Command } from './io.ts';
 
 const VERIFY_BUNDLE_FORMATS = ['text', 'json'] as const;
@@ -81,41 +78,17 @@ function usage(message: string): UsageError {
   return new UsageError('USAGE_INVALID_ARGUMENT', message, { hint: 'Run `conda-attest verify-bundle --help`.' });
 }
 
-/**
- * The outcome as `--format json` prints it: one object, stable API, the `bundleResult`
- * of schema/report.schema.json (the browser build's verifyBundle returns the same type).
- */
-interface BundleOutcome {
-  verified: boolean;
-  code: Code | null;
-  message: string;
-  identity: Record<string, string | null> | null;
-  /** Null only when the command failed before it read a bundle (usage or input error). */
-  evidence: BundleEvidence | null;
-}
-
-/** The bundle file as JSON for the evidence (the verifier reports a bundle that is not JSON). */
-function parseJson(bytes: Buffer): unknown {
-  try {
-    return JSON.parse(bytes.toString('utf8'));
-  } catch {
-    return null;
-  }
-}
-
 export const verifyBundleCommand: Command = async (argv: string[], io: CliIO): Promise<number> => {
   let json = false;
-  const emit = (o: BundleOutcome, exit: number): number => {
+  const emit = (o: BundleVerdict, exit: number): number => {
     if (json) io.stdout.write(escapeJsonOutput(JSON.stringify(o)) + '\n');
     // One line on stderr: `CODE: message` (the conformance protocol's failure report).
     else if (o.verified) io.stdout.write(`OK: ${escapeText(o.message)}\n`);
     else io.stderr.write(`${o.code}: ${escapeText(o.message)}\n`);
     return exit;
   };
-  let observed: SignerIdentity | null = null;
+  // Read once the bundle is: a failure after that (e.g. an unusable trust root) still shows it.
   let bundleJson: unknown;
-  let checks: Checks | undefined;
-  const evidence = (): BundleEvidence | null => (bundleJson === undefined ? null : bundleEvidence({ bundle: bundleJson, identity: observed, checks: checks ?? {} }));
   try {
     const parsed = parseCommand(argv, VERIFY_BUNDLE_SPEC);
     const values = parsed.values as {
@@ -144,7 +117,7 @@ export const verifyBundleCommand: Command = async (argv: string[], io: CliIO): P
 
     const artifact = artifactRef(positionals[0]!, io.cwd);
     const bundleText = readInput(resolve(io.cwd, values.bundle), 'bundle');
-    bundleJson = parseJson(bundleText);
+    bundleJson = bundleJsonOf(bundleText);
     const trustedKeys = keyPath === undefined ? [] : [{ name: basename(keyPath), pem: readInput(resolve(io.cwd, keyPath), 'key').toString('utf8'), source: keyPath }];
 
     const rootSpec = values['trusted-root'] === undefined ? PUBLIC_GOOD : resolve(io.cwd, values['trusted-root']);
@@ -153,29 +126,11 @@ export const verifyBundleCommand: Command = async (argv: string[], io: CliIO): P
     for (const w of root.warnings ?? []) io.stderr.write(`warning: ${escapeText(w)}\n`);
 
     const verifier = createVerifier({ trustRoot: root, trustedKeys, requireTlog: true });
-    let result;
-    try {
-      result = verifier.verify(bundleText, artifact);
-    } catch (e) {
-      checks = sigstoreChecks({ failed: failedCheck(e) });
-      throw e;
-    }
-    observed = result.identity;
-    // Sigstore passed, and the artifact matched the bundle (message digest or statement subject).
-    checks = { ...sigstoreChecks({ passed: true, keySigned: result.identity.kind === 'key', tlog: result.tlog }), subject_digest: true, identity_policy: false };
-    if (keyPath !== undefined) {
-      if (result.identity.kind !== 'key') throw new VerifyError('KEY_UNTRUSTED', 'The bundle is signed with a certificate, not with the given key.');
-    } else if (result.identity.san !== identity || result.identity.issuer !== issuer) {
-      throw new VerifyError('IDENTITY_MISMATCH', `The bundle was signed by ${result.identity.san ?? '(no SAN)'} (issuer ${result.identity.issuer ?? 'none'}), not by ${identity} (issuer ${issuer}).`);
-    }
-    checks.identity_policy = true;
-    const who = result.identity.kind === 'key' ? `key ${result.identity.keyFingerprint}` : `${result.identity.san} (${result.identity.issuer})`;
-    const message = `verified, signed by ${who}${result.tlog ? '' : ' (no transparency-log entry)'}`;
-    return emit({ verified: true, code: null, message, identity: identityToJson(result.identity), evidence: evidence() }, 0);
+    const expected: ExpectedSigner = keyPath !== undefined ? { kind: 'key' } : { kind: 'certificate', identity: identity!, issuer: issuer! };
+    const { verdict, rejected } = bundleVerdict(verifier, bundleText, artifact, expected);
+    return emit(verdict, verdict.verified ? 0 : rejected ? 1 : 2);
   } catch (e) {
-    if (e instanceof AttestError) {
-      return emit({ verified: false, code: e.code, message: e.message, identity: identityToJson(observed), evidence: evidence() }, e instanceof VerifyError ? 1 : 2);
-    }
-    return emit({ verified: false, code: 'INTERNAL_ERROR', message: describeError(e).split('\n')[0]!, identity: null, evidence: null }, 2);
+    const evidence = bundleJson === undefined ? null : bundleEvidence({ bundle: bundleJson, identity: null, checks: {} });
+    return emit(failedVerdict(e, null, evidence), e instanceof VerifyError ? 1 : 2);
   }
 };

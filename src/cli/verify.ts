@@ -9,7 +9,7 @@ import { exitCodeOf } from '../report/build.ts';
 import { type CliIO, type Command, wantsColor } from './io.ts';
 import { positiveInt, seconds } from './args.ts';
 import { type CommandSpec, chooseFormat, formatOptions, HELP_OPTION, OFFLINE_OPTIONS, parseCommand, renderHelp, TIME_OPTIONS } from './options.ts';
-import { loadGivenSidecar } from '../sidecar/fetch.ts';
+import { loadGivenSidecar } from '../sidecar/given.ts';
 import type { GivenSidecar } from '../session-types.ts';
 import { loadEnvironment, verifyRecords } from './environment.ts';
 import { startProgress } from './progress.ts';

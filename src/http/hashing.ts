@@ -103,7 +103,4 @@ export async function hashFile(path: string, opts: { maxBytes?: number; md5?: bo
   return h.digest();
 }
 
-/** SHA-256 of an in-memory buffer, lowercase hex. */
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
+export { sha256Hex } from '../util/sha256.ts';

@@ -14,7 +14,6 @@
 //   identity-added   identity
 //   identity-removed identity
 //   seen-changed     which ("first_seen" | "last_seen"), old {version,date}|null, new {version,date}|null
-import { createRequire } from 'node:module';
 import { escapeText, markdownCode } from '../report/escape.ts';
 import {
   COMPARED_FIELDS,
@@ -27,12 +26,6 @@ import {
 } from './identity.ts';
 import { type Lock, type LockEntry, type LockIdentity, type Seen, getOwn } from './types.ts';
 import { type Reregistration, reregistrations } from '../policy/reregistered.ts';
-
-// chalk is loaded when a diff is rendered as text, not by every run that only computes
-// lock decisions (it brings node:tty and four modules of its own).
-const require = createRequire(import.meta.url);
-let chalk: typeof import('chalk') | undefined;
-const loadChalk = (): typeof import('chalk') => (chalk ??= require('chalk') as typeof import('chalk'));
 
 export interface FieldChange {
   field: IdentityField;
@@ -201,11 +194,11 @@ export function diffLocks(old: Lock, now: Lock): LockChange[] {
 /** Control characters (terminal escapes, newlines) as visible `\uXXXX` (see src/report/escape.ts). */
 export const safeText = escapeText;
 
-function seenText(s: Seen | null): string {
+export function seenText(s: Seen | null): string {
   return s ? `${safeText(s.version)} (${safeText(s.date)})` : '(none)';
 }
 
-function groupByPackage(changes: readonly LockChange[]): Map<string, LockChange[]> {
+export function groupByPackage(changes: readonly LockChange[]): Map<string, LockChange[]> {
   const groups = new Map<string, LockChange[]>();
   for (const c of sortChanges([...changes])) {
     const k = `${c.channel}/${c.name}`;
@@ -216,58 +209,8 @@ function groupByPackage(changes: readonly LockChange[]): Map<string, LockChange[
   return groups;
 }
 
-function identityFieldLines(id: LockIdentity): string[] {
+export function identityFieldLines(id: LockIdentity): string[] {
   return IDENTITY_FIELDS.filter((f) => id[f] !== undefined).map((f) => `${f}: ${safeText(id[f] as string)}`);
-}
-
-export interface TextOptions {
-  color: boolean;
-}
-
-/** Coloured (or plain) text, one package per block: `-` red = old, `+` green = new. */
-export function renderDiffText(changes: readonly LockChange[], options: TextOptions): string {
-  const c = new (loadChalk().Chalk)({ level: options.color ? 1 : 0 });
-  if (changes.length === 0) return 'No signer identity changes.\n';
-  const lines: string[] = [];
-  for (const group of groupByPackage(changes).values()) {
-    // "numpy from https://prefix.dev/conda-forge": never `<channel>/<name>`, which reads as a URL.
-    lines.push(`${c.bold(safeText(group[0]!.name))} from ${safeText(group[0]!.channel)}`);
-    for (const ch of group) {
-      switch (ch.type) {
-        case 'package-added':
-          lines.push(c.green(`  + package pinned (first seen ${seenText(ch.first_seen)}, last seen ${seenText(ch.last_seen)})`));
-          for (const id of ch.identities) {
-            lines.push(c.green(`    + ${safeText(identityLabel(id))}`));
-            for (const l of identityFieldLines(id)) lines.push(c.green(`        ${l}`));
-          }
-          break;
-        case 'package-removed':
-          lines.push(c.red('  - package no longer pinned'));
-          for (const id of ch.identities) lines.push(c.red(`    - ${safeText(identityLabel(id))}`));
-          break;
-        case 'identity-changed':
-          lines.push(c.yellow(`  ~ identity changed: ${safeText(identityLabel(ch.old))}`));
-          for (const r of ch.reregistered ?? []) lines.push(c.red.bold(`    ! ${r.message}`), `      hint: ${r.hint}`);
-          for (const f of ch.fields) {
-            lines.push(`      ${f.field}:`);
-            lines.push(c.red(`        - ${f.old === null ? '(absent)' : safeText(f.old)}`));
-            lines.push(c.green(`        + ${f.new === null ? '(absent)' : safeText(f.new)}`));
-          }
-          break;
-        case 'identity-added':
-          lines.push(c.green(`  + identity added: ${safeText(identityLabel(ch.identity))}`));
-          for (const l of identityFieldLines(ch.identity)) lines.push(c.green(`        ${l}`));
-          break;
-        case 'identity-removed':
-          lines.push(c.red(`  - identity removed: ${safeText(identityLabel(ch.identity))}`));
-          break;
-        case 'seen-changed':
-          lines.push(c.dim(`    ${ch.which}: ${seenText(ch.old)} -> ${seenText(ch.new)}`));
-          break;
-      }
-    }
-  }
-  return lines.join('\n') + '\n';
 }
 
 /** A value inside a Markdown table cell: HTML-escaped in <code>, pipes and newlines neutralised. */

@@ -8,10 +8,9 @@
 // may conclude "nothing here" (404 or `[]`). URLs are built from `record.channel` (the
 // place the package is actually fetched from, possibly a mirror). Content-Type is never
 // looked at.
-import { createReadStream } from 'node:fs';
 import { AttestError, couldNotFetch, HttpError, outageOf, SidecarError, type SidecarErrorCode } from '../errors.ts';
 import type { RepodataStore } from '../channel/repodata.ts';
-import { isRepodataMissing } from '../channel/repodata.ts';
+import { isRepodataMissing } from '../channel/repodata-index.ts';
 import type { HttpClient } from '../http/client.ts';
 import type { SidecarCache } from '../cache/sidecar-cache.ts';
 import { encodePathSegment } from '../targets/package-url.ts';
@@ -56,7 +55,7 @@ function reasonOf(e: unknown, url: string | undefined): Reason {
 }
 
 /** Map transport errors on an advertised / probed sidecar to the sidecar's own codes. */
-function sidecarFailure(e: unknown, url: string): SidecarError | AttestError {
+export function sidecarFailure(e: unknown, url: string): SidecarError | AttestError {
   if (!(e instanceof HttpError)) return e instanceof AttestError ? e : new SidecarError('SIDECAR_UNAVAILABLE', `${url} could not be fetched.`, { cause: e });
   // Offline mode sent nothing: the row keeps HTTP_OFFLINE.
   if (e.code === 'HTTP_OFFLINE') return e;
@@ -166,43 +165,4 @@ export async function fetchSidecar(
     }
   }
   return { state: 'none', tried };
-}
-
-/**
- * `--sigs PATH_OR_URL`: a sidecar given directly. Accepts a JSON array of bundles or one
- * bundle object. Throws SidecarError (the CLI reports it as an input error).
- */
-export async function loadGivenSidecar(
-  pathOrUrl: string,
-  opts: { maxBytes: number; http?: HttpClient },
-): Promise<Extract<SidecarResult, { state: 'found' }>> {
-  const { maxBytes, http } = opts;
-  let bytes: Buffer;
-  if (/^https?:\/\//i.test(pathOrUrl)) {
-    if (!http) throw new SidecarError('SIDECAR_UNAVAILABLE', `${pathOrUrl} is a URL but no HTTP client is available.`);
-    try {
-      bytes = (await http.get(pathOrUrl, { maxBytes })).body;
-    } catch (e) {
-      throw sidecarFailure(e, pathOrUrl);
-    }
-  } else {
-    try {
-      // Read at most maxBytes + 1 bytes: enough to know it is too large, never more.
-      const chunks: Buffer[] = [];
-      for await (const c of createReadStream(pathOrUrl, { end: maxBytes })) chunks.push(c as Buffer);
-      bytes = Buffer.concat(chunks);
-    } catch (e) {
-      throw new SidecarError('SIDECAR_UNAVAILABLE', `${pathOrUrl} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'}).`, {
-        hint: 'Check the --sigs path.',
-        cause: e,
-      });
-    }
-    if (bytes.length > maxBytes) {
-      throw new SidecarError('SIDECAR_TOO_LARGE', `${pathOrUrl} is larger than the ${maxBytes}-byte cap.`, {
-        hint: 'Raise max_sidecar_bytes if this file is really a sidecar.',
-      });
-    }
-  }
-  const parsed = parseSidecar(bytes, pathOrUrl, { allowSingleBundle: true });
-  return { state: 'found', url: pathOrUrl, method: 'given', sha256: parsed.sha256, bundles: parsed.bundles };
 }

@@ -1,7 +1,7 @@
 // Pure: sidecar bytes → bundles. CEP 50: the SHA-256 is checked on the raw bytes BEFORE
 // any parsing, so a tampered or substituted sidecar never reaches the JSON parser.
 import { SidecarError } from '../errors.ts';
-import { sha256Hex } from '../http/hashing.ts';
+import { sha256Hex } from '../util/sha256.ts';
 
 export const ATTESTATIONS_SHA256_RE = /^[0-9a-f]{64}$/;
 

@@ -6,7 +6,9 @@ import type { VerdictCache } from '../cache/verdict-cache.ts';
 import type { RepodataStore } from '../channel/repodata.ts';
 import type { HttpClient } from '../http/client.ts';
 import type { GivenSidecar } from '../session-types.ts';
-import type { ResolvedConfig } from '../types.ts';
+import type { StreamDigest } from '../http/hashing.ts';
+import type { SidecarResult } from '../sidecar/fetch.ts';
+import type { PackageRecord, ResolvedConfig } from '../types.ts';
 import type { VerifyPool } from '../verify/pool.ts';
 import type { LoadedTrustRoot } from '../verify/trust-root.ts';
 
@@ -24,6 +26,10 @@ export interface RunResources {
   trustRoot(): Promise<LoadedTrustRoot>;
   /** The run's verification pool, started on first use. */
   pool(): Promise<VerifyPool>;
+  /** Hash a package's bytes (a local file or a URL) in one streamed pass, when the caller knows no digest. */
+  hashPackage(record: PackageRecord): Promise<StreamDigest>;
+  /** Load the sidecar given as a path or URL (`--sigs`). */
+  loadGivenSidecar(pathOrUrl: string): Promise<Extract<SidecarResult, { state: 'found' }>>;
   /** conda-attest's version (part of verdict-cache keys). */
   productVersion: string;
 }

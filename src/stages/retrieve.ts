@@ -1,12 +1,11 @@
 // Stage 2, discover and retrieve: the package digest (given, or hashed from the bytes in
 // one streamed pass) and its attestations (CEP 50): cached outcomes for exactly these
 // inputs, or the sidecar's bundles to verify. Repodata is looked up once per package.
-import { policyDigest, verdictKey } from '../cache/verdict-cache.ts';
+import { policyDigest, verdictKey } from '../cache/verdict-key.ts';
 import { reasonFromError } from '../errors.ts';
-import { hashPackage } from '../http/download.ts';
 import { checkDigest, type ObservedDigest } from '../policy/digest.ts';
 import { packageNameProblem } from '../targets/package-url.ts';
-import { fetchSidecar, loadGivenSidecar, lookupAdvertised, sidecarUrl, type Advertisement, type SidecarResult } from '../sidecar/fetch.ts';
+import { fetchSidecar, lookupAdvertised, sidecarUrl, type Advertisement, type SidecarResult } from '../sidecar/fetch.ts';
 import type { BundleOutcome, DigestSource, PackageReport, PackageStatus, Reason } from '../types.ts';
 import type { ResolvedPackage } from './resolve.ts';
 import type { RunResources } from './resources.ts';
@@ -95,7 +94,7 @@ export async function retrievePackage(pkg: ResolvedPackage, res: RunResources): 
 
 /** The package digest hashed from the bytes (local file or URL) in one streamed pass. */
 async function hashOf(pkg: ResolvedPackage, res: RunResources): Promise<ObservedDigest> {
-  const { sha256, md5 } = await hashPackage(pkg.record, res.http);
+  const { sha256, md5 } = await res.hashPackage(pkg.record);
   return { sha256, source: 'artifact', ...(md5 ? { md5 } : {}) };
 }
 
@@ -103,7 +102,7 @@ async function hashOf(pkg: ResolvedPackage, res: RunResources): Promise<Observed
 async function sidecarOf(pkg: ResolvedPackage, res: RunResources, advertisement: Advertisement | undefined): Promise<SidecarResult> {
   const { sigs, http, config } = res;
   if (typeof sigs === 'object') return { state: 'found', method: 'given', url: sigs.url, sha256: sigs.sha256, bundles: sigs.bundles };
-  if (sigs) return loadGivenSidecar(sigs, { http, maxBytes: config.maxSidecarBytes });
+  if (sigs) return res.loadGivenSidecar(sigs);
   const deps = { http, repodata: res.repodata, maxBytes: config.maxSidecarBytes, sidecarCache: res.sidecars };
   return fetchSidecar(pkg.record, pkg.policy.discovery, deps, advertisement);
 }

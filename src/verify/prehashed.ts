@@ -117,7 +117,9 @@ function verifyEcdsa(key: KeyObject, curveName: string, digest: Buffer, sig: Buf
   const { r, s } = rs;
   if (r <= 0n || r >= c.n || s <= 0n || s >= c.n) return false;
   const jwk = key.export({ format: 'jwk' });
-  const Q = { x: bigFrom(Buffer.from(jwk.x!, 'base64url')), y: bigFrom(Buffer.from(jwk.y!, 'base64url')) };
+  // base64url spelled as base64: the browser build's Buffer has no 'base64url' encoding.
+  const b64 = (s: string): Buffer => Buffer.from(s.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+  const Q = { x: bigFrom(b64(jwk.x!)), y: bigFrom(b64(jwk.y!)) };
   // FIPS 186-4 §6.4: use the leftmost bitlen(n) bits of the digest.
   const nBits = c.n.toString(2).length;
   let e = bigFrom(digest);

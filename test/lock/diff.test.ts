@@ -5,9 +5,9 @@ import {
   diffJson,
   diffLocks,
   renderDiffMarkdown,
-  renderDiffText,
   renderLockText,
 } from '../../src/lock/diff.ts';
+import { renderDiffText } from '../../src/report/lock-diff-text.ts';
 import { applyDecisions, decide } from '../../src/lock/decide.ts';
 import { stableIdentity } from '../../src/lock/identity.ts';
 import { emptyLock, type Lock } from '../../src/lock/types.ts';

@@ -182,3 +182,21 @@ test('verbose lines: signer, commit, run, log index (linked only under public-go
   assert.doesNotMatch(other, /search\.sigstore\.dev/);
   assert.deepEqual(evidenceLines({ ...row, verified_by: null, bundles: [] } as PackageReport, c, true), []);
 });
+
+test('local Sigstore: an RFC 3161 timestamp gives its signing time; a key-signed bundle has no certificate', async (t) => {
+  const { startLocalSigstore, publishStatement, generateTestKey } = await import('../helpers/sigstore.ts');
+  const sig = await startLocalSigstore();
+  t.after(() => sig.close());
+  const before = Date.now() - 60_000;
+  const statement = publishStatement({ filename: 'x-1.0-h0_0.conda', sha256: 'a'.repeat(64) });
+  const tsa = bundleEvidence({ bundle: await sig.attest(statement, { tsa: true, freshCertificate: true }) });
+  assert.equal(tsa.timestamps.length, 1);
+  const when = Date.parse(tsa.timestamps[0]!.signing_time!);
+  assert.ok(when >= before && when <= Date.now() + 60_000, tsa.timestamps[0]!.signing_time!);
+  assert.ok(tsa.certificate && Date.parse(tsa.certificate.not_before) <= when && when <= Date.parse(tsa.certificate.not_after), 'timestamp inside the validity window');
+  const key = generateTestKey();
+  const keyed = bundleEvidence({ bundle: await sig.attestWithKey(statement, { privateKey: key.privateKey }) });
+  assert.equal(keyed.certificate, null);
+  assert.ok(keyed.tlog && /^[0-9]+$/.test(keyed.tlog.log_index));
+  assert.ok(validateEvidence(tsa) && validateEvidence(keyed), ajv.errorsText(validateEvidence.errors));
+});

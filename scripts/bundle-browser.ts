@@ -1,0 +1,58 @@
+// `npm run build`, third step: the browser entry `conda-attest/browser` as one ES module
+// in dist/browser/ (docs/browser.md). The shared core is bundled as it is; the host picks
+// its adapters here, at bundle time:
+// - `crypto` / `node:crypto` → src/crypto/browser.ts (synchronous, exact: @noble/curves);
+// - `util` → src/browser/node-util.ts (isDeepStrictEqual, which the npm polyfill lacks);
+// - `node:module` → src/browser/node-module.ts (libraries the core loads on first use under
+//   Node are bundled; `createRequire` answers from that fixed table);
+// - every free `Buffer` and `globalThis.Buffer` → the npm `buffer` module, bound inside the
+//   bundle (src/browser/buffer.ts), never installed on the page's globalThis;
+// - src/verify/accelerate.ts (process-wide patches of sigstore internals, Node only) → none.
+// The build fails when anything still imports a Node built-in: nothing is left external.
+import { rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build, type Plugin } from 'esbuild';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const outdir = `${root}dist/browser`;
+
+const adapters: Plugin = {
+  name: 'conda-attest-browser-adapters',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?crypto$/ }, () => ({ path: `${root}src/crypto/browser.ts` }));
+    b.onResolve({ filter: /^(node:)?util$/ }, () => ({ path: `${root}src/browser/node-util.ts` }));
+    b.onResolve({ filter: /^node:module$/ }, () => ({ path: `${root}src/browser/node-module.ts` }));
+    b.onResolve({ filter: /\/accelerate\.ts$/ }, () => ({ path: `${root}src/browser/accelerate.ts` }));
+    b.onResolve({ filter: /^node:/ }, (args) => ({ errors: [{ text: `${args.path} imported by ${args.importer}: the browser build takes no Node built-in` }] }));
+  },
+};
+
+export async function bundleBrowser(opts: { minify?: boolean; outfile?: string } = {}): Promise<{ bytes: number; metafile: import('esbuild').Metafile }> {
+  const outfile = opts.outfile ?? `${outdir}/index.js`;
+  const r = await build({
+    absWorkingDir: root,
+    entryPoints: ['src/browser/index.ts'],
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    minify: opts.minify ?? true,
+    sourcemap: 'linked',
+    inject: [`${root}src/browser/buffer.ts`],
+    define: { 'globalThis.Buffer': 'Buffer', 'process.env.NODE_ENV': '"production"' },
+    plugins: [adapters],
+    metafile: true,
+    legalComments: 'linked',
+    logLevel: 'warning',
+  });
+  const bytes = r.metafile.outputs[Object.keys(r.metafile.outputs).find((k) => k.endsWith('.js'))!]!.bytes;
+  return { bytes, metafile: r.metafile };
+}
+
+if (import.meta.main) {
+  rmSync(outdir, { recursive: true, force: true });
+  await bundleBrowser();
+  // The types: tsc emitted them with the library (dist/src/browser/).
+  writeFileSync(`${outdir}/index.d.ts`, "export * from '../src/browser/index.js';\n");
+}

@@ -1,0 +1,17 @@
+// `node:module` for the browser build: the core loads a few libraries on first use with
+// `createRequire(import.meta.url)(name)` (a Node start-up saving). In the bundle they are
+// there from the start, so "require" answers from this fixed table; anything else is not
+// part of the browser build and says so (e.g. rattler's 7 MB of WebAssembly for `versions`
+// deny entries, refused when the config is checked: src/browser/index.ts).
+import * as jsoncParser from 'jsonc-parser';
+import * as fastestLevenshtein from 'fastest-levenshtein';
+
+const BUNDLED: Record<string, unknown> = { 'jsonc-parser': jsoncParser, 'fastest-levenshtein': fastestLevenshtein };
+
+export function createRequire(_from: string | URL): (id: string) => unknown {
+  return (id) => {
+    if (Object.hasOwn(BUNDLED, id)) return BUNDLED[id];
+    throw new Error(`${id} is not part of the conda-attest browser build`);
+  };
+}
+export default { createRequire };

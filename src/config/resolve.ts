@@ -1,0 +1,740 @@
+// Configuration validation and resolution, for every host (the Node host, with file paths
+// and key files, is src/config/validate.ts). schema/config.schema.json is the single
+// source of truth (the policy table): structure, allowed values AND defaults come from it (ajv
+// `useDefaults`), so there is no second copy of the defaults here. What a JSON Schema
+// cannot say (URL canonical forms, mirror conflicts, regular-expression syntax, key
+// files) is checked below, and every problem is reported at once, one line per path.
+import { createPublicKey } from 'node:crypto';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
+import validateConfigSchema from '../generated/config-validator.ts';
+import schema from '../../schema/config.schema.json' with { type: 'json' };
+import { ConfigError } from '../errors.ts';
+import { canonicalChannelUrl } from '../policy/channel.ts';
+import { compileIdentityPattern, keyFingerprint } from '../policy/identity.ts';
+import { PROVIDERS, parseShorthand } from '../policy/shorthand.ts';
+import { globTies, isCalendarDate } from '../policy/packages.ts';
+import { versionSpecProblem } from '../policy/conda-version.ts';
+import type {
+  ChannelPolicy,
+  ClaimConstraints,
+  DenyEntry,
+  DiscoveryMethod,
+  IdentityPattern,
+  PackageRule,
+  PolicyException,
+  RequireMode,
+  ResolvedConfig,
+  TrustedKey,
+} from '../types.ts';
+
+/** Issuers that can be inferred from a bare SAN pattern (the policy table). */
+const INFERRED_ISSUERS: ReadonlyArray<readonly [prefix: string, issuer: string]> = [
+  ['https://github.com/', 'https://token.actions.githubusercontent.com'],
+  ['https://gitlab.com/', 'https://gitlab.com'],
+];
+
+// ---- the raw shape after schema validation and defaults -------------------------------
+
+interface RawIdentityObject {
+  identity: string;
+  issuer?: string;
+  repository_id?: string | number;
+  owner_id?: string | number;
+  ref?: string;
+  signer_workflow?: string;
+  trigger?: string | string[];
+  runner?: string;
+  environment?: string;
+}
+type RawIdentity = string | RawIdentityObject;
+type RawKey = string | { key?: string; path?: string; pem?: string; name?: string };
+interface RawPackageRule {
+  require?: RequireMode;
+  trusted_identities?: RawIdentity[];
+  trusted_keys?: RawKey[];
+}
+interface RawDeny {
+  sha256?: string;
+  package?: string;
+  versions?: string;
+  identity?: string;
+  signed_after?: string;
+  signed_before?: string;
+  reason: string;
+}
+interface RawPolicy {
+  deny: RawDeny[];
+  packages: Record<string, RawPackageRule>;
+  exceptions: { package: string; until: string; reason?: string }[];
+  enabled: boolean;
+  require: RequireMode;
+  trusted_identities: RawIdentity[];
+  trusted_keys: RawKey[];
+  require_tlog: boolean;
+  mirrors: string[];
+  discovery: DiscoveryMethod[];
+}
+interface RawConfig {
+  trust_root: string;
+  trust_root_max_age_days?: number;
+  lockfile: string;
+  max_sidecar_bytes: number;
+  cache_dir?: string;
+  concurrency: number;
+  deadline_ms: number;
+  http: { connect_timeout_ms: number; timeout_ms: number; idle_timeout_ms: number; retries: number };
+  default: RawPolicy;
+  channels: Record<string, RawPolicy>;
+  deny: RawDeny[];
+  serve?: { routes?: Record<string, string>; listen?: string; request_deadline_ms?: number; breaker_cool_down_ms?: number; max_connections?: number };
+}
+
+// ---- schema validation -----------------------------------------------------------------
+
+// Generated ahead of time from schema/config.schema.json (scripts/generate-validators.ts,
+// allErrors + useDefaults + verbose): no schema compilation at start-up.
+function getValidator(): ValidateFunction {
+  return validateConfigSchema as unknown as ValidateFunction;
+}
+
+/**
+ * Deepest nesting a configuration may have. The schema's deepest path is a handful of
+ * levels; the bound turns a hostile, deeply nested file into CONFIG_INVALID instead of a
+ * stack overflow in the recursive copy below ("never crash, always say why").
+ */
+const MAX_CONFIG_DEPTH = 64;
+
+/** Copy plain objects and arrays (ajv's useDefaults writes into the data); keep other values as they are so the schema can reject them. */
+function cloneData(v: unknown, source: string | undefined, depth = 0): unknown {
+  if (depth > MAX_CONFIG_DEPTH) {
+    throw new ConfigError('CONFIG_INVALID', `The configuration${source ? ` in ${source}` : ''} is nested more than ${MAX_CONFIG_DEPTH} levels deep.`, {
+      hint: 'Fix the file: schema/config.schema.json documents every key (none is nested that deep).',
+    });
+  }
+  if (Array.isArray(v)) return v.map((x) => cloneData(x, source, depth + 1));
+  if (v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = cloneData(x, source, depth + 1);
+    return out;
+  }
+  return v;
+}
+
+const IDENT = /^[A-Za-z_$][\w$]*$/;
+
+/** `/channels/https:~1~1x/require` → `channels["https://x"].require` */
+function renderPath(segments: string[]): string {
+  let out = '';
+  for (const s of segments) {
+    if (/^\d+$/.test(s)) out += `[${s}]`;
+    else if (IDENT.test(s)) out += out === '' ? s : `.${s}`;
+    else out += `[${JSON.stringify(s)}]`;
+  }
+  return out === '' ? '(config)' : out;
+}
+
+function pointerSegments(pointer: string): string[] {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+/** Edit distance for "did you mean" hints (the host loads it: only a hint needs it). */
+export type EditDistance = (a: string, b: string) => number;
+
+function closest(word: string, candidates: string[], distance: EditDistance): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  const w = word.toLowerCase().replace(/-/g, '_');
+  // `timeout` → `timeout_ms`: a known key that extends what was written is the likeliest intent.
+  const extended =
+    w.length < 3 ? undefined : (candidates.find((c) => c.startsWith(w)) ?? candidates.find((c) => c.includes(w)));
+  if (extended) return extended;
+  for (const c of candidates) {
+    const d = distance(w, c.toLowerCase());
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function fieldName(segments: string[]): string {
+  for (let i = segments.length - 1; i >= 0; i--) if (!/^\d+$/.test(segments[i])) return segments[i];
+  return '';
+}
+
+interface Issue {
+  path: string;
+  line: string;
+}
+
+function issue(segments: string[], what: string, fix: string): Issue {
+  const path = renderPath(segments);
+  return { path, line: `${path}: ${what} — ${fix}` };
+}
+
+const POLICY_KEYS = Object.keys(
+  (schema as unknown as { $defs: { channelPolicy: { properties: Record<string, unknown> } } }).$defs.channelPolicy.properties,
+);
+
+const TYPE_FIX: Record<string, string> = {
+  boolean: 'write true or false',
+  integer: 'write a whole number',
+  string: 'write a quoted string',
+  array: 'write a list, e.g. [a, b]',
+  object: 'write a mapping of keys to values',
+};
+
+/** One ajv error → one line `<path>: <what is wrong> — <one-line fix>`, or null for noise. */
+function describeAjvError(e: ErrorObject, distance: EditDistance): Issue | null {
+  const segs = pointerSegments(e.instancePath);
+  const field = fieldName(segs);
+  const p = e.params as Record<string, unknown>;
+  const parentSchema = (e.parentSchema ?? {}) as { properties?: Record<string, unknown>; default?: unknown };
+  switch (e.keyword) {
+    case 'if':
+      return null; // the failing then/else branch reports the real problem
+    case 'oneOf': {
+      if (segs[segs.length - 2] === 'deny') {
+        return issue(segs, 'must have exactly one of sha256, package (with versions), identity', 'write {sha256: …}, {package: …, versions: …} or {identity: …}, each with a reason');
+      }
+      // trusted_keys objects: exactly one of the alternative key sources.
+      const branches = (e.schema as { required?: string[] }[]).flatMap((b) => b.required ?? []);
+      return issue(segs, `must have exactly one of ${branches.join(', ')}`, `give the key as one of ${branches.map((b) => `{${b}: …}`).join(', ')}, with an optional name`);
+    }
+    case 'required':
+      if (e.schemaPath.includes('/oneOf/')) return null; // reported once by `oneOf`
+      break;
+    case 'pattern':
+      // Channel keys: reported once by `propertyNames` with the offending key in the path.
+      if (e.schemaPath.includes('/propertyNames/')) return null;
+      if (field === 'trusted_identities') {
+        return issue(
+          segs,
+          'a bare string identity must be an https://github.com/… or https://gitlab.com/… SAN, or a github:owner/repo / gitlab:group/project shorthand (only their issuers can be inferred)',
+          'write it as {identity: "<SAN pattern>", issuer: "<OIDC issuer URL>"}',
+        );
+      }
+      if (field === 'repository_id' || field === 'owner_id') return issue(segs, 'must be a numeric ID', `write the ${field === 'owner_id' ? "owner's" : "repository's"} numeric ID, e.g. 123456`);
+      if (field === 'until') return issue(segs, 'must be a date written YYYY-MM-DD', 'write the last day the exception applies, e.g. 2027-01-31');
+      if (field === 'sha256') return issue(segs, 'must be a SHA-256 digest (64 hex characters)', 'copy the package file\'s sha256 from the lockfile or advisory');
+      if (field === 'signed_after' || field === 'signed_before') return issue(segs, 'must be an ISO 8601 date or date-time', 'e.g. 2026-03-01 or 2026-03-01T12:00:00Z');
+      if (field === 'package' || segs[segs.length - 2] === 'packages') return issue(segs, 'must be a package name or a glob with *', 'e.g. openssl or legacy-*');
+      if (field === 'mirrors') return issue(segs, 'must be an http(s) URL', 'write the mirror as https://host/path');
+      if (field === 'pem') return issue(segs, 'must be a PEM public key ("-----BEGIN PUBLIC KEY-----" …)', 'paste the whole PEM text, or give a file with path: instead');
+      return issue(segs, `must match ${String(p.pattern)}`, 'see the description of this key in schema/config.schema.json');
+    case 'propertyNames':
+      if (field === 'packages') {
+        return issue([...segs, String(p.propertyName)], 'a package rule key must be a package name or a glob with *', 'e.g. "openssl" or "legacy-*"');
+      }
+      return issue(
+        [...segs, String(p.propertyName)],
+        'a channel key must be an http:// or https:// URL',
+        'write the canonical channel URL, e.g. "https://prefix.dev/conda-forge"',
+      );
+    case 'additionalProperties': {
+      const key = String(p.additionalProperty);
+      const known = Object.keys(parentSchema.properties ?? {});
+      const guess = closest(key, known, distance);
+      // `require: error` written at the top level: a channel setting in the wrong place.
+      const policyKey = segs.length === 0 && !guess ? closest(key, POLICY_KEYS, distance) : undefined;
+      if (policyKey) {
+        return issue(
+          [key],
+          'unknown key (unknown keys are rejected so that a typo cannot weaken a check)',
+          `"${policyKey}" is a channel setting: put it under default (unlisted channels) or channels["<channel URL>"]`,
+        );
+      }
+      return issue(
+        [...segs, key],
+        'unknown key (unknown keys are rejected so that a typo cannot weaken a check)',
+        guess ? `did you mean "${guess}"?` : `remove it; known keys here: ${known.join(', ')}`,
+      );
+    }
+  }
+  switch (e.keyword) {
+    case 'required': {
+      const key = String(p.missingProperty);
+      const fix =
+        key === 'issuer'
+          ? 'add issuer, e.g. "https://token.actions.githubusercontent.com" for GitHub Actions'
+          : key === 'identity'
+            ? 'add identity, the SAN pattern of the signer'
+            : `add ${key}`;
+      return issue([...segs, key], 'is required', fix);
+    }
+    case 'type': {
+      const t = String(p.type);
+      const dflt = parentSchema.default;
+      const fix =
+        (TYPE_FIX[t] ?? `write a ${t}`) + (dflt !== undefined && typeof dflt !== 'object' ? ` (default ${JSON.stringify(dflt)})` : '');
+      return issue(segs, `must be ${t === 'integer' ? 'an integer' : t === 'array' ? 'a list' : t === 'object' ? 'a mapping' : `a ${t}`}`, fix);
+    }
+    case 'enum': {
+      const allowed = (p.allowedValues as unknown[]).map(String);
+      const fix =
+        field === 'require'
+          ? 'set it to "error" to block unverified packages (or "warn" to only report them)'
+          : field === 'discovery'
+            ? 'use repodata, sigs or v0-sigs'
+            : `use one of ${allowed.join(', ')}`;
+      return issue(segs, `must be one of ${allowed.join(', ')}`, fix);
+    }
+    case 'minimum':
+    case 'maximum': {
+      const lim = String(p.limit);
+      return issue(
+        segs,
+        `must be ${e.keyword === 'minimum' ? 'at least' : 'at most'} ${lim}`,
+        `use a value ${e.keyword === 'minimum' ? '>=' : '<='} ${lim}${parentSchema.default !== undefined ? ` (default ${JSON.stringify(parentSchema.default)})` : ''}`,
+      );
+    }
+    case 'dependentRequired':
+      return issue([...segs, String(p.missingProperty)], `is required with ${String(p.property)}`, `add ${String(p.missingProperty)}`);
+    case 'minProperties':
+      if (segs[segs.length - 2] === 'packages') return issue(segs, 'sets nothing', 'give at least one of require, trusted_identities, trusted_keys, or remove the rule');
+      return issue(segs, 'must not be empty', 'give at least one key or remove the entry');
+    case 'minLength':
+      return issue(segs, 'must not be empty', 'give a value or remove the key to use the default');
+    case 'minItems':
+      return issue(
+        segs,
+        `must list at least ${String(p.limit)} item(s)`,
+        field === 'discovery' ? 'list at least one of repodata, sigs, v0-sigs, or remove the key for the default' : 'add an item or remove the key',
+      );
+    case 'uniqueItems': {
+      const data = e.data as unknown[];
+      const dup = Array.isArray(data) ? JSON.stringify(data[Number(p.j)]) : 'an item';
+      return issue(segs, `lists ${dup} more than once`, 'remove the duplicate');
+    }
+    default:
+      return issue(segs, e.message ?? `fails ${e.keyword}`, 'see the description of this key in schema/config.schema.json');
+  }
+}
+
+// ---- semantic checks the schema cannot express -----------------------------------------
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+// Same test as the schema's propertyNames / mirrors pattern: what it rejects it reports.
+const HTTP_URL = /^https?:\/\/[^/?#]+/i;
+
+/** Checks that need code: canonical URLs, mirror conflicts, `re:` syntax. Defensive about types (the schema reports those). */
+function semanticIssues(data: unknown, distance: EditDistance): Issue[] {
+  const out: Issue[] = [];
+  if (!isRecord(data)) return out;
+  const checkIdentities = (segs: string[], list: unknown): void => {
+    if (!Array.isArray(list)) return;
+    list.forEach((ti, i) => {
+      const at = [...segs, 'trusted_identities', String(i)];
+      const identity = typeof ti === 'string' ? ti : isRecord(ti) && typeof ti.identity === 'string' ? ti.identity : undefined;
+      if (identity === undefined) return;
+      let shorthand;
+      try {
+        shorthand = parseShorthand(identity);
+      } catch (e) {
+        out.push(issue(typeof ti === 'string' ? at : [...at, 'identity'], (e as Error).message, 'write github:owner/repo[@refs/...] or gitlab:group/project[@refs/...]'));
+        return;
+      }
+      if (shorthand) {
+        const issuer = isRecord(ti) ? ti.issuer : undefined;
+        if (typeof issuer === 'string' && issuer !== PROVIDERS[shorthand.provider].issuer) {
+          out.push(
+            issue([...at, 'issuer'], `a ${shorthand.provider}: shorthand always means the issuer ${PROVIDERS[shorthand.provider].issuer}, not ${issuer}`, 'remove issuer, or write the SAN pattern with its own issuer instead of the shorthand'),
+          );
+        }
+        return;
+      }
+      if (!isRecord(ti) || typeof ti.issuer !== 'string') return;
+      // Fulcio's issuer claim is the OIDC issuer URL: anything else can never match a
+      // certificate, so the entry would silently trust no one.
+      if (!/^https?:\/\/[^/?#\s]+/i.test(ti.issuer)) {
+        out.push(issue([...at, 'issuer'], 'must be the OIDC issuer URL', 'e.g. "https://token.actions.githubusercontent.com" for GitHub Actions'));
+      }
+      try {
+        compileIdentityPattern({ identity, issuer: ti.issuer });
+      } catch (e) {
+        out.push(issue([...at, 'identity'], (e as Error).message, 'fix the regular expression after "re:", or write a glob without the "re:" prefix'));
+      }
+    });
+  };
+  const checkDeny = (segs: string[], list: unknown): void => {
+    if (!Array.isArray(list)) return;
+    list.forEach((d, i) => {
+      if (!isRecord(d)) return;
+      const at = [...segs, 'deny', String(i)];
+      if (typeof d.versions === 'string') {
+        const problem = versionSpecProblem(d.versions);
+        if (problem !== null) out.push(issue([...at, 'versions'], `"${d.versions}" is not a conda version spec (${problem})`, 'write e.g. ">=1.2,<1.3", "1.2.*" or "==1.2.0|==1.3.1"'));
+      }
+      if (typeof d.identity === 'string') {
+        try {
+          compileIdentityPattern({ identity: d.identity, issuer: '' });
+        } catch (e) {
+          out.push(issue([...at, 'identity'], (e as Error).message, 'write a SAN glob, re: and a regular expression, or github:owner/repo / gitlab:group/project'));
+        }
+      }
+      const times: Record<string, number> = {};
+      for (const key of ['signed_after', 'signed_before'] as const) {
+        const v = d[key];
+        if (typeof v !== 'string') continue;
+        const instant = denyInstant(v);
+        if (instant === null) out.push(issue([...at, key], `"${v}" is not a date or time`, 'write an ISO 8601 date (2026-03-01) or date-time (2026-03-01T12:00:00Z)'));
+        else times[key] = Date.parse(instant);
+      }
+      if (times.signed_after !== undefined && times.signed_before !== undefined && times.signed_after >= times.signed_before) {
+        out.push(issue([...at, 'signed_before'], 'is not after signed_after, so the entry would deny nothing', 'swap the two times, or widen the window'));
+      }
+    });
+  };
+  const checkPolicy = (segs: string[], pol: unknown): void => {
+    if (!isRecord(pol)) return;
+    checkIdentities(segs, pol.trusted_identities);
+    checkDeny(segs, pol.deny);
+    if (isRecord(pol.packages)) {
+      for (const [key, rule] of Object.entries(pol.packages)) {
+        if (isRecord(rule)) checkIdentities([...segs, 'packages', key], rule.trusted_identities);
+      }
+      for (const [a, b] of globTies(Object.keys(pol.packages))) {
+        out.push(
+          issue([...segs, 'packages', b], `is as specific as "${a}" (the same number of literal characters; stars do not count) and both can match the same package name, so neither would win`, 'make one of them more specific, or add a rule for the exact package names they share'),
+        );
+      }
+    }
+    if (Array.isArray(pol.exceptions)) {
+      pol.exceptions.forEach((ex, i) => {
+        if (isRecord(ex) && typeof ex.until === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(ex.until) && !isCalendarDate(ex.until)) {
+          out.push(issue([...segs, 'exceptions', String(i), 'until'], `"${ex.until}" is not a calendar date`, 'write the last day the exception applies as YYYY-MM-DD'));
+        }
+      });
+    }
+  };
+
+  // `public-goood`: a near miss of the one keyword is a typo, not a relative path.
+  if (typeof data.trust_root === 'string' && data.trust_root !== 'public-good' && !/[/\\]|\.json$/i.test(data.trust_root)) {
+    if (distance(data.trust_root.toLowerCase(), 'public-good') <= 3) {
+      out.push(issue(['trust_root'], `"${data.trust_root}" is neither public-good nor a trusted_root.json path`, 'did you mean "public-good"?'));
+    }
+  }
+  checkDeny([], data.deny);
+  if (isRecord(data.default)) {
+    checkPolicy(['default'], data.default);
+    if (Array.isArray(data.default.mirrors) && data.default.mirrors.length > 0) {
+      out.push(
+        issue(['default', 'mirrors'], 'mirrors need a canonical channel to belong to', 'move them to channels["<canonical URL>"].mirrors'),
+      );
+    }
+  }
+  if (!isRecord(data.channels)) return out;
+
+  const channelByCanonical = new Map<string, string>(); // canonical → key as written
+  for (const key of Object.keys(data.channels)) {
+    if (!HTTP_URL.test(key)) continue; // the schema reports it
+    let canonical: string;
+    try {
+      canonical = canonicalChannelUrl(key);
+    } catch (e) {
+      out.push(issue(['channels', key], (e as Error).message.replace(/\.$/, ''), 'write the canonical channel URL, e.g. "https://prefix.dev/conda-forge"'));
+      continue;
+    }
+    const other = channelByCanonical.get(canonical);
+    if (other !== undefined) {
+      out.push(issue(['channels', key], `is the same channel as channels[${JSON.stringify(other)}] (${canonical})`, 'keep only one of them'));
+    } else {
+      channelByCanonical.set(canonical, key);
+    }
+    checkPolicy(['channels', key], data.channels[key]);
+  }
+
+  const mirrorOwner = new Map<string, string>(); // canonical mirror → channel key
+  for (const [key, pol] of Object.entries(data.channels)) {
+    if (!isRecord(pol) || !Array.isArray(pol.mirrors)) continue;
+    pol.mirrors.forEach((m, i) => {
+      if (typeof m !== 'string' || !HTTP_URL.test(m)) return; // the schema reports it
+      const segs = ['channels', key, 'mirrors', String(i)];
+      let canonical: string;
+      try {
+        canonical = canonicalChannelUrl(m);
+      } catch (e) {
+        out.push(issue(segs, (e as Error).message.replace(/\.$/, ''), 'write the mirror as https://host/path'));
+        return;
+      }
+      const asChannel = channelByCanonical.get(canonical);
+      if (asChannel !== undefined) {
+        out.push(
+          issue(segs, `"${m}" is itself a configured channel (channels[${JSON.stringify(asChannel)}])`, 'a URL is either a channel or a mirror of one; remove one of the two'),
+        );
+        return;
+      }
+      const owner = mirrorOwner.get(canonical);
+      if (owner !== undefined && owner !== key) {
+        out.push(
+          issue(segs, `"${m}" is already a mirror of channels[${JSON.stringify(owner)}]`, 'a mirror serves one channel; remove it from one of them'),
+        );
+        return;
+      }
+      mirrorOwner.set(canonical, key);
+    });
+  }
+  return out;
+}
+
+/**
+ * Validate raw configuration data against the schema and the semantic rules, and return
+ * it with the schema's defaults applied. Throws ConfigError('CONFIG_INVALID') whose
+ * `details` lists every failing path, one line each, sorted by path.
+ */
+function validateRaw(raw: unknown, source: string | undefined, distance: EditDistance): RawConfig {
+  // Only the absence of a document means defaults; a `null` document fails validation (it
+  // must be a mapping) instead of silently disabling every check.
+  const data = cloneData(raw === undefined ? {} : raw, source);
+  const validate = getValidator();
+  const issues: Issue[] = [];
+  if (!validate(data)) {
+    const errors = validate.errors ?? [];
+    // A value of the wrong type also fails its range/length checks; the type is the one fix.
+    const wrongType = new Set(errors.filter((e) => e.keyword === 'type').map((e) => e.instancePath));
+    for (const e of errors) {
+      if (e.keyword !== 'type' && wrongType.has(e.instancePath)) continue;
+      const i = describeAjvError(e, distance);
+      if (i) issues.push(i);
+    }
+  }
+  issues.push(...semanticIssues(data, distance));
+  if (issues.length > 0) {
+    const lines = [...new Set(issues.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)).map((i) => i.line))];
+    // The problems are in the message itself: hosts log `message`, not `details`.
+    throw new ConfigError(
+      'CONFIG_INVALID',
+      `The configuration${source ? ` in ${source}` : ''} is invalid (${lines.length} problem${lines.length === 1 ? '' : 's'}):\n${problemList(lines)}`,
+      { hint: 'Fix each listed path; schema/config.schema.json documents every key.', details: lines },
+    );
+  }
+  return data as RawConfig;
+}
+
+/** Problem lines as they appear in an error message: one `  - <line>` each. */
+function problemList(lines: readonly string[]): string {
+  return lines.map((l) => `  - ${l}`).join('\n');
+}
+
+// ---- resolution ------------------------------------------------------------------------
+
+/** What resolution needs from its host: paths, key files, the cache directory. */
+export interface ConfigHost {
+  /** A path from the config file (`~/`, relative to `baseDir`) as an absolute one. */
+  resolvePath(p: string, baseDir: string): string;
+  /** The cache directory when the config names none. */
+  defaultCacheDir(): string;
+  /** A key file's text; throws (with a `code`, e.g. ENOENT) when it cannot be read. */
+  readKeyFile(path: string): string;
+  distance: EditDistance;
+}
+
+/** The issuer of a pattern written without one: the shorthand's provider, or inferred from the SAN's host. */
+function inferredIssuer(identity: string): string {
+  const shorthand = parseShorthand(identity); // validated before resolution
+  if (shorthand) return PROVIDERS[shorthand.provider].issuer;
+  // The schema only lets issuer-less patterns through for the hosts below.
+  const found = INFERRED_ISSUERS.find(([prefix]) => identity.startsWith(prefix));
+  if (!found) throw new Error(`unreachable: identity ${identity} without issuer passed the schema`);
+  return found[1];
+}
+
+function constraintsOf(ti: RawIdentityObject): ClaimConstraints | undefined {
+  const c: ClaimConstraints = {};
+  // Numeric IDs may be written unquoted in YAML; the claim is a decimal string.
+  if (ti.repository_id !== undefined) c.repositoryId = String(ti.repository_id);
+  if (ti.owner_id !== undefined) c.ownerId = String(ti.owner_id);
+  if (ti.ref !== undefined) c.ref = ti.ref;
+  if (ti.signer_workflow !== undefined) c.signerWorkflow = ti.signer_workflow;
+  if (ti.trigger !== undefined) c.trigger = typeof ti.trigger === 'string' ? [ti.trigger] : [...ti.trigger];
+  if (ti.runner !== undefined) c.runner = ti.runner;
+  if (ti.environment !== undefined) c.environment = ti.environment;
+  return Object.keys(c).length > 0 ? c : undefined;
+}
+
+function normaliseIdentity(ti: RawIdentity): IdentityPattern {
+  if (typeof ti === 'string') return { identity: ti, issuer: inferredIssuer(ti) };
+  const constraints = constraintsOf(ti);
+  return { identity: ti.identity, issuer: ti.issuer ?? inferredIssuer(ti.identity), ...(constraints ? { constraints } : {}) };
+}
+
+const PEM_RE = /-----BEGIN [A-Z0-9 ]+-----/;
+
+/** Load and check the trusted keys of one policy; problems are collected, not thrown. */
+function loadKeys(segs: string[], entries: RawKey[], baseDir: string, host: ConfigHost, problems: Issue[]): TrustedKey[] {
+  const keys: TrustedKey[] = [];
+  const seen = new Set<string>();
+  entries.forEach((entry, i) => {
+    const at = [...segs, 'trusted_keys', String(i)];
+    // The schema guarantees exactly one of key / path / pem in the object form.
+    const value = typeof entry === 'string' ? entry : (entry.key ?? entry.path ?? entry.pem ?? '');
+    const name = typeof entry === 'string' ? undefined : entry.name;
+    const asPath = typeof entry !== 'string' && entry.path !== undefined;
+    let pemText: string;
+    let source: string;
+    if (!asPath && PEM_RE.test(value)) {
+      pemText = value;
+      source = 'inline';
+    } else {
+      source = host.resolvePath(value, baseDir);
+      try {
+        pemText = host.readKeyFile(source);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code ?? 'error';
+        problems.push(issue(at, `cannot read key file ${source} (${code})`, `check the path (relative paths are resolved against ${baseDir})`));
+        return;
+      }
+    }
+    // A private key would parse (Node derives its public half) but must never sit in a
+    // configuration file that is meant to be committed.
+    if (/PRIVATE KEY-----/.test(pemText)) {
+      problems.push(issue(at, `${source === 'inline' ? 'the inline key' : source} is a PRIVATE key`, 'configure the public key only, and rotate the private key if this file was shared'));
+      return;
+    }
+    let pem: string;
+    let fingerprint: string;
+    try {
+      const key = createPublicKey(pemText);
+      pem = key.export({ type: 'spki', format: 'pem' }).toString();
+      fingerprint = keyFingerprint(pem);
+    } catch (e) {
+      problems.push(
+        issue(at, `${source === 'inline' ? 'the inline key' : source} is not a PEM public key (${(e as Error).message})`, 'give an ECDSA, Ed25519 or RSA public key in PEM ("-----BEGIN PUBLIC KEY-----")'),
+      );
+      return;
+    }
+    if (seen.has(fingerprint)) return; // the same key twice adds nothing
+    seen.add(fingerprint);
+    keys.push({ ...(name !== undefined ? { name } : {}), pem, source, fingerprint });
+  });
+  return keys;
+}
+
+/**
+ * A deny entry's time (ISO 8601 date or date-time; no offset: UTC) as a UTC ISO string, or
+ * null when it is not a real date or time (2026-02-30 included).
+ */
+export function denyInstant(text: string): string | null {
+  const m = /^(\d{4}-\d{2}-\d{2})(?:[Tt ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)([Zz]|[+-]\d{2}:\d{2})?)?$/.exec(text);
+  if (!m || !isCalendarDate(m[1]!)) return null;
+  const ms = Date.parse(`${m[1]}T${m[2] ?? '00:00:00'}${m[3] ?? 'Z'}`);
+  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+}
+
+function resolveDeny(where: string, raw: RawDeny[] | undefined): DenyEntry[] {
+  return (raw ?? []).map((d, i): DenyEntry => {
+    const at = `${where}[${i}]`;
+    if (d.sha256 !== undefined) return { sha256: d.sha256.toLowerCase(), reason: d.reason, at };
+    if (d.package !== undefined) return { package: d.package.toLowerCase(), versions: d.versions!, reason: d.reason, at };
+    const after = d.signed_after !== undefined ? denyInstant(d.signed_after) : null;
+    const before = d.signed_before !== undefined ? denyInstant(d.signed_before) : null;
+    return { identity: d.identity!, ...(after !== null ? { signedAfter: after } : {}), ...(before !== null ? { signedBefore: before } : {}), reason: d.reason, at };
+  });
+}
+
+function resolvePolicy(
+  channel: string,
+  segs: string[],
+  raw: RawPolicy,
+  baseDir: string,
+  host: ConfigHost,
+  problems: Issue[],
+): ChannelPolicy {
+  const packages: PackageRule[] = Object.entries(raw.packages ?? {})
+    .map(([pattern, rule]) => ({
+      pattern,
+      ...(rule.require !== undefined ? { require: rule.require } : {}),
+      ...(rule.trusted_identities !== undefined ? { trustedIdentities: rule.trusted_identities.map(normaliseIdentity) } : {}),
+      ...(rule.trusted_keys !== undefined ? { trustedKeys: loadKeys([...segs, 'packages', pattern], rule.trusted_keys, baseDir, host, problems) } : {}),
+    }))
+    .sort((a, b) => (a.pattern < b.pattern ? -1 : a.pattern > b.pattern ? 1 : 0));
+  const deny = resolveDeny(`${segs.length === 1 ? segs[0] : `channels[${JSON.stringify(segs[1])}]`}.deny`, raw.deny);
+  const exceptions: PolicyException[] = (raw.exceptions ?? []).map((e) => ({
+    package: e.package,
+    until: e.until,
+    ...(e.reason !== undefined ? { reason: e.reason } : {}),
+  }));
+  return {
+    channel,
+    enabled: raw.enabled,
+    require: raw.require,
+    trustedIdentities: raw.trusted_identities.map(normaliseIdentity),
+    trustedKeys: loadKeys(segs, raw.trusted_keys, baseDir, host, problems),
+    requireTlog: raw.require_tlog,
+    mirrors: [...new Set(raw.mirrors.map(canonicalChannelUrl))].sort(),
+    discovery: [...raw.discovery],
+    ...(packages.length > 0 ? { packages } : {}),
+    ...(exceptions.length > 0 ? { exceptions } : {}),
+    ...(deny.length > 0 ? { deny } : {}),
+  };
+}
+
+/**
+ * Raw configuration data (as loaded from any config file, or `{}`) → ResolvedConfig:
+ * schema validation (every failing path reported), defaults from the schema, relative
+ * paths resolved against `baseDir` (the config file's directory), channel URLs
+ * canonicalised, trusted keys read (through the host) and parsed.
+ *
+ * @throws ConfigError CONFIG_INVALID (details: one line per failing path) or
+ *   CONFIG_KEY_INVALID (details: one line per unusable key entry).
+ */
+export function resolveConfigOn(raw: unknown, baseDir: string, source: string | undefined, host: ConfigHost): ResolvedConfig {
+  const c = validateRaw(raw, source, host.distance);
+  const keyProblems: Issue[] = [];
+  const channels = Object.entries(c.channels)
+    .map(([key, pol]) => {
+      const canonical = canonicalChannelUrl(key);
+      return resolvePolicy(canonical, ['channels', key], pol, baseDir, host, keyProblems);
+    })
+    .sort((a, b) => (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0));
+  const dflt = resolvePolicy('default', ['default'], c.default, baseDir, host, keyProblems);
+  if (keyProblems.length > 0) {
+    const lines = keyProblems.map((i) => i.line).sort();
+    throw new ConfigError(
+      'CONFIG_KEY_INVALID',
+      `${lines.length} trusted key${lines.length === 1 ? '' : 's'} in the configuration${source ? ` ${source}` : ''} cannot be used:\n${problemList(lines)}`,
+      { hint: 'Each trusted_keys entry must be a PEM public key or the path of one.', details: lines },
+    );
+  }
+  return {
+    ...(source !== undefined ? { source } : {}),
+    trustRoot: c.trust_root === 'public-good' ? 'public-good' : host.resolvePath(c.trust_root, baseDir),
+    ...(c.trust_root_max_age_days !== undefined ? { trustRootMaxAgeDays: c.trust_root_max_age_days } : {}),
+    lockfile: host.resolvePath(c.lockfile, baseDir),
+    maxSidecarBytes: c.max_sidecar_bytes,
+    default: dflt,
+    channels,
+    deny: resolveDeny('deny', c.deny),
+    cacheDir: c.cache_dir !== undefined ? host.resolvePath(c.cache_dir, baseDir) : host.defaultCacheDir(),
+    http: {
+      connectTimeoutMs: c.http.connect_timeout_ms,
+      totalTimeoutMs: c.http.timeout_ms,
+      idleTimeoutMs: c.http.idle_timeout_ms,
+      retries: c.http.retries,
+    },
+    deadlineMs: c.deadline_ms,
+    concurrency: c.concurrency,
+    ...(c.serve !== undefined ? { serve: resolveServe(c.serve) } : {}),
+  };
+}
+
+/** `serve:` as the proxy reads it (defaults are the command's, src/serve/options.ts). */
+function resolveServe(s: NonNullable<RawConfig['serve']>): NonNullable<ResolvedConfig['serve']> {
+  const out: NonNullable<ResolvedConfig['serve']> = { routes: { ...s.routes } };
+  if (s.listen !== undefined) out.listen = s.listen;
+  if (s.request_deadline_ms !== undefined) out.requestDeadlineMs = s.request_deadline_ms;
+  if (s.breaker_cool_down_ms !== undefined) out.breakerCoolDownMs = s.breaker_cool_down_ms;
+  if (s.max_connections !== undefined) out.maxConnections = s.max_connections;
+  return out;
+}
+
+/** The JSON Schema of the configuration (for `--print-schema`-style tooling and docs). */
+export const configSchema: unknown = schema;

@@ -1,0 +1,106 @@
+// Headless Chromium for the browser-build tests: the system's `chromium-headless-shell`
+// (Debian package; .ci/run installs it) driven by playwright-core, a page served from a
+// loopback origin (a secure context, like a JupyterLite page), and the browser entry built
+// from the current sources into a temporary directory (scripts/bundle-browser.ts).
+//
+// Without the browser the tests skip with a message; under CI=true (or .ci/run's
+// CONDA_ATTEST_REQUIRE_BROWSER=1) they fail instead, so CI cannot pass without them.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+import { bundleBrowser } from '../../scripts/bundle-browser.ts';
+import { type Loopback, startLoopback, send } from '../helpers/loopback.ts';
+import { SHARED } from '../helpers/e2e.ts';
+
+/** The shared test data (conformance cases, the real signed package); CONDA_ATTEST_SHARED points elsewhere (a worktree). */
+export const SHARED_DIR = process.env.CONDA_ATTEST_SHARED ?? SHARED;
+
+export const CHROMIUM = process.env.CONDA_ATTEST_CHROMIUM ?? '/usr/bin/chromium-headless-shell';
+const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+/** `skip` option for node:test: a reason without the browser, false with it; throws under CI. */
+export function browserSkip(): string | false {
+  if (existsSync(CHROMIUM)) return false;
+  if (process.env.CI === 'true' || process.env.CONDA_ATTEST_REQUIRE_BROWSER === '1') {
+    throw new Error(`No browser at ${CHROMIUM}, and this is CI: install chromium-headless-shell (.ci/run does).`);
+  }
+  return `needs a headless Chromium at ${CHROMIUM} (apt-get install --no-install-recommends chromium-headless-shell)`;
+}
+
+let built: Promise<{ code: Buffer; dir: string }> | undefined;
+
+/** The browser entry, bundled once per test process from the current sources. */
+export function browserBundle(): Promise<{ code: Buffer; dir: string }> {
+  return (built ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'conda-attest-browser-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    await bundleBrowser({ outfile: join(dir, 'index.js') });
+    return { code: readFileSync(join(dir, 'index.js')), dir };
+  })());
+}
+
+let mambaBuilt: Promise<Buffer> | undefined;
+
+/** The page's mambajs host (test/browser/page/mamba-entry.ts), bundled once per test process. */
+export function mambaBundle(): Promise<Buffer> {
+  return (mambaBuilt ??= (async () => {
+    const { build } = await import('esbuild');
+    const { dir } = await browserBundle();
+    const outfile = join(dir, 'mamba.js');
+    await build({
+      entryPoints: [fileURLToPath(new URL('./page/mamba-entry.ts', import.meta.url))],
+      outfile,
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      loader: { '.wasm': 'file' },
+      logLevel: 'warning',
+    });
+    return readFileSync(outfile);
+  })());
+}
+
+/** untarjs's wasm, served to the page at /unpack.wasm. */
+export const UNTAR_WASM = fileURLToPath(new URL('../../node_modules/@emscripten-forge/untarjs/lib/unpack.wasm', import.meta.url));
+
+export interface BrowserPage {
+  browser: Browser;
+  page: Page;
+  /** The loopback origin serving the page and the module (`/conda-attest.js`). */
+  site: Loopback;
+  /** Messages the page logged to its console (errors included), for failure output. */
+  console: string[];
+  close(): Promise<void>;
+}
+
+/** Launch Chromium and open a blank page on a loopback origin that serves the browser entry. */
+export async function openPage(): Promise<BrowserPage> {
+  const { chromium } = await import('playwright-core');
+  const { code } = await browserBundle();
+  const site = await startLoopback();
+  site.route('/', send('<!doctype html><meta charset="utf-8"><title>conda-attest</title>', 200, { 'content-type': 'text/html' }));
+  site.route('/conda-attest.js', send(code, 200, { 'content-type': 'text/javascript' }));
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  const page = await browser.newPage();
+  const logs: string[] = [];
+  page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+  // Nothing leaves the machine: only the loopback origins the test serves are reachable.
+  await page.route(/^(?!http:\/\/127\.0\.0\.1:)/, (route) => route.abort());
+  await page.goto(site.url + '/');
+  return {
+    browser,
+    page,
+    site,
+    console: logs,
+    async close() {
+      await browser.close();
+      await site.close();
+    },
+  };
+}
+
+/** The module as the page imports it (`await import('/conda-attest.js')`). */
+export type BrowserModule = typeof import('../../src/browser/index.ts');
