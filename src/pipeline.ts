@@ -37,7 +37,7 @@ function lockFile(options: VerifySessionOptions): LockStore {
   // Lockfile texts validated before are not validated again (src/lock/checked.ts); the
   // memo lives with the caches, so --no-cache skips it too. Opened when first read.
   let checked: ReturnType<typeof openCheckedLockTexts> | undefined;
-  const memo = (): ReturnType<typeof openCheckedLockTexts> | undefined => (options.noCache ? undefined : (checked ??= openCheckedLockTexts(options.config.cacheDir)));
+  const memo = (): ReturnType<typeof openCheckedLockTexts> | undefined => (options.noCache ? undefined : (checked ??= openCheckedLockTexts(options.config.cacheDir, loadVerdictKey())));
   return {
     path,
     exists: async () => existsSync(path),

@@ -8,21 +8,26 @@
 // the full check, and is remembered only once it passes.
 //
 // What an entry claims is narrow: "these exact bytes were validated before". It cannot
-// change a pin, and making an invalid text pass would need a SHA-256 collision or write
-// access to cache_dir — the same threat model as the verdict cache (out of scope: whoever
-// can write there can as well edit the configuration). An unreadable memo is an empty one.
-import { createHash } from 'node:crypto';
+// change a pin, but a planted entry would let an invalid text skip validation, and the
+// cache directory may come from elsewhere (docs/caches.md). So an entry is an HMAC-SHA-256
+// of the text under the key kept outside the cache directory (the verdict cache's): a
+// writer of cache_dir without that key can add nothing that matches. An unreadable memo is
+// an empty one.
+import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../store/atomic.ts';
 
-const FILE = 'lockfile-checked-v1.json';
+// v2: entries are MACs (v1 held plain SHA-256 digests, which anyone can compute).
+const FILE = 'lockfile-checked-v2.json';
+/** The key of a process that was given none: only its own entries match. */
+const processKey = randomBytes(32);
 /** Texts remembered (the lockfiles of a few projects, or a few recent versions of one). */
 const KEEP = 16;
 const HEX64 = /^[0-9a-f]{64}$/;
 
 export interface CheckedLockTexts {
-  /** SHA-256 (hex) of a lockfile text. */
+  /** HMAC-SHA-256 (hex) of a lockfile text under the cache key. */
   digest(text: string): string;
   /** True when the text with this digest passed validation and is canonical. */
   has(digest: string): boolean;
@@ -30,7 +35,7 @@ export interface CheckedLockTexts {
   add(digest: string): Promise<void>;
 }
 
-export function openCheckedLockTexts(cacheDir: string): CheckedLockTexts {
+export function openCheckedLockTexts(cacheDir: string, key: Buffer = processKey): CheckedLockTexts {
   const path = join(cacheDir, FILE);
   let known: string[] | undefined;
   const load = (): string[] => {
@@ -44,7 +49,7 @@ export function openCheckedLockTexts(cacheDir: string): CheckedLockTexts {
     return known;
   };
   return {
-    digest: (text) => createHash('sha256').update(text).digest('hex'),
+    digest: (text) => createHmac('sha256', key).update(text).digest('hex'),
     has: (digest) => load().includes(digest),
     async add(digest) {
       const list = load();

@@ -63,7 +63,7 @@ function keyOf(k: unknown): { key: KeyObject; hash: string | null } | undefined 
 }
 
 /** True when a threshold of `role`'s keys in `root` (a root's `signed`) signed `md`; distinct keys only. */
-export function signedByThreshold(root: Obj, role: string, md: Signed): boolean {
+function signedByThreshold(root: Obj, role: string, md: Signed): boolean {
   const roles = isObj(root.roles) ? root.roles : {};
   const r = roles[role];
   const keys = isObj(root.keys) ? root.keys : {};

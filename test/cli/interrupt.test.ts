@@ -24,7 +24,7 @@ for (const noColor of [false, true]) {
       ws.write('conda-attest.lock', before);
       const env: NodeJS.ProcessEnv = { ...ws.env, TERM: 'xterm-256color', ...(noColor ? { NO_COLOR: '1' } : {}) };
       const r = await runInPty({
-        argv: [NODE, CLI, 'verify', '--offline', `${channel}/noarch/stuck-1.0-0.conda`],
+        argv: [NODE, CLI, 'verify', '--no-tuf-refresh', `${channel}/noarch/stuck-1.0-0.conda`],
         env,
         cwd: ws.dir,
         waitFor: 'verifying 0/1',
@@ -56,7 +56,7 @@ test('a terminal of 0 columns (docker -t, script): no spinner, progress lines in
     const channel = `${stall.url}/forge`;
     ws.writeConfig({ lockfile: 'conda-attest.lock', channels: { [channel]: {} } });
     const r = await runInPty({
-      argv: [NODE, CLI, 'verify', '--offline', `${channel}/noarch/stuck-1.0-0.conda`],
+      argv: [NODE, CLI, 'verify', '--no-tuf-refresh', `${channel}/noarch/stuck-1.0-0.conda`],
       env: { ...ws.env, TERM: 'xterm-256color' },
       cwd: ws.dir,
       cols: 0,

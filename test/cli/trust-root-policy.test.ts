@@ -81,7 +81,7 @@ test('trust-root export FILE writes the root in use byte for byte; a machine poi
   assert.match(r.stderr, /trust_root/);
   const airgapped = configFile('airgapped', { trust_root: out });
   const p = ch.get(fn('good'));
-  const v = await verifyJson(ws, ['--config', airgapped, '--offline', p.url]);
+  const v = await verifyJson(ws, ['--config', airgapped, '--no-tuf-refresh', p.url]);
   assert.equal(row(v.report, fn('good')).status, 'verified');
   // Usage errors: no FILE, an unknown subcommand, a file that cannot be written.
   assert.equal((await runCli(ws, ['trust-root', 'export', '--config', cfg])).code, 2);

@@ -94,16 +94,32 @@ test('an invalid lockfile is never remembered; a corrupt memo file is an empty m
   const checked = spy(openCheckedLockTexts(cache));
   await assert.rejects(readLock(path, { checked }), (e: unknown) => e instanceof LockError && e.code === 'LOCK_CORRUPT');
   assert.deepEqual(checked.added, []);
-  assert.equal(existsSync(join(cache, 'lockfile-checked-v1.json')), false);
+  assert.equal(existsSync(join(cache, 'lockfile-checked-v2.json')), false);
 
   const valid = serializeLock(add('a')(emptyLock()));
   writeFileSync(path, valid);
   mkdirSync(cache, { recursive: true });
   for (const junk of ['not json', '{"a": 1}', '[1, "zz", null]']) {
-    writeFileSync(join(cache, 'lockfile-checked-v1.json'), junk);
+    writeFileSync(join(cache, 'lockfile-checked-v2.json'), junk);
     const fresh = spy(openCheckedLockTexts(cache));
     assert.deepEqual(await readLock(path, { checked: fresh }), parseLock(valid, path));
     assert.equal(fresh.hits, 0, `memo ${JSON.stringify(junk)} is ignored`);
     assert.deepEqual(fresh.added, [fresh.digest(valid)], 'and rewritten with the text just checked');
   }
+});
+
+test('attack: a memo entry planted by a writer of the cache directory (the SHA-256 of an invalid text) does not skip the check', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'conda-attest.lock');
+  const cache = join(dir, 'cache');
+  const bad = '{\n  "version": 1,\n  "channels": {\n    "not a url": {}\n  }\n}\n';
+  writeFileSync(path, bad);
+  mkdirSync(cache, { recursive: true });
+  const { createHash, createHmac } = await import('node:crypto');
+  const sha = createHash('sha256').update(bad).digest('hex');
+  const otherKey = createHmac('sha256', Buffer.alloc(32, 9)).update(bad).digest('hex');
+  writeFileSync(join(cache, 'lockfile-checked-v2.json'), JSON.stringify([sha, otherKey]));
+  const checked = spy(openCheckedLockTexts(cache, Buffer.alloc(32, 1)));
+  await assert.rejects(readLock(path, { checked }), (e: unknown) => e instanceof LockError && e.code === 'LOCK_CORRUPT');
+  assert.equal(checked.hits, 0);
 });
