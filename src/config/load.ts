@@ -24,7 +24,7 @@ let yamlModule: typeof import('yaml') | undefined;
 const yaml = (): typeof import('yaml') => (yamlModule ??= requireLazy('yaml') as typeof import('yaml'));
 import { ConfigError, describeError } from '../errors.ts';
 import type { ResolvedConfig } from '../types.ts';
-import { parseStrictJson } from '../util/json-strict.ts';
+import { JsonTooDeepError, MAX_JSON_DEPTH, parseStrictJson } from '../util/json-strict.ts';
 import { resolveConfig } from './validate.ts';
 
 const MODULE = 'conda-attest';
@@ -278,6 +278,14 @@ function unmark(config: unknown): unknown {
 
 function parseFailed(file: string, e: unknown): ConfigError {
   if (e instanceof ConfigError) return e; // CONFIG_IMPORT_FAILED / CONFIG_INVALID from a loader
+  // Valid JSON, only nested deeper than any configuration can be: the same answer as the
+  // depth bound of a parsed document (src/config/resolve.ts), not a syntax error.
+  if (e instanceof JsonTooDeepError) {
+    return new ConfigError('CONFIG_INVALID', `The configuration in ${file} is nested more than ${MAX_JSON_DEPTH} levels deep.`, {
+      hint: 'Fix the file: schema/config.schema.json documents every key (none is nested that deep).',
+      cause: e,
+    });
+  }
   // cosmiconfig prefixes its own "JSON Error in <file>:" line; keep only the cause.
   // The parser's first line ends with ":" before its code frame ("at line 3, column 1:").
   const why = describeError(e).replace(/^(JSON|YAML) Error in [^\n]*:\n/, '').split('\n')[0]!.replace(/[:.\s]+$/, '');

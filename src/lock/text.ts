@@ -6,7 +6,7 @@ import type { ValidateFunction } from 'ajv';
 import { LockError, describeError } from '../errors.ts';
 import { compareStrings, normalizeIdentities } from './identity.ts';
 import { LOCK_VERSION, type Lock, type LockEntry, putOwn } from './types.ts';
-import { findDuplicateKey } from '../util/json-strict.ts';
+import { findDuplicateKey, JsonTooDeepError } from '../util/json-strict.ts';
 
 // --- schema (compiled once per process) ----------------------------------------------
 
@@ -36,7 +36,13 @@ export function parseLock(text: string, source: string): Lock {
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) throw corrupt(source, 'not a JSON object');
   // JSON.parse keeps the last of two equal keys, a reviewer reads the first (src/util/json-strict.ts).
-  const dup = findDuplicateKey(text);
+  let dup;
+  try {
+    dup = findDuplicateKey(text);
+  } catch (e) {
+    if (e instanceof JsonTooDeepError) throw corrupt(source, e.message, { cause: e });
+    throw e;
+  }
   if (dup) throw corrupt(source, `the key ${JSON.stringify(dup.key)} appears twice in one object (again at line ${dup.line}); a reader of the file and conda-attest would disagree on its meaning`);
   // The version is checked before the schema: a newer format is "unsupported", not "corrupt".
   const version = (data as { version?: unknown }).version;

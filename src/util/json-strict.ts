@@ -18,17 +18,43 @@ export interface DuplicateKey {
   column: number;
 }
 
-/** The first duplicate key of `text` (valid JSON), or undefined. */
+/**
+ * Deepest nesting the scan follows. jsonc-parser's visitor recurses once per level, so a
+ * hostile 100,000-deep document would overflow the stack; no document a person reviews
+ * here (config, lockfile, trusted_root.json) nests more than a handful of levels, and the
+ * config's own bound (src/config/resolve.ts) is the same 64.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** Thrown by findDuplicateKey / parseStrictJson for a document nested deeper than MAX_JSON_DEPTH: it is refused, never half-checked. */
+export class JsonTooDeepError extends Error {
+  override name = 'JsonTooDeepError';
+  constructor() {
+    super(`the document is nested more than ${MAX_JSON_DEPTH} levels deep`);
+  }
+}
+
+/** The first duplicate key of `text` (valid JSON), or undefined. Throws JsonTooDeepError before the stack can overflow. */
 export function findDuplicateKey(text: string): DuplicateKey | undefined {
   const open: Set<string>[] = [];
+  let depth = 0;
+  const enter = () => {
+    if (++depth > MAX_JSON_DEPTH) throw new JsonTooDeepError();
+  };
   let found: DuplicateKey | undefined;
   parser().visit(
     text,
     {
+      onArrayBegin: enter,
+      onArrayEnd: () => {
+        depth--;
+      },
       onObjectBegin: () => {
+        enter();
         open.push(new Set());
       },
       onObjectEnd: () => {
+        depth--;
         open.pop();
       },
       onObjectProperty: (key, _offset, _length, line, column) => {

@@ -4,7 +4,7 @@
 // verdict cache); the browser build binds `node:crypto` to src/crypto/browser.ts.
 import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
 import { TrustRootError } from '../errors.ts';
-import { DuplicateKeyError, parseStrictJson } from '../util/json-strict.ts';
+import { DuplicateKeyError, JsonTooDeepError, parseStrictJson } from '../util/json-strict.ts';
 
 export interface LoadedTrustRoot {
   /** Where the root came from, for reports. */
@@ -201,7 +201,7 @@ export function parseTrustedRoot(bytes: Buffer, source: string, now: Date = new 
     // Duplicate keys refused: a reviewer of a custom root reads the first, JSON.parse keeps the last.
     json = parseStrictJson(bytes.toString('utf8'));
   } catch (e) {
-    const why = e instanceof DuplicateKeyError ? `: ${e.message}` : '';
+    const why = e instanceof DuplicateKeyError || e instanceof JsonTooDeepError ? `: ${e.message}` : '';
     throw new TrustRootError('TRUST_ROOT_MALFORMED', `Trusted root ${source} is not valid JSON${why}.`, {
       hint: 'Check that the file is a complete trusted_root.json.',
       cause: e,
