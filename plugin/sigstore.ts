@@ -11,8 +11,10 @@ export interface CondaAttestPluginOptions {
   cwd?: string;
   /** An explicit config file instead of searching. */
   configPath?: string;
-  /** Never contact the TUF repository: use the cached or embedded trust root. */
+  /** No network at all, as `verify --offline`: caches only; a package that needs the network is blocked (HTTP_OFFLINE). */
   offline?: boolean;
+  /** Only the trust root stays offline: never contact the TUF repository (cached or embedded root), as `verify --no-tuf-refresh`. */
+  noTufRefresh?: boolean;
   /** CI mode: the identity lockfile must not change. */
   frozen?: boolean;
   /** Override of the config's identity lockfile path. */
@@ -52,7 +54,7 @@ async function openSession(options: CondaAttestPluginOptions): Promise<VerifySes
   const config = await loadConfig({ cwd, configPath: options.configPath });
   // No policy, no pass (as for `conda-attest verify`).
   if (config.source === undefined) throw noConfigError(cwd);
-  return createSession({ config, offline: options.offline, frozen: options.frozen, lockfile: options.lockfile });
+  return createSession({ config, offline: options.offline, noTufRefresh: options.noTufRefresh, frozen: options.frozen, lockfile: options.lockfile });
 }
 
 /** The options this factory takes, and the type of each (the session option is checked by shape). */
@@ -60,6 +62,7 @@ const OPTION_TYPES: Record<keyof CondaAttestPluginOptions, 'string' | 'boolean' 
   cwd: 'string',
   configPath: 'string',
   offline: 'boolean',
+  noTufRefresh: 'boolean',
   frozen: 'boolean',
   lockfile: 'string',
   settleTimeoutMs: 'ms',

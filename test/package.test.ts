@@ -12,8 +12,12 @@ const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as {
   engines: { node: string };
 };
 
-/** dist/src/x.js (or .d.ts) → src/x.ts: what tsc -p tsconfig.build.json turns into it. */
-const sourceOf = (target: string) => target.replace(/^\.\/dist\//, './').replace(/\.d\.ts$|\.js$/, '.ts');
+/**
+ * dist/src/x.js (or .d.ts) → src/x.ts: what tsc -p tsconfig.build.json turns into it;
+ * dist/browser/index.* is esbuild's bundle of src/browser/index.ts (scripts/bundle-browser.ts).
+ */
+const sourceOf = (target: string) =>
+  target.replace(/^\.\/dist\/browser\//, './src/browser/').replace(/^\.\/dist\//, './').replace(/\.d\.ts$|\.js$/, '.ts');
 
 test('every exports target is built from an existing source or shipped as is', () => {
   for (const [name, value] of Object.entries(pkg.exports)) {

@@ -24,7 +24,7 @@ printed URLs (docs/serve.md).`,
     { name: 'route', type: 'string', multiple: true, arg: 'NAME=URL', help: 'serve the channel URL under /NAME (repeatable; config serve.routes)' },
     { name: 'frozen', type: 'boolean', help: 'the identity lockfile is read-only: nothing is pinned (for replicas)' },
     { name: 'lockfile', type: 'string', arg: 'PATH', help: 'identity lockfile (default: config lockfile, conda-attest.lock)' },
-    { name: 'offline', type: 'boolean', help: 'never contact the TUF repository (use the cached or embedded trust root)' },
+    { name: 'no-tuf-refresh', type: 'boolean', help: 'never contact the TUF repository (use the cached or embedded trust root)' },
     { name: 'log-format', type: 'string', arg: 'json|text', help: 'access log on stderr, one line per request (default json)' },
     { name: 'tls-cert', type: 'string', arg: 'PATH', help: 'serve HTTPS with this certificate chain (PEM; with --tls-key)' },
     { name: 'tls-key', type: 'string', arg: 'PATH', help: 'private key of --tls-cert (PEM)' },
@@ -40,7 +40,7 @@ printed URLs (docs/serve.md).`,
 export const serveCommand: Command = async (argv: string[], io: CliIO): Promise<number> => {
   const { values } = parseCommand(argv, SERVE_SPEC) as {
     values: {
-      config?: string; listen?: string; route?: string[]; frozen?: boolean; lockfile?: string; offline?: boolean;
+      config?: string; listen?: string; route?: string[]; frozen?: boolean; lockfile?: string; 'no-tuf-refresh'?: boolean;
       'log-format'?: string; 'tls-cert'?: string; 'tls-key'?: string; 'admin-token-file'?: string; help?: boolean;
     };
   };
@@ -84,7 +84,7 @@ export const serveCommand: Command = async (argv: string[], io: CliIO): Promise<
     routes: { ...config.serve?.routes, ...routes },
     listen,
     frozen: Boolean(values.frozen),
-    offline: Boolean(values.offline),
+    noTufRefresh: Boolean(values['no-tuf-refresh']),
     lockfile: values.lockfile ? resolve(io.cwd, values.lockfile) : undefined,
     tls,
     adminToken,

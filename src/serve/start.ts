@@ -32,7 +32,8 @@ interface StartServeOptions {
   routes: Record<string, string>;
   listen: { host: string; port: number };
   frozen?: boolean;
-  offline?: boolean;
+  /** Never contact the TUF repository (cached or embedded root). A proxy has no --offline: it exists to fetch. */
+  noTufRefresh?: boolean;
   lockfile?: string;
   tls?: { cert: Buffer; key: Buffer };
   adminToken?: string;
@@ -65,7 +66,7 @@ export async function startServe(o: StartServeOptions): Promise<RunningServe> {
   const host = await openVerifierHost({
     config: o.config,
     frozen: o.frozen,
-    offline: o.offline,
+    noTufRefresh: o.noTufRefresh,
     lockfile: o.lockfile,
     transport: { requestDeadlineMs, hostCoolDownMs: s?.breakerCoolDownMs ?? SERVE_DEFAULTS.breakerCoolDownMs, maxConcurrency: SERVE_DEFAULTS.upstreamConcurrency },
   });

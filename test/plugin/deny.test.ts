@@ -31,7 +31,7 @@ test('attack: a denied package is blocked by the plugin, on a strict and on a wa
       deny: [{ package: 'loose', versions: '>=3', reason: 'withdrawn' }],
     }),
   );
-  const verified = wrapFetch(fetch, createCondaAttestPlugin({ configPath, offline: true, lockfile: fx.lockfile() }));
+  const verified = wrapFetch(fetch, createCondaAttestPlugin({ configPath, noTufRefresh: true, lockfile: fx.lockfile() }));
   await assert.rejects(verified(fx.strict.get(ALPHA).url), (e) => e instanceof PackageBlockedError && e.record.filename === ALPHA);
   await assert.rejects(verified(fx.lenient.get(LOOSE).url), (e) => e instanceof PackageBlockedError && e.record.filename === LOOSE);
   const beta = await verified(fx.strict.get(BETA).url);

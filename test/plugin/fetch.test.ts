@@ -28,7 +28,7 @@ function spyFetch(): { fetchFn: FetchFn; returned: Response[] } {
 }
 
 function plugin() {
-  return createCondaAttestPlugin({ cwd: fx.dir, offline: true, lockfile: fx.lockfile() });
+  return createCondaAttestPlugin({ cwd: fx.dir, noTufRefresh: true, lockfile: fx.lockfile() });
 }
 
 test('a verified package comes back as a Response over the same bytes', async () => {

@@ -54,7 +54,7 @@ interface Run {
 /** One install run with mambajs-core: a fresh plugin (one session), a fresh in-memory FS. */
 async function install(lock: ILock): Promise<Run> {
   const lockfile = fx.lockfile();
-  const plugin = createCondaAttestPlugin({ cwd: fx.dir, offline: true, lockfile });
+  const plugin = createCondaAttestPlugin({ cwd: fx.dir, noTufRefresh: true, lockfile });
   const inner = createNodeUntar();
   const extracted = new Set<string>();
   const spied = {
@@ -243,7 +243,7 @@ for (const [label, name, body] of [
 test('attack: an unsigned package of the strict channel relabelled as the lax channel\'s (empack pkgRootUrl) is judged by the URL it came from: blocked, and the report names the strict channel', async () => {
   const lock = relabelled(UNSIGNED, UNSIGNED, 'lenient');
   const lockfile = fx.lockfile();
-  const plugin = createCondaAttestPlugin({ cwd: fx.dir, offline: true, lockfile });
+  const plugin = createCondaAttestPlugin({ cwd: fx.dir, noTufRefresh: true, lockfile });
   const untarjs = wrapUntarjs(createNodeUntar(), plugin, { lock: lock as MambaLockLike });
   const Module = createMemModule();
   const subdir = strict.get(UNSIGNED).subdir;

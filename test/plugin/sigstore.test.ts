@@ -35,7 +35,7 @@ async function countedSession(lockfile: string) {
   const factory = async (): Promise<VerifySession> => {
     counts.opened++;
     const config = await loadConfig({ cwd: fx.dir });
-    const real = await createSession({ config, offline: true, lockfile });
+    const real = await createSession({ config, noTufRefresh: true, lockfile });
     return {
       verifyPackage: (r, d) => (counts.verified++, real.verifyPackage(r, d)),
       finish: () => (counts.finished++, real.finish()),
@@ -94,7 +94,7 @@ test('attack: bytes that do not match the host digest are blocked without consul
 });
 
 test('blocked and warned packages: PackageBlockedError carries record, reasons and the report row', async () => {
-  const plugin = createCondaAttestPlugin({ cwd: fx.dir, offline: true, lockfile: fx.lockfile() });
+  const plugin = createCondaAttestPlugin({ cwd: fx.dir, noTufRefresh: true, lockfile: fx.lockfile() });
   const download = plugin.wrapDownload!(fetchDownload());
   await assert.rejects(download({ record: recordOf(UNSIGNED) }), (e) => {
     assert.ok(e instanceof PackageBlockedError);
@@ -112,7 +112,7 @@ test('blocked and warned packages: PackageBlockedError carries record, reasons a
 });
 
 test('a host loads conda-attest by path from its config, with options, through the loader', async () => {
-  const loaded = await loadPlugins([[join(import.meta.dirname, '..', '..', 'plugin', 'index.ts'), { cwd: fx.dir, offline: true, lockfile: fx.lockfile() }]], {
+  const loaded = await loadPlugins([[join(import.meta.dirname, '..', '..', 'plugin', 'index.ts'), { cwd: fx.dir, noTufRefresh: true, lockfile: fx.lockfile() }]], {
     configDir: fx.dir,
   });
   assert.deepEqual(loaded.plugins.map((p) => p.name), ['conda-attest']);
@@ -149,7 +149,7 @@ test('no config found: the plugin fails with NO_CONFIG when the host composes it
   try {
     let fetched = 0;
     const counting: typeof fetch = (input, init) => (fetched++, fetch(input, init));
-    const loaded = await loadPlugins([[join(import.meta.dirname, '..', '..', 'plugin', 'index.ts'), { cwd: empty, offline: true }]], { configDir: empty });
+    const loaded = await loadPlugins([[join(import.meta.dirname, '..', '..', 'plugin', 'index.ts'), { cwd: empty, noTufRefresh: true }]], { configDir: empty });
     const download = loaded.wrapDownload(fetchDownload(counting));
     await assert.rejects(download({ record: recordOf(ALPHA) }), (e: unknown) => {
       assert.ok(e instanceof ConfigError);
@@ -167,7 +167,7 @@ test('no config found: the plugin fails with NO_CONFIG when the host composes it
 test('attack: URLs the plugin cannot judge are refused with PACKAGE_URL_UNSUPPORTED before they are fetched', async () => {
   let fetched = 0;
   const counting: typeof fetch = (input, init) => (fetched++, fetch(input, init));
-  const plugin = createCondaAttestPlugin({ cwd: fx.dir, offline: true, lockfile: fx.lockfile() });
+  const plugin = createCondaAttestPlugin({ cwd: fx.dir, noTufRefresh: true, lockfile: fx.lockfile() });
   const download = plugin.wrapDownload!(fetchDownload(counting));
   const base = recordOf(ALPHA);
   for (const record of [

@@ -25,7 +25,7 @@ test('serve prints one line per route and the listening line, logs JSON per requ
   const good = fx.ch.get(GOOD);
   // Slow upstream: the request is still streaming when SIGTERM arrives.
   fx.ch.setFault(good.url, { kind: 'slow', delayMs: 20, chunkBytes: 64 });
-  const child = spawn(NODE, [CLI, 'serve', '--config', '.conda-attestrc.json', '--listen', '0.0.0.0:0', '--offline'], { cwd: fx.ws.dir, env: fx.ws.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NODE, [CLI, 'serve', '--config', '.conda-attestrc.json', '--listen', '0.0.0.0:0', '--no-tuf-refresh'], { cwd: fx.ws.dir, env: fx.ws.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));

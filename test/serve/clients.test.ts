@@ -96,7 +96,7 @@ test('conda-attest verify pointed at the proxy still verifies: the sidecars it f
     },
     'verify-config.json',
   );
-  const { report } = await verifyJson(fx.ws, ['--config', 'verify-config.json', '--offline', 'through-proxy.txt']);
+  const { report } = await verifyJson(fx.ws, ['--config', 'verify-config.json', '--no-tuf-refresh', 'through-proxy.txt']);
   assert.equal(row(report, GOOD).status, 'verified');
   assert.deepEqual(codes(row(report, EVIL)), ['IDENTITY_UNTRUSTED']);
   assert.deepEqual(codes(row(report, UNSIGNED)), ['NO_ATTESTATIONS']);

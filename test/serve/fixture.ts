@@ -82,7 +82,7 @@ export async function startServeFixture(o: { frozen?: boolean } = {}): Promise<S
   const config = resolveConfig(JSON.parse(readFileSync(configPath, 'utf8')), ws.dir, configPath, { env: ws.env });
   const log: AccessLogLine[] = [];
   const start = (so: RestartOptions = {}): Promise<RunningServe> =>
-    startServe({ config, routes: so.routes ?? {}, listen: { host: '127.0.0.1', port: 0 }, frozen: so.frozen, offline: true, adminToken: so.adminToken, log: (l) => log.push(l) });
+    startServe({ config, routes: so.routes ?? {}, listen: { host: '127.0.0.1', port: 0 }, frozen: so.frozen, noTufRefresh: true, adminToken: so.adminToken, log: (l) => log.push(l) });
   const fx: ServeFixture = {
     sig,
     ch,
