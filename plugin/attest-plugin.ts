@@ -6,7 +6,7 @@ import type { PackageRecord, PackageReport, Reason, Report } from '../src/types.
 import type { VerifySession } from '../src/session-types.ts';
 import { buildReport } from '../src/report/build.ts';
 import { HttpError } from '../src/errors.ts';
-import { parsePackageFilename } from '../src/targets/package-url.ts';
+import { isValidPackageFilename } from '../src/targets/package-url.ts';
 import { PackageBlockedError, digestMismatchReason, unsupportedUrlReason } from './contract.ts';
 import type { CondaInstallerPlugin, DownloadFn, DownloadRequest, Downloaded } from './contract.ts';
 
@@ -168,15 +168,6 @@ function unjudgeableReason(record: Readonly<PackageRecord>): Reason | undefined 
     );
   }
   return undefined;
-}
-
-function isValidPackageFilename(name: string): boolean {
-  try {
-    parsePackageFilename(name);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The report row of a package whose bytes are not what the host expected (never reached the pipeline). */

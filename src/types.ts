@@ -132,6 +132,16 @@ export interface PolicyException {
  * `reason`, whatever its attestations, `require` or exceptions say. Exactly one form.
  */
 export type DenyEntry = DenyBySha256 | DenyByVersions | DenyByIdentity;
+/** A `deny` entry as written in the config (schema/config.schema.json `denyEntry`), and as `policy` shows it back. */
+export interface DenyWritten {
+  sha256?: string;
+  package?: string;
+  versions?: string;
+  identity?: string;
+  signed_after?: string;
+  signed_before?: string;
+  reason: string;
+}
 interface DenyCommon {
   reason: string;
   /** Where it is configured, for messages: `deny[0]`, `channels["…"].deny[1]`. */

@@ -18,6 +18,7 @@ import type {
   ChannelPolicy,
   ClaimConstraints,
   DenyEntry,
+  DenyWritten,
   DiscoveryMethod,
   IdentityPattern,
   PackageRule,
@@ -53,15 +54,7 @@ interface RawPackageRule {
   trusted_identities?: RawIdentity[];
   trusted_keys?: RawKey[];
 }
-interface RawDeny {
-  sha256?: string;
-  package?: string;
-  versions?: string;
-  identity?: string;
-  signed_after?: string;
-  signed_before?: string;
-  reason: string;
-}
+type RawDeny = DenyWritten;
 interface RawPolicy {
   deny: RawDeny[];
   packages: Record<string, RawPackageRule>;

@@ -2,7 +2,7 @@
 // (shorthands expanded, constraints listed, per-package rules, exceptions with days left).
 // Pure: config (and the channels of a target) in, plain data out; rendering to text is
 // here too, output to a stream is the command's job.
-import type { ChannelPolicy, DenyEntry, IdentityPattern, ResolvedConfig, TrustedKey } from '../types.ts';
+import type { ChannelPolicy, DenyEntry, DenyWritten, IdentityPattern, ResolvedConfig, TrustedKey } from '../types.ts';
 import { CONSTRAINTS } from './constraints.ts';
 import { describeShorthand, parseShorthand } from './shorthand.ts';
 import { daysLeft } from './packages.ts';
@@ -42,15 +42,8 @@ export interface ExceptionView {
 }
 
 /** A deny entry as `policy` shows it: its form's fields, its reason, where it is configured. */
-export interface DenyView {
+export interface DenyView extends DenyWritten {
   at: string;
-  sha256?: string;
-  package?: string;
-  versions?: string;
-  identity?: string;
-  signed_after?: string;
-  signed_before?: string;
-  reason: string;
 }
 
 export interface ChannelView {

@@ -9,7 +9,7 @@
 // for a name the proxy does not know.
 import { ConfigError } from '../errors.ts';
 import { canonicalChannelUrl, policyFor } from '../policy/channel.ts';
-import { encodePathSegment, isPackageFilename, isValidSubdir, parsePackageFilename } from '../targets/package-url.ts';
+import { encodePathSegment, isPackageFilename, isValidPackageFilename, isValidSubdir } from '../targets/package-url.ts';
 import type { ResolvedConfig } from '../types.ts';
 
 export interface Route {
@@ -143,18 +143,9 @@ export function classify(rawTarget: string, routes: readonly Route[]): Classifie
   const file = tail[0]!;
   if (SUBDIR_INDEX.has(file)) return { ok: true, target: { kind: 'index', route, path: `${subdir}/${file}` } };
   const sidecar = SIDECAR_RE.exec(file);
-  if (sidecar && validPackageName(sidecar[1]!)) return { ok: true, target: { kind: 'sidecar', route, path: `${subdir}/${file}`, subdir, filename: sidecar[1]! } };
-  if (isPackageFilename(file) && validPackageName(file)) return { ok: true, target: { kind: 'package', route, path: `${subdir}/${file}`, subdir, filename: file } };
+  if (sidecar && isValidPackageFilename(sidecar[1]!)) return { ok: true, target: { kind: 'sidecar', route, path: `${subdir}/${file}`, subdir, filename: sidecar[1]! } };
+  if (isPackageFilename(file) && isValidPackageFilename(file)) return { ok: true, target: { kind: 'package', route, path: `${subdir}/${file}`, subdir, filename: file } };
   return none('not a file of a conda channel');
-}
-
-function validPackageName(file: string): boolean {
-  try {
-    parsePackageFilename(file);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The upstream URL of a path under a channel (each segment percent-encoded again). */

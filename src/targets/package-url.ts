@@ -51,6 +51,16 @@ export function isPackageFilename(name: string): boolean {
   return PACKAGE_EXTENSIONS.some((ext) => lower.endsWith(ext));
 }
 
+/** True when parsePackageFilename accepts `name` (a conda package file name of the one grammar). */
+export function isValidPackageFilename(name: string): boolean {
+  try {
+    parsePackageFilename(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * `<name>-<version>-<build>.conda|.tar.bz2` → parts. conda names may contain dashes,
  * versions and builds may not, so the split is on the LAST two dashes.
