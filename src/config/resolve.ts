@@ -14,19 +14,8 @@ import { compileIdentityPattern, keyFingerprint } from '../policy/identity.ts';
 import { PROVIDERS, parseShorthand } from '../policy/shorthand.ts';
 import { globTies, isCalendarDate } from '../policy/packages.ts';
 import { versionSpecProblem } from '../policy/conda-version.ts';
-import type {
-  ChannelPolicy,
-  ClaimConstraints,
-  DenyEntry,
-  DenyWritten,
-  DiscoveryMethod,
-  IdentityPattern,
-  PackageRule,
-  PolicyException,
-  RequireMode,
-  ResolvedConfig,
-  TrustedKey,
-} from '../types.ts';
+import type { ChannelPolicy, ClaimConstraints, DenyEntry, IdentityPattern, PackageRule, PolicyException, ResolvedConfig, TrustedKey } from '../types.ts';
+import type { ChannelPolicy as ChannelPolicyWritten, Config, DenyList, TrustedIdentity, TrustedKey as RawKey } from '../generated/config-types.ts';
 
 /** Issuers that can be inferred from a bare SAN pattern (the policy table). */
 const INFERRED_ISSUERS: ReadonlyArray<readonly [prefix: string, issuer: string]> = [
@@ -34,53 +23,9 @@ const INFERRED_ISSUERS: ReadonlyArray<readonly [prefix: string, issuer: string]>
   ['https://gitlab.com/', 'https://gitlab.com'],
 ];
 
-// ---- the raw shape after schema validation and defaults -------------------------------
-
-interface RawIdentityObject {
-  identity: string;
-  issuer?: string;
-  repository_id?: string | number;
-  owner_id?: string | number;
-  ref?: string;
-  signer_workflow?: string;
-  trigger?: string | string[];
-  runner?: string;
-  environment?: string;
-}
-type RawIdentity = string | RawIdentityObject;
-type RawKey = string | { key?: string; path?: string; pem?: string; name?: string };
-interface RawPackageRule {
-  require?: RequireMode;
-  trusted_identities?: RawIdentity[];
-  trusted_keys?: RawKey[];
-}
-type RawDeny = DenyWritten;
-interface RawPolicy {
-  deny: RawDeny[];
-  packages: Record<string, RawPackageRule>;
-  exceptions: { package: string; until: string; reason?: string }[];
-  enabled: boolean;
-  require: RequireMode;
-  trusted_identities: RawIdentity[];
-  trusted_keys: RawKey[];
-  require_tlog: boolean;
-  mirrors: string[];
-  discovery: DiscoveryMethod[];
-}
-interface RawConfig {
-  trust_root: string;
-  trust_root_max_age_days?: number;
-  lockfile: string;
-  max_sidecar_bytes: number;
-  cache_dir?: string;
-  concurrency: number;
-  deadline_ms: number;
-  http: { connect_timeout_ms: number; timeout_ms: number; idle_timeout_ms: number; retries: number };
-  default: RawPolicy;
-  channels: Record<string, RawPolicy>;
-  deny: RawDeny[];
-  serve?: { routes?: Record<string, string>; listen?: string; request_deadline_ms?: number; breaker_cool_down_ms?: number; max_connections?: number };
-}
+// The shape after schema validation and defaults is generated from the schema.
+type RawPolicy = ChannelPolicyWritten & { enabled: boolean };
+type RawIdentityObject = Exclude<TrustedIdentity, string>;
 
 // ---- schema validation -----------------------------------------------------------------
 
@@ -483,7 +428,7 @@ function semanticIssues(data: unknown, distance: EditDistance): Issue[] {
  * it with the schema's defaults applied. Throws ConfigError('CONFIG_INVALID') whose
  * `details` lists every failing path, one line each, sorted by path.
  */
-function validateRaw(raw: unknown, source: string | undefined, distance: EditDistance): RawConfig {
+function validateRaw(raw: unknown, source: string | undefined, distance: EditDistance): Config {
   // Only the absence of a document means defaults; a `null` document fails validation (it
   // must be a mapping) instead of silently disabling every check.
   const data = cloneData(raw === undefined ? {} : raw, source);
@@ -509,7 +454,7 @@ function validateRaw(raw: unknown, source: string | undefined, distance: EditDis
       { hint: 'Fix each listed path; schema/config.schema.json documents every key.', details: lines },
     );
   }
-  return data as RawConfig;
+  return data as Config;
 }
 
 /** Problem lines as they appear in an error message: one `  - <line>` each. */
@@ -553,7 +498,7 @@ function constraintsOf(ti: RawIdentityObject): ClaimConstraints | undefined {
   return Object.keys(c).length > 0 ? c : undefined;
 }
 
-function normaliseIdentity(ti: RawIdentity): IdentityPattern {
+function normaliseIdentity(ti: TrustedIdentity): IdentityPattern {
   if (typeof ti === 'string') return { identity: ti, issuer: inferredIssuer(ti) };
   const constraints = constraintsOf(ti);
   return { identity: ti.identity, issuer: ti.issuer ?? inferredIssuer(ti.identity), ...(constraints ? { constraints } : {}) };
@@ -622,7 +567,7 @@ export function denyInstant(text: string): string | null {
   return Number.isNaN(ms) ? null : new Date(ms).toISOString();
 }
 
-function resolveDeny(where: string, raw: RawDeny[] | undefined): DenyEntry[] {
+function resolveDeny(where: string, raw: DenyList | undefined): DenyEntry[] {
   return (raw ?? []).map((d, i): DenyEntry => {
     const at = `${where}[${i}]`;
     if (d.sha256 !== undefined) return { sha256: d.sha256.toLowerCase(), reason: d.reason, at };
@@ -720,7 +665,7 @@ export function resolveConfigOn(raw: unknown, baseDir: string, source: string | 
 }
 
 /** `serve:` as the proxy reads it (defaults are the command's, src/serve/options.ts). */
-function resolveServe(s: NonNullable<RawConfig['serve']>): NonNullable<ResolvedConfig['serve']> {
+function resolveServe(s: NonNullable<Config['serve']>): NonNullable<ResolvedConfig['serve']> {
   const out: NonNullable<ResolvedConfig['serve']> = { routes: { ...s.routes } };
   if (s.listen !== undefined) out.listen = s.listen;
   if (s.request_deadline_ms !== undefined) out.requestDeadlineMs = s.request_deadline_ms;
