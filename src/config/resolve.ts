@@ -100,11 +100,6 @@ function closest(word: string, candidates: string[], distance: EditDistance): st
   return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
 
-function fieldName(segments: string[]): string {
-  for (let i = segments.length - 1; i >= 0; i--) if (!/^\d+$/.test(segments[i])) return segments[i];
-  return '';
-}
-
 interface Issue {
   path: string;
   line: string;
@@ -127,131 +122,70 @@ const TYPE_FIX: Record<string, string> = {
   object: 'write a mapping of keys to values',
 };
 
+/** The schema's `x-hint` annotation: per ajv keyword, the problem and fix a CONFIG_INVALID line shows. */
+type Hinted = { 'x-hint'?: Record<string, { problem?: string; fix: string }>; properties?: Record<string, unknown>; default?: unknown };
+
+const SEE_SCHEMA = 'see the description of this key in schema/config.schema.json';
+
 /** One ajv error → one line `<path>: <what is wrong> — <one-line fix>`, or null for noise. */
 function describeAjvError(e: ErrorObject, distance: EditDistance): Issue | null {
   const segs = pointerSegments(e.instancePath);
-  const field = fieldName(segs);
   const p = e.params as Record<string, unknown>;
-  const parentSchema = (e.parentSchema ?? {}) as { properties?: Record<string, unknown>; default?: unknown };
-  switch (e.keyword) {
-    case 'if':
-      return null; // the failing then/else branch reports the real problem
-    case 'oneOf': {
-      if (segs[segs.length - 2] === 'deny') {
-        return issue(segs, 'must have exactly one of sha256, package (with versions), identity', 'write {sha256: …}, {package: …, versions: …} or {identity: …}, each with a reason');
+  const parentSchema = (e.parentSchema ?? {}) as Hinted;
+  // Noise: the failing then/else branch, a oneOf branch and a key's own pattern are reported
+  // once by `then`/`else`, `oneOf` and `propertyNames` (with the offending key in the path).
+  if (e.keyword === 'if' || (e.keyword === 'required' && e.schemaPath.includes('/oneOf/')) || e.schemaPath.includes('/propertyNames/')) return null;
+  if (e.keyword === 'additionalProperties') return unknownKey(segs, String(p.additionalProperty), Object.keys(parentSchema.properties ?? {}), distance);
+  const dflt = parentSchema.default !== undefined && typeof parentSchema.default !== 'object' ? ` (default ${JSON.stringify(parentSchema.default)})` : '';
+  const [at, problem, fix] = ((): [string[], string, string] => {
+    switch (e.keyword) {
+      case 'required':
+        return [[...segs, String(p.missingProperty)], 'is required', `add ${String(p.missingProperty)}`];
+      case 'dependentRequired':
+        return [[...segs, String(p.missingProperty)], `is required with ${String(p.property)}`, `add ${String(p.missingProperty)}`];
+      case 'propertyNames':
+        return [[...segs, String(p.propertyName)], 'is not a valid key here', SEE_SCHEMA];
+      case 'type': {
+        const t = String(p.type);
+        return [segs, `must be ${t === 'integer' ? 'an integer' : t === 'array' ? 'a list' : t === 'object' ? 'a mapping' : `a ${t}`}`, (TYPE_FIX[t] ?? `write a ${t}`) + dflt];
       }
-      // trusted_keys objects: exactly one of the alternative key sources.
-      const branches = (e.schema as { required?: string[] }[]).flatMap((b) => b.required ?? []);
-      return issue(segs, `must have exactly one of ${branches.join(', ')}`, `give the key as one of ${branches.map((b) => `{${b}: …}`).join(', ')}, with an optional name`);
-    }
-    case 'required':
-      if (e.schemaPath.includes('/oneOf/')) return null; // reported once by `oneOf`
-      break;
-    case 'pattern':
-      // Channel keys: reported once by `propertyNames` with the offending key in the path.
-      if (e.schemaPath.includes('/propertyNames/')) return null;
-      if (field === 'trusted_identities') {
-        return issue(
-          segs,
-          'a bare string identity must be an https://github.com/… or https://gitlab.com/… SAN, or a github:owner/repo / gitlab:group/project shorthand (only their issuers can be inferred)',
-          'write it as {identity: "<SAN pattern>", issuer: "<OIDC issuer URL>"}',
-        );
+      case 'enum': {
+        const allowed = (p.allowedValues as unknown[]).map(String).join(', ');
+        return [segs, `must be one of ${allowed}`, `use one of ${allowed}`];
       }
-      if (field === 'repository_id' || field === 'owner_id') return issue(segs, 'must be a numeric ID', `write the ${field === 'owner_id' ? "owner's" : "repository's"} numeric ID, e.g. 123456`);
-      if (field === 'until') return issue(segs, 'must be a date written YYYY-MM-DD', 'write the last day the exception applies, e.g. 2027-01-31');
-      if (field === 'sha256') return issue(segs, 'must be a SHA-256 digest (64 hex characters)', 'copy the package file\'s sha256 from the lockfile or advisory');
-      if (field === 'signed_after' || field === 'signed_before') return issue(segs, 'must be an ISO 8601 date or date-time', 'e.g. 2026-03-01 or 2026-03-01T12:00:00Z');
-      if (field === 'package' || segs[segs.length - 2] === 'packages') return issue(segs, 'must be a package name or a glob with *', 'e.g. openssl or legacy-*');
-      if (field === 'mirrors') return issue(segs, 'must be an http(s) URL', 'write the mirror as https://host/path');
-      if (field === 'pem') return issue(segs, 'must be a PEM public key ("-----BEGIN PUBLIC KEY-----" …)', 'paste the whole PEM text, or give a file with path: instead');
-      return issue(segs, `must match ${String(p.pattern)}`, 'see the description of this key in schema/config.schema.json');
-    case 'propertyNames':
-      if (field === 'packages') {
-        return issue([...segs, String(p.propertyName)], 'a package rule key must be a package name or a glob with *', 'e.g. "openssl" or "legacy-*"');
+      case 'minimum':
+      case 'maximum': {
+        const [word, op] = e.keyword === 'minimum' ? ['at least', '>='] : ['at most', '<='];
+        return [segs, `must be ${word} ${String(p.limit)}`, `use a value ${op} ${String(p.limit)}${parentSchema.default !== undefined ? ` (default ${JSON.stringify(parentSchema.default)})` : ''}`];
       }
-      return issue(
-        [...segs, String(p.propertyName)],
-        'a channel key must be an http:// or https:// URL',
-        'write the canonical channel URL, e.g. "https://prefix.dev/conda-forge"',
-      );
-    case 'additionalProperties': {
-      const key = String(p.additionalProperty);
-      const known = Object.keys(parentSchema.properties ?? {});
-      const guess = closest(key, known, distance);
-      // `require: error` written at the top level: a channel setting in the wrong place.
-      const policyKey = segs.length === 0 && !guess ? closest(key, POLICY_KEYS, distance) : undefined;
-      if (policyKey) {
-        return issue(
-          [key],
-          'unknown key (unknown keys are rejected so that a typo cannot weaken a check)',
-          `"${policyKey}" is a channel setting: put it under default (unlisted channels) or channels["<channel URL>"]`,
-        );
+      case 'pattern':
+        return [segs, `must match ${String(p.pattern)}`, SEE_SCHEMA];
+      case 'minProperties':
+        return [segs, 'must not be empty', 'give at least one key or remove the entry'];
+      case 'minLength':
+        return [segs, 'must not be empty', 'give a value or remove the key to use the default'];
+      case 'minItems':
+        return [segs, `must list at least ${String(p.limit)} item(s)`, 'add an item or remove the key'];
+      case 'uniqueItems': {
+        const data = e.data as unknown[];
+        return [segs, `lists ${Array.isArray(data) ? JSON.stringify(data[Number(p.j)]) : 'an item'} more than once`, 'remove the duplicate'];
       }
-      return issue(
-        [...segs, key],
-        'unknown key (unknown keys are rejected so that a typo cannot weaken a check)',
-        guess ? `did you mean "${guess}"?` : `remove it; known keys here: ${known.join(', ')}`,
-      );
+      default:
+        return [segs, e.message ?? `fails ${e.keyword}`, SEE_SCHEMA];
     }
-  }
-  switch (e.keyword) {
-    case 'required': {
-      const key = String(p.missingProperty);
-      const fix =
-        key === 'issuer'
-          ? 'add issuer, e.g. "https://token.actions.githubusercontent.com" for GitHub Actions'
-          : key === 'identity'
-            ? 'add identity, the SAN pattern of the signer'
-            : `add ${key}`;
-      return issue([...segs, key], 'is required', fix);
-    }
-    case 'type': {
-      const t = String(p.type);
-      const dflt = parentSchema.default;
-      const fix =
-        (TYPE_FIX[t] ?? `write a ${t}`) + (dflt !== undefined && typeof dflt !== 'object' ? ` (default ${JSON.stringify(dflt)})` : '');
-      return issue(segs, `must be ${t === 'integer' ? 'an integer' : t === 'array' ? 'a list' : t === 'object' ? 'a mapping' : `a ${t}`}`, fix);
-    }
-    case 'enum': {
-      const allowed = (p.allowedValues as unknown[]).map(String);
-      const fix =
-        field === 'require'
-          ? 'set it to "error" to block unverified packages (or "warn" to only report them)'
-          : field === 'discovery'
-            ? 'use repodata, sigs or v0-sigs'
-            : `use one of ${allowed.join(', ')}`;
-      return issue(segs, `must be one of ${allowed.join(', ')}`, fix);
-    }
-    case 'minimum':
-    case 'maximum': {
-      const lim = String(p.limit);
-      return issue(
-        segs,
-        `must be ${e.keyword === 'minimum' ? 'at least' : 'at most'} ${lim}`,
-        `use a value ${e.keyword === 'minimum' ? '>=' : '<='} ${lim}${parentSchema.default !== undefined ? ` (default ${JSON.stringify(parentSchema.default)})` : ''}`,
-      );
-    }
-    case 'dependentRequired':
-      return issue([...segs, String(p.missingProperty)], `is required with ${String(p.property)}`, `add ${String(p.missingProperty)}`);
-    case 'minProperties':
-      if (segs[segs.length - 2] === 'packages') return issue(segs, 'sets nothing', 'give at least one of require, trusted_identities, trusted_keys, or remove the rule');
-      return issue(segs, 'must not be empty', 'give at least one key or remove the entry');
-    case 'minLength':
-      return issue(segs, 'must not be empty', 'give a value or remove the key to use the default');
-    case 'minItems':
-      return issue(
-        segs,
-        `must list at least ${String(p.limit)} item(s)`,
-        field === 'discovery' ? 'list at least one of repodata, sigs, v0-sigs, or remove the key for the default' : 'add an item or remove the key',
-      );
-    case 'uniqueItems': {
-      const data = e.data as unknown[];
-      const dup = Array.isArray(data) ? JSON.stringify(data[Number(p.j)]) : 'an item';
-      return issue(segs, `lists ${dup} more than once`, 'remove the duplicate');
-    }
-    default:
-      return issue(segs, e.message ?? `fails ${e.keyword}`, 'see the description of this key in schema/config.schema.json');
-  }
+  })();
+  const hint = parentSchema['x-hint']?.[e.keyword];
+  return issue(at, hint?.problem ?? problem, hint?.fix ?? fix);
+}
+
+/** An unknown key: a did-you-mean, or a channel setting written at the top level. */
+function unknownKey(segs: string[], key: string, known: string[], distance: EditDistance): Issue {
+  const guess = closest(key, known, distance);
+  // `require: error` written at the top level: a channel setting in the wrong place.
+  const policyKey = segs.length === 0 && !guess ? closest(key, POLICY_KEYS, distance) : undefined;
+  const what = 'unknown key (unknown keys are rejected so that a typo cannot weaken a check)';
+  if (policyKey) return issue([key], what, `"${policyKey}" is a channel setting: put it under default (unlisted channels) or channels["<channel URL>"]`);
+  return issue([...segs, key], what, guess ? `did you mean "${guess}"?` : `remove it; known keys here: ${known.join(', ')}`);
 }
 
 // ---- semantic checks the schema cannot express -----------------------------------------
