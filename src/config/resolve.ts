@@ -1,5 +1,5 @@
-// Configuration validation and resolution, for every host (the Node host, with file paths
-// and key files, is src/config/validate.ts). schema/config.schema.json is the single
+// Configuration validation and resolution, for every host, as pure functions (the Node
+// host, which finds the file and reads key files, is src/config/load.ts). schema/config.schema.json is the single
 // source of truth (the policy table): structure, allowed values AND defaults come from it (ajv
 // `useDefaults`), so there is no second copy of the defaults here. What a JSON Schema
 // cannot say (URL canonical forms, mirror conflicts, regular-expression syntax, key
@@ -358,11 +358,12 @@ function semanticIssues(data: unknown, distance: EditDistance): Issue[] {
 }
 
 /**
- * Validate raw configuration data against the schema and the semantic rules, and return
- * it with the schema's defaults applied. Throws ConfigError('CONFIG_INVALID') whose
- * `details` lists every failing path, one line each, sorted by path.
+ * Validate raw configuration data (as loaded from any config file, or `{}`) against the
+ * schema and the semantic rules, and return it with the schema's defaults applied. Throws
+ * ConfigError('CONFIG_INVALID') whose `details` lists every failing path, one line each,
+ * sorted by path. Pure.
  */
-function validateRaw(raw: unknown, source: string | undefined, distance: EditDistance): Config {
+export function validateConfig(raw: unknown, source: string | undefined, distance: EditDistance): Config {
   // Only the absence of a document means defaults; a `null` document fails validation (it
   // must be a mapping) instead of silently disabling every check.
   const data = cloneData(raw === undefined ? {} : raw, source);
@@ -398,15 +399,14 @@ function problemList(lines: readonly string[]): string {
 
 // ---- resolution ------------------------------------------------------------------------
 
-/** What resolution needs from its host: paths, key files, the cache directory. */
+/** What resolution needs from its host, as data: paths, the key files' texts, the cache directory. */
 export interface ConfigHost {
   /** A path from the config file (`~/`, relative to `baseDir`) as an absolute one. */
   resolvePath(p: string, baseDir: string): string;
   /** The cache directory when the config names none. */
   defaultCacheDir(): string;
-  /** A key file's text; throws (with a `code`, e.g. ENOENT) when it cannot be read. */
-  readKeyFile(path: string): string;
-  distance: EditDistance;
+  /** Each of keyFilePaths()'s files: its text, or why it could not be read (e.g. `{ error: 'ENOENT' }`). */
+  keyFiles: ReadonlyMap<string, string | { error: string }>;
 }
 
 /** The issuer of a pattern written without one: the shorthand's provider, or inferred from the SAN's host. */
@@ -440,30 +440,32 @@ function normaliseIdentity(ti: TrustedIdentity): IdentityPattern {
 
 const PEM_RE = /-----BEGIN [A-Z0-9 ]+-----/;
 
+/** A trusted_keys entry's inline PEM, or the file it names. The schema guarantees exactly one of key / path / pem in the object form. */
+function keySource(entry: RawKey, baseDir: string, resolvePath: ConfigHost['resolvePath']): { pem: string } | { file: string } {
+  const value = typeof entry === 'string' ? entry : (entry.key ?? entry.path ?? entry.pem ?? '');
+  const asPath = typeof entry !== 'string' && entry.path !== undefined;
+  return !asPath && PEM_RE.test(value) ? { pem: value } : { file: resolvePath(value, baseDir) };
+}
+
+/** Every key file a validated configuration names, for the host to read before resolveConfigOn. */
+export function keyFilePaths(c: Config, baseDir: string, resolvePath: ConfigHost['resolvePath']): string[] {
+  const entries = [c.default, ...Object.values(c.channels)].flatMap((p) => [...p.trusted_keys, ...Object.values(p.packages).flatMap((r) => r.trusted_keys ?? [])]);
+  return [...new Set(entries.map((e) => keySource(e, baseDir, resolvePath)).flatMap((k) => ('file' in k ? [k.file] : [])))];
+}
+
 /** Load and check the trusted keys of one policy; problems are collected, not thrown. */
 function loadKeys(segs: string[], entries: RawKey[], baseDir: string, host: ConfigHost, problems: Issue[]): TrustedKey[] {
   const keys: TrustedKey[] = [];
   const seen = new Set<string>();
   entries.forEach((entry, i) => {
     const at = [...segs, 'trusted_keys', String(i)];
-    // The schema guarantees exactly one of key / path / pem in the object form.
-    const value = typeof entry === 'string' ? entry : (entry.key ?? entry.path ?? entry.pem ?? '');
     const name = typeof entry === 'string' ? undefined : entry.name;
-    const asPath = typeof entry !== 'string' && entry.path !== undefined;
-    let pemText: string;
-    let source: string;
-    if (!asPath && PEM_RE.test(value)) {
-      pemText = value;
-      source = 'inline';
-    } else {
-      source = host.resolvePath(value, baseDir);
-      try {
-        pemText = host.readKeyFile(source);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code ?? 'error';
-        problems.push(issue(at, `cannot read key file ${source} (${code})`, `check the path (relative paths are resolved against ${baseDir})`));
-        return;
-      }
+    const from = keySource(entry, baseDir, host.resolvePath);
+    const source = 'file' in from ? from.file : 'inline';
+    const pemText = 'file' in from ? (host.keyFiles.get(from.file) ?? { error: 'not read' }) : from.pem;
+    if (typeof pemText !== 'string') {
+      problems.push(issue(at, `cannot read key file ${source} (${pemText.error})`, `check the path (relative paths are resolved against ${baseDir})`));
+      return;
     }
     // A private key would parse (Node derives its public half) but must never sit in a
     // configuration file that is meant to be committed.
@@ -550,16 +552,13 @@ function resolvePolicy(
 }
 
 /**
- * Raw configuration data (as loaded from any config file, or `{}`) → ResolvedConfig:
- * schema validation (every failing path reported), defaults from the schema, relative
- * paths resolved against `baseDir` (the config file's directory), channel URLs
- * canonicalised, trusted keys read (through the host) and parsed.
+ * A validated configuration (validateConfig) → ResolvedConfig: relative paths resolved
+ * against `baseDir` (the config file's directory), channel URLs canonicalised, trusted keys
+ * (inline, or the texts of keyFilePaths()'s files in `host.keyFiles`) parsed. Pure.
  *
- * @throws ConfigError CONFIG_INVALID (details: one line per failing path) or
- *   CONFIG_KEY_INVALID (details: one line per unusable key entry).
+ * @throws ConfigError CONFIG_KEY_INVALID (details: one line per unusable key entry).
  */
-export function resolveConfigOn(raw: unknown, baseDir: string, source: string | undefined, host: ConfigHost): ResolvedConfig {
-  const c = validateRaw(raw, source, host.distance);
+export function resolveConfigOn(c: Config, baseDir: string, source: string | undefined, host: ConfigHost): ResolvedConfig {
   const keyProblems: Issue[] = [];
   const channels = Object.entries(c.channels)
     .map(([key, pol]) => {
