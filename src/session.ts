@@ -13,7 +13,7 @@
 // store. No Node built-in is imported here (test/browser/core-imports.test.ts).
 import type { PackageDigest, VerifySession, VerifySessionOptions } from './session-types.ts';
 import type { PackageRecord, PackageReport, Reason, Report, ResolvedConfig } from './types.ts';
-import { LockError, TrustRootError } from './errors.ts';
+import { findingLine, LockError, TrustRootError } from './errors.ts';
 import { runNotices as findRunNotices } from './report/notices.ts';
 import { trustRootFreshness } from './policy/trust-root-age.ts';
 import type { LoadedTrustRoot } from './verify/trust-root-validate.ts';
@@ -111,7 +111,7 @@ export async function createSessionOn(options: VerifySessionOptions, host: Sessi
     if (written) await lock.update((current) => applyDecisions(current, decisions));
     const closed = await run.close();
     const lockfile = { path: lockPath, written, pinned: pinnedCount(decisions, judging.frozen) };
-    return assembleReport(ledger, closed, options.config, lockfile);
+    return assembleReport(ledger, closed, options, lockfile);
   }
 
   return {
@@ -202,10 +202,14 @@ function openLedger(frozen: boolean): Ledger {
 export function assembleReport(
   ledger: Ledger,
   closed: { root: LoadedTrustRoot | undefined; warnings: string[]; notices: Reason[] },
-  config: ResolvedConfig,
+  options: Pick<VerifySessionOptions, 'config' | 'inputs' | 'notCovered'>,
   lockfile: NonNullable<Report['lockfile']>,
 ): Report {
+  const { config } = options;
   const report = buildReport(ledger.rows, closed.root);
+  // Complete when the session finishes: what the host read from the targets is part of it.
+  if (options.notCovered) report.summary.not_covered = options.notCovered;
+  if (options.inputs) report.inputs = options.inputs;
   // Run-level notices (EXCEPTION_EXPIRED, REPODATA_CACHED), once each, sorted for deterministic output.
   const byMessage = new Map([...ledger.notices, ...closed.notices.map((n) => [n.message, n] as const)]);
   const notices = [...byMessage.values()].sort((a, b) => (a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
@@ -225,7 +229,7 @@ export function assembleReport(
 export function checkTrustRootAge(root: LoadedTrustRoot, config: ResolvedConfig): LoadedTrustRoot {
   const f = trustRootFreshness(root, config.trustRoot, config.trustRootMaxAgeDays);
   if (f.kind === 'stale') throw new TrustRootError('TRUST_ROOT_STALE', f.reason.message, { hint: f.reason.hint });
-  if (f.kind === 'old') root.warnings = [...(root.warnings ?? []), `${f.reason.code}: ${f.reason.message} (hint: ${f.reason.hint})`];
+  if (f.kind === 'old') root.warnings = [...(root.warnings ?? []), findingLine(f.reason)];
   return root;
 }
 
