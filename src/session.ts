@@ -13,7 +13,7 @@
 // store, and its clock. No Node I/O module is imported here (test/core-imports.test.ts).
 import type { PackageDigest, VerifySession, VerifySessionOptions } from './session-types.ts';
 import type { PackageRecord, PackageReport, Reason, Report, ResolvedConfig } from './types.ts';
-import { findingLine, LockError, TrustRootError } from './errors.ts';
+import { LockError, TrustRootError } from './errors.ts';
 import { runNotices as findRunNotices } from './report/notices.ts';
 import { trustRootFreshness } from './policy/trust-root-age.ts';
 import type { LoadedTrustRoot } from './verify/trust-root-validate.ts';
@@ -233,7 +233,10 @@ export function assembleReport(
 export function checkTrustRootAge(root: LoadedTrustRoot, config: ResolvedConfig): LoadedTrustRoot {
   const f = trustRootFreshness(root, config.trustRoot, config.trustRootMaxAgeDays);
   if (f.kind === 'stale') throw new TrustRootError('TRUST_ROOT_STALE', f.reason.message, { hint: f.reason.hint });
-  if (f.kind === 'old') root.warnings = [...(root.warnings ?? []), findingLine(f.reason)];
+  // An old root is one line; after a failed refresh, the line of that failure already names
+  // the root used and its date, so the age is not said twice.
+  const refreshFailed = (root.warnings ?? []).some((w) => w.startsWith('TRUST_ROOT_REFRESH_FAILED:'));
+  if (f.kind === 'old' && !refreshFailed) root.warnings = [...(root.warnings ?? []), `${f.reason.code}: ${f.reason.message}; ${f.reason.hint}.`];
   return root;
 }
 
