@@ -10,7 +10,7 @@
 //
 // The session only wires the stages. Its I/O comes from the host: the run's resources
 // (transport, repodata, caches, trust root, verification pool) and the identity-lockfile
-// store. No Node built-in is imported here (test/browser/core-imports.test.ts).
+// store, and its clock. No Node I/O module is imported here (test/core-imports.test.ts).
 import type { PackageDigest, VerifySession, VerifySessionOptions } from './session-types.ts';
 import type { PackageRecord, PackageReport, Reason, Report, ResolvedConfig } from './types.ts';
 import { LockError, TrustRootError } from './errors.ts';
@@ -47,10 +47,14 @@ export interface LockStore {
   update(mutate: (current: Lock) => Lock | null): Promise<void>;
 }
 
+/** The host's clock (the lockfile's first/last seen dates); default: the system's. */
+export type Clock = () => Date;
+
 /** What a host gives the session. */
 export interface SessionHost {
   openResources(): OpenedResources;
   lock: LockStore;
+  clock?: Clock;
 }
 
 /** One package for verifyPackages: its record and the digest the caller knows (null: hash the bytes). */
@@ -74,8 +78,8 @@ export interface PipelineSession extends VerifySession {
 }
 
 /** Today's date as YYYY-MM-DD (UTC), the granularity of the lockfile's first/last seen. */
-export function today(): string {
-  return new Date().toISOString().slice(0, 10);
+export function today(clock: Clock = () => new Date()): string {
+  return clock().toISOString().slice(0, 10);
 }
 
 export async function createSessionOn(options: VerifySessionOptions, host: SessionHost): Promise<PipelineSession> {
@@ -93,7 +97,7 @@ export async function createSessionOn(options: VerifySessionOptions, host: Sessi
       throw e;
     }
   }
-  const judging: JudgeContext = { lock: await lock.read(), date: today(), frozen: Boolean(options.frozen), lockPath };
+  const judging: JudgeContext = { lock: await lock.read(), date: today(host.clock), frozen: Boolean(options.frozen), lockPath };
   const ledger = openLedger(judging.frozen);
 
   /** resolve → retrieve → verify → judge, for one package. */
