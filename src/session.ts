@@ -229,7 +229,10 @@ export function assembleReport(
 export function checkTrustRootAge(root: LoadedTrustRoot, config: ResolvedConfig): LoadedTrustRoot {
   const f = trustRootFreshness(root, config.trustRoot, config.trustRootMaxAgeDays);
   if (f.kind === 'stale') throw new TrustRootError('TRUST_ROOT_STALE', f.reason.message, { hint: f.reason.hint });
-  if (f.kind === 'old') root.warnings = [...(root.warnings ?? []), `${f.reason.code}: ${f.reason.message} (hint: ${f.reason.hint})`];
+  // An old root is one line; after a failed refresh, the line of that failure already names
+  // the root used and its date, so the age is not said twice.
+  const refreshFailed = (root.warnings ?? []).some((w) => w.startsWith('TRUST_ROOT_REFRESH_FAILED:'));
+  if (f.kind === 'old' && !refreshFailed) root.warnings = [...(root.warnings ?? []), `${f.reason.code}: ${f.reason.message}; ${f.reason.hint}.`];
   return root;
 }
 

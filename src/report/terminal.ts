@@ -124,9 +124,10 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
       `pinned ${lock.pinned} new signer identit${lock.pinned === 1 ? 'y' : 'ies'} in ${t(lock.path)}: commit it, so that later runs (and CI with --frozen) check against it`,
     );
   }
-  if (report.trust_root) {
-    const age = report.trust_root.age_days;
-    lines.push(c.dim(`trust root: ${t(report.trust_root.source)}${age === null ? '' : `, ${Math.floor(age)} day${Math.floor(age) === 1 ? "" : "s"} old`}`));
+  // The trust root's date only where it matters: --verbose (a stale root has its own warning line).
+  if (report.trust_root && opts.verbose) {
+    const { source, as_of: asOf, age_days: age } = report.trust_root;
+    lines.push(c.dim(`trust root: ${t(source)} of ${asOf ?? 'unknown date'}${age === null ? '' : `, ${Math.floor(age)} day${Math.floor(age) === 1 ? '' : 's'} old`}`));
   }
   return lines.join('\n') + '\n';
 }
