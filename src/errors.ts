@@ -64,12 +64,38 @@ export class ConfigError extends AttestError<ConfigErrorCode> {
 export class TargetError extends AttestError<TargetErrorCode> {
   override name = 'TargetError';
 }
+export interface HttpErrorOptions extends AttestErrorOptions {
+  status?: number;
+  outage?: Outage;
+  retryable?: boolean;
+  hostFailure?: boolean;
+  retryAfterMs?: number;
+  notSent?: boolean;
+}
 export class HttpError extends AttestError<HttpErrorCode> {
   override name = 'HttpError';
   /** HTTP status when the server answered. */
   status?: number;
   /** The host-level cause (connection failure, stall, 5xx, offline), for one line per outage. */
   outage?: Outage;
+  /** Worth another attempt: 5xx, 408, 429, a stall or a connection failure (src/http/layers.ts retry). */
+  readonly retryable: boolean;
+  /** A stall or connection failure: counts towards the host's circuit breaker (src/http/layers.ts breaker). */
+  readonly hostFailure: boolean;
+  /** How long the server asked to wait (Retry-After, RFC 9110 §10.2.3), ms. */
+  readonly retryAfterMs?: number;
+  /** Refused before it was sent (breaker open, deadline passed): never the cause of a failure. */
+  readonly notSent: boolean;
+
+  constructor(code: HttpErrorCode, message: string, o: HttpErrorOptions = {}) {
+    super(code, message, o);
+    this.status = o.status;
+    this.outage = o.outage;
+    this.retryable = o.retryable ?? false;
+    this.hostFailure = o.hostFailure ?? false;
+    this.retryAfterMs = o.retryAfterMs;
+    this.notSent = o.notSent ?? false;
+  }
 }
 export class RepodataError extends AttestError<RepodataErrorCode> {
   override name = 'RepodataError';
