@@ -26,6 +26,15 @@ export interface AttestErrorOptions {
   details?: unknown;
 }
 
+/**
+ * The one plain-text form of a coded finding (an error, a reason, a notice) on one line:
+ * `CODE: message (hint: …)`. Every output that prints a finding as a line uses it; callers
+ * escape the result for their medium (src/report/escape.ts).
+ */
+export function findingLine(f: { code: string; message: string; hint?: string | undefined }): string {
+  return `${f.code}: ${f.message}${f.hint ? ` (hint: ${f.hint})` : ''}`;
+}
+
 /** Base class of every error conda-attest raises on purpose. */
 export class AttestError<C extends ErrorCode = ErrorCode> extends Error {
   readonly code: C;
@@ -42,7 +51,7 @@ export class AttestError<C extends ErrorCode = ErrorCode> extends Error {
 
   /** A one-line rendering: `CODE: message (hint: ...)`. */
   toLine(): string {
-    return `${this.code}: ${this.message}${this.hint ? ` (hint: ${this.hint})` : ''}`;
+    return findingLine(this);
   }
 }
 
