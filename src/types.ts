@@ -310,7 +310,7 @@ export interface Report {
   summary: ReportSummary;
   packages: PackageReport[];
   /** Trust root used: source and age. */
-  trust_root?: { source: string; digest: string; age_days: number | null };
+  trust_root?: { source: string; digest: string; age_days: number | null; as_of?: string | null };
   /** Run-level warnings (e.g. the trust root could not be refreshed). */
   warnings?: string[];
   /** Run-level findings, each with a stable code (e.g. CHANNEL_UNUSED, NOTHING_VERIFIED). */
