@@ -15,7 +15,8 @@ import type { Transport } from '../stages/resources.ts';
 import type { SidecarCache } from '../cache/sidecar-cache.ts';
 import { encodePathSegment } from '../targets/package-url.ts';
 import type { DiscoveryMethod, PackageRecord, Reason } from '../types.ts';
-import { ATTESTATIONS_SHA256_RE, parseSidecar } from './parse.ts';
+import { parseSidecar } from './parse.ts';
+import { isSha256Hex } from '../util/sha256.ts';
 
 export type SidecarResult =
   | { state: 'none'; tried: string[] }
@@ -92,7 +93,7 @@ export async function lookupAdvertised(record: PackageRecord, repodata: Repodata
       if (isRepodataMissing(e)) return { kind: 'absent', note: `repodata: no repodata.json for ${record.channel}/${record.subdir}` };
       return { kind: 'failed', reasons: [reasonOf(e, undefined)] };
     }
-  } else if (!ATTESTATIONS_SHA256_RE.test(advertised)) {
+  } else if (!isSha256Hex(advertised)) {
     return {
       kind: 'failed',
       reasons: [
