@@ -17,6 +17,7 @@ import { encodePathSegment } from '../targets/package-url.ts';
 import type { DiscoveryMethod, PackageRecord, Reason } from '../types.ts';
 import { parseSidecar } from './parse.ts';
 import { isSha256Hex } from '../util/sha256.ts';
+import { ChannelUrl } from '../util/channel-url.ts';
 
 export type SidecarResult =
   | { state: 'none'; tried: string[] }
@@ -34,7 +35,7 @@ interface SidecarDeps {
 
 /** `<channel>/<subdir>/<file>` as fetched, with the filename encoded as one path segment. */
 function packageBaseUrl(record: PackageRecord): string {
-  return `${record.channel.replace(/\/+$/, '')}/${record.subdir}/${encodePathSegment(record.filename)}`;
+  return ChannelUrl.join(record.channel, record.subdir, encodePathSegment(record.filename));
 }
 
 /** Pure: the sidecar URL for a method (`attestationsSha256` already validated for `repodata`). */

@@ -3,6 +3,7 @@
 // repodata) and in the CEP 27 subject-name comparison, so shapes are checked, never assumed.
 import { TargetError } from '../errors.ts';
 import type { PackageRecord, Reason } from '../types.ts';
+import { ChannelUrl } from '../util/channel-url.ts';
 import lockSchema from '../../schema/lockfile.schema.json' with { type: 'json' };
 
 const PACKAGE_EXTENSIONS = ['.conda', '.tar.bz2'] as const;
@@ -277,7 +278,7 @@ export function parseChannelArgument(raw: string, where: string): string {
   if (u.username || u.password) throw invalid('embeds credentials');
   const why = rawPathProblem(text.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '') + '/x');
   if (why) throw invalid(why);
-  return u.href.replace(/\/+$/, '');
+  return ChannelUrl.of(u.href);
 }
 
 export function isValidSubdir(s: string): boolean {
