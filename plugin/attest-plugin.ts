@@ -1,6 +1,6 @@
 // conda-attest as a host plugin, whoever hosts it: verify every downloaded package under
 // the channel policy before the host extracts it, and report (and pin identities) once at
-// the end of the run. The session comes from the host (plugin/sigstore.ts under Node,
+// the end of the run. The session comes from the host (plugin/conda-attest.ts under Node,
 // src/browser/ in the browser build).
 import type { PackageRecord, PackageReport, Reason, Report } from '../src/types.ts';
 import type { VerifySession } from '../src/session-types.ts';

@@ -11,11 +11,11 @@ export type {
 } from './contract.ts';
 export { composePlugins, loadPlugins, validatePlugin } from './loader.ts';
 export type { LoadPluginsOptions, LoadedPlugins, PluginSpec } from './loader.ts';
-export { PLUGIN_NAME, createCondaAttestPlugin } from './sigstore.ts';
-import { createCondaAttestPlugin } from './sigstore.ts';
+export { PLUGIN_NAME, createCondaAttestPlugin } from './conda-attest.ts';
+import { createCondaAttestPlugin } from './conda-attest.ts';
 /** Hosts that load plugins by name get the conda-attest factory: `(options) => plugin`. */
 export default createCondaAttestPlugin;
-export type { CondaAttestPluginOptions } from './sigstore.ts';
+export type { CondaAttestPluginOptions } from './conda-attest.ts';
 export { recordForMambaUrl, wrapUntarjs } from './hosts/mambajs.ts';
 export type { MambaLockLike, VerifyingUntar, WrapUntarjsOptions } from './hosts/mambajs.ts';
 export { isPackageUrl, wrapFetch } from './hosts/fetch.ts';
@@ -24,5 +24,5 @@ export { ArchiveError, createNodeUntar, extractArchive, readTar, readZip } from 
 export type { FilesData, NodeUntarOptions, UntarApi } from './hosts/untar-node.ts';
 export { fetchDownload, readHashed } from './hosts/download.ts';
 export type { FetchLike } from './hosts/download.ts';
-export type { Verifier } from './hosts/common.ts';
+export type { Verifier } from './hosts/kit.ts';
 export { PluginError } from '../src/errors.ts';

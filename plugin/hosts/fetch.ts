@@ -8,8 +8,8 @@ import { PackageBlockedError, SHA256_HEX, placeholderRecord, unsupportedUrlReaso
 import { TargetError } from '../../src/errors.ts';
 import type { DownloadFn } from '../contract.ts';
 import { httpStatusError, readHashed } from './download.ts';
-import { finishRun, toLoadedPlugins } from './common.ts';
-import type { Verifier } from './common.ts';
+import { finishRun, toLoadedPlugins } from './kit.ts';
+import type { Verifier } from './kit.ts';
 
 export type FetchFn = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 

@@ -23,8 +23,8 @@ import { PackageBlockedError, digestMismatchReason, placeholderRecord, unsupport
 import { fetchDownload } from './download.ts';
 import { mapLimit } from '../../src/util/concurrency.ts';
 import type { FetchLike } from './download.ts';
-import { finishRun, toLoadedPlugins } from './common.ts';
-import type { Verifier } from './common.ts';
+import { finishRun, toLoadedPlugins } from './kit.ts';
+import type { Verifier } from './kit.ts';
 import type { FilesData, UntarApi } from './untar-node.ts';
 
 /** The part of a mambajs lock (`ILock`, lockVersion 1.0.x) the adapter reads. */

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { TargetError } from '../../src/errors.ts';
 import { PackageBlockedError } from '../../plugin/contract.ts';
-import { createCondaAttestPlugin } from '../../plugin/sigstore.ts';
+import { createCondaAttestPlugin } from '../../plugin/conda-attest.ts';
 import { wrapFetch } from '../../plugin/hosts/fetch.ts';
 import type { FetchFn } from '../../plugin/hosts/fetch.ts';
 import { ALPHA, GAMMA, UNSIGNED, evil, startPluginFixture } from './fixture.ts';
