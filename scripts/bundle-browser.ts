@@ -7,9 +7,11 @@
 //   Node are bundled; `createRequire` answers from that fixed table);
 // - every free `Buffer` and `globalThis.Buffer` → the npm `buffer` module, bound inside the
 //   bundle (src/browser/buffer.ts), never installed on the page's globalThis;
-// - src/verify/accelerate.ts (process-wide patches of sigstore internals, Node only) → none.
+// - src/verify/accelerate.ts (process-wide patches of sigstore internals, Node only) → none;
+// - `@sigstore/tuf/seeds.json` → only the public-good `trusted_root.json` target it holds
+//   (the TUF root.json and other targets serve a TUF client, which the browser has not).
 // The build fails when anything still imports a Node built-in: nothing is left external.
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 
@@ -23,6 +25,12 @@ const adapters: Plugin = {
     b.onResolve({ filter: /^(node:)?util$/ }, () => ({ path: `${root}src/browser/node-util.ts` }));
     b.onResolve({ filter: /^node:module$/ }, () => ({ path: `${root}src/browser/node-module.ts` }));
     b.onResolve({ filter: /\/accelerate\.ts$/ }, () => ({ path: `${root}src/browser/accelerate.ts` }));
+    b.onResolve({ filter: /^@sigstore\/tuf\/seeds\.json$/ }, () => ({ path: 'seeds.json', namespace: 'public-good-root' }));
+    b.onLoad({ filter: /.*/, namespace: 'public-good-root' }, () => {
+      const seeds = JSON.parse(readFileSync(`${root}node_modules/@sigstore/tuf/seeds.json`, 'utf8')) as Record<string, { targets: Record<string, string> }>;
+      const only = Object.fromEntries(Object.entries(seeds).map(([url, s]) => [url, { targets: { 'trusted_root.json': s.targets['trusted_root.json'] } }]));
+      return { contents: JSON.stringify(only), loader: 'json' };
+    });
     b.onResolve({ filter: /^node:/ }, (args) => ({ errors: [{ text: `${args.path} imported by ${args.importer}: the browser build takes no Node built-in` }] }));
   },
 };

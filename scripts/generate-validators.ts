@@ -15,9 +15,10 @@ export interface ValidatorSpec {
 /** Same options as the runtime needs: every error, defaults applied, strict schemas. */
 export const VALIDATORS: ValidatorSpec[] = [
   // verbose: errors carry their (parent) schema: the config errors' one-line fixes use it.
+  // x-hint: the annotation that carries each error's problem and fix (src/config/resolve.ts).
   // strictRequired off: trusted_keys objects say "exactly one of key/path/pem" with
   // `oneOf: [{required: [key]}, …]`, whose properties are declared once, beside the oneOf.
-  { schema: 'schema/config.schema.json', out: 'src/generated/config-validator.ts', options: { allErrors: true, useDefaults: true, verbose: true, strict: true, strictRequired: false } },
+  { schema: 'schema/config.schema.json', out: 'src/generated/config-validator.ts', options: { allErrors: true, useDefaults: true, verbose: true, strict: true, strictRequired: false, keywords: ['x-hint'] } },
   { schema: 'schema/lockfile.schema.json', out: 'src/generated/lockfile-validator.ts', options: { allErrors: true, strict: true } },
 ];
 

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import type { VerifySessionOptions } from './session-types.ts';
 import type { Reason } from './types.ts';
-import { createHttpClient, type HttpRunFindings } from './http/client.ts';
+import { createHttpClient, type HttpClient, type HttpRunFindings } from './http/client.ts';
 import { createRepodataStore, type StaleRepodata } from './channel/repodata.ts';
 import { loadTrustRoot, type LoadedTrustRoot } from './verify/trust-root.ts';
 import type { VerifyPool } from './verify/pool.ts';
@@ -60,7 +60,7 @@ export interface ServerTransport {
 }
 
 /** The run's resources, opened lazily where they cost something, and closed once. */
-export function openResources(options: VerifySessionOptions, server?: ServerTransport): OpenedResources {
+export function openResources(options: VerifySessionOptions, server?: ServerTransport): OpenedResources & { http: HttpClient } {
   const { config } = options;
   const http = createHttpClient({
     connectTimeoutMs: config.http.connectTimeoutMs,
@@ -115,6 +115,7 @@ export function openResources(options: VerifySessionOptions, server?: ServerTran
   };
   return {
     resources,
+    http,
     loadTrustRoot: trustRoot,
     async close() {
       const root = trustRootUsed && trustRootPromise ? await trustRootPromise.catch(() => undefined) : undefined;

@@ -10,7 +10,7 @@
 //
 // The session only wires the stages. Its I/O comes from the host: the run's resources
 // (transport, repodata, caches, trust root, verification pool) and the identity-lockfile
-// store. No Node built-in is imported here (test/browser/core-imports.test.ts).
+// store, and its clock. No Node I/O module is imported here (test/core-imports.test.ts).
 import type { PackageDigest, VerifySession, VerifySessionOptions } from './session-types.ts';
 import type { PackageRecord, PackageReport, Reason, Report, ResolvedConfig } from './types.ts';
 import { LockError, TrustRootError } from './errors.ts';
@@ -50,10 +50,14 @@ export interface LockStore {
   update(mutate: (current: Lock) => Lock | null): Promise<boolean>;
 }
 
+/** The host's clock (the lockfile's first/last seen dates); default: the system's. */
+export type Clock = () => Date;
+
 /** What a host gives the session. */
 export interface SessionHost {
   openResources(): OpenedResources;
   lock: LockStore;
+  clock?: Clock;
 }
 
 /** One package for verifyPackages: its record and the digest the caller knows (null: hash the bytes). */
@@ -77,8 +81,8 @@ export interface PipelineSession extends VerifySession {
 }
 
 /** Today's date as YYYY-MM-DD (UTC), the granularity of the lockfile's first/last seen. */
-export function today(): string {
-  return new Date().toISOString().slice(0, 10);
+export function today(clock: Clock = () => new Date()): string {
+  return clock().toISOString().slice(0, 10);
 }
 
 export async function createSessionOn(options: VerifySessionOptions, host: SessionHost): Promise<PipelineSession> {
@@ -96,7 +100,7 @@ export async function createSessionOn(options: VerifySessionOptions, host: Sessi
       throw e;
     }
   }
-  const judging: JudgeContext = { lock: await lock.read(), date: today(), frozen: Boolean(options.frozen), lockPath };
+  const judging: JudgeContext = { lock: await lock.read(), date: today(host.clock), frozen: Boolean(options.frozen), lockPath };
   const ledger = openLedger(judging.frozen);
 
   /** resolve → retrieve → verify → judge, for one package. */
@@ -116,7 +120,7 @@ export async function createSessionOn(options: VerifySessionOptions, host: Sessi
     const written = changes && (await lock.update((current) => applyDecisions(current, decisions)));
     const closed = await run.close();
     const lockfile = { path: lockPath, written, pinned: pinnedCount(decisions, judging.frozen) };
-    return assembleReport(ledger, closed, options.config, lockfile);
+    return assembleReport(ledger, closed, options, lockfile);
   }
 
   return {
@@ -207,10 +211,14 @@ function openLedger(frozen: boolean): Ledger {
 export function assembleReport(
   ledger: Ledger,
   closed: { root: LoadedTrustRoot | undefined; warnings: string[]; notices: Reason[] },
-  config: ResolvedConfig,
+  options: Pick<VerifySessionOptions, 'config' | 'inputs' | 'notCovered'>,
   lockfile: NonNullable<Report['lockfile']>,
 ): Report {
+  const { config } = options;
   const report = buildReport(ledger.rows, closed.root);
+  // Complete when the session finishes: what the host read from the targets is part of it.
+  if (options.notCovered) report.summary.not_covered = options.notCovered;
+  if (options.inputs) report.inputs = options.inputs;
   // Run-level notices (EXCEPTION_EXPIRED, REPODATA_CACHED), once each, sorted for deterministic output.
   const byMessage = new Map([...ledger.notices, ...closed.notices.map((n) => [n.message, n] as const)]);
   const notices = [...byMessage.values()].sort((a, b) => (a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
@@ -230,7 +238,10 @@ export function assembleReport(
 export function checkTrustRootAge(root: LoadedTrustRoot, config: ResolvedConfig): LoadedTrustRoot {
   const f = trustRootFreshness(root, config.trustRoot, config.trustRootMaxAgeDays);
   if (f.kind === 'stale') throw new TrustRootError('TRUST_ROOT_STALE', f.reason.message, { hint: f.reason.hint });
-  if (f.kind === 'old') root.warnings = [...(root.warnings ?? []), `${f.reason.code}: ${f.reason.message} (hint: ${f.reason.hint})`];
+  // An old root is one line; after a failed refresh, the line of that failure already names
+  // the root used and its date, so the age is not said twice.
+  const refreshFailed = (root.warnings ?? []).some((w) => w.startsWith('TRUST_ROOT_REFRESH_FAILED:'));
+  if (f.kind === 'old' && !refreshFailed) root.warnings = [...(root.warnings ?? []), `${f.reason.code}: ${f.reason.message}; ${f.reason.hint}.`];
   return root;
 }
 

@@ -1,5 +1,6 @@
 // Plain data types shared by the pure core and the adapters. No I/O here.
 import type { Code } from './codes.ts';
+import type { ChannelPolicy as ChannelPolicyWritten } from './generated/config-types.ts';
 import type { BundleEvidence } from './verify/evidence.ts';
 
 /** A conda package to verify, however it was found (lockfile, explicit file, URL, host). */
@@ -63,8 +64,9 @@ export interface Outage {
   url: string;
 }
 
-export type RequireMode = 'error' | 'warn' | 'ignore';
-export type DiscoveryMethod = 'repodata' | 'sigs' | 'v0-sigs';
+/** Declared once, in schema/config.schema.json (`channelPolicy`). */
+export type RequireMode = ChannelPolicyWritten['require'];
+export type DiscoveryMethod = ChannelPolicyWritten['discovery'][number];
 
 /**
  * Claim constraints of a trusted identity: each given constraint must hold against the
@@ -133,15 +135,7 @@ export interface PolicyException {
  */
 export type DenyEntry = DenyBySha256 | DenyByVersions | DenyByIdentity;
 /** A `deny` entry as written in the config (schema/config.schema.json `denyEntry`), and as `policy` shows it back. */
-export interface DenyWritten {
-  sha256?: string;
-  package?: string;
-  versions?: string;
-  identity?: string;
-  signed_after?: string;
-  signed_before?: string;
-  reason: string;
-}
+export type { DenyEntry as DenyWritten } from './generated/config-types.ts';
 interface DenyCommon {
   reason: string;
   /** Where it is configured, for messages: `deny[0]`, `channels["…"].deny[1]`. */
@@ -351,7 +345,7 @@ export interface Report {
   summary: ReportSummary;
   packages: PackageReport[];
   /** Trust root used: source and age. */
-  trust_root?: { source: string; digest: string; age_days: number | null };
+  trust_root?: { source: string; digest: string; age_days: number | null; as_of?: string | null };
   /** Run-level warnings (e.g. the trust root could not be refreshed). */
   warnings?: string[];
   /** Run-level findings, each with a stable code (e.g. CHANNEL_UNUSED, NOTHING_VERIFIED). */

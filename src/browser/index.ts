@@ -5,7 +5,7 @@
 import seeds from '@sigstore/tuf/seeds.json' with { type: 'json' };
 import { distance } from 'fastest-levenshtein';
 import { ConfigError, TargetError, TrustRootError, UsageError } from '../errors.ts';
-import { resolveConfigOn } from '../config/resolve.ts';
+import { resolveConfigOn, validateConfig } from '../config/resolve.ts';
 import type { ResolvedConfig } from '../types.ts';
 import { attestPlugin } from '../../plugin/attest-plugin.ts';
 import type { CondaInstallerPlugin } from '../../plugin/contract.ts';
@@ -167,14 +167,8 @@ export function resolveBrowserConfig(raw: unknown): ResolvedConfig {
       details: problems,
     });
   }
-  return resolveConfigOn(raw, '/', CONFIG_SOURCE, {
-    resolvePath: (p) => p,
-    defaultCacheDir: () => '',
-    readKeyFile: () => {
-      throw Object.assign(new Error('no file system in the browser'), { code: 'ENOSYS' });
-    },
-    distance,
-  });
+  // No file system: no key files (fileKeyProblems above refuses them).
+  return resolveConfigOn(validateConfig(raw, CONFIG_SOURCE, distance), '/', CONFIG_SOURCE, { resolvePath: (p) => p, defaultCacheDir: () => '', keyFiles: new Map() });
 }
 
 function checkPluginOptions(options: unknown): BrowserPluginOptions {

@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import { loadConfig } from '../config/load.ts';
 import { TrustRootError, UsageError } from '../errors.ts';
-import { PUBLIC_GOOD, loadTrustRoot, refreshTrustRoot, trustRootWindows, type LoadedTrustRoot } from '../verify/trust-root.ts';
+import { PUBLIC_GOOD, loadTrustRoot, refreshTrustRoot, trustRootLabel, trustRootWindows, type LoadedTrustRoot } from '../verify/trust-root.ts';
 import { NOTICE_AGE_DAYS, trustRootFreshness } from '../policy/trust-root-age.ts';
 import type { ResolvedConfig } from '../types.ts';
 import { escapeJsonOutput, escapeText } from '../report/escape.ts';
@@ -45,6 +45,7 @@ function statusJson(config: ResolvedConfig, root: LoadedTrustRoot): Record<strin
     source: root.source,
     digest: root.digest,
     age_days: root.ageDays,
+    as_of: root.asOf ? root.asOf.slice(0, 10) : null,
     max_age_days: config.trustRootMaxAgeDays ?? null,
     stale: freshness.kind === 'stale',
     notices: freshness.kind === 'fresh' ? [] : [freshness.reason],
@@ -58,6 +59,7 @@ function statusText(s: Record<string, unknown>): string {
     `trust root: ${String(s.trust_root)}`,
     `source:     ${String(s.source)}`,
     `digest:     sha256:${String(s.digest)}`,
+    `dated:      ${s.as_of === null ? 'unknown' : String(s.as_of)}`,
     `age:        ${s.age_days === null ? 'unknown' : `${String(s.age_days)} days`}${
       s.max_age_days !== null ? ` (limit ${String(s.max_age_days)} days${s.stale ? ': STALE' : ''})` : ` (notice above ${NOTICE_AGE_DAYS} days)`
     }`,
@@ -143,7 +145,7 @@ export const trustRootCommand: Command = async (argv: string[], io: CliIO): Prom
       const target = resolve(io.cwd, args[0]!);
       writeAtomic(target, root.bytes ?? JSON.stringify(root.json, null, 2) + '\n');
       io.stderr.write(
-        escapeText(`conda-attest: wrote the trust root in use (${root.source}, ${root.ageDays === null ? 'age unknown' : `${root.ageDays} days old`}) to ${target}`) +
+        escapeText(`conda-attest: wrote the trust root in use (${trustRootLabel(root)}) to ${target}`) +
           '\n' +
           escapeText(`  point trust_root at it on the target machine, e.g. trust_root: ${JSON.stringify(target)}`) +
           '\n',

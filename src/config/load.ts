@@ -1,6 +1,7 @@
 // Finding and reading the configuration file (the policy table, "Configuration"): a bounded
 // search from the working directory upward, or an explicit --config PATH. This is the I/O
-// edge; validation, defaults and resolution are resolveConfig's job (validate.ts).
+// edge, with resolveConfig below (key files are read here); validation, defaults and
+// resolution are pure functions in resolve.ts.
 //
 // A configuration is data (docs/configuration.md). The search finds only declarative files
 // (JSON, YAML, a package.json key); a JS/TS config runs code, so it is loaded only when the
@@ -10,7 +11,7 @@
 // in package.json) from the process's working directory before any search, and has no
 // option to turn that off. The Explorer is given its options directly (no meta config), and
 // the version is pinned exactly in package.json because this class is cosmiconfig-internal.
-import { constants } from 'node:fs';
+import { constants, readFileSync } from 'node:fs';
 import { lstat, open, readFile, realpath, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
@@ -25,7 +26,9 @@ const yaml = (): typeof import('yaml') => (yamlModule ??= requireLazy('yaml') as
 import { ConfigError, describeError } from '../errors.ts';
 import type { ResolvedConfig } from '../types.ts';
 import { JsonTooDeepError, MAX_JSON_DEPTH, parseStrictJson } from '../util/json-strict.ts';
-import { resolveConfig } from './validate.ts';
+import { type ConfigHost, keyFilePaths, resolveConfigOn, validateConfig } from './resolve.ts';
+
+export { configSchema } from './resolve.ts';
 
 const MODULE = 'conda-attest';
 
@@ -426,6 +429,55 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<ResolvedConfi
   file ??= await pickIn(userConfigDir(env, home), USER_DATA_PLACES, USER_CODE_PLACES);
   if (file === undefined) return resolveConfig({}, start, undefined, { env });
   return resolveConfig(await readConfigFile(loader, file), dirname(file), file, { env });
+}
+
+export interface ResolveOptions {
+  /** Environment for XDG_CACHE_HOME / HOME (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+function homeOf(env: NodeJS.ProcessEnv): string {
+  return env.HOME && isAbsolute(env.HOME) ? env.HOME : homedir();
+}
+
+// Edit distance for "did you mean" hints, loaded only when a hint is needed (a valid config
+// never asks): the import alone costs ~2.5 ms CPU, measured.
+let levenshtein: typeof import('fastest-levenshtein').distance | undefined;
+function distance(a: string, b: string): number {
+  levenshtein ??= (requireLazy('fastest-levenshtein') as typeof import('fastest-levenshtein')).distance;
+  return levenshtein(a, b);
+}
+
+/** The file's text, or why it cannot be read. */
+function readKeyFile(path: string): string | { error: string } {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    return { error: (e as NodeJS.ErrnoException).code ?? 'error' };
+  }
+}
+
+/**
+ * Raw configuration data (as loaded from any config file, or `{}`) → ResolvedConfig:
+ * validated (every failing path reported) with the schema's defaults, then resolved
+ * (src/config/resolve.ts) with paths relative to `baseDir` (the config file's directory)
+ * and `~/`, the cache directory after the XDG Base Directory spec, and the key files read
+ * here, the only I/O.
+ *
+ * @throws ConfigError CONFIG_INVALID (details: one line per failing path) or
+ *   CONFIG_KEY_INVALID (details: one line per unusable key entry).
+ */
+export function resolveConfig(raw: unknown, baseDir: string, source?: string, options: ResolveOptions = {}): ResolvedConfig {
+  const env = options.env ?? process.env;
+  // `~/` is the home directory, relative paths are relative to the config file's directory.
+  const resolvePath: ConfigHost['resolvePath'] = (p, dir) => (p === '~' || p.startsWith('~/') ? join(homeOf(env), p.slice(1)) : resolve(dir, p));
+  const config = validateConfig(raw, source, distance);
+  return resolveConfigOn(config, baseDir, source, {
+    resolvePath,
+    // XDG Base Directory: a relative XDG_CACHE_HOME is invalid and must be ignored.
+    defaultCacheDir: () => (env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? join(env.XDG_CACHE_HOME, 'conda-attest') : join(homeOf(env), '.cache', 'conda-attest')),
+    keyFiles: new Map(keyFilePaths(config, baseDir, resolvePath).map((f) => [f, readKeyFile(f)])),
+  });
 }
 
 /**

@@ -1,5 +1,5 @@
-// Configuration validation and resolution, for every host (the Node host, with file paths
-// and key files, is src/config/validate.ts). schema/config.schema.json is the single
+// Configuration validation and resolution, for every host, as pure functions (the Node
+// host, which finds the file and reads key files, is src/config/load.ts). schema/config.schema.json is the single
 // source of truth (the policy table): structure, allowed values AND defaults come from it (ajv
 // `useDefaults`), so there is no second copy of the defaults here. What a JSON Schema
 // cannot say (URL canonical forms, mirror conflicts, regular-expression syntax, key
@@ -14,19 +14,8 @@ import { compileIdentityPattern, keyFingerprint } from '../policy/identity.ts';
 import { PROVIDERS, parseShorthand } from '../policy/shorthand.ts';
 import { globTies, isCalendarDate } from '../policy/packages.ts';
 import { versionSpecProblem } from '../policy/conda-version.ts';
-import type {
-  ChannelPolicy,
-  ClaimConstraints,
-  DenyEntry,
-  DenyWritten,
-  DiscoveryMethod,
-  IdentityPattern,
-  PackageRule,
-  PolicyException,
-  RequireMode,
-  ResolvedConfig,
-  TrustedKey,
-} from '../types.ts';
+import type { ChannelPolicy, ClaimConstraints, DenyEntry, IdentityPattern, PackageRule, PolicyException, ResolvedConfig, TrustedKey } from '../types.ts';
+import type { ChannelPolicy as ChannelPolicyWritten, Config, DenyList, TrustedIdentity, TrustedKey as RawKey } from '../generated/config-types.ts';
 
 /** Issuers that can be inferred from a bare SAN pattern (the policy table). */
 const INFERRED_ISSUERS: ReadonlyArray<readonly [prefix: string, issuer: string]> = [
@@ -34,53 +23,9 @@ const INFERRED_ISSUERS: ReadonlyArray<readonly [prefix: string, issuer: string]>
   ['https://gitlab.com/', 'https://gitlab.com'],
 ];
 
-// ---- the raw shape after schema validation and defaults -------------------------------
-
-interface RawIdentityObject {
-  identity: string;
-  issuer?: string;
-  repository_id?: string | number;
-  owner_id?: string | number;
-  ref?: string;
-  signer_workflow?: string;
-  trigger?: string | string[];
-  runner?: string;
-  environment?: string;
-}
-type RawIdentity = string | RawIdentityObject;
-type RawKey = string | { key?: string; path?: string; pem?: string; name?: string };
-interface RawPackageRule {
-  require?: RequireMode;
-  trusted_identities?: RawIdentity[];
-  trusted_keys?: RawKey[];
-}
-type RawDeny = DenyWritten;
-interface RawPolicy {
-  deny: RawDeny[];
-  packages: Record<string, RawPackageRule>;
-  exceptions: { package: string; until: string; reason?: string }[];
-  enabled: boolean;
-  require: RequireMode;
-  trusted_identities: RawIdentity[];
-  trusted_keys: RawKey[];
-  require_tlog: boolean;
-  mirrors: string[];
-  discovery: DiscoveryMethod[];
-}
-interface RawConfig {
-  trust_root: string;
-  trust_root_max_age_days?: number;
-  lockfile: string;
-  max_sidecar_bytes: number;
-  cache_dir?: string;
-  concurrency: number;
-  deadline_ms: number;
-  http: { connect_timeout_ms: number; timeout_ms: number; idle_timeout_ms: number; retries: number };
-  default: RawPolicy;
-  channels: Record<string, RawPolicy>;
-  deny: RawDeny[];
-  serve?: { routes?: Record<string, string>; listen?: string; request_deadline_ms?: number; breaker_cool_down_ms?: number; max_connections?: number };
-}
+// The shape after schema validation and defaults is generated from the schema.
+type RawPolicy = ChannelPolicyWritten & { enabled: boolean };
+type RawIdentityObject = Exclude<TrustedIdentity, string>;
 
 // ---- schema validation -----------------------------------------------------------------
 
@@ -155,11 +100,6 @@ function closest(word: string, candidates: string[], distance: EditDistance): st
   return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
 
-function fieldName(segments: string[]): string {
-  for (let i = segments.length - 1; i >= 0; i--) if (!/^\d+$/.test(segments[i])) return segments[i];
-  return '';
-}
-
 interface Issue {
   path: string;
   line: string;
@@ -182,131 +122,70 @@ const TYPE_FIX: Record<string, string> = {
   object: 'write a mapping of keys to values',
 };
 
+/** The schema's `x-hint` annotation: per ajv keyword, the problem and fix a CONFIG_INVALID line shows. */
+type Hinted = { 'x-hint'?: Record<string, { problem?: string; fix: string }>; properties?: Record<string, unknown>; default?: unknown };
+
+const SEE_SCHEMA = 'see the description of this key in schema/config.schema.json';
+
 /** One ajv error → one line `<path>: <what is wrong> — <one-line fix>`, or null for noise. */
 function describeAjvError(e: ErrorObject, distance: EditDistance): Issue | null {
   const segs = pointerSegments(e.instancePath);
-  const field = fieldName(segs);
   const p = e.params as Record<string, unknown>;
-  const parentSchema = (e.parentSchema ?? {}) as { properties?: Record<string, unknown>; default?: unknown };
-  switch (e.keyword) {
-    case 'if':
-      return null; // the failing then/else branch reports the real problem
-    case 'oneOf': {
-      if (segs[segs.length - 2] === 'deny') {
-        return issue(segs, 'must have exactly one of sha256, package (with versions), identity', 'write {sha256: …}, {package: …, versions: …} or {identity: …}, each with a reason');
+  const parentSchema = (e.parentSchema ?? {}) as Hinted;
+  // Noise: the failing then/else branch, a oneOf branch and a key's own pattern are reported
+  // once by `then`/`else`, `oneOf` and `propertyNames` (with the offending key in the path).
+  if (e.keyword === 'if' || (e.keyword === 'required' && e.schemaPath.includes('/oneOf/')) || e.schemaPath.includes('/propertyNames/')) return null;
+  if (e.keyword === 'additionalProperties') return unknownKey(segs, String(p.additionalProperty), Object.keys(parentSchema.properties ?? {}), distance);
+  const dflt = parentSchema.default !== undefined && typeof parentSchema.default !== 'object' ? ` (default ${JSON.stringify(parentSchema.default)})` : '';
+  const [at, problem, fix] = ((): [string[], string, string] => {
+    switch (e.keyword) {
+      case 'required':
+        return [[...segs, String(p.missingProperty)], 'is required', `add ${String(p.missingProperty)}`];
+      case 'dependentRequired':
+        return [[...segs, String(p.missingProperty)], `is required with ${String(p.property)}`, `add ${String(p.missingProperty)}`];
+      case 'propertyNames':
+        return [[...segs, String(p.propertyName)], 'is not a valid key here', SEE_SCHEMA];
+      case 'type': {
+        const t = String(p.type);
+        return [segs, `must be ${t === 'integer' ? 'an integer' : t === 'array' ? 'a list' : t === 'object' ? 'a mapping' : `a ${t}`}`, (TYPE_FIX[t] ?? `write a ${t}`) + dflt];
       }
-      // trusted_keys objects: exactly one of the alternative key sources.
-      const branches = (e.schema as { required?: string[] }[]).flatMap((b) => b.required ?? []);
-      return issue(segs, `must have exactly one of ${branches.join(', ')}`, `give the key as one of ${branches.map((b) => `{${b}: …}`).join(', ')}, with an optional name`);
-    }
-    case 'required':
-      if (e.schemaPath.includes('/oneOf/')) return null; // reported once by `oneOf`
-      break;
-    case 'pattern':
-      // Channel keys: reported once by `propertyNames` with the offending key in the path.
-      if (e.schemaPath.includes('/propertyNames/')) return null;
-      if (field === 'trusted_identities') {
-        return issue(
-          segs,
-          'a bare string identity must be an https://github.com/… or https://gitlab.com/… SAN, or a github:owner/repo / gitlab:group/project shorthand (only their issuers can be inferred)',
-          'write it as {identity: "<SAN pattern>", issuer: "<OIDC issuer URL>"}',
-        );
+      case 'enum': {
+        const allowed = (p.allowedValues as unknown[]).map(String).join(', ');
+        return [segs, `must be one of ${allowed}`, `use one of ${allowed}`];
       }
-      if (field === 'repository_id' || field === 'owner_id') return issue(segs, 'must be a numeric ID', `write the ${field === 'owner_id' ? "owner's" : "repository's"} numeric ID, e.g. 123456`);
-      if (field === 'until') return issue(segs, 'must be a date written YYYY-MM-DD', 'write the last day the exception applies, e.g. 2027-01-31');
-      if (field === 'sha256') return issue(segs, 'must be a SHA-256 digest (64 hex characters)', 'copy the package file\'s sha256 from the lockfile or advisory');
-      if (field === 'signed_after' || field === 'signed_before') return issue(segs, 'must be an ISO 8601 date or date-time', 'e.g. 2026-03-01 or 2026-03-01T12:00:00Z');
-      if (field === 'package' || segs[segs.length - 2] === 'packages') return issue(segs, 'must be a package name or a glob with *', 'e.g. openssl or legacy-*');
-      if (field === 'mirrors') return issue(segs, 'must be an http(s) URL', 'write the mirror as https://host/path');
-      if (field === 'pem') return issue(segs, 'must be a PEM public key ("-----BEGIN PUBLIC KEY-----" …)', 'paste the whole PEM text, or give a file with path: instead');
-      return issue(segs, `must match ${String(p.pattern)}`, 'see the description of this key in schema/config.schema.json');
-    case 'propertyNames':
-      if (field === 'packages') {
-        return issue([...segs, String(p.propertyName)], 'a package rule key must be a package name or a glob with *', 'e.g. "openssl" or "legacy-*"');
+      case 'minimum':
+      case 'maximum': {
+        const [word, op] = e.keyword === 'minimum' ? ['at least', '>='] : ['at most', '<='];
+        return [segs, `must be ${word} ${String(p.limit)}`, `use a value ${op} ${String(p.limit)}${parentSchema.default !== undefined ? ` (default ${JSON.stringify(parentSchema.default)})` : ''}`];
       }
-      return issue(
-        [...segs, String(p.propertyName)],
-        'a channel key must be an http:// or https:// URL',
-        'write the canonical channel URL, e.g. "https://prefix.dev/conda-forge"',
-      );
-    case 'additionalProperties': {
-      const key = String(p.additionalProperty);
-      const known = Object.keys(parentSchema.properties ?? {});
-      const guess = closest(key, known, distance);
-      // `require: error` written at the top level: a channel setting in the wrong place.
-      const policyKey = segs.length === 0 && !guess ? closest(key, POLICY_KEYS, distance) : undefined;
-      if (policyKey) {
-        return issue(
-          [key],
-          'unknown key (unknown keys are rejected so that a typo cannot weaken a check)',
-          `"${policyKey}" is a channel setting: put it under default (unlisted channels) or channels["<channel URL>"]`,
-        );
+      case 'pattern':
+        return [segs, `must match ${String(p.pattern)}`, SEE_SCHEMA];
+      case 'minProperties':
+        return [segs, 'must not be empty', 'give at least one key or remove the entry'];
+      case 'minLength':
+        return [segs, 'must not be empty', 'give a value or remove the key to use the default'];
+      case 'minItems':
+        return [segs, `must list at least ${String(p.limit)} item(s)`, 'add an item or remove the key'];
+      case 'uniqueItems': {
+        const data = e.data as unknown[];
+        return [segs, `lists ${Array.isArray(data) ? JSON.stringify(data[Number(p.j)]) : 'an item'} more than once`, 'remove the duplicate'];
       }
-      return issue(
-        [...segs, key],
-        'unknown key (unknown keys are rejected so that a typo cannot weaken a check)',
-        guess ? `did you mean "${guess}"?` : `remove it; known keys here: ${known.join(', ')}`,
-      );
+      default:
+        return [segs, e.message ?? `fails ${e.keyword}`, SEE_SCHEMA];
     }
-  }
-  switch (e.keyword) {
-    case 'required': {
-      const key = String(p.missingProperty);
-      const fix =
-        key === 'issuer'
-          ? 'add issuer, e.g. "https://token.actions.githubusercontent.com" for GitHub Actions'
-          : key === 'identity'
-            ? 'add identity, the SAN pattern of the signer'
-            : `add ${key}`;
-      return issue([...segs, key], 'is required', fix);
-    }
-    case 'type': {
-      const t = String(p.type);
-      const dflt = parentSchema.default;
-      const fix =
-        (TYPE_FIX[t] ?? `write a ${t}`) + (dflt !== undefined && typeof dflt !== 'object' ? ` (default ${JSON.stringify(dflt)})` : '');
-      return issue(segs, `must be ${t === 'integer' ? 'an integer' : t === 'array' ? 'a list' : t === 'object' ? 'a mapping' : `a ${t}`}`, fix);
-    }
-    case 'enum': {
-      const allowed = (p.allowedValues as unknown[]).map(String);
-      const fix =
-        field === 'require'
-          ? 'set it to "error" to block unverified packages (or "warn" to only report them)'
-          : field === 'discovery'
-            ? 'use repodata, sigs or v0-sigs'
-            : `use one of ${allowed.join(', ')}`;
-      return issue(segs, `must be one of ${allowed.join(', ')}`, fix);
-    }
-    case 'minimum':
-    case 'maximum': {
-      const lim = String(p.limit);
-      return issue(
-        segs,
-        `must be ${e.keyword === 'minimum' ? 'at least' : 'at most'} ${lim}`,
-        `use a value ${e.keyword === 'minimum' ? '>=' : '<='} ${lim}${parentSchema.default !== undefined ? ` (default ${JSON.stringify(parentSchema.default)})` : ''}`,
-      );
-    }
-    case 'dependentRequired':
-      return issue([...segs, String(p.missingProperty)], `is required with ${String(p.property)}`, `add ${String(p.missingProperty)}`);
-    case 'minProperties':
-      if (segs[segs.length - 2] === 'packages') return issue(segs, 'sets nothing', 'give at least one of require, trusted_identities, trusted_keys, or remove the rule');
-      return issue(segs, 'must not be empty', 'give at least one key or remove the entry');
-    case 'minLength':
-      return issue(segs, 'must not be empty', 'give a value or remove the key to use the default');
-    case 'minItems':
-      return issue(
-        segs,
-        `must list at least ${String(p.limit)} item(s)`,
-        field === 'discovery' ? 'list at least one of repodata, sigs, v0-sigs, or remove the key for the default' : 'add an item or remove the key',
-      );
-    case 'uniqueItems': {
-      const data = e.data as unknown[];
-      const dup = Array.isArray(data) ? JSON.stringify(data[Number(p.j)]) : 'an item';
-      return issue(segs, `lists ${dup} more than once`, 'remove the duplicate');
-    }
-    default:
-      return issue(segs, e.message ?? `fails ${e.keyword}`, 'see the description of this key in schema/config.schema.json');
-  }
+  })();
+  const hint = parentSchema['x-hint']?.[e.keyword];
+  return issue(at, hint?.problem ?? problem, hint?.fix ?? fix);
+}
+
+/** An unknown key: a did-you-mean, or a channel setting written at the top level. */
+function unknownKey(segs: string[], key: string, known: string[], distance: EditDistance): Issue {
+  const guess = closest(key, known, distance);
+  // `require: error` written at the top level: a channel setting in the wrong place.
+  const policyKey = segs.length === 0 && !guess ? closest(key, POLICY_KEYS, distance) : undefined;
+  const what = 'unknown key (unknown keys are rejected so that a typo cannot weaken a check)';
+  if (policyKey) return issue([key], what, `"${policyKey}" is a channel setting: put it under default (unlisted channels) or channels["<channel URL>"]`);
+  return issue([...segs, key], what, guess ? `did you mean "${guess}"?` : `remove it; known keys here: ${known.join(', ')}`);
 }
 
 // ---- semantic checks the schema cannot express -----------------------------------------
@@ -479,11 +358,12 @@ function semanticIssues(data: unknown, distance: EditDistance): Issue[] {
 }
 
 /**
- * Validate raw configuration data against the schema and the semantic rules, and return
- * it with the schema's defaults applied. Throws ConfigError('CONFIG_INVALID') whose
- * `details` lists every failing path, one line each, sorted by path.
+ * Validate raw configuration data (as loaded from any config file, or `{}`) against the
+ * schema and the semantic rules, and return it with the schema's defaults applied. Throws
+ * ConfigError('CONFIG_INVALID') whose `details` lists every failing path, one line each,
+ * sorted by path. Pure.
  */
-function validateRaw(raw: unknown, source: string | undefined, distance: EditDistance): RawConfig {
+export function validateConfig(raw: unknown, source: string | undefined, distance: EditDistance): Config {
   // Only the absence of a document means defaults; a `null` document fails validation (it
   // must be a mapping) instead of silently disabling every check.
   const data = cloneData(raw === undefined ? {} : raw, source);
@@ -509,7 +389,7 @@ function validateRaw(raw: unknown, source: string | undefined, distance: EditDis
       { hint: 'Fix each listed path; schema/config.schema.json documents every key.', details: lines },
     );
   }
-  return data as RawConfig;
+  return data as Config;
 }
 
 /** Problem lines as they appear in an error message: one `  - <line>` each. */
@@ -519,15 +399,14 @@ function problemList(lines: readonly string[]): string {
 
 // ---- resolution ------------------------------------------------------------------------
 
-/** What resolution needs from its host: paths, key files, the cache directory. */
+/** What resolution needs from its host, as data: paths, the key files' texts, the cache directory. */
 export interface ConfigHost {
   /** A path from the config file (`~/`, relative to `baseDir`) as an absolute one. */
   resolvePath(p: string, baseDir: string): string;
   /** The cache directory when the config names none. */
   defaultCacheDir(): string;
-  /** A key file's text; throws (with a `code`, e.g. ENOENT) when it cannot be read. */
-  readKeyFile(path: string): string;
-  distance: EditDistance;
+  /** Each of keyFilePaths()'s files: its text, or why it could not be read (e.g. `{ error: 'ENOENT' }`). */
+  keyFiles: ReadonlyMap<string, string | { error: string }>;
 }
 
 /** The issuer of a pattern written without one: the shorthand's provider, or inferred from the SAN's host. */
@@ -553,7 +432,7 @@ function constraintsOf(ti: RawIdentityObject): ClaimConstraints | undefined {
   return Object.keys(c).length > 0 ? c : undefined;
 }
 
-function normaliseIdentity(ti: RawIdentity): IdentityPattern {
+function normaliseIdentity(ti: TrustedIdentity): IdentityPattern {
   if (typeof ti === 'string') return { identity: ti, issuer: inferredIssuer(ti) };
   const constraints = constraintsOf(ti);
   return { identity: ti.identity, issuer: ti.issuer ?? inferredIssuer(ti.identity), ...(constraints ? { constraints } : {}) };
@@ -561,30 +440,32 @@ function normaliseIdentity(ti: RawIdentity): IdentityPattern {
 
 const PEM_RE = /-----BEGIN [A-Z0-9 ]+-----/;
 
+/** A trusted_keys entry's inline PEM, or the file it names. The schema guarantees exactly one of key / path / pem in the object form. */
+function keySource(entry: RawKey, baseDir: string, resolvePath: ConfigHost['resolvePath']): { pem: string } | { file: string } {
+  const value = typeof entry === 'string' ? entry : (entry.key ?? entry.path ?? entry.pem ?? '');
+  const asPath = typeof entry !== 'string' && entry.path !== undefined;
+  return !asPath && PEM_RE.test(value) ? { pem: value } : { file: resolvePath(value, baseDir) };
+}
+
+/** Every key file a validated configuration names, for the host to read before resolveConfigOn. */
+export function keyFilePaths(c: Config, baseDir: string, resolvePath: ConfigHost['resolvePath']): string[] {
+  const entries = [c.default, ...Object.values(c.channels)].flatMap((p) => [...p.trusted_keys, ...Object.values(p.packages).flatMap((r) => r.trusted_keys ?? [])]);
+  return [...new Set(entries.map((e) => keySource(e, baseDir, resolvePath)).flatMap((k) => ('file' in k ? [k.file] : [])))];
+}
+
 /** Load and check the trusted keys of one policy; problems are collected, not thrown. */
 function loadKeys(segs: string[], entries: RawKey[], baseDir: string, host: ConfigHost, problems: Issue[]): TrustedKey[] {
   const keys: TrustedKey[] = [];
   const seen = new Set<string>();
   entries.forEach((entry, i) => {
     const at = [...segs, 'trusted_keys', String(i)];
-    // The schema guarantees exactly one of key / path / pem in the object form.
-    const value = typeof entry === 'string' ? entry : (entry.key ?? entry.path ?? entry.pem ?? '');
     const name = typeof entry === 'string' ? undefined : entry.name;
-    const asPath = typeof entry !== 'string' && entry.path !== undefined;
-    let pemText: string;
-    let source: string;
-    if (!asPath && PEM_RE.test(value)) {
-      pemText = value;
-      source = 'inline';
-    } else {
-      source = host.resolvePath(value, baseDir);
-      try {
-        pemText = host.readKeyFile(source);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code ?? 'error';
-        problems.push(issue(at, `cannot read key file ${source} (${code})`, `check the path (relative paths are resolved against ${baseDir})`));
-        return;
-      }
+    const from = keySource(entry, baseDir, host.resolvePath);
+    const source = 'file' in from ? from.file : 'inline';
+    const pemText = 'file' in from ? (host.keyFiles.get(from.file) ?? { error: 'not read' }) : from.pem;
+    if (typeof pemText !== 'string') {
+      problems.push(issue(at, `cannot read key file ${source} (${pemText.error})`, `check the path (relative paths are resolved against ${baseDir})`));
+      return;
     }
     // A private key would parse (Node derives its public half) but must never sit in a
     // configuration file that is meant to be committed.
@@ -622,7 +503,7 @@ export function denyInstant(text: string): string | null {
   return Number.isNaN(ms) ? null : new Date(ms).toISOString();
 }
 
-function resolveDeny(where: string, raw: RawDeny[] | undefined): DenyEntry[] {
+function resolveDeny(where: string, raw: DenyList | undefined): DenyEntry[] {
   return (raw ?? []).map((d, i): DenyEntry => {
     const at = `${where}[${i}]`;
     if (d.sha256 !== undefined) return { sha256: d.sha256.toLowerCase(), reason: d.reason, at };
@@ -671,16 +552,13 @@ function resolvePolicy(
 }
 
 /**
- * Raw configuration data (as loaded from any config file, or `{}`) → ResolvedConfig:
- * schema validation (every failing path reported), defaults from the schema, relative
- * paths resolved against `baseDir` (the config file's directory), channel URLs
- * canonicalised, trusted keys read (through the host) and parsed.
+ * A validated configuration (validateConfig) → ResolvedConfig: relative paths resolved
+ * against `baseDir` (the config file's directory), channel URLs canonicalised, trusted keys
+ * (inline, or the texts of keyFilePaths()'s files in `host.keyFiles`) parsed. Pure.
  *
- * @throws ConfigError CONFIG_INVALID (details: one line per failing path) or
- *   CONFIG_KEY_INVALID (details: one line per unusable key entry).
+ * @throws ConfigError CONFIG_KEY_INVALID (details: one line per unusable key entry).
  */
-export function resolveConfigOn(raw: unknown, baseDir: string, source: string | undefined, host: ConfigHost): ResolvedConfig {
-  const c = validateRaw(raw, source, host.distance);
+export function resolveConfigOn(c: Config, baseDir: string, source: string | undefined, host: ConfigHost): ResolvedConfig {
   const keyProblems: Issue[] = [];
   const channels = Object.entries(c.channels)
     .map(([key, pol]) => {
@@ -720,7 +598,7 @@ export function resolveConfigOn(raw: unknown, baseDir: string, source: string | 
 }
 
 /** `serve:` as the proxy reads it (defaults are the command's, src/serve/options.ts). */
-function resolveServe(s: NonNullable<RawConfig['serve']>): NonNullable<ResolvedConfig['serve']> {
+function resolveServe(s: NonNullable<Config['serve']>): NonNullable<ResolvedConfig['serve']> {
   const out: NonNullable<ResolvedConfig['serve']> = { routes: { ...s.routes } };
   if (s.listen !== undefined) out.listen = s.listen;
   if (s.request_deadline_ms !== undefined) out.requestDeadlineMs = s.request_deadline_ms;

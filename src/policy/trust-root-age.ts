@@ -6,6 +6,7 @@
 // NOTICE_AGE_DAYS is reported as a notice so the age is never silent (specs §6: "say
 // how old its root is").
 import type { Reason } from '../types.ts';
+import { trustRootLabel } from '../verify/trust-root-validate.ts';
 
 /** Age above which a root is reported when no `trust_root_max_age_days` is configured. */
 export const NOTICE_AGE_DAYS = 180;
@@ -15,6 +16,8 @@ export interface TrustRootAge {
   source: string;
   /** Whole days (null when unknown). */
   ageDays: number | null;
+  /** The date the content dates the root from (ISO 8601), when known. */
+  asOf?: string | null;
 }
 
 export type Freshness =
@@ -54,7 +57,7 @@ export function trustRootFreshness(root: TrustRootAge, spec: string, maxAgeDays?
         kind: 'stale',
         reason: {
           code: 'TRUST_ROOT_STALE',
-          message: `The trust root ${root.source} is ${age} days old, older than trust_root_max_age_days (${maxAgeDays}).`,
+          message: `The trust root ${root.source} is ${age} days old${root.asOf ? ` (it dates from ${root.asOf.slice(0, 10)})` : ''}, older than trust_root_max_age_days (${maxAgeDays}).`,
           hint: refreshHint(spec),
         },
       };
@@ -62,12 +65,17 @@ export function trustRootFreshness(root: TrustRootAge, spec: string, maxAgeDays?
     return { kind: 'fresh' };
   }
   if (age !== null && age > NOTICE_AGE_DAYS) {
+    // One short line (it is shown on every run until the root is refreshed); the full
+    // story is in `conda-attest trust-root status` and docs/trust-root.md.
     return {
       kind: 'old',
       reason: {
         code: 'TRUST_ROOT_STALE',
-        message: `The trust root ${root.source} is ${age} days old (more than ${NOTICE_AGE_DAYS}); keys rotated since then are not known to it.`,
-        hint: `${refreshHint(spec)} Set trust_root_max_age_days to make an old root an error.`,
+        message: `trust root ${trustRootLabel(root)} (${age} days old, more than ${NOTICE_AGE_DAYS})`,
+        hint:
+          spec === 'public-good'
+            ? 'run `conda-attest trust-root refresh` when online'
+            : `replace it with a current trusted_root.json (\`conda-attest trust-root export FILE\` where it can refresh)`,
       },
     };
   }

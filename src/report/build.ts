@@ -6,6 +6,7 @@ export interface TrustRootSummary {
   source: string;
   digest: string;
   ageDays: number | null;
+  asOf?: string | null;
   warnings?: string[];
 }
 
@@ -44,7 +45,7 @@ function summarize(rows: readonly PackageReport[]): ReportSummary {
 export function buildReport(rows: readonly PackageReport[], root?: TrustRootSummary): Report {
   const packages = [...rows].sort(compareRows);
   const report: Report = { version: 1, summary: summarize(packages), packages };
-  if (root) report.trust_root = { source: root.source, digest: root.digest, age_days: root.ageDays };
+  if (root) report.trust_root = { source: root.source, digest: root.digest, age_days: root.ageDays, as_of: root.asOf ? root.asOf.slice(0, 10) : null };
   if (root?.warnings?.length) report.warnings = [...root.warnings];
   return report;
 }

@@ -94,7 +94,7 @@ export async function openVerifierHost(options: VerifierHostOptions): Promise<Ve
   const missRefresh = options.missRefreshMs ?? 60_000;
   let storeBorn = Date.now();
   const renew = (): void => {
-    resources.repodata = createRepodataStore({ http: resources.http, cacheDir: config.cacheDir });
+    resources.repodata = createRepodataStore({ http: run.http, cacheDir: config.cacheDir });
     storeBorn = Date.now();
   };
 
@@ -117,7 +117,7 @@ export async function openVerifierHost(options: VerifierHostOptions): Promise<Ve
   }
 
   return {
-    http: resources.http,
+    http: run.http,
     lockPath,
     lookup,
     trustRoot: () => root,

@@ -11,7 +11,7 @@
 import { AttestError, couldNotFetch, HttpError, outageOf, SidecarError, type SidecarErrorCode } from '../errors.ts';
 import type { RepodataStore } from '../channel/repodata.ts';
 import { isRepodataMissing } from '../channel/repodata-index.ts';
-import type { HttpClient } from '../http/client.ts';
+import type { Transport } from '../stages/resources.ts';
 import type { SidecarCache } from '../cache/sidecar-cache.ts';
 import { encodePathSegment } from '../targets/package-url.ts';
 import type { DiscoveryMethod, PackageRecord, Reason } from '../types.ts';
@@ -23,7 +23,7 @@ export type SidecarResult =
   | { state: 'found'; url: string; method: DiscoveryMethod | 'given'; sha256: string; bundles: unknown[] };
 
 interface SidecarDeps {
-  http: HttpClient;
+  http: Transport;
   repodata: RepodataStore;
   /** Size cap for one sidecar (config `max_sidecar_bytes`). */
   maxBytes: number;

@@ -1,6 +1,6 @@
-// What the stages may use: the run's adapters (HTTP, repodata, caches, trust root,
-// verification pool). Owned, opened and closed by the session (src/pipeline.ts); the
-// stages only call them.
+// What the stages may use: the run's adapters (transport, repodata, caches, trust root,
+// verification pool), chosen by the host (docs/architecture.md "Core, adapters, hosts").
+// Owned, opened and closed by the session; the stages only call them.
 import type { SidecarCache } from '../cache/sidecar-cache.ts';
 import type { VerdictCache } from '../cache/verdict-cache.ts';
 import type { RepodataStore } from '../channel/repodata.ts';
@@ -12,9 +12,12 @@ import type { PackageRecord, ResolvedConfig } from '../types.ts';
 import type { VerifyPool } from '../verify/pool.ts';
 import type { LoadedTrustRoot } from '../verify/trust-root.ts';
 
+/** The transport the core needs: one capped GET (the Node client's retry, redirect, breaker and deadline layers sit behind it). */
+export type Transport = Pick<HttpClient, 'get'>;
+
 export interface RunResources {
   config: ResolvedConfig;
-  http: HttpClient;
+  http: Transport;
   repodata: RepodataStore;
   /** Content-addressed sidecar cache (CEP 50 sidecars are immutable per hash); absent with --no-cache. */
   sidecars: SidecarCache | undefined;

@@ -12,11 +12,17 @@ export interface LoadedTrustRoot {
   /** SHA-256 hex of the trusted_root.json bytes (part of verdict-cache keys). */
   digest: string;
   /**
-   * How old the root material is, in whole days. TUF cache: days since the last
-   * successful refresh. Embedded snapshot and custom files: days since the newest
-   * `validFor.start` in the root, an upper bound (the root cannot predate its newest key).
+   * How old the root material is, in whole days since `asOf`: taken from the content, never
+   * from when a file was written (re-exporting an old root does not make it young).
    */
   ageDays: number | null;
+  /**
+   * The newest date the content vouches for, not in the future (ISO 8601): for the
+   * public-good root the signing date of its TUF metadata (./tuf-check.ts), for any root the
+   * newest `validFor.start` of its entries (the root cannot predate its newest key). Null
+   * when neither says.
+   */
+  asOf?: string | null;
   /** The trusted_root.json object (validated). */
   json: unknown;
   /** Its bytes as read (what `digest` is over; what `trust-root export` writes). */
@@ -182,7 +188,7 @@ export function validateTrustedRoot(json: unknown): void {
  * one such entry (2099) would otherwise make any root look brand new and defeat
  * trust_root_max_age_days. Such entries are named in a TRUST_ROOT_SUSPICIOUS warning.
  */
-export function rootAge(starts: readonly EntryStart[], now: Date, source: string): { ageDays: number | null; warnings: string[] } {
+export function rootAge(starts: readonly EntryStart[], now: Date, source: string): { ageDays: number | null; asOf: string | null; warnings: string[] } {
   const past = starts.filter((s) => s.start <= now.getTime());
   const future = starts.filter((s) => s.start > now.getTime());
   const newest = past.length ? Math.max(...past.map((s) => s.start)) : Number.NaN;
@@ -191,7 +197,30 @@ export function rootAge(starts: readonly EntryStart[], now: Date, source: string
         `TRUST_ROOT_SUSPICIOUS: the trust root ${source} has ${future.length === 1 ? 'an entry' : `${future.length} entries`} whose validity starts in the future (${future.map((f) => `${f.where} from ${new Date(f.start).toISOString().slice(0, 10)}`).join(', ')}); ${future.length === 1 ? 'it is' : 'they are'} ignored for the root's age. Check where this trusted_root.json came from.`,
       ]
     : [];
-  return { ageDays: Number.isNaN(newest) ? null : Math.floor((now.getTime() - newest) / DAY_MS), warnings };
+  if (Number.isNaN(newest)) return { ageDays: null, asOf: null, warnings };
+  return { ageDays: Math.floor((now.getTime() - newest) / DAY_MS), asOf: new Date(newest).toISOString(), warnings };
+}
+
+/**
+ * How a root is named in one-line messages: "public-good of 2026-10-07", "/etc/root.json of
+ * 2025-11-02" (the date it dates from, see `asOf`), or "... (date unknown)".
+ */
+export function trustRootLabel(root: { source: string; asOf?: string | null }): string {
+  const name = root.source.startsWith('public-good') ? 'public-good' : root.source;
+  return root.asOf ? `${name} of ${root.asOf.slice(0, 10)}` : `${name} (date unknown)`;
+}
+
+/**
+ * Date a loaded root by signed metadata that vouches for it (the TUF signing date of the
+ * public-good root): taken when it is newer than what the root's own entries say and not
+ * in the future (a future date would make the root look young for as long as it likes).
+ */
+export function datedBy(root: LoadedTrustRoot, date: number | null, now: Date): LoadedTrustRoot {
+  if (date === null || date > now.getTime()) return root;
+  if (root.asOf && Date.parse(root.asOf) >= date) return root;
+  root.asOf = new Date(date).toISOString();
+  root.ageDays = Math.floor((now.getTime() - date) / DAY_MS);
+  return root;
 }
 
 /** Parses and validates trusted_root.json bytes. */
@@ -207,11 +236,12 @@ export function parseTrustedRoot(bytes: Buffer, source: string, now: Date = new 
       cause: e,
     });
   }
-  const { ageDays, warnings } = rootAge(validateAndStarts(json), now, source);
+  const { ageDays, asOf, warnings } = rootAge(validateAndStarts(json), now, source);
   return {
     source,
     digest: createHash('sha256').update(bytes).digest('hex'),
     ageDays,
+    asOf,
     json,
     bytes,
     ...(warnings.length ? { warnings } : {}),

@@ -9,11 +9,11 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { TrustRootError, describeError } from '../errors.ts';
 import { writeFileAtomicSync } from '../store/atomic.ts';
-import { type LoadedTrustRoot, parseTrustedRoot } from './trust-root-validate.ts';
+import { type LoadedTrustRoot, datedBy, parseTrustedRoot, trustRootLabel } from './trust-root-validate.ts';
 
-export { parseTrustedRoot, trustRootWindows, validateTrustedRoot } from './trust-root-validate.ts';
+export { parseTrustedRoot, trustRootLabel, trustRootWindows, validateTrustedRoot } from './trust-root-validate.ts';
 export type { LoadedTrustRoot } from './trust-root-validate.ts';
-import { cachedRootProblem } from './tuf-check.ts';
+import { cachedRootDate, cachedRootProblem, tufRootDate } from './tuf-check.ts';
 
 export interface LoadTrustRootOptions {
   /** Never contact the TUF repository. */
@@ -104,26 +104,37 @@ function readCached(cacheDir: string, now: Date, anchor: Buffer): { loaded: Load
   // A refresh time in the future would make a planted root look fresh (age 0) for as long as it likes.
   if (fetched > now.getTime() + FUTURE_SKEW_MS) return { problem: `its refresh time ${meta.fetchedAt} is in the future` };
   let problem: string | undefined;
+  let signed: number | null = null;
   try {
     const dir = tufMetadataDir(cacheDir, typeof meta.mirror === 'string' ? meta.mirror : PUBLIC_GOOD_TUF_URL);
-    problem = cachedRootProblem({
-      anchorRoot: JSON.parse(anchor.toString('utf8')),
-      root: JSON.parse(readFileSync(join(dir, 'root.json'), 'utf8')),
-      targets: JSON.parse(readFileSync(join(dir, 'targets.json'), 'utf8')),
-      trustedRoot: bytes,
-      targetName: TRUSTED_ROOT_TARGET,
-    });
+    const read = (name: string): unknown => JSON.parse(readFileSync(join(dir, name), 'utf8'));
+    const optional = (name: string): unknown => {
+      try {
+        return read(name);
+      } catch {
+        return undefined;
+      }
+    };
+    const root = read('root.json');
+    const targets = read('targets.json');
+    problem = cachedRootProblem({ anchorRoot: JSON.parse(anchor.toString('utf8')), root, targets, trustedRoot: bytes, targetName: TRUSTED_ROOT_TARGET });
+    signed = cachedRootDate({ root, targets, snapshot: optional('snapshot.json'), timestamp: optional('timestamp.json') });
   } catch (e) {
     problem = `its TUF metadata cannot be read (${describeError(e)})`;
   }
   if (problem) return { problem };
   try {
-    const loaded = parseTrustedRoot(bytes, `public-good (TUF cache, refreshed ${meta.fetchedAt})`, now);
-    loaded.ageDays = Math.max(0, Math.floor((now.getTime() - fetched) / DAY_MS));
-    return { loaded };
+    // Its age is the date of the signed TUF metadata, not the refresh time meta.json claims.
+    return { loaded: datedBy(parseTrustedRoot(bytes, `public-good (TUF cache, refreshed ${meta.fetchedAt})`, now), signed, now) };
   } catch (e) {
     return { problem: describeError(e) }; // a damaged cache is ignored, the snapshot still works
   }
+}
+
+/** The embedded snapshot, dated by the signed TUF root that came with it. */
+function embeddedRoot(now: Date): LoadedTrustRoot {
+  const { root, trustedRoot } = embeddedSnapshot();
+  return datedBy(parseTrustedRoot(trustedRoot, 'public-good (embedded snapshot)', now), tufRootDate(JSON.parse(root.toString('utf8'))), now);
 }
 
 function cacheWarning(problem: string): string {
@@ -196,15 +207,14 @@ async function refreshViaTuf(opts: LoadTrustRootOptions, now: Date): Promise<Loa
     ]);
     const bytes = Buffer.from(text, 'utf8');
     const fetchedAt = now.toISOString();
-    const loaded = parseTrustedRoot(bytes, `public-good (TUF, refreshed ${fetchedAt})`, now);
-    loaded.ageDays = 0;
+    parseTrustedRoot(bytes, `public-good (TUF, refreshed ${fetchedAt})`, now);
     mkdirSync(join(opts.cacheDir, 'trust-root'), { recursive: true });
     writeAtomic(p.root, bytes);
     writeAtomic(p.meta, JSON.stringify({ fetchedAt, mirror } satisfies CacheMeta) + '\n');
     // What every later load checks, checked now: a refresh whose cache would not load is a failed refresh.
     const check = readCached(opts.cacheDir, now, opts.tufRoot ?? embeddedSnapshot().root);
     if (!('loaded' in check)) throw new Error(`the refreshed root does not match its TUF metadata: ${check.problem ?? 'not found'}`);
-    return loaded;
+    return { ...check.loaded, source: `public-good (TUF, refreshed ${fetchedAt})` };
   } finally {
     clearTimeout(timer);
   }
@@ -217,7 +227,7 @@ async function refreshViaTuf(opts: LoadTrustRootOptions, now: Date): Promise<Loa
 export async function loadTrustRoot(spec: string, opts: LoadTrustRootOptions): Promise<LoadedTrustRoot> {
   const now = opts.now ?? new Date();
   if (spec !== PUBLIC_GOOD) return loadTrustRootFile(spec, now);
-  const warnings: string[] = [];
+  const failures: string[] = [];
   const anchor = opts.tufRoot ?? embeddedSnapshot().root;
   // A root refreshed through TUF less than a day ago is fresh enough: no network round
   // trip on every run (TUF timestamp metadata itself is re-signed about daily).
@@ -232,14 +242,16 @@ export async function loadTrustRoot(spec: string, opts: LoadTrustRootOptions): P
       return await refreshViaTuf(opts, now);
     } catch (e) {
       recordFailure(opts.cacheDir, now);
-      warnings.push(`TRUST_ROOT_REFRESH_FAILED: could not refresh the public-good trusted root through TUF (${describeError(e)}); using the cached or embedded root.`);
+      failures.push(`could not refresh the public-good trusted root through TUF (${describeError(e).replace(/\.$/, '')})`);
     }
   } else if (!opts.offline) {
-    warnings.push(`TRUST_ROOT_REFRESH_FAILED: the last TUF refresh of the public-good trusted root failed less than an hour ago; using the cached or embedded root (--offline silences this).`);
+    failures.push('the last TUF refresh of the public-good trusted root failed less than an hour ago');
   }
   // A failed refresh left the cache as it was: what was read above still stands.
+  const loaded = 'loaded' in first ? first.loaded : embeddedRoot(now);
+  // One line per failed refresh, naming the root used instead (and its date).
+  const warnings = failures.map((f) => `TRUST_ROOT_REFRESH_FAILED: ${f}; using ${trustRootLabel(loaded)} (--no-tuf-refresh skips the refresh).`);
   if ('problem' in first && first.problem) warnings.push(cacheWarning(first.problem));
-  const loaded = 'loaded' in first ? first.loaded : parseTrustedRoot(embeddedSnapshot().trustedRoot, 'public-good (embedded snapshot)', now);
   if (warnings.length) loaded.warnings = [...warnings, ...(loaded.warnings ?? [])];
   return loaded;
 }

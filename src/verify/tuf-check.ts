@@ -12,9 +12,10 @@
 //   2. targets.json is signed by a threshold of that root's targets keys (§5.6.3);
 //   3. trusted_root.json has exactly the length and hashes targets.json names (§5.7.3).
 //
-// Snapshot and timestamp metadata are not re-checked here: they guard freshness, which
-// the refresh time and trust_root_max_age_days handle; a writer of the cache can at most
-// bring back an older genuine public-good root, never one of its own.
+// Snapshot and timestamp metadata are not required here: they guard freshness, which the
+// root's age (cachedRootDate, below: only a timestamp that chains to these targets counts)
+// and trust_root_max_age_days handle; a writer of the cache can at most bring back an older
+// genuine public-good root, never one of its own, and it is dated as old as it is.
 //
 // Signature checks over the canonical JSON form (OLPC canonical JSON, as TUF signs) with
 // node:crypto; @tufjs/models would do the same but costs ~60 ms of start-up on every run.
@@ -133,5 +134,76 @@ export function cachedRootProblem(s: CachedTufState): string | undefined {
     return undefined;
   } catch (e) {
     return (e as Error).message;
+  }
+}
+
+/**
+ * When TUF metadata was signed, read from its content: tuf-on-ci, the tooling of the
+ * public-good repository, sets `expires` to the signing time plus the role's expiry period
+ * and records that period (in days) as `x-tuf-on-ci-expiry-period`, in the metadata itself
+ * (root, targets) or in the root's entry for the role (snapshot, timestamp). Null when the
+ * metadata does not say (another tool, or a test repository).
+ */
+function signedAt(signed: Obj, root: Obj, role: string): number | null {
+  const roles = isObj(root.roles) ? root.roles : {};
+  const entry = isObj(roles[role]) ? (roles[role] as Obj) : {};
+  const period = signed['x-tuf-on-ci-expiry-period'] ?? entry['x-tuf-on-ci-expiry-period'];
+  const expires = typeof signed.expires === 'string' ? Date.parse(signed.expires) : Number.NaN;
+  if (typeof period !== 'number' || !Number.isInteger(period) || period < 1 || Number.isNaN(expires)) return null;
+  return expires - period * 86_400_000;
+}
+
+/** The signing date of a TUF root (the embedded anchor: it came with the snapshot it dates). */
+export function tufRootDate(root: unknown): number | null {
+  try {
+    const r = asMetadata(root, 'root', 'the TUF root');
+    return signedAt(r.signed, r.signed, 'root');
+  } catch {
+    return null;
+  }
+}
+
+export interface CachedTufDates {
+  root: unknown;
+  targets: unknown;
+  /** snapshot.json and timestamp.json of the same refresh, when kept. */
+  snapshot?: unknown;
+  timestamp?: unknown;
+}
+
+/**
+ * The newest signing date among the cached TUF metadata that vouches for the cached root:
+ * root.json and targets.json (checked by cachedRootProblem before this is called), and the
+ * timestamp, when it is signed by a threshold of the root's timestamp keys and names,
+ * through a snapshot signed by the snapshot keys, this very targets.json version (TUF spec
+ * §5.4-5.5). An unverified timestamp counts for nothing: a cache writer could otherwise
+ * pair an old genuine root with a fresh timestamp to make it look current. Null when none
+ * says.
+ */
+export function cachedRootDate(s: CachedTufDates): number | null {
+  try {
+    const root = asMetadata(s.root, 'root', 'root.json');
+    const targets = asMetadata(s.targets, 'targets', 'targets.json');
+    const dates = [signedAt(root.signed, root.signed, 'root'), signedAt(targets.signed, root.signed, 'targets')];
+    try {
+      const snapshot = asMetadata(s.snapshot, 'snapshot', 'snapshot.json');
+      const timestamp = asMetadata(s.timestamp, 'timestamp', 'timestamp.json');
+      const version = (md: Signed, name: string): unknown => {
+        const meta = isObj(md.signed.meta) ? md.signed.meta : {};
+        return isObj(meta[name]) ? (meta[name] as Obj).version : undefined;
+      };
+      const chained =
+        signedByThreshold(root.signed, 'snapshot', snapshot) &&
+        signedByThreshold(root.signed, 'timestamp', timestamp) &&
+        Number.isInteger(targets.signed.version) && version(snapshot, 'targets.json') === targets.signed.version &&
+        Number.isInteger(snapshot.signed.version) && version(timestamp, 'snapshot.json') === snapshot.signed.version;
+      if (chained) dates.push(signedAt(timestamp.signed, root.signed, 'timestamp'), signedAt(snapshot.signed, root.signed, 'snapshot'));
+    } catch {
+      // no snapshot/timestamp kept, or not metadata: the root and targets dates stand
+    }
+    const known = dates.filter((d): d is number => d !== null);
+    return known.length ? Math.max(...known) : null;
+  } catch {
+    return null;
   }
 }

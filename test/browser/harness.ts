@@ -41,26 +41,37 @@ export function browserBundle(): Promise<{ code: Buffer; dir: string }> {
   })());
 }
 
-let mambaBuilt: Promise<Buffer> | undefined;
+const pageBuilt = new Map<string, Promise<Buffer>>();
 
-/** The page's mambajs host (test/browser/page/mamba-entry.ts), bundled once per test process. */
-export function mambaBundle(): Promise<Buffer> {
-  return (mambaBuilt ??= (async () => {
-    const { build } = await import('esbuild');
-    const { dir } = await browserBundle();
-    const outfile = join(dir, 'mamba.js');
-    await build({
-      entryPoints: [fileURLToPath(new URL('./page/mamba-entry.ts', import.meta.url))],
-      outfile,
-      bundle: true,
-      format: 'esm',
-      platform: 'browser',
-      loader: { '.wasm': 'file' },
-      logLevel: 'warning',
-    });
-    return readFileSync(outfile);
-  })());
+/**
+ * A host side of the page, bundled once per test process: `mamba-entry` (mambajs-core and
+ * untarjs) or `mambajs-entry` (the whole @emscripten-forge/mambajs, with rattler's solver).
+ */
+export function pageBundle(entry: 'mamba-entry' | 'mambajs-entry'): Promise<Buffer> {
+  let p = pageBuilt.get(entry);
+  if (!p) {
+    p = (async () => {
+      const { build } = await import('esbuild');
+      const { dir } = await browserBundle();
+      const outfile = join(dir, `${entry}.js`);
+      await build({
+        entryPoints: [fileURLToPath(new URL(`./page/${entry}.ts`, import.meta.url))],
+        outfile,
+        bundle: true,
+        format: 'esm',
+        platform: 'browser',
+        loader: { '.wasm': 'file' },
+        logLevel: 'error',
+      });
+      return readFileSync(outfile);
+    })();
+    pageBuilt.set(entry, p);
+  }
+  return p;
 }
+
+/** The page's mambajs-core host (test/browser/page/mamba-entry.ts). */
+export const mambaBundle = (): Promise<Buffer> => pageBundle('mamba-entry');
 
 /** untarjs's wasm, served to the page at /unpack.wasm. */
 export const UNTAR_WASM = fileURLToPath(new URL('../../node_modules/@emscripten-forge/untarjs/lib/unpack.wasm', import.meta.url));
@@ -75,14 +86,19 @@ export interface BrowserPage {
   close(): Promise<void>;
 }
 
+/** Launch the system's headless Chromium with the arguments that work here. */
+export async function launchChromium(): Promise<Browser> {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+}
+
 /** Launch Chromium and open a blank page on a loopback origin that serves the browser entry. */
 export async function openPage(): Promise<BrowserPage> {
-  const { chromium } = await import('playwright-core');
   const { code } = await browserBundle();
   const site = await startLoopback();
   site.route('/', send('<!doctype html><meta charset="utf-8"><title>conda-attest</title>', 200, { 'content-type': 'text/html' }));
   site.route('/conda-attest.js', send(code, 200, { 'content-type': 'text/javascript' }));
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  const browser = await launchChromium();
   const page = await browser.newPage();
   const logs: string[] = [];
   page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));

@@ -1,12 +1,13 @@
 // The real host in a real browser: the unmodified @emscripten-forge/mambajs-core with its
 // real untarjs (wasm) installs from loopback channels of real signed .conda packages into
-// an in-memory Emscripten FS in headless Chromium, through `wrapUntarjs` and the browser
-// build's plugin. The channels serve CORS headers (as channels for JupyterLite must), added
-// by the test's route; the identity lockfile lives in the page's localStorage.
+// an in-memory Emscripten FS in headless Chromium, through `wrapUntarjs` (and `wrapFetch`)
+// and the browser build's plugin. The channels serve CORS headers themselves (as channels
+// for JupyterLite must), except where a test turns them off for the sidecars; the page's
+// origin is another port, so Chromium enforces CORS on every request. The identity
+// lockfile lives in the page's localStorage.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import type { Route } from 'playwright-core';
 import { type FixtureChannel, startFixtureChannel } from '../helpers/channel.ts';
 import { makeCondaPackage } from '../helpers/conda.ts';
 import { mambaLock } from '../helpers/mamba-lock.ts';
@@ -23,8 +24,9 @@ let sigstore: LocalSigstore;
 let strict: FixtureChannel;
 let other: FixtureChannel;
 let b: BrowserPage;
-/** Paths served without CORS headers (a channel that forgot them for its sidecars). */
-const noCors = new Set<string>();
+/** When set, the channels serve their `.sigs` sidecars without CORS headers (a channel that forgot them). */
+let sidecarsWithoutCors = false;
+const cors = (path: string): boolean => !(sidecarsWithoutCors && /\.sigs(\.[0-9a-f]{64})?$/.test(path));
 
 before(async () => {
   if (skip) return;
@@ -32,6 +34,7 @@ before(async () => {
   strict = await startFixtureChannel({
     name: 'strict',
     sigstore,
+    cors,
     packages: [
       { spec: { name: 'alpha', version: '1.0', files: { 'lib/alpha.txt': 'alpha' } } },
       { spec: { name: 'alpha', version: '1.1', files: { 'lib/alpha.txt': 'alpha 1.1' } }, signOptions: { san: OTHER_SAN } },
@@ -44,22 +47,12 @@ before(async () => {
   other = await startFixtureChannel({
     name: 'other',
     sigstore,
+    cors,
     packages: [{ spec: { name: 'delta', version: '1.0', files: { 'lib/delta.txt': 'delta' } }, targetChannel: strict.url }],
   });
   b = await openPage();
   b.site.route('/mamba.js', send(await mambaBundle(), 200, { 'content-type': 'text/javascript' }));
   b.site.route('/unpack.wasm', send(readFileSync(UNTAR_WASM), 200, { 'content-type': 'application/wasm' }));
-  // The channels as a JupyterLite page needs them: CORS on everything (unless a test says not).
-  for (const ch of [strict, other]) {
-    await b.page.route(`${ch.origin}/**`, async (route: Route) => {
-      const res = await route.fetch();
-      // Without CORS headers the page's fetch rejects with an opaque network error; the
-      // route cannot make Chromium enforce CORS on a fulfilled answer, so it fails the request
-      // the way the page sees it.
-      if (noCors.has(new URL(route.request().url()).pathname)) return route.abort('failed');
-      await route.fulfill({ response: res, headers: { ...res.headers(), 'access-control-allow-origin': '*' } });
-    });
-  }
 });
 after(async () => {
   await b?.close();
@@ -75,11 +68,11 @@ interface PageRun {
 }
 
 /** One install in the page: a fresh plugin, a fresh FS; the lockfile in localStorage under `storageKey` (none: in memory). */
-async function install(entries: Array<[string, string]>, o: { omitHash?: string[]; storageKey?: string; frozen?: boolean } = {}): Promise<PageRun> {
+async function install(entries: Array<[string, string]>, o: { omitHash?: string[]; storageKey?: string; frozen?: boolean; noLock?: boolean } = {}): Promise<PageRun> {
   const lock = mambaLock({ strict, other }, entries, { omit: { hash: o.omitHash ?? [], size: o.omitHash ?? [] } });
   const config = { channels: { [strict.url]: POLICY, [other.url]: POLICY } };
   return b.page.evaluate(
-    async ({ lock, config, trustedRoot, storageKey, frozen }) => {
+    async ({ lock, config, trustedRoot, storageKey, frozen, noLock }) => {
       const m = await import(String('/conda-attest.js'));
       const h = await import(String('/mamba.js'));
       const untar = await h.initUntarJS(() => '/unpack.wasm');
@@ -93,7 +86,7 @@ async function install(entries: Array<[string, string]>, o: { omitHash?: string[
         ? { read: async () => localStorage.getItem(storageKey) ?? undefined, write: async (t: string) => localStorage.setItem(storageKey, t) }
         : undefined;
       const plugin = m.createCondaAttestPlugin({ config, trustedRoot, frozen, ...(lockfile ? { lockfile } : {}) });
-      const untarjs = m.wrapUntarjs(spied, plugin, { lock });
+      const untarjs = m.wrapUntarjs(spied, plugin, noLock ? {} : { lock });
       const Module = h.createMemModule();
       let error = null;
       try {
@@ -117,7 +110,7 @@ async function install(entries: Array<[string, string]>, o: { omitHash?: string[
         stored: storageKey ? localStorage.getItem(storageKey) : null,
       };
     },
-    { lock, config, trustedRoot: sigstore.trustedRoot, storageKey: o.storageKey, frozen: o.frozen },
+    { lock, config, trustedRoot: sigstore.trustedRoot, storageKey: o.storageKey, frozen: o.frozen, noLock: o.noLock ?? false },
   );
 }
 
@@ -182,12 +175,69 @@ test('TOFU in the page: the storage adapter keeps the pins; a new version signed
 });
 
 test('a channel serving sidecars without CORS: SIDECAR_UNAVAILABLE with a hint naming CORS', { skip }, async (t) => {
-  const p = strict.get(BETA);
-  for (const u of Object.values(p.sidecarUrls)) noCors.add(new URL(u).pathname);
-  t.after(() => noCors.clear());
+  sidecarsWithoutCors = true;
+  t.after(() => (sidecarsWithoutCors = false));
   const run = await install([['strict', BETA]]);
   assert.equal(run.error?.name, 'PackageBlockedError', JSON.stringify(run.error));
   assert.ok(run.error?.reasons.includes('SIDECAR_UNAVAILABLE'), JSON.stringify(run.error));
   assert.ok(run.error?.hints.some((h) => /CORS/.test(h) && /Access-Control-Allow-Origin/.test(h)), JSON.stringify(run.error));
   assert.deepEqual(run.files, []);
+  // The server answered the sidecar (200, no CORS header): the browser, not the channel, withheld it.
+  const asked = strict.requests.filter((r) => r.path.startsWith(new URL(strict.get(BETA).url).pathname + '.'));
+  assert.ok(asked.some((r) => r.status === 200), JSON.stringify(asked));
+});
+
+test('without the mambajs lock, mambajs-core installs in parallel: the blocked package has no file in the FS, and every file there is of a verified package', { skip }, async () => {
+  const run = await install([['strict', ALPHA], ['strict', BETA], ['strict', UNSIGNED]], { noLock: true });
+  assert.equal(run.error?.name, 'PackageBlockedError', JSON.stringify(run.error));
+  assert.equal(run.error?.filename, UNSIGNED);
+  assert.ok(!run.files.includes('/lib/unsigned.txt'));
+  // What may be left (docs/browser.md): packages verified before the block, each complete.
+  const verifiedFiles: Record<string, string> = { '/lib/alpha.txt': ALPHA, '/share/beta/data.json': BETA };
+  for (const f of run.files.filter((x) => !x.startsWith('/conda-meta/') && !x.startsWith('/info/'))) {
+    const owner = verifiedFiles[f];
+    assert.ok(owner, `${f} belongs to no verified package`);
+    assert.equal(run.report?.rows[owner]?.status, 'verified');
+  }
+  assert.equal(run.report?.rows[UNSIGNED]?.action, 'block');
+});
+
+test('wrapFetch in Chromium: a package URL answers with its verified bytes; an unsigned one rejects with PackageBlockedError; other URLs pass through', { skip }, async () => {
+  const good = strict.get(ALPHA);
+  const out = await b.page.evaluate(
+    async ({ urls, config, trustedRoot }) => {
+      const m = await import(String('/conda-attest.js'));
+      const plugin = m.createCondaAttestPlugin({ config, trustedRoot });
+      const f = m.wrapFetch((i: string | URL | Request, init?: RequestInit) => fetch(i, init), plugin);
+      const hex = async (d: ArrayBuffer) => [...new Uint8Array(await crypto.subtle.digest('SHA-256', d))].map((x) => x.toString(16).padStart(2, '0')).join('');
+      const res = await f(urls.good);
+      const goodSha = await hex(await res.arrayBuffer());
+      let blocked = null;
+      try {
+        await f(urls.unsigned);
+      } catch (e) {
+        const x = e as { name: string; record?: { filename: string }; reasons?: { code: string }[] };
+        blocked = { name: x.name, filename: x.record?.filename, reasons: (x.reasons ?? []).map((r) => r.code) };
+      }
+      const repodata = await f(urls.repodata);
+      const report = await f.afterInstall();
+      return {
+        status: res.status,
+        goodSha,
+        blocked,
+        repodataStatus: repodata.status,
+        rows: (report?.packages ?? []).map((p: { filename: string; status: string; action: string }) => [p.filename, p.status, p.action]).sort(),
+      };
+    },
+    {
+      urls: { good: good.url, unsigned: strict.get(UNSIGNED).url, repodata: `${strict.url}/noarch/repodata.json` },
+      config: { channels: { [strict.url]: POLICY } },
+      trustedRoot: sigstore.trustedRoot,
+    },
+  );
+  assert.equal(out.status, 200);
+  assert.equal(out.goodSha, good.sha256);
+  assert.deepEqual(out.blocked, { name: 'PackageBlockedError', filename: UNSIGNED, reasons: ['NO_ATTESTATIONS'] });
+  assert.equal(out.repodataStatus, 200);
+  assert.deepEqual(out.rows, [[ALPHA, 'verified', 'pass'], [UNSIGNED, 'missing', 'block']]);
 });

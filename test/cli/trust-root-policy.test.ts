@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { LocalSigstore } from '../helpers/sigstore.ts';
 import type { FixtureChannel } from '../helpers/channel.ts';
 import { simpleFilename as fn } from '../helpers/conda.ts';
@@ -108,7 +109,7 @@ test('verify: a root older than trust_root_max_age_days stops the run (exit 2, T
   const stale = await runCli(ws, ['verify', '--json', '--config', configFile('stale', { trust_root: agedRoot, trust_root_max_age_days: 30 }), p.url]);
   assert.equal(stale.code, 2, stale.stderr);
   assert.equal(stale.stdout, '');
-  assert.match(stale.stderr, new RegExp(`TRUST_ROOT_STALE: The trust root ${agedRoot.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is 400 days old, older than trust_root_max_age_days \\(30\\)`));
+  assert.match(stale.stderr, new RegExp(`TRUST_ROOT_STALE: The trust root ${agedRoot.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is 400 days old \\(it dates from \\d{4}-\\d{2}-\\d{2}\\), older than trust_root_max_age_days \\(30\\)`));
   assert.match(stale.stderr, /hint: Replace /);
   // Within the limit: verified, no notice.
   const ok = await verifyJson(ws, ['--config', configFile('fresh', { trust_root: agedRoot, trust_root_max_age_days: 400 }), p.url]);
@@ -117,7 +118,60 @@ test('verify: a root older than trust_root_max_age_days stops the run (exit 2, T
   // No limit: the 180-day notice, and the run goes on.
   const noted = await verifyJson(ws, ['--config', configFile('noted', { trust_root: agedRoot }), p.url]);
   assert.equal(row(noted.report, fn('good')).status, 'verified');
-  assert.match(JSON.stringify(noted.report), /TRUST_ROOT_STALE: The trust root .* is 400 days old \(more than 180\)/);
+  assert.match(JSON.stringify(noted.report), /TRUST_ROOT_STALE: trust root .* \(400 days old, more than 180\)/);
+});
+
+/** The date of `days` ago, as the trust-root lines print it. */
+const dayAgo = (days: number) => new Date(Date.now() - days * DAY - 3_600_000).toISOString().slice(0, 10);
+
+test('verify text: a stale custom root is one line on stderr, and the summary says nothing more about it; --verbose names the root and its date', async () => {
+  const p = ch.get(fn('good'));
+  const cfg = configFile('stale-text', { trust_root: agedRoot });
+  const r = await runCli(ws, ['verify', '--config', cfg, p.url]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stderr.split('\n').filter((l) => /trust root|TRUST_ROOT/i.test(l));
+  assert.deepEqual(lines, [
+    `conda-attest: warning: TRUST_ROOT_STALE: trust root ${agedRoot} of ${dayAgo(400)} (400 days old, more than 180); replace it with a current trusted_root.json (\`conda-attest trust-root export FILE\` where it can refresh).`,
+  ]);
+  assert.doesNotMatch(r.stdout, /trust root/);
+  const v = await runCli(ws, ['verify', '--verbose', '--config', cfg, p.url]);
+  assert.equal(v.code, 0, v.stderr);
+  assert.match(v.stdout, new RegExp(`^trust root: ${agedRoot.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} of ${dayAgo(400)}, 400 days old$`, 'm'));
+});
+
+test('verify --offline with the embedded public-good root prints nothing about its age (dated by its signed TUF metadata, not its newest key); --verbose shows it', async () => {
+  const p = ch.get(fn('good'));
+  const file = ws.write('offline-pg/' + fn('good'), p.bytes);
+  const sigs = ws.write('offline-pg/good.sigs', JSON.stringify(p.bundles));
+  const cfg = configFile('offline-pg', { trust_root: 'public-good' });
+  const args = ['verify', '--offline', '--config', cfg, '--channel', ch.url, '--sigs', sigs, file];
+  const r = await runCli(ws, args);
+  // Signed by the local Sigstore instance, so not verified against public-good: the point is what is said about the root.
+  assert.equal(r.code, 1, r.stderr);
+  // The age rule: the embedded root is as old as its signed TUF root.json (expires minus its tuf-on-ci expiry period).
+  const seeds = createRequire(import.meta.url)('@sigstore/tuf/seeds.json') as Record<string, Record<string, string>>;
+  const tuf = JSON.parse(Buffer.from(seeds['https://tuf-repo-cdn.sigstore.dev']!['root.json']!, 'base64').toString());
+  const signed = Date.parse(tuf.signed.expires) - tuf.signed['x-tuf-on-ci-expiry-period'] * DAY;
+  const age = Math.floor((Date.now() - signed) / DAY);
+  const date = new Date(signed).toISOString().slice(0, 10);
+  const aboutRoot = (r.stdout + r.stderr).split('\n').filter((l) => /TRUST_ROOT_(STALE|REFRESH)|^trust root|days old|public-good of/.test(l));
+  // Within 180 days of that signature (true for a current release), nothing; past it, exactly the one line.
+  assert.deepEqual(aboutRoot, age > 180 ? [`conda-attest: warning: TRUST_ROOT_STALE: trust root public-good of ${date} (${age} days old, more than 180); run \`conda-attest trust-root refresh\` when online.`] : []);
+  const v = await runCli(ws, [...args, '--verbose']);
+  assert.match(v.stdout, new RegExp(`^trust root: public-good \\(embedded snapshot\\) of ${date}, ${age} days? old$`, 'm'));
+  const j = await runCli(ws, [...args, '--json']);
+  const report = JSON.parse(j.stdout);
+  assert.deepEqual([report.trust_root.as_of, report.trust_root.age_days], [date, age]);
+});
+
+test('re-exporting an old root does not make it young: the exported file is as old as its content says', async () => {
+  const out = ws.path('re-exported', 'trusted_root.json');
+  const e = await runCli(ws, ['trust-root', 'export', out, '--config', configFile('reexport', { trust_root: agedRoot })]);
+  assert.equal(e.code, 0, e.stderr);
+  assert.match(e.stderr, new RegExp(`wrote the trust root in use \\(.* of ${dayAgo(400)}\\)`));
+  const s = await runCli(ws, ['trust-root', 'status', '--json', '--config', configFile('reexported', { trust_root: out })]);
+  const status = JSON.parse(s.stdout);
+  assert.deepEqual([status.age_days, status.as_of], [400, dayAgo(400)]);
 });
 
 test('policy: the effective policy of the config, as text and JSON', async () => {

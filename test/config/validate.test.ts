@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { configSchema, resolveConfig } from '../../src/config/validate.ts';
+import { configSchema, resolveConfig } from '../../src/config/load.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { keyFingerprint } from '../../src/policy/identity.ts';
 
@@ -356,4 +356,27 @@ test('trust_root: a near miss of public-good is a typo with a did-you-mean; an i
   );
   assert.equal(issuer.length, 1, issuer.join('\n'));
   assert.match(issuer[0]!, /^channels\["https:\/\/x\.example\/c"\]\.trusted_identities\[0\]\.issuer: must be the OIDC issuer URL — /);
+});
+
+test('x-hint: every schema annotation names a keyword of its own schema node, with a fix (a stale hint would never show)', () => {
+  let hints = 0;
+  const walk = (node: unknown): void => {
+    if (node === null || typeof node !== 'object') return;
+    const hint = (node as Record<string, unknown>)['x-hint'] as Record<string, { fix?: unknown }> | undefined;
+    for (const [keyword, h] of Object.entries(hint ?? {})) {
+      hints++;
+      assert.ok(keyword in (node as object), `x-hint.${keyword} beside ${JSON.stringify(Object.keys(node as object))}`);
+      assert.equal(typeof h.fix, 'string');
+    }
+    Object.values(node as object).forEach(walk);
+  };
+  walk(configSchema);
+  assert.ok(hints >= 15, `${hints} hints`);
+});
+
+test('x-hint: a bad serve route name gets the route-name fix (it used to get the channel-key fix)', () => {
+  assert.throws(
+    () => resolveConfig({ serve: { routes: { '-x': 'https://a.example/c' } } }, '/'),
+    (e: ConfigError) => (e.details as string[]).some((l) => l.startsWith('serve.routes["-x"]: a route name must be') && l.includes('"conda-forge"')),
+  );
 });

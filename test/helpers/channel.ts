@@ -108,6 +108,11 @@ export interface FixtureChannelOptions {
   name?: string;
   /** Subdirs that get a repodata.json even when empty (noarch always does). */
   subdirs?: string[];
+  /**
+   * Serve CORS headers (Access-Control-Allow-Origin: *, and answer preflights) on the paths
+   * this returns true for, as a channel for pages (JupyterLite) must. Default: none.
+   */
+  cors?: (path: string) => boolean;
 }
 
 /** Options of the lockfile writers. */
@@ -273,6 +278,16 @@ export async function startFixtureChannel(opts: FixtureChannelOptions): Promise<
     const path = toPath(req.url ?? '/').split('?')[0];
     const entry: RequestLogEntry = { method: req.method ?? 'GET', path, headers: { ...req.headers }, status: 0 };
     requests.push(entry);
+    if (opts.cors?.(path)) {
+      res.setHeader('access-control-allow-origin', '*');
+      res.setHeader('access-control-expose-headers', '*');
+      if (req.method === 'OPTIONS') {
+        entry.status = 204;
+        res.writeHead(204, { 'access-control-allow-methods': 'GET, HEAD', 'access-control-allow-headers': '*', 'access-control-max-age': '600' });
+        res.end();
+        return;
+      }
+    }
     const send = (status: number, headers: Record<string, string | number>, body?: Buffer | string) => {
       entry.status = status;
       res.writeHead(status, headers);

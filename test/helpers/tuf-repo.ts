@@ -39,27 +39,42 @@ export interface TufFiles {
   trustedRoot: Buffer;
 }
 
-/** Signed metadata for `trustedRoot`, with fresh keys. */
-export function makeTufFiles(trustedRoot: Buffer): TufFiles {
+/**
+ * Signed metadata for `trustedRoot`, with fresh keys. With `signedAt`, every role is dated
+ * the way tuf-on-ci (the public-good repository's tooling) dates it: `expires` is the signing
+ * time plus the role's `x-tuf-on-ci-expiry-period` (365 days here), recorded in root and
+ * targets metadata and in the root's entries for snapshot and timestamp. Without it, the
+ * metadata says nothing about when it was signed (expires 2099).
+ */
+export function makeTufFiles(trustedRoot: Buffer, opts: { signedAt?: Date } = {}): TufFiles {
   const keys = Object.fromEntries(ROLES.map((r) => [r, roleKey()])) as Record<(typeof ROLES)[number], RoleKey>;
-  const base = { spec_version: '1.0.31', version: 1, expires: EXPIRES };
+  const PERIOD = 365;
+  const dated = opts.signedAt ? { 'x-tuf-on-ci-expiry-period': PERIOD } : {};
+  const expires = opts.signedAt ? new Date(opts.signedAt.getTime() + PERIOD * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z') : EXPIRES;
+  const base = { spec_version: '1.0.31', version: 1, expires };
   const root = signed(
     {
       _type: 'root',
       ...base,
+      ...dated,
       consistent_snapshot: false,
       keys: Object.fromEntries(ROLES.map((r) => [keys[r].id, keys[r].json])),
-      roles: Object.fromEntries(ROLES.map((r) => [r, { keyids: [keys[r].id], threshold: 1 }])),
+      roles: Object.fromEntries(ROLES.map((r) => [r, { keyids: [keys[r].id], threshold: 1, ...(r === 'snapshot' || r === 'timestamp' ? dated : {}) }])),
     },
     [keys.root],
   );
   const targets = signed(
-    { _type: 'targets', ...base, targets: { 'trusted_root.json': { length: trustedRoot.length, hashes: { sha256: createHash('sha256').update(trustedRoot).digest('hex') } } } },
+    { _type: 'targets', ...base, ...dated, targets: { 'trusted_root.json': { length: trustedRoot.length, hashes: { sha256: createHash('sha256').update(trustedRoot).digest('hex') } } } },
     [keys.targets],
   );
   const snapshot = signed({ _type: 'snapshot', ...base, meta: { 'targets.json': { version: 1 } } }, [keys.snapshot]);
   const timestamp = signed({ _type: 'timestamp', ...base, meta: { 'snapshot.json': { version: 1 } } }, [keys.timestamp]);
   return { root, targets, snapshot, timestamp, trustedRoot };
+}
+
+/** TUF metadata of `type` signed by a fresh key no root knows (an attacker's), with these fields. */
+export function forgedMetadata(type: string, fields: object): Buffer {
+  return signed({ _type: type, spec_version: '1.0.31', version: 1, expires: EXPIRES, ...fields }, [roleKey()]);
 }
 
 /** Serve `files` as a TUF repository (non-consistent snapshots) on 127.0.0.1. */

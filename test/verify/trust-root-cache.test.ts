@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadTrustRoot, PUBLIC_GOOD } from '../../src/verify/trust-root.ts';
-import { makeTufFiles, startTufRepo, type TufFiles } from '../helpers/tuf-repo.ts';
+import { forgedMetadata, makeTufFiles, startTufRepo, type TufFiles } from '../helpers/tuf-repo.ts';
 
 const require = createRequire(import.meta.url);
 const seeds = require('@sigstore/tuf/seeds.json') as Record<string, { targets: Record<string, string> }>;
@@ -29,8 +29,8 @@ function tmp(t: { after: (fn: () => void) => void }): string {
 }
 
 /** A genuine refresh from a loopback TUF repository into `cacheDir`; returns the repository's files. */
-async function refreshed(cacheDir: string, now?: Date): Promise<{ files: TufFiles; url: string }> {
-  const files = makeTufFiles(genuineRoot);
+async function refreshed(cacheDir: string, now?: Date, signedAt?: Date): Promise<{ files: TufFiles; url: string }> {
+  const files = makeTufFiles(genuineRoot, signedAt ? { signedAt } : {});
   const repo = await startTufRepo(files);
   try {
     const r = await loadTrustRoot(PUBLIC_GOOD, { cacheDir, tufMirrorUrl: repo.url, tufRoot: files.root, tufTimeoutMs: 5000, ...(now ? { now } : {}) });
@@ -50,14 +50,44 @@ function metadataDir(cacheDir: string): string {
   return join(base, hashed!, repo!);
 }
 
-test('a genuine TUF refresh is cached, and the cache loads offline (re-checked) with its age', async (t) => {
+const DAY = 86_400_000;
+
+test('a genuine TUF refresh is cached, and the cache loads offline (re-checked), dated by its signed TUF metadata', async (t) => {
   const cacheDir = tmp(t);
-  const { files } = await refreshed(cacheDir, new Date(Date.now() - 3 * 86_400_000));
+  // Metadata signed 3 days ago, refreshed today: the root is 3 days old whatever the refresh time.
+  const signedAt = new Date(Date.now() - 3 * DAY);
+  const { files } = await refreshed(cacheDir, undefined, signedAt);
   const r = await loadTrustRoot(PUBLIC_GOOD, { offline: true, cacheDir, tufRoot: files.root });
   assert.match(r.source, /TUF cache, refreshed/);
   assert.equal(r.digest, sha(genuineRoot));
   assert.equal(r.ageDays, 3);
+  assert.equal(r.asOf, signedAt.toISOString().replace(/\.\d+Z$/, '.000Z'));
   assert.equal(r.warnings, undefined);
+});
+
+test('a refresh whose TUF metadata does not say when it was signed is dated by its newest key start, not by the refresh time', async (t) => {
+  const cacheDir = tmp(t);
+  const { files } = await refreshed(cacheDir);
+  const r = await loadTrustRoot(PUBLIC_GOOD, { offline: true, cacheDir, tufRoot: files.root });
+  assert.equal(r.digest, sha(genuineRoot));
+  // The newest validFor.start of the public-good root in @sigstore/tuf 5 (the Rekor v2 log key).
+  assert.equal(r.asOf, '2025-09-23T00:00:00.000Z');
+});
+
+test('attack: a forged fresh timestamp.json beside an old genuine refresh does not make it young', async (t) => {
+  const cacheDir = tmp(t);
+  const { files, url } = await refreshed(cacheDir, undefined, new Date(Date.now() - 100 * DAY));
+  const dir = metadataDir(cacheDir);
+  // Claims to be signed now (expires = now + the root's 365-day timestamp period), signed by a key the root does not list.
+  const expires = new Date(Date.now() + 365 * DAY).toISOString().replace(/\.\d+Z$/, 'Z');
+  writeFileSync(join(dir, 'timestamp.json'), forgedMetadata('timestamp', { expires, meta: { 'snapshot.json': { version: 1 } } }));
+  const r = await loadTrustRoot(PUBLIC_GOOD, { offline: true, cacheDir, tufRoot: files.root });
+  assert.equal(r.digest, sha(genuineRoot), 'the genuine root is still used');
+  assert.equal(r.ageDays, 100);
+  // A meta.json that claims a refresh today does not make it young either.
+  writeFileSync(join(cacheDir, 'trust-root', 'meta.json'), JSON.stringify({ fetchedAt: new Date().toISOString(), mirror: url }));
+  const r2 = await loadTrustRoot(PUBLIC_GOOD, { offline: true, cacheDir, tufRoot: files.root });
+  assert.equal(r2.ageDays, 100);
 });
 
 test('attack: a planted trusted_root.json with a fresh meta.json does not replace the public-good root', async (t) => {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { TrustRootError } from '../../src/errors.ts';
-import { loadTrustRoot, parseTrustedRoot, validateTrustedRoot, PUBLIC_GOOD } from '../../src/verify/trust-root.ts';
+import { loadTrustRoot, parseTrustedRoot, trustRootLabel, validateTrustedRoot, PUBLIC_GOOD } from '../../src/verify/trust-root.ts';
 import { closedPort } from '../helpers/loopback.ts';
 
 const require = createRequire(import.meta.url);
@@ -140,6 +140,16 @@ test('public-good offline comes from the embedded snapshot, with digest and age'
   assert.equal(r.warnings, undefined);
 });
 
+test('the embedded snapshot is dated by the signed TUF root that came with it (expires minus its tuf-on-ci expiry period), not by its newest key', async (t) => {
+  const tufRoot = JSON.parse(Buffer.from((seeds['https://tuf-repo-cdn.sigstore.dev'] as unknown as Record<string, string>)['root.json']!, 'base64').toString());
+  const signed = Date.parse(tufRoot.signed.expires) - tufRoot.signed['x-tuf-on-ci-expiry-period'] * 86_400_000;
+  const now = new Date(signed + 10 * 86_400_000 + 1000);
+  const r = await loadTrustRoot(PUBLIC_GOOD, { offline: true, cacheDir: tmp(t), now });
+  assert.equal(r.asOf, new Date(signed).toISOString());
+  assert.equal(r.ageDays, 10);
+  assert.equal(trustRootLabel(r), `public-good of ${new Date(signed).toISOString().slice(0, 10)}`);
+});
+
 // A cached TUF refresh (and every way of planting one): trust-root-cache.test.ts.
 
 test('a damaged cache is ignored in favour of the snapshot', async (t) => {
@@ -158,7 +168,8 @@ test('TUF unreachable: falls back to the snapshot with a warning', async (t) => 
   const r = await loadTrustRoot(PUBLIC_GOOD, { cacheDir, tufMirrorUrl: `http://127.0.0.1:${port}`, tufTimeoutMs: 3000 });
   assert.equal(r.source, 'public-good (embedded snapshot)');
   assert.equal(r.warnings?.length, 1);
-  assert.match(r.warnings![0]!, /^TRUST_ROOT_REFRESH_FAILED: /);
+  // One line: the cause, and the root used instead with its date.
+  assert.match(r.warnings![0]!, /^TRUST_ROOT_REFRESH_FAILED: could not refresh the public-good trusted root through TUF \([^\n]*\); using public-good of \d{4}-\d{2}-\d{2} \(--no-tuf-refresh skips the refresh\)\.$/);
   // An hour without retrying: no connection attempt (a listener now on that port sees none).
   let connections = 0;
   // A plain TCP listener that counts connections and drops them at once.
