@@ -7,9 +7,12 @@
 //   Node are bundled; `createRequire` answers from that fixed table);
 // - every free `Buffer` and `globalThis.Buffer` → the npm `buffer` module, bound inside the
 //   bundle (src/browser/buffer.ts), never installed on the page's globalThis;
-// - src/verify/accelerate.ts (process-wide patches of sigstore internals, Node only) → none;
 // - `@sigstore/tuf/seeds.json` → only the public-good `trusted_root.json` target it holds
 //   (the TUF root.json and other targets serve a TUF client, which the browser has not).
+// src/verify/accelerate.ts (the byte-identical DER encoder and the CA-chain memo) is bundled
+// as under Node: it patches the copy of @sigstore/core inside this bundle, nothing of the
+// page, and each memo holds exact answers of the synchronous crypto above (never a
+// provisional one), so a CA certificate's signature is checked once per page, not per bundle.
 // The build fails when anything still imports a Node built-in: nothing is left external.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +27,6 @@ const adapters: Plugin = {
     b.onResolve({ filter: /^(node:)?crypto$/ }, () => ({ path: `${root}src/crypto/browser.ts` }));
     b.onResolve({ filter: /^(node:)?util$/ }, () => ({ path: `${root}src/browser/node-util.ts` }));
     b.onResolve({ filter: /^node:module$/ }, () => ({ path: `${root}src/browser/node-module.ts` }));
-    b.onResolve({ filter: /\/accelerate\.ts$/ }, () => ({ path: `${root}src/browser/accelerate.ts` }));
     b.onResolve({ filter: /^@sigstore\/tuf\/seeds\.json$/ }, () => ({ path: 'seeds.json', namespace: 'public-good-root' }));
     b.onLoad({ filter: /.*/, namespace: 'public-good-root' }, () => {
       const seeds = JSON.parse(readFileSync(`${root}node_modules/@sigstore/tuf/seeds.json`, 'utf8')) as Record<string, { targets: Record<string, string> }>;
