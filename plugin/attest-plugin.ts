@@ -5,7 +5,7 @@
 import type { PackageRecord, PackageReport, Reason, Report } from '../src/types.ts';
 import type { VerifySession } from '../src/session-types.ts';
 import { buildReport } from '../src/report/build.ts';
-import { HttpError } from '../src/errors.ts';
+import { findingLine, HttpError } from '../src/errors.ts';
 import { isValidPackageFilename } from '../src/targets/package-url.ts';
 import { PackageBlockedError, digestMismatchReason, unsupportedUrlReason } from './contract.ts';
 import type { CondaInstallerPlugin, DownloadFn, DownloadRequest, Downloaded } from './contract.ts';
@@ -218,7 +218,7 @@ function unsettledNotice(records: readonly Readonly<PackageRecord>[], ms: number
 
 function withNotice(report: Report, notice: Reason): Report {
   report.notices = [...(report.notices ?? []), notice];
-  report.warnings = [...(report.warnings ?? []), `${notice.code}: ${notice.message} (hint: ${notice.hint})`];
+  report.warnings = [...(report.warnings ?? []), findingLine(notice)];
   return report;
 }
 

@@ -26,6 +26,15 @@ export interface AttestErrorOptions {
   details?: unknown;
 }
 
+/**
+ * The one plain-text form of a coded finding (an error, a reason, a notice) on one line:
+ * `CODE: message (hint: …)`. Every output that prints a finding as a line uses it; callers
+ * escape the result for their medium (src/report/escape.ts).
+ */
+export function findingLine(f: { code: string; message: string; hint?: string | undefined }): string {
+  return `${f.code}: ${f.message}${f.hint ? ` (hint: ${f.hint})` : ''}`;
+}
+
 /** Base class of every error conda-attest raises on purpose. */
 export class AttestError<C extends ErrorCode = ErrorCode> extends Error {
   readonly code: C;
@@ -42,7 +51,7 @@ export class AttestError<C extends ErrorCode = ErrorCode> extends Error {
 
   /** A one-line rendering: `CODE: message (hint: ...)`. */
   toLine(): string {
-    return `${this.code}: ${this.message}${this.hint ? ` (hint: ${this.hint})` : ''}`;
+    return findingLine(this);
   }
 }
 
@@ -133,6 +142,15 @@ export function attestErrorFrom(plain: { name?: string; code: string; message: s
     options?: AttestErrorOptions,
   ) => AttestError;
   return new Class(plain.code, plain.message, { hint: plain.hint });
+}
+
+/**
+ * The one rule for "not published" (CEP 50 probes, the optional repodata formats): 404, or
+ * the 403 / 410 that object stores such as S3 answer for a key that does not exist (RFC
+ * 9110 §15.5.4, §15.5.11). Never applied to something a channel advertises.
+ */
+export function notPublished(e: unknown): boolean {
+  return e instanceof HttpError && (e.code === 'HTTP_NOT_FOUND' || e.status === 403 || e.status === 410);
 }
 
 /** The transport cause of an error: the first HttpError in its cause chain that names one. */

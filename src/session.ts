@@ -115,7 +115,7 @@ export async function createSessionOn(options: VerifySessionOptions, host: Sessi
     if (written) await lock.update((current) => applyDecisions(current, decisions));
     const closed = await run.close();
     const lockfile = { path: lockPath, written, pinned: pinnedCount(decisions, judging.frozen) };
-    return assembleReport(ledger, closed, options.config, lockfile);
+    return assembleReport(ledger, closed, options, lockfile);
   }
 
   return {
@@ -206,10 +206,14 @@ function openLedger(frozen: boolean): Ledger {
 export function assembleReport(
   ledger: Ledger,
   closed: { root: LoadedTrustRoot | undefined; warnings: string[]; notices: Reason[] },
-  config: ResolvedConfig,
+  options: Pick<VerifySessionOptions, 'config' | 'inputs' | 'notCovered'>,
   lockfile: NonNullable<Report['lockfile']>,
 ): Report {
+  const { config } = options;
   const report = buildReport(ledger.rows, closed.root);
+  // Complete when the session finishes: what the host read from the targets is part of it.
+  if (options.notCovered) report.summary.not_covered = options.notCovered;
+  if (options.inputs) report.inputs = options.inputs;
   // Run-level notices (EXCEPTION_EXPIRED, REPODATA_CACHED), once each, sorted for deterministic output.
   const byMessage = new Map([...ledger.notices, ...closed.notices.map((n) => [n.message, n] as const)]);
   const notices = [...byMessage.values()].sort((a, b) => (a.message < b.message ? -1 : a.message > b.message ? 1 : 0));

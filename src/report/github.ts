@@ -93,7 +93,20 @@ function summaryLine(report: Report): string {
   return `conda-attest: ${s.total} package${s.total === 1 ? '' : 's'}: ${s.verified} verified, ${s.blocked} blocked, ${s.warned} warned, ${s.skipped} skipped\n`;
 }
 
-/** `--format github`: the annotations, then the summary line. */
+/**
+ * The run-level findings as annotations: a `::notice` per notice (titled with its code, the
+ * hint on its own line) and a `::warning` per warning, in report order.
+ */
+export function renderGithubFindings(report: Report): string {
+  const out: string[] = [];
+  for (const n of report.notices ?? []) {
+    out.push(workflowCommand('notice', { title: n.code }, [escapeText(n.message), ...(n.hint ? [`hint: ${escapeText(n.hint)}`] : [])].join('\n')));
+  }
+  for (const w of report.warnings ?? []) out.push(workflowCommand('warning', { title: 'conda-attest' }, escapeText(w)));
+  return out.length ? out.join('\n') + '\n' : '';
+}
+
+/** `--format github`: the annotations, the run-level findings, then the summary line. */
 export function renderGithub(report: Report, locate: Locate): string {
-  return renderGithubAnnotations(report, locate) + summaryLine(report);
+  return renderGithubAnnotations(report, locate) + renderGithubFindings(report) + summaryLine(report);
 }

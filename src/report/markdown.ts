@@ -66,6 +66,11 @@ export function renderMarkdownReport(report: Report, o: MarkdownOptions): string
     lines.push(renderDiffMarkdown(o.identityChanges).trimEnd());
     lines.push('');
   }
+  if (report.notices?.length) {
+    lines.push('### Notices', '');
+    for (const n of report.notices) lines.push(`- ${markdownCode(n.code)} ${escapeMarkdown(n.message)}${n.hint ? ` (hint: ${escapeMarkdown(n.hint)})` : ''}`);
+    lines.push('');
+  }
   if (report.warnings?.length) {
     lines.push('### Warnings', '');
     for (const w of report.warnings) lines.push(`- ${escapeMarkdown(w)}`);
