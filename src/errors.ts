@@ -144,6 +144,15 @@ export function attestErrorFrom(plain: { name?: string; code: string; message: s
   return new Class(plain.code, plain.message, { hint: plain.hint });
 }
 
+/**
+ * The one rule for "not published" (CEP 50 probes, the optional repodata formats): 404, or
+ * the 403 / 410 that object stores such as S3 answer for a key that does not exist (RFC
+ * 9110 §15.5.4, §15.5.11). Never applied to something a channel advertises.
+ */
+export function notPublished(e: unknown): boolean {
+  return e instanceof HttpError && (e.code === 'HTTP_NOT_FOUND' || e.status === 403 || e.status === 410);
+}
+
 /** The transport cause of an error: the first HttpError in its cause chain that names one. */
 export function outageOf(e: unknown): Outage | undefined {
   for (let cur = e, depth = 0; cur instanceof Error && depth < 8; cur = cur.cause, depth++) {
