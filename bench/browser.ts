@@ -7,12 +7,15 @@
 //      start-up); median of BENCH_RUNS after one warm-up each (goal: within 2×);
 //   3. a BENCH_BROWSER_N-package (default 50) mambajs-core install into the Emscripten FS
 //      in Chromium, plain untarjs against wrapUntarjs + the plugin (goal: overhead ≤ 15 %).
+//      Each package carries BENCH_BROWSER_KB (default 256) of incompressible data, about a
+//      small emscripten-forge package; the overhead is per package, so it shrinks as they grow.
 // A benchmark, not a test: figures with their goals, exit 0 unless the harness breaks.
 // The last stdout line is `BENCH_ROWS <json>` for bench/run.ts. Every network access is
 // to 127.0.0.1; the page's other requests are refused.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { verifyBundleCommand } from '../src/cli/verify-bundle.ts';
 import { startFixtureChannel } from '../test/helpers/channel.ts';
@@ -25,6 +28,7 @@ import { CHROMIUM, SHARED_DIR, UNTAR_WASM, browserBundle, mambaBundle, openPage 
 const num = (v: string | undefined, d: number): number => (v && Number.isInteger(Number(v)) && Number(v) > 0 ? Number(v) : d);
 const RUNS = Math.max(3, num(process.env.BENCH_RUNS, 7));
 const N = num(process.env.BENCH_BROWSER_N, 50);
+const PKG_KB = num(process.env.BENCH_BROWSER_KB, 256);
 const log = (s: string): void => void process.stderr.write(`bench:browser: ${s}\n`);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 /** Spread as (max − min) / median, in %. */
@@ -41,6 +45,13 @@ interface Row {
   spread?: number;
 }
 const rows: Row[] = [];
+
+/** `bytes` of deterministic incompressible data (SHA-256 in counter mode over `seed`). */
+function noise(seed: string, bytes: number): Buffer {
+  const out = Buffer.alloc(bytes);
+  for (let off = 0, i = 0; off < bytes; off += 32, i++) createHash('sha256').update(`${seed}:${i}`).digest().copy(out, off);
+  return out;
+}
 
 if (!existsSync(CHROMIUM)) {
   log(`no browser at ${CHROMIUM} (apt-get install --no-install-recommends chromium-headless-shell): size only`);
@@ -116,7 +127,7 @@ if (existsSync(CHROMIUM)) {
     sigstore,
     cors: () => true,
     packages: names.map((name) => ({
-      spec: { name, version: '1.0', build: 'h0_0', files: { [`lib/${name}/data.bin`]: 'x'.repeat(16 * 1024), [`share/${name}.txt`]: name } },
+      spec: { name, version: '1.0', build: 'h0_0', files: { [`lib/${name}/data.bin`]: noise(name, PKG_KB * 1024), [`share/${name}.txt`]: name } },
     })),
   });
   const b = await openPage();
@@ -156,9 +167,9 @@ if (existsSync(CHROMIUM)) {
     );
     const plain = median(times.plain);
     const verified = median(times.verified);
-    rows.push({ figure: `mambajs-core install of ${N} packages, Chromium, plain`, value: round(plain), unit: 'ms', runs: RUNS, spread: spread(times.plain) });
-    rows.push({ figure: `mambajs-core install of ${N} packages, Chromium, with the plugin`, value: round(verified), unit: 'ms', baseline: round(plain), runs: RUNS, spread: spread(times.verified) });
-    rows.push({ figure: `mambajs-core install of ${N} packages, plugin overhead`, value: round(((verified - plain) / plain) * 100), unit: '%', goal: '≤ 15' });
+    rows.push({ figure: `mambajs-core install of ${N} × ${PKG_KB} KB packages, Chromium, plain`, value: round(plain), unit: 'ms', runs: RUNS, spread: spread(times.plain) });
+    rows.push({ figure: `mambajs-core install of ${N} × ${PKG_KB} KB packages, Chromium, with the plugin`, value: round(verified), unit: 'ms', baseline: round(plain), runs: RUNS, spread: spread(times.verified) });
+    rows.push({ figure: `mambajs-core install of ${N} × ${PKG_KB} KB packages, plugin overhead`, value: round(((verified - plain) / plain) * 100), unit: '%', goal: '≤ 15' });
   } finally {
     await b.close();
     await channel.close();
