@@ -4,7 +4,7 @@
 // goes through escapeText so it cannot move the cursor, erase lines or forge a verdict.
 import { Chalk } from 'chalk';
 import type { NotCoveredCounts, PackageReport, Report } from '../types.ts';
-import { escapeText as t } from './escape.ts';
+import { escapeText as t } from '../text/escape.ts';
 import { groupOutages, OFFLINE_HINT, outageDetail, outageHeadline, toldByGroups } from './outages.ts';
 import { evidenceLines } from './evidence-text.ts';
 

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { diffLocks, renderDiffMarkdown, renderLockText } from '../../src/lock/diff.ts';
 import { renderDiffText } from '../../src/report/lock-diff-text.ts';
 import { emptyLock, type Lock } from '../../src/lock/types.ts';
-import { escapeLines, escapeMarkdown, escapeText, hasUnsafeText, markdownCode } from '../../src/report/escape.ts';
+import { escapeLines, escapeMarkdown, escapeText, hasUnsafeText, markdownCode } from '../../src/text/escape.ts';
 import { renderTerminal } from '../../src/report/terminal.ts';
 import type { PackageReport, Report } from '../../src/types.ts';
 import { main } from '../../src/cli/main.ts';
