@@ -81,7 +81,7 @@ function pointerSegments(pointer: string): string[] {
 }
 
 /** Edit distance for "did you mean" hints (the host loads it: only a hint needs it). */
-export type EditDistance = (a: string, b: string) => number;
+type EditDistance = (a: string, b: string) => number;
 
 function closest(word: string, candidates: string[], distance: EditDistance): string | undefined {
   let best: string | undefined;
