@@ -27,10 +27,28 @@ const CLI = join(ROOT, 'src', 'cli', 'run.ts');
 const PRELOAD = join(ROOT, 'bench', 'rusage-preload.ts');
 const INTEROP = join(ROOT, '..', 'shared', 'interop');
 const GOAL_MB = 400;
-const dir = mkdtempSync(join(tmpdir(), 'conda-attest-bench-mem-'));
+let dir = '';
 const MiB = 1 << 20;
 /** Bytes of the package verified in the repodata cases (only its digest matters). */
 const PKG_BYTES = Buffer.from('not really a conda archive\n');
+
+/** A prepared case: run `conda-attest <args>` in `cwd` with `env`; `close` stops its server. */
+export interface Prepared {
+  cwd: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  what: string;
+  close: () => void;
+}
+
+/**
+ * The environment of a case's CLI run: a fresh HOME and cache in the workspace (no user
+ * config or cache of this machine takes part), HTTPS pointed at a dead proxy so nothing
+ * leaves the machine, loopback exempted.
+ */
+export function isolatedEnv(ws: string): NodeJS.ProcessEnv {
+  return { HOME: ws, XDG_CACHE_HOME: join(ws, 'xdg-cache'), XDG_CONFIG_HOME: join(ws, 'xdg-config'), HTTPS_PROXY: 'http://127.0.0.1:9', NO_PROXY: '127.0.0.1', NODE_USE_ENV_PROXY: '1', NO_COLOR: '1' };
+}
 
 interface Usage {
   maxRSS: number;
@@ -43,7 +61,7 @@ async function run(name: string, args: string[], cwd: string): Promise<{ code: n
   const started = performance.now();
   const child = spawn(process.execPath, ['--import', PRELOAD, CLI, ...args], {
     cwd,
-    env: { ...process.env, CONDA_ATTEST_RUSAGE_OUT: out, HTTPS_PROXY: 'http://127.0.0.1:9', NO_PROXY: '127.0.0.1', NODE_USE_ENV_PROXY: '1', XDG_CACHE_HOME: join(dir, `cache-${name}`), NO_COLOR: '1' },
+    env: { ...process.env, ...isolatedEnv(cwd), CONDA_ATTEST_RUSAGE_OUT: out },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -98,16 +116,16 @@ async function bomb(): Promise<string> {
   }
 }
 
-async function repodata(): Promise<string> {
-  const ws = mkdtempSync(join(dir, 'repodata-'));
+/** A workspace whose CLI run looks up one package in a `mb` MB repodata.json (≈ 2,250 records per MB). */
+export async function prepareRepodata(parent: string, mb: number): Promise<Prepared> {
+  const ws = mkdtempSync(join(parent, 'repodata-'));
   const file = join(ws, 'repodata.json');
   const target = 'target-1.0-0.conda';
   const out = createWriteStream(file);
   out.write('{"info":{"subdir":"linux-64"},"packages":{},"packages.conda":{');
   let size = 0;
   let i = 0;
-  const target_mb = Number(process.env.BENCH_REPODATA_MB ?? 200);
-  while (size < target_mb * 1000 * 1000) {
+  while (size < mb * 1000 * 1000) {
     const name = i === 0 ? target : `pkg${i}-1.${i % 97}-h${(i * 7919).toString(16)}_0.conda`;
     const rec = JSON.stringify({
       build: `h${(i * 7919).toString(16)}_0`,
@@ -125,20 +143,24 @@ async function repodata(): Promise<string> {
     });
     const chunk = `${i === 0 ? '' : ','}${JSON.stringify(name)}:${rec}`;
     size += chunk.length;
-    if (!out.write(chunk)) await new Promise<void>((r) => out.once("drain", () => r()));
+    if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
     i++;
   }
   out.end('}}');
-  await new Promise<void>((r) => out.on("finish", () => r()));
+  await new Promise<void>((r) => out.on('finish', () => r()));
   const pkgFile = join(ws, target);
   writeFileSync(pkgFile, PKG_BYTES);
   const ch = await channelServing({ '/ch/linux-64/repodata.json': file, [`/ch/linux-64/${target}`]: pkgFile });
+  config(ws, `${ch.url}/ch`);
+  return { cwd: ws, args: ['verify', '--json', `${ch.url}/ch/linux-64/${target}`], env: isolatedEnv(ws), what: `repodata.json ${(size / 1e6).toFixed(0)} MB (${i} records)`, close: ch.close };
+}
+
+async function repodata(): Promise<string> {
+  const p = await prepareRepodata(dir, Number(process.env.BENCH_REPODATA_MB ?? 200));
   try {
-    config(ws, `${ch.url}/ch`);
-    const r = await run('repodata', ['verify', '--json', `${ch.url}/ch/linux-64/${target}`], ws);
-    return line(`repodata.json ${(size / 1e6).toFixed(0)} MB (${i} records)`, r);
+    return line(p.what, await run('repodata', p.args, p.cwd));
   } finally {
-    ch.close();
+    p.close();
   }
 }
 
@@ -173,9 +195,9 @@ async function records(): Promise<string> {
   }
 }
 
-async function pixi(): Promise<string> {
-  const ws = mkdtempSync(join(dir, 'pixi-'));
-  const n = 50_000;
+/** A workspace with a pixi.lock (v6) of `n` packages, every channel disabled (parse + report). */
+export function preparePixi(parent: string, n: number): Prepared {
+  const ws = mkdtempSync(join(parent, 'pixi-'));
   const lines = ['version: 6', 'environments:', '  default:', '    channels:', '    - url: https://conda.example/forge/', '    packages:', '      linux-64:'];
   for (let i = 0; i < n; i++) lines.push(`      - conda: https://conda.example/forge/linux-64/pkg${i}-1.0-h${i.toString(16)}_0.conda`);
   lines.push('packages:');
@@ -194,8 +216,13 @@ async function pixi(): Promise<string> {
   }
   writeFileSync(join(ws, 'pixi.lock'), lines.join('\n') + '\n');
   writeFileSync(join(ws, '.conda-attestrc.json'), JSON.stringify({ trust_root: 'public-good' }));
-  const r = await run('pixi', ['verify', '--json', 'pixi.lock'], ws);
-  return line(`pixi.lock ${n} packages (${(readFileSync(join(ws, 'pixi.lock')).length / 1e6).toFixed(1)} MB)`, r);
+  const mb = (readFileSync(join(ws, 'pixi.lock')).length / 1e6).toFixed(1);
+  return { cwd: ws, args: ['verify', '--json', 'pixi.lock'], env: isolatedEnv(ws), what: `pixi.lock ${n} packages (${mb} MB)`, close: () => undefined };
+}
+
+async function pixi(): Promise<string> {
+  const p = preparePixi(dir, 50_000);
+  return line(p.what, await run('pixi', p.args, p.cwd));
 }
 
 async function sidecar(): Promise<string> {
@@ -227,15 +254,19 @@ function line(what: string, r: Awaited<ReturnType<typeof run>>, extra = ''): str
 }
 
 const CASES: Record<string, () => Promise<string>> = { bomb, repodata, records, pixi, sidecar };
-const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(CASES);
-process.stdout.write(`conda-attest memory bench: node ${process.version}, goal peak RSS ≤ ${GOAL_MB} MB\n`);
-try {
-  for (const c of wanted) {
-    const f = CASES[c];
-    if (!f) throw new Error(`unknown case ${c}; cases: ${Object.keys(CASES).join(', ')}`);
-    process.stdout.write((await f()) + '\n');
+// Run as a script (`npm run bench:memory`); bench/run.ts imports the preparers above.
+if (import.meta.main) {
+  dir = mkdtempSync(join(tmpdir(), 'conda-attest-bench-mem-'));
+  const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(CASES);
+  process.stdout.write(`conda-attest memory bench: node ${process.version}, goal peak RSS ≤ ${GOAL_MB} MB\n`);
+  try {
+    for (const c of wanted) {
+      const f = CASES[c];
+      if (!f) throw new Error(`unknown case ${c}; cases: ${Object.keys(CASES).join(', ')}`);
+      process.stdout.write((await f()) + '\n');
+    }
+  } finally {
+    if (process.env.BENCH_KEEP === '1') process.stdout.write(`kept ${dir}\n`);
+    else rmSync(dir, { recursive: true, force: true });
   }
-} finally {
-  if (process.env.BENCH_KEEP === '1') process.stdout.write(`kept ${dir}\n`);
-  else rmSync(dir, { recursive: true, force: true });
 }

@@ -8,6 +8,8 @@
 //   3. memory: the proxy's RSS (VmRSS / VmHWM of its process) after serving 10% of the
 //      packages and after all of them: flat in the number of packages served.
 // A benchmark, not a test: figures with their targets, exit 0 unless the harness breaks.
+// Its last stdout line is `BENCH_ROWS <json>` (the rows bench/run.ts puts in its table);
+// BENCH_QUICK=1 (`npm run bench -- --quick`) uses 64 MiB and 200 packages.
 // Every network access is to 127.0.0.1.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,8 +24,9 @@ import { startBigPackageServer } from './big-package.ts';
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const CLI = join(ROOT, 'src', 'cli', 'run.ts');
 const num = (v: string | undefined, d: number): number => (v && Number.isInteger(Number(v)) && Number(v) > 0 ? Number(v) : d);
-const MIB = num(process.env.BENCH_SERVE_MIB, 1024);
-const N = num(process.env.BENCH_SERVE_N, 1000);
+const QUICK = process.env.BENCH_QUICK === '1';
+const MIB = num(process.env.BENCH_SERVE_MIB, QUICK ? 64 : 1024);
+const N = num(process.env.BENCH_SERVE_N, QUICK ? 200 : 1000);
 const CLIENTS = num(process.env.BENCH_SERVE_CLIENTS, 50);
 const RUNS = Math.max(3, num(process.env.BENCH_RUNS, 3));
 
@@ -98,6 +101,8 @@ async function startProxy(dir: string, config: unknown): Promise<{ url: string; 
 }
 
 const rows: string[][] = [['figure', 'measured', 'target', '']];
+/** The same figures for bench/run.ts's table (the `BENCH_ROWS` protocol). */
+const benchRows: { figure: string; value: number; unit: string; baseline?: string; goal?: string; runs?: number; spread?: string }[] = [];
 const mibps = (bytes: number, ms: number): number => bytes / (1 << 20) / (ms / 1000);
 
 async function main(): Promise<void> {
@@ -128,6 +133,16 @@ async function main(): Promise<void> {
     rows.push([`${MIB} MiB direct, MiB/s (median of ${RUNS})`, median(direct).toFixed(0), '', '']);
     rows.push([`${MIB} MiB through the proxy, MiB/s`, median(proxied).toFixed(0), '', '']);
     rows.push(['proxy ÷ direct', ratio.toFixed(2), '≥ 0.90', ratio >= 0.9 ? 'PASS' : 'MISS']);
+    const perRun = proxied.map((p, i) => p / direct[i]!);
+    benchRows.push({
+      figure: `serve: ${MIB} MiB through the proxy ÷ direct`,
+      value: Number(ratio.toFixed(2)),
+      unit: '×',
+      baseline: `direct loopback ${median(direct).toFixed(0)} MiB/s`,
+      goal: '≥ 0.90×',
+      runs: RUNS,
+      spread: `${Math.min(...perRun).toFixed(2)}–${Math.max(...perRun).toFixed(2)}`,
+    });
     rows.push([`proxy RSS after ${MIB} MiB (peak)`, `${(rssOf(bigProxy.child.pid!).hwm / (1 << 20)).toFixed(0)} MB`, '', '']);
     await bigProxy.stop();
     await big.close();
@@ -153,7 +168,9 @@ async function main(): Promise<void> {
     const memTenth = rssOf(proxy.child.pid!);
     const cold = [...coldTenth, ...(await pool(files.slice(tenth.length), CLIENTS, (f) => fetchTimed(`${proxy.url}/many/${f}`)))];
     const memAll = rssOf(proxy.child.pid!);
+    const tWarm = performance.now();
     const warm = await pool(files, CLIENTS, (f) => fetchTimed(`${proxy.url}/many/${f}`));
+    const warmWallMs = performance.now() - tWarm;
     const memWarm = rssOf(proxy.child.pid!);
     const refused = [...cold, ...warm].filter((r) => r.status !== 200).length;
     if (refused) throw new Error(`${refused} requests through the proxy were not 200`);
@@ -169,6 +186,14 @@ async function main(): Promise<void> {
     const growth = memAll.rss / memTenth.rss;
     rows.push([`proxy RSS after ${tenth.length} / ${N} / ${N} warm packages`, `${mb(memTenth.rss)} / ${mb(memAll.rss)} / ${mb(memWarm.rss)}`, '', '']);
     rows.push([`RSS growth ${tenth.length} → ${N} packages`, `×${growth.toFixed(2)}`, '≤ ×1.5 (flat)', growth <= 1.5 ? 'PASS' : 'MISS']);
+    const base = `direct p50 ${pct(directMs, 50).toFixed(1)} ms, p99 ${pct(directMs, 99).toFixed(1)} ms`;
+    for (const [label, xs] of [['cold', coldMs], ['warm', warmMs]] as const) {
+      for (const p of [50, 99]) {
+        benchRows.push({ figure: `serve: added latency p${p}, ${label}, ${CLIENTS} clients × ${N} pkgs`, value: Number((pct(xs, p) - pct(directMs, p)).toFixed(1)), unit: 'ms', baseline: base, runs: 1 });
+      }
+    }
+    benchRows.push({ figure: `serve: throughput, ${CLIENTS} clients, warm`, value: Math.round((N * 1000) / warmWallMs), unit: 'pkg/s', runs: 1 });
+    benchRows.push({ figure: `serve: RSS growth ${tenth.length} → ${N} pkgs`, value: Number(growth.toFixed(2)), unit: '×', baseline: `${mb(memTenth.rss)} after ${tenth.length}`, goal: '≤ 1.5×', runs: 1 });
     await proxy.stop();
     await ch.close();
   } finally {
@@ -177,6 +202,7 @@ async function main(): Promise<void> {
   }
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) process.stdout.write(r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd() + '\n');
+  process.stdout.write(`BENCH_ROWS ${JSON.stringify(benchRows)}\n`);
 }
 
 await main();

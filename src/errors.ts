@@ -26,6 +26,15 @@ export interface AttestErrorOptions {
   details?: unknown;
 }
 
+/**
+ * The one plain-text form of a coded finding (an error, a reason, a notice) on one line:
+ * `CODE: message (hint: …)`. Every output that prints a finding as a line uses it; callers
+ * escape the result for their medium (src/report/escape.ts).
+ */
+export function findingLine(f: { code: string; message: string; hint?: string | undefined }): string {
+  return `${f.code}: ${f.message}${f.hint ? ` (hint: ${f.hint})` : ''}`;
+}
+
 /** Base class of every error conda-attest raises on purpose. */
 export class AttestError<C extends ErrorCode = ErrorCode> extends Error {
   readonly code: C;
@@ -42,7 +51,7 @@ export class AttestError<C extends ErrorCode = ErrorCode> extends Error {
 
   /** A one-line rendering: `CODE: message (hint: ...)`. */
   toLine(): string {
-    return `${this.code}: ${this.message}${this.hint ? ` (hint: ${this.hint})` : ''}`;
+    return findingLine(this);
   }
 }
 
@@ -55,12 +64,38 @@ export class ConfigError extends AttestError<ConfigErrorCode> {
 export class TargetError extends AttestError<TargetErrorCode> {
   override name = 'TargetError';
 }
+export interface HttpErrorOptions extends AttestErrorOptions {
+  status?: number;
+  outage?: Outage;
+  retryable?: boolean;
+  hostFailure?: boolean;
+  retryAfterMs?: number;
+  notSent?: boolean;
+}
 export class HttpError extends AttestError<HttpErrorCode> {
   override name = 'HttpError';
   /** HTTP status when the server answered. */
   status?: number;
   /** The host-level cause (connection failure, stall, 5xx, offline), for one line per outage. */
   outage?: Outage;
+  /** Worth another attempt: 5xx, 408, 429, a stall or a connection failure (src/http/layers.ts retry). */
+  readonly retryable: boolean;
+  /** A stall or connection failure: counts towards the host's circuit breaker (src/http/layers.ts breaker). */
+  readonly hostFailure: boolean;
+  /** How long the server asked to wait (Retry-After, RFC 9110 §10.2.3), ms. */
+  readonly retryAfterMs?: number;
+  /** Refused before it was sent (breaker open, deadline passed): never the cause of a failure. */
+  readonly notSent: boolean;
+
+  constructor(code: HttpErrorCode, message: string, o: HttpErrorOptions = {}) {
+    super(code, message, o);
+    this.status = o.status;
+    this.outage = o.outage;
+    this.retryable = o.retryable ?? false;
+    this.hostFailure = o.hostFailure ?? false;
+    this.retryAfterMs = o.retryAfterMs;
+    this.notSent = o.notSent ?? false;
+  }
 }
 export class RepodataError extends AttestError<RepodataErrorCode> {
   override name = 'RepodataError';
@@ -107,6 +142,15 @@ export function attestErrorFrom(plain: { name?: string; code: string; message: s
     options?: AttestErrorOptions,
   ) => AttestError;
   return new Class(plain.code, plain.message, { hint: plain.hint });
+}
+
+/**
+ * The one rule for "not published" (CEP 50 probes, the optional repodata formats): 404, or
+ * the 403 / 410 that object stores such as S3 answer for a key that does not exist (RFC
+ * 9110 §15.5.4, §15.5.11). Never applied to something a channel advertises.
+ */
+export function notPublished(e: unknown): boolean {
+  return e instanceof HttpError && (e.code === 'HTTP_NOT_FOUND' || e.status === 403 || e.status === 410);
 }
 
 /** The transport cause of an error: the first HttpError in its cause chain that names one. */

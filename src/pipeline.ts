@@ -42,7 +42,7 @@ function lockFile(options: VerifySessionOptions): LockStore {
     path,
     exists: async () => existsSync(path),
     read: () => readLock(path, { checked: memo() }),
-    update: async (mutate) => void (await updateLock(path, mutate, { checked: memo() })),
+    update: async (mutate) => (await updateLock(path, mutate, { checked: memo() })).written,
   };
 }
 

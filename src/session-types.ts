@@ -1,7 +1,7 @@
 // The contract between the verification pipeline (src/pipeline.ts) and its callers:
 // the CLI (`conda-attest verify`) and the plugin layer (plugin/). Both feed the same
 // pipeline; nothing in it knows who called it.
-import type { DigestSource, PackageRecord, PackageReport, Report, ResolvedConfig } from './types.ts';
+import type { DigestSource, NotCoveredCounts, PackageRecord, PackageReport, Report, ResolvedConfig } from './types.ts';
 
 /** A sidecar the caller already loaded (e.g. `--sigs FILE`, read and checked once). */
 export interface GivenSidecar {
@@ -26,6 +26,10 @@ export interface VerifySessionOptions {
   expectedPackages?: number;
   /** Bypass the verdict and sidecar caches (neither read nor written). */
   noCache?: boolean;
+  /** What the run was asked to check (the report's `inputs`): set by a host that read targets. */
+  inputs?: Report['inputs'];
+  /** Entries of the targets that conda attestations do not cover (the report's `summary.not_covered`). */
+  notCovered?: NotCoveredCounts;
 }
 
 export interface PackageDigest {

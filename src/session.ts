@@ -43,8 +43,11 @@ export interface LockStore {
   exists(): Promise<boolean>;
   /** The current lock (an empty lock when there is none yet). */
   read(): Promise<Lock>;
-  /** Apply `mutate` to the current lock and store the result (null: no change). */
-  update(mutate: (current: Lock) => Lock | null): Promise<void>;
+  /**
+   * Apply `mutate` to the current lock and store the result (null: no change). True when
+   * the stored bytes changed (the report's `lockfile.written`).
+   */
+  update(mutate: (current: Lock) => Lock | null): Promise<boolean>;
 }
 
 /** The host's clock (the lockfile's first/last seen dates); default: the system's. */
@@ -111,11 +114,13 @@ export async function createSessionOn(options: VerifySessionOptions, host: Sessi
     // --frozen: the lockfile must not change. Otherwise write it once, merging into
     // what is on disk now so a concurrent run loses nothing.
     const { decisions } = ledger;
-    const written = !judging.frozen && decisions.some((d) => d.kind !== 'unchanged' || d.touch);
-    if (written) await lock.update((current) => applyDecisions(current, decisions));
+    // `written` is whether the file's bytes changed: a decision that merges into pins
+    // another run already wrote, or re-serialises to the same text, writes nothing.
+    const changes = !judging.frozen && decisions.some((d) => d.kind !== 'unchanged' || d.touch);
+    const written = changes && (await lock.update((current) => applyDecisions(current, decisions)));
     const closed = await run.close();
     const lockfile = { path: lockPath, written, pinned: pinnedCount(decisions, judging.frozen) };
-    return assembleReport(ledger, closed, options.config, lockfile);
+    return assembleReport(ledger, closed, options, lockfile);
   }
 
   return {
@@ -206,10 +211,14 @@ function openLedger(frozen: boolean): Ledger {
 export function assembleReport(
   ledger: Ledger,
   closed: { root: LoadedTrustRoot | undefined; warnings: string[]; notices: Reason[] },
-  config: ResolvedConfig,
+  options: Pick<VerifySessionOptions, 'config' | 'inputs' | 'notCovered'>,
   lockfile: NonNullable<Report['lockfile']>,
 ): Report {
+  const { config } = options;
   const report = buildReport(ledger.rows, closed.root);
+  // Complete when the session finishes: what the host read from the targets is part of it.
+  if (options.notCovered) report.summary.not_covered = options.notCovered;
+  if (options.inputs) report.inputs = options.inputs;
   // Run-level notices (EXCEPTION_EXPIRED, REPODATA_CACHED), once each, sorted for deterministic output.
   const byMessage = new Map([...ledger.notices, ...closed.notices.map((n) => [n.message, n] as const)]);
   const notices = [...byMessage.values()].sort((a, b) => (a.message < b.message ? -1 : a.message > b.message ? 1 : 0));

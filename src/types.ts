@@ -1,5 +1,6 @@
 // Plain data types shared by the pure core and the adapters. No I/O here.
 import type { Code } from './codes.ts';
+import type { ClaimConstraintValues, ClaimValues } from './claims.ts';
 import type { ChannelPolicy as ChannelPolicyWritten } from './generated/config-types.ts';
 import type { BundleEvidence } from './verify/evidence.ts';
 
@@ -68,27 +69,8 @@ export interface Outage {
 export type RequireMode = ChannelPolicyWritten['require'];
 export type DiscoveryMethod = ChannelPolicyWritten['discovery'][number];
 
-/**
- * Claim constraints of a trusted identity: each given constraint must hold against the
- * decoded Fulcio certificate extension named beside it (Fulcio docs/oid-info.md); a
- * certificate without that claim does not satisfy it.
- */
-export interface ClaimConstraints {
-  /** Source Repository Identifier (1.3.6.1.4.1.57264.1.15), exact. */
-  repositoryId?: string;
-  /** Source Repository Owner Identifier (1.3.6.1.4.1.57264.1.17), exact. */
-  ownerId?: string;
-  /** Source Repository Ref (1.3.6.1.4.1.57264.1.14), anchored glob. */
-  ref?: string;
-  /** Build Signer URI (1.3.6.1.4.1.57264.1.9), anchored glob. */
-  signerWorkflow?: string;
-  /** Build Trigger (1.3.6.1.4.1.57264.1.20), one of. */
-  trigger?: string[];
-  /** Runner Environment (1.3.6.1.4.1.57264.1.11), exact. */
-  runner?: string;
-  /** Deployment Environment (1.3.6.1.4.1.57264.1.23), exact. */
-  environment?: string;
-}
+/** Claim constraints of a trusted identity (src/claims.ts): each given one must hold against its Fulcio claim; a certificate without that claim does not satisfy it. */
+export type ClaimConstraints = ClaimConstraintValues;
 
 /** One entry of `trusted_identities` after normalisation (issuer inferred where allowed). */
 export interface IdentityPattern {
@@ -218,31 +200,14 @@ export interface ResolvedConfig {
   };
 }
 
-/** Decoded signer identity of one verified bundle. */
-export interface SignerIdentity {
+/** Decoded signer identity of one verified bundle; its Fulcio claims (src/claims.ts) only those present. */
+export interface SignerIdentity extends ClaimValues {
   /** `github`, `gitlab`, `email`, `uri` (other certificate identity) or `key` (self-managed key). */
   kind: 'github' | 'gitlab' | 'email' | 'uri' | 'key';
   /** Certificate SAN (URI or email). Absent for keys. */
   san?: string;
   /** OIDC issuer (OID 1.3.6.1.4.1.57264.1.8, legacy .1.1). */
   issuer?: string;
-  /** Fulcio v2 claims, decoded (only those present). */
-  buildSignerUri?: string; // .9
-  buildSignerDigest?: string; // .10
-  runnerEnvironment?: string; // .11
-  sourceRepositoryUri?: string; // .12
-  sourceRepositoryDigest?: string; // .13
-  sourceRepositoryRef?: string; // .14
-  sourceRepositoryId?: string; // .15
-  sourceRepositoryOwnerUri?: string; // .16
-  sourceRepositoryOwnerId?: string; // .17
-  buildConfigUri?: string; // .18
-  buildConfigDigest?: string; // .19
-  buildTrigger?: string; // .20
-  runInvocationUri?: string; // .21
-  sourceRepositoryVisibility?: string; // .22
-  deploymentEnvironment?: string; // .23
-  tokenSubject?: string; // .24
   /** For kind `key`: SHA-256 fingerprint (hex) of the SPKI DER, and the configured name. */
   keyFingerprint?: string;
   keyName?: string;

@@ -3,10 +3,12 @@
 // there from the start, so "require" answers from this fixed table; anything else is not
 // part of the browser build and says so (e.g. rattler's 7 MB of WebAssembly for `versions`
 // deny entries, refused when the config is checked: src/browser/index.ts).
-import * as jsoncParser from 'jsonc-parser';
-import * as fastestLevenshtein from 'fastest-levenshtein';
+// Only what the core calls is bound, so the bundle keeps no more of each library:
+// src/util/json-strict.ts uses jsonc-parser's `visit` (not its formatter or editor).
+import { visit } from 'jsonc-parser';
+import { distance } from 'fastest-levenshtein';
 
-const BUNDLED: Record<string, unknown> = { 'jsonc-parser': jsoncParser, 'fastest-levenshtein': fastestLevenshtein };
+const BUNDLED: Record<string, unknown> = { 'jsonc-parser': { visit }, 'fastest-levenshtein': { distance } };
 
 export function createRequire(_from: string | URL): (id: string) => unknown {
   return (id) => {

@@ -143,12 +143,13 @@ function storageLock(storage: LockfileStorage | undefined, name: string): LockSt
       const text = await read();
       const current: Lock = text === undefined ? emptyLock() : parseLock(text, name);
       const next = mutate(current);
-      if (next === null) return;
+      if (next === null) return false;
       const out = serializeLock(next);
       parseLock(out, `${name} (about to be written)`); // never store what could not be read back
-      if (out === text) return;
+      if (out === text) return false;
       if (storage) await storage.write(out);
       else memory = out;
+      return true;
     },
   };
 }

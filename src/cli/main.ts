@@ -1,7 +1,7 @@
 // Entry point of the `conda-attest` command: dispatches to one module per command.
 // Command modules are imported lazily so `--version` and `--help` stay fast.
 import { packageVersion } from '../version.ts';
-import { AttestError, UsageError } from '../errors.ts';
+import { AttestError, findingLine, UsageError } from '../errors.ts';
 import { escapeLines, escapeText } from '../report/escape.ts';
 import { type CliIO, type Command, processIO } from './io.ts';
 import { stopAllProgress } from './progress.ts';
@@ -141,7 +141,7 @@ function reportFatal(e: unknown, io: CliIO): number {
     // A message may list its problems on further lines (ConfigError): the first line and
     // the hint, then every problem once (from `details` when present).
     const [first, ...rest] = e.message.split('\n');
-    io.stderr.write(`conda-attest: ${escapeText(`${e.code}: ${first}${e.hint ? ` (hint: ${e.hint})` : ''}`)}\n`);
+    io.stderr.write(`conda-attest: ${escapeText(findingLine({ code: e.code, message: first ?? '', hint: e.hint }))}\n`);
     if (!Array.isArray(e.details)) for (const line of rest) io.stderr.write(`${escapeText(line)}\n`);
     const details = e.details;
     if (Array.isArray(details)) for (const d of details) io.stderr.write(`  - ${escapeText(typeof d === 'string' ? d : JSON.stringify(d))}\n`);

@@ -1,32 +1,16 @@
 // `conda-attest verify [TARGET...]`: parse targets into package records, verify each
 // through the pipeline with bounded concurrency, print the report, exit 0/1/2.
-import { escapeJsonOutput, escapeText } from '../report/escape.ts';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { createSession } from '../pipeline.ts';
-import { renderJsonChunks } from '../report/json.ts';
 import { exitCodeOf } from '../report/build.ts';
+import { FORMATS } from '../report/formats.ts';
 import { type CliIO, type Command, wantsColor } from './io.ts';
 import { positiveInt, seconds } from './args.ts';
 import { type CommandSpec, chooseFormat, formatOptions, HELP_OPTION, OFFLINE_OPTIONS, parseCommand, renderHelp, TIME_OPTIONS } from './options.ts';
 import { givenSidecar, loadEnvironment, verifyRecords } from './environment.ts';
-import { startProgress } from './progress.ts';
-import { VERIFY_FORMATS, emitGithubExtras, inGithubActions, prepareCi, renderCiFormat } from './ci-output.ts';
-import { renderJson } from '../report/json.ts';
-import { writeFileAtomic } from '../store/atomic.ts';
-import type { Report } from '../types.ts';
-
-/** `--report-file`: the same JSON as `--json`, written atomically (a reader never sees half a report). */
-async function writeReportFile(path: string, report: Report): Promise<void> {
-  try {
-    await writeFileAtomic(path, renderJson(report));
-  } catch (e) {
-    throw new UsageError('USAGE_OUTPUT_UNWRITABLE', `Cannot write the report file ${path} (${e instanceof Error ? e.message : String(e)}).`, {
-      hint: 'Check that the directory of --report-file exists and is writable.',
-      cause: e,
-    });
-  }
-}
+import { VERIFY_FORMATS, emitGithubExtras, inGithubActions, parseOutputs, planOutputs, writeOutputs, writeStdout } from './ci-output.ts';
+import { createReporter } from './reporter.ts';
 
 /** Report formats of `verify`; the first is the default. More are added here. */
 export { VERIFY_FORMATS, type VerifyFormat } from './ci-output.ts';
@@ -54,7 +38,8 @@ conda-lock.yml, searched from the current directory up (as the config is).`,
       VERIFY_FORMATS,
       'report format on stdout; json: schema/report.schema.json; github: Actions\nannotations on the lockfile lines; markdown: job summary / PR comment;\nsarif: SARIF 2.1.0 for code scanning',
     ),
-    { name: 'report-file', type: 'string', arg: 'PATH', help: 'also write the JSON report to PATH' },
+    { name: 'output', type: 'string', multiple: true, arg: 'FORMAT=PATH', help: 'also write the report in FORMAT to PATH (repeatable; e.g. sarif=results.sarif)' },
+    { name: 'report-file', type: 'string', arg: 'PATH', help: 'also write the JSON report to PATH (same as --output json=PATH)' },
     { name: 'no-github', type: 'boolean', help: 'inside GitHub Actions, emit no annotations and no job summary' },
     { name: 'verbose', type: 'boolean', help: 'list every package, not only problems' },
     { name: 'no-cache', type: 'boolean', help: 'neither read nor write the verdict and sidecar caches' },
@@ -73,14 +58,16 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
   const values = parsed.values as {
     config?: string; 'trusted-root'?: string; offline?: boolean; 'no-tuf-refresh'?: boolean; sigs?: string; lockfile?: string; frozen?: boolean;
     download?: boolean; channel?: string; platform?: string; concurrency?: string; timeout?: string; deadline?: string; format?: string; json?: boolean;
-    verbose?: boolean; 'no-cache'?: boolean; help?: boolean; 'report-file'?: string; 'no-github'?: boolean;
+    verbose?: boolean; 'no-cache'?: boolean; help?: boolean; 'report-file'?: string; 'no-github'?: boolean; output?: string[];
   };
   const positionals = parsed.positionals;
   if (values.help) {
     io.stdout.write(renderHelp(VERIFY_SPEC));
     return 0;
   }
+  const started = Date.now();
   const format = chooseFormat(values, VERIFY_FORMATS, 'verify');
+  const outputs = await parseOutputs(values.output ?? [], values['report-file'], io.cwd);
   const github = inGithubActions(io.env) && !values['no-github'];
   const concurrency = positiveInt(values.concurrency, '--concurrency');
   const { config, records, notCovered, inputs } = await loadEnvironment(io, {
@@ -104,13 +91,14 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
     sigs,
     expectedPackages: records.length,
     noCache: Boolean(values['no-cache']),
+    notCovered,
+    inputs: { targets: inputs, config: config.source ?? null },
   });
 
-  // Lines and the lockfile as it was are taken before the run (the run may rewrite it).
-  const wantsCi = github || (format !== 'text' && format !== 'json');
-  const ci = wantsCi ? await prepareCi(io, records, session, github || format === 'markdown') : null;
-
-  const progress = await startProgress(io, records.length);
+  // What the formats need from before the run (the lockfile as it was, the targets' lines).
+  const plan = await planOutputs(io, records, session, [format, ...outputs.map((o) => o.format)], github);
+  const reporter = createReporter(io);
+  const progress = await reporter.progress(records.length);
   try {
     await verifyRecords(session, records, {
       concurrency: concurrency ?? config.concurrency,
@@ -120,37 +108,13 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
   } finally {
     progress.stop();
   }
+  // The report is complete here: every output renders it as it is.
   const report = await session.finish();
-  report.summary.not_covered = notCovered;
-  report.inputs = { targets: inputs, config: config.source ?? null };
-  for (const w of report.warnings ?? []) io.stderr.write(`conda-attest: warning: ${escapeText(w)}\n`);
-  if (values['report-file']) await writeReportFile(resolve(io.cwd, values['report-file']), report);
-  if (format === 'github' || format === 'markdown' || format === 'sarif') io.stdout.write(renderCiFormat(format, report, ci!, session));
-  else if (format === 'json') {
-    // Written piece by piece, honouring back-pressure: a large report is never one string.
-    for (const chunk of renderJsonChunks(report)) {
-      if (!io.stdout.write(escapeJsonOutput(chunk))) {
-        // Resume on drain; stop waiting if the reader went away (`| head`).
-        const gone = await new Promise<boolean>((resolve) => {
-          // All three listeners go once one fires: a large report waits many times, and
-          // leftover listeners would pile up (Node warns past 10 per event).
-          const done = (value: boolean) => () => {
-            io.stdout.off('drain', onDrain);
-            io.stdout.off('close', onGone);
-            io.stdout.off('error', onGone);
-            resolve(value);
-          };
-          const onDrain = done(false);
-          const onGone = done(true);
-          io.stdout.once('drain', onDrain);
-          io.stdout.once('close', onGone);
-          io.stdout.once('error', onGone);
-        });
-        if (gone) break;
-      }
-    }
-  }
-  else io.stdout.write((await import('../report/terminal.ts')).renderTerminal(report, { color: wantsColor(io, 'stdout'), verbose: Boolean(values.verbose) }));
-  if (github) await emitGithubExtras(format, report, ci!, session, io);
+  const ctx = plan.context(session, { color: wantsColor(io, 'stdout'), verbose: Boolean(values.verbose), elapsedMs: Date.now() - started });
+  await writeOutputs(outputs, report, ctx);
+  await writeStdout(io, await FORMATS[format].render(report, ctx));
+  // Told once: by the format on stdout when it shows findings, else here on stderr.
+  if (!FORMATS[format].tellsFindings) reporter.tellFindings(report);
+  if (github) await emitGithubExtras(format, report, ctx, io, reporter);
   return exitCodeOf(report);
 };

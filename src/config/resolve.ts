@@ -15,6 +15,7 @@ export type { EditDistance };
 import { canonicalChannelUrl } from '../policy/channel.ts';
 import { compileIdentityPattern, keyFingerprint } from '../policy/identity.ts';
 import { PROVIDERS, parseShorthand } from '../policy/shorthand.ts';
+import { CONSTRAINTS } from '../policy/constraints.ts';
 import { globTies, isCalendarDate } from '../policy/packages.ts';
 import { versionSpecProblem } from '../policy/conda-version.ts';
 import type { ChannelPolicy, ClaimConstraints, DenyEntry, IdentityPattern, PackageRule, PolicyException, ResolvedConfig, TrustedKey } from '../types.ts';
@@ -403,16 +404,13 @@ function inferredIssuer(identity: string): string {
 }
 
 function constraintsOf(ti: RawIdentityObject): ClaimConstraints | undefined {
-  const c: ClaimConstraints = {};
-  // Numeric IDs may be written unquoted in YAML; the claim is a decimal string.
-  if (ti.repository_id !== undefined) c.repositoryId = String(ti.repository_id);
-  if (ti.owner_id !== undefined) c.ownerId = String(ti.owner_id);
-  if (ti.ref !== undefined) c.ref = ti.ref;
-  if (ti.signer_workflow !== undefined) c.signerWorkflow = ti.signer_workflow;
-  if (ti.trigger !== undefined) c.trigger = typeof ti.trigger === 'string' ? [ti.trigger] : [...ti.trigger];
-  if (ti.runner !== undefined) c.runner = ti.runner;
-  if (ti.environment !== undefined) c.environment = ti.environment;
-  return Object.keys(c).length > 0 ? c : undefined;
+  const c: Record<string, string | string[]> = {};
+  for (const { key, field, match } of CONSTRAINTS) {
+    const v = ti[key as keyof RawIdentityObject];
+    // Numeric IDs may be written unquoted in YAML; the claim is a decimal string.
+    if (v !== undefined) c[field] = match === 'one-of' ? [v].flat().map(String) : String(v);
+  }
+  return Object.keys(c).length > 0 ? (c as ClaimConstraints) : undefined;
 }
 
 function normaliseIdentity(ti: TrustedIdentity): IdentityPattern {

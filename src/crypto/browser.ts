@@ -16,7 +16,7 @@
 import { Buffer } from 'buffer';
 import { p256, p384, p521 } from '@noble/curves/nist.js';
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { sha256, sha384, sha512 } from '@noble/hashes/sha2';
+import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
 
 type Bytes = Uint8Array;
 type HashName = 'sha256' | 'sha384' | 'sha512';

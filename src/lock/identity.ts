@@ -3,14 +3,14 @@
 import { LockError } from '../errors.ts';
 import type { SignerIdentity } from '../types.ts';
 import type { LockIdentity } from './types.ts';
+import { CLAIMS } from '../claims.ts';
 
 /** Pinned fields in their fixed on-disk order (also the field order of diffs). */
 export const IDENTITY_FIELDS = [
   'kind',
   'issuer',
   'repository',
-  'repository_id',
-  'owner_id',
+  ...CLAIMS.flatMap((c) => ('lock' in c ? [c.lock] : [])),
   'workflow',
   'email',
   'uri',
@@ -106,8 +106,8 @@ export function stableIdentity(id: SignerIdentity): LockIdentity {
           id.kind,
         ),
       };
-      if (id.sourceRepositoryId) out.repository_id = id.sourceRepositoryId;
-      if (id.sourceRepositoryOwnerId) out.owner_id = id.sourceRepositoryOwnerId;
+      // The numeric IDs src/claims.ts pins (they survive renames and cannot be re-registered).
+      for (const c of CLAIMS) if ('lock' in c && id[c.field]) out[c.lock] = id[c.field];
       out.workflow = stripRef(san);
       return out;
     }

@@ -1,6 +1,8 @@
 // Data types of the identity lockfile (`conda-attest.lock`, trust on first use). Plain data, no I/O.
 // The on-disk shape is described by schema/lockfile.schema.json; keep both in step.
 
+import type { LockedClaims } from '../claims.ts';
+
 /** The only format version this code reads and writes. */
 export const LOCK_VERSION = 1;
 
@@ -15,12 +17,10 @@ export type LockIdentityKind = 'github' | 'gitlab' | 'email' | 'uri' | 'key';
  * - email: issuer, email;  uri: issuer, uri (without `@ref`);
  * - key (self-managed keys): key_fingerprint (SHA-256 hex of the SPKI DER) and key_name (a label).
  */
-export interface LockIdentity {
+export interface LockIdentity extends LockedClaims {
   kind: LockIdentityKind;
   issuer?: string;
   repository?: string;
-  repository_id?: string;
-  owner_id?: string;
   workflow?: string;
   email?: string;
   uri?: string;

@@ -1,13 +1,15 @@
 // Claim constraints on a trusted identity: checked against the decoded Fulcio certificate
-// extensions (Fulcio docs/oid-info.md), never against the SAN text. Pure functions.
+// extensions (src/claims.ts), never against the SAN text. Pure functions.
 //
 // Every given constraint must hold; a certificate that lacks a constrained claim does not
 // satisfy it (fail closed: an older or foreign certificate cannot slip past a constraint
 // by leaving the claim out).
 import type { ClaimConstraints, SignerIdentity } from '../types.ts';
 import { globToRegexSource } from './glob.ts';
+import { CLAIMS, FULCIO_OID } from '../claims.ts';
+import configSchema from '../../schema/config.schema.json' with { type: 'json' };
 
-/** One constraint as configured: its config name, the claim it reads, and how it compares. */
+/** One constraint as configured: its config key, the claim it reads, and how it compares (a row of src/claims.ts). */
 export interface ConstraintSpec {
   /** Config key (snake_case), e.g. `runner`. */
   key: string;
@@ -15,23 +17,18 @@ export interface ConstraintSpec {
   claim: keyof SignerIdentity;
   /** Fulcio extension OID of the claim. */
   oid: string;
-  /** The claim's name in Fulcio's OID directory. */
+  /** The claim's name in Fulcio's certificate-extension registry. */
   claimName: string;
   match: 'exact' | 'glob' | 'one-of';
 }
 
-const FULCIO = '1.3.6.1.4.1.57264.1.';
+// The config's order (schema/config.schema.json `trustedIdentity`): the order reasons and
+// `conda-attest policy` list them.
+const CONFIG_ORDER = Object.keys((configSchema as unknown as { $defs: { trustedIdentity: { else: { properties: object } } } }).$defs.trustedIdentity.else.properties);
 
-/** In config order (the order reasons and `conda-attest policy` list them). */
-export const CONSTRAINTS: readonly ConstraintSpec[] = [
-  { key: 'repository_id', field: 'repositoryId', claim: 'sourceRepositoryId', oid: FULCIO + '15', claimName: 'Source Repository Identifier', match: 'exact' },
-  { key: 'owner_id', field: 'ownerId', claim: 'sourceRepositoryOwnerId', oid: FULCIO + '17', claimName: 'Source Repository Owner Identifier', match: 'exact' },
-  { key: 'ref', field: 'ref', claim: 'sourceRepositoryRef', oid: FULCIO + '14', claimName: 'Source Repository Ref', match: 'glob' },
-  { key: 'signer_workflow', field: 'signerWorkflow', claim: 'buildSignerUri', oid: FULCIO + '9', claimName: 'Build Signer URI', match: 'glob' },
-  { key: 'trigger', field: 'trigger', claim: 'buildTrigger', oid: FULCIO + '20', claimName: 'Build Trigger', match: 'one-of' },
-  { key: 'runner', field: 'runner', claim: 'runnerEnvironment', oid: FULCIO + '11', claimName: 'Runner Environment', match: 'exact' },
-  { key: 'environment', field: 'environment', claim: 'deploymentEnvironment', oid: FULCIO + '23', claimName: 'Deployment Environment', match: 'exact' },
-];
+export const CONSTRAINTS: readonly ConstraintSpec[] = CLAIMS.flatMap((c) =>
+  'constraint' in c ? [{ ...c.constraint, claim: c.field, oid: FULCIO_OID + c.oid, claimName: c.name }] : [],
+).sort((a, b) => CONFIG_ORDER.indexOf(a.key) - CONFIG_ORDER.indexOf(b.key));
 
 /** A failed constraint: what was wanted and what the certificate had (null: no such claim). */
 export interface ConstraintFailure {

@@ -7,6 +7,7 @@
 import { createHash, createPublicKey } from 'node:crypto';
 import type { ChannelPolicy, IdentityPattern, SignerIdentity, TrustedKey } from '../types.ts';
 import { globToRegexSource } from './glob.ts';
+import { claim } from '../claims.ts';
 import { PROVIDERS, parseShorthand, type Shorthand } from './shorthand.ts';
 import { checkConstraints, claimFailure, globMatches, type ConstraintFailure } from './constraints.ts';
 
@@ -104,7 +105,7 @@ function evaluatePattern(c: CompiledIdentityPattern, identity: SignerIdentity): 
     if (c.shorthand.ref !== undefined) {
       const ref = identity.sourceRepositoryRef;
       if (ref === undefined || !globMatches(c.shorthand.ref, ref)) {
-        failures.push(claimFailure('ref', c.shorthand.ref, ref, { claimName: 'Source Repository Ref', oid: '1.3.6.1.4.1.57264.1.14' }));
+        failures.push(claimFailure('ref', c.shorthand.ref, ref, claim('sourceRepositoryRef')));
       }
     }
   } else if (identity.san === undefined || !c.regex.test(identity.san)) {

@@ -11,6 +11,7 @@
 // Matching is at repository boundaries: every path segment is matched on its own, `*`
 // stays inside one segment, and the claim must have exactly as many segments, so
 // `github:acme/tool` never matches `acme/tool-evil`, `acme/tool/../x` or `acme/tool.git`.
+import { claim } from '../claims.ts';
 
 export type ShorthandProvider = 'github' | 'gitlab';
 
@@ -121,7 +122,8 @@ export function shorthandFromIdentity(
 /** What the shorthand expands to, in words (for `conda-attest policy`). */
 export function describeShorthand(sh: Shorthand): string {
   const info = PROVIDERS[sh.provider];
-  return `builds of ${info.repositoryBase}${sh.repository} (Source Repository URI, OID 1.3.6.1.4.1.57264.1.12)${
-    sh.ref !== undefined ? ` from ref ${sh.ref} (Source Repository Ref, OID 1.3.6.1.4.1.57264.1.14)` : ''
+  const named = (c: { claimName: string; oid: string }): string => `${c.claimName}, OID ${c.oid}`;
+  return `builds of ${info.repositoryBase}${sh.repository} (${named(claim('sourceRepositoryUri'))})${
+    sh.ref !== undefined ? ` from ref ${sh.ref} (${named(claim('sourceRepositoryRef'))})` : ''
   }, issuer ${info.issuer}`;
 }

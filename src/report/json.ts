@@ -1,6 +1,7 @@
 // The --json report: stable API, described by schema/report.schema.json.
 // Internal types use camelCase; the published JSON uses snake_case throughout, so
 // this is the one place that maps between them.
+import { CLAIMS } from '../claims.ts';
 import type { BundleOutcome, PackageReport, Reason, Report, SignerIdentity } from '../types.ts';
 
 /** Identity fields printed only when set (who signed, and how). */
@@ -12,29 +13,6 @@ const IDENTITY_FIELDS: [keyof SignerIdentity, string][] = [
   ['keyName', 'key_name'],
 ];
 
-/**
- * The 16 Fulcio claims (OIDs 1.3.6.1.4.1.57264.1.9 to .24, the ones rattler's
- * verify-attestation reports), always printed: a claim the certificate lacks is `null`,
- * never a missing key (schema/report.schema.json, `identity`).
- */
-export const CLAIM_FIELDS: [keyof SignerIdentity, string][] = [
-  ['buildSignerUri', 'build_signer_uri'],
-  ['buildSignerDigest', 'build_signer_digest'],
-  ['runnerEnvironment', 'runner_environment'],
-  ['sourceRepositoryUri', 'source_repository_uri'],
-  ['sourceRepositoryDigest', 'source_repository_digest'],
-  ['sourceRepositoryRef', 'source_repository_ref'],
-  ['sourceRepositoryId', 'source_repository_id'],
-  ['sourceRepositoryOwnerUri', 'source_repository_owner_uri'],
-  ['sourceRepositoryOwnerId', 'source_repository_owner_id'],
-  ['buildConfigUri', 'build_config_uri'],
-  ['buildConfigDigest', 'build_config_digest'],
-  ['buildTrigger', 'build_trigger'],
-  ['runInvocationUri', 'run_invocation_uri'],
-  ['sourceRepositoryVisibility', 'source_repository_visibility'],
-  ['deploymentEnvironment', 'deployment_environment'],
-  ['tokenSubject', 'token_subject'],
-];
 
 export function identityToJson(identity: SignerIdentity | null | undefined): Record<string, string | null> | null {
   if (!identity) return null;
@@ -43,10 +21,9 @@ export function identityToJson(identity: SignerIdentity | null | undefined): Rec
     const v = identity[from];
     if (typeof v === 'string' && v !== '') out[to] = v;
   }
-  for (const [from, to] of CLAIM_FIELDS) {
-    const v = identity[from];
-    out[to] = typeof v === 'string' ? v : null;
-  }
+  // Every claim of src/claims.ts, always printed: one the certificate lacks is `null`,
+  // never a missing key (schema/report.schema.json, `identity`).
+  for (const c of CLAIMS) out[c.report] = identity[c.field] ?? null;
   return out;
 }
 

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { CODES, type Code } from '../codes.ts';
 import type { PackageReport, Report } from '../types.ts';
 import { escapeText } from './escape.ts';
+import { findingLine } from '../errors.ts';
 import type { Locate } from './locations.ts';
 import { packageLabel, primaryCode, problemReasons, problemRows } from './problems.ts';
 
@@ -52,7 +53,7 @@ export function renderSarifObject(report: Report, o: SarifOptions): Record<strin
     const reasons = problemReasons(row);
     const code = primaryCode(row);
     const where = o.locate(row);
-    const text = [`${packageLabel(row)} is ${row.action === 'block' ? 'blocked' : 'warned'} (${row.status}).`, ...reasons.map((r) => `${r.code}: ${r.message}${r.hint ? ` (hint: ${r.hint})` : ''}`)]
+    const text = [`${packageLabel(row)} is ${row.action === 'block' ? 'blocked' : 'warned'} (${row.status}).`, ...reasons.map(findingLine)]
       .map(escapeText)
       .join('\n');
     const result: Record<string, unknown> = {

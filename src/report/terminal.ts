@@ -12,6 +12,8 @@ interface TerminalOptions {
   color: boolean;
   /** Also list packages that passed (verified / skipped). */
   verbose?: boolean;
+  /** Wall-clock time of the run: the counts line ends with it. */
+  elapsedMs?: number;
 }
 
 function who(p: PackageReport): string {
@@ -32,6 +34,15 @@ function notCoveredLine(n: NotCoveredCounts | undefined): string | undefined {
   if (parts.length === 0) return undefined;
   const plural = n.pypi + n.source + (n.local ?? 0) !== 1;
   return `${parts.join(' and ')} in this lock ${plural ? 'are' : 'is'} not covered by conda attestations`;
+}
+
+/** `0.4s`, `12s`, `2m 05s`: how long a run took, as short as a person reads it. */
+export function durationText(ms: number): string {
+  const sec = Math.max(0, ms) / 1000;
+  if (sec < 10) return `${sec.toFixed(1)}s`;
+  if (sec < 60) return `${Math.round(sec)}s`;
+  const whole = Math.round(sec);
+  return `${Math.floor(whole / 60)}m ${String(whole % 60).padStart(2, '0')}s`;
 }
 
 /** Names shown per outage without --verbose. */
@@ -93,6 +104,11 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
       if (n.hint) lines.push(`    ${c.cyan('hint:')} ${t(n.hint)}`);
     }
   }
+  // Warnings without a code (cache trouble, an old trust root): here, not again on stderr.
+  if (report.warnings?.length) {
+    if (lines.length > 0) lines.push('');
+    for (const w of report.warnings) lines.push(`${c.yellow('warning:')} ${t(w)}`);
+  }
   const s = report.summary;
   const parts = [
     c.green(`${s.verified} verified`),
@@ -104,7 +120,8 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
     s.skipped ? c.dim(`${s.skipped} skipped`) : '',
   ].filter(Boolean);
   if (lines.length > 0) lines.push('');
-  lines.push(`${s.total} package${s.total === 1 ? '' : 's'}: ${parts.join(', ')}`);
+  const took = opts.elapsedMs === undefined ? '' : c.dim(` in ${durationText(opts.elapsedMs)}`);
+  lines.push(`${s.total} package${s.total === 1 ? '' : 's'}: ${parts.join(', ')}${took}`);
   const uncovered = notCoveredLine(s.not_covered);
   if (uncovered) lines.push(c.dim(uncovered));
   // "all passed" only when something was checked: a run that verified nothing says so.

@@ -8,7 +8,7 @@
 // may conclude "nothing here" (404 or `[]`). URLs are built from `record.channel` (the
 // place the package is actually fetched from, possibly a mirror). Content-Type is never
 // looked at.
-import { AttestError, couldNotFetch, HttpError, outageOf, SidecarError, type SidecarErrorCode } from '../errors.ts';
+import { AttestError, couldNotFetch, HttpError, notPublished, outageOf, SidecarError, type SidecarErrorCode } from '../errors.ts';
 import type { RepodataStore } from '../channel/repodata.ts';
 import { isRepodataMissing } from '../channel/repodata-index.ts';
 import type { Transport } from '../stages/resources.ts';
@@ -145,10 +145,9 @@ export async function fetchSidecar(
     try {
       body = (await deps.http.get(url, { maxBytes: deps.maxBytes })).body;
     } catch (e) {
-      // A probe may conclude "nothing here" (CEP 50): 404, and 403/410, which object
-      // stores such as S3 answer for a missing key. Never for an advertised sidecar.
-      if (e instanceof HttpError && (e.code === 'HTTP_NOT_FOUND' || e.status === 403 || e.status === 410)) {
-        tried.push(`${method}: ${url} not found (${e.status ?? 404})`);
+      // A probe may conclude "nothing here" (CEP 50). Never for an advertised sidecar.
+      if (notPublished(e)) {
+        tried.push(`${method}: ${url} not found (${(e as HttpError).status ?? 404})`);
         continue;
       }
       return { state: 'failed', method, url, reasons: [reasonOf(sidecarFailure(e, url), url)] };

@@ -3,8 +3,8 @@
 import { createHash } from 'node:crypto';
 import type { X509Certificate } from '@sigstore/core';
 import type { SignerIdentity } from '../types.ts';
+import { CLAIMS, FULCIO_OID as FULCIO } from '../claims.ts';
 
-const FULCIO = '1.3.6.1.4.1.57264.1.';
 /** Legacy issuer extension: the raw string is the extension value (no DER wrapper). */
 const OID_ISSUER_V1 = FULCIO + '1';
 /** Issuer extension v2: a DER UTF8String. */
@@ -15,25 +15,6 @@ const OID_OTHERNAME_USERNAME = FULCIO + '7';
 const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.com';
 const GITLAB_ISSUER = 'https://gitlab.com';
 
-/** Fulcio v2 claims (specs §4): OID suffix → SignerIdentity field. */
-const CLAIMS: ReadonlyArray<readonly [number, keyof SignerIdentity]> = [
-  [9, 'buildSignerUri'],
-  [10, 'buildSignerDigest'],
-  [11, 'runnerEnvironment'],
-  [12, 'sourceRepositoryUri'],
-  [13, 'sourceRepositoryDigest'],
-  [14, 'sourceRepositoryRef'],
-  [15, 'sourceRepositoryId'],
-  [16, 'sourceRepositoryOwnerUri'],
-  [17, 'sourceRepositoryOwnerId'],
-  [18, 'buildConfigUri'],
-  [19, 'buildConfigDigest'],
-  [20, 'buildTrigger'],
-  [21, 'runInvocationUri'],
-  [22, 'sourceRepositoryVisibility'],
-  [23, 'deploymentEnvironment'],
-  [24, 'tokenSubject'],
-];
 
 /**
  * Decodes a DER UTF8String (tag 0x0c) as found in Fulcio v2 extensions. Returns
@@ -66,10 +47,10 @@ export function certificateIdentity(cert: X509Certificate): SignerIdentity {
   const issuer = v2 ? decodeDerUtf8String(v2.value) : cert.extension(OID_ISSUER_V1)?.value.toString('utf8');
   if (issuer !== undefined) id.issuer = issuer;
 
-  for (const [n, field] of CLAIMS) {
-    const ext = cert.extension(FULCIO + n);
+  for (const c of CLAIMS) {
+    const ext = cert.extension(FULCIO + c.oid);
     const value = ext ? decodeDerUtf8String(ext.value) : undefined;
-    if (value !== undefined) (id as unknown as Record<string, string>)[field] = value;
+    if (value !== undefined) id[c.field] = value;
   }
   id.kind = identityKind(id, email !== undefined && sanExt?.uri === undefined);
   return id;

@@ -86,14 +86,19 @@ export interface BrowserPage {
   close(): Promise<void>;
 }
 
+/** Launch the system's headless Chromium with the arguments that work here. */
+export async function launchChromium(): Promise<Browser> {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+}
+
 /** Launch Chromium and open a blank page on a loopback origin that serves the browser entry. */
 export async function openPage(): Promise<BrowserPage> {
-  const { chromium } = await import('playwright-core');
   const { code } = await browserBundle();
   const site = await startLoopback();
   site.route('/', send('<!doctype html><meta charset="utf-8"><title>conda-attest</title>', 200, { 'content-type': 'text/html' }));
   site.route('/conda-attest.js', send(code, 200, { 'content-type': 'text/javascript' }));
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  const browser = await launchChromium();
   const page = await browser.newPage();
   const logs: string[] = [];
   page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));

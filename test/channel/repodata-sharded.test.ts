@@ -179,10 +179,12 @@ test('shard 404 (named by the index) is REPODATA_SHARD_UNAVAILABLE, not "missing
   }
 });
 
-test('fallbacks: no index → repodata.json.zst; no .zst → repodata.json; 403 counts as absent; nothing → missing', async () => {
+test('fallbacks: no index → repodata.json.zst; no .zst → repodata.json; 403 and 410 count as absent; nothing → missing', async () => {
   const ch = await startShardedChannel({ subdirs: { 'linux-64': subdir(3) }, serve: { shards: false } });
   const ch2 = await startShardedChannel({ subdirs: { 'linux-64': subdir(3) }, serve: { shards: false, zst: false } });
   ch2.lb.route('/sc/linux-64/repodata_shards.msgpack.zst', send('AccessDenied', 403));
+  // 410 Gone: "not published", the one rule (src/errors.ts notPublished) probed sidecars follow too.
+  ch2.lb.route('/sc/linux-64/repodata.json.zst', send('Gone', 410));
   const http = client();
   try {
     const store = createRepodataStore({ http });

@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HttpError } from '../../src/errors.ts';
-import { createHttpClient, netErrorWords, retryAfterMs, type HttpClientOptions } from '../../src/http/client.ts';
+import { createHttpClient, type HttpClientOptions } from '../../src/http/client.ts';
+import { netErrorWords, retryAfterMs } from '../../src/http/transport.ts';
 import { send, startLoopback } from '../helpers/loopback.ts';
 import { lyingLength } from '../helpers/hostile-server.ts';
 

@@ -1,0 +1,102 @@
+// The output formats of a verification report, in one registry. Each is
+// `{ render(report, ctx) }` over the finished report (pure: it only reads the report and
+// the context), so the CLI picks one by name for stdout (`--format`) and any number more
+// for files (`--output FORMAT=PATH`, docs/commands.md) without a branch per format.
+// Renderers load lazily: a `--json` run never loads chalk, a text run never loads SARIF.
+import type { LockChange } from '../lock/diff.ts';
+import type { Report } from '../types.ts';
+import type { Locate } from './locations.ts';
+
+export const FORMAT_NAMES = ['text', 'json', 'github', 'markdown', 'sarif'] as const;
+export type FormatName = (typeof FORMAT_NAMES)[number];
+
+/** What a renderer may need besides the report (the CLI fills in what the chosen formats need). */
+export interface RenderContext {
+  /** Where a row's package is written in its environment file (GitHub annotations, SARIF, Markdown). */
+  locate: Locate;
+  /** Signer identity changes of the run against the lockfile as it was (Markdown). */
+  identityChanges?: readonly LockChange[];
+  /** Colour (text only; never in a file). */
+  color: boolean;
+  /** Text: list every package, with the evidence of verified ones. */
+  verbose: boolean;
+  /** The product version (SARIF's tool driver). */
+  version: string;
+  /** Wall-clock time of the run, when the host measured it (text: "… in 1.2s"). */
+  elapsedMs?: number;
+}
+
+export interface ReportFormat {
+  /** Needs `ctx.locate` filled from the targets' lines. */
+  readonly locations: boolean;
+  /** Needs `ctx.identityChanges` (the lockfile as it was before the run). */
+  readonly identityChanges: boolean;
+  /**
+   * Shows the report's run-level warnings and notices to a reader. When the format on stdout
+   * does not (SARIF), the CLI tells them on stderr instead; when it does, stderr stays quiet
+   * (each finding is told once).
+   */
+  readonly tellsFindings: boolean;
+  /** The rendering, as pieces to write in order (JSON: one piece per package). */
+  render(report: Report, ctx: RenderContext): Promise<Iterable<string>>;
+}
+
+export const FORMATS: Readonly<Record<FormatName, ReportFormat>> = {
+  text: {
+    locations: false,
+    identityChanges: false,
+    tellsFindings: true,
+    async render(report, ctx) {
+      const { renderTerminal } = await import('./terminal.ts');
+      return [renderTerminal(report, { color: ctx.color, verbose: ctx.verbose, elapsedMs: ctx.elapsedMs })];
+    },
+  },
+  json: {
+    locations: false,
+    identityChanges: false,
+    tellsFindings: true,
+    async render(report) {
+      const [{ renderJsonChunks }, { escapeJsonOutput }] = await Promise.all([import('./json.ts'), import('./escape.ts')]);
+      return (function* () {
+        for (const chunk of renderJsonChunks(report)) yield escapeJsonOutput(chunk);
+      })();
+    },
+  },
+  github: {
+    locations: true,
+    identityChanges: false,
+    tellsFindings: true,
+    async render(report, ctx) {
+      const { renderGithub } = await import('./github.ts');
+      return [renderGithub(report, ctx.locate)];
+    },
+  },
+  markdown: {
+    locations: true,
+    identityChanges: true,
+    tellsFindings: true,
+    async render(report, ctx) {
+      const { renderMarkdownReport } = await import('./markdown.ts');
+      return [renderMarkdownReport(report, { locate: ctx.locate, identityChanges: ctx.identityChanges })];
+    },
+  },
+  sarif: {
+    locations: true,
+    identityChanges: false,
+    tellsFindings: false,
+    async render(report, ctx) {
+      const [{ renderSarif }, { escapeJsonOutput }] = await Promise.all([import('./sarif.ts'), import('./escape.ts')]);
+      return [escapeJsonOutput(renderSarif(report, { locate: ctx.locate, version: ctx.version }))];
+    },
+  },
+};
+
+/** True for a name of the registry (own keys only: `constructor` is not a format). */
+export function isFormatName(name: string): name is FormatName {
+  return (FORMAT_NAMES as readonly string[]).includes(name);
+}
+
+/** The whole rendering as one string (files, tests). */
+export async function renderFormat(name: FormatName, report: Report, ctx: RenderContext): Promise<string> {
+  return [...(await FORMATS[name].render(report, ctx))].join('');
+}
