@@ -6,7 +6,7 @@
 // what exists, a plugin only implements what it needs, and wrapping `next` lets a plugin
 // see the exact bytes the host is about to extract — verification happens on those bytes,
 // before extraction (the hook contract), with no second pass over them.
-import { escapeText } from '../src/report/escape.ts';
+import { escapeText } from '../src/text/escape.ts';
 import { AttestError } from '../src/errors.ts';
 import { checkDigest } from '../src/policy/digest.ts';
 import type { PackageRecord, PackageReport, Reason, Report } from '../src/types.ts';

@@ -13,6 +13,7 @@
 // JavaScript) 1.5 s just to emit the same records. Holding at most one record (or one
 // small top-level value) at a time, both are flat in memory; the scanner is twice as fast.
 import { HttpError, RepodataError } from '../errors.ts';
+import { isSha256Hex } from '../util/sha256.ts';
 
 /** What is kept per package. `att` is the raw `attestations_sha256` value, validated on lookup. */
 export interface RawRepodataEntry {
@@ -333,7 +334,7 @@ export function indexRepodata(buf: Buffer, where: string): RepodataIndex {
  */
 function compact(r: Record<string, unknown>): RawRepodataEntry {
   const e: RawRepodataEntry = {};
-  if (typeof r.sha256 === 'string' && /^[0-9a-f]{64}$/i.test(r.sha256)) e.sha256 = r.sha256.toLowerCase();
+  if (typeof r.sha256 === 'string' && isSha256Hex(r.sha256.toLowerCase())) e.sha256 = r.sha256.toLowerCase();
   if (typeof r.md5 === 'string' && /^[0-9a-f]{32}$/i.test(r.md5)) e.md5 = r.md5.toLowerCase();
   if (typeof r.size === 'number' && Number.isSafeInteger(r.size) && r.size >= 0) e.size = r.size;
   if ('attestations_sha256' in r) e.att = r.attestations_sha256;
@@ -359,8 +360,6 @@ export function describe(v: unknown): string {
   return (JSON.stringify(v) ?? String(v)).slice(0, 100);
 }
 
-const ATTESTATIONS_SHA256_RE = /^[0-9a-f]{64}$/;
-
 /** Pure: validate one raw entry into what callers may use. */
 export function entryFromRaw(raw: RawRepodataEntry, filename: string, url: string): RepodataEntry {
   const e: RepodataEntry = {};
@@ -369,7 +368,7 @@ export function entryFromRaw(raw: RawRepodataEntry, filename: string, url: strin
   if (raw.size !== undefined) e.size = raw.size;
   if (raw.att !== undefined) {
     // CEP 50: exactly 64 lowercase hex, rejected before any URL is built from it.
-    if (typeof raw.att !== 'string' || !ATTESTATIONS_SHA256_RE.test(raw.att)) {
+    if (!isSha256Hex(raw.att)) {
       throw new RepodataError(
         'REPODATA_INVALID_ATTESTATIONS_SHA256',
         `${url} gives ${filename} the invalid attestations_sha256 ${describe(raw.att)}.`,

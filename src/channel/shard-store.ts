@@ -10,11 +10,11 @@
 // REPODATA_SHARD_UNAVAILABLE and one whose bytes do not hash to the index's SHA-256 is
 // REPODATA_SHARD_MISMATCH: the index says the package has a record, so both are retrieval
 // failures, never "missing".
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { couldNotFetch, HttpError, notPublished, RepodataError } from '../errors.ts';
 import type { CacheValidators } from '../http/client.ts';
 import { parsePackageFilename } from '../targets/package-url.ts';
+import { sha256Hex } from '../util/sha256.ts';
 import { CACHE_FORMAT } from './disk.ts';
 import { describe, type RepodataIndex } from './repodata-index.ts';
 import type { StoreContext } from './repodata.ts';
@@ -40,8 +40,6 @@ interface ShardIndexCacheFile {
 export function shardUrl(index: ShardIndex, sha256Hex: string): string {
   return `${index.shardsBaseUrl}${sha256Hex}.msgpack.zst`;
 }
-
-const sha256Hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 // The msgpack decoder is loaded only for channels that publish shards (start-up time).
 let shardsModule: Promise<typeof import('./shards.ts')> | undefined;

@@ -2,7 +2,7 @@
 // signer identities of the named packages into the identity lockfile (trust on first use).
 // It verifies the environment exactly like `verify` (same pipeline), shows what would
 // change in the lockfile, asks on a TTY (or needs --yes), then writes once, atomically.
-import { escapeJsonOutput, escapeText } from '../report/escape.ts';
+import { escapeJsonOutput, escapeText } from '../text/escape.ts';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { LockError, UsageError } from '../errors.ts';

@@ -23,7 +23,7 @@ import { type EntryForm, proposeIdentities, type SignerObservation } from '../po
 const ENTRY_FORM: EntryForm = 'shorthand';
 import { createSession } from '../pipeline.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
-import { escapeText } from '../report/escape.ts';
+import { escapeText } from '../text/escape.ts';
 import type { PackageRecord, Reason, Report } from '../types.ts';
 import { parse, positiveInt } from './args.ts';
 import { givenSidecar, verifyRecords } from './environment.ts';

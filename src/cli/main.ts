@@ -2,7 +2,7 @@
 // Command modules are imported lazily so `--version` and `--help` stay fast.
 import { packageVersion } from '../version.ts';
 import { AttestError, findingLine, UsageError } from '../errors.ts';
-import { escapeLines, escapeText } from '../report/escape.ts';
+import { escapeLines, escapeText } from '../text/escape.ts';
 import { type CliIO, type Command, processIO } from './io.ts';
 import { stopAllProgress } from './progress.ts';
 

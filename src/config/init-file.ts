@@ -4,7 +4,7 @@
 // Pure: the plan in, the text out.
 import { createRequire } from 'node:module';
 import type { ProposedIdentity } from '../policy/propose.ts';
-import { escapeText } from '../report/escape.ts';
+import { escapeText } from '../text/escape.ts';
 
 const requireLazy = createRequire(import.meta.url);
 const yaml = (): typeof import('yaml') => requireLazy('yaml') as typeof import('yaml');

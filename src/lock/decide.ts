@@ -23,6 +23,7 @@ import { type LockChange, diffIdentitySets, diffLocks, safeText, sortChanges } f
 import { compareStrings, identityKey, identityLabel, normalizeIdentities, stableIdentity } from './identity.ts';
 import { type Lock, type LockEntry, type LockIdentity, type Seen, getOwn, putOwn } from './types.ts';
 import { compareVersions } from './version.ts';
+import { ChannelUrl } from '../util/channel-url.ts';
 
 export { stableIdentity } from './identity.ts';
 export type { Lock, LockEntry, LockIdentity, Seen } from './types.ts';
@@ -298,7 +299,7 @@ export type AcceptSelector = { all: true } | { packages: readonly string[] };
 export function matchesSpec(spec: string, channel: string, name: string): boolean {
   const sep = spec.lastIndexOf('::');
   if (sep < 0) return spec === name;
-  const ch = spec.slice(0, sep).replace(/\/+$/, '');
+  const ch = ChannelUrl.of(spec.slice(0, sep));
   if (spec.slice(sep + 2) !== name) return false;
   return ch === channel || channel.endsWith(`/${ch}`);
 }

@@ -10,7 +10,7 @@
 // crafted value can neither start a new command on a new line nor carry terminal escapes.
 import { CODES } from '../codes.ts';
 import type { PackageReport, Report } from '../types.ts';
-import { escapeText } from './escape.ts';
+import { escapeText } from '../text/escape.ts';
 import type { Locate } from './locations.ts';
 import { groupOutages, toldByGroups } from './outages.ts';
 import { groupProblems, isPerPackage, packageLabel, primaryCode, problemReasons, type ProblemGroup } from './problems.ts';

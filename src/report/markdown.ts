@@ -11,7 +11,7 @@ import { CODES } from '../codes.ts';
 import type { LockChange } from '../lock/diff.ts';
 import { renderDiffMarkdown } from '../lock/diff.ts';
 import type { PackageReport, Report } from '../types.ts';
-import { escapeMarkdown, markdownCode } from './escape.ts';
+import { escapeMarkdown, markdownCode } from '../text/escape.ts';
 import type { Locate } from './locations.ts';
 import { toldByGroups, groupOutages } from './outages.ts';
 import { groupProblems, problemReasons, type ProblemGroup } from './problems.ts';

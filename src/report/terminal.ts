@@ -4,7 +4,7 @@
 // goes through escapeText so it cannot move the cursor, erase lines or forge a verdict.
 import { Chalk } from 'chalk';
 import type { NotCoveredCounts, PackageReport, Report } from '../types.ts';
-import { escapeText as t } from './escape.ts';
+import { escapeText as t } from '../text/escape.ts';
 import { groupOutages, OFFLINE_HINT, outageDetail, outageHeadline, toldByGroups } from './outages.ts';
 import { evidenceLines } from './evidence-text.ts';
 
@@ -65,8 +65,8 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
       p.status === 'verified' ? who(p) : ''
     }`;
     lines.push(head);
-    const diff = p.identity_diff as { changes?: unknown[] } | undefined;
-    const fieldLines = (diff?.changes ?? []).some((ch) => ((ch as { fields?: unknown[] }).fields ?? []).length > 0);
+    const changed = (p.identity_diff?.changes ?? []).filter((ch) => ch.type === 'identity-changed');
+    const fieldLines = changed.some((ch) => ch.fields.length > 0);
     // A package let through by an exception always says so (and until when).
     if (p.exception) lines.push(`    ${c.yellow('exception:')} passes until ${t(p.exception.until)}${p.exception.reason ? ` (${t(p.exception.reason)})` : ''}`);
     for (const r of p.reasons) {
@@ -75,11 +75,10 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
       lines.push(`    ${c.dim(t(r.code))} ${t(message)}`);
       if (r.hint) lines.push(`    ${c.cyan('hint:')} ${t(r.hint)}`);
     }
-    for (const ch of diff?.changes ?? []) {
-      const change = ch as { type?: string; fields?: { field: string; old: string | null; new: string | null }[]; reregistered?: { message: string }[] };
+    for (const change of changed) {
       // Same URL, new numeric ID (src/policy/reregistered.ts): said in words before the fields.
       for (const r of change.reregistered ?? []) lines.push(`    ${c.red.bold(t(r.message))}`);
-      for (const f of change.fields ?? []) {
+      for (const f of change.fields) {
         lines.push(`    ${t(f.field)}: ${c.red(t(f.old ?? '(absent)'))} → ${c.green(t(f.new ?? '(absent)'))}`);
       }
     }

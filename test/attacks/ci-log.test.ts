@@ -12,7 +12,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { escapeJsonOutput, escapeLines, escapeMarkdown, escapeText, markdownCode } from '../../src/report/escape.ts';
+import { escapeJsonOutput, escapeLines, escapeMarkdown, escapeText, markdownCode } from '../../src/text/escape.ts';
 import { renderGithub } from '../../src/report/github.ts';
 import { renderMarkdownReport } from '../../src/report/markdown.ts';
 import { renderTerminal } from '../../src/report/terminal.ts';
