@@ -2,7 +2,7 @@
 // package records (TARGETs, or ./pixi.lock / ./conda-lock.yml), and the verification loop.
 import { homedir } from 'node:os';
 import { dirname, relative, resolve } from 'node:path';
-import { escapeText } from '../report/escape.ts';
+import { escapeText } from '../text/escape.ts';
 import { existsSync } from 'node:fs';
 import { TrustRootError, UsageError } from '../errors.ts';
 import { loadConfig, noConfigError } from '../config/load.ts';
