@@ -7,6 +7,7 @@ import type { NotCoveredCounts, PackageReport, Report } from '../types.ts';
 import { escapeText as t } from '../text/escape.ts';
 import { groupOutages, OFFLINE_HINT, outageDetail, outageHeadline, toldByGroups } from './outages.ts';
 import { evidenceLines } from './evidence-text.ts';
+import { signerLines } from './signers.ts';
 
 interface TerminalOptions {
   color: boolean;
@@ -110,7 +111,8 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
   }
   const s = report.summary;
   const parts = [
-    c.green(`${s.verified} verified`),
+    // Green only when something was verified: `0 verified` is not a success.
+    s.verified > 0 ? c.green(`${s.verified} verified`) : c.yellow(`${s.verified} verified`),
     s['identity-changed'] ? c.red(`${s['identity-changed']} identity-changed`) : '',
     s.untrusted ? c.red(`${s.untrusted} untrusted`) : '',
     s.invalid ? c.red(`${s.invalid} invalid`) : '',
@@ -119,6 +121,8 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
     s.skipped ? c.dim(`${s.skipped} skipped`) : '',
   ].filter(Boolean);
   if (lines.length > 0) lines.push('');
+  // Who signed what passed, as `gh attestation verify` says it on success.
+  lines.push(...signerLines(report.packages).map((l) => t(l)));
   const took = opts.elapsedMs === undefined ? '' : c.dim(` in ${durationText(opts.elapsedMs)}`);
   lines.push(`${s.total} package${s.total === 1 ? '' : 's'}: ${parts.join(', ')}${took}`);
   const uncovered = notCoveredLine(s.not_covered);
