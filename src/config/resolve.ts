@@ -9,6 +9,9 @@ import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import validateConfigSchema from '../generated/config-validator.ts';
 import schema from '../../schema/config.schema.json' with { type: 'json' };
 import { ConfigError } from '../errors.ts';
+import { closest, type EditDistance } from '../util/closest.ts';
+
+export type { EditDistance };
 import { canonicalChannelUrl } from '../policy/channel.ts';
 import { compileIdentityPattern, keyFingerprint } from '../policy/identity.ts';
 import { PROVIDERS, parseShorthand } from '../policy/shorthand.ts';
@@ -80,26 +83,6 @@ function pointerSegments(pointer: string): string[] {
     .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
-/** Edit distance for "did you mean" hints (the host loads it: only a hint needs it). */
-type EditDistance = (a: string, b: string) => number;
-
-function closest(word: string, candidates: string[], distance: EditDistance): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  const w = word.toLowerCase().replace(/-/g, '_');
-  // `timeout` → `timeout_ms`: a known key that extends what was written is the likeliest intent.
-  const extended =
-    w.length < 3 ? undefined : (candidates.find((c) => c.startsWith(w)) ?? candidates.find((c) => c.includes(w)));
-  if (extended) return extended;
-  for (const c of candidates) {
-    const d = distance(w, c.toLowerCase());
-    if (d < bestD) {
-      bestD = d;
-      best = c;
-    }
-  }
-  return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
-}
 
 interface Issue {
   path: string;
