@@ -1,4 +1,4 @@
-// Finding and reading the configuration file (the policy table, "Configuration"): a bounded
+// Finding and reading the configuration file (docs/configuration.md): a bounded
 // search from the working directory upward, or an explicit --config PATH. This is the I/O
 // edge, with resolveConfig below (key files are read here); validation, defaults and
 // resolution are pure functions in resolve.ts.

@@ -1,6 +1,6 @@
 // Configuration validation and resolution, for every host, as pure functions (the Node
 // host, which finds the file and reads key files, is src/config/load.ts). schema/config.schema.json is the single
-// source of truth (the policy table): structure, allowed values AND defaults come from it (ajv
+// source of truth (docs/configuration.md): structure, allowed values AND defaults come from it (ajv
 // `useDefaults`), so there is no second copy of the defaults here. What a JSON Schema
 // cannot say (URL canonical forms, mirror conflicts, regular-expression syntax, key
 // files) is checked below, and every problem is reported at once, one line per path.
@@ -21,7 +21,7 @@ import { versionSpecProblem } from '../policy/conda-version.ts';
 import type { ChannelPolicy, ClaimConstraints, DenyEntry, IdentityPattern, PackageRule, PolicyException, ResolvedConfig, TrustedKey } from '../types.ts';
 import type { ChannelPolicy as ChannelPolicyWritten, Config, DenyList, TrustedIdentity, TrustedKey as RawKey } from '../generated/config-types.ts';
 
-/** Issuers that can be inferred from a bare SAN pattern (the policy table). */
+/** Issuers that can be inferred from a bare SAN pattern (docs/configuration.md, `trusted_identities`). */
 const INFERRED_ISSUERS: ReadonlyArray<readonly [prefix: string, issuer: string]> = [
   ['https://github.com/', 'https://token.actions.githubusercontent.com'],
   ['https://gitlab.com/', 'https://gitlab.com'],

@@ -2,7 +2,7 @@
 // package with what the identity lockfile pins for its (canonical channel, name), and
 // compute the next lockfile. Pure: no clock (the caller passes `today`), no files.
 //
-// Decision kinds (what the pipeline maps to a status, specs §3 review comments):
+// Decision kinds (what the pipeline maps to a status, docs/lockfile.md):
 // - `new`: nothing pinned. With identities → record them (status `verified`, note
 //   `recorded`). With none (unattested, unpinned) → nothing to pin, nothing written.
 // - `unchanged`: the observed set equals the pinned set (same SAN with another `@ref` is
