@@ -35,7 +35,7 @@ test('URL#md5: one notice with the count; every package downloaded; the SHA-256 
   assert.doesNotMatch(text.stderr, /EXPLICIT_MD5_ONLY/, 'said once');
   for (const p of ch.packages) assert.equal(ch.requestsTo(p.url).length, 1, `${p.filename} downloaded`);
   const j = await verifyJson(ws, ['--config', cfg, '--lockfile', 'md5-json.lock', file]);
-  assert.deepEqual(j.report.notices.filter((n: { code: string }) => n.code === 'EXPLICIT_MD5_ONLY').length, 1);
+  assert.deepEqual((j.report as unknown as { notices: { code: string }[] }).notices.filter((n) => n.code === 'EXPLICIT_MD5_ONLY').length, 1);
   for (const p of ch.packages) {
     const r = row(j.report, p.filename);
     assert.equal(r.status, 'verified');
@@ -44,7 +44,7 @@ test('URL#md5: one notice with the count; every package downloaded; the SHA-256 
   // A SHA-256 explicit file: nothing to say.
   const sha = ws.write('env-sha.txt', ch.explicitFile({ hash: 'sha256', platform: 'noarch' }));
   const s = await verifyJson(ws, ['--config', cfg, '--lockfile', 'md5-sha.lock', sha]);
-  assert.ok(!JSON.stringify(s.report.notices).includes('EXPLICIT_MD5_ONLY'));
+  assert.ok(!JSON.stringify((s.report as unknown as { notices: unknown }).notices).includes('EXPLICIT_MD5_ONLY'));
 });
 
 test('attack: bytes whose MD5 is not the one the explicit file pins are rejected (PACKAGE_DIGEST_MISMATCH), whatever their attestation says', async () => {
@@ -72,5 +72,5 @@ test('a lockfile with SHA-256 and a wrong MD5: trusted by its SHA-256 without --
   assert.equal(downloaded.code, 1);
   assert.deepEqual(codes(row(downloaded.report, alpha.filename)), ['PACKAGE_DIGEST_MISMATCH']);
   assert.match(row(downloaded.report, alpha.filename).reasons[0]!.message, /has MD5 [0-9a-f]{32}, but the environment file expects e{32}\./);
-  assert.ok(!JSON.stringify(downloaded.report.notices).includes('EXPLICIT_MD5_ONLY'), 'a lockfile with SHA-256 is not MD5-only');
+  assert.ok(!JSON.stringify((downloaded.report as unknown as { notices: unknown }).notices).includes('EXPLICIT_MD5_ONLY'), 'a lockfile with SHA-256 is not MD5-only');
 });
