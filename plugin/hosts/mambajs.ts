@@ -1,7 +1,7 @@
 // The @emscripten-forge/mambajs(-core) adapter.
 //
 // mambajs-core installs conda packages by calling `untarjs.extract(url)` for each one
-// (specs.md §7) and checks no hashes. Wrapping the `untarjs` object the caller passes to
+// (docs/plugin.md "mambajs") and checks no hashes. Wrapping the `untarjs` object the caller passes to
 // `installPackagesToEmscriptenFS` / `bootstrapEmpackPackedEnvironment` puts verification
 // between the download and the extraction: `extract(url)` fetches the bytes itself (hashed
 // while streaming), checks them against the mambajs lock, runs the plugins (conda-attest

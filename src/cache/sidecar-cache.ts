@@ -1,4 +1,4 @@
-// Sidecar cache by content hash (the performance budget). CEP 50 sidecars are content-addressed: the
+// Sidecar cache by content hash (docs/performance.md). CEP 50 sidecars are content-addressed: the
 // repodata's `attestations_sha256` names the exact bytes, and a changed hash means new
 // attestations were appended. So a sidecar fetched once never needs fetching again — as
 // long as the bytes read back are the bytes named: every `get` re-hashes (CEP 50: check the

@@ -1,5 +1,5 @@
 // Signer identity matching against a channel's `trusted_identities` and `trusted_keys`
-// (the policy table; self-managed keys). Pure functions; patterns are compiled once per policy.
+// (docs/configuration.md; self-managed keys). Pure functions; patterns are compiled once per policy.
 //
 // Patterns are anchored over the FULL certificate SAN: a pattern never matches a
 // substring, so `https://github.com/org/*` cannot be satisfied by
@@ -8,6 +8,7 @@ import { createHash, createPublicKey } from 'node:crypto';
 import type { ChannelPolicy, IdentityPattern, SignerIdentity, TrustedKey } from '../types.ts';
 import { globToRegexSource } from './glob.ts';
 import { claim } from '../claims.ts';
+import { getOrMake } from '../util/memo.ts';
 import { PROVIDERS, parseShorthand, type Shorthand } from './shorthand.ts';
 import { checkConstraints, claimFailure, globMatches, type ConstraintFailure } from './constraints.ts';
 
@@ -67,12 +68,7 @@ export function compileIdentityPattern(p: IdentityPattern): CompiledIdentityPatt
 const compiledCache = new WeakMap<IdentityPattern, CompiledIdentityPattern>();
 
 function compiled(p: IdentityPattern): CompiledIdentityPattern {
-  let c = compiledCache.get(p);
-  if (!c) {
-    c = compileIdentityPattern(p);
-    compiledCache.set(p, c);
-  }
-  return c;
+  return getOrMake(compiledCache, p, () => compileIdentityPattern(p));
 }
 
 /** A pattern whose SAN (or shorthand repository) and issuer matched but whose claims did not. */
@@ -118,7 +114,7 @@ function evaluatePattern(c: CompiledIdentityPattern, identity: SignerIdentity): 
 /**
  * Match a certificate identity against trusted_identities. The issuer is compared
  * exactly; the SAN against the anchored pattern. An empty list accepts any verified
- * signer (the policy table: the identity lockfile still pins it). Identities of kind `key` never
+ * signer (docs/configuration.md: the identity lockfile still pins it). Identities of kind `key` never
  * match identity patterns (they are judged against trusted keys, see createTrustMatcher).
  */
 export function matchIdentity(identity: SignerIdentity, patterns: IdentityPattern[]): IdentityMatch {
