@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { AttestError, TargetError, reasonFromError } from '../errors.ts';
 import type { PackageRecord } from '../types.ts';
+import { loadYamlParser } from '../util/yaml.ts';
 import { isExplicitText, mergeRecords, parseYamlTargetWithLines, readExplicit, readCondaLock, readPixiLock, type NotCovered, type TargetContents } from './lockfiles.ts';
 import { encodePathSegment, isPackageFilename, isValidSubdir, parseChannelArgument, parsePackageFilename, recordFromUrl } from './package-url.ts';
 import { readPackageIndex } from './package-index.ts';
@@ -76,6 +77,7 @@ async function loadTarget(target: string, opts: LoadTargetsOptions): Promise<Tar
   if (isPackageFilename(basename(path))) return only([await localPackageRecord(path, opts)]);
   const text = await readTargetText(path, target);
   if (isExplicitText(text)) return readExplicit(text, target);
+  await loadYamlParser();
   const { doc, lines } = parseYamlTargetWithLines(text, target);
   const kind = detectYamlKind(doc);
   if (kind === 'pixi') return readPixiLock(doc, target, lines);

@@ -1,12 +1,7 @@
 // Pure parsers: lockfile / explicit-file text → PackageRecord[]. No I/O; `where` names the
 // file in error messages. Records are deduplicated by URL and sorted by URL so that the
 // same input always gives the same output order.
-import { createRequire } from 'node:module';
-// The YAML parser is loaded on first use only (start-up time: JSON configs and explicit
-// files never need it).
-const requireLazy = createRequire(import.meta.url);
-let yamlModule: typeof import('yaml') | undefined;
-const yaml = (): typeof import('yaml') => (yamlModule ??= requireLazy('yaml') as typeof import('yaml'));
+import { yamlParser as yaml } from '../util/yaml.ts';
 const parseYaml = (src: string, options?: import('yaml').ParseOptions & import('yaml').DocumentOptions & import('yaml').SchemaOptions & import('yaml').ToJSOptions): unknown => yaml().parse(src, options);
 import { TargetError } from '../errors.ts';
 import type { PackageRecord } from '../types.ts';
