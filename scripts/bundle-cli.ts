@@ -22,8 +22,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 // Dependencies stay in node_modules, except `yaml`: Node would resolve, read and compile its
 // 72 CommonJS files on every run that reads a YAML config or lockfile; bundled (from its
 // ES module build, which needs no `require`) it is one chunk, loaded by src/util/yaml.ts's
-// dynamic import() (measured: warm one-package pixi.lock run, process CPU, median of 12
-// interleaved runs on 2 loaded cores: 420 → 345 ms, bare `node -e 0` 100 ms).
+// dynamic import() (measured: warm one-package pixi.lock run, process CPU, median of 20
+// interleaved runs on 2 loaded cores: 435 → 400 ms, bare `node -e 0` 100 ms).
 const YAML_ESM = join(dirname(createRequire(import.meta.url).resolve('yaml/package.json')), 'browser', 'index.js');
 const externalButYaml: Plugin = {
   name: 'external-but-yaml',

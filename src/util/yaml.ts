@@ -3,7 +3,7 @@
 // import(), which the CLI bundle (scripts/bundle-cli.ts) turns into one chunk of its own:
 // resolved through node_modules, yaml is 72 CommonJS files that Node resolves, reads and
 // compiles one by one on every run that reads YAML (measured: a warm one-package pixi.lock
-// run, process CPU, median of 12 runs interleaved on 2 loaded cores: 420 → 345 ms; bare
+// run, process CPU, median of 20 runs interleaved on 2 loaded cores: 435 → 400 ms; bare
 // `node -e 0` 100 ms).
 import { createRequire } from 'node:module';
 
