@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { main } from '../src/cli/main.ts';
 import type { CliIO } from '../src/cli/io.ts';
 import { VERIFY_FORMATS } from '../src/cli/ci-output.ts';
-import { escapeText, hasUnsafeText } from '../src/report/escape.ts';
+import { escapeText, hasUnsafeText } from '../src/text/escape.ts';
 import { workflowCommand } from '../src/report/github.ts';
 
 /**

@@ -4,15 +4,18 @@
 //   2. time to verify one bundle (the genuine public-good attestation in ../shared/interop)
 //      with verifyBundle in headless Chromium, against the Node CLI's per-bundle time
 //      (verify-bundle in process: arguments, files and trust root included, no process
-//      start-up); median of BENCH_RUNS after one warm-up each (goal: within 2×);
+//      start-up); median of max(20, BENCH_RUNS) after one warm-up each (goal: within 2×);
 //   3. a BENCH_BROWSER_N-package (default 50) mambajs-core install into the Emscripten FS
 //      in Chromium, plain untarjs against wrapUntarjs + the plugin (goal: overhead ≤ 15 %).
+//      Each package carries BENCH_BROWSER_KB (default 256) of incompressible data, about a
+//      small emscripten-forge package; the overhead is per package, so it shrinks as they grow.
 // A benchmark, not a test: figures with their goals, exit 0 unless the harness breaks.
 // The last stdout line is `BENCH_ROWS <json>` for bench/run.ts. Every network access is
 // to 127.0.0.1; the page's other requests are refused.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { verifyBundleCommand } from '../src/cli/verify-bundle.ts';
 import { startFixtureChannel } from '../test/helpers/channel.ts';
@@ -25,6 +28,9 @@ import { CHROMIUM, SHARED_DIR, UNTAR_WASM, browserBundle, mambaBundle, openPage 
 const num = (v: string | undefined, d: number): number => (v && Number.isInteger(Number(v)) && Number(v) > 0 ? Number(v) : d);
 const RUNS = Math.max(3, num(process.env.BENCH_RUNS, 7));
 const N = num(process.env.BENCH_BROWSER_N, 50);
+const PKG_KB = num(process.env.BENCH_BROWSER_KB, 256);
+/** One bundle takes milliseconds: more runs, so that the median is of warm code on both sides. */
+const BUNDLE_RUNS = Math.max(20, RUNS);
 const log = (s: string): void => void process.stderr.write(`bench:browser: ${s}\n`);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 /** Spread as (max − min) / median, in %. */
@@ -41,6 +47,13 @@ interface Row {
   spread?: number;
 }
 const rows: Row[] = [];
+
+/** `bytes` of deterministic incompressible data (SHA-256 in counter mode over `seed`). */
+function noise(seed: string, bytes: number): Buffer {
+  const out = Buffer.alloc(bytes);
+  for (let off = 0, i = 0; off < bytes; off += 32, i++) createHash('sha256').update(`${seed}:${i}`).digest().copy(out, off);
+  return out;
+}
 
 if (!existsSync(CHROMIUM)) {
   log(`no browser at ${CHROMIUM} (apt-get install --no-install-recommends chromium-headless-shell): size only`);
@@ -69,7 +82,7 @@ if (existsSync(CHROMIUM)) {
       const env = { HOME: dir, XDG_CACHE_HOME: join(dir, 'cache'), NO_COLOR: '1' };
       const args = ['--format', 'json', '--bundle', join(dir, 'bundle.json'), '--certificate-identity', SAN, '--certificate-oidc-issuer', ISSUER, join(dir, PKG)];
       const node: number[] = [];
-      for (let i = 0; i <= RUNS; i++) {
+      for (let i = 0; i <= BUNDLE_RUNS; i++) {
         const t0 = performance.now();
         const r = await runInProcess(verifyBundleCommand, args, { cwd: dir, env });
         const ms = performance.now() - t0;
@@ -92,12 +105,12 @@ if (existsSync(CHROMIUM)) {
             }
             return times;
           },
-          { bundle, pkg: [...pkg], SAN, ISSUER, runs: RUNS },
+          { bundle, pkg: [...pkg], SAN, ISSUER, runs: BUNDLE_RUNS },
         );
         const nodeMs = median(node);
         const pageMs = median(page);
-        rows.push({ figure: 'verify one bundle, Node CLI (in process)', value: round(nodeMs), unit: 'ms', runs: RUNS, spread: spread(node) });
-        rows.push({ figure: 'verify one bundle, Chromium', value: round(pageMs), unit: 'ms', baseline: round(nodeMs), goal: '≤ 2× Node', runs: RUNS, spread: spread(page) });
+        rows.push({ figure: 'verify one bundle, Node CLI (in process)', value: round(nodeMs), unit: 'ms', runs: BUNDLE_RUNS, spread: spread(node) });
+        rows.push({ figure: 'verify one bundle, Chromium', value: round(pageMs), unit: 'ms', baseline: round(nodeMs), goal: '≤ 2× Node', runs: BUNDLE_RUNS, spread: spread(page) });
         rows.push({ figure: 'verify one bundle, Chromium / Node', value: round(pageMs / nodeMs, 2), unit: '×', goal: '≤ 2' });
       } finally {
         await b.close();
@@ -116,7 +129,7 @@ if (existsSync(CHROMIUM)) {
     sigstore,
     cors: () => true,
     packages: names.map((name) => ({
-      spec: { name, version: '1.0', build: 'h0_0', files: { [`lib/${name}/data.bin`]: 'x'.repeat(16 * 1024), [`share/${name}.txt`]: name } },
+      spec: { name, version: '1.0', build: 'h0_0', files: { [`lib/${name}/data.bin`]: noise(name, PKG_KB * 1024), [`share/${name}.txt`]: name } },
     })),
   });
   const b = await openPage();
@@ -156,9 +169,9 @@ if (existsSync(CHROMIUM)) {
     );
     const plain = median(times.plain);
     const verified = median(times.verified);
-    rows.push({ figure: `mambajs-core install of ${N} packages, Chromium, plain`, value: round(plain), unit: 'ms', runs: RUNS, spread: spread(times.plain) });
-    rows.push({ figure: `mambajs-core install of ${N} packages, Chromium, with the plugin`, value: round(verified), unit: 'ms', baseline: round(plain), runs: RUNS, spread: spread(times.verified) });
-    rows.push({ figure: `mambajs-core install of ${N} packages, plugin overhead`, value: round(((verified - plain) / plain) * 100), unit: '%', goal: '≤ 15' });
+    rows.push({ figure: `mambajs-core install of ${N} × ${PKG_KB} KB packages, Chromium, plain`, value: round(plain), unit: 'ms', runs: RUNS, spread: spread(times.plain) });
+    rows.push({ figure: `mambajs-core install of ${N} × ${PKG_KB} KB packages, Chromium, with the plugin`, value: round(verified), unit: 'ms', baseline: round(plain), runs: RUNS, spread: spread(times.verified) });
+    rows.push({ figure: `mambajs-core install of ${N} × ${PKG_KB} KB packages, plugin overhead`, value: round(((verified - plain) / plain) * 100), unit: '%', goal: '≤ 15' });
   } finally {
     await b.close();
     await channel.close();

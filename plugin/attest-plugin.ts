@@ -1,13 +1,13 @@
 // conda-attest as a host plugin, whoever hosts it: verify every downloaded package under
 // the channel policy before the host extracts it, and report (and pin identities) once at
-// the end of the run. The session comes from the host (plugin/sigstore.ts under Node,
+// the end of the run. The session comes from the host (plugin/conda-attest.ts under Node,
 // src/browser/ in the browser build).
 import type { PackageRecord, PackageReport, Reason, Report } from '../src/types.ts';
 import type { VerifySession } from '../src/session-types.ts';
 import { buildReport } from '../src/report/build.ts';
 import { findingLine, HttpError } from '../src/errors.ts';
 import { isValidPackageFilename } from '../src/targets/package-url.ts';
-import { PackageBlockedError, digestMismatchReason, unsupportedUrlReason } from './contract.ts';
+import { PackageBlockedError, digestMismatchReason, lockedDigestReason, unsupportedUrlReason } from './contract.ts';
 import type { CondaInstallerPlugin, DownloadFn, DownloadRequest, Downloaded } from './contract.ts';
 
 /** The plugin's name, as shown in errors and in the host's list of plugin reports. */
@@ -105,7 +105,7 @@ export function attestPlugin(open: () => Promise<VerifySession>, settleTimeoutMs
           // The host's download stops at the size its lockfile expects: more bytes than that
           // can never be the locked package, so this is a refusal, not a transport failure.
           if (e instanceof HttpError && e.code === 'HTTP_TOO_LARGE' && record.size !== undefined) {
-            const row = mismatchRow(record, null, `${record.filename} is larger than the ${record.size} bytes the host expects.`);
+            const row = refusedRow(record, null, digestMismatchReason(`${record.filename} is larger than the ${record.size} bytes the host expects.`));
             refused.push(row);
             throw new PackageBlockedError(record, row.reasons, { report: row, cause: e });
           }
@@ -113,14 +113,12 @@ export function attestPlugin(open: () => Promise<VerifySession>, settleTimeoutMs
         }
         if (closed) throw tooLate(record);
         downloads++;
-        // The host's expected digest (its lockfile) is checked first: bytes that are not the
-        // package the host locked are refused whatever the channel policy says.
-        if (record.sha256 && record.sha256.toLowerCase() !== downloaded.sha256) {
-          const row = mismatchRow(
-            record,
-            downloaded.sha256,
-            `${record.filename} downloaded with SHA-256 ${downloaded.sha256}, but the host expects ${record.sha256}.`,
-          );
+        // The host's expected digest (its lockfile) is checked first, by the one sha256 rule
+        // of every host: bytes that are not the package the host locked are refused whatever
+        // the channel policy says.
+        const mismatch = lockedDigestReason(record, downloaded.sha256);
+        if (mismatch) {
+          const row = refusedRow(record, downloaded.sha256, mismatch);
           refused.push(row);
           throw new PackageBlockedError(record, row.reasons, { report: row });
         }
@@ -168,11 +166,6 @@ function unjudgeableReason(record: Readonly<PackageRecord>): Reason | undefined 
     );
   }
   return undefined;
-}
-
-/** The report row of a package whose bytes are not what the host expected (never reached the pipeline). */
-function mismatchRow(record: Readonly<PackageRecord>, actual: string | null, message: string): PackageReport {
-  return refusedRow(record, actual, digestMismatchReason(message));
 }
 
 /** The report row of a package refused before the pipeline saw it. */

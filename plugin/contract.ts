@@ -6,8 +6,9 @@
 // what exists, a plugin only implements what it needs, and wrapping `next` lets a plugin
 // see the exact bytes the host is about to extract — verification happens on those bytes,
 // before extraction (the hook contract), with no second pass over them.
-import { escapeText } from '../src/report/escape.ts';
+import { escapeText } from '../src/text/escape.ts';
 import { AttestError } from '../src/errors.ts';
+import { checkDigest } from '../src/policy/digest.ts';
 import type { PackageRecord, PackageReport, Reason, Report } from '../src/types.ts';
 
 /** One package the host is about to download. */
@@ -123,6 +124,16 @@ export function digestMismatchReason(message: string): Reason {
   };
 }
 
+/**
+ * The one sha256 rule of the plugin layer (src/policy/digest.ts compares): why bytes of
+ * SHA-256 `sha256` are not the package the host locked (`record.sha256`), or undefined.
+ */
+export function lockedDigestReason(record: Readonly<PackageRecord>, sha256: string): Reason | undefined {
+  if (!record.sha256) return undefined;
+  const refusal = checkDigest(record, { sha256, source: 'artifact' });
+  return refusal ? digestMismatchReason(`${record.filename} downloaded with SHA-256 ${sha256}, but the host expects ${record.sha256}.`) : undefined;
+}
+
 /** Lowercase hex SHA-256, as every digest in the contract is spelled. */
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 
@@ -139,14 +150,18 @@ export function unsupportedUrlReason(message: string, hint?: string): Reason {
   };
 }
 
+/** The file name a URL's path ends in, decoded when it can be (else as written). */
+export function urlFilename(url: string): string {
+  const path = url.split(/[?#]/)[0]!;
+  const last = path.slice(path.lastIndexOf('/') + 1);
+  try {
+    return decodeURIComponent(last);
+  } catch {
+    return last;
+  }
+}
+
 /** A record for an URL that could not be parsed into one (only for the refusal itself). */
 export function placeholderRecord(url: string): PackageRecord {
-  const path = url.split(/[?#]/)[0] ?? url;
-  let filename = path.slice(path.lastIndexOf('/') + 1);
-  try {
-    filename = decodeURIComponent(filename);
-  } catch {
-    // keep it encoded
-  }
-  return { url, filename, channel: '', subdir: '', name: '', version: '', build: '' };
+  return { url, filename: urlFilename(url), channel: '', subdir: '', name: '', version: '', build: '' };
 }

@@ -1,28 +1,21 @@
-// `conda-attest/plugin`: the hook contract, the loader for hosts, conda-attest as a plugin,
-// and the host adapters (mambajs untarjs wrapper, fetch wrapper, Node untarjs).
-export { PackageBlockedError, SHA256_HEX, digestMismatchReason, unsupportedUrlReason } from './contract.ts';
-export type {
-  CondaInstallerPlugin,
-  DownloadFn,
-  DownloadRequest,
-  Downloaded,
-  PackageBlockedOptions,
-  PluginRunResult,
-} from './contract.ts';
-export { composePlugins, loadPlugins, validatePlugin } from './loader.ts';
-export type { LoadPluginsOptions, LoadedPlugins, PluginSpec } from './loader.ts';
-export { PLUGIN_NAME, createCondaAttestPlugin } from './sigstore.ts';
-import { createCondaAttestPlugin } from './sigstore.ts';
+// `conda-attest/plugin`, the public API (listed in docs/plugin.md "Public API"): conda-attest
+// as a plugin, the loader for hosts, the host adapters (mambajs untarjs, fetch, Node
+// untarjs) and the hook contract. Everything else under plugin/ is internal.
+import { createCondaAttestPlugin } from './conda-attest.ts';
 /** Hosts that load plugins by name get the conda-attest factory: `(options) => plugin`. */
 export default createCondaAttestPlugin;
-export type { CondaAttestPluginOptions } from './sigstore.ts';
-export { recordForMambaUrl, wrapUntarjs } from './hosts/mambajs.ts';
+export { createCondaAttestPlugin };
+export type { CondaAttestPluginOptions } from './conda-attest.ts';
+export { composePlugins, loadPlugins } from './loader.ts';
+export type { LoadPluginsOptions, LoadedPlugins, PluginSpec } from './loader.ts';
+export { wrapUntarjs } from './hosts/mambajs.ts';
 export type { MambaLockLike, VerifyingUntar, WrapUntarjsOptions } from './hosts/mambajs.ts';
-export { isPackageUrl, wrapFetch } from './hosts/fetch.ts';
+export { wrapFetch } from './hosts/fetch.ts';
 export type { FetchFn, VerifyingFetch, WrapFetchOptions } from './hosts/fetch.ts';
-export { ArchiveError, createNodeUntar, extractArchive, readTar, readZip } from './hosts/untar-node.ts';
+export { createNodeUntar } from './hosts/untar-node.ts';
 export type { FilesData, NodeUntarOptions, UntarApi } from './hosts/untar-node.ts';
-export { fetchDownload, readHashed } from './hosts/download.ts';
 export type { FetchLike } from './hosts/download.ts';
-export type { Verifier } from './hosts/common.ts';
+export type { Verifier } from './hosts/kit.ts';
+export { PackageBlockedError } from './contract.ts';
+export type { CondaInstallerPlugin, DownloadFn, DownloadRequest, Downloaded, PackageBlockedOptions, PluginRunResult } from './contract.ts';
 export { PluginError } from '../src/errors.ts';

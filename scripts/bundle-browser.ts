@@ -7,13 +7,21 @@
 //   Node are bundled; `createRequire` answers from that fixed table);
 // - every free `Buffer` and `globalThis.Buffer` → the npm `buffer` module, bound inside the
 //   bundle (src/browser/buffer.ts), never installed on the page's globalThis;
-// - src/verify/accelerate.ts (process-wide patches of sigstore internals, Node only) → none;
 // - `@sigstore/tuf/seeds.json` → only the public-good `trusted_root.json` target it holds
 //   (the TUF root.json and other targets serve a TUF client, which the browser has not).
+// src/verify/accelerate.ts (the byte-identical DER encoder and the CA-chain memo) is bundled
+// as under Node: it patches the copy of @sigstore/core inside this bundle, nothing of the
+// page, and each memo holds exact answers of the synchronous crypto above (never a
+// provisional one), so a CA certificate's signature is checked once per page, not per bundle.
+// The JSON Schemas (schema/*.json, and the copies ajv's validators embed for their verbose
+// errors; the validators are generated at bundle time, see below) are bundled without their
+// annotations (`description`, `title`, `$comment`, `examples`): no check and no message reads
+// them. Every validation keyword, default and x-hint stays.
 // The build fails when anything still imports a Node built-in: nothing is left external.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
+import { VALIDATORS, generate } from './generate-validators.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outdir = `${root}dist/browser`;
@@ -24,16 +32,71 @@ const adapters: Plugin = {
     b.onResolve({ filter: /^(node:)?crypto$/ }, () => ({ path: `${root}src/crypto/browser.ts` }));
     b.onResolve({ filter: /^(node:)?util$/ }, () => ({ path: `${root}src/browser/node-util.ts` }));
     b.onResolve({ filter: /^node:module$/ }, () => ({ path: `${root}src/browser/node-module.ts` }));
-    b.onResolve({ filter: /\/accelerate\.ts$/ }, () => ({ path: `${root}src/browser/accelerate.ts` }));
     b.onResolve({ filter: /^@sigstore\/tuf\/seeds\.json$/ }, () => ({ path: 'seeds.json', namespace: 'public-good-root' }));
     b.onLoad({ filter: /.*/, namespace: 'public-good-root' }, () => {
       const seeds = JSON.parse(readFileSync(`${root}node_modules/@sigstore/tuf/seeds.json`, 'utf8')) as Record<string, { targets: Record<string, string> }>;
       const only = Object.fromEntries(Object.entries(seeds).map(([url, s]) => [url, { targets: { 'trusted_root.json': s.targets['trusted_root.json'] } }]));
       return { contents: JSON.stringify(only), loader: 'json' };
     });
+    b.onLoad({ filter: /\/schema\/[a-z-]+\.schema\.json$/ }, (args) => ({
+      contents: JSON.stringify(withoutAnnotations(JSON.parse(readFileSync(args.path, 'utf8')))),
+      loader: 'json',
+    }));
+    b.onLoad({ filter: /\/src\/generated\/[a-z-]+-validator\.ts$/ }, (args) => {
+      const spec = VALIDATORS.find((v) => args.path.endsWith(v.out));
+      if (!spec) return { errors: [{ text: `${args.path}: not a validator scripts/generate-validators.ts makes` }] };
+      // Generated here from the schema with the same options, except that each $ref'd
+      // definition is one function called from every place that uses it instead of a copy
+      // inlined at each (ajv inlineRefs: same checks, same errors, less code).
+      return { contents: embeddedSchemasWithoutAnnotations(generate({ ...spec, options: { ...spec.options, inlineRefs: false } }, new URL(`file://${root}`))), loader: 'ts' };
+    });
     b.onResolve({ filter: /^node:/ }, (args) => ({ errors: [{ text: `${args.path} imported by ${args.importer}: the browser build takes no Node built-in` }] }));
   },
 };
+
+/** Annotation keywords (JSON Schema 2020-12 §9): strings or lists, never a subschema — a property *named* `description` has an object as its value and stays. */
+const ANNOTATIONS = new Set(['description', 'title', '$comment', 'examples']);
+
+export function withoutAnnotations(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(withoutAnnotations);
+  if (schema === null || typeof schema !== 'object') return schema;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(schema)) {
+    if (ANNOTATIONS.has(k) && (typeof v === 'string' || (k === 'examples' && Array.isArray(v)))) continue;
+    out[k] = withoutAnnotations(v);
+  }
+  return out;
+}
+
+/** ajv's standalone code declares each schema it refers to as `const schemaN = <JSON>;`: those literals, without annotations. */
+export function embeddedSchemasWithoutAnnotations(code: string): string {
+  let out = '';
+  let at = 0;
+  for (const m of code.matchAll(/const schema\d+ = /g)) {
+    const start = m.index + m[0].length;
+    if (start < at) continue;
+    const end = jsonEnd(code, start);
+    out += code.slice(at, start) + JSON.stringify(withoutAnnotations(JSON.parse(code.slice(start, end))));
+    at = end;
+  }
+  return out + code.slice(at);
+}
+
+/** End of the JSON object or array starting at `start` (strings and escapes respected). */
+function jsonEnd(code: string, start: number): number {
+  if (code[start] !== '{' && code[start] !== '[') throw new Error(`not a JSON literal at ${start}: ${code.slice(start, start + 20)}`);
+  let depth = 0;
+  for (let i = start; i < code.length; i++) {
+    const c = code[i];
+    if (c === '"') {
+      for (i++; code[i] !== '"'; i++) if (code[i] === '\\') i++;
+    } else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') {
+      if (--depth === 0) return i + 1;
+    }
+  }
+  throw new Error('unterminated JSON literal');
+}
 
 export async function bundleBrowser(opts: { minify?: boolean; outfile?: string } = {}): Promise<{ bytes: number; metafile: import('esbuild').Metafile }> {
   const outfile = opts.outfile ?? `${outdir}/index.js`;

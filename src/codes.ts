@@ -32,7 +32,7 @@ export const CODES = {
   USAGE_MISSING_ARGUMENT: { domain: 'usage', meaning: 'A required option or argument is missing.' },
   USAGE_UNKNOWN_OPTION: { domain: 'usage', meaning: 'The command does not know this option.' },
   USAGE_UNKNOWN_COMMAND: { domain: 'usage', meaning: 'There is no such command.' },
-  USAGE_NO_TARGET: { domain: 'usage', meaning: 'No target was given and none was found in the current directory.' },
+  USAGE_NO_TARGET: { domain: 'usage', meaning: 'No target was given and no pixi.lock or conda-lock.yml was found in the current directory or above it (up to the git repository root or the home directory).' },
   USAGE_OUTPUT_UNWRITABLE: { domain: 'usage', meaning: 'A file the user asked for (e.g. `--report-file`) cannot be written.' },
 
   // config: the configuration file (exit code 2)
@@ -49,6 +49,7 @@ export const CODES = {
   // target: pixi.lock, conda-lock.yml, explicit files, URLs, package files (exit code 2)
   TARGET_NOT_FOUND: { domain: 'target', meaning: 'The target file does not exist.' },
   TARGET_UNREADABLE: { domain: 'target', meaning: 'The target exists but cannot be read.' },
+  TARGET_IS_DIRECTORY: { domain: 'target', meaning: 'The target is a directory; the message names the lockfiles it holds.' },
   TARGET_PARSE_FAILED: { domain: 'target', meaning: 'The target is not a well-formed file of its kind.' },
   TARGET_UNSUPPORTED: { domain: 'target', meaning: 'The target is of a kind or version conda-attest does not read.' },
   TARGET_INVALID_URL: { domain: 'target', meaning: 'A channel or package URL cannot be used.' },

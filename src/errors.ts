@@ -29,7 +29,7 @@ export interface AttestErrorOptions {
 /**
  * The one plain-text form of a coded finding (an error, a reason, a notice) on one line:
  * `CODE: message (hint: …)`. Every output that prints a finding as a line uses it; callers
- * escape the result for their medium (src/report/escape.ts).
+ * escape the result for their medium (src/text/escape.ts).
  */
 export function findingLine(f: { code: string; message: string; hint?: string | undefined }): string {
   return `${f.code}: ${f.message}${f.hint ? ` (hint: ${f.hint})` : ''}`;

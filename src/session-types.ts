@@ -32,11 +32,14 @@ export interface VerifySessionOptions {
   notCovered?: NotCoveredCounts;
 }
 
+/** The one package digest: what the caller knows (lockfile, host download) or what the bytes hashed to; checked by src/policy/digest.ts. */
 export interface PackageDigest {
   /** Lowercase hex SHA-256 of the package bytes. */
   sha256: string;
   /** `artifact` when computed from the bytes, `lockfile` when taken from a lockfile record. */
   source: DigestSource;
+  /** Lowercase hex MD5, hashed in the same pass when the record pins only an MD5 (explicit files). */
+  md5?: string;
 }
 
 export interface VerifySession {

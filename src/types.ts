@@ -3,6 +3,7 @@ import type { Code } from './codes.ts';
 import type { ClaimConstraintValues, ClaimValues } from './claims.ts';
 import type { ChannelPolicy as ChannelPolicyWritten } from './generated/config-types.ts';
 import type { BundleEvidence } from './verify/evidence.ts';
+import type { IdentityDiff } from './lock/decide.ts';
 
 /** A conda package to verify, however it was found (lockfile, explicit file, URL, host). */
 export interface PackageRecord {
@@ -275,7 +276,7 @@ export interface PackageReport {
   sidecar: { url: string; method: DiscoveryMethod | 'given'; sha256: string } | null;
   bundles: BundleOutcome[];
   /** For `identity-changed`: what the identity lockfile pinned, what was observed, and the changes. */
-  identity_diff?: unknown;
+  identity_diff?: IdentityDiff;
   /** A configured exception applied: the action is `pass` whatever the status. */
   exception?: { until: string; reason?: string };
 }

@@ -22,6 +22,7 @@ const CORE = [
   'src/report/',
   'src/sidecar/',
   'src/util/',
+  'src/text/',
   'src/codes.ts',
   'src/errors.ts',
   'src/types.ts',
@@ -100,4 +101,13 @@ test('the check catches a forbidden import, also through another module', () => 
     pipeline.some((o) => o.startsWith('src/pipeline.ts → src/http/client.ts') && / imports node:/.test(o)),
     'and, through its imports, the HTTP adapter',
   );
+});
+
+test('process-wide patches of sigstore internals are installed only through the Node crypto adapter (src/verify/accelerate.ts)', () => {
+  const patches = /\/(chain-memo|fast-der)\.ts$/;
+  const importers = ['src', 'plugin']
+    .flatMap((dir) => readdirSync(join(REPO, dir), { recursive: true, encoding: 'utf8' }).map((f) => join(dir, f)))
+    .filter((f) => f.endsWith('.ts') && !patches.test(f))
+    .filter((f) => importsOf(join(REPO, f)).some((spec) => patches.test(spec)));
+  assert.deepEqual(importers, ['src/verify/accelerate.ts']);
 });

@@ -42,3 +42,18 @@ test('the public entry points export the API', async () => {
     assert.equal(typeof (plugin as Record<string, unknown>)[name], 'function', name);
   }
 });
+
+test('conda-attest/plugin exports exactly its public API (docs/plugin.md "Public API"): no archive readers or internals', async () => {
+  const plugin = await import('../plugin/index.ts');
+  assert.deepEqual(Object.keys(plugin).sort(), [
+    'PackageBlockedError',
+    'PluginError',
+    'composePlugins',
+    'createCondaAttestPlugin',
+    'createNodeUntar',
+    'default',
+    'loadPlugins',
+    'wrapFetch',
+    'wrapUntarjs',
+  ]);
+});

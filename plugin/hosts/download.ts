@@ -10,7 +10,7 @@ export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>
 /** Default ceiling on a package download when the host does not know its size (2 GiB). */
 const DEFAULT_MAX_PACKAGE_BYTES = 2 * 1024 ** 3;
 
-export interface ReadHashedOptions {
+interface ReadHashedOptions {
   /** For error messages. */
   url: string;
   /**

@@ -3,13 +3,12 @@
 // the plugins, and only then handed back as a fresh Response over the verified bytes.
 // Everything else passes through untouched.
 import type { PackageRecord, Report } from '../../src/types.ts';
-import { isPackageFilename, recordFromUrl } from '../../src/targets/package-url.ts';
-import { PackageBlockedError, SHA256_HEX, placeholderRecord, unsupportedUrlReason } from '../contract.ts';
-import { TargetError } from '../../src/errors.ts';
+import { recordFromUrl } from '../../src/targets/package-url.ts';
+import { SHA256_HEX } from '../contract.ts';
 import type { DownloadFn } from '../contract.ts';
 import { httpStatusError, readHashed } from './download.ts';
-import { finishRun, toLoadedPlugins } from './common.ts';
-import type { Verifier } from './common.ts';
+import { expectLockedDigest, finishRun, isPackageUrl, recordOrRefuse, toLoadedPlugins } from './kit.ts';
+import type { Verifier } from './kit.ts';
 
 export type FetchFn = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
@@ -33,16 +32,6 @@ interface Call {
 
 /** Thrown through the plugin chain when there are no package bytes to verify. */
 class NotOk extends Error {}
-
-/** True for URLs whose path names a conda package (`.conda`, `.tar.bz2`). */
-export function isPackageUrl(url: string): boolean {
-  try {
-    const path = new URL(url).pathname;
-    return isPackageFilename(decodeURIComponent(path.slice(path.lastIndexOf('/') + 1)));
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Wrap `fetchFn`. GET requests for conda package URLs resolve to a Response over the
@@ -79,16 +68,7 @@ export function wrapFetch(fetchFn: FetchFn, verifier: Verifier, options: WrapFet
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
     if (method !== 'GET' || !isPackageUrl(url)) return fetchFn(input, init);
-    let record: PackageRecord;
-    try {
-      record = recordFor(url, options);
-    } catch (e) {
-      // A package URL this layer cannot judge is refused, never fetched unverified.
-      if (e instanceof TargetError && (e.code === 'TARGET_INVALID_URL' || e.code === 'TARGET_INVALID_FILENAME')) {
-        throw new PackageBlockedError(placeholderRecord(url), [unsupportedUrlReason(e.message, e.hint)], { cause: e });
-      }
-      throw e;
-    }
+    const record = recordOrRefuse(url, (u) => recordFor(u, options));
     const call: Call = { input, init };
     const frozen = Object.freeze({ ...record });
     calls.set(frozen, call);
@@ -96,7 +76,7 @@ export function wrapFetch(fetchFn: FetchFn, verifier: Verifier, options: WrapFet
     pending.set(frozen.url, [...same, call]);
     let bytes: Uint8Array;
     try {
-      ({ bytes } = await download({ record: frozen }));
+      ({ bytes } = expectLockedDigest(frozen, await download({ record: frozen })));
     } catch (e) {
       if (call.notOk) return call.notOk;
       throw e;

@@ -1,7 +1,7 @@
 // The @emscripten-forge/mambajs(-core) adapter.
 //
 // mambajs-core installs conda packages by calling `untarjs.extract(url)` for each one
-// (specs.md §7) and checks no hashes. Wrapping the `untarjs` object the caller passes to
+// (docs/plugin.md "mambajs") and checks no hashes. Wrapping the `untarjs` object the caller passes to
 // `installPackagesToEmscriptenFS` / `bootstrapEmpackPackedEnvironment` puts verification
 // between the download and the extraction: `extract(url)` fetches the bytes itself (hashed
 // while streaming), checks them against the mambajs lock, runs the plugins (conda-attest
@@ -19,12 +19,12 @@ import {
   recordFromUrl,
 } from '../../src/targets/package-url.ts';
 import type { PackageRecord, Report } from '../../src/types.ts';
-import { PackageBlockedError, digestMismatchReason, placeholderRecord, unsupportedUrlReason } from '../contract.ts';
+import { urlFilename } from '../contract.ts';
 import { fetchDownload } from './download.ts';
 import { mapLimit } from '../../src/util/concurrency.ts';
 import type { FetchLike } from './download.ts';
-import { finishRun, toLoadedPlugins } from './common.ts';
-import type { Verifier } from './common.ts';
+import { expectLockedDigest, finishRun, recordOrRefuse, toLoadedPlugins } from './kit.ts';
+import type { Verifier } from './kit.ts';
 import type { FilesData, UntarApi } from './untar-node.ts';
 
 /** The part of a mambajs lock (`ILock`, lockVersion 1.0.x) the adapter reads. */
@@ -74,25 +74,9 @@ export function wrapUntarjs(untarjs: UntarApi, verifier: Verifier, options: Wrap
 
   /** Download, check against the lock and verify one package: its bytes, or a PackageBlockedError. */
   async function verified(url: string): Promise<Uint8Array> {
-    let record: PackageRecord;
-    try {
-      record = recordForMambaUrl(url, options.lock);
-    } catch (e) {
-      // A package URL this layer cannot judge is refused, never extracted unverified.
-      if (e instanceof TargetError && (e.code === 'TARGET_INVALID_URL' || e.code === 'TARGET_INVALID_FILENAME')) {
-        throw new PackageBlockedError(placeholderRecord(url), [unsupportedUrlReason(e.message, e.hint)], { cause: e });
-      }
-      throw e;
-    }
-    const { bytes, sha256 } = await download({ record });
-    // The lock's digest is enforced here too, whatever plugins are configured: bytes
-    // that are not what the environment was locked to never reach extractData.
-    if (record.sha256 && record.sha256 !== sha256) {
-      throw new PackageBlockedError(record, [
-        digestMismatchReason(`${record.filename} downloaded with SHA-256 ${sha256}, but the mambajs lock expects ${record.sha256}.`),
-      ]);
-    }
-    return bytes;
+    const record = recordOrRefuse(url, (u) => recordForMambaUrl(u, options.lock));
+    // Bytes that are not what the environment was locked to never reach extractData.
+    return expectLockedDigest(record, await download({ record })).bytes;
   }
 
   // With the lock, the whole environment is verified before its first package is extracted:
@@ -183,16 +167,7 @@ function lockKeyOf(url: string, index: Map<string, string[]>): string | undefine
  * is verified; only other archives (empack mount points) pass.
  */
 function mustVerify(url: string, index: Map<string, string[]>): boolean {
-  return /[?#]/.test(url) || isPackageFilename(filenameOf(url)) || lockKeyOf(url, index) !== undefined;
-}
-
-function filenameOf(url: string): string {
-  const path = url.split(/[?#]/)[0];
-  try {
-    return decodeURIComponent(path.slice(path.lastIndexOf('/') + 1));
-  } catch {
-    return path.slice(path.lastIndexOf('/') + 1);
-  }
+  return /[?#]/.test(url) || isPackageFilename(urlFilename(url)) || lockKeyOf(url, index) !== undefined;
 }
 
 /**
@@ -211,7 +186,7 @@ function filenameOf(url: string): string {
  */
 export function recordForMambaUrl(url: string, lock?: MambaLockLike): PackageRecord {
   const key = lockKeyOf(url, lockIndex(lock));
-  const filename = key ?? filenameOf(url);
+  const filename = key ?? urlFilename(url);
   const where = `the mambajs lock entry for ${JSON.stringify(filename)}`;
   if (key !== undefined) parsePackageFilename(key, 'the mambajs lock');
   const raw: unknown = key === undefined ? undefined : lock!.packages[key];

@@ -2,7 +2,7 @@
 //
 // Why: mambajs-core takes an `untarjs` object from its caller, but the published untarjs is
 // built for bundlers (extensionless imports, an ESM import of a .wasm file) and Node cannot
-// load it as is (specs.md §7). This one is built on the product's archive reader
+// load it as is (docs/plugin.md "mambajs"). This one is built on the product's archive reader
 // (src/archive/reader.ts: Node's own zlib, zip and tar readers, pure-JS bzip2). Browsers
 // keep the real untarjs.
 //

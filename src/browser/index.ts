@@ -13,7 +13,7 @@ import { type FetchFn, type LockfileStorage, createBrowserSession } from './sess
 import { type BundleVerdict, bundleJsonOf, bundleVerdict, failedVerdict } from '../verify/bundle-outcome.ts';
 import { bundleEvidence } from '../verify/evidence.ts';
 import { type LoadedTrustRoot, parseTrustedRoot } from '../verify/trust-root-validate.ts';
-import { type ArtifactRef, createVerifier } from '../verify/verifier.ts';
+import { type ArtifactRef, type BundleVerifier, createVerifier } from '../verify/verifier.ts';
 
 export type { BundleVerdict } from '../verify/bundle-outcome.ts';
 export type { FetchFn, LockfileStorage } from './session.ts';
@@ -30,6 +30,7 @@ export type { Report, PackageReport, Reason } from '../types.ts';
 const PUBLIC_GOOD_TUF_URL = 'https://tuf-repo-cdn.sigstore.dev';
 
 let publicGood: LoadedTrustRoot | undefined;
+let publicGoodVerifier: BundleVerifier | undefined;
 
 /** The embedded public-good root, or the page's own trusted_root.json (validated as under Node). */
 export function loadBrowserTrustRoot(trustedRoot?: unknown): LoadedTrustRoot {
@@ -80,7 +81,12 @@ export async function verifyBundle(input: VerifyBundleInput): Promise<BundleVerd
     bundleJson = bundleJsonOf(bundle);
     const root = loadBrowserTrustRoot(input.trustedRoot);
     const trustedKeys = key === undefined ? [] : [{ name: undefined, pem: key, source: 'the key given' }];
-    const verifier = createVerifier({ trustRoot: root, trustedKeys, requireTlog: true });
+    // The embedded root's verifier is built once per page, as the CLI builds one per run
+    // (its trust material parsed once); a root or key given by the page gets its own.
+    const verifier =
+      input.trustedRoot === undefined && key === undefined
+        ? (publicGoodVerifier ??= createVerifier({ trustRoot: root, trustedKeys: [], requireTlog: true }))
+        : createVerifier({ trustRoot: root, trustedKeys, requireTlog: true });
     return bundleVerdict(verifier, bundle, artifact, key !== undefined ? { kind: 'key' } : { kind: 'certificate', identity: identity!, issuer: issuer! }).verdict;
   } catch (e) {
     return failedVerdict(e, null, bundleJson === undefined ? null : bundleEvidence({ bundle: bundleJson, identity: null, checks: {} }));

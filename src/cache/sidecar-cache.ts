@@ -1,4 +1,4 @@
-// Sidecar cache by content hash (the performance budget). CEP 50 sidecars are content-addressed: the
+// Sidecar cache by content hash (docs/performance.md). CEP 50 sidecars are content-addressed: the
 // repodata's `attestations_sha256` names the exact bytes, and a changed hash means new
 // attestations were appended. So a sidecar fetched once never needs fetching again — as
 // long as the bytes read back are the bytes named: every `get` re-hashes (CEP 50: check the
@@ -12,12 +12,11 @@
 // and capped per bucket (oldest entries go first). The same threat model as the verdict
 // cache: whoever can write to cache_dir is out of scope, but the re-hash means even they can
 // only make us re-fetch, never accept other bytes.
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { openBucketStore } from '../store/buckets.ts';
+import { isSha256Hex, sha256Hex } from '../util/sha256.ts';
 
 const SUBDIR = 'sidecars-v2';
-const HEX64 = /^[0-9a-f]{64}$/;
 /** Same default as config `max_sidecar_bytes`. */
 const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;
 /** Entries kept per bucket: 16 × 1,000 sidecars. */
@@ -57,10 +56,6 @@ interface SidecarCacheOptions {
   maxPendingBytes?: number;
 }
 
-function sha256Hex(b: Uint8Array): string {
-  return createHash('sha256').update(b).digest('hex');
-}
-
 type Bucket = Map<string, string>; // sha256 → base64
 
 export function openSidecarCache(cacheDir: string, opts: SidecarCacheOptions = {}): SidecarCache {
@@ -82,7 +77,7 @@ export function openSidecarCache(cacheDir: string, opts: SidecarCacheOptions = {
       if (text === undefined) return bucket; // absent: an empty bucket
       const obj = JSON.parse(text) as unknown;
       if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new Error('not an object');
-      for (const [k, v] of Object.entries(obj)) if (HEX64.test(k) && typeof v === 'string') bucket.set(k, v);
+      for (const [k, v] of Object.entries(obj)) if (isSha256Hex(k) && typeof v === 'string') bucket.set(k, v);
     } catch (e) {
       warnings.push(`sidecar cache ${store.fileOf(id)} is unreadable (${(e as Error).message}); it is ignored and rewritten`);
       dropped.set(id, dropped.get(id) ?? new Set()); // rewrite it at flush
@@ -102,7 +97,7 @@ export function openSidecarCache(cacheDir: string, opts: SidecarCacheOptions = {
   const cache: SidecarCache = {
     warnings,
     get(sha256) {
-      if (!HEX64.test(sha256)) return undefined;
+      if (!isSha256Hex(sha256)) return undefined;
       const id = sha256[0]!;
       const mine = added.get(id)?.get(sha256);
       if (mine) return mine;
@@ -115,7 +110,7 @@ export function openSidecarCache(cacheDir: string, opts: SidecarCacheOptions = {
       return bytes;
     },
     put(sha256, bytes) {
-      if (!HEX64.test(sha256) || sha256Hex(bytes) !== sha256) {
+      if (!isSha256Hex(sha256) || sha256Hex(bytes) !== sha256) {
         throw new TypeError('sidecar cache: the bytes do not have the given SHA-256');
       }
       if (bytes.length > maxBytes || pendingBytes + bytes.length > maxPending) return;

@@ -1,4 +1,4 @@
-// A persistent cache of verification outcomes (the performance budget): unchanged inputs are never
+// A persistent cache of verification outcomes (docs/performance.md): unchanged inputs are never
 // re-verified, and any change to an input re-verifies.
 //
 // What is cached: the `BundleOutcome[]` of verifying one sidecar for one package (Sigstore

@@ -1,10 +1,10 @@
 // The repodata store's disk cache (cacheDir/repodata/): files named by a hash of the URL
 // they hold, JSON files checked before they are trusted, and writes that never fail a run
 // (the cache is an optimisation). Layout: the module comment of ./repodata.ts.
-import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../store/atomic.ts';
+import { sha256Hex } from '../util/sha256.ts';
 
 /** Format of the JSON files the store writes (shard index, source memo). */
 export const CACHE_FORMAT = 1;
@@ -26,10 +26,9 @@ export interface RepodataDisk {
 
 export function openRepodataDisk(cacheDir: string | undefined, now: () => number): RepodataDisk {
   const root = cacheDir ? join(cacheDir, 'repodata') : undefined;
-  const keyOf = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 32);
   return {
     enabled: root !== undefined,
-    path: (key, suffix) => (root ? join(root, keyOf(key) + suffix) : undefined),
+    path: (key, suffix) => (root ? join(root, sha256Hex(key).slice(0, 32) + suffix) : undefined),
     shardPath: (hex) => (root ? join(root, 'shards', `${hex}.msgpack.zst`) : undefined),
     async readJson<T>(path: string | undefined, ok: (c: T) => boolean) {
       if (!path) return undefined;

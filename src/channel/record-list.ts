@@ -44,27 +44,43 @@ export interface FullSource {
   offsets?: Promise<RecordOffsets | undefined>;
 }
 
-export function openRecordLists(ctx: StoreContext) {
-  const { disk, stats } = ctx;
+const metaOk = (url: string) => (m: MetaFile): boolean =>
+  m.format === RECORDS_FORMAT && m.url === url && typeof m.id === 'string' && typeof m.validators === 'object' && m.validators !== null;
+
+/** The record lists of a run's repodata.json(.zst) documents. */
+export class RecordLists {
+  readonly #ctx: StoreContext;
   /** Per (channel, subdir): the files this run looks up. */
-  const wanted = new Map<string, Set<string>>();
-  const wantedOf = (channel: string, subdir: string): Set<string> => {
+  readonly #wanted = new Map<string, Set<string>>();
+
+  constructor(ctx: StoreContext) {
+    this.#ctx = ctx;
+  }
+
+  #wantedOf(channel: string, subdir: string): Set<string> {
     const key = subdirUrl(channel, subdir);
-    return wanted.get(key) ?? wanted.set(key, new Set()).get(key)!;
-  };
+    return this.#wanted.get(key) ?? this.#wanted.set(key, new Set()).get(key)!;
+  }
+
   /**
    * Which records a read of (channel, subdir) keeps: the files wanted so far. Without a disk
    * cache there is no record list to come back to, so every record is kept (compact).
    */
-  const keepFor = (channel: string, subdir: string) => (): Set<string> | undefined => (disk.enabled ? new Set(wantedOf(channel, subdir)) : undefined);
-  const metaOk = (url: string) => (m: MetaFile): boolean =>
-    m.format === RECORDS_FORMAT && m.url === url && typeof m.id === 'string' && typeof m.validators === 'object' && m.validators !== null;
+  #keep(channel: string, subdir: string): Set<string> | undefined {
+    return this.#ctx.disk.enabled ? new Set(this.#wantedOf(channel, subdir)) : undefined;
+  }
+
+  /** This run will look up `filename` in (channel, subdir). */
+  want(channel: string, subdir: string, filename: string): void {
+    this.#wantedOf(channel, subdir).add(filename);
+  }
 
   /**
    * One download, scanned as it streams in: the records of `keep` (all when undefined) are
    * kept, every record goes to the record list on disk.
    */
-  async function scan(body: AsyncIterable<Buffer>, from: 'zst' | 'json', url: string, keep: Set<string> | undefined, recordsPath: string | undefined, id: string) {
+  async #scan(body: AsyncIterable<Buffer>, from: 'zst' | 'json', url: string, keep: Set<string> | undefined, recordsPath: string | undefined, id: string) {
+    const { stats } = this.#ctx;
     const index = emptyIndex();
     if (recordsPath) await mkdir(join(recordsPath, '..'), { recursive: true }).catch(() => {});
     const writer = recordsPath ? await openRecordsWriter(recordsPath, { url, id }) : undefined;
@@ -79,7 +95,7 @@ export function openRecordLists(ctx: StoreContext) {
       }
     }
     try {
-      for await (const chunk of from === 'zst' ? zstdChunks(counted(), ctx.maxBytes, url) : counted()) {
+      for await (const chunk of from === 'zst' ? zstdChunks(counted(), this.#ctx.maxBytes, url) : counted()) {
         scanner.push(chunk);
         if (writer) await writer.drain();
       }
@@ -92,12 +108,12 @@ export function openRecordLists(ctx: StoreContext) {
   }
 
   /**
-   * repodata.json or repodata.json.zst → the records wanted (see keepFor), revalidated
+   * repodata.json or repodata.json.zst → the records wanted (see #keep), revalidated
    * against the disk cache's validators. `fresh`: ignore the disk cache (it was unreadable).
    */
-  async function load(channel: string, subdir: string, from: 'zst' | 'json', fresh = false): Promise<FullSource | Absent> {
+  async load(channel: string, subdir: string, from: 'zst' | 'json', fresh = false): Promise<FullSource | Absent> {
+    const { disk, stats, http, maxBytes } = this.#ctx;
     const url = sourceUrl(channel, subdir, from);
-    const keep = keepFor(channel, subdir);
     const metaPath = disk.path(url, '.meta.json');
     const recordsPath = disk.path(url, '.records');
     // A cache of another format or for another URL (hash collision) is ignored, not trusted.
@@ -107,7 +123,7 @@ export function openRecordLists(ctx: StoreContext) {
     let res;
     let names: Set<string> | undefined;
     try {
-      res = await ctx.http.getCachedStream(url, meta?.validators, { maxBytes: ctx.maxBytes }, (body) => scan(body, from, url, (names = keep()), recordsPath, id));
+      res = await http.getCachedStream(url, meta?.validators, { maxBytes }, (body) => this.#scan(body, from, url, (names = this.#keep(channel, subdir)), recordsPath, id));
     } catch (e) {
       if (from === 'zst' && notPublished(e)) return new Absent(e);
       throw unavailable(url, e);
@@ -115,10 +131,10 @@ export function openRecordLists(ctx: StoreContext) {
     const full = (index: RepodataIndex, records: FullSource['records']): FullSource => ({ kind: 'full', from, url, index, covered: names, records, missing: new Set() });
     if (res.notModified) {
       stats.notModified++;
-      names = keep();
+      names = this.#keep(channel, subdir);
       const index = meta && recordsPath ? await readRecords(recordsPath, meta, names ?? []) : undefined;
       // Our own cached copy is unreadable: fetch the document again, once.
-      if (!index || !meta || !recordsPath) return load(channel, subdir, from, true);
+      if (!index || !meta || !recordsPath) return this.load(channel, subdir, from, true);
       if (res.validators.expiresAt !== meta.validators.expiresAt) await disk.write(metaPath, JSON.stringify({ ...meta, validators: res.validators }));
       return full(index, { path: recordsPath, url, id: meta.id });
     }
@@ -132,23 +148,36 @@ export function openRecordLists(ctx: StoreContext) {
     return full(index, written && recordsPath ? { path: recordsPath, url, id } : undefined);
   }
 
-  async function refill(src: FullSource, channel: string, subdir: string): Promise<void> {
+  /**
+   * Lookups of files the source's records were not read for: read them from the record
+   * list on disk (or, when it cannot be read, download the document again), in one pass
+   * for every lookup made meanwhile.
+   */
+  async cover(src: FullSource, channel: string, subdir: string, filename: string): Promise<void> {
+    while (src.covered && !src.covered.has(filename)) {
+      src.missing.add(filename);
+      src.refill ??= this.#refill(src, channel, subdir).finally(() => (src.refill = undefined));
+      await src.refill;
+    }
+  }
+
+  async #refill(src: FullSource, channel: string, subdir: string): Promise<void> {
     await new Promise((r) => setImmediate(r));
     const names = new Set(src.missing);
     src.missing.clear();
-    for (const n of names) wantedOf(channel, subdir).add(n);
+    for (const n of names) this.want(channel, subdir, n);
     // The first miss reads the whole list once and keeps where each record is; every later
     // miss (a plugin host asks package by package) is then one positioned read per record.
     let found: RepodataIndex | undefined;
     if (src.records) {
       const records = src.records;
-      src.offsets ??= (stats.recordListScans++, indexRecords(records.path, records));
+      src.offsets ??= (this.#ctx.stats.recordListScans++, indexRecords(records.path, records));
       const offsets = await src.offsets;
       found = offsets ? await readRecordsAt(records.path, offsets, names) : undefined;
       if (!found) src.offsets = undefined;
     }
     if (!found) {
-      const again = await load(channel, subdir, src.from, true);
+      const again = await this.load(channel, subdir, src.from, true);
       if (again instanceof Absent) throw unavailable(src.url, again.error);
       found = again.index;
       src.records = again.records;
@@ -158,33 +187,17 @@ export function openRecordLists(ctx: StoreContext) {
     for (const n of names) src.covered!.add(n);
   }
 
-  return {
-    /** This run will look up `filename` in (channel, subdir). */
-    want: (channel: string, subdir: string, filename: string): void => void wantedOf(channel, subdir).add(filename),
-    load,
-    /**
-     * Lookups of files the source's records were not read for: read them from the record
-     * list on disk (or, when it cannot be read, download the document again), in one pass
-     * for every lookup made meanwhile.
-     */
-    async cover(src: FullSource, channel: string, subdir: string, filename: string): Promise<void> {
-      while (src.covered && !src.covered.has(filename)) {
-        src.missing.add(filename);
-        src.refill ??= refill(src, channel, subdir).finally(() => (src.refill = undefined));
-        await src.refill;
-      }
-    },
-    /** The cached record list, without any request; its age is that of the download. */
-    async cached(channel: string, subdir: string, from: 'zst' | 'json'): Promise<{ source: FullSource; ageMs: number } | undefined> {
-      const url = sourceUrl(channel, subdir, from);
-      const path = disk.path(url, '.records');
-      if (!path) return undefined;
-      const ageMs = await disk.ageMs(path);
-      const meta = ageMs === undefined ? undefined : await disk.readJson<MetaFile>(disk.path(url, '.meta.json'), metaOk(url));
-      if (ageMs === undefined || !meta) return undefined;
-      const names = keepFor(channel, subdir)();
-      const index = await readRecords(path, meta, names ?? []);
-      return index ? { source: { kind: 'full', from, url, index, covered: names, records: { path, url, id: meta.id }, missing: new Set() }, ageMs } : undefined;
-    },
-  };
+  /** The cached record list, without any request; its age is that of the download. */
+  async cached(channel: string, subdir: string, from: 'zst' | 'json'): Promise<{ source: FullSource; ageMs: number } | undefined> {
+    const { disk } = this.#ctx;
+    const url = sourceUrl(channel, subdir, from);
+    const path = disk.path(url, '.records');
+    if (!path) return undefined;
+    const ageMs = await disk.ageMs(path);
+    const meta = ageMs === undefined ? undefined : await disk.readJson<MetaFile>(disk.path(url, '.meta.json'), metaOk(url));
+    if (ageMs === undefined || !meta) return undefined;
+    const names = this.#keep(channel, subdir);
+    const index = await readRecords(path, meta, names ?? []);
+    return index ? { source: { kind: 'full', from, url, index, covered: names, records: { path, url, id: meta.id }, missing: new Set() }, ageMs } : undefined;
+  }
 }

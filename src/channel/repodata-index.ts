@@ -13,6 +13,7 @@
 // JavaScript) 1.5 s just to emit the same records. Holding at most one record (or one
 // small top-level value) at a time, both are flat in memory; the scanner is twice as fast.
 import { HttpError, RepodataError } from '../errors.ts';
+import { isSha256Hex } from '../util/sha256.ts';
 
 /** What is kept per package. `att` is the raw `attestations_sha256` value, validated on lookup. */
 export interface RawRepodataEntry {
@@ -139,60 +140,15 @@ export class RepodataScanner {
     let i = 0;
     let capStart = 0;
     while (i < n) {
-      const state = this.state;
-      if (state === S.Capture) {
-        // Find the end of the value: strings (with escapes) and nesting depth.
-        let j = i;
-        let done = false;
-        const kind = this.kind;
-        if (kind === Kind.Atom) {
-          while (j < n) {
-            const c = buf[j]!;
-            if (isWs(c) || c === COMMA || c === RBRACE || c === RBRACKET) {
-              done = true;
-              break;
-            }
-            j++;
-          }
-        } else {
-          let inString = this.inString;
-          let escape = this.escape;
-          let depth = this.depth;
-          for (; j < n; j++) {
-            const c = buf[j]!;
-            if (inString) {
-              if (escape) escape = false;
-              else if (c === BACKSLASH) escape = true;
-              else if (c === QUOTE) {
-                inString = false;
-                if (kind === Kind.String) {
-                  j++;
-                  done = true;
-                  break;
-                }
-              }
-            } else if (c === QUOTE) inString = true;
-            else if (c === LBRACE || c === LBRACKET) depth++;
-            else if (c === RBRACE || c === RBRACKET) {
-              if (--depth === 0) {
-                j++;
-                done = true;
-                break;
-              }
-            }
-          }
-          this.inString = inString;
-          this.escape = escape;
-          this.depth = depth;
-        }
-        if (this.partsLen + (j - capStart) > MAX_REPODATA_VALUE) {
+      if (this.state === S.Capture) {
+        const j = this.valueEnd(buf, i);
+        if (this.partsLen + ((j < 0 ? n : j) - capStart) > MAX_REPODATA_VALUE) {
           throw this.fail(`a value larger than ${MAX_REPODATA_VALUE} bytes`, this.capAt);
         }
-        if (!done) {
+        if (j < 0) {
           // Copied: the caller may reuse its chunk buffers.
           this.parts.push(Buffer.from(buf.subarray(capStart, n)));
           this.partsLen += n - capStart;
-          i = n;
           break;
         }
         const text =
@@ -206,72 +162,99 @@ export class RepodataScanner {
         continue;
       }
       const c = buf[i]!;
-      if (isWs(c)) {
-        i++;
-        continue;
-      }
-      const at = this.offset + i;
-      switch (state) {
-        case S.Start:
-          if (at === this.bom && c === [0xef, 0xbb, 0xbf][this.bom]) {
-            this.bom++;
-            break;
-          }
-          if (c !== LBRACE || (this.bom !== 0 && this.bom !== 3)) throw this.fail('expected "{"', at);
-          this.state = S.TopFirst;
-          break;
-        case S.TopFirst:
-        case S.TopKey:
-          if (c === RBRACE && state === S.TopFirst) {
-            this.state = S.End;
-            break;
-          }
-          if (c !== QUOTE) throw this.fail('expected a key', at);
-          this.begin(Cap.TopKey, Kind.String, at);
-          capStart = i;
-          continue;
-        case S.SecFirst:
-        case S.SecKey:
-          if (c === RBRACE && state === S.SecFirst) {
-            this.state = S.TopAfter;
-            break;
-          }
-          if (c !== QUOTE) throw this.fail('expected a key', at);
-          this.begin(Cap.SecKey, Kind.String, at);
-          capStart = i;
-          continue;
-        case S.TopColon:
-        case S.SecColon:
-          if (c !== COLON) throw this.fail('expected ":"', at);
-          this.state = state === S.TopColon ? S.TopValue : S.SecValue;
-          break;
-        case S.TopValue:
-          if (this.section !== undefined) {
-            if (c !== LBRACE) throw this.fail(`expected "{" for "${this.topKey}"`, at);
-            this.state = S.SecFirst;
-            break;
-          }
-          if (c === COMMA || c === RBRACE || c === RBRACKET || c === COLON) throw this.fail('expected a value', at);
-          this.begin(Cap.TopValue, c === QUOTE ? Kind.String : c === LBRACE || c === LBRACKET ? Kind.Nested : Kind.Atom, at);
-          capStart = i;
-          continue;
-        case S.SecValue:
-          if (c !== LBRACE) throw this.fail(`record of ${JSON.stringify(this.filename).slice(0, 200)} is not an object`, at);
-          this.begin(Cap.SecValue, Kind.Nested, at);
-          capStart = i;
-          continue;
-        case S.TopAfter:
-        case S.SecAfter:
-          if (c === COMMA) this.state = state === S.TopAfter ? S.TopKey : S.SecKey;
-          else if (c === RBRACE) this.state = state === S.TopAfter ? S.End : S.TopAfter;
-          else throw this.fail('expected "," or "}"', at);
-          break;
-        case S.End:
-          throw this.fail('trailing data', at);
-      }
-      i++;
+      if (isWs(c)) i++;
+      // A capture starts ON its byte: the value scan reads it again.
+      else if (this.step(c, this.offset + i)) capStart = i;
+      else i++;
     }
     this.offset += n;
+  }
+
+  /** Where the value being captured ends in `buf` (from `i`): the index after it, or -1 when it goes on past the chunk. */
+  private valueEnd(buf: Buffer, i: number): number {
+    const n = buf.length;
+    const kind = this.kind;
+    if (kind === Kind.Atom) {
+      for (let j = i; j < n; j++) {
+        const c = buf[j]!;
+        if (isWs(c) || c === COMMA || c === RBRACE || c === RBRACKET) return j;
+      }
+      return -1;
+    }
+    // Strings (with escapes) and nesting depth.
+    let { inString, escape, depth } = this;
+    let end = -1;
+    for (let j = i; j < n && end < 0; j++) {
+      const c = buf[j]!;
+      if (inString) {
+        if (escape) escape = false;
+        else if (c === BACKSLASH) escape = true;
+        else if (c === QUOTE) {
+          inString = false;
+          if (kind === Kind.String) end = j + 1;
+        }
+      } else if (c === QUOTE) inString = true;
+      else if (c === LBRACE || c === LBRACKET) depth++;
+      else if ((c === RBRACE || c === RBRACKET) && --depth === 0) end = j + 1;
+    }
+    this.inString = inString;
+    this.escape = escape;
+    this.depth = depth;
+    return end;
+  }
+
+  /** One structural byte outside any value (not whitespace) at offset `at`; true when it begins a capture. */
+  private step(c: number, at: number): boolean {
+    const state = this.state;
+    switch (state) {
+      case S.Start:
+        if (at === this.bom && c === [0xef, 0xbb, 0xbf][this.bom]) {
+          this.bom++;
+          return false;
+        }
+        if (c !== LBRACE || (this.bom !== 0 && this.bom !== 3)) throw this.fail('expected "{"', at);
+        this.state = S.TopFirst;
+        return false;
+      case S.TopFirst:
+      case S.TopKey:
+      case S.SecFirst:
+      case S.SecKey: {
+        const top = state === S.TopFirst || state === S.TopKey;
+        if (c === RBRACE && (state === S.TopFirst || state === S.SecFirst)) {
+          this.state = top ? S.End : S.TopAfter;
+          return false;
+        }
+        if (c !== QUOTE) throw this.fail('expected a key', at);
+        this.begin(top ? Cap.TopKey : Cap.SecKey, Kind.String, at);
+        return true;
+      }
+      case S.TopColon:
+      case S.SecColon:
+        if (c !== COLON) throw this.fail('expected ":"', at);
+        this.state = state === S.TopColon ? S.TopValue : S.SecValue;
+        return false;
+      case S.TopValue:
+        if (this.section !== undefined) {
+          if (c !== LBRACE) throw this.fail(`expected "{" for "${this.topKey}"`, at);
+          this.state = S.SecFirst;
+          return false;
+        }
+        if (c === COMMA || c === RBRACE || c === RBRACKET || c === COLON) throw this.fail('expected a value', at);
+        this.begin(Cap.TopValue, c === QUOTE ? Kind.String : c === LBRACE || c === LBRACKET ? Kind.Nested : Kind.Atom, at);
+        return true;
+      case S.SecValue:
+        if (c !== LBRACE) throw this.fail(`record of ${JSON.stringify(this.filename).slice(0, 200)} is not an object`, at);
+        this.begin(Cap.SecValue, Kind.Nested, at);
+        return true;
+      case S.TopAfter:
+      case S.SecAfter:
+        if (c === COMMA) this.state = state === S.TopAfter ? S.TopKey : S.SecKey;
+        else if (c === RBRACE) this.state = state === S.TopAfter ? S.End : S.TopAfter;
+        else throw this.fail('expected "," or "}"', at);
+        return false;
+      default:
+        throw this.fail('trailing data', at);
+    }
   }
 
   private parse(text: string): unknown {
@@ -333,7 +316,7 @@ export function indexRepodata(buf: Buffer, where: string): RepodataIndex {
  */
 function compact(r: Record<string, unknown>): RawRepodataEntry {
   const e: RawRepodataEntry = {};
-  if (typeof r.sha256 === 'string' && /^[0-9a-f]{64}$/i.test(r.sha256)) e.sha256 = r.sha256.toLowerCase();
+  if (typeof r.sha256 === 'string' && isSha256Hex(r.sha256.toLowerCase())) e.sha256 = r.sha256.toLowerCase();
   if (typeof r.md5 === 'string' && /^[0-9a-f]{32}$/i.test(r.md5)) e.md5 = r.md5.toLowerCase();
   if (typeof r.size === 'number' && Number.isSafeInteger(r.size) && r.size >= 0) e.size = r.size;
   if ('attestations_sha256' in r) e.att = r.attestations_sha256;
@@ -359,8 +342,6 @@ export function describe(v: unknown): string {
   return (JSON.stringify(v) ?? String(v)).slice(0, 100);
 }
 
-const ATTESTATIONS_SHA256_RE = /^[0-9a-f]{64}$/;
-
 /** Pure: validate one raw entry into what callers may use. */
 export function entryFromRaw(raw: RawRepodataEntry, filename: string, url: string): RepodataEntry {
   const e: RepodataEntry = {};
@@ -369,7 +350,7 @@ export function entryFromRaw(raw: RawRepodataEntry, filename: string, url: strin
   if (raw.size !== undefined) e.size = raw.size;
   if (raw.att !== undefined) {
     // CEP 50: exactly 64 lowercase hex, rejected before any URL is built from it.
-    if (typeof raw.att !== 'string' || !ATTESTATIONS_SHA256_RE.test(raw.att)) {
+    if (!isSha256Hex(raw.att)) {
       throw new RepodataError(
         'REPODATA_INVALID_ATTESTATIONS_SHA256',
         `${url} gives ${filename} the invalid attestations_sha256 ${describe(raw.att)}.`,

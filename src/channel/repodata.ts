@@ -11,9 +11,9 @@
 // REPODATA_INVALID_ATTESTATIONS_SHA256 for that package only (CEP 50).
 import type { HttpClient } from '../http/client.ts';
 import { openRepodataDisk, type RepodataDisk } from './disk.ts';
-import { openRecordLists } from './record-list.ts';
+import { RecordLists } from './record-list.ts';
 import { entryFromRaw, type RepodataEntry, type RepodataIndex } from './repodata-index.ts';
-import { openShardStore } from './shard-store.ts';
+import { ShardStore } from './shard-store.ts';
 import { openSources, type RepodataSource } from './sources.ts';
 
 export { entryFromRaw, isRepodataMissing } from './repodata-index.ts';
@@ -96,8 +96,8 @@ export function createRepodataStore(opts: RepodataStoreOptions): RepodataStore {
   const now = opts.now ?? Date.now;
   const stats: RepodataStats = { fetches: 0, notModified: 0, shardFetches: 0, shardCacheHits: 0, bytes: 0, recordListScans: 0 };
   const ctx: StoreContext = { http: opts.http, disk: openRepodataDisk(opts.cacheDir, now), maxBytes: opts.maxBytes ?? 1 << 30, maxShardBytes: opts.maxShardBytes ?? 64 << 20, stats };
-  const lists = openRecordLists(ctx);
-  const shards = openShardStore(ctx);
+  const lists = new RecordLists(ctx);
+  const shards = new ShardStore(ctx);
   const sources = openSources({
     preference: [...(opts.shards === false ? [] : ['shards' as const]), ...(opts.zst === false ? [] : ['zst' as const]), 'json'],
     probeTtlMs: opts.probeTtlMs ?? 3_600_000,

@@ -10,11 +10,11 @@
 // REPODATA_SHARD_UNAVAILABLE and one whose bytes do not hash to the index's SHA-256 is
 // REPODATA_SHARD_MISMATCH: the index says the package has a record, so both are retrieval
 // failures, never "missing".
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { couldNotFetch, HttpError, notPublished, RepodataError } from '../errors.ts';
 import type { CacheValidators } from '../http/client.ts';
 import { parsePackageFilename } from '../targets/package-url.ts';
+import { sha256Hex } from '../util/sha256.ts';
 import { CACHE_FORMAT } from './disk.ts';
 import { describe, type RepodataIndex } from './repodata-index.ts';
 import type { StoreContext } from './repodata.ts';
@@ -41,8 +41,6 @@ export function shardUrl(index: ShardIndex, sha256Hex: string): string {
   return `${index.shardsBaseUrl}${sha256Hex}.msgpack.zst`;
 }
 
-const sha256Hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-
 // The msgpack decoder is loaded only for channels that publish shards (start-up time).
 let shardsModule: Promise<typeof import('./shards.ts')> | undefined;
 const loadShardsModule = (): Promise<typeof import('./shards.ts')> => (shardsModule ??= import('./shards.ts'));
@@ -56,15 +54,24 @@ function packageNameOf(filename: string): string | undefined {
   }
 }
 
-export function openShardStore(ctx: StoreContext) {
-  const { disk, stats, maxShardBytes } = ctx;
-  const shardLoads = new Map<string, Promise<RepodataIndex>>();
-  const indexCacheOk = (url: string) => (c: ShardIndexCacheFile) => c.format === CACHE_FORMAT && c.url === url && typeof c.body === 'string';
-  const parseIndex = async (body: Buffer, url: string, subdir: string) =>
-    (await loadShardsModule()).parseShardIndex(await decompressZstd(body, maxShardBytes, url), url, subdir);
+const indexCacheOk = (url: string) => (c: ShardIndexCacheFile) => c.format === CACHE_FORMAT && c.url === url && typeof c.body === 'string';
+
+/** The shard indexes and shards of a run, each fetched (or read from disk) once. */
+export class ShardStore {
+  readonly #ctx: StoreContext;
+  readonly #shards = new Map<string, Promise<RepodataIndex>>();
+
+  constructor(ctx: StoreContext) {
+    this.#ctx = ctx;
+  }
+
+  async #parseIndex(body: Buffer, url: string, subdir: string) {
+    return (await loadShardsModule()).parseShardIndex(await decompressZstd(body, this.#ctx.maxShardBytes, url), url, subdir);
+  }
 
   /** The shard index (cached as downloaded, with validators); Absent when not published or of an unknown version. */
-  async function loadIndex(channel: string, subdir: string): Promise<ShardedSource | Absent> {
+  async loadIndex(channel: string, subdir: string): Promise<ShardedSource | Absent> {
+    const { disk, stats, http, maxShardBytes } = this.#ctx;
     const url = sourceUrl(channel, subdir, 'shards');
     const path = disk.path(url, '.shards.json');
     let cached = await disk.readJson<ShardIndexCacheFile>(path, indexCacheOk(url));
@@ -72,7 +79,7 @@ export function openShardStore(ctx: StoreContext) {
       stats.fetches++;
       let res;
       try {
-        res = await ctx.http.getCached(url, cached?.validators, { maxBytes: maxShardBytes });
+        res = await http.getCached(url, cached?.validators, { maxBytes: maxShardBytes });
       } catch (e) {
         if (notPublished(e)) return new Absent(e);
         throw unavailable(url, e);
@@ -83,7 +90,7 @@ export function openShardStore(ctx: StoreContext) {
       else stats.bytes += body.length;
       let parsed;
       try {
-        parsed = await parseIndex(body, url, subdir);
+        parsed = await this.#parseIndex(body, url, subdir);
       } catch (e) {
         // Our own cached copy is unreadable: ignore it and fetch the index again, once.
         if (!reused) throw e;
@@ -98,15 +105,41 @@ export function openShardStore(ctx: StoreContext) {
     }
   }
 
+  /** The cached shard index, without any request; its age is that of the download. */
+  async cachedIndex(channel: string, subdir: string): Promise<{ source: ShardedSource; ageMs: number } | undefined> {
+    const { disk } = this.#ctx;
+    const url = sourceUrl(channel, subdir, 'shards');
+    const path = disk.path(url, '.shards.json');
+    const ageMs = path ? await disk.ageMs(path) : undefined;
+    const c = ageMs === undefined ? undefined : await disk.readJson<ShardIndexCacheFile>(path, indexCacheOk(url));
+    if (ageMs === undefined || !c) return undefined;
+    const parsed = await this.#parseIndex(Buffer.from(c.body, 'base64'), url, subdir).catch(() => undefined);
+    return parsed?.ok ? { source: { kind: 'sharded', url, index: parsed.index }, ageMs } : undefined;
+  }
+
+  /** The records of the shard holding `filename`'s package name, and its URL; undefined when the index names none. */
+  async shardOf(src: ShardedSource, filename: string): Promise<{ index: RepodataIndex; where: string } | undefined> {
+    const name = packageNameOf(filename);
+    if (name === undefined) return undefined;
+    // conda package names are lowercase; tolerate a filename that is not.
+    const hex = src.index.shards.get(name) ?? src.index.shards.get(name.toLowerCase());
+    if (hex === undefined) return undefined;
+    const where = shardUrl(src.index, hex);
+    let s = this.#shards.get(where);
+    if (!s) this.#shards.set(where, (s = this.#loadShard(src.index, hex)));
+    return { index: await s, where };
+  }
+
   /** Verify (against the index's SHA-256), decompress and parse one shard's bytes. */
-  async function openShard(bytes: Uint8Array, expected: string, url: string): Promise<RepodataIndex> {
+  async #openShard(bytes: Uint8Array, expected: string, url: string): Promise<RepodataIndex> {
+    const max = this.#ctx.maxShardBytes;
     let msgpack: Buffer | undefined;
     if (sha256Hex(bytes) !== expected) {
       // CEP 16 names shards by "the hash of their content": current producers hash the
       // compressed file, early conda-index the msgpack inside. Either binds the content
       // (passing needs a SHA-256 preimage), so both are accepted — nothing is parsed
       // before one of them matched.
-      msgpack = await decompressZstd(bytes, maxShardBytes, url).catch(() => undefined);
+      msgpack = await decompressZstd(bytes, max, url).catch(() => undefined);
       if (!msgpack || sha256Hex(msgpack) !== expected) {
         throw new RepodataError('REPODATA_SHARD_MISMATCH', `${url} does not have the SHA-256 ${expected} its shard index names.`, {
           hint: 'The shard was altered or substituted (a mirror or proxy may be tampering); its records are not used.',
@@ -114,16 +147,17 @@ export function openShardStore(ctx: StoreContext) {
       }
     }
     const { parseShard } = await loadShardsModule();
-    return parseShard(msgpack ?? (await decompressZstd(bytes, maxShardBytes, url)), url);
+    return parseShard(msgpack ?? (await decompressZstd(bytes, max, url)), url);
   }
 
-  async function loadShard(index: ShardIndex, hex: string): Promise<RepodataIndex> {
+  async #loadShard(index: ShardIndex, hex: string): Promise<RepodataIndex> {
+    const { disk, stats, http, maxShardBytes } = this.#ctx;
     const url = shardUrl(index, hex);
     const path = disk.shardPath(hex);
     // Content-addressed: a cached shard needs no request, but is re-verified on every read
     // — a corrupt or planted file is ignored and replaced, never trusted.
     const cachedBytes = path ? await readFile(path).catch(() => undefined) : undefined;
-    const fromCache = cachedBytes && cachedBytes.length <= maxShardBytes ? await openShard(cachedBytes, hex, url).catch(() => undefined) : undefined;
+    const fromCache = cachedBytes && cachedBytes.length <= maxShardBytes ? await this.#openShard(cachedBytes, hex, url).catch(() => undefined) : undefined;
     if (fromCache) {
       stats.shardCacheHits++;
       return fromCache;
@@ -131,7 +165,7 @@ export function openShardStore(ctx: StoreContext) {
     stats.shardFetches++;
     let bytes: Buffer;
     try {
-      bytes = (await ctx.http.get(url, { maxBytes: maxShardBytes })).body;
+      bytes = (await http.get(url, { maxBytes: maxShardBytes })).body;
     } catch (e) {
       const status = e instanceof HttpError ? e.status : undefined;
       throw new RepodataError('REPODATA_SHARD_UNAVAILABLE', `A shard named by the shard index: ${couldNotFetch(url, e)}`, {
@@ -141,34 +175,8 @@ export function openShardStore(ctx: StoreContext) {
       });
     }
     stats.bytes += bytes.length;
-    const parsed = await openShard(bytes, hex, url);
+    const parsed = await this.#openShard(bytes, hex, url);
     await disk.write(path, bytes);
     return parsed;
   }
-
-  return {
-    loadIndex,
-    /** The cached shard index, without any request; its age is that of the download. */
-    async cachedIndex(channel: string, subdir: string): Promise<{ source: ShardedSource; ageMs: number } | undefined> {
-      const url = sourceUrl(channel, subdir, 'shards');
-      const path = disk.path(url, '.shards.json');
-      const ageMs = path ? await disk.ageMs(path) : undefined;
-      const c = ageMs === undefined ? undefined : await disk.readJson<ShardIndexCacheFile>(path, indexCacheOk(url));
-      if (ageMs === undefined || !c) return undefined;
-      const parsed = await parseIndex(Buffer.from(c.body, 'base64'), url, subdir).catch(() => undefined);
-      return parsed?.ok ? { source: { kind: 'sharded', url, index: parsed.index }, ageMs } : undefined;
-    },
-    /** The records of the shard holding `filename`'s package name, and its URL; undefined when the index names none. */
-    async shardOf(src: ShardedSource, filename: string): Promise<{ index: RepodataIndex; where: string } | undefined> {
-      const name = packageNameOf(filename);
-      if (name === undefined) return undefined;
-      // conda package names are lowercase; tolerate a filename that is not.
-      const hex = src.index.shards.get(name) ?? src.index.shards.get(name.toLowerCase());
-      if (hex === undefined) return undefined;
-      const where = shardUrl(src.index, hex);
-      let s = shardLoads.get(where);
-      if (!s) shardLoads.set(where, (s = loadShard(src.index, hex)));
-      return { index: await s, where };
-    },
-  };
 }

@@ -31,9 +31,6 @@ type ParsedShardIndex = { ok: true; index: ShardIndex } | { ok: false; unsupport
 // No ext types, no bigint surprises; `__proto__` keys are refused by the decoder itself.
 const decoder = new Decoder({ useBigInt64: false });
 
-const HEX64_RE = /^[0-9a-f]{64}$/i;
-const HEX32_RE = /^[0-9a-f]{32}$/i;
-
 function malformed(where: string, why: string, cause?: unknown): RepodataError {
   return new RepodataError('REPODATA_MALFORMED', `${where} is not valid sharded repodata (${why}).`, {
     hint: 'The channel served a broken CEP 16 file; try again later or report it to the channel.',
@@ -112,9 +109,10 @@ export function parseShard(bytes: Uint8Array, shardUrlForErrors: string): Repoda
   return index;
 }
 
-function hexOf(v: unknown, bytes: number, re: RegExp): string | undefined {
+/** A digest of `bytes` bytes, raw or as hex in any case, as lowercase hex. */
+function hexOf(v: unknown, bytes: number): string | undefined {
   if (v instanceof Uint8Array) return v.length === bytes ? Buffer.from(v.buffer, v.byteOffset, v.length).toString('hex') : undefined;
-  if (typeof v === 'string' && re.test(v)) return v.toLowerCase();
+  if (typeof v === 'string' && v.length === bytes * 2 && /^[0-9a-f]+$/i.test(v)) return v.toLowerCase();
   return undefined;
 }
 
@@ -126,9 +124,9 @@ function hexOf(v: unknown, bytes: number, re: RegExp): string | undefined {
  */
 function compactShardRecord(r: Record<string, unknown>): RawRepodataEntry {
   const e: RawRepodataEntry = {};
-  const sha256 = hexOf(r.sha256, 32, HEX64_RE);
+  const sha256 = hexOf(r.sha256, 32);
   if (sha256 !== undefined) e.sha256 = sha256;
-  const md5 = hexOf(r.md5, 16, HEX32_RE);
+  const md5 = hexOf(r.md5, 16);
   if (md5 !== undefined) e.md5 = md5;
   if (typeof r.size === 'number' && Number.isSafeInteger(r.size) && r.size >= 0) e.size = r.size;
   if ('attestations_sha256' in r) {

@@ -16,6 +16,7 @@
 // remembered on disk for `probeTtlMs`, so a warm run goes straight to it. When the channel
 // cannot be reached, what an earlier run cached answers, reported as StaleRepodata.
 import { couldNotFetch, HttpError, outageOf, RepodataError } from '../errors.ts';
+import { ChannelUrl } from '../util/channel-url.ts';
 import { isRepodataMissing } from './repodata-index.ts';
 import { CACHE_FORMAT, type RepodataDisk } from './disk.ts';
 import type { FullSource } from './record-list.ts';
@@ -35,15 +36,12 @@ export class Absent {
 }
 
 /** `<channel>/<subdir>`, the key of everything per subdir. */
-export function subdirUrl(channel: string, subdir: string): string {
-  return `${channel.replace(/\/+$/, '')}/${subdir}`;
-}
+export const subdirUrl = (channel: string, subdir: string): string => ChannelUrl.join(channel, subdir);
+
+const DOCUMENTS: Record<RepodataSource, string> = { shards: 'repodata_shards.msgpack.zst', zst: 'repodata.json.zst', json: 'repodata.json' };
 
 /** The URL of a source's document. */
-export function sourceUrl(channel: string, subdir: string, s: RepodataSource): string {
-  const base = subdirUrl(channel, subdir);
-  return s === 'shards' ? `${base}/repodata_shards.msgpack.zst` : s === 'zst' ? `${base}/repodata.json.zst` : `${base}/repodata.json`;
-}
+export const sourceUrl = (channel: string, subdir: string, s: RepodataSource): string => ChannelUrl.join(channel, subdir, DOCUMENTS[s]);
 
 /** REPODATA_UNAVAILABLE for a document that could not be fetched (offline mode keeps its own code). */
 export function unavailable(url: string, e: unknown): RepodataError | HttpError {
@@ -99,7 +97,7 @@ export function openSources(o: SourcesOptions) {
       const hit = await o.cached(channel, subdir, c);
       if (!hit) continue;
       resolved.set(subdirUrl(channel, subdir), c);
-      stale.push({ channel: channel.replace(/\/+$/, ''), subdir, url: hit.source.url, ageMs: hit.ageMs, cause: outageOf(cause)?.cause ?? (cause as Error).message });
+      stale.push({ channel: ChannelUrl.of(channel), subdir, url: hit.source.url, ageMs: hit.ageMs, cause: outageOf(cause)?.cause ?? (cause as Error).message });
       return hit.source;
     }
     return undefined;

@@ -2,10 +2,11 @@
 // signer identities of the named packages into the identity lockfile (trust on first use).
 // It verifies the environment exactly like `verify` (same pipeline), shows what would
 // change in the lockfile, asks on a TTY (or needs --yes), then writes once, atomically.
-import { escapeJsonOutput, escapeText } from '../report/escape.ts';
+import { escapeJsonOutput, escapeText } from '../text/escape.ts';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { UsageError } from '../errors.ts';
+import { LockError, UsageError } from '../errors.ts';
+import { existsSync } from 'node:fs';
 import { createSession } from '../pipeline.ts';
 import { acceptInto, DROP_PIN_HINT, matchesSpec, type AcceptSelector } from '../lock/decide.ts';
 import { diffJson, isIdentityChange } from '../lock/diff.ts';
@@ -14,7 +15,7 @@ import { updateLock } from '../lock/file.ts';
 import { type CliIO, type Command, wantsColor } from './io.ts';
 import { positiveInt, seconds } from './args.ts';
 import { type CommandSpec, chooseFormat, formatOptions, HELP_OPTION, OFFLINE_OPTIONS, parseCommand, renderHelp, TIME_OPTIONS } from './options.ts';
-import { loadEnvironment, verifyRecords } from './environment.ts';
+import { givenSidecar, loadEnvironment, verifyRecords } from './environment.ts';
 
 export const ACCEPT_SPEC: CommandSpec = {
   name: 'accept',
@@ -30,7 +31,10 @@ Shows the lockfile diff first; asks on a terminal, otherwise needs --yes.`,
     { name: 'trusted-root', type: 'string', arg: 'PATH', help: "Sigstore trusted_root.json instead of the config's trust_root" },
     ...OFFLINE_OPTIONS,
     { name: 'lockfile', type: 'string', arg: 'PATH', help: 'identity lockfile (default: config lockfile, conda-attest.lock)' },
-    { name: 'channel', type: 'string', arg: 'URL', help: 'channel of local package files' },
+    { name: 'sigs', type: 'string', arg: 'PATH_OR_URL', help: 'give the sidecar (JSON array of bundles, or one bundle) directly' },
+    { name: 'download', type: 'boolean', help: 'hash the package bytes even when a lockfile records their SHA-256' },
+    { name: 'channel', type: 'string', arg: 'URL', help: 'channel of local package files (may end in /<subdir>)' },
+    { name: 'platform', type: 'string', arg: 'SUBDIR', help: "subdir of local package files (default: from --channel, the file's\ndirectory, or the package's info/index.json)" },
     ...TIME_OPTIONS,
     { name: 'concurrency', type: 'string', arg: 'N', help: 'packages verified at once (default: config concurrency)' },
     ...formatOptions(['text', 'json'], 'output format; json: the accepted changes'),
@@ -48,7 +52,7 @@ export const acceptCommand: Command = async (argv: string[], io: CliIO): Promise
   const parsed = parseCommand(argv, ACCEPT_SPEC);
   const values = parsed.values as {
     all?: boolean; yes?: boolean; target?: string[]; config?: string; 'trusted-root'?: string; offline?: boolean; 'no-tuf-refresh'?: boolean;
-    lockfile?: string; channel?: string; concurrency?: string; timeout?: string; deadline?: string; format?: string; json?: boolean; help?: boolean;
+    lockfile?: string; sigs?: string; download?: boolean; channel?: string; platform?: string; concurrency?: string; timeout?: string; deadline?: string; format?: string; json?: boolean; help?: boolean;
   };
   const positionals = parsed.positionals;
   if (values.help) {
@@ -75,18 +79,29 @@ export const acceptCommand: Command = async (argv: string[], io: CliIO): Promise
     deadlineMs: seconds(values.deadline, '--deadline'),
     targets: values.target ?? [],
     channel: values.channel,
+    platform: values.platform,
     targetHint: 'Pass the environment with --target PATH.',
   });
+  const sigs = await givenSidecar(io, values.sigs, records, config);
+  // accept changes pins; the first pins are verify's (trust on first use). Said here, in
+  // accept's words: the session would speak of --frozen, which the user did not pass.
+  const lockPath = values.lockfile ? resolve(io.cwd, values.lockfile) : config.lockfile;
+  if (!existsSync(lockPath)) {
+    throw new LockError('LOCK_MISSING', `accept changes the identity lockfile ${lockPath}, which does not exist yet.`, {
+      hint: 'Run `conda-attest verify` first, with the same targets: it pins the signer of every verified package on first use; accept is for the changes after that.',
+    });
+  }
   // frozen: the verification itself must not write the lockfile; accept writes it below.
   const session = await createSession({
     config,
     offline: Boolean(values.offline),
     noTufRefresh: Boolean(values['no-tuf-refresh']),
-    lockfile: values.lockfile ? resolve(io.cwd, values.lockfile) : undefined,
+    lockfile: lockPath,
     frozen: true,
+    sigs,
     expectedPackages: records.length,
   });
-  await verifyRecords(session, records, { concurrency: concurrency ?? config.concurrency });
+  await verifyRecords(session, records, { concurrency: concurrency ?? config.concurrency, download: Boolean(values.download) });
   const report = await session.finish();
   const decisions = session.lockDecisions();
 
@@ -96,19 +111,23 @@ export const acceptCommand: Command = async (argv: string[], io: CliIO): Promise
   // `numpy` or `CHANNEL::numpy` against a report row.
   const selects = (spec: string, p: (typeof report.packages)[number]): boolean => matchesSpec(spec, p.channel, p.name);
   if (planned.unmatched.length > 0) {
-    // Say why for each name: not in the environment at all, or there but not verified.
+    // Say why for each name, with the real cause: not in the environment at all, not
+    // checked (the network, a missing sidecar: retrieval-failed), or checked and not verified.
+    const rowsOf = (spec: string) => report.packages.filter((p) => selects(spec, p));
     const why = planned.unmatched.map((spec) => {
-      const rows = report.packages.filter((p) => selects(spec, p));
-      if (rows.length === 0) return `"${spec}" is not a package of the environment`;
-      const r = rows[0]!;
-      const code = r.reasons[0]?.code;
-      return `"${spec}" did not verify (${r.status}${code ? `, ${code}` : ''})`;
+      const r = rowsOf(spec)[0];
+      if (!r) return `"${spec}" is not a package of the environment`;
+      const reason = r.reasons[0];
+      if (r.status === 'retrieval-failed') return `"${spec}" could not be checked (${reason ? `${reason.code}: ${reason.message.replace(/\.$/, '')}` : 'retrieval-failed'})`;
+      return `"${spec}" did not verify (${r.status}${reason ? `, ${reason.code}` : ''})`;
     });
-    const notVerified = planned.unmatched.some((spec) => report.packages.some((p) => selects(spec, p)));
+    const statuses = new Set(planned.unmatched.flatMap((spec) => rowsOf(spec).map((p) => p.status)));
     throw new UsageError('USAGE_INVALID_ARGUMENT', `Nothing accepted: ${why.join('; ')}.`, {
-      hint: notVerified
-        ? 'Only a verified signer identity can be accepted: run `conda-attest verify` to see why, and trust the signer in the config (trusted_identities or trusted_keys) if it is legitimate.'
-        : 'Use the package name as in the lockfile (e.g. numpy) or CHANNEL::NAME.',
+      hint: statuses.has('retrieval-failed')
+        ? 'accept verifies each package first, so it needs what verify needs: the channel reachable, or the sidecar given with --sigs (a cache of an earlier run serves --offline).'
+        : statuses.size > 0
+          ? 'Only a verified signer identity can be accepted: run `conda-attest verify` to see why, and trust the signer in the config (trusted_identities or trusted_keys) if it is legitimate.'
+          : 'Use the package name as in the lockfile (e.g. numpy) or CHANNEL::NAME.',
     });
   }
   // A pinned package that arrived without attestations did not verify: `accept` never
@@ -139,9 +158,12 @@ export const acceptCommand: Command = async (argv: string[], io: CliIO): Promise
     io.stderr.write(`note: kept the pins of ${planned.keptPins.length} package(s) that arrived without attestations (ATTESTATIONS_REMOVED): ${planned.keptPins.map(escapeText).join(', ')}; accept never drops a pin (see docs/lockfile.md).\n`);
   }
   if (problems.length > 0 && !json) {
-    io.stderr.write(
-      `note: ${problems.length} package(s) did not verify and are not accepted (run \`conda-attest verify\` to see why).\n`,
-    );
+    const unchecked = problems.filter((p) => p.status === 'retrieval-failed').length;
+    const parts = [
+      unchecked ? `${unchecked} package(s) could not be checked (${problems.find((p) => p.status === 'retrieval-failed')!.reasons[0]?.code ?? 'retrieval-failed'})` : '',
+      problems.length - unchecked ? `${problems.length - unchecked} package(s) did not verify` : '',
+    ].filter(Boolean);
+    io.stderr.write(`note: ${parts.join(' and ')} and are not accepted (run \`conda-attest verify\` to see why).\n`);
   }
   // Only first/last-seen bookkeeping would change: there is nothing to review or accept
   // (the output above says so, and --json says written: false); the next `verify` run

@@ -2,6 +2,8 @@
 // turned into UsageError (exit 2) instead of a stack trace.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../errors.ts';
+import { closest } from '../util/closest.ts';
+import { editDistance } from '../util/edit-distance.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -13,11 +15,25 @@ export function parse<O extends Options>(argv: string[], options: O, command: st
     const code = (e as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 'USAGE_UNKNOWN_OPTION' : 'USAGE_INVALID_ARGUMENT';
     // Node's text for unknown options goes on about positionals; keep the first sentence.
     const first = message.split('\n')[0]!.replace(/\. To specify a positional.*$/, '.');
-    throw new UsageError(code, first, {
-      hint: `Run \`conda-attest ${command} --help\` for the options.`,
-      cause: e,
-    });
+    const help = `Run \`conda-attest ${command} --help\` for the options.`;
+    let unknown = code === 'USAGE_UNKNOWN_OPTION' ? /^Unknown option '(--?[^'=]+)/.exec(first)?.[1] : undefined;
+    // `-frozen` is read as the short flags -f -r -o ...: suggest for the word that was typed.
+    if (unknown && !unknown.startsWith('--')) unknown = argv.find((a) => a.length > 2 && a.startsWith(unknown!) && !a.startsWith('--')) ?? unknown;
+    const guess = unknown ? suggestOption(unknown, options) : undefined;
+    throw new UsageError(code, first, { hint: guess ? `Did you mean ${guess}? ${help}` : help, cause: e });
   }
+}
+
+/** The option the user most likely meant (`--frozn` → `--frozen`, `-frozen` → `--frozen`), as typed on the command line. */
+function suggestOption(typed: string, options: Options): string | undefined {
+  const names = Object.keys(options);
+  const guess = closest(typed.replace(/^--?/, ''), names, editDistance);
+  return guess === undefined ? undefined : `--${guess}`;
+}
+
+/** The command the user most likely meant (`verfy` → `verify`), or undefined. */
+export function suggestCommand(typed: string, commands: readonly string[]): string | undefined {
+  return closest(typed, commands, editDistance);
 }
 
 /** A duration in seconds (`30`, `2.5`), as milliseconds; undefined when absent. */

@@ -38,7 +38,7 @@ import { AttestError, LockError, UsageError, describeError } from '../errors.ts'
 import { diffJson, diffLocks, isIdentityChange, renderDiffMarkdown, renderLockText } from '../lock/diff.ts';
 import { renderDiffText } from '../report/lock-diff-text.ts';
 import { parseLock, readLock } from '../lock/file.ts';
-import { escapeJsonOutput, escapeLines, escapeText } from '../report/escape.ts';
+import { escapeJsonOutput, escapeLines, escapeText } from '../text/escape.ts';
 import { type Lock, emptyLock } from '../lock/types.ts';
 import { loadConfig } from '../config/load.ts';
 import { type CliIO, type Command, wantsColor } from './io.ts';

@@ -1,11 +1,15 @@
 // What `verify` and `accept` share: the config (with --trusted-root), the environment's
 // package records (TARGETs, or ./pixi.lock / ./conda-lock.yml), and the verification loop.
-import { resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { dirname, relative, resolve } from 'node:path';
+import { escapeText } from '../text/escape.ts';
 import { existsSync } from 'node:fs';
 import { TrustRootError, UsageError } from '../errors.ts';
 import { loadConfig, noConfigError } from '../config/load.ts';
-import { findDefaultTarget, loadTargetSet, type NotCovered } from '../targets/index.ts';
+import { loadTargetSet, searchDefaultTarget, type NotCovered } from '../targets/index.ts';
 import type { PipelineSession } from '../pipeline.ts';
+import { loadGivenSidecar } from '../sidecar/given.ts';
+import type { GivenSidecar } from '../session-types.ts';
 import type { PackageRecord, ResolvedConfig } from '../types.ts';
 import type { CliIO } from './io.ts';
 
@@ -47,18 +51,44 @@ export async function loadEnvironment(io: CliIO, o: EnvironmentOptions): Promise
       hint: 'Give the path of a trusted_root.json (trust_root in the config, or --trusted-root), or public-good.',
     });
   }
-  let targets = o.targets;
-  if (targets.length === 0) {
-    const found = findDefaultTarget(io.cwd);
-    if (!found) {
-      throw new UsageError('USAGE_NO_TARGET', 'No target given and no pixi.lock or conda-lock.yml in the current directory.', {
-        hint: o.targetHint,
-      });
-    }
-    targets = [found];
-  }
+  const targets = o.targets.length ? o.targets : [await defaultTarget(io, o.targetHint)];
   const { records, notCovered, inputs } = await loadTargetSet(targets, { cwd: io.cwd, channel: o.channel, platform: o.platform });
   return { config, records, notCovered, inputs };
+}
+
+/**
+ * `--sigs`: the sidecar of the one package the targets hold. A file is read and checked
+ * once, here: a missing or malformed file is an input error (exit 2), not a property of
+ * the package. A URL is fetched by the pipeline.
+ */
+export async function givenSidecar(io: CliIO, sigs: string | undefined, records: readonly PackageRecord[], config: ResolvedConfig): Promise<string | GivenSidecar | undefined> {
+  if (!sigs) return undefined;
+  if (records.length !== 1) {
+    throw new UsageError('USAGE_INVALID_ARGUMENT', `--sigs gives the sidecar of one package, but the targets hold ${records.length}.`, {
+      hint: 'Verify a single package URL or file with --sigs.',
+    });
+  }
+  if (/^https?:\/\//i.test(sigs)) return sigs;
+  const loaded = await loadGivenSidecar(resolve(io.cwd, sigs), { maxBytes: config.maxSidecarBytes });
+  return { url: loaded.url, sha256: loaded.sha256, bundles: loaded.bundles };
+}
+
+/**
+ * The target of a command run without TARGET: the nearest pixi.lock / conda-lock.yml at or
+ * above the working directory, found the way the config is (up to the git repository root
+ * or the home directory). One found above is named on stderr (the user did not name it);
+ * none found is USAGE_NO_TARGET, naming any lockfile one directory below.
+ */
+export async function defaultTarget(io: CliIO, hint: string): Promise<string> {
+  const { found, searched, below } = await searchDefaultTarget(io.cwd, io.env.HOME || homedir());
+  if (found) {
+    if (dirname(found) !== resolve(io.cwd)) io.stderr.write(`conda-attest: using ${escapeText(relative(io.cwd, found))} (found above the current directory)\n`);
+    return found;
+  }
+  const where = searched.length > 1 ? `${io.cwd} or above it (up to ${searched.at(-1)})` : io.cwd;
+  throw new UsageError('USAGE_NO_TARGET', `No target given and no pixi.lock or conda-lock.yml in ${where}.`, {
+    hint: below.length ? `There is ${below.map((b) => relative(io.cwd, b)).join(', ')}: pass it, or run from its directory.` : hint,
+  });
 }
 
 /**

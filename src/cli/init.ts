@@ -12,8 +12,9 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError, TrustRootError, UsageError, describeError } from '../errors.ts';
 import { SEARCH_PLACES } from '../config/load.ts';
 import { resolveConfig } from '../config/load.ts';
-import { CONFIG_SCHEMA_URL, type InitChannel, type InitPlan, renderInitConfig } from '../config/init-file.ts';
-import { findDefaultTarget, loadTargets } from '../targets/index.ts';
+import { type InitChannel, type InitPlan, renderInitConfig } from '../config/init-file.ts';
+import { loadTargets } from '../targets/index.ts';
+import { defaultTarget } from './environment.ts';
 import { canonicalChannelUrl } from '../policy/channel.ts';
 import { knownMirrors } from '../channel/known-mirrors.ts';
 import { type EntryForm, proposeIdentities, type SignerObservation } from '../policy/propose.ts';
@@ -22,10 +23,10 @@ import { type EntryForm, proposeIdentities, type SignerObservation } from '../po
 const ENTRY_FORM: EntryForm = 'shorthand';
 import { createSession } from '../pipeline.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
-import { escapeText } from '../report/escape.ts';
+import { escapeText } from '../text/escape.ts';
 import type { PackageRecord, Reason, Report } from '../types.ts';
 import { parse, positiveInt } from './args.ts';
-import { verifyRecords } from './environment.ts';
+import { givenSidecar, verifyRecords } from './environment.ts';
 import type { CliIO, Command } from './io.ts';
 
 const INIT_CONFIG_NAME = '.conda-attestrc.yaml';
@@ -41,6 +42,8 @@ unless --force is given.
 Options:
   --trusted-root PATH   Sigstore trusted_root.json (written to the config as trust_root)
   --offline             no network: propose identities from the caches of earlier runs only
+                        (and from --sigs)
+  --sigs PATH_OR_URL    the sidecar of the one package TARGET names (a package file or URL)
   --force               replace an existing ${INIT_CONFIG_NAME}
   --channel URL         channel of local package files (may end in /<subdir>)
   --platform SUBDIR     subdir of local package files when --channel does not end in one
@@ -159,6 +162,7 @@ export const initCommand: Command = async (argv: string[], io: CliIO): Promise<n
     {
       'trusted-root': { type: 'string' },
       offline: { type: 'boolean' },
+      sigs: { type: 'string' },
       force: { type: 'boolean' },
       channel: { type: 'string' },
       platform: { type: 'string' },
@@ -197,12 +201,7 @@ export const initCommand: Command = async (argv: string[], io: CliIO): Promise<n
 
   let targets = positionals;
   if (targets.length === 0) {
-    const found = findDefaultTarget(io.cwd);
-    if (!found) {
-      throw new UsageError('USAGE_NO_TARGET', 'No target given and no pixi.lock or conda-lock.yml in the current directory.', {
-        hint: 'Run init next to your pixi.lock or conda-lock.yml, or pass the lockfile or explicit file.',
-      });
-    }
+    const found = await defaultTarget(io, 'Run init next to your pixi.lock or conda-lock.yml, or pass the lockfile or explicit file.');
     targets = [relativePath(io.cwd, found)];
   }
   const records = await loadTargets(targets, { cwd: io.cwd, channel: values.channel, platform: values.platform });
@@ -239,6 +238,7 @@ export const initCommand: Command = async (argv: string[], io: CliIO): Promise<n
         lockfile: join(scratch, 'probe.lock'),
         // --offline means no network, as for verify: what earlier runs cached still answers.
         offline: Boolean(values.offline),
+        sigs: await givenSidecar(io, values.sigs, records, probe),
         expectedPackages: records.length,
         noCache: Boolean(values['no-cache']),
       });
@@ -293,15 +293,28 @@ function summaryText(plan: InitPlan): string {
     n('offline') ? `${n('offline')} not checked (offline)` : '',
   ].filter(Boolean);
   const lines = [
-    `Wrote ${INIT_CONFIG_NAME} ($schema ${CONFIG_SCHEMA_URL}): ${plan.channels.length} channel${plan.channels.length === 1 ? '' : 's'}${parts.length ? ` (${parts.join(', ')})` : ''}, ${identities} trusted identit${identities === 1 ? 'y' : 'ies'} proposed.`,
+    `Wrote ${INIT_CONFIG_NAME}: ${plan.channels.length} channel${plan.channels.length === 1 ? '' : 's'}${parts.length ? ` (${parts.join(', ')})` : ''}, ${identities} trusted identit${identities === 1 ? 'y' : 'ies'} proposed.`,
   ];
-  if (plan.offlineReason) lines.push(`No trusted identities were proposed: ${escapeText(plan.offlineReason)}`);
+  if (plan.offlineReason) {
+    // Nothing was verified and nothing pinned: no lockfile to commit yet.
+    lines.push(
+      `No trusted identities were proposed: ${escapeText(plan.offlineReason)}`,
+      '',
+      'Next steps:',
+      '  1. When the channels can be reached, propose the signers (or add trusted_identities by hand):',
+      '       conda-attest init --force',
+      '  2. Then verify the environment: the first run pins its signers in conda-attest.lock;',
+      `     commit that file with ${INIT_CONFIG_NAME}.`,
+      '',
+    );
+    return lines.join('\n');
+  }
   lines.push(
     '',
     'Next steps:',
     `  1. Review ${INIT_CONFIG_NAME}, then verify the environment and pin its signers:`,
     '       conda-attest verify',
-    `  2. Commit the configuration and the identity lockfile:`,
+    `  2. Commit the configuration and the identity lockfile that verify wrote:`,
     `       git add ${INIT_CONFIG_NAME} conda-attest.lock && git commit -m "Verify conda packages with conda-attest"`,
     '  3. Enforce it in CI: the GitHub Action (action.yml, see the README) runs `conda-attest verify --frozen`',
     '     on every pull request that touches the lockfile.',

@@ -2,7 +2,7 @@
 // Command modules are imported lazily so `--version` and `--help` stay fast.
 import { packageVersion } from '../version.ts';
 import { AttestError, findingLine, UsageError } from '../errors.ts';
-import { escapeLines, escapeText } from '../report/escape.ts';
+import { escapeLines, escapeText } from '../text/escape.ts';
 import { type CliIO, type Command, processIO } from './io.ts';
 import { stopAllProgress } from './progress.ts';
 
@@ -68,11 +68,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
   // Own keys only: `conda-attest constructor` must be an unknown command, not Object.prototype's.
   const entry = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
   try {
-    if (!entry) {
-      throw new UsageError('USAGE_UNKNOWN_COMMAND', `Unknown command "${first}".`, {
-        hint: `Use one of: ${Object.keys(COMMANDS).join(', ')}.`,
-      });
-    }
+    if (!entry) throw await unknownCommand(first, io);
     const command = await entry.load();
     const stopHandling = io.stderr === process.stderr && !entry.ownsSignals ? exitOnInterrupt(io) : () => {};
     try {
@@ -83,6 +79,37 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
   } catch (e) {
     return reportFatal(e, io);
   }
+}
+
+const GLOBAL_OPTIONS = ['version', 'help'];
+
+/**
+ * Why `first` is not a command, with the likeliest intent: a mistyped command (`verfy`), a
+ * mistyped global option (`--verison` is an option, not a command), a command's option
+ * before the command, or a target given without `verify`.
+ */
+async function unknownCommand(first: string, io: CliIO): Promise<UsageError> {
+  const { suggestCommand } = await import('./args.ts');
+  const names = Object.keys(COMMANDS);
+  if (first.startsWith('-')) {
+    const guess = suggestCommand(first.replace(/^--?/, ''), GLOBAL_OPTIONS);
+    return new UsageError('USAGE_UNKNOWN_OPTION', `Unknown option "${first}".`, {
+      hint: guess
+        ? `Did you mean --${guess}?`
+        : 'Options of a command go after it (`conda-attest verify --frozen`); the only options before a command are --version and --help.',
+    });
+  }
+  const guess = suggestCommand(first, names);
+  const { existsSync } = await import('node:fs');
+  const { resolve } = await import('node:path');
+  const isPath = !guess && existsSync(resolve(io.cwd, first));
+  return new UsageError('USAGE_UNKNOWN_COMMAND', `Unknown command "${first}".`, {
+    hint: guess
+      ? `Did you mean \`conda-attest ${guess}\`?`
+      : isPath
+        ? `To verify it: \`conda-attest verify ${first}\`.`
+        : `Use one of: ${names.join(', ')}.`,
+  });
 }
 
 /**

@@ -7,7 +7,7 @@ import { effectivePolicyView, renderPolicyText } from '../policy/effective.ts';
 import { UsageError } from '../errors.ts';
 import type { CliIO, Command } from './io.ts';
 import { parse } from './args.ts';
-import { escapeJsonOutput } from '../report/escape.ts';
+import { escapeJsonOutput } from '../text/escape.ts';
 
 const HELP = `Usage: conda-attest policy [options] [TARGET...]
 

@@ -4,7 +4,7 @@
 // line goes through here, and a line already told is not told again, so nothing is
 // printed both on stderr and in the report a person reads (docs/commands.md, "Output").
 import { findingLine } from '../errors.ts';
-import { escapeText } from '../report/escape.ts';
+import { escapeText } from '../text/escape.ts';
 import type { Report } from '../types.ts';
 import type { CliIO } from './io.ts';
 import { startProgress } from './progress.ts';

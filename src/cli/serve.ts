@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError, UsageError } from '../errors.ts';
 import { loadConfig, noConfigError } from '../config/load.ts';
-import { escapeJsonOutput, escapeText } from '../report/escape.ts';
+import { escapeJsonOutput, escapeText } from '../text/escape.ts';
 import { startServe, parseListen, SERVE_DEFAULTS, type RunningServe } from '../serve/start.ts';
 import { parseRouteArgument } from '../serve/routes.ts';
 import type { AccessLogLine } from '../serve/server.ts';

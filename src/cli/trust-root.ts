@@ -7,7 +7,7 @@ import { TrustRootError, UsageError } from '../errors.ts';
 import { PUBLIC_GOOD, loadTrustRoot, refreshTrustRoot, trustRootLabel, trustRootWindows, type LoadedTrustRoot } from '../verify/trust-root.ts';
 import { NOTICE_AGE_DAYS, trustRootFreshness } from '../policy/trust-root-age.ts';
 import type { ResolvedConfig } from '../types.ts';
-import { escapeJsonOutput, escapeText } from '../report/escape.ts';
+import { escapeJsonOutput, escapeText } from '../text/escape.ts';
 import { writeFileAtomicSync } from '../store/atomic.ts';
 import type { CliIO, Command } from './io.ts';
 import { parse } from './args.ts';

@@ -8,7 +8,7 @@
 // Without --trusted-root the public-good root is used WITHOUT network access (cached TUF
 // refresh or the snapshot embedded in @sigstore/tuf), so the command is deterministic and
 // works offline; --refresh-trust-root opts into a TUF refresh first.
-import { escapeJsonOutput, escapeText } from '../report/escape.ts';
+import { escapeJsonOutput, escapeText } from '../text/escape.ts';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { TargetError, UsageError, VerifyError } from '../errors.ts';

@@ -8,9 +8,7 @@ import { FORMATS } from '../report/formats.ts';
 import { type CliIO, type Command, wantsColor } from './io.ts';
 import { positiveInt, seconds } from './args.ts';
 import { type CommandSpec, chooseFormat, formatOptions, HELP_OPTION, OFFLINE_OPTIONS, parseCommand, renderHelp, TIME_OPTIONS } from './options.ts';
-import { loadGivenSidecar } from '../sidecar/given.ts';
-import type { GivenSidecar } from '../session-types.ts';
-import { loadEnvironment, verifyRecords } from './environment.ts';
+import { givenSidecar, loadEnvironment, verifyRecords } from './environment.ts';
 import { VERIFY_FORMATS, emitGithubExtras, inGithubActions, parseOutputs, planOutputs, writeOutputs, writeStdout } from './ci-output.ts';
 import { createReporter } from './reporter.ts';
 
@@ -22,8 +20,8 @@ export const VERIFY_SPEC: CommandSpec = {
   usage: ['conda-attest verify [options] [TARGET...]'],
   description: `Verify the Sigstore attestations of conda packages under each channel's policy.
 TARGET is a pixi.lock, a conda-lock.yml, a conda explicit file (@EXPLICIT), a package
-URL, or a local .conda/.tar.bz2 file (with --channel). Without TARGET: ./pixi.lock or
-./conda-lock.yml.`,
+URL, or a local .conda/.tar.bz2 file (with --channel). Without TARGET: pixi.lock or
+conda-lock.yml, searched from the current directory up (as the config is).`,
   options: [
     { name: 'config', type: 'string', arg: 'PATH', help: 'config file (default: searched from the current directory up)' },
     { name: 'trusted-root', type: 'string', arg: 'PATH', help: "Sigstore trusted_root.json instead of the config's trust_root" },
@@ -82,19 +80,7 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
     platform: values.platform,
     targetHint: 'Pass a pixi.lock, conda-lock.yml, explicit file, package URL or package file.',
   });
-  if (values.sigs && records.length !== 1) {
-    throw new UsageError('USAGE_INVALID_ARGUMENT', `--sigs gives the sidecar of one package, but the targets hold ${records.length}.`, {
-      hint: 'Verify a single package URL or file with --sigs.',
-    });
-  }
-
-  // --sigs FILE is read and checked once, here: a missing or malformed file is an input
-  // error (exit 2), not a property of the package. A URL is fetched by the pipeline.
-  let sigs: string | GivenSidecar | undefined = values.sigs;
-  if (sigs && !/^https?:\/\//i.test(sigs)) {
-    const loaded = await loadGivenSidecar(resolve(io.cwd, sigs), { maxBytes: config.maxSidecarBytes });
-    sigs = { url: loaded.url, sha256: loaded.sha256, bundles: loaded.bundles };
-  }
+  const sigs = await givenSidecar(io, values.sigs, records, config);
 
   const session = await createSession({
     config,

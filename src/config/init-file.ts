@@ -4,13 +4,17 @@
 // Pure: the plan in, the text out.
 import { createRequire } from 'node:module';
 import type { ProposedIdentity } from '../policy/propose.ts';
-import { escapeText } from '../report/escape.ts';
+import { escapeText } from '../text/escape.ts';
 
 const requireLazy = createRequire(import.meta.url);
 const yaml = (): typeof import('yaml') => requireLazy('yaml') as typeof import('yaml');
 
-/** The published config schema (its `$id`), so editors validate and complete the file. */
-export const CONFIG_SCHEMA_URL = 'https://conda-attest.dev/schema/config.schema.json';
+/**
+ * `$schema` of the written file, so editors validate and complete it: the schema the
+ * package ships (`schema/` is in its files), where a project that installs conda-attest has
+ * it. The schema's `$id` is a name, not an address that serves it.
+ */
+export const CONFIG_SCHEMA_PATH = './node_modules/conda-attest/schema/config.schema.json';
 
 export interface InitChannel {
   /** Canonical channel URL (the key). */
@@ -86,13 +90,14 @@ function channelComment(c: InitChannel, date: string): string[] {
 
 export function renderInitConfig(plan: InitPlan): string {
   const Y = yaml();
-  const doc = new Y.Document({ $schema: CONFIG_SCHEMA_URL } as Record<string, unknown>);
+  const doc = new Y.Document({ $schema: CONFIG_SCHEMA_PATH } as Record<string, unknown>);
   const header = [
     ` conda-attest configuration, written by \`conda-attest init\` from ${plan.targets.join(', ')} on ${plan.date}.`,
     ' Every channel of the environment is checked; review the proposed trusted_identities,',
-    ' then run `conda-attest verify` and commit this file with conda-attest.lock.',
   ];
-  if (plan.offlineReason) header.push(` No trusted_identities were proposed: ${oneLine(plan.offlineReason)}`);
+  // Offline, no signer was seen: the next step is proposals, not a lockfile that no run wrote.
+  if (plan.offlineReason) header.push(' then run `conda-attest verify`.', ` No trusted_identities were proposed: ${oneLine(plan.offlineReason)}`);
+  else header.push(' then run `conda-attest verify` (it writes conda-attest.lock) and commit this file with it.');
   doc.commentBefore = header.join('\n');
   if (plan.trustRoot !== undefined) doc.set('trust_root', plan.trustRoot);
   const channels = new Y.YAMLMap();

@@ -1,4 +1,4 @@
-// Finding and reading the configuration file (the policy table, "Configuration"): a bounded
+// Finding and reading the configuration file (docs/configuration.md): a bounded
 // search from the working directory upward, or an explicit --config PATH. This is the I/O
 // edge, with resolveConfig below (key files are read here); validation, defaults and
 // resolution are pure functions in resolve.ts.
@@ -23,6 +23,7 @@ import { createRequire } from 'node:module';
 const requireLazy = createRequire(import.meta.url);
 import { ConfigError, describeError } from '../errors.ts';
 import type { ResolvedConfig } from '../types.ts';
+import { editDistance } from '../util/edit-distance.ts';
 import { JsonTooDeepError, MAX_JSON_DEPTH, parseStrictJson } from '../util/json-strict.ts';
 import { type ConfigHost, keyFilePaths, resolveConfigOn, validateConfig } from './resolve.ts';
 import { loadYamlParser, yamlParser } from '../util/yaml.ts';
@@ -440,13 +441,6 @@ function homeOf(env: NodeJS.ProcessEnv): string {
   return env.HOME && isAbsolute(env.HOME) ? env.HOME : homedir();
 }
 
-// Edit distance for "did you mean" hints, loaded only when a hint is needed (a valid config
-// never asks): the import alone costs ~2.5 ms CPU, measured.
-let levenshtein: typeof import('fastest-levenshtein').distance | undefined;
-function distance(a: string, b: string): number {
-  levenshtein ??= (requireLazy('fastest-levenshtein') as typeof import('fastest-levenshtein')).distance;
-  return levenshtein(a, b);
-}
 
 /** The file's text, or why it cannot be read. */
 function readKeyFile(path: string): string | { error: string } {
@@ -471,7 +465,7 @@ export function resolveConfig(raw: unknown, baseDir: string, source?: string, op
   const env = options.env ?? process.env;
   // `~/` is the home directory, relative paths are relative to the config file's directory.
   const resolvePath: ConfigHost['resolvePath'] = (p, dir) => (p === '~' || p.startsWith('~/') ? join(homeOf(env), p.slice(1)) : resolve(dir, p));
-  const config = validateConfig(raw, source, distance);
+  const config = validateConfig(raw, source, editDistance);
   return resolveConfigOn(config, baseDir, source, {
     resolvePath,
     // XDG Base Directory: a relative XDG_CACHE_HOME is invalid and must be ignored.

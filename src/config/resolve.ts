@@ -1,6 +1,6 @@
 // Configuration validation and resolution, for every host, as pure functions (the Node
 // host, which finds the file and reads key files, is src/config/load.ts). schema/config.schema.json is the single
-// source of truth (the policy table): structure, allowed values AND defaults come from it (ajv
+// source of truth (docs/configuration.md): structure, allowed values AND defaults come from it (ajv
 // `useDefaults`), so there is no second copy of the defaults here. What a JSON Schema
 // cannot say (URL canonical forms, mirror conflicts, regular-expression syntax, key
 // files) is checked below, and every problem is reported at once, one line per path.
@@ -9,6 +9,9 @@ import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import validateConfigSchema from '../generated/config-validator.ts';
 import schema from '../../schema/config.schema.json' with { type: 'json' };
 import { ConfigError } from '../errors.ts';
+import { closest, type EditDistance } from '../util/closest.ts';
+
+export type { EditDistance };
 import { canonicalChannelUrl } from '../policy/channel.ts';
 import { compileIdentityPattern, keyFingerprint } from '../policy/identity.ts';
 import { PROVIDERS, parseShorthand } from '../policy/shorthand.ts';
@@ -18,7 +21,7 @@ import { versionSpecProblem } from '../policy/conda-version.ts';
 import type { ChannelPolicy, ClaimConstraints, DenyEntry, IdentityPattern, PackageRule, PolicyException, ResolvedConfig, TrustedKey } from '../types.ts';
 import type { ChannelPolicy as ChannelPolicyWritten, Config, DenyList, TrustedIdentity, TrustedKey as RawKey } from '../generated/config-types.ts';
 
-/** Issuers that can be inferred from a bare SAN pattern (the policy table). */
+/** Issuers that can be inferred from a bare SAN pattern (docs/configuration.md, `trusted_identities`). */
 const INFERRED_ISSUERS: ReadonlyArray<readonly [prefix: string, issuer: string]> = [
   ['https://github.com/', 'https://token.actions.githubusercontent.com'],
   ['https://gitlab.com/', 'https://gitlab.com'],
@@ -80,26 +83,6 @@ function pointerSegments(pointer: string): string[] {
     .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
-/** Edit distance for "did you mean" hints (the host loads it: only a hint needs it). */
-export type EditDistance = (a: string, b: string) => number;
-
-function closest(word: string, candidates: string[], distance: EditDistance): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  const w = word.toLowerCase().replace(/-/g, '_');
-  // `timeout` → `timeout_ms`: a known key that extends what was written is the likeliest intent.
-  const extended =
-    w.length < 3 ? undefined : (candidates.find((c) => c.startsWith(w)) ?? candidates.find((c) => c.includes(w)));
-  if (extended) return extended;
-  for (const c of candidates) {
-    const d = distance(w, c.toLowerCase());
-    if (d < bestD) {
-      bestD = d;
-      best = c;
-    }
-  }
-  return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
-}
 
 interface Issue {
   path: string;

@@ -292,14 +292,57 @@ export function verify(algorithm: string | null | undefined, data: Bytes, keyInp
   return verifyEcdsaDigest(key, d, signature);
 }
 
+/**
+ * Keys that verify again and again (the Fulcio intermediate for every leaf certificate, the
+ * transparency log and CT log keys for every entry) get a precomputed window table from their
+ * second use on; a leaf key, used once, is not worth the table. By KeyObject: the verifier
+ * and the CA-chain memo keep one per key.
+ */
+const reused = new WeakMap<KeyObject, { uses: number; point?: unknown }>();
+const TABLE_WINDOW = 6;
+
+type EcCurve = (typeof CURVES)[CurveOid]['impl'];
+
+/**
+ * ECDSA verification (SEC 1 v2 §4.1.4) over a digest already computed: e is the digest's
+ * leftmost n-bit-length bits mod n (FIPS 186-4 §6.4), r and s must lie in [1, n−1] (noble's
+ * strict DER parser checks that, and the encoding), R = (e·s⁻¹)·G + (r·s⁻¹)·Q must not be
+ * the identity, and R.x mod n must equal r. The same steps noble's `verify` takes, with the
+ * two products computed separately so that each can use a precomputed table (G always; Q
+ * when it is reused). High-S signatures are accepted, as OpenSSL accepts them.
+ */
+function ecdsaVerify(curve: EcCurve, key: KeyObject, digest: Bytes, derSignature: Bytes): boolean {
+  const { Point, Signature } = curve;
+  const Fn = Point.Fn;
+  const { r, s } = Signature.fromBytes(derSignature, 'der');
+  const state = reused.get(key) ?? { uses: 0 };
+  reused.set(key, state);
+  state.uses++;
+  let Q = state.point as InstanceType<typeof Point> | undefined;
+  if (!Q) {
+    Q = Point.fromBytes(key.point!);
+    if (state.uses >= 2) state.point = Q.precompute(TABLE_WINDOW);
+  }
+  if (Q.is0()) return false;
+  let e = bigint(digest);
+  const excess = digest.length * 8 - Fn.BITS;
+  if (excess > 0) e >>= BigInt(excess);
+  const sInv = Fn.inv(s);
+  const u1 = Fn.create(Fn.create(e) * sInv);
+  const u2 = Fn.create(r * sInv);
+  const R = Point.BASE.multiplyUnsafe(u1).add(Q.multiplyUnsafe(u2));
+  if (R.is0()) return false;
+  return Fn.create(R.toAffine().x) === r;
+}
+
 /** ECDSA over a digest already computed (the digest is truncated to the order's bit length, FIPS 186-4 §6.4). */
 export function verifyEcdsaDigest(key: KeyObject, digest: Bytes, derSignature: Bytes): boolean {
   const curve = Object.values(CURVES).find((c) => c.name === key.asymmetricKeyDetails.namedCurve);
   if (!curve) return false;
   try {
-    return curve.impl.verify(derSignature, digest, key.point!, { prehash: false, lowS: false, format: 'der' });
+    return ecdsaVerify(curve.impl, key, digest, derSignature);
   } catch {
-    return false; // malformed DER: not a valid signature (OpenSSL answers false too)
+    return false; // malformed DER or out-of-range r, s: not a valid signature (OpenSSL answers false too)
   }
 }
 

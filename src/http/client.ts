@@ -213,17 +213,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       const headers: Record<string, string> = { ...o.headers };
       if (cached?.etag) headers['if-none-match'] = cached.etag;
       if (cached?.lastModified) headers['if-modified-since'] = cached.lastModified;
-      return request(url, { headers, allow304: cached !== undefined }, async (res, finalUrl) => {
-        const fresh = cacheValidatorsFrom(res.headers, Date.now());
-        if (res.statusCode === 304) {
-          res.resume();
-          // A 304 may omit validators; keep the ones that matched.
-          return { notModified: true as const, validators: { etag: cached?.etag, lastModified: cached?.lastModified, ...stripUndefined(fresh) } };
-        }
-        earlyCap(res, o.maxBytes, finalUrl);
-        const value = await consume(capped(decodedBody(res, finalUrl), o.maxBytes, finalUrl));
-        return { notModified: false as const, value, validators: fresh };
-      });
+      return request(url, { headers, allow304: cached !== undefined }, (res, finalUrl) => conditionalAnswer(res, finalUrl, cached, o.maxBytes, consume));
     },
 
     downloadAndHash(url, o = {}) {
@@ -245,6 +235,25 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     close: transport.close,
   };
   return client;
+}
+
+/** A conditional GET's answer: 304 (the stored copy, validators kept) or a 200 body handed to `consume`. */
+async function conditionalAnswer<T>(
+  res: IncomingMessage,
+  finalUrl: string,
+  cached: CacheValidators | undefined,
+  maxBytes: number,
+  consume: (body: AsyncIterable<Buffer>) => Promise<T>,
+): Promise<CachedStreamResult<T>> {
+  const fresh = cacheValidatorsFrom(res.headers, Date.now());
+  if (res.statusCode === 304) {
+    res.resume();
+    // A 304 may omit validators; keep the ones that matched.
+    return { notModified: true, validators: { etag: cached?.etag, lastModified: cached?.lastModified, ...stripUndefined(fresh) } };
+  }
+  earlyCap(res, maxBytes, finalUrl);
+  const value = await consume(capped(decodedBody(res, finalUrl), maxBytes, finalUrl));
+  return { notModified: false, value, validators: fresh };
 }
 
 /** A package's bytes, hashed as received and written to `o.dest` (atomically) when asked. */

@@ -23,7 +23,7 @@ export class TooLargeSignal extends Error {
   }
 }
 
-// Bounded memory for large packages (the performance budget: a 1 GiB download within 150 MB RSS). Each
+// Bounded memory for large packages (docs/performance.md: a 1 GiB download within 150 MB RSS). Each
 // network chunk is a fresh Buffer whose memory lives outside the V8 heap and is only
 // released when the young generation is collected; V8 waits for tens of MB of such
 // garbage first. A scavenge every 16 MiB keeps the peak low and costs ~1 ms (measured:

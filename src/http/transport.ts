@@ -261,8 +261,8 @@ export interface TransportOptions {
   env: NodeJS.ProcessEnv;
 }
 
-/** The exchange (`send`), the count of attempts sent, and `close` for the idle sockets. */
-export function openTransport(opts: TransportOptions): { send: Send; stats: { requests: number }; close(): void } {
+/** Keep-alive agents shared by every request, and proxy agents loaded only when a proxy is configured. */
+function openAgents(opts: TransportOptions): { agentFor(u: URL): { agent: Agent | Promise<Agent>; via?: string }; close(): void } {
   const agentOpts = { keepAlive: true, maxSockets: opts.sockets, maxFreeSockets: opts.sockets };
   const { env } = opts;
   // An unusable proxy variable is a run-level error before anything is sent, never a
@@ -270,33 +270,45 @@ export function openTransport(opts: TransportOptions): { send: Send; stats: { re
   checkProxyEnv(env);
   let httpsAgent: import('node:https').Agent | undefined;
   const httpAgent = new http.Agent(agentOpts);
-  /** Proxy agents, one per proxy and target scheme, loaded only when a proxy is configured. */
+  /** One per proxy and target scheme. */
   const proxyAgents = new Map<string, Promise<Agent>>();
-  const agentFor = (u: URL): { agent: Agent | Promise<Agent>; via?: string } => {
-    const proxy = proxyFor(u, env);
-    if (!proxy) return { agent: u.protocol === 'https:' ? (httpsAgent ??= new (https().Agent)(agentOpts)) : httpAgent };
-    const key = `${u.protocol} ${proxy.href}`;
-    let agent = proxyAgents.get(key);
-    if (!agent) {
-      // SOCKS5 (socks5h: the proxy resolves the name): a tunnel for either scheme. Else
-      // https targets: a CONNECT tunnel through the proxy; http targets: absolute-URI
-      // requests to the proxy. Either way the proxy's credentials (from its URL) go to the
-      // proxy only.
-      agent = proxy.protocol.startsWith('socks')
-        ? import('socks-proxy-agent').then(({ SocksProxyAgent }) => new SocksProxyAgent(proxy, agentOpts) as unknown as Agent)
-        : u.protocol === 'https:'
-          ? import('./tunnel.ts').then(({ tunnelAgent }) => tunnelAgent(proxy, agentOpts))
-          : import('http-proxy-agent').then(({ HttpProxyAgent }) => new HttpProxyAgent(proxy, agentOpts) as unknown as Agent);
-      proxyAgents.set(key, agent);
-    }
-    return { agent, via: redactProxy(proxy) };
+  return {
+    agentFor(u) {
+      const proxy = proxyFor(u, env);
+      if (!proxy) return { agent: u.protocol === 'https:' ? (httpsAgent ??= new (https().Agent)(agentOpts)) : httpAgent };
+      const key = `${u.protocol} ${proxy.href}`;
+      let agent = proxyAgents.get(key);
+      if (!agent) {
+        // SOCKS5 (socks5h: the proxy resolves the name): a tunnel for either scheme. Else
+        // https targets: a CONNECT tunnel through the proxy; http targets: absolute-URI
+        // requests to the proxy. Either way the proxy's credentials (from its URL) go to the
+        // proxy only.
+        agent = proxy.protocol.startsWith('socks')
+          ? import('socks-proxy-agent').then(({ SocksProxyAgent }) => new SocksProxyAgent(proxy, agentOpts) as unknown as Agent)
+          : u.protocol === 'https:'
+            ? import('./tunnel.ts').then(({ tunnelAgent }) => tunnelAgent(proxy, agentOpts))
+            : import('http-proxy-agent').then(({ HttpProxyAgent }) => new HttpProxyAgent(proxy, agentOpts) as unknown as Agent);
+        proxyAgents.set(key, agent);
+      }
+      return { agent, via: redactProxy(proxy) };
+    },
+    close() {
+      httpAgent.destroy();
+      httpsAgent?.destroy();
+      for (const a of proxyAgents.values()) void a.then((agent) => agent.destroy(), () => {});
+    },
   };
+}
+
+/** The exchange (`send`), the count of attempts sent, and `close` for the idle sockets. */
+export function openTransport(opts: TransportOptions): { send: Send; stats: { requests: number }; close(): void } {
+  const agents = openAgents(opts);
   const stats = { requests: 0 };
 
   async function send<T>(req: Req, consume: Consume<T>): Promise<T> {
     stats.requests++;
     const u = req.url;
-    const route = agentFor(u);
+    const route = agents.agentFor(u);
     const agent = await route.agent;
     const via = route.via ? ` (through the proxy ${route.via})` : '';
     return new Promise((resolve, reject) => {
@@ -356,13 +368,5 @@ export function openTransport(opts: TransportOptions): { send: Send; stats: { re
     });
   }
 
-  return {
-    send,
-    stats,
-    close() {
-      httpAgent.destroy();
-      httpsAgent?.destroy();
-      for (const a of proxyAgents.values()) void a.then((agent) => agent.destroy(), () => {});
-    },
-  };
+  return { send, stats, close: agents.close };
 }

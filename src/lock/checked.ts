@@ -17,6 +17,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../store/atomic.ts';
+import { isSha256Hex } from '../util/sha256.ts';
 
 // v2: entries are MACs (v1 held plain SHA-256 digests, which anyone can compute).
 const FILE = 'lockfile-checked-v2.json';
@@ -24,7 +25,6 @@ const FILE = 'lockfile-checked-v2.json';
 const processKey = randomBytes(32);
 /** Texts remembered (the lockfiles of a few projects, or a few recent versions of one). */
 const KEEP = 16;
-const HEX64 = /^[0-9a-f]{64}$/;
 
 export interface CheckedLockTexts {
   /** HMAC-SHA-256 (hex) of a lockfile text under the cache key. */
@@ -42,7 +42,7 @@ export function openCheckedLockTexts(cacheDir: string, key: Buffer = processKey)
     if (known) return known;
     try {
       const v = JSON.parse(readFileSync(path, 'utf8')) as unknown;
-      known = Array.isArray(v) ? v.filter((d): d is string => typeof d === 'string' && HEX64.test(d)).slice(-KEEP) : [];
+      known = Array.isArray(v) ? v.filter((d): d is string => isSha256Hex(d)).slice(-KEEP) : [];
     } catch {
       known = [];
     }

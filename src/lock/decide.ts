@@ -2,7 +2,7 @@
 // package with what the identity lockfile pins for its (canonical channel, name), and
 // compute the next lockfile. Pure: no clock (the caller passes `today`), no files.
 //
-// Decision kinds (what the pipeline maps to a status, specs §3 review comments):
+// Decision kinds (what the pipeline maps to a status, docs/lockfile.md):
 // - `new`: nothing pinned. With identities → record them (status `verified`, note
 //   `recorded`). With none (unattested, unpinned) → nothing to pin, nothing written.
 // - `unchanged`: the observed set equals the pinned set (same SAN with another `@ref` is
@@ -23,6 +23,7 @@ import { type LockChange, diffIdentitySets, diffLocks, safeText, sortChanges } f
 import { compareStrings, identityKey, identityLabel, normalizeIdentities, stableIdentity } from './identity.ts';
 import { type Lock, type LockEntry, type LockIdentity, type Seen, getOwn, putOwn } from './types.ts';
 import { compareVersions } from './version.ts';
+import { ChannelUrl } from '../util/channel-url.ts';
 
 export { stableIdentity } from './identity.ts';
 export type { Lock, LockEntry, LockIdentity, Seen } from './types.ts';
@@ -298,7 +299,7 @@ export type AcceptSelector = { all: true } | { packages: readonly string[] };
 export function matchesSpec(spec: string, channel: string, name: string): boolean {
   const sep = spec.lastIndexOf('::');
   if (sep < 0) return spec === name;
-  const ch = spec.slice(0, sep).replace(/\/+$/, '');
+  const ch = ChannelUrl.of(spec.slice(0, sep));
   if (spec.slice(sep + 2) !== name) return false;
   return ch === channel || channel.endsWith(`/${ch}`);
 }

@@ -14,7 +14,7 @@
 //   identity-added   identity
 //   identity-removed identity
 //   seen-changed     which ("first_seen" | "last_seen"), old {version,date}|null, new {version,date}|null
-import { escapeText, markdownCode } from '../report/escape.ts';
+import { escapeText, markdownCode } from '../text/escape.ts';
 import {
   COMPARED_FIELDS,
   IDENTITY_FIELDS,
@@ -191,7 +191,7 @@ export function diffLocks(old: Lock, now: Lock): LockChange[] {
 // value is escaped for its medium (control characters for terminals, HTML/Markdown for
 // PR comments) so a crafted SAN cannot rewrite the screen or the comment.
 
-/** Control characters (terminal escapes, newlines) as visible `\uXXXX` (see src/report/escape.ts). */
+/** Control characters (terminal escapes, newlines) as visible `\uXXXX` (see src/text/escape.ts). */
 export const safeText = escapeText;
 
 export function seenText(s: Seen | null): string {

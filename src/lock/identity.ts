@@ -24,7 +24,7 @@ export type IdentityField = (typeof IDENTITY_FIELDS)[number];
 export const COMPARED_FIELDS: readonly IdentityField[] = IDENTITY_FIELDS.filter((f) => f !== 'key_name');
 
 /**
- * Drop the `@ref` suffix of a URI SAN (specs §4: `...FILE.yml@refs/heads/main`; the ref
+ * Drop the `@ref` suffix of a URI SAN (docs/lockfile.md: `...FILE.yml@refs/heads/main`; the ref
  * changes every release). Only an `@` in the PATH counts, so `https://user@host/x` keeps
  * its userinfo.
  */

@@ -9,7 +9,7 @@ export const LOCK_VERSION = 1;
 export type LockIdentityKind = 'github' | 'gitlab' | 'email' | 'uri' | 'key';
 
 /**
- * The STABLE part of a signer identity, the thing that is pinned (specs §4/§5: the
+ * The STABLE part of a signer identity, the thing that is pinned (docs/lockfile.md: the
  * `@ref` of a SAN changes every release, the workflow path and numeric IDs do not).
  * Which fields are set depends on `kind`:
  * - github / gitlab: issuer, repository, workflow, and repository_id / owner_id when the

@@ -1,5 +1,5 @@
 // Channel identity: canonical channel URLs, package URL → channel, and the policy that
-// applies to a channel (the policy table, "Mirrors"). Pure functions over data.
+// applies to a channel (docs/configuration.md, `mirrors`). Pure functions over data.
 //
 // Channel matching is EXACT on the canonical form. A prefix match would let
 // `https://prefix.dev/conda-forge-evil` or `https://prefix.dev/conda-forge/../evil`
@@ -32,7 +32,7 @@ function parseChannelUrl(url: string): URL {
  * Canonical form of a channel URL: WHATWG URL parsing (the same parser `fetch` uses, so
  * `%2e%2e` and `..` segments resolve exactly as they will on the wire), lowercase scheme
  * and host, default port dropped, credentials dropped (they are not part of a channel's
- * identity and must not leak into reports), trailing slashes stripped (the policy table: "canonical
+ * identity and must not leak into reports), trailing slashes stripped (docs/configuration.md: "canonical
  * channel URL (no trailing slash)"). Query and fragment are rejected: a channel is a path.
  * Throws TargetError('TARGET_INVALID_URL') for anything else.
  */
@@ -130,7 +130,7 @@ export function policyFor(config: ResolvedConfig, channelUrl: string): PolicyLoo
 
 /**
  * CEP 27 `predicate.targetChannel` check: it SHOULD equal the channel the package came
- * from; the policy table accepts the canonical channel for a package served by one of its mirrors.
+ * from; docs/configuration.md accepts the canonical channel for a package served by one of its mirrors.
  * Anything else (including a different channel on the same host) is a mismatch.
  */
 export function targetChannelAccepted(targetChannel: string, servedFrom: string, lookup: PolicyLookup): boolean {

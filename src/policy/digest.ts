@@ -1,19 +1,9 @@
 // The package digest check: are these bytes the package the environment locked? Pure.
 // CEP 27 binds an attestation to the package's SHA-256 (the in-toto subject digest), so
 // the digest verification runs against must be the one of the bytes actually installed.
+import type { PackageDigest } from '../session-types.ts';
 import type { PackageRecord, Reason } from '../types.ts';
-
-const HEX64 = /^[0-9a-f]{64}$/;
-
-/** The digest verification runs against, and how it was obtained. */
-export interface ObservedDigest {
-  /** Lowercase hex SHA-256 (as given or as hashed). */
-  sha256: string;
-  /** `artifact` when computed from the bytes, `lockfile` when taken from a lockfile record. */
-  source: 'artifact' | 'lockfile';
-  /** Lowercase hex MD5, hashed in the same pass when the record pins only an MD5. */
-  md5?: string;
-}
+import { isSha256Hex } from '../util/sha256.ts';
 
 /** A refused digest: the reason, and whether the digest is well-formed SHA-256 hex (then the report shows it). */
 interface DigestRefusal {
@@ -28,8 +18,8 @@ interface DigestRefusal {
  *   the package the user locked, whatever its attestations say;
  * - explicit files may pin only an MD5: it is still compared (hashed in the same pass).
  */
-export function checkDigest(record: PackageRecord, digest: ObservedDigest): DigestRefusal | null {
-  if (!HEX64.test(digest.sha256)) {
+export function checkDigest(record: PackageRecord, digest: PackageDigest): DigestRefusal | null {
+  if (!isSha256Hex(digest.sha256)) {
     return { wellFormed: false, reason: { code: 'PACKAGE_DIGEST_MISMATCH', message: `The package digest "${digest.sha256}" is not a SHA-256 hex string.` } };
   }
   if (digest.source !== 'artifact') return null;

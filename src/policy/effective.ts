@@ -8,7 +8,7 @@ import { describeShorthand, parseShorthand } from './shorthand.ts';
 import { daysLeft } from './packages.ts';
 import { keyFingerprint } from './identity.ts';
 import { policyFor } from './channel.ts';
-import { escapeText } from '../report/escape.ts';
+import { escapeText } from '../text/escape.ts';
 
 export interface IdentityView {
   identity: string;

@@ -1,5 +1,5 @@
 // Signer identity matching against a channel's `trusted_identities` and `trusted_keys`
-// (the policy table; self-managed keys). Pure functions; patterns are compiled once per policy.
+// (docs/configuration.md; self-managed keys). Pure functions; patterns are compiled once per policy.
 //
 // Patterns are anchored over the FULL certificate SAN: a pattern never matches a
 // substring, so `https://github.com/org/*` cannot be satisfied by
@@ -118,7 +118,7 @@ function evaluatePattern(c: CompiledIdentityPattern, identity: SignerIdentity): 
 /**
  * Match a certificate identity against trusted_identities. The issuer is compared
  * exactly; the SAN against the anchored pattern. An empty list accepts any verified
- * signer (the policy table: the identity lockfile still pins it). Identities of kind `key` never
+ * signer (docs/configuration.md: the identity lockfile still pins it). Identities of kind `key` never
  * match identity patterns (they are judged against trusted keys, see createTrustMatcher).
  */
 export function matchIdentity(identity: SignerIdentity, patterns: IdentityPattern[]): IdentityMatch {

@@ -4,7 +4,7 @@
 // - A CI identity whose certificate names its source repository (Fulcio OID .12, with the
 //   provider's issuer) becomes `github:owner/repo` / `gitlab:group/project`, with the ref
 //   that was seen (`@refs/heads/main`), `@refs/tags/*` when every build came from a tag
-//   (tags change per release, specs §4), or one entry per ref otherwise.
+//   (tags change per release, docs/lockfile.md), or one entry per ref otherwise.
 // - Repositories of one owner collapse into `github:owner/*-feedstock` only when at least
 //   MIN_COLLAPSE of them were seen, ALL of them share that affix, and they share the ref
 //   part; otherwise each repository is listed.
@@ -115,7 +115,7 @@ function entryIdentity(e: ProposedIdentity['entry']): string {
 
 /**
  * A repository entry pinned to its repository ID, an owner-wide entry to its owner ID,
- * when the certificates seen all carried the same one (specs §4: numeric IDs survive
+ * when the certificates seen all carried the same one (docs/lockfile.md: numeric IDs survive
  * renames and cannot be re-registered, so a first install does not trust whoever holds
  * the name today). Shorthand entries only: a SAN glob stays as it is.
  */
@@ -159,7 +159,7 @@ interface IdentityProposals {
 
 /**
  * A `trusted_identities` pattern that matches exactly `san` and nothing else. A SAN is
- * written as seen unless the pattern syntax (the policy table: `*`/`**` globs, a leading
+ * written as seen unless the pattern syntax (docs/configuration.md: `*`/`**` globs, a leading
  * `re:`, `github:`/`gitlab:` shorthands) would read part of it as a pattern: then it is an
  * anchored `re:` with every metacharacter escaped. Copying `re:.*` or `https://x/*` as
  * seen would trust any SAN (or any path) instead of the one observed.

@@ -1,5 +1,5 @@
 // Re-registration: the same repository URL with another numeric ID, or another owner ID.
-// Numeric IDs (Fulcio OIDs 1.3.6.1.4.1.57264.1.15 and .17, specs §4) survive renames and
+// Numeric IDs (Fulcio OIDs 1.3.6.1.4.1.57264.1.15 and .17, docs/lockfile.md) survive renames and
 // cannot be re-registered by someone else, so a changed ID under a pinned name means the
 // repository was deleted and created again, or its owner account changed hands — the
 // case a name-only pin cannot see. One sentence and one hint per case, shared by the

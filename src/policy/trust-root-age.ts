@@ -3,7 +3,7 @@
 // A trust root that is never refreshed keeps trusting keys the deployment has since
 // rotated out (and misses new ones), so its age is policy: `trust_root_max_age_days`
 // makes an older root a run-level error (exit 2); without it, a root older than
-// NOTICE_AGE_DAYS is reported as a notice so the age is never silent (specs §6: "say
+// NOTICE_AGE_DAYS is reported as a notice so the age is never silent (docs/configuration.md "Trust root": "say
 // how old its root is").
 import type { Reason } from '../types.ts';
 import { trustRootLabel } from '../verify/trust-root-validate.ts';

@@ -1,6 +1,6 @@
 // The verdict for one package: what its attestations amount to under its channel's
 // policy (status + reasons), and what that status means for the run (action).
-// Pure functions over data (the policy table; self-managed keys for key-signed bundles).
+// Pure functions over data (docs/configuration.md "What the policy does"; self-managed keys for key-signed bundles).
 import type {
   BundleOutcome,
   ChannelPolicy,
@@ -17,7 +17,7 @@ import { type Reregistration, ownerChanged, repositoryRecreated } from './reregi
 import { parseShorthand } from './shorthand.ts';
 
 /**
- * The policy table. `verified` and `skipped` always pass. Under `error` every
+ * The policy (docs/configuration.md "What the policy does"). `verified` and `skipped` always pass. Under `error` every
  * other status blocks. Under `warn` they warn. Under `ignore` a package without
  * attestations passes silently, but attestations that exist and fail (invalid,
  * untrusted, identity changed, advertised-but-unretrievable) are still warnings:
@@ -159,7 +159,7 @@ function untrustedReason(policy: ChannelPolicy, id: SignerIdentity, index: numbe
  *   unknown because it did not even parse) a publish attestation → `invalid`.
  * - only other predicate types (e.g. SLSA provenance alone) → `missing` with
  *   NO_PUBLISH_ATTESTATION: there is no publish attestation, which is what `missing`
- *   means; other predicate types never satisfy the check (specs §1). Their failures are
+ *   means; other predicate types never satisfy the check (CEP 27). Their failures are
  *   still reported in the reasons.
  * Key-signed bundles without a verified transparency-log entry do not count under
  * `require_tlog: true` (self-managed keys), whatever the verifier said (defence in depth).
@@ -286,7 +286,7 @@ export function judgeAttestations(input: JudgeInput): Judgement {
   }
 
   if (trusted.length > 0) {
-    // Verified. Untrusted and invalid siblings are still reported (the policy table).
+    // Verified. Untrusted and invalid siblings are still reported (docs/configuration.md).
     return { status: 'verified', identity: trusted[0], reasons: [...untrusted, ...failures], trustedIdentities: trusted, verifiedBy, policyChecks };
   }
   if (verifiedPublish > 0 || keyUntrusted > 0) return none('untrusted', [...untrusted, ...failures]);

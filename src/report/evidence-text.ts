@@ -6,7 +6,7 @@
 import type { ChalkInstance } from 'chalk';
 import type { PackageReport } from '../types.ts';
 import { publicLogEntryUrl } from '../verify/evidence.ts';
-import { escapeText as t } from './escape.ts';
+import { escapeText as t } from '../text/escape.ts';
 
 /** The lines for one package (none when no bundle carries evidence). `publicGood`: the run's trust root is public-good. */
 export function evidenceLines(p: PackageReport, c: ChalkInstance, publicGood: boolean): string[] {

@@ -56,7 +56,7 @@ export const FORMATS: Readonly<Record<FormatName, ReportFormat>> = {
     identityChanges: false,
     tellsFindings: true,
     async render(report) {
-      const [{ renderJsonChunks }, { escapeJsonOutput }] = await Promise.all([import('./json.ts'), import('./escape.ts')]);
+      const [{ renderJsonChunks }, { escapeJsonOutput }] = await Promise.all([import('./json.ts'), import('../text/escape.ts')]);
       return (function* () {
         for (const chunk of renderJsonChunks(report)) yield escapeJsonOutput(chunk);
       })();
@@ -85,7 +85,7 @@ export const FORMATS: Readonly<Record<FormatName, ReportFormat>> = {
     identityChanges: false,
     tellsFindings: false,
     async render(report, ctx) {
-      const [{ renderSarif }, { escapeJsonOutput }] = await Promise.all([import('./sarif.ts'), import('./escape.ts')]);
+      const [{ renderSarif }, { escapeJsonOutput }] = await Promise.all([import('./sarif.ts'), import('../text/escape.ts')]);
       return [escapeJsonOutput(renderSarif(report, { locate: ctx.locate, version: ctx.version }))];
     },
   },

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { CODES, type Code } from '../codes.ts';
 import type { PackageReport, Report } from '../types.ts';
-import { escapeText } from './escape.ts';
+import { escapeText } from '../text/escape.ts';
 import { findingLine } from '../errors.ts';
 import type { Locate } from './locations.ts';
 import { packageLabel, primaryCode, problemReasons, problemRows } from './problems.ts';

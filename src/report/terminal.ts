@@ -4,9 +4,10 @@
 // goes through escapeText so it cannot move the cursor, erase lines or forge a verdict.
 import { Chalk } from 'chalk';
 import type { NotCoveredCounts, PackageReport, Report } from '../types.ts';
-import { escapeText as t } from './escape.ts';
+import { escapeText as t } from '../text/escape.ts';
 import { groupOutages, OFFLINE_HINT, outageDetail, outageHeadline, toldByGroups } from './outages.ts';
 import { evidenceLines } from './evidence-text.ts';
+import { signerLines } from './signers.ts';
 
 interface TerminalOptions {
   color: boolean;
@@ -65,8 +66,8 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
       p.status === 'verified' ? who(p) : ''
     }`;
     lines.push(head);
-    const diff = p.identity_diff as { changes?: unknown[] } | undefined;
-    const fieldLines = (diff?.changes ?? []).some((ch) => ((ch as { fields?: unknown[] }).fields ?? []).length > 0);
+    const changed = (p.identity_diff?.changes ?? []).filter((ch) => ch.type === 'identity-changed');
+    const fieldLines = changed.some((ch) => ch.fields.length > 0);
     // A package let through by an exception always says so (and until when).
     if (p.exception) lines.push(`    ${c.yellow('exception:')} passes until ${t(p.exception.until)}${p.exception.reason ? ` (${t(p.exception.reason)})` : ''}`);
     for (const r of p.reasons) {
@@ -75,11 +76,10 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
       lines.push(`    ${c.dim(t(r.code))} ${t(message)}`);
       if (r.hint) lines.push(`    ${c.cyan('hint:')} ${t(r.hint)}`);
     }
-    for (const ch of diff?.changes ?? []) {
-      const change = ch as { type?: string; fields?: { field: string; old: string | null; new: string | null }[]; reregistered?: { message: string }[] };
+    for (const change of changed) {
       // Same URL, new numeric ID (src/policy/reregistered.ts): said in words before the fields.
       for (const r of change.reregistered ?? []) lines.push(`    ${c.red.bold(t(r.message))}`);
-      for (const f of change.fields ?? []) {
+      for (const f of change.fields) {
         lines.push(`    ${t(f.field)}: ${c.red(t(f.old ?? '(absent)'))} → ${c.green(t(f.new ?? '(absent)'))}`);
       }
     }
@@ -111,7 +111,8 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
   }
   const s = report.summary;
   const parts = [
-    c.green(`${s.verified} verified`),
+    // Green only when something was verified: `0 verified` is not a success.
+    s.verified > 0 ? c.green(`${s.verified} verified`) : c.yellow(`${s.verified} verified`),
     s['identity-changed'] ? c.red(`${s['identity-changed']} identity-changed`) : '',
     s.untrusted ? c.red(`${s.untrusted} untrusted`) : '',
     s.invalid ? c.red(`${s.invalid} invalid`) : '',
@@ -120,6 +121,8 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
     s.skipped ? c.dim(`${s.skipped} skipped`) : '',
   ].filter(Boolean);
   if (lines.length > 0) lines.push('');
+  // Who signed what passed, as `gh attestation verify` says it on success.
+  lines.push(...signerLines(report.packages).map((l) => t(l)));
   const took = opts.elapsedMs === undefined ? '' : c.dim(` in ${durationText(opts.elapsedMs)}`);
   lines.push(`${s.total} package${s.total === 1 ? '' : 's'}: ${parts.join(', ')}${took}`);
   const uncovered = notCoveredLine(s.not_covered);

@@ -4,7 +4,8 @@
 // get these bytes unchanged (CEP 50 asks mirrors to serve what the channel serves); the
 // copy also answers while the upstream is down, marked stale. One file per document URL,
 // so the store is bounded by the number of routes × subdirs.
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { sha256Hex } from '../util/sha256.ts';
 import { mkdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -52,7 +53,7 @@ function keptHeaders(res: IncomingMessage): StoredDocument['headers'] {
 
 export function openIndexStore(cacheDir: string): IndexStore {
   const dir = join(cacheDir, 'serve', 'index');
-  const key = (url: string): string => createHash('sha256').update(url).digest('hex').slice(0, 32);
+  const key = (url: string): string => sha256Hex(url).slice(0, 32);
   const metaPath = (url: string): string => join(dir, `${key(url)}.json`);
 
   async function writeMeta(doc: StoredDocument): Promise<void> {

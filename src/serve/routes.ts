@@ -11,6 +11,7 @@ import { ConfigError } from '../errors.ts';
 import { canonicalChannelUrl, policyFor } from '../policy/channel.ts';
 import { encodePathSegment, isPackageFilename, isValidPackageFilename, isValidSubdir } from '../targets/package-url.ts';
 import type { ResolvedConfig } from '../types.ts';
+import { ChannelUrl } from '../util/channel-url.ts';
 
 export interface Route {
   /** Path under the proxy, without slashes at either end: `conda-forge`. */
@@ -150,5 +151,5 @@ export function classify(rawTarget: string, routes: readonly Route[]): Classifie
 
 /** The upstream URL of a path under a channel (each segment percent-encoded again). */
 export function upstreamUrl(channel: string, path: string): string {
-  return `${channel.replace(/\/+$/, '')}/${path.split("/").map(encodePathSegment).join('/')}`;
+  return ChannelUrl.join(channel, ...path.split('/').map(encodePathSegment));
 }

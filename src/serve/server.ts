@@ -14,7 +14,7 @@ import type { Socket } from 'node:net';
 import { HttpError, isAttestError, RepodataError } from '../errors.ts';
 import type { Code } from '../codes.ts';
 import type { PackageReport, Reason } from '../types.ts';
-import { escapeText } from '../report/escape.ts';
+import { escapeText } from '../text/escape.ts';
 import { classify, upstreamUrl, type Route, type Target } from './routes.ts';
 import { packageRecord, type RecordEntry, type VerifierHost } from './host.ts';
 import { startFlight, type Flight } from './flight.ts';

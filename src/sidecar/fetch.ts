@@ -15,7 +15,9 @@ import type { Transport } from '../stages/resources.ts';
 import type { SidecarCache } from '../cache/sidecar-cache.ts';
 import { encodePathSegment } from '../targets/package-url.ts';
 import type { DiscoveryMethod, PackageRecord, Reason } from '../types.ts';
-import { ATTESTATIONS_SHA256_RE, parseSidecar } from './parse.ts';
+import { parseSidecar } from './parse.ts';
+import { isSha256Hex } from '../util/sha256.ts';
+import { ChannelUrl } from '../util/channel-url.ts';
 
 export type SidecarResult =
   | { state: 'none'; tried: string[] }
@@ -33,7 +35,7 @@ interface SidecarDeps {
 
 /** `<channel>/<subdir>/<file>` as fetched, with the filename encoded as one path segment. */
 function packageBaseUrl(record: PackageRecord): string {
-  return `${record.channel.replace(/\/+$/, '')}/${record.subdir}/${encodePathSegment(record.filename)}`;
+  return ChannelUrl.join(record.channel, record.subdir, encodePathSegment(record.filename));
 }
 
 /** Pure: the sidecar URL for a method (`attestationsSha256` already validated for `repodata`). */
@@ -92,7 +94,7 @@ export async function lookupAdvertised(record: PackageRecord, repodata: Repodata
       if (isRepodataMissing(e)) return { kind: 'absent', note: `repodata: no repodata.json for ${record.channel}/${record.subdir}` };
       return { kind: 'failed', reasons: [reasonOf(e, undefined)] };
     }
-  } else if (!ATTESTATIONS_SHA256_RE.test(advertised)) {
+  } else if (!isSha256Hex(advertised)) {
     return {
       kind: 'failed',
       reasons: [

@@ -3,7 +3,6 @@
 import { SidecarError } from '../errors.ts';
 import { sha256Hex } from '../util/sha256.ts';
 
-export const ATTESTATIONS_SHA256_RE = /^[0-9a-f]{64}$/;
 
 /**
  * Most bundles accepted in one sidecar. CEP 50 sidecars carry a package's attestations: a

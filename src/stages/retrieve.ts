@@ -3,7 +3,8 @@
 // inputs, or the sidecar's bundles to verify. Repodata is looked up once per package.
 import { policyDigest, verdictKey } from '../cache/verdict-key.ts';
 import { reasonFromError } from '../errors.ts';
-import { checkDigest, type ObservedDigest } from '../policy/digest.ts';
+import { checkDigest } from '../policy/digest.ts';
+import type { PackageDigest } from '../session-types.ts';
 import { packageNameProblem } from '../targets/package-url.ts';
 import { fetchSidecar, lookupAdvertised, sidecarUrl, type Advertisement, type SidecarResult } from '../sidecar/fetch.ts';
 import type { BundleOutcome, DigestSource, PackageReport, PackageStatus, Reason } from '../types.ts';
@@ -47,7 +48,7 @@ export async function retrievePackage(pkg: ResolvedPackage, res: RunResources): 
   const badName = packageNameProblem(record.name, record.filename);
   if (badName) return { ...base, evidence: { kind: 'rejected', status: 'invalid', reasons: [badName] } };
 
-  let digest: ObservedDigest;
+  let digest: PackageDigest;
   try {
     digest = given ?? (await hashOf(pkg, res));
   } catch (e) {
@@ -93,7 +94,7 @@ export async function retrievePackage(pkg: ResolvedPackage, res: RunResources): 
 }
 
 /** The package digest hashed from the bytes (local file or URL) in one streamed pass. */
-async function hashOf(pkg: ResolvedPackage, res: RunResources): Promise<ObservedDigest> {
+async function hashOf(pkg: ResolvedPackage, res: RunResources): Promise<PackageDigest> {
   const { sha256, md5 } = await res.hashPackage(pkg.record);
   return { sha256, source: 'artifact', ...(md5 ? { md5 } : {}) };
 }

@@ -14,8 +14,8 @@ import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic.ts';
+import { isSha256Hex } from '../util/sha256.ts';
 
-const HEX64 = /^[0-9a-f]{64}$/;
 
 interface BucketStore {
   readonly dir: string;
@@ -52,7 +52,7 @@ export function openBucketStore(dir: string, o: BucketStoreOptions = {}): Bucket
   const tooLarge = (id: string) => new Error(`${fileOf(id)} is larger than ${max} bytes`);
   return {
     dir,
-    bucketOf: (key) => (HEX64.test(key) ? key[0] : undefined),
+    bucketOf: (key) => (isSha256Hex(key) ? key[0] : undefined),
     fileOf,
     readSync(id) {
       let fd: number;

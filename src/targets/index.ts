@@ -1,9 +1,9 @@
 // Targets → PackageRecord[]: the I/O edge (reading files) in front of the pure parsers in
 // lockfiles.ts and package-url.ts. The kind of each target is detected from its content
 // (or its name for package files), never from a flag.
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { AttestError, TargetError, reasonFromError } from '../errors.ts';
 import type { PackageRecord } from '../types.ts';
 import { loadYamlParser } from '../util/yaml.ts';
@@ -34,6 +34,53 @@ export function findDefaultTarget(cwd: string): string | undefined {
     if (existsSync(p)) return p;
   }
   return undefined;
+}
+
+/** Where the default target was looked for, and what was found. */
+export interface DefaultTargetSearch {
+  /** The nearest pixi.lock / conda-lock.yml at or above `cwd` (within the search), if any. */
+  found?: string;
+  /** The directories searched, nearest first. */
+  searched: string[];
+  /** When none was found: lockfiles one directory below `cwd` (sorted, at most 5), to say where one is. */
+  below: string[];
+}
+
+/**
+ * The default target of a run without TARGET, found the way the config is: in `cwd`, then
+ * each parent up to the git repository root or the home directory (never a shared parent
+ * like /tmp; `searchDirectories`, docs/configuration.md). A lockfile in a parent is the
+ * project's from a subdirectory of it, as `pixi` itself finds it.
+ */
+export async function searchDefaultTarget(cwd: string, home: string): Promise<DefaultTargetSearch> {
+  const { searchDirectories } = await import('../config/load.ts');
+  const searched = await searchDirectories(resolve(cwd), resolve(home));
+  for (const dir of searched) {
+    const found = findDefaultTarget(dir);
+    if (found) return { found, searched, below: [] };
+  }
+  return { searched, below: (await lockfilesBelow(cwd)).slice(0, 5) };
+}
+
+/** The pixi.lock / conda-lock.yml files directly in the subdirectories of `dir`, sorted. */
+async function lockfilesBelow(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory() && !d.name.startsWith('.') && d.name !== 'node_modules').map((d) => d.name);
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const name of names.sort()) {
+    const found = findDefaultTarget(join(dir, name));
+    if (found) out.push(found);
+  }
+  return out;
+}
+
+/** The lockfiles a directory given as a target holds (pixi.lock, conda-lock.yml), by name. */
+export function lockfilesIn(dir: string): string[] {
+  return DEFAULT_TARGETS.filter((name) => existsSync(join(dir, name)));
 }
 
 const KNOWN_SUBDIR_RE = /^(noarch|(linux|osx|win|emscripten|wasi|zos|freebsd)-[a-z0-9_]+)$/;
@@ -101,8 +148,23 @@ async function readTargetText(path: string, shown: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EISDIR') throw directoryError(path, shown);
     throw fileError(e, shown);
   }
+}
+
+/** A directory given as a target: name the lockfiles it holds, so the user can pass one. */
+function directoryError(path: string, shown: string): TargetError {
+  const held = lockfilesIn(path);
+  const inside = (name: string) => join(shown, name);
+  if (held.length === 0) {
+    return new TargetError('TARGET_IS_DIRECTORY', `${shown} is a directory, and it holds no pixi.lock or conda-lock.yml.`, {
+      hint: 'Pass a pixi.lock, a conda-lock.yml, an @EXPLICIT file, a package URL, or a .conda/.tar.bz2 file with --channel.',
+    });
+  }
+  return new TargetError('TARGET_IS_DIRECTORY', `${shown} is a directory; it holds ${held.join(' and ')}: pass ${held.length === 1 ? 'that' : 'one of them'}.`, {
+    hint: `For example: ${inside(held[0]!)}`,
+  });
 }
 
 function fileError(e: unknown, shown: string): TargetError {

@@ -3,10 +3,10 @@
 // repodata) and in the CEP 27 subject-name comparison, so shapes are checked, never assumed.
 import { TargetError } from '../errors.ts';
 import type { PackageRecord, Reason } from '../types.ts';
+import { ChannelUrl } from '../util/channel-url.ts';
 import lockSchema from '../../schema/lockfile.schema.json' with { type: 'json' };
 
 const PACKAGE_EXTENSIONS = ['.conda', '.tar.bz2'] as const;
-const SHA256_RE = /^[0-9a-f]{64}$/;
 const MD5_RE = /^[0-9a-f]{32}$/;
 // conda subdirs: `noarch`, `linux-64`, `osx-arm64`, `emscripten-wasm32`, `zos-z`, ...
 const SUBDIR_RE = /^[a-z0-9]+(?:-[a-z0-9_]+)?$/;
@@ -85,7 +85,7 @@ export function parsePackageFilename(filename: string, where = filename): Parsed
 
 /** Lowercase and check a SHA-256 hex digest taken from an input file. */
 export function normalizeSha256(value: unknown, where: string): string | undefined {
-  return normalizeHex(value, SHA256_RE, 'SHA-256 (64 hex digits)', where);
+  return normalizeHex(value, /^[0-9a-f]{64}$/, 'SHA-256 (64 hex digits)', where);
 }
 
 /** Lowercase and check an MD5 hex digest taken from an input file. */
@@ -278,7 +278,7 @@ export function parseChannelArgument(raw: string, where: string): string {
   if (u.username || u.password) throw invalid('embeds credentials');
   const why = rawPathProblem(text.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '') + '/x');
   if (why) throw invalid(why);
-  return u.href.replace(/\/+$/, '');
+  return ChannelUrl.of(u.href);
 }
 
 export function isValidSubdir(s: string): boolean {

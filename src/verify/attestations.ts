@@ -1,7 +1,7 @@
 // Verifies every bundle of a sidecar (CEP 50 body: a JSON array of bundles) for one
 // package: Sigstore verification through the shared verifier, then CEP 27 checks for
 // publish attestations. Other predicate types (e.g. SLSA) are verified and reported with
-// publish=false; they never satisfy the publish check (specs §1). Never throws.
+// publish=false; they never satisfy the publish check (CEP 27). Never throws.
 import { AttestError, describeError } from '../errors.ts';
 import type { BundleOutcome, Reason } from '../types.ts';
 import { PUBLISH_PREDICATE_TYPE, type PublishExpectation, checkPublishStatement, predicateTypeOf, targetChannelOf } from './cep27.ts';

@@ -1,4 +1,4 @@
-// CEP 27 publish-attestation checks (specs §1) over an in-toto statement that already
+// CEP 27 publish-attestation checks over an in-toto statement that already
 // passed Sigstore verification. Pure: data in, reasons out; [] means the statement is a
 // valid publish attestation for this package.
 import type { VerifyErrorCode } from '../errors.ts';

@@ -1,4 +1,4 @@
-// Work sigstore-js repeats for every bundle, done once (the performance budget: "CA chain checks, key
+// Work sigstore-js repeats for every bundle, done once (docs/performance.md: "CA chain checks, key
 // objects: do it once where that is provably equivalent").
 //
 // Measured (worker profile, 1,000 local-instance bundles with the fast DER encoder on):

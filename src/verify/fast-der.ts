@@ -1,4 +1,4 @@
-// A faster, byte-identical DER re-encoder for @sigstore/core's ASN.1 objects (the performance budget:
+// A faster, byte-identical DER re-encoder for @sigstore/core's ASN.1 objects (docs/performance.md:
 // "work that sigstore-js repeats per bundle").
 //
 // Measured (bench/means.ts, local Sigstore bundles): @sigstore/verify spends ~75% of a

@@ -1,4 +1,4 @@
-// Decoding signer identities from Fulcio certificates and self-managed keys (specs §4).
+// Decoding signer identities from Fulcio certificates and self-managed keys (the claims: src/claims.ts).
 // Pure: takes parsed certificates / key bytes, returns plain SignerIdentity data.
 import { createHash } from 'node:crypto';
 import type { X509Certificate } from '@sigstore/core';

@@ -1,4 +1,4 @@
-// Verification across cores (the performance budget): a worker_threads pool sized to the machine. Each
+// Verification across cores (docs/performance.md): a worker_threads pool sized to the machine. Each
 // worker builds the trust material once (per policy) and verifies whole sidecars with the
 // same code path as the main thread (createVerifier + verifyAttestations), so the outcomes
 // are identical; only where the CPU time is spent changes.
@@ -131,7 +131,7 @@ export function createVerifyPool(opts: VerifyPoolOptions): VerifyPool {
   const slots = new Set<Slot>();
   const queue: Job[] = [];
 
-  // In-process path: the heavy modules load on first use only (start-up target of the performance budget).
+  // In-process path: the heavy modules load on first use only (start-up time, docs/performance.md).
   let local: Promise<{ verify: typeof import('./attestations.ts').verifyAttestations; create: typeof import('./verifier.ts').createVerifier }> | undefined;
   const localVerifiers = new Map<string, BundleVerifier>();
   async function verifyInProcess(req: VerifyRequest): Promise<BundleOutcome[]> {

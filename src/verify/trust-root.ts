@@ -1,4 +1,4 @@
-// Trust root provider (specs §6): the Sigstore public-good root from the snapshot that
+// Trust root provider (docs/configuration.md "Trust root"): the Sigstore public-good root from the snapshot that
 // @sigstore/tuf ships (works offline out of the box), refreshed through TUF when online
 // and cached in cacheDir, or a custom trusted_root.json validated before use.
 // `validateTrustedRoot` (trust-root-validate.ts) is pure; `loadTrustRoot` is the thin I/O

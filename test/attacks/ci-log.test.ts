@@ -12,7 +12,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { escapeJsonOutput, escapeLines, escapeMarkdown, escapeText, markdownCode } from '../../src/report/escape.ts';
+import { escapeJsonOutput, escapeLines, escapeMarkdown, escapeText, markdownCode } from '../../src/text/escape.ts';
 import { renderGithub } from '../../src/report/github.ts';
 import { renderMarkdownReport } from '../../src/report/markdown.ts';
 import { renderTerminal } from '../../src/report/terminal.ts';
@@ -96,19 +96,21 @@ test('attack: every payload in every field of the text report (as printed under 
   }
 });
 
-test('attack: --format github — annotations and overflow lines carry no command but ours', () => {
+test('attack: --format github — cause and per-package annotations carry no command but ours', () => {
   for (const p of PAYLOADS) {
-    // 25 rows: 10 error and 10 warning annotations, the rest overflow as plain log lines.
+    // 25 rows: 13 invalid (blocked, per package) and 12 warned, all of one code: one cause
+    // annotation of each kind (payloads in the names they list), ten per-package ones, and
+    // the summary line counting the three not annotated.
     const out = renderGithub(buildReport(hostileRows(p, 25)), locateNothing);
     const lines = out.trimEnd().split('\n');
-    const overflow = lines.filter((l) => l.startsWith('error: ') || l.startsWith('warning: '));
-    assert.equal(overflow.length, 5, out);
     for (const l of commandLines(out)) {
       // Only our own annotations, each a single command at the line start, no legacy opener.
       assert.match(l, /^::(error|warning|notice) /, l);
       assert.ok(!l.includes('##['), l);
     }
-    assert.equal(commandLines(out).length, 21, 'ten errors, ten warnings, one notice');
+    assert.equal(commandLines(out).length, 12, 'two causes, ten per-package errors');
+    assert.equal(lines.length, 13, out);
+    assert.match(lines.at(-1)!, /^conda-attest: 25 packages: .*; 3 more packages with per-package problems not annotated/);
   }
 });
 

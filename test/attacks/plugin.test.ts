@@ -16,7 +16,7 @@ import { PluginError } from '../../src/errors.ts';
 import { createSession } from '../../src/pipeline.ts';
 import { recordFromUrl } from '../../src/targets/index.ts';
 import { composePlugins } from '../../plugin/loader.ts';
-import { createCondaAttestPlugin } from '../../plugin/sigstore.ts';
+import { createCondaAttestPlugin } from '../../plugin/conda-attest.ts';
 import { PackageBlockedError } from '../../plugin/contract.ts';
 import type { CondaInstallerPlugin, DownloadFn } from '../../plugin/contract.ts';
 import { fetchDownload } from '../../plugin/hosts/download.ts';

@@ -62,7 +62,9 @@ test('online: one entry per channel, identities from both repositories with pack
   assert.equal(r.code, 0, r.stderr);
   const text = ws.read('.conda-attestrc.yaml');
   assert.match(text, /^# conda-attest configuration, written by `conda-attest init` from pixi\.lock/);
-  assert.match(text, /^\$schema: https:\/\/conda-attest\.dev\/schema\/config\.schema\.json$/m);
+  // $schema is the schema the package ships, where a project that installs it has it.
+  assert.match(text, /^\$schema: \.\/node_modules\/conda-attest\/schema\/config\.schema\.json$/m);
+  assert.doesNotMatch(text + r.stdout, /fallback/i, 'mirrors are the same channel, not a fallback');
   // Each repository entry is pinned to the repository ID its certificates carried, with a
   // comment naming the repository (a first install must not trust whoever holds the name).
   assert.match(text, /# 2 packages: alpha, alpha-lib\n\s+- identity: github:test-org\/alpha-feedstock@refs\/heads\/main\n\s+repository_id: "1001" # ID of https:\/\/github\.com\/test-org\/alpha-feedstock, from its certificates$/m);
@@ -108,6 +110,22 @@ test('offline: the same file without identities, saying why; an existing config 
   assert.deepEqual(doc.channels[forge.url], { require: 'error' });
   assert.deepEqual(doc.channels[plain.url], { require: 'error' });
   assert.match(r.stdout, /No trusted identities were proposed: --offline was given/);
+  // Offline, nothing was verified and nothing pinned: no lockfile to commit is mentioned.
+  assert.ok(
+    r.stdout.endsWith(
+      [
+        'Next steps:',
+        '  1. When the channels can be reached, propose the signers (or add trusted_identities by hand):',
+        '       conda-attest init --force',
+        '  2. Then verify the environment: the first run pins its signers in conda-attest.lock;',
+        '     commit that file with .conda-attestrc.yaml.',
+        '',
+      ].join('\n'),
+    ),
+    r.stdout,
+  );
+  assert.doesNotMatch(r.stdout, /git add/);
+  assert.doesNotMatch(text, /commit this file with conda-attest\.lock/);
   assert.equal(forge.requests.length, 0, 'offline: nothing fetched');
 
   const again = await runCli(ws, ['init', '--offline']);
@@ -124,6 +142,28 @@ test('offline: the same file without identities, saying why; an existing config 
   const shadow = await runCli(other, ['init', '--force', '--offline']);
   assert.equal(shadow.code, 2);
   assert.match(shadow.stderr, /CONFIG_EXISTS: .*\.conda-attestrc\.json/);
+});
+
+test('init --sigs: a local package and its sidecar, offline, give the proposal', async () => {
+  const ws = makeWorkspace('conda-attest-init-sigs-');
+  workspaces.push(ws);
+  const p = forge.get(forge.packages.find((x) => x.filename.startsWith('beta-'))!.filename);
+  const file = ws.write(p.filename, p.bytes);
+  ws.write('beta.sigs', JSON.stringify(p.bundles));
+  forge.clearRequests();
+  const r = await runCli(ws, ['init', '--offline', '--trusted-root', sig.trustedRootPath, '--channel', `${forge.url}/${p.subdir}`, '--sigs', 'beta.sigs', file]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(parseYaml(ws.read('.conda-attestrc.yaml')).channels[forge.url], {
+    require: 'error',
+    trusted_identities: [{ identity: 'github:test-org/beta-feedstock@refs/heads/main', repository_id: '1002' }],
+  });
+  assert.match(r.stdout, /^Wrote \.conda-attestrc\.yaml: 1 channel \(1 with attestations\), 1 trusted identity proposed\.$/m);
+  assert.equal(forge.requests.length, 0, 'nothing fetched');
+  // --sigs is the sidecar of one package.
+  ws.write('two.txt', `@EXPLICIT\n${forge.packages[0]!.url}\n${forge.packages[1]!.url}\n`);
+  const two = await runCli(ws, ['init', '--force', '--offline', '--sigs', 'beta.sigs', 'two.txt']);
+  assert.equal(two.code, 2);
+  assert.match(two.stderr, /USAGE_INVALID_ARGUMENT: --sigs gives the sidecar of one package, but the targets hold 2\./);
 });
 
 test('unreachable channels: written without identities, and the reason names the failure', async () => {

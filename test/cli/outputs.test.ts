@@ -38,7 +38,13 @@ test('--output sarif=… --output markdown=… --report-file …: text on the te
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, '');
   const text = normalise(r.stdout).split('\n');
-  assert.ok(text.includes('2 packages: 2 verified in <time>'), r.stdout);
+  // The signer of what passed, then the counts with the time taken (normalised).
+  assert.deepEqual(text.slice(-4), [
+    '2 packages verified, signed by github.com/test-org/test-feedstock (build.yml)',
+    '2 packages: 2 verified in <time>',
+    'all passed',
+    '',
+  ], r.stdout);
   // Each file equals what `--format X` prints on stdout (same report, same renderer).
   for (const [format, file] of [['sarif', 'out/results.sarif'], ['markdown', 'comment.md'], ['json', 'report.json']] as const) {
     const alone = await runCli(ws, ['verify', '--format', format, 'explicit.txt']);

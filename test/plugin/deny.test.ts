@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PackageBlockedError } from '../../plugin/contract.ts';
-import { createCondaAttestPlugin } from '../../plugin/sigstore.ts';
+import { createCondaAttestPlugin } from '../../plugin/conda-attest.ts';
 import { wrapFetch } from '../../plugin/hosts/fetch.ts';
 import { ALPHA, BETA, LOOSE, startPluginFixture } from './fixture.ts';
 import type { PluginFixture } from './fixture.ts';

@@ -3,8 +3,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { TargetError } from '../../src/errors.ts';
-import { PackageBlockedError } from '../../plugin/contract.ts';
-import { createCondaAttestPlugin } from '../../plugin/sigstore.ts';
+import { PackageBlockedError, type DownloadFn } from '../../plugin/contract.ts';
+import { createCondaAttestPlugin } from '../../plugin/conda-attest.ts';
 import { wrapFetch } from '../../plugin/hosts/fetch.ts';
 import type { FetchFn } from '../../plugin/hosts/fetch.ts';
 import { ALPHA, GAMMA, UNSIGNED, evil, startPluginFixture } from './fixture.ts';
@@ -71,6 +71,18 @@ test('attack: bytes that differ from what the caller expects (lookup) are blocke
   t.after(() => fx.strict.clearFaults());
   const verified = wrapFetch(fetch, plugin(), { lookup: (url) => (url === gamma.url ? { sha256: gamma.sha256.toUpperCase() } : undefined) });
   await assert.rejects(verified(gamma.url), (e) => e instanceof PackageBlockedError && e.reasons[0].code === 'PACKAGE_DIGEST_MISMATCH');
+});
+
+test('attack: with only a pass-through plugin (no conda-attest), the one sha256 rule of the host kit still refuses bytes the caller did not lock', async (t) => {
+  const gamma = fx.strict.get(GAMMA);
+  fx.strict.setFault(gamma.url, { kind: 'body', body: evil.bytes });
+  t.after(() => fx.strict.clearFaults());
+  const audit = { name: 'audit', wrapDownload: (next: DownloadFn): DownloadFn => (req) => next(req) };
+  const verified = wrapFetch(fetch, audit, { lookup: (url) => (url === gamma.url ? { sha256: gamma.sha256 } : undefined) });
+  await assert.rejects(verified(gamma.url), (e) => e instanceof PackageBlockedError && e.reasons[0].code === 'PACKAGE_DIGEST_MISMATCH' && e.reasons[0].message.includes(gamma.sha256));
+  // The locked bytes themselves pass.
+  fx.strict.clearFaults();
+  assert.equal((await verified(gamma.url)).status, 200);
 });
 
 test('attack: a package URL that cannot be parsed is refused, not passed through unverified', async () => {

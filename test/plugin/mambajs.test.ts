@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { installPackagesToEmscriptenFS } from '@emscripten-forge/mambajs-core';
 import type { ILock } from '@emscripten-forge/mambajs-core';
 import { PackageBlockedError } from '../../plugin/contract.ts';
-import { createCondaAttestPlugin } from '../../plugin/sigstore.ts';
+import { createCondaAttestPlugin } from '../../plugin/conda-attest.ts';
 import { recordForMambaUrl, wrapUntarjs } from '../../plugin/hosts/mambajs.ts';
 import { TargetError } from '../../src/errors.ts';
 import type { MambaLockLike } from '../../plugin/hosts/mambajs.ts';

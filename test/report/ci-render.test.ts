@@ -3,7 +3,7 @@
 // cannot be broken out of, and SARIF results without a lockfile location.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { escapeWorkflowData, escapeWorkflowProperty, renderGithubAnnotations, workflowCommand } from '../../src/report/github.ts';
+import { escapeWorkflowData, escapeWorkflowProperty, renderGithub, renderGithubAnnotations, workflowCommand } from '../../src/report/github.ts';
 import { renderMarkdownReport } from '../../src/report/markdown.ts';
 import { renderSarifObject } from '../../src/report/sarif.ts';
 import { buildReport } from '../../src/report/build.ts';
@@ -69,9 +69,9 @@ test('markdown: one table row per problem, cells cannot be broken out of; a long
   assert.doesNotMatch(md, /identity changes/, 'no identity section unless given');
 
   const many = Array.from({ length: 12 }, (_, i) => row({ filename: `p${i}-1.0-h0_0.conda`, url: `u${i}` }));
-  const capped = renderMarkdownReport(buildReport(many), { locate: locateNothing, maxRows: 10 });
+  const capped = renderMarkdownReport(buildReport(many), { locate: locateNothing, rowsPerGroup: 10 });
   assert.equal(capped.split('\n').filter((l) => l.startsWith('| ❌')).length, 10);
-  assert.match(capped, /… and 2 more problem package\(s\)/);
+  assert.match(capped, /\n\+2 more\n$/);
 });
 
 test('SARIF: a problem without a lockfile entry has no location; a warned row is a warning; rules sorted and indexed', () => {
@@ -105,29 +105,23 @@ test('locations: paths relative to the workspace with / separators; outside it a
   assert.equal(locate(row({ url: 'u3' })), undefined);
 });
 
-test('github: at most 10 annotations of each kind; the rest are plain log lines and one notice counts them', () => {
+// Annotations are per cause now (test/report/ci-groups.test.ts): 13 blocked and 2 warned
+// packages missing attestations are two annotations, not 10 plus 3 overflow log lines.
+test('github: problems of one cause are one annotation with the count; a crafted reason in a later row starts no command', () => {
   const rows = [
     ...Array.from({ length: 13 }, (_, i) => row({ filename: `b${String(i).padStart(2, '0')}-1.0-h0_0.conda`, url: `ub${i}` })),
     ...Array.from({ length: 2 }, (_, i) => row({ filename: `w${i}-1.0-h0_0.conda`, url: `uw${i}`, action: 'warn' })),
   ];
-  // A crafted reason in an overflow row must not start a workflow command of its own.
   rows[12] = row({ filename: 'b12-1.0-h0_0.conda', url: 'ub12', reasons: [{ code: 'NO_ATTESTATIONS', message: 'x\n::error::forged' }] });
   const lines = renderGithubAnnotations(buildReport(rows), locateNothing).trimEnd().split('\n');
-  assert.equal(lines.filter((l) => l.startsWith('::error')).length, 10);
-  assert.equal(lines.filter((l) => l.startsWith('::warning')).length, 2);
-  const plain = lines.filter((l) => !l.startsWith('::'));
-  assert.equal(plain.length, 3, lines.join('\n'));
-  assert.ok(plain.every((l) => l.startsWith('error: ')), plain.join('\n'));
-  assert.ok(plain.some((l) => l.includes('b12-1.0-h0_0.conda')), 'the overflow packages are still named in the log');
-  const notices = lines.filter((l) => l.startsWith('::notice'));
-  assert.equal(notices.length, 1);
-  assert.match(notices[0]!, /3 blocked packages are listed in the log above but not annotated/);
-  assert.equal(lines.at(-1), notices[0], 'the notice comes last');
+  assert.equal(lines.length, 2, lines.join('\n'));
+  assert.match(lines[0]!, /^::error title=NO_ATTESTATIONS::NO_ATTESTATIONS: 13 packages are blocked\./);
+  assert.match(lines[1]!, /^::warning title=NO_ATTESTATIONS::NO_ATTESTATIONS: 2 packages are warned about\./);
 });
 
-test('github: exactly 10 problems of a kind are all annotated, with no overflow notice', () => {
-  const rows = Array.from({ length: 10 }, (_, i) => row({ filename: `b${i}-1.0-h0_0.conda`, url: `ub${i}` }));
-  const out = renderGithubAnnotations(buildReport(rows), locateNothing);
-  assert.equal(out.trimEnd().split('\n').length, 10);
-  assert.doesNotMatch(out, /::notice/);
+test('github: per-package problems beyond 10 are counted on the summary line, not dropped silently', () => {
+  const rows = Array.from({ length: 12 }, (_, i) => row({ filename: `u${i}-1.0-h0_0.conda`, url: `uu${i}`, status: 'untrusted', reasons: [{ code: 'IDENTITY_UNTRUSTED', message: 'm' }] }));
+  const lines = renderGithub(buildReport(rows), locateNothing).trimEnd().split('\n');
+  assert.equal(lines.filter((l) => l.startsWith('::error')).length, 11, 'one for the cause, ten per package');
+  assert.equal(lines.at(-1), 'conda-attest: 12 packages: 0 verified, 12 blocked, 0 warned, 0 skipped; 2 more packages with per-package problems not annotated (the job summary and --format markdown list them by cause)');
 });

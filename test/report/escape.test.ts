@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { diffLocks, renderDiffMarkdown, renderLockText } from '../../src/lock/diff.ts';
 import { renderDiffText } from '../../src/report/lock-diff-text.ts';
 import { emptyLock, type Lock } from '../../src/lock/types.ts';
-import { escapeLines, escapeMarkdown, escapeText, hasUnsafeText, markdownCode } from '../../src/report/escape.ts';
+import { escapeLines, escapeMarkdown, escapeText, hasUnsafeText, markdownCode } from '../../src/text/escape.ts';
 import { renderTerminal } from '../../src/report/terminal.ts';
 import type { PackageReport, Report } from '../../src/types.ts';
 import { main } from '../../src/cli/main.ts';
@@ -81,7 +81,21 @@ test('terminal report: a signer SAN, targetChannel message, file name and hint c
       { code: 'CEP27_TARGET_CHANNEL_MISMATCH', message: `targetChannel "${ERASE_AND_FAKE}" is not this channel`, hint: `hint${ERASE_AND_FAKE}` },
     ],
     notes: [`note${ERASE_AND_FAKE}`],
-    identity_diff: { changes: [{ type: 'identity-changed', fields: [{ field: 'san', old: `a${ERASE_AND_FAKE}`, new: `b\u001b[8m` }] }] },
+    // identity_diff is typed (IdentityDiff): a whole identity-changed change, whose field values carry the escapes.
+    identity_diff: {
+      pinned: [],
+      observed: [],
+      changes: [
+        {
+          type: 'identity-changed',
+          channel: 'https://c',
+          name: 'evil',
+          old: { kind: 'uri', issuer: 'https://i', uri: 'a' },
+          new: { kind: 'uri', issuer: 'https://i', uri: 'b' },
+          fields: [{ field: 'uri', old: `a${ERASE_AND_FAKE}`, new: `b\u001b[8m` }],
+        },
+      ],
+    },
   });
   const ok = row({
     status: 'verified',

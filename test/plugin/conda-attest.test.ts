@@ -13,7 +13,7 @@ import type { PackageRecord } from '../../src/types.ts';
 import { PackageBlockedError } from '../../plugin/contract.ts';
 import { composePlugins, loadPlugins } from '../../plugin/loader.ts';
 import type { DownloadFn } from '../../plugin/contract.ts';
-import { createCondaAttestPlugin } from '../../plugin/sigstore.ts';
+import { createCondaAttestPlugin } from '../../plugin/conda-attest.ts';
 import { fetchDownload } from '../../plugin/hosts/download.ts';
 import { recordFromUrl } from '../../src/targets/package-url.ts';
 import { ALPHA, BETA, GAMMA, UNSIGNED, evil, startPluginFixture } from './fixture.ts';
