@@ -26,6 +26,7 @@ import {
 } from './identity.ts';
 import { type Lock, type LockEntry, type LockIdentity, type Seen, getOwn } from './types.ts';
 import { type Reregistration, reregistrations } from '../policy/reregistered.ts';
+import { getOrMake } from '../util/memo.ts';
 
 export interface FieldChange {
   field: IdentityField;
@@ -200,12 +201,7 @@ export function seenText(s: Seen | null): string {
 
 export function groupByPackage(changes: readonly LockChange[]): Map<string, LockChange[]> {
   const groups = new Map<string, LockChange[]>();
-  for (const c of sortChanges([...changes])) {
-    const k = `${c.channel}/${c.name}`;
-    let g = groups.get(k);
-    if (!g) groups.set(k, (g = []));
-    g.push(c);
-  }
+  for (const c of sortChanges([...changes])) getOrMake(groups, `${c.channel}/${c.name}`, () => []).push(c);
   return groups;
 }
 

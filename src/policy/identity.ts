@@ -8,6 +8,7 @@ import { createHash, createPublicKey } from 'node:crypto';
 import type { ChannelPolicy, IdentityPattern, SignerIdentity, TrustedKey } from '../types.ts';
 import { globToRegexSource } from './glob.ts';
 import { claim } from '../claims.ts';
+import { getOrMake } from '../util/memo.ts';
 import { PROVIDERS, parseShorthand, type Shorthand } from './shorthand.ts';
 import { checkConstraints, claimFailure, globMatches, type ConstraintFailure } from './constraints.ts';
 
@@ -67,12 +68,7 @@ export function compileIdentityPattern(p: IdentityPattern): CompiledIdentityPatt
 const compiledCache = new WeakMap<IdentityPattern, CompiledIdentityPattern>();
 
 function compiled(p: IdentityPattern): CompiledIdentityPattern {
-  let c = compiledCache.get(p);
-  if (!c) {
-    c = compileIdentityPattern(p);
-    compiledCache.set(p, c);
-  }
-  return c;
+  return getOrMake(compiledCache, p, () => compileIdentityPattern(p));
 }
 
 /** A pattern whose SAN (or shorthand repository) and issuer matched but whose claims did not. */

@@ -198,8 +198,14 @@ class Uncovered {
   addLocal(location: string): void {
     this.local.add(location);
   }
+  /**
+   * A PyPI entry located by a URL is a PyPI package; one located by a path (`pypi: ./`, the
+   * project itself, or `path: ./local`, an editable package) is built from source here:
+   * counted with the source entries, which no index serves or attests.
+   */
   addPypi(location: unknown): void {
-    this.pypi.add(String(location));
+    if (typeof location === 'string' && !isUrlLocation(location)) this.source.add(location);
+    else this.pypi.add(String(location));
   }
   addSource(location: unknown): void {
     this.source.add(String(location));

@@ -131,6 +131,20 @@ test('pixi.lock v6: all environments and platforms, deduplicated, sorted, hashes
   });
 });
 
+test('pixi.lock v6: `pypi: ./` (the project, built from a path) is a source entry, not a PyPI package; a PyPI URL is PyPI', async () => {
+  await withDir(async (dir) => {
+    const withProject = PIXI_V6.replace(
+      '      - conda: .\n',
+      '      - conda: .\n      - pypi: ./\n',
+    ).replace('- conda: .\n  name: mypkg', '- pypi: ./\n  name: myproject\n  version: 0.1.0\n- conda: .\n  name: mypkg');
+    assert.notEqual(withProject, PIXI_V6);
+    await writeFile(join(dir, 'pixi.lock'), withProject);
+    const set = await loadTargetSet(['pixi.lock'], { cwd: dir });
+    // `.` (a conda source package) and `./` (the PyPI project): two source entries; requests: one PyPI package.
+    assert.deepEqual(set.notCovered, { pypi: 1, source: 2, local: 0 });
+  });
+});
+
 // Real public pixi.lock files of every supported version, cut to a few entries with their
 // lines kept verbatim (test/fixtures/pixi-lock/README.md names each source). Expected values
 // are read off the fixture text: every conda reference of every environment and platform,
@@ -215,12 +229,13 @@ test('pixi.lock v4/v5 entries must carry `kind`; a v6-shaped entry under version
     await rejectsCode(load(dir, 'pixi.lock', PIXI_V6.replace('version: 6', 'version: 5')), 'TARGET_PARSE_FAILED', /packages\[0\].*`kind` is neither conda nor pypi/);
     const noUrl = `version: 5\nenvironments: {}\npackages:\n- kind: conda\n  name: zlib\n  version: 1.3.1\n  build: hb9d3cd8_2\n  subdir: linux-64\n`;
     await rejectsCode(load(dir, 'pixi.lock', noUrl), 'TARGET_PARSE_FAILED', /conda entry has no `url`/);
-    // A local (editable) PyPI package is located by `path:` in v4/v5: counted, not an error.
+    // A local (editable) PyPI package is located by `path:` in v4/v5: counted, not an error,
+    // and as a source entry (built here from a path), not as a PyPI package.
     const path = `version: 5\nenvironments:\n  default:\n    channels: []\n    packages:\n      linux-64:\n      - pypi: ./local\npackages:\n- kind: pypi\n  name: local\n  version: 0.1.0\n  path: ./local\n  editable: true\n`;
     await writeFile(join(dir, 'pixi.lock'), path);
     const got = await loadTargetSet(['pixi.lock'], { cwd: dir });
     assert.deepEqual(got.records, []);
-    assert.equal(got.notCovered.pypi, 1);
+    assert.deepEqual(got.notCovered, { pypi: 0, source: 1, local: 0 });
   });
 });
 
