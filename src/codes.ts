@@ -169,6 +169,7 @@ export const CODES = {
   RUN_DEADLINE: { domain: 'notice', meaning: "The run's deadline (deadline_ms, --deadline) passed: unfinished packages are retrieval-failed." },
   CHANNEL_UNUSED: { domain: 'notice', meaning: 'A channel listed in the config matched no package of the run.' },
   NOTHING_VERIFIED: { domain: 'notice', meaning: 'No package was verified, and none was blocked or warned about.' },
+  EXPLICIT_MD5_ONLY: { domain: 'notice', meaning: 'Packages pinned by MD5 only (explicit files, URL#<md5>): each is downloaded, its SHA-256 is what the attestation is checked against, and the MD5 is checked on the same bytes.' },
   DOWNLOAD_UNSETTLED: { domain: 'notice', meaning: "A host's package download was still in flight when the run ended and did not settle in time: not reported as a row, not pinned, refused if it finishes later." },
 } as const satisfies Record<string, CodeInfo>;
 

@@ -55,15 +55,9 @@ export class AttestError<C extends ErrorCode = ErrorCode> extends Error {
   }
 }
 
-export class UsageError extends AttestError<UsageErrorCode> {
-  override name = 'UsageError';
-}
-export class ConfigError extends AttestError<ConfigErrorCode> {
-  override name = 'ConfigError';
-}
-export class TargetError extends AttestError<TargetErrorCode> {
-  override name = 'TargetError';
-}
+export class UsageError extends AttestError<UsageErrorCode> { override name = 'UsageError'; }
+export class ConfigError extends AttestError<ConfigErrorCode> { override name = 'ConfigError'; }
+export class TargetError extends AttestError<TargetErrorCode> { override name = 'TargetError'; }
 export interface HttpErrorOptions extends AttestErrorOptions {
   status?: number;
   outage?: Outage;
@@ -97,24 +91,12 @@ export class HttpError extends AttestError<HttpErrorCode> {
     this.notSent = o.notSent ?? false;
   }
 }
-export class RepodataError extends AttestError<RepodataErrorCode> {
-  override name = 'RepodataError';
-}
-export class SidecarError extends AttestError<SidecarErrorCode> {
-  override name = 'SidecarError';
-}
-export class TrustRootError extends AttestError<TrustRootErrorCode> {
-  override name = 'TrustRootError';
-}
-export class VerifyError extends AttestError<VerifyErrorCode> {
-  override name = 'VerifyError';
-}
-export class LockError extends AttestError<LockErrorCode> {
-  override name = 'LockError';
-}
-export class PluginError extends AttestError<PluginErrorCode> {
-  override name = 'PluginError';
-}
+export class RepodataError extends AttestError<RepodataErrorCode> { override name = 'RepodataError'; }
+export class SidecarError extends AttestError<SidecarErrorCode> { override name = 'SidecarError'; }
+export class TrustRootError extends AttestError<TrustRootErrorCode> { override name = 'TrustRootError'; }
+export class VerifyError extends AttestError<VerifyErrorCode> { override name = 'VerifyError'; }
+export class LockError extends AttestError<LockErrorCode> { override name = 'LockError'; }
+export class PluginError extends AttestError<PluginErrorCode> { override name = 'PluginError'; }
 
 export function isAttestError(e: unknown): e is AttestError {
   return e instanceof AttestError;

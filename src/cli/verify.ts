@@ -9,6 +9,7 @@ import { type CliIO, type Command, wantsColor } from './io.ts';
 import { positiveInt, seconds } from './args.ts';
 import { type CommandSpec, chooseFormat, formatOptions, HELP_OPTION, OFFLINE_OPTIONS, parseCommand, renderHelp, TIME_OPTIONS } from './options.ts';
 import { givenSidecar, loadEnvironment, verifyRecords } from './environment.ts';
+import { md5OnlyNotice } from '../targets/index.ts';
 import { VERIFY_FORMATS, emitGithubExtras, inGithubActions, parseOutputs, planOutputs, writeOutputs, writeStdout } from './ci-output.ts';
 import { createReporter } from './reporter.ts';
 
@@ -110,11 +111,14 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
   }
   // The report is complete here: every output renders it as it is.
   const report = await session.finish();
+  // What the targets pin by MD5 only, once for the run (counted from the records read).
+  const md5Only = md5OnlyNotice(records);
+  if (md5Only) report.notices = [...(report.notices ?? []), md5Only];
   const ctx = plan.context(session, { color: wantsColor(io, 'stdout'), verbose: Boolean(values.verbose), elapsedMs: Date.now() - started });
   await writeOutputs(outputs, report, ctx);
   await writeStdout(io, await FORMATS[format].render(report, ctx));
-  // Told once: by the format on stdout when it shows findings, else here on stderr.
-  if (!FORMATS[format].tellsFindings) reporter.tellFindings(report);
+  // Told once: by the format on stdout where it shows them, else here on stderr.
+  reporter.tellFindings(report, FORMATS[format].tells);
   if (github) await emitGithubExtras(format, report, ctx, io, reporter);
   return exitCodeOf(report);
 };

@@ -19,11 +19,13 @@
 // For changed/added/removed a normal run keeps the pin as is (`entry` = pinned); only
 // `accept` writes `proposed` (`null` = drop the pin of a package now unattested).
 import type { Reason, SignerIdentity } from '../types.ts';
-import { type LockChange, diffIdentitySets, diffLocks, safeText, sortChanges } from './diff.ts';
+import { type LockChange, diffIdentitySets, diffLocks, sortChanges } from './diff.ts';
+import { escapeText as safeText } from '../text/escape.ts';
 import { compareStrings, identityKey, identityLabel, normalizeIdentities, stableIdentity } from './identity.ts';
 import { type Lock, type LockEntry, type LockIdentity, type Seen, getOwn, putOwn } from './types.ts';
 import { compareVersions } from './version.ts';
 import { ChannelUrl } from '../util/channel-url.ts';
+import { getOrMake } from '../util/memo.ts';
 
 export { stableIdentity } from './identity.ts';
 export type { Lock, LockEntry, LockIdentity, Seen } from './types.ts';
@@ -136,52 +138,23 @@ export function decide(lock: Lock, pkg: PackageKey, observed: readonly SignerIde
   const common = { ...base, entry: pinned, proposed, touch: false, diff };
   const what = `${safeText(pkg.name)} ${safeText(pkg.version)} from ${safeText(pkg.channel)}`;
 
+  const list = describeChanges(changes);
+  const changed = (kind: 'removed' | 'changed' | 'added', code: Reason['code'], message: string, hint: string, downgrade = false): LockDecision => ({
+    ...common,
+    kind,
+    downgrade,
+    reason: { code, message, hint },
+  });
   if (identities.length === 0) {
-    return {
-      ...common,
-      kind: 'removed',
-      downgrade: true,
-      reason: {
-        code: 'ATTESTATIONS_REMOVED',
-        message: `${what} arrived without attestations, but the lockfile pins its signer (${describeChanges(changes)}).`,
-        hint: DROP_PIN_HINT,
-      },
-    };
+    return changed('removed', 'ATTESTATIONS_REMOVED', `${what} arrived without attestations, but the lockfile pins its signer (${list}).`, DROP_PIN_HINT, true);
   }
   if (changes.some((c) => c.type === 'identity-changed')) {
-    return {
-      ...common,
-      kind: 'changed',
-      downgrade: false,
-      reason: {
-        code: 'IDENTITY_CHANGED',
-        message: `${what} is signed by another identity than the lockfile pins: ${describeChanges(changes)}.`,
-        hint: changeHint(pkg.name, changes),
-      },
-    };
+    return changed('changed', 'IDENTITY_CHANGED', `${what} is signed by another identity than the lockfile pins: ${list}.`, changeHint(pkg.name, changes));
   }
   if (changes.some((c) => c.type === 'identity-removed')) {
-    return {
-      ...common,
-      kind: 'removed',
-      downgrade: false,
-      reason: {
-        code: 'IDENTITY_REMOVED',
-        message: `${what} lacks a signer identity the lockfile pins: ${describeChanges(changes)}.`,
-        hint: hintFor(pkg.name),
-      },
-    };
+    return changed('removed', 'IDENTITY_REMOVED', `${what} lacks a signer identity the lockfile pins: ${list}.`, hintFor(pkg.name));
   }
-  return {
-    ...common,
-    kind: 'added',
-    downgrade: false,
-    reason: {
-      code: 'IDENTITY_ADDED',
-      message: `${what} is also signed by an identity the lockfile does not pin: ${describeChanges(changes)}.`,
-      hint: hintFor(pkg.name),
-    },
-  };
+  return changed('added', 'IDENTITY_ADDED', `${what} is also signed by an identity the lockfile does not pin: ${list}.`, hintFor(pkg.name));
 }
 
 /**
@@ -237,12 +210,7 @@ function setEntry(lock: Lock, channel: string, name: string, entry: LockEntry | 
 
 function groupDecisions<T extends PackageKey>(items: readonly T[]): Map<string, T[]> {
   const groups = new Map<string, T[]>();
-  for (const d of items) {
-    const k = JSON.stringify([d.channel, d.name]);
-    let g = groups.get(k);
-    if (!g) groups.set(k, (g = []));
-    g.push(d);
-  }
+  for (const d of items) getOrMake(groups, JSON.stringify([d.channel, d.name]), () => []).push(d);
   return groups;
 }
 

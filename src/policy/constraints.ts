@@ -7,6 +7,7 @@
 import type { ClaimConstraints, SignerIdentity } from '../types.ts';
 import { globToRegexSource } from './glob.ts';
 import { CLAIMS, FULCIO_OID } from '../claims.ts';
+import { getOrMake } from '../util/memo.ts';
 import configSchema from '../../schema/config.schema.json' with { type: 'json' };
 
 /** One constraint as configured: its config key, the claim it reads, and how it compares (a row of src/claims.ts). */
@@ -44,12 +45,7 @@ const globs = new Map<string, RegExp>();
 
 /** Anchored glob test, the same matcher as identities (`*` never crosses `/`). */
 export function globMatches(glob: string, value: string): boolean {
-  let re = globs.get(glob);
-  if (!re) {
-    re = new RegExp(`^(?:${globToRegexSource(glob)})$`);
-    globs.set(glob, re);
-  }
-  return re.test(value);
+  return getOrMake(globs, glob, () => new RegExp(`^(?:${globToRegexSource(glob)})$`)).test(value);
 }
 
 /** The configured value of a constraint, as text (`trigger` lists are joined). */

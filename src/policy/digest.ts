@@ -16,7 +16,9 @@ interface DigestRefusal {
  * - the digest is not a SHA-256 hex string;
  * - the bytes (source `artifact`) do not hash to the SHA-256 the lockfile pinned: not
  *   the package the user locked, whatever its attestations say;
- * - explicit files may pin only an MD5: it is still compared (hashed in the same pass).
+ * - an MD5 the environment file pins (explicit files may pin only that) does not match
+ *   the bytes: hashed in the same pass, an extra check; the digest verified against the
+ *   attestation is always the SHA-256 of the bytes (CEP 27 subject digest).
  */
 export function checkDigest(record: PackageRecord, digest: PackageDigest): DigestRefusal | null {
   if (!isSha256Hex(digest.sha256)) {
@@ -30,7 +32,7 @@ export function checkDigest(record: PackageRecord, digest: PackageDigest): Diges
       hint: 'The download was altered or the lockfile is stale; re-lock from a trusted source.',
     });
   }
-  if (!record.sha256 && record.md5 && digest.md5 && record.md5.toLowerCase() !== digest.md5) {
+  if (record.md5 && digest.md5 && record.md5.toLowerCase() !== digest.md5) {
     return refused({
       code: 'PACKAGE_DIGEST_MISMATCH',
       message: `${record.filename} has MD5 ${digest.md5}, but the environment file expects ${record.md5}.`,

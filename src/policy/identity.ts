@@ -4,10 +4,12 @@
 // Patterns are anchored over the FULL certificate SAN: a pattern never matches a
 // substring, so `https://github.com/org/*` cannot be satisfied by
 // `https://evil.com/?https://github.com/org/x` or by a SAN with extra text appended.
-import { createHash, createPublicKey } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
+import { sha256Hex } from '../util/sha256.ts';
 import type { ChannelPolicy, IdentityPattern, SignerIdentity, TrustedKey } from '../types.ts';
 import { globToRegexSource } from './glob.ts';
 import { claim } from '../claims.ts';
+import { getOrMake } from '../util/memo.ts';
 import { PROVIDERS, parseShorthand, type Shorthand } from './shorthand.ts';
 import { checkConstraints, claimFailure, globMatches, type ConstraintFailure } from './constraints.ts';
 
@@ -67,12 +69,7 @@ export function compileIdentityPattern(p: IdentityPattern): CompiledIdentityPatt
 const compiledCache = new WeakMap<IdentityPattern, CompiledIdentityPattern>();
 
 function compiled(p: IdentityPattern): CompiledIdentityPattern {
-  let c = compiledCache.get(p);
-  if (!c) {
-    c = compileIdentityPattern(p);
-    compiledCache.set(p, c);
-  }
-  return c;
+  return getOrMake(compiledCache, p, () => compileIdentityPattern(p));
 }
 
 /** A pattern whose SAN (or shorthand repository) and issuer matched but whose claims did not. */
@@ -137,8 +134,7 @@ export function matchIdentity(identity: SignerIdentity, patterns: IdentityPatter
 
 /** SHA-256 (hex) of the SubjectPublicKeyInfo DER of a PEM public key (the key fingerprint of `trusted_keys`). */
 export function keyFingerprint(pem: string): string {
-  const der = createPublicKey(pem).export({ type: 'spki', format: 'der' });
-  return createHash('sha256').update(der).digest('hex');
+  return sha256Hex(createPublicKey(pem).export({ type: 'spki', format: 'der' }));
 }
 
 export interface TrustDecision extends IdentityMatch {

@@ -5,7 +5,8 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { AttestError, TargetError, reasonFromError } from '../errors.ts';
-import type { PackageRecord } from '../types.ts';
+import type { PackageRecord, Reason } from '../types.ts';
+import { loadYamlParser } from '../util/yaml.ts';
 import { isExplicitText, mergeRecords, parseYamlTargetWithLines, readExplicit, readCondaLock, readPixiLock, type NotCovered, type TargetContents } from './lockfiles.ts';
 import { encodePathSegment, isPackageFilename, isValidSubdir, parseChannelArgument, parsePackageFilename, recordFromUrl } from './package-url.ts';
 import { readPackageIndex } from './package-index.ts';
@@ -82,6 +83,22 @@ export function lockfilesIn(dir: string): string[] {
   return DEFAULT_TARGETS.filter((name) => existsSync(join(dir, name)));
 }
 
+/**
+ * EXPLICIT_MD5_ONLY: how many packages the targets pin by MD5 alone (`URL#<md5>`, as
+ * conda-lock's explicit render and `conda list --explicit --md5` write it). An MD5 is not
+ * what an attestation names (CEP 27: the SHA-256 of the package), so each is downloaded
+ * and hashed, and the MD5 is checked on the same bytes (docs/lockfile.md). Pure.
+ */
+export function md5OnlyNotice(records: readonly PackageRecord[]): Reason | undefined {
+  const n = records.filter((r) => r.md5 !== undefined && r.sha256 === undefined && !r.localPath).length;
+  if (n === 0) return undefined;
+  return {
+    code: 'EXPLICIT_MD5_ONLY',
+    message: `${n} package${n === 1 ? ' is' : 's are'} pinned by MD5 only (URL#md5): ${n === 1 ? 'it is' : 'each is'} downloaded to take the SHA-256 the attestation is checked against, and the MD5 is checked on the same bytes.`,
+    hint: 'Write the explicit file with SHA-256 (`conda list --explicit --sha256`) to check without downloading.',
+  };
+}
+
 const KNOWN_SUBDIR_RE = /^(noarch|(linux|osx|win|emscripten|wasi|zos|freebsd)-[a-z0-9_]+)$/;
 const SCHEME_RE = /^[a-z][a-z0-9+.-]*:\/\//i;
 
@@ -108,7 +125,8 @@ export async function loadTargetSet(targets: string[], opts: LoadTargetsOptions)
     notCovered.local += got.notCovered.local;
   }
   return {
-    records: mergeRecords(all, targets.length === 1 ? targets[0] : 'the targets'),
+    // One target's records are merged and sorted already (a second pass would only copy them).
+    records: targets.length === 1 ? all : mergeRecords(all, 'the targets'),
     notCovered,
     inputs: targets.map((t) => (SCHEME_RE.test(t) ? t : resolve(opts.cwd, t))),
   };
@@ -123,6 +141,7 @@ async function loadTarget(target: string, opts: LoadTargetsOptions): Promise<Tar
   if (isPackageFilename(basename(path))) return only([await localPackageRecord(path, opts)]);
   const text = await readTargetText(path, target);
   if (isExplicitText(text)) return readExplicit(text, target);
+  await loadYamlParser();
   const { doc, lines } = parseYamlTargetWithLines(text, target);
   const kind = detectYamlKind(doc);
   if (kind === 'pixi') return readPixiLock(doc, target, lines);

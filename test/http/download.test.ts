@@ -13,7 +13,7 @@ const BYTES = Buffer.from('not really a conda archive');
 const SHA = createHash('sha256').update(BYTES).digest('hex');
 const MD5 = createHash('md5').update(BYTES).digest('hex');
 
-test('hashPackage: local file without network; URL streamed; md5 only when it is all the record has', async () => {
+test('hashPackage: local file without network; URL streamed; md5 whenever the record pins one', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ca-hp-'));
   const lb = await startLoopback(send(BYTES));
   const http = createHttpClient({ connectTimeoutMs: 1000, totalTimeoutMs: 3000, retries: 0, userAgent: 't' });
@@ -24,8 +24,9 @@ test('hashPackage: local file without network; URL streamed; md5 only when it is
     assert.deepEqual(local, { sha256: SHA, size: BYTES.length });
     assert.equal(lb.requests.length, 0);
     assert.deepEqual(await hashPackage({ ...rec, md5: 'a'.repeat(32) }, http), { sha256: SHA, size: BYTES.length, md5: MD5 });
-    assert.deepEqual(await hashPackage({ ...rec, md5: 'a'.repeat(32), sha256: 'b'.repeat(64) }, http), { sha256: SHA, size: BYTES.length });
-    assert.equal(lb.requests.length, 2);
+    assert.deepEqual(await hashPackage({ ...rec, md5: 'a'.repeat(32), sha256: 'b'.repeat(64) }, http), { sha256: SHA, size: BYTES.length, md5: MD5 });
+    assert.deepEqual(await hashPackage({ ...rec, sha256: 'b'.repeat(64) }, http), { sha256: SHA, size: BYTES.length });
+    assert.equal(lb.requests.length, 3);
   } finally {
     http.close();
     await lb.close();

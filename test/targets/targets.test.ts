@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AttestError, TargetError } from '../../src/errors.ts';
-import { findDefaultTarget, loadTargetSet, loadTargets, parsePackageFilename, parsePixiLock, readCondaLock, readPixiLock, recordFromUrl } from '../../src/targets/index.ts';
+import { findDefaultTarget, loadTargetSet, mergeRecords, loadTargets, parsePackageFilename, parsePixiLock, readCondaLock, readPixiLock, recordFromUrl } from '../../src/targets/index.ts';
 import { parse as parseYaml } from 'yaml';
 import { checkProperty, fc } from '../helpers/fuzz.ts';
 
@@ -131,6 +131,20 @@ test('pixi.lock v6: all environments and platforms, deduplicated, sorted, hashes
   });
 });
 
+test('pixi.lock v6: `pypi: ./` (the project, built from a path) is a source entry, not a PyPI package; a PyPI URL is PyPI', async () => {
+  await withDir(async (dir) => {
+    const withProject = PIXI_V6.replace(
+      '      - conda: .\n',
+      '      - conda: .\n      - pypi: ./\n',
+    ).replace('- conda: .\n  name: mypkg', '- pypi: ./\n  name: myproject\n  version: 0.1.0\n- conda: .\n  name: mypkg');
+    assert.notEqual(withProject, PIXI_V6);
+    await writeFile(join(dir, 'pixi.lock'), withProject);
+    const set = await loadTargetSet(['pixi.lock'], { cwd: dir });
+    // `.` (a conda source package) and `./` (the PyPI project): two source entries; requests: one PyPI package.
+    assert.deepEqual(set.notCovered, { pypi: 1, source: 2, local: 0 });
+  });
+});
+
 // Real public pixi.lock files of every supported version, cut to a few entries with their
 // lines kept verbatim (test/fixtures/pixi-lock/README.md names each source). Expected values
 // are read off the fixture text: every conda reference of every environment and platform,
@@ -215,12 +229,13 @@ test('pixi.lock v4/v5 entries must carry `kind`; a v6-shaped entry under version
     await rejectsCode(load(dir, 'pixi.lock', PIXI_V6.replace('version: 6', 'version: 5')), 'TARGET_PARSE_FAILED', /packages\[0\].*`kind` is neither conda nor pypi/);
     const noUrl = `version: 5\nenvironments: {}\npackages:\n- kind: conda\n  name: zlib\n  version: 1.3.1\n  build: hb9d3cd8_2\n  subdir: linux-64\n`;
     await rejectsCode(load(dir, 'pixi.lock', noUrl), 'TARGET_PARSE_FAILED', /conda entry has no `url`/);
-    // A local (editable) PyPI package is located by `path:` in v4/v5: counted, not an error.
+    // A local (editable) PyPI package is located by `path:` in v4/v5: counted, not an error,
+    // and as a source entry (built here from a path), not as a PyPI package.
     const path = `version: 5\nenvironments:\n  default:\n    channels: []\n    packages:\n      linux-64:\n      - pypi: ./local\npackages:\n- kind: pypi\n  name: local\n  version: 0.1.0\n  path: ./local\n  editable: true\n`;
     await writeFile(join(dir, 'pixi.lock'), path);
     const got = await loadTargetSet(['pixi.lock'], { cwd: dir });
     assert.deepEqual(got.records, []);
-    assert.equal(got.notCovered.pypi, 1);
+    assert.deepEqual(got.notCovered, { pypi: 0, source: 1, local: 0 });
   });
 });
 
@@ -571,4 +586,17 @@ test('a local package file whose info/index.json cannot be read is fine when its
     const [r] = await loadTargets(['zlib-1.3.1-hb9d3cd8_2.conda'], { cwd: dir, channel: CF });
     assert.equal(r.unreadable?.code, 'ARCHIVE_MALFORMED');
   });
+});
+
+test('mergeRecords: a duplicate that adds a digest fills it in on a copy, never on the input; a duplicate with another digest is refused', () => {
+  const url = 'https://conda.example/forge/linux-64/a-1.0-h0_0.conda';
+  const bare = recordFromUrl(url);
+  const withSha = { ...recordFromUrl(url), sha256: 'a'.repeat(64) };
+  const other = { ...recordFromUrl('https://conda.example/forge/linux-64/b-1.0-h0_0.conda'), md5: 'b'.repeat(32) };
+  const merged = mergeRecords([other, bare, withSha], 'x.lock');
+  assert.deepEqual(merged.map((r) => r.url), [url, other.url], 'deduplicated and sorted by URL');
+  assert.equal(merged[0]!.sha256, 'a'.repeat(64));
+  assert.equal(bare.sha256, undefined, 'the input record is unchanged');
+  assert.equal(merged[1], other, 'a record without duplicates is passed on as it is');
+  assert.throws(() => mergeRecords([withSha, { ...withSha, sha256: 'c'.repeat(64) }], 'x.lock'), (e: unknown) => e instanceof TargetError && /twice with different sha256/.test(e.message));
 });
