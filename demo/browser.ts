@@ -9,7 +9,7 @@
 //   npm run demo:browser [-- --port N]
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { browserBundle, mambaBundle, UNTAR_WASM } from '../test/browser/harness.ts';
+import { mambaBundle, serveBrowserBuild, UNTAR_WASM } from '../test/browser/harness.ts';
 import { startFixtureChannel } from '../test/helpers/channel.ts';
 import { send, startLoopback } from '../test/helpers/loopback.ts';
 import { mambaLock } from '../test/helpers/mamba-lock.ts';
@@ -99,7 +99,7 @@ before it is extracted (<code>conda-attest/browser</code>).</p>
 
 const site = await startLoopback();
 site.route('/', send(PAGE, 200, { 'content-type': 'text/html; charset=utf-8' }));
-site.route('/conda-attest.js', send((await browserBundle()).code, 200, { 'content-type': 'text/javascript' }));
+await serveBrowserBuild(site);
 site.route('/mamba.js', send(await mambaBundle(), 200, { 'content-type': 'text/javascript' }));
 site.route('/unpack.wasm', send(readFileSync(UNTAR_WASM), 200, { 'content-type': 'application/wasm' }));
 site.route('/demo.json', send(JSON.stringify({ environments: ENVIRONMENTS, config: CONFIG, trustedRoot: sigstore.trustedRoot }), 200, { 'content-type': 'application/json' }));

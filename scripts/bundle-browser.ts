@@ -1,5 +1,5 @@
-// `npm run build`, third step: the browser entry `conda-attest/browser` as one ES module
-// in dist/browser/ (docs/browser.md). The shared core is bundled as it is; the host picks
+// `npm run build`, third step: the browser entry `conda-attest/browser` in dist/browser/
+// (docs/browser.md): ES modules, the entry index.js and the chunks it imports on first use. The shared core is bundled as it is; the host picks
 // its adapters here, at bundle time:
 // - `crypto` / `node:crypto` → src/crypto/browser.ts (synchronous, exact: @noble/curves);
 // - `util` → src/browser/node-util.ts (isDeepStrictEqual, which the npm polyfill lacks);
@@ -19,6 +19,7 @@
 // them. Every validation keyword, default and x-hint stays.
 // The build fails when anything still imports a Node built-in: nothing is left external.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 import { VALIDATORS, generate } from './generate-validators.ts';
@@ -57,7 +58,7 @@ const adapters: Plugin = {
 /** Annotation keywords (JSON Schema 2020-12 §9): strings or lists, never a subschema — a property *named* `description` has an object as its value and stays. */
 const ANNOTATIONS = new Set(['description', 'title', '$comment', 'examples']);
 
-export function withoutAnnotations(schema: unknown): unknown {
+function withoutAnnotations(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(withoutAnnotations);
   if (schema === null || typeof schema !== 'object') return schema;
   const out: Record<string, unknown> = {};
@@ -69,7 +70,7 @@ export function withoutAnnotations(schema: unknown): unknown {
 }
 
 /** ajv's standalone code declares each schema it refers to as `const schemaN = <JSON>;`: those literals, without annotations. */
-export function embeddedSchemasWithoutAnnotations(code: string): string {
+function embeddedSchemasWithoutAnnotations(code: string): string {
   let out = '';
   let at = 0;
   for (const m of code.matchAll(/const schema\d+ = /g)) {
@@ -98,12 +99,31 @@ function jsonEnd(code: string, start: number): number {
   throw new Error('unterminated JSON literal');
 }
 
-export async function bundleBrowser(opts: { minify?: boolean; outfile?: string } = {}): Promise<{ bytes: number; metafile: import('esbuild').Metafile }> {
-  const outfile = opts.outfile ?? `${outdir}/index.js`;
+export interface BrowserBuild {
+  /** The entry module, `<outdir>/index.js`, in bytes. */
+  entryBytes: number;
+  /** The entry and every chunk it loads, in bytes (the JavaScript files, not maps or licences). */
+  totalBytes: number;
+  /** The JavaScript files written, relative to outdir (`index.js`, `chunks/…`). */
+  files: string[];
+  /** Those a page loads when it imports the entry: index.js and the chunks it imports statically (the rest load on first use). */
+  loadedWithEntry: string[];
+  metafile: import('esbuild').Metafile;
+}
+
+/**
+ * Build the entry `index.js` and its chunks (`chunks/*.js`, loaded by import() on first
+ * use: the verification core, src/browser/core.ts) into `outdir`.
+ */
+export async function bundleBrowser(opts: { minify?: boolean; outdir?: string } = {}): Promise<BrowserBuild> {
+  const out = opts.outdir ?? outdir;
   const r = await build({
     absWorkingDir: root,
-    entryPoints: ['src/browser/index.ts'],
-    outfile,
+    entryPoints: { index: 'src/browser/index.ts' },
+    outdir: out,
+    entryNames: '[name]',
+    chunkNames: 'chunks/[name]-[hash]',
+    splitting: true,
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -117,8 +137,23 @@ export async function bundleBrowser(opts: { minify?: boolean; outfile?: string }
     legalComments: 'linked',
     logLevel: 'warning',
   });
-  const bytes = r.metafile.outputs[Object.keys(r.metafile.outputs).find((k) => k.endsWith('.js'))!]!.bytes;
-  return { bytes, metafile: r.metafile };
+  const js = Object.entries(r.metafile.outputs).filter(([k]) => k.endsWith('.js'));
+  const rel = (k: string): string => relative(out, resolve(root, k));
+  const entry = js.find(([, o]) => o.entryPoint)!;
+  const loaded = new Set<string>();
+  const visit = (k: string): void => {
+    if (loaded.has(k)) return;
+    loaded.add(k);
+    for (const i of r.metafile.outputs[k]!.imports) if (i.kind === 'import-statement') visit(i.path);
+  };
+  visit(entry[0]);
+  return {
+    entryBytes: entry[1].bytes,
+    totalBytes: js.reduce((n, [, o]) => n + o.bytes, 0),
+    files: js.map(([k]) => rel(k)).sort(),
+    loadedWithEntry: [...loaded].map(rel).sort(),
+    metafile: r.metafile,
+  };
 }
 
 if (import.meta.main) {

@@ -1,19 +1,17 @@
 // `conda-attest/browser`: the browser host of the shared verification core (docs/browser.md).
-// One ES module with no Node built-ins: the core is the same source the CLI runs; only the
+// ES modules with no Node built-ins: the core is the same source the CLI runs; only the
 // adapters differ (crypto: src/crypto/browser.ts, bound at bundle time; transport: the
-// page's fetch; storage: a lockfile adapter given by the page).
-import seeds from '@sigstore/tuf/seeds.json' with { type: 'json' };
+// page's fetch; storage: a lockfile adapter given by the page). This entry checks options
+// and config and wraps installers; the verification itself (sigstore-js, the crypto
+// adapter, the session) is src/browser/core.ts, loaded on first use.
 import { distance } from 'fastest-levenshtein';
-import { ConfigError, TargetError, TrustRootError, UsageError } from '../errors.ts';
+import { ConfigError } from '../errors.ts';
 import { resolveConfigOn, validateConfig } from '../config/resolve.ts';
 import type { ResolvedConfig } from '../types.ts';
 import { attestPlugin } from '../../plugin/attest-plugin.ts';
 import type { CondaInstallerPlugin } from '../../plugin/contract.ts';
-import { type FetchFn, type LockfileStorage, createBrowserSession } from './session.ts';
-import { type BundleVerdict, bundleJsonOf, bundleVerdict, failedVerdict } from '../verify/bundle-outcome.ts';
-import { bundleEvidence } from '../verify/evidence.ts';
-import { type LoadedTrustRoot, parseTrustedRoot } from '../verify/trust-root-validate.ts';
-import { type ArtifactRef, type BundleVerifier, createVerifier } from '../verify/verifier.ts';
+import type { FetchFn, LockfileStorage } from './session.ts';
+import type { BundleVerdict } from '../verify/bundle-outcome.ts';
 
 export type { BundleVerdict } from '../verify/bundle-outcome.ts';
 export type { FetchFn, LockfileStorage } from './session.ts';
@@ -25,23 +23,6 @@ export { wrapFetch } from '../../plugin/hosts/fetch.ts';
 export type { VerifyingFetch, WrapFetchOptions } from '../../plugin/hosts/fetch.ts';
 export { composePlugins } from '../../plugin/compose.ts';
 export type { Report, PackageReport, Reason } from '../types.ts';
-
-/** The Sigstore public-good trusted root embedded in the build (no TUF refresh in the browser). */
-const PUBLIC_GOOD_TUF_URL = 'https://tuf-repo-cdn.sigstore.dev';
-
-let publicGood: LoadedTrustRoot | undefined;
-let publicGoodVerifier: BundleVerifier | undefined;
-
-/** The embedded public-good root, or the page's own trusted_root.json (validated as under Node). */
-export function loadBrowserTrustRoot(trustedRoot?: unknown): LoadedTrustRoot {
-  if (trustedRoot === undefined) {
-    const target = (seeds as Record<string, { targets: Record<string, string> }>)[PUBLIC_GOOD_TUF_URL]?.targets['trusted_root.json'];
-    if (!target) throw new TrustRootError('TRUST_ROOT_NOT_FOUND', 'This build has no embedded public-good trusted root.', { hint: 'Pass trustedRoot (a trusted_root.json object).' });
-    return (publicGood ??= parseTrustedRoot(Buffer.from(target, 'base64'), 'public-good (embedded in the build)'));
-  }
-  const text = typeof trustedRoot === 'string' ? trustedRoot : JSON.stringify(trustedRoot);
-  return parseTrustedRoot(Buffer.from(text, 'utf8'), 'trustedRoot (given by the page)');
-}
 
 export interface VerifyBundleInput {
   /** The Sigstore bundle: a JSON object or its text. */
@@ -59,49 +40,18 @@ export interface VerifyBundleInput {
   key?: string;
 }
 
-const DIGEST_RE = /^sha256:([0-9a-fA-F]{64})$/;
-
 /**
  * Verify one Sigstore bundle: the same object `conda-attest verify-bundle --format json`
- * prints for the same input ({ verified, code, message, identity }). Never throws.
+ * prints for the same input ({ verified, code, message, identity, evidence }). Never
+ * throws (it rejects only when the page cannot load the build's verification chunk).
  */
 export async function verifyBundle(input: VerifyBundleInput): Promise<BundleVerdict> {
-  // Known once the bundle is: a failure after that (e.g. an unusable trust root) still shows it, as in the CLI.
-  let bundleJson: unknown;
-  try {
-    const { identity, issuer, key } = input;
-    if (key !== undefined && (identity !== undefined || issuer !== undefined)) {
-      throw new UsageError('USAGE_INVALID_ARGUMENT', 'key cannot be combined with identity / issuer.', { hint: 'Give identity and issuer, or key.' });
-    }
-    if (key === undefined && (identity === undefined || issuer === undefined)) {
-      throw new UsageError('USAGE_MISSING_ARGUMENT', 'Give identity and issuer, or key.', { hint: 'A bundle is verified against an expected signer.' });
-    }
-    const artifact = artifactRef(input);
-    const bundle = typeof input.bundle === 'string' ? input.bundle : JSON.stringify(input.bundle);
-    bundleJson = bundleJsonOf(bundle);
-    const root = loadBrowserTrustRoot(input.trustedRoot);
-    const trustedKeys = key === undefined ? [] : [{ name: undefined, pem: key, source: 'the key given' }];
-    // The embedded root's verifier is built once per page, as the CLI builds one per run
-    // (its trust material parsed once); a root or key given by the page gets its own.
-    const verifier =
-      input.trustedRoot === undefined && key === undefined
-        ? (publicGoodVerifier ??= createVerifier({ trustRoot: root, trustedKeys: [], requireTlog: true }))
-        : createVerifier({ trustRoot: root, trustedKeys, requireTlog: true });
-    return bundleVerdict(verifier, bundle, artifact, key !== undefined ? { kind: 'key' } : { kind: 'certificate', identity: identity!, issuer: issuer! }).verdict;
-  } catch (e) {
-    return failedVerdict(e, null, bundleJson === undefined ? null : bundleEvidence({ bundle: bundleJson, identity: null, checks: {} }));
-  }
+  return (await loadCore()).verifyBundleNow(input);
 }
 
-function artifactRef(input: VerifyBundleInput): ArtifactRef {
-  if (input.artifact !== undefined) {
-    if (!(input.artifact instanceof Uint8Array)) throw new UsageError('USAGE_INVALID_ARGUMENT', 'artifact must be a Uint8Array.', { hint: 'Pass the bytes, e.g. new Uint8Array(await response.arrayBuffer()).' });
-    return { bytes: Buffer.from(input.artifact.buffer, input.artifact.byteOffset, input.artifact.byteLength) };
-  }
-  const m = typeof input.digest === 'string' ? DIGEST_RE.exec(input.digest) : null;
-  if (m) return { sha256: m[1]!.toLowerCase() };
-  throw new TargetError('TARGET_NOT_FOUND', `The artifact is missing, and ${JSON.stringify(input.digest)} is not a sha256:<64 hex> digest.`, { hint: 'Pass artifact (bytes) or digest (sha256:<hex>).' });
-}
+/** The verification chunk (src/browser/core.ts), loaded once, on first use. */
+let core: Promise<typeof import('./core.ts')> | undefined;
+const loadCore = (): Promise<typeof import('./core.ts')> => (core ??= import('./core.ts'));
 
 // ---------------------------------------------------------------------------------
 // The plugin
@@ -208,13 +158,14 @@ export function createCondaAttestPlugin(options?: BrowserPluginOptions): CondaIn
   const o = checkPluginOptions(options);
   const config = resolveBrowserConfig(o.config ?? {});
   const fetchFn: FetchFn = o.fetch ?? ((input, init) => globalThis.fetch(input, init));
-  return attestPlugin(() =>
-    createBrowserSession({
+  return attestPlugin(async () => {
+    const c = await loadCore();
+    return c.createBrowserSession({
       config,
       frozen: o.frozen,
       fetch: fetchFn,
-      trustRoot: () => loadBrowserTrustRoot(o.trustedRoot),
+      trustRoot: () => c.loadBrowserTrustRoot(o.trustedRoot),
       lockStorage: o.lockfile,
-    }),
-  );
+    });
+  });
 }

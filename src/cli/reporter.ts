@@ -1,6 +1,6 @@
 // The CLI's one sink for what a run tells its user besides the report: progress, warnings
-// of the CLI itself (a job summary that cannot be written) and, when the format on stdout
-// does not show them (SARIF), the report's own warnings and notices. Report-once: every
+// of the CLI itself (a job summary that cannot be written) and the report's own warnings and
+// notices that the format on stdout does not show (src/report/formats.ts `tells`). Report-once: every
 // line goes through here, and a line already told is not told again, so nothing is
 // printed both on stderr and in the report a person reads (docs/commands.md, "Output").
 import { findingLine } from '../errors.ts';
@@ -14,8 +14,8 @@ export interface Reporter {
   progress(total: number): ReturnType<typeof startProgress>;
   /** A warning that is not part of the report: one `conda-attest: warning: …` line, once. */
   warn(text: string): void;
-  /** The report's warnings and notices on stderr, once each: for a stdout format that does not show them. */
-  tellFindings(report: Report): void;
+  /** The report's warnings and notices that the format on stdout does not show, on stderr, once each. */
+  tellFindings(report: Report, shown: { notices: boolean; warnings: boolean }): void;
 }
 
 export function createReporter(io: CliIO): Reporter {
@@ -28,9 +28,9 @@ export function createReporter(io: CliIO): Reporter {
   return {
     progress: (total) => startProgress(io, total),
     warn: (text) => once(`warning: ${text}`),
-    tellFindings(report) {
-      for (const w of report.warnings ?? []) once(`warning: ${w}`);
-      for (const n of report.notices ?? []) once(findingLine(n));
+    tellFindings(report, shown) {
+      if (!shown.warnings) for (const w of report.warnings ?? []) once(`warning: ${w}`);
+      if (!shown.notices) for (const n of report.notices ?? []) once(findingLine(n));
     },
   };
 }

@@ -120,8 +120,8 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
   const ctx = plan.context(session, { color: wantsColor(io, 'stdout'), verbose: Boolean(values.verbose), elapsedMs: Date.now() - started });
   await writeOutputs(outputs, report, ctx);
   await writeStdout(io, await FORMATS[format].render(report, ctx));
-  // Told once: by the format on stdout when it shows findings, else here on stderr.
-  if (!FORMATS[format].tellsFindings) reporter.tellFindings(report);
+  // Told once: by the format on stdout where it shows them, else here on stderr.
+  reporter.tellFindings(report, FORMATS[format].tells);
   if (github) await emitGithubExtras(format, report, ctx, io, reporter);
   return exitCodeOf(report);
 };

@@ -119,11 +119,11 @@ export function shorthandFromIdentity(
   return null;
 }
 
-/** What the shorthand expands to, in words (for `conda-attest policy`). */
+/** What the shorthand expands to, in words (for `conda-attest policy`); the issuer is said once, by the identity's own `issuer`. */
 export function describeShorthand(sh: Shorthand): string {
   const info = PROVIDERS[sh.provider];
   const named = (c: { claimName: string; oid: string }): string => `${c.claimName}, OID ${c.oid}`;
   return `builds of ${info.repositoryBase}${sh.repository} (${named(claim('sourceRepositoryUri'))})${
     sh.ref !== undefined ? ` from ref ${sh.ref} (${named(claim('sourceRepositoryRef'))})` : ''
-  }, issuer ${info.issuer}`;
+  }`;
 }

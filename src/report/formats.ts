@@ -32,11 +32,12 @@ export interface ReportFormat {
   /** Needs `ctx.identityChanges` (the lockfile as it was before the run). */
   readonly identityChanges: boolean;
   /**
-   * Shows the report's run-level warnings and notices to a reader. When the format on stdout
-   * does not (SARIF), the CLI tells them on stderr instead; when it does, stderr stays quiet
-   * (each finding is told once).
+   * Which of the report's run-level findings the format shows a reader. What the format on
+   * stdout does not show, the CLI tells on stderr instead (the text report leaves warnings,
+   * which are about the machine rather than the packages, to stderr; SARIF has no place for
+   * either); what it shows, stderr does not repeat. Each finding is told once.
    */
-  readonly tellsFindings: boolean;
+  readonly tells: { readonly notices: boolean; readonly warnings: boolean };
   /** The rendering, as pieces to write in order (JSON: one piece per package). */
   render(report: Report, ctx: RenderContext): Promise<Iterable<string>>;
 }
@@ -45,7 +46,7 @@ export const FORMATS: Readonly<Record<FormatName, ReportFormat>> = {
   text: {
     locations: false,
     identityChanges: false,
-    tellsFindings: true,
+    tells: { notices: true, warnings: false },
     async render(report, ctx) {
       const { renderTerminal } = await import('./terminal.ts');
       return [renderTerminal(report, { color: ctx.color, verbose: ctx.verbose, elapsedMs: ctx.elapsedMs })];
@@ -54,7 +55,7 @@ export const FORMATS: Readonly<Record<FormatName, ReportFormat>> = {
   json: {
     locations: false,
     identityChanges: false,
-    tellsFindings: true,
+    tells: { notices: true, warnings: true },
     async render(report) {
       const [{ renderJsonChunks }, { escapeJsonOutput }] = await Promise.all([import('./json.ts'), import('../text/escape.ts')]);
       return (function* () {
@@ -65,7 +66,7 @@ export const FORMATS: Readonly<Record<FormatName, ReportFormat>> = {
   github: {
     locations: true,
     identityChanges: false,
-    tellsFindings: true,
+    tells: { notices: true, warnings: true },
     async render(report, ctx) {
       const { renderGithub } = await import('./github.ts');
       return [renderGithub(report, ctx.locate)];
@@ -74,7 +75,7 @@ export const FORMATS: Readonly<Record<FormatName, ReportFormat>> = {
   markdown: {
     locations: true,
     identityChanges: true,
-    tellsFindings: true,
+    tells: { notices: true, warnings: true },
     async render(report, ctx) {
       const { renderMarkdownReport } = await import('./markdown.ts');
       return [renderMarkdownReport(report, { locate: ctx.locate, identityChanges: ctx.identityChanges })];
@@ -83,7 +84,7 @@ export const FORMATS: Readonly<Record<FormatName, ReportFormat>> = {
   sarif: {
     locations: true,
     identityChanges: false,
-    tellsFindings: false,
+    tells: { notices: false, warnings: false },
     async render(report, ctx) {
       const [{ renderSarif }, { escapeJsonOutput }] = await Promise.all([import('./sarif.ts'), import('../text/escape.ts')]);
       return [escapeJsonOutput(renderSarif(report, { locate: ctx.locate, version: ctx.version }))];

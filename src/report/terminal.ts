@@ -70,19 +70,25 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
     const fieldLines = changed.some((ch) => ch.fields.length > 0);
     // A package let through by an exception always says so (and until when).
     if (p.exception) lines.push(`    ${c.yellow('exception:')} passes until ${t(p.exception.until)}${p.exception.reason ? ` (${t(p.exception.reason)})` : ''}`);
-    for (const r of p.reasons) {
-      // The field-by-field change follows as its own lines: say it once, not twice.
-      const message = r.code === 'IDENTITY_CHANGED' && fieldLines ? r.message.replace(/: [^]*$/, ':') : r.message;
-      lines.push(`    ${c.dim(t(r.code))} ${t(message)}`);
-      if (r.hint) lines.push(`    ${c.cyan('hint:')} ${t(r.hint)}`);
-    }
+    // The field-by-field change (and a re-registration, said in words first:
+    // src/policy/reregistered.ts) follows the reason it explains, indented under it, before
+    // that reason's hint.
+    const diffLines: string[] = [];
     for (const change of changed) {
-      // Same URL, new numeric ID (src/policy/reregistered.ts): said in words before the fields.
-      for (const r of change.reregistered ?? []) lines.push(`    ${c.red.bold(t(r.message))}`);
+      for (const r of change.reregistered ?? []) diffLines.push(`      ${c.red.bold(t(r.message))}`);
       for (const f of change.fields) {
-        lines.push(`    ${t(f.field)}: ${c.red(t(f.old ?? '(absent)'))} → ${c.green(t(f.new ?? '(absent)'))}`);
+        diffLines.push(`      ${t(f.field)}: ${c.red(t(f.old ?? '(absent)'))} → ${c.green(t(f.new ?? '(absent)'))}`);
       }
     }
+    const explained = p.reasons.find((r) => r.code === 'IDENTITY_CHANGED') ?? p.reasons[0];
+    for (const r of p.reasons) {
+      // The field lines say the change: the message is not repeated in them.
+      const message = r.code === 'IDENTITY_CHANGED' && fieldLines ? r.message.replace(/: [^]*$/, ':') : r.message;
+      lines.push(`    ${c.dim(t(r.code))} ${t(message)}`);
+      if (r === explained) lines.push(...diffLines.splice(0));
+      if (r.hint) lines.push(`    ${c.cyan('hint:')} ${t(r.hint)}`);
+    }
+    lines.push(...diffLines);
     if (opts.verbose) for (const n of p.notes) lines.push(`    ${c.dim('note:')} ${t(n)}`);
     if (opts.verbose) lines.push(...evidenceLines(p, c, report.trust_root?.source.startsWith('public-good') ?? false));
   }
@@ -103,11 +109,6 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
       lines.push(`${c.yellow(t(n.code))} ${t(n.message)}`);
       if (n.hint) lines.push(`    ${c.cyan('hint:')} ${t(n.hint)}`);
     }
-  }
-  // Warnings without a code (cache trouble, an old trust root): here, not again on stderr.
-  if (report.warnings?.length) {
-    if (lines.length > 0) lines.push('');
-    for (const w of report.warnings) lines.push(`${c.yellow('warning:')} ${t(w)}`);
   }
   const s = report.summary;
   const parts = [

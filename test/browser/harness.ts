@@ -29,16 +29,23 @@ export function browserSkip(): string | false {
   return `needs a headless Chromium at ${CHROMIUM} (apt-get install --no-install-recommends chromium-headless-shell)`;
 }
 
-let built: Promise<{ code: Buffer; dir: string }> | undefined;
+let built: Promise<{ code: Buffer; dir: string; files: string[]; loadedWithEntry: string[] }> | undefined;
 
-/** The browser entry, bundled once per test process from the current sources. */
-export function browserBundle(): Promise<{ code: Buffer; dir: string }> {
+/** The browser build (entry `index.js`, `code`, and its chunks), bundled once per test process from the current sources. */
+export function browserBundle(): Promise<{ code: Buffer; dir: string; files: string[]; loadedWithEntry: string[] }> {
   return (built ??= (async () => {
     const dir = mkdtempSync(join(tmpdir(), 'conda-attest-browser-'));
     process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-    await bundleBrowser({ outfile: join(dir, 'index.js') });
-    return { code: readFileSync(join(dir, 'index.js')), dir };
+    const { files, loadedWithEntry } = await bundleBrowser({ outdir: dir });
+    return { code: readFileSync(join(dir, 'index.js')), dir, files, loadedWithEntry };
   })());
+}
+
+/** Serve the build on `site`: the entry at `/conda-attest.js`, its chunks beside it (`/chunks/…`), as a page imports them. */
+export async function serveBrowserBuild(site: Loopback): Promise<void> {
+  const { code, dir, files } = await browserBundle();
+  site.route('/conda-attest.js', send(code, 200, { 'content-type': 'text/javascript' }));
+  for (const f of files.filter((x) => x !== 'index.js')) site.route(`/${f}`, send(readFileSync(join(dir, f)), 200, { 'content-type': 'text/javascript' }));
 }
 
 const pageBuilt = new Map<string, Promise<Buffer>>();
@@ -79,7 +86,7 @@ export const UNTAR_WASM = fileURLToPath(new URL('../../node_modules/@emscripten-
 export interface BrowserPage {
   browser: Browser;
   page: Page;
-  /** The loopback origin serving the page and the module (`/conda-attest.js`). */
+  /** The loopback origin serving the page and the build (`/conda-attest.js` and its chunks). */
   site: Loopback;
   /** Messages the page logged to its console (errors included), for failure output. */
   console: string[];
@@ -94,10 +101,9 @@ export async function launchChromium(): Promise<Browser> {
 
 /** Launch Chromium and open a blank page on a loopback origin that serves the browser entry. */
 export async function openPage(): Promise<BrowserPage> {
-  const { code } = await browserBundle();
   const site = await startLoopback();
   site.route('/', send('<!doctype html><meta charset="utf-8"><title>conda-attest</title>', 200, { 'content-type': 'text/html' }));
-  site.route('/conda-attest.js', send(code, 200, { 'content-type': 'text/javascript' }));
+  await serveBrowserBuild(site);
   const browser = await launchChromium();
   const page = await browser.newPage();
   const logs: string[] = [];

@@ -206,11 +206,11 @@ test('another repository, repository ID (same SAN), workflow or issuer: identity
   // The change is said once: the reason line names the package, the fields follow on their own lines.
   assert.match(text.stdout, /IDENTITY_CHANGED .*repoid 2\.0 .*signed by another identity than the lockfile pins:$/m);
   assert.doesNotMatch(text.stdout, /repository_id 1001 -> 666/);
-  assert.match(text.stdout, /^ {4}repository_id: 1001 → 666$/m);
-  assert.match(text.stdout, new RegExp(`^ {4}issuer: ${GITHUB_ISSUER} → ${OTHER_ISSUER}$`, 'm'));
-  assert.match(text.stdout, new RegExp(`^ {4}issuer: ${MAIL_ISSUER_1} → ${MAIL_ISSUER}$`, 'm'));
-  assert.match(text.stdout, /^ {4}repository: https:\/\/github\.com\/forge\/repo-feedstock → https:\/\/github\.com\/forge-fork\/repo-feedstock$/m);
-  assert.match(text.stdout, /^ {4}workflow: \S+\/build\.yml → \S+\/release\.yml$/m);
+  assert.match(text.stdout, /^ {6}repository_id: 1001 → 666$/m);
+  assert.match(text.stdout, new RegExp(`^ {6}issuer: ${GITHUB_ISSUER} → ${OTHER_ISSUER}$`, 'm'));
+  assert.match(text.stdout, new RegExp(`^ {6}issuer: ${MAIL_ISSUER_1} → ${MAIL_ISSUER}$`, 'm'));
+  assert.match(text.stdout, /^ {6}repository: https:\/\/github\.com\/forge\/repo-feedstock → https:\/\/github\.com\/forge-fork\/repo-feedstock$/m);
+  assert.match(text.stdout, /^ {6}workflow: \S+\/build\.yml → \S+\/release\.yml$/m);
   assert.match(text.stdout, /5 blocked/);
   assertUnchanged(p, PINNED, mtime, 'blocked change (text run)');
 });

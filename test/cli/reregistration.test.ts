@@ -88,9 +88,9 @@ test('with a lockfile: a re-created repository and a transferred owner are named
 
   const text = await p.cli(['verify', 'v2.lock']);
   assert.equal(text.code, 1);
-  assert.match(text.stdout, new RegExp(`^ {4}${RECREATED.replace(/[()]/g, '\\$&')}$`, 'm'));
-  assert.match(text.stdout, new RegExp(`^ {4}${MOVED.replace(/[()]/g, '\\$&')}$`, 'm'));
-  assert.match(text.stdout, /^ {4}repository_id: 1001 → 999$/m);
+  assert.match(text.stdout, new RegExp(`^ {6}${RECREATED.replace(/[()]/g, '\\$&')}$`, 'm'));
+  assert.match(text.stdout, new RegExp(`^ {6}${MOVED.replace(/[()]/g, '\\$&')}$`, 'm'));
+  assert.match(text.stdout, /^ {6}repository_id: 1001 → 999$/m);
 
   // The reviewer diff `accept` shows before it pins, and `diff` after.
   const acc = await p.cli(['accept', 'recreated', 'moved', '--yes', '--target', 'v2.lock']);
