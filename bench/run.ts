@@ -115,7 +115,7 @@ const rows: Row[] = [];
 /** A row of the table, also logged at once (a run cut short still leaves its figures). */
 function add(r: Row): void {
   rows.push(r);
-  log(`row: ${r.figure}: ${r.median} (${r.spread}, ${r.runs} runs) vs ${r.baseline}: ${r.vs}; goal ${r.goal}: ${r.result}; load ${r.load?.toFixed(1) ?? '-'}`);
+  log(`row: ${r.figure}: ${r.median} (${r.spread}, ${r.runs} runs) vs ${r.baseline}: ${r.vs}; goal ${r.goal}: ${r.result}; load ${r.load?.toFixed(1) ?? '-'}${r.note ? `; ${r.note}` : ''}`);
 }
 const refLines: string[] = [];
 
@@ -652,16 +652,19 @@ interface SubRow {
   figure: string;
   value: number;
   unit: string;
-  baseline?: string;
-  goal?: string;
+  baseline?: string | number;
+  goal?: string | number;
   runs?: number;
-  spread?: string;
+  spread?: string | number;
 }
 
-/** PASS/MISS for a goal written `≥ X` or `≤ X` (any unit after the number); info otherwise. */
-function judge(value: number, goal: string | undefined): Result {
-  const m = /^\s*(≥|>=|≤|<=)\s*(-?[\d.]+)/.exec(goal ?? '');
-  if (!m) return 'info';
+/**
+ * PASS/MISS for a goal written `≥ X` or `≤ X`, with nothing after the number or the row's
+ * own unit; anything else (`≤ 2× Node`: relative to another figure) is not judged here.
+ */
+function judge(value: number, unit: string, goal: string | undefined): Result {
+  const m = /^\s*(≥|>=|≤|<=)\s*(-?[\d.]+)\s*(.*)$/.exec(goal ?? '');
+  if (!m || (m[3] !== '' && m[3]!.trim() !== unit.trim())) return 'info';
   const x = Number(m[2]);
   return (m[1] === '≥' || m[1] === '>=' ? value >= x : value <= x) ? 'PASS' : 'MISS';
 }
@@ -703,15 +706,17 @@ async function subBench(name: string): Promise<void> {
       skipped(`${name}: a malformed row`, JSON.stringify(s).slice(0, 120));
       continue;
     }
+    // Optional fields as the sub-bench wrote them: text or a number.
+    const text = (x: unknown): string | undefined => (x === undefined || x === null ? undefined : String(x));
     add({
       figure: s.figure,
       median: `${s.value} ${s.unit}`,
-      spread: s.spread ?? '-',
-      runs: s.runs ?? '-',
-      baseline: s.baseline ?? '-',
+      spread: text(s.spread) ?? '-',
+      runs: text(s.runs) ?? '-',
+      baseline: text(s.baseline) ?? '-',
       vs: '-',
-      goal: s.goal ?? '(info)',
-      result: judge(s.value, s.goal),
+      goal: text(s.goal) ?? '(info)',
+      result: judge(s.value, s.unit, text(s.goal)),
       load,
     });
   }
