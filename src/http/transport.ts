@@ -318,6 +318,29 @@ function openAgents(opts: TransportOptions): { agentFor(u: URL): { agent: Agent 
   };
 }
 
+/**
+ * Until the answer starts: a host that accepts and says nothing is named while it does —
+ * `onWait` hears of a request with no answer after `waitNoticeMs`, and then of its end.
+ */
+function waitNotice(opts: TransportOptions, id: number, host: string): { stop(): void } {
+  const since = Date.now();
+  let told = false;
+  const timer = opts.onWait
+    ? setTimeout(() => {
+        told = true;
+        opts.onWait!({ id, host, since, done: false });
+      }, opts.waitNoticeMs ?? 5000)
+    : undefined;
+  timer?.unref();
+  return {
+    stop() {
+      clearTimeout(timer);
+      if (told) opts.onWait?.({ id, host, since, done: true });
+      told = false;
+    },
+  };
+}
+
 /** The exchange (`send`), the count of attempts sent, and `close` for the idle sockets. */
 export function openTransport(opts: TransportOptions): { send: Send; stats: { requests: number }; close(): void } {
   const agents = openAgents(opts);
@@ -329,31 +352,16 @@ export function openTransport(opts: TransportOptions): { send: Send; stats: { re
     const route = agents.agentFor(u);
     const agent = await route.agent;
     const via = route.via ? ` (through the proxy ${route.via})` : '';
-    const id = stats.requests;
-    const sentAt = Date.now();
+    const wait = waitNotice(opts, stats.requests, u.host);
     return new Promise((resolve, reject) => {
       let settled = false;
       let answered = false;
-      let waitTold = false;
       const timers: NodeJS.Timeout[] = [];
-      const waitDone = (): void => {
-        if (waitTold) opts.onWait?.({ id, host: u.host, since: sentAt, done: true });
-        waitTold = false;
-      };
-      // Until the answer starts: a host that accepts and says nothing is named while it does.
-      const waitTimer = opts.onWait
-        ? setTimeout(() => {
-            waitTold = true;
-            opts.onWait!({ id, host: u.host, since: sentAt, done: false });
-          }, opts.waitNoticeMs ?? 5000)
-        : undefined;
-      waitTimer?.unref();
-      if (waitTimer) timers.push(waitTimer);
       const finish = (err: unknown, value?: T): void => {
         if (settled) return;
         settled = true;
         timers.forEach(clearTimeout);
-        waitDone();
+        wait.stop();
         if (err) {
           // A redirect's socket goes back to the pool (its body was disposed of).
           if (!(err instanceof Redirect)) r.destroy();
@@ -391,8 +399,7 @@ export function openTransport(opts: TransportOptions): { send: Send; stats: { re
       r.on('response', (res) => {
         clearTimeout(connectTimer);
         answered = true;
-        clearTimeout(waitTimer);
-        waitDone();
+        wait.stop();
         const answer = answerOf(res, req);
         if (answer) {
           dispose(res);
