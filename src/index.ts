@@ -55,8 +55,8 @@ export { PUBLISH_PREDICATE_TYPE, checkPublishStatement } from './verify/cep27.ts
 // The identity lockfile (trust on first use).
 export { readLock, updateLock, parseLock, serializeLock } from './lock/file.ts';
 export { decide, applyDecisions, acceptInto, type Lock, type LockDecision } from './lock/decide.ts';
-export { diffLocks, renderDiffMarkdown, diffJson } from './lock/diff.ts';
-export { renderDiffText } from './report/lock-diff-text.ts';
+export { diffLocks, diffJson } from './lock/diff.ts';
+export { renderDiffMarkdown, renderDiffText } from './report/lock-diff.ts';
 
 // Reports.
 export { buildReport, exitCodeOf } from './report/build.ts';

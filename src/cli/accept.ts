@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { createSession } from '../pipeline.ts';
 import { acceptInto, DROP_PIN_HINT, matchesSpec, type AcceptSelector } from '../lock/decide.ts';
 import { diffJson, isIdentityChange } from '../lock/diff.ts';
-import { renderDiffText } from '../report/lock-diff-text.ts';
+import { renderDiffText } from '../report/lock-diff.ts';
 import { updateLock } from '../lock/file.ts';
 import { type CliIO, type Command, wantsColor } from './io.ts';
 import { positiveInt, seconds } from './args.ts';

@@ -19,7 +19,8 @@
 // For changed/added/removed a normal run keeps the pin as is (`entry` = pinned); only
 // `accept` writes `proposed` (`null` = drop the pin of a package now unattested).
 import type { Reason, SignerIdentity } from '../types.ts';
-import { type LockChange, diffIdentitySets, diffLocks, safeText, sortChanges } from './diff.ts';
+import { type LockChange, diffIdentitySets, diffLocks, sortChanges } from './diff.ts';
+import { escapeText as safeText } from '../text/escape.ts';
 import { compareStrings, identityKey, identityLabel, normalizeIdentities, stableIdentity } from './identity.ts';
 import { type Lock, type LockEntry, type LockIdentity, type Seen, getOwn, putOwn } from './types.ts';
 import { compareVersions } from './version.ts';

@@ -1,5 +1,5 @@
-// Differences between pinned identity sets and between two lockfiles, and their
-// renderings for a terminal, a pull-request comment and machines. Pure.
+// Differences between pinned identity sets and between two lockfiles, and their JSON form
+// (the renderings for a terminal and a pull-request comment are src/report/lock-diff.ts). Pure.
 //
 // JSON shape (diffJson, stable API; `conda-attest diff --format json`):
 //   { "version": 1,
@@ -14,19 +14,16 @@
 //   identity-added   identity
 //   identity-removed identity
 //   seen-changed     which ("first_seen" | "last_seen"), old {version,date}|null, new {version,date}|null
-import { escapeText, markdownCode } from '../text/escape.ts';
 import {
   COMPARED_FIELDS,
   IDENTITY_FIELDS,
   type IdentityField,
   compareStrings,
   identityKey,
-  identityLabel,
   normalizeIdentities,
 } from './identity.ts';
 import { type Lock, type LockEntry, type LockIdentity, type Seen, getOwn } from './types.ts';
 import { type Reregistration, reregistrations } from '../policy/reregistered.ts';
-import { getOrMake } from '../util/memo.ts';
 
 export interface FieldChange {
   field: IdentityField;
@@ -187,84 +184,6 @@ export function diffLocks(old: Lock, now: Lock): LockChange[] {
   return sortChanges(out);
 }
 
-// ---------------------------------------------------------------------------------------
-// Renderings. Identity values come from certificates, i.e. from whoever signed: every
-// value is escaped for its medium (control characters for terminals, HTML/Markdown for
-// PR comments) so a crafted SAN cannot rewrite the screen or the comment.
-
-/** Control characters (terminal escapes, newlines) as visible `\uXXXX` (see src/text/escape.ts). */
-export const safeText = escapeText;
-
-export function seenText(s: Seen | null): string {
-  return s ? `${safeText(s.version)} (${safeText(s.date)})` : '(none)';
-}
-
-export function groupByPackage(changes: readonly LockChange[]): Map<string, LockChange[]> {
-  const groups = new Map<string, LockChange[]>();
-  for (const c of sortChanges([...changes])) getOrMake(groups, `${c.channel}/${c.name}`, () => []).push(c);
-  return groups;
-}
-
-export function identityFieldLines(id: LockIdentity): string[] {
-  return IDENTITY_FIELDS.filter((f) => id[f] !== undefined).map((f) => `${f}: ${safeText(id[f] as string)}`);
-}
-
-/** A value inside a Markdown table cell: HTML-escaped in <code>, pipes and newlines neutralised. */
-function md(v: string | null): string {
-  return v === null ? '_(absent)_' : markdownCode(v);
-}
-
-function mdSeen(s: Seen | null): string {
-  return s ? `${md(s.version)} (${md(s.date)})` : '_(none)_';
-}
-
-function mdIdentityTable(id: LockIdentity): string[] {
-  const rows = ['| field | value |', '| --- | --- |'];
-  for (const f of IDENTITY_FIELDS) if (id[f] !== undefined) rows.push(`| ${f} | ${md(id[f] as string)} |`);
-  return rows;
-}
-
-/** Markdown for a pull-request comment: one section per package, a table per identity. */
-export function renderDiffMarkdown(changes: readonly LockChange[]): string {
-  const lines: string[] = ['### conda-attest: signer identity changes', ''];
-  const relevant = changes.filter(isIdentityChange);
-  if (relevant.length === 0) lines.push('No signer identity changes.', '');
-  else lines.push(`${relevant.length} identity change(s) to review.`, '');
-  for (const [, group] of groupByPackage(changes)) {
-    const { channel, name } = group[0];
-    lines.push(`#### ${md(name)} from ${md(channel)}`, '');
-    for (const ch of group) {
-      switch (ch.type) {
-        case 'package-added':
-          lines.push(`**New pin** (first seen ${mdSeen(ch.first_seen)}, last seen ${mdSeen(ch.last_seen)}):`, '');
-          for (const id of ch.identities) lines.push(...mdIdentityTable(id), '');
-          break;
-        case 'package-removed':
-          lines.push('**Pin removed**:', '');
-          for (const id of ch.identities) lines.push(...mdIdentityTable(id), '');
-          break;
-        case 'identity-changed':
-          lines.push(`**Identity changed** (${md(identityLabel(ch.old))}):`, '');
-          for (const r of ch.reregistered ?? []) lines.push(`> [!WARNING]`, `> **${r.message}**. ${r.hint}`, '');
-          lines.push('| field | old | new |', '| --- | --- | --- |');
-          for (const f of ch.fields) lines.push(`| ${f.field} | ${md(f.old)} | ${md(f.new)} |`);
-          lines.push('');
-          break;
-        case 'identity-added':
-          lines.push('**Identity added**:', '', ...mdIdentityTable(ch.identity), '');
-          break;
-        case 'identity-removed':
-          lines.push('**Identity removed**:', '', ...mdIdentityTable(ch.identity), '');
-          break;
-        case 'seen-changed':
-          lines.push(`- ${ch.which}: ${mdSeen(ch.old)} → ${mdSeen(ch.new)}`, '');
-          break;
-      }
-    }
-  }
-  return lines.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n';
-}
-
 export interface DiffJson {
   version: 1;
   identity_changes: number;
@@ -275,30 +194,4 @@ export interface DiffJson {
 export function diffJson(changes: readonly LockChange[]): DiffJson {
   const sorted = sortChanges([...changes]);
   return { version: 1, identity_changes: sorted.filter(isIdentityChange).length, changes: sorted };
-}
-
-/**
- * One lockfile as text lines, one fact per line, each line self-contained
- * (`<channel> <name> <identity> <field> <value>`), sorted: what the git `textconv`
- * driver shows, so `git diff` hunks name the package and identity they belong to.
- */
-export function renderLockText(lock: Lock): string {
-  const lines: string[] = [`# conda-attest identity lockfile, format version ${lock.version}`];
-  for (const channel of Object.keys(lock.channels).sort(compareStrings)) {
-    const pkgs = lock.channels[channel];
-    for (const name of Object.keys(pkgs).sort(compareStrings)) {
-      const e = pkgs[name];
-      const p = `${safeText(channel)} ${safeText(name)}`;
-      lines.push(`${p} first_seen ${seenText(e.first_seen)}`);
-      lines.push(`${p} last_seen ${seenText(e.last_seen)}`);
-      for (const id of normalizeIdentities(e.identities)) {
-        const label = `[${safeText(identityLabel(id))}]`;
-        for (const f of IDENTITY_FIELDS) {
-          if (f === 'kind' || id[f] === undefined) continue;
-          lines.push(`${p} ${label} ${f} ${safeText(id[f] as string)}`);
-        }
-      }
-    }
-  }
-  return lines.join('\n') + '\n';
 }

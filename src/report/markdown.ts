@@ -9,7 +9,7 @@
 // are left out, and a last line says what was cut and where the full report is.
 import { CODES } from '../codes.ts';
 import type { LockChange } from '../lock/diff.ts';
-import { renderDiffMarkdown } from '../lock/diff.ts';
+import { renderDiffMarkdown } from './lock-diff.ts';
 import type { PackageReport, Report } from '../types.ts';
 import { escapeMarkdown, markdownCode } from '../text/escape.ts';
 import type { Locate } from './locations.ts';

@@ -4,10 +4,8 @@ import {
   diffIdentitySets,
   diffJson,
   diffLocks,
-  renderDiffMarkdown,
-  renderLockText,
 } from '../../src/lock/diff.ts';
-import { renderDiffText } from '../../src/report/lock-diff-text.ts';
+import { renderDiffMarkdown, renderDiffText, renderLockText } from '../../src/report/lock-diff.ts';
 import { applyDecisions, decide } from '../../src/lock/decide.ts';
 import { stableIdentity } from '../../src/lock/identity.ts';
 import { emptyLock, type Lock } from '../../src/lock/types.ts';
