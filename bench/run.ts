@@ -112,6 +112,11 @@ interface Row {
   note?: string;
 }
 const rows: Row[] = [];
+/** A row of the table, also logged at once (a run cut short still leaves its figures). */
+function add(r: Row): void {
+  rows.push(r);
+  log(`row: ${r.figure}: ${r.median} (${r.spread}, ${r.runs} runs) vs ${r.baseline}: ${r.vs}; goal ${r.goal}: ${r.result}; load ${r.load?.toFixed(1) ?? '-'}${r.note ? `; ${r.note}` : ''}`);
+}
 const refLines: string[] = [];
 
 function log(s: string): void {
@@ -151,7 +156,7 @@ function trackLoad(): () => number {
 }
 
 function skipped(figure: string, why: string): void {
-  rows.push({ figure, median: '-', spread: '-', runs: 0, baseline: '-', vs: '-', goal: '-', result: 'skipped', load: null, note: why });
+  add({ figure, median: '-', spread: '-', runs: 0, baseline: '-', vs: '-', goal: '-', result: 'skipped', load: null, note: why });
 }
 
 // ---------------------------------------------------------------------------
@@ -371,7 +376,7 @@ async function coldFigures(env: Env): Promise<void> {
     return c.length ? `CPU ${ms(stat(c).med)} median = ${times(stat(c).med / rawCpu.med)} the raw loop's CPU (${ms(rawCpu.med)})` : '';
   };
   const coldSanity = sanity(colds);
-  rows.push({
+  add({
     figure: `cold verify, ${n} pkgs`,
     median: ms(cold.med),
     spread: spread(cold, ms),
@@ -396,7 +401,7 @@ async function coldFigures(env: Env): Promise<void> {
       `crypto floor (leaf-by-CA, SCT, SET/checkpoint, DSSE; node:crypto, one thread): ${ms(floor.med)} median (${spread(floor, ms)}) for ${r0.bundles} bundles, ` +
         `${r0.signatures} signatures (${(floor.med / r0.bundles).toFixed(3)} ms/bundle; ${r0.allPassed}/${r0.bundles} pass all four); ÷ ${CORES} cores = ${ms(perCore)}`,
     );
-    rows.push({
+    add({
       figure: `cold verify, ${n} pkgs ÷ (crypto floor ÷ ${CORES} cores)`,
       median: ms(cold.med),
       spread: spread(cold, ms),
@@ -413,7 +418,7 @@ async function coldFigures(env: Env): Promise<void> {
 
   const warm = stat(warms.map((r) => r.wallMs));
   const warmSanity = sanity(warms);
-  rows.push({
+  add({
     figure: `warm verify, ${n} pkgs`,
     median: ms(warm.med),
     spread: spread(warm, ms),
@@ -431,12 +436,12 @@ async function coldFigures(env: Env): Promise<void> {
   const rss = colds.map((r) => r.maxRssKb).filter((x): x is number => x !== null);
   if (rss.length) {
     const s = stat(rss);
-    rows.push({ figure: `peak RSS, cold verify of ${n} pkgs`, median: mb(s.med), spread: spread(s, mb), runs: rss.length, baseline: bareRss, vs: '-', goal: n === 1000 ? '≤ 150 MB' : '(info)', result: n === 1000 ? (s.med / 1024 <= 150 ? 'PASS' : 'MISS') : 'info', load });
+    add({ figure: `peak RSS, cold verify of ${n} pkgs`, median: mb(s.med), spread: spread(s, mb), runs: rss.length, baseline: bareRss, vs: '-', goal: n === 1000 ? '≤ 150 MB' : '(info)', result: n === 1000 ? (s.med / 1024 <= 150 ? 'PASS' : 'MISS') : 'info', load });
   }
   const wrss = warms.map((r) => r.maxRssKb).filter((x): x is number => x !== null);
   if (wrss.length) {
     const s = stat(wrss);
-    rows.push({ figure: `peak RSS, warm verify of ${n} pkgs`, median: mb(s.med), spread: spread(s, mb), runs: wrss.length, baseline: bareRss, vs: '-', goal: '(info)', result: 'info', load });
+    add({ figure: `peak RSS, warm verify of ${n} pkgs`, median: mb(s.med), spread: spread(s, mb), runs: wrss.length, baseline: bareRss, vs: '-', goal: '(info)', result: 'info', load });
   }
 
   // The same loop inside this process (which holds the fixture channel): see
@@ -477,14 +482,14 @@ async function startupFigures(env: Env): Promise<void> {
   }
   const load = stop();
   const b = stat(bare);
-  rows.push({ figure: 'bare `node -e 0`', median: ms(b.med), spread: spread(b, ms), runs: times_, baseline: '-', vs: '-', goal: '(baseline)', result: 'info', load });
+  add({ figure: 'bare `node -e 0`', median: ms(b.med), spread: spread(b, ms), runs: times_, baseline: '-', vs: '-', goal: '(baseline)', result: 'info', load });
   for (const [figure, xs, budget] of [
     ['`conda-attest --version`', version, 15],
     ['warm one-package pixi.lock', one, 60],
   ] as const) {
     const s = stat(xs);
     const over = stat(xs.map((x, i) => x - bare[i]!));
-    rows.push({
+    add({
       figure,
       median: ms(s.med),
       spread: spread(s, ms),
@@ -521,9 +526,9 @@ async function largeFigures(sigstore: LocalSigstore): Promise<void> {
     const w = stat(runs.map((r) => r.wallMs));
     if (rss.length) {
       const s = stat(rss);
-      rows.push({ figure: `peak RSS, cold verify of ${N_LARGE} pkgs`, median: mb(s.med), spread: spread(s, mb), runs: rss.length, baseline: '-', vs: '-', goal: N_LARGE === 10_000 ? '≤ 250 MB' : '(info)', result: N_LARGE === 10_000 ? (s.med / 1024 <= 250 ? 'PASS' : 'MISS') : 'info', load, note });
+      add({ figure: `peak RSS, cold verify of ${N_LARGE} pkgs`, median: mb(s.med), spread: spread(s, mb), runs: rss.length, baseline: '-', vs: '-', goal: N_LARGE === 10_000 ? '≤ 250 MB' : '(info)', result: N_LARGE === 10_000 ? (s.med / 1024 <= 250 ? 'PASS' : 'MISS') : 'info', load, note });
     }
-    rows.push({ figure: `cold verify, ${N_LARGE} pkgs`, median: ms(w.med), spread: spread(w, ms), runs: runs.length, baseline: '-', vs: '-', goal: '(info)', result: 'info', load });
+    add({ figure: `cold verify, ${N_LARGE} pkgs`, median: ms(w.med), spread: spread(w, ms), runs: runs.length, baseline: '-', vs: '-', goal: '(info)', result: 'info', load });
   } finally {
     await closeEnv(env);
   }
@@ -578,7 +583,7 @@ async function downloadFigures(sigstore: LocalSigstore, mib: number): Promise<vo
     const speed = stat(ours.map((r, i) => refs[i]! / r.wallMs));
     const mibps = (x: number): string => `${((mib * 1000) / x).toFixed(0)} MiB/s`;
     const bad = ours.find((r) => r.verified !== 1);
-    rows.push({
+    add({
       figure,
       median: `${ms(w.med)} (${mibps(w.med)})`,
       spread: spread(w, ms),
@@ -593,7 +598,7 @@ async function downloadFigures(sigstore: LocalSigstore, mib: number): Promise<vo
     const rss = ours.map((r) => r.maxRssKb).filter((x): x is number => x !== null);
     if (rss.length) {
       const s = stat(rss);
-      rows.push({ figure: `peak RSS, ${figure}`, median: mb(s.med), spread: spread(s, mb), runs: rss.length, baseline: '-', vs: '-', goal: '(info)', result: 'info', load });
+      add({ figure: `peak RSS, ${figure}`, median: mb(s.med), spread: spread(s, mb), runs: rss.length, baseline: '-', vs: '-', goal: '(info)', result: 'info', load });
     }
   } finally {
     await big?.close();
@@ -622,7 +627,7 @@ async function memoryFigure(prepare: (dir: string) => Promise<Prepared> | Prepar
     }
     if (!rss.length) return skipped(`peak RSS, ${p.what}`, 'GNU time (/usr/bin/time) is needed for peak RSS');
     const s = stat(rss);
-    rows.push({
+    add({
       figure: `peak RSS, ${p.what}`,
       median: mb(s.med),
       spread: spread(s, mb),
@@ -647,16 +652,19 @@ interface SubRow {
   figure: string;
   value: number;
   unit: string;
-  baseline?: string;
-  goal?: string;
+  baseline?: string | number;
+  goal?: string | number;
   runs?: number;
-  spread?: string;
+  spread?: string | number;
 }
 
-/** PASS/MISS for a goal written `≥ X` or `≤ X` (any unit after the number); info otherwise. */
-function judge(value: number, goal: string | undefined): Result {
-  const m = /^\s*(≥|>=|≤|<=)\s*(-?[\d.]+)/.exec(goal ?? '');
-  if (!m) return 'info';
+/**
+ * PASS/MISS for a goal written `≥ X` or `≤ X`, with nothing after the number or the row's
+ * own unit; anything else (`≤ 2× Node`: relative to another figure) is not judged here.
+ */
+function judge(value: number, unit: string, goal: string | undefined): Result {
+  const m = /^\s*(≥|>=|≤|<=)\s*(-?[\d.]+)\s*(.*)$/.exec(goal ?? '');
+  if (!m || (m[3] !== '' && m[3]!.trim() !== unit.trim())) return 'info';
   const x = Number(m[2]);
   return (m[1] === '≥' || m[1] === '>=' ? value >= x : value <= x) ? 'PASS' : 'MISS';
 }
@@ -698,15 +706,17 @@ async function subBench(name: string): Promise<void> {
       skipped(`${name}: a malformed row`, JSON.stringify(s).slice(0, 120));
       continue;
     }
-    rows.push({
+    // Optional fields as the sub-bench wrote them: text or a number.
+    const text = (x: unknown): string | undefined => (x === undefined || x === null ? undefined : String(x));
+    add({
       figure: s.figure,
       median: `${s.value} ${s.unit}`,
-      spread: s.spread ?? '-',
-      runs: s.runs ?? '-',
-      baseline: s.baseline ?? '-',
+      spread: text(s.spread) ?? '-',
+      runs: text(s.runs) ?? '-',
+      baseline: text(s.baseline) ?? '-',
       vs: '-',
-      goal: s.goal ?? '(info)',
-      result: judge(s.value, s.goal),
+      goal: text(s.goal) ?? '(info)',
+      result: judge(s.value, s.unit, text(s.goal)),
       load,
     });
   }

@@ -75,7 +75,7 @@ function rssOf(pid: number): { rss: number; hwm: number } {
 
 async function startProxy(dir: string, config: unknown): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', 'config.json', '--listen', '127.0.0.1:0', '--offline', '--log-format', 'text'], {
+  const child = spawn(process.execPath, [CLI, 'serve', '--config', 'config.json', '--listen', '127.0.0.1:0', '--no-tuf-refresh', '--log-format', 'text'], {
     cwd: dir,
     env: { ...process.env, HOME: dir, XDG_CACHE_HOME: join(dir, 'xdg-cache') },
     stdio: ['ignore', 'pipe', 'ignore'],

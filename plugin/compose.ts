@@ -6,7 +6,7 @@
 // sees frozen copies of package records. The single exception is PackageBlockedError (and
 // our own typed errors raised further down the chain): a refusal is the intended outcome
 // and must reach the host unchanged.
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../src/util/sha256.ts';
 import { AttestError, PluginError, describeError } from '../src/errors.ts';
 import type { PackageRecord, Report } from '../src/types.ts';
 import { SHA256_HEX } from './contract.ts';
@@ -191,14 +191,14 @@ function guardLayer(
       // the copy, and hand on only the copy: no plugin holds a reference to it, so the
       // digest the next layer judges stays the digest of the bytes the host extracts.
       const bytes = checked.bytes.slice();
-      if (createHash('sha256').update(bytes).digest('hex') !== checked.sha256) throw badDigest();
+      if (sha256Hex(bytes) !== checked.sha256) throw badDigest();
       return { bytes, sha256: checked.sha256 };
     }
     // The only plugin: bytes passed on unchanged with their digest are not hashed again (no
     // second pass); anything else is checked.
     const inner = fromNext.get(req.record);
     if (!inner || inner.bytes !== checked.bytes || inner.sha256 !== checked.sha256) {
-      if (createHash('sha256').update(checked.bytes).digest('hex') !== checked.sha256) throw badDigest();
+      if (sha256Hex(checked.bytes) !== checked.sha256) throw badDigest();
     }
     return checked;
   };

@@ -58,7 +58,7 @@ const adapters: Plugin = {
 /** Annotation keywords (JSON Schema 2020-12 §9): strings or lists, never a subschema — a property *named* `description` has an object as its value and stays. */
 const ANNOTATIONS = new Set(['description', 'title', '$comment', 'examples']);
 
-export function withoutAnnotations(schema: unknown): unknown {
+function withoutAnnotations(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(withoutAnnotations);
   if (schema === null || typeof schema !== 'object') return schema;
   const out: Record<string, unknown> = {};
@@ -70,7 +70,7 @@ export function withoutAnnotations(schema: unknown): unknown {
 }
 
 /** ajv's standalone code declares each schema it refers to as `const schemaN = <JSON>;`: those literals, without annotations. */
-export function embeddedSchemasWithoutAnnotations(code: string): string {
+function embeddedSchemasWithoutAnnotations(code: string): string {
   let out = '';
   let at = 0;
   for (const m of code.matchAll(/const schema\d+ = /g)) {

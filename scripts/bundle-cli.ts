@@ -12,10 +12,25 @@
 // (dist/cli/ → the package root), and src/verify/pool.ts starts `./pool-worker.js` next to
 // itself, so the worker is an entry point named pool-worker.js in the same directory.
 import { rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+
+// Dependencies stay in node_modules, except `yaml`: Node would resolve, read and compile its
+// 72 CommonJS files on every run that reads a YAML config or lockfile; bundled (from its
+// ES module build, which needs no `require`) it is one chunk, loaded by src/util/yaml.ts's
+// dynamic import() (measured: warm one-package pixi.lock run, process CPU, median of 20
+// interleaved runs on 2 loaded cores: 435 → 400 ms, bare `node -e 0` 100 ms).
+const YAML_ESM = join(dirname(createRequire(import.meta.url).resolve('yaml/package.json')), 'browser', 'index.js');
+const externalButYaml: Plugin = {
+  name: 'external-but-yaml',
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (a) => (a.path === 'yaml' ? { path: YAML_ESM } : { path: a.path, external: true }));
+  },
+};
 const outdir = `${root}dist/cli`;
 rmSync(outdir, { recursive: true, force: true });
 await build({
@@ -31,7 +46,7 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node22',
-  packages: 'external',
+  plugins: [externalButYaml],
   sourcemap: 'linked',
   logLevel: 'warning',
 });

@@ -132,7 +132,12 @@ export function attestErrorFrom(plain: { name?: string; code: string; message: s
  * 9110 §15.5.4, §15.5.11). Never applied to something a channel advertises.
  */
 export function notPublished(e: unknown): boolean {
-  return e instanceof HttpError && (e.code === 'HTTP_NOT_FOUND' || e.status === 403 || e.status === 410);
+  return e instanceof HttpError && (e.code === 'HTTP_NOT_FOUND' || notPublishedStatus(e.status));
+}
+
+/** The same rule on a status code (a proxy passing an upstream answer on). */
+export function notPublishedStatus(status: number | undefined): boolean {
+  return status === 404 || status === 403 || status === 410;
 }
 
 /** The transport cause of an error: the first HttpError in its cause chain that names one. */

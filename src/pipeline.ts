@@ -77,6 +77,7 @@ export function openResources(options: VerifySessionOptions, server?: ServerTran
         }),
     // --offline means no network at all (as in conda): caches, local files and --sigs only.
     offline: Boolean(options.offline),
+    ...(options.onWait ? { onWait: options.onWait } : {}),
   });
   // Loaded once per run, lazily: a run where every channel is disabled never needs it.
   let trustRootPromise: Promise<LoadedTrustRoot> | undefined;

@@ -2,6 +2,7 @@
 // the CLI (`conda-attest verify`) and the plugin layer (plugin/). Both feed the same
 // pipeline; nothing in it knows who called it.
 import type { DigestSource, NotCoveredCounts, PackageRecord, PackageReport, Report, ResolvedConfig } from './types.ts';
+import type { WaitEvent } from './http/transport.ts';
 
 /** A sidecar the caller already loaded (e.g. `--sigs FILE`, read and checked once). */
 export interface GivenSidecar {
@@ -30,6 +31,8 @@ export interface VerifySessionOptions {
   inputs?: Report['inputs'];
   /** Entries of the targets that conda attestations do not cover (the report's `summary.not_covered`). */
   notCovered?: NotCoveredCounts;
+  /** What the network waits for, as it waits (a request with no answer yet): for a progress line. */
+  onWait?: (e: WaitEvent) => void;
 }
 
 /** The one package digest: what the caller knows (lockfile, host download) or what the bytes hashed to; checked by src/policy/digest.ts. */
@@ -38,7 +41,7 @@ export interface PackageDigest {
   sha256: string;
   /** `artifact` when computed from the bytes, `lockfile` when taken from a lockfile record. */
   source: DigestSource;
-  /** Lowercase hex MD5, hashed in the same pass when the record pins only an MD5 (explicit files). */
+  /** Lowercase hex MD5, hashed in the same pass when the record pins one (explicit files `URL#<md5>`, lockfile `md5`). */
   md5?: string;
 }
 

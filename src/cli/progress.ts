@@ -6,9 +6,12 @@
 // The spinner never reads the keyboard (`discardStdin: false`): ora's stdin discarding
 // puts the terminal in raw mode, where Ctrl-C is a byte instead of SIGINT.
 import type { CliIO } from './io.ts';
+import type { WaitEvent } from '../http/transport.ts';
 
 interface Progress {
   update(done: number): void;
+  /** A request with no answer yet (or its end): the line names the host while it stalls. */
+  waiting(e: WaitEvent): void;
   stop(): void;
 }
 
@@ -17,6 +20,22 @@ interface ProgressOptions {
   intervalMs?: number;
   now?: () => number;
 }
+
+/**
+ * While a request has had no answer for a while: the host of the oldest such request and
+ * how long it has been silent ("waiting on 127.0.0.1:18765: no data for 20 s"), so a
+ * stalled host is named while it stalls; undefined when nothing waits. Pure.
+ */
+export function waitText(waits: ReadonlyMap<number, WaitEvent>, now: number): string | undefined {
+  let oldest: WaitEvent | undefined;
+  for (const w of waits.values()) if (!oldest || w.since < oldest.since) oldest = w;
+  if (!oldest) return undefined;
+  const more = waits.size - 1;
+  const s = Math.max(0, Math.floor((now - oldest.since) / 1000));
+  return `waiting on ${oldest.host}: no data for ${s} s${more > 0 ? ` (and ${more} more request${more === 1 ? '' : 's'})` : ''}`;
+}
+
+const withWait = (line: string, wait: string | undefined): string => (wait ? `${line}; ${wait}` : line);
 
 /**
  * Spinners only on a terminal that can draw them (ora's own rule: TTY, TERM not dumb, not
@@ -64,6 +83,13 @@ export async function startProgress(io: CliIO, total: number, o: ProgressOptions
 
 async function create(io: CliIO, total: number, o: ProgressOptions): Promise<Progress> {
   const noColor = io.env.NO_COLOR !== undefined && io.env.NO_COLOR !== '';
+  const now = o.now ?? Date.now;
+  const waits = new Map<number, WaitEvent>();
+  let done = 0;
+  const waiting = (e: WaitEvent): void => {
+    if (e.done) waits.delete(e.id);
+    else waits.set(e.id, e);
+  };
   if (canSpin(io)) {
     const { default: ora } = await import('ora');
     const spinner = ora({
@@ -73,21 +99,34 @@ async function create(io: CliIO, total: number, o: ProgressOptions): Promise<Pro
       isEnabled: true,
       ...(noColor ? { color: false as const } : {}),
     }).start();
+    const draw = (): void => void (spinner.text = withWait(`verifying ${done}/${total}`, waitText(waits, now())));
+    // The seconds of a wait keep counting between package completions.
+    const tick = setInterval(() => waits.size > 0 && draw(), 1000);
+    tick.unref();
     return {
-      update: (done) => void (spinner.text = `verifying ${done}/${total}`),
-      stop: () => void spinner.stop(),
+      update: (d) => {
+        done = d;
+        draw();
+      },
+      waiting: (e) => {
+        waiting(e);
+        draw();
+      },
+      stop: () => {
+        clearInterval(tick);
+        spinner.stop();
+      },
     };
   }
-  const now = o.now ?? Date.now;
   const started = now();
-  let done = 0;
   const timer = setInterval(() => {
     const s = Math.round((now() - started) / 1000);
-    io.stderr.write(`conda-attest: verifying ${done}/${total} packages (${s} s)\n`);
+    io.stderr.write(`conda-attest: ${withWait(`verifying ${done}/${total} packages (${s} s)`, waitText(waits, now()))}\n`);
   }, o.intervalMs ?? 10_000);
   timer.unref();
   return {
     update: (d) => void (done = d),
+    waiting,
     stop: () => clearInterval(timer),
   };
 }

@@ -11,7 +11,7 @@ import { type CommandSpec, chooseFormat, formatOptions, HELP_OPTION, OFFLINE_OPT
 import { givenSidecar, loadEnvironment, verifyRecords } from './environment.ts';
 import { md5OnlyNotice } from '../targets/index.ts';
 import { VERIFY_FORMATS, emitGithubExtras, inGithubActions, parseOutputs, planOutputs, writeOutputs, writeStdout } from './ci-output.ts';
-import { createReporter } from './reporter.ts';
+import { createReporter, type Reporter } from './reporter.ts';
 
 /** Report formats of `verify`; the first is the default. More are added here. */
 export { VERIFY_FORMATS, type VerifyFormat } from './ci-output.ts';
@@ -82,6 +82,7 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
     targetHint: 'Pass a pixi.lock, conda-lock.yml, explicit file, package URL or package file.',
   });
   const sigs = await givenSidecar(io, values.sigs, records, config);
+  let progress: Awaited<ReturnType<Reporter['progress']>> | undefined;
 
   const session = await createSession({
     config,
@@ -94,12 +95,14 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
     noCache: Boolean(values['no-cache']),
     notCovered,
     inputs: { targets: inputs, config: config.source ?? null },
+    // The progress line names a host that keeps a request waiting (it starts below).
+    onWait: (e) => progress?.waiting(e),
   });
 
   // What the formats need from before the run (the lockfile as it was, the targets' lines).
   const plan = await planOutputs(io, records, session, [format, ...outputs.map((o) => o.format)], github);
   const reporter = createReporter(io);
-  const progress = await reporter.progress(records.length);
+  progress = await reporter.progress(records.length);
   try {
     await verifyRecords(session, records, {
       concurrency: concurrency ?? config.concurrency,

@@ -18,16 +18,15 @@ import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } 
 import { pathToFileURL } from 'node:url';
 import type { Loader } from 'cosmiconfig';
 import { createRequire } from 'node:module';
-// The YAML parser is loaded on first use only (start-up time: JSON configs and explicit
-// files never need it).
+// cosmiconfig's Explorer and fastest-levenshtein are loaded on first use only (start-up
+// time); the YAML parser likewise (src/util/yaml.ts).
 const requireLazy = createRequire(import.meta.url);
-let yamlModule: typeof import('yaml') | undefined;
-const yaml = (): typeof import('yaml') => (yamlModule ??= requireLazy('yaml') as typeof import('yaml'));
 import { ConfigError, describeError } from '../errors.ts';
 import type { ResolvedConfig } from '../types.ts';
 import { editDistance } from '../util/edit-distance.ts';
 import { JsonTooDeepError, MAX_JSON_DEPTH, parseStrictJson } from '../util/json-strict.ts';
 import { type ConfigHost, keyFilePaths, resolveConfigOn, validateConfig } from './resolve.ts';
+import { loadYamlParser, yamlParser } from '../util/yaml.ts';
 
 export { configSchema } from './resolve.ts';
 
@@ -201,13 +200,14 @@ const loadJson: Loader = async (filepath, content) => {
 // A file holding only comments is an empty file (no document); an explicit `~` / `null`
 // is a null document.
 function loadYamlDocument(content: string): unknown {
-  const doc = yaml().parseDocument(content, { uniqueKeys: true });
+  const doc = yamlParser().parseDocument(content, { uniqueKeys: true });
   if (doc.errors.length > 0) throw doc.errors[0];
   if (doc.contents === null) return undefined;
   return doc.toJS();
 }
 
 const loadYaml: Loader = async (filepath, content) => {
+  await loadYamlParser();
   const doc = loadYamlDocument(content);
   if (doc === undefined) return undefined;
   return nullMarked(await withImports(doc, filepath));

@@ -13,7 +13,7 @@ import { AttestError } from '../errors.ts';
 import type { Outage } from '../types.ts';
 import { HashingCounter, type StreamDigest, TooLargeSignal } from './hashing.ts';
 import { breaker, deadline, limit, redirect, retry } from './layers.ts';
-import { type Consume, type Req, capped, collect, decodedBody, earlyCap, httpError, openTransport, parseHttpUrl } from './transport.ts';
+import { type Consume, type Req, type WaitEvent, capped, collect, decodedBody, earlyCap, httpError, openTransport, parseHttpUrl } from './transport.ts';
 
 export interface HttpClientOptions {
   connectTimeoutMs: number;
@@ -53,6 +53,10 @@ export interface HttpClientOptions {
   hostCoolDownMs?: number;
   /** Where HTTP(S)_PROXY and NO_PROXY are read (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** What the run waits for, as it waits (./transport.ts WaitEvent): for a progress line. */
+  onWait?: (e: WaitEvent) => void;
+  /** After how long without an answer `onWait` is told (default 5000 ms). */
+  waitNoticeMs?: number;
 }
 
 interface HttpResponse {
@@ -168,6 +172,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     sockets: concurrency,
     userAgent: opts.userAgent ?? 'conda-attest',
     env: opts.env ?? process.env,
+    ...(opts.onWait ? { onWait: opts.onWait, waitNoticeMs: opts.waitNoticeMs } : {}),
   });
   const hosts = breaker({ limit: Math.max(1, opts.hostFailureLimit ?? 3), coolDownMs: opts.hostCoolDownMs });
   const clock = deadline({ totalTimeoutMs: opts.totalTimeoutMs, deadline: opts.deadline, label: opts.deadlineLabel });

@@ -180,7 +180,16 @@ export function deadline(o: { totalTimeoutMs: number; deadline?: number; label?:
       const ms = req.totalTimeoutMs ?? o.totalTimeoutMs;
       const until = Math.min((req.startedAt ?? Date.now()) + ms, o.deadline ?? Infinity);
       const byDeadline = o.deadline !== undefined && until === o.deadline;
-      const timeUp = () => (byDeadline ? passed(req.url.href, false) : httpError('HTTP_TIMEOUT', `${req.url.href} did not complete within ${ms} ms.`));
+      // --timeout is offered only for a transfer that was under way (a slow server), never for
+      // one that never answered (a dead host: a longer wait only delays the same failure).
+      const timeUp = (answered: boolean) =>
+        byDeadline
+          ? passed(req.url.href, false)
+          : answered
+            ? httpError('HTTP_TIMEOUT', `${req.url.href} did not complete within ${ms} ms (it was still sending).`, {
+                hint: 'The server is slow: raise http.timeout_ms (--timeout SECONDS) if the file is large, or try again later.',
+              })
+            : httpError('HTTP_TIMEOUT', `${req.url.href} did not answer within ${ms} ms.`);
       return next({ ...req, until, timeUp }, consume);
     },
     hit: () => (hit ? label : undefined),

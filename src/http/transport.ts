@@ -48,7 +48,20 @@ export interface Req {
   startedAt?: number;
   /** Set by the deadline layer: when the attempt must have ended (epoch ms), and the error then. */
   until?: number;
-  timeUp?: () => HttpError;
+  /** `answered`: the server had begun its answer (a slow transfer, not a dead host). */
+  timeUp?: (answered: boolean) => HttpError;
+}
+
+/**
+ * A request that has had no answer for a while, told as it happens so a progress line can
+ * name what the run waits for; `done` when it ends (answered or failed). `since`: when the
+ * attempt was sent (epoch ms).
+ */
+export interface WaitEvent {
+  id: number;
+  host: string;
+  since: number;
+  done: boolean;
 }
 
 /** Receives a 2xx (or allowed) answer inside the attempt's timers and slot. */
@@ -68,7 +81,9 @@ export class Redirect {
 const HINTS: Record<HttpErrorCode, string> = {
   HTTP_STATUS: 'The server answered with an error; try again later or check the URL.',
   HTTP_NOT_FOUND: 'Check the URL; the server has no such file.',
-  HTTP_TIMEOUT: 'The server is slow or unreachable; try again later, or raise http.timeout_ms (--timeout SECONDS) or http.idle_timeout_ms.',
+  // Stalls and connect timeouts: a host that sends nothing is down, not slow, and a longer
+  // --timeout only makes the wait longer (a slow transfer's own hint names --timeout).
+  HTTP_TIMEOUT: 'The server sent nothing in time: it looks down or overloaded; try again later.',
   HTTP_CONNECTION_FAILED: 'Check the network connection and the host name.',
   HTTP_TOO_LARGE: 'The answer is larger than the configured cap; raise the cap only if the file is expected to be that large.',
   HTTP_OFFLINE: 'Run without --offline, or give local files.',
@@ -257,6 +272,9 @@ export interface TransportOptions {
   idleTimeoutMs: number;
   /** Keep-alive pool size per host. */
   sockets: number;
+  /** Told when an attempt has had no answer for `waitNoticeMs` (default 5000), and when it ends. */
+  onWait?: (e: WaitEvent) => void;
+  waitNoticeMs?: number;
   userAgent: string;
   env: NodeJS.ProcessEnv;
 }
@@ -311,13 +329,31 @@ export function openTransport(opts: TransportOptions): { send: Send; stats: { re
     const route = agents.agentFor(u);
     const agent = await route.agent;
     const via = route.via ? ` (through the proxy ${route.via})` : '';
+    const id = stats.requests;
+    const sentAt = Date.now();
     return new Promise((resolve, reject) => {
       let settled = false;
+      let answered = false;
+      let waitTold = false;
       const timers: NodeJS.Timeout[] = [];
+      const waitDone = (): void => {
+        if (waitTold) opts.onWait?.({ id, host: u.host, since: sentAt, done: true });
+        waitTold = false;
+      };
+      // Until the answer starts: a host that accepts and says nothing is named while it does.
+      const waitTimer = opts.onWait
+        ? setTimeout(() => {
+            waitTold = true;
+            opts.onWait!({ id, host: u.host, since: sentAt, done: false });
+          }, opts.waitNoticeMs ?? 5000)
+        : undefined;
+      waitTimer?.unref();
+      if (waitTimer) timers.push(waitTimer);
       const finish = (err: unknown, value?: T): void => {
         if (settled) return;
         settled = true;
         timers.forEach(clearTimeout);
+        waitDone();
         if (err) {
           // A redirect's socket goes back to the pool (its body was disposed of).
           if (!(err instanceof Redirect)) r.destroy();
@@ -329,7 +365,7 @@ export function openTransport(opts: TransportOptions): { send: Send; stats: { re
         agent,
         headers: { 'user-agent': opts.userAgent, 'accept-encoding': 'gzip, br, zstd', ...req.headers },
       });
-      if (req.until !== undefined) timers.push(setTimeout(() => finish(req.timeUp!()), Math.max(0, req.until - Date.now())));
+      if (req.until !== undefined) timers.push(setTimeout(() => finish(req.timeUp!(answered)), Math.max(0, req.until - Date.now())));
       // From the request until a connected socket: covers DNS, TCP, TLS and a proxy's CONNECT.
       const connectTimer = setTimeout(() => {
         const cause = `connecting took longer than ${opts.connectTimeoutMs} ms${via}`;
@@ -354,6 +390,9 @@ export function openTransport(opts: TransportOptions): { send: Send; stats: { re
       r.on('error', (e: NodeJS.ErrnoException) => finish(requestError(e, u, route.via)));
       r.on('response', (res) => {
         clearTimeout(connectTimer);
+        answered = true;
+        clearTimeout(waitTimer);
+        waitDone();
         const answer = answerOf(res, req);
         if (answer) {
           dispose(res);

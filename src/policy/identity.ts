@@ -4,7 +4,8 @@
 // Patterns are anchored over the FULL certificate SAN: a pattern never matches a
 // substring, so `https://github.com/org/*` cannot be satisfied by
 // `https://evil.com/?https://github.com/org/x` or by a SAN with extra text appended.
-import { createHash, createPublicKey } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
+import { sha256Hex } from '../util/sha256.ts';
 import type { ChannelPolicy, IdentityPattern, SignerIdentity, TrustedKey } from '../types.ts';
 import { globToRegexSource } from './glob.ts';
 import { claim } from '../claims.ts';
@@ -133,8 +134,7 @@ export function matchIdentity(identity: SignerIdentity, patterns: IdentityPatter
 
 /** SHA-256 (hex) of the SubjectPublicKeyInfo DER of a PEM public key (the key fingerprint of `trusted_keys`). */
 export function keyFingerprint(pem: string): string {
-  const der = createPublicKey(pem).export({ type: 'spki', format: 'der' });
-  return createHash('sha256').update(der).digest('hex');
+  return sha256Hex(createPublicKey(pem).export({ type: 'spki', format: 'der' }));
 }
 
 export interface TrustDecision extends IdentityMatch {

@@ -52,27 +52,14 @@ interface VerifierHostOptions extends VerifySessionOptions {
   missRefreshMs?: number;
 }
 
-export async function openVerifierHost(options: VerifierHostOptions): Promise<VerifierHost> {
-  const { config } = options;
-  const lockPath = options.lockfile ?? config.lockfile;
-  const frozen = Boolean(options.frozen);
-  requireFrozenLockfile(options, lockPath);
-  const run = openResources(options, options.transport);
-  const { resources } = run;
-  let root: LoadedTrustRoot | undefined;
-  if (config.trustRoot !== 'public-good') root = await run.loadTrustRoot().catch(async (e: unknown) => {
-    await run.close();
-    throw e;
-  });
-  let lock: Lock = await readLock(lockPath);
-  // One judgement at a time against the lockfile as last decided (pure, in memory); the
-  // decisions are then written in batches, one read-modify-write under the lockfile's lock
-  // for all that arrived meanwhile (one fsync per batch, not per package). A verdict is
-  // returned only once its pin is on disk.
-  let judging: Promise<unknown> = Promise.resolve();
+/**
+ * Lock decisions written in batches: one read-modify-write under the lockfile's lock for all
+ * that arrived meanwhile (one fsync per batch, not per package). Resolves once on disk.
+ */
+function batchedLockWriter(lockPath: string): (decision: LockDecision) => Promise<void> {
   let pending: { decision: LockDecision; done: (e?: unknown) => void }[] = [];
   let writing: Promise<void> | undefined;
-  const persist = (decision: LockDecision): Promise<void> =>
+  return (decision) =>
     new Promise((resolve, reject) => {
       pending.push({ decision, done: (e) => (e ? reject(e) : resolve()) });
       writing ??= (async () => {
@@ -89,6 +76,26 @@ export async function openVerifierHost(options: VerifierHostOptions): Promise<Ve
         writing = undefined;
       })();
     });
+}
+
+export async function openVerifierHost(options: VerifierHostOptions): Promise<VerifierHost> {
+  const { config } = options;
+  const lockPath = options.lockfile ?? config.lockfile;
+  const frozen = Boolean(options.frozen);
+  requireFrozenLockfile(options, lockPath);
+  const run = openResources(options, options.transport);
+  const { resources } = run;
+  let root: LoadedTrustRoot | undefined;
+  if (config.trustRoot !== 'public-good') root = await run.loadTrustRoot().catch(async (e: unknown) => {
+    await run.close();
+    throw e;
+  });
+  let lock: Lock = await readLock(lockPath);
+  // One judgement at a time against the lockfile as last decided (pure, in memory); the
+  // decisions are then written in batches (batchedLockWriter). A verdict is returned only
+  // once its pin is on disk.
+  let judging: Promise<unknown> = Promise.resolve();
+  const persist = batchedLockWriter(lockPath);
 
   const ttl = options.repodataTtlMs ?? 600_000;
   const missRefresh = options.missRefreshMs ?? 60_000;

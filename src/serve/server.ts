@@ -11,7 +11,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { HttpError, isAttestError, RepodataError } from '../errors.ts';
+import { HttpError, isAttestError, notPublishedStatus, RepodataError } from '../errors.ts';
 import type { Code } from '../codes.ts';
 import type { PackageReport, Reason } from '../types.ts';
 import { escapeText } from '../text/escape.ts';
@@ -77,40 +77,47 @@ interface ServeHandler {
   idle(): Promise<void>;
 }
 
-export function createServeHandler(o: ServeOptions): ServeHandler {
-  const store = openIndexStore(o.cacheDir);
-  const flights = new Map<string, Flight>();
-  const verdicts = new Map<string, Promise<PackageReport>>();
-  const refreshes = new Map<string, Promise<StoredDocument | { failed: unknown; stale?: StoredDocument }>>();
-  let inFlight = 0;
-  let idleWaiters: (() => void)[] = [];
+/** The proxy's request handler; its state is the run's in-flight work (refreshes, verdicts, transfers). */
+class Handler implements ServeHandler {
+  private readonly o: ServeOptions;
+  private readonly store: ReturnType<typeof openIndexStore>;
+  private readonly flights = new Map<string, Flight>();
+  private readonly verdicts = new Map<string, Promise<PackageReport>>();
+  private readonly refreshes = new Map<string, Promise<StoredDocument | { failed: unknown; stale?: StoredDocument }>>();
+  inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
 
-  function finishLine(ctx: Ctx, started: number): void {
-    ctx.line.ms = Math.round(performance.now() - started);
-    ctx.line.status = ctx.res.statusCode;
-    o.metrics.request(ctx.line);
-    o.log(ctx.line);
-    if (--inFlight === 0) for (const w of idleWaiters.splice(0)) w();
+  constructor(o: ServeOptions) {
+    this.o = o;
+    this.store = openIndexStore(o.cacheDir);
   }
 
-  function text(ctx: Ctx, status: number, body: string, headers: Record<string, string> = {}): void {
+  finishLine(ctx: Ctx, started: number): void {
+    ctx.line.ms = Math.round(performance.now() - started);
+    ctx.line.status = ctx.res.statusCode;
+    this.o.metrics.request(ctx.line);
+    this.o.log(ctx.line);
+    if (--this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  text(ctx: Ctx, status: number, body: string, headers: Record<string, string> = {}): void {
     const bytes = Buffer.from(body + '\n');
     ctx.res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': bytes.length, 'cache-control': 'no-store', ...headers });
     ctx.res.end(ctx.head ? undefined : bytes);
   }
 
   /** A refusal with a code: the body names it, the reason and the hint, one line each. */
-  function refuse(ctx: Ctx, status: number, reason: Reason, note?: string): void {
+  refuse(ctx: Ctx, status: number, reason: Reason, note?: string): void {
     ctx.line.code = reason.code;
     if (note) ctx.line.note = note;
     // One line each (a reason's text is never allowed to add lines of its own).
     const body = [`${reason.code}: ${reason.message}`, ...(reason.hint ? [`hint: ${reason.hint}`] : [])].map(escapeText).join('\n');
-    text(ctx, status, body, { [H_CODE]: reason.code });
+    this.text(ctx, status, body, { [H_CODE]: reason.code });
   }
 
-  function upstreamDown(ctx: Ctx, cause: unknown): void {
+  upstreamDown(ctx: Ctx, cause: unknown): void {
     const why = cause instanceof Error ? cause.message : String(cause);
-    refuse(ctx, 502, {
+    this.refuse(ctx, 502, {
       code: 'UPSTREAM_UNAVAILABLE',
       message: `The upstream channel could not be reached or failed: ${why.replace(/\.$/, '')}.`,
       hint: 'Try again later; the proxy serves nothing it could not check.',
@@ -122,12 +129,12 @@ export function createServeHandler(o: ServeOptions): ServeHandler {
    * could not answer at all (connection failure, 5xx, breaker open): the channel's mirrors
    * are upstream fallbacks of its route. An answer (a 404 too) is final.
    */
-  async function forwardAny<T>(route: Route, path: string, headers: Record<string, string>, consume: (res: IncomingMessage, base: string) => Promise<T>): Promise<T> {
+  async forwardAny<T>(route: Route, path: string, headers: Record<string, string>, consume: (res: IncomingMessage, base: string) => Promise<T>): Promise<T> {
     let last: unknown;
     for (const base of [route.channel, ...route.mirrors]) {
       let answered = false;
       try {
-        return await o.host.http.forward(upstreamUrl(base, path), { headers, totalTimeoutMs: o.requestDeadlineMs }, (res) => {
+        return await this.o.host.http.forward(upstreamUrl(base, path), { headers, totalTimeoutMs: this.o.requestDeadlineMs }, (res) => {
           answered = true;
           return consume(res, base);
         });
@@ -139,35 +146,35 @@ export function createServeHandler(o: ServeOptions): ServeHandler {
     throw last;
   }
 
-  function authorized(req: IncomingMessage): boolean {
-    if (!o.adminToken) return true;
+  authorized(req: IncomingMessage): boolean {
+    if (!this.o.adminToken) return true;
     const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
     if (!m) return false;
     const a = Buffer.from(m[1]!.trim());
-    const b = Buffer.from(o.adminToken);
+    const b = Buffer.from(this.o.adminToken);
     return a.length === b.length && timingSafeEqual(a, b);
   }
 
-  async function admin(ctx: Ctx, name: 'health' | 'metrics'): Promise<void> {
-    if (!authorized(ctx.req)) {
+  async admin(ctx: Ctx, name: 'health' | 'metrics'): Promise<void> {
+    if (!this.authorized(ctx.req)) {
       ctx.line.note = 'admin token missing or wrong';
-      return text(ctx, 401, 'An admin token is required (Authorization: Bearer TOKEN).', { 'www-authenticate': 'Bearer' });
+      return this.text(ctx, 401, 'An admin token is required (Authorization: Bearer TOKEN).', { 'www-authenticate': 'Bearer' });
     }
     if (name === 'metrics') {
-      const body = await o.metrics.render();
-      ctx.res.writeHead(200, { 'content-type': o.metrics.contentType, 'cache-control': 'no-store' });
+      const body = await this.o.metrics.render();
+      ctx.res.writeHead(200, { 'content-type': this.o.metrics.contentType, 'cache-control': 'no-store' });
       return void ctx.res.end(ctx.head ? undefined : body);
     }
-    const root = o.host.trustRoot();
+    const root = this.o.host.trustRoot();
     const body = JSON.stringify(
       {
         status: 'ok',
-        version: o.version,
-        routes: o.routes.map((r) => ({ route: `/${r.name}`, channel: r.channel, mirrors: r.mirrors, checks: r.enabled })),
+        version: this.o.version,
+        routes: this.o.routes.map((r) => ({ route: `/${r.name}`, channel: r.channel, mirrors: r.mirrors, checks: r.enabled })),
         trust_root: root ? { source: root.source, age_days: root.ageDays } : null,
-        lockfile: { path: o.host.lockPath, pins: o.host.pins() },
-        upstream_hosts_cut_off: o.host.http.openHosts(),
-        in_flight: inFlight - 1,
+        lockfile: { path: this.o.host.lockPath, pins: this.o.host.pins() },
+        upstream_hosts_cut_off: this.o.host.http.openHosts(),
+        in_flight: this.inFlight - 1,
       },
       null,
       2,
@@ -177,7 +184,7 @@ export function createServeHandler(o: ServeOptions): ServeHandler {
   }
 
   /** Send a stored document, answering the client's conditional request from its validators. */
-  function sendStored(ctx: Ctx, doc: StoredDocument, stale?: string): void {
+  sendStored(ctx: Ctx, doc: StoredDocument, stale?: string): void {
     const headers: Record<string, string | number> = { ...doc.headers };
     if (stale) {
       headers[H_STALE] = stale;
@@ -197,52 +204,52 @@ export function createServeHandler(o: ServeOptions): ServeHandler {
   }
 
   /** Bring the stored copy of an index document up to date (one upstream request per document at a time). */
-  function refresh(route: Route, path: string): Promise<StoredDocument | { failed: unknown; stale?: StoredDocument }> {
+  refresh(route: Route, path: string): Promise<StoredDocument | { failed: unknown; stale?: StoredDocument }> {
     // Stored under the channel's URL whichever upstream answered (they serve the same channel).
     const url = upstreamUrl(route.channel, path);
-    let running = refreshes.get(url);
+    let running = this.refreshes.get(url);
     if (running) return running;
     running = (async () => {
-      const stored = await store.get(url);
+      const stored = await this.store.get(url);
       if (stored?.freshUntil !== undefined && stored.freshUntil > Date.now()) return stored;
       const headers: Record<string, string> = {};
       if (stored?.headers.etag) headers['if-none-match'] = stored.headers.etag;
       if (stored?.headers['last-modified']) headers['if-modified-since'] = stored.headers['last-modified'];
       const started = performance.now();
       try {
-        const doc = await forwardAny(route, path, headers, async (up) => {
-          if (up.statusCode === 304 && stored) return store.revalidated(stored, up, Date.now());
-          if (up.statusCode === 200) return store.put(url, up, Date.now());
+        const doc = await this.forwardAny(route, path, headers, async (up) => {
+          if (up.statusCode === 304 && stored) return this.store.revalidated(stored, up, Date.now());
+          if (up.statusCode === 200) return this.store.put(url, up, Date.now());
           up.resume();
-          throw new HttpError(up.statusCode === 404 || up.statusCode === 403 ? 'HTTP_NOT_FOUND' : 'HTTP_STATUS', `${url} answered HTTP ${up.statusCode}.`);
+          throw new HttpError(notPublishedStatus(up.statusCode) ? 'HTTP_NOT_FOUND' : 'HTTP_STATUS', `${url} answered HTTP ${up.statusCode}.`);
         });
-        o.metrics.upstream('index', performance.now() - started);
+        this.o.metrics.upstream('index', performance.now() - started);
         return doc;
       } catch (e) {
         return { failed: e, ...(stored ? { stale: stored } : {}) };
       }
-    })().finally(() => refreshes.delete(url));
-    refreshes.set(url, running);
+    })().finally(() => this.refreshes.delete(url));
+    this.refreshes.set(url, running);
     return running;
   }
 
-  async function index(ctx: Ctx, route: Route, path: string): Promise<void> {
-    const r = await refresh(route, path);
-    if (!('failed' in r)) return sendStored(ctx, r);
+  async index(ctx: Ctx, route: Route, path: string): Promise<void> {
+    const r = await this.refresh(route, path);
+    if (!('failed' in r)) return this.sendStored(ctx, r);
     if (r.failed instanceof HttpError && r.failed.code === 'HTTP_NOT_FOUND') {
       ctx.line.note = 'not published upstream';
-      return text(ctx, 404, 'Not found upstream.');
+      return this.text(ctx, 404, 'Not found upstream.');
     }
     if (r.stale) {
       const age = Math.round((Date.now() - r.stale.storedAt) / 1000);
-      o.metrics.stale();
-      return sendStored(ctx, r.stale, `age=${age}; the upstream could not be reached`);
+      this.o.metrics.stale();
+      return this.sendStored(ctx, r.stale, `age=${age}; the upstream could not be reached`);
     }
-    upstreamDown(ctx, r.failed);
+    this.upstreamDown(ctx, r.failed);
   }
 
   /** Shards and sidecars: immutable or small, passed through as received (status and validators too). */
-  async function passThrough(ctx: Ctx, route: Route, path: string, kind: string): Promise<void> {
+  async passThrough(ctx: Ctx, route: Route, path: string, kind: string): Promise<void> {
     const headers: Record<string, string> = {};
     for (const h of ['if-none-match', 'if-modified-since'] as const) {
       const v = ctx.req.headers[h];
@@ -250,12 +257,12 @@ export function createServeHandler(o: ServeOptions): ServeHandler {
     }
     const started = performance.now();
     try {
-      await forwardAny(route, path, headers, async (up) => {
-        o.metrics.upstream(kind, performance.now() - started);
+      await this.forwardAny(route, path, headers, async (up) => {
+        this.o.metrics.upstream(kind, performance.now() - started);
         const status = up.statusCode ?? 502;
-        if (status === 404 || status === 403) {
+        if (notPublishedStatus(status)) {
           up.resume();
-          return text(ctx, 404, 'Not found upstream.');
+          return this.text(ctx, 404, 'Not found upstream.');
         }
         const out: Record<string, string> = {};
         for (const h of ['content-type', 'content-length', 'content-encoding', 'etag', 'last-modified', 'cache-control'] as const) {
@@ -276,7 +283,7 @@ export function createServeHandler(o: ServeOptions): ServeHandler {
       });
     } catch (e) {
       if (ctx.res.headersSent) return void ctx.res.destroy();
-      upstreamDown(ctx, e);
+      this.upstreamDown(ctx, e);
     }
   }
 
@@ -284,37 +291,37 @@ export function createServeHandler(o: ServeOptions): ServeHandler {
    * The record of a file of the channel and the upstream that gave it (the channel, or a
    * mirror while the channel cannot be reached), or an answer already sent (404 / 502).
    */
-  async function recordOf(ctx: Ctx, t: Extract<Target, { kind: 'sidecar' | 'package' }>): Promise<{ entry: RecordEntry; base: string } | undefined> {
+  async recordOf(ctx: Ctx, t: Extract<Target, { kind: 'sidecar' | 'package' }>): Promise<{ entry: RecordEntry; base: string } | undefined> {
     let failure: unknown;
     for (const base of [t.route.channel, ...t.route.mirrors]) {
       try {
-        const entry = await o.host.lookup(base, t.subdir, t.filename);
+        const entry = await this.o.host.lookup(base, t.subdir, t.filename);
         if (!entry) {
           ctx.line.note = 'not in the channel repodata';
-          text(ctx, 404, `${t.filename} is not in the repodata of ${t.route.channel}/${t.subdir}.`);
+          this.text(ctx, 404, `${t.filename} is not in the repodata of ${t.route.channel}/${t.subdir}.`);
           return undefined;
         }
         return { entry, base };
       } catch (e) {
         if (e instanceof RepodataError && isMissingUpstream(e)) {
           ctx.line.note = 'no repodata upstream';
-          text(ctx, 404, `${t.route.channel}/${t.subdir} publishes no repodata.`);
+          this.text(ctx, 404, `${t.route.channel}/${t.subdir} publishes no repodata.`);
           return undefined;
         }
         if (isAttestError(e) && e.code === 'REPODATA_MALFORMED') {
-          refuse(ctx, 502, { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) });
+          this.refuse(ctx, 502, { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) });
           return undefined;
         }
         failure = e;
         if (!unreachable(e)) break;
       }
     }
-    upstreamDown(ctx, failure);
+    this.upstreamDown(ctx, failure);
     return undefined;
   }
 
-  async function pkg(ctx: Ctx, t: Extract<Target, { kind: 'package' }>): Promise<void> {
-    const found = await recordOf(ctx, t);
+  async pkg(ctx: Ctx, t: Extract<Target, { kind: 'package' }>): Promise<void> {
+    const found = await this.recordOf(ctx, t);
     if (!found) return;
     const { entry, base } = found;
     const url = upstreamUrl(base, t.path);
@@ -323,29 +330,29 @@ export function createServeHandler(o: ServeOptions): ServeHandler {
     ctx.line.package = `${t.route.channel}/${t.subdir}/${t.filename}`;
     // One verification per package at a time; later ones reuse the pipeline's verdict cache.
     const key = `${url}#${entry.sha256 ?? ''}`;
-    let verdict = verdicts.get(key);
+    let verdict = this.verdicts.get(key);
     if (!verdict) {
-      verdict = o.host.verify(record, entry.sha256 ? { sha256: entry.sha256, source: 'lockfile' } : null).finally(() => verdicts.delete(key));
-      verdicts.set(key, verdict);
+      verdict = this.o.host.verify(record, entry.sha256 ? { sha256: entry.sha256, source: 'lockfile' } : null).finally(() => this.verdicts.delete(key));
+      this.verdicts.set(key, verdict);
     }
     let row: PackageReport;
     try {
       row = await verdict;
     } catch (e) {
       const r = isAttestError(e) ? { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) } : { code: 'INTERNAL_ERROR' as const, message: String(e) };
-      o.metrics.verdict('error', 'block', r.code);
-      return refuse(ctx, 500, r, 'verification could not run');
+      this.o.metrics.verdict('error', 'block', r.code);
+      return this.refuse(ctx, 500, r, 'verification could not run');
     }
     ctx.line.verdict = { status: row.status, action: row.action, codes: row.reasons.map((r) => r.code) };
-    o.metrics.verdict(row.status, row.action, row.reasons[0]?.code);
+    this.o.metrics.verdict(row.status, row.action, row.reasons[0]?.code);
     if (row.action === 'block') {
       const reason = row.reasons[0] ?? { code: 'PACKAGE_BLOCKED' as const, message: `${t.filename} is ${row.status}.` };
       // An upstream that could not be asked is a 502 (try again), not a verdict on the package.
-      if (row.status === 'retrieval-failed') return upstreamDown(ctx, new Error(`${reason.code}: ${reason.message}`));
-      return refuse(ctx, 403, reason, row.status);
+      if (row.status === 'retrieval-failed') return this.upstreamDown(ctx, new Error(`${reason.code}: ${reason.message}`));
+      return this.refuse(ctx, 403, reason, row.status);
     }
     const sha256 = entry.sha256 ?? row.sha256;
-    if (!sha256) return upstreamDown(ctx, new Error(`no SHA-256 is known for ${t.filename}`));
+    if (!sha256) return this.upstreamDown(ctx, new Error(`no SHA-256 is known for ${t.filename}`));
     const headers: Record<string, string | number> = {
       'content-type': 'application/octet-stream',
       etag: `"${sha256}"`,
@@ -365,29 +372,29 @@ export function createServeHandler(o: ServeOptions): ServeHandler {
       ctx.res.writeHead(200, headers);
       return void ctx.res.end();
     }
-    await stream(ctx, t, { sha256, ...(entry.size !== undefined ? { size: entry.size } : {}) }, headers);
+    await this.stream(ctx, t, { sha256, ...(entry.size !== undefined ? { size: entry.size } : {}) }, headers);
   }
 
   /** Stream the package from upstream (one transfer for every client asking at once). */
-  async function stream(ctx: Ctx, t: Extract<Target, { kind: 'package' }>, expected: { sha256: string; size?: number }, headers: Record<string, string | number>): Promise<void> {
+  async stream(ctx: Ctx, t: Extract<Target, { kind: 'package' }>, expected: { sha256: string; size?: number }, headers: Record<string, string | number>): Promise<void> {
     const key = `${upstreamUrl(t.route.channel, t.path)}#${expected.sha256}`;
-    let flight = flights.get(key);
+    let flight = this.flights.get(key);
     let joined = flight?.join(ctx.res, headers);
     if (!joined) {
       const started = performance.now();
       flight = startFlight({
         expected,
         fetch: (consume) =>
-          forwardAny(t.route, t.path, {}, (res) => {
-            o.metrics.upstream('package', performance.now() - started);
+          this.forwardAny(t.route, t.path, {}, (res) => {
+            this.o.metrics.upstream('package', performance.now() - started);
             return consume(res);
           }),
         onEnd: (end) => {
-          if (flights.get(key) === flight) flights.delete(key);
-          o.metrics.bytes('upstream', end.bytes);
+          if (this.flights.get(key) === flight) this.flights.delete(key);
+          this.o.metrics.bytes('upstream', end.bytes);
         },
       });
-      flights.set(key, flight);
+      this.flights.set(key, flight);
       joined = flight.join(ctx.res, headers)!;
     }
     const end = await joined;
@@ -396,79 +403,83 @@ export function createServeHandler(o: ServeOptions): ServeHandler {
       return;
     }
     if (end.why === 'mismatch') {
-      o.metrics.verdict('invalid', 'block', 'PACKAGE_DIGEST_MISMATCH');
+      this.o.metrics.verdict('invalid', 'block', 'PACKAGE_DIGEST_MISMATCH');
       ctx.line.code = 'PACKAGE_DIGEST_MISMATCH';
       ctx.line.note = `connection reset: ${end.message}`;
       ctx.line.verdict = { status: 'invalid', action: 'block', codes: ['PACKAGE_DIGEST_MISMATCH'] };
-      if (!ctx.res.headersSent) refuse(ctx, 403, { code: 'PACKAGE_DIGEST_MISMATCH', message: `The upstream bytes of this package do not match its repodata record: ${end.message}.`, hint: 'The upstream or the path to it serves other bytes than the channel recorded; do not install this package.' });
+      if (!ctx.res.headersSent) this.refuse(ctx, 403, { code: 'PACKAGE_DIGEST_MISMATCH', message: `The upstream bytes of this package do not match its repodata record: ${end.message}.`, hint: 'The upstream or the path to it serves other bytes than the channel recorded; do not install this package.' });
       return;
     }
     if (end.why === 'aborted') {
       ctx.line.note = 'client went away';
       return;
     }
-    if (!ctx.res.headersSent) return upstreamDown(ctx, new Error(end.message));
+    if (!ctx.res.headersSent) return this.upstreamDown(ctx, new Error(end.message));
     ctx.line.note = `connection reset: upstream broke off (${end.message})`;
   }
 
-  async function answer(ctx: Ctx): Promise<void> {
+  async answer(ctx: Ctx): Promise<void> {
     const { req } = ctx;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       ctx.line.note = 'method not allowed';
-      return text(ctx, 405, 'Only GET and HEAD are served.', { allow: 'GET, HEAD' });
+      return this.text(ctx, 405, 'Only GET and HEAD are served.', { allow: 'GET, HEAD' });
     }
-    const c = classify(req.url ?? '', o.routes);
+    const c = classify(req.url ?? '', this.o.routes);
     if (!c.ok) {
       ctx.line.note = c.why;
-      return text(ctx, c.status, c.status === 400 ? `Bad request: ${c.why}.` : 'Not found.');
+      return this.text(ctx, c.status, c.status === 400 ? `Bad request: ${c.why}.` : 'Not found.');
     }
     const t = c.target;
     ctx.line.kind = t.kind;
-    if (t.kind === 'admin') return admin(ctx, t.name);
+    if (t.kind === 'admin') return this.admin(ctx, t.name);
     ctx.line.route = t.route.name;
-    if (t.kind === 'index') return index(ctx, t.route, t.path);
-    if (t.kind === 'shard') return passThrough(ctx, t.route, t.path, 'shard');
+    if (t.kind === 'index') return this.index(ctx, t.route, t.path);
+    if (t.kind === 'shard') return this.passThrough(ctx, t.route, t.path, 'shard');
     if (t.kind === 'sidecar') {
       // Only the sidecars of files the channel's repodata knows (no request for other names).
-      if (!(await recordOf(ctx, t))) return;
-      return passThrough(ctx, t.route, t.path, 'sidecar');
+      if (!(await this.recordOf(ctx, t))) return;
+      return this.passThrough(ctx, t.route, t.path, 'sidecar');
     }
-    return pkg(ctx, t);
+    return this.pkg(ctx, t);
   }
 
-  return {
-    get inFlight() {
-      return inFlight;
-    },
-    idle: () => (inFlight === 0 ? Promise.resolve() : new Promise((r) => idleWaiters.push(r))),
-    handle(req, res) {
-      inFlight++;
-      const started = performance.now();
-      const ctx: Ctx = {
-        req,
-        res,
-        head: req.method === 'HEAD',
-        line: { time: new Date().toISOString(), method: req.method ?? '', path: (req.url ?? '').slice(0, 2048), status: 0, bytes: 0, ms: 0 },
-      };
-      let logged = false;
-      const done = (): void => {
-        if (logged) return;
-        logged = true;
-        finishLine(ctx, started);
-      };
-      res.once('close', done);
-      answer(ctx).catch((e: unknown) => {
-        if (!res.headersSent) refuse(ctx, 500, { code: 'INTERNAL_ERROR', message: e instanceof Error ? e.message : String(e) });
-        else res.destroy();
-      });
-    },
-    refuseConnect(req, socket) {
-      const line: AccessLogLine = { time: new Date().toISOString(), method: req.method ?? 'CONNECT', path: (req.url ?? '').slice(0, 2048), status: 400, bytes: 0, ms: 0, note: 'CONNECT is not served (this is not an open proxy)' };
-      socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\nconnection: close\r\ncontent-length: 33\r\n\r\nThis is not an open proxy (400).\n');
-      o.metrics.request(line);
-      o.log(line);
-    },
+  idle(): Promise<void> {
+    return this.inFlight === 0 ? Promise.resolve() : new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  // Arrow properties: the server calls them unbound (src/serve/start.ts).
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    this.inFlight++;
+    const started = performance.now();
+    const ctx: Ctx = {
+      req,
+      res,
+      head: req.method === 'HEAD',
+      line: { time: new Date().toISOString(), method: req.method ?? '', path: (req.url ?? '').slice(0, 2048), status: 0, bytes: 0, ms: 0 },
+    };
+    let logged = false;
+    const done = (): void => {
+      if (logged) return;
+      logged = true;
+      this.finishLine(ctx, started);
+    };
+    res.once('close', done);
+    this.answer(ctx).catch((e: unknown) => {
+      if (!res.headersSent) this.refuse(ctx, 500, { code: 'INTERNAL_ERROR', message: e instanceof Error ? e.message : String(e) });
+      else res.destroy();
+    });
   };
+
+  readonly refuseConnect = (req: IncomingMessage, socket: Socket): void => {
+    const line: AccessLogLine = { time: new Date().toISOString(), method: req.method ?? 'CONNECT', path: (req.url ?? '').slice(0, 2048), status: 400, bytes: 0, ms: 0, note: 'CONNECT is not served (this is not an open proxy)' };
+    socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\nconnection: close\r\ncontent-length: 33\r\n\r\nThis is not an open proxy (400).\n');
+    this.o.metrics.request(line);
+    this.o.log(line);
+  };
+}
+
+export function createServeHandler(o: ServeOptions): ServeHandler {
+  return new Handler(o);
 }
 
 /** A header value from text: printable ASCII only (RFC 9110 §5.5 field values), bounded. */

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { AttestError, TargetError, reasonFromError } from '../errors.ts';
 import type { PackageRecord, Reason } from '../types.ts';
+import { loadYamlParser } from '../util/yaml.ts';
 import { isExplicitText, mergeRecords, parseYamlTargetWithLines, readExplicit, readCondaLock, readPixiLock, type NotCovered, type TargetContents } from './lockfiles.ts';
 import { encodePathSegment, isPackageFilename, isValidSubdir, parseChannelArgument, parsePackageFilename, recordFromUrl } from './package-url.ts';
 import { readPackageIndex } from './package-index.ts';
@@ -124,7 +125,8 @@ export async function loadTargetSet(targets: string[], opts: LoadTargetsOptions)
     notCovered.local += got.notCovered.local;
   }
   return {
-    records: mergeRecords(all, targets.length === 1 ? targets[0] : 'the targets'),
+    // One target's records are merged and sorted already (a second pass would only copy them).
+    records: targets.length === 1 ? all : mergeRecords(all, 'the targets'),
     notCovered,
     inputs: targets.map((t) => (SCHEME_RE.test(t) ? t : resolve(opts.cwd, t))),
   };
@@ -139,6 +141,7 @@ async function loadTarget(target: string, opts: LoadTargetsOptions): Promise<Tar
   if (isPackageFilename(basename(path))) return only([await localPackageRecord(path, opts)]);
   const text = await readTargetText(path, target);
   if (isExplicitText(text)) return readExplicit(text, target);
+  await loadYamlParser();
   const { doc, lines } = parseYamlTargetWithLines(text, target);
   const kind = detectYamlKind(doc);
   if (kind === 'pixi') return readPixiLock(doc, target, lines);

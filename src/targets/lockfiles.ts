@@ -1,12 +1,7 @@
 // Pure parsers: lockfile / explicit-file text → PackageRecord[]. No I/O; `where` names the
 // file in error messages. Records are deduplicated by URL and sorted by URL so that the
 // same input always gives the same output order.
-import { createRequire } from 'node:module';
-// The YAML parser is loaded on first use only (start-up time: JSON configs and explicit
-// files never need it).
-const requireLazy = createRequire(import.meta.url);
-let yamlModule: typeof import('yaml') | undefined;
-const yaml = (): typeof import('yaml') => (yamlModule ??= requireLazy('yaml') as typeof import('yaml'));
+import { yamlParser as yaml } from '../util/yaml.ts';
 const parseYaml = (src: string, options?: import('yaml').ParseOptions & import('yaml').DocumentOptions & import('yaml').SchemaOptions & import('yaml').ToJSOptions): unknown => yaml().parse(src, options);
 import { TargetError } from '../errors.ts';
 import type { PackageRecord } from '../types.ts';
@@ -38,18 +33,26 @@ function recordWithHashes(url: string, h: Hashes, where: string, source?: Source
  */
 export function mergeRecords(records: PackageRecord[], where: string): PackageRecord[] {
   const byUrl = new Map<string, PackageRecord>();
+  // A record is copied only when a duplicate adds a field to it (the input is never
+  // changed): copying all of them held every record twice (a 50,000-package pixi.lock).
+  const copies = new Set<PackageRecord>();
   for (const r of records) {
-    const seen = byUrl.get(r.url);
+    let seen = byUrl.get(r.url);
     if (!seen) {
-      byUrl.set(r.url, { ...r });
+      byUrl.set(r.url, r);
       continue;
     }
     for (const k of ['sha256', 'md5', 'size'] as const) {
-      if (r[k] === undefined) continue;
-      if (seen[k] !== undefined && seen[k] !== r[k]) {
+      if (r[k] === undefined || seen[k] === r[k]) continue;
+      if (seen[k] !== undefined) {
         throw new TargetError('TARGET_PARSE_FAILED', `${where} lists ${r.url} twice with different ${k} values.`, {
           hint: 'Regenerate the lockfile; one of the two entries has been altered.',
         });
+      }
+      if (!copies.has(seen)) {
+        seen = { ...seen };
+        copies.add(seen);
+        byUrl.set(r.url, seen);
       }
       (seen as unknown as Record<string, unknown>)[k] = r[k];
     }

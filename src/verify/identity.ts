@@ -1,6 +1,6 @@
 // Decoding signer identities from Fulcio certificates and self-managed keys (the claims: src/claims.ts).
 // Pure: takes parsed certificates / key bytes, returns plain SignerIdentity data.
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../util/sha256.ts';
 import type { X509Certificate } from '@sigstore/core';
 import type { SignerIdentity } from '../types.ts';
 import { CLAIMS, FULCIO_OID as FULCIO } from '../claims.ts';
@@ -64,7 +64,7 @@ function identityKind(id: SignerIdentity, isEmail: boolean): SignerIdentity['kin
 
 /** SHA-256 (hex) of a SubjectPublicKeyInfo DER: the key's stable fingerprint (self-managed keys). */
 export function keyFingerprint(spkiDer: Buffer): string {
-  return createHash('sha256').update(spkiDer).digest('hex');
+  return sha256Hex(spkiDer);
 }
 
 /** Identity of a bundle verified with a self-managed key. */

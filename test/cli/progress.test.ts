@@ -6,6 +6,9 @@ import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CliIO } from '../../src/cli/io.ts';
 import { startProgress } from '../../src/cli/progress.ts';
+import { CLI, NODE, makeWorkspace } from '../helpers/e2e.ts';
+import { startLoopback } from '../helpers/loopback.ts';
+import { hasPython3Pty, runInPty } from '../helpers/pty.ts';
 
 function io(env: NodeJS.ProcessEnv = {}): { io: CliIO; text: () => string } {
   const err = new PassThrough();
@@ -75,4 +78,50 @@ test('a spinner whose terminal shrinks to 0 columns while it runs still stops', 
   await sleep(120);
   p.stop();
   assert.match(t.text(), /verifying 1\/4/);
+});
+
+test('a request with no answer is named in the progress line while it waits, with how long; gone once it ends', async () => {
+  const t = io();
+  let now = 0;
+  const p = await startProgress(t.io, 4, { intervalMs: 30, now: () => now });
+  p.update(1);
+  p.waiting({ id: 7, host: '127.0.0.1:18765', since: 0, done: false });
+  now = 20_000;
+  await sleep(150);
+  p.waiting({ id: 8, host: 'prefix.dev', since: 15_000, done: false });
+  await sleep(150);
+  p.waiting({ id: 7, host: '127.0.0.1:18765', since: 0, done: true });
+  p.waiting({ id: 8, host: 'prefix.dev', since: 15_000, done: true });
+  await sleep(150);
+  p.stop();
+  const lines = [...new Set(t.text().trim().split('\n'))];
+  assert.deepEqual(lines, [
+    'conda-attest: verifying 1/4 packages (20 s); waiting on 127.0.0.1:18765: no data for 20 s',
+    'conda-attest: verifying 1/4 packages (20 s); waiting on 127.0.0.1:18765: no data for 20 s (and 1 more request)',
+    'conda-attest: verifying 1/4 packages (20 s)',
+  ]);
+});
+
+test('in a pseudo-terminal: the spinner names the stalled host while verify waits on it', { skip: hasPython3Pty() ? false : 'needs python3 with the pty and termios modules' }, async () => {
+  const stall = await startLoopback(() => {
+    /* accepts, never answers */
+  });
+  const ws = makeWorkspace('conda-attest-pty-wait-');
+  try {
+    const channel = `${stall.url}/forge`;
+    ws.writeConfig({ lockfile: 'conda-attest.lock', channels: { [channel]: {} } });
+    const host = new URL(stall.url).host;
+    const r = await runInPty({
+      argv: [NODE, CLI, 'verify', '--no-tuf-refresh', `${channel}/noarch/stuck-1.0-0.conda`],
+      env: { ...ws.env, TERM: 'xterm-256color', NO_COLOR: '1' },
+      cwd: ws.dir,
+      waitFor: `verifying 0/1; waiting on ${host.replace(/\./g, '\\.')}: no data for \\d+ s`,
+      keys: '\x03',
+    });
+    assert.ok(r.seen, `the waiting host on the terminal:\n${JSON.stringify(r.output)}`);
+    assert.equal(r.code, 130, r.output);
+  } finally {
+    ws.cleanup();
+    await stall.close();
+  }
 });

@@ -36,6 +36,67 @@ test('a server that accepts and sends nothing: HTTP_TIMEOUT naming the URL, retr
   }
 });
 
+test('a request with no answer is told to the observer while it waits (host, since), and again when it ends; an answer in time is never told', async () => {
+  const lb = await startLoopback(() => {
+    /* never answers */
+  });
+  lb.route('/fast', (_req, res) => void res.end('ok'));
+  const events: { id: number; host: string; since: number; done: boolean }[] = [];
+  const http = createHttpClient({ ...BASE, retries: 0, idleTimeoutMs: 400, onWait: (e) => events.push(e), waitNoticeMs: 100 });
+  try {
+    const before = Date.now();
+    assert.equal((await http.get(`${lb.url}/fast`, { maxBytes: 100 })).body.toString(), 'ok');
+    await assert.rejects(http.get(`${lb.url}/stall`, { maxBytes: 100 }), rejectsWith('HTTP_TIMEOUT', /stalled/));
+    const host = new URL(lb.url).host;
+    assert.deepEqual(events.map((e) => [e.host, e.done]), [[host, false], [host, true]]);
+    assert.equal(events[0]!.id, events[1]!.id);
+    assert.ok(events[0]!.since >= before);
+  } finally {
+    http.close();
+    await lb.close();
+  }
+});
+
+test('the --timeout hint is only for a transfer that was under way: a host that sends nothing is not told to wait longer', async () => {
+  const lb = await startLoopback();
+  lb.route('/dead', () => {
+    /* accepts, answers nothing */
+  });
+  lb.route('/slow', (_req, res) => {
+    res.writeHead(200, { 'content-length': '100' });
+    const t = setInterval(() => res.write('x'), 20);
+    res.on('close', () => clearInterval(t));
+  });
+  // Whole-request limit 300 ms, idle limit longer: each request ends by the whole-request limit.
+  const http = createHttpClient({ ...BASE, retries: 0, totalTimeoutMs: 300, idleTimeoutMs: 5000 });
+  try {
+    await assert.rejects(http.get(`${lb.url}/dead`, { maxBytes: 1000 }), (e: unknown) => {
+      assert.ok(e instanceof HttpError && e.code === 'HTTP_TIMEOUT');
+      assert.match(e.message, /\/dead did not answer within 300 ms\.$/);
+      assert.doesNotMatch(e.hint ?? '', /--timeout/);
+      return true;
+    });
+    await assert.rejects(http.get(`${lb.url}/slow`, { maxBytes: 1000 }), (e: unknown) => {
+      assert.ok(e instanceof HttpError && e.code === 'HTTP_TIMEOUT');
+      assert.match(e.message, /\/slow did not complete within 300 ms \(it was still sending\)\.$/);
+      assert.match(e.hint ?? '', /--timeout SECONDS/);
+      return true;
+    });
+  } finally {
+    http.close();
+    await lb.close();
+  }
+  // A stall (idle limit) is not a slow transfer either.
+  const stall = await startLoopback(() => {});
+  const h2 = createHttpClient({ ...BASE, retries: 0 });
+  try {
+    await assert.rejects(h2.get(`${stall.url}/x`, { maxBytes: 10 }), (e: unknown) => e instanceof HttpError && !/--timeout/.test(e.hint ?? ''));
+  } finally {
+    h2.close();
+    await stall.close();
+  }
+});
+
 test('a body that stops midway stalls the same way; a slow but steady body does not', async () => {
   const lb = await startLoopback();
   lb.route('/half', (_req, res) => {

@@ -2,6 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NOTICE_AGE_DAYS, trustRootFreshness } from '../../src/policy/trust-root-age.ts';
+import { checkTrustRootAge } from '../../src/session.ts';
+import type { ResolvedConfig } from '../../src/types.ts';
 
 test('a limit: older is stale (TRUST_ROOT_STALE naming source, age and the refresh); at the limit is fresh', () => {
   const stale = trustRootFreshness({ source: 'public-good (embedded snapshot)', ageDays: 31 }, 'public-good', 30);
@@ -36,4 +38,14 @@ test('no limit: older than 180 days is a notice, never an error; unknown age is 
     });
   }
   assert.deepEqual(trustRootFreshness({ source: 's', ageDays: null }, 'public-good'), { kind: 'fresh' });
+});
+
+test('an old root after a failed refresh is one line: the refresh failure names the root and its date, the age is not said again', () => {
+  const config = { trustRoot: 'public-good' } as ResolvedConfig;
+  const failed = 'TRUST_ROOT_REFRESH_FAILED: could not refresh the public-good trusted root through TUF (DNS lookup failed (ENOTFOUND)); using public-good of 2025-09-23 (--no-tuf-refresh skips the refresh).';
+  const root = { source: 'public-good (embedded snapshot)', digest: 'd', json: {}, ageDays: 440, asOf: '2025-09-23T00:00:00.000Z', warnings: [failed] };
+  assert.deepEqual(checkTrustRootAge(root, config).warnings, [failed]);
+  // Without a failed refresh, the old root is its own one line.
+  const quiet = checkTrustRootAge({ ...root, warnings: undefined }, config);
+  assert.deepEqual(quiet.warnings, ['TRUST_ROOT_STALE: trust root public-good of 2025-09-23 (440 days old, more than 180); run `conda-attest trust-root refresh` when online.']);
 });

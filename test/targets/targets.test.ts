@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AttestError, TargetError } from '../../src/errors.ts';
-import { findDefaultTarget, loadTargetSet, loadTargets, parsePackageFilename, parsePixiLock, readCondaLock, readPixiLock, recordFromUrl } from '../../src/targets/index.ts';
+import { findDefaultTarget, loadTargetSet, mergeRecords, loadTargets, parsePackageFilename, parsePixiLock, readCondaLock, readPixiLock, recordFromUrl } from '../../src/targets/index.ts';
 import { parse as parseYaml } from 'yaml';
 import { checkProperty, fc } from '../helpers/fuzz.ts';
 
@@ -586,4 +586,17 @@ test('a local package file whose info/index.json cannot be read is fine when its
     const [r] = await loadTargets(['zlib-1.3.1-hb9d3cd8_2.conda'], { cwd: dir, channel: CF });
     assert.equal(r.unreadable?.code, 'ARCHIVE_MALFORMED');
   });
+});
+
+test('mergeRecords: a duplicate that adds a digest fills it in on a copy, never on the input; a duplicate with another digest is refused', () => {
+  const url = 'https://conda.example/forge/linux-64/a-1.0-h0_0.conda';
+  const bare = recordFromUrl(url);
+  const withSha = { ...recordFromUrl(url), sha256: 'a'.repeat(64) };
+  const other = { ...recordFromUrl('https://conda.example/forge/linux-64/b-1.0-h0_0.conda'), md5: 'b'.repeat(32) };
+  const merged = mergeRecords([other, bare, withSha], 'x.lock');
+  assert.deepEqual(merged.map((r) => r.url), [url, other.url], 'deduplicated and sorted by URL');
+  assert.equal(merged[0]!.sha256, 'a'.repeat(64));
+  assert.equal(bare.sha256, undefined, 'the input record is unchanged');
+  assert.equal(merged[1], other, 'a record without duplicates is passed on as it is');
+  assert.throws(() => mergeRecords([withSha, { ...withSha, sha256: 'c'.repeat(64) }], 'x.lock'), (e: unknown) => e instanceof TargetError && /twice with different sha256/.test(e.message));
 });
