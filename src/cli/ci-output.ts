@@ -12,7 +12,6 @@ import type { PackageRecord, Report } from '../types.ts';
 import { FORMAT_NAMES, FORMATS, isFormatName, renderFormat, type FormatName, type RenderContext } from '../report/formats.ts';
 import { renderGithubAnnotations } from '../report/github.ts';
 import { locateNothing, locatorFor } from '../report/locations.ts';
-import { renderMarkdownReport } from '../report/markdown.ts';
 import { packageVersion } from '../version.ts';
 import { describeError, UsageError } from '../errors.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
@@ -155,7 +154,7 @@ export async function emitGithubExtras(format: FormatName, report: Report, ctx: 
   const summary = io.env.GITHUB_STEP_SUMMARY;
   if (summary) {
     try {
-      await appendFile(summary, renderMarkdownReport(report, { locate: ctx.locate, identityChanges: ctx.identityChanges }) + '\n');
+      await appendFile(summary, (await renderFormat('markdown', report, { ...ctx, color: false })) + '\n');
     } catch (e) {
       reporter.warn(`cannot append the job summary to ${summary} (${describeError(e)})`);
     }

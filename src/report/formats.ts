@@ -33,9 +33,8 @@ export interface ReportFormat {
   readonly identityChanges: boolean;
   /**
    * Which of the report's run-level findings the format shows a reader. What the format on
-   * stdout does not show, the CLI tells on stderr instead (the text report leaves warnings,
-   * which are about the machine rather than the packages, to stderr; SARIF has no place for
-   * either); what it shows, stderr does not repeat. Each finding is told once.
+   * stdout does not show, the CLI tells on stderr instead (SARIF has no place a person reads
+   * them); what it shows, stderr does not repeat. Each finding is told once.
    */
   readonly tells: { readonly notices: boolean; readonly warnings: boolean };
   /** The rendering, as pieces to write in order (JSON: one piece per package). */
@@ -46,7 +45,7 @@ export const FORMATS: Readonly<Record<FormatName, ReportFormat>> = {
   text: {
     locations: false,
     identityChanges: false,
-    tells: { notices: true, warnings: false },
+    tells: { notices: true, warnings: true },
     async render(report, ctx) {
       const { renderTerminal } = await import('./terminal.ts');
       return [renderTerminal(report, { color: ctx.color, verbose: ctx.verbose, elapsedMs: ctx.elapsedMs })];

@@ -110,6 +110,11 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
       if (n.hint) lines.push(`    ${c.cyan('hint:')} ${t(n.hint)}`);
     }
   }
+  // Warnings without a code (cache trouble) and the trust root's: here, not again on stderr.
+  if (report.warnings?.length) {
+    if (lines.length > 0) lines.push('');
+    for (const w of report.warnings) lines.push(`${c.yellow('warning:')} ${t(w)}`);
+  }
   const s = report.summary;
   const parts = [
     // Green only when something was verified: `0 verified` is not a success.

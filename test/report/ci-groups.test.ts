@@ -11,31 +11,10 @@ import { renderGithub } from '../../src/report/github.ts';
 import { GITHUB_COMMENT_LIMIT, renderMarkdownReport } from '../../src/report/markdown.ts';
 import { locateNothing, type Locate } from '../../src/report/locations.ts';
 import { isPerPackage } from '../../src/report/problems.ts';
+import { packageRow as pkg } from '../helpers/report-rows.ts';
 
 const dns: Outage = { host: 'prefix.example', cause: 'DNS lookup failed (ENOTFOUND)', url: 'https://prefix.example/ch/noarch/repodata.json' };
 
-function pkg(name: string, over: Partial<PackageReport> = {}): PackageReport {
-  const filename = `${name}-1.0-h0_0.conda`;
-  return {
-    filename,
-    name,
-    version: '1.0',
-    build: 'h0_0',
-    channel: 'https://prefix.example/ch',
-    subdir: 'noarch',
-    url: `https://prefix.example/ch/noarch/${filename}`,
-    sha256: null,
-    digest_source: null,
-    status: 'verified',
-    action: 'pass',
-    identity: null,
-    reasons: [],
-    notes: [],
-    sidecar: null,
-    bundles: [],
-    ...over,
-  };
-}
 
 const missing = (name: string) =>
   pkg(name, { status: 'missing', action: 'block', reasons: [{ code: 'NO_ATTESTATIONS', message: `${name}-1.0-h0_0.conda has no attestations.`, hint: 'Ask the channel to publish them.' }] });

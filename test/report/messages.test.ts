@@ -14,6 +14,7 @@ import { findingLine } from '../../src/errors.ts';
 import { locateNothing } from '../../src/report/locations.ts';
 import { effectivePolicyView, renderPolicyText } from '../../src/policy/effective.ts';
 import { resolveConfig } from '../../src/config/load.ts';
+import { packageRow as pkg } from '../helpers/report-rows.ts';
 
 /** Lines ending in `:` that nothing more indented follows. */
 function danglingColons(text: string): string[] {
@@ -22,27 +23,6 @@ function danglingColons(text: string): string[] {
   return lines.filter((l, i) => /:\s*$/.test(l) && !(i + 1 < lines.length && lines[i + 1]!.trim() !== '' && indent(lines[i + 1]!) > indent(l)));
 }
 
-function pkg(name: string, over: Partial<PackageReport>): PackageReport {
-  return {
-    filename: `${name}-1.0-h0_0.conda`,
-    name,
-    version: '1.0',
-    build: 'h0_0',
-    channel: 'https://prefix.example/ch',
-    subdir: 'noarch',
-    url: `https://prefix.example/ch/noarch/${name}-1.0-h0_0.conda`,
-    sha256: null,
-    digest_source: null,
-    status: 'verified',
-    action: 'pass',
-    identity: null,
-    reasons: [],
-    notes: [],
-    sidecar: null,
-    bundles: [],
-    ...over,
-  };
-}
 
 const OLD = 'https://github.com/good/z/.github/workflows/build.yml@refs/heads/main';
 const NEW = 'https://github.com/evil/z/.github/workflows/build.yml@refs/heads/main';

@@ -7,6 +7,7 @@ import type { PackageReport, SignerIdentity } from '../../src/types.ts';
 import { buildReport } from '../../src/report/build.ts';
 import { groupSigners, signerLines } from '../../src/report/signers.ts';
 import { durationText, renderTerminal } from '../../src/report/terminal.ts';
+import { packageRow } from '../helpers/report-rows.ts';
 
 const GH = 'https://token.actions.githubusercontent.com';
 const gh = (owner: string, repo: string, wf = 'release.yml'): SignerIdentity => ({
@@ -16,25 +17,7 @@ const gh = (owner: string, repo: string, wf = 'release.yml'): SignerIdentity => 
 });
 
 function verified(name: string, identity: SignerIdentity | null, over: Partial<PackageReport> = {}): PackageReport {
-  return {
-    filename: `${name}-1.0-h0_0.conda`,
-    name,
-    version: '1.0',
-    build: 'h0_0',
-    channel: 'https://prefix.example/conda-forge',
-    subdir: 'noarch',
-    url: `https://prefix.example/conda-forge/noarch/${name}-1.0-h0_0.conda`,
-    sha256: null,
-    digest_source: 'lockfile',
-    status: 'verified',
-    action: 'pass',
-    identity,
-    reasons: [],
-    notes: [],
-    sidecar: null,
-    bundles: [],
-    ...over,
-  };
+  return packageRow(name, { identity, digest_source: 'lockfile', ...over }, 'https://prefix.example/conda-forge');
 }
 
 const feedstocks = ['numpy', 'scipy', 'pandas', 'pytest', 'python', 'zlib', 'openssl', 'libffi', 'xz', 'bzip2', 'ncurses', 'readline'];
