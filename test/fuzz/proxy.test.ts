@@ -40,7 +40,7 @@ test('property: a CONNECT answer other than a tunnel is never content: the reque
     [answer],
     async (a) => {
       proxy.setAnswer(Buffer.from(a.raw, 'latin1'));
-      const http = createHttpClient({ connectTimeoutMs: 2000, totalTimeoutMs: 3000, idleTimeoutMs: 1000, retries: 0, env: { HTTPS_PROXY: proxy.url } });
+      const http = createHttpClient({ connectTimeoutMs: 10_000, totalTimeoutMs: 15_000, idleTimeoutMs: 1000, retries: 0, env: { HTTPS_PROXY: proxy.url } });
       try {
         const r = await http.get('https://conda.invalid/forge/noarch/repodata.json', { maxBytes: 1 << 16 }).then(
           (res) => ({ ok: true as const, res }),
