@@ -166,16 +166,35 @@ function untrustedReason(policy: ChannelPolicy, id: SignerIdentity, index: numbe
  */
 export function judgeAttestations(input: JudgeInput): Judgement {
   const { policy, retrieval } = input;
-  const policyChecks: Judgement['policyChecks'] = new Map();
-  const none = (status: PackageStatus, reasons: Reason[]): Judgement => ({
-    status,
-    identity: null,
-    reasons,
-    trustedIdentities: [],
+  const outcomes = retrieval.kind === 'bundles' ? [...retrieval.outcomes].sort((a, b) => a.index - b.index) : [];
+  const early = verdictWithoutBundles(policy, retrieval, outcomes.length);
+  if (early) return early;
+  const matcher = input.matcher ?? createTrustMatcher(policy);
+  const tally: Tally = {
+    trusted: [],
+    seen: new Set(),
     verifiedBy: null,
-    policyChecks,
-  });
+    untrusted: [],
+    failures: [],
+    verifiedPublish: 0,
+    failedPublish: 0,
+    keyUntrusted: 0,
+    policyChecks: new Map(),
+  };
+  for (const o of outcomes) tallyBundle(tally, o, policy, matcher);
+  return verdictFromTally(tally, outcomes.length);
+}
 
+function unidentified(status: PackageStatus, reasons: Reason[], policyChecks: Judgement['policyChecks']): Judgement {
+  return { status, identity: null, reasons, trustedIdentities: [], verifiedBy: null, policyChecks };
+}
+
+/**
+ * The verdict when there is no bundle to judge: checks disabled, nothing advertised,
+ * retrieval failed (CEP 50: never `missing`), or an empty sidecar; null otherwise.
+ */
+function verdictWithoutBundles(policy: ChannelPolicy, retrieval: RetrievalState, bundles: number): Judgement | null {
+  const none = (status: PackageStatus, reasons: Reason[]) => unidentified(status, reasons, new Map());
   if (!policy.enabled || retrieval.kind === 'disabled') {
     return none('skipped', [
       {
@@ -207,9 +226,7 @@ export function judgeAttestations(input: JudgeInput): Judgement {
           ];
     return none('retrieval-failed', reasons);
   }
-
-  const outcomes = [...retrieval.outcomes].sort((a, b) => a.index - b.index);
-  if (outcomes.length === 0) {
+  if (bundles === 0) {
     return none('missing', [
       {
         code: 'NO_ATTESTATIONS',
@@ -218,87 +235,110 @@ export function judgeAttestations(input: JudgeInput): Judgement {
       },
     ]);
   }
+  return null;
+}
 
-  const matcher = input.matcher ?? createTrustMatcher(policy);
-  const trusted: SignerIdentity[] = [];
-  let verifiedBy: number | null = null;
-  const seen = new Set<string>();
-  const untrusted: Reason[] = [];
-  const failures: Reason[] = [];
-  let verifiedPublish = 0;
-  let failedPublish = 0;
-  let keyUntrusted = 0;
+/** What the bundles of one sidecar add up to, in sidecar order. */
+interface Tally {
+  trusted: SignerIdentity[];
+  /** identityKey of each identity in `trusted`. */
+  seen: Set<string>;
+  verifiedBy: number | null;
+  untrusted: Reason[];
+  failures: Reason[];
+  verifiedPublish: number;
+  failedPublish: number;
+  keyUntrusted: number;
+  policyChecks: Judgement['policyChecks'];
+}
 
-  for (const o of outcomes) {
-    const tlogMissing =
-      o.verified && o.identity?.kind === 'key' && policy.requireTlog && o.tlog !== true;
-    if (o.verified && !tlogMissing) {
-      failures.push(...bundleReasons(o)); // a verified bundle may carry notes
-      if (!o.publish) continue;
-      verifiedPublish++;
-      if (!o.identity) {
-        untrusted.push({
-          code: 'IDENTITY_UNTRUSTED',
-          message: `bundle ${o.index}: verified without a signer identity.`,
-          hint: 'This is a verifier bug; please report it.',
-        });
-        continue;
-      }
-      const decision = matcher.match(o.identity);
-      const nearMiss = (decision.nearMisses ?? []).length > 0;
-      policyChecks.set(o.index, {
-        identity_policy: decision.trusted || nearMiss,
-        claims_policy: decision.trusted ? (hasConstraints(decision.matched?.constraints) ? true : null) : nearMiss ? false : null,
-      });
-      if (decision.trusted) {
-        // CEP 50: the order of bundles carries no meaning; the first trusted one (in
-        // sidecar order, for a deterministic report) is named as the one that verified.
-        verifiedBy ??= o.index;
-        const k = identityKey(o.identity);
-        if (!seen.has(k)) {
-          seen.add(k);
-          trusted.push(o.identity);
-        }
-      } else {
-        untrusted.push(untrustedReason(policy, o.identity, o.index, decision.nearMisses));
-      }
-      continue;
-    }
-    // Self-managed keys: a key-signed bundle that no trusted key verifies is `untrusted` (the
-    // verifier cannot tell a foreign key from a forged signature: neither is trusted).
-    if (!o.verified && o.reasons.some((r) => r.code === 'KEY_UNTRUSTED')) {
-      keyUntrusted++;
-      untrusted.push(...bundleReasons(o));
-      continue;
-    }
-    // Not verified. A bundle whose predicate type is unknown did not parse far enough
-    // to tell: it may have been a publish attestation, so it counts as one (fail closed).
-    if (o.publish || o.predicateType === undefined) failedPublish++;
-    if (tlogMissing) {
-      failures.push({
-        code: 'TLOG_REQUIRED',
-        message: `bundle ${o.index}: signed with ${describeSigner(o.identity!)} but has no verified transparency-log entry.`,
-        hint: `Publish the signature to a transparency log, or set ${policyPath(policy, 'require_tlog')}: false to accept signature-only verification.`,
-      });
-    } else {
-      failures.push(...bundleReasons(o));
-    }
+/** Adds one bundle's outcome to the tally. */
+function tallyBundle(t: Tally, o: BundleOutcome, policy: ChannelPolicy, matcher: TrustMatcher): void {
+  const tlogMissing =
+    o.verified && o.identity?.kind === 'key' && policy.requireTlog && o.tlog !== true;
+  if (o.verified && !tlogMissing) {
+    t.failures.push(...bundleReasons(o)); // a verified bundle may carry notes
+    if (o.publish) tallyVerifiedPublish(t, o, policy, matcher);
+    return;
   }
+  // Self-managed keys: a key-signed bundle that no trusted key verifies is `untrusted` (the
+  // verifier cannot tell a foreign key from a forged signature: neither is trusted).
+  if (!o.verified && o.reasons.some((r) => r.code === 'KEY_UNTRUSTED')) {
+    t.keyUntrusted++;
+    t.untrusted.push(...bundleReasons(o));
+    return;
+  }
+  // Not verified. A bundle whose predicate type is unknown did not parse far enough
+  // to tell: it may have been a publish attestation, so it counts as one (fail closed).
+  if (o.publish || o.predicateType === undefined) t.failedPublish++;
+  if (tlogMissing) {
+    t.failures.push({
+      code: 'TLOG_REQUIRED',
+      message: `bundle ${o.index}: signed with ${describeSigner(o.identity!)} but has no verified transparency-log entry.`,
+      hint: `Publish the signature to a transparency log, or set ${policyPath(policy, 'require_tlog')}: false to accept signature-only verification.`,
+    });
+  } else {
+    t.failures.push(...bundleReasons(o));
+  }
+}
 
-  if (trusted.length > 0) {
+/** A verified publish bundle: is its signer trusted? */
+function tallyVerifiedPublish(t: Tally, o: BundleOutcome, policy: ChannelPolicy, matcher: TrustMatcher): void {
+  t.verifiedPublish++;
+  if (!o.identity) {
+    t.untrusted.push({
+      code: 'IDENTITY_UNTRUSTED',
+      message: `bundle ${o.index}: verified without a signer identity.`,
+      hint: 'This is a verifier bug; please report it.',
+    });
+    return;
+  }
+  const decision = matcher.match(o.identity);
+  const nearMiss = (decision.nearMisses ?? []).length > 0;
+  t.policyChecks.set(o.index, {
+    identity_policy: decision.trusted || nearMiss,
+    claims_policy: decision.trusted ? (hasConstraints(decision.matched?.constraints) ? true : null) : nearMiss ? false : null,
+  });
+  if (!decision.trusted) {
+    t.untrusted.push(untrustedReason(policy, o.identity, o.index, decision.nearMisses));
+    return;
+  }
+  // CEP 50: the order of bundles carries no meaning; the first trusted one (in
+  // sidecar order, for a deterministic report) is named as the one that verified.
+  t.verifiedBy ??= o.index;
+  const k = identityKey(o.identity);
+  if (!t.seen.has(k)) {
+    t.seen.add(k);
+    t.trusted.push(o.identity);
+  }
+}
+
+function verdictFromTally(t: Tally, bundles: number): Judgement {
+  if (t.trusted.length > 0) {
     // Verified. Untrusted and invalid siblings are still reported (docs/configuration.md).
-    return { status: 'verified', identity: trusted[0], reasons: [...untrusted, ...failures], trustedIdentities: trusted, verifiedBy, policyChecks };
+    return {
+      status: 'verified',
+      identity: t.trusted[0],
+      reasons: [...t.untrusted, ...t.failures],
+      trustedIdentities: t.trusted,
+      verifiedBy: t.verifiedBy,
+      policyChecks: t.policyChecks,
+    };
   }
-  if (verifiedPublish > 0 || keyUntrusted > 0) return none('untrusted', [...untrusted, ...failures]);
-  if (failedPublish > 0) return none('invalid', failures);
-  return none('missing', [
-    {
-      code: 'NO_PUBLISH_ATTESTATION',
-      message: `The sidecar holds ${outcomes.length} attestation(s) but no conda publish attestation (https://schemas.conda.org/attestations-publish-1.schema.json).`,
-      hint: 'Other predicate types (e.g. SLSA provenance) cannot vouch for a conda package; ask the publisher for a CEP 27 publish attestation.',
-    },
-    ...failures,
-  ]);
+  if (t.verifiedPublish > 0 || t.keyUntrusted > 0) return unidentified('untrusted', [...t.untrusted, ...t.failures], t.policyChecks);
+  if (t.failedPublish > 0) return unidentified('invalid', t.failures, t.policyChecks);
+  return unidentified(
+    'missing',
+    [
+      {
+        code: 'NO_PUBLISH_ATTESTATION',
+        message: `The sidecar holds ${bundles} attestation(s) but no conda publish attestation (https://schemas.conda.org/attestations-publish-1.schema.json).`,
+        hint: 'Other predicate types (e.g. SLSA provenance) cannot vouch for a conda package; ask the publisher for a CEP 27 publish attestation.',
+      },
+      ...t.failures,
+    ],
+    t.policyChecks,
+  );
 }
 
 /**
