@@ -181,96 +181,99 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 // Same test as the schema's propertyNames / mirrors pattern: what it rejects it reports.
 const HTTP_URL = /^https?:\/\/[^/?#]+/i;
 
+function checkIdentities(out: Issue[], segs: string[], list: unknown): void {
+  if (!Array.isArray(list)) return;
+  list.forEach((ti, i) => {
+    const at = [...segs, 'trusted_identities', String(i)];
+    const identity = typeof ti === 'string' ? ti : isRecord(ti) && typeof ti.identity === 'string' ? ti.identity : undefined;
+    if (identity === undefined) return;
+    let shorthand;
+    try {
+      shorthand = parseShorthand(identity);
+    } catch (e) {
+      out.push(issue(typeof ti === 'string' ? at : [...at, 'identity'], (e as Error).message, 'write github:owner/repo[@refs/...] or gitlab:group/project[@refs/...]'));
+      return;
+    }
+    if (shorthand) {
+      const issuer = isRecord(ti) ? ti.issuer : undefined;
+      if (typeof issuer === 'string' && issuer !== PROVIDERS[shorthand.provider].issuer) {
+        out.push(
+          issue([...at, 'issuer'], `a ${shorthand.provider}: shorthand always means the issuer ${PROVIDERS[shorthand.provider].issuer}, not ${issuer}`, 'remove issuer, or write the SAN pattern with its own issuer instead of the shorthand'),
+        );
+      }
+      return;
+    }
+    if (!isRecord(ti) || typeof ti.issuer !== 'string') return;
+    // Fulcio's issuer claim is the OIDC issuer URL: anything else can never match a
+    // certificate, so the entry would silently trust no one.
+    if (!/^https?:\/\/[^/?#\s]+/i.test(ti.issuer)) {
+      out.push(issue([...at, 'issuer'], 'must be the OIDC issuer URL', 'e.g. "https://token.actions.githubusercontent.com" for GitHub Actions'));
+    }
+    try {
+      compileIdentityPattern({ identity, issuer: ti.issuer });
+    } catch (e) {
+      out.push(issue([...at, 'identity'], (e as Error).message, 'fix the regular expression after "re:", or write a glob without the "re:" prefix'));
+    }
+  });
+}
+
+function checkDeny(out: Issue[], segs: string[], list: unknown): void {
+  if (!Array.isArray(list)) return;
+  list.forEach((d, i) => {
+    if (!isRecord(d)) return;
+    const at = [...segs, 'deny', String(i)];
+    if (typeof d.versions === 'string') {
+      const problem = versionSpecProblem(d.versions);
+      if (problem !== null) out.push(issue([...at, 'versions'], `"${d.versions}" is not a conda version spec (${problem})`, 'write e.g. ">=1.2,<1.3", "1.2.*" or "==1.2.0|==1.3.1"'));
+    }
+    if (typeof d.identity === 'string') {
+      try {
+        compileIdentityPattern({ identity: d.identity, issuer: '' });
+      } catch (e) {
+        out.push(issue([...at, 'identity'], (e as Error).message, 'write a SAN glob, re: and a regular expression, or github:owner/repo / gitlab:group/project'));
+      }
+    }
+    const times: Record<string, number> = {};
+    for (const key of ['signed_after', 'signed_before'] as const) {
+      const v = d[key];
+      if (typeof v !== 'string') continue;
+      const instant = denyInstant(v);
+      if (instant === null) out.push(issue([...at, key], `"${v}" is not a date or time`, 'write an ISO 8601 date (2026-03-01) or date-time (2026-03-01T12:00:00Z)'));
+      else times[key] = Date.parse(instant);
+    }
+    if (times.signed_after !== undefined && times.signed_before !== undefined && times.signed_after >= times.signed_before) {
+      out.push(issue([...at, 'signed_before'], 'is not after signed_after, so the entry would deny nothing', 'swap the two times, or widen the window'));
+    }
+  });
+}
+
+function checkPolicy(out: Issue[], segs: string[], pol: unknown): void {
+  if (!isRecord(pol)) return;
+  checkIdentities(out, segs, pol.trusted_identities);
+  checkDeny(out, segs, pol.deny);
+  if (isRecord(pol.packages)) {
+    for (const [key, rule] of Object.entries(pol.packages)) {
+      if (isRecord(rule)) checkIdentities(out, [...segs, 'packages', key], rule.trusted_identities);
+    }
+    for (const [a, b] of globTies(Object.keys(pol.packages))) {
+      out.push(
+        issue([...segs, 'packages', b], `is as specific as "${a}" (the same number of literal characters; stars do not count) and both can match the same package name, so neither would win`, 'make one of them more specific, or add a rule for the exact package names they share'),
+      );
+    }
+  }
+  if (Array.isArray(pol.exceptions)) {
+    pol.exceptions.forEach((ex, i) => {
+      if (isRecord(ex) && typeof ex.until === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(ex.until) && !isCalendarDate(ex.until)) {
+        out.push(issue([...segs, 'exceptions', String(i), 'until'], `"${ex.until}" is not a calendar date`, 'write the last day the exception applies as YYYY-MM-DD'));
+      }
+    });
+  }
+}
+
 /** Checks that need code: canonical URLs, mirror conflicts, `re:` syntax. Defensive about types (the schema reports those). */
 function semanticIssues(data: unknown, distance: EditDistance): Issue[] {
   const out: Issue[] = [];
   if (!isRecord(data)) return out;
-  const checkIdentities = (segs: string[], list: unknown): void => {
-    if (!Array.isArray(list)) return;
-    list.forEach((ti, i) => {
-      const at = [...segs, 'trusted_identities', String(i)];
-      const identity = typeof ti === 'string' ? ti : isRecord(ti) && typeof ti.identity === 'string' ? ti.identity : undefined;
-      if (identity === undefined) return;
-      let shorthand;
-      try {
-        shorthand = parseShorthand(identity);
-      } catch (e) {
-        out.push(issue(typeof ti === 'string' ? at : [...at, 'identity'], (e as Error).message, 'write github:owner/repo[@refs/...] or gitlab:group/project[@refs/...]'));
-        return;
-      }
-      if (shorthand) {
-        const issuer = isRecord(ti) ? ti.issuer : undefined;
-        if (typeof issuer === 'string' && issuer !== PROVIDERS[shorthand.provider].issuer) {
-          out.push(
-            issue([...at, 'issuer'], `a ${shorthand.provider}: shorthand always means the issuer ${PROVIDERS[shorthand.provider].issuer}, not ${issuer}`, 'remove issuer, or write the SAN pattern with its own issuer instead of the shorthand'),
-          );
-        }
-        return;
-      }
-      if (!isRecord(ti) || typeof ti.issuer !== 'string') return;
-      // Fulcio's issuer claim is the OIDC issuer URL: anything else can never match a
-      // certificate, so the entry would silently trust no one.
-      if (!/^https?:\/\/[^/?#\s]+/i.test(ti.issuer)) {
-        out.push(issue([...at, 'issuer'], 'must be the OIDC issuer URL', 'e.g. "https://token.actions.githubusercontent.com" for GitHub Actions'));
-      }
-      try {
-        compileIdentityPattern({ identity, issuer: ti.issuer });
-      } catch (e) {
-        out.push(issue([...at, 'identity'], (e as Error).message, 'fix the regular expression after "re:", or write a glob without the "re:" prefix'));
-      }
-    });
-  };
-  const checkDeny = (segs: string[], list: unknown): void => {
-    if (!Array.isArray(list)) return;
-    list.forEach((d, i) => {
-      if (!isRecord(d)) return;
-      const at = [...segs, 'deny', String(i)];
-      if (typeof d.versions === 'string') {
-        const problem = versionSpecProblem(d.versions);
-        if (problem !== null) out.push(issue([...at, 'versions'], `"${d.versions}" is not a conda version spec (${problem})`, 'write e.g. ">=1.2,<1.3", "1.2.*" or "==1.2.0|==1.3.1"'));
-      }
-      if (typeof d.identity === 'string') {
-        try {
-          compileIdentityPattern({ identity: d.identity, issuer: '' });
-        } catch (e) {
-          out.push(issue([...at, 'identity'], (e as Error).message, 'write a SAN glob, re: and a regular expression, or github:owner/repo / gitlab:group/project'));
-        }
-      }
-      const times: Record<string, number> = {};
-      for (const key of ['signed_after', 'signed_before'] as const) {
-        const v = d[key];
-        if (typeof v !== 'string') continue;
-        const instant = denyInstant(v);
-        if (instant === null) out.push(issue([...at, key], `"${v}" is not a date or time`, 'write an ISO 8601 date (2026-03-01) or date-time (2026-03-01T12:00:00Z)'));
-        else times[key] = Date.parse(instant);
-      }
-      if (times.signed_after !== undefined && times.signed_before !== undefined && times.signed_after >= times.signed_before) {
-        out.push(issue([...at, 'signed_before'], 'is not after signed_after, so the entry would deny nothing', 'swap the two times, or widen the window'));
-      }
-    });
-  };
-  const checkPolicy = (segs: string[], pol: unknown): void => {
-    if (!isRecord(pol)) return;
-    checkIdentities(segs, pol.trusted_identities);
-    checkDeny(segs, pol.deny);
-    if (isRecord(pol.packages)) {
-      for (const [key, rule] of Object.entries(pol.packages)) {
-        if (isRecord(rule)) checkIdentities([...segs, 'packages', key], rule.trusted_identities);
-      }
-      for (const [a, b] of globTies(Object.keys(pol.packages))) {
-        out.push(
-          issue([...segs, 'packages', b], `is as specific as "${a}" (the same number of literal characters; stars do not count) and both can match the same package name, so neither would win`, 'make one of them more specific, or add a rule for the exact package names they share'),
-        );
-      }
-    }
-    if (Array.isArray(pol.exceptions)) {
-      pol.exceptions.forEach((ex, i) => {
-        if (isRecord(ex) && typeof ex.until === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(ex.until) && !isCalendarDate(ex.until)) {
-          out.push(issue([...segs, 'exceptions', String(i), 'until'], `"${ex.until}" is not a calendar date`, 'write the last day the exception applies as YYYY-MM-DD'));
-        }
-      });
-    }
-  };
 
   // `public-goood`: a near miss of the one keyword is a typo, not a relative path.
   if (typeof data.trust_root === 'string' && data.trust_root !== 'public-good' && !/[/\\]|\.json$/i.test(data.trust_root)) {
@@ -278,9 +281,9 @@ function semanticIssues(data: unknown, distance: EditDistance): Issue[] {
       out.push(issue(['trust_root'], `"${data.trust_root}" is neither public-good nor a trusted_root.json path`, 'did you mean "public-good"?'));
     }
   }
-  checkDeny([], data.deny);
+  checkDeny(out, [], data.deny);
   if (isRecord(data.default)) {
-    checkPolicy(['default'], data.default);
+    checkPolicy(out, ['default'], data.default);
     if (Array.isArray(data.default.mirrors) && data.default.mirrors.length > 0) {
       out.push(
         issue(['default', 'mirrors'], 'mirrors need a canonical channel to belong to', 'move them to channels["<canonical URL>"].mirrors'),
@@ -305,11 +308,17 @@ function semanticIssues(data: unknown, distance: EditDistance): Issue[] {
     } else {
       channelByCanonical.set(canonical, key);
     }
-    checkPolicy(['channels', key], data.channels[key]);
+    checkPolicy(out, ['channels', key], data.channels[key]);
   }
 
+  checkMirrors(out, data.channels, channelByCanonical);
+  return out;
+}
+
+/** A mirror is not itself a channel and serves one channel only. */
+function checkMirrors(out: Issue[], channels: Record<string, unknown>, channelByCanonical: Map<string, string>): void {
   const mirrorOwner = new Map<string, string>(); // canonical mirror → channel key
-  for (const [key, pol] of Object.entries(data.channels)) {
+  for (const [key, pol] of Object.entries(channels)) {
     if (!isRecord(pol) || !Array.isArray(pol.mirrors)) continue;
     pol.mirrors.forEach((m, i) => {
       if (typeof m !== 'string' || !HTTP_URL.test(m)) return; // the schema reports it
@@ -338,7 +347,6 @@ function semanticIssues(data: unknown, distance: EditDistance): Issue[] {
       mirrorOwner.set(canonical, key);
     });
   }
-  return out;
 }
 
 /**
