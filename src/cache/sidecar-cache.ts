@@ -57,6 +57,34 @@ interface SidecarCacheOptions {
 }
 
 type Bucket = Map<string, string>; // sha256 → base64
+type BucketStore = ReturnType<typeof openBucketStore>;
+
+/** Bucket `id` as stored; an unreadable one is reported, read as empty and rewritten at flush. */
+function readBucket(store: BucketStore, id: string, warnings: string[], dropped: Map<string, Set<string>>): Bucket {
+  const bucket: Bucket = new Map();
+  try {
+    const text = store.readSync(id);
+    if (text === undefined) return bucket; // absent: an empty bucket
+    const obj = JSON.parse(text) as unknown;
+    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new Error('not an object');
+    for (const [k, v] of Object.entries(obj)) if (isSha256Hex(k) && typeof v === 'string') bucket.set(k, v);
+  } catch (e) {
+    warnings.push(`sidecar cache ${store.fileOf(id)} is unreadable (${(e as Error).message}); it is ignored and rewritten`);
+    dropped.set(id, dropped.get(id) ?? new Set()); // rewrite it at flush
+  }
+  return bucket;
+}
+
+/** The bucket to write: what is on disk, less this run's drops, plus its puts, the newest `max` kept. */
+function mergeBucket(onDisk: Bucket, drops: Set<string> | undefined, adds: Map<string, Buffer> | undefined, max: number): [string, string][] {
+  for (const sha of drops ?? []) onDisk.delete(sha);
+  for (const [sha, bytes] of adds ?? []) {
+    onDisk.delete(sha); // re-insert at the end: most recently used last
+    onDisk.set(sha, bytes.toString('base64'));
+  }
+  const entries = [...onDisk];
+  return entries.slice(Math.max(0, entries.length - max));
+}
 
 export function openSidecarCache(cacheDir: string, opts: SidecarCacheOptions = {}): SidecarCache {
   const store = openBucketStore(join(cacheDir, SUBDIR), { maxFileBytes: MAX_BUCKET_FILE_BYTES });
@@ -70,27 +98,9 @@ export function openSidecarCache(cacheDir: string, opts: SidecarCacheOptions = {
   const added = new Map<string, Map<string, Buffer>>();
   const dropped = new Map<string, Set<string>>();
 
-  function readBucket(id: string): Bucket {
-    const bucket: Bucket = new Map();
-    try {
-      const text = store.readSync(id);
-      if (text === undefined) return bucket; // absent: an empty bucket
-      const obj = JSON.parse(text) as unknown;
-      if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new Error('not an object');
-      for (const [k, v] of Object.entries(obj)) if (isSha256Hex(k) && typeof v === 'string') bucket.set(k, v);
-    } catch (e) {
-      warnings.push(`sidecar cache ${store.fileOf(id)} is unreadable (${(e as Error).message}); it is ignored and rewritten`);
-      dropped.set(id, dropped.get(id) ?? new Set()); // rewrite it at flush
-    }
-    return bucket;
-  }
-
   function bucketOf(id: string): Bucket {
     let b = loaded.get(id);
-    if (!b) {
-      b = readBucket(id);
-      loaded.set(id, b);
-    }
+    if (!b) loaded.set(id, (b = readBucket(store, id, warnings, dropped)));
     return b;
   }
 
@@ -148,14 +158,7 @@ export function openSidecarCache(cacheDir: string, opts: SidecarCacheOptions = {
 
   async function writeBucket(id: string): Promise<void> {
     // Merge into what is on disk NOW (another run may have written meanwhile).
-    const onDisk = readBucket(id);
-    for (const sha of dropped.get(id) ?? []) onDisk.delete(sha);
-    for (const [sha, bytes] of added.get(id) ?? []) {
-      onDisk.delete(sha); // re-insert at the end: most recently used last
-      onDisk.set(sha, bytes.toString('base64'));
-    }
-    const entries = [...onDisk];
-    const kept = entries.slice(Math.max(0, entries.length - maxPerBucket));
+    const kept = mergeBucket(readBucket(store, id, warnings, dropped), dropped.get(id), added.get(id), maxPerBucket);
     try {
       await store.write(id, JSON.stringify(Object.fromEntries(kept)));
     } catch (e) {
