@@ -192,6 +192,59 @@ function parseBucket(text: string, key: Buffer): Map<string, Entry> | null {
   return out;
 }
 
+type BucketStore = ReturnType<typeof openBucketStore>;
+
+/** Bucket `b` as stored; corrupt when its MAC or shape is wrong (then it is rewritten). */
+function readDisk(store: BucketStore, b: string, macKey: Buffer, warnings: string[]): { entries: Map<string, Entry>; corrupt: boolean } {
+  let text: string | undefined;
+  try {
+    // Sync on purpose (see the bucket store): `get` sits on the verification path.
+    text = store.readSync(b);
+  } catch (e) {
+    warnings.push(`verdict cache ${store.fileOf(b)} unreadable: ${(e as Error).message}`);
+    return { entries: new Map(), corrupt: false };
+  }
+  if (text === undefined) return { entries: new Map(), corrupt: false };
+  const entries = parseBucket(text, macKey);
+  if (entries === null) {
+    warnings.push(`verdict cache ${store.fileOf(b)} is corrupt; it is ignored and rewritten`);
+    return { entries: new Map(), corrupt: true };
+  }
+  return { entries, corrupt: false };
+}
+
+/** Write `bucket` merged with the file as it is now, the newest `maxPerBucket` entries kept. */
+async function writeBucket(store: BucketStore, macKey: Buffer, maxPerBucket: number, b: string, bucket: Bucket): Promise<void> {
+  // What this write covers: `set` may run again while the file is being written.
+  const covered = new Map([...bucket.changed].map((k) => [k, bucket.entries.get(k)]));
+  const wasRewrite = bucket.rewrite;
+  // Merge with the file as it is now: another run may have flushed since we read it.
+  let onDisk: Map<string, Entry> | null = null;
+  try {
+    const text = await store.read(b);
+    onDisk = text === undefined ? null : parseBucket(text, macKey);
+  } catch {
+    onDisk = null;
+  }
+  const merged = new Map<string, Entry>();
+  // Only a bucket that passed its MAC is merged: a corrupt file is never carried over.
+  if (onDisk) for (const [k, e] of onDisk) merged.set(k, e);
+  for (const [k, e] of bucket.entries) {
+    const other = merged.get(k);
+    if (bucket.changed.has(k) || !other || other.t < e.t) merged.set(k, e);
+  }
+  let list = [...merged.entries()];
+  if (list.length > maxPerBucket) {
+    list.sort((a, b) => b[1].t - a[1].t || (a[0] < b[0] ? -1 : 1));
+    list = list.slice(0, maxPerBucket);
+  }
+  list.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)); // deterministic file
+  await store.write(b, bucketText(list, macKey));
+  for (const [k, e] of list) if (!bucket.entries.has(k)) bucket.entries.set(k, e);
+  for (const [k, e] of covered) if (bucket.entries.get(k) === e) bucket.changed.delete(k);
+  if (wasRewrite) bucket.rewrite = false;
+}
+
 /**
  * Open (lazily: no I/O until the first get/set of a bucket) the verdict cache under
  * `<cacheDir>/verdicts-v2/`.
@@ -205,29 +258,11 @@ export function openVerdictCache(cacheDir: string, opts: VerdictCacheOptions = {
   const warnings: string[] = [];
   let flushing: Promise<void> = Promise.resolve();
 
-  function readDisk(b: string): { entries: Map<string, Entry>; corrupt: boolean } {
-    let text: string | undefined;
-    try {
-      // Sync on purpose (see the bucket store): `get` sits on the verification path.
-      text = store.readSync(b);
-    } catch (e) {
-      warnings.push(`verdict cache ${store.fileOf(b)} unreadable: ${(e as Error).message}`);
-      return { entries: new Map(), corrupt: false };
-    }
-    if (text === undefined) return { entries: new Map(), corrupt: false };
-    const entries = parseBucket(text, macKey);
-    if (entries === null) {
-      warnings.push(`verdict cache ${store.fileOf(b)} is corrupt; it is ignored and rewritten`);
-      return { entries: new Map(), corrupt: true };
-    }
-    return { entries, corrupt: false };
-  }
-
   function bucketOf(key: string): Bucket {
     const b = key[0]!;
     let bucket = buckets.get(b);
     if (!bucket) {
-      const { entries, corrupt } = readDisk(b);
+      const { entries, corrupt } = readDisk(store, b, macKey, warnings);
       bucket = { entries, changed: new Set(), rewrite: corrupt };
       buckets.set(b, bucket);
     }
@@ -263,37 +298,6 @@ export function openVerdictCache(cacheDir: string, opts: VerdictCacheOptions = {
     bucket.changed.add(key);
   }
 
-  async function writeBucket(b: string, bucket: Bucket): Promise<void> {
-    // What this write covers: `set` may run again while the file is being written.
-    const covered = new Map([...bucket.changed].map((k) => [k, bucket.entries.get(k)]));
-    const wasRewrite = bucket.rewrite;
-    // Merge with the file as it is now: another run may have flushed since we read it.
-    let onDisk: Map<string, Entry> | null = null;
-    try {
-      const text = await store.read(b);
-      onDisk = text === undefined ? null : parseBucket(text, macKey);
-    } catch {
-      onDisk = null;
-    }
-    const merged = new Map<string, Entry>();
-    // Only a bucket that passed its MAC is merged: a corrupt file is never carried over.
-    if (onDisk) for (const [k, e] of onDisk) merged.set(k, e);
-    for (const [k, e] of bucket.entries) {
-      const other = merged.get(k);
-      if (bucket.changed.has(k) || !other || other.t < e.t) merged.set(k, e);
-    }
-    let list = [...merged.entries()];
-    if (list.length > maxPerBucket) {
-      list.sort((a, b) => b[1].t - a[1].t || (a[0] < b[0] ? -1 : 1));
-      list = list.slice(0, maxPerBucket);
-    }
-    list.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)); // deterministic file
-    await store.write(b, bucketText(list, macKey));
-    for (const [k, e] of list) if (!bucket.entries.has(k)) bucket.entries.set(k, e);
-    for (const [k, e] of covered) if (bucket.entries.get(k) === e) bucket.changed.delete(k);
-    if (wasRewrite) bucket.rewrite = false;
-  }
-
   async function doFlush(): Promise<void> {
     const dirty = [...buckets.entries()].filter(([, b]) => b.changed.size > 0 || b.rewrite);
     if (dirty.length === 0) return;
@@ -305,7 +309,7 @@ export function openVerdictCache(cacheDir: string, opts: VerdictCacheOptions = {
     }
     await Promise.all(
       dirty.map(([b, bucket]) =>
-        writeBucket(b, bucket).catch((e: unknown) => {
+        writeBucket(store, macKey, maxPerBucket, b, bucket).catch((e: unknown) => {
           warnings.push(`verdict cache ${store.fileOf(b)} not written: ${(e as Error).message}`);
         }),
       ),
