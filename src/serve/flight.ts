@@ -55,11 +55,81 @@ function resetClient(res: ServerResponse): void {
   } else res.destroy();
 }
 
+/** The chunks kept for joining clients (JOIN_BYTES); `keeping` false once there were too many. */
+interface Kept {
+  chunks: Buffer[];
+  bytes: number;
+  keeping: boolean;
+}
+
+function keep(kept: Kept, chunk: Buffer): void {
+  if (!kept.keeping) return;
+  kept.chunks.push(chunk);
+  kept.bytes += chunk.length;
+  if (kept.bytes > JOIN_BYTES) {
+    kept.keeping = false;
+    kept.chunks.length = 0;
+  }
+}
+
+/** Finish one client: the held chunk and the end, or a reset when the transfer failed. */
+function endClient(c: Client, end: FlightEnd): void {
+  if (end.ok) {
+    if (c.held) c.res.write(c.held);
+    c.res.end();
+  } else if (c.res.headersSent) resetClient(c.res);
+  // (Headers not sent yet: the caller answers 502 itself.)
+  c.done(end);
+}
+
+/** Resolves when the client can take more, or is gone. */
+function drain(c: Client): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      c.res.off('drain', done);
+      c.res.off('close', done);
+      resolve();
+    };
+    c.res.on('drain', done);
+    c.res.on('close', done);
+  });
+}
+
+/**
+ * Give each client its held chunk and hold `chunk` back instead; drop the clients that went
+ * away. Returns the clients whose buffers are full.
+ */
+function passOn(clients: Set<Client>, chunk: Buffer, bytes: number): Client[] {
+  const slow: Client[] = [];
+  for (const c of clients) {
+    if (c.res.destroyed) {
+      clients.delete(c);
+      c.done({ ok: false, why: 'aborted', message: 'the client went away', bytes });
+      continue;
+    }
+    const prev = c.held;
+    c.held = chunk;
+    if (prev && !c.res.write(prev)) slow.push(c);
+  }
+  return slow;
+}
+
+/** How a complete transfer ends: its digest and size against the record's. */
+function endOf(expected: FlightOptions['expected'], digest: string, bytes: number): FlightEnd {
+  if (digest !== expected.sha256 || (expected.size !== undefined && bytes !== expected.size)) {
+    return {
+      ok: false,
+      why: 'mismatch',
+      message: `the bytes hash to ${digest} (${bytes} bytes), not the record's ${expected.sha256}${expected.size !== undefined ? ` (${expected.size} bytes)` : ''}`,
+      bytes,
+    };
+  }
+  return { ok: true, bytes };
+}
+
 export function startFlight(o: FlightOptions): Flight {
   const clients = new Set<Client>();
-  const kept: Buffer[] = [];
-  let keptBytes = 0;
-  let keeping = true;
+  const kept: Kept = { chunks: [], bytes: 0, keeping: true };
   let started = false;
   let ended = false;
   let headersFor: ((c: Client) => void) | undefined;
@@ -69,29 +139,11 @@ export function startFlight(o: FlightOptions): Flight {
   const finish = (end: FlightEnd): void => {
     if (ended) return;
     ended = true;
-    for (const c of [...clients, ...waiting]) {
-      if (end.ok) {
-        if (c.held) c.res.write(c.held);
-        c.res.end();
-      } else if (c.res.headersSent) resetClient(c.res);
-      // (Headers not sent yet: the caller answers 502 itself.)
-      c.done(end);
-    }
+    for (const c of [...clients, ...waiting]) endClient(c, end);
     clients.clear();
-    kept.length = 0;
+    kept.chunks.length = 0;
     o.onEnd(end, status);
   };
-
-  const drain = (c: Client): Promise<void> =>
-    new Promise((resolve) => {
-      const done = (): void => {
-        c.res.off('drain', done);
-        c.res.off('close', done);
-        resolve();
-      };
-      c.res.on('drain', done);
-      c.res.on('close', done);
-    });
 
   async function run(): Promise<void> {
     const hash = createHash('sha256');
@@ -115,39 +167,13 @@ export function startFlight(o: FlightOptions): Flight {
             return finish({ ok: false, why: 'mismatch', message: `more than the ${o.expected.size} bytes the record names`, bytes });
           }
           hash.update(chunk);
-          if (keeping) {
-            kept.push(chunk);
-            keptBytes += chunk.length;
-            if (keptBytes > JOIN_BYTES) {
-              keeping = false;
-              kept.length = 0;
-            }
-          }
-          const slow: Client[] = [];
-          for (const c of clients) {
-            if (c.res.destroyed) {
-              clients.delete(c);
-              c.done({ ok: false, why: 'aborted', message: 'the client went away', bytes });
-              continue;
-            }
-            const prev = c.held;
-            c.held = chunk;
-            if (prev && !c.res.write(prev)) slow.push(c);
-          }
+          keep(kept, chunk);
+          const slow = passOn(clients, chunk, bytes);
           if (clients.size === 0 && waiting.length === 0) throw new Abort();
           // The transfer goes at the pace of its slowest client (memory stays flat).
           if (slow.length) await Promise.all(slow.map(drain));
         }
-        const digest = hash.digest('hex');
-        if (digest !== o.expected.sha256 || (o.expected.size !== undefined && bytes !== o.expected.size)) {
-          return finish({
-            ok: false,
-            why: 'mismatch',
-            message: `the bytes hash to ${digest} (${bytes} bytes), not the record's ${o.expected.sha256}${o.expected.size !== undefined ? ` (${o.expected.size} bytes)` : ''}`,
-            bytes,
-          });
-        }
-        finish({ ok: true, bytes });
+        finish(endOf(o.expected, hash.digest('hex'), bytes));
       });
     } catch (e) {
       if (e instanceof Abort) return finish({ ok: false, why: 'aborted', message: 'every client went away', bytes });
@@ -161,14 +187,14 @@ export function startFlight(o: FlightOptions): Flight {
       return ended;
     },
     join(res, headers) {
-      if (ended || (started && !keeping)) return undefined;
+      if (ended || (started && !kept.keeping)) return undefined;
       return new Promise<FlightEnd>((done) => {
         const c: Client = { res, done };
         pendingHeaders.set(c, headers);
         if (headersFor) {
           headersFor(c);
           // Replay what went by; the newest chunk is held back like for everyone else.
-          kept.forEach((chunk, i) => (i === kept.length - 1 ? (c.held = chunk) : res.write(chunk)));
+          kept.chunks.forEach((chunk, i) => (i === kept.chunks.length - 1 ? (c.held = chunk) : res.write(chunk)));
           clients.add(c);
         } else waiting.push(c);
         if (!started) {
