@@ -117,24 +117,11 @@ function policyKeyOf(trustedKeys: TrustedKey[], requireTlog: boolean): string {
   return k;
 }
 
-export function createVerifyPool(opts: VerifyPoolOptions): VerifyPool {
-  const size = Math.max(1, opts.size ?? availableParallelism());
-  const minBundles = opts.minBundles ?? (opts.fastDer ? FAST_DER_MIN_BUNDLES : DEFAULT_MIN_BUNDLES);
-  const workerUrl = opts.workerUrl ?? defaultWorkerUrl();
-  const stats = { inProcess: 0, inWorkers: 0, workersStarted: 0, workerDeaths: 0, cloneFallbacks: 0 };
-
-  let submitted = 0;
-  let useWorkers = false;
-  let closed = false;
-  let barrenDeaths = 0;
-  let nextId = 1;
-  const slots = new Set<Slot>();
-  const queue: Job[] = [];
-
-  // In-process path: the heavy modules load on first use only (start-up time, docs/performance.md).
+// In-process path: the heavy modules load on first use only (start-up time, docs/performance.md).
+function inProcessVerifier(opts: VerifyPoolOptions, stats: VerifyPool['stats']): (req: VerifyRequest) => Promise<BundleOutcome[]> {
   let local: Promise<{ verify: typeof import('./attestations.ts').verifyAttestations; create: typeof import('./verifier.ts').createVerifier }> | undefined;
   const localVerifiers = new Map<string, BundleVerifier>();
-  async function verifyInProcess(req: VerifyRequest): Promise<BundleOutcome[]> {
+  return async function verifyInProcess(req: VerifyRequest): Promise<BundleOutcome[]> {
     // createVerifier installs the @sigstore/core accelerations (accelerate.ts) when asked.
     local ??= Promise.all([import('./attestations.ts'), import('./verifier.ts')]).then(([a, v]) => ({
       verify: a.verifyAttestations,
@@ -148,106 +135,140 @@ export function createVerifyPool(opts: VerifyPoolOptions): VerifyPool {
     }
     stats.inProcess++;
     return verify(req.bundles, req.pkg, v);
-  }
+  };
+}
 
-  function spawnWorker(): void {
-    const worker = new Worker(workerUrl, {
-      workerData: { role: 'conda-attest-verify-pool', entry: workerUrl.href, trustRoot: opts.trustRoot, fastDer: opts.fastDer ?? false },
-    });
-    const slot: Slot = { worker, inflight: new Map(), answered: false };
-    slots.add(slot);
-    stats.workersStarted++;
-    worker.unref(); // referenced only while it has work (see post/settle)
-    worker.on('message', (res: VerifyResponse) => {
-      const job = slot.inflight.get(res.id);
-      if (!job) return;
-      slot.inflight.delete(res.id);
-      slot.answered = true;
-      barrenDeaths = 0;
-      if (slot.inflight.size === 0) worker.unref();
-      stats.inWorkers++;
-      if (res.ok) job.resolve(res.outcomes);
-      else job.reject(errorFromWorker(res.error));
-      pump();
-    });
-    worker.on('error', (e: Error) => {
-      slot.lastError = e;
-    });
-    worker.on('exit', (code: number) => {
-      slots.delete(slot);
-      if (closed) return;
-      stats.workerDeaths++;
-      const why = slot.lastError ? slot.lastError.message : `exit code ${code}`;
-      const affected = [...slot.inflight.values()];
-      slot.inflight.clear();
-      for (const job of affected) {
-        job.reject(workerFailed(`The verification worker stopped unexpectedly (${why}) while verifying ${job.req.pkg.filename}; its attestations were not verified.`, slot.lastError));
-      }
-      if (!slot.answered) barrenDeaths++;
-      if (barrenDeaths >= MAX_BARREN_DEATHS) {
-        // Workers cannot run here: verify what is left in-process rather than fail it all.
-        useWorkers = false;
-        for (const job of queue.splice(0)) verifyInProcess(job.req).then(job.resolve, job.reject);
-        return;
-      }
-      spawnWorker();
-      pump();
-    });
-  }
+/** A pool's workers, its queue and what it has learnt about them. */
+interface Pool {
+  opts: VerifyPoolOptions;
+  workerUrl: URL;
+  stats: VerifyPool['stats'];
+  slots: Set<Slot>;
+  queue: Job[];
+  useWorkers: boolean;
+  closed: boolean;
+  barrenDeaths: number;
+  verifyInProcess: (req: VerifyRequest) => Promise<BundleOutcome[]>;
+}
 
-  function pump(): void {
-    for (const slot of slots) {
-      while (queue.length > 0 && slot.inflight.size < IN_FLIGHT_PER_WORKER) {
-        const job = queue.shift()!;
-        if (slot.inflight.size === 0) slot.worker.ref();
-        slot.inflight.set(job.req.id, job);
-        try {
-          slot.worker.postMessage(job.req);
-        } catch (e) {
-          // Structured cloning failed (a value that cannot be cloned, or one that exhausts
-          // the stack): the same request is verified in-process instead, so the verdict is
-          // the one the main thread gives, never an uncaught error.
-          slot.inflight.delete(job.req.id);
-          if (slot.inflight.size === 0) slot.worker.unref();
-          stats.cloneFallbacks++;
-          verifyInProcess(job.req).then(job.resolve, job.reject);
-        }
+/** Start a worker; when it dies, fail its jobs and replace it, or fall back to in-process. */
+function spawnWorker(p: Pool): void {
+  const worker = new Worker(p.workerUrl, {
+    workerData: { role: 'conda-attest-verify-pool', entry: p.workerUrl.href, trustRoot: p.opts.trustRoot, fastDer: p.opts.fastDer ?? false },
+  });
+  const slot: Slot = { worker, inflight: new Map(), answered: false };
+  p.slots.add(slot);
+  p.stats.workersStarted++;
+  worker.unref(); // referenced only while it has work (see post/settle)
+  worker.on('message', (res: VerifyResponse) => {
+    const job = slot.inflight.get(res.id);
+    if (!job) return;
+    slot.inflight.delete(res.id);
+    slot.answered = true;
+    p.barrenDeaths = 0;
+    if (slot.inflight.size === 0) worker.unref();
+    p.stats.inWorkers++;
+    if (res.ok) job.resolve(res.outcomes);
+    else job.reject(errorFromWorker(res.error));
+    pump(p);
+  });
+  worker.on('error', (e: Error) => {
+    slot.lastError = e;
+  });
+  worker.on('exit', (code: number) => {
+    p.slots.delete(slot);
+    if (p.closed) return;
+    p.stats.workerDeaths++;
+    const why = slot.lastError ? slot.lastError.message : `exit code ${code}`;
+    const affected = [...slot.inflight.values()];
+    slot.inflight.clear();
+    for (const job of affected) {
+      job.reject(workerFailed(`The verification worker stopped unexpectedly (${why}) while verifying ${job.req.pkg.filename}; its attestations were not verified.`, slot.lastError));
+    }
+    if (!slot.answered) p.barrenDeaths++;
+    if (p.barrenDeaths >= MAX_BARREN_DEATHS) {
+      // Workers cannot run here: verify what is left in-process rather than fail it all.
+      p.useWorkers = false;
+      for (const job of p.queue.splice(0)) p.verifyInProcess(job.req).then(job.resolve, job.reject);
+      return;
+    }
+    spawnWorker(p);
+    pump(p);
+  });
+}
+
+/** Hand queued jobs to workers with room (IN_FLIGHT_PER_WORKER each). */
+function pump(p: Pool): void {
+  for (const slot of p.slots) {
+    while (p.queue.length > 0 && slot.inflight.size < IN_FLIGHT_PER_WORKER) {
+      const job = p.queue.shift()!;
+      if (slot.inflight.size === 0) slot.worker.ref();
+      slot.inflight.set(job.req.id, job);
+      try {
+        slot.worker.postMessage(job.req);
+      } catch (e) {
+        // Structured cloning failed (a value that cannot be cloned, or one that exhausts
+        // the stack): the same request is verified in-process instead, so the verdict is
+        // the one the main thread gives, never an uncaught error.
+        slot.inflight.delete(job.req.id);
+        if (slot.inflight.size === 0) slot.worker.unref();
+        p.stats.cloneFallbacks++;
+        p.verifyInProcess(job.req).then(job.resolve, job.reject);
       }
     }
   }
+}
+
+export function createVerifyPool(opts: VerifyPoolOptions): VerifyPool {
+  const size = Math.max(1, opts.size ?? availableParallelism());
+  const minBundles = opts.minBundles ?? (opts.fastDer ? FAST_DER_MIN_BUNDLES : DEFAULT_MIN_BUNDLES);
+  const stats = { inProcess: 0, inWorkers: 0, workersStarted: 0, workerDeaths: 0, cloneFallbacks: 0 };
+  const p: Pool = {
+    opts,
+    workerUrl: opts.workerUrl ?? defaultWorkerUrl(),
+    stats,
+    slots: new Set(),
+    queue: [],
+    useWorkers: false,
+    closed: false,
+    barrenDeaths: 0,
+    verifyInProcess: inProcessVerifier(opts, stats),
+  };
+  let submitted = 0;
+  let nextId = 1;
 
   function startWorkers(): void {
-    useWorkers = true;
-    while (slots.size < size) spawnWorker();
+    p.useWorkers = true;
+    while (p.slots.size < size) spawnWorker(p);
   }
 
   return {
     size,
     stats,
     verifyAttestations(bundles, pkg, policy) {
-      if (closed) return Promise.reject(workerFailed('The verification pool is closed.', undefined, CLOSED_HINT));
+      if (p.closed) return Promise.reject(workerFailed('The verification pool is closed.', undefined, CLOSED_HINT));
       const trustedKeys = policy.trustedKeys ?? NO_KEYS;
       const requireTlog = policy.requireTlog ?? true;
       const req: VerifyRequest = { id: nextId++, bundles, pkg, policyKey: policyKeyOf(trustedKeys, requireTlog), trustedKeys, requireTlog };
       submitted += bundles.length;
-      if (!useWorkers && barrenDeaths < MAX_BARREN_DEATHS && (submitted >= minBundles || (opts.expectedBundles ?? 0) >= minBundles)) {
+      if (!p.useWorkers && p.barrenDeaths < MAX_BARREN_DEATHS && (submitted >= minBundles || (opts.expectedBundles ?? 0) >= minBundles)) {
         startWorkers();
       }
       // A bundle whose shape verification rejects anyway (absurd depth or size) is never
       // cloned to a worker: the in-process path rejects it with the same outcome, cheaply.
-      if (!useWorkers || bundles.some((b) => jsonShapeProblem(b) !== undefined)) return verifyInProcess(req);
+      if (!p.useWorkers || bundles.some((b) => jsonShapeProblem(b) !== undefined)) return p.verifyInProcess(req);
       return new Promise<BundleOutcome[]>((resolve, reject) => {
-        queue.push({ req, resolve, reject });
-        pump();
+        p.queue.push({ req, resolve, reject });
+        pump(p);
       });
     },
     async close() {
-      if (closed) return;
-      closed = true;
-      const pending = [...queue.splice(0), ...[...slots].flatMap((s) => [...s.inflight.values()])];
+      if (p.closed) return;
+      p.closed = true;
+      const pending = [...p.queue.splice(0), ...[...p.slots].flatMap((s) => [...s.inflight.values()])];
       for (const job of pending) job.reject(workerFailed(`The verification pool was closed before ${job.req.pkg.filename} was verified.`, undefined, CLOSED_HINT));
-      await Promise.all([...slots].map((s) => s.worker.terminate()));
-      slots.clear();
+      await Promise.all([...p.slots].map((s) => s.worker.terminate()));
+      p.slots.clear();
     },
   };
 }
