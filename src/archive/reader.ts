@@ -459,20 +459,14 @@ class Found {
   }
 }
 
-/**
- * Member `name` of a `.tar.bz2` file, decompressed as a stream and stopped as soon as the
- * member is complete; undefined when the archive ends without it. `tooFar()` is thrown
- * when `maxScan` decompressed bytes pass without it; `source` names the file in errors.
- */
-export function findInTarBz2(fd: number, name: string, o: { maxScan: number; source: string; tooFar: () => Error }): Uint8Array | undefined {
-  const { maxScan, tooFar } = o;
-  const CHUNK = 64 * 1024;
+/** The bzip2 decoder's input: file `fd` from its start, read CHUNK bytes at a time. */
+function fdInput(fd: number, CHUNK: number) {
   const inBuf = Buffer.allocUnsafe(CHUNK);
   let inLen = 0;
   let inPos = 0;
   let filePos = 0;
   let eof = false;
-  const input = {
+  return {
     readByte(): number {
       if (inPos >= inLen) {
         if (eof) return -1;
@@ -505,6 +499,17 @@ export function findInTarBz2(fd: number, name: string, o: { maxScan: number; sou
       return eof;
     },
   };
+}
+
+/**
+ * Member `name` of a `.tar.bz2` file, decompressed as a stream and stopped as soon as the
+ * member is complete; undefined when the archive ends without it. `tooFar()` is thrown
+ * when `maxScan` decompressed bytes pass without it; `source` names the file in errors.
+ */
+export function findInTarBz2(fd: number, name: string, o: { maxScan: number; source: string; tooFar: () => Error }): Uint8Array | undefined {
+  const { maxScan, tooFar } = o;
+  const CHUNK = 64 * 1024;
+  const input = fdInput(fd, CHUNK);
   // Decompressed bytes so far; the tar walk is re-run (headers only) each time another
   // 64 KiB has arrived, and stops at the first complete member `name`.
   let out = new Uint8Array(Math.min(maxScan, 256 * 1024));
