@@ -2,7 +2,7 @@
 // Colour only when the caller says so (TTY and no NO_COLOR). Every value from a report is
 // outside data (file names, channels, SANs, messages quoting sidecars and repodata): each
 // goes through escapeText so it cannot move the cursor, erase lines or forge a verdict.
-import { Chalk } from 'chalk';
+import { Chalk, type ChalkInstance } from 'chalk';
 import type { NotCoveredCounts, PackageReport, Report } from '../types.ts';
 import { escapeText as t } from '../text/escape.ts';
 import { groupOutages, OFFLINE_HINT, outageDetail, outageHeadline, toldByGroups } from './outages.ts';
@@ -49,11 +49,15 @@ export function durationText(ms: number): string {
 /** Names shown per outage without --verbose. */
 const OUTAGE_NAMES = 5;
 
+type Colors = ChalkInstance;
+
+function mark(p: PackageReport, c: Colors): string {
+  return p.action === 'block' ? c.red('✖ blocked') : p.action === 'warn' ? c.yellow('▲ warning') : c.green('✔ ok');
+}
+
 export function renderTerminal(report: Report, opts: TerminalOptions): string {
   const c = new Chalk({ level: opts.color ? 1 : 0 });
   const lines: string[] = [];
-  const mark = (p: PackageReport): string =>
-    p.action === 'block' ? c.red('✖ blocked') : p.action === 'warn' ? c.yellow('▲ warning') : c.green('✔ ok');
   // Outages are one line, not hundreds: packages failing for the same cause are grouped.
   const outages = groupOutages(report);
   const grouped = new Set(outages.flatMap((g) => g.rows));
@@ -61,46 +65,9 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
     if (grouped.has(p)) continue;
     // A skipped package's reason (CHANNEL_DISABLED) is what the user configured, not a problem.
     const problem = p.action !== 'pass' || (p.status !== 'skipped' && p.reasons.length > 0) || p.exception !== undefined;
-    if (!problem && !opts.verbose) continue;
-    const head = `${mark(p)} ${c.bold(t(p.filename))} ${c.dim(`(${t(p.channel)}/${t(p.subdir)})`)} ${t(p.status)}${
-      p.status === 'verified' ? who(p) : ''
-    }`;
-    lines.push(head);
-    const changed = (p.identity_diff?.changes ?? []).filter((ch) => ch.type === 'identity-changed');
-    const fieldLines = changed.some((ch) => ch.fields.length > 0);
-    // A package let through by an exception always says so (and until when).
-    if (p.exception) lines.push(`    ${c.yellow('exception:')} passes until ${t(p.exception.until)}${p.exception.reason ? ` (${t(p.exception.reason)})` : ''}`);
-    // The field-by-field change (and a re-registration, said in words first:
-    // src/policy/reregistered.ts) follows the reason it explains, indented under it, before
-    // that reason's hint.
-    const diffLines: string[] = [];
-    for (const change of changed) {
-      for (const r of change.reregistered ?? []) diffLines.push(`      ${c.red.bold(t(r.message))}`);
-      for (const f of change.fields) {
-        diffLines.push(`      ${t(f.field)}: ${c.red(t(f.old ?? '(absent)'))} → ${c.green(t(f.new ?? '(absent)'))}`);
-      }
-    }
-    const explained = p.reasons.find((r) => r.code === 'IDENTITY_CHANGED') ?? p.reasons[0];
-    for (const r of p.reasons) {
-      // The field lines say the change: the message is not repeated in them.
-      const message = r.code === 'IDENTITY_CHANGED' && fieldLines ? r.message.replace(/: [^]*$/, ':') : r.message;
-      lines.push(`    ${c.dim(t(r.code))} ${t(message)}`);
-      if (r === explained) lines.push(...diffLines.splice(0));
-      if (r.hint) lines.push(`    ${c.cyan('hint:')} ${t(r.hint)}`);
-    }
-    lines.push(...diffLines);
-    if (opts.verbose) for (const n of p.notes) lines.push(`    ${c.dim('note:')} ${t(n)}`);
-    if (opts.verbose) lines.push(...evidenceLines(p, c, report.trust_root?.source.startsWith('public-good') ?? false));
+    if (problem || opts.verbose) lines.push(...packageLines(p, report, c, opts.verbose ?? false));
   }
-  for (const g of outages) {
-    lines.push(`${mark(g.rows[0]!)} ${c.bold(t(outageHeadline(g)))}`);
-    lines.push(`    ${c.dim(t(outageDetail(g)))}`);
-    const hint = g.outage.host === '--offline' ? OFFLINE_HINT : g.hint;
-    if (hint) lines.push(`    ${c.cyan('hint:')} ${t(hint)}`);
-    const shown = opts.verbose ? g.rows : g.rows.slice(0, OUTAGE_NAMES);
-    const more = g.rows.length - shown.length;
-    lines.push(`    ${shown.map((p) => t(p.filename)).join(', ')}${more > 0 ? `, and ${more} more (--verbose lists them all)` : ''}`);
-  }
+  for (const g of outages) lines.push(...outageLines(g, c, opts.verbose ?? false));
   // Run-level findings before the counts: one `CODE message` line each, with its hint.
   const notices = (report.notices ?? []).filter((n) => !toldByGroups(outages, n));
   if (notices.length > 0) {
@@ -115,6 +82,55 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
     if (lines.length > 0) lines.push('');
     for (const w of report.warnings) lines.push(`${c.yellow('warning:')} ${t(w)}`);
   }
+  if (lines.length > 0) lines.push('');
+  lines.push(...summaryLines(report, c, opts));
+  return lines.join('\n') + '\n';
+}
+
+/** One package that is a problem (or any package under --verbose): head, reasons, diff, hints. */
+function packageLines(p: PackageReport, report: Report, c: Colors, verbose: boolean): string[] {
+  const lines = [`${mark(p, c)} ${c.bold(t(p.filename))} ${c.dim(`(${t(p.channel)}/${t(p.subdir)})`)} ${t(p.status)}${p.status === 'verified' ? who(p) : ''}`];
+  const changed = (p.identity_diff?.changes ?? []).filter((ch) => ch.type === 'identity-changed');
+  const fieldLines = changed.some((ch) => ch.fields.length > 0);
+  // A package let through by an exception always says so (and until when).
+  if (p.exception) lines.push(`    ${c.yellow('exception:')} passes until ${t(p.exception.until)}${p.exception.reason ? ` (${t(p.exception.reason)})` : ''}`);
+  // The field-by-field change (and a re-registration, said in words first:
+  // src/policy/reregistered.ts) follows the reason it explains, indented under it, before
+  // that reason's hint.
+  const diffLines: string[] = [];
+  for (const change of changed) {
+    for (const r of change.reregistered ?? []) diffLines.push(`      ${c.red.bold(t(r.message))}`);
+    for (const f of change.fields) {
+      diffLines.push(`      ${t(f.field)}: ${c.red(t(f.old ?? '(absent)'))} → ${c.green(t(f.new ?? '(absent)'))}`);
+    }
+  }
+  const explained = p.reasons.find((r) => r.code === 'IDENTITY_CHANGED') ?? p.reasons[0];
+  for (const r of p.reasons) {
+    // The field lines say the change: the message is not repeated in them.
+    const message = r.code === 'IDENTITY_CHANGED' && fieldLines ? r.message.replace(/: [^]*$/, ':') : r.message;
+    lines.push(`    ${c.dim(t(r.code))} ${t(message)}`);
+    if (r === explained) lines.push(...diffLines.splice(0));
+    if (r.hint) lines.push(`    ${c.cyan('hint:')} ${t(r.hint)}`);
+  }
+  lines.push(...diffLines);
+  if (verbose) for (const n of p.notes) lines.push(`    ${c.dim('note:')} ${t(n)}`);
+  if (verbose) lines.push(...evidenceLines(p, c, report.trust_root?.source.startsWith('public-good') ?? false));
+  return lines;
+}
+
+/** One outage cause: its headline, detail, hint and the first few package names. */
+function outageLines(g: ReturnType<typeof groupOutages>[number], c: Colors, verbose: boolean): string[] {
+  const lines = [`${mark(g.rows[0]!, c)} ${c.bold(t(outageHeadline(g)))}`, `    ${c.dim(t(outageDetail(g)))}`];
+  const hint = g.outage.host === '--offline' ? OFFLINE_HINT : g.hint;
+  if (hint) lines.push(`    ${c.cyan('hint:')} ${t(hint)}`);
+  const shown = verbose ? g.rows : g.rows.slice(0, OUTAGE_NAMES);
+  const more = g.rows.length - shown.length;
+  lines.push(`    ${shown.map((p) => t(p.filename)).join(', ')}${more > 0 ? `, and ${more} more (--verbose lists them all)` : ''}`);
+  return lines;
+}
+
+/** Who signed, the counts with the time taken, what is not covered, the verdict, the lockfile and (--verbose) the trust root. */
+function summaryLines(report: Report, c: Colors, opts: TerminalOptions): string[] {
   const s = report.summary;
   const parts = [
     // Green only when something was verified: `0 verified` is not a success.
@@ -126,9 +142,8 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
     s.missing ? c.yellow(`${s.missing} missing`) : '',
     s.skipped ? c.dim(`${s.skipped} skipped`) : '',
   ].filter(Boolean);
-  if (lines.length > 0) lines.push('');
   // Who signed what passed, as `gh attestation verify` says it on success.
-  lines.push(...signerLines(report.packages).map((l) => t(l)));
+  const lines = signerLines(report.packages).map((l) => t(l));
   const took = opts.elapsedMs === undefined ? '' : c.dim(` in ${durationText(opts.elapsedMs)}`);
   lines.push(`${s.total} package${s.total === 1 ? '' : 's'}: ${parts.join(', ')}${took}`);
   const uncovered = notCoveredLine(s.not_covered);
@@ -155,5 +170,5 @@ export function renderTerminal(report: Report, opts: TerminalOptions): string {
     const { source, as_of: asOf, age_days: age } = report.trust_root;
     lines.push(c.dim(`trust root: ${t(source)} of ${asOf ?? 'unknown date'}${age === null ? '' : `, ${Math.floor(age)} day${Math.floor(age) === 1 ? '' : 's'} old`}`));
   }
-  return lines.join('\n') + '\n';
+  return lines;
 }
