@@ -7,34 +7,13 @@ import { type CliIO, type Command, processIO } from './io.ts';
 import { stopAllProgress } from './progress.ts';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command>; ownsSignals?: boolean }> = {
-  init: {
-    summary: 'write .conda-attestrc.yaml for a lockfile: its channels, mirrors and proposed signer identities',
-    load: async () => (await import('./init.ts')).initCommand,
-  },
-  verify: {
-    summary: 'verify conda packages (pixi.lock, conda-lock.yml, explicit file, URL or package file)',
-    load: async () => (await import('./verify.ts')).verifyCommand,
-  },
-  'verify-bundle': {
-    summary: 'verify one Sigstore bundle (sigstore-conformance protocol)',
-    load: async () => (await import('./verify-bundle.ts')).verifyBundleCommand,
-  },
-  accept: {
-    summary: 'take the currently observed signer identities into the identity lockfile',
-    load: async () => (await import('./accept.ts')).acceptCommand,
-  },
-  diff: {
-    summary: 'show signer identity changes between two identity lockfiles',
-    load: async () => (await import('./diff.ts')).diffCommand,
-  },
-  policy: {
-    summary: 'print the effective policy per channel (of a target, or of the config)',
-    load: async () => (await import('./policy.ts')).policyCommand,
-  },
-  'trust-root': {
-    summary: 'show (status), refresh or export FILE the Sigstore trust root in use',
-    load: async () => (await import('./trust-root.ts')).trustRootCommand,
-  },
+  init: { summary: 'write .conda-attestrc.yaml for a lockfile: its channels, mirrors and proposed signer identities', load: async () => (await import('./init.ts')).initCommand },
+  verify: { summary: 'verify conda packages (pixi.lock, conda-lock.yml, explicit file, URL or package file)', load: async () => (await import('./verify.ts')).verifyCommand },
+  'verify-bundle': { summary: 'verify one Sigstore bundle (sigstore-conformance protocol)', load: async () => (await import('./verify-bundle.ts')).verifyBundleCommand },
+  accept: { summary: 'take the currently observed signer identities into the identity lockfile', load: async () => (await import('./accept.ts')).acceptCommand },
+  diff: { summary: 'show signer identity changes between two identity lockfiles', load: async () => (await import('./diff.ts')).diffCommand },
+  policy: { summary: 'print the effective policy per channel (of a target, or of the config)', load: async () => (await import('./policy.ts')).policyCommand },
+  'trust-root': { summary: 'show (status), refresh or export FILE the Sigstore trust root in use', load: async () => (await import('./trust-root.ts')).trustRootCommand },
   serve: {
     summary: 'verifying channel proxy: conda, mamba, pixi and mambajs get only packages that pass',
     load: async () => (await import('./serve.ts')).serveCommand,

@@ -41,20 +41,16 @@ export interface ReportFormat {
   render(report: Report, ctx: RenderContext): Promise<Iterable<string>>;
 }
 
+/** Every run-level finding is in the rendering (all formats but SARIF). */
+const TELLS_ALL = { notices: true, warnings: true } as const;
+
 export const FORMATS: Readonly<Record<FormatName, ReportFormat>> = {
   text: {
-    locations: false,
-    identityChanges: false,
-    tells: { notices: true, warnings: true },
-    async render(report, ctx) {
-      const { renderTerminal } = await import('./terminal.ts');
-      return [renderTerminal(report, { color: ctx.color, verbose: ctx.verbose, elapsedMs: ctx.elapsedMs })];
-    },
+    locations: false, identityChanges: false, tells: TELLS_ALL,
+    render: async (report, ctx) => [(await import('./terminal.ts')).renderTerminal(report, { color: ctx.color, verbose: ctx.verbose, elapsedMs: ctx.elapsedMs })],
   },
   json: {
-    locations: false,
-    identityChanges: false,
-    tells: { notices: true, warnings: true },
+    locations: false, identityChanges: false, tells: TELLS_ALL,
     async render(report) {
       const [{ renderJsonChunks }, { escapeJsonOutput }] = await Promise.all([import('./json.ts'), import('../text/escape.ts')]);
       return (function* () {
@@ -63,27 +59,16 @@ export const FORMATS: Readonly<Record<FormatName, ReportFormat>> = {
     },
   },
   github: {
-    locations: true,
-    identityChanges: false,
-    tells: { notices: true, warnings: true },
-    async render(report, ctx) {
-      const { renderGithub } = await import('./github.ts');
-      return [renderGithub(report, ctx.locate)];
-    },
+    locations: true, identityChanges: false, tells: TELLS_ALL,
+    render: async (report, ctx) => [(await import('./github.ts')).renderGithub(report, ctx.locate)],
   },
   markdown: {
-    locations: true,
-    identityChanges: true,
-    tells: { notices: true, warnings: true },
-    async render(report, ctx) {
-      const { renderMarkdownReport } = await import('./markdown.ts');
-      return [renderMarkdownReport(report, { locate: ctx.locate, identityChanges: ctx.identityChanges })];
-    },
+    locations: true, identityChanges: true, tells: TELLS_ALL,
+    render: async (report, ctx) => [(await import('./markdown.ts')).renderMarkdownReport(report, { locate: ctx.locate, identityChanges: ctx.identityChanges })],
   },
   sarif: {
-    locations: true,
-    identityChanges: false,
-    tells: { notices: false, warnings: false },
+    // SARIF has no place a person reads run-level findings: the CLI tells them on stderr.
+    locations: true, identityChanges: false, tells: { notices: false, warnings: false },
     async render(report, ctx) {
       const [{ renderSarif }, { escapeJsonOutput }] = await Promise.all([import('./sarif.ts'), import('../text/escape.ts')]);
       return [escapeJsonOutput(renderSarif(report, { locate: ctx.locate, version: ctx.version }))];
