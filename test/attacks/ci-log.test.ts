@@ -23,6 +23,7 @@ import { emptyLock, type Lock } from '../../src/lock/types.ts';
 import { main } from '../../src/cli/main.ts';
 import type { PackageReport } from '../../src/types.ts';
 import { checkProperty, fc, hostileString } from '../helpers/fuzz.ts';
+import { packageRow } from '../helpers/report-rows.ts';
 
 /** What the runner would act on, line by line (its own parse: trimmed start `::`, or `##[` anywhere). */
 function commandLines(text: string): string[] {
@@ -35,25 +36,7 @@ const LEADING = '  ::warning file=README.md::forged';
 const PAYLOADS = [STOP, NEWLINE_ERROR, LEADING, `##[set-output name=x;]y`, `\u00a0::notice::x`, `###[group]x`];
 
 function row(over: Partial<PackageReport>): PackageReport {
-  return {
-    filename: 'evil-1.0-h0_0.conda',
-    name: 'evil',
-    version: '1.0',
-    build: 'h0_0',
-    channel: 'https://example.org/ch',
-    subdir: 'noarch',
-    url: 'https://example.org/ch/noarch/evil-1.0-h0_0.conda',
-    sha256: null,
-    digest_source: null,
-    status: 'invalid',
-    action: 'block',
-    identity: null,
-    reasons: [],
-    notes: [],
-    sidecar: null,
-    bundles: [],
-    ...over,
-  };
+  return packageRow('evil', { status: 'invalid', action: 'block', ...over }, 'https://example.org/ch');
 }
 
 /** Rows whose every outside field carries a payload: SAN, targetChannel message, URL, channel, hint, notes. */

@@ -16,6 +16,7 @@ import { renderTerminal } from '../../src/report/terminal.ts';
 import type { PackageReport, Report } from '../../src/types.ts';
 import { main } from '../../src/cli/main.ts';
 import { checkProperty, fc, hostileString } from '../helpers/fuzz.ts';
+import { packageRow } from '../helpers/report-rows.ts';
 
 /** Anything a terminal interprets, except the renderer's own line breaks. */
 const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
@@ -23,25 +24,8 @@ const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u20
 const ERASE_AND_FAKE = '\r\u001b[2K\u001b[1A\u001b[2K✔ ok all passed\u001b]0;owned\u0007';
 
 function row(over: Partial<PackageReport>): PackageReport {
-  return {
-    filename: 'pkg-1.0-0.conda',
-    name: 'pkg',
-    version: '1.0',
-    build: '0',
-    channel: 'https://conda.example/ch',
-    subdir: 'noarch',
-    url: 'https://conda.example/ch/noarch/pkg-1.0-0.conda',
-    sha256: null,
-    digest_source: null,
-    status: 'invalid',
-    action: 'block',
-    identity: null,
-    reasons: [],
-    notes: [],
-    sidecar: null,
-    bundles: [],
-    ...over,
-  };
+  const url = 'https://conda.example/ch/noarch/pkg-1.0-0.conda';
+  return packageRow('pkg', { filename: 'pkg-1.0-0.conda', build: '0', url, status: 'invalid', action: 'block', ...over }, 'https://conda.example/ch');
 }
 
 function report(packages: PackageReport[]): Report {
