@@ -1,4 +1,5 @@
-// `npm run bench:serve`: `conda-attest serve` (the CLI from source, its own process) in front
+// `npm run bench:serve`: `conda-attest serve` (the published bin over dist/, as users run it:
+// the launcher's V8 flags included; `npm run bench:serve` builds first) in front
 // of loopback channels signed by the local Sigstore instance:
 //   1. throughput: one large package (BENCH_SERVE_MIB, default 1024 = 1 GiB) downloaded
 //      direct and through the proxy (median of BENCH_RUNS): target ≥ 0.9× direct;
@@ -22,7 +23,7 @@ import { startLocalSigstore } from '../test/helpers/sigstore.ts';
 import { startBigPackageServer } from './big-package.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const CLI = join(ROOT, 'src', 'cli', 'run.ts');
+const CLI = join(ROOT, 'bin', 'conda-attest.js');
 const num = (v: string | undefined, d: number): number => (v && Number.isInteger(Number(v)) && Number(v) > 0 ? Number(v) : d);
 const QUICK = process.env.BENCH_QUICK === '1';
 const MIB = num(process.env.BENCH_SERVE_MIB, QUICK ? 64 : 1024);
