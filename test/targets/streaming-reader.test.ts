@@ -4,6 +4,7 @@
 // gives: the same records (lines included), the same not-covered counts, the same error.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { AttestError } from '../../src/errors.ts';
 import { parseYamlTargetWithLines, readCondaLock, readPixiLock } from '../../src/targets/lockfiles.ts';
@@ -128,4 +129,19 @@ test('entries are kept reduced to the fields read, with strings that are their o
   const { doc } = parseYamlTargetWithLines(text, 'pixi.lock', { splitMinBytes: 0, splitMinLines: 1 });
   assert.deepEqual((doc as { packages: unknown[] }).packages, [{ conda: 'https://conda.example/forge/linux-64/a-1-0.conda', sha256: 'a'.repeat(64), size: 12 }]);
   assert.deepEqual(readPixiLock(doc, 'pixi.lock').records.map((r) => r.sha256), ['a'.repeat(64)]);
+});
+
+test('real pixi.lock files (v4-v7, test/fixtures/pixi-lock): the streaming reader gives what the whole parse gives', () => {
+  const dir = new URL('../fixtures/pixi-lock/', import.meta.url);
+  const files = readdirSync(dir).filter((f) => f.endsWith('.lock'));
+  assert.ok(files.length >= 6);
+  for (const f of files) {
+    const text = readFileSync(new URL(f, dir), 'utf8');
+    for (const minLines of [0, 1, 5, 2000]) {
+      assert.ok(parseSplitYaml(text, (c) => parse(c), { minLines }) !== undefined, `${f} is split`);
+      const streamed = outcome(text, readPixiLock, true, minLines) as { records: unknown[] };
+      assert.ok(streamed.records.length > 0, f);
+      assert.deepEqual(streamed, outcome(text, readPixiLock, false, minLines), `${f}, minLines ${minLines}`);
+    }
+  }
 });
