@@ -12,7 +12,8 @@
 // Each figure shows the 1-minute load average (the highest seen while it ran) and is marked
 // noisy when that exceeds the core count. Rows of the sub-benches (any bench/*.ts whose last
 // stdout line is `BENCH_ROWS <json array of {figure, value, unit, baseline?, goal?, runs?,
-// spread?}>`: bench/serve.ts, bench/browser.ts) join the table. A benchmark, not a test: it
+// spread?}>`, a number spread being (max − min) ÷ median in %: bench/serve.ts, bench/browser.ts)
+// join the table. A benchmark, not a test: it
 // exits 0 unless the harness breaks; docs/performance.md quotes the table.
 //
 // The bench channel looks like a real one: a distinct signer (workflow identity) per
@@ -711,9 +712,10 @@ async function subBench(name: string): Promise<void> {
     add({
       figure: s.figure,
       median: `${s.value} ${s.unit}`,
-      spread: text(s.spread) ?? '-',
+      // A number is the sub-bench's (max − min) ÷ median in %, a number baseline is in the row's unit.
+      spread: typeof s.spread === 'number' ? `${s.spread}% of median` : (text(s.spread) ?? '-'),
       runs: text(s.runs) ?? '-',
-      baseline: text(s.baseline) ?? '-',
+      baseline: typeof s.baseline === 'number' ? `${s.baseline} ${s.unit}` : (text(s.baseline) ?? '-'),
       vs: '-',
       goal: text(s.goal) ?? '(info)',
       result: judge(s.value, s.unit, text(s.goal)),

@@ -8,7 +8,7 @@ import type { Reason } from './types.ts';
 import { createHttpClient, type HttpClient, type HttpRunFindings } from './http/client.ts';
 import { createRepodataStore, type StaleRepodata } from './channel/repodata.ts';
 import { loadTrustRoot, type LoadedTrustRoot } from './verify/trust-root.ts';
-import type { VerifyPool } from './verify/pool.ts';
+import type { PoolPolicyOptions, VerifyPool } from './verify/pool.ts';
 import { loadVerdictKey, openVerdictCache } from './cache/verdict-cache.ts';
 import { openSidecarCache } from './cache/sidecar-cache.ts';
 import { packageVersion } from './version.ts';
@@ -96,10 +96,22 @@ export function openResources(options: VerifySessionOptions, server?: ServerTran
   // per worker) when enough bundles are expected. sigstore-js loads only when a bundle
   // actually has to be verified.
   let poolPromise: Promise<VerifyPool> | undefined;
-  const pool = (): Promise<VerifyPool> =>
-    (poolPromise ??= Promise.all([usedTrustRoot(), import('./verify/pool.ts')]).then(([root, { createVerifyPool }]) =>
+  let closing = false;
+  const loadPool = (): Promise<VerifyPool> =>
+    (poolPromise ??= Promise.all([trustRoot(), import('./verify/pool.ts')]).then(([root, { createVerifyPool }]) =>
       createVerifyPool({ trustRoot: root, expectedBundles: options.expectedPackages, fastDer: true }),
     ));
+  const pool = (): Promise<VerifyPool> => {
+    trustRootUsed = true;
+    return loadPool();
+  };
+  // Warmed while a package downloads (src/stages/retrieve.ts); never once the run is closing,
+  // or a pool started then would outlive it. Its errors surface on first use, from pool().
+  const warmPool = (policy: PoolPolicyOptions, skip?: (trustRootDigest: string) => boolean): void =>
+    void trustRoot().then(
+      (root) => void (closing || skip?.(root.digest) ? undefined : loadPool().then((p) => p.prepare?.(policy), () => {})),
+      () => {},
+    );
   const repodata = createRepodataStore({ http, cacheDir: config.cacheDir });
   const resources: RunResources = {
     config,
@@ -110,7 +122,8 @@ export function openResources(options: VerifySessionOptions, server?: ServerTran
     sigs: options.sigs,
     trustRoot: usedTrustRoot,
     pool,
-    hashPackage: (record) => hashPackage(record, http),
+    warmPool,
+    hashPackage: (record, onBytes) => hashPackage(record, http, { onBytes }),
     loadGivenSidecar: (pathOrUrl) => loadGivenSidecar(pathOrUrl, { http, maxBytes: config.maxSidecarBytes }),
     productVersion: packageVersion(),
   };
@@ -119,6 +132,7 @@ export function openResources(options: VerifySessionOptions, server?: ServerTran
     http,
     loadTrustRoot: trustRoot,
     async close() {
+      closing = true;
       const root = trustRootUsed && trustRootPromise ? await trustRootPromise.catch(() => undefined) : undefined;
       const { verdicts, sidecars } = resources;
       // The workers go first: their heaps are freed before the caches build their files

@@ -101,6 +101,8 @@ interface DownloadOptions {
   md5?: boolean;
   /** Override of totalTimeoutMs for big packages. */
   totalTimeoutMs?: number;
+  /** Called when a 2xx answer's body is about to be read (on every attempt). */
+  onBytes?: () => void;
 }
 
 interface ForwardOptions {
@@ -271,6 +273,7 @@ async function hashBody(res: IncomingMessage, finalUrl: string, o: DownloadOptio
     throw httpError('HTTP_STATUS', `${finalUrl} was sent with Content-Encoding "${enc}" although identity was asked for.`, { status: res.statusCode });
   }
   const counter = new HashingCounter({ maxBytes, md5: o.md5 });
+  o.onBytes?.();
   // Not fsynced: a download lost to a power cut is downloaded again.
   const out = o.dest ? await openAtomicWrite(o.dest, { durable: false }) : undefined;
   try {

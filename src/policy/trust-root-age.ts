@@ -66,7 +66,7 @@ export function trustRootFreshness(root: TrustRootAge, spec: string, maxAgeDays?
   }
   if (age !== null && age > NOTICE_AGE_DAYS) {
     // One short line (it is shown on every run until the root is refreshed); the full
-    // story is in `conda-attest trust-root status` and docs/trust-root.md.
+    // story is in `conda-attest trust-root status` (docs/commands.md).
     return {
       kind: 'old',
       reason: {

@@ -9,7 +9,7 @@ import type { GivenSidecar } from '../session-types.ts';
 import type { StreamDigest } from '../http/hashing.ts';
 import type { SidecarResult } from '../sidecar/fetch.ts';
 import type { PackageRecord, ResolvedConfig } from '../types.ts';
-import type { VerifyPool } from '../verify/pool.ts';
+import type { PoolPolicyOptions, VerifyPool } from '../verify/pool.ts';
 import type { LoadedTrustRoot } from '../verify/trust-root.ts';
 
 /** The transport the core needs: one capped GET (the Node client's retry, redirect, breaker and deadline layers sit behind it). */
@@ -29,8 +29,17 @@ export interface RunResources {
   trustRoot(): Promise<LoadedTrustRoot>;
   /** The run's verification pool, started on first use. */
   pool(): Promise<VerifyPool>;
-  /** Hash a package's bytes (a local file or a URL) in one streamed pass, when the caller knows no digest. */
-  hashPackage(record: PackageRecord): Promise<StreamDigest>;
+  /**
+   * Hash a package's bytes (a local file or a URL) in one streamed pass, when the caller
+   * knows no digest; `onBytes` is called when a server has begun sending them.
+   */
+  hashPackage(record: PackageRecord, onBytes?: () => void): Promise<StreamDigest>;
+  /**
+   * Start loading the verification pool and its verifier for `policy` ahead of their first
+   * use (not a use of the trust root by itself), unless `skip` says, given the trust root's
+   * digest, that they will not be needed.
+   */
+  warmPool?(policy: PoolPolicyOptions, skip?: (trustRootDigest: string) => boolean): void;
   /** Load the sidecar given as a path or URL (`--sigs`). */
   loadGivenSidecar(pathOrUrl: string): Promise<Extract<SidecarResult, { state: 'found' }>>;
   /** conda-attest's version (part of verdict-cache keys). */

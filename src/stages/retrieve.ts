@@ -49,13 +49,20 @@ export async function retrievePackage(pkg: ResolvedPackage, res: RunResources): 
   if (badName) return { ...base, evidence: { kind: 'rejected', status: 'invalid', reasons: [badName] } };
 
   let digest: PackageDigest;
+  // While the bytes stream (--download), the sidecar is found and the verifier set up, so
+  // that little is left once the last byte is hashed (docs/performance.md "Downloads").
+  // Started when the server answers with the bytes, not before: an unreachable host costs
+  // one failed request, as it did when the two ran one after the other.
+  let early: Promise<SidecarResult> | undefined;
   try {
-    digest = given ?? (await hashOf(pkg, res));
+    digest = given ?? (await hashOf(pkg, res, () => void (early ??= discoverWhileHashing(pkg, res))));
   } catch (e) {
+    await early; // no request for this package outlives its verdict
     return { ...base, evidence: { kind: 'rejected', status: 'retrieval-failed', reasons: [reasonFromError(e, 'HTTP_CONNECTION_FAILED')] } };
   }
   const refusal = checkDigest(record, digest);
   if (refusal) {
+    await early;
     // A digest that is not SHA-256 hex never reaches the report's sha256 field.
     const shown = refusal.wellFormed ? { sha256: digest.sha256, digestSource: digest.source } : {};
     return { ...base, ...shown, evidence: { kind: 'rejected', status: 'invalid', reasons: [refusal.reason] } };
@@ -81,12 +88,7 @@ export async function retrievePackage(pkg: ResolvedPackage, res: RunResources): 
     }
   }
 
-  let result: SidecarResult;
-  try {
-    result = await sidecarOf(pkg, res, advertisement);
-  } catch (e) {
-    result = { state: 'failed', reasons: [reasonFromError(e, 'SIDECAR_UNAVAILABLE')], method: 'repodata' };
-  }
+  const result = await (early ?? sidecarOrFailure(pkg, res, advertisement));
   if (result.state === 'none') return { ...found, evidence: { kind: 'none' } };
   if (result.state === 'failed') return { ...found, evidence: { kind: 'failed', reasons: result.reasons } };
   const sidecar = { url: result.url, method: result.method, sha256: result.sha256 };
@@ -94,9 +96,32 @@ export async function retrievePackage(pkg: ResolvedPackage, res: RunResources): 
 }
 
 /** The package digest hashed from the bytes (local file or URL) in one streamed pass. */
-async function hashOf(pkg: ResolvedPackage, res: RunResources): Promise<PackageDigest> {
-  const { sha256, md5 } = await res.hashPackage(pkg.record);
+async function hashOf(pkg: ResolvedPackage, res: RunResources, onBytes: () => void): Promise<PackageDigest> {
+  const { sha256, md5 } = await res.hashPackage(pkg.record, onBytes);
   return { sha256, source: 'artifact', ...(md5 ? { md5 } : {}) };
+}
+
+/** The sidecar, or why it could not be retrieved (never rejects). */
+async function sidecarOrFailure(pkg: ResolvedPackage, res: RunResources, advertisement: Advertisement | undefined): Promise<SidecarResult> {
+  try {
+    return await sidecarOf(pkg, res, advertisement);
+  } catch (e) {
+    return { state: 'failed', reasons: [reasonFromError(e, 'SIDECAR_UNAVAILABLE')], method: 'repodata' };
+  }
+}
+
+/**
+ * Discovery during a download; when it finds bundles whose verdict is not cached under the
+ * digest the record expects, the verification pool starts loading too (sigstore-js, the
+ * trust material: ~150 ms of CPU that used to follow the last byte).
+ */
+async function discoverWhileHashing(pkg: ResolvedPackage, res: RunResources): Promise<SidecarResult> {
+  const result = await sidecarOrFailure(pkg, res, undefined);
+  const expected = pkg.record.sha256;
+  if (result.state === 'found' && result.bundles.length > 0) {
+    res.warmPool?.({ trustedKeys: pkg.policy.trustedKeys, requireTlog: pkg.policy.requireTlog }, (trustRootDigest) => Boolean(expected && res.verdicts?.get(keyOf(pkg, expected, result.sha256, trustRootDigest, res.productVersion))));
+  }
+  return result;
 }
 
 /** The sidecar: given by the caller (`--sigs`), or discovered in the policy's order. */
@@ -114,14 +139,18 @@ async function sidecarOf(pkg: ResolvedPackage, res: RunResources, advertisement:
  */
 async function verdictKeyFor(pkg: ResolvedPackage, packageSha256: string, sidecarSha256: string, res: RunResources): Promise<string | null> {
   if (!res.verdicts) return null;
+  return keyOf(pkg, packageSha256, sidecarSha256, (await res.trustRoot()).digest, res.productVersion);
+}
+
+function keyOf(pkg: ResolvedPackage, packageSha256: string, sidecarSha256: string, trustRootDigest: string, productVersion: string): string {
   return verdictKey({
     sidecarSha256,
     packageSha256,
     filename: pkg.record.filename,
     channel: pkg.canonical,
     acceptedChannels: pkg.acceptedChannels,
-    trustRootDigest: (await res.trustRoot()).digest,
+    trustRootDigest,
     policyDigest: policyDigest(pkg.policy),
-    productVersion: res.productVersion,
+    productVersion,
   });
 }

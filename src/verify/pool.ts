@@ -65,6 +65,12 @@ export interface PoolPolicyOptions {
 export interface VerifyPool {
   /** Outcomes of verifying one sidecar's bundles for one package; same as verifyAttestations(). */
   verifyAttestations(bundles: unknown[], pkg: PublishExpectation, policy: PoolPolicyOptions): Promise<BundleOutcome[]>;
+  /**
+   * Ready the verifier a first call with `policy` will use (sigstore-js and the trust
+   * material), ahead of it, e.g. while the package still downloads; never rejects (a
+   * failure shows on that call).
+   */
+  prepare?(policy: PoolPolicyOptions): Promise<void>;
   /** Terminate the workers; calls still pending reject with VERIFY_WORKER_FAILED. */
   close(): Promise<void>;
   /** Configured worker count. */
@@ -118,25 +124,36 @@ function policyKeyOf(trustedKeys: TrustedKey[], requireTlog: boolean): string {
 }
 
 // In-process path: the heavy modules load on first use only (start-up time, docs/performance.md).
-function inProcessVerifier(opts: VerifyPoolOptions, stats: VerifyPool['stats']): (req: VerifyRequest) => Promise<BundleOutcome[]> {
+function inProcessVerifier(opts: VerifyPoolOptions, stats: VerifyPool['stats']): { verify: (req: VerifyRequest) => Promise<BundleOutcome[]>; prepare: (policy: PolicyOf) => Promise<BundleVerifier> } {
   let local: Promise<{ verify: typeof import('./attestations.ts').verifyAttestations; create: typeof import('./verifier.ts').createVerifier }> | undefined;
   const localVerifiers = new Map<string, BundleVerifier>();
-  return async function verifyInProcess(req: VerifyRequest): Promise<BundleOutcome[]> {
-    // createVerifier installs the @sigstore/core accelerations (accelerate.ts) when asked.
-    local ??= Promise.all([import('./attestations.ts'), import('./verifier.ts')]).then(([a, v]) => ({
+  const load = () =>
+    (local ??= Promise.all([import('./attestations.ts'), import('./verifier.ts')]).then(([a, v]) => ({
       verify: a.verifyAttestations,
       create: v.createVerifier,
-    }));
-    const { verify, create } = await local;
-    let v = localVerifiers.get(req.policyKey);
+    })));
+  async function prepare({ policyKey, trustedKeys, requireTlog }: PolicyOf): Promise<BundleVerifier> {
+    const { create } = await load();
+    let v = localVerifiers.get(policyKey);
     if (!v) {
-      v = create({ trustRoot: opts.trustRoot, trustedKeys: req.trustedKeys, requireTlog: req.requireTlog, accelerate: opts.fastDer ?? false });
-      localVerifiers.set(req.policyKey, v);
+      // createVerifier installs the @sigstore/core accelerations (accelerate.ts) when asked.
+      v = create({ trustRoot: opts.trustRoot, trustedKeys, requireTlog, accelerate: opts.fastDer ?? false });
+      localVerifiers.set(policyKey, v);
     }
-    stats.inProcess++;
-    return verify(req.bundles, req.pkg, v);
+    return v;
+  }
+  return {
+    prepare,
+    async verify(req: VerifyRequest): Promise<BundleOutcome[]> {
+      const v = await prepare(req);
+      const { verify } = await load();
+      stats.inProcess++;
+      return verify(req.bundles, req.pkg, v);
+    },
   };
 }
+
+type PolicyOf = Pick<VerifyRequest, 'policyKey' | 'trustedKeys' | 'requireTlog'>;
 
 /** A pool's workers, its queue and what it has learnt about them. */
 interface Pool {
@@ -223,6 +240,7 @@ export function createVerifyPool(opts: VerifyPoolOptions): VerifyPool {
   const size = Math.max(1, opts.size ?? availableParallelism());
   const minBundles = opts.minBundles ?? (opts.fastDer ? FAST_DER_MIN_BUNDLES : DEFAULT_MIN_BUNDLES);
   const stats = { inProcess: 0, inWorkers: 0, workersStarted: 0, workerDeaths: 0, cloneFallbacks: 0 };
+  const local = inProcessVerifier(opts, stats);
   const p: Pool = {
     opts,
     workerUrl: opts.workerUrl ?? defaultWorkerUrl(),
@@ -232,7 +250,7 @@ export function createVerifyPool(opts: VerifyPoolOptions): VerifyPool {
     useWorkers: false,
     closed: false,
     barrenDeaths: 0,
-    verifyInProcess: inProcessVerifier(opts, stats),
+    verifyInProcess: local.verify,
   };
   let submitted = 0;
   let nextId = 1;
@@ -242,14 +260,23 @@ export function createVerifyPool(opts: VerifyPoolOptions): VerifyPool {
     while (p.slots.size < size) spawnWorker(p);
   }
 
+  const policyOf = (policy: PoolPolicyOptions): PolicyOf => {
+    const trustedKeys = policy.trustedKeys ?? NO_KEYS;
+    const requireTlog = policy.requireTlog ?? true;
+    return { policyKey: policyKeyOf(trustedKeys, requireTlog), trustedKeys, requireTlog };
+  };
+
   return {
     size,
     stats,
+    async prepare(policy) {
+      // Workers build their own verifiers; only a run verified in-process is readied here.
+      if ((opts.expectedBundles ?? 0) >= minBundles) return;
+      await local.prepare(policyOf(policy)).catch(() => {});
+    },
     verifyAttestations(bundles, pkg, policy) {
       if (p.closed) return Promise.reject(workerFailed('The verification pool is closed.', undefined, CLOSED_HINT));
-      const trustedKeys = policy.trustedKeys ?? NO_KEYS;
-      const requireTlog = policy.requireTlog ?? true;
-      const req: VerifyRequest = { id: nextId++, bundles, pkg, policyKey: policyKeyOf(trustedKeys, requireTlog), trustedKeys, requireTlog };
+      const req: VerifyRequest = { id: nextId++, bundles, pkg, ...policyOf(policy) };
       submitted += bundles.length;
       if (!p.useWorkers && p.barrenDeaths < MAX_BARREN_DEATHS && (submitted >= minBundles || (opts.expectedBundles ?? 0) >= minBundles)) {
         startWorkers();

@@ -50,6 +50,10 @@ export interface MemoryResources extends RunResources {
   verified: { bundles: unknown[]; expectation: PublishExpectation }[];
   /** The verdict cache's contents. */
   cache: Map<string, BundleOutcome[]>;
+  /** Requests made by the time each package download finished hashing (`requests.length`). */
+  hashedAfter: number[];
+  /** Policies the pool was warmed for (warmPool calls whose `skip` said no). */
+  warmed: unknown[];
 }
 
 export interface MemoryOptions {
@@ -69,6 +73,8 @@ export function memoryResources(o: MemoryOptions = {}): MemoryResources {
   const lookups: string[] = [];
   const verified: MemoryResources['verified'] = [];
   const cache = new Map<string, BundleOutcome[]>();
+  const hashedAfter: number[] = [];
+  const warmed: unknown[] = [];
   const body = (url: string): Buffer => {
     requests.push(url);
     const f = o.files?.[url];
@@ -106,8 +112,15 @@ export function memoryResources(o: MemoryOptions = {}): MemoryResources {
     sigs: undefined,
     trustRoot: async () => root,
     pool: async () => pool,
-    async hashPackage(r) {
+    warmPool(policy, skip) {
+      if (!skip?.(root.digest)) warmed.push(policy);
+    },
+    async hashPackage(r, onBytes) {
       const b = body(r.url);
+      // As the Node host: the server has answered, the bytes stream for a while.
+      onBytes?.();
+      await new Promise((next) => setTimeout(next, 5));
+      hashedAfter.push(requests.length);
       return { sha256: sha(b), size: b.length, md5: createHash('md5').update(b).digest('hex') };
     },
     loadGivenSidecar: async () => {
@@ -118,5 +131,7 @@ export function memoryResources(o: MemoryOptions = {}): MemoryResources {
     lookups,
     verified,
     cache,
+    hashedAfter,
+    warmed,
   };
 }

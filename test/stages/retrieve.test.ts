@@ -18,13 +18,49 @@ test('a disabled channel fetches nothing', async () => {
   assert.deepEqual([res.requests, res.lookups], [[], []]);
 });
 
-test('bytes that do not hash to the lockfile digest are refused before any sidecar is looked at', async () => {
-  const res = memoryResources({ files: { [pkgUrl]: 'substituted bytes' } });
+test('bytes that do not hash to the lockfile digest are refused, whatever sidecar was found while they streamed', async () => {
+  const res = memoryResources({ repodata: { [record().filename]: { attestationsSha256: sha(SIDECAR) } }, files: { [pkgUrl]: 'substituted bytes', [`${pkgUrl}.sigs.${sha(SIDECAR)}`]: SIDECAR } });
   const r = await retrievePackage(resolvePackage(res.config, record('pkg', CH, { sha256: sha(PKG_BYTES) }), null), res);
   assert.equal(r.evidence.kind, 'rejected');
   assert.equal(r.evidence.kind === 'rejected' && r.evidence.reasons[0]!.code, 'PACKAGE_DIGEST_MISMATCH');
   assert.equal(r.sha256, sha('substituted bytes'), 'the report shows what the bytes hashed to');
-  assert.deepEqual(res.requests, [pkgUrl], 'no sidecar was requested');
+  assert.equal(r.sidecar, null, 'the sidecar found meanwhile is not part of the verdict');
+  assert.deepEqual(res.verified, [], 'nothing was verified');
+});
+
+test('download: the sidecar is found and the pool warmed while the bytes stream, and only once the server sends them', async () => {
+  const advertised = { repodata: { [record().filename]: { attestationsSha256: sha(SIDECAR) } } };
+  const sidecarUrl = `${pkgUrl}.sigs.${sha(SIDECAR)}`;
+  const res = memoryResources({ ...advertised, files: { [pkgUrl]: PKG_BYTES, [sidecarUrl]: SIDECAR } });
+  const r = await retrievePackage(resolvePackage(res.config, record(), null), res);
+  assert.equal(r.evidence.kind, 'sidecar');
+  assert.equal(r.evidence.kind === 'sidecar' && r.evidence.packageSha256, sha(PKG_BYTES), 'judged against the hashed digest');
+  assert.deepEqual(res.requests, [pkgUrl, sidecarUrl], 'the sidecar is fetched once');
+  assert.deepEqual(res.hashedAfter, [2], 'the sidecar was requested before the bytes were hashed');
+  assert.equal(res.warmed.length, 1, 'the verifier was readied during the download');
+
+  // A package the server does not send: no sidecar request, no pool (an unreachable or
+  // failing host costs one request per package, as before the overlap).
+  const gone = memoryResources({ ...advertised, files: { [sidecarUrl]: SIDECAR } });
+  const g = await retrievePackage(resolvePackage(gone.config, record(), null), gone);
+  assert.equal(g.evidence.kind === 'rejected' && g.evidence.status, 'retrieval-failed');
+  assert.deepEqual([gone.requests, gone.warmed], [[pkgUrl], []]);
+});
+
+test('download: the pool is not warmed when the verdict for the expected digest is cached', async () => {
+  const advertised = { repodata: { [record().filename]: { attestationsSha256: sha(SIDECAR) } } };
+  const files = { [pkgUrl]: PKG_BYTES, [`${pkgUrl}.sigs.${sha(SIDECAR)}`]: SIDECAR };
+  const res = memoryResources({ ...advertised, files });
+  const pinned = record('pkg', CH, { sha256: sha(PKG_BYTES) });
+  const first = await retrievePackage(resolvePackage(res.config, pinned, null), res);
+  assert.equal(res.warmed.length, 1);
+  res.cache.set(first.evidence.kind === 'sidecar' ? first.evidence.key! : '', [verifiedOutcome()]);
+  const warm = await retrievePackage(resolvePackage(res.config, pinned, null), res);
+  assert.deepEqual(warm.evidence, { kind: 'bundles', outcomes: [verifiedOutcome()] });
+  assert.equal(res.warmed.length, 1, 'no second warm-up');
+  // Without a recorded digest nothing says the verdict is cached: the pool is readied.
+  await retrievePackage(resolvePackage(res.config, record(), null), res);
+  assert.equal(res.warmed.length, 2);
 });
 
 test('an advertised sidecar is fetched by its hash and handed on with its verdict key', async () => {
