@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { parseLock } from '../../src/lock/file.ts';
-import { resolveConfig } from '../../src/config/load.ts';
+import { resolveConfig } from '../../src/config/validator.ts';
 import { startServe } from '../../src/serve/start.ts';
 import type { AccessLogLine } from '../../src/serve/server.ts';
 import { closedPort } from '../helpers/loopback.ts';
