@@ -103,12 +103,17 @@ export async function planOutputs(io: CliIO, records: readonly PackageRecord[], 
   };
 }
 
-/** Every report file, each written whole (temporary file + rename): a reader never sees half a report. */
+/**
+ * Every report file, each written whole (temporary file + rename): a reader never sees half a
+ * report. The rendering is streamed to the temporary file piece by piece (JSON: one piece per
+ * package), as on stdout: a large report never exists as one string (a 50,000-package JSON
+ * report is 35 MB of text).
+ */
 export async function writeOutputs(outputs: readonly OutputFile[], report: Report, ctx: RenderContext): Promise<void> {
   for (const o of outputs) {
-    const text = await renderFormat(o.format, report, { ...ctx, color: false });
+    const pieces = await FORMATS[o.format].render(report, { ...ctx, color: false });
     try {
-      await writeFileAtomic(o.path, text);
+      await writeFileAtomic(o.path, pieces);
     } catch (e) {
       throw new UsageError('USAGE_OUTPUT_UNWRITABLE', `Cannot write ${o.path} (${o.option}): ${describeError(e)}.`, {
         hint: 'Point it at a file in an existing, writable directory.',

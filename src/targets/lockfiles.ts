@@ -60,6 +60,61 @@ export function mergeRecords(records: PackageRecord[], where: string): PackageRe
   return [...byUrl.values()].sort((a, b) => (a.url < b.url ? -1 : a.url > b.url ? 1 : 0));
 }
 
+/**
+ * The fields of a package entry the readers below read: pixi.lock `packages` items
+ * (readPixiLock) and conda-lock.yml `package` items (readCondaLock). Everything else an
+ * entry carries (depends, constrains, license, purls, timestamps…) is never read.
+ */
+const READ_FIELDS: Readonly<Record<string, readonly string[]>> = {
+  packages: ['kind', 'url', 'path', 'conda', 'pypi', 'conda_source', 'file_name', 'sha256', 'md5', 'size'],
+  package: ['manager', 'url', 'name', 'version', 'hash', 'size'],
+};
+
+/**
+ * A string that does not keep its source alive. V8 makes a substring of 13 or more
+ * characters a slice that holds its whole parent: every URL and digest the YAML parser
+ * returns would hold the chunk of the lockfile it was parsed from (a 50,000-package
+ * pixi.lock: all 19 MB of its `packages` section, alive until the report was written).
+ */
+function ownString(s: string): string {
+  return s.length < 13 ? s : (JSON.parse(JSON.stringify(s)) as string);
+}
+
+/** `v` with every string its own (see ownString); mappings and lists copied. */
+function ownValue(v: unknown): unknown {
+  if (typeof v === 'string') return ownString(v);
+  if (Array.isArray(v)) return v.map(ownValue);
+  if (!isObject(v)) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) Object.defineProperty(out, k, { value: ownValue(x), enumerable: true, writable: true, configurable: true });
+  return out;
+}
+
+/** A package entry reduced to the fields read (anything not a mapping is kept as it is, for the reader's error). */
+function keepEntry(fields: readonly string[], entry: unknown): unknown {
+  if (!isObject(entry)) return entry;
+  const out: Record<string, unknown> = {};
+  for (const f of fields) if (Object.hasOwn(entry, f)) out[f] = ownValue(entry[f]);
+  return out;
+}
+
+/**
+ * What the split parse of a big lockfile keeps of each member as it reads it
+ * (src/targets/yaml-split.ts `item`): package entries reduced to the fields read, every
+ * string its own. The parsed document is never whole: a 50,000-package pixi.lock keeps
+ * 50,000 small entries instead of 50,000 full ones plus the text they were cut from.
+ * Both readers give the same records and the same errors as on the whole parse (a
+ * property test checks it on generated lockfiles).
+ */
+export function keepReadFields(path: readonly (string | number)[], value: unknown): unknown {
+  const fields = path.length > 0 ? READ_FIELDS[path[0] as string] : undefined;
+  if (fields && Object.hasOwn(READ_FIELDS, path[0] as string)) {
+    if (path.length === 2) return keepEntry(fields, value);
+    if (path.length === 1) return Array.isArray(value) ? value.map((e) => keepEntry(fields, e)) : ownValue(value);
+  }
+  return ownValue(value);
+}
+
 /** A target's file (as given) and the 1-based line of an entry in it. */
 type SourceLine = NonNullable<PackageRecord['source']>;
 
@@ -77,12 +132,12 @@ interface YamlLines {
  * parseYamlTarget plus the line of every top-level list item. One parse: the document is
  * built once, converted to plain data for the parsers, and kept for line look-ups.
  */
-export function parseYamlTargetWithLines(text: string, where: string, opts: { splitMinBytes?: number } = {}): { doc: unknown; lines: YamlLines } {
+export function parseYamlTargetWithLines(text: string, where: string, opts: { splitMinBytes?: number; splitMinLines?: number } = {}): { doc: unknown; lines: YamlLines } {
   // Big lockfiles are parsed entry by entry (bounded memory: a whole-document parse of a
   // 50,000-package pixi.lock peaks near 1 GB), the item lines read off the same cut.
   if (text.length >= (opts.splitMinBytes ?? SPLIT_MIN_BYTES)) {
     const itemLines = new Map<string, number[]>();
-    const split = parseSplitYaml(text, (chunk) => parseYaml(chunk, { maxAliasCount: 1000 }), { itemLines });
+    const split = parseSplitYaml(text, (chunk) => parseYaml(chunk, { maxAliasCount: 1000 }), { itemLines, item: keepReadFields, minLines: opts.splitMinLines });
     if (split !== undefined) return { doc: split, lines: { itemLine: (key, index) => itemLines.get(key)?.[index] } };
   }
   const y = yaml();
@@ -132,7 +187,7 @@ function yamlFailed(e: unknown, where: string): TargetError {
 export function parseYamlTarget(text: string, where: string): unknown {
   // Big lockfiles are parsed entry by entry (bounded memory); anything unusual whole.
   if (text.length >= SPLIT_MIN_BYTES) {
-    const split = parseSplitYaml(text, (chunk) => parseYaml(chunk, { maxAliasCount: 1000 }));
+    const split = parseSplitYaml(text, (chunk) => parseYaml(chunk, { maxAliasCount: 1000 }), { item: keepReadFields });
     if (split !== undefined) return split;
   }
   try {
