@@ -29,7 +29,7 @@ export { createSession, type PipelineSession } from './pipeline.ts';
 
 // Configuration (cosmiconfig + schema/config.schema.json).
 export { loadConfig } from './config/load.ts';
-export { resolveConfig } from './config/load.ts';
+export { resolveConfig } from './config/validator.ts';
 
 // Targets: pixi.lock, conda-lock.yml, explicit files, URLs, package files.
 export { findDefaultTarget, loadTargets, loadTargetSet, type NotCovered, type TargetSet } from './targets/index.ts';

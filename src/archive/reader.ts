@@ -15,13 +15,14 @@
 // (fromBuffer, lazyEntries) + tar-stream, which also cost 23-30 ms CPU to import and add
 // 15 packages (yauzl, pend, tar-stream, streamx, b4a, fast-fifo, text-decoder, bare-*, ...).
 import { fstatSync, readSync } from 'node:fs';
-import { constants as zlibConstants, crc32, gunzipSync, inflateRawSync, zstdDecompressSync } from 'node:zlib';
 import { createRequire } from 'node:module';
 import { AttestError } from '../errors.ts';
 
 // seek-bzip is loaded on the first .tar.bz2 only: a verify run of .conda packages (or one
 // that reads no archive at all) does not pay for its five modules.
 const require = createRequire(import.meta.url);
+// node:zlib when a member is decompressed, not when a run merely could read an archive.
+const zlib = (): typeof import('node:zlib') => require('node:zlib') as typeof import('node:zlib');
 let seekBzip: typeof import('seek-bzip') | undefined;
 const Bunzip = (): typeof import('seek-bzip') => (seekBzip ??= require('seek-bzip') as typeof import('seek-bzip'));
 
@@ -66,8 +67,8 @@ export function extractArchive(data: Uint8Array, options: ExtractOptions = {}): 
 /** Decompress a zstd / bzip2 / gzip stream; undefined when `data` is not compressed. */
 function decompress(data: Uint8Array, max: number): Uint8Array | undefined {
   try {
-    if (startsWith(data, [0x28, 0xb5, 0x2f, 0xfd])) return zstdDecompressSync(data, { maxOutputLength: max });
-    if (startsWith(data, [0x1f, 0x8b])) return gunzipSync(data, { maxOutputLength: max });
+    if (startsWith(data, [0x28, 0xb5, 0x2f, 0xfd])) return zlib().zstdDecompressSync(data, { maxOutputLength: max });
+    if (startsWith(data, [0x1f, 0x8b])) return zlib().gunzipSync(data, { maxOutputLength: max });
   } catch (e) {
     throw new ArchiveError(`Corrupt or oversized compressed stream: ${(e as Error).message}`, { cause: e });
   }
@@ -273,12 +274,12 @@ export function zipMember(src: ByteSource, entry: ZipEntry): Uint8Array {
   if (method === 0) body = raw;
   else if (method === 8) {
     try {
-      body = inflateRawSync(raw, { maxOutputLength: Math.max(1, size), finishFlush: zlibConstants.Z_SYNC_FLUSH });
+      body = zlib().inflateRawSync(raw, { maxOutputLength: Math.max(1, size), finishFlush: zlib().constants.Z_SYNC_FLUSH });
     } catch (e) {
       throw new ArchiveError(`Zip member ${JSON.stringify(rawName)} does not inflate: ${(e as Error).message}`, { cause: e });
     }
   } else throw new ArchiveError(`Zip member ${JSON.stringify(rawName)} uses unsupported compression method ${method}.`);
-  if (body.byteLength !== size || crc32(body) !== crc) {
+  if (body.byteLength !== size || zlib().crc32(body) !== crc) {
     throw new ArchiveError(`Zip member ${JSON.stringify(rawName)} fails its size/CRC-32 check.`);
   }
   return body;

@@ -6,7 +6,9 @@
 // adapter, the session) is src/browser/core.ts, loaded on first use.
 import { distance } from 'fastest-levenshtein';
 import { ConfigError } from '../errors.ts';
+import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { resolveConfigOn, validateConfig } from '../config/resolve.ts';
+import configValidator from '../generated/config-validator.ts';
 import type { ResolvedConfig } from '../types.ts';
 import { attestPlugin } from '../../plugin/attest-plugin.ts';
 import type { CondaInstallerPlugin } from '../../plugin/contract.ts';
@@ -124,7 +126,7 @@ export function resolveBrowserConfig(raw: unknown): ResolvedConfig {
     });
   }
   // No file system: no key files (fileKeyProblems above refuses them).
-  return resolveConfigOn(validateConfig(raw, CONFIG_SOURCE, distance), '/', CONFIG_SOURCE, { resolvePath: (p) => p, defaultCacheDir: () => '', keyFiles: new Map() });
+  return resolveConfigOn(validateConfig(raw, CONFIG_SOURCE, distance, configValidator as unknown as ValidateFunction), '/', CONFIG_SOURCE, { resolvePath: (p) => p, defaultCacheDir: () => '', keyFiles: new Map() });
 }
 
 function checkPluginOptions(options: unknown): BrowserPluginOptions {

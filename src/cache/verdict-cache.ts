@@ -118,6 +118,12 @@ function bucketText(entries: [string, Entry][], key: Buffer): string {
   return `${JSON.stringify(header)}\n${body}`;
 }
 
+/** conda-attest's state directory: `$XDG_STATE_HOME/conda-attest` (default `~/.local/state`). */
+export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
+  const state = env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME) ? env.XDG_STATE_HOME : join(env.HOME || homedir(), '.local', 'state');
+  return join(state, 'conda-attest');
+}
+
 /**
  * This machine's verdict-cache key: 32 random bytes in `$XDG_STATE_HOME/conda-attest/
  * verdict-cache.key` (default `~/.local/state`), made on first use with mode 0600. It is
@@ -125,8 +131,8 @@ function bucketText(entries: [string, Entry][], key: Buffer): string {
  * Undefined when it can be neither read nor made (the cache then trusts only this process).
  */
 export function loadVerdictKey(env: NodeJS.ProcessEnv = process.env): Buffer | undefined {
-  const state = env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME) ? env.XDG_STATE_HOME : join(env.HOME || homedir(), '.local', 'state');
-  const file = join(state, 'conda-attest', 'verdict-cache.key');
+  const dir = stateDir(env);
+  const file = join(dir, 'verdict-cache.key');
   const read = (): Buffer | undefined => {
     const hex = readFileSync(file, 'utf8').trim();
     return /^[0-9a-f]{64}$/.test(hex) ? Buffer.from(hex, 'hex') : undefined;
@@ -137,7 +143,7 @@ export function loadVerdictKey(env: NodeJS.ProcessEnv = process.env): Buffer | u
     // absent: make it below
   }
   try {
-    mkdirSync(join(state, 'conda-attest'), { recursive: true, mode: 0o700 });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     // `wx`: of two runs making it at once, one wins and both then read the winner's key.
     writeFileSync(file, randomBytes(32).toString('hex') + '\n', { flag: 'wx', mode: 0o600 });
   } catch {

@@ -5,11 +5,15 @@
 // event loop; repodata.json.zst is decoded as a stream (`zstdChunks`), whole documents
 // only for shards. Node ≥ 22.15 has zstd in `node:zlib`.
 import { pipeline, Readable } from 'node:stream';
-import { promisify } from 'node:util';
-import zlib from 'node:zlib';
+import { createRequire } from 'node:module';
+import type { ZstdOptions } from 'node:zlib';
 import { RepodataError } from '../errors.ts';
 
-const zstdDecompress = promisify(zlib.zstdDecompress) as (buf: Uint8Array, opts: zlib.ZstdOptions) => Promise<Buffer>;
+// node:zlib on first use (a run answered from the caches decompresses nothing), through
+// require: an ESM import of node:util or node:zlib materialises every export of the module.
+const zlib = (): typeof import('node:zlib') => createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib');
+const zstdDecompress = (buf: Uint8Array, opts: ZstdOptions): Promise<Buffer> =>
+  new Promise((res, rej) => zlib().zstdDecompress(buf, opts, (e, out) => (e ? rej(e) : res(out))));
 
 /**
  * Decompress one zstd document of at most `maxBytes` decompressed bytes.
@@ -51,7 +55,7 @@ export async function* zstdChunks(source: AsyncIterable<Uint8Array>, maxBytes: n
       throw e;
     }
   }
-  const z = zlib.createZstdDecompress();
+  const z = zlib().createZstdDecompress();
   // Back-pressure both ways: the source is read only as fast as decoded chunks are consumed.
   const decoded = pipeline(Readable.from(tap(), { objectMode: false }), z, () => {});
   let size = 0;

@@ -37,7 +37,7 @@ interface Environment {
 }
 
 export async function loadEnvironment(io: CliIO, o: EnvironmentOptions): Promise<Environment> {
-  const config = await loadConfig({ cwd: io.cwd, configPath: o.configPath, env: io.env });
+  const config = await loadConfig({ cwd: io.cwd, configPath: o.configPath, env: io.env, memo: true });
   // No policy, no pass: without a config every channel would be skipped and the run would
   // "succeed" having checked nothing. A config that exists but enables nothing is a choice.
   if (config.source === undefined) throw noConfigError(io.cwd);

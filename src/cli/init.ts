@@ -11,7 +11,7 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, TrustRootError, UsageError, describeError } from '../errors.ts';
 import { SEARCH_PLACES } from '../config/load.ts';
-import { resolveConfig } from '../config/load.ts';
+import { resolveConfig } from '../config/validator.ts';
 import { type InitChannel, type InitPlan, renderInitConfig } from '../config/init-file.ts';
 import { loadTargets } from '../targets/index.ts';
 import { defaultTarget } from './environment.ts';

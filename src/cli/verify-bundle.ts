@@ -12,7 +12,7 @@ import { escapeJsonOutput, escapeText } from '../text/escape.ts';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { TargetError, UsageError, VerifyError } from '../errors.ts';
-import { resolveConfig } from '../config/load.ts';
+import { resolveConfig } from '../config/validator.ts';
 import { loadTrustRoot, PUBLIC_GOOD } from '../verify/trust-root.ts';
 import { type ArtifactRef, createVerifier } from '../verify/verifier.ts';
 import { type CommandSpec, chooseFormat, formatOptions, HELP_OPTION, parseCommand, renderHelp } from './options.ts';

@@ -18,6 +18,7 @@ import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } 
 import { pathToFileURL } from 'node:url';
 import type { Loader } from 'cosmiconfig';
 import { createRequire } from 'node:module';
+import { createHash } from 'node:crypto';
 // cosmiconfig's Explorer and fastest-levenshtein are loaded on first use only (start-up
 // time); the YAML parser likewise (src/util/yaml.ts).
 const requireLazy = createRequire(import.meta.url);
@@ -25,7 +26,11 @@ import { ConfigError, describeError } from '../errors.ts';
 import type { ResolvedConfig } from '../types.ts';
 import { editDistance } from '../util/edit-distance.ts';
 import { JsonTooDeepError, MAX_JSON_DEPTH, parseStrictJson } from '../util/json-strict.ts';
-import { type ConfigHost, keyFilePaths, resolveConfigOn, validateConfig } from './resolve.ts';
+import { type ConfigHost, configSchema, keyFilePaths, resolveConfigOn } from './resolve.ts';
+import type { Config } from '../generated/config-types.ts';
+import { openCheckedTexts } from '../lock/checked.ts';
+import { loadVerdictKey, stateDir } from '../cache/verdict-cache.ts';
+import { packageVersion } from '../version.ts';
 import { loadYamlParser, yamlParser } from '../util/yaml.ts';
 
 export { configSchema } from './resolve.ts';
@@ -273,6 +278,12 @@ export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
   /** A further directory where the upward search stops (tests: a temporary root). */
   stopDir?: string;
+  /**
+   * Remember a configuration once validated, in the state directory of `env`, and take a
+   * document validated before without validating it again (see `validated` below). The
+   * command-line tool turns it on; a library caller gets no files written.
+   */
+  memo?: boolean;
 }
 
 /** The loaded document for validation: a null document is null again (validation rejects it). */
@@ -416,7 +427,8 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<ResolvedConfi
         hint: 'Check the --config path (relative paths are resolved against the working directory).',
       });
     }
-    return resolveConfig(await readConfigFile(loader, file), dirname(file), file, { env });
+    const raw = await readConfigFile(loader, file);
+    return resolveValidated(await validated(raw, file, env, opts.memo), dirname(file), file, { env });
   }
 
   const start = resolve(opts.cwd);
@@ -428,8 +440,8 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<ResolvedConfi
     if (file !== undefined) break;
   }
   file ??= await pickIn(userConfigDir(env, home), USER_DATA_PLACES, USER_CODE_PLACES);
-  if (file === undefined) return resolveConfig({}, start, undefined, { env });
-  return resolveConfig(await readConfigFile(loader, file), dirname(file), file, { env });
+  if (file === undefined) return resolveValidated(await validated({}, undefined, env, opts.memo), start, undefined, { env });
+  return resolveValidated(await validated(await readConfigFile(loader, file), file, env, opts.memo), dirname(file), file, { env });
 }
 
 export interface ResolveOptions {
@@ -452,26 +464,65 @@ function readKeyFile(path: string): string | { error: string } {
 }
 
 /**
- * Raw configuration data (as loaded from any config file, or `{}`) → ResolvedConfig:
- * validated (every failing path reported) with the schema's defaults, then resolved
- * (src/config/resolve.ts) with paths relative to `baseDir` (the config file's directory)
- * and `~/`, the cache directory after the XDG Base Directory spec, and the key files read
- * here, the only I/O.
+ * A validated configuration (validateConfig, src/config/resolve.ts) → ResolvedConfig, with
+ * paths relative to `baseDir` (the config file's directory) and `~/`, the cache directory
+ * after the XDG Base Directory spec, and the key files read here, the only I/O.
  *
- * @throws ConfigError CONFIG_INVALID (details: one line per failing path) or
- *   CONFIG_KEY_INVALID (details: one line per unusable key entry).
+ * @throws ConfigError CONFIG_KEY_INVALID (details: one line per unusable key entry).
  */
-export function resolveConfig(raw: unknown, baseDir: string, source?: string, options: ResolveOptions = {}): ResolvedConfig {
+export function resolveValidated(config: Config, baseDir: string, source?: string, options: ResolveOptions = {}): ResolvedConfig {
   const env = options.env ?? process.env;
   // `~/` is the home directory, relative paths are relative to the config file's directory.
   const resolvePath: ConfigHost['resolvePath'] = (p, dir) => (p === '~' || p.startsWith('~/') ? join(homeOf(env), p.slice(1)) : resolve(dir, p));
-  const config = validateConfig(raw, source, editDistance);
   return resolveConfigOn(config, baseDir, source, {
     resolvePath,
     // XDG Base Directory: a relative XDG_CACHE_HOME is invalid and must be ignored.
     defaultCacheDir: () => (env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? join(env.XDG_CACHE_HOME, 'conda-attest') : join(homeOf(env), '.cache', 'conda-attest')),
     keyFiles: new Map(keyFilePaths(config, baseDir, resolvePath).map((f) => [f, readKeyFile(f)])),
   });
+}
+
+// Configurations validated before. Validation is a pure function of the loaded document
+// (all files of a `$import` merged), and loading and running the generated validator was
+// ~20 ms of CPU in every run (measured: import 15 ms + one validation 6 ms, median of 5).
+// So the document's JSON text, with the version and the schema it was checked against, is
+// remembered with its validated form (the schema's defaults filled in) in the state
+// directory, under the same HMAC key as the identity lockfile's memo (src/lock/checked.ts):
+// a later run that loads the same document takes the validated form and does not load the
+// validator. Any other document, one that JSON cannot represent exactly (a JS config's
+// functions, NaN, a Date), and any entry whose MAC does not hold (written by someone
+// without the key, or damaged) get the full validation; a document that fails it is never
+// remembered. Resolution (key files, URLs, patterns) always runs.
+const CONFIG_MEMO = 'config-checked-v1.json';
+
+/** The document as JSON text, when JSON represents it exactly (plain data only), else undefined. */
+function exactJson(doc: unknown): string | undefined {
+  const plain = (v: unknown, depth: number): boolean => {
+    if (v === null || typeof v === 'string' || typeof v === 'boolean') return true;
+    if (typeof v === 'number') return Number.isFinite(v) && !Object.is(v, -0);
+    if (depth > MAX_JSON_DEPTH || typeof v !== 'object') return false;
+    if (Array.isArray(v)) return v.every((x) => plain(x, depth + 1));
+    if (Object.getPrototypeOf(v) !== Object.prototype) return false;
+    // `__proto__` as a key is data in JSON but not in the copy validation makes of it.
+    return !Object.hasOwn(v, '__proto__') && Object.values(v).every((x) => plain(x, depth + 1));
+  };
+  return plain(doc, 0) ? JSON.stringify(doc) : undefined;
+}
+
+let schemaDigest: string | undefined;
+
+/** validateConfig with the generated validator, or the validated form remembered for this exact document. */
+async function validated(raw: unknown, source: string | undefined, env: NodeJS.ProcessEnv, useMemo: boolean | undefined): Promise<Config> {
+  const text = useMemo ? exactJson(raw === undefined ? {} : raw) : undefined;
+  const memo = text === undefined ? undefined : openCheckedTexts(join(stateDir(env), CONFIG_MEMO), loadVerdictKey(env));
+  if (memo) schemaDigest ??= createHash('sha256').update(JSON.stringify(configSchema)).digest('hex');
+  const digest = memo?.digest(`${packageVersion()}\n${schemaDigest}\n${text}`);
+  const known = digest === undefined ? undefined : memo?.result(digest);
+  if (known !== undefined) return JSON.parse(known) as Config;
+  const { validateConfigData } = await import('./validator.ts');
+  const config = validateConfigData(raw, source);
+  if (digest !== undefined) await memo?.add(digest, JSON.stringify(config));
+  return config;
 }
 
 /**

@@ -6,7 +6,6 @@
 // files) is checked below, and every problem is reported at once, one line per path.
 import { createPublicKey } from 'node:crypto';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
-import validateConfigSchema from '../generated/config-validator.ts';
 import schema from '../../schema/config.schema.json' with { type: 'json' };
 import { ConfigError } from '../errors.ts';
 import { closest, type EditDistance } from '../util/closest.ts';
@@ -33,11 +32,11 @@ type RawIdentityObject = Exclude<TrustedIdentity, string>;
 
 // ---- schema validation -----------------------------------------------------------------
 
-// Generated ahead of time from schema/config.schema.json (scripts/generate-validators.ts,
-// allErrors + useDefaults + verbose): no schema compilation at start-up.
-function getValidator(): ValidateFunction {
-  return validateConfigSchema as unknown as ValidateFunction;
-}
+// The validator is generated ahead of time from schema/config.schema.json
+// (scripts/generate-validators.ts, allErrors + useDefaults + verbose): no schema compilation
+// at start-up. It is passed in (src/config/validator.ts) rather than imported here: at 200 kB
+// it is the largest module of a run, and a configuration validated before is not validated
+// again (src/config/load.ts), so a run that does not need it does not load it.
 
 /**
  * Deepest nesting a configuration may have. The schema's deepest path is a handful of
@@ -355,11 +354,10 @@ function checkMirrors(out: Issue[], channels: Record<string, unknown>, channelBy
  * ConfigError('CONFIG_INVALID') whose `details` lists every failing path, one line each,
  * sorted by path. Pure.
  */
-export function validateConfig(raw: unknown, source: string | undefined, distance: EditDistance): Config {
+export function validateConfig(raw: unknown, source: string | undefined, distance: EditDistance, validate: ValidateFunction): Config {
   // Only the absence of a document means defaults; a `null` document fails validation (it
   // must be a mapping) instead of silently disabling every check.
   const data = cloneData(raw === undefined ? {} : raw, source);
-  const validate = getValidator();
   const issues: Issue[] = [];
   if (!validate(data)) {
     const errors = validate.errors ?? [];

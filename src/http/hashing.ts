@@ -1,7 +1,7 @@
 // One-pass hashing of a byte stream with a size cap: the package is hashed while it
 // flows through, in chunks, and is never held in memory as a whole.
 import { createHash, type Hash } from 'node:crypto';
-import { runInNewContext } from 'node:vm';
+import { createRequire } from 'node:module';
 import { createReadStream } from 'node:fs';
 import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -42,6 +42,8 @@ function collectYoungGeneration(): void {
     else {
       try {
         // A launcher that sets --expose-gc through v8.setFlagsFromString exposes it to new contexts only.
+        // node:vm loaded here only: a run that downloads nothing never needs it.
+        const { runInNewContext } = createRequire(import.meta.url)('node:vm') as typeof import('node:vm');
         scavenge = runInNewContext('gc') as (opts: { type: 'minor' }) => void;
       } catch {
         scavenge = null;

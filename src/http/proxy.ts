@@ -7,7 +7,10 @@
 // a bare NO_PROXY entry (`example.com`) as that exact host only, while curl, requests and
 // npm also exempt its sub-domains (`pkg.example.com`), and it has no CIDR entries; a user's
 // NO_PROXY must mean here what it means to the other tools on the same machine.
-import { BlockList, isIP } from 'node:net';
+import { createRequire } from 'node:module';
+// node:net on first use only (a NO_PROXY entry to match): most runs set no proxy at all and
+// never load it.
+const net = (): typeof import('node:net') => createRequire(import.meta.url)('node:net') as typeof import('node:net');
 import { HttpError } from '../errors.ts';
 
 /** `code` of the error a CONNECT answer other than 200 ends a request with (./tunnel.ts). */
@@ -87,10 +90,10 @@ export function bypassed(target: URL, noProxy: string): boolean {
     if (entry === '*') return true;
     const cidr = /^([0-9a-f.:]+)\/(\d{1,3})$/.exec(entry);
     if (cidr) {
-      const family = isIP(cidr[1]!);
-      const hostFamily = isIP(host);
+      const family = net().isIP(cidr[1]!);
+      const hostFamily = net().isIP(host);
       if (family === 0 || family !== hostFamily) continue;
-      const list = new BlockList();
+      const list = new (net().BlockList)();
       try {
         list.addSubnet(cidr[1]!, Number(cidr[2]), family === 6 ? 'ipv6' : 'ipv4');
       } catch {
@@ -101,7 +104,7 @@ export function bypassed(target: URL, noProxy: string): boolean {
     }
     let entryPort: string | undefined;
     const withPort = /^(.*[^:]):(\d+)$/.exec(entry);
-    if (withPort && !(isIP(entry) === 6)) {
+    if (withPort && !(net().isIP(entry) === 6)) {
       entry = withPort[1]!;
       entryPort = withPort[2]!;
     }

@@ -17,7 +17,6 @@
 import type { IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
-import zlib from 'node:zlib';
 import { AttestError, HttpError, type HttpErrorCode, type HttpErrorOptions } from '../errors.ts';
 import type { Outage } from '../types.ts';
 import { TUNNEL_REFUSED, checkProxyEnv, proxyFor, redactProxy } from './proxy.ts';
@@ -25,8 +24,12 @@ import { TUNNEL_REFUSED, checkProxyEnv, proxyFor, redactProxy } from './proxy.ts
 // plain-http channels, and every run answered from caches, do not pay for it at start-up.
 const requireBuiltin = createRequire(import.meta.url);
 // node:http through require, not an ESM import: importing it materialises every export,
-// including the lazy getters that load the bundled undici (~25 ms of start-up).
-const http = requireBuiltin('node:http') as typeof import('node:http');
+// including the lazy getters that load the bundled undici (~25 ms of start-up). And only on
+// the first request, as node:zlib on the first compressed answer: a run answered from the
+// caches sends none (measured, warm one-package run: http, net and zlib are ~15 ms of CPU).
+let httpModule: typeof import('node:http') | undefined;
+const http = (): typeof import('node:http') => (httpModule ??= requireBuiltin('node:http') as typeof import('node:http'));
+const zlib = (): typeof import('node:zlib') => requireBuiltin('node:zlib') as typeof import('node:zlib');
 let httpsModule: typeof import('node:https') | undefined;
 const https = (): typeof import('node:https') => (httpsModule ??= requireBuiltin('node:https') as typeof import('node:https'));
 
@@ -158,11 +161,11 @@ export function parseHttpUrl(raw: string): URL {
 export function decodedBody(res: IncomingMessage, url: string): Readable {
   const enc = (res.headers['content-encoding'] ?? 'identity').toString().trim().toLowerCase();
   const make: Record<string, () => NodeJS.ReadWriteStream> = {
-    gzip: () => zlib.createGunzip(),
-    'x-gzip': () => zlib.createGunzip(),
-    deflate: () => zlib.createInflate(),
-    br: () => zlib.createBrotliDecompress(),
-    zstd: () => zlib.createZstdDecompress(),
+    gzip: () => zlib().createGunzip(),
+    'x-gzip': () => zlib().createGunzip(),
+    deflate: () => zlib().createInflate(),
+    br: () => zlib().createBrotliDecompress(),
+    zstd: () => zlib().createZstdDecompress(),
   };
   if (enc === 'identity' || enc === '') return res;
   const f = make[enc];
@@ -287,13 +290,13 @@ function openAgents(opts: TransportOptions): { agentFor(u: URL): { agent: Agent 
   // silent direct connection (./proxy.ts).
   checkProxyEnv(env);
   let httpsAgent: import('node:https').Agent | undefined;
-  const httpAgent = new http.Agent(agentOpts);
+  let httpAgent: Agent | undefined;
   /** One per proxy and target scheme. */
   const proxyAgents = new Map<string, Promise<Agent>>();
   return {
     agentFor(u) {
       const proxy = proxyFor(u, env);
-      if (!proxy) return { agent: u.protocol === 'https:' ? (httpsAgent ??= new (https().Agent)(agentOpts)) : httpAgent };
+      if (!proxy) return { agent: u.protocol === 'https:' ? (httpsAgent ??= new (https().Agent)(agentOpts)) : (httpAgent ??= new (http().Agent)(agentOpts)) };
       const key = `${u.protocol} ${proxy.href}`;
       let agent = proxyAgents.get(key);
       if (!agent) {
@@ -311,7 +314,7 @@ function openAgents(opts: TransportOptions): { agentFor(u: URL): { agent: Agent 
       return { agent, via: redactProxy(proxy) };
     },
     close() {
-      httpAgent.destroy();
+      httpAgent?.destroy();
       httpsAgent?.destroy();
       for (const a of proxyAgents.values()) void a.then((agent) => agent.destroy(), () => {});
     },
@@ -368,7 +371,7 @@ export function openTransport(opts: TransportOptions): { send: Send; stats: { re
           reject(err);
         } else resolve(value!);
       };
-      const r = (u.protocol === 'https:' ? https() : http).request(u, {
+      const r = (u.protocol === 'https:' ? https() : http()).request(u, {
         method: 'GET',
         agent,
         headers: { 'user-agent': opts.userAgent, 'accept-encoding': 'gzip, br, zstd', ...req.headers },

@@ -12,7 +12,8 @@
 // cache directory may come from elsewhere (docs/caches.md). So an entry is an HMAC-SHA-256
 // of the text under the key kept outside the cache directory (the verdict cache's): a
 // writer of cache_dir without that key can add nothing that matches. An unreadable memo is
-// an empty one.
+// an empty one. The configuration uses the same memo (openCheckedTexts) with the validated
+// form kept beside each digest (src/config/load.ts).
 import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,27 +36,60 @@ export interface CheckedLockTexts {
   add(digest: string): Promise<void>;
 }
 
+/**
+ * The same memo with a result kept per text: "these exact bytes were checked, and this is
+ * what the check made of them" (the configuration: the document with the schema's
+ * defaults, src/config/load.ts). The result is bound to its text by a second MAC under the
+ * same key, so neither can be swapped for another entry's.
+ */
+export interface CheckedTexts extends CheckedLockTexts {
+  /** The result remembered with this digest, when its MAC holds. */
+  result(digest: string): string | undefined;
+  /** Remember a text's digest with the result of its check. */
+  add(digest: string, result?: string): Promise<void>;
+}
+
 export function openCheckedLockTexts(cacheDir: string, key: Buffer = processKey): CheckedLockTexts {
-  const path = join(cacheDir, FILE);
-  let known: string[] | undefined;
-  const load = (): string[] => {
+  return openCheckedTexts(join(cacheDir, FILE), key);
+}
+
+/** An entry: a digest alone, or [digest, result, MAC of both]. */
+type Entry = string | [digest: string, result: string, mac: string];
+
+/** The memo kept in the file `path` (see the top of this file). */
+export function openCheckedTexts(path: string, key: Buffer = processKey): CheckedTexts {
+  let known: Entry[] | undefined;
+  const mac = (text: string): string => createHmac('sha256', key).update(text).digest('hex');
+  const digestOf = (e: Entry): string => (typeof e === 'string' ? e : e[0]);
+  const load = (): Entry[] => {
     if (known) return known;
     try {
       const v = JSON.parse(readFileSync(path, 'utf8')) as unknown;
-      known = Array.isArray(v) ? v.filter((d): d is string => isSha256Hex(d)).slice(-KEEP) : [];
+      known = Array.isArray(v) ? v.filter(isEntry).slice(-KEEP) : [];
     } catch {
       known = [];
     }
     return known;
   };
   return {
-    digest: (text) => createHmac('sha256', key).update(text).digest('hex'),
-    has: (digest) => load().includes(digest),
-    async add(digest) {
+    digest: mac,
+    has: (digest) => load().some((e) => digestOf(e) === digest),
+    result(digest) {
+      const e = load().find((x) => typeof x !== 'string' && x[0] === digest);
+      return typeof e === 'object' && e[2] === mac(`${e[0]}\n${e[1]}`) ? e[1] : undefined;
+    },
+    async add(digest, result) {
       const list = load();
-      if (list.includes(digest)) return;
-      known = [...list, digest].slice(-KEEP);
+      const entry: Entry = result === undefined ? digest : [digest, result, mac(`${digest}\n${result}`)];
+      if (list.some((e) => JSON.stringify(e) === JSON.stringify(entry))) return;
+      // A damaged entry for the same text is replaced, not kept beside the good one.
+      known = [...list.filter((e) => digestOf(e) !== digest), entry].slice(-KEEP);
       await writeFileAtomic(path, JSON.stringify(known) + '\n', { durable: false, mkdirs: true }).catch(() => undefined);
     },
   };
+}
+
+function isEntry(e: unknown): e is Entry {
+  if (isSha256Hex(e)) return true;
+  return Array.isArray(e) && e.length === 3 && isSha256Hex(e[0]) && typeof e[1] === 'string' && isSha256Hex(e[2]);
 }

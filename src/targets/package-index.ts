@@ -12,7 +12,7 @@
 //   - `.tar.bz2`: decompressed as a stream, and stopped as soon as `info/index.json` is
 //     complete (conda writes `info/` first); never more than MAX_SCAN_BYTES decompressed.
 import { closeSync, openSync } from 'node:fs';
-import { zstdDecompressSync } from 'node:zlib';
+import { createRequire } from 'node:module';
 import { TargetError } from '../errors.ts';
 import { ArchiveError, fileSource, findInTarBz2, readTar, zipEntries, zipMember, type ByteSource } from '../archive/reader.ts';
 
@@ -50,6 +50,8 @@ function condaIndexJson(src: ByteSource, path: string, maxScan: number): Uint8Ar
   }
   let tar: Uint8Array;
   try {
+    // node:zlib when a package file is read, not on every run that could read one.
+    const { zstdDecompressSync } = createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib');
     tar = zstdDecompressSync(zipMember(src, entry), { maxOutputLength: maxScan });
   } catch (e) {
     if (e instanceof ArchiveError) throw e;

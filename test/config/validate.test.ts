@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { configSchema, resolveConfig } from '../../src/config/load.ts';
+import { configSchema } from '../../src/config/load.ts';
+import { resolveConfig } from '../../src/config/validator.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { keyFingerprint } from '../../src/policy/identity.ts';
 

@@ -12,7 +12,7 @@ import { AttestError } from '../../src/errors.ts';
 import { parseCondaLock, parseExplicit, parsePixiLock, parseYamlTarget } from '../../src/targets/lockfiles.ts';
 import { parseLock, serializeLock } from '../../src/lock/file.ts';
 import { loadConfig } from '../../src/config/load.ts';
-import { resolveConfig } from '../../src/config/load.ts';
+import { resolveConfig } from '../../src/config/validator.ts';
 import { checkProperty, fc, hostileString } from '../helpers/fuzz.ts';
 import { findDuplicateKey } from '../../src/util/json-strict.ts';
 

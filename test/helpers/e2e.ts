@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Ajv2020 from 'ajv/dist/2020.js';
 import reportSchema from '../../schema/report.schema.json' with { type: 'json' };
-import { resolveConfig } from '../../src/config/load.ts';
+import { resolveConfig } from '../../src/config/validator.ts';
 import { createSession } from '../../src/pipeline.ts';
 import { reportToJson } from '../../src/report/json.ts';
 import type { PackageDigest, VerifySessionOptions } from '../../src/session-types.ts';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { canonicalChannelUrl, channelFromPackageUrl, policyFor, targetChannelAccepted } from '../../src/policy/channel.ts';
-import { resolveConfig } from '../../src/config/load.ts';
+import { resolveConfig } from '../../src/config/validator.ts';
 import { TargetError } from '../../src/errors.ts';
 
 const config = resolveConfig(

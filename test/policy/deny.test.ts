@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '../../src/errors.ts';
-import { resolveConfig } from '../../src/config/load.ts';
+import { resolveConfig } from '../../src/config/validator.ts';
 import { denyMatch, signersOf, type DenyFacts, type Signer } from '../../src/policy/deny.ts';
 import { versionMatches, versionSpecProblem } from '../../src/policy/conda-version.ts';
 import type { BundleOutcome, DenyByIdentity, DenyByVersions, DenyEntry, SignerIdentity } from '../../src/types.ts';

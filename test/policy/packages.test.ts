@@ -108,7 +108,7 @@ test('calendar dates', () => {
 });
 
 test('attack: padding a glob with stars does not make it more specific (`**o**` vs `to*`): specificity is the number of literal characters', async () => {
-  const { resolveConfig } = await import('../../src/config/load.ts');
+  const { resolveConfig } = await import('../../src/config/validator.ts');
   const CH = 'https://prefix.dev/conda-forge';
   // The reviewed rule pins `tool`'s signer strictly; a later, padded rule would waive it.
   const config = resolveConfig(

@@ -147,7 +147,7 @@ test('IDs are never guessed: two IDs seen for one repository (or owner glob), or
 
 test('attack: a SAN holding pattern syntax (`re:.*`, `*`, `**`, `github:`) is written so that the generated policy trusts exactly that SAN, and rejects one a single character different', async () => {
   const { renderInitConfig } = await import('../../src/config/init-file.ts');
-  const { resolveConfig } = await import('../../src/config/load.ts');
+  const { resolveConfig } = await import('../../src/config/validator.ts');
   const { matchIdentity } = await import('../../src/policy/identity.ts');
   const { parse } = await import('yaml');
   const ISSUER = 'https://issuer.example';

@@ -13,7 +13,7 @@ import { renderGithub } from '../../src/report/github.ts';
 import { findingLine } from '../../src/errors.ts';
 import { locateNothing } from '../../src/report/locations.ts';
 import { effectivePolicyView, renderPolicyText } from '../../src/policy/effective.ts';
-import { resolveConfig } from '../../src/config/load.ts';
+import { resolveConfig } from '../../src/config/validator.ts';
 import { packageRow as pkg } from '../helpers/report-rows.ts';
 
 /** Lines ending in `:` that nothing more indented follows. */

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { main } from '../../src/cli/main.ts';
-import { resolveConfig } from '../../src/config/load.ts';
+import { resolveConfig } from '../../src/config/validator.ts';
 import { buildRoutes, classify, upstreamUrl } from '../../src/serve/routes.ts';
 import { CLI, NODE } from '../helpers/e2e.ts';
 import { runInProcess } from '../helpers/cli-io.ts';

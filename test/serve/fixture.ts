@@ -3,7 +3,7 @@
 // tampered package (the channel serves other bytes than its repodata records), a
 // lenient channel (require: warn), and the proxy in front of both, in-process on 127.0.0.1.
 import { readFileSync } from 'node:fs';
-import { resolveConfig } from '../../src/config/load.ts';
+import { resolveConfig } from '../../src/config/validator.ts';
 import { startServe, type RunningServe } from '../../src/serve/start.ts';
 import type { AccessLogLine } from '../../src/serve/server.ts';
 import { startFixtureChannel, type FixtureChannel } from '../helpers/channel.ts';

@@ -5,7 +5,7 @@
 // resources for is recorded, so a test can say what was (not) fetched or verified.
 import { createHash } from 'node:crypto';
 import { HttpError } from '../../src/errors.ts';
-import { resolveConfig } from '../../src/config/load.ts';
+import { resolveConfig } from '../../src/config/validator.ts';
 import type { RepodataEntry } from '../../src/channel/repodata-index.ts';
 import type { RepodataStore } from '../../src/channel/repodata.ts';
 import type { RunResources } from '../../src/stages/resources.ts';
