@@ -21,7 +21,8 @@ const stockParseBuffer: ParseBuffer = ASN1Obj.parseBuffer;
  * local-instance bundles, one thread). With `Error.stackTraceLimit` at 0 while the parser
  * runs, the same errors are thrown and caught, only without a stack: the parse result, and
  * the message of an error that escapes (a malformed certificate, reported by message), are
- * unchanged. Measured: see docs/performance.md "Cold runs".
+ * unchanged. Measured in-process (1,000 bundles, one thread, warm, 2 interleaved runs):
+ * 1.41–1.51 → 1.28–1.33 ms CPU per bundle (docs/performance.md "Cold runs").
  */
 const quietParseBuffer: ParseBuffer = function (this: typeof ASN1Obj, buf) {
   const limit = Error.stackTraceLimit;
