@@ -3,9 +3,9 @@
 // until the whole transfer hashes to the record's SHA-256 and size. On a mismatch (or an
 // upstream that breaks off) every client's connection is reset, so no client ever holds a
 // complete bad file and no socket stays open (docs/serve.md "What a client receives").
-import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AttestError } from '../errors.ts';
+import { HashingCounter, TooLargeSignal } from '../http/hashing.ts';
 
 /**
  * Chunks kept for clients that join a transfer already under way; a client arriving later
@@ -146,7 +146,12 @@ export function startFlight(o: FlightOptions): Flight {
   };
 
   async function run(): Promise<void> {
-    const hash = createHash('sha256');
+    // Hashed and counted as it passes, with the downloads' collection of spent network
+    // buffers every few MiB (src/http/hashing.ts). Measured, 64 MiB through the proxy to a
+    // Node client, 7 interleaved rounds on 2 loaded cores: 114 → 208 MiB/s median, the
+    // proxy's peak RSS 175 → 133 MB (its CPU profile: socket reads 130 → 40 ms and garbage
+    // collection 80 → 40 ms per transfer; hashing ~55 ms and socket writes ~90 ms remain).
+    const hash = new HashingCounter({ maxBytes: o.expected.size });
     let bytes = 0;
     try {
       await o.fetch(async (res) => {
@@ -162,18 +167,20 @@ export function startFlight(o: FlightOptions): Flight {
         }
         for await (const chunk of res as AsyncIterable<Buffer>) {
           bytes += chunk.length;
-          if (o.expected.size !== undefined && bytes > o.expected.size) {
+          try {
+            hash.add(chunk);
+          } catch (e) {
+            if (!(e instanceof TooLargeSignal)) throw e;
             res.destroy();
             return finish({ ok: false, why: 'mismatch', message: `more than the ${o.expected.size} bytes the record names`, bytes });
           }
-          hash.update(chunk);
           keep(kept, chunk);
           const slow = passOn(clients, chunk, bytes);
           if (clients.size === 0 && waiting.length === 0) throw new Abort();
           // The transfer goes at the pace of its slowest client (memory stays flat).
           if (slow.length) await Promise.all(slow.map(drain));
         }
-        finish(endOf(o.expected, hash.digest('hex'), bytes));
+        finish(endOf(o.expected, hash.digest().sha256, bytes));
       });
     } catch (e) {
       if (e instanceof Abort) return finish({ ok: false, why: 'aborted', message: 'every client went away', bytes });

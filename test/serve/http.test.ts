@@ -109,6 +109,33 @@ test('attack: upstream bytes that differ from the record → the connection is r
   assert.match(line?.note ?? '', /connection reset/);
 });
 
+test('attack: upstream bytes longer than the record (the real package plus a tail) → reset before the record\'s size is passed on', async () => {
+  // A package that passed verification, then an upstream that appends to it: the size cap
+  // stops the transfer at the chunk that crosses the record's size, which is never sent.
+  const good = fx.ch.get(GOOD);
+  const url = `${fx.ch.url}/noarch/${GOOD}`;
+  fx.ch.setFault(url, { kind: 'body', body: Buffer.concat([good.bytes, Buffer.alloc(1 << 20, 0x41)]) });
+  try {
+    const got = await new Promise<{ bytes: number; error?: string; complete: boolean }>((resolve) => {
+      const req = httpRequest(fx.url(fx.ch, pkgPath(GOOD)), (res) => {
+        let bytes = 0;
+        res.on('data', (c: Buffer) => (bytes += c.length));
+        res.on('end', () => resolve({ bytes, complete: res.complete }));
+        res.on('error', (e) => resolve({ bytes, error: (e as NodeJS.ErrnoException).code ?? e.message, complete: res.complete }));
+      });
+      req.on('error', (e) => resolve({ bytes: 0, error: (e as NodeJS.ErrnoException).code ?? e.message, complete: false }));
+      req.end();
+    });
+    assert.ok(got.error, `the transfer failed (got ${got.bytes} bytes, complete ${got.complete})`);
+    assert.equal(got.complete, false);
+    assert.ok(got.bytes < good.bytes.length, `fewer bytes than the record names (${got.bytes} of ${good.bytes.length})`);
+    const line = fx.log.find((l) => l.path.endsWith(GOOD) && l.code === 'PACKAGE_DIGEST_MISMATCH');
+    assert.match(line?.note ?? '', /connection reset: more than the \d+ bytes the record names/);
+  } finally {
+    fx.ch.clearFaults();
+  }
+});
+
 test('require: warn passes with X-Conda-Attest-Warning and a log line', async () => {
   const r = await get(fx.url(fx.lenient, pkgPath(LOOSE)));
   assert.equal(r.status, 200);
