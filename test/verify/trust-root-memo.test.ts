@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -27,7 +27,9 @@ function setup(t: { after: (fn: () => void) => void }) {
   const load = async (bytes: Buffer, key = KEY) => {
     writeFileSync(file, bytes);
     const root = await loadTrustRoot(file, { cacheDir: dir, offline: true, now, checked: openCheckedTexts(memoFile, key) });
-    await new Promise((r) => setTimeout(r, 50)); // the memo is written in the background
+    // The memo is written in the background: wait for it (bounded) before looking at it.
+    for (let i = 0; i < 200 && !existsSync(memoFile); i++) await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, 25));
     return root;
   };
   return { dir, file, memoFile, load };
