@@ -596,6 +596,12 @@ async function downloadFigures(sigstore: LocalSigstore, mib: number): Promise<vo
       load,
       note: bad ? `verified ${bad.verified}/1 (exit ${bad.code})` : undefined,
     });
+    // Process CPU moves far less with the load than wall time (docs/performance.md).
+    const cpu = ours.map((r) => r.cpuMs).filter((x): x is number => x !== null);
+    if (cpu.length) {
+      const s = stat(cpu);
+      add({ figure: `process CPU, ${figure}`, median: ms(s.med), spread: spread(s, ms), runs: cpu.length, baseline: '-', vs: '-', goal: '(info)', result: 'info', load });
+    }
     const rss = ours.map((r) => r.maxRssKb).filter((x): x is number => x !== null);
     if (rss.length) {
       const s = stat(rss);

@@ -4,7 +4,8 @@
 //   1. throughput: one large package (BENCH_SERVE_MIB, default 1024 = 1 GiB) downloaded
 //      direct and through the proxy (median of BENCH_RUNS): target ≥ 0.9× direct;
 //   2. latency: 1,000 packages (BENCH_SERVE_N) fetched by 50 concurrent clients (BENCH_SERVE_CLIENTS),
-//      direct and through the proxy, cold (first verification) and warm; p50/p99 added
+//      direct and through the proxy, cold (first verification, one pass) and warm (BENCH_RUNS
+//      rounds of a direct pass then a proxied one, the median of the rounds); p50/p99 added
 //      latency per package;
 //   3. memory: the proxy's RSS (VmRSS / VmHWM of its process) after serving 10% of the
 //      packages and after all of them: flat in the number of packages served.
@@ -177,25 +178,47 @@ async function main(): Promise<void> {
     const warm = await pool(files, CLIENTS, (f) => fetchTimed(`${proxy.url}/many/${f}`));
     const warmWallMs = performance.now() - tWarm;
     const memWarm = rssOf(proxy.child.pid!);
+    // Warm added latency moves with the load of the moment: RUNS more rounds, each a direct
+    // pass then a warm pass (both under the same load), the difference taken per round.
+    const warmRounds: { p50: number; p99: number }[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const d = (await pool(files, CLIENTS, (f) => fetchTimed(`${ch.url}/${f}`))).map((r) => r.ms);
+      const round = await pool(files, CLIENTS, (f) => fetchTimed(`${proxy.url}/many/${f}`));
+      warm.push(...round);
+      const w = round.map((r) => r.ms);
+      warmRounds.push({ p50: pct(w, 50) - pct(d, 50), p99: pct(w, 99) - pct(d, 99) });
+    }
     const refused = [...cold, ...warm].filter((r) => r.status !== 200).length;
     if (refused) throw new Error(`${refused} requests through the proxy were not 200`);
     const added = (xs: number[]): string => `p50 ${(pct(xs, 50) - pct(directMs, 50)).toFixed(1)} ms, p99 ${(pct(xs, 99) - pct(directMs, 99)).toFixed(1)} ms`;
     const coldMs = cold.map((r) => r.ms);
-    const warmMs = warm.map((r) => r.ms);
+    const warmMs = warm.slice(0, N).map((r) => r.ms);
     rows.push([`${CLIENTS} clients × ${N} packages, direct`, `p50 ${pct(directMs, 50).toFixed(1)} ms, p99 ${pct(directMs, 99).toFixed(1)} ms`, '', '']);
     rows.push([`  through the proxy, cold (verified now)`, `p50 ${pct(coldMs, 50).toFixed(1)} ms, p99 ${pct(coldMs, 99).toFixed(1)} ms`, '', '']);
     rows.push([`  added latency, cold`, added(coldMs), '', '']);
     rows.push([`  through the proxy, warm (cached verdicts)`, `p50 ${pct(warmMs, 50).toFixed(1)} ms, p99 ${pct(warmMs, 99).toFixed(1)} ms`, '', '']);
     rows.push([`  added latency, warm`, added(warmMs), '', '']);
+    const warmP = (p: 'p50' | 'p99') => warmRounds.map((r) => r[p]);
+    rows.push([`  added latency, warm, median of ${RUNS} paired rounds`, `p50 ${median(warmP('p50')).toFixed(1)} ms, p99 ${median(warmP('p99')).toFixed(1)} ms`, '', '']);
     const mb = (b: number): string => `${(b / (1 << 20)).toFixed(0)} MB`;
     const growth = memAll.rss / memTenth.rss;
     rows.push([`proxy RSS after ${tenth.length} / ${N} / ${N} warm packages`, `${mb(memTenth.rss)} / ${mb(memAll.rss)} / ${mb(memWarm.rss)}`, '', '']);
     rows.push([`RSS growth ${tenth.length} → ${N} packages`, `×${growth.toFixed(2)}`, '≤ ×1.5 (flat)', growth <= 1.5 ? 'PASS' : 'MISS']);
     const base = `direct p50 ${pct(directMs, 50).toFixed(1)} ms, p99 ${pct(directMs, 99).toFixed(1)} ms`;
-    for (const [label, xs] of [['cold', coldMs], ['warm', warmMs]] as const) {
-      for (const p of [50, 99]) {
-        benchRows.push({ figure: `serve: added latency p${p}, ${label}, ${CLIENTS} clients × ${N} pkgs`, value: Number((pct(xs, p) - pct(directMs, p)).toFixed(1)), unit: 'ms', baseline: base, runs: 1 });
-      }
+    for (const p of [50, 99] as const) {
+      // Cold happens once per proxy: one pass, against the direct pass just before it.
+      benchRows.push({ figure: `serve: added latency p${p}, cold, ${CLIENTS} clients × ${N} pkgs`, value: Number((pct(coldMs, p) - pct(directMs, p)).toFixed(1)), unit: 'ms', baseline: base, runs: 1 });
+    }
+    for (const p of ['p50', 'p99'] as const) {
+      const xs = warmP(p);
+      benchRows.push({
+        figure: `serve: added latency ${p}, warm, ${CLIENTS} clients × ${N} pkgs`,
+        value: Number(median(xs).toFixed(1)),
+        unit: 'ms',
+        baseline: 'a direct pass before each warm pass',
+        runs: RUNS,
+        spread: `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)} ms`,
+      });
     }
     benchRows.push({ figure: `serve: throughput, ${CLIENTS} clients, warm`, value: Math.round((N * 1000) / warmWallMs), unit: 'pkg/s', runs: 1 });
     benchRows.push({ figure: `serve: RSS growth ${tenth.length} → ${N} pkgs`, value: Number(growth.toFixed(2)), unit: '×', baseline: `${mb(memTenth.rss)} after ${tenth.length}`, goal: '≤ 1.5×', runs: 1 });
