@@ -22,7 +22,7 @@ import { ChannelUrl } from '../util/channel-url.ts';
 export type SidecarResult =
   | { state: 'none'; tried: string[] }
   | { state: 'failed'; reasons: Reason[]; url?: string; method: DiscoveryMethod }
-  | { state: 'found'; url: string; method: DiscoveryMethod | 'given'; sha256: string; bundles: unknown[] };
+  | { state: 'found'; url: string; method: DiscoveryMethod | 'given'; sha256: string; bundles: unknown[]; bytes?: Buffer };
 
 interface SidecarDeps {
   http: Transport;
@@ -136,7 +136,7 @@ export async function fetchSidecar(
         const body = cached ?? (await deps.http.get(url, { maxBytes: deps.maxBytes })).body;
         const parsed = parseSidecar(body, url, { expectedSha256: advertised });
         if (!cached) deps.sidecarCache?.put(advertised, body);
-        return { state: 'found', url, method, sha256: parsed.sha256, bundles: parsed.bundles };
+        return { state: 'found', url, method, ...parsed };
       } catch (e) {
         // Advertised: every failure is a retrieval failure and discovery stops here.
         return { state: 'failed', method, url, reasons: [reasonOf(sidecarFailure(e, url), url)] };
@@ -156,7 +156,7 @@ export async function fetchSidecar(
     }
     try {
       const parsed = parseSidecar(body, url);
-      return { state: 'found', url, method, sha256: parsed.sha256, bundles: parsed.bundles };
+      return { state: 'found', url, method, ...parsed };
     } catch (e) {
       if (e instanceof SidecarError && e.code === 'SIDECAR_EMPTY') {
         tried.push(`${method}: ${url} is an empty array`);

@@ -22,7 +22,7 @@ export type Evidence =
   /** An advertised or probed sidecar could not be retrieved (CEP 50: never `missing`). */
   | { kind: 'failed'; reasons: Reason[] }
   /** A sidecar to verify; `key` is its verdict-cache key (null without a cache). */
-  | { kind: 'sidecar'; bundles: unknown[]; packageSha256: string; key: string | null }
+  | { kind: 'sidecar'; bundles: unknown[]; packageSha256: string; key: string | null; bytes?: Buffer }
   /** Verified (or cached) outcomes, one per bundle. */
   | { kind: 'bundles'; outcomes: BundleOutcome[] };
 
@@ -93,7 +93,8 @@ export async function retrievePackage(pkg: ResolvedPackage, res: RunResources): 
   if (result.state === 'none') return { ...found, evidence: { kind: 'none' } };
   if (result.state === 'failed') return { ...found, evidence: { kind: 'failed', reasons: result.reasons } };
   const sidecar = { url: result.url, method: result.method, sha256: result.sha256 };
-  return { ...found, sidecar, evidence: { kind: 'sidecar', bundles: result.bundles, packageSha256: digest.sha256, key: await keyFor(result.sha256) } };
+  const key = await keyFor(result.sha256);
+  return { ...found, sidecar, evidence: { kind: 'sidecar', bundles: result.bundles, packageSha256: digest.sha256, key, ...(result.bytes ? { bytes: result.bytes } : {}) } };
 }
 
 /** The package digest hashed from the bytes (local file or URL) in one streamed pass. */

@@ -13,10 +13,8 @@ export async function verifyPackage(retrieved: Retrieved, res: RunResources): Pr
   if (!outcomes) {
     const expectation = { filename: pkg.record.filename, sha256: evidence.packageSha256, acceptedChannels: pkg.acceptedChannels };
     try {
-      outcomes = await (await res.pool()).verifyAttestations(evidence.bundles, expectation, {
-        trustedKeys: pkg.policy.trustedKeys,
-        requireTlog: pkg.policy.requireTlog,
-      });
+      const policy = { trustedKeys: pkg.policy.trustedKeys, requireTlog: pkg.policy.requireTlog };
+      outcomes = await (await res.pool()).verifyAttestations(evidence.bundles, expectation, policy, evidence.bytes);
     } catch (e) {
       if (e instanceof TrustRootError) throw e;
       return { ...retrieved, evidence: { kind: 'rejected', status: 'invalid', reasons: [reasonFromError(e, 'SIGSTORE_VERIFICATION_FAILED')] } };

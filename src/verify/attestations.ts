@@ -5,7 +5,7 @@
 import { AttestError, describeError } from '../errors.ts';
 import type { BundleOutcome, Reason } from '../types.ts';
 import { PUBLISH_PREDICATE_TYPE, type PublishExpectation, checkPublishStatement, predicateTypeOf, targetChannelOf } from './cep27.ts';
-import { type BundleVerifier, INTOTO_PAYLOAD_TYPE } from './verifier.ts';
+import { type BundleVerifier, INTOTO_PAYLOAD_TYPE, type VerifiedBundle } from './verifier.ts';
 import { jsonShapeProblem } from '../util/json-bounds.ts';
 import { type CheckName, type Checks, bundleEvidence, emptyChecks, sigstoreChecks } from './evidence.ts';
 
@@ -24,9 +24,10 @@ export function verifyAttestations(bundles: unknown[], pkg: PublishExpectation, 
   return bundles.map((bundle, index) => {
     const checks = emptyChecks();
     const shape = jsonShapeProblem(bundle);
-    const outcome = verifyOne(bundle, index, pkg, verifier, checks, shape);
+    const seen: Seen = {};
+    const outcome = verifyOne(bundle, index, pkg, verifier, checks, shape, seen);
     // A bundle too deep or too large to be one is not read any further, not even for evidence.
-    outcome.evidence = bundleEvidence({ bundle: shape ? null : bundle, identity: outcome.identity ?? null, checks });
+    outcome.evidence = bundleEvidence({ bundle: shape ? null : bundle, identity: outcome.identity ?? null, checks, ...(seen.leaf ? { leaf: seen.leaf } : {}) });
     return outcome;
   });
 }
@@ -64,7 +65,10 @@ const CEP27_CHECKS: Partial<Record<string, CheckName>> = {
   CEP27_PREDICATE_MALFORMED: 'target_channel',
 };
 
-function verifyOne(bundle: unknown, index: number, pkg: PublishExpectation, verifier: BundleVerifier, checks: Checks, shape: ReturnType<typeof jsonShapeProblem>): BundleOutcome {
+/** What verification parsed that the evidence can reuse (the leaf certificate of this bundle). */
+type Seen = Pick<VerifiedBundle, 'leaf'>;
+
+function verifyOne(bundle: unknown, index: number, pkg: PublishExpectation, verifier: BundleVerifier, checks: Checks, shape: ReturnType<typeof jsonShapeProblem>, seen: Seen): BundleOutcome {
   const outcome: BundleOutcome = { index, publish: false, verified: false, reasons: [] };
   const mediaType = mediaTypeOf(bundle);
   if (mediaType !== undefined) outcome.mediaType = mediaType;
@@ -95,6 +99,7 @@ function verifyOne(bundle: unknown, index: number, pkg: PublishExpectation, veri
   }
   outcome.identity = verified.identity;
   outcome.tlog = verified.tlog;
+  if (verified.leaf) seen.leaf = verified.leaf;
   Object.assign(checks, sigstoreChecks({ passed: true, keySigned: verified.identity.kind === 'key', tlog: verified.tlog }));
   const predicateType = predicateTypeOf(verified.statement);
   if (predicateType !== undefined) outcome.predicateType = predicateType;

@@ -257,11 +257,11 @@ function leafDer(material: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
-function certificateOf(material: Record<string, unknown>): BundleEvidence['certificate'] {
-  const raw = leafDer(material);
+function certificateOf(material: Record<string, unknown>, parsed: X509Certificate | undefined): BundleEvidence['certificate'] {
+  const raw = parsed ? '' : leafDer(material);
   if (raw === undefined) return null;
   try {
-    const cert = X509Certificate.parse(Buffer.from(raw, 'base64'));
+    const cert = parsed ?? X509Certificate.parse(Buffer.from(raw, 'base64'));
     const issuer = formatDistinguishedName(cert.issuer);
     return {
       not_before: cert.notBefore.toISOString(),
@@ -317,6 +317,8 @@ export interface EvidenceInput {
   identity?: SignerIdentity | null;
   /** The checks as far as they ran (missing keys: not run). */
   checks?: Partial<Checks>;
+  /** The bundle's leaf certificate as verification parsed it from this same bundle, if it did. */
+  leaf?: X509Certificate;
 }
 
 /**
@@ -330,7 +332,7 @@ export function bundleEvidence(input: EvidenceInput): BundleEvidence {
   return {
     tlog: tlogOf(material),
     timestamps: timestampsOf(material),
-    certificate: certificateOf(material),
+    certificate: certificateOf(material, input.leaf),
     checks: { ...emptyChecks(), ...input.checks },
     links: claimLinks(input.identity),
   };

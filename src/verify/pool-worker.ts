@@ -21,6 +21,9 @@ export interface VerifyRequest {
   requireTlog: boolean;
 }
 
+/** A request as a worker receives it: the bundles, or the sidecar bytes they were parsed from (parsed again here). */
+export type WireRequest = Omit<VerifyRequest, 'bundles'> & ({ bundles: unknown[]; raw?: undefined } | { bundles?: undefined; raw: Uint8Array });
+
 export type VerifyResponse =
   | { id: number; ok: true; outcomes: BundleOutcome[] }
   | { id: number; ok: false; error: { code?: string; name?: string; message: string; hint?: string } };
@@ -31,8 +34,18 @@ export interface WorkerInit {
   fastDer?: boolean;
 }
 
+/**
+ * The bundles of sidecar bytes the main thread has already checked and parsed
+ * (src/sidecar/parse.ts): the same decoding and the same JSON.parse, so the same values.
+ */
+function bundlesOf(raw: Uint8Array): unknown[] {
+  const doc: unknown = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
+  if (!Array.isArray(doc)) throw new Error('the sidecar bytes sent to the worker are not a JSON array');
+  return doc;
+}
+
 /** Request handler (pure over its inputs apart from the verifier memo). */
-export function createRequestHandler(init: WorkerInit): (req: VerifyRequest) => VerifyResponse {
+export function createRequestHandler(init: WorkerInit): (req: WireRequest) => VerifyResponse {
   const verifiers = new Map<string, BundleVerifier>();
   return (req) => {
     try {
@@ -41,7 +54,7 @@ export function createRequestHandler(init: WorkerInit): (req: VerifyRequest) => 
         v = createVerifier({ trustRoot: init.trustRoot, trustedKeys: req.trustedKeys, requireTlog: req.requireTlog, accelerate: init.fastDer ?? false });
         verifiers.set(req.policyKey, v);
       }
-      return { id: req.id, ok: true, outcomes: verifyAttestations(req.bundles, req.pkg, v) };
+      return { id: req.id, ok: true, outcomes: verifyAttestations(req.bundles ?? bundlesOf(req.raw), req.pkg, v) };
     } catch (e) {
       // createVerifier rejects an unusable root or key: carry code and hint across the thread.
       const err =
@@ -54,8 +67,8 @@ export function createRequestHandler(init: WorkerInit): (req: VerifyRequest) => 
 }
 
 /** Answer requests on `port` with `handle`. */
-export function serveRequests(port: MessagePort, handle: (req: VerifyRequest) => VerifyResponse): void {
-  port.on('message', (req: VerifyRequest) => port.postMessage(handle(req)));
+export function serveRequests(port: MessagePort, handle: (req: WireRequest) => VerifyResponse): void {
+  port.on('message', (req: WireRequest) => port.postMessage(handle(req)));
 }
 
 // Serve only when this module is the worker's entry point: a test worker that imports it

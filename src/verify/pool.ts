@@ -16,7 +16,7 @@ import { Worker } from 'node:worker_threads';
 import { VerifyError, attestErrorFrom } from '../errors.ts';
 import type { BundleOutcome, TrustedKey } from '../types.ts';
 import type { PublishExpectation } from './cep27.ts';
-import type { VerifyRequest, VerifyResponse } from './pool-worker.ts';
+import type { VerifyRequest, VerifyResponse, WireRequest } from './pool-worker.ts';
 import type { LoadedTrustRoot } from './trust-root.ts';
 import type { BundleVerifier } from './verifier.ts';
 import { jsonShapeProblem } from '../util/json-bounds.ts';
@@ -64,7 +64,11 @@ export interface PoolPolicyOptions {
 
 export interface VerifyPool {
   /** Outcomes of verifying one sidecar's bundles for one package; same as verifyAttestations(). */
-  verifyAttestations(bundles: unknown[], pkg: PublishExpectation, policy: PoolPolicyOptions): Promise<BundleOutcome[]>;
+  /**
+   * `bytes`: the sidecar bytes `bundles` were parsed from (src/sidecar/parse.ts), when they
+   * are that JSON array: a worker is sent these instead of the objects.
+   */
+  verifyAttestations(bundles: unknown[], pkg: PublishExpectation, policy: PoolPolicyOptions, bytes?: Uint8Array): Promise<BundleOutcome[]>;
   /**
    * Ready the verifier a first call with `policy` will use (sigstore-js and the trust
    * material), ahead of it, e.g. while the package still downloads; never rejects (a
@@ -81,6 +85,8 @@ export interface VerifyPool {
 
 interface Job {
   req: VerifyRequest;
+  /** The bytes req.bundles were parsed from, sent to a worker in their place. */
+  raw?: Uint8Array;
   resolve: (o: BundleOutcome[]) => void;
   reject: (e: Error) => void;
 }
@@ -214,6 +220,20 @@ function spawnWorker(p: Pool): void {
   });
 }
 
+/**
+ * The request as a worker is sent it: with the sidecar's bytes in place of the parsed
+ * bundles when the caller gave them. Structured cloning of the parsed bundles cost ~0.27 ms
+ * per 8 kB sidecar on the main thread plus as much again in the worker, where copying the
+ * bytes costs ~1 µs and parsing them again ~0.02 ms (node:v8 serialize vs JSON.parse, local
+ * bundles). The bytes are copied out to their own buffer: a view into a larger one (a cache
+ * bucket read in one piece) would clone the whole of it.
+ */
+function onTheWire(job: Job): WireRequest {
+  if (!job.raw) return job.req;
+  const { bundles: _parsed, ...rest } = job.req;
+  return { ...rest, raw: new Uint8Array(job.raw) };
+}
+
 /** Hand queued jobs to workers with room (IN_FLIGHT_PER_WORKER each). */
 function pump(p: Pool): void {
   for (const slot of p.slots) {
@@ -222,7 +242,7 @@ function pump(p: Pool): void {
       if (slot.inflight.size === 0) slot.worker.ref();
       slot.inflight.set(job.req.id, job);
       try {
-        slot.worker.postMessage(job.req);
+        slot.worker.postMessage(onTheWire(job));
       } catch (e) {
         // Structured cloning failed (a value that cannot be cloned, or one that exhausts
         // the stack): the same request is verified in-process instead, so the verdict is
@@ -274,7 +294,7 @@ export function createVerifyPool(opts: VerifyPoolOptions): VerifyPool {
       if ((opts.expectedBundles ?? 0) >= minBundles) return;
       await local.prepare(policyOf(policy)).catch(() => {});
     },
-    verifyAttestations(bundles, pkg, policy) {
+    verifyAttestations(bundles, pkg, policy, bytes) {
       if (p.closed) return Promise.reject(workerFailed('The verification pool is closed.', undefined, CLOSED_HINT));
       const req: VerifyRequest = { id: nextId++, bundles, pkg, ...policyOf(policy) };
       submitted += bundles.length;
@@ -285,7 +305,7 @@ export function createVerifyPool(opts: VerifyPoolOptions): VerifyPool {
       // cloned to a worker: the in-process path rejects it with the same outcome, cheaply.
       if (!p.useWorkers || bundles.some((b) => jsonShapeProblem(b) !== undefined)) return p.verifyInProcess(req);
       return new Promise<BundleOutcome[]>((resolve, reject) => {
-        p.queue.push({ req, resolve, reject });
+        p.queue.push({ req, resolve, reject, ...(bytes ? { raw: bytes } : {}) });
         pump(p);
       });
     },

@@ -5,6 +5,7 @@
 // the trusted times (RFC 3161), keys.ts selects self-managed keys by hint, and identity.ts
 // decodes the signer. Trust material is built once per verifier.
 import { installAccelerations } from './accelerate.ts';
+import type { X509Certificate } from '@sigstore/core';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { type TrustMaterial, VerificationError, Verifier, type SignedEntity, toTrustMaterial } from '@sigstore/verify';
 import { VerifyError, describeError } from '../errors.ts';
@@ -29,6 +30,8 @@ export interface VerifiedBundle {
   /** Parsed in-toto statement for DSSE bundles with an in-toto payload. */
   statement?: unknown;
   payloadType?: string;
+  /** The signing certificate as parsed for verification (evidence reads it instead of parsing it again). */
+  leaf?: X509Certificate;
 }
 
 export interface BundleVerifier {
@@ -85,7 +88,7 @@ export function createVerifier(opts: CreateVerifierOptions): BundleVerifier {
   return {
     verify(input: unknown, artifact: ArtifactRef | null): VerifiedBundle {
       const bundle = parseBundle(input);
-      const { entity, mediaType } = prepare(bundle, artifact);
+      const { entity, mediaType, leaf } = prepare(bundle, artifact);
       const vm = bundle.verificationMaterial.content;
       let identity: SignerIdentity;
       if (vm.$case === 'publicKey') {
@@ -104,8 +107,9 @@ export function createVerifier(opts: CreateVerifierOptions): BundleVerifier {
         return finish(bundle, mediaType, identity, hasTlog, artifact);
       }
       runSigstore(strict, entity);
-      identity = certificateIdentity(leafCertificate(bundle));
-      return finish(bundle, mediaType, identity, true, artifact);
+      const cert = leaf ?? leafCertificate(bundle);
+      identity = certificateIdentity(cert);
+      return { ...finish(bundle, mediaType, identity, true, artifact), leaf: cert };
     },
   };
 }

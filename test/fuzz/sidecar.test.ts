@@ -99,14 +99,17 @@ test('property: mutated sidecars are never verified unless stock sigstore-js agr
       }
       if (text === goodText) return;
       let bundles: unknown[];
+      let bytes: Buffer | undefined;
       try {
-        bundles = parseSidecar(Buffer.from(text), 'mutant.sigs').bundles;
+        ({ bundles, bytes } = parseSidecar(Buffer.from(text), 'mutant.sigs'));
       } catch (e) {
         assert.ok(e instanceof AttestError && e.code.startsWith('SIDECAR_'), String(e));
         return;
       }
+      assert.equal(bytes?.toString('utf8'), text, 'the bytes a worker is sent are the sidecar\'s own');
       const local = verifyAttestations(bundles, pkg, verifier);
-      assert.deepEqual(await pool.verifyAttestations(bundles, pkg, {}), local, 'worker and in-process outcomes differ');
+      // As the run sends it: the mutant's own bytes, parsed again in the worker.
+      assert.deepEqual(await pool.verifyAttestations(bundles, pkg, {}, bytes), local, 'worker and in-process outcomes differ');
       for (const o of local) {
         if (!o.verified) continue;
         // Verified after a mutation: only acceptable if the mutation is one that stock

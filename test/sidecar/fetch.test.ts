@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { parseSidecar } from '../../src/sidecar/parse.ts';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -307,4 +308,13 @@ test('probe: 403 and 410 (object stores answering a missing key) mean "nothing h
   } finally {
     await s.done();
   }
+});
+
+test('parseSidecar keeps the bytes of a sidecar array (what a verification worker is sent), not of one bundle given alone', () => {
+  const array = Buffer.from('[{"mediaType":"x"}]');
+  assert.equal(parseSidecar(array, 'a.sigs').bytes, array);
+  const single = Buffer.from('{"mediaType":"x"}');
+  const parsed = parseSidecar(single, 'b.json', { allowSingleBundle: true });
+  assert.deepEqual(parsed.bundles, [{ mediaType: 'x' }]);
+  assert.equal(parsed.bytes, undefined, 'these bytes are not the array of bundles: a worker gets the parsed bundles');
 });

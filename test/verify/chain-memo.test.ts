@@ -4,6 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from '@sigstore/core';
+import { uninstallQuietParse } from '../../src/verify/accelerate.ts';
 import { installChainMemo, uninstallChainMemo, isChainMemoInstalled } from '../../src/verify/chain-memo.ts';
 import { createVerifier } from '../../src/verify/verifier.ts';
 import { verifyAttestations } from '../../src/verify/attestations.ts';
@@ -37,6 +38,7 @@ test('outcomes are identical with and without the memo, for good and attacked bu
   const pkg = { filename: FILE, sha256: SHA, acceptedChannels: [] };
   const run = (accelerate = true) => verifyAttestations(bundles, pkg, createVerifier({ trustRoot: root, accelerate })).map((o) => ({ verified: o.verified, codes: o.reasons.map((r) => r.code) }));
   uninstallChainMemo();
+  uninstallQuietParse();
   uninstallFastDer();
   const stock = run(false);
   assert.equal(isChainMemoInstalled(), false);

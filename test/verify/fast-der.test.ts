@@ -8,6 +8,7 @@ import { ASN1Obj } from '@sigstore/core';
 import { fastDER, installFastDer, isFastDerInstalled, originalToDER, trustRootCertificates, uninstallFastDer } from '../../src/verify/fast-der.ts';
 import { verifyAttestations } from '../../src/verify/attestations.ts';
 import { createVerifier } from '../../src/verify/verifier.ts';
+import { uninstallQuietParse } from '../../src/verify/accelerate.ts';
 import { uninstallChainMemo } from '../../src/verify/chain-memo.ts';
 import { publishStatement, startLocalSigstore, tamperBundle } from '../helpers/sigstore.ts';
 
@@ -134,6 +135,7 @@ test('installed: verification outcomes are unchanged for good and tampered bundl
     const pkg = { filename, sha256, acceptedChannels: [] };
     uninstallFastDer();
     uninstallChainMemo();
+    uninstallQuietParse();
     const stock = verifyAttestations(bundles, pkg, createVerifier({ trustRoot, accelerate: false }));
     assert.equal(installFastDer(trustRootCertificates(sigstore.trustedRoot)), true);
     assert.ok(isFastDerInstalled());

@@ -67,6 +67,44 @@ test('workers give exactly the in-process outcomes, for good and bad bundles', a
   }
 });
 
+test('workers sent the sidecar bytes instead of the parsed bundles give exactly the in-process outcomes', async () => {
+  const pool = createVerifyPool({ trustRoot: root, size: 2, minBundles: 1, fastDer: true });
+  try {
+    // The bytes as a sidecar file holds them, each a view into one larger buffer (as a
+    // cache bucket read in one piece gives them): only each view's own bytes may count.
+    const texts = cases.map((c) => Buffer.from(JSON.stringify(c.bundles)));
+    const whole = Buffer.concat(texts);
+    let at = 0;
+    const views = texts.map((t) => whole.subarray(at, (at += t.length)));
+    const got = await Promise.all(cases.map((c, i) => pool.verifyAttestations(c.bundles, c.pkg, {}, views[i])));
+    cases.forEach((c, i) => assert.deepEqual(got[i], inProcess(c), c.name));
+    assert.ok(pool.stats.inWorkers >= cases.length && pool.stats.inProcess === 0, JSON.stringify(pool.stats));
+    assert.ok(got.some((o) => o.length === 1 && o[0]!.verified));
+  } finally {
+    await pool.close();
+  }
+});
+
+test('attack: a sidecar one byte away from a good one is verified from its own bytes, never from the good one\'s', async () => {
+  const good = cases[0]!;
+  const text = Buffer.from(JSON.stringify(good.bundles));
+  // Flip one byte inside the DSSE signature's base64 (still valid JSON, still a bundle).
+  const sig = (good.bundles[0] as BundleJSON).dsseEnvelope.signatures[0].sig as string;
+  const at = text.indexOf(sig) + Math.floor(sig.length / 2);
+  const forged = Buffer.from(text);
+  forged[at] = forged[at] === 0x41 ? 0x42 : 0x41;
+  const forgedBundles = JSON.parse(forged.toString('utf8')) as unknown[];
+  const pool = createVerifyPool({ trustRoot: root, size: 1, minBundles: 1, fastDer: true });
+  try {
+    const [a, b] = await Promise.all([pool.verifyAttestations(good.bundles, good.pkg, {}, text), pool.verifyAttestations(forgedBundles, good.pkg, {}, forged)]);
+    assert.equal(a[0]!.verified, true);
+    assert.equal(b[0]!.verified, false);
+    assert.deepEqual(b, inProcess({ bundles: forgedBundles, pkg: good.pkg }));
+  } finally {
+    await pool.close();
+  }
+});
+
 test('with the fast DER encoder, workers still give exactly the stock in-process outcomes', async () => {
   const pool = createVerifyPool({ trustRoot: root, size: 1, minBundles: 1, fastDer: true });
   try {

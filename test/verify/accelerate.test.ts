@@ -1,0 +1,126 @@
+// The accelerations of src/verify/accelerate.ts and the leaf parsed once per bundle
+// (bundle-checks.ts → identity and evidence) change where CPU time goes, never a result:
+// the same parse results and errors, the same outcomes and evidence, and a bundle's
+// evidence always describes that bundle's own certificate.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ASN1Obj, X509Certificate } from '@sigstore/core';
+import { installAccelerations, isQuietParseInstalled, uninstallQuietParse } from '../../src/verify/accelerate.ts';
+import { uninstallChainMemo } from '../../src/verify/chain-memo.ts';
+import { uninstallFastDer } from '../../src/verify/fast-der.ts';
+import { verifyAttestations } from '../../src/verify/attestations.ts';
+import { bundleEvidence } from '../../src/verify/evidence.ts';
+import { certificateIdentity, decodeDerUtf8String } from '../../src/verify/identity.ts';
+import { CLAIMS, FULCIO_OID } from '../../src/claims.ts';
+import { createVerifier } from '../../src/verify/verifier.ts';
+import { parseTrustedRoot } from '../../src/verify/trust-root.ts';
+import { publishStatement, startLocalSigstore, tamperBundle, type BundleJSON, type LocalSigstore } from '../helpers/sigstore.ts';
+
+let sig: LocalSigstore;
+before(async () => {
+  sig = await startLocalSigstore();
+});
+after(async () => {
+  uninstallQuietParse();
+  uninstallChainMemo();
+  uninstallFastDer();
+  await sig?.close();
+});
+
+const FILE = 'acc-1.0-h0_0.conda';
+const SHA = 'cd'.repeat(32);
+const pkg = { filename: FILE, sha256: SHA, acceptedChannels: [] };
+
+function stockOnly(): void {
+  uninstallQuietParse();
+  uninstallChainMemo();
+  uninstallFastDer();
+}
+
+function leafDer(b: BundleJSON): Buffer<ArrayBuffer> {
+  return Buffer.from(b.verificationMaterial.certificate.rawBytes, 'base64');
+}
+
+/** Parse with whatever parser is installed; the error (class and message) or the re-encoding. */
+function parseResult(der: Buffer): { ok: string } | { error: string } {
+  try {
+    return { ok: ASN1Obj.parseBuffer(Buffer.from(der)).toDER().toString('hex') };
+  } catch (e) {
+    return { error: `${(e as Error).constructor.name}: ${(e as Error).message}` };
+  }
+}
+
+test('quiet ASN.1 parsing: the same objects and the same errors as the stock parser, and the stack limit is restored', async () => {
+  const good = await sig.attest(publishStatement({ filename: FILE, sha256: SHA }));
+  const der = leafDer(good);
+  const inputs = [
+    der,
+    der.subarray(0, der.length - 1), // truncated: the outer length runs past the end
+    Buffer.concat([der, Buffer.from([0])]), // trailing byte
+    Buffer.from([0x30, 0x84, 0xff, 0xff, 0xff, 0xff]), // absurd length
+    Buffer.from([0x04, 0x03, 0x30, 0x05, 0x00]), // an OCTET STRING whose content is not DER
+    Buffer.alloc(0),
+  ];
+  stockOnly();
+  const stock = inputs.map(parseResult);
+  installAccelerations(sig.trustedRoot);
+  assert.ok(isQuietParseInstalled());
+  const limit = Error.stackTraceLimit;
+  const quiet = inputs.map(parseResult);
+  assert.deepEqual(quiet, stock);
+  assert.ok(stock.filter((r) => 'error' in r).length >= 3, 'malformed inputs are still refused');
+  assert.equal(Error.stackTraceLimit, limit, 'restored after parses that threw');
+  // An error thrown outside the parser keeps its stack.
+  assert.match(new Error('x').stack ?? '', /accelerate\.test\.ts/);
+});
+
+test('outcomes and evidence are identical with and without the accelerations, for good and attacked bundles', async () => {
+  const root = parseTrustedRoot(Buffer.from(JSON.stringify(sig.trustedRoot)), 'local');
+  const good = await sig.attest(publishStatement({ filename: FILE, sha256: SHA }));
+  const other = await sig.attest(publishStatement({ filename: FILE, sha256: SHA }), { freshCertificate: true, san: 'https://github.com/o/other/.github/workflows/x.yml@refs/heads/main' });
+  const bundles = [good, other, tamperBundle(good, 'certificate'), tamperBundle(good, 'signature'), tamperBundle(other, 'checkpoint'), tamperBundle(good, 'set')];
+  stockOnly();
+  const stock = verifyAttestations(bundles, pkg, createVerifier({ trustRoot: root, accelerate: false }));
+  const fast = verifyAttestations(bundles, pkg, createVerifier({ trustRoot: root }));
+  assert.deepEqual(fast, stock);
+  assert.deepEqual(
+    stock.map((o) => o.verified),
+    [true, true, false, false, false, false],
+  );
+});
+
+test('attack: each bundle\'s evidence and identity come from its own certificate, never from another bundle\'s parse', async () => {
+  const root = parseTrustedRoot(Buffer.from(JSON.stringify(sig.trustedRoot)), 'local');
+  const a = await sig.attest(publishStatement({ filename: FILE, sha256: SHA }), { freshCertificate: true, san: 'https://github.com/o/a/.github/workflows/x.yml@refs/heads/main' });
+  const b = await sig.attest(publishStatement({ filename: FILE, sha256: SHA }), { freshCertificate: true, san: 'https://github.com/o/b/.github/workflows/x.yml@refs/heads/main' });
+  // The second certificate differs from the first in one byte (its signature): not verified, and
+  // its evidence is that of its own bytes.
+  const forged = tamperBundle(a, 'certificate');
+  const outcomes = verifyAttestations([a, b, forged], pkg, createVerifier({ trustRoot: root }));
+  assert.deepEqual(outcomes.map((o) => o.verified), [true, true, false]);
+  [a, b, forged].forEach((bundle, i) => {
+    // Evidence as the report builds it from the bundle's JSON alone (the leaf parsed again).
+    const fromJson = bundleEvidence({ bundle, identity: outcomes[i]!.identity ?? null, checks: outcomes[i]!.evidence!.checks });
+    assert.deepEqual(outcomes[i]!.evidence, fromJson, `bundle ${i}`);
+  });
+  assert.notEqual(outcomes[0]!.evidence!.certificate!.serial, outcomes[1]!.evidence!.certificate!.serial);
+  assert.equal(outcomes[0]!.identity!.san, 'https://github.com/o/a/.github/workflows/x.yml@refs/heads/main');
+  assert.equal(outcomes[1]!.identity!.san, 'https://github.com/o/b/.github/workflows/x.yml@refs/heads/main');
+});
+
+test('signer identity read in one pass over the extensions equals reading each claim with cert.extension()', async () => {
+  const b = await sig.attest(publishStatement({ filename: FILE, sha256: SHA }), { freshCertificate: true, san: 'https://github.com/o/c/.github/workflows/x.yml@refs/heads/main' });
+  const cert = X509Certificate.parse(leafDer(b));
+  const id = certificateIdentity(cert);
+  const reference: Record<string, string | undefined> = { issuer: decodeDerUtf8String(cert.extension(`${FULCIO_OID}8`)!.value) };
+  for (const c of CLAIMS) {
+    const ext = cert.extension(FULCIO_OID + c.oid);
+    reference[c.field] = ext ? decodeDerUtf8String(ext.value) : undefined;
+  }
+  const claims = CLAIMS.filter((c) => reference[c.field] !== undefined);
+  assert.ok(claims.length >= 10, 'the local Fulcio writes the GitHub claims');
+  for (const c of CLAIMS) assert.equal(id[c.field], reference[c.field], c.field);
+  assert.equal(id.issuer, reference.issuer);
+  assert.equal(id.san, 'https://github.com/o/c/.github/workflows/x.yml@refs/heads/main');
+  assert.equal(id.kind, 'github');
+});
