@@ -3,6 +3,7 @@
 // the identity lockfile as a file (written atomically under a file lock). The CLI and the
 // Node plugin open sessions here; the browser build has its own host (src/browser/).
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { VerifySessionOptions } from './session-types.ts';
 import type { Reason } from './types.ts';
 import { createHttpClient, type HttpClient, type HttpRunFindings } from './http/client.ts';
@@ -13,7 +14,7 @@ import { loadVerdictKey, openVerdictCache } from './cache/verdict-cache.ts';
 import { openSidecarCache } from './cache/sidecar-cache.ts';
 import { packageVersion } from './version.ts';
 import { readLock, updateLock } from './lock/file.ts';
-import { openCheckedLockTexts } from './lock/checked.ts';
+import { openCheckedLockTexts, openCheckedTexts } from './lock/checked.ts';
 import type { RunResources } from './stages/resources.ts';
 import { hashPackage } from './http/download.ts';
 import { loadGivenSidecar } from './sidecar/given.ts';
@@ -82,7 +83,13 @@ export function openResources(options: VerifySessionOptions, server?: ServerTran
   // Loaded once per run, lazily: a run where every channel is disabled never needs it.
   let trustRootPromise: Promise<LoadedTrustRoot> | undefined;
   const trustRoot = (): Promise<LoadedTrustRoot> =>
-    (trustRootPromise ??= loadTrustRoot(config.trustRoot, { offline: Boolean(options.offline || options.noTufRefresh), cacheDir: config.cacheDir }).then((root) =>
+    (trustRootPromise ??= loadTrustRoot(config.trustRoot, {
+      offline: Boolean(options.offline || options.noTufRefresh),
+      cacheDir: config.cacheDir,
+      // A root file validated before is not validated again (src/verify/trust-root-validate.ts);
+      // the memo lives with the caches, as the lockfile's does.
+      ...(options.noCache ? {} : { checked: openCheckedTexts(join(config.cacheDir, 'trust-root-checked-v1.json'), loadVerdictKey()) }),
+    }).then((root) =>
       checkTrustRootAge(root, config),
     ));
   // The report names the trust root only when a verdict depended on it (a file root is

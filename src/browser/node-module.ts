@@ -8,7 +8,7 @@
 import { visit } from 'jsonc-parser';
 import { distance } from 'fastest-levenshtein';
 
-const BUNDLED: Record<string, unknown> = { 'jsonc-parser': { visit }, 'fastest-levenshtein': { distance } };
+const BUNDLED: Record<string, unknown> = { 'jsonc-parser/lib/umd/impl/parser.js': { visit }, 'fastest-levenshtein': { distance } };
 
 export function createRequire(_from: string | URL): (id: string) => unknown {
   return (id) => {

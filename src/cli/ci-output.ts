@@ -128,7 +128,7 @@ export async function writeOutputs(outputs: readonly OutputFile[], report: Repor
  * is never one string. Stops when the reader goes away (`| head`).
  */
 export async function writeStdout(io: CliIO, pieces: Iterable<string>): Promise<void> {
-  for (const piece of pieces) {
+  for (const piece of batched(pieces)) {
     if (io.stdout.write(piece)) continue;
     const gone = await new Promise<boolean>((resolve) => {
       // All three listeners go once one fires: a large report waits many times, and
@@ -147,6 +147,23 @@ export async function writeStdout(io: CliIO, pieces: Iterable<string>): Promise<
     });
     if (gone) return;
   }
+}
+
+/**
+ * The pieces joined into writes of about BATCH characters: one write per piece (the JSON
+ * report's piece is one package) was ~8% of a warm 1,000-package run's CPU (a string → Buffer
+ * conversion and a system call each; CPU profile), and the memory a batch holds stays bounded.
+ */
+const BATCH = 64 * 1024;
+function* batched(pieces: Iterable<string>): Iterable<string> {
+  let pending = '';
+  for (const piece of pieces) {
+    pending += piece;
+    if (pending.length < BATCH) continue;
+    yield pending;
+    pending = '';
+  }
+  if (pending) yield pending;
 }
 
 /**

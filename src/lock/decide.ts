@@ -62,8 +62,9 @@ export type LockDecision =
   | (DecisionBase & { kind: 'new' | 'unchanged' })
   | (DecisionBase & { kind: 'changed' | 'added' | 'removed'; downgrade: boolean; reason: Reason; diff: IdentityDiff });
 
+/** sortedSetKey(normalizeIdentities(ids)), without copying the identities (it runs for every package: hot path). */
 function setKey(ids: readonly LockIdentity[]): string {
-  return sortedSetKey(normalizeIdentities(ids));
+  return [...new Set(ids.map(identityKey))].sort(compareStrings).join('\n');
 }
 
 /** setKey of a list already in normalizeIdentities form (sorted, no duplicates): no second sort. */

@@ -5,6 +5,7 @@
 import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
 import { TrustRootError } from '../errors.ts';
 import { DuplicateKeyError, JsonTooDeepError, parseStrictJson } from '../util/json-strict.ts';
+import type { CheckedTexts } from '../lock/checked.ts';
 
 export interface LoadedTrustRoot {
   /** Where the root came from, for reports. */
@@ -223,8 +224,23 @@ export function datedBy(root: LoadedTrustRoot, date: number | null, now: Date): 
   return root;
 }
 
-/** Parses and validates trusted_root.json bytes. */
-export function parseTrustedRoot(bytes: Buffer, source: string, now: Date = new Date()): LoadedTrustRoot {
+/**
+ * Parses and validates trusted_root.json bytes. With `checked` (the Node host's memo,
+ * src/lock/checked.ts), bytes validated before are not checked again: the memo keeps, per
+ * SHA-256 of the bytes and under the cache key's MAC, the validity starts the check found
+ * (all the age needs), and the object is parsed only when verification needs it. A run whose
+ * verdicts are all cached never does: it needs only the digest (part of every verdict key)
+ * and the age (measured: the strict parse and the check were ~10 ms of CPU per run).
+ */
+export function parseTrustedRoot(bytes: Buffer, source: string, now: Date = new Date(), checked?: CheckedTexts): LoadedTrustRoot {
+  const digest = createHash('sha256').update(bytes).digest('hex');
+  const tag = checked?.digest(`trusted_root.json ${digest}`);
+  const known = tag === undefined ? undefined : rememberedStarts(checked!.result(tag));
+  if (known) {
+    let json: unknown;
+    const lazy = { get json(): unknown { return (json ??= JSON.parse(bytes.toString('utf8'))); } };
+    return withAge(Object.assign(lazy, { source, digest, bytes }), known, now);
+  }
   let json: unknown;
   try {
     // Duplicate keys refused: a reviewer of a custom root reads the first, JSON.parse keeps the last.
@@ -236,16 +252,27 @@ export function parseTrustedRoot(bytes: Buffer, source: string, now: Date = new 
       cause: e,
     });
   }
-  const { ageDays, asOf, warnings } = rootAge(validateAndStarts(json), now, source);
-  return {
-    source,
-    digest: createHash('sha256').update(bytes).digest('hex'),
-    ageDays,
-    asOf,
-    json,
-    bytes,
-    ...(warnings.length ? { warnings } : {}),
-  };
+  const starts = validateAndStarts(json);
+  if (tag !== undefined) void checked!.add(tag, JSON.stringify(starts));
+  return withAge({ source, digest, json, bytes }, starts, now);
+}
+
+/** The root with its age (rootAge) and warnings. */
+function withAge<T extends Pick<LoadedTrustRoot, 'source' | 'digest' | 'json' | 'bytes'>>(root: T, starts: readonly EntryStart[], now: Date): T & LoadedTrustRoot {
+  const { ageDays, asOf, warnings } = rootAge(starts, now, root.source);
+  return Object.assign(root, { ageDays, asOf }, warnings.length ? { warnings } : {});
+}
+
+/** A memo's result as validity starts, or undefined when it is not one. */
+function rememberedStarts(text: string | undefined): EntryStart[] | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (Array.isArray(v) && v.every((s) => isObj(s) && typeof s.where === 'string' && typeof s.start === 'number')) return v as EntryStart[];
+  } catch {
+    // not one: the full check
+  }
+  return undefined;
 }
 
 /** One validity window of a trust-root entry (CA, transparency log, CT log, TSA). */

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { TrustRootError, describeError } from '../errors.ts';
 import { writeFileAtomicSync } from '../store/atomic.ts';
+import type { CheckedTexts } from '../lock/checked.ts';
 import { type LoadedTrustRoot, datedBy, parseTrustedRoot, trustRootLabel } from './trust-root-validate.ts';
 
 export { parseTrustedRoot, trustRootLabel, trustRootWindows, validateTrustedRoot } from './trust-root-validate.ts';
@@ -30,6 +31,8 @@ export interface LoadTrustRootOptions {
    * embedded in @sigstore/tuf); tests give the root of their own loopback TUF repository.
    */
   tufRoot?: Buffer;
+  /** Roots validated before (parseTrustedRoot); absent: every root is checked. */
+  checked?: CheckedTexts;
 }
 
 export const PUBLIC_GOOD = 'public-good';
@@ -226,7 +229,7 @@ async function refreshViaTuf(opts: LoadTrustRootOptions, now: Date): Promise<Loa
  */
 export async function loadTrustRoot(spec: string, opts: LoadTrustRootOptions): Promise<LoadedTrustRoot> {
   const now = opts.now ?? new Date();
-  if (spec !== PUBLIC_GOOD) return loadTrustRootFile(spec, now);
+  if (spec !== PUBLIC_GOOD) return loadTrustRootFile(spec, now, opts.checked);
   const failures: string[] = [];
   const anchor = opts.tufRoot ?? embeddedSnapshot().root;
   // A root refreshed through TUF less than a day ago is fresh enough: no network round
@@ -256,7 +259,7 @@ export async function loadTrustRoot(spec: string, opts: LoadTrustRootOptions): P
   return loaded;
 }
 
-function loadTrustRootFile(path: string, now: Date): LoadedTrustRoot {
+function loadTrustRootFile(path: string, now: Date, checked: CheckedTexts | undefined): LoadedTrustRoot {
   let bytes: Buffer;
   try {
     if (!statSync(path).isFile()) throw new Error('not a file');
@@ -268,7 +271,7 @@ function loadTrustRootFile(path: string, now: Date): LoadedTrustRoot {
     });
   }
   try {
-    return parseTrustedRoot(bytes, path, now);
+    return parseTrustedRoot(bytes, path, now, checked);
   } catch (e) {
     // Name the file: a run that fails on its trust root must say which file to fix.
     if (e instanceof TrustRootError && !e.message.includes(path)) {

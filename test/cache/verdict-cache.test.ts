@@ -313,3 +313,28 @@ test('loadVerdictKey: made once outside the cache directory (mode 0600), the sam
   assert.equal(statSync(file).mode & 0o777, 0o600);
   assert.notDeepEqual(loadVerdictKey({ XDG_STATE_HOME: tmp(t) }), k1, 'another machine, another key');
 });
+
+test('property: the verdict copy kept until the flush (jsonCopy) is what a JSON round trip gives, strings shared', async (t) => {
+  const { jsonCopy } = await import('../../src/cache/verdict-cache.ts');
+  const { checkProperty, fc } = await import('../helpers/fuzz.ts');
+  const odd = fc.constantFrom(undefined, Number.NaN, Infinity, -0, new Date(0), () => 1);
+  const value = fc.letrec((tie) => ({
+    v: fc.oneof({ depthSize: 'small' }, fc.jsonValue({ maxDepth: 1 }), odd, tie('arr'), tie('obj')),
+    arr: fc.array(tie('v'), { maxLength: 4 }),
+    obj: fc.dictionary(fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom('__proto__', 'toJSON', '0', '1')), tie('v'), { maxKeys: 4 }),
+  })).v;
+  await checkProperty(
+    t,
+    'jsonCopy = JSON round trip',
+    [fc.array(value, { maxLength: 4 })],
+    (v) => {
+      assert.deepEqual(jsonCopy(v), JSON.parse(JSON.stringify(v)));
+      assert.equal(JSON.stringify(jsonCopy(v)), JSON.stringify(v));
+    },
+    { runs: 300 },
+  );
+  const outcome = { identity: { san: 'https://github.com/o/r/.github/workflows/b.yml@refs/heads/main' } };
+  const copy = jsonCopy([outcome]) as (typeof outcome)[];
+  assert.notEqual(copy[0], outcome);
+  assert.notEqual(copy[0]!.identity, outcome.identity);
+});
