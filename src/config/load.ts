@@ -28,7 +28,7 @@ import { editDistance } from '../util/edit-distance.ts';
 import { JsonTooDeepError, MAX_JSON_DEPTH, parseStrictJson } from '../util/json-strict.ts';
 import { type ConfigHost, configSchema, keyFilePaths, resolveConfigOn } from './resolve.ts';
 import type { Config } from '../generated/config-types.ts';
-import { openCheckedTexts } from '../lock/checked.ts';
+import { type CheckedTexts, openCheckedTexts } from '../lock/checked.ts';
 import { loadVerdictKey, stateDir } from '../cache/verdict-cache.ts';
 import { packageVersion } from '../version.ts';
 import { loadYamlParser, yamlParser } from '../util/yaml.ts';
@@ -181,21 +181,36 @@ async function withImports(doc: unknown, file: string, stack: readonly string[] 
   return mergeConfig(merged, own);
 }
 
-const loadJson: Loader = async (filepath, content) => {
+/**
+ * The strict parse (no duplicate keys, bounded depth: src/util/json-strict.ts) of a JSON
+ * configuration file, or, for exact bytes that passed it before, JSON.parse alone: the scan
+ * loads jsonc-parser and walks the text on every run (measured: require 6-8 ms of CPU). The
+ * memo is the configuration's (below), its entries HMACs of the text under the cache key.
+ */
+async function strictJson(content: string, memo: CheckedTexts | undefined): Promise<unknown> {
+  const digest = memo?.digest(`strict JSON\n${content}`);
+  if (digest !== undefined && memo!.has(digest)) return JSON.parse(content);
+  const doc = parseStrictJson(content);
+  if (digest !== undefined) await memo!.add(digest);
+  return doc;
+}
+
+/** The JSON loader, remembering texts that passed the strict parse in `memo` (when given). */
+const jsonLoader = (memo: CheckedTexts | undefined): Loader => async (filepath, content) => {
   const doc = JSON.parse(content) as unknown;
   // package.json: cosmiconfig picks our key out itself and reads a null value as "absent".
   if (basename(filepath) === 'package.json') {
     if (typeof doc === 'object' && doc !== null && Object.hasOwn(doc, MODULE)) {
       // A second "conda-attest" key (or any duplicate) would let the file show one policy
       // and enforce another; a package.json without our key is not ours to judge.
-      parseStrictJson(content);
+      await strictJson(content, memo);
       const own = (doc as Record<string, unknown>)[MODULE];
       if (own === null) return { [MODULE]: NULL_DOCUMENT };
       return { ...(doc as Record<string, unknown>), [MODULE]: await withImports(own, filepath) };
     }
     return doc;
   }
-  return nullMarked(await withImports(parseStrictJson(content), filepath));
+  return nullMarked(await withImports(await strictJson(content, memo), filepath));
 };
 
 // The `yaml` package (already a dependency for lockfiles) rather than cosmiconfig's
@@ -233,8 +248,8 @@ const loadModule: Loader = async (filepath) => {
   return nullMarked(await withImports(await mod.default, filepath));
 };
 
-const LOADERS = {
-  '.json': loadJson,
+const loaders = (memo: CheckedTexts | undefined) => ({
+  '.json': jsonLoader(memo),
   '.yaml': loadYaml,
   '.yml': loadYaml,
   noExt: loadYaml,
@@ -244,7 +259,7 @@ const LOADERS = {
   '.ts': loadModule,
   '.mts': loadModule,
   '.cts': loadModule,
-};
+});
 
 /** The part of cosmiconfig's internal Explorer used here (see the top of this file). */
 interface CosmiconfigExplorer {
@@ -253,12 +268,12 @@ interface CosmiconfigExplorer {
 let explorerModule: { Explorer: new (options: object) => CosmiconfigExplorer } | undefined;
 
 /** A cosmiconfig Explorer with our loaders and no meta configuration (it only ever `load`s named files). */
-function explorer(): CosmiconfigExplorer {
+function explorer(memo?: CheckedTexts): CosmiconfigExplorer {
   explorerModule ??= requireLazy('cosmiconfig/dist/Explorer.js') as { Explorer: new (options: object) => CosmiconfigExplorer };
   return new explorerModule.Explorer({
     moduleName: MODULE,
     searchPlaces: [...DATA_PLACES],
-    loaders: LOADERS,
+    loaders: loaders(memo),
     transform: (x: unknown) => x,
     cache: false,
     metaConfigFilePath: null,
@@ -418,7 +433,8 @@ async function readConfigFile(loader: CosmiconfigExplorer, file: string): Promis
  */
 export async function loadConfig(opts: LoadConfigOptions): Promise<ResolvedConfig> {
   const env = opts.env ?? process.env;
-  const loader = explorer();
+  const memo = opts.memo ? openCheckedTexts(join(stateDir(env), CONFIG_MEMO), loadVerdictKey(env)) : undefined;
+  const loader = explorer(memo);
 
   if (opts.configPath !== undefined) {
     const file = resolve(opts.cwd, opts.configPath);
@@ -428,7 +444,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<ResolvedConfi
       });
     }
     const raw = await readConfigFile(loader, file);
-    return resolveValidated(await validated(raw, file, env, opts.memo), dirname(file), file, { env });
+    return resolveValidated(await validated(raw, file, memo), dirname(file), file, { env });
   }
 
   const start = resolve(opts.cwd);
@@ -440,8 +456,8 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<ResolvedConfi
     if (file !== undefined) break;
   }
   file ??= await pickIn(userConfigDir(env, home), USER_DATA_PLACES, USER_CODE_PLACES);
-  if (file === undefined) return resolveValidated(await validated({}, undefined, env, opts.memo), start, undefined, { env });
-  return resolveValidated(await validated(await readConfigFile(loader, file), file, env, opts.memo), dirname(file), file, { env });
+  if (file === undefined) return resolveValidated(await validated({}, undefined, memo), start, undefined, { env });
+  return resolveValidated(await validated(await readConfigFile(loader, file), file, memo), dirname(file), file, { env });
 }
 
 export interface ResolveOptions {
@@ -512,9 +528,9 @@ function exactJson(doc: unknown): string | undefined {
 let schemaDigest: string | undefined;
 
 /** validateConfig with the generated validator, or the validated form remembered for this exact document. */
-async function validated(raw: unknown, source: string | undefined, env: NodeJS.ProcessEnv, useMemo: boolean | undefined): Promise<Config> {
-  const text = useMemo ? exactJson(raw === undefined ? {} : raw) : undefined;
-  const memo = text === undefined ? undefined : openCheckedTexts(join(stateDir(env), CONFIG_MEMO), loadVerdictKey(env));
+async function validated(raw: unknown, source: string | undefined, configMemo: CheckedTexts | undefined): Promise<Config> {
+  const text = configMemo ? exactJson(raw === undefined ? {} : raw) : undefined;
+  const memo = text === undefined ? undefined : configMemo;
   if (memo) schemaDigest ??= createHash('sha256').update(JSON.stringify(configSchema)).digest('hex');
   const digest = memo?.digest(`${packageVersion()}\n${schemaDigest}\n${text}`);
   const known = digest === undefined ? undefined : memo?.result(digest);

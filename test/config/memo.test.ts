@@ -31,6 +31,11 @@ function setup(t: { after: (fn: () => void) => void }) {
   return { dir, env, file, memoFile, keyFile, load };
 }
 
+/** The memo's validated forms ([digest, form, MAC]); the strict JSON parse's entries are bare digests. */
+function forms(memoFile: string): [string, string, string][] {
+  return (JSON.parse(readFileSync(memoFile, 'utf8')) as unknown[]).filter((e): e is [string, string, string] => Array.isArray(e));
+}
+
 /** The error a configuration gets from the full validation (no memo at all). */
 async function fullError(load: (doc: unknown, memo?: boolean) => Promise<unknown>, doc: unknown): Promise<ConfigError> {
   try {
@@ -57,12 +62,12 @@ test('a configuration validated before resolves to the same configuration, from 
   assert.equal(existsSync(memoFile), false, 'without `memo` nothing is written');
   const first = await load(VALID);
   assert.ok(existsSync(memoFile), 'the validated document is remembered');
-  const entries = JSON.parse(readFileSync(memoFile, 'utf8')) as unknown[];
+  const entries = forms(memoFile);
   assert.equal(entries.length, 1);
   const second = await load(VALID);
   assert.deepEqual(first, fresh);
   assert.deepEqual(second, fresh, 'same defaults, same resolution');
-  assert.equal((JSON.parse(readFileSync(memoFile, 'utf8')) as unknown[]).length, 1, 'a hit adds nothing');
+  assert.equal(forms(memoFile).length, 1, 'a hit adds nothing');
 });
 
 test('a configuration changed by one byte is validated again; an invalid one is rejected with every failing path', async (t) => {
@@ -70,7 +75,7 @@ test('a configuration changed by one byte is validated again; an invalid one is 
   await load(VALID);
   const oneByte = { ...VALID, concurrency: 5 };
   assert.equal((await load(oneByte)).concurrency, 5);
-  assert.equal((JSON.parse(readFileSync(memoFile, 'utf8')) as unknown[]).length, 2);
+  assert.equal(forms(memoFile).length, 2);
   const expected = await fullError(load, INVALID);
   assert.ok(expected.details && (expected.details as string[]).length >= 2, 'the fixture fails on two paths');
   for (let i = 0; i < 2; i++) {
@@ -81,14 +86,14 @@ test('a configuration changed by one byte is validated again; an invalid one is 
       return true;
     });
   }
-  assert.equal((JSON.parse(readFileSync(memoFile, 'utf8')) as unknown[]).length, 2, 'an invalid document is never remembered');
+  assert.equal(forms(memoFile).length, 2, 'an invalid document is never remembered');
 });
 
 test('a memo entry made without this machine key cannot make an invalid configuration pass', async (t) => {
   const { load, memoFile, keyFile } = setup(t);
   await load(VALID); // makes the state directory and this machine's key
   const key = Buffer.from(readFileSync(keyFile, 'utf8').trim(), 'hex');
-  const validForm = await load(VALID).then(() => JSON.parse((JSON.parse(readFileSync(memoFile, 'utf8')) as [string, string, string][])[0]![1]));
+  const validForm = await load(VALID).then(() => JSON.parse(forms(memoFile)[0]![1]));
   const expected = await fullError(load, INVALID);
 
   // An attacker who can write the state directory but not read the key: entries under their own key.
@@ -112,7 +117,7 @@ test("an entry's validated form cannot be swapped for another's", async (t) => {
   const strict = await load(VALID);
   const lax = { channels: { [CH]: { enabled: false } } };
   await load(lax);
-  const entries = JSON.parse(readFileSync(memoFile, 'utf8')) as [string, string, string][];
+  const entries = forms(memoFile);
   assert.equal(entries.length, 2);
   // The strict config's digest with the lax config's validated form (and its MAC).
   writeFileSync(memoFile, JSON.stringify([[entries[0]![0], entries[1]![1], entries[1]![2]], entries[1]]));
@@ -137,8 +142,26 @@ test('a damaged or foreign memo file is ignored: valid configurations load, inva
 test('a damaged entry is replaced by the good one once the configuration is validated again', async (t) => {
   const { load, memoFile } = setup(t);
   await load(VALID);
-  const [good] = JSON.parse(readFileSync(memoFile, 'utf8')) as [string, string, string][];
+  const [good] = forms(memoFile);
   writeFileSync(memoFile, JSON.stringify([[good![0], good![1].replace('"concurrency":4', '"concurrency":64'), good![2]]]));
   assert.equal((await load(VALID)).concurrency, 4, 'a payload that does not match its MAC is not used');
-  assert.deepEqual(JSON.parse(readFileSync(memoFile, 'utf8')), [good]);
+  assert.deepEqual(forms(memoFile), [good]);
+});
+
+test('a JSON configuration with a duplicate key is refused even beside a memo entry made without the key', async (t) => {
+  const { file, env, dir, memoFile, keyFile, load } = setup(t);
+  await load(VALID); // the key and the memo exist
+  const key = Buffer.from(readFileSync(keyFile, 'utf8').trim(), 'hex');
+  // The reviewer reads "error"; JSON.parse would keep "warn".
+  const text = `{"channels": {"${CH}": {"enabled": true, "require": "error", "require": "warn"}}}`;
+  writeFileSync(file, text);
+  const loadText = () => loadConfig({ cwd: dir, configPath: file, env, memo: true });
+  const refused = (e: unknown) => e instanceof ConfigError && e.code === 'CONFIG_PARSE_FAILED' && /require/.test(e.message);
+  await assert.rejects(loadText(), refused);
+  const entry = (k: Buffer) => createHmac('sha256', k).update(`strict JSON\n${text}`).digest('hex');
+  writeFileSync(memoFile, JSON.stringify([entry(Buffer.alloc(32, 5)), createHash('sha256').update(text).digest('hex')]));
+  await assert.rejects(loadText(), refused);
+  // Control: the same entry under this machine's key is taken (the forged ones were well-formed).
+  writeFileSync(memoFile, JSON.stringify([entry(key)]));
+  assert.equal((await loadText()).channels[0]!.require, 'warn');
 });
