@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { stringify as yamlStringify } from 'yaml';
+import { mapLimit } from '../../src/util/concurrency.ts';
 import { makeCondaPackage } from './conda.ts';
 import { startLoopback } from './loopback.ts';
 import type { BuiltPackage, CondaPackageSpec } from './conda.ts';
@@ -185,25 +186,25 @@ export async function startFixtureChannel(opts: FixtureChannelOptions): Promise<
   const url = `${origin}/${name}`;
   const toPath = (u: string) => (u.startsWith('http') ? new URL(u).pathname : u);
 
-  // Build packages and sign attestations concurrently (signing is I/O on loopback).
-  const built = await Promise.all(
-    opts.packages.map(async (fx) => {
-      const pkg = makeCondaPackage(fx.spec);
-      const wantsAttest = fx.attest ?? (opts.sigstore !== undefined && fx.bundles === undefined && fx.sidecarBody === undefined);
-      let bundles: BundleJSON[] = fx.bundles ?? [];
-      if (wantsAttest && fx.bundles === undefined) {
-        if (!opts.sigstore) throw new Error(`package ${pkg.filename}: attest needs a sigstore`);
-        const statement = publishStatement({
-          filename: pkg.filename,
-          sha256: pkg.sha256,
-          targetChannel: fx.targetChannel === undefined ? url : fx.targetChannel,
-        });
-        bundles = [await opts.sigstore.attest(statement, fx.signOptions)];
-      }
-      bundles = [...bundles, ...(fx.extraBundles ?? [])];
-      return { fx, pkg, bundles };
-    }),
-  );
+  // Build packages and sign attestations concurrently (signing is I/O on loopback), 32 at a
+  // time: with every package started at once, a 10,000-package channel on a loaded machine got
+  // its certificates early and its log entries after the certificates' 10 minutes had passed.
+  const built = await mapLimit(opts.packages, 32, async (fx) => {
+    const pkg = makeCondaPackage(fx.spec);
+    const wantsAttest = fx.attest ?? (opts.sigstore !== undefined && fx.bundles === undefined && fx.sidecarBody === undefined);
+    let bundles: BundleJSON[] = fx.bundles ?? [];
+    if (wantsAttest && fx.bundles === undefined) {
+      if (!opts.sigstore) throw new Error(`package ${pkg.filename}: attest needs a sigstore`);
+      const statement = publishStatement({
+        filename: pkg.filename,
+        sha256: pkg.sha256,
+        targetChannel: fx.targetChannel === undefined ? url : fx.targetChannel,
+      });
+      bundles = [await opts.sigstore.attest(statement, fx.signOptions)];
+    }
+    bundles = [...bundles, ...(fx.extraBundles ?? [])];
+    return { fx, pkg, bundles };
+  });
   const seen = new Set<string>();
   for (const { fx, pkg, bundles } of built) {
     const key = `${pkg.subdir}/${pkg.filename}`;
