@@ -89,10 +89,10 @@ for (const [file, code, status] of [
   });
 }
 
-test('attack: upstream bytes that differ from the record → the connection is reset before the last chunk; the client never holds the whole file', async () => {
-  const tampered = fx.ch.get(TAMPERED);
-  const got = await new Promise<{ bytes: number; error?: string; complete: boolean }>((resolve) => {
-    const req = httpRequest(fx.url(fx.ch, pkgPath(TAMPERED)), (res) => {
+/** Read a package through the proxy: how many bytes arrived, whether the body completed, and the error that ended it. */
+function transfer(url: string): Promise<{ bytes: number; error?: string; complete: boolean }> {
+  return new Promise((resolve) => {
+    const req = httpRequest(url, (res) => {
       let bytes = 0;
       res.on('data', (c: Buffer) => (bytes += c.length));
       res.on('end', () => resolve({ bytes, complete: res.complete }));
@@ -101,6 +101,11 @@ test('attack: upstream bytes that differ from the record → the connection is r
     req.on('error', (e) => resolve({ bytes: 0, error: (e as NodeJS.ErrnoException).code ?? e.message, complete: false }));
     req.end();
   });
+}
+
+test('attack: upstream bytes that differ from the record → the connection is reset before the last chunk; the client never holds the whole file', async () => {
+  const tampered = fx.ch.get(TAMPERED);
+  const got = await transfer(fx.url(fx.ch, pkgPath(TAMPERED)));
   assert.ok(got.error, `the transfer failed (got ${got.bytes} bytes, complete ${got.complete})`);
   assert.equal(got.complete, false);
   assert.ok(got.bytes < tampered.bytes.length, 'fewer bytes than the record names');
@@ -116,16 +121,7 @@ test('attack: upstream bytes longer than the record (the real package plus a tai
   const url = `${fx.ch.url}/noarch/${GOOD}`;
   fx.ch.setFault(url, { kind: 'body', body: Buffer.concat([good.bytes, Buffer.alloc(1 << 20, 0x41)]) });
   try {
-    const got = await new Promise<{ bytes: number; error?: string; complete: boolean }>((resolve) => {
-      const req = httpRequest(fx.url(fx.ch, pkgPath(GOOD)), (res) => {
-        let bytes = 0;
-        res.on('data', (c: Buffer) => (bytes += c.length));
-        res.on('end', () => resolve({ bytes, complete: res.complete }));
-        res.on('error', (e) => resolve({ bytes, error: (e as NodeJS.ErrnoException).code ?? e.message, complete: res.complete }));
-      });
-      req.on('error', (e) => resolve({ bytes: 0, error: (e as NodeJS.ErrnoException).code ?? e.message, complete: false }));
-      req.end();
-    });
+    const got = await transfer(fx.url(fx.ch, pkgPath(GOOD)));
     assert.ok(got.error, `the transfer failed (got ${got.bytes} bytes, complete ${got.complete})`);
     assert.equal(got.complete, false);
     assert.ok(got.bytes < good.bytes.length, `fewer bytes than the record names (${got.bytes} of ${good.bytes.length})`);
