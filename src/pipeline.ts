@@ -14,7 +14,7 @@ import { loadVerdictKey, openVerdictCache } from './cache/verdict-cache.ts';
 import { openSidecarCache } from './cache/sidecar-cache.ts';
 import { packageVersion } from './version.ts';
 import { readLock, updateLock } from './lock/file.ts';
-import { openCheckedLockTexts, openCheckedTexts } from './lock/checked.ts';
+import { type CheckedTexts, openCheckedLockTexts, openCheckedTexts } from './lock/checked.ts';
 import type { RunResources } from './stages/resources.ts';
 import { hashPackage } from './http/download.ts';
 import { loadGivenSidecar } from './sidecar/given.ts';
@@ -87,8 +87,10 @@ export function openResources(options: VerifySessionOptions, server?: ServerTran
       offline: Boolean(options.offline || options.noTufRefresh),
       cacheDir: config.cacheDir,
       // A root file validated before is not validated again (src/verify/trust-root-validate.ts);
-      // the memo lives with the caches, as the lockfile's does.
-      ...(options.noCache ? {} : { checked: openCheckedTexts(join(config.cacheDir, 'trust-root-checked-v1.json'), loadVerdictKey()) }),
+      // the memo lives with the caches, as the lockfile's does, and its entries name the
+      // version that checked them, as the configuration's do: a release whose check is
+      // stricter validates the same file again.
+      ...(options.noCache ? {} : { checked: versioned(openCheckedTexts(join(config.cacheDir, 'trust-root-checked-v1.json'), loadVerdictKey())) }),
     }).then((root) =>
       checkTrustRootAge(root, config),
     ));
@@ -210,3 +212,7 @@ function httpNotices(f: HttpRunFindings): Reason[] {
   return notices;
 }
 
+/** The memo with this version in every digest (entries of another release do not match). */
+function versioned(memo: CheckedTexts): CheckedTexts {
+  return { ...memo, digest: (text) => memo.digest(`${packageVersion()}\n${text}`) };
+}
