@@ -38,7 +38,7 @@ function lockFile(options: VerifySessionOptions): LockStore {
   // Lockfile texts validated before are not validated again (src/lock/checked.ts); the
   // memo lives with the caches, so --no-cache skips it too. Opened when first read.
   let checked: ReturnType<typeof openCheckedLockTexts> | undefined;
-  const memo = (): ReturnType<typeof openCheckedLockTexts> | undefined => (options.noCache ? undefined : (checked ??= openCheckedLockTexts(options.config.cacheDir, loadVerdictKey())));
+  const memo = (): ReturnType<typeof openCheckedLockTexts> | undefined => (options.noCache ? undefined : (checked ??= versioned(openCheckedLockTexts(options.config.cacheDir, loadVerdictKey()))));
   return {
     path,
     exists: async () => existsSync(path),
@@ -87,9 +87,7 @@ export function openResources(options: VerifySessionOptions, server?: ServerTran
       offline: Boolean(options.offline || options.noTufRefresh),
       cacheDir: config.cacheDir,
       // A root file validated before is not validated again (src/verify/trust-root-validate.ts);
-      // the memo lives with the caches, as the lockfile's does, and its entries name the
-      // version that checked them, as the configuration's do: a release whose check is
-      // stricter validates the same file again.
+      // the memo lives with the caches, as the lockfile's does, versioned as it is.
       ...(options.noCache ? {} : { checked: versioned(openCheckedTexts(join(config.cacheDir, 'trust-root-checked-v1.json'), loadVerdictKey())) }),
     }).then((root) =>
       checkTrustRootAge(root, config),
@@ -212,7 +210,11 @@ function httpNotices(f: HttpRunFindings): Reason[] {
   return notices;
 }
 
-/** The memo with this version in every digest (entries of another release do not match). */
-function versioned(memo: CheckedTexts): CheckedTexts {
+/**
+ * The memo with this version in every digest: entries another release wrote do not match, so
+ * a release whose check is stricter checks the same text again (the identity lockfile's and
+ * the trust root's memos; the configuration's names the version itself, src/config/load.ts).
+ */
+function versioned<T extends Pick<CheckedTexts, 'digest'>>(memo: T): T {
   return { ...memo, digest: (text) => memo.digest(`${packageVersion()}\n${text}`) };
 }
