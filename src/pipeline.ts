@@ -13,6 +13,7 @@ import type { PoolPolicyOptions, VerifyPool } from './verify/pool.ts';
 import { loadVerdictKey, openVerdictCache } from './cache/verdict-cache.ts';
 import { openSidecarCache } from './cache/sidecar-cache.ts';
 import { packageVersion } from './version.ts';
+import { collectGarbage } from './util/gc.ts';
 import { readLock, updateLock } from './lock/file.ts';
 import { type CheckedTexts, openCheckedLockTexts, openCheckedTexts } from './lock/checked.ts';
 import type { RunResources } from './stages/resources.ts';
@@ -134,19 +135,32 @@ export function openResources(options: VerifySessionOptions, server?: ServerTran
     loadGivenSidecar: (pathOrUrl) => loadGivenSidecar(pathOrUrl, { http, maxBytes: config.maxSidecarBytes }),
     productVersion: packageVersion(),
   };
+  // The workers go first: their heaps are freed before the lockfile and the caches build
+  // their files (measured, cold 1,000-package run, peak RSS median of 4: 234 → 207 MB with
+  // the sidecar cache writing one bucket at a time).
+  const stopVerifying = async (): Promise<void> => {
+    closing = true;
+    if (poolPromise) await (await poolPromise.catch(() => undefined))?.close();
+  };
   return {
     resources,
     http,
     loadTrustRoot: trustRoot,
+    stopVerifying,
     async close() {
-      closing = true;
+      await stopVerifying();
       const root = trustRootUsed && trustRootPromise ? await trustRootPromise.catch(() => undefined) : undefined;
       const { verdicts, sidecars } = resources;
-      // The workers go first: their heaps are freed before the caches build their files
-      // (measured, cold 1,000-package run, peak RSS median of 4: 234 → 207 MB with the
-      // sidecar cache writing one bucket at a time).
-      if (poolPromise) await (await poolPromise.catch(() => undefined))?.close();
-      await Promise.all([verdicts?.flush(), sidecars?.flush()]);
+      // Each end phase (the lockfile write, then each cache's files) leaves tens of MB of
+      // text behind that V8 collects only when the heap has grown past its limit: collected
+      // between them, and the caches written one after the other, the phases' garbage never
+      // adds up (measured, GNU time %M, cold 10,000 packages, 2 interleaved runs each with the pool
+      // freed before the lockfile write: 335/354 → 266/277 MB, CPU the same within noise).
+      const phases = [() => verdicts?.flush(), () => sidecars?.flush()];
+      for (const phase of phases) {
+        collectGarbage();
+        await phase();
+      }
       http.close();
       const cache = [...(verdicts?.warnings ?? []), ...(sidecars?.warnings ?? [])].map((w) => `cache: ${w}`);
       return { root, warnings: cache, notices: [...staleRepodataNotices(repodata.stale(), Boolean(options.offline)), ...httpNotices(http.findings())] };

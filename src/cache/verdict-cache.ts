@@ -333,13 +333,13 @@ export function openVerdictCache(cacheDir: string, opts: VerdictCacheOptions = {
       warnings.push(`verdict cache directory ${store.dir} cannot be created: ${(e as Error).message}`);
       return;
     }
-    await Promise.all(
-      dirty.map(([b, bucket]) =>
-        writeBucket(store, macKey, maxPerBucket, b, bucket).catch((e: unknown) => {
-          warnings.push(`verdict cache ${store.fileOf(b)} not written: ${(e as Error).message}`);
-        }),
-      ),
-    );
+    // One bucket at a time: each bucket's text exists only while it is written, instead of
+    // all sixteen at once (the end of a cold run is its peak of memory; docs/performance.md).
+    for (const [b, bucket] of dirty) {
+      await writeBucket(store, macKey, maxPerBucket, b, bucket).catch((e: unknown) => {
+        warnings.push(`verdict cache ${store.fileOf(b)} not written: ${(e as Error).message}`);
+      });
+    }
   }
 
   return {

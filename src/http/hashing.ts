@@ -1,10 +1,10 @@
 // One-pass hashing of a byte stream with a size cap: the package is hashed while it
 // flows through, in chunks, and is never held in memory as a whole.
 import { createHash, type Hash } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { createReadStream } from 'node:fs';
 import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { collectGarbage } from '../util/gc.ts';
 
 export interface StreamDigest {
   /** Lowercase hex SHA-256 of the bytes. */
@@ -31,27 +31,9 @@ export class TooLargeSignal extends Error {
 // faults (measured, --download of 64 MiB over loopback, process CPU, median of 5
 // interleaved runs: every 16 MiB 0.90 s, 122 MB; every 4 MiB 0.74 s, 94 MB; every 1 MiB
 // 0.74 s, 93 MB; never 1.05 s, 132 MB). The collector is there only when
-// the launcher exposed it (V8 flags are set before start-up, never from library code:
-// Node documents changing them at run time as unpredictable); otherwise nothing changes.
+// the launcher exposed it (src/util/gc.ts); otherwise nothing changes.
 const SCAVENGE_EVERY_BYTES = 4 * 1024 * 1024;
-let scavenge: ((opts: { type: 'minor' }) => void) | null | undefined;
-function collectYoungGeneration(): void {
-  if (scavenge === undefined) {
-    const exposed = (globalThis as { gc?: unknown }).gc;
-    if (typeof exposed === 'function') scavenge = exposed as (opts: { type: 'minor' }) => void;
-    else {
-      try {
-        // A launcher that sets --expose-gc through v8.setFlagsFromString exposes it to new contexts only.
-        // node:vm loaded here only: a run that downloads nothing never needs it.
-        const { runInNewContext } = createRequire(import.meta.url)('node:vm') as typeof import('node:vm');
-        scavenge = runInNewContext('gc') as (opts: { type: 'minor' }) => void;
-      } catch {
-        scavenge = null;
-      }
-    }
-  }
-  scavenge?.({ type: 'minor' });
-}
+const collectYoungGeneration = (): void => collectGarbage('minor');
 
 /** A pass-through that hashes and counts, and errors out at `maxBytes + 1`. */
 export class HashingCounter extends Transform {
