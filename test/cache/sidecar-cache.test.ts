@@ -135,3 +135,28 @@ test('memory stays bounded: a run keeps at most maxPendingBytes of new sidecars'
   const kept = bodies.filter((b) => again.get(sha(b)) !== undefined).length;
   assert.equal(kept, 3);
 });
+
+test('new sidecars wait in a spill file: served before the flush, nothing left beside the buckets, and puts after a flush start a new one', async (t) => {
+  const dir = tmp(t);
+  const bodies = Array.from({ length: 40 }, (_, i) => Buffer.from(`[{"n":${i},"pad":"${'y'.repeat(200 + i)}"}]`));
+  const c = openSidecarCache(dir);
+  for (const b of bodies.slice(0, 20)) c.put(sha(b), b);
+  for (const b of bodies.slice(0, 20)) assert.ok(b.equals(c.get(sha(b))!), 'read back from the spill file, byte for byte');
+  assert.ok(readdirSync(sidecarCacheDir(dir)).every((f) => !f.startsWith('.')), 'the spill file is unlinked as soon as it is open');
+  await c.flush();
+  for (const b of bodies.slice(20)) c.put(sha(b), b);
+  assert.ok(bodies[25]!.equals(c.get(sha(bodies[25]!))!));
+  await c.flush();
+  const again = openSidecarCache(dir);
+  for (const b of bodies) assert.ok(b.equals(again.get(sha(b))!), 'both flushes stored every sidecar');
+  assert.ok(readdirSync(sidecarCacheDir(dir)).every((f) => /^[0-9a-f]\.json$/.test(f)), 'only bucket files remain');
+});
+
+test('without a writable cache directory, new sidecars wait in memory and are still served', (t) => {
+  const dir = tmp(t);
+  const blocked = join(dir, 'file');
+  writeFileSync(blocked, 'x');
+  const c = openSidecarCache(blocked);
+  c.put(sha(BODY), BODY);
+  assert.ok(BODY.equals(c.get(sha(BODY))!));
+});
