@@ -338,3 +338,34 @@ test('property: the verdict copy kept until the flush (jsonCopy) is what a JSON 
   assert.notEqual(copy[0], outcome);
   assert.notEqual(copy[0]!.identity, outcome.identity);
 });
+
+test('property: what a set keeps until the flush (asJson) is what a JSON round trip gives; data that is JSON already is kept, not copied', async (t) => {
+  const { asJson } = await import('../../src/cache/verdict-cache.ts');
+  const { checkProperty, fc } = await import('../helpers/fuzz.ts');
+  const odd = fc.constantFrom(undefined, Number.NaN, Infinity, -0, new Date(0), () => 1, { toJSON: () => 'x' });
+  const value = fc.letrec((tie) => ({
+    v: fc.oneof({ depthSize: 'small' }, fc.jsonValue({ maxDepth: 1 }), odd, tie('arr'), tie('obj')),
+    arr: fc.array(tie('v'), { maxLength: 4 }),
+    obj: fc.dictionary(fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom('toJSON', '0', '1')), tie('v'), { maxKeys: 4 }),
+  })).v;
+  await checkProperty(
+    t,
+    'asJson = JSON round trip',
+    [fc.array(value, { maxLength: 4 })],
+    (v) => {
+      assert.deepEqual(asJson(v), JSON.parse(JSON.stringify(v)));
+      assert.equal(JSON.stringify(asJson(v)), JSON.stringify(v));
+    },
+    { runs: 300 },
+  );
+  const plain = [{ index: 0, verified: true, reasons: [], identity: { san: 'https://github.com/o/r' } }];
+  assert.equal(asJson(plain), plain, 'JSON data already: kept');
+  const holey = [{ index: 0, publish: true, verified: true, mediaType: undefined, reasons: [] }];
+  assert.notEqual(asJson(holey), holey, 'an undefined value: a copy without it');
+  assert.deepEqual(asJson(holey), [{ index: 0, publish: true, verified: true, reasons: [] }]);
+  const dir = tmp(t);
+  const cache = openVerdictCache(dir, { key: KEY });
+  const key = 'a'.repeat(64);
+  cache.set(key, holey as never);
+  assert.deepEqual(cache.get(key), [{ index: 0, publish: true, verified: true, reasons: [] }], 'a get in the same run returns what the file will hold');
+});
