@@ -146,7 +146,8 @@ function isJsonData(v: unknown, depth = 0): boolean {
  * the workers send them), else its jsonCopy. Shared with the report row instead of copied,
  * as the outcomes a `get` returns already are (src/stages/judge.ts copies before it changes
  * one): the copies of every new verdict held until the flush were 11.5 MB of objects in a
- * cold 10,000-package run (heap snapshot).
+ * cold 10,000-package run (heap snapshot); its peak RSS, 3 interleaved runs: 259 (229–264) →
+ * 244 (229–249) MB.
  */
 export function asJson(v: unknown): unknown {
   return isJsonData(v) ? v : jsonCopy(v);
