@@ -211,6 +211,17 @@ function httpNotices(f: HttpRunFindings): Reason[] {
 }
 
 /**
+ * The lockfiles (pixi.lock, conda-lock.yml) read before, with their contents
+ * (src/targets/index.ts), in `cache_dir` with the other caches, versioned: a release that
+ * reads lockfiles differently reads an unchanged one again.
+ */
+export function openTargetsMemo(cacheDir: string): CheckedTexts {
+  // The last 4 texts (a few projects, or a few recent versions of one): the file is read
+  // whole on every run.
+  return versioned(openCheckedTexts(join(cacheDir, 'targets-read-v1.json'), loadVerdictKey(), 4));
+}
+
+/**
  * The memo with this version in every digest: entries another release wrote do not match, so
  * a release whose check is stricter checks the same text again (the identity lockfile's and
  * the trust root's memos; the configuration's names the version itself, src/config/load.ts).

@@ -10,6 +10,7 @@ import { loadYamlParser } from '../util/yaml.ts';
 import { isExplicitText, mergeRecords, parseYamlTargetWithLines, readExplicit, readCondaLock, readPixiLock, type NotCovered, type TargetContents } from './lockfiles.ts';
 import { encodePathSegment, isPackageFilename, isValidSubdir, parseChannelArgument, parsePackageFilename, recordFromUrl } from './package-url.ts';
 import { readPackageIndex } from './package-index.ts';
+import type { CheckedTexts } from '../lock/checked.ts';
 
 export { parsePackageFilename, parsePackageUrl, recordFromUrl, encodePathSegment, isPackageFilename } from './package-url.ts';
 export { parsePixiLock, parseCondaLock, parseExplicit, mergeRecords, readPixiLock, readCondaLock } from './lockfiles.ts';
@@ -22,6 +23,8 @@ export interface LoadTargetsOptions {
   channel?: string;
   /** conda subdir for local package files (`--platform`), when `channel` does not end in one. */
   platform?: string;
+  /** Lockfiles read before: their contents by text (see readYamlTarget). */
+  memo?: CheckedTexts;
 }
 
 /** Default targets looked for in the working directory, in order. */
@@ -141,14 +144,56 @@ async function loadTarget(target: string, opts: LoadTargetsOptions): Promise<Tar
   if (isPackageFilename(basename(path))) return only([await localPackageRecord(path, opts)]);
   const text = await readTargetText(path, target);
   if (isExplicitText(text)) return readExplicit(text, target);
+  return readYamlTarget(text, target, opts.memo);
+}
+
+/** Contents up to this size (JSON characters) are remembered: the memo file is read whole on every run. */
+const MEMO_MAX_CHARS = 1 << 20;
+
+/**
+ * A pixi.lock or conda-lock.yml. What a read gives is a pure function of the text and the
+ * name it was given by (`target`: error messages, and each record's source line), so the
+ * contents of a text read before come from `memo` (a JSON parse), without loading the YAML
+ * parser or running it (measured: warm one-package pixi.lock run, process CPU, median of N
+ * interleaved runs: see docs/performance.md "Warm runs, round 4"). The memo is the
+ * identity lockfile's kind (src/lock/checked.ts): entries are MACs under the cache key, so
+ * a writer of cache_dir cannot make a text read as other records, and a damaged or
+ * unreadable entry is a parse. Only a read that succeeded is remembered: a text that fails
+ * is parsed, and fails, on every run.
+ */
+async function readYamlTarget(text: string, target: string, memo: CheckedTexts | undefined): Promise<TargetContents> {
+  const digest = memo?.digest(`${target}\n${text}`);
+  const known = digest === undefined ? undefined : contentsOf(memo!.result(digest));
+  if (known) return known;
   await loadYamlParser();
   const { doc, lines } = parseYamlTargetWithLines(text, target);
   const kind = detectYamlKind(doc);
-  if (kind === 'pixi') return readPixiLock(doc, target, lines);
-  if (kind === 'conda-lock') return readCondaLock(doc, target, lines);
-  throw new TargetError('TARGET_UNSUPPORTED', `${target} is not a pixi.lock, conda-lock.yml, conda explicit file or package.`, {
-    hint: 'Give a pixi.lock, a conda-lock.yml, an @EXPLICIT file, a package URL, or a .conda/.tar.bz2 file with --channel.',
-  });
+  let contents: TargetContents;
+  if (kind === 'pixi') contents = readPixiLock(doc, target, lines);
+  else if (kind === 'conda-lock') contents = readCondaLock(doc, target, lines);
+  else {
+    throw new TargetError('TARGET_UNSUPPORTED', `${target} is not a pixi.lock, conda-lock.yml, conda explicit file or package.`, {
+      hint: 'Give a pixi.lock, a conda-lock.yml, an @EXPLICIT file, a package URL, or a .conda/.tar.bz2 file with --channel.',
+    });
+  }
+  if (digest !== undefined) {
+    const json = JSON.stringify(contents);
+    if (json.length <= MEMO_MAX_CHARS) await memo!.add(digest, json);
+  }
+  return contents;
+}
+
+/** Remembered contents, when they have the shape a read gives (anything else is read again). */
+function contentsOf(json: string | undefined): TargetContents | undefined {
+  if (json === undefined) return undefined;
+  try {
+    const v = JSON.parse(json) as Partial<TargetContents> | null;
+    const n = v?.notCovered;
+    if (!Array.isArray(v?.records) || !n || ![n.pypi, n.source, n.local].every(Number.isInteger)) return undefined;
+    return v as TargetContents;
+  } catch {
+    return undefined;
+  }
 }
 
 /** pixi.lock has `environments` + `packages`; conda-lock.yml has `package` + `metadata`/`version`. */
