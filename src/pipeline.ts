@@ -18,6 +18,7 @@ import { type CheckedTexts, openCheckedLockTexts, openCheckedTexts } from './loc
 import type { RunResources } from './stages/resources.ts';
 import { hashPackage } from './http/download.ts';
 import { loadGivenSidecar } from './sidecar/given.ts';
+import { sha256Hex } from './util/sha256.ts';
 import { type LockStore, type OpenedResources, type PipelineSession, checkTrustRootAge, createSessionOn, frozenLockfileProblem } from './session.ts';
 
 export type { PackageInput, PipelineSession } from './session.ts';
@@ -211,14 +212,15 @@ function httpNotices(f: HttpRunFindings): Reason[] {
 }
 
 /**
- * The lockfiles (pixi.lock, conda-lock.yml) read before, with their contents
+ * The lockfiles (pixi.lock, conda-lock.yml, explicit files) read before, with their contents
  * (src/targets/index.ts), in `cache_dir` with the other caches, versioned: a release that
- * reads lockfiles differently reads an unchanged one again.
+ * reads lockfiles differently reads an unchanged one again. One small file per lockfile
+ * path, holding its last two texts (a branch switched back and forth), so a run reads only
+ * what concerns its own lockfile.
  */
-export function openTargetsMemo(cacheDir: string): CheckedTexts {
-  // The last 4 texts (a few projects, or a few recent versions of one): the file is read
-  // whole on every run.
-  return versioned(openCheckedTexts(join(cacheDir, 'targets-read-v1.json'), loadVerdictKey(), 4));
+export function openTargetsMemo(cacheDir: string): (path: string) => CheckedTexts {
+  const key = loadVerdictKey();
+  return (path) => versioned(openCheckedTexts(join(cacheDir, 'targets-read-v1', `${sha256Hex(path).slice(0, 32)}.json`), key, 2));
 }
 
 /**

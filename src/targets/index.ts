@@ -23,8 +23,8 @@ export interface LoadTargetsOptions {
   channel?: string;
   /** conda subdir for local package files (`--platform`), when `channel` does not end in one. */
   platform?: string;
-  /** Lockfiles read before: their contents by text (see readYamlTarget). */
-  memo?: CheckedTexts;
+  /** Lockfiles read before: the memo of the file at an absolute path (see readLockfileText). */
+  memo?: (path: string) => CheckedTexts;
 }
 
 /** Default targets looked for in the working directory, in order. */
@@ -143,44 +143,45 @@ async function loadTarget(target: string, opts: LoadTargetsOptions): Promise<Tar
   const path = resolve(opts.cwd, target);
   if (isPackageFilename(basename(path))) return only([await localPackageRecord(path, opts)]);
   const text = await readTargetText(path, target);
-  if (isExplicitText(text)) return readExplicit(text, target);
-  return readYamlTarget(text, target, opts.memo);
+  return readLockfileText(text, target, opts.memo?.(path));
 }
 
-/** Contents up to this size (JSON characters) are remembered: the memo file is read whole on every run. */
+/** Contents up to this size (JSON characters, ~3,000 packages) are remembered. */
 const MEMO_MAX_CHARS = 1 << 20;
 
 /**
- * A pixi.lock or conda-lock.yml. What a read gives is a pure function of the text and the
- * name it was given by (`target`: error messages, and each record's source line), so the
- * contents of a text read before come from `memo` (a JSON parse), without loading the YAML
- * parser or running it (measured: warm one-package pixi.lock run, process CPU, median of N
- * interleaved runs: see docs/performance.md "Warm runs, round 4"). The memo is the
- * identity lockfile's kind (src/lock/checked.ts): entries are MACs under the cache key, so
- * a writer of cache_dir cannot make a text read as other records, and a damaged or
- * unreadable entry is a parse. Only a read that succeeded is remembered: a text that fails
- * is parsed, and fails, on every run.
+ * A pixi.lock, conda-lock.yml or explicit file. What a read gives is a pure function of the
+ * text and the name it was given by (`target`: error messages, and each record's source
+ * line), so the contents of a text read before come from `memo` (one JSON parse), without
+ * loading or running the YAML parser or checking each URL again (measured, process CPU,
+ * median of interleaved runs: a warm one-package pixi.lock run 245 → 223 ms, bare node 90
+ * ms; docs/performance.md "Warm runs, round 4"). The memo is the identity lockfile's kind
+ * (src/lock/checked.ts): entries are MACs under the cache key, so a writer of cache_dir
+ * cannot make a text read as other records, and a damaged or unreadable entry is a parse.
+ * Only a read that succeeded is remembered: a text that fails is read, and fails, on every
+ * run.
  */
-async function readYamlTarget(text: string, target: string, memo: CheckedTexts | undefined): Promise<TargetContents> {
+async function readLockfileText(text: string, target: string, memo: CheckedTexts | undefined): Promise<TargetContents> {
   const digest = memo?.digest(`${target}\n${text}`);
   const known = digest === undefined ? undefined : contentsOf(memo!.result(digest));
   if (known) return known;
-  await loadYamlParser();
-  const { doc, lines } = parseYamlTargetWithLines(text, target);
-  const kind = detectYamlKind(doc);
-  let contents: TargetContents;
-  if (kind === 'pixi') contents = readPixiLock(doc, target, lines);
-  else if (kind === 'conda-lock') contents = readCondaLock(doc, target, lines);
-  else {
-    throw new TargetError('TARGET_UNSUPPORTED', `${target} is not a pixi.lock, conda-lock.yml, conda explicit file or package.`, {
-      hint: 'Give a pixi.lock, a conda-lock.yml, an @EXPLICIT file, a package URL, or a .conda/.tar.bz2 file with --channel.',
-    });
-  }
+  const contents = isExplicitText(text) ? readExplicit(text, target) : await readYamlText(text, target);
   if (digest !== undefined) {
     const json = JSON.stringify(contents);
     if (json.length <= MEMO_MAX_CHARS) await memo!.add(digest, json);
   }
   return contents;
+}
+
+async function readYamlText(text: string, target: string): Promise<TargetContents> {
+  await loadYamlParser();
+  const { doc, lines } = parseYamlTargetWithLines(text, target);
+  const kind = detectYamlKind(doc);
+  if (kind === 'pixi') return readPixiLock(doc, target, lines);
+  if (kind === 'conda-lock') return readCondaLock(doc, target, lines);
+  throw new TargetError('TARGET_UNSUPPORTED', `${target} is not a pixi.lock, conda-lock.yml, conda explicit file or package.`, {
+    hint: 'Give a pixi.lock, a conda-lock.yml, an @EXPLICIT file, a package URL, or a .conda/.tar.bz2 file with --channel.',
+  });
 }
 
 /** Remembered contents, when they have the shape a read gives (anything else is read again). */

@@ -1,5 +1,6 @@
-// Lockfiles read before (src/targets/index.ts, readYamlTarget): a pixi.lock or conda-lock.yml
-// read once gives exactly the same records, uncovered counts and source lines from the memo;
+// Lockfiles read before (src/targets/index.ts, readLockfileText): a pixi.lock, conda-lock.yml
+// or explicit file read once gives exactly the same records, uncovered counts and source
+// lines from the memo;
 // any other text — one byte changed, another name, a memo damaged or written without this
 // machine's key — is parsed, and a text that fails to parse fails the same way every time
 // and is never remembered.
@@ -54,7 +55,7 @@ function setup(t: { after: (fn: () => void) => void }) {
       },
     });
   };
-  const read = (name: string, m?: CheckedTexts) => loadTargetSet([name], { cwd: dir, memo: m });
+  const read = (name: string, m?: CheckedTexts) => loadTargetSet([name], { cwd: dir, memo: m && (() => m) });
   return { dir, key, memoFile, memo, read };
 }
 
@@ -85,6 +86,22 @@ test('a conda-lock.yml read before gives the same records and counts from the me
   const m = memo();
   assert.deepEqual(await read('conda-lock.yml', m), parsed);
   assert.equal(m.answered, 1);
+});
+
+test('an explicit file read before gives the same records and source lines from the memo', async (t) => {
+  const { dir, memo, read } = setup(t);
+  const lines = ['# platform: linux-64', '@EXPLICIT'];
+  for (let i = 0; i < 50; i++) lines.push(`https://conda.anaconda.org/conda-forge/linux-64/p${i}-1.0-h0_0.conda#${i.toString(16).padStart(64, 'a')}`);
+  lines.push('file:///home/me/local-1.0-0.conda', `https://repo.example/main/noarch/q-2.0-py_0.tar.bz2#${'b'.repeat(32)}`);
+  writeFileSync(join(dir, 'env.txt'), lines.join('\n') + '\n');
+  const parsed = await read('env.txt');
+  assert.equal(parsed.records.length, 51);
+  assert.equal(parsed.notCovered.local, 1);
+  await read('env.txt', memo());
+  const m = memo();
+  const again = await read('env.txt', m);
+  assert.equal(m.answered, 1);
+  assert.equal(JSON.stringify(again), JSON.stringify(parsed));
 });
 
 test('a changed lockfile is parsed again, and a text read under another name too (its lines name that file)', async (t) => {
@@ -159,6 +176,7 @@ test('a lockfile that fails to parse fails the same way every time and is never 
     'version: 99\nenvironments: {}\npackages: []\n', // unsupported version
     'version: 6\nenvironments: {}\npackages: {}\n', // malformed
     'just: a mapping\n', // not a lockfile
+    '@EXPLICIT\nhttps://conda.anaconda.org/c/linux-64/p-1.0-0.conda#xyz\n', // explicit, a bad digest
   ];
   for (const text of texts) {
     writeFileSync(join(dir, 'pixi.lock'), text);
