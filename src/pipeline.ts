@@ -18,7 +18,7 @@ import { type CheckedTexts, openCheckedLockTexts, openCheckedTexts } from './loc
 import type { RunResources } from './stages/resources.ts';
 import { hashPackage } from './http/download.ts';
 import { loadGivenSidecar } from './sidecar/given.ts';
-import { type LockStore, type OpenedResources, type PipelineSession, checkTrustRootAge, createSessionOn, frozenLockfileProblem } from './session.ts';
+import { type LockStore, type OpenedResources, type PackageInput, type PipelineSession, checkTrustRootAge, createSessionOn, frozenLockfileProblem } from './session.ts';
 
 export type { PackageInput, PipelineSession } from './session.ts';
 export { today } from './session.ts';
@@ -28,8 +28,9 @@ export function requireFrozenLockfile(options: VerifySessionOptions, lockPath: s
   frozenLockfileProblem(options, lockPath, existsSync(lockPath));
 }
 
-export function createSession(options: VerifySessionOptions): Promise<PipelineSession> {
-  return createSessionOn(options, { openResources: () => openResources(options), lock: lockFile(options) });
+/** `early`: packages to start on at once (src/session.ts hashEarly), e.g. the first downloads of a run. */
+export function createSession(options: VerifySessionOptions, early?: readonly PackageInput[]): Promise<PipelineSession> {
+  return createSessionOn(options, { openResources: () => openResources(options), lock: lockFile(options) }, early);
 }
 
 /** The identity lockfile as a file. */
@@ -142,7 +143,7 @@ export function openResources(options: VerifySessionOptions, server?: ServerTran
     trustRoot: usedTrustRoot,
     pool,
     warmPool,
-    hashPackage: (record, onBytes) => hashPackage(record, http, { onBytes }),
+    hashPackage: (record, onBytes, signal) => hashPackage(record, http, { onBytes, signal }),
     loadGivenSidecar: (pathOrUrl) => loadGivenSidecar(pathOrUrl, { http, maxBytes: config.maxSidecarBytes }),
     productVersion: packageVersion(),
   };
