@@ -75,6 +75,12 @@ export interface VerifyPool {
    * failure shows on that call).
    */
   prepare?(policy: PoolPolicyOptions): Promise<void>;
+  /**
+   * Start the workers now when the run expects enough bundles for them (`expectedBundles`
+   * at or above `minBundles`), ahead of the first call: they load sigstore-js and build
+   * the trust material while the caller still fetches. Otherwise nothing.
+   */
+  start?(): void;
   /** Terminate the workers; calls still pending reject with VERIFY_WORKER_FAILED. */
   close(): Promise<void>;
   /** Configured worker count. */
@@ -289,6 +295,9 @@ export function createVerifyPool(opts: VerifyPoolOptions): VerifyPool {
   return {
     size,
     stats,
+    start() {
+      if (!p.closed && !p.useWorkers && p.barrenDeaths < MAX_BARREN_DEATHS && (opts.expectedBundles ?? 0) >= minBundles) startWorkers();
+    },
     async prepare(policy) {
       // Workers build their own verifiers; only a run verified in-process is readied here.
       if ((opts.expectedBundles ?? 0) >= minBundles) return;
