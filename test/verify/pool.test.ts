@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { AttestError } from '../../src/errors.ts';
 import { verifyAttestations } from '../../src/verify/attestations.ts';
 import { createVerifier } from '../../src/verify/verifier.ts';
-import { createVerifyPool } from '../../src/verify/pool.ts';
+import { createVerifyPool, defaultPoolSize } from '../../src/verify/pool.ts';
 import type { LoadedTrustRoot } from '../../src/verify/trust-root.ts';
 import type { PublishExpectation } from '../../src/verify/cep27.ts';
 import { mkdirSync } from 'node:fs';
@@ -187,6 +187,13 @@ test('a first run of many packages starts the workers with the trust root; a run
   } finally {
     ws.cleanup();
   }
+});
+
+test('by default one worker per core but one, and never none', () => {
+  assert.deepEqual([1, 2, 4, 16].map((cores) => defaultPoolSize(cores)), [1, 1, 3, 15]);
+  const pool = createVerifyPool({ trustRoot: root });
+  assert.equal(pool.size, defaultPoolSize());
+  void pool.close();
 });
 
 test('per-policy options reach the workers: a key-signed bundle verifies only with its key trusted', async () => {
