@@ -31,8 +31,14 @@ export const WORKER_START_MS = 250;
 export const DEFAULT_MIN_BUNDLES = 64;
 /** With the fast DER encoder a bundle costs ≈ 1 ms in-process, so workers win only much later. */
 export const FAST_DER_MIN_BUNDLES = 512;
-/** Requests in flight per worker: 2 hides the message round trip; a crash loses at most 2. */
-const IN_FLIGHT_PER_WORKER = 2;
+/**
+ * Requests in flight per worker: enough that a worker answers several in one message
+ * (pool-worker.ts serveRequests); a crash fails at most these. Until a worker has answered
+ * once, only FIRST_IN_FLIGHT: a worker that cannot start (a broken install) or dies on its
+ * first request fails as few calls as before batching.
+ */
+const IN_FLIGHT_PER_WORKER = 8;
+const FIRST_IN_FLIGHT = 2;
 /** Consecutive worker deaths without a single answer before the pool gives up on workers. */
 const MAX_BARREN_DEATHS = 3;
 
@@ -189,16 +195,18 @@ function spawnWorker(p: Pool): void {
   p.slots.add(slot);
   p.stats.workersStarted++;
   worker.unref(); // referenced only while it has work (see post/settle)
-  worker.on('message', (res: VerifyResponse) => {
-    const job = slot.inflight.get(res.id);
-    if (!job) return;
-    slot.inflight.delete(res.id);
-    slot.answered = true;
-    p.barrenDeaths = 0;
+  worker.on('message', (answers: VerifyResponse[]) => {
+    for (const res of answers) {
+      const job = slot.inflight.get(res.id);
+      if (!job) continue;
+      slot.inflight.delete(res.id);
+      slot.answered = true;
+      p.barrenDeaths = 0;
+      p.stats.inWorkers++;
+      if (res.ok) job.resolve(res.outcomes);
+      else job.reject(errorFromWorker(res.error));
+    }
     if (slot.inflight.size === 0) worker.unref();
-    p.stats.inWorkers++;
-    if (res.ok) job.resolve(res.outcomes);
-    else job.reject(errorFromWorker(res.error));
     pump(p);
   });
   worker.on('error', (e: Error) => {
@@ -240,10 +248,11 @@ function onTheWire(job: Job): WireRequest {
   return { ...rest, raw: new Uint8Array(job.raw) };
 }
 
-/** Hand queued jobs to workers with room (IN_FLIGHT_PER_WORKER each). */
+/** Hand queued jobs to workers with room (FIRST_IN_FLIGHT, then IN_FLIGHT_PER_WORKER each). */
 function pump(p: Pool): void {
   for (const slot of p.slots) {
-    while (p.queue.length > 0 && slot.inflight.size < IN_FLIGHT_PER_WORKER) {
+    const room = slot.answered ? IN_FLIGHT_PER_WORKER : FIRST_IN_FLIGHT;
+    while (p.queue.length > 0 && slot.inflight.size < room) {
       const job = p.queue.shift()!;
       if (slot.inflight.size === 0) slot.worker.ref();
       slot.inflight.set(job.req.id, job);
