@@ -143,7 +143,10 @@ export async function createSessionOn(options: VerifySessionOptions, host: Sessi
       // holds no request, so AHEAD times as many packages are under way. With one slot per
       // package, the slots filled up with packages queued for verification while the
       // workers waited for sidecars (cold 1,000 profile: workers idle 10-30% of each 200 ms
-      // after start-up, the main thread 20-30%). Measured (docs/performance.md "Cold runs"): FIGURE.
+      // after start-up, the main thread 20-30%). Measured (docs/performance.md "Cold runs,
+      // round 3"), cold 1,000 packages behind a proxy adding 20 ms per request, 6 interleaved
+      // runs (load 6-10): wall 8.58 -> 7.83 s (median), peak RSS 155 -> 173 MB; on loopback the
+      // same within noise (the run is CPU-bound there).
       const judged = await mapLimit(inputs, concurrency * AHEAD, async (input) => {
         const j = await examine(input);
         onDone?.(++done);

@@ -4,7 +4,9 @@ import { createHash } from 'node:crypto';
 import { AttestError } from '../../src/errors.ts';
 import { verifyAttestations } from '../../src/verify/attestations.ts';
 import { createVerifier } from '../../src/verify/verifier.ts';
-import { createVerifyPool } from '../../src/verify/pool.ts';
+import { createVerifyPool, defaultPoolSize } from '../../src/verify/pool.ts';
+import { serveRequests, type VerifyResponse, type WireRequest } from '../../src/verify/pool-worker.ts';
+import { MessageChannel } from 'node:worker_threads';
 import type { LoadedTrustRoot } from '../../src/verify/trust-root.ts';
 import type { PublishExpectation } from '../../src/verify/cep27.ts';
 import { mkdirSync } from 'node:fs';
@@ -187,6 +189,30 @@ test('a first run of many packages starts the workers with the trust root; a run
   } finally {
     ws.cleanup();
   }
+});
+
+test('by default one worker per core but one, and never none', () => {
+  assert.deepEqual([1, 2, 4, 16].map((cores) => defaultPoolSize(cores)), [1, 1, 3, 15]);
+  const pool = createVerifyPool({ trustRoot: root });
+  assert.equal(pool.size, defaultPoolSize());
+  void pool.close();
+});
+
+test('a worker answers the requests that arrived together in one message, each with its own id and outcome', async () => {
+  const { port1, port2 } = new MessageChannel();
+  serveRequests(port2, (req: WireRequest) => ({ id: req.id, ok: true, outcomes: [{ index: req.id } as never] }));
+  const messages: VerifyResponse[][] = [];
+  const all = new Promise<void>((done) => {
+    port1.on('message', (m: VerifyResponse[]) => {
+      messages.push(m);
+      if (messages.flat().length === 5) done();
+    });
+  });
+  for (const id of [3, 1, 4, 5, 9]) port1.postMessage({ id, pkg: cases[0]!.pkg, policyKey: 'k', trustedKeys: [], requireTlog: true, bundles: [] });
+  await all;
+  port1.close();
+  assert.ok(messages.length < 5, `${messages.length} messages for 5 answers`);
+  assert.deepEqual(messages.flat().map((r) => [r.id, r.ok && r.outcomes[0]]), [3, 1, 4, 5, 9].map((id) => [id, { index: id }]));
 });
 
 test('per-policy options reach the workers: a key-signed bundle verifies only with its key trusted', async () => {
