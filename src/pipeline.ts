@@ -18,6 +18,7 @@ import { type CheckedTexts, openCheckedLockTexts, openCheckedTexts } from './loc
 import type { RunResources } from './stages/resources.ts';
 import { hashPackage } from './http/download.ts';
 import { loadGivenSidecar } from './sidecar/given.ts';
+import { sha256Hex } from './util/sha256.ts';
 import { type LockStore, type OpenedResources, type PackageInput, type PipelineSession, checkTrustRootAge, createSessionOn, frozenLockfileProblem } from './session.ts';
 
 export type { PackageInput, PipelineSession } from './session.ts';
@@ -223,6 +224,18 @@ function httpNotices(f: HttpRunFindings): Reason[] {
     });
   }
   return notices;
+}
+
+/**
+ * The lockfiles (pixi.lock, conda-lock.yml, explicit files) read before, with their contents
+ * (src/targets/index.ts), in `cache_dir` with the other caches, versioned: a release that
+ * reads lockfiles differently reads an unchanged one again. One small file per lockfile
+ * path, holding its last two texts (a branch switched back and forth), so a run reads only
+ * what concerns its own lockfile.
+ */
+export function openTargetsMemo(cacheDir: string): (path: string) => CheckedTexts {
+  const key = loadVerdictKey();
+  return (path) => versioned(openCheckedTexts(join(cacheDir, 'targets-read-v1', `${sha256Hex(path).slice(0, 32)}.json`), key, 2));
 }
 
 /**

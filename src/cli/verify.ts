@@ -80,6 +80,7 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
     channel: values.channel,
     platform: values.platform,
     targetHint: 'Pass a pixi.lock, conda-lock.yml, explicit file, package URL or package file.',
+    noCache: Boolean(values['no-cache']),
   });
   const sigs = await givenSidecar(io, values.sigs, records, config);
   let progress: Awaited<ReturnType<Reporter['progress']>> | undefined;
