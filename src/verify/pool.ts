@@ -29,8 +29,14 @@ export const WORKER_START_MS = 250;
  * starts to win.
  */
 export const DEFAULT_MIN_BUNDLES = 64;
-/** With the fast DER encoder a bundle costs ≈ 1 ms in-process, so workers win only much later. */
-export const FAST_DER_MIN_BUNDLES = 512;
+/**
+ * With the fast DER encoder a bundle costs ≈ 1 ms in-process, so workers win only much later.
+ * 512 → 256 once the pool had one worker started with the trust root and answering in
+ * batches (docs/performance.md "Cold runs, round 3"): cold 300 packages, 5 interleaved runs
+ * (load 7–8), in-process → one worker: wall 2.95 → 2.33 s, CPU 2.13 → 1.91 s, peak RSS 105
+ * → 102 MB (median).
+ */
+export const FAST_DER_MIN_BUNDLES = 256;
 /**
  * Requests in flight per worker: enough that a worker answers several in one message
  * (pool-worker.ts serveRequests); a crash fails at most these. Until a worker has answered
