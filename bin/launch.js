@@ -6,28 +6,12 @@ import { setFlagsFromString } from 'node:v8';
 
 /** @param {string[]} argv */
 export async function launch(argv) {
-  // V8 flags, set here and nowhere else, first thing, before any module of ours has run or
-  // allocated (a re-exec with the flags on the command line would cost a second Node start-up,
-  // ~40 ms, on every run):
-  // - a young generation that does not grow: V8 sizes it when the isolate is created, so a
-  //   maximum set here is ignored (a former `--max-semi-space-size=32` changed nothing), but
-  //   the growth factor is read each time it would grow. Left to grow, it reaches ~134 MB
-  //   committed in every isolate of a big run (the main thread and each verify worker) on a
-  //   machine with plenty of memory. Kept at its initial size instead (measured, GNU time %M,
-  //   3 interleaved runs each, bare node 43 MB): cold 1,000 packages 248/252/225 →
-  //   168/166/156 MB (CPU +4%); warm 1,000 96 → 81 MB (CPU within noise, 0.78 vs 0.65 s median
-  //   of 4); 50,000-package pixi.lock 374 → 234 MB (CPU +10-15%);
-  // - the collector made available to new contexts, so that hashing a large download can
-  //   collect the network chunks it is done with (see src/http/hashing.ts).
-  setFlagsFromString('--semi-space-growth-factor=1');
-  setFlagsFromString('--expose-gc');
-
   // Node's on-disk code cache for our modules and dependencies, so a run after the first need
   // not recompile them. Measured on the 2-core development machine with the chunked build, the
   // gain is within noise (one-package warm run 298 vs 308 ms CPU with and without it); kept
   // because it costs nothing measurable either and pays on slower disks and larger builds.
-  // After the flags, which are part of the cache's validity check, so every run sees the same
-  // ones.
+  // V8's flags are part of a cached entry's validity check; every run of a command sets them
+  // at the same point (below), so each module is always compiled under the same flags.
   enableCompileCache();
 
   // A reader that stops early (`conda-attest verify --json | head`) is not an error.
@@ -52,9 +36,34 @@ export async function launch(argv) {
     throw err;
   }
   try {
-    process.exitCode = await main(argv);
+    process.exitCode = await main(argv, undefined, { loaded: setV8Flags });
   } catch (err) {
     process.stderr.write(`conda-attest: internal error: ${err?.stack ?? err}\n`);
     process.exitCode = 2;
   }
+}
+
+/**
+ * V8 flags, set here and nowhere else, once the command's modules are loaded and before it
+ * runs (a re-exec with the flags on the command line would cost a second Node start-up,
+ * ~40 ms, on every run). Not earlier: Node's built-in modules (crypto, fs/promises, http…)
+ * come with a code cache that V8 accepts only under the flags it was made with, so every
+ * built-in a command loads after a flag change is compiled from source (measured: warm
+ * one-package run, process CPU, median of 11, flags set after the command's modules rather
+ * than first thing: 143 → 131 ms above the launcher's start; see docs/performance.md).
+ * - a young generation that does not grow: V8 sizes it when the isolate is created, so a
+ *   maximum set here is ignored (a former `--max-semi-space-size=32` changed nothing), but
+ *   the growth factor is read each time it would grow. Left to grow, it reaches ~134 MB
+ *   committed in every isolate of a big run (the main thread and each verify worker) on a
+ *   machine with plenty of memory. Kept at its initial size instead (measured, GNU time %M,
+ *   3 interleaved runs each, bare node 43 MB): cold 1,000 packages 248/252/225 →
+ *   168/166/156 MB (CPU +4%); warm 1,000 96 → 81 MB (CPU within noise, 0.78 vs 0.65 s median
+ *   of 4); 50,000-package pixi.lock 374 → 234 MB (CPU +10-15%). Loading the modules grows
+ *   nothing: they allocate a few MB;
+ * - the collector made available to new contexts, so that hashing a large download can
+ *   collect the network chunks it is done with (see src/http/hashing.ts).
+ */
+function setV8Flags() {
+  setFlagsFromString('--semi-space-growth-factor=1');
+  setFlagsFromString('--expose-gc');
 }

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { TrustRootError, UsageError } from '../errors.ts';
 import { loadConfig, noConfigError } from '../config/load.ts';
 import { loadTargetSet, searchDefaultTarget, type NotCovered } from '../targets/index.ts';
-import type { PipelineSession } from '../pipeline.ts';
+import { openTargetsMemo, type PackageInput, type PipelineSession } from '../pipeline.ts';
 import { loadGivenSidecar } from '../sidecar/given.ts';
 import type { GivenSidecar } from '../session-types.ts';
 import type { PackageRecord, ResolvedConfig } from '../types.ts';
@@ -25,6 +25,8 @@ interface EnvironmentOptions {
   platform?: string;
   /** How the command names its targets, for the "nothing found" hint. */
   targetHint: string;
+  /** `--no-cache`: lockfiles are read without the memo of those read before. */
+  noCache?: boolean;
 }
 
 /** What a command verifies: the config, the package records, and what the targets hold that is not covered. */
@@ -52,7 +54,8 @@ export async function loadEnvironment(io: CliIO, o: EnvironmentOptions): Promise
     });
   }
   const targets = o.targets.length ? o.targets : [await defaultTarget(io, o.targetHint)];
-  const { records, notCovered, inputs } = await loadTargetSet(targets, { cwd: io.cwd, channel: o.channel, platform: o.platform });
+  const memo = o.noCache ? undefined : openTargetsMemo(config.cacheDir);
+  const { records, notCovered, inputs } = await loadTargetSet(targets, { cwd: io.cwd, channel: o.channel, platform: o.platform, memo });
   return { config, records, notCovered, inputs };
 }
 
@@ -103,9 +106,13 @@ export async function verifyRecords(
   records: readonly PackageRecord[],
   o: { concurrency: number; download?: boolean; onDone?: (done: number) => void },
 ): Promise<void> {
-  const inputs = records.map((record) => ({
+  await session.verifyPackages(packageInputs(records, o.download), { concurrency: o.concurrency, onDone: o.onDone });
+}
+
+/** Each record with the digest it is verified under (null: the pipeline hashes the bytes), as verifyRecords describes. */
+export function packageInputs(records: readonly PackageRecord[], download: boolean | undefined): PackageInput[] {
+  return records.map((record) => ({
     record,
-    digest: !o.download && record.sha256 && !record.localPath ? { sha256: record.sha256, source: 'lockfile' as const } : null,
+    digest: !download && record.sha256 && !record.localPath ? { sha256: record.sha256, source: 'lockfile' as const } : null,
   }));
-  await session.verifyPackages(inputs, { concurrency: o.concurrency, onDone: o.onDone });
 }

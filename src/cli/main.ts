@@ -34,7 +34,12 @@ function usage(): string {
 
 export { packageVersion };
 
-export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
+/** What the launcher does between loading a command and running it (bin/launch.js: the V8 flags). */
+export interface MainHooks {
+  loaded?: () => void;
+}
+
+export async function main(argv: string[], io: CliIO = processIO(), hooks: MainHooks = {}): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
     io.stdout.write(usage());
@@ -49,6 +54,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
   try {
     if (!entry) throw await unknownCommand(first, io);
     const command = await entry.load();
+    hooks.loaded?.();
     const stopHandling = io.stderr === process.stderr && !entry.ownsSignals ? exitOnInterrupt(io) : () => {};
     try {
       return await command(rest, io);

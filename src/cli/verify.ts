@@ -8,7 +8,7 @@ import { FORMATS } from '../report/formats.ts';
 import { type CliIO, type Command, wantsColor } from './io.ts';
 import { positiveInt, seconds } from './args.ts';
 import { type CommandSpec, chooseFormat, formatOptions, HELP_OPTION, OFFLINE_OPTIONS, parseCommand, renderHelp, TIME_OPTIONS } from './options.ts';
-import { givenSidecar, loadEnvironment, verifyRecords } from './environment.ts';
+import { givenSidecar, loadEnvironment, packageInputs, verifyRecords } from './environment.ts';
 import { md5OnlyNotice } from '../targets/index.ts';
 import { VERIFY_FORMATS, emitGithubExtras, inGithubActions, parseOutputs, planOutputs, writeOutputs, writeStdout } from './ci-output.ts';
 import { createReporter, type Reporter } from './reporter.ts';
@@ -80,9 +80,12 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
     channel: values.channel,
     platform: values.platform,
     targetHint: 'Pass a pixi.lock, conda-lock.yml, explicit file, package URL or package file.',
+    noCache: Boolean(values['no-cache']),
   });
   const sigs = await givenSidecar(io, values.sigs, records, config);
   let progress: Awaited<ReturnType<Reporter['progress']>> | undefined;
+  const download = Boolean(values.download);
+  const perRun = concurrency ?? config.concurrency;
 
   const session = await createSession({
     config,
@@ -97,7 +100,9 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
     inputs: { targets: inputs, config: config.source ?? null },
     // The progress line names a host that keeps a request waiting (it starts below).
     onWait: (e) => progress?.waiting(e),
-  });
+    // The first downloads start with the session, not after its trust root and lockfile
+    // reads (measured: see docs/performance.md "Downloads and the proxy").
+  }, download ? packageInputs(records, true).slice(0, perRun) : undefined);
 
   // What the formats need from before the run (the lockfile as it was, the targets' lines).
   const plan = await planOutputs(io, records, session, [format, ...outputs.map((o) => o.format)], github);
@@ -105,8 +110,8 @@ export const verifyCommand: Command = async (argv: string[], io: CliIO): Promise
   progress = await reporter.progress(records.length);
   try {
     await verifyRecords(session, records, {
-      concurrency: concurrency ?? config.concurrency,
-      download: Boolean(values.download),
+      concurrency: perRun,
+      download,
       onDone: (done) => progress.update(done),
     });
   } finally {

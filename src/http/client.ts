@@ -103,6 +103,8 @@ interface DownloadOptions {
   totalTimeoutMs?: number;
   /** Called when a 2xx answer's body is about to be read (on every attempt). */
   onBytes?: () => void;
+  /** Abandons the download (no retry after it): for a download started ahead of the checks that may yet fail the run. */
+  signal?: AbortSignal;
 }
 
 interface ForwardOptions {
@@ -225,7 +227,9 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
 
     downloadAndHash(url, o = {}) {
       // Packages are hashed as stored: no transfer coding may sit between us and the bytes.
-      return request(url, { headers: { 'accept-encoding': 'identity' }, totalTimeoutMs: o.totalTimeoutMs }, (res, finalUrl) => hashBody(res, finalUrl, o));
+      const { signal } = o;
+      const abortable = signal ? { signal, mayRetry: () => !signal.aborted } : {};
+      return request(url, { headers: { 'accept-encoding': 'identity' }, totalTimeoutMs: o.totalTimeoutMs, ...abortable }, (res, finalUrl) => hashBody(res, finalUrl, o));
     },
 
     forward(url, o, consume) {

@@ -15,6 +15,8 @@ interface HashPackageOptions {
   totalTimeoutMs?: number;
   /** Called when the server has begun sending the bytes (a URL only). */
   onBytes?: () => void;
+  /** Abandons a download (a URL only). */
+  signal?: AbortSignal;
 }
 
 export async function hashPackage(record: PackageRecord, http: HttpClient, opts: HashPackageOptions = {}): Promise<StreamDigest> {
@@ -22,5 +24,5 @@ export async function hashPackage(record: PackageRecord, http: HttpClient, opts:
   if (record.localPath) return hashFile(record.localPath, { maxBytes: opts.maxBytes, md5 });
   // No expectedSha256 here: comparing with the lockfile is the pipeline's decision
   // (PACKAGE_DIGEST_MISMATCH with the policy's action), not a transport error.
-  return http.downloadAndHash(record.url, { dest: opts.dest, maxBytes: opts.maxBytes, md5, totalTimeoutMs: opts.totalTimeoutMs, onBytes: opts.onBytes });
+  return http.downloadAndHash(record.url, { dest: opts.dest, maxBytes: opts.maxBytes, md5, totalTimeoutMs: opts.totalTimeoutMs, onBytes: opts.onBytes, signal: opts.signal });
 }

@@ -47,6 +47,8 @@ export interface Req {
   counted: Set<string>;
   /** False once a retry could no longer start from scratch. */
   mayRetry?: () => boolean;
+  /** Aborts the attempt (Node's http.request `signal`); an aborted request is not retried. */
+  signal?: AbortSignal;
   /** Set by the limit layer: when the attempt got its slot (epoch ms). */
   startedAt?: number;
   /** Set by the deadline layer: when the attempt must have ended (epoch ms), and the error then. */
@@ -374,6 +376,7 @@ export function openTransport(opts: TransportOptions): { send: Send; stats: { re
       const r = (u.protocol === 'https:' ? https() : http()).request(u, {
         method: 'GET',
         agent,
+        ...(req.signal ? { signal: req.signal } : {}),
         headers: { 'user-agent': opts.userAgent, 'accept-encoding': 'gzip, br, zstd', ...req.headers },
       });
       if (req.until !== undefined) timers.push(setTimeout(() => finish(req.timeUp!(answered)), Math.max(0, req.until - Date.now())));

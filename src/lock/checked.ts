@@ -56,8 +56,8 @@ export function openCheckedLockTexts(cacheDir: string, key: Buffer = processKey)
 /** An entry: a digest alone, or [digest, result, MAC of both]. */
 type Entry = string | [digest: string, result: string, mac: string];
 
-/** The memo kept in the file `path` (see the top of this file). */
-export function openCheckedTexts(path: string, key: Buffer = processKey): CheckedTexts {
+/** The memo kept in the file `path` (see the top of this file), remembering the last `keep` texts. */
+export function openCheckedTexts(path: string, key: Buffer = processKey, keep = KEEP): CheckedTexts {
   let known: Entry[] | undefined;
   const mac = (text: string): string => createHmac('sha256', key).update(text).digest('hex');
   const digestOf = (e: Entry): string => (typeof e === 'string' ? e : e[0]);
@@ -65,7 +65,7 @@ export function openCheckedTexts(path: string, key: Buffer = processKey): Checke
     if (known) return known;
     try {
       const v = JSON.parse(readFileSync(path, 'utf8')) as unknown;
-      known = Array.isArray(v) ? v.filter(isEntry).slice(-KEEP) : [];
+      known = Array.isArray(v) ? v.filter(isEntry).slice(-keep) : [];
     } catch {
       known = [];
     }
@@ -83,7 +83,7 @@ export function openCheckedTexts(path: string, key: Buffer = processKey): Checke
       const entry: Entry = result === undefined ? digest : [digest, result, mac(`${digest}\n${result}`)];
       if (list.some((e) => JSON.stringify(e) === JSON.stringify(entry))) return;
       // A damaged entry for the same text is replaced, not kept beside the good one.
-      known = [...list.filter((e) => digestOf(e) !== digest), entry].slice(-KEEP);
+      known = [...list.filter((e) => digestOf(e) !== digest), entry].slice(-keep);
       await writeFileAtomic(path, JSON.stringify(known) + '\n', { durable: false, mkdirs: true }).catch(() => undefined);
     },
   };

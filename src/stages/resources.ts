@@ -31,9 +31,10 @@ export interface RunResources {
   pool(): Promise<VerifyPool>;
   /**
    * Hash a package's bytes (a local file or a URL) in one streamed pass, when the caller
-   * knows no digest; `onBytes` is called when a server has begun sending them.
+   * knows no digest; `onBytes` is called when a server has begun sending them; `signal`
+   * abandons a download.
    */
-  hashPackage(record: PackageRecord, onBytes?: () => void): Promise<StreamDigest>;
+  hashPackage(record: PackageRecord, onBytes?: () => void, signal?: AbortSignal): Promise<StreamDigest>;
   /**
    * Start loading the verification pool and its verifier for `policy` ahead of their first
    * use (not a use of the trust root by itself), unless `skip` says, given the trust root's

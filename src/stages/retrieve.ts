@@ -97,6 +97,11 @@ export async function retrievePackage(pkg: ResolvedPackage, res: RunResources): 
   return { ...found, sidecar, evidence: { kind: 'sidecar', bundles: result.bundles, packageSha256: digest.sha256, key, ...(result.bytes ? { bytes: result.bytes } : {}) } };
 }
 
+/** Whether retrieving `pkg` starts by hashing its bytes (as below: checks enabled, a well-formed name, no digest given). */
+export function hashesBytes(pkg: ResolvedPackage): boolean {
+  return !pkg.given && pkg.policy.enabled && !packageNameProblem(pkg.record.name, pkg.record.filename);
+}
+
 /** The package digest hashed from the bytes (local file or URL) in one streamed pass. */
 async function hashOf(pkg: ResolvedPackage, res: RunResources, onBytes: () => void): Promise<PackageDigest> {
   const { sha256, md5 } = await res.hashPackage(pkg.record, onBytes);

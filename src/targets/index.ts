@@ -10,6 +10,7 @@ import { loadYamlParser } from '../util/yaml.ts';
 import { isExplicitText, mergeRecords, parseYamlTargetWithLines, readExplicit, readCondaLock, readPixiLock, type NotCovered, type TargetContents } from './lockfiles.ts';
 import { encodePathSegment, isPackageFilename, isValidSubdir, parseChannelArgument, parsePackageFilename, recordFromUrl } from './package-url.ts';
 import { readPackageIndex } from './package-index.ts';
+import type { CheckedTexts } from '../lock/checked.ts';
 
 export { parsePackageFilename, parsePackageUrl, recordFromUrl, encodePathSegment, isPackageFilename } from './package-url.ts';
 export { parsePixiLock, parseCondaLock, parseExplicit, mergeRecords, readPixiLock, readCondaLock } from './lockfiles.ts';
@@ -22,6 +23,8 @@ export interface LoadTargetsOptions {
   channel?: string;
   /** conda subdir for local package files (`--platform`), when `channel` does not end in one. */
   platform?: string;
+  /** Lockfiles read before: the memo of the file at an absolute path (see readLockfileText). */
+  memo?: (path: string) => CheckedTexts;
 }
 
 /** Default targets looked for in the working directory, in order. */
@@ -140,7 +143,37 @@ async function loadTarget(target: string, opts: LoadTargetsOptions): Promise<Tar
   const path = resolve(opts.cwd, target);
   if (isPackageFilename(basename(path))) return only([await localPackageRecord(path, opts)]);
   const text = await readTargetText(path, target);
-  if (isExplicitText(text)) return readExplicit(text, target);
+  return readLockfileText(text, target, opts.memo?.(path));
+}
+
+/** Contents up to this size (JSON characters, ~3,000 packages) are remembered. */
+const MEMO_MAX_CHARS = 1 << 20;
+
+/**
+ * A pixi.lock, conda-lock.yml or explicit file. What a read gives is a pure function of the
+ * text and the name it was given by (`target`: error messages, and each record's source
+ * line), so the contents of a text read before come from `memo` (one JSON parse), without
+ * loading or running the YAML parser or checking each URL again (measured, process CPU,
+ * median of interleaved runs: a warm one-package pixi.lock run 245 → 223 ms, bare node 90
+ * ms; docs/performance.md "Warm runs, round 4"). The memo is the identity lockfile's kind
+ * (src/lock/checked.ts): entries are MACs under the cache key, so a writer of cache_dir
+ * cannot make a text read as other records, and a damaged or unreadable entry is a parse.
+ * Only a read that succeeded is remembered: a text that fails is read, and fails, on every
+ * run.
+ */
+async function readLockfileText(text: string, target: string, memo: CheckedTexts | undefined): Promise<TargetContents> {
+  const digest = memo?.digest(`${target}\n${text}`);
+  const known = digest === undefined ? undefined : contentsOf(memo!.result(digest));
+  if (known) return known;
+  const contents = isExplicitText(text) ? readExplicit(text, target) : await readYamlText(text, target);
+  if (digest !== undefined) {
+    const json = JSON.stringify(contents);
+    if (json.length <= MEMO_MAX_CHARS) await memo!.add(digest, json);
+  }
+  return contents;
+}
+
+async function readYamlText(text: string, target: string): Promise<TargetContents> {
   await loadYamlParser();
   const { doc, lines } = parseYamlTargetWithLines(text, target);
   const kind = detectYamlKind(doc);
@@ -149,6 +182,19 @@ async function loadTarget(target: string, opts: LoadTargetsOptions): Promise<Tar
   throw new TargetError('TARGET_UNSUPPORTED', `${target} is not a pixi.lock, conda-lock.yml, conda explicit file or package.`, {
     hint: 'Give a pixi.lock, a conda-lock.yml, an @EXPLICIT file, a package URL, or a .conda/.tar.bz2 file with --channel.',
   });
+}
+
+/** Remembered contents, when they have the shape a read gives (anything else is read again). */
+function contentsOf(json: string | undefined): TargetContents | undefined {
+  if (json === undefined) return undefined;
+  try {
+    const v = JSON.parse(json) as Partial<TargetContents> | null;
+    const n = v?.notCovered;
+    if (!Array.isArray(v?.records) || !n || ![n.pypi, n.source, n.local].every(Number.isInteger)) return undefined;
+    return v as TargetContents;
+  } catch {
+    return undefined;
+  }
 }
 
 /** pixi.lock has `environments` + `packages`; conda-lock.yml has `package` + `metadata`/`version`. */

@@ -4,7 +4,8 @@
 // - the byte-identical fast DER encoder (fast-der.ts), installed only when its self-test on
 //   built-in samples and on this trust root's certificates agrees with the stock encoder;
 // - the CA-chain memo (chain-memo.ts): a CA certificate's signature is checked once per run;
-// - quiet ASN.1 parsing (below): the parser's errors carry no stack trace.
+// - quiet ASN.1 parsing (below): the parser's errors carry no stack trace;
+// - OIDs decoded once per distinct encoding (below).
 // Called from createVerifier, which every verification path of a thread goes through.
 import { ASN1Obj } from '@sigstore/core';
 import { installChainMemo } from './chain-memo.ts';
@@ -44,10 +45,51 @@ export function uninstallQuietParse(): void {
   ASN1Obj.parseBuffer = stockParseBuffer;
 }
 
+type ToOid = (this: ASN1Obj) => string;
+const oidProto = ASN1Obj.prototype as unknown as { toOID: ToOid };
+const stockToOid: ToOid = oidProto.toOID;
+/** Bounded: a run sees a few dozen distinct OIDs; the bound only guards against misuse. */
+const MAX_OIDS = 4096;
+const oids = new Map<string, string>();
+
+/**
+ * @sigstore/verify decodes the OID of every extension of the leaf for each bundle (the
+ * signer it returns lists them all, `getSigner`), and `X509Certificate.extension()` decodes
+ * them again per lookup; the decoder builds each arc with BigInt arithmetic. A CPU profile
+ * of a worker verifying ~500 bench bundles put 4.5% of its time in `parseOID`. The decoded
+ * string is a pure function of the value's bytes, so it is kept per exact byte string
+ * (latin1: one char per byte, so two encodings share a key only when they are equal). The
+ * tag check runs first, as in the stock method, so a value that is not an OID still throws
+ * the same error. Measured (docs/performance.md "Cold runs").
+ */
+const memoToOid: ToOid = function (this: ASN1Obj): string {
+  if (!this.tag.isOID()) return stockToOid.call(this);
+  const key = this.value.toString('latin1');
+  let oid = oids.get(key);
+  if (oid === undefined) {
+    oid = stockToOid.call(this);
+    if (oids.size >= MAX_OIDS) oids.delete(oids.keys().next().value as string);
+    oids.set(key, oid);
+  }
+  return oid;
+};
+
+/** Whether the OID memo is installed (tests). */
+export function isOidMemoInstalled(): boolean {
+  return oidProto.toOID === memoToOid;
+}
+
+/** Put the stock OID decoder back and forget what was decoded (tests). */
+export function uninstallOidMemo(): void {
+  oidProto.toOID = stockToOid;
+  oids.clear();
+}
+
 /** Install the accelerations for this thread; idempotent. Returns whether the fast DER encoder passed its self-test. */
 export function installAccelerations(trustedRoot: unknown): boolean {
   const fastDer = installFastDer(trustRootCertificates(trustedRoot));
   installChainMemo();
   ASN1Obj.parseBuffer = quietParseBuffer;
+  oidProto.toOID = memoToOid;
   return fastDer;
 }

@@ -29,16 +29,28 @@ export const WORKER_START_MS = 250;
  * starts to win.
  */
 export const DEFAULT_MIN_BUNDLES = 64;
-/** With the fast DER encoder a bundle costs ≈ 1 ms in-process, so workers win only much later. */
-export const FAST_DER_MIN_BUNDLES = 512;
-/** Requests in flight per worker: 2 hides the message round trip; a crash loses at most 2. */
-const IN_FLIGHT_PER_WORKER = 2;
+/**
+ * With the fast DER encoder a bundle costs ≈ 1 ms in-process, so workers win only much later.
+ * 512 → 256 once the pool had one worker started with the trust root and answering in
+ * batches (docs/performance.md "Cold runs, round 3"): cold 300 packages, 5 interleaved runs
+ * (load 7–8), in-process → one worker: wall 2.95 → 2.33 s, CPU 2.13 → 1.91 s, peak RSS 105
+ * → 102 MB (median).
+ */
+export const FAST_DER_MIN_BUNDLES = 256;
+/**
+ * Requests in flight per worker: enough that a worker answers several in one message
+ * (pool-worker.ts serveRequests); a crash fails at most these. Until a worker has answered
+ * once, only FIRST_IN_FLIGHT: a worker that cannot start (a broken install) or dies on its
+ * first request fails as few calls as before batching.
+ */
+const IN_FLIGHT_PER_WORKER = 8;
+const FIRST_IN_FLIGHT = 2;
 /** Consecutive worker deaths without a single answer before the pool gives up on workers. */
 const MAX_BARREN_DEATHS = 3;
 
 export interface VerifyPoolOptions {
   trustRoot: LoadedTrustRoot;
-  /** Worker count. Default `os.availableParallelism()`. */
+  /** Worker count. Default `os.availableParallelism()` − 1, at least 1 (see defaultPoolSize). */
   size?: number;
   /** Bundles submitted before workers are started; until then verification runs in-process. Default 64 (512 with fastDer). */
   minBundles?: number;
@@ -75,6 +87,12 @@ export interface VerifyPool {
    * failure shows on that call).
    */
   prepare?(policy: PoolPolicyOptions): Promise<void>;
+  /**
+   * Start the workers now when the run expects enough bundles for them (`expectedBundles`
+   * at or above `minBundles`), ahead of the first call: they load sigstore-js and build
+   * the trust material while the caller still fetches. Otherwise nothing.
+   */
+  start?(): void;
   /** Terminate the workers; calls still pending reject with VERIFY_WORKER_FAILED. */
   close(): Promise<void>;
   /** Configured worker count. */
@@ -183,16 +201,18 @@ function spawnWorker(p: Pool): void {
   p.slots.add(slot);
   p.stats.workersStarted++;
   worker.unref(); // referenced only while it has work (see post/settle)
-  worker.on('message', (res: VerifyResponse) => {
-    const job = slot.inflight.get(res.id);
-    if (!job) return;
-    slot.inflight.delete(res.id);
-    slot.answered = true;
-    p.barrenDeaths = 0;
+  worker.on('message', (answers: VerifyResponse[]) => {
+    for (const res of answers) {
+      const job = slot.inflight.get(res.id);
+      if (!job) continue;
+      slot.inflight.delete(res.id);
+      slot.answered = true;
+      p.barrenDeaths = 0;
+      p.stats.inWorkers++;
+      if (res.ok) job.resolve(res.outcomes);
+      else job.reject(errorFromWorker(res.error));
+    }
     if (slot.inflight.size === 0) worker.unref();
-    p.stats.inWorkers++;
-    if (res.ok) job.resolve(res.outcomes);
-    else job.reject(errorFromWorker(res.error));
     pump(p);
   });
   worker.on('error', (e: Error) => {
@@ -234,10 +254,11 @@ function onTheWire(job: Job): WireRequest {
   return { ...rest, raw: new Uint8Array(job.raw) };
 }
 
-/** Hand queued jobs to workers with room (IN_FLIGHT_PER_WORKER each). */
+/** Hand queued jobs to workers with room (FIRST_IN_FLIGHT, then IN_FLIGHT_PER_WORKER each). */
 function pump(p: Pool): void {
   for (const slot of p.slots) {
-    while (p.queue.length > 0 && slot.inflight.size < IN_FLIGHT_PER_WORKER) {
+    const room = slot.answered ? IN_FLIGHT_PER_WORKER : FIRST_IN_FLIGHT;
+    while (p.queue.length > 0 && slot.inflight.size < room) {
       const job = p.queue.shift()!;
       if (slot.inflight.size === 0) slot.worker.ref();
       slot.inflight.set(job.req.id, job);
@@ -256,8 +277,20 @@ function pump(p: Pool): void {
   }
 }
 
+/**
+ * One worker per core but one: the main thread is busy too (requests, hashing, parsing,
+ * caches: ~1.3 s of CPU in a cold 1,000-package run), and every worker pays its own start-up
+ * and its own JIT compilation of sigstore-js. Measured on 2 cores, cold 1,000 packages, 5
+ * interleaved runs (load 2–4): two workers → one, process CPU 4.16 → 3.71 s, peak RSS 157 →
+ * 139 MB, wall 4.12 → 3.69 s (median); per thread (3 runs, load ~2.3): workers 1.9 → 1.5 s,
+ * V8 background threads 0.86 → 0.71 s, main thread the same (docs/performance.md "Cold runs").
+ */
+export function defaultPoolSize(cores = availableParallelism()): number {
+  return Math.max(1, cores - 1);
+}
+
 export function createVerifyPool(opts: VerifyPoolOptions): VerifyPool {
-  const size = Math.max(1, opts.size ?? availableParallelism());
+  const size = Math.max(1, opts.size ?? defaultPoolSize());
   const minBundles = opts.minBundles ?? (opts.fastDer ? FAST_DER_MIN_BUNDLES : DEFAULT_MIN_BUNDLES);
   const stats = { inProcess: 0, inWorkers: 0, workersStarted: 0, workerDeaths: 0, cloneFallbacks: 0 };
   const local = inProcessVerifier(opts, stats);
@@ -289,6 +322,9 @@ export function createVerifyPool(opts: VerifyPoolOptions): VerifyPool {
   return {
     size,
     stats,
+    start() {
+      if (!p.closed && !p.useWorkers && p.barrenDeaths < MAX_BARREN_DEATHS && (opts.expectedBundles ?? 0) >= minBundles) startWorkers();
+    },
     async prepare(policy) {
       // Workers build their own verifiers; only a run verified in-process is readied here.
       if ((opts.expectedBundles ?? 0) >= minBundles) return;

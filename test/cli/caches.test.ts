@@ -3,10 +3,10 @@
 // policy; --no-cache neither reads nor writes them.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { startLocalSigstore, type LocalSigstore } from '../helpers/sigstore.ts';
 import { startFixtureChannel, type FixtureChannel } from '../helpers/channel.ts';
-import { makeWorkspace, verifyJson, type Workspace } from '../helpers/e2e.ts';
+import { makeWorkspace, runCli, verifyJson, type Workspace } from '../helpers/e2e.ts';
 
 let sigstore: LocalSigstore;
 let channel: FixtureChannel;
@@ -71,4 +71,31 @@ test('--no-cache neither reads nor writes the caches', async (t) => {
   assert.equal(sidecarFetches() - before, 4, 'both runs fetched both sidecars');
   const left = existsSync(ws.path('cache')) ? readdirSync(ws.path('cache')).filter((d) => /verdict|sidecar/.test(d)) : [];
   assert.deepEqual(left, [], 'no verdict or sidecar cache written');
+});
+
+test('a pixi.lock read before gives the same reports from the memo of lockfiles read; --no-cache and a lost memo parse it', async (t) => {
+  const ws = setup();
+  t.after(() => ws.cleanup());
+  // One package's recorded digest altered: it is blocked, so the reports point at its line.
+  ws.write('pixi.lock', channel.pixiLock().replace(/sha256: [0-9a-f]{64}/, `sha256: ${'f'.repeat(64)}`));
+  const memo = ws.path('cache', 'targets-read-v1');
+  const remembered = () => (existsSync(memo) ? readdirSync(memo).length : 0);
+  const cold = await runCli(ws, ['verify', '--json', 'pixi.lock']); // fills the caches and the memo
+  assert.equal(cold.code, 1, cold.stderr);
+  assert.equal(remembered(), 1, 'the lockfile read is remembered');
+  const outputs = async () => {
+    const json = await runCli(ws, ['verify', '--json', 'pixi.lock']);
+    const text = await runCli(ws, ['verify', '--verbose', 'pixi.lock'], { GITHUB_ACTIONS: 'true', GITHUB_WORKSPACE: ws.dir });
+    // The text report's last line says how long the run took.
+    return [json.code, json.stdout, text.code, text.stdout.replace(/ in \d+\.\ds/g, '')];
+  };
+  const fromMemo = await outputs();
+  assert.equal(fromMemo[0], 1, String(fromMemo[1]));
+  assert.match(String(fromMemo[3]), /::error file=pixi\.lock,line=\d+/, 'annotations on the lockfile lines');
+  rmSync(memo, { recursive: true });
+  const parsed = await outputs();
+  assert.equal(remembered(), 1, 'remembered again');
+  assert.deepEqual(fromMemo, parsed, 'byte for byte the reports of a parse');
+  const noCache = await runCli(ws, ['verify', '--json', '--no-cache', 'pixi.lock']);
+  assert.deepEqual(JSON.parse(noCache.stdout).packages.map((p: { filename: string; status: string }) => [p.filename, p.status]), JSON.parse(String(fromMemo[1])).packages.map((p: { filename: string; status: string }) => [p.filename, p.status]));
 });

@@ -114,6 +114,12 @@ export interface FixtureChannelOptions {
    * this returns true for, as a channel for pages (JupyterLite) must. Default: none.
    */
   cors?: (path: string) => boolean;
+  /**
+   * `Cache-Control` sent with each repodata.json (200 and 304), as a real channel sends it
+   * (the bench: conda.anaconda.org's `public, max-age=1200`, docs/performance.md). Default:
+   * none, so every run revalidates (tests that change repodata between runs rely on it).
+   */
+  repodataCacheControl?: string;
 }
 
 /** Options of the lockfile writers. */
@@ -177,7 +183,7 @@ export async function startFixtureChannel(opts: FixtureChannelOptions): Promise<
   const faults = new Map<string, { fault: Fault; used: number }>();
   const requests: RequestLogEntry[] = [];
   /** path → [body, content type] of everything served normally. */
-  const routes = new Map<string, { body: Buffer; type: string; etag?: string }>();
+  const routes = new Map<string, { body: Buffer; type: string; etag?: string; cacheControl?: string }>();
   const packages: ChannelPackage[] = [];
   const fixtures = new Map<string, FixturePackage>();
 
@@ -266,7 +272,7 @@ export async function startFixtureChannel(opts: FixtureChannelOptions): Promise<
       const body = Buffer.from(
         JSON.stringify({ info: { subdir }, packages: bz2, 'packages.conda': conda, removed: [], repodata_version: 1 }, null, 1),
       );
-      routes.set(`/${name}/${subdir}/repodata.json`, { body, type: 'application/json', etag: `"${sha256(body).slice(0, 32)}"` });
+      routes.set(`/${name}/${subdir}/repodata.json`, { body, type: 'application/json', etag: `"${sha256(body).slice(0, 32)}"`, cacheControl: opts.repodataCacheControl });
     }
     for (const p of packages) {
       routes.set(toPath(p.url), { body: p.bytes, type: 'application/octet-stream' });
@@ -305,12 +311,14 @@ export async function startFixtureChannel(opts: FixtureChannelOptions): Promise<
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, { 'content-type': 'text/plain' }, 'method not allowed');
     if (!route) return send(404, { 'content-type': 'text/plain' }, 'not found');
     const headers: Record<string, string | number> = { 'content-type': route.type, 'content-length': route.body.length };
+    const cacheControl: Record<string, string> = route.cacheControl ? { 'cache-control': route.cacheControl } : {};
     if (route.etag) {
       headers.etag = route.etag;
       headers['last-modified'] = LAST_MODIFIED;
+      Object.assign(headers, cacheControl);
       if (req.headers['if-none-match'] === route.etag) {
         entry.status = 304;
-        res.writeHead(304, { etag: route.etag, 'last-modified': LAST_MODIFIED });
+        res.writeHead(304, { etag: route.etag, 'last-modified': LAST_MODIFIED, ...cacheControl });
         res.end();
         return;
       }

@@ -5,7 +5,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ASN1Obj, X509Certificate } from '@sigstore/core';
-import { installAccelerations, isQuietParseInstalled, uninstallQuietParse } from '../../src/verify/accelerate.ts';
+import { installAccelerations, isOidMemoInstalled, isQuietParseInstalled, uninstallOidMemo, uninstallQuietParse } from '../../src/verify/accelerate.ts';
+import { checkProperty, fc } from '../helpers/fuzz.ts';
 import { uninstallChainMemo } from '../../src/verify/chain-memo.ts';
 import { uninstallFastDer } from '../../src/verify/fast-der.ts';
 import { verifyAttestations } from '../../src/verify/attestations.ts';
@@ -22,6 +23,7 @@ before(async () => {
 });
 after(async () => {
   uninstallQuietParse();
+  uninstallOidMemo();
   uninstallChainMemo();
   uninstallFastDer();
   await sig?.close();
@@ -33,6 +35,7 @@ const pkg = { filename: FILE, sha256: SHA, acceptedChannels: [] };
 
 function stockOnly(): void {
   uninstallQuietParse();
+  uninstallOidMemo();
   uninstallChainMemo();
   uninstallFastDer();
 }
@@ -123,4 +126,53 @@ test('signer identity read in one pass over the extensions equals reading each c
   assert.equal(id.issuer, reference.issuer);
   assert.equal(id.san, 'https://github.com/o/c/.github/workflows/x.yml@refs/heads/main');
   assert.equal(id.kind, 'github');
+});
+
+/** `toOID()` of a DER object with this tag byte and value: the OID, or the error (class and message). */
+function oidOf(tag: number, value: Uint8Array): string {
+  if (value.length > 127) throw new RangeError('short-form length only');
+  const obj = ASN1Obj.parseBuffer(Buffer.from([tag, value.length, ...value]));
+  try {
+    return `ok ${obj.toOID()}`;
+  } catch (e) {
+    return `${(e as Error).constructor.name}: ${(e as Error).message}`;
+  }
+}
+
+test('OID memo: every decoded OID equals the stock decoder\'s, including look-alike encodings asked right after each other', async (t) => {
+  const good = await sig.attest(publishStatement({ filename: FILE, sha256: SHA }));
+  const cert = X509Certificate.parse(leafDer(good));
+  // The leaf's own extension OIDs, then encodings an attacker would pick against a memo: one
+  // byte changed, one byte more or less, an arc beyond 32 bits (must not collide with the
+  // OID it truncates to), and a value under another tag (must still be refused).
+  const fulcio8 = cert.extensions.map((e) => e.subs[0]!.value).find((v) => v.toString('hex').endsWith('0108'))!;
+  assert.ok(fulcio8, 'the leaf has the Fulcio issuer (v2) extension');
+  const cases: [number, Uint8Array][] = [
+    ...cert.extensions.map((e): [number, Uint8Array] => [0x06, e.subs[0]!.value]),
+    [0x06, Buffer.concat([fulcio8.subarray(0, -1), Buffer.from([0x09])])],
+    [0x06, fulcio8.subarray(0, -1)],
+    [0x06, Buffer.concat([fulcio8, Buffer.from([0x01])])],
+    [0x06, Buffer.from([0x2b, 0x90, 0x80, 0x80, 0x80, 0x01])], // 1.3.(2^32 + 1)
+    [0x06, Buffer.from([0x2b, 0x01])], // 1.3.1: what a 32-bit decoder would make of the arc above
+    [0x04, fulcio8], // an OCTET STRING with an OID's bytes
+    [0x0c, fulcio8], // a UTF8String with an OID's bytes
+  ];
+  stockOnly();
+  const stock = cases.map(([tag, v]) => oidOf(tag, v));
+  installAccelerations(sig.trustedRoot);
+  assert.ok(isOidMemoInstalled());
+  // Twice: the first pass fills the memo, the second reads from it.
+  for (const pass of [1, 2]) assert.deepEqual(cases.map(([tag, v]) => oidOf(tag, v)), stock, `pass ${pass}`);
+  assert.ok(stock.includes('ok 1.3.1') && stock.includes('ok 1.3.4294967297'), 'the long arc does not collide with its truncation');
+  assert.equal(stock.filter((r) => r.startsWith('ASN1TypeError')).length, 2, 'values under other tags are refused');
+
+  // Any value bytes, decoded with the memo twice (filling it, then reading it), give what the
+  // stock decoder gives.
+  await checkProperty(t, 'OID memo vs stock decoder', [fc.constantFrom(0x06, 0x04), fc.uint8Array({ minLength: 1, maxLength: 24 })], (tag, v) => {
+    const fast = [oidOf(tag, v), oidOf(tag, v)];
+    uninstallOidMemo();
+    const reference = oidOf(tag, v);
+    installAccelerations(sig.trustedRoot);
+    assert.deepEqual(fast, [reference, reference]);
+  }, { runs: 300 });
 });

@@ -4,9 +4,15 @@ import { createHash } from 'node:crypto';
 import { AttestError } from '../../src/errors.ts';
 import { verifyAttestations } from '../../src/verify/attestations.ts';
 import { createVerifier } from '../../src/verify/verifier.ts';
-import { createVerifyPool } from '../../src/verify/pool.ts';
+import { createVerifyPool, defaultPoolSize } from '../../src/verify/pool.ts';
+import { serveRequests, type VerifyResponse, type WireRequest } from '../../src/verify/pool-worker.ts';
+import { MessageChannel } from 'node:worker_threads';
 import type { LoadedTrustRoot } from '../../src/verify/trust-root.ts';
 import type { PublishExpectation } from '../../src/verify/cep27.ts';
+import { mkdirSync } from 'node:fs';
+import { openResources } from '../../src/pipeline.ts';
+import { verdictCacheDir } from '../../src/cache/verdict-cache.ts';
+import { makeWorkspace, resolveIn } from '../helpers/e2e.ts';
 import { generateTestKey, publishStatement, startLocalSigstore, tamperBundle } from '../helpers/sigstore.ts';
 import type { BundleJSON, LocalSigstore } from '../helpers/sigstore.ts';
 
@@ -135,6 +141,78 @@ test('expectedBundles starts the workers from the first call', async () => {
   } finally {
     await pool.close();
   }
+});
+
+test('start() starts the workers before any call only when enough bundles are expected; the calls then run in them with the in-process outcomes', async () => {
+  const small = createVerifyPool({ trustRoot: root, size: 1, minBundles: 10, expectedBundles: 9 });
+  const big = createVerifyPool({ trustRoot: root, size: 2, minBundles: 10, expectedBundles: 10 });
+  try {
+    small.start?.();
+    big.start?.();
+    assert.equal(small.stats.workersStarted, 0, 'below minBundles: nothing started');
+    assert.equal(big.stats.workersStarted, 2, 'started before the first call');
+    big.start?.();
+    assert.equal(big.stats.workersStarted, 2, 'a second start() starts nothing more');
+    const got = await Promise.all(cases.map((c) => big.verifyAttestations(c.bundles, c.pkg, {})));
+    cases.forEach((c, i) => assert.deepEqual(got[i], inProcess(c), c.name));
+    assert.equal(big.stats.inWorkers, cases.length);
+    assert.equal(big.stats.workersStarted, 2);
+  } finally {
+    await Promise.all([small.close(), big.close()]);
+  }
+  big.start?.();
+  assert.equal(big.stats.workersStarted, 2, 'a closed pool starts nothing');
+});
+
+test('a first run of many packages starts the workers with the trust root; a run with verdicts on disk, a small run or one with every channel disabled does not', async () => {
+  const ws = makeWorkspace('conda-attest-pool-');
+  try {
+    const rootFile = ws.write('trusted_root.json', JSON.stringify(sigstore.trustedRoot));
+    const enabled = { trust_root: rootFile, cache_dir: ws.path('cache'), channels: { [CHANNEL]: { enabled: true } } };
+    /** Workers started once the trust root is loaded, before any package is verified. */
+    async function startedEarly(raw: object, o: { expectedPackages: number; noCache?: boolean }): Promise<number> {
+      const run = openResources({ config: resolveIn(ws, raw), ...o });
+      try {
+        await run.loadTrustRoot();
+        return (await run.resources.pool()).stats.workersStarted;
+      } finally {
+        await run.close();
+      }
+    }
+    const big = { expectedPackages: 2000 };
+    assert.ok((await startedEarly(enabled, big)) >= 1, 'cold: no verdict cache on disk');
+    assert.equal(await startedEarly(enabled, { expectedPackages: 3 }), 0, 'too few packages for workers');
+    assert.equal(await startedEarly({ ...enabled, channels: { [CHANNEL]: { enabled: false } } }, big), 0, 'nothing will be verified');
+    mkdirSync(verdictCacheDir(ws.path('cache')), { recursive: true });
+    assert.equal(await startedEarly(enabled, big), 0, 'verdicts on disk: perhaps nothing to verify, workers start on the first miss as before');
+    assert.ok((await startedEarly(enabled, { ...big, noCache: true })) >= 1, '--no-cache verifies every package');
+  } finally {
+    ws.cleanup();
+  }
+});
+
+test('by default one worker per core but one, and never none', () => {
+  assert.deepEqual([1, 2, 4, 16].map((cores) => defaultPoolSize(cores)), [1, 1, 3, 15]);
+  const pool = createVerifyPool({ trustRoot: root });
+  assert.equal(pool.size, defaultPoolSize());
+  void pool.close();
+});
+
+test('a worker answers the requests that arrived together in one message, each with its own id and outcome', async () => {
+  const { port1, port2 } = new MessageChannel();
+  serveRequests(port2, (req: WireRequest) => ({ id: req.id, ok: true, outcomes: [{ index: req.id } as never] }));
+  const messages: VerifyResponse[][] = [];
+  const all = new Promise<void>((done) => {
+    port1.on('message', (m: VerifyResponse[]) => {
+      messages.push(m);
+      if (messages.flat().length === 5) done();
+    });
+  });
+  for (const id of [3, 1, 4, 5, 9]) port1.postMessage({ id, pkg: cases[0]!.pkg, policyKey: 'k', trustedKeys: [], requireTlog: true, bundles: [] });
+  await all;
+  port1.close();
+  assert.ok(messages.length < 5, `${messages.length} messages for 5 answers`);
+  assert.deepEqual(messages.flat().map((r) => [r.id, r.ok && r.outcomes[0]]), [3, 1, 4, 5, 9].map((id) => [id, { index: id }]));
 });
 
 test('per-policy options reach the workers: a key-signed bundle verifies only with its key trusted', async () => {

@@ -1,0 +1,55 @@
+// Scheduling of verifyPackages (src/session.ts): `concurrency` bounds the requests in
+// flight, not the packages, so sidecars keep being fetched while earlier packages wait for
+// verification; the rows and verdicts are those of a run that waits for each.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSessionOn } from '../../src/session.ts';
+import { emptyLock } from '../../src/lock/decide.ts';
+import type { VerifyPool } from '../../src/verify/pool.ts';
+import { config, memoryResources, record, sha } from './memory.ts';
+
+const N = 12;
+const SIDECAR = JSON.stringify([{ mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json' }]);
+
+/** A session over in-memory resources whose pool answers only when `release` is called. */
+async function heldSession() {
+  const records = Array.from({ length: N }, (_, i) => record(`pkg${i}`, undefined, { sha256: sha(`bytes ${i}`) }));
+  const res = memoryResources({
+    repodata: Object.fromEntries(records.map((r) => [r.filename, { attestationsSha256: sha(SIDECAR) }])),
+    files: Object.fromEntries(records.map((r) => [`${r.url}.sigs.${sha(SIDECAR)}`, SIDECAR])),
+  });
+  const held: (() => void)[] = [];
+  const stub = await res.pool();
+  const pool: VerifyPool = {
+    ...stub,
+    verifyAttestations: (bundles, pkg, policy, bytes) => new Promise((resolve) => held.push(() => resolve(stub.verifyAttestations(bundles, pkg, policy, bytes)))),
+  };
+  res.pool = async () => pool;
+  const session = await createSessionOn(
+    { config: config() },
+    {
+      openResources: () => ({ resources: res, loadTrustRoot: () => res.trustRoot(), close: async () => ({ root: undefined, warnings: [], notices: [] }) }),
+      lock: { path: 'mem.lock', exists: async () => false, read: async () => emptyLock(), update: async () => false },
+    },
+  );
+  return { session, records, res, held };
+}
+
+test('packages waiting for verification hold no request slot: with concurrency 1, more sidecars are fetched meanwhile, and the rows are the same', async () => {
+  const { session, records, res, held } = await heldSession();
+  const run = session.verifyPackages(records.map((r) => ({ record: r, digest: { sha256: r.sha256!, source: 'lockfile' } })), { concurrency: 1 });
+  // Let every promise that can settle settle while no verification answers.
+  for (let i = 0; i < 50; i++) await new Promise((next) => setImmediate(next));
+  const fetchedWhileHeld = res.requests.length;
+  assert.ok(fetchedWhileHeld > 1, `sidecars fetched while the first verification waits: ${fetchedWhileHeld}`);
+  assert.ok(fetchedWhileHeld < N, 'still bounded: not every package is under way at once');
+  while (held.length > 0 || res.verified.length < N) {
+    held.splice(0).forEach((go) => go());
+    await new Promise((next) => setImmediate(next));
+  }
+  const rows = await run;
+  assert.deepEqual(rows.map((r) => r.filename), records.map((r) => r.filename), 'rows in input order');
+  assert.deepEqual(rows.map((r) => r.status), Array(N).fill('verified'));
+  assert.deepEqual(res.verified.length, N);
+  assert.deepEqual(res.verified[0]!.expectation.filename, records[0]!.filename);
+});
