@@ -47,7 +47,7 @@ Options:
   --force               replace an existing ${INIT_CONFIG_NAME}
   --channel URL         channel of local package files (may end in /<subdir>)
   --platform SUBDIR     subdir of local package files when --channel does not end in one
-  --concurrency N       packages checked at once (default 8)
+  --concurrency N       network requests in flight (default 8)
   --no-cache            neither read nor write the verdict and sidecar caches
   -h, --help            this help
 

@@ -34,7 +34,7 @@ conda-lock.yml, searched from the current directory up (as the config is).`,
     { name: 'channel', type: 'string', arg: 'URL', help: 'channel of local package files (may end in /<subdir>)' },
     { name: 'platform', type: 'string', arg: 'SUBDIR', help: "subdir of local package files (default: from --channel, the file's\ndirectory, or the package's info/index.json)" },
     ...TIME_OPTIONS,
-    { name: 'concurrency', type: 'string', arg: 'N', help: 'packages verified at once (default: config concurrency)' },
+    { name: 'concurrency', type: 'string', arg: 'N', help: 'network requests in flight (default: config concurrency)' },
     ...formatOptions(
       VERIFY_FORMATS,
       'report format on stdout; json: schema/report.schema.json; github: Actions\nannotations on the lockfile lines; markdown: job summary / PR comment;\nsarif: SARIF 2.1.0 for code scanning',
