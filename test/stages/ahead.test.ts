@@ -1,6 +1,7 @@
 // Scheduling of verifyPackages (src/session.ts): `concurrency` bounds the requests in
 // flight, not the packages, so sidecars keep being fetched while earlier packages wait for
 // verification; the rows and verdicts are those of a run that waits for each.
+// The end of a run frees the verification workers before the identity lockfile is written.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSessionOn } from '../../src/session.ts';
@@ -52,4 +53,37 @@ test('packages waiting for verification hold no request slot: with concurrency 1
   assert.deepEqual(rows.map((r) => r.status), Array(N).fill('verified'));
   assert.deepEqual(res.verified.length, N);
   assert.deepEqual(res.verified[0]!.expectation.filename, records[0]!.filename);
+});
+
+test('end of a run: verification is stopped before the identity lockfile is written, and the caches are closed after it', async () => {
+  const records = [record('pinme', undefined, { sha256: sha('pin bytes') })];
+  const res = memoryResources({
+    repodata: { [records[0]!.filename]: { attestationsSha256: sha(SIDECAR) } },
+    files: { [`${records[0]!.url}.sigs.${sha(SIDECAR)}`]: SIDECAR },
+  });
+  const order: string[] = [];
+  const session = await createSessionOn(
+    { config: config() },
+    {
+      openResources: () => ({
+        resources: res,
+        loadTrustRoot: () => res.trustRoot(),
+        stopVerifying: async () => void order.push('stop verifying'),
+        close: async () => (order.push('close'), { root: undefined, warnings: [], notices: [] }),
+      }),
+      lock: {
+        path: 'mem.lock',
+        exists: async () => false,
+        read: async () => emptyLock(),
+        update: async (mutate) => (order.push('write lockfile'), mutate(emptyLock()) !== null),
+      },
+    },
+  );
+  const [row] = await session.verifyPackages(records.map((r) => ({ record: r, digest: { sha256: r.sha256!, source: 'lockfile' } })), { concurrency: 1 });
+  assert.equal(row!.status, 'verified');
+  const report = await session.finish();
+  // The workers' heaps are gone before the lockfile and the caches build their files
+  // (docs/performance.md "Memory, round 3"): a first pin makes the write happen.
+  assert.deepEqual(order, ['stop verifying', 'write lockfile', 'close']);
+  assert.equal(report.lockfile?.written, true);
 });
