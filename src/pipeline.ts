@@ -264,5 +264,5 @@ export function openTargetsMemo(cacheDir: string): (path: string) => CheckedText
  * the trust root's memos; the configuration's names the version itself, src/config/load.ts).
  */
 function versioned<T extends Pick<CheckedTexts, 'digest'>>(memo: T): T {
-  return { ...memo, digest: (text) => memo.digest(`${packageVersion()}\n${text}`) };
+  return { ...memo, digest: (...text) => memo.digest(`${packageVersion()}\n`, ...text) };
 }
