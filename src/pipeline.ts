@@ -23,7 +23,7 @@ import { sha256Hex } from './util/sha256.ts';
 import { type LockStore, type OpenedResources, type PackageInput, type PipelineSession, checkTrustRootAge, createSessionOn, frozenLockfileProblem } from './session.ts';
 
 /** Heap in use at the end of a run above which the end phases collect between them (see close()). */
-const LARGE_HEAP_BYTES = 24 << 20;
+const LARGE_HEAP_BYTES = 16 << 20;
 
 export type { PackageInput, PipelineSession } from './session.ts';
 export { today } from './session.ts';
@@ -176,8 +176,9 @@ export function openResources(options: VerifySessionOptions, server?: ServerTran
       // adds up (measured, GNU time %M, cold 10,000 packages, 2 interleaved runs each with the pool
       // freed before the lockfile write: 335/354 → 266/277 MB, CPU the same within noise).
       // A forced full collection costs ~15 ms even on a small heap, and a small run has no
-      // garbage worth it: collected only past LARGE_HEAP_BYTES (measured, 64 MiB --download,
-      // heap ~10 MB at this point: two collections were 29 ms of the 70 ms after the last byte).
+      // garbage worth it: collected only past LARGE_HEAP_BYTES (measured, heap in use here:
+      // one-package runs 9-13 MB, where the two collections were 29 ms of the 65 ms after a
+      // 64 MiB --download's last byte; cold 1,000 packages 20-28 MB, collected as before).
       const worthIt = process.memoryUsage().heapUsed > LARGE_HEAP_BYTES;
       const phases = [() => verdicts?.flush(), () => sidecars?.flush()];
       for (const phase of phases) {
