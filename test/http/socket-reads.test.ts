@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { createHttpClient } from '../../src/http/client.ts';
 import { READ_BYTES, readIntoSharedBuffer } from '../../src/http/socket-reads.ts';
 import { startLoopback } from '../helpers/loopback.ts';
+import { selfSignedLoopbackCert } from '../helpers/tls.ts';
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -89,26 +90,7 @@ test('backpressure: a consumer that stops reading stops the socket (the server c
 });
 
 test('TLS sockets read into the shared buffer too: bodies intact over HTTPS, interleaved with a plain connection', async () => {
-  const { webcrypto } = await import('node:crypto');
-  await import('reflect-metadata');
-  const x509 = await import('@peculiar/x509');
-  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as import('node:crypto').webcrypto.CryptoKeyPair;
-  const cert = await x509.X509CertificateGenerator.createSelfSigned(
-    {
-      serialNumber: '01',
-      name: 'CN=127.0.0.1',
-      notBefore: new Date(Date.now() - 86_400_000),
-      notAfter: new Date(Date.now() + 86_400_000),
-      keys,
-      signingAlgorithm: alg,
-      extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: '127.0.0.1' }])],
-    },
-    webcrypto,
-  );
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
-  const key = `-----BEGIN PRIVATE KEY-----\n${pkcs8.match(/.{1,64}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n`;
-  const certPem = cert.toString('pem');
+  const { certPem, keyPem: key } = await selfSignedLoopbackCert();
 
   const tlsBody = randomBytes(2 * READ_BYTES + 12_345);
   const plainBody = randomBytes(2 * READ_BYTES + 54_321);
