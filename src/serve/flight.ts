@@ -99,8 +99,9 @@ function drain(c: Client): Promise<void> {
  * Bytes a client's connection may have queued before the transfer waits for it. Node's
  * `write` asks for a wait past 16 KiB, less than one upstream read (256 KiB,
  * src/http/socket-reads.ts), so the transfer stopped for every chunk: the upstream socket
- * paused, one more turn of the event loop, and resumed. Still bounded: at most this much
- * (plus the held chunk) per client, shared by the clients of one flight.
+ * paused, one more turn of the event loop, and resumed (measured, proxy CPU per 64 MiB
+ * passed on, 7 interleaved rounds under load 7-8: 158 → 143 ms). Still bounded: at most this
+ * much (plus the held chunk) per client, shared by the clients of one flight.
  */
 const CLIENT_QUEUE_BYTES = 1 << 20;
 
