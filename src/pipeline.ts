@@ -172,10 +172,13 @@ export function openResources(options: VerifySessionOptions, server?: ServerTran
       // between them, and the caches written one after the other, the phases' garbage never
       // adds up (measured, GNU time %M, cold 10,000 packages, 2 interleaved runs each with the pool
       // freed before the lockfile write: 335/354 → 266/277 MB, CPU the same within noise).
-      const phases = [() => verdicts?.flush(), () => sidecars?.flush()];
-      for (const phase of phases) {
+      // Only before a phase that writes: a warm run has nothing to flush, and its two full
+      // collections were a fifth of its CPU (measured, warm 1,000-package re-run, CPU
+      // median of 7 interleaved runs: see docs/performance.md "Warm runs, round 5").
+      for (const cache of [verdicts, sidecars]) {
+        if (!cache?.dirty) continue;
         collectGarbage();
-        await phase();
+        await cache.flush();
       }
       http.close();
       const cache = [...(verdicts?.warnings ?? []), ...(sidecars?.warnings ?? [])].map((w) => `cache: ${w}`);
