@@ -175,15 +175,18 @@ export function openResources(options: VerifySessionOptions, server?: ServerTran
       // between them, and the caches written one after the other, the phases' garbage never
       // adds up (measured, GNU time %M, cold 10,000 packages, 2 interleaved runs each with the pool
       // freed before the lockfile write: 335/354 → 266/277 MB, CPU the same within noise).
-      // A forced full collection costs ~15 ms even on a small heap, and a small run has no
-      // garbage worth it: collected only past LARGE_HEAP_BYTES (measured, heap in use here:
-      // one-package runs 9-13 MB, where the two collections were 29 ms of the 65 ms after a
-      // 64 MiB --download's last byte; cold 1,000 packages 20-28 MB, collected as before).
+      // Only before a phase that writes: a warm run has nothing to flush, and its two full
+      // collections were a fifth of its CPU (measured, warm 1,000-package re-run, CPU
+      // median of 7 interleaved runs: see docs/performance.md "Warm runs, round 5").
+      // And only past LARGE_HEAP_BYTES: a forced full collection costs ~15 ms even on a small
+      // heap, where there is no garbage worth it (measured, heap in use here: one-package
+      // runs 9-13 MB, where the two collections were 29 ms of the 65 ms after a 64 MiB
+      // --download's last byte; cold 1,000 packages 20-28 MB, collected as before).
       const worthIt = process.memoryUsage().heapUsed > LARGE_HEAP_BYTES;
-      const phases = [() => verdicts?.flush(), () => sidecars?.flush()];
-      for (const phase of phases) {
+      for (const cache of [verdicts, sidecars]) {
+        if (!cache?.dirty) continue;
         if (worthIt) collectGarbage();
-        await phase();
+        await cache.flush();
       }
       http.close();
       const cache = [...(verdicts?.warnings ?? []), ...(sidecars?.warnings ?? [])].map((w) => `cache: ${w}`);
