@@ -96,6 +96,25 @@ test('set, flush, reopen: hits give the same outcomes; a changed key part misses
   assert.deepEqual(c2.warnings, []);
 });
 
+test('entries with non-ASCII text survive a flush and a reopen; a changed byte inside a multi-byte character fails the MAC', async (t) => {
+  const dir = tmp(t);
+  const key = verdictKey(PARTS);
+  const outcomes: BundleOutcome[] = [{ ...OUTCOMES[0]!, identity: { kind: 'email', san: 'zoë@exämple.org \u{1F512}', issuer: 'https://issuer.example/ü' } }];
+  const c1 = openVerdictCache(dir, { key: KEY });
+  c1.set(key, outcomes);
+  await c1.flush();
+  const c2 = openVerdictCache(dir, { key: KEY });
+  assert.deepEqual(c2.get(key), outcomes);
+  assert.deepEqual(c2.warnings, []);
+  // One byte of a multi-byte character changed: the MAC no longer matches.
+  const [file] = bucketFiles(dir);
+  const bytes = readFileSync(file!);
+  const at = bytes.indexOf(Buffer.from('ë'));
+  bytes[at + 1] ^= 0x01;
+  writeFileSync(file!, bytes);
+  assert.equal(openVerdictCache(dir, { key: KEY }).get(key), undefined);
+});
+
 test('dirty: a run that only reads has nothing to flush; a set or a refreshed entry has', async (t) => {
   const dir = tmp(t);
   const key = verdictKey(PARTS);
