@@ -158,11 +158,23 @@ export function openResources(options: VerifySessionOptions, server?: ServerTran
     closing = true;
     if (poolPromise) await (await poolPromise.catch(() => undefined))?.close();
   };
+  // The sidecar cache is written once every package has been retrieved: in a cold run the
+  // workers are still verifying then, and this thread mostly waits for them, so the write
+  // (~90 ms of CPU for 1,000 sidecars) no longer follows the last verdict. Measured
+  // (docs/performance.md "Cold runs, round 4").
+  let sidecarsWritten: Promise<void> | undefined;
+  const writeSidecars = (): Promise<void> | undefined => {
+    const { sidecars } = resources;
+    if (!sidecars || sidecarsWritten) return sidecarsWritten;
+    collectGarbage();
+    return (sidecarsWritten = sidecars.flush());
+  };
   return {
     resources,
     http,
     loadTrustRoot: trustRoot,
     stopVerifying,
+    doneRetrieving: () => void writeSidecars(),
     async close() {
       await stopVerifying();
       const root = trustRootUsed && trustRootPromise ? await trustRootPromise.catch(() => undefined) : undefined;
@@ -172,11 +184,11 @@ export function openResources(options: VerifySessionOptions, server?: ServerTran
       // between them, and the caches written one after the other, the phases' garbage never
       // adds up (measured, GNU time %M, cold 10,000 packages, 2 interleaved runs each with the pool
       // freed before the lockfile write: 335/354 → 266/277 MB, CPU the same within noise).
-      const phases = [() => verdicts?.flush(), () => sidecars?.flush()];
-      for (const phase of phases) {
-        collectGarbage();
-        await phase();
-      }
+      await sidecarsWritten;
+      collectGarbage();
+      await verdicts?.flush();
+      // Written already once every package was retrieved, or now (a run that stopped early).
+      await (sidecarsWritten ? sidecars?.flush() : writeSidecars());
       http.close();
       const cache = [...(verdicts?.warnings ?? []), ...(sidecars?.warnings ?? [])].map((w) => `cache: ${w}`);
       return { root, warnings: cache, notices: [...staleRepodataNotices(repodata.stale(), Boolean(options.offline)), ...httpNotices(http.findings())] };

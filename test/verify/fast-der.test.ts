@@ -165,9 +165,9 @@ test('attack: a tree changed after parsing is encoded from its objects, never fr
       ['an extension removed', (r) => void new X509Certificate(r).extensions.splice(-1, 1)],
       ['a sub-object appended', (r) => void r.subs[0]!.subs.push(ASN1Obj.parseBuffer(Buffer.from([0x02, 0x01, 0x05])))],
       ['a sub-object replaced by one of another length', (r) => void (r.subs[0]!.subs[1] = ASN1Obj.parseBuffer(Buffer.from([0x02, 0x02, 0x01, 0x00])))],
-      ['a tag changed', (r) => void (r.subs[0]!.subs[1]!.tag = ASN1Obj.parseBuffer(Buffer.from([0x04, 0x00])).tag)],
-      ['a value replaced by other bytes of the same length', (r) => void (r.subs[2]!.value = Buffer.alloc(r.subs[2]!.value.length, 0x55))],
-      ['a value replaced by an equal copy elsewhere in memory', (r) => void (r.subs[1]!.subs[0]!.value = Buffer.from(r.subs[1]!.subs[0]!.value))],
+      ['a tag changed', (r) => void ((r.subs[0]!.subs[1] as { tag: ASN1Obj['tag'] }).tag = ASN1Obj.parseBuffer(Buffer.from([0x04, 0x00])).tag)],
+      ['a value replaced by other bytes of the same length', (r) => void ((r.subs[2] as { value: Buffer }).value = Buffer.alloc(r.subs[2]!.value.length, 0x55))],
+      ['a value replaced by an equal copy elsewhere in memory', (r) => void ((r.subs[1]!.subs[0] as { value: Buffer }).value = Buffer.from(r.subs[1]!.subs[0]!.value))],
       ['two sub-objects swapped', (r) => void r.subs.reverse()],
     ];
     for (const [what, change] of changes) {
