@@ -22,6 +22,9 @@ import { loadGivenSidecar } from './sidecar/given.ts';
 import { sha256Hex } from './util/sha256.ts';
 import { type LockStore, type OpenedResources, type PackageInput, type PipelineSession, checkTrustRootAge, createSessionOn, frozenLockfileProblem } from './session.ts';
 
+/** Heap in use at the end of a run above which the end phases collect between them (see close()). */
+const LARGE_HEAP_BYTES = 16 << 20;
+
 export type { PackageInput, PipelineSession } from './session.ts';
 export { today } from './session.ts';
 
@@ -190,9 +193,14 @@ export function openResources(options: VerifySessionOptions, server?: ServerTran
       // Only before a phase that writes: a warm run has nothing to flush, and its two full
       // collections were a fifth of its CPU (measured, warm 1,000-package re-run, CPU
       // median of 7 interleaved runs: see docs/performance.md "Warm runs, round 5").
+      // And only past LARGE_HEAP_BYTES: a forced full collection costs ~15 ms even on a small
+      // heap, where there is no garbage worth it (measured, heap in use here: one-package
+      // runs 9-13 MB, where the two collections were 29 ms of the 65 ms after a 64 MiB
+      // --download's last byte; cold 1,000 packages 20-28 MB, collected as before).
+      const worthIt = process.memoryUsage().heapUsed > LARGE_HEAP_BYTES;
       for (const cache of [verdicts, sidecars]) {
         if (!cache?.dirty) continue;
-        collectGarbage();
+        if (worthIt) collectGarbage();
         await cache.flush();
       }
       http.close();
