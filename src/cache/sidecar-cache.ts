@@ -46,6 +46,8 @@ export interface SidecarCache {
    * costs a re-fetch next time; the reasons land in `warnings`.
    */
   flush(): Promise<void>;
+  /** Whether `flush` has anything to write (a warm run that only read has not). */
+  readonly dirty: boolean;
   readonly warnings: string[];
 }
 
@@ -167,6 +169,9 @@ export function openSidecarCache(cacheDir: string, opts: SidecarCacheOptions = {
 
   const cache: SidecarCache = {
     warnings,
+    get dirty() {
+      return added.size > 0 || dropped.size > 0;
+    },
     get(sha256) {
       if (!isSha256Hex(sha256)) return undefined;
       const id = sha256[0]!;

@@ -89,6 +89,8 @@ export interface VerdictCache {
    * costs speed next time; the reasons land in `warnings`.
    */
   flush(): Promise<void>;
+  /** Whether `flush` has anything to write (a warm run that only read has not). */
+  readonly dirty: boolean;
   /** Problems met while reading or writing (for --verbose / debug output). */
   readonly warnings: string[];
 }
@@ -380,6 +382,10 @@ export function openVerdictCache(cacheDir: string, opts: VerdictCacheOptions = {
     set,
     // Flushes of one cache object run one after the other (no two writers of one temp name).
     flush: () => (flushing = flushing.then(doFlush)),
+    get dirty() {
+      for (const b of buckets.values()) if (b.changed.size > 0 || b.rewrite) return true;
+      return false;
+    },
     warnings,
   };
 }

@@ -20,6 +20,7 @@ import type { Readable } from 'node:stream';
 import { AttestError, HttpError, type HttpErrorCode, type HttpErrorOptions } from '../errors.ts';
 import type { Outage } from '../types.ts';
 import { TUNNEL_REFUSED, checkProxyEnv, proxyFor, redactProxy } from './proxy.ts';
+import { READ_BYTES, readIntoSharedBuffer } from './socket-reads.ts';
 // node:https (and with it TLS) is loaded on the first https request only: loopback and
 // plain-http channels, and every run answered from caches, do not pay for it at start-up.
 const requireBuiltin = createRequire(import.meta.url);
@@ -293,12 +294,20 @@ function openAgents(opts: TransportOptions): { agentFor(u: URL): { agent: Agent 
   checkProxyEnv(env);
   let httpsAgent: import('node:https').Agent | undefined;
   let httpAgent: Agent | undefined;
+  let readBuffer: Buffer | undefined;
+  const reads = (): Buffer => (readBuffer ??= Buffer.allocUnsafeSlow(READ_BYTES));
   /** One per proxy and target scheme. */
   const proxyAgents = new Map<string, Promise<Agent>>();
   return {
     agentFor(u) {
       const proxy = proxyFor(u, env);
-      if (!proxy) return { agent: u.protocol === 'https:' ? (httpsAgent ??= new (https().Agent)(agentOpts)) : (httpAgent ??= new (http().Agent)(agentOpts)) };
+      // Direct connections read into one shared buffer (./socket-reads.ts); a proxy's
+      // sockets are its agent library's.
+      if (!proxy) {
+        return {
+          agent: u.protocol === 'https:' ? (httpsAgent ??= readIntoSharedBuffer(new (https().Agent)(agentOpts), reads())) : (httpAgent ??= readIntoSharedBuffer(new (http().Agent)(agentOpts), reads())),
+        };
+      }
       const key = `${u.protocol} ${proxy.href}`;
       let agent = proxyAgents.get(key);
       if (!agent) {

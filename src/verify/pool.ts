@@ -11,7 +11,9 @@
 // it was running, with VERIFY_WORKER_FAILED, and is replaced. If workers keep dying before
 // answering anything (e.g. the worker file is missing from a broken install), the pool
 // stops starting them and verifies in-process instead.
+import { getCompileCacheDir } from 'node:module';
 import { availableParallelism } from 'node:os';
+import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { VerifyError, attestErrorFrom } from '../errors.ts';
 import type { BundleOutcome, TrustedKey } from '../types.ts';
@@ -192,9 +194,22 @@ interface Pool {
   verifyInProcess: (req: VerifyRequest) => Promise<BundleOutcome[]>;
 }
 
+/**
+ * The environment of a worker: this thread's, plus Node's compile cache when this thread has
+ * one (the launcher enables it, bin/launch.js). `module.enableCompileCache()` applies to the
+ * thread that calls it only, so a worker compiled sigstore-js and its own chunks from source
+ * on every run; `NODE_COMPILE_CACHE` in its environment turns the cache on before its first
+ * module is loaded. Measured (docs/performance.md "Cold runs, round 4").
+ */
+function workerEnv(): NodeJS.ProcessEnv {
+  const dir = getCompileCacheDir();
+  return dir ? { ...process.env, NODE_COMPILE_CACHE: dirname(dir) } : process.env;
+}
+
 /** Start a worker; when it dies, fail its jobs and replace it, or fall back to in-process. */
 function spawnWorker(p: Pool): void {
   const worker = new Worker(p.workerUrl, {
+    env: workerEnv(),
     workerData: { role: 'conda-attest-verify-pool', entry: p.workerUrl.href, trustRoot: p.opts.trustRoot, fastDer: p.opts.fastDer ?? false },
   });
   const slot: Slot = { worker, inflight: new Map(), answered: false };

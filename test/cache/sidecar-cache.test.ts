@@ -29,11 +29,15 @@ test('put then get returns the same bytes, also from a new cache object after fl
   const h = sha(BODY);
   const c = openSidecarCache(dir);
   assert.equal(c.get(h), undefined);
+  assert.equal(c.dirty, false, 'a miss writes nothing');
   c.put(h, BODY);
+  assert.equal(c.dirty, true);
   assert.ok(BODY.equals(c.get(h)!), 'served from memory before the flush');
   assert.equal(openSidecarCache(dir).get(h), undefined, 'nothing on disk before the flush');
   await c.flush();
-  assert.ok(BODY.equals(openSidecarCache(dir).get(h)!));
+  const reader = openSidecarCache(dir);
+  assert.ok(BODY.equals(reader.get(h)!));
+  assert.equal(reader.dirty, false, 'a hit writes nothing');
   assert.deepEqual(readdirSync(sidecarCacheDir(dir)), [`${h[0]}.json`], 'one bucket file, no temp files left');
 });
 
@@ -54,6 +58,7 @@ test('adversarial: bytes replaced on disk are never returned, and the entry is r
   const c = openSidecarCache(dir);
   assert.equal(c.get(h), undefined);
   assert.equal(c.warnings.length, 1);
+  assert.equal(c.dirty, true, 'the forged entry is to be removed: a run must flush');
   await c.flush();
   assert.deepEqual(JSON.parse(readFileSync(bucketFile(dir, h), 'utf8')), {}, 'the forged entry is removed from disk');
   // Fetched again and stored: served normally.

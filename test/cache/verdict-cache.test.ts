@@ -97,6 +97,43 @@ test('set, flush, reopen: hits give the same outcomes; a changed key part misses
   assert.deepEqual(c2.warnings, []);
 });
 
+test('entries with non-ASCII text survive a flush and a reopen; a changed byte inside a multi-byte character fails the MAC', async (t) => {
+  const dir = tmp(t);
+  const key = verdictKey(PARTS);
+  const outcomes: BundleOutcome[] = [{ ...OUTCOMES[0]!, identity: { kind: 'email', san: 'zoë@exämple.org \u{1F512}', issuer: 'https://issuer.example/ü' } }];
+  const c1 = openVerdictCache(dir, { key: KEY });
+  c1.set(key, outcomes);
+  await c1.flush();
+  const c2 = openVerdictCache(dir, { key: KEY });
+  assert.deepEqual(c2.get(key), outcomes);
+  assert.deepEqual(c2.warnings, []);
+  // One byte of a multi-byte character changed: the MAC no longer matches.
+  const [file] = bucketFiles(dir);
+  const bytes = readFileSync(file!);
+  const at = bytes.indexOf(Buffer.from('ë'));
+  bytes[at + 1] ^= 0x01;
+  writeFileSync(file!, bytes);
+  assert.equal(openVerdictCache(dir, { key: KEY }).get(key), undefined);
+});
+
+test('dirty: a run that only reads has nothing to flush; a set or a refreshed entry has', async (t) => {
+  const dir = tmp(t);
+  const key = verdictKey(PARTS);
+  const c1 = openVerdictCache(dir, { key: KEY });
+  assert.equal(c1.dirty, false);
+  c1.set(key, OUTCOMES);
+  assert.equal(c1.dirty, true);
+  await c1.flush();
+  const reader = openVerdictCache(dir, { key: KEY });
+  assert.deepEqual(reader.get(key), OUTCOMES);
+  assert.equal(reader.get(verdictKey({ ...PARTS, filename: 'other-1.0-h0_0.conda' })), undefined);
+  assert.equal(reader.dirty, false, 'hits and misses alone write nothing');
+  // An entry last used over a day ago is refreshed (eviction order): that is a write.
+  const later = openVerdictCache(dir, { key: KEY, now: () => Date.now() + 2 * 86_400_000 });
+  assert.deepEqual(later.get(key), OUTCOMES);
+  assert.equal(later.dirty, true);
+});
+
 test('adversarial: an entry edited to flip verified=false into true is ignored and rewritten', async (t) => {
   const dir = tmp(t);
   const key = verdictKey(PARTS);
@@ -149,6 +186,7 @@ test('a corrupt or truncated bucket file is ignored, reported and rewritten at f
     const c2 = openVerdictCache(dir, { key: KEY });
     assert.equal(c2.get(key), undefined, damage);
     assert.equal(c2.warnings.length, 1, damage);
+    assert.equal(c2.dirty, true, `${damage}: a run skips the flush of a cache that is not dirty`);
     await c2.flush(); // nothing set: the bad file is still replaced by a valid one
     const doc = readBucketFile(file!);
     assert.equal(doc.header.format, 4);

@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renderJson, renderJsonChunks, reportToJson } from '../../src/report/json.ts';
 import { buildReport } from '../../src/report/build.ts';
+import { FORMATS } from '../../src/report/formats.ts';
+import { locateNothing } from '../../src/report/locations.ts';
 import type { PackageReport } from '../../src/types.ts';
 
 const row = (i: number): PackageReport => ({
@@ -22,3 +24,15 @@ for (const n of [0, 1, 3]) {
     assert.equal(text.split('\n').filter((l) => l.startsWith('    {')).length, n, 'one line per package');
   });
 }
+
+test('--format json over many 64 KiB pieces: the same document as renderJson, with every `##[` escaped', async () => {
+  // Enough packages for several pieces, each carrying a runner command in a message.
+  const rows = Array.from({ length: 400 }, (_, i) => ({ ...row(i), reasons: [{ code: 'NO_ATTESTATIONS' as const, message: `##[stop-commands]t${i} and ###[group]x` }] }));
+  const report = buildReport(rows, { source: 's', digest: 'b'.repeat(64), ageDays: 1, warnings: ['##[warning]w'] });
+  const pieces = [...(await FORMATS.json.render(report, { locate: locateNothing, color: false, verbose: false, version: '0.0.0' }))];
+  assert.ok(pieces.length > 1, 'the rendering is written in several pieces');
+  const text = pieces.join('');
+  assert.equal(text.includes('##['), false, 'no runner command left in the output');
+  assert.equal(text, renderJson(report).replaceAll('##[', '#\\u0023['));
+  assert.deepEqual(JSON.parse(text), reportToJson(report), 'the escape changes no JSON value');
+});

@@ -12,6 +12,7 @@ import { resolveConfig } from '../../src/config/validator.ts';
 import { startServe } from '../../src/serve/start.ts';
 import type { AccessLogLine } from '../../src/serve/server.ts';
 import { closedPort } from '../helpers/loopback.ts';
+import { selfSignedLoopbackCert } from '../helpers/tls.ts';
 import { EVIL, FRESH, GOOD, LOOSE, TAMPERED, UNSIGNED, startServeFixture, type ServeFixture } from './fixture.ts';
 
 let fx: ServeFixture;
@@ -366,26 +367,7 @@ test("a channel that cannot be reached falls back to its mirrors: repodata, side
 });
 
 test('--tls-cert/--tls-key: the proxy serves HTTPS', async () => {
-  const { webcrypto } = await import('node:crypto');
-  await import('reflect-metadata');
-  const x509 = await import('@peculiar/x509');
-  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as import('node:crypto').webcrypto.CryptoKeyPair;
-  const cert = await x509.X509CertificateGenerator.createSelfSigned(
-    {
-      serialNumber: '01',
-      name: 'CN=127.0.0.1',
-      notBefore: new Date(Date.now() - 86_400_000),
-      notAfter: new Date(Date.now() + 86_400_000),
-      keys,
-      signingAlgorithm: alg,
-      extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: '127.0.0.1' }])],
-    },
-    webcrypto,
-  );
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
-  const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.match(/.{1,64}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n`;
-  const certPem = cert.toString('pem');
+  const { certPem, keyPem } = await selfSignedLoopbackCert();
   const log: AccessLogLine[] = [];
   const config = resolveConfig(JSON.parse(readFileSync(fx.ws.path('.conda-attestrc.json'), 'utf8')), fx.ws.dir, fx.ws.path('.conda-attestrc.json'));
   const proxy = await startServe({ config, routes: {}, listen: { host: '127.0.0.1', port: 0 }, noTufRefresh: true, tls: { cert: Buffer.from(certPem), key: Buffer.from(keyPem) }, log: (l) => log.push(l) });

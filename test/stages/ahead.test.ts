@@ -13,7 +13,7 @@ const N = 12;
 const SIDECAR = JSON.stringify([{ mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json' }]);
 
 /** A session over in-memory resources whose pool answers only when `release` is called. */
-async function heldSession() {
+async function heldSession(doneRetrieving?: () => void) {
   const records = Array.from({ length: N }, (_, i) => record(`pkg${i}`, undefined, { sha256: sha(`bytes ${i}`) }));
   const res = memoryResources({
     repodata: Object.fromEntries(records.map((r) => [r.filename, { attestationsSha256: sha(SIDECAR) }])),
@@ -29,7 +29,7 @@ async function heldSession() {
   const session = await createSessionOn(
     { config: config() },
     {
-      openResources: () => ({ resources: res, loadTrustRoot: () => res.trustRoot(), close: async () => ({ root: undefined, warnings: [], notices: [] }) }),
+      openResources: () => ({ resources: res, loadTrustRoot: () => res.trustRoot(), doneRetrieving, close: async () => ({ root: undefined, warnings: [], notices: [] }) }),
       lock: { path: 'mem.lock', exists: async () => false, read: async () => emptyLock(), update: async () => false },
     },
   );
@@ -53,6 +53,28 @@ test('packages waiting for verification hold no request slot: with concurrency 1
   assert.deepEqual(rows.map((r) => r.status), Array(N).fill('verified'));
   assert.deepEqual(res.verified.length, N);
   assert.deepEqual(res.verified[0]!.expectation.filename, records[0]!.filename);
+});
+
+test('the host is told once that every package is retrieved, while verifications are still pending, so it can write the sidecar cache then', async () => {
+  let told = 0;
+  let fetchedWhenTold = -1;
+  let verifiedWhenTold = -1;
+  const { session, records, res, held } = await heldSession(() => {
+    told++;
+    fetchedWhenTold = res.requests.filter((u) => u.includes('.sigs.')).length;
+    verifiedWhenTold = res.verified.length;
+  });
+  const run = session.verifyPackages(records.map((r) => ({ record: r, digest: { sha256: r.sha256!, source: 'lockfile' } })), { concurrency: 64 });
+  for (let i = 0; i < 50; i++) await new Promise((next) => setImmediate(next));
+  assert.equal(told, 1, 'told once every sidecar has arrived');
+  assert.equal(fetchedWhenTold, N, 'not before the last sidecar');
+  assert.equal(verifiedWhenTold, 0, 'while every verification is still held');
+  while (held.length > 0 || res.verified.length < N) {
+    held.splice(0).forEach((go) => go());
+    await new Promise((next) => setImmediate(next));
+  }
+  assert.deepEqual((await run).map((r) => r.status), Array(N).fill('verified'));
+  assert.equal(told, 1, 'and not again');
 });
 
 test('end of a run: verification is stopped before the identity lockfile is written, and the caches are closed after it', async () => {

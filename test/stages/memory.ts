@@ -108,7 +108,7 @@ export function memoryResources(o: MemoryOptions = {}): MemoryResources {
     http: { get: async (url) => ({ status: 200, headers: {}, body: body(url), url }) },
     repodata,
     sidecars: undefined,
-    verdicts: o.cache === false ? null : { get: (k) => cache.get(k), set: (k, v) => void cache.set(k, v), flush: async () => {}, warnings: [] },
+    verdicts: o.cache === false ? null : { get: (k) => cache.get(k), set: (k, v) => void cache.set(k, v), flush: async () => {}, dirty: false, warnings: [] },
     sigs: undefined,
     trustRoot: async () => root,
     pool: async () => pool,

@@ -4,8 +4,8 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ASN1Obj } from '@sigstore/core';
-import { fastDER, installFastDer, isFastDerInstalled, originalToDER, trustRootCertificates, uninstallFastDer } from '../../src/verify/fast-der.ts';
+import { ASN1Obj, X509Certificate } from '@sigstore/core';
+import { fastCertEquals, fastDER, installFastDer, isFastDerInstalled, originalToDER, trustRootCertificates, uninstallFastDer } from '../../src/verify/fast-der.ts';
 import { verifyAttestations } from '../../src/verify/attestations.ts';
 import { createVerifier } from '../../src/verify/verifier.ts';
 import { uninstallQuietParse } from '../../src/verify/accelerate.ts';
@@ -144,6 +144,66 @@ test('installed: verification outcomes are unchanged for good and tampered bundl
     assert.deepEqual(stock.map((o) => o.verified), [true, false, false, false, false, false, true]);
   } finally {
     uninstallFastDer();
+    await sigstore.close();
+  }
+});
+
+/** A leaf certificate of the local instance (a fresh one per call) and its DER. */
+async function leafDer(sigstore: Awaited<ReturnType<typeof startLocalSigstore>>, san: string): Promise<Buffer> {
+  const b = await sigstore.attest(publishStatement({ filename: 'a-1-h0_0.conda', sha256: 'a'.repeat(64) }), { freshCertificate: true, san });
+  return Buffer.from(b.verificationMaterial.certificate.rawBytes, 'base64');
+}
+
+test('attack: a tree changed after parsing is encoded from its objects, never from the bytes it was parsed from', async () => {
+  const sigstore = await startLocalSigstore();
+  try {
+    const der = await leafDer(sigstore, 'https://github.com/o/a/.github/workflows/x.yml@refs/heads/main');
+    const stockOf = (o: ASN1Obj) => originalToDER(o);
+    const fresh = () => ASN1Obj.parseBuffer(Buffer.from(der));
+    const changes: [string, (root: ASN1Obj) => void][] = [
+      // What @sigstore/verify does before checking an SCT: the SCT extension removed from a clone.
+      ['an extension removed', (r) => void new X509Certificate(r).extensions.splice(-1, 1)],
+      ['a sub-object appended', (r) => void r.subs[0]!.subs.push(ASN1Obj.parseBuffer(Buffer.from([0x02, 0x01, 0x05])))],
+      ['a sub-object replaced by one of another length', (r) => void (r.subs[0]!.subs[1] = ASN1Obj.parseBuffer(Buffer.from([0x02, 0x02, 0x01, 0x00])))],
+      ['a tag changed', (r) => void ((r.subs[0]!.subs[1] as { tag: ASN1Obj['tag'] }).tag = ASN1Obj.parseBuffer(Buffer.from([0x04, 0x00])).tag)],
+      ['a value replaced by other bytes of the same length', (r) => void ((r.subs[2] as { value: Buffer }).value = Buffer.alloc(r.subs[2]!.value.length, 0x55))],
+      ['a value replaced by an equal copy elsewhere in memory', (r) => void ((r.subs[1]!.subs[0] as { value: Buffer }).value = Buffer.from(r.subs[1]!.subs[0]!.value))],
+      ['two sub-objects swapped', (r) => void r.subs.reverse()],
+    ];
+    for (const [what, change] of changes) {
+      const root = fresh();
+      change(root);
+      const want = stockOf(root);
+      assert.ok(fastDER(root).equals(want), `${what}: the same bytes as the stock encoder`);
+      if (what !== 'a value replaced by an equal copy elsewhere in memory') assert.ok(!want.equals(der), `${what}: the change shows in the encoding`);
+      const orig = new X509Certificate(fresh());
+      const changed = new X509Certificate(root);
+      assert.equal(fastCertEquals(orig, changed), orig.root.toDER().equals(stockOf(root)), `${what}: equals as the stock method`);
+    }
+  } finally {
+    await sigstore.close();
+  }
+});
+
+test('certificate equality: the same answers as the stock method, for equal, one-byte-different and changed certificates', async () => {
+  const sigstore = await startLocalSigstore();
+  try {
+    const a = await leafDer(sigstore, 'https://github.com/o/a/.github/workflows/x.yml@refs/heads/main');
+    const b = await leafDer(sigstore, 'https://github.com/o/b/.github/workflows/x.yml@refs/heads/main');
+    const roots = derBlobs(sigstore.trustedRoot);
+    const flipped = Buffer.from(a);
+    flipped[flipped.length - 1] ^= 0x01; // the last byte of the signature value
+    const ders = [a, Buffer.from(a), b, flipped, ...roots];
+    const certs = ders.map((d) => X509Certificate.parse(Buffer.from(d)));
+    const sctless = X509Certificate.parse(Buffer.from(a));
+    sctless.extensions.splice(-1, 1);
+    certs.push(sctless);
+    const stock = (x: X509Certificate, y: X509Certificate) => originalToDER(x.root).equals(originalToDER(y.root));
+    for (const x of certs) for (const y of certs) assert.equal(fastCertEquals(x, y), stock(x, y));
+    assert.equal(fastCertEquals(certs[0]!, certs[1]!), true, 'the same bytes parsed twice');
+    assert.equal(fastCertEquals(certs[0]!, certs[3]!), false, 'one signature byte apart');
+    assert.equal(fastCertEquals(certs[0]!, sctless), false, 'an extension removed');
+  } finally {
     await sigstore.close();
   }
 });
