@@ -127,8 +127,9 @@ function mergeBucket(onDisk: Bucket, drops: Set<string> | undefined, adds: Map<s
 /**
  * The bucket file's text (`JSON.stringify` of the entries as one object, byte for byte), one
  * entry at a time: a bucket of new sidecars was built whole (their base64 as strings, then the
- * text), sixteen times at the end of a cold run, and that garbage was the run's peak (measured:
- * see docs/performance.md "Memory, round 4").
+ * text), sixteen times at the end of a cold run, and that garbage was the run's peak (measured,
+ * cold 10,000 packages, phase marks: +21–24 MB of RSS per cache flush before, none after;
+ * docs/performance.md "Memory, round 4").
  */
 function* bucketPieces(entries: readonly [string, string | Pending][], bytesOf: (p: Pending) => Buffer): Generator<string> {
   yield '{';

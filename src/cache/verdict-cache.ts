@@ -158,7 +158,8 @@ function* bodyPieces(entries: readonly [string, Entry][]): Generator<string> {
  * pieces: the MAC is computed over the entries line as it is made, then the line is made
  * again as it is written, so the text never exists whole. Sixteen bucket texts built whole
  * at the end of a cold run were garbage that only a full collection frees, and the run's
- * peak (measured: see docs/performance.md "Memory, round 4").
+ * peak (measured, cold 10,000 packages, phase marks: +21–24 MB of RSS for the flush before,
+ * none after; docs/performance.md "Memory, round 4").
  */
 function bucketPieces(list: readonly [string, Entry][], key: Buffer): Iterable<string> {
   // The last-used times as they are now: a `get` while the file is written must not make the
