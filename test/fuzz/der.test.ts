@@ -76,7 +76,7 @@ function nodes(o: ASN1Obj, out: ASN1Obj[] = [], skip?: Set<ASN1Obj>): ASN1Obj[] 
 
 function parse(der: Buffer): ASN1Obj | null {
   try {
-    return ASN1Obj.parseBuffer(der);
+    return ASN1Obj.parseBuffer(der as Buffer<ArrayBuffer>);
   } catch {
     return null;
   }
