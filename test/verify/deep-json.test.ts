@@ -67,6 +67,12 @@ test('a 30,000-level bundle next to a good one: same outcomes in-process and in 
       assert.deepEqual(await pool.verifyAttestations(bundles, pkg, {}), local, `depth ${depth}`);
       assert.deepEqual(await pool.verifyAttestations(bundles, pkg, {}), local, `depth ${depth}`);
       assert.deepEqual(await pool.verifyAttestations([good], pkg, {}), [{ ...local[1]!, index: 0 }]);
+      // With the sidecar's bytes (as retrieval passes them), the worker parses the deep
+      // bundle itself, unchecked here, and reaches the same verdict without a crash.
+      assert.ok(parsed.bytes, 'a sidecar array comes with its bytes');
+      const inWorkers = pool.stats.inWorkers;
+      assert.deepEqual(await pool.verifyAttestations(parsed.bundles, pkg, {}, parsed.bytes), [local[0]!], `depth ${depth}, bytes`);
+      assert.equal(pool.stats.inWorkers, inWorkers + 1, 'verified in the worker');
     } finally {
       await pool.close();
     }
