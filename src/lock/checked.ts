@@ -18,7 +18,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../store/atomic.ts';
-import { isSha256Hex } from '../util/sha256.ts';
+import { isSha256Hex, updateText } from '../util/sha256.ts';
 
 // v2: entries are MACs (v1 held plain SHA-256 digests, which anyone can compute).
 const FILE = 'lockfile-checked-v2.json';
@@ -28,8 +28,8 @@ const processKey = randomBytes(32);
 const KEEP = 16;
 
 export interface CheckedLockTexts {
-  /** HMAC-SHA-256 (hex) of a lockfile text under the cache key. */
-  digest(text: string): string;
+  /** HMAC-SHA-256 (hex) of a lockfile text under the cache key; given in parts, of their concatenation. */
+  digest(...text: string[]): string;
   /** True when the text with this digest passed validation and is canonical. */
   has(digest: string): boolean;
   /** Remember a text that passed validation and is canonical; never rejects (a lost entry costs one validation). */
@@ -59,7 +59,12 @@ type Entry = string | [digest: string, result: string, mac: string];
 /** The memo kept in the file `path` (see the top of this file), remembering the last `keep` texts. */
 export function openCheckedTexts(path: string, key: Buffer = processKey, keep = KEEP): CheckedTexts {
   let known: Entry[] | undefined;
-  const mac = (text: string): string => createHmac('sha256', key).update(text).digest('hex');
+  // In parts rather than concatenated: a prefix before a large text would copy it whole.
+  const mac = (...parts: string[]): string => {
+    const h = createHmac('sha256', key);
+    for (const part of parts) updateText(h, part);
+    return h.digest('hex');
+  };
   const digestOf = (e: Entry): string => (typeof e === 'string' ? e : e[0]);
   const load = (): Entry[] => {
     if (known) return known;

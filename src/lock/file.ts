@@ -15,7 +15,7 @@ import { dirname, resolve } from 'node:path';
 import { lstat, mkdir, readFile, readlink } from 'node:fs/promises';
 import { LockError, describeError } from '../errors.ts';
 import { type Lock, emptyLock } from './types.ts';
-import { parseLock, serializeLock } from './text.ts';
+import { parseLock, serializeForWrite, serializeLock } from './text.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 import type { CheckedLockTexts } from './checked.ts';
 import { acquireFileLock, type FileLock } from '../store/lock.ts';
@@ -176,8 +176,8 @@ export async function updateLock(
     const current = text === null ? emptyLock() : await parseLockChecked(text, path, options.checked);
     const next = mutate(current);
     if (next === null) return { lock: current, written: false };
-    const out = serializeLock(next);
-    const normalized = parseLock(out, `${path} (about to be written)`); // never write what we could not read back
+    // Never write what we could not read back (checked without parsing the text again).
+    const { text: out, lock: normalized } = serializeForWrite(next, `${path} (about to be written)`);
     if (out === text || (text === null && Object.keys(normalized.channels).length === 0)) {
       return { lock: normalized, written: false };
     }

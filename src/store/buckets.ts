@@ -32,8 +32,11 @@ interface BucketStore {
   read(id: string): Promise<string | undefined>;
   /** Create the store's directory (call before a round of writes). */
   ensureDir(): Promise<void>;
-  /** Replace bucket `id` atomically. */
-  write(id: string, text: string): Promise<void>;
+  /**
+   * Replace bucket `id` atomically. Given in pieces, the text is written as they come and
+   * never exists whole (the caches' flushes: docs/performance.md "Memory, round 4").
+   */
+  write(id: string, text: string | Iterable<string>): Promise<void>;
 }
 
 interface BucketStoreOptions {

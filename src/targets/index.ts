@@ -162,7 +162,7 @@ const MEMO_MAX_CHARS = 1 << 20;
  * run.
  */
 async function readLockfileText(text: string, target: string, memo: CheckedTexts | undefined): Promise<TargetContents> {
-  const digest = memo?.digest(`${target}\n${text}`);
+  const digest = memo?.digest(`${target}\n`, text); // in parts: the text is not copied (src/util/sha256.ts updateText)
   const known = digest === undefined ? undefined : contentsOf(memo!.result(digest));
   if (known) return known;
   const contents = isExplicitText(text) ? readExplicit(text, target) : await readYamlText(text, target);

@@ -89,3 +89,20 @@ export function parseStrictJson(text: string): unknown {
   if (dup) throw new DuplicateKeyError(dup);
   return value;
 }
+
+/**
+ * True when `v` is already what a JSON round trip gives back: plain objects and arrays (no
+ * holes) of strings, booleans, null and finite numbers, no `toJSON`, no undefined values.
+ */
+export function isJsonData(v: unknown, depth = 0): boolean {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return true;
+  if (typeof v === 'number') return Number.isFinite(v) && !Object.is(v, -0);
+  if (typeof v !== 'object' || depth > 64) return false;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (!(i in v) || !isJsonData(v[i], depth + 1)) return false;
+    return true;
+  }
+  if (Object.getPrototypeOf(v) !== Object.prototype || 'toJSON' in v) return false;
+  for (const k of Object.keys(v)) if (!isJsonData((v as Record<string, unknown>)[k], depth + 1)) return false;
+  return true;
+}

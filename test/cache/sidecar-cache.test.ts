@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, ftruncateSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSidecarCache, sidecarCacheDir } from '../../src/cache/sidecar-cache.ts';
@@ -164,4 +164,108 @@ test('without a writable cache directory, new sidecars wait in memory and are st
   const c = openSidecarCache(blocked);
   c.put(sha(BODY), BODY);
   assert.ok(BODY.equals(c.get(sha(BODY))!));
+});
+
+/** Sidecar bodies whose hashes share a first hex digit (one bucket file). */
+function sameBucket(n: number): Buffer[] {
+  const by = new Map<string, Buffer[]>();
+  for (let i = 0; ; i++) {
+    const b = Buffer.from(`[{"n":${i},"pad":"${'z'.repeat(300 + i)}"}]`);
+    const list = by.get(sha(b)[0]!) ?? [];
+    by.set(sha(b)[0]!, [...list, b]);
+    if (list.length + 1 === n) return [...list, b];
+  }
+}
+
+/** The descriptor of this process's spill file (unlinked, so found through /proc), or undefined. */
+function spillFd(): number | undefined {
+  if (!existsSync('/proc/self/fd')) return undefined;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (/\/\.pending-\d+-[0-9a-f]+\.tmp \(deleted\)$/.test(readlinkSync(`/proc/self/fd/${fd}`))) return Number(fd);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return undefined;
+}
+
+test('a bucket file, written piece by piece, is exactly JSON.stringify of its entries: those on disk in their order, then this run\'s puts', async (t) => {
+  const dir = tmp(t);
+  const [a, b, c, d] = sameBucket(4);
+  await stored(dir, a!, b!);
+  const cache = openSidecarCache(dir);
+  cache.put(sha(c!), c!);
+  cache.put(sha(a!), a!); // already stored: moves to the end (most recently used)
+  cache.put(sha(d!), d!);
+  await cache.flush();
+  const expected = JSON.stringify(Object.fromEntries([b!, c!, a!, d!].map((x) => [sha(x), x.toString('base64')])));
+  assert.equal(readFileSync(bucketFile(dir, sha(a!)), 'utf8'), expected);
+});
+
+test('a spill file cut short before the flush: the bucket is not written, the run says why, and nothing unverified is ever served', { skip: existsSync('/proc/self/fd') ? false : 'needs /proc to reach the unlinked spill file' }, async (t) => {
+  const dir = tmp(t);
+  const [a, b, c] = sameBucket(3);
+  await stored(dir, a!);
+  const before = readFileSync(bucketFile(dir, sha(a!)), 'utf8');
+  const cache = openSidecarCache(dir);
+  cache.put(sha(b!), b!);
+  cache.put(sha(c!), c!);
+  const fd = spillFd();
+  assert.ok(fd !== undefined, 'the spill file is open');
+  ftruncateSync(fd, b!.length + 10);
+  assert.equal(cache.get(sha(c!)), undefined, 'a put cut short is a miss, never other bytes');
+  await cache.flush();
+  assert.ok(cache.warnings.some((w) => w.includes(bucketFile(dir, sha(a!))) && w.includes('not written') && w.includes('spill file truncated')), cache.warnings.join('\n'));
+  assert.equal(readFileSync(bucketFile(dir, sha(a!)), 'utf8'), before, 'the bucket on disk is left as it was');
+  assert.ok(readdirSync(sidecarCacheDir(dir)).every((f) => /^[0-9a-f]\.json$/.test(f)), 'no temp file left behind');
+  const again = openSidecarCache(dir);
+  assert.ok(a!.equals(again.get(sha(a!))!));
+  assert.equal(again.get(sha(c!)), undefined);
+});
+
+test('spilled bytes overwritten before the flush are stored under their old name but never served: every read re-hashes', { skip: existsSync('/proc/self/fd') ? false : 'needs /proc to reach the unlinked spill file' }, async (t) => {
+  const dir = tmp(t);
+  const [a] = sameBucket(1);
+  const cache = openSidecarCache(dir);
+  cache.put(sha(a!), a!);
+  const fd = spillFd();
+  assert.ok(fd !== undefined);
+  writeSync(fd, Buffer.from('X'), 0, 1, 5);
+  assert.equal(cache.get(sha(a!)), undefined);
+  await cache.flush();
+  const again = openSidecarCache(dir);
+  assert.equal(again.get(sha(a!)), undefined);
+  assert.ok(again.warnings.some((w) => w.includes('does not match its SHA-256')), again.warnings.join('\n'));
+});
+
+test('a put while a flush is writing is kept: written by the next flush, never dropped unwritten (the run-end flush may start while a session still retrieves)', async (t) => {
+  const dir = tmp(t);
+  const bodies = Array.from({ length: 40 }, (_, i) => Buffer.from(`${BODY.toString()}${' '.repeat(i)}`));
+  const [first, ...rest] = bodies;
+  const c = openSidecarCache(dir);
+  c.put(sha(first!), first!);
+  const flushing = c.flush();
+  // Puts while the first flush is between its bucket writes (every bucket name occurs).
+  for (const b of rest) c.put(sha(b), b);
+  await flushing;
+  assert.equal(c.dirty, true, 'the puts made during the flush are still to be written');
+  for (const b of bodies) assert.ok(b.equals(c.get(sha(b))!), 'still served by this run');
+  await c.flush();
+  assert.equal(c.dirty, false, 'nothing left to write after the second flush');
+  const reader = openSidecarCache(dir);
+  for (const b of bodies) assert.ok(b.equals(reader.get(sha(b))!), `${sha(b)} on disk`);
+});
+
+test('a flush that rewrote a dropped entry or a corrupt bucket leaves nothing to write', async (t) => {
+  const dir = tmp(t);
+  const h = sha(BODY);
+  await stored(dir, BODY);
+  writeFileSync(bucketFile(dir, h), JSON.stringify({ [h]: Buffer.from('other bytes').toString('base64') }));
+  const c = openSidecarCache(dir);
+  assert.equal(c.get(h), undefined, 'replaced bytes are never returned');
+  assert.equal(c.dirty, true, 'the bad entry is to be removed');
+  await c.flush();
+  assert.equal(c.dirty, false, 'removed: a second flush would write nothing');
+  assert.deepEqual(JSON.parse(readFileSync(bucketFile(dir, h), 'utf8')), {});
 });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createHmac } from 'node:crypto';
 import { openVerdictCache, policyDigest, verdictCacheDir, verdictKey, type VerdictKeyParts } from '../../src/cache/verdict-cache.ts';
 import type { BundleOutcome, ChannelPolicy } from '../../src/types.ts';
+import { FORMAT } from '../../src/cache/verdict-key.ts';
 
 const H = (c: string) => c.repeat(64);
 const PARTS: VerdictKeyParts = {
@@ -406,4 +407,21 @@ test('property: what a set keeps until the flush (asJson) is what a JSON round t
   const key = 'a'.repeat(64);
   cache.set(key, holey as never);
   assert.deepEqual(cache.get(key), [{ index: 0, publish: true, verified: true, reasons: [] }], 'a get in the same run returns what the file will hold');
+});
+
+test('a bucket file, written piece by piece, is its header line and then exactly JSON.stringify of its entries, under a MAC that holds', async (t) => {
+  const dir = tmp(t);
+  const cache = openVerdictCache(dir, { key: KEY, now: () => 1_000 });
+  // Keys of one bucket, set out of order: the file holds them sorted.
+  const keys = ['b', 'a', 'c'].map((c) => `0${c.repeat(63)}`);
+  keys.forEach((k, i) => cache.set(k, [{ ...OUTCOMES[0]!, index: i, reasons: [{ code: 'IDENTITY_ADDED', message: `é "quoted" ${i} \u2028` }] }]));
+  await cache.flush();
+  const [header, body, ...rest] = readFileSync(join(verdictCacheDir(dir), '0.json'), 'utf8').split('\n');
+  assert.deepEqual(rest, []);
+  const entries = JSON.parse(body!) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(entries), [...keys].sort());
+  assert.equal(body, JSON.stringify(entries), 'the entries line is the JSON text of its entries, byte for byte');
+  assert.deepEqual(JSON.parse(header!), { format: FORMAT, mac: createHmac('sha256', KEY).update(body!).digest('hex') });
+  const again = openVerdictCache(dir, { key: KEY });
+  for (const k of keys) assert.equal(again.get(k)![0]!.reasons[0]!.message.startsWith('é "quoted"'), true, 'read back under the MAC');
 });

@@ -10,6 +10,7 @@ import { applyDecisions, decide } from '../../src/lock/decide.ts';
 import { emptyLock, type Lock } from '../../src/lock/types.ts';
 import { LockError } from '../../src/errors.ts';
 import { CH, gh } from './fixtures.ts';
+import type { Arbitrary } from 'fast-check';
 
 const CHILD = fileURLToPath(new URL('./writer-child.ts', import.meta.url));
 
@@ -210,4 +211,78 @@ test('parseLock normalises a hand-edited file (unsorted, duplicate identities) t
   const shuffled = { channels: { [CH]: { b: data.channels[CH].b, a: data.channels[CH].a } }, version: 1 };
   shuffled.channels[CH].a.identities.push(shuffled.channels[CH].a.identities[0]);
   assert.equal(serializeLock(parseLock(JSON.stringify(shuffled), 'mem')), canonical);
+});
+
+test('property: the text a writer checks without parsing it back (serializeForWrite) is serializeLock, and what it says is read is what parseLock reads', async (t) => {
+  const { serializeForWrite } = await import('../../src/lock/text.ts');
+  const { checkProperty, fc } = await import('../helpers/fuzz.ts');
+  // Mostly locks a reader accepts, each part sometimes one it refuses.
+  const mostly = <T,>(good: Arbitrary<T>, bad: Arbitrary<T>): Arbitrary<T> => fc.oneof({ arbitrary: good, weight: 60 }, { arbitrary: bad, weight: 1 });
+  const text = mostly(fc.string({ minLength: 1, maxLength: 8 }), fc.constant(''));
+  const identity: Arbitrary<Record<string, unknown>> = fc.oneof(
+    fc.record({ kind: fc.constantFrom('github', 'gitlab'), issuer: text, repository: text, workflow: text, repository_id: fc.option(text, { nil: undefined }) }, { requiredKeys: ['kind', 'issuer', 'repository', 'workflow'] }),
+    fc.record({ kind: fc.constant('email'), issuer: text, email: text }),
+    fc.record({ kind: fc.constant('key'), key_fingerprint: mostly(fc.constantFrom('1'.repeat(64), '2'.repeat(64)), fc.constantFrom('A'.repeat(64), 'x')) }),
+  );
+  const seen = fc.record({ version: text, date: mostly(fc.constantFrom('2026-01-01', '2025-12-31'), fc.constant('2026-1-1')) });
+  const entry = fc.record({ identities: mostly(fc.array(identity, { minLength: 1, maxLength: 3 }), fc.constant([] as Record<string, unknown>[])), first_seen: seen, last_seen: seen });
+  const name = mostly(fc.constantFrom('numpy', 'py-lib_2', 'a.b+c', '__proto__'), fc.constantFrom('../x', '', 'bad name'));
+  const channel = mostly(fc.constantFrom(CH, 'https://conda.example.org/other'), fc.constantFrom('not a url', 'https://trailing/'));
+  const lock = fc.dictionary(channel, fc.dictionary(name, entry, { maxKeys: 3 }), { maxKeys: 2 }).map((channels) => ({ version: 1 as const, channels }) as unknown as Lock);
+  let accepted = 0;
+  let refused = 0;
+  await checkProperty(
+    t,
+    'serializeForWrite = serializeLock + parseLock',
+    [lock],
+    (l) => {
+      const expected = serializeLock(l);
+      let read: Lock | LockError;
+      try {
+        read = parseLock(expected, 'x (about to be written)');
+      } catch (e) {
+        read = e as LockError;
+      }
+      let got: { text: string; lock: Lock } | LockError;
+      try {
+        got = serializeForWrite(l, 'x (about to be written)');
+      } catch (e) {
+        got = e as LockError;
+      }
+      if (read instanceof LockError) {
+        assert.ok(got instanceof LockError, 'refused to be written as the reader would refuse it');
+        assert.equal(got.code, read.code);
+        assert.equal(got.message, read.message);
+        assert.deepEqual(got.details, read.details, 'every failing path named, as the reader names them');
+        refused++;
+      } else {
+        assert.ok(!(got instanceof LockError), `accepted as the reader accepts it: ${String(got)}`);
+        assert.equal(got.text, expected);
+        assert.deepEqual(got.lock, read);
+        if (Object.keys(read.channels).length > 0) accepted++;
+      }
+    },
+    { runs: 300 },
+  );
+  assert.ok(accepted > 50 && refused > 50, `both sides exercised (${accepted} pinning locks accepted, ${refused} refused)`);
+});
+
+test('a lock that is not plain JSON data is parsed back before it is written, and an invalid one is never written', async (t) => {
+  const { serializeForWrite } = await import('../../src/lock/text.ts');
+  const entry = { identities: [{ kind: 'key', key_fingerprint: '1'.repeat(64) }], first_seen: { version: '1.0', date: '2026-01-01' }, last_seen: { version: '1.0', date: '2026-01-01' } };
+  // A value JSON leaves out (undefined) or turns into another (a Date, NaN): the text decides, as the reader's does.
+  const undef = { version: 1, channels: { [CH]: { a: { ...entry, identities: [{ ...entry.identities[0], key_name: undefined }] } } } } as unknown as Lock;
+  assert.equal(serializeForWrite(undef, 'x').text, serializeLock(undef));
+  assert.deepEqual(serializeForWrite(undef, 'x').lock, parseLock(serializeLock(undef), 'x'));
+  const dated = { version: 1, channels: { [CH]: { a: { ...entry, first_seen: { version: '1.0', date: new Date(0) } } } } } as unknown as Lock;
+  assert.throws(() => serializeForWrite(dated, 'x (about to be written)'), (e: unknown) => e instanceof LockError && e.code === 'LOCK_CORRUPT' && /about to be written.*date/.test(e.message));
+  // Through updateLock: the file on disk is left as it was.
+  const path = join(tempDir(t), 'conda-attest.lock');
+  await updateLock(path, add('a'));
+  const before = readFileSync(path, 'utf8');
+  await assert.rejects(
+    updateLock(path, (cur) => ({ ...cur, channels: { ...cur.channels, [CH]: { ...cur.channels[CH], 'bad name!': entry as never } } })),
+    (e: unknown) => e instanceof LockError && e.code === 'LOCK_CORRUPT' && /about to be written/.test(e.message),
+  );
+  assert.equal(readFileSync(path, 'utf8'), before);
 });
