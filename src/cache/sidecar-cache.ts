@@ -229,7 +229,9 @@ export function openSidecarCache(cacheDir: string, opts: SidecarCacheOptions = {
       // One bucket at a time: each bucket's text (the base64 of its sidecars) exists only
       // while it is written, instead of all sixteen at once (peak RSS of a cold run).
       for (const id of ids) await writeBucket(id);
-      added.clear();
+      // The run-end flush may start while a session of the same run still retrieves
+      // (src/pipeline.ts): what was put meanwhile stays pending, spill file included.
+      if (added.size > 0) return;
       if (spill) closeSync(spill);
       spill = undefined;
       spilled = 0;
@@ -247,15 +249,29 @@ export function openSidecarCache(cacheDir: string, opts: SidecarCacheOptions = {
   }
 
   async function writeBucket(id: string): Promise<void> {
-    // Merge into what is on disk NOW (another run may have written meanwhile).
-    const kept = mergeBucket(readBucket(store, id, warnings, dropped), dropped.get(id), added.get(id), maxPerBucket);
+    // Merge into what is on disk NOW (another run may have written meanwhile). What this
+    // write covers (written or given up, as one warning): a put or a drop while it is under
+    // way is left for the next flush.
+    const adds = new Map(added.get(id));
+    const drops = new Set(dropped.get(id));
+    const kept = mergeBucket(readBucket(store, id, warnings, dropped), drops, adds, maxPerBucket);
     try {
       // A spill file that cannot be read back fails the write: the bucket on disk stays as it was.
       await store.write(id, bucketPieces(kept, bytesOf));
     } catch (e) {
       warnings.push(`sidecar cache ${store.fileOf(id)} not written: ${(e as Error).message}`);
     }
+    settle(added, id, adds.keys());
+    settle(dropped, id, drops);
   }
+}
+
+/** Forget the written `keys` of bucket `id` in `pending`, and the bucket once none is left. */
+function settle(pending: Map<string, Map<string, unknown> | Set<string>>, id: string, keys: Iterable<string>): void {
+  const m = pending.get(id);
+  if (!m) return;
+  for (const k of keys) m.delete(k);
+  if (m.size === 0) pending.delete(id);
 }
 
 /** The directory the sidecar cache of `cacheDir` lives in (tests and tools). */

@@ -238,3 +238,34 @@ test('spilled bytes overwritten before the flush are stored under their old name
   assert.equal(again.get(sha(a!)), undefined);
   assert.ok(again.warnings.some((w) => w.includes('does not match its SHA-256')), again.warnings.join('\n'));
 });
+
+test('a put while a flush is writing is kept: written by the next flush, never dropped unwritten (the run-end flush may start while a session still retrieves)', async (t) => {
+  const dir = tmp(t);
+  const bodies = Array.from({ length: 40 }, (_, i) => Buffer.from(`${BODY.toString()}${' '.repeat(i)}`));
+  const [first, ...rest] = bodies;
+  const c = openSidecarCache(dir);
+  c.put(sha(first!), first!);
+  const flushing = c.flush();
+  // Puts while the first flush is between its bucket writes (every bucket name occurs).
+  for (const b of rest) c.put(sha(b), b);
+  await flushing;
+  assert.equal(c.dirty, true, 'the puts made during the flush are still to be written');
+  for (const b of bodies) assert.ok(b.equals(c.get(sha(b))!), 'still served by this run');
+  await c.flush();
+  assert.equal(c.dirty, false, 'nothing left to write after the second flush');
+  const reader = openSidecarCache(dir);
+  for (const b of bodies) assert.ok(b.equals(reader.get(sha(b))!), `${sha(b)} on disk`);
+});
+
+test('a flush that rewrote a dropped entry or a corrupt bucket leaves nothing to write', async (t) => {
+  const dir = tmp(t);
+  const h = sha(BODY);
+  await stored(dir, BODY);
+  writeFileSync(bucketFile(dir, h), JSON.stringify({ [h]: Buffer.from('other bytes').toString('base64') }));
+  const c = openSidecarCache(dir);
+  assert.equal(c.get(h), undefined, 'replaced bytes are never returned');
+  assert.equal(c.dirty, true, 'the bad entry is to be removed');
+  await c.flush();
+  assert.equal(c.dirty, false, 'removed: a second flush would write nothing');
+  assert.deepEqual(JSON.parse(readFileSync(bucketFile(dir, h), 'utf8')), {});
+});

@@ -131,3 +131,98 @@ test('TLS sockets read into the shared buffer too: bodies intact over HTTPS, int
     await lb.close();
   }
 });
+
+/**
+ * A raw loopback HTTP/1.1 server that answers each request with `answer(path, n)` (n: the
+ * request's number on its connection): bytes written as they are, so an answer may lie.
+ */
+async function rawServer(answer: (path: string, n: number, socket: import('node:net').Socket) => void): Promise<{ url: string; connections: () => number; close: () => Promise<void> }> {
+  const { createServer } = await import('node:net');
+  const sockets = new Set<import('node:net').Socket>();
+  let connections = 0;
+  const server = createServer((socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    let pending = '';
+    let n = 0;
+    socket.on('data', (d: Buffer) => {
+      pending += d.toString('latin1');
+      for (let end = pending.indexOf('\r\n\r\n'); end >= 0; end = pending.indexOf('\r\n\r\n')) {
+        const head = pending.slice(0, end);
+        pending = pending.slice(end + 4);
+        answer(head.split(' ')[1]!, n++, socket);
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    connections: () => connections,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+const answer = (body: string | Buffer, extra = ''): Buffer => Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n`), Buffer.from(body), Buffer.from(extra, 'latin1')]);
+const EVIL = 'HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nEVIL';
+
+/** The body as text, or `failed: …`: a lying server may get an error (fail closed), never other bytes. */
+const outcome = (p: Promise<{ body: Buffer }>): Promise<string> =>
+  p.then(
+    (r) => r.body.toString(),
+    (e: unknown) => `failed: ${(e as Error).message}`,
+  );
+
+test('attack: bytes past Content-Length, or sent to a socket idle in the pool, never reach another answer or a hashed body', async () => {
+  const honest = randomBytes(READ_BYTES + 999);
+  const server = await rawServer((path, n, socket) => {
+    if (path === '/forged-after') {
+      // An answer followed, in the same write, by a forged second answer.
+      socket.write(answer('hello', EVIL));
+    } else if (path === '/garbage-after') {
+      socket.write(answer('hello', `${EVIL}XXXXXXXX`));
+    } else if (path === '/then-idle') {
+      socket.write(answer('first'));
+      // Once the socket is back in the client's pool: a forged answer nobody asked for.
+      setTimeout(() => socket.writable && socket.write(EVIL), 50).unref();
+    } else if (path === '/package.conda') {
+      // The package, then (same write) bytes past its declared length.
+      socket.write(answer(honest, `${EVIL}${'Z'.repeat(5000)}`));
+    } else if (path === '/package-then-junk.conda') {
+      // The package, then (a later read of the kept-alive socket) a forged answer.
+      socket.write(answer(honest));
+      setTimeout(() => socket.writable && socket.write(`${EVIL}${'Z'.repeat(5000)}`), 20).unref();
+    } else {
+      socket.write(answer(`second ${n}`));
+    }
+  });
+  const http = createHttpClient({ connectTimeoutMs: 2000, totalTimeoutMs: 10_000, retries: 0, maxConcurrency: 1 });
+  const honestOrFailed = (what: string, got: string, want: RegExp) => assert.ok(want.test(got) || got.startsWith('failed:'), `${what}: ${JSON.stringify(got)}`);
+  try {
+    for (const path of ['/forged-after', '/garbage-after']) {
+      honestOrFailed(path, await outcome(http.get(`${server.url}${path}`, { maxBytes: 100 })), /^hello$/);
+      honestOrFailed(`after ${path}`, await outcome(http.get(`${server.url}/next`, { maxBytes: 100 })), /^second \d$/);
+    }
+    assert.equal(await outcome(http.get(`${server.url}/then-idle`, { maxBytes: 100 })), 'first');
+    await new Promise((r) => setTimeout(r, 150)); // the forged answer arrives while the socket idles
+    honestOrFailed('after an idle socket got junk', await outcome(http.get(`${server.url}/next`, { maxBytes: 100 })), /^second \d$/);
+
+    const got = await http.downloadAndHash(`${server.url}/package.conda`, { expectedSha256: sha256(honest) }).then(
+      (d) => `${d.sha256} ${d.size}`,
+      (e: unknown) => `failed: ${(e as Error).message}`,
+    );
+    honestOrFailed('the package', got, new RegExp(`^${sha256(honest)} ${honest.length}$`));
+    const later = await http.downloadAndHash(`${server.url}/package-then-junk.conda`, { expectedSha256: sha256(honest) });
+    assert.deepEqual([later.sha256, later.size], [sha256(honest), honest.length], 'exactly the declared bytes are hashed');
+    await new Promise((r) => setTimeout(r, 100));
+    honestOrFailed('after the junk', await outcome(http.get(`${server.url}/next`, { maxBytes: 100 })), /^second \d$/);
+    await assert.rejects(http.downloadAndHash(`${server.url}/package.conda`, { expectedSha256: sha256(Buffer.concat([honest, Buffer.from(EVIL)])) }), 'the bytes past the length never complete a digest');
+  } finally {
+    http.close();
+    await server.close();
+  }
+});
