@@ -15,7 +15,7 @@
 import { closeSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { openBucketStore } from '../store/buckets.ts';
+import { jsonObjectPieces, openBucketStore } from '../store/buckets.ts';
 import { isSha256Hex, sha256Hex } from '../util/sha256.ts';
 
 const SUBDIR = 'sidecars-v2';
@@ -111,7 +111,7 @@ function readBucket(store: BucketStore, id: string, warnings: string[], dropped:
 /**
  * The bucket to write: what is on disk, less this run's drops, plus its puts, the newest
  * `max` kept. A put is still where it waits (the spill file): its base64 is made as the
- * bucket is written (bucketPieces).
+ * bucket is written (jsonObjectPieces).
  */
 function mergeBucket(onDisk: Bucket, drops: Set<string> | undefined, adds: Map<string, Pending> | undefined, max: number): [string, string | Pending][] {
   const merged = new Map<string, string | Pending>(onDisk);
@@ -122,22 +122,6 @@ function mergeBucket(onDisk: Bucket, drops: Set<string> | undefined, adds: Map<s
   }
   const entries = [...merged];
   return entries.slice(Math.max(0, entries.length - max));
-}
-
-/**
- * The bucket file's text (`JSON.stringify` of the entries as one object, byte for byte), one
- * entry at a time: a bucket of new sidecars was built whole (their base64 as strings, then the
- * text), sixteen times at the end of a cold run, and that garbage was the run's peak (measured,
- * cold 10,000 packages, phase marks: +21–24 MB of RSS per cache flush before, none after;
- * docs/performance.md "Memory, round 4").
- */
-function* bucketPieces(entries: readonly [string, string | Pending][], bytesOf: (p: Pending) => Buffer): Generator<string> {
-  yield '{';
-  for (let i = 0; i < entries.length; i++) {
-    const [sha, v] = entries[i]!;
-    yield `${i === 0 ? '' : ','}${JSON.stringify(sha)}:${JSON.stringify(typeof v === 'string' ? v : bytesOf(v).toString('base64'))}`;
-  }
-  yield '}';
 }
 
 export function openSidecarCache(cacheDir: string, opts: SidecarCacheOptions = {}): SidecarCache {
@@ -257,7 +241,11 @@ export function openSidecarCache(cacheDir: string, opts: SidecarCacheOptions = {
     const kept = mergeBucket(readBucket(store, id, warnings, dropped), drops, adds, maxPerBucket);
     try {
       // A spill file that cannot be read back fails the write: the bucket on disk stays as it was.
-      await store.write(id, bucketPieces(kept, bytesOf));
+      // One entry at a time: a bucket of new sidecars was built whole (their base64 as strings,
+      // then the text), sixteen times at the end of a cold run, and that garbage was the run's
+      // peak (measured, cold 10,000 packages, phase marks: +21–24 MB of RSS per cache flush
+      // before, none after; docs/performance.md "Memory, round 4").
+      await store.write(id, jsonObjectPieces(kept, (v) => (typeof v === 'string' ? v : bytesOf(v).toString('base64'))));
     } catch (e) {
       warnings.push(`sidecar cache ${store.fileOf(id)} not written: ${(e as Error).message}`);
     }

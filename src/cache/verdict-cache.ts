@@ -42,7 +42,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { openBucketStore } from '../store/buckets.ts';
+import { jsonObjectPieces, openBucketStore } from '../store/buckets.ts';
 import { isJsonData } from '../util/json-strict.ts';
 import { FORMAT } from './verdict-key.ts';
 
@@ -146,13 +146,6 @@ function macHex(key: Buffer, text: string): string {
   return createHmac('sha256', key).update(text).digest('hex');
 }
 
-/** The entries line: `JSON.stringify` of `entries` as one object, byte for byte, one entry at a time. */
-function* bodyPieces(entries: readonly [string, Entry][]): Generator<string> {
-  yield '{';
-  for (let i = 0; i < entries.length; i++) yield `${i === 0 ? '' : ','}${JSON.stringify(entries[i]![0])}:${JSON.stringify(entries[i]![1])}`;
-  yield '}';
-}
-
 /**
  * The text of a bucket file holding `entries` (sorted by key: deterministic files), in
  * pieces: the MAC is computed over the entries line as it is made, then the line is made
@@ -166,11 +159,11 @@ function bucketPieces(list: readonly [string, Entry][], key: Buffer): Iterable<s
   // text differ from what the MAC covers.
   const entries = list.map(([k, e]): [string, Entry] => [k, { o: e.o, t: e.t }]);
   const mac = createHmac('sha256', key);
-  for (const piece of bodyPieces(entries)) mac.update(piece);
+  for (const piece of jsonObjectPieces(entries)) mac.update(piece);
   const header: BucketHeader = { format: FORMAT, mac: mac.digest('hex') };
   return (function* () {
     yield `${JSON.stringify(header)}\n`;
-    yield* bodyPieces(entries);
+    yield* jsonObjectPieces(entries);
   })();
 }
 

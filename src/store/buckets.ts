@@ -44,6 +44,17 @@ interface BucketStoreOptions {
   maxFileBytes?: number;
 }
 
+/**
+ * `JSON.stringify` of `entries` as one object, byte for byte, one entry at a time, `value`
+ * giving each entry's JSON value as it is reached: a bucket's text never exists whole (the
+ * caches' flushes, docs/performance.md "Memory, round 4").
+ */
+export function* jsonObjectPieces<V>(entries: readonly (readonly [string, V])[], value: (v: V) => unknown = (v) => v): Generator<string> {
+  yield '{';
+  for (let i = 0; i < entries.length; i++) yield `${i === 0 ? '' : ','}${JSON.stringify(entries[i]![0])}:${JSON.stringify(value(entries[i]![1]))}`;
+  yield '}';
+}
+
 /** No such file, or a path through a non-directory (the cache directory is a file): nothing stored. */
 const absent = (e: unknown): boolean => ['ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '');
 
