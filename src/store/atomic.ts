@@ -62,7 +62,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array | 
     const out = await openAtomicWrite(path, { durable, followLinks: o.followLinks });
     try {
       // Readable.from() passes a string or Buffer on whole, as one chunk.
-      await pipeline(Readable.from(data), out.stream);
+      await pipeline(Readable.from(chunks ? batched(data as Iterable<string>) : data), out.stream);
     } catch (e) {
       await out.abort();
       throw e;
@@ -81,6 +81,20 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array | 
     });
   }
   if (durable) fsyncDir(dirname(path));
+}
+
+/** Pieces joined into chunks of about BATCH_CHARS: one stream write per chunk, not per piece. */
+const BATCH_CHARS = 64 * 1024;
+function* batched(pieces: Iterable<string>): Generator<string> {
+  let buf = '';
+  for (const p of pieces) {
+    buf += p;
+    if (buf.length >= BATCH_CHARS) {
+      yield buf;
+      buf = '';
+    }
+  }
+  if (buf) yield buf;
 }
 
 /** A file being written in place of `path`: bytes go to a temp file until `commit()`. */
