@@ -15,6 +15,7 @@ import { basename, dirname, join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createRequire } from 'node:module';
+import { batched } from '../util/batched.ts';
 
 // Loaded on the first write, not at start-up: a warm run that changes nothing writes no file,
 // and importing write-file-atomic with signal-exit costs ~10 ms CPU (measured, median of 9,
@@ -61,7 +62,9 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array | 
   if (chunks || (o.followLinks === false && !o.exclusive)) {
     const out = await openAtomicWrite(path, { durable, followLinks: o.followLinks });
     try {
-      // Readable.from() passes a string or Buffer on whole, as one chunk.
+      // Readable.from() passes a string or Buffer on whole, as one chunk; pieces are joined
+      // into chunks first (src/util/batched.ts: one stream write per entry of a cache bucket was
+      // a third of its flush).
       await pipeline(Readable.from(chunks ? batched(data as Iterable<string>) : data), out.stream);
     } catch (e) {
       await out.abort();
@@ -81,26 +84,6 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array | 
     });
   }
   if (durable) fsyncDir(dirname(path));
-}
-
-/**
- * Pieces joined into chunks of about BATCH_CHARS: one stream write per chunk, not per piece
- * (a cache bucket comes as one piece per entry, each a trip through the stream machinery).
- * Measured (docs/performance.md "Cold runs, round 5"), flush of 1,000 new verdicts, warm
- * process, median of 6: 45 -> 30 ms CPU, 59 -> 35 ms wall; 1,000 new sidecars ~47 -> ~40 ms
- * CPU. The text still never exists whole: a chunk at a time.
- */
-const BATCH_CHARS = 64 * 1024;
-function* batched(pieces: Iterable<string>): Generator<string> {
-  let buf = '';
-  for (const p of pieces) {
-    buf += p;
-    if (buf.length >= BATCH_CHARS) {
-      yield buf;
-      buf = '';
-    }
-  }
-  if (buf) yield buf;
 }
 
 /** A file being written in place of `path`: bytes go to a temp file until `commit()`. */
