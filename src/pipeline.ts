@@ -25,6 +25,16 @@ import { type LockStore, type OpenedResources, type PackageInput, type PipelineS
 /** Heap in use at the end of a run above which the end phases collect between them (see close()). */
 const LARGE_HEAP_BYTES = 16 << 20;
 
+/**
+ * A full collection before a phase that writes, only past LARGE_HEAP_BYTES (see close()): a
+ * one-package `--download` paid two of ~15 ms each on a 9-13 MB heap, one when its sidecar
+ * cache was written, one when the pool closed (measured with the close()'s, docs/performance.md
+ * "Downloads and the proxy, round 5").
+ */
+function collectIfLarge(): void {
+  if (process.memoryUsage().heapUsed > LARGE_HEAP_BYTES) collectGarbage();
+}
+
 export type { PackageInput, PipelineSession } from './session.ts';
 export { today } from './session.ts';
 
@@ -170,7 +180,7 @@ export function openResources(options: VerifySessionOptions, server?: ServerTran
     // that write became the peak of a cold run once the caches' flushes stopped adding
     // to it (cold 10,000 packages: ~30 MB of verification's garbage left when the pool closed;
     // with the cheaper lockfile write, 272 → 245 MB, docs/performance.md "Memory, round 4").
-    collectGarbage();
+    collectIfLarge();
   };
   // The sidecar cache is written once every package has been retrieved: in a cold run the
   // workers are still verifying then, and this thread mostly waits for them, so the write
@@ -181,7 +191,7 @@ export function openResources(options: VerifySessionOptions, server?: ServerTran
   const writeSidecars = (): Promise<void> | undefined => {
     const { sidecars } = resources;
     if (!sidecars?.dirty || sidecarsWritten) return sidecarsWritten;
-    collectGarbage();
+    collectIfLarge();
     return (sidecarsWritten = sidecars.flush());
   };
   return {
@@ -209,10 +219,9 @@ export function openResources(options: VerifySessionOptions, server?: ServerTran
       // heap, where there is no garbage worth it (measured, heap in use here: one-package
       // runs 9-13 MB, where the two collections were 29 ms of the 65 ms after a 64 MiB
       // --download's last byte; cold 1,000 packages 20-28 MB, collected as before).
-      const worthIt = process.memoryUsage().heapUsed > LARGE_HEAP_BYTES;
       for (const cache of [verdicts, sidecars]) {
         if (!cache?.dirty) continue;
-        if (worthIt) collectGarbage();
+        collectIfLarge();
         await cache.flush();
       }
       http.close();
