@@ -33,7 +33,12 @@ import { type LockStore, type OpenedResources, type PackageInput, type PipelineS
  */
 const LARGE_HEAP_BYTES = 40 << 20;
 
-/** A full collection, when the heap is large enough for one to matter (LARGE_HEAP_BYTES). */
+/**
+ * A full collection before a phase that writes, only past LARGE_HEAP_BYTES (see close()): a
+ * one-package `--download` paid two of ~15 ms each on a 9-13 MB heap, one when its sidecar
+ * cache was written, one when the pool closed (measured with the close()'s, docs/performance.md
+ * "Downloads and the proxy, round 5"); a cold 1,000-package run three (above).
+ */
 function collectIfLarge(): void {
   if (process.memoryUsage().heapUsed > LARGE_HEAP_BYTES) collectGarbage();
 }
