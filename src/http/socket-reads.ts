@@ -43,10 +43,7 @@ export function readIntoSharedBuffer<A extends Agent>(agent: A, buffer: Buffer):
       callback: (n: number, buf: Buffer): boolean => {
         const view = buf.subarray(0, n);
         const take = bodyTakers.get(socket!);
-        if (take) {
-          take(view);
-          return true;
-        }
+        if (take) return take(view);
         socket!.emit('data', view);
         return !socket!.isPaused();
       },
@@ -67,27 +64,37 @@ export function readIntoSharedBuffer<A extends Agent>(agent: A, buffer: Buffer):
  */
 export const TAKE_MIN_BYTES = 16 << 20;
 
-/** Sockets made by readIntoSharedBuffer, and who takes their reads raw (null: Node's HTTP parser). */
-const bodyTakers = new WeakMap<Socket, ((view: Buffer) => void) | null>();
+/**
+ * Sockets made by readIntoSharedBuffer, and who takes their reads raw (null: Node's HTTP
+ * parser); a taker returns false to stop the socket's reads (it resumes them itself).
+ */
+const bodyTakers = new WeakMap<Socket, ((view: Buffer) => boolean) | null>();
+
+/**
+ * Receives a taken body's chunks in order. `own`: the chunk is a buffer of its own (what the
+ * parser took with the headers); otherwise a view of the shared read buffer, valid only until
+ * this call returns. A returned promise stops the socket's reads until it settles
+ * (backpressure; a rejection ends the body with that error).
+ */
+export type TakeChunk = (chunk: Buffer, own: boolean) => void | Promise<void>;
 
 /**
  * The body of `res`, a 200 answer framed by Content-Length alone, handed to `onChunk` straight
  * from the shared read buffer: Node's HTTP parser no longer sees the socket's reads, so no
- * body byte is copied into a fresh buffer and pushed through the response stream. For
- * hash-only downloads, whose consumer is done with each chunk when `onChunk` returns (the
- * view is overwritten by the next read). Measured, `verify --download` of 64 MiB over loopback:
- * see src/http/client.ts hashBody.
+ * body byte is copied into a fresh buffer and pushed through the response stream. Measured:
+ * `verify --download` (src/http/client.ts hashBody) and `serve` (src/serve/flight.ts).
  *
  * Null (read `res` as usual) unless the framing is the simplest one RFC 9112 §6.3 has: status
  * 200, no Transfer-Encoding, one Content-Length of digits, at least TAKE_MIN_BYTES, a socket
- * of ours, the body not yet complete. Exactly Content-Length bytes are taken: what the parser already took from the
- * read that carried the headers (the `data` of `res`), then the raw reads; bytes past the
- * length are never handed on, and the socket is closed once the body is complete (the parser
- * never saw its end, so the connection cannot go back to the pool). A connection that ends,
- * fails or is destroyed (timeouts, abort) first rejects with ECONNRESET, as a body cut short
- * does through the parser; an error thrown by `onChunk` rejects with that error.
+ * of ours, the body not yet complete. Exactly Content-Length bytes are taken: what the parser
+ * already took from the read that carried the headers (the `data` of `res`), then the raw
+ * reads; bytes past the length are never handed on, and the socket is closed once the body
+ * is complete (the parser never saw its end, so the connection cannot go back to the pool).
+ * A connection that ends, fails or is destroyed (timeouts, abort) first rejects with
+ * ECONNRESET, as a body cut short does through the parser; an error thrown by `onChunk`
+ * rejects with that error.
  */
-export function takeBody(res: IncomingMessage, onChunk: (chunk: Buffer) => void): Promise<number> | null {
+export function takeBody(res: IncomingMessage, onChunk: TakeChunk): Promise<number> | null {
   const socket = res.socket;
   const cl = res.headers['content-length'];
   if (!socket || bodyTakers.get(socket) !== null || res.statusCode !== 200 || res.complete) return null;
@@ -101,33 +108,53 @@ export function takeBody(res: IncomingMessage, onChunk: (chunk: Buffer) => void)
       if (settled) return;
       settled = true;
       bodyTakers.set(socket, null);
-      res.off('data', take);
+      res.off('data', parsed);
       res.off('end', onEnd);
       socket.off('close', onClose);
       socket.destroy();
       if (err) reject(err);
       else resolve(got);
     };
-    const take = (chunk: Buffer): void => {
-      if (settled) return;
+    /** One chunk to `onChunk`; false when the reads must stop (paused, or done). */
+    const take = (chunk: Buffer, own: boolean): boolean => {
+      if (settled) return false;
       const rest = length - got;
       const part = chunk.length > rest ? chunk.subarray(0, rest) : chunk;
       got += part.length;
+      let wait: void | Promise<void>;
       try {
-        onChunk(part);
+        wait = onChunk(part, own);
       } catch (e) {
-        return finish(e);
+        finish(e);
+        return false;
       }
-      if (got === length) finish();
+      if (got === length) {
+        // Complete: no more reads to hold back, whatever the consumer still waits for.
+        wait?.catch(() => {});
+        finish();
+        return false;
+      }
+      if (!wait) return true;
+      // Both sources stop: the parser's (`res`) and the raw reads (net.Socket#pause stops an
+      // `onread` socket's reads; returning false stops the read under way).
+      res.pause();
+      socket.pause();
+      wait.then(() => {
+        if (settled) return;
+        res.resume();
+        socket.resume();
+      }, finish);
+      return false;
     };
+    const parsed = (chunk: Buffer): void => void take(chunk, true);
     const cut = (): Error => Object.assign(new Error(`connection closed after ${got} of ${length} body bytes`), { code: 'ECONNRESET' });
     const onEnd = (): void => finish(got === length ? undefined : cut());
     const onClose = (): void => finish(cut());
     // First what the parser took from the read that carried the headers (pushed to `res`
     // before the next read is handled), then every later read, raw.
-    res.on('data', take);
+    res.on('data', parsed);
     res.on('end', onEnd);
     socket.on('close', onClose);
-    bodyTakers.set(socket, take);
+    bodyTakers.set(socket, (view) => take(view, false));
   });
 }

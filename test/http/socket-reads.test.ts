@@ -346,7 +346,7 @@ test('takeBody leaves other framings to the parser: chunked, no Content-Length, 
     new Promise((resolve, reject) => {
       request(`${lb.url}${path}`, { agent }, (res) => {
         const h = createHash('sha256');
-        const taken = takeBody(res, (c) => h.update(c));
+        const taken = takeBody(res, (c) => void h.update(c));
         if (taken) return void taken.then(() => resolve([true, h.digest('hex')]), reject);
         res.on('data', (c: Buffer) => h.update(c)).on('end', () => resolve([false, h.digest('hex')])).on('error', reject);
       })
