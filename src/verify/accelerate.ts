@@ -5,9 +5,10 @@
 //   built-in samples and on this trust root's certificates agrees with the stock encoder;
 // - the CA-chain memo (chain-memo.ts): a CA certificate's signature is checked once per run;
 // - quiet ASN.1 parsing (below): the parser's errors carry no stack trace;
+// - quiet public-key import (below): Node's own type probes inside it capture no stack trace;
 // - OIDs decoded once per distinct encoding (below).
 // Called from createVerifier, which every verification path of a thread goes through.
-import { ASN1Obj } from '@sigstore/core';
+import { ASN1Obj, crypto as sigstoreCrypto } from '@sigstore/core';
 import { installChainMemo } from './chain-memo.ts';
 import { installFastDer, trustRootCertificates } from './fast-der.ts';
 
@@ -43,6 +44,41 @@ export function isQuietParseInstalled(): boolean {
 /** Put the stock parser back (tests). */
 export function uninstallQuietParse(): void {
   ASN1Obj.parseBuffer = stockParseBuffer;
+}
+
+type CreatePublicKey = typeof sigstoreCrypto.createPublicKey;
+const stockCreatePublicKey: CreatePublicKey = sigstoreCrypto.createPublicKey;
+
+/**
+ * @sigstore/verify turns every bundle's leaf key into a KeyObject (`getSigner`:
+ * `crypto.createPublicKey(cert.publicKey)`, a DER SubjectPublicKeyInfo). Node 24's
+ * `createPublicKey` first asks `isKeyObject` and `isCryptoKey` of its argument, each a
+ * private-field read inside a try/catch: for the `{ key, format, type }` object it is given,
+ * both throw a TypeError, and each captures a stack trace (node:internal/crypto/keys). In a
+ * CPU profile of 1,000 bench bundles, those two probes were half of the import and ~4% of a
+ * bundle's verification. With `Error.stackTraceLimit` at 0 while it runs, the same probes
+ * throw and catch the same errors without a stack: the key, and the message of an error that
+ * escapes (an unreadable key), are unchanged. Measured (docs/performance.md "Cold runs,
+ * round 5: the worker").
+ */
+const quietCreatePublicKey: CreatePublicKey = function (key, type) {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return stockCreatePublicKey(key, type);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+};
+
+/** Whether the quiet key import is installed (tests). */
+export function isQuietKeyImportInstalled(): boolean {
+  return sigstoreCrypto.createPublicKey === quietCreatePublicKey;
+}
+
+/** Put the stock key import back (tests). */
+export function uninstallQuietKeyImport(): void {
+  sigstoreCrypto.createPublicKey = stockCreatePublicKey;
 }
 
 type ToOid = (this: ASN1Obj) => string;
@@ -90,6 +126,7 @@ export function installAccelerations(trustedRoot: unknown): boolean {
   const fastDer = installFastDer(trustRootCertificates(trustedRoot));
   installChainMemo();
   ASN1Obj.parseBuffer = quietParseBuffer;
+  sigstoreCrypto.createPublicKey = quietCreatePublicKey;
   oidProto.toOID = memoToOid;
   return fastDer;
 }

@@ -4,8 +4,10 @@
 // evidence always describes that bundle's own certificate.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ASN1Obj, X509Certificate } from '@sigstore/core';
-import { installAccelerations, isOidMemoInstalled, isQuietParseInstalled, uninstallOidMemo, uninstallQuietParse } from '../../src/verify/accelerate.ts';
+import { ASN1Obj, X509Certificate, crypto as sigstoreCrypto } from '@sigstore/core';
+import { toSignedEntity } from '@sigstore/verify';
+import { installAccelerations, isOidMemoInstalled, isQuietKeyImportInstalled, isQuietParseInstalled, uninstallOidMemo, uninstallQuietKeyImport, uninstallQuietParse } from '../../src/verify/accelerate.ts';
+import { parseBundle, prepare } from '../../src/verify/bundle-checks.ts';
 import { checkProperty, fc } from '../helpers/fuzz.ts';
 import { uninstallChainMemo } from '../../src/verify/chain-memo.ts';
 import { uninstallFastDer } from '../../src/verify/fast-der.ts';
@@ -23,6 +25,7 @@ before(async () => {
 });
 after(async () => {
   uninstallQuietParse();
+  uninstallQuietKeyImport();
   uninstallOidMemo();
   uninstallChainMemo();
   uninstallFastDer();
@@ -35,6 +38,7 @@ const pkg = { filename: FILE, sha256: SHA, acceptedChannels: [] };
 
 function stockOnly(): void {
   uninstallQuietParse();
+  uninstallQuietKeyImport();
   uninstallOidMemo();
   uninstallChainMemo();
   uninstallFastDer();
@@ -175,4 +179,77 @@ test('OID memo: every decoded OID equals the stock decoder\'s, including look-al
     installAccelerations(sig.trustedRoot);
     assert.deepEqual(fast, [reference, reference]);
   }, { runs: 300 });
+});
+
+/** A key imported with whatever import is installed: its SPKI DER, or the error (class, code and message). */
+function keyResult(key: string | Buffer): string {
+  try {
+    return `ok ${sigstoreCrypto.createPublicKey(key).export({ format: 'der', type: 'spki' }).toString('hex')}`;
+  } catch (e) {
+    return `${(e as Error).constructor.name}: ${(e as { code?: string }).code} ${(e as Error).message}`;
+  }
+}
+
+test('quiet key import: the same keys and the same errors as the stock import, and the stack limit is restored', async () => {
+  const good = await sig.attest(publishStatement({ filename: FILE, sha256: SHA }));
+  const spki = X509Certificate.parse(leafDer(good)).publicKey;
+  const offCurve = Buffer.from(spki);
+  offCurve[offCurve.length - 1]! ^= 0x01; // the point is no longer on the curve
+  const inputs: (string | Buffer)[] = [
+    spki,
+    spki.toString('base64'),
+    `-----BEGIN PUBLIC KEY-----\n${spki.toString('base64')}\n-----END PUBLIC KEY-----\n`,
+    offCurve,
+    spki.subarray(0, spki.length - 1), // truncated
+    Buffer.from([0x30, 0x03, 0x02, 0x01, 0x00]), // DER, but not a key
+    Buffer.alloc(0),
+  ];
+  stockOnly();
+  const stock = inputs.map(keyResult);
+  installAccelerations(sig.trustedRoot);
+  assert.ok(isQuietKeyImportInstalled());
+  const limit = Error.stackTraceLimit;
+  assert.deepEqual(inputs.map(keyResult), stock);
+  assert.equal(stock.filter((r) => r.startsWith('ok ')).length, 3, 'the leaf key, in every spelling');
+  assert.equal(stock.filter((r) => !r.startsWith('ok ')).length, 4, 'off-curve, truncated and non-key inputs are still refused');
+  assert.equal(Error.stackTraceLimit, limit, 'restored after imports that threw');
+});
+
+test('the certificate sigstore-js verifies is the bundle\'s own leaf, parsed once and the same as its stock parse (both certificate forms)', async () => {
+  const v03 = await sig.attest(publishStatement({ filename: FILE, sha256: SHA }), { freshCertificate: true });
+  const v02 = await sig.attest(publishStatement({ filename: FILE, sha256: SHA }), { freshCertificate: true, bundleVersion: '0.2' });
+  assert.ok(v02.verificationMaterial.x509CertificateChain, 'the 0.2 bundle carries a certificate chain');
+  for (const json of [v03, v02]) {
+    const bundle = parseBundle(json);
+    const { entity, leaf } = prepare(bundle, null);
+    assert.equal(entity.key.$case, 'certificate');
+    if (entity.key.$case !== 'certificate') continue;
+    assert.equal(entity.key.certificate, leaf, 'one object: what sigstore-js checks is what the identity is read from');
+    const stock = toSignedEntity(bundle).key;
+    assert.equal(stock.$case, 'certificate');
+    if (stock.$case !== 'certificate') continue;
+    assert.deepEqual(entity.key.certificate.root.toDER(), stock.certificate.root.toDER());
+    assert.deepEqual(entity.key.certificate.root.toDER(), leafOf(json));
+  }
+});
+
+function leafOf(b: BundleJSON): Buffer {
+  const vm = b.verificationMaterial;
+  return Buffer.from(vm.certificate ? vm.certificate.rawBytes : vm.x509CertificateChain.certificates[0].rawBytes, 'base64');
+}
+
+test('attack: a bundle carrying another signer\'s valid certificate is refused, and names no signer', async () => {
+  const root = parseTrustedRoot(Buffer.from(JSON.stringify(sig.trustedRoot)), 'local');
+  const victim = await sig.attest(publishStatement({ filename: FILE, sha256: SHA }), { freshCertificate: true, san: 'https://github.com/o/victim/.github/workflows/x.yml@refs/heads/main' });
+  const attacker = await sig.attest(publishStatement({ filename: FILE, sha256: SHA }), { freshCertificate: true, san: 'https://github.com/o/attacker/.github/workflows/x.yml@refs/heads/main' });
+  // The attacker's signature and log entry under the victim's (genuine, CA-issued) certificate.
+  const swapped = structuredClone(attacker);
+  swapped.verificationMaterial.certificate = structuredClone(victim.verificationMaterial.certificate);
+  installAccelerations(sig.trustedRoot);
+  const [fast] = verifyAttestations([swapped], pkg, createVerifier({ trustRoot: root }));
+  stockOnly();
+  const [stock] = verifyAttestations([swapped], pkg, createVerifier({ trustRoot: root, accelerate: false }));
+  assert.equal(fast!.verified, false);
+  assert.equal(fast!.identity, undefined, 'no identity is reported for a certificate that did not verify the signature');
+  assert.deepEqual(fast, stock);
 });
