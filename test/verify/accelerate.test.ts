@@ -4,9 +4,9 @@
 // evidence always describes that bundle's own certificate.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ASN1Obj, X509Certificate, crypto as sigstoreCrypto } from '@sigstore/core';
+import { ASN1Obj, ByteStream, X509Certificate, crypto as sigstoreCrypto } from '@sigstore/core';
 import { toSignedEntity } from '@sigstore/verify';
-import { installAccelerations, isOidMemoInstalled, isQuietKeyImportInstalled, isQuietParseInstalled, uninstallOidMemo, uninstallQuietKeyImport, uninstallQuietParse } from '../../src/verify/accelerate.ts';
+import { installAccelerations, isOidMemoInstalled, isQuietKeyImportInstalled, isQuietParseInstalled, isStreamReadInstalled, uninstallOidMemo, uninstallQuietKeyImport, uninstallQuietParse, uninstallStreamReads } from '../../src/verify/accelerate.ts';
 import { parseBundle, prepare } from '../../src/verify/bundle-checks.ts';
 import { checkProperty, fc } from '../helpers/fuzz.ts';
 import { uninstallChainMemo } from '../../src/verify/chain-memo.ts';
@@ -26,6 +26,7 @@ before(async () => {
 after(async () => {
   uninstallQuietParse();
   uninstallQuietKeyImport();
+  uninstallStreamReads();
   uninstallOidMemo();
   uninstallChainMemo();
   uninstallFastDer();
@@ -39,6 +40,7 @@ const pkg = { filename: FILE, sha256: SHA, acceptedChannels: [] };
 function stockOnly(): void {
   uninstallQuietParse();
   uninstallQuietKeyImport();
+  uninstallStreamReads();
   uninstallOidMemo();
   uninstallChainMemo();
   uninstallFastDer();
@@ -158,6 +160,8 @@ test('OID memo: every decoded OID equals the stock decoder\'s, including look-al
     [0x06, Buffer.concat([fulcio8, Buffer.from([0x01])])],
     [0x06, Buffer.from([0x2b, 0x90, 0x80, 0x80, 0x80, 0x01])], // 1.3.(2^32 + 1)
     [0x06, Buffer.from([0x2b, 0x01])], // 1.3.1: what a 32-bit decoder would make of the arc above
+    [0x06, Buffer.from([0x2b, 0x20])], // 1.3.32 and 1.4.1: the same hash in the memo (a collision
+    [0x06, Buffer.from([0x2c, 0x01])], // must cost a decode, never the other OID)
     [0x04, fulcio8], // an OCTET STRING with an OID's bytes
     [0x0c, fulcio8], // a UTF8String with an OID's bytes
   ];
@@ -168,6 +172,7 @@ test('OID memo: every decoded OID equals the stock decoder\'s, including look-al
   // Twice: the first pass fills the memo, the second reads from it.
   for (const pass of [1, 2]) assert.deepEqual(cases.map(([tag, v]) => oidOf(tag, v)), stock, `pass ${pass}`);
   assert.ok(stock.includes('ok 1.3.1') && stock.includes('ok 1.3.4294967297'), 'the long arc does not collide with its truncation');
+  assert.ok(stock.includes('ok 1.3.32') && stock.includes('ok 1.4.1'), 'colliding hashes keep their own OIDs');
   assert.equal(stock.filter((r) => r.startsWith('ASN1TypeError')).length, 2, 'values under other tags are refused');
 
   // Any value bytes, decoded with the memo twice (filling it, then reading it), give what the
@@ -252,4 +257,39 @@ test('attack: a bundle carrying another signer\'s valid certificate is refused, 
   assert.equal(fast!.verified, false);
   assert.equal(fast!.identity, undefined, 'no identity is reported for a certificate that did not verify the signature');
   assert.deepEqual(fast, stock);
+});
+
+/** Reads of 1 or 2 bytes (`widths`) from a stream over `bytes`, with whatever reads are installed: values, cursor, errors. */
+function readsOf(bytes: Uint8Array, widths: number[]): (number | string)[] {
+  const stream = new ByteStream(Buffer.from(bytes));
+  const out: (number | string)[] = [];
+  for (const w of widths) {
+    try {
+      out.push(w === 1 ? stream.getUint8() : stream.getUint16(), stream.position);
+    } catch (e) {
+      out.push(`${(e as Error).constructor.name}: ${(e as Error).message}`, stream.position);
+    }
+  }
+  return out;
+}
+
+test('in-place stream reads: the same bytes, cursor moves and end-of-buffer errors as the stock reads, and the same parsed certificates', async (t) => {
+  const good = await sig.attest(publishStatement({ filename: FILE, sha256: SHA }));
+  const der = leafDer(good);
+  stockOnly();
+  const stockParse = [der, der.subarray(0, 40), Buffer.from([0x30, 0x82, 0x01])].map(parseResult);
+  const stockCert = X509Certificate.parse(der);
+  installAccelerations(sig.trustedRoot);
+  assert.ok(isStreamReadInstalled());
+  assert.deepEqual([der, der.subarray(0, 40), Buffer.from([0x30, 0x82, 0x01])].map(parseResult), stockParse);
+  // The SCT list is read with getUint16/getUint8 (RFC 6962 §3.3): the same SCTs.
+  const sctsOf = (c: X509Certificate) => c.extSCT!.signedCertificateTimestamps.map((x) => [x.version, x.logID.toString('hex'), x.signature.toString('hex')]);
+  assert.deepEqual(sctsOf(X509Certificate.parse(der)), sctsOf(stockCert));
+  await checkProperty(t, 'stream reads vs stock', [fc.uint8Array({ maxLength: 12 }), fc.array(fc.constantFrom(1, 2), { maxLength: 10 })], (bytes, widths) => {
+    const fast = readsOf(bytes, widths);
+    uninstallStreamReads();
+    const reference = readsOf(bytes, widths);
+    installAccelerations(sig.trustedRoot);
+    assert.deepEqual(fast, reference);
+  }, { runs: 300 });
 });
