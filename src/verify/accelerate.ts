@@ -4,7 +4,9 @@
 // - the byte-identical fast DER encoder (fast-der.ts), installed only when its self-test on
 //   built-in samples and on this trust root's certificates agrees with the stock encoder;
 // - the CA-chain memo (chain-memo.ts): a CA certificate's signature is checked once per run;
-// - quiet ASN.1 parsing (below): the parser's errors carry no stack trace;
+// - ASN.1 parsing without exceptions (fast-parse.ts), installed only when it agrees with the
+//   stock parser on built-in samples and on this trust root's certificates; where the stock
+//   parser throws, it runs, quietly: its errors carry no stack trace (below);
 // - quiet public-key import (below): Node's own type probes inside it capture no stack trace;
 // - OIDs decoded once per distinct encoding (below);
 // - single bytes read from a ByteStream without a one-byte Buffer view each (below).
@@ -12,6 +14,7 @@
 import { ASN1Obj, ByteStream, crypto as sigstoreCrypto } from '@sigstore/core';
 import { installChainMemo } from './chain-memo.ts';
 import { installFastDer, trustRootCertificates } from './fast-der.ts';
+import { fastParse, treeShape } from './fast-parse.ts';
 
 type ParseBuffer = typeof ASN1Obj.parseBuffer;
 const stockParseBuffer: ParseBuffer = ASN1Obj.parseBuffer;
@@ -28,6 +31,10 @@ const stockParseBuffer: ParseBuffer = ASN1Obj.parseBuffer;
  * 1.41–1.51 → 1.28–1.33 ms CPU per bundle (docs/performance.md "Cold runs").
  */
 const quietParseBuffer: ParseBuffer = function (this: typeof ASN1Obj, buf) {
+  if (TagOf) {
+    const fast = fastParse(buf, TagOf);
+    if (fast) return fast;
+  }
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {
@@ -37,14 +44,72 @@ const quietParseBuffer: ParseBuffer = function (this: typeof ASN1Obj, buf) {
   }
 };
 
+type TagClass = new (enc: number) => ASN1Obj['tag'];
+/** @sigstore/core's ASN1Tag class once the fast parser passed its self-test; null: stock parsing only. */
+let TagOf: TagClass | null = null;
+
+// Self-test inputs besides the trust root's certificates: DER inside an OCTET STRING (parsed
+// into children), an OCTET STRING whose content is not DER (kept primitive), a constructed
+// object whose content is not DER, trailing data, a non-minimal length, a long-form tag
+// number, universal tag 0, an indefinite length, a length past the end, nothing at all, and
+// SEQUENCEs nested to the depth bound and one deeper.
+const hex = (h: string): Buffer => Buffer.from(h.replaceAll(' ', ''), 'hex');
+function nested(levels: number): Buffer {
+  let der = hex('05 00');
+  for (let i = 1; i < levels; i++) {
+    const n = der.length;
+    der = Buffer.concat([n < 128 ? Buffer.from([0x30, n]) : Buffer.from([0x30, 0x81, n]), der]);
+  }
+  return der;
+}
+const PARSE_SAMPLES: Buffer[] = [
+  hex('30 0c 04 05 02 03 01 00 01 04 03 0c 01 41'),
+  hex('30 06 04 02 68 74 05 00'),
+  hex('a0 01 05'),
+  hex('30 02 05 00 00'),
+  hex('30 81 02 05 00'),
+  hex('1f 01 00'),
+  hex('00 00'),
+  hex('30 80 05 00 00 00'),
+  hex('04 05 01 02'),
+  Buffer.alloc(0),
+  nested(101),
+  nested(102),
+];
+
+/**
+ * Whether the fast parser gives the stock parser's result on every sample: the same tree, or
+ * null where the stock parser throws. Returns the ASN1Tag class to build with, or null.
+ */
+function checkFastParse(samples: Uint8Array[]): TagClass | null {
+  const Tag = stockParseBuffer.call(ASN1Obj, Buffer.from([0x05, 0x00])).tag.constructor as TagClass;
+  for (const der of [...PARSE_SAMPLES, ...samples]) {
+    let stock: unknown = null;
+    try {
+      stock = treeShape(stockParseBuffer.call(ASN1Obj, Buffer.from(der)));
+    } catch {
+      // the fast parser must refuse it too
+    }
+    const fast = fastParse(Buffer.from(der), Tag);
+    if (JSON.stringify(fast === null ? null : treeShape(fast)) !== JSON.stringify(stock)) return null;
+  }
+  return Tag;
+}
+
 /** Whether the quiet parser is installed (tests). */
 export function isQuietParseInstalled(): boolean {
   return ASN1Obj.parseBuffer === quietParseBuffer;
 }
 
+/** Whether the parser without exceptions is in use (tests). */
+export function isFastParseInstalled(): boolean {
+  return isQuietParseInstalled() && TagOf !== null;
+}
+
 /** Put the stock parser back (tests). */
 export function uninstallQuietParse(): void {
   ASN1Obj.parseBuffer = stockParseBuffer;
+  TagOf = null;
 }
 
 type CreatePublicKey = typeof sigstoreCrypto.createPublicKey;
@@ -217,9 +282,13 @@ export function uninstallStreamReads(): void {
 
 /** Install the accelerations for this thread; idempotent. Returns whether the fast DER encoder passed its self-test. */
 export function installAccelerations(trustedRoot: unknown): boolean {
-  const fastDer = installFastDer(trustRootCertificates(trustedRoot));
+  const certificates = trustRootCertificates(trustedRoot);
+  const fastDer = installFastDer(certificates);
   installChainMemo();
-  ASN1Obj.parseBuffer = quietParseBuffer;
+  if (!isQuietParseInstalled()) {
+    TagOf = checkFastParse(certificates);
+    ASN1Obj.parseBuffer = quietParseBuffer;
+  }
   sigstoreCrypto.createPublicKey = quietCreatePublicKey;
   oidProto.toOID = memoToOid;
   installStreamReads();

@@ -6,8 +6,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ASN1Obj, ByteStream, X509Certificate, crypto as sigstoreCrypto } from '@sigstore/core';
 import { toSignedEntity } from '@sigstore/verify';
-import { installAccelerations, isOidMemoInstalled, isQuietKeyImportInstalled, isQuietParseInstalled, isStreamReadInstalled, uninstallOidMemo, uninstallQuietKeyImport, uninstallQuietParse, uninstallStreamReads } from '../../src/verify/accelerate.ts';
+import { installAccelerations, isOidMemoInstalled, isFastParseInstalled, isQuietKeyImportInstalled, isQuietParseInstalled, isStreamReadInstalled, uninstallOidMemo, uninstallQuietKeyImport, uninstallQuietParse, uninstallStreamReads } from '../../src/verify/accelerate.ts';
 import { parseBundle, prepare } from '../../src/verify/bundle-checks.ts';
+import { fastParse, treeShape } from '../../src/verify/fast-parse.ts';
 import { checkProperty, fc } from '../helpers/fuzz.ts';
 import { uninstallChainMemo } from '../../src/verify/chain-memo.ts';
 import { uninstallFastDer } from '../../src/verify/fast-der.ts';
@@ -292,4 +293,52 @@ test('in-place stream reads: the same bytes, cursor moves and end-of-buffer erro
     installAccelerations(sig.trustedRoot);
     assert.deepEqual(fast, reference);
   }, { runs: 300 });
+});
+
+test('the parser without exceptions on real certificates, their mutations and the depth bound: the stock tree or the stock refusal', async () => {
+  const CERT = leafDer(await sig.attest(publishStatement({ filename: FILE, sha256: SHA })));
+  stockOnly();
+  const stockParse = ASN1Obj.parseBuffer.bind(ASN1Obj);
+  const stockCert = X509Certificate.parse(CERT);
+  const Tag = stockCert.root.tag.constructor as new (enc: number) => ASN1Obj['tag'];
+  const fast = fastParse(CERT, Tag);
+  assert.ok(fast);
+  assert.deepEqual(treeShape(fast), treeShape(stockCert.root));
+  // Every single-byte change of the certificate's first 200 bytes (tags, lengths, OIDs).
+  for (let i = 0; i < Math.min(200, CERT.length); i++) {
+    for (const delta of [1, 0x80]) {
+      const der = Buffer.from(CERT);
+      der[i] ^= delta;
+      let stock: unknown = null;
+      try {
+        stock = treeShape(stockParse(Buffer.from(der)));
+      } catch {
+        // refused
+      }
+      const f = fastParse(der, Tag);
+      assert.deepEqual(f === null ? null : treeShape(f), stock, `byte ${i} ^ ${delta}`);
+    }
+  }
+  // Nested SEQUENCEs: 101 levels parse, 102 exceed the stock depth bound (and the input is not bytes: no fast parse).
+  const nest = (levels: number): Buffer => {
+    let d: Buffer = Buffer.from([0x05, 0x00]);
+    for (let i = 1; i < levels; i++) d = Buffer.concat([d.length < 128 ? Buffer.from([0x30, d.length]) : Buffer.from([0x30, 0x81, d.length]), d]);
+    return d;
+  };
+  assert.ok(fastParse(nest(101), Tag));
+  assert.throws(() => stockParse(Buffer.from(nest(102))));
+  assert.equal(fastParse(nest(102), Tag), null);
+  assert.equal(fastParse('30 00', Tag), null);
+});
+
+test('installed, the parser without exceptions parses certificates as the stock parser does, and its errors are the stock ones', async () => {
+  const der = leafDer(await sig.attest(publishStatement({ filename: FILE, sha256: SHA })));
+  stockOnly();
+  const stock = treeShape(X509Certificate.parse(der).root);
+  const stockError = parseResult(der.subarray(0, 100));
+  installAccelerations(sig.trustedRoot);
+  assert.ok(isFastParseInstalled());
+  assert.deepEqual(treeShape(X509Certificate.parse(der).root), stock);
+  assert.deepEqual(parseResult(der.subarray(0, 100)), stockError);
+  assert.ok('error' in stockError);
 });
