@@ -40,7 +40,7 @@ const verdicts = new Map<string, boolean>();
 /**
  * The exact bytes as a map key: latin1 gives one char per byte, so two keys are equal exactly
  * when the bytes are. It replaced a SHA-256 of them (a hash object per lookup, three lookups per
- * bundle): worker handler over 1,000 bench bundles once, N interleaved pairs: X → Y ms CPU
+ * bundle: ~2% of a worker's CPU profile); measured with the other round-5 changes
  * (docs/performance.md "Cold runs, round 5: the worker").
  */
 const bytesKey = (b: Buffer): string => b.toString('latin1');
