@@ -22,8 +22,26 @@ import { loadGivenSidecar } from './sidecar/given.ts';
 import { sha256Hex } from './util/sha256.ts';
 import { type LockStore, type OpenedResources, type PackageInput, type PipelineSession, checkTrustRootAge, createSessionOn, frozenLockfileProblem } from './session.ts';
 
-/** Heap in use at the end of a run above which the end phases collect between them (see close()). */
-const LARGE_HEAP_BYTES = 16 << 20;
+/**
+ * Heap in use above which the end phases of a run collect before they write (see close()):
+ * below it a forced full collection finds little garbage, and on a single thread it only
+ * delays the run's end. Measured: heap in use at those points, cold 1,000 packages 15-26 MB
+ * (a collection freed ~2 MB and cost 15-35 ms of wall each, three of them, after the last
+ * verdict or just before it); cold 10,000 ~56 MB live once verified (docs/performance.md
+ * "Memory, round 4"), where they are what keeps the end of the run under its peak. 40 MB
+ * sits between the two; one-package runs (9-13 MB) skipped them already.
+ */
+const LARGE_HEAP_BYTES = 40 << 20;
+
+/**
+ * A full collection before a phase that writes, only past LARGE_HEAP_BYTES (see close()): a
+ * one-package `--download` paid two of ~15 ms each on a 9-13 MB heap, one when its sidecar
+ * cache was written, one when the pool closed (measured with the close()'s, docs/performance.md
+ * "Downloads and the proxy, round 5"); a cold 1,000-package run three (above).
+ */
+function collectIfLarge(): void {
+  if (process.memoryUsage().heapUsed > LARGE_HEAP_BYTES) collectGarbage();
+}
 
 export type { PackageInput, PipelineSession } from './session.ts';
 export { today } from './session.ts';
@@ -161,16 +179,18 @@ export function openResources(options: VerifySessionOptions, server?: ServerTran
     if (closing) return;
     closing = true;
     if (!poolPromise) return;
-    await (await poolPromise.catch(() => undefined))?.close();
     // The sidecar cache's write (started when the last package was retrieved) ends before the
     // lockfile write starts: overlapping, they were the peak of a cold 10,000-package run (7
-    // interleaved runs: 257 (233–280) → 243 (232–261) MB, CPU the same within noise).
-    await sidecarsWritten;
+    // interleaved runs: 257 (233–280) → 243 (232–261) MB, CPU the same within noise). The
+    // workers are terminated meanwhile, not before it: in a cold 1,000-package run that write
+    // was still under way when the last verdict came (it ended 60-130 ms later), and waiting
+    // for the worker's exit first added its 7-20 ms to the end of the run.
+    await Promise.all([poolPromise.then((p) => p.close(), () => undefined), sidecarsWritten]);
     // What verification left behind is collected before the lockfile is built and written:
     // that write became the peak of a cold run once the caches' flushes stopped adding
     // to it (cold 10,000 packages: ~30 MB of verification's garbage left when the pool closed;
     // with the cheaper lockfile write, 272 → 245 MB, docs/performance.md "Memory, round 4").
-    collectGarbage();
+    collectIfLarge();
   };
   // The sidecar cache is written once every package has been retrieved: in a cold run the
   // workers are still verifying then, and this thread mostly waits for them, so the write
@@ -181,7 +201,7 @@ export function openResources(options: VerifySessionOptions, server?: ServerTran
   const writeSidecars = (): Promise<void> | undefined => {
     const { sidecars } = resources;
     if (!sidecars?.dirty || sidecarsWritten) return sidecarsWritten;
-    collectGarbage();
+    collectIfLarge();
     return (sidecarsWritten = sidecars.flush());
   };
   return {
@@ -208,11 +228,10 @@ export function openResources(options: VerifySessionOptions, server?: ServerTran
       // And only past LARGE_HEAP_BYTES: a forced full collection costs ~15 ms even on a small
       // heap, where there is no garbage worth it (measured, heap in use here: one-package
       // runs 9-13 MB, where the two collections were 29 ms of the 65 ms after a 64 MiB
-      // --download's last byte; cold 1,000 packages 20-28 MB, collected as before).
-      const worthIt = process.memoryUsage().heapUsed > LARGE_HEAP_BYTES;
+      // --download's last byte; cold 1,000 packages 15-26 MB, now skipped too).
       for (const cache of [verdicts, sidecars]) {
         if (!cache?.dirty) continue;
-        if (worthIt) collectGarbage();
+        collectIfLarge();
         await cache.flush();
       }
       http.close();

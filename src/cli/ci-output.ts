@@ -17,6 +17,7 @@ import { describeError, UsageError } from '../errors.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 import type { CliIO } from './io.ts';
 import type { Reporter } from './reporter.ts';
+import { batched } from '../util/batched.ts';
 
 export const VERIFY_FORMATS = FORMAT_NAMES;
 export type VerifyFormat = FormatName;
@@ -147,23 +148,6 @@ export async function writeStdout(io: CliIO, pieces: Iterable<string>): Promise<
     });
     if (gone) return;
   }
-}
-
-/**
- * The pieces joined into writes of about BATCH characters: one write per piece (the JSON
- * report's piece is one package) was ~8% of a warm 1,000-package run's CPU (a string → Buffer
- * conversion and a system call each; CPU profile), and the memory a batch holds stays bounded.
- */
-const BATCH = 64 * 1024;
-function* batched(pieces: Iterable<string>): Iterable<string> {
-  let pending = '';
-  for (const piece of pieces) {
-    pending += piece;
-    if (pending.length < BATCH) continue;
-    yield pending;
-    pending = '';
-  }
-  if (pending) yield pending;
 }
 
 /**

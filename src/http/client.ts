@@ -13,6 +13,7 @@ import { AttestError } from '../errors.ts';
 import type { Outage } from '../types.ts';
 import { HashingCounter, type StreamDigest, TooLargeSignal } from './hashing.ts';
 import { breaker, deadline, limit, redirect, retry } from './layers.ts';
+import { takeBody } from './socket-reads.ts';
 import { type Consume, type Req, type WaitEvent, capped, collect, decodedBody, earlyCap, httpError, openTransport, parseHttpUrl } from './transport.ts';
 
 export interface HttpClientOptions {
@@ -282,8 +283,16 @@ async function hashBody(res: IncomingMessage, finalUrl: string, o: DownloadOptio
   const out = o.dest ? await openAtomicWrite(o.dest, { durable: false }) : undefined;
   try {
     if (out) await pipeline(res, counter, out.stream);
-    // Hash-only: a plain loop, no stream plumbing per chunk (measured ~15% faster).
-    else for await (const chunk of res) counter.add(chunk as Buffer);
+    else {
+      // Hash-only: a large body straight from the socket's read buffer when its framing
+      // allows (./socket-reads.ts takeBody): no parser copy, response stream or garbage per
+      // read (measured, 64 MiB over loopback: bare client 150 → 75 ms CPU; `verify --download`,
+      // 9 interleaved runs, load 3-4: process CPU 570 → 500 ms, peak RSS 77 → 75 MB). Else a
+      // plain loop, no stream plumbing per chunk (measured ~15% faster than a pipeline).
+      const taken = takeBody(res, (chunk, own) => counter.add(chunk, own));
+      if (taken) await taken;
+      else for await (const chunk of res) counter.add(chunk as Buffer);
+    }
   } catch (e) {
     await out?.abort();
     if (e instanceof TooLargeSignal) throw httpError('HTTP_TOO_LARGE', `${finalUrl} is larger than the ${maxBytes}-byte cap.`);

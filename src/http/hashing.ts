@@ -48,12 +48,17 @@ export class HashingCounter extends Transform {
     this.md5 = opts.md5 ? createHash('md5') : undefined;
   }
 
-  /** Hash and count one chunk without passing it on (hash-only downloads); throws TooLargeSignal. */
-  add(chunk: Buffer): void {
+  /**
+   * Hash and count one chunk without passing it on (hash-only downloads); throws
+   * TooLargeSignal. `fresh`: the chunk is a buffer of its own, garbage once hashed (false for
+   * a view of a reused read buffer, which leaves none to collect).
+   */
+  add(chunk: Buffer, fresh = true): void {
     this.size += chunk.length;
     if (this.size > this.maxBytes) throw new TooLargeSignal(this.maxBytes);
     this.sha.update(chunk);
     this.md5?.update(chunk);
+    if (!fresh) return;
     this.sinceCollect += chunk.length;
     if (this.sinceCollect >= SCAVENGE_EVERY_BYTES) {
       this.sinceCollect = 0;

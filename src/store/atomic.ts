@@ -15,6 +15,7 @@ import { basename, dirname, join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createRequire } from 'node:module';
+import { batched } from '../util/batched.ts';
 
 // Loaded on the first write, not at start-up: a warm run that changes nothing writes no file,
 // and importing write-file-atomic with signal-exit costs ~10 ms CPU (measured, median of 9,
@@ -61,8 +62,10 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array | 
   if (chunks || (o.followLinks === false && !o.exclusive)) {
     const out = await openAtomicWrite(path, { durable, followLinks: o.followLinks });
     try {
-      // Readable.from() passes a string or Buffer on whole, as one chunk.
-      await pipeline(Readable.from(data), out.stream);
+      // Readable.from() passes a string or Buffer on whole, as one chunk; pieces are joined
+      // into chunks first (src/util/batched.ts: one stream write per entry of a cache bucket was
+      // a third of its flush).
+      await pipeline(Readable.from(chunks ? batched(data as Iterable<string>) : data), out.stream);
     } catch (e) {
       await out.abort();
       throw e;
@@ -102,16 +105,44 @@ interface Staged {
   discard(): Promise<void>;
 }
 
+// The temp files in flight, removed at exit by one exit hook. A hook per file made signal-exit
+// install its signal listeners at each write and remove them after it (the last hook gone):
+// ~0.6 ms per file (CPU profile, 16 buckets per cache flush), ~20 ms at the end of a cold
+// 1,000-package run (two caches' buckets, the lockfile, the memos). The hook is dropped a
+// second after the last write, not at once, so a flush's writes share it.
+const inFlight = new Set<string>();
+let exitHookOff: (() => void) | undefined;
+let dropHook: ReturnType<typeof setTimeout> | undefined;
+function removedOnExit(tmp: string): () => void {
+  inFlight.add(tmp);
+  if (dropHook) clearTimeout(dropHook);
+  dropHook = undefined;
+  exitHookOff ??= onExit(() => {
+    for (const t of inFlight) {
+      try {
+        unlinkSync(t);
+      } catch {
+        // already gone
+      }
+    }
+  });
+  return () => {
+    inFlight.delete(tmp);
+    if (inFlight.size > 0 || dropHook) return;
+    dropHook = setTimeout(() => {
+      dropHook = undefined;
+      if (inFlight.size > 0) return;
+      exitHookOff?.();
+      exitHookOff = undefined;
+    }, 1000);
+    dropHook.unref();
+  };
+}
+
 async function stage(path: string, durable: boolean, followLinks = true): Promise<Staged> {
   const target = followLinks ? await realpath(path).catch(() => path) : path;
   const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const removeOnExit = onExit(() => {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // already gone
-    }
-  });
+  const removeOnExit = removedOnExit(tmp);
   return {
     tmp,
     async commit() {

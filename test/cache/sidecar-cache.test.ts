@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, ftruncateSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, fstatSync, ftruncateSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSidecarCache, sidecarCacheDir } from '../../src/cache/sidecar-cache.ts';
@@ -208,7 +208,7 @@ test('a spill file cut short before the flush: the bucket is not written, the ru
   const [a, b, c] = sameBucket(3);
   await stored(dir, a!);
   const before = readFileSync(bucketFile(dir, sha(a!)), 'utf8');
-  const cache = openSidecarCache(dir);
+  const cache = openSidecarCache(dir, { spillBatchBytes: 0 });
   cache.put(sha(b!), b!);
   cache.put(sha(c!), c!);
   const fd = spillFd();
@@ -227,7 +227,7 @@ test('a spill file cut short before the flush: the bucket is not written, the ru
 test('spilled bytes overwritten before the flush are stored under their old name but never served: every read re-hashes', { skip: existsSync('/proc/self/fd') ? false : 'needs /proc to reach the unlinked spill file' }, async (t) => {
   const dir = tmp(t);
   const [a] = sameBucket(1);
-  const cache = openSidecarCache(dir);
+  const cache = openSidecarCache(dir, { spillBatchBytes: 0 });
   cache.put(sha(a!), a!);
   const fd = spillFd();
   assert.ok(fd !== undefined);
@@ -237,6 +237,29 @@ test('spilled bytes overwritten before the flush are stored under their old name
   const again = openSidecarCache(dir);
   assert.equal(again.get(sha(a!)), undefined);
   assert.ok(again.warnings.some((w) => w.includes('does not match its SHA-256')), again.warnings.join('\n'));
+});
+
+test('new sidecars go to the spill file a batch at a time: served from memory until their batch is full, then from the file; the flush writes both', { skip: existsSync('/proc/self/fd') ? false : 'needs /proc to reach the unlinked spill file' }, async (t) => {
+  const dir = tmp(t);
+  const [a, b, c] = sameBucket(3);
+  const cache = openSidecarCache(dir, { spillBatchBytes: a!.length + b!.length });
+  cache.put(sha(a!), a!);
+  const fd = spillFd();
+  assert.ok(fd !== undefined, 'the spill file is open');
+  assert.equal(fstatSync(fd).size, 0, 'one put waits in memory');
+  assert.ok(a!.equals(cache.get(sha(a!))!));
+  cache.put(sha(b!), b!);
+  assert.equal(fstatSync(fd).size, a!.length + b!.length, 'a full batch is appended in one write');
+  writeSync(fd, Buffer.from('X'), 0, 1, 5);
+  assert.equal(cache.get(sha(a!)), undefined, 'once spilled, read back from the file and re-hashed');
+  assert.ok(b!.equals(cache.get(sha(b!))!));
+  cache.put(sha(c!), c!);
+  assert.equal(fstatSync(fd).size, a!.length + b!.length, 'the next batch waits in memory');
+  await cache.flush();
+  const again = openSidecarCache(dir);
+  assert.equal(again.get(sha(a!)), undefined, 'bytes changed in the file are never served');
+  assert.ok(b!.equals(again.get(sha(b!))!), 'the spilled put is written');
+  assert.ok(c!.equals(again.get(sha(c!))!), 'the put still in memory is written');
 });
 
 test('a put while a flush is writing is kept: written by the next flush, never dropped unwritten (the run-end flush may start while a session still retrieves)', async (t) => {

@@ -7,7 +7,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Agent as HttpsAgent, createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createHttpClient } from '../../src/http/client.ts';
-import { READ_BYTES, readIntoSharedBuffer } from '../../src/http/socket-reads.ts';
+import { READ_BYTES, TAKE_MIN_BYTES, readIntoSharedBuffer, takeBody } from '../../src/http/socket-reads.ts';
+import { HttpError } from '../../src/errors.ts';
 import { startLoopback } from '../helpers/loopback.ts';
 import { selfSignedLoopbackCert } from '../helpers/tls.ts';
 
@@ -224,5 +225,169 @@ test('attack: bytes past Content-Length, or sent to a socket idle in the pool, n
   } finally {
     http.close();
     await server.close();
+  }
+});
+
+// Large hash-only downloads take their body straight from the read buffer (takeBody): the
+// same bytes, exactly Content-Length of them, and every way a body can go wrong still fails.
+
+/** A body past TAKE_MIN_BYTES, distinct bytes throughout (a repeated block would hide a misplaced read). */
+const bigBody = (extra = 0): Buffer => randomBytes(TAKE_MIN_BYTES + 3 * READ_BYTES + 12_345 + extra);
+
+const isHttp = (code: string, re?: RegExp) => (e: unknown): boolean => {
+  assert.ok(e instanceof HttpError, `expected an HttpError, got ${String(e)}`);
+  assert.equal(e.code, code, e.message);
+  if (re) assert.match(e.message, re);
+  return true;
+};
+
+test('a large body taken from the read buffer hashes to its digest (SHA-256 and MD5), sent in odd pieces, next to small answers on the same host', async () => {
+  const body = bigBody();
+  const lb = await startLoopback();
+  lb.route('/big.conda', (_req, res) => pump(res, body, 77_777));
+  lb.route('/small.json', (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'));
+  const http = createHttpClient({ connectTimeoutMs: 2000, totalTimeoutMs: 30_000, retries: 0, maxConcurrency: 2 });
+  try {
+    const [d, small] = await Promise.all([http.downloadAndHash(`${lb.url}/big.conda`, { md5: true, expectedSha256: sha256(body) }), http.get(`${lb.url}/small.json`, { maxBytes: 100 })]);
+    assert.deepEqual([d.sha256, d.size, d.md5], [sha256(body), body.length, createHash('md5').update(body).digest('hex')]);
+    assert.equal(small.body.toString(), '{"ok":true}');
+    // The taken body's connection is closed, never reused: the host still answers, on a fresh one.
+    assert.equal((await http.get(`${lb.url}/small.json`, { maxBytes: 100 })).body.toString(), '{"ok":true}');
+    const again = await http.downloadAndHash(`${lb.url}/big.conda`);
+    assert.equal(again.sha256, sha256(body));
+  } finally {
+    http.close();
+    await lb.close();
+  }
+});
+
+test('attack: a large body cut short (connection closed, or reset) is a connection failure, retried from scratch, never a digest of fewer bytes', async () => {
+  const body = bigBody();
+  let attempts = 0;
+  const server = await rawServer((path, _n, socket) => {
+    attempts++;
+    const head = Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n`);
+    if (path === '/closed.conda') socket.end(Buffer.concat([head, body.subarray(0, body.length - 1)]));
+    else if (path === '/reset.conda') socket.write(Buffer.concat([head, body.subarray(0, TAKE_MIN_BYTES / 2)]), () => socket.resetAndDestroy());
+    else if (path === '/once-short.conda') socket.end(attempts === 1 ? Buffer.concat([head, body.subarray(0, 5 * READ_BYTES)]) : Buffer.concat([head, body]));
+  });
+  const http = createHttpClient({ connectTimeoutMs: 2000, totalTimeoutMs: 30_000, retries: 0 });
+  const retrying = createHttpClient({ connectTimeoutMs: 2000, totalTimeoutMs: 30_000, retries: 1, retryDelayMs: 5 });
+  try {
+    await assert.rejects(http.downloadAndHash(`${server.url}/closed.conda`), isHttp('HTTP_CONNECTION_FAILED', /closed\.conda/));
+    await assert.rejects(http.downloadAndHash(`${server.url}/reset.conda`), isHttp('HTTP_CONNECTION_FAILED', /reset\.conda/));
+    attempts = 0;
+    const d = await retrying.downloadAndHash(`${server.url}/once-short.conda`);
+    assert.deepEqual([d.sha256, d.size, attempts], [sha256(body), body.length, 2], 'the retry hashed the whole body from its first byte');
+  } finally {
+    http.close();
+    retrying.close();
+    await server.close();
+  }
+});
+
+test('attack: bytes past a large Content-Length are never hashed, whether in the last read or after it', async () => {
+  const body = bigBody();
+  const junk = Buffer.from(`${EVIL}${'Z'.repeat(300_000)}`);
+  const server = await rawServer((path, _n, socket) => {
+    const whole = Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n`), body]);
+    if (path === '/glued.conda') socket.write(Buffer.concat([whole, junk]));
+    else if (path === '/later.conda') socket.write(whole, () => setTimeout(() => socket.writable && socket.write(junk), 20).unref());
+    else socket.write(answer(`second ${_n}`));
+  });
+  const http = createHttpClient({ connectTimeoutMs: 2000, totalTimeoutMs: 30_000, retries: 0, maxConcurrency: 1 });
+  try {
+    for (const path of ['/glued.conda', '/later.conda']) {
+      const d = await http.downloadAndHash(`${server.url}${path}`);
+      assert.deepEqual([d.sha256, d.size], [sha256(body), body.length], `${path}: exactly the declared bytes`);
+      await assert.rejects(http.downloadAndHash(`${server.url}${path}`, { expectedSha256: sha256(Buffer.concat([body, junk])) }), (e: unknown) => (e as { code?: string }).code === 'PACKAGE_DIGEST_MISMATCH');
+      // The junk never reaches the next answer (the taken body's socket was closed).
+      assert.match((await http.get(`${server.url}/next`, { maxBytes: 100 })).body.toString(), /^second \d$/);
+    }
+  } finally {
+    http.close();
+    await server.close();
+  }
+});
+
+test('a large body that stalls midway ends in HTTP_TIMEOUT (the idle timer still runs on taken reads), and an aborted one is not retried', async () => {
+  const body = bigBody();
+  const lb = await startLoopback({ noServerTimeouts: true });
+  lb.route('/stall.conda', (_req, res) => {
+    res.writeHead(200, { 'content-length': body.length });
+    res.write(body.subarray(0, 2 * TAKE_MIN_BYTES / 4));
+  });
+  const http = createHttpClient({ connectTimeoutMs: 2000, totalTimeoutMs: 30_000, retries: 0, idleTimeoutMs: 300 });
+  const abort = new AbortController();
+  try {
+    await assert.rejects(http.downloadAndHash(`${lb.url}/stall.conda`), isHttp('HTTP_TIMEOUT', /stall\.conda stalled/));
+    const before = lb.requests.length;
+    const aborted = http.downloadAndHash(`${lb.url}/stall.conda`, { signal: abort.signal, onBytes: () => setTimeout(() => abort.abort(), 50) });
+    await assert.rejects(aborted);
+    assert.equal(lb.requests.length, before + 1, 'an abandoned download is not sent again');
+  } finally {
+    http.close();
+    await lb.close();
+  }
+});
+
+test('takeBody leaves other framings to the parser: chunked, no Content-Length, a short body, a status other than 200', async () => {
+  const lb = await startLoopback();
+  const big = bigBody();
+  lb.route('/chunked', (_req, res) => {
+    res.writeHead(200, { 'transfer-encoding': 'chunked' });
+    res.end(big);
+  });
+  lb.route('/small', (_req, res) => void res.writeHead(200, { 'content-length': 5 }).end('small'));
+  lb.route('/partial', (_req, res) => void res.writeHead(206, { 'content-length': big.length }).end(big));
+  const agent = readIntoSharedBuffer(new (await import('node:http')).Agent({ keepAlive: true }), Buffer.alloc(READ_BYTES));
+  const { request } = await import('node:http');
+  const tookAndHashed = (path: string): Promise<[boolean, string]> =>
+    new Promise((resolve, reject) => {
+      request(`${lb.url}${path}`, { agent }, (res) => {
+        const h = createHash('sha256');
+        const taken = takeBody(res, (c) => void h.update(c));
+        if (taken) return void taken.then(() => resolve([true, h.digest('hex')]), reject);
+        res.on('data', (c: Buffer) => h.update(c)).on('end', () => resolve([false, h.digest('hex')])).on('error', reject);
+      })
+        .on('error', reject)
+        .end();
+    });
+  try {
+    assert.deepEqual(await tookAndHashed('/chunked'), [false, sha256(big)]);
+    assert.deepEqual(await tookAndHashed('/small'), [false, sha256(Buffer.from('small'))]);
+    assert.deepEqual(await tookAndHashed('/partial'), [false, sha256(big)]);
+  } finally {
+    agent.destroy();
+    await lb.close();
+  }
+});
+
+test('a large body over TLS is taken from the read buffer too: the same digest, exactly its length', async () => {
+  const { certPem, keyPem: key } = await selfSignedLoopbackCert();
+  const body = bigBody();
+  const server = createHttpsServer({ key, cert: certPem }, (_req, res) => pump(res, body, 100_003));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const agent = readIntoSharedBuffer(new HttpsAgent({ ca: certPem, keepAlive: true }), Buffer.alloc(READ_BYTES));
+  try {
+    const got = await new Promise<[boolean, string, number]>((resolve, reject) => {
+      httpsRequest(`https://127.0.0.1:${(server.address() as AddressInfo).port}/big.conda`, { agent }, (res) => {
+        const h = createHash('sha256');
+        let n = 0;
+        const taken = takeBody(res, (c) => {
+          n += c.length;
+          h.update(c);
+        });
+        if (!taken) return reject(new Error('not taken'));
+        taken.then(() => resolve([true, h.digest('hex'), n]), reject);
+      })
+        .on('error', reject)
+        .end();
+    });
+    assert.deepEqual(got, [true, sha256(body), body.length]);
+  } finally {
+    agent.destroy();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
   }
 });

@@ -69,3 +69,178 @@ test('a client that stops reading holds the upstream transfer back; once it read
     await upstream.close();
   }
 });
+
+// Large packages come straight from the upstream socket's read buffer (src/http/socket-reads.ts
+// takeBody) and each read is copied into a recycled buffer that the clients' writes hold
+// (src/serve/flight.ts): through the product's own HTTP client, every client that stays gets
+// exactly the upstream's bytes, whatever the others do, and a bad or short body is never
+// passed on complete.
+import { createHttpClient } from '../../src/http/client.ts';
+import { TAKE_MIN_BYTES } from '../../src/http/socket-reads.ts';
+
+/** Serve `body` (or what `send` makes of the socket) in odd pieces, honouring backpressure; `progress.sent` counts. */
+async function largeUpstream(body: Buffer, progress = { sent: 0 }, cut?: number) {
+  return startLoopback((_req, res) => {
+    res.writeHead(200, { 'content-length': body.length });
+    let at = 0;
+    const end = cut ?? body.length;
+    const next = (): void => {
+      while (at < end) {
+        const piece = body.subarray(at, Math.min(end, at + 333_333));
+        at += piece.length;
+        progress.sent = at;
+        if (!res.write(piece)) return void res.once('drain', next);
+      }
+      if (cut === undefined) res.end();
+      else res.socket?.destroy();
+    };
+    next();
+  });
+}
+
+interface Got {
+  digest: string;
+  bytes: number;
+  /** How the response ended: complete, or cut (error / aborted / reset). */
+  complete: boolean;
+}
+
+/** GET `url`; `pauseMs`: stop reading after the first chunk for that long; `leaveAfter`: destroy after that many bytes. */
+function fetchBody(url: string, o: { pauseMs?: number; leaveAfter?: number } = {}): Promise<Got> {
+  return new Promise((resolve) => {
+    const h = createHash('sha256');
+    let bytes = 0;
+    let first = true;
+    let settled = false;
+    const settle = (complete: boolean): void => {
+      if (settled) return;
+      settled = true;
+      resolve({ digest: h.digest('hex'), bytes, complete });
+    };
+    const req = request(url, { agent: false }, (res) => {
+      res.on('data', (c: Buffer) => {
+        h.update(c);
+        bytes += c.length;
+        if (o.leaveAfter !== undefined && bytes >= o.leaveAfter) return void req.destroy();
+        if (!first || !o.pauseMs) return;
+        first = false;
+        res.pause();
+        setTimeout(() => res.resume(), o.pauseMs);
+      });
+      res.on('end', () => settle(res.complete));
+      res.on('error', () => settle(false));
+      res.on('aborted', () => settle(false));
+    });
+    req.on('error', () => settle(false));
+    req.end();
+  });
+}
+
+/** A proxy of one flight per request path, fetched through the product's HTTP client (shared read buffer). */
+async function flightProxy(upstreamUrl: string, expected: { sha256: string; size: number }) {
+  const http = createHttpClient({ connectTimeoutMs: 2000, totalTimeoutMs: 60_000, retries: 0 });
+  const ends: unknown[] = [];
+  const flights = new Map<string, ReturnType<typeof startFlight>>();
+  const proxy = await startLoopback((req, res: ServerResponse) => {
+    const path = req.url ?? '/';
+    let flight = flights.get(path);
+    if (!flight || flight.ended) {
+      flight = startFlight({
+        expected,
+        fetch: (consume) => http.forward(`${upstreamUrl}/p.conda`, { headers: {} }, (r) => consume(r)),
+        onEnd: (end) => ends.push(end),
+      });
+      flights.set(path, flight);
+    }
+    void flight.join(res, { 'content-length': expected.size });
+  });
+  return {
+    url: proxy.url,
+    ends,
+    close: async () => {
+      http.close();
+      await proxy.close();
+    },
+  };
+}
+
+test('a large package through the proxy: clients at once, one slow and one leaving midway, each that stays gets exactly the bytes; the slow one holds the upstream back', async () => {
+  const body = randomBytes(TAKE_MIN_BYTES * 3 + 54_321);
+  const progress = { sent: 0 };
+  const upstream = await largeUpstream(body, progress);
+  const proxy = await flightProxy(upstream.url, { sha256: sha256(body), size: body.length });
+  try {
+    let sentAtPause = -1;
+    const slow = fetchBody(`${proxy.url}/same`, { pauseMs: 800 });
+    setTimeout(() => (sentAtPause = progress.sent), 700);
+    const [a, b, leaver] = await Promise.all([slow, fetchBody(`${proxy.url}/same`), fetchBody(`${proxy.url}/same`, { leaveAfter: TAKE_MIN_BYTES })]);
+    for (const got of [a, b]) assert.deepEqual(got, { digest: sha256(body), bytes: body.length, complete: true });
+    assert.equal(leaver.complete, false);
+    assert.ok(sentAtPause > 0 && sentAtPause < body.length * 0.75, `upstream held back while a client paused (${sentAtPause} of ${body.length} bytes sent)`);
+    // One after the other, the recycled buffers of the first transfers carry new bytes: still exact.
+    for (let i = 0; i < 3; i++) assert.deepEqual(await fetchBody(`${proxy.url}/again${i}`, { pauseMs: i === 1 ? 200 : 0 }), { digest: sha256(body), bytes: body.length, complete: true });
+  } finally {
+    await proxy.close();
+    await upstream.close();
+  }
+});
+
+test('attack: a large package whose bytes differ from the record, or that is cut short upstream, reaches no client complete', async () => {
+  const body = randomBytes(TAKE_MIN_BYTES + 3 * 262_144 + 7);
+  const forged = Buffer.from(body);
+  forged[forged.length - 1] ^= 1; // the very last byte: only the held-back chunk differs
+  for (const [name, upstream] of [
+    ['last byte changed', await largeUpstream(forged)],
+    ['cut short', await largeUpstream(body, undefined, body.length - 1000)],
+  ] as const) {
+    const proxy = await flightProxy(upstream.url, { sha256: sha256(body), size: body.length });
+    try {
+      const got = await Promise.all([fetchBody(`${proxy.url}/x`), fetchBody(`${proxy.url}/x`, { pauseMs: 300 })]);
+      for (const g of got) {
+        assert.equal(g.complete, false, `${name}: the response never completes`);
+        assert.ok(g.bytes < body.length, `${name}: the last chunk was held back (${g.bytes} of ${body.length} bytes)`);
+      }
+      assert.equal((proxy.ends[0] as { ok: boolean }).ok, false, name);
+    } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  }
+});
+
+test('a client joining a large transfer under way gets the kept chunks replayed from recycled buffers, then the rest: exactly the bytes', async () => {
+  const body = randomBytes(TAKE_MIN_BYTES * 2 + 99_999);
+  const pauseAt = 3 << 20; // within what is kept for joiners (8 MiB)
+  let requests = 0;
+  const upstream = await startLoopback((_req, res) => {
+    requests++;
+    res.writeHead(200, { 'content-length': body.length });
+    let at = 0;
+    let paused = false;
+    const next = (): void => {
+      while (at < body.length) {
+        if (!paused && at >= pauseAt) {
+          paused = true;
+          return void setTimeout(next, 400);
+        }
+        const piece = body.subarray(at, Math.min(body.length, at + 262_144));
+        at += piece.length;
+        if (!res.write(piece)) return void res.once('drain', next);
+      }
+      res.end();
+    };
+    next();
+  });
+  const proxy = await flightProxy(upstream.url, { sha256: sha256(body), size: body.length });
+  try {
+    const first = fetchBody(`${proxy.url}/p`);
+    await new Promise((r) => setTimeout(r, 250)); // the upstream now waits at 3 MiB
+    const joiner = fetchBody(`${proxy.url}/p`);
+    const [a, b] = await Promise.all([first, joiner]);
+    for (const got of [a, b]) assert.deepEqual(got, { digest: sha256(body), bytes: body.length, complete: true });
+    assert.equal(requests, 1, 'the joiner shared the transfer');
+  } finally {
+    await proxy.close();
+    await upstream.close();
+  }
+});
