@@ -105,16 +105,44 @@ interface Staged {
   discard(): Promise<void>;
 }
 
+// The temp files in flight, removed at exit by one exit hook. A hook per file made signal-exit
+// install its signal listeners at each write and remove them after it (the last hook gone):
+// ~0.6 ms per file (CPU profile, 16 buckets per cache flush), ~20 ms at the end of a cold
+// 1,000-package run (two caches' buckets, the lockfile, the memos). The hook is dropped a
+// second after the last write, not at once, so a flush's writes share it.
+const inFlight = new Set<string>();
+let exitHookOff: (() => void) | undefined;
+let dropHook: ReturnType<typeof setTimeout> | undefined;
+function removedOnExit(tmp: string): () => void {
+  inFlight.add(tmp);
+  if (dropHook) clearTimeout(dropHook);
+  dropHook = undefined;
+  exitHookOff ??= onExit(() => {
+    for (const t of inFlight) {
+      try {
+        unlinkSync(t);
+      } catch {
+        // already gone
+      }
+    }
+  });
+  return () => {
+    inFlight.delete(tmp);
+    if (inFlight.size > 0 || dropHook) return;
+    dropHook = setTimeout(() => {
+      dropHook = undefined;
+      if (inFlight.size > 0) return;
+      exitHookOff?.();
+      exitHookOff = undefined;
+    }, 1000);
+    dropHook.unref();
+  };
+}
+
 async function stage(path: string, durable: boolean, followLinks = true): Promise<Staged> {
   const target = followLinks ? await realpath(path).catch(() => path) : path;
   const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const removeOnExit = onExit(() => {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // already gone
-    }
-  });
+  const removeOnExit = removedOnExit(tmp);
   return {
     tmp,
     async commit() {

@@ -362,3 +362,32 @@ test('takeBody leaves other framings to the parser: chunked, no Content-Length, 
     await lb.close();
   }
 });
+
+test('a large body over TLS is taken from the read buffer too: the same digest, exactly its length', async () => {
+  const { certPem, keyPem: key } = await selfSignedLoopbackCert();
+  const body = bigBody();
+  const server = createHttpsServer({ key, cert: certPem }, (_req, res) => pump(res, body, 100_003));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const agent = readIntoSharedBuffer(new HttpsAgent({ ca: certPem, keepAlive: true }), Buffer.alloc(READ_BYTES));
+  try {
+    const got = await new Promise<[boolean, string, number]>((resolve, reject) => {
+      httpsRequest(`https://127.0.0.1:${(server.address() as AddressInfo).port}/big.conda`, { agent }, (res) => {
+        const h = createHash('sha256');
+        let n = 0;
+        const taken = takeBody(res, (c) => {
+          n += c.length;
+          h.update(c);
+        });
+        if (!taken) return reject(new Error('not taken'));
+        taken.then(() => resolve([true, h.digest('hex'), n]), reject);
+      })
+        .on('error', reject)
+        .end();
+    });
+    assert.deepEqual(got, [true, sha256(body), body.length]);
+  } finally {
+    agent.destroy();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
