@@ -241,7 +241,14 @@ export function openSidecarCache(cacheDir: string, opts: SidecarCacheOptions = {
       }
       // One bucket at a time: each bucket's text (the base64 of its sidecars) exists only
       // while it is written, instead of all sixteen at once (peak RSS of a cold run).
-      for (const id of ids) await writeBucket(id);
+      // Under the store's lock, as the verdict cache's flush: two runs flushing at once merge
+      // one after the other (src/store/buckets.ts `locked`).
+      await store.locked(
+        async () => {
+          for (const id of ids) await writeBucket(id);
+        },
+        (why) => warnings.push(`sidecar cache ${store.dir} ${why}`),
+      );
       // The run-end flush may start while a session of the same run still retrieves
       // (src/pipeline.ts): what was put meanwhile stays pending, spill file included.
       if (added.size > 0) return;

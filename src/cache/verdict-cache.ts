@@ -17,8 +17,8 @@
 // shared with the sidecar cache (src/store/buckets.ts). A 1,000-package run reads and
 // rewrites ~16 files, while a one-package run reads ~1/16 of the cache. Buckets are loaded
 // lazily on first `get`, written at `flush()` only when changed, each atomically, merged
-// with what is on disk at that moment so concurrent runs lose nothing but,
-// at worst, entries written in the same instant (which are simply verified again).
+// with what is on disk at that moment, under the store's lock so that two runs flushing at
+// once merge one after the other and neither loses the other's verdicts.
 //
 // Bucket file (format 3): a header line `{"format":3,"mac":"<hex>"}`, then the entries as
 // one JSON object `{"<key>":{"o":[outcomes],"t":<last used>},…}`; the MAC is HMAC-SHA-256
@@ -364,11 +364,18 @@ export function openVerdictCache(cacheDir: string, opts: VerdictCacheOptions = {
     }
     // One bucket at a time: each bucket's text exists only while it is written, instead of
     // all sixteen at once (the end of a cold run is its peak of memory; docs/performance.md).
-    for (const [b, bucket] of dirty) {
-      await writeBucket(store, macKey, maxPerBucket, b, bucket).catch((e: unknown) => {
-        warnings.push(`verdict cache ${store.fileOf(b)} not written: ${(e as Error).message}`);
-      });
-    }
+    // Under the store's lock: a run flushing at the same moment merges after this one, not
+    // over it (src/store/buckets.ts `locked`).
+    await store.locked(
+      async () => {
+        for (const [b, bucket] of dirty) {
+          await writeBucket(store, macKey, maxPerBucket, b, bucket).catch((e: unknown) => {
+            warnings.push(`verdict cache ${store.fileOf(b)} not written: ${(e as Error).message}`);
+          });
+        }
+      },
+      (why) => warnings.push(`verdict cache ${store.dir} ${why}`),
+    );
   }
 
   return {

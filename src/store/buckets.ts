@@ -14,6 +14,7 @@ import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic.ts';
+import { acquireFileLock } from './lock.ts';
 import { isSha256Hex } from '../util/sha256.ts';
 
 
@@ -37,6 +38,16 @@ interface BucketStore {
    * never exists whole (the caches' flushes: docs/performance.md "Memory, round 4").
    */
   write(id: string, text: string | Iterable<string>): Promise<void>;
+  /**
+   * Run `fn` (a flush: read each bucket, merge, write it) holding the store's lock, so that
+   * two runs flushing at once merge one after the other. Without it both read a bucket before
+   * either wrote it, and the second rename dropped the first run's entries: its packages were
+   * verified again by the next warm run although nothing had changed (docs/performance.md
+   * "Warm runs, round 6"). When the lock cannot be had (held past `LOCK_WAIT_MS`, or not
+   * creatable) `fn` runs anyway and `unlocked` says why: a lost entry costs a re-verification,
+   * never a wrong hit (every bucket is still written whole and under its MAC).
+   */
+  locked<T>(fn: () => Promise<T>, unlocked: (why: string) => void): Promise<T>;
 }
 
 interface BucketStoreOptions {
@@ -59,6 +70,10 @@ export function* jsonObjectPieces<V>(entries: readonly (readonly [string, V])[],
 const absent = (e: unknown): boolean => ['ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '');
 
 const DEFAULT_MAX_FILE_BYTES = 256 * 1024 * 1024;
+/** How long a flush waits for another run's (a cold 10,000-package run's flushes take ~1 s). */
+const LOCK_WAIT_MS = 15_000;
+/** A flush lock older than this is stale even if its holder's pid lives (pid reuse, another host). */
+const LOCK_STALE_MS = 120_000;
 
 export function openBucketStore(dir: string, o: BucketStoreOptions = {}): BucketStore {
   const max = o.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
@@ -103,6 +118,25 @@ export function openBucketStore(dir: string, o: BucketStoreOptions = {}): Bucket
     },
     async write(id, text) {
       await writeFileAtomic(fileOf(id), text, { durable: false, followLinks: false });
+    },
+    async locked(fn, unlocked) {
+      let lock;
+      try {
+        lock = await acquireFileLock(join(dir, 'flush'), {
+          waitMs: LOCK_WAIT_MS,
+          staleMs: LOCK_STALE_MS,
+          busy: (path, holder) => new Error(`${path} is held${holder ? ` by pid ${holder.pid} on ${holder.host}` : ''}`),
+          cannotCreate: (path, e) => new Error(`${path} cannot be created: ${(e as Error).message}`),
+        });
+      } catch (e) {
+        unlocked(`written without its lock (${(e as Error).message}): a run flushing at the same moment may drop some of its entries`);
+        return fn();
+      }
+      try {
+        return await fn();
+      } finally {
+        await lock.release();
+      }
     },
   };
 }

@@ -114,6 +114,23 @@ test('flushes of two runs merge; the bucket keeps the newest entries up to its c
   for (const body of bodies.slice(1)) assert.ok(body.equals(d.get(sha(body))!));
 });
 
+test('two runs flushing one bucket at the same moment both keep their sidecars', async (t) => {
+  const dir = tmp(t);
+  const bodies: Buffer[] = [];
+  for (let i = 0; bodies.length < 2; i++) {
+    const b = Buffer.from(`[{"m":${i}}]`);
+    if (sha(b)[0] === '3') bodies.push(b);
+  }
+  const a = openSidecarCache(dir);
+  const b = openSidecarCache(dir);
+  a.put(sha(bodies[0]!), bodies[0]!);
+  b.put(sha(bodies[1]!), bodies[1]!);
+  await Promise.all([a.flush(), b.flush()]);
+  const c = openSidecarCache(dir);
+  for (const body of bodies) assert.ok(body.equals(c.get(sha(body))!), 'both runs kept');
+  assert.deepEqual([...a.warnings, ...b.warnings], []);
+});
+
 test('get of a malformed name is a miss (no path traversal)', (t) => {
   const c = openSidecarCache(tmp(t));
   for (const name of ['../../../etc/passwd', 'A'.repeat(64), 'a'.repeat(63), '']) assert.equal(c.get(name), undefined);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHmac } from 'node:crypto';
 import { openVerdictCache, policyDigest, verdictCacheDir, verdictKey, type VerdictKeyParts } from '../../src/cache/verdict-cache.ts';
@@ -194,7 +194,7 @@ test('a corrupt or truncated bucket file is ignored, reported and rewritten at f
   }
 });
 
-test('concurrent flushes from several caches on one directory never corrupt it', async (t) => {
+test('concurrent flushes from several caches on one directory never corrupt it, and lose no verdict', async (t) => {
   const dir = tmp(t);
   const writers = 8;
   const perWriter = 40;
@@ -229,7 +229,42 @@ test('concurrent flushes from several caches on one directory never corrupt it',
     }
   }
   assert.deepEqual(reader.warnings, []);
-  assert.ok(hits > 0);
+  // Every run's verdicts are kept: one lost here is a package the next warm run verifies
+  // again although its sidecar did not change.
+  assert.equal(hits, expected.size);
+});
+
+test('two runs flushing one bucket at the same moment both keep their verdicts (the second merges after the first)', async (t) => {
+  const dir = tmp(t);
+  const k1 = verdictKey({ ...PARTS, filename: 'one.conda' });
+  let k2 = '';
+  for (let i = 0; !k2 || k2[0] !== k1[0]; i++) k2 = verdictKey({ ...PARTS, filename: `two-${i}.conda` });
+  const a = openVerdictCache(dir, { key: KEY });
+  const b = openVerdictCache(dir, { key: KEY });
+  a.set(k1, OUTCOMES);
+  b.set(k2, [OUTCOMES[1]!]);
+  // Both read the bucket before either has written it (the window of every concurrent flush).
+  await Promise.all([a.flush(), b.flush()]);
+  const r = openVerdictCache(dir, { key: KEY });
+  assert.deepEqual(r.get(k1), OUTCOMES);
+  assert.deepEqual(r.get(k2), [OUTCOMES[1]!]);
+  assert.deepEqual([...a.warnings, ...b.warnings, ...r.warnings], []);
+  assert.deepEqual(readdirSync(verdictCacheDir(dir)).filter((f) => !/^[0-9a-f]\.json$/.test(f)), [], 'no lock or temp file left');
+});
+
+test('a flush lock left by a dead run is broken: the flush writes, and leaves no lock behind', async (t) => {
+  const dir = tmp(t);
+  const k1 = verdictKey({ ...PARTS, filename: 'one.conda' });
+  const store = verdictCacheDir(dir);
+  mkdirSync(store, { recursive: true });
+  // A run killed while it held the lock (its pid is not alive on this host).
+  writeFileSync(join(store, 'flush.lock'), JSON.stringify({ pid: 2 ** 22 + 1, host: hostname(), time: Date.now(), token: 'x' }) + '\n');
+  const a = openVerdictCache(dir, { key: KEY });
+  a.set(k1, OUTCOMES);
+  await a.flush();
+  assert.deepEqual(a.warnings, []);
+  assert.deepEqual(openVerdictCache(dir, { key: KEY }).get(k1), OUTCOMES);
+  assert.equal(existsSync(join(store, 'flush.lock')), false);
 });
 
 test('a flush merges with what another run wrote since this one read the bucket', async (t) => {
