@@ -8,7 +8,7 @@
 // Layout: `<cacheDir>/sidecars-v2/<0-f>.json` in the bucket store shared with the verdict
 // cache (src/store/buckets.ts), each bucket `{ "<sha256>": "<base64 bytes>", ... }` in
 // insertion order. Buckets are read lazily (only when a verdict is missing), written at
-// `flush()` atomically (until then this run's new sidecars wait on disk, in a spill file), merged with what is on disk then so concurrent runs lose nothing,
+// `flush()` atomically (until then this run's new sidecars wait on disk, in a spill file), merged with what is on disk then, under the store's lock, so concurrent runs lose nothing,
 // and capped per bucket (oldest entries go first). The same threat model as the verdict
 // cache: whoever can write to cache_dir is out of scope, but the re-hash means even they can
 // only make us re-fetch, never accept other bytes.

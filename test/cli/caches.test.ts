@@ -99,3 +99,28 @@ test('a pixi.lock read before gives the same reports from the memo of lockfiles 
   const noCache = await runCli(ws, ['verify', '--json', '--no-cache', 'pixi.lock']);
   assert.deepEqual(JSON.parse(noCache.stdout).packages.map((p: { filename: string; status: string }) => [p.filename, p.status]), JSON.parse(String(fromMemo[1])).packages.map((p: { filename: string; status: string }) => [p.filename, p.status]));
 });
+
+test('two runs at once on one cache directory: a warm run afterwards verifies nothing again, with the sidecars gone from the channel and the cache', async (t) => {
+  const ch = await startFixtureChannel({ sigstore, packages: Array.from({ length: 12 }, (_, i) => ({ spec: { name: `p${i}`, version: '1.0', subdir: 'noarch' } })) });
+  const ws = makeWorkspace();
+  t.after(async () => {
+    await ch.close();
+    ws.cleanup();
+  });
+  const names = ch.packages.map((p) => p.filename);
+  ws.write('a.txt', ch.explicitFile({ filenames: names.slice(0, 6) }));
+  ws.write('b.txt', ch.explicitFile({ filenames: names.slice(6) }));
+  ws.write('all.txt', ch.explicitFile());
+  ws.writeConfig({ trust_root: sigstore.trustedRootPath, cache_dir: ws.path('cache'), lockfile: ws.path('a.lock'), channels: { [ch.url]: { require: 'error' } } }, 'a.json');
+  ws.writeConfig({ trust_root: sigstore.trustedRootPath, cache_dir: ws.path('cache'), lockfile: ws.path('b.lock'), channels: { [ch.url]: { require: 'error' } } }, 'b.json');
+  ws.writeConfig({ trust_root: sigstore.trustedRootPath, cache_dir: ws.path('cache'), lockfile: ws.path('all.lock'), channels: { [ch.url]: { require: 'error' } } }, 'all.json');
+  const [a, b] = await Promise.all([verifyJson(ws, ['--config', 'a.json', 'a.txt']), verifyJson(ws, ['--config', 'b.json', 'b.txt'])]);
+  assert.deepEqual([a.report.summary.verified, b.report.summary.verified], [6, 6]);
+  // Only a verdict cached by one of the two runs can verify a package now.
+  rmSync(ws.path('cache', 'sidecars-v2'), { recursive: true });
+  for (const p of ch.packages) for (const r of ch.requests.filter((q) => q.path.includes(`${p.filename}.sigs`))) ch.setFault(r.path, { kind: 'status', status: 404 });
+  ch.clearRequests();
+  const warm = await verifyJson(ws, ['--config', 'all.json', 'all.txt']);
+  assert.equal(warm.report.summary.verified, 12, JSON.stringify(warm.report.packages.filter((p) => p.status !== 'verified').map((p) => [p.filename, p.status])));
+  assert.deepEqual(ch.requests.filter((r) => /\.sigs/.test(r.path)), [], 'no sidecar requested: every verdict was cached');
+});
