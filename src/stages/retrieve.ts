@@ -77,10 +77,16 @@ export async function retrievePackage(pkg: ResolvedPackage, res: RunResources): 
   // Warm path: repodata advertises the sidecar's hash, and a verdict for exactly these
   // inputs exists: neither the sidecar nor sigstore-js is needed.
   let advertisement: Advertisement | undefined;
+  // The key looked up here is the key of the sidecar fetched below when that is the advertised
+  // one (CEP 50: repodata names its SHA-256): made once, not twice, per package of a cold run
+  // (verdictKey: a JSON text and a SHA-256; ~40 ms of a cold 1,000-package run's main thread
+  // in a CPU profile under load 6, docs/performance.md "Cold runs, round 5").
+  let looked: { sha256: string; key: string | null } | undefined;
   if (res.verdicts && !res.sigs && pkg.policy.discovery[0] === 'repodata') {
     advertisement = await lookupAdvertised(record, res.repodata);
     if (advertisement.kind === 'advertised') {
       const key = await keyFor(advertisement.sha256);
+      looked = { sha256: advertisement.sha256, key };
       const cached = key ? res.verdicts.get(key) : undefined;
       if (cached) {
         const sidecar = { url: sidecarUrl(record, 'repodata', advertisement.sha256), method: 'repodata' as const, sha256: advertisement.sha256 };
@@ -93,7 +99,7 @@ export async function retrievePackage(pkg: ResolvedPackage, res: RunResources): 
   if (result.state === 'none') return { ...found, evidence: { kind: 'none' } };
   if (result.state === 'failed') return { ...found, evidence: { kind: 'failed', reasons: result.reasons } };
   const sidecar = { url: result.url, method: result.method, sha256: result.sha256 };
-  const key = await keyFor(result.sha256);
+  const key = looked?.sha256 === result.sha256 ? looked.key : await keyFor(result.sha256);
   return { ...found, sidecar, evidence: { kind: 'sidecar', bundles: result.bundles, packageSha256: digest.sha256, key, ...(result.bytes ? { bytes: result.bytes } : {}) } };
 }
 

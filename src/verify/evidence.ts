@@ -257,12 +257,32 @@ function leafDer(material: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
+/** Issuer names as formatted, by their exact DER bytes (latin1: one char per byte); bounded against misuse. */
+const issuerNames = new Map<string, string | null>();
+const MAX_ISSUER_NAMES = 256;
+
+/**
+ * formatDistinguishedName of a certificate's issuer, kept per exact bytes: it is a pure
+ * function of them, and every leaf of a run names one of a few issuing CAs (the DN was
+ * parsed again for each bundle's evidence).
+ */
+function issuerName(contents: Buffer): string | null {
+  const key = contents.toString('latin1');
+  let name = issuerNames.get(key);
+  if (name === undefined) {
+    name = formatDistinguishedName(contents);
+    if (issuerNames.size >= MAX_ISSUER_NAMES) issuerNames.clear();
+    issuerNames.set(key, name);
+  }
+  return name;
+}
+
 function certificateOf(material: Record<string, unknown>, parsed: X509Certificate | undefined): BundleEvidence['certificate'] {
   const raw = parsed ? '' : leafDer(material);
   if (raw === undefined) return null;
   try {
     const cert = parsed ?? X509Certificate.parse(Buffer.from(raw, 'base64'));
-    const issuer = formatDistinguishedName(cert.issuer);
+    const issuer = issuerName(cert.issuer);
     return {
       not_before: cert.notBefore.toISOString(),
       not_after: cert.notAfter.toISOString(),

@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ASN1Obj, X509Certificate } from '@sigstore/core';
 import { fastCertEquals, fastDER, originalToDER } from '../../src/verify/fast-der.ts';
+import { fastParse, treeShape } from '../../src/verify/fast-parse.ts';
 import { checkProperty, fc } from '../helpers/fuzz.ts';
 
 type Tree = { tag: number; kids: Tree[] | null; bytes: Uint8Array; form: number };
@@ -158,4 +159,41 @@ test('property: fast DER encoding and certificate equality agree with @sigstore/
   // The property has bite: it met parseable trees and equal pairs (besides each with itself).
   assert.ok(parsed > 50, `only ${parsed} generated trees parsed`);
   assert.ok(equalPairs > parsed, 'no two distinct parses compared equal');
+});
+
+// The stock parser (this file installs no acceleration) and its ASN1Tag class.
+const stockParse = ASN1Obj.parseBuffer.bind(ASN1Obj);
+const Tag = stockParse(Buffer.from([0x05, 0x00])).tag.constructor as new (enc: number) => ASN1Obj['tag'];
+
+test('property: the parser without exceptions builds @sigstore/core\'s tree, or refuses exactly where it throws, on generated and mutated DER', async (t) => {
+  let parsed = 0;
+  let refused = 0;
+  await checkProperty(
+    t,
+    'fast ASN.1 parse vs stock',
+    [tree, fc.array(byteEdit, { maxLength: 3 }), fc.boolean()],
+    (tr, edits, wrap) => {
+      // Wrapped in an OCTET STRING half the time: then a refusal inside is a primitive value.
+      let der = edit(encode(tr), edits);
+      if (wrap) der = encode({ tag: 0x04, kids: null, bytes: der, form: 0 });
+      let stock: unknown = null;
+      try {
+        stock = treeShape(stockParse(Buffer.from(der)));
+      } catch {
+        // refused: the fast parser must return null
+      }
+      const fast = fastParse(Buffer.from(der), Tag);
+      assert.deepEqual(fast === null ? null : treeShape(fast), stock);
+      if (fast) {
+        parsed++;
+        // New objects of the stock classes, each value a view of one copy of the input.
+        assert.ok(fast instanceof ASN1Obj && fast.tag instanceof Tag);
+        // The input written over after the parse: the tree keeps its own copy, as the stock one does.
+        der.fill(0x5a);
+        assert.deepEqual(treeShape(fast), stock);
+      } else refused++;
+    },
+    { runs: 600 },
+  );
+  assert.ok(parsed > 50 && refused > 50, `both outcomes exercised (${parsed} parsed, ${refused} refused)`);
 });

@@ -208,6 +208,40 @@ test('attack: a large package whose bytes differ from the record, or that is cut
   }
 });
 
+test('a client joining a large transfer under way gets the kept chunks replayed from recycled buffers, then the rest: exactly the bytes', async () => {
+  const body = randomBytes(TAKE_MIN_BYTES * 2 + 99_999);
+  const pauseAt = 3 << 20; // within what is kept for joiners (8 MiB)
+  let requests = 0;
+  const upstream = await startLoopback((_req, res) => {
+    requests++;
+    res.writeHead(200, { 'content-length': body.length });
+    let at = 0;
+    let paused = false;
+    const next = (): void => {
+      while (at < body.length) {
+        if (!paused && at >= pauseAt) {
+          paused = true;
+          return void setTimeout(next, 400);
+        }
+        const piece = body.subarray(at, Math.min(body.length, at + 262_144));
+        at += piece.length;
+        if (!res.write(piece)) return void res.once('drain', next);
+      }
+      res.end();
+    };
+    next();
+  });
+  const proxy = await flightProxy(upstream.url, { sha256: sha256(body), size: body.length });
+  try {
+    const first = fetchBody(`${proxy.url}/p`);
+    await new Promise((r) => setTimeout(r, 250)); // the upstream now waits at 3 MiB
+    const joiner = fetchBody(`${proxy.url}/p`);
+    const [a, b] = await Promise.all([first, joiner]);
+    for (const got of [a, b]) assert.deepEqual(got, { digest: sha256(body), bytes: body.length, complete: true });
+    assert.equal(requests, 1, 'the joiner shared the transfer');
+  } finally {
+    await proxy.close();
+
 test('attack over HTTPS: a package whose bytes differ from the record cuts every TLS client and ends the transfer (the TCP reset is not available on a TLS socket)', { timeout: 30_000 }, async () => {
   const { createServer } = await import('node:https');
   const { selfSignedLoopbackCert } = await import('../helpers/tls.ts');

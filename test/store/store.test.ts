@@ -89,6 +89,15 @@ test('Ctrl-C during an atomic write: the process exits 130, the old file is inta
   assert.deepEqual(readdirSync(dir), ['conda-attest.lock']);
 });
 
+test('Ctrl-C with streamed atomic writes in flight: every temp file is removed at exit, a committed file stays', (t) => {
+  const dir = tempDir(t);
+  const r = spawnSync(process.execPath, [CHILD, '--streams', dir], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 130, r.stderr);
+  assert.match(r.stdout, /in flight/);
+  assert.deepEqual(readdirSync(dir), ['committed.json'], 'both temp files removed, the committed file kept');
+  assert.equal(readFileSync(join(dir, 'committed.json'), 'utf8'), '{"done":true}');
+});
+
 test('bucket store: keys map to 16 buckets; absent, oversized and blocked files', async (t) => {
   const dir = tempDir(t);
   const store = openBucketStore(join(dir, 'b'), { maxFileBytes: 64 });

@@ -77,3 +77,18 @@ test('every broken rule is reported, in rule order', () => {
     'CEP27_TARGET_CHANNEL_MISMATCH',
   ]);
 });
+
+test('attacker: a targetChannel judged once is judged the same when asked again (the answer is kept per exact string)', () => {
+  // The same strings twice, interleaved with look-alikes that differ in one character: each
+  // keeps its own answer.
+  const cases: [string, string[]][] = [
+    [CHANNEL + '/', ['CEP27_PREDICATE_MALFORMED']],
+    [CHANNEL, []],
+    ['ftp://conda.anaconda.org/conda-forge', ['CEP27_PREDICATE_MALFORMED']],
+    [' ' + CHANNEL, ['CEP27_TARGET_CHANNEL_MISMATCH']],
+    ['https://prefix.dev/evil', ['CEP27_TARGET_CHANNEL_MISMATCH']],
+  ];
+  for (const pass of [1, 2]) {
+    for (const [t, want] of cases) assert.deepEqual(codes(stmt({ predicate: { targetChannel: t } })), want, `pass ${pass}: ${JSON.stringify(t)}`);
+  }
+});

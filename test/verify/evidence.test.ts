@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { Chalk } from 'chalk';
+import type { X509Certificate } from '@sigstore/core';
 import reportSchema from '../../schema/report.schema.json' with { type: 'json' };
 import { CHECK_NAMES, bundleEvidence, claimLinks, formatDistinguishedName, sigstoreChecks } from '../../src/verify/evidence.ts';
 import { evidenceLines } from '../../src/report/evidence-text.ts';
@@ -102,6 +103,18 @@ test('issuer DN: RFC 4514 order and escaping', () => {
   const contents = Buffer.concat([atv([0x55, 0x04, 0x0a], 'a,b'), atv([0x55, 0x04, 0x03], ' CA')]);
   assert.equal(formatDistinguishedName(contents), 'CN=\\ CA,O=a\\,b');
   assert.equal(formatDistinguishedName(Buffer.from([0x31, 0x05, 0x01])), null);
+
+  // The evidence keeps each issuer's name per exact bytes: leaves of different issuers, asked
+  // in turn and again, each get their own issuer's name (and an unreadable one stays null).
+  const leafOf = (issuer: Buffer) =>
+    ({ issuer, notBefore: new Date(0), notAfter: new Date(1000), serialNumber: Buffer.from([1]) }) as unknown as X509Certificate;
+  const a = Buffer.concat([atv([0x55, 0x04, 0x03], 'issuer a')]);
+  const b = Buffer.concat([atv([0x55, 0x04, 0x03], 'issuer b')]);
+  const bad = Buffer.from([0x31, 0x05, 0x01]);
+  for (const pass of [1, 2]) {
+    const names = [a, b, contents, bad].map((dn) => bundleEvidence({ bundle: {}, leaf: leafOf(dn) }).certificate?.issuer_dn);
+    assert.deepEqual(names, ['CN=issuer a', 'CN=issuer b', 'CN=\\ CA,O=a\\,b', ''], `pass ${pass}`);
+  }
 });
 
 test('a bundle that is not one gives empty evidence, never a throw', () => {
