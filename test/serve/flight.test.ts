@@ -241,6 +241,9 @@ test('a client joining a large transfer under way gets the kept chunks replayed 
     assert.equal(requests, 1, 'the joiner shared the transfer');
   } finally {
     await proxy.close();
+    await upstream.close();
+  }
+});
 
 test('attack over HTTPS: a package whose bytes differ from the record cuts every TLS client and ends the transfer (the TCP reset is not available on a TLS socket)', { timeout: 30_000 }, async () => {
   const { createServer } = await import('node:https');
