@@ -47,16 +47,20 @@ class Abort extends AttestError {
 
 /**
  * Reset a client's connection (TCP RST where the platform allows): the response can never
- * be read as complete, and the socket is gone at once. A TLS socket (`serve --tls-cert`) has
- * no RST to send (Node's resetAndDestroy throws ERR_INVALID_HANDLE_TYPE before doing
- * anything): it is destroyed, closing without a TLS close_notify, so the body still reads as
- * cut short (RFC 8446 §6.1). Thrown here, the error ended the transfer half way: the other
- * clients were never cut and their connections stayed open.
+ * be read as complete, and the socket is gone at once. On a TLS socket (`serve --tls-cert`)
+ * Node's resetAndDestroy throws ERR_INVALID_HANDLE_TYPE (thrown here, it ended the transfer
+ * half way: the other clients were never cut, their connections stayed open), so the TCP
+ * socket under it is reset: a TLS close without close_notify reads as a clean end to Node's
+ * client and others, and a close-delimited body (HTTP/1.0, no size) would look whole
+ * (RFC 9112 §8). Where that socket is not reachable, the TLS socket is destroyed.
  */
 function resetClient(res: ServerResponse): void {
-  const socket = res.socket as (ServerResponse['socket'] & { resetAndDestroy?: () => void }) | null;
+  type Resettable = { resetAndDestroy?: () => void; destroyed?: boolean };
+  const socket = res.socket as (Resettable & { _handle?: { _parentWrap?: Resettable } }) | null;
+  // Node's TLS wrap keeps the socket it was put over as `_parentWrap` (node:_tls_wrap).
+  const tcp = socket?._handle?._parentWrap ?? socket;
   try {
-    if (socket?.resetAndDestroy && !socket.destroyed) return void socket.resetAndDestroy();
+    if (tcp?.resetAndDestroy && !tcp.destroyed) tcp.resetAndDestroy();
   } catch {
     // not a TCP handle: destroyed below
   }

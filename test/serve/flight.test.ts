@@ -291,3 +291,37 @@ test('attack over HTTPS: a package whose bytes differ from the record cuts every
     await upstream.close();
   }
 });
+
+test('attack over HTTPS, close-delimited (HTTP/1.0, no size): a forged package ends in a connection reset, never a clean end that reads as the whole body', { timeout: 30_000 }, async () => {
+  const { createServer } = await import('node:https');
+  const { connect } = await import('node:tls');
+  const { selfSignedLoopbackCert } = await import('../helpers/tls.ts');
+  const body = randomBytes(3 * 262_144 + 11);
+  const forged = Buffer.from(body);
+  forged[forged.length - 1] ^= 1;
+  const upstream = await largeUpstream(forged);
+  const { certPem, keyPem } = await selfSignedLoopbackCert();
+  const http = createHttpClient({ connectTimeoutMs: 2000, totalTimeoutMs: 60_000, retries: 0 });
+  const flight = startFlight({
+    expected: { sha256: sha256(body) },
+    fetch: (consume) => http.forward(`${upstream.url}/p.conda`, { headers: {} }, (r) => consume(r)),
+    onEnd: () => {},
+  });
+  const server = createServer({ cert: certPem, key: keyPem }, (_req, res) => void flight.join(res, {}));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const port = (server.address() as { port: number }).port;
+    const ended = await new Promise<string>((resolve) => {
+      const s = connect({ port, host: '127.0.0.1', ca: certPem, servername: 'localhost', checkServerIdentity: () => undefined }, () => s.write('GET /x HTTP/1.0\r\nhost: x\r\n\r\n'));
+      s.on('data', () => {});
+      s.on('end', () => resolve('clean end'));
+      s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+    });
+    assert.equal(ended, 'ECONNRESET', 'the client sees a reset, not the end of a close-delimited body');
+  } finally {
+    http.close();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+    await upstream.close();
+  }
+});
