@@ -109,14 +109,31 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
-/** Wait for SIGINT/SIGTERM, then drain. */
+/**
+ * Wait for SIGINT/SIGTERM, then drain; a second signal stops at once. The listener stays
+ * while the requests drain: a process with no listener of its own left for the signal is
+ * ended by whoever else listens (signal-exit, which removes temp files of atomic writes at
+ * exit, re-raises the signal when its listener is the last one).
+ */
 function stopped(running: RunningServe, io: CliIO): Promise<void> {
   return new Promise((resolveStop) => {
-    const stop = (signal: NodeJS.Signals): void => {
+    let draining = false;
+    const off = (): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+    };
+    const stop = (signal: NodeJS.Signals): void => {
+      if (draining) {
+        off();
+        process.kill(process.pid, signal);
+        return;
+      }
+      draining = true;
       io.stderr.write(`conda-attest serve: ${signal}: answering the ${running.inFlight()} request(s) in flight, then stopping.\n`);
-      void running.close().then(() => resolveStop());
+      void running.close().then(() => {
+        off();
+        resolveStop();
+      });
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
