@@ -47,13 +47,20 @@ class Abort extends AttestError {
 
 /**
  * Reset a client's connection (TCP RST where the platform allows): the response can never
- * be read as complete, and the socket is gone at once.
+ * be read as complete, and the socket is gone at once. A TLS socket (`serve --tls-cert`) has
+ * no RST to send (Node's resetAndDestroy throws ERR_INVALID_HANDLE_TYPE before doing
+ * anything): it is destroyed, closing without a TLS close_notify, so the body still reads as
+ * cut short (RFC 8446 §6.1). Thrown here, the error ended the transfer half way: the other
+ * clients were never cut and their connections stayed open.
  */
 function resetClient(res: ServerResponse): void {
-  const socket = res.socket;
-  if (socket && typeof (socket as { resetAndDestroy?: () => void }).resetAndDestroy === 'function' && !socket.destroyed) {
-    (socket as unknown as { resetAndDestroy(): void }).resetAndDestroy();
-  } else res.destroy();
+  const socket = res.socket as (ServerResponse['socket'] & { resetAndDestroy?: () => void }) | null;
+  try {
+    if (socket?.resetAndDestroy && !socket.destroyed) return void socket.resetAndDestroy();
+  } catch {
+    // not a TCP handle: destroyed below
+  }
+  res.destroy();
 }
 
 /** The chunks kept for joining clients (JOIN_BYTES); `keeping` false once there were too many. */
