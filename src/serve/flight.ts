@@ -47,13 +47,24 @@ class Abort extends AttestError {
 
 /**
  * Reset a client's connection (TCP RST where the platform allows): the response can never
- * be read as complete, and the socket is gone at once.
+ * be read as complete, and the socket is gone at once. On a TLS socket (`serve --tls-cert`)
+ * Node's resetAndDestroy throws ERR_INVALID_HANDLE_TYPE (thrown here, it ended the transfer
+ * half way: the other clients were never cut, their connections stayed open), so the TCP
+ * socket under it is reset: a TLS close without close_notify reads as a clean end to Node's
+ * client and others, and a close-delimited body (HTTP/1.0, no size) would look whole
+ * (RFC 9112 §8). Where that socket is not reachable, the TLS socket is destroyed.
  */
 function resetClient(res: ServerResponse): void {
-  const socket = res.socket;
-  if (socket && typeof (socket as { resetAndDestroy?: () => void }).resetAndDestroy === 'function' && !socket.destroyed) {
-    (socket as unknown as { resetAndDestroy(): void }).resetAndDestroy();
-  } else res.destroy();
+  type Resettable = { resetAndDestroy?: () => void; destroyed?: boolean };
+  const socket = res.socket as (Resettable & { _handle?: { _parentWrap?: Resettable } }) | null;
+  // Node's TLS wrap keeps the socket it was put over as `_parentWrap` (node:_tls_wrap).
+  const tcp = socket?._handle?._parentWrap ?? socket;
+  try {
+    if (tcp?.resetAndDestroy && !tcp.destroyed) tcp.resetAndDestroy();
+  } catch {
+    // not a TCP handle: destroyed below
+  }
+  res.destroy();
 }
 
 /** The chunks kept for joining clients (JOIN_BYTES); `keeping` false once there were too many. */

@@ -244,3 +244,84 @@ test('a client joining a large transfer under way gets the kept chunks replayed 
     await upstream.close();
   }
 });
+
+test('attack over HTTPS: a package whose bytes differ from the record cuts every TLS client and ends the transfer (the TCP reset is not available on a TLS socket)', { timeout: 30_000 }, async () => {
+  const { createServer } = await import('node:https');
+  const { selfSignedLoopbackCert } = await import('../helpers/tls.ts');
+  const httpsRequest = (await import('node:https')).request;
+  const body = randomBytes(3 * 262_144 + 11);
+  const forged = Buffer.from(body);
+  forged[forged.length - 1] ^= 1;
+  const upstream = await largeUpstream(forged);
+  const { certPem, keyPem } = await selfSignedLoopbackCert();
+  const http = createHttpClient({ connectTimeoutMs: 2000, totalTimeoutMs: 60_000, retries: 0 });
+  const ends: { ok: boolean }[] = [];
+  const flight = startFlight({
+    expected: { sha256: sha256(body), size: body.length },
+    fetch: (consume) => http.forward(`${upstream.url}/p.conda`, { headers: {} }, (r) => consume(r)),
+    onEnd: (end) => ends.push(end),
+  });
+  const server = createServer({ cert: certPem, key: keyPem }, (_req, res) => void flight.join(res, { 'content-length': body.length }));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `https://127.0.0.1:${(server.address() as { port: number }).port}/x`;
+  const get = (): Promise<Got> =>
+    new Promise((resolve) => {
+      let bytes = 0;
+      const settle = (complete: boolean): void => resolve({ digest: '', bytes, complete });
+      const req = httpsRequest(url, { ca: certPem, agent: false }, (res) => {
+        res.on('data', (c: Buffer) => (bytes += c.length));
+        res.on('end', () => settle(res.complete));
+        res.on('error', () => settle(false));
+        res.on('aborted', () => settle(false));
+      });
+      req.on('error', () => settle(false));
+      req.end();
+    });
+  try {
+    const got = await Promise.all([get(), get()]);
+    for (const g of got) {
+      assert.equal(g.complete, false, 'the response never completes');
+      assert.ok(g.bytes < body.length, `the last chunk was held back (${g.bytes} of ${body.length} bytes)`);
+    }
+    assert.deepEqual(ends.map((e) => e.ok), [false], 'the transfer ended, once, as failed');
+  } finally {
+    http.close();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+    await upstream.close();
+  }
+});
+
+test('attack over HTTPS, close-delimited (HTTP/1.0, no size): a forged package ends in a connection reset, never a clean end that reads as the whole body', { timeout: 30_000 }, async () => {
+  const { createServer } = await import('node:https');
+  const { connect } = await import('node:tls');
+  const { selfSignedLoopbackCert } = await import('../helpers/tls.ts');
+  const body = randomBytes(3 * 262_144 + 11);
+  const forged = Buffer.from(body);
+  forged[forged.length - 1] ^= 1;
+  const upstream = await largeUpstream(forged);
+  const { certPem, keyPem } = await selfSignedLoopbackCert();
+  const http = createHttpClient({ connectTimeoutMs: 2000, totalTimeoutMs: 60_000, retries: 0 });
+  const flight = startFlight({
+    expected: { sha256: sha256(body) },
+    fetch: (consume) => http.forward(`${upstream.url}/p.conda`, { headers: {} }, (r) => consume(r)),
+    onEnd: () => {},
+  });
+  const server = createServer({ cert: certPem, key: keyPem }, (_req, res) => void flight.join(res, {}));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const port = (server.address() as { port: number }).port;
+    const ended = await new Promise<string>((resolve) => {
+      const s = connect({ port, host: '127.0.0.1', ca: certPem, servername: 'localhost', checkServerIdentity: () => undefined }, () => s.write('GET /x HTTP/1.0\r\nhost: x\r\n\r\n'));
+      s.on('data', () => {});
+      s.on('end', () => resolve('clean end'));
+      s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+    });
+    assert.equal(ended, 'ECONNRESET', 'the client sees a reset, not the end of a close-delimited body');
+  } finally {
+    http.close();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+    await upstream.close();
+  }
+});
