@@ -104,6 +104,7 @@ export function takeBody(res: IncomingMessage, onChunk: TakeChunk): Promise<numb
   return new Promise<number>((resolve, reject) => {
     let got = 0;
     let settled = false;
+    let waits = 0; // promises of `onChunk` not yet settled
     const finish = (err?: unknown): void => {
       if (settled) return;
       settled = true;
@@ -134,13 +135,17 @@ export function takeBody(res: IncomingMessage, onChunk: TakeChunk): Promise<numb
         finish();
         return false;
       }
-      if (!wait) return true;
+      if (!wait) return waits === 0;
       // Both sources stop: the parser's (`res`) and the raw reads (net.Socket#pause stops an
-      // `onread` socket's reads; returning false stops the read under way).
+      // `onread` socket's reads; returning false stops the read under way). Over TLS, the
+      // records already decrypted from the last TCP read still come (node's TLS wrap hands
+      // them all on): they are taken, and the reads resume once every promise has settled,
+      // not at the first (which let a slow consumer's later promise be ignored).
+      waits++;
       res.pause();
       socket.pause();
       wait.then(() => {
-        if (settled) return;
+        if (settled || --waits > 0) return;
         res.resume();
         socket.resume();
       }, finish);

@@ -391,3 +391,54 @@ test('a large body over TLS is taken from the read buffer too: the same digest, 
     await new Promise((r) => server.close(r));
   }
 });
+
+test('over TLS, a taken body stays stopped until every promise of the consumer has settled, not only the first (records already decrypted still come)', async () => {
+  const { certPem, keyPem: key } = await selfSignedLoopbackCert();
+  const body = bigBody();
+  const server = createHttpsServer({ key, cert: certPem }, (_req, res) => pump(res, body, 100_003));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const agent = readIntoSharedBuffer(new HttpsAgent({ ca: certPem, keepAlive: true }), Buffer.alloc(READ_BYTES));
+  try {
+    const h = createHash('sha256');
+    let n = 0;
+    let calls = 0;
+    const held: (() => void)[] = [];
+    let holding = true;
+    let checked: { pending: number; callsWhileOnePending: number } | undefined;
+    const done = new Promise<void>((resolve, reject) => {
+      httpsRequest(`https://127.0.0.1:${(server.address() as AddressInfo).port}/big.conda`, { agent }, (res) => {
+        const taken = takeBody(res, (c) => {
+          calls++;
+          n += c.length;
+          h.update(c);
+          if (!holding) return;
+          // Every chunk answers with a promise, held until the check below.
+          return new Promise<void>((r) => held.push(r));
+        });
+        if (!taken) return reject(new Error('not taken'));
+        taken.then(() => resolve(), reject);
+      })
+        .on('error', reject)
+        .end();
+    });
+    // Wait until a batch of chunks arrived together (one TCP read's TLS records), each holding a promise.
+    while (held.length < 2) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200));
+    const before = calls;
+    // The first promise settles, the later ones are still pending: no read may come (a loaded
+    // machine can only hide a fault here, never invent one).
+    held.shift()!();
+    await new Promise((r) => setTimeout(r, 300));
+    checked = { pending: held.length, callsWhileOnePending: calls - before };
+    holding = false;
+    for (const r of held.splice(0)) r();
+    await done;
+    assert.ok(checked.pending >= 1);
+    assert.equal(checked.callsWhileOnePending, 0, 'no read while a later promise is pending');
+    assert.deepEqual([h.digest('hex'), n], [sha256(body), body.length]);
+  } finally {
+    agent.destroy();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
