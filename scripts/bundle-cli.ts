@@ -33,12 +33,25 @@ const YAML_ESM = join(dirname(createRequire(import.meta.url).resolve('yaml/packa
 // modules 52.6 → 47.7 ms, the whole run 201 → 192 ms CPU; docs/performance.md "Warm runs,
 // round 5").
 const SMALL = new Set(['p-limit', 'yocto-queue', 'ajv/dist/runtime/ucs2length.js']);
+// sigstore-js's verification half is bundled too (CommonJS: 62 files that Node resolved,
+// read and compiled one by one when the first bundle of a run was verified, 22 of them in
+// every warm run). Measured (docs/performance.md "Downloads and the proxy, round 6"): 64 MiB
+// `--download`, 11 interleaved runs, load 0.7: CPU after the sidecar arrived 141 → 100 ms,
+// process CPU 480 → 420 ms, wall 440 → 412 ms, RSS 75 → 69 MB; warm one-package run the same
+// (240 vs 240 ms CPU, 11 runs). test/cli/built-cli.test.ts compares the built CLI's verdicts
+// with the sources'.
+const SIGSTORE = /^@sigstore\/(core|verify|bundle|protobuf-specs)(\/|$)/;
 const externalButYaml: Plugin = {
   name: 'external-but-yaml',
   setup(b) {
     b.onResolve({ filter: /^[^./]/ }, (a) =>
-      a.path === 'yaml' ? { path: YAML_ESM } : SMALL.has(a.path) ? undefined : { path: a.path, external: true },
+      a.path === 'yaml' ? { path: YAML_ESM } : SMALL.has(a.path) || SIGSTORE.test(a.path) ? undefined : { path: a.path, external: true },
     );
+    // Their two `require`s of Node built-ins: an ES module bundle has no `require`.
+    b.onLoad({ filter: /[\\/]node_modules[\\/]@sigstore[\\/](core|verify|bundle|protobuf-specs)[\\/].*\.js$/ }, async (a) => ({
+      contents: (await readFile(a.path, 'utf8')).replace(/\brequire\("(crypto|util)"\)/g, 'process.getBuiltinModule("node:$1")'),
+      loader: 'js',
+    }));
   },
 };
 // Node's built-in modules are taken with `process.getBuiltinModule` (Node ≥ 22.3) instead of
