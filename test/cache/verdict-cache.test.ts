@@ -234,11 +234,17 @@ test('concurrent flushes from several caches on one directory never corrupt it, 
   assert.equal(hits, expected.size);
 });
 
-test('two runs flushing one bucket at the same moment both keep their verdicts (the second merges after the first)', async (t) => {
-  const dir = tmp(t);
+/** Two verdict keys of the same bucket (their first hex digit), so two caches rewrite one file. */
+function twoKeysOfOneBucket(): [string, string] {
   const k1 = verdictKey({ ...PARTS, filename: 'one.conda' });
   let k2 = '';
   for (let i = 0; !k2 || k2[0] !== k1[0]; i++) k2 = verdictKey({ ...PARTS, filename: `two-${i}.conda` });
+  return [k1, k2];
+}
+
+test('two runs flushing one bucket at the same moment both keep their verdicts (the second merges after the first)', async (t) => {
+  const dir = tmp(t);
+  const [k1, k2] = twoKeysOfOneBucket();
   const a = openVerdictCache(dir, { key: KEY });
   const b = openVerdictCache(dir, { key: KEY });
   a.set(k1, OUTCOMES);
@@ -269,10 +275,8 @@ test('a flush lock left by a dead run is broken: the flush writes, and leaves no
 
 test('a flush merges with what another run wrote since this one read the bucket', async (t) => {
   const dir = tmp(t);
-  const k1 = verdictKey({ ...PARTS, filename: 'one.conda' });
   // Same bucket for both keys, so both runs rewrite the same file.
-  let k2 = '';
-  for (let i = 0; !k2 || k2[0] !== k1[0]; i++) k2 = verdictKey({ ...PARTS, filename: `two-${i}.conda` });
+  const [k1, k2] = twoKeysOfOneBucket();
   const a = openVerdictCache(dir, { key: KEY });
   const b = openVerdictCache(dir, { key: KEY });
   assert.equal(a.get(k1), undefined); // both load the (empty) bucket now

@@ -363,15 +363,21 @@ test('takeBody leaves other framings to the parser: chunked, no Content-Length, 
   }
 });
 
-test('a large body over TLS is taken from the read buffer too: the same digest, exactly its length', async () => {
+/** An HTTPS server sending bigBody() in odd-sized writes, and a client agent reading into one shared buffer. */
+async function tlsBigBody() {
   const { certPem, keyPem: key } = await selfSignedLoopbackCert();
   const body = bigBody();
   const server = createHttpsServer({ key, cert: certPem }, (_req, res) => pump(res, body, 100_003));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const agent = readIntoSharedBuffer(new HttpsAgent({ ca: certPem, keepAlive: true }), Buffer.alloc(READ_BYTES));
+  return { body, server, agent, url: `https://127.0.0.1:${(server.address() as AddressInfo).port}/big.conda` };
+}
+
+test('a large body over TLS is taken from the read buffer too: the same digest, exactly its length', async () => {
+  const { body, server, agent, url } = await tlsBigBody();
   try {
     const got = await new Promise<[boolean, string, number]>((resolve, reject) => {
-      httpsRequest(`https://127.0.0.1:${(server.address() as AddressInfo).port}/big.conda`, { agent }, (res) => {
+      httpsRequest(url, { agent }, (res) => {
         const h = createHash('sha256');
         let n = 0;
         const taken = takeBody(res, (c) => {
@@ -393,11 +399,7 @@ test('a large body over TLS is taken from the read buffer too: the same digest, 
 });
 
 test('over TLS, a taken body stays stopped until every promise of the consumer has settled, not only the first (records already decrypted still come)', async () => {
-  const { certPem, keyPem: key } = await selfSignedLoopbackCert();
-  const body = bigBody();
-  const server = createHttpsServer({ key, cert: certPem }, (_req, res) => pump(res, body, 100_003));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const agent = readIntoSharedBuffer(new HttpsAgent({ ca: certPem, keepAlive: true }), Buffer.alloc(READ_BYTES));
+  const { body, server, agent, url } = await tlsBigBody();
   try {
     const h = createHash('sha256');
     let n = 0;
@@ -406,7 +408,7 @@ test('over TLS, a taken body stays stopped until every promise of the consumer h
     let holding = true;
     let checked: { pending: number; callsWhileOnePending: number } | undefined;
     const done = new Promise<void>((resolve, reject) => {
-      httpsRequest(`https://127.0.0.1:${(server.address() as AddressInfo).port}/big.conda`, { agent }, (res) => {
+      httpsRequest(url, { agent }, (res) => {
         const taken = takeBody(res, (c) => {
           calls++;
           n += c.length;

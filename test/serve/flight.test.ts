@@ -245,25 +245,41 @@ test('a client joining a large transfer under way gets the kept chunks replayed 
   }
 });
 
-test('attack over HTTPS: a package whose bytes differ from the record cuts every TLS client and ends the transfer (the TCP reset is not available on a TLS socket)', { timeout: 30_000 }, async () => {
+/**
+ * A flight over HTTPS whose upstream serves a package with its last byte flipped: the record
+ * (`sized`: with its size, else only its digest) names the genuine bytes. Clients join
+ * through the returned port.
+ */
+async function forgedOverTls(sized: boolean, onEnd: (end: { ok: boolean }) => void) {
   const { createServer } = await import('node:https');
   const { selfSignedLoopbackCert } = await import('../helpers/tls.ts');
-  const httpsRequest = (await import('node:https')).request;
   const body = randomBytes(3 * 262_144 + 11);
   const forged = Buffer.from(body);
   forged[forged.length - 1] ^= 1;
   const upstream = await largeUpstream(forged);
   const { certPem, keyPem } = await selfSignedLoopbackCert();
   const http = createHttpClient({ connectTimeoutMs: 2000, totalTimeoutMs: 60_000, retries: 0 });
-  const ends: { ok: boolean }[] = [];
   const flight = startFlight({
-    expected: { sha256: sha256(body), size: body.length },
+    expected: sized ? { sha256: sha256(body), size: body.length } : { sha256: sha256(body) },
     fetch: (consume) => http.forward(`${upstream.url}/p.conda`, { headers: {} }, (r) => consume(r)),
-    onEnd: (end) => ends.push(end),
+    onEnd,
   });
-  const server = createServer({ cert: certPem, key: keyPem }, (_req, res) => void flight.join(res, { 'content-length': body.length }));
+  const server = createServer({ cert: certPem, key: keyPem }, (_req, res) => void flight.join(res, sized ? { 'content-length': body.length } : {}));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `https://127.0.0.1:${(server.address() as { port: number }).port}/x`;
+  const close = async (): Promise<void> => {
+    http.close();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+    await upstream.close();
+  };
+  return { body, certPem, port: (server.address() as { port: number }).port, close };
+}
+
+test('attack over HTTPS: a package whose bytes differ from the record cuts every TLS client and ends the transfer (the TCP reset is not available on a TLS socket)', { timeout: 30_000 }, async () => {
+  const httpsRequest = (await import('node:https')).request;
+  const ends: { ok: boolean }[] = [];
+  const { body, certPem, port, close } = await forgedOverTls(true, (end) => ends.push(end));
+  const url = `https://127.0.0.1:${port}/x`;
   const get = (): Promise<Got> =>
     new Promise((resolve) => {
       let bytes = 0;
@@ -285,32 +301,14 @@ test('attack over HTTPS: a package whose bytes differ from the record cuts every
     }
     assert.deepEqual(ends.map((e) => e.ok), [false], 'the transfer ended, once, as failed');
   } finally {
-    http.close();
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
-    await upstream.close();
+    await close();
   }
 });
 
 test('attack over HTTPS, close-delimited (HTTP/1.0, no size): a forged package ends in a connection reset, never a clean end that reads as the whole body', { timeout: 30_000 }, async () => {
-  const { createServer } = await import('node:https');
   const { connect } = await import('node:tls');
-  const { selfSignedLoopbackCert } = await import('../helpers/tls.ts');
-  const body = randomBytes(3 * 262_144 + 11);
-  const forged = Buffer.from(body);
-  forged[forged.length - 1] ^= 1;
-  const upstream = await largeUpstream(forged);
-  const { certPem, keyPem } = await selfSignedLoopbackCert();
-  const http = createHttpClient({ connectTimeoutMs: 2000, totalTimeoutMs: 60_000, retries: 0 });
-  const flight = startFlight({
-    expected: { sha256: sha256(body) },
-    fetch: (consume) => http.forward(`${upstream.url}/p.conda`, { headers: {} }, (r) => consume(r)),
-    onEnd: () => {},
-  });
-  const server = createServer({ cert: certPem, key: keyPem }, (_req, res) => void flight.join(res, {}));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { certPem, port, close } = await forgedOverTls(false, () => {});
   try {
-    const port = (server.address() as { port: number }).port;
     const ended = await new Promise<string>((resolve) => {
       const s = connect({ port, host: '127.0.0.1', ca: certPem, servername: 'localhost', checkServerIdentity: () => undefined }, () => s.write('GET /x HTTP/1.0\r\nhost: x\r\n\r\n'));
       s.on('data', () => {});
@@ -319,9 +317,6 @@ test('attack over HTTPS, close-delimited (HTTP/1.0, no size): a forged package e
     });
     assert.equal(ended, 'ECONNRESET', 'the client sees a reset, not the end of a close-delimited body');
   } finally {
-    http.close();
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
-    await upstream.close();
+    await close();
   }
 });
